@@ -1,0 +1,420 @@
+//! The exact empirical denoiser: one modern-Hopfield update (theory.md §1).
+//!
+//! ```text
+//! D(x, sigma) = Σ_μ w_μ ξ_μ,   w = softmax_μ(−beta |x − ξ_μ|²/2 + log m_μ),   beta = 1/sigma²
+//! ```
+//!
+//! with multiplicities m_μ (1 for a plain training set). Batched as two GEMMs around a row-wise
+//! log-sum-exp softmax:
+//!
+//! 1. centre: x_c = x − ξ̄ and p_μ = ξ_μ − ξ̄ (distances are translation invariant; centring
+//!    shrinks |x|² + |p|² and with it the cancellation in step 2);
+//! 2. G = X_c Pᵀ (GEMM), logits l_μ = −beta (|x_c|² + |p_μ|² − 2 G_μ)/2 + log m_μ;
+//! 3. the cancellation error of step 2 is about `beta u (√d + 2)(|x_c|² + max|p|²)` (u the unit
+//!    round-off); where that exceeds the precision's tolerance (tiny sigma), every logit within
+//!    `CUTOFF + 2·error` of the row maximum is recomputed from the direct difference |x − ξ_μ|²,
+//!    so the weights that matter are exact and no NaN or Inf can appear at any sigma > 0;
+//! 4. w = exp(l − max l) / Σ, then D = W P + ξ̄ (GEMM).
+//!
+//! Rows are processed in tiles of at least two rows. A row's arithmetic does not depend on the
+//! other rows in its tile, on the tile's height, or on the thread count (faer's GEMM kernels
+//! give bitwise-identical rows for M ≥ 2; one-row products take a GEMV path that sums in
+//! another order, hence the padding; `tests::gemm_rows_do_not_depend_on_the_batch` pins this).
+
+use faer::{Accum, MatMut, MatRef, Par};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+use super::Denoiser;
+use crate::error::{Error, Result, require_finite};
+
+/// The two precisions the denoiser runs in: f64 for analysis and sampling, f32 for throughput.
+pub trait Float: faer::traits::ComplexField + Copy + Send + Sync + PartialOrd + 'static {
+    /// Unit round-off.
+    const UNIT_ROUNDOFF: f64;
+    /// Logits this far below the row maximum have weight < e^−CUTOFF: below the precision.
+    const CUTOFF: f64;
+    /// Estimated logit error above which near-maximal logits are recomputed directly.
+    const REFINE_TOL: f64;
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Float for f64 {
+    const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+    const CUTOFF: f64 = 60.0;
+    const REFINE_TOL: f64 = 1e-12;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl Float for f32 {
+    const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+    const CUTOFF: f64 = 30.0;
+    const REFINE_TOL: f64 = 1e-3;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+/// Memory for one tile's K logits per row; the tile height is this over K·size_of::<T>().
+const TILE_BYTES: usize = 64 << 20;
+const MAX_TILE_ROWS: usize = 512;
+
+/// The exact denoiser of the empirical measure Σ_μ m_μ δ(x − ξ_μ), in precision `T`.
+#[derive(Debug, Clone)]
+pub struct EmpiricalDenoiser<T: Float = f64> {
+    num_patterns: usize,
+    dim: usize,
+    center: Vec<f64>,
+    /// Centred patterns p_μ = ξ_μ − ξ̄, row-major K×d.
+    patterns: Vec<T>,
+    /// |p_μ|², computed in f64.
+    sq_norms: Vec<f64>,
+    max_sq_norm: f64,
+    /// log m_μ; all zero for a plain training set.
+    log_multiplicity: Vec<f64>,
+}
+
+impl<T: Float> EmpiricalDenoiser<T> {
+    /// The denoiser of a training set (each row one pattern, multiplicity 1).
+    pub fn new(patterns: ArrayView2<f64>) -> Result<Self> {
+        let k = patterns.nrows();
+        Self::with_multiplicities(patterns, &vec![1.0; k])
+    }
+
+    /// The denoiser of Σ_μ m_μ δ(x − ξ_μ); the m_μ need not sum to one (only ratios matter).
+    /// A zero multiplicity removes a pattern.
+    pub fn with_multiplicities(patterns: ArrayView2<f64>, multiplicities: &[f64]) -> Result<Self> {
+        let (k, d) = patterns.dim();
+        if k == 0 || d == 0 {
+            return Err(Error::ShapeMismatch {
+                what: "patterns".into(),
+                expected: vec![1, 1],
+                got: vec![k, d],
+            });
+        }
+        require_finite("patterns", patterns)?;
+        if multiplicities.len() != k {
+            return Err(Error::ShapeMismatch {
+                what: "pattern multiplicities".into(),
+                expected: vec![k],
+                got: vec![multiplicities.len()],
+            });
+        }
+        if let Some(m) = multiplicities
+            .iter()
+            .find(|m| !(m.is_finite() && **m >= 0.0))
+        {
+            return Err(Error::invalid("pattern multiplicity", "≥ 0 and finite", m));
+        }
+        if multiplicities.iter().all(|&m| m == 0.0) {
+            return Err(Error::invalid(
+                "pattern multiplicities",
+                "not all zero",
+                "all zero",
+            ));
+        }
+        let center = patterns.mean_axis(Axis(0)).expect("k ≥ 1").to_vec();
+        let mut centred = Vec::with_capacity(k * d);
+        let mut sq_norms = Vec::with_capacity(k);
+        for row in patterns.rows() {
+            let mut s = 0.0;
+            for (v, c) in row.iter().zip(&center) {
+                let p = T::from_f64(v - c);
+                s += p.to_f64() * p.to_f64();
+                centred.push(p);
+            }
+            sq_norms.push(s);
+        }
+        let max_sq_norm = sq_norms.iter().cloned().fold(0.0, f64::max);
+        Ok(EmpiricalDenoiser {
+            num_patterns: k,
+            dim: d,
+            center,
+            patterns: centred,
+            sq_norms,
+            max_sq_norm,
+            log_multiplicity: multiplicities.iter().map(|m| m.ln()).collect(),
+        })
+    }
+
+    pub fn num_patterns(&self) -> usize {
+        self.num_patterns
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// `D(x, sigma)` for every row of `x`, with checks: `x` must be N×d and finite, sigma > 0.
+    pub fn try_denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Result<Array2<f64>> {
+        crate::error::require_positive("sigma", sigma)?;
+        if x.ncols() != self.dim {
+            return Err(Error::ShapeMismatch {
+                what: "query points".into(),
+                expected: vec![x.nrows(), self.dim],
+                got: x.shape().to_vec(),
+            });
+        }
+        require_finite("query points", x)?;
+        let mut out = Array2::zeros(x.raw_dim());
+        self.denoise_into(x, sigma, out.view_mut());
+        Ok(out)
+    }
+
+    /// Rows per tile: as many as fit [`TILE_BYTES`] of logits, between 2 and [`MAX_TILE_ROWS`].
+    fn tile_rows(&self) -> usize {
+        (TILE_BYTES / (self.num_patterns * std::mem::size_of::<T>())).clamp(2, MAX_TILE_ROWS)
+    }
+
+    /// Writes `D(x, sigma)` into `out`. Panics on shape mismatch (a caller bug); use
+    /// [`Self::try_denoise`] for unchecked input.
+    pub fn denoise_into(&self, x: ArrayView2<f64>, sigma: f64, mut out: ArrayViewMut2<f64>) {
+        assert_eq!(x.ncols(), self.dim, "query dimension");
+        assert_eq!(x.dim(), out.dim(), "output shape");
+        let beta = 1.0 / (sigma * sigma);
+        let tile = self.tile_rows();
+        let (k, d) = (self.num_patterns, self.dim);
+        let mut xc = vec![T::from_f64(0.0); tile * d];
+        let mut logits = vec![T::from_f64(0.0); tile * k];
+        let mut result = vec![T::from_f64(0.0); tile * d];
+        let mut x_sq = vec![0.0f64; tile];
+        for (x_tile, mut out_tile) in x
+            .axis_chunks_iter(Axis(0), tile)
+            .zip(out.axis_chunks_iter_mut(Axis(0), tile))
+        {
+            let rows = x_tile.nrows();
+            let m = rows.max(2); // pad a one-row tile: see the module docs
+            for (i, row) in x_tile.rows().into_iter().enumerate() {
+                let mut s = 0.0;
+                for ((dst, v), c) in xc[i * d..(i + 1) * d].iter_mut().zip(row).zip(&self.center) {
+                    let p = T::from_f64(v - c);
+                    s += p.to_f64() * p.to_f64();
+                    *dst = p;
+                }
+                x_sq[i] = s;
+            }
+            if rows < m {
+                xc.copy_within(0..d, d);
+                x_sq[1] = x_sq[0];
+            }
+            let xc_mat = MatRef::from_row_major_slice(&xc[..m * d], m, d);
+            let p_mat = MatRef::from_row_major_slice(&self.patterns, k, d);
+            let g = MatMut::from_row_major_slice_mut(&mut logits[..m * k], m, k);
+            faer::linalg::matmul::matmul(
+                g,
+                Accum::Replace,
+                xc_mat,
+                p_mat.transpose(),
+                T::from_f64(1.0),
+                Par::rayon(0),
+            );
+            logits[..m * k]
+                .par_chunks_mut(k)
+                .zip(&x_sq[..m])
+                .zip(xc[..m * d].par_chunks(d))
+                .for_each(|((row, &xs), xrow)| self.softmax_row(row, xs, xrow, beta));
+            let w_mat = MatRef::from_row_major_slice(&logits[..m * k], m, k);
+            let r = MatMut::from_row_major_slice_mut(&mut result[..m * d], m, d);
+            faer::linalg::matmul::matmul(
+                r,
+                Accum::Replace,
+                w_mat,
+                p_mat,
+                T::from_f64(1.0),
+                Par::rayon(0),
+            );
+            for (i, mut orow) in out_tile.rows_mut().into_iter().enumerate() {
+                for ((o, r), c) in orow
+                    .iter_mut()
+                    .zip(&result[i * d..(i + 1) * d])
+                    .zip(&self.center)
+                {
+                    *o = r.to_f64() + c;
+                }
+            }
+        }
+    }
+
+    /// Turns one row of Gram entries G_μ = x_c·p_μ into softmax weights, in place.
+    fn softmax_row(&self, row: &mut [T], x_sq: f64, x_c: &[T], beta: f64) {
+        let half_beta = 0.5 * beta;
+        let mut max = f64::NEG_INFINITY;
+        for ((g, &p_sq), &log_m) in row
+            .iter_mut()
+            .zip(&self.sq_norms)
+            .zip(&self.log_multiplicity)
+        {
+            let l = -half_beta * (x_sq + p_sq - 2.0 * g.to_f64()) + log_m;
+            max = max.max(l);
+            *g = T::from_f64(l);
+        }
+        let error =
+            beta * T::UNIT_ROUNDOFF * ((self.dim as f64).sqrt() + 2.0) * (x_sq + self.max_sq_norm);
+        if error > T::REFINE_TOL {
+            let threshold = max - T::CUTOFF - 2.0 * error;
+            max = f64::NEG_INFINITY;
+            for (mu, g) in row.iter_mut().enumerate() {
+                let mut l = g.to_f64();
+                if l >= threshold {
+                    let p = &self.patterns[mu * self.dim..(mu + 1) * self.dim];
+                    let dist_sq: f64 = x_c
+                        .iter()
+                        .zip(p)
+                        .map(|(a, b)| (a.to_f64() - b.to_f64()).powi(2))
+                        .sum();
+                    l = -half_beta * dist_sq + self.log_multiplicity[mu];
+                    *g = T::from_f64(l);
+                }
+                max = max.max(l);
+            }
+        }
+        let mut sum = 0.0;
+        for g in row.iter_mut() {
+            let w = (g.to_f64() - max).exp();
+            sum += w;
+            *g = T::from_f64(w);
+        }
+        let inv = 1.0 / sum;
+        for g in row.iter_mut() {
+            *g = T::from_f64(g.to_f64() * inv);
+        }
+    }
+}
+
+impl<T: Float> Denoiser for EmpiricalDenoiser<T> {
+    fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        let mut out = Array2::zeros(x.raw_dim());
+        self.denoise_into(x, sigma, out.view_mut());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{normal, stream};
+
+    fn random(n: usize, d: usize, seed: u64) -> Array2<f64> {
+        let mut rng = stream(seed, 0);
+        Array2::from_shape_fn((n, d), |_| normal(&mut rng))
+    }
+
+    /// Naive reference: per query, per pattern, direct distances, stable softmax.
+    fn naive(patterns: &Array2<f64>, m: &[f64], x: &Array2<f64>, sigma: f64) -> Array2<f64> {
+        let beta = 1.0 / (sigma * sigma);
+        let mut out = Array2::zeros(x.raw_dim());
+        for (q, mut o) in x.rows().into_iter().zip(out.rows_mut()) {
+            let logits: Vec<f64> = patterns
+                .rows()
+                .into_iter()
+                .zip(m)
+                .map(|(p, &mi)| -0.5 * beta * (&q - &p).mapv(|v| v * v).sum() + mi.ln())
+                .collect();
+            let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let w: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
+            let s: f64 = w.iter().sum();
+            for (p, wi) in patterns.rows().into_iter().zip(&w) {
+                o.scaled_add(wi / s, &p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_naive_reference_in_f64_and_f32() {
+        let p = random(300, 17, 1) * 2.0 + 3.0;
+        let x = random(37, 17, 2) * 2.0 + 3.0;
+        let m: Vec<f64> = (0..300).map(|i| 1.0 + (i % 3) as f64).collect();
+        for sigma in [0.05, 0.5, 5.0, 50.0] {
+            let want = naive(&p, &m, &x, sigma);
+            let got = EmpiricalDenoiser::<f64>::with_multiplicities(p.view(), &m)
+                .unwrap()
+                .denoise(x.view(), sigma);
+            let err = (&got - &want)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b));
+            assert!(err < 1e-11, "f64 sigma={sigma}: {err}");
+            let got = EmpiricalDenoiser::<f32>::with_multiplicities(p.view(), &m)
+                .unwrap()
+                .denoise(x.view(), sigma);
+            let err = (&got - &want)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b));
+            assert!(err < 1e-3, "f32 sigma={sigma}: {err}");
+        }
+    }
+
+    #[test]
+    fn tiny_sigma_is_finite_and_exact() {
+        // Data far from the origin and sigma down to 1e-6 of the data scale: the GEMM logits
+        // alone would be off by ~beta·u·|x|² ≫ 1; refinement must make the result exact.
+        let p = random(50, 8, 3) + 100.0;
+        let mut x = p.select(Axis(0), &[0, 1, 2, 3]);
+        x += &(random(4, 8, 4) * 3e-6);
+        for sigma in [1e-3, 1e-5, 1e-6] {
+            let want = naive(&p, &[1.0; 50], &x, sigma);
+            for got in [
+                EmpiricalDenoiser::<f64>::new(p.view())
+                    .unwrap()
+                    .denoise(x.view(), sigma),
+                EmpiricalDenoiser::<f32>::new(p.view())
+                    .unwrap()
+                    .denoise(x.view(), sigma),
+            ] {
+                assert!(got.iter().all(|v| v.is_finite()));
+                let err = (&got - &want)
+                    .mapv(f64::abs)
+                    .fold(0.0, |a: f64, &b| a.max(b));
+                assert!(err < 2e-5, "sigma={sigma}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_do_not_depend_on_the_batch() {
+        let p = random(700, 9, 5);
+        let x = random(64, 9, 6);
+        let den = EmpiricalDenoiser::<f64>::new(p.view()).unwrap();
+        let all = den.denoise(x.view(), 0.7);
+        for (start, len) in [(0, 1), (5, 1), (3, 7), (10, 33), (0, 64)] {
+            let part = den.denoise(x.slice(ndarray::s![start..start + len, ..]), 0.7);
+            assert_eq!(
+                part,
+                all.slice(ndarray::s![start..start + len, ..]),
+                "rows {start}..+{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let p = random(5, 3, 7);
+        let den = EmpiricalDenoiser::<f64>::new(p.view()).unwrap();
+        assert!(
+            den.try_denoise(random(2, 4, 0).view(), 1.0)
+                .unwrap_err()
+                .to_string()
+                .contains("expected shape [2, 3]")
+        );
+        assert_eq!(
+            den.try_denoise(p.view(), -1.0).unwrap_err().to_string(),
+            "sigma must be > 0 and finite, got -1"
+        );
+        let mut bad = p.clone();
+        bad[[1, 2]] = f64::NAN;
+        assert!(EmpiricalDenoiser::<f64>::new(bad.view()).is_err());
+        assert!(
+            EmpiricalDenoiser::<f64>::with_multiplicities(p.view(), &[1.0, -1.0, 1.0, 1.0, 1.0])
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! Stage 3: denoisers. A denoiser maps noisy points and a noise level to the posterior mean,
+//! `D(x, sigma) = E[x_0 | x_0 + sigma z = x]` (VE coordinates, data units). The score of the
+//! noised density follows from Tweedie's formula, `∇ log p_sigma(x) = (D(x, sigma) − x)/sigma²`
+//! (theory.md §1).
+//!
+//! [`Denoiser`] has one method, and closures implement it, so oracle tests can pass analytic
+//! denoisers as closures (candle's `Module` pattern).
+
+pub mod empirical;
+pub mod energy;
+
+use ndarray::{Array2, ArrayView2};
+
+pub use empirical::{EmpiricalDenoiser, Float};
+pub use energy::Landscape;
+
+/// `D(x, sigma)` for every row of `x` (N×d), in VE coordinates.
+pub trait Denoiser: Sync {
+    fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64>;
+}
+
+impl<F> Denoiser for F
+where
+    F: Fn(ArrayView2<f64>, f64) -> Array2<f64> + Sync,
+{
+    fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        self(x, sigma)
+    }
+}
+
+/// The score `∇ log p_sigma(x) = (D(x, sigma) − x) / sigma²` (Tweedie; theory.md §1).
+pub fn score(denoiser: &impl Denoiser, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+    let d = denoiser.denoise(x, sigma);
+    (d - &x) / (sigma * sigma)
+}
+
+/// The probability-flow ODE derivative `dy/dsigma = (y − D(y, sigma)) / sigma` (Karras et al.
+/// 2022, eq. 3 with s = 1; k-diffusion's `to_d`).
+pub fn ode_derivative(y: ArrayView2<f64>, denoised: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+    (&y - &denoised) / sigma
+}

@@ -1,0 +1,30 @@
+//! memscape: diffusion models as associative memories.
+//!
+//! ```text
+//! dataset ──► noise ──► denoiser ──► sampler ──► analysis ──► store
+//!  (K×d       (VE, VP;   (exact AM =   (Euler–     (classify,   (run dir,
+//!  patterns)   sigmas)    one modern-   Maruyama,   attractors)  manifest,
+//!                         Hopfield      DDIM,                    arrays)
+//!                         update)       Heun)
+//! ```
+//!
+//! Conventions (all conversions live in [`units`]): `sigma` is the noise level in data units;
+//! `beta = 1/sigma²` is the inverse temperature in Ramsauer's convention, so the exact
+//! denoiser is `D(x, sigma) = Σ_μ softmax_μ(−beta |x − ξ_μ|²/2) ξ_μ`; VP states are VE states
+//! of `y = x/√alpha_bar` with `sigma² = (1 − alpha_bar)/alpha_bar`; diffusion time `t` lives
+//! only in [`noise`]; training progress is a `step`.
+//!
+//! Modules are declared in flow order; a stage imports only earlier stages
+//! (`tests/layering.rs` checks it).
+
+pub mod dataset;
+pub mod denoiser;
+pub mod error;
+pub mod noise;
+pub mod pipeline;
+pub mod rng;
+pub mod sampler;
+pub mod store;
+pub mod units;
+
+pub use error::{Error, Result};
