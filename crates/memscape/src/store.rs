@@ -1,0 +1,161 @@
+//! Stage 7: the run directory. Every file is written to a temporary sibling and renamed into
+//! place, so a file is either its old self or complete, never half-written, and a failed run
+//! loses nothing already there.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayBase, Data, Dimension};
+use ndarray_npy::WriteNpyExt;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// The library version and the git revision it was built from.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const GIT_REVISION: &str = env!("MEMSCAPE_GIT_REVISION");
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::file(path, "not a file path"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// A run directory (`--out`).
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Opens `path`, creating it (and its parents) if needed.
+    pub fn create(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        if path.exists() && !path.is_dir() {
+            return Err(Error::file(
+                &path,
+                "--out must be a directory, and this is a file",
+            ));
+        }
+        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(RunDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes an array as `.npy` (f64, C order).
+    pub fn write_npy<S, D>(&self, name: &str, array: &ArrayBase<S, D>) -> Result<PathBuf>
+    where
+        S: Data<Elem = f64>,
+        D: Dimension,
+    {
+        let mut bytes = Vec::new();
+        array
+            .write_npy(&mut bytes)
+            .map_err(|e| Error::file(self.path.join(name), e.to_string()))?;
+        self.write_bytes(name, &bytes)
+    }
+
+    /// Writes a value as pretty JSON.
+    pub fn write_json(&self, name: &str, value: &impl Serialize) -> Result<PathBuf> {
+        let mut text = serde_json::to_string_pretty(value).expect("serialisable");
+        text.push('\n');
+        self.write_bytes(name, text.as_bytes())
+    }
+
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let p = self.path.join(name);
+        write_atomic(&p, bytes)?;
+        Ok(p)
+    }
+}
+
+/// Provenance of a run: `manifest.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// The command line as run.
+    pub command: Vec<String>,
+    pub version: &'static str,
+    pub git_revision: &'static str,
+    /// The resolved configuration: every default filled in.
+    pub config: serde_json::Value,
+    pub seeds: BTreeMap<String, u64>,
+    /// Wall-clock seconds per stage.
+    pub timings: BTreeMap<String, f64>,
+    /// Files of the run, relative to its folder.
+    pub files: Vec<String>,
+    pub conventions: &'static str,
+    pub threads: usize,
+}
+
+impl Manifest {
+    pub fn new(command: Vec<String>, config: serde_json::Value) -> Self {
+        Manifest {
+            command,
+            version: VERSION,
+            git_revision: GIT_REVISION,
+            config,
+            seeds: BTreeMap::new(),
+            timings: BTreeMap::new(),
+            files: Vec::new(),
+            conventions: "sigma: noise level in data units; beta = 1/sigma^2 (Ramsauer, weights softmax(-beta|x-xi|^2/2)); VP states are VE states of y = x/sqrt(alpha_bar)",
+            threads: rayon::current_num_threads(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path().join("a/b")).unwrap();
+        let p = run
+            .write_json("x.json", &serde_json::json!({"v": 1}))
+            .unwrap();
+        run.write_json("x.json", &serde_json::json!({"v": 2}))
+            .unwrap();
+        assert!(std::fs::read_to_string(&p).unwrap().contains("\"v\": 2"));
+        let leftovers: Vec<_> = std::fs::read_dir(run.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        assert!(
+            RunDir::create(dir.path().join("file"))
+                .unwrap_err()
+                .to_string()
+                .contains("must be a directory")
+        );
+    }
+}
