@@ -14,7 +14,8 @@
 //!    round-off); where that exceeds the precision's tolerance (tiny sigma), every logit within
 //!    `CUTOFF + 2·error` of the row maximum is recomputed from the direct difference |x − ξ_μ|²,
 //!    so the weights that matter are exact and no NaN or Inf can appear at any sigma > 0;
-//! 4. w = exp(l − max l) / Σ, then D = W P + ξ̄ (GEMM).
+//! 4. w = exp(l − max l) / Σ (0 below −CUTOFF, where it is under the precision anyway), then
+//!    D = W P + ξ̄ (GEMM).
 //!
 //! Rows are processed in tiles of at least two rows. A row's arithmetic does not depend on the
 //! other rows in its tile, on the tile's height, or on the thread count (faer's GEMM kernels
@@ -279,7 +280,8 @@ impl<T: Float> EmpiricalDenoiser<T> {
         }
         let mut sum = 0.0;
         for g in row.iter_mut() {
-            let w = (g.to_f64() - max).exp();
+            let t = g.to_f64() - max;
+            let w = if t < -T::CUTOFF { 0.0 } else { t.exp() };
             sum += w;
             *g = T::from_f64(w);
         }

@@ -1,0 +1,155 @@
+//! Command-line flags (clap derive). Doc comments are the help text. Only parsing and
+//! validation live here; commands turn flags into library configs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "memscape",
+    version,
+    about = "Maps how diffusion models pass from memorization to generalization, seen as associative memories"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Draw samples from the exact empirical model of K training patterns.
+    Sample(SampleArgs),
+}
+
+/// Flags shared by every command that reads a dataset and takes a training subset.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Dataset: circle, kgon, two-points, gmm, binary, sphere, ball (with `:key=value,...`),
+    /// mnist:DIR, fashion-mnist:DIR, digits:FILE, or a .npy/.npz[:KEY]/.csv file of points.
+    #[arg(long, default_value = "circle")]
+    pub data: String,
+    /// Seed of the permutation whose first K points are the training set (nested across K).
+    #[arg(long, default_value_t = 42)]
+    pub subset_seed: u64,
+    /// Points kept aside as a held-out set (the last of the permutation).
+    #[arg(long, default_value_t = 0)]
+    pub holdout: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Model {
+    /// The exact empirical denoiser (one modern-Hopfield update).
+    Exact,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Process {
+    /// Variance exploding, x = x0 + sigma z.
+    Ve,
+    /// Variance preserving with DDPM's linear schedule (vp_beta 0.1 → 20).
+    Vp,
+    /// Variance preserving with the cosine schedule (Nichol & Dhariwal).
+    VpCosine,
+}
+
+impl Process {
+    pub fn noise_process(self) -> NoiseProcess {
+        match self {
+            Process::Ve => NoiseProcess::Ve,
+            Process::Vp => NoiseProcess::Vp(VpSchedule::DDPM_LINEAR),
+            Process::VpCosine => NoiseProcess::Vp(VpSchedule::COSINE),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SpacingArg {
+    /// Karras et al. (2022) rho = 7 spacing.
+    Karras,
+    /// Uniform in log sigma.
+    Geometric,
+    /// Uniform in the process's diffusion time t.
+    LinearT,
+}
+
+impl SpacingArg {
+    pub fn spacing(self) -> Spacing {
+        match self {
+            SpacingArg::Karras => Spacing::Karras { rho: 7.0 },
+            SpacingArg::Geometric => Spacing::Geometric,
+            SpacingArg::LinearT => Spacing::LinearT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PrecisionArg {
+    F64,
+    F32,
+}
+
+/// Sampler flags.
+#[derive(Debug, Args)]
+pub struct SamplerArgs {
+    /// Integrator: em (Euler–Maruyama on the reverse SDE), ddim (with --eta), heun (PF-ODE).
+    #[arg(long, default_value = "em")]
+    pub sampler: String,
+    /// DDIM stochasticity in [0, 1]: 0 deterministic, 1 ancestral.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub eta: f64,
+    /// Noise process.
+    #[arg(long, value_enum, default_value = "ve")]
+    pub process: Process,
+    /// Spacing of the sigma grid.
+    #[arg(long, value_enum, default_value = "karras")]
+    pub spacing: SpacingArg,
+    /// Largest noise level (default 10 × the RMS norm of the patterns).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma_max: Option<f64>,
+    /// Final noise level (default 1e-3 × the RMS norm of the patterns).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma_min: Option<f64>,
+    /// Number of noise levels from sigma_max to sigma_min.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Stop at sigma_min with noisy samples instead of returning D(x, sigma_min).
+    #[arg(long)]
+    pub no_final_denoise: bool,
+    /// Rows per denoiser call (never changes the result).
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number of training patterns K.
+    #[arg(long)]
+    pub k: usize,
+    /// The model to sample.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub model: Model,
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
+    /// Number of samples.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Seed of the sampler's noise (sample i uses ChaCha stream i).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Arithmetic of the exact denoiser.
+    #[arg(long, value_enum, default_value = "f64")]
+    pub precision: PrecisionArg,
+    /// Record the trajectories of the first N samples (trajectories.npy: steps × N × d).
+    #[arg(long, default_value_t = 0)]
+    pub record_trajectories: usize,
+    /// Run directory to write.
+    #[arg(long, default_value = "runs/sample")]
+    pub out: PathBuf,
+    /// Print one JSON document on stdout (human text goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}

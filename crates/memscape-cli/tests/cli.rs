@@ -1,0 +1,301 @@
+//! Runs the `memscape` binary on tiny data in a temp dir and checks its JSON, files and exit
+//! codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ndarray::Array2;
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+
+fn memscape(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memscape"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stdout_json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
+}
+
+fn read(path: &Path) -> Array2<f64> {
+    Array2::<f64>::read_npy(std::fs::File::open(path).unwrap()).unwrap()
+}
+
+/// Asserts exit code 2, one line on stderr containing `needle`, and nothing on stdout.
+fn fails_with(args: &[&str], needle: &str) {
+    let out = memscape(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err:?}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: one line, got {err:?}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn sample_writes_a_run_dir_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    let j = stdout_json(&memscape(&[
+        "sample",
+        "--data",
+        "two-points",
+        "--k",
+        "2",
+        "--n",
+        "50",
+        "--steps",
+        "50",
+        "--out",
+        o,
+        "--json",
+        "--record-trajectories",
+        "3",
+    ]));
+    assert_eq!(
+        (j["k"].as_u64(), j["n"].as_u64(), j["dim"].as_u64()),
+        (Some(2), Some(50), Some(1))
+    );
+    let samples = read(&out.join("samples.npy"));
+    assert_eq!(samples.shape(), &[50, 1]);
+    assert!(
+        samples.iter().all(|v| (v.abs() - 1.0).abs() < 1e-3),
+        "two points memorized exactly"
+    );
+    assert_eq!(read(&out.join("train.npy")).shape(), &[2, 1]);
+    let traj = ndarray::Array3::<f64>::read_npy(
+        std::fs::File::open(out.join("trajectories.npy")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(traj.shape(), &[51, 3, 1]);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["seeds"]["sampler"], 0);
+    assert_eq!(m["config"]["request"]["k"], 2);
+    assert!(
+        m["command"][1] == "sample" && m["version"].is_string() && m["git_revision"].is_string()
+    );
+    assert!(m["timings"]["sample_s"].as_f64().unwrap() >= 0.0);
+}
+
+#[test]
+fn batch_size_and_precision_choices_behave() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "sample",
+            "--data",
+            "circle:n=200",
+            "--k",
+            "100",
+            "--n",
+            "40",
+            "--steps",
+            "40",
+            "--sampler",
+            "ddim",
+            "--eta",
+            "0.5",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        assert!(memscape(&args).status.success());
+        read(&out.join("samples.npy"))
+    };
+    let a = run("b1", &["--batch-size", "1"]);
+    assert_eq!(a, run("b7", &["--batch-size", "7"]));
+    assert_eq!(a, run("b256", &["--batch-size", "256"]));
+    let f32 = run("f32", &["--precision", "f32"]);
+    let diff = (&a - &f32).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+    assert!(
+        diff < 1e-3,
+        "f32 and f64 runs agree to f32 accuracy: {diff}"
+    );
+}
+
+#[test]
+fn vp_and_every_sampler_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sampler, process) in [("em", "vp"), ("ddim", "vp-cosine"), ("heun", "ve")] {
+        let out = dir.path().join(sampler);
+        let j = stdout_json(&memscape(&[
+            "sample",
+            "--data",
+            "kgon:k=4",
+            "--k",
+            "4",
+            "--n",
+            "20",
+            "--steps",
+            "30",
+            "--sampler",
+            sampler,
+            "--process",
+            process,
+            "--spacing",
+            "linear-t",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(j["n"], 20);
+        let s = read(&out.join("samples.npy"));
+        assert!(
+            s.rows()
+                .into_iter()
+                .all(|r| (r.dot(&r).sqrt() - 1.0).abs() < 1e-3),
+            "{sampler}/{process}: samples are the square's corners"
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let o = out.to_str().unwrap();
+    fails_with(
+        &["sample", "--k", "0", "--out", o],
+        "--k must be between 1 and",
+    );
+    fails_with(
+        &["sample", "--data", "circle:n=10", "--k", "11", "--out", o],
+        "(10), got 11",
+    );
+    fails_with(
+        &["sample", "--data", "nope", "--k", "1", "--out", o],
+        "unknown dataset \"nope\"",
+    );
+    fails_with(
+        &["sample", "--k", "3", "--sigma-min", "-0.1", "--out", o],
+        "--sigma-min must be > 0 and finite, got -0.1",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--k",
+            "3",
+            "--sigma-min",
+            "20",
+            "--sigma-max",
+            "10",
+            "--out",
+            o,
+        ],
+        "--sigma-min must be < --sigma-max (10), got 20",
+    );
+    fails_with(
+        &["sample", "--k", "3", "--sampler", "rk4", "--out", o],
+        "--sampler must be one of em, ddim, heun, got rk4",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--k",
+            "3",
+            "--sampler",
+            "ddim",
+            "--eta",
+            "1.5",
+            "--out",
+            o,
+        ],
+        "--eta must be in [0, 1], got 1.5",
+    );
+    fails_with(
+        &["sample", "--k", "3", "--n", "0", "--out", o],
+        "--n must be ≥ 1, got 0",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--k",
+            "3",
+            "--data",
+            dir.path().join("missing.npy").to_str().unwrap(),
+            "--out",
+            o,
+        ],
+        "missing.npy: cannot read",
+    );
+    let nan = dir.path().join("nan.npy");
+    ndarray::array![[0.0, 1.0], [f64::NAN, 2.0]]
+        .write_npy(std::fs::File::create(&nan).unwrap())
+        .unwrap();
+    fails_with(
+        &[
+            "sample",
+            "--k",
+            "2",
+            "--data",
+            nan.to_str().unwrap(),
+            "--out",
+            o,
+        ],
+        "row 1, column 0 is NaN",
+    );
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "1,2\n3,x\n").unwrap();
+    fails_with(
+        &[
+            "sample",
+            "--k",
+            "2",
+            "--data",
+            csv.to_str().unwrap(),
+            "--out",
+            o,
+        ],
+        "line 2, column 2: not a number",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--k",
+            "2",
+            "--data",
+            "mnist:/nonexistent/dir",
+            "--out",
+            o,
+        ],
+        "not a directory",
+    );
+    assert!(!out.exists(), "a failed run writes nothing");
+}
+
+#[test]
+fn a_failed_run_keeps_earlier_output_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    assert!(
+        memscape(&[
+            "sample", "--data", "kgon:k=3", "--k", "3", "--n", "5", "--out", o
+        ])
+        .status
+        .success()
+    );
+    let before = std::fs::read(out.join("samples.npy")).unwrap();
+    fails_with(
+        &[
+            "sample", "--data", "kgon:k=3", "--k", "4", "--n", "5", "--out", o,
+        ],
+        "got 4",
+    );
+    assert_eq!(std::fs::read(out.join("samples.npy")).unwrap(), before);
+}
