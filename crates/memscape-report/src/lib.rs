@@ -1,1 +1,150 @@
+//! Reads a memscape run directory, never recomputing anything: the manifest and the arrays and
+//! tables beside it. A missing or corrupt file is reported by name, and the rest stays readable,
+//! so a report can draw what is there and say what is not.
 
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayD;
+use ndarray_npy::ReadNpyExt;
+
+/// A problem with one file of a run directory.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFileError {
+    #[error("{}: missing", path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: corrupt ({reason})", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// A run directory opened for reading.
+#[derive(Debug, Clone)]
+pub struct RunReader {
+    dir: PathBuf,
+}
+
+/// One listed file's state: an array's shape, `None` for other files, or why it did not read.
+pub type FileState = Result<Option<Vec<usize>>, RunFileError>;
+
+/// What a run directory holds: its manifest (when readable) and each listed file's state.
+#[derive(Debug)]
+pub struct RunInventory {
+    pub manifest: Result<serde_json::Value, RunFileError>,
+    pub files: Vec<(String, FileState)>,
+}
+
+impl RunReader {
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, RunFileError> {
+        let dir = dir.into();
+        if !dir.is_dir() {
+            return Err(RunFileError::Missing { path: dir });
+        }
+        Ok(RunReader { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf, RunFileError> {
+        let p = self.dir.join(name);
+        if p.is_file() {
+            Ok(p)
+        } else {
+            Err(RunFileError::Missing { path: p })
+        }
+    }
+
+    /// Parses a JSON file of the run.
+    pub fn json(&self, name: &str) -> Result<serde_json::Value, RunFileError> {
+        let p = self.path(name)?;
+        let text = std::fs::read_to_string(&p).map_err(|e| RunFileError::Corrupt {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        serde_json::from_str(&text).map_err(|e| RunFileError::Corrupt {
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads an f64 `.npy` array of the run.
+    pub fn array(&self, name: &str) -> Result<ArrayD<f64>, RunFileError> {
+        let p = self.path(name)?;
+        let f = std::fs::File::open(&p).map_err(|e| RunFileError::Corrupt {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        ArrayD::<f64>::read_npy(f).map_err(|e| RunFileError::Corrupt {
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The manifest and, for every file it lists, whether it reads (and an array's shape).
+    pub fn inventory(&self) -> RunInventory {
+        let manifest = self.json("manifest.json");
+        let names: Vec<String> = manifest
+            .as_ref()
+            .ok()
+            .and_then(|m| m["files"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .filter(|n| n != "manifest.json")
+            .collect();
+        let files = names
+            .into_iter()
+            .map(|name| {
+                let state = if name.ends_with(".npy") {
+                    self.array(&name).map(|a| Some(a.shape().to_vec()))
+                } else if name.ends_with(".json") {
+                    self.json(&name).map(|_| None)
+                } else {
+                    self.path(&name).map(|_| None)
+                };
+                (name, state)
+            })
+            .collect();
+        RunInventory { manifest, files }
+    }
+}
+
+impl RunInventory {
+    /// Files that failed to read.
+    pub fn problems(&self) -> Vec<&RunFileError> {
+        self.manifest
+            .as_ref()
+            .err()
+            .into_iter()
+            .chain(self.files.iter().filter_map(|(_, s)| s.as_ref().err()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray_npy::WriteNpyExt;
+
+    #[test]
+    fn inventory_names_missing_and_corrupt_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("manifest.json"), r#"{"files": ["samples.npy", "train.npy", "broken.npy", "table.json", "manifest.json"]}"#).unwrap();
+        ndarray::Array2::<f64>::zeros((3, 2))
+            .write_npy(std::fs::File::create(d.join("samples.npy")).unwrap())
+            .unwrap();
+        std::fs::write(d.join("broken.npy"), b"\x93NUMPY garbage").unwrap();
+        std::fs::write(d.join("table.json"), b"{\"a\": 1}").unwrap();
+        let inv = RunReader::open(d).unwrap().inventory();
+        assert!(inv.manifest.is_ok());
+        assert_eq!(inv.files[0].0, "samples.npy");
+        assert_eq!(inv.files[0].1.as_ref().unwrap(), &Some(vec![3, 2]));
+        assert!(inv.files[3].1.is_ok(), "table.json reads");
+        let problems: Vec<String> = inv.problems().iter().map(|e| e.to_string()).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].ends_with("train.npy: missing"), "{problems:?}");
+        assert!(problems[1].contains("broken.npy: corrupt"), "{problems:?}");
+        assert!(RunReader::open(d.join("nope")).is_err());
+    }
+}

@@ -39,6 +39,7 @@ pub trait Float:
     + std::ops::Add<Output = Self>
     + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
+    + std::ops::AddAssign
     + 'static
 {
     /// Unit round-off.
@@ -119,7 +120,7 @@ impl Float for f32 {
             * r
             + 1.666_666_5e-1)
             * r
-            + 5.000_000_1e-1;
+            + 0.5;
         let e = p * r * r + r + 1.0;
         e * f32::from_bits(((n as i32 + 127) as u32) << 23)
     }
@@ -377,12 +378,12 @@ impl<T: Float> EmpiricalDenoiser<T> {
             for c in &mut chunks {
                 for j in 0..LANES {
                     c[j] = T::exp_nonpositive((c[j] - max).max(floor));
-                    lane_sum[j] = lane_sum[j] + c[j];
+                    lane_sum[j] += c[j];
                 }
             }
             for g in chunks.into_remainder() {
                 *g = T::exp_nonpositive((*g - max).max(floor));
-                lane_sum[0] = lane_sum[0] + *g;
+                lane_sum[0] += *g;
             }
             total += lane_sum.iter().map(|v| v.to_f64()).sum::<f64>();
         }

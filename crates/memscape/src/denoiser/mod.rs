@@ -31,7 +31,7 @@ where
 /// The score `∇ log p_sigma(x) = (D(x, sigma) − x) / sigma²` (Tweedie; theory.md §1).
 pub fn score(denoiser: &impl Denoiser, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
     let d = denoiser.denoise(x, sigma);
-    (d - &x) / (sigma * sigma)
+    (d - x) / (sigma * sigma)
 }
 
 /// The probability-flow ODE derivative `dy/dsigma = (y − D(y, sigma)) / sigma` (Karras et al.
