@@ -9,11 +9,13 @@
 //!
 //! 1. centre: x_c = x − ξ̄ and p_μ = ξ_μ − ξ̄ (distances are translation invariant; centring
 //!    shrinks |x|² + |p|² and with it the cancellation in step 2);
-//! 2. G = X_c Pᵀ (GEMM), logits l_μ = −beta (|x_c|² + |p_μ|² − 2 G_μ)/2 + log m_μ;
-//! 3. the cancellation error of step 2 is about `beta u (√d + 2)(|x_c|² + max|p|²)` (u the unit
-//!    round-off); where that exceeds the precision's tolerance (tiny sigma), every logit within
-//!    `CUTOFF + 2·error` of the row maximum is recomputed from the direct difference |x − ξ_μ|²,
-//!    so the weights that matter are exact and no NaN or Inf can appear at any sigma > 0;
+//! 2. G = X_c Pᵀ (GEMM), logits l_μ = beta G_μ − beta |p_μ|²/2 + log m_μ (the row constant
+//!    −beta |x_c|²/2 of −beta |x_c − p_μ|²/2 cancels in the softmax);
+//! 3. the rounding error of step 2 is about `beta u (√d + 2)(|x_c| max|p| + max|p|²)` (u the
+//!    unit round-off); where that exceeds the precision's tolerance (small sigma), every logit
+//!    within `CUTOFF + 2·error` of the row maximum is recomputed from the direct difference
+//!    |x_c − p_μ|², so the weights that matter are exact and no NaN or Inf can appear at any
+//!    sigma > 0;
 //! 4. w = exp(max(l − max l, −CUTOFF)) (a weight under e^−CUTOFF is invisible at the precision), then
 //!    D = (W P)/Σw + ξ̄ (GEMM; the normalisation is applied to the d outputs, not the K weights).
 //!
@@ -324,14 +326,15 @@ impl<T: Float> EmpiricalDenoiser<T> {
     /// in place, and returns their sum. `offsets[μ] = −beta |p_μ|²/2 + log m_μ`.
     fn softmax_row(&self, row: &mut [T], offsets: &[T], x_sq: f64, x_c: &[T], beta: f64) -> f64 {
         const LANES: usize = 16;
-        let (beta_t, row_offset) = (T::from_f64(beta), T::from_f64(-0.5 * beta * x_sq));
-        // l_μ = beta G_μ − beta |x_c|²/2 − beta |p_μ|²/2 + log m_μ, and the row maximum.
+        let beta_t = T::from_f64(beta);
+        // l_μ = beta G_μ − beta |p_μ|²/2 + log m_μ (the row constant −beta |x_c|²/2 cancels in
+        // the softmax and is left out), and the row maximum.
         let mut lane_max = [T::from_f64(f64::NEG_INFINITY); LANES];
         let mut chunks = row.chunks_exact_mut(LANES);
         let mut offset_chunks = offsets.chunks_exact(LANES);
         for (c, o) in (&mut chunks).zip(&mut offset_chunks) {
             for j in 0..LANES {
-                c[j] = beta_t * c[j] + row_offset + o[j];
+                c[j] = beta_t * c[j] + o[j];
                 lane_max[j] = lane_max[j].max(c[j]);
             }
         }
@@ -340,32 +343,46 @@ impl<T: Float> EmpiricalDenoiser<T> {
             .iter_mut()
             .zip(offset_chunks.remainder())
         {
-            *g = beta_t * *g + row_offset + o;
+            *g = beta_t * *g + o;
             lane_max[0] = lane_max[0].max(*g);
         }
         let mut max = lane_max
             .iter()
             .fold(f64::NEG_INFINITY, |m, v| m.max(v.to_f64()));
-        // Recompute the logits that matter from direct differences where cancellation bites.
-        let error =
-            beta * T::UNIT_ROUNDOFF * ((self.dim as f64).sqrt() + 2.0) * (x_sq + self.max_sq_norm);
+        // Where rounding of the GEMM logits matters (error ≈ beta u (√d + 2)(|x_c| max|p| +
+        // max|p|²)), recompute every logit near the maximum from the direct difference
+        // |x_c − p_μ|², and store logits relative to the new maximum so that f32 keeps its
+        // absolute accuracy there.
+        let max_norm = self.max_sq_norm.sqrt();
+        let error = beta
+            * T::UNIT_ROUNDOFF
+            * ((self.dim as f64).sqrt() + 2.0)
+            * (x_sq.sqrt() * max_norm + self.max_sq_norm);
         if error > T::REFINE_TOL {
             let threshold = max - T::CUTOFF - 2.0 * error;
-            max = f64::NEG_INFINITY;
-            for (mu, g) in row.iter_mut().enumerate() {
-                let mut l = g.to_f64();
-                if l >= threshold {
+            let shift = 0.5 * beta * x_sq; // back to −beta |x_c − p_μ|²/2 + log m_μ
+            let exact: Vec<(usize, f64)> = row
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| g.to_f64() >= threshold)
+                .map(|(mu, _)| {
                     let p = &self.patterns[mu * self.dim..(mu + 1) * self.dim];
                     let dist_sq: f64 = x_c
                         .iter()
                         .zip(p)
                         .map(|(a, b)| (a.to_f64() - b.to_f64()).powi(2))
                         .sum();
-                    l = -0.5 * beta * dist_sq + self.log_multiplicity[mu];
-                    *g = T::from_f64(l);
-                }
-                max = max.max(l);
+                    (mu, -0.5 * beta * dist_sq + self.log_multiplicity[mu])
+                })
+                .collect();
+            let new_max = exact.iter().fold(f64::NEG_INFINITY, |m, &(_, l)| m.max(l));
+            for g in row.iter_mut() {
+                *g = T::from_f64(g.to_f64() - shift - new_max);
             }
+            for (mu, l) in exact {
+                row[mu] = T::from_f64(l - new_max);
+            }
+            max = 0.0;
         }
         // w_μ = e^(max(l_μ − max, −CUTOFF)): a weight below e^−CUTOFF is raised to it, which
         // changes the result by less than K·e^−CUTOFF relative, under the precision. Summed in
@@ -451,6 +468,24 @@ mod tests {
                 .mapv(f64::abs)
                 .fold(0.0, |a: f64, &b| a.max(b));
             assert!(err < 1e-3, "f32 sigma={sigma}: {err}");
+        }
+    }
+
+    #[test]
+    fn prior_scale_queries_are_exact() {
+        // Sampling starts far from the data (|x| ~ sigma_max √d): the row constant |x|² must not
+        // inflate the error estimate (regression: it forced refinement of every logit, 26× slower).
+        let p = random(400, 30, 8);
+        let x = random(9, 30, 9) * 200.0;
+        for sigma in [50.0, 200.0] {
+            let want = naive(&p, &[1.0; 400], &x, sigma);
+            let got = EmpiricalDenoiser::<f32>::new(p.view())
+                .unwrap()
+                .denoise(x.view(), sigma);
+            let err = (&got - &want)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b));
+            assert!(err < 1e-4, "sigma={sigma}: {err}");
         }
     }
 
