@@ -81,12 +81,7 @@ where
 mod tests {
     use super::*;
     use memscape::denoiser::EmpiricalDenoiser;
-    use memscape::rng::{normal, stream};
-
-    fn random(n: usize, d: usize, seed: u64) -> Array2<f64> {
-        let mut rng = stream(seed, 0);
-        Array2::from_shape_fn((n, d), |_| normal(&mut rng))
-    }
+    use memscape::rng::normal_matrix as random;
 
     #[test]
     fn edm_identities() {

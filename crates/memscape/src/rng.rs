@@ -31,6 +31,12 @@ pub fn fill_normal(rng: &mut ChaCha8Rng, out: &mut [f64]) {
     }
 }
 
+/// An n×d matrix of independent standard normal draws from stream 0 of `seed`.
+pub fn normal_matrix(n: usize, d: usize, seed: u64) -> ndarray::Array2<f64> {
+    let mut rng = stream(seed, 0);
+    ndarray::Array2::from_shape_fn((n, d), |_| normal(&mut rng))
+}
+
 /// A uniformly random permutation of `0..n` (Fisher–Yates on stream 0 of `seed`).
 pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
     use rand::RngExt;

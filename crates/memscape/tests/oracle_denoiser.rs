@@ -2,14 +2,9 @@
 //! higher-derivative identities, is in `src/denoiser/energy.rs`).
 
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, score};
-use memscape::rng::{normal, stream};
+use memscape::rng::normal_matrix as random;
 use memscape::units::{Beta, sigma_from_alpha_bar};
 use ndarray::{Array1, Array2, ArrayView1};
-
-fn random(n: usize, d: usize, seed: u64) -> Array2<f64> {
-    let mut rng = stream(seed, 0);
-    Array2::from_shape_fn((n, d), |_| normal(&mut rng))
-}
 
 /// The modern-Hopfield update written as in Ramsauer et al.: X softmax(beta Xᵀx − beta|ξ|²/2).
 fn hopfield_update(patterns: &Array2<f64>, x: ArrayView1<f64>, beta: f64) -> Array1<f64> {

@@ -419,12 +419,7 @@ impl<T: Float> Denoiser for EmpiricalDenoiser<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::{normal, stream};
-
-    fn random(n: usize, d: usize, seed: u64) -> Array2<f64> {
-        let mut rng = stream(seed, 0);
-        Array2::from_shape_fn((n, d), |_| normal(&mut rng))
-    }
+    use crate::rng::normal_matrix as random;
 
     /// Naive reference: per query, per pattern, direct distances, stable softmax.
     fn naive(patterns: &Array2<f64>, m: &[f64], x: &Array2<f64>, sigma: f64) -> Array2<f64> {

@@ -180,13 +180,8 @@ impl Landscape {
 mod tests {
     use super::*;
     use crate::denoiser::{Denoiser, EmpiricalDenoiser};
-    use crate::rng::{normal, stream};
+    use crate::rng::normal_matrix as random;
     use ndarray::Array1;
-
-    fn random(n: usize, d: usize, seed: u64) -> Array2<f64> {
-        let mut rng = stream(seed, 0);
-        Array2::from_shape_fn((n, d), |_| normal(&mut rng))
-    }
 
     #[test]
     fn agrees_with_the_batched_denoiser() {
