@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, Patterns};
-use crate::denoiser::EmpiricalDenoiser;
+use crate::denoiser::{EmpiricalDenoiser, Float};
 use crate::error::{Error, Result};
 use crate::noise::{NoiseProcess, Schedule, Spacing};
 use crate::sampler::{self, SamplerConfig, SamplerKind, TrajectoryRecorder};
@@ -138,35 +138,10 @@ pub fn sample_exact(request: SampleRequest) -> Result<SampleRun> {
         )
     });
     let points = training.train.points.view();
-    let samples = match (request.precision, recorder.as_mut()) {
-        (Precision::F64, Some(r)) => sampler::sample(
-            &EmpiricalDenoiser::<f64>::new(points)?,
-            dim,
-            request.num_samples,
-            &sampler,
-            r,
-        )?,
-        (Precision::F64, None) => sampler::sample(
-            &EmpiricalDenoiser::<f64>::new(points)?,
-            dim,
-            request.num_samples,
-            &sampler,
-            &mut (),
-        )?,
-        (Precision::F32, Some(r)) => sampler::sample(
-            &EmpiricalDenoiser::<f32>::new(points)?,
-            dim,
-            request.num_samples,
-            &sampler,
-            r,
-        )?,
-        (Precision::F32, None) => sampler::sample(
-            &EmpiricalDenoiser::<f32>::new(points)?,
-            dim,
-            request.num_samples,
-            &sampler,
-            &mut (),
-        )?,
+    let n = request.num_samples;
+    let samples = match request.precision {
+        Precision::F64 => sample_exact_in::<f64>(points, n, &sampler, recorder.as_mut())?,
+        Precision::F32 => sample_exact_in::<f32>(points, n, &sampler, recorder.as_mut())?,
     };
     if let Some(r) = recorder.as_mut() {
         sampler::finish_trajectories(r, samples.view());
@@ -180,6 +155,21 @@ pub fn sample_exact(request: SampleRequest) -> Result<SampleRun> {
         trajectories: recorder,
         timings,
     })
+}
+
+/// Samples the exact model of `patterns` in precision `T`, recording trajectories if asked.
+fn sample_exact_in<T: Float>(
+    patterns: ArrayView2<f64>,
+    n: usize,
+    sampler: &SamplerConfig,
+    recorder: Option<&mut TrajectoryRecorder>,
+) -> Result<Array2<f64>> {
+    let denoiser = EmpiricalDenoiser::<T>::new(patterns)?;
+    let dim = patterns.ncols();
+    match recorder {
+        Some(r) => sampler::sample(&denoiser, dim, n, sampler, r),
+        None => sampler::sample(&denoiser, dim, n, sampler, &mut ()),
+    }
 }
 
 impl SampleRun {
