@@ -17,6 +17,7 @@
 //! Modules are declared in flow order; a stage imports only earlier stages
 //! (`tests/layering.rs` checks it).
 
+pub mod analysis;
 pub mod dataset;
 pub mod denoiser;
 pub mod error;

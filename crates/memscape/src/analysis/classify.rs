@@ -1,0 +1,379 @@
+//! Memorized / spurious / generalized, and f_mem.
+//!
+//! Pham et al. (2025; pham.md §1.3), for a generated sample x, training set T and the other
+//! generated samples S:
+//!
+//! ```text
+//! d_m(x) = min_{ξ∈T} |x − ξ|                  memorized    if d_m ≤ delta_m
+//! d_s(x) = min_{x'∈S, x'≠x} |x − x'|           spurious     if not memorized and d_s ≤ delta_s
+//!                                              generalized  otherwise
+//! ```
+//!
+//! With a second, independent batch B of samples, S = B: "spurious" then means reproduced by
+//! an independent generation, not merely dense. Bonnaire et al.'s f_mem (bonnaire.md §1) is the
+//! fraction with d1/d2 < ratio (nearest over second-nearest training distance; ratio 1/3).
+//!
+//! **Automatic thresholds** (scale-free). Let `s` be the median over training points of the
+//! distance to their nearest other training point. Then `delta_m = s/4` and `delta_s = s/16`.
+//! A copy sits much closer to its source than training points sit to each other. For samples
+//! spread continuously along a 1-D manifold (the worst case), P(d_m < s/c) ≈ ln2/c, which is
+//! 0.17 for c = 4; on a 2-D manifold it is ln2/c² ≈ 0.04. Two samples of one attractor coincide
+//! far more tightly than continuously spread ones. With N samples at the training density,
+//! P(d_s < s/16) ≈ 0.04 on a 1-D manifold, and it grows with N/K: compare batches no larger
+//! than the training set, or give explicit thresholds.
+
+use ndarray::{Array1, ArrayView2};
+use rand::RngExt;
+use serde::Serialize;
+
+use super::distance::knn;
+use crate::error::{Error, Result};
+use crate::rng::stream;
+
+/// delta_m = median training nearest-neighbour spacing × this.
+pub const AUTO_MEMORIZED: f64 = 0.25;
+/// delta_s = median training nearest-neighbour spacing × this.
+pub const AUTO_SPURIOUS: f64 = 1.0 / 16.0;
+/// Bonnaire et al.'s d1/d2 threshold.
+pub const F_MEM_RATIO: f64 = 1.0 / 3.0;
+
+/// A threshold given explicitly or derived from the training set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Threshold {
+    Auto,
+    Value(f64),
+}
+
+impl Threshold {
+    /// Parses `auto` or a positive number; `flag` names it in errors.
+    pub fn parse(flag: &str, text: &str) -> Result<Self> {
+        if text == "auto" {
+            return Ok(Threshold::Auto);
+        }
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
+            _ => Err(Error::invalid(flag, "a number > 0 or \"auto\"", text)),
+        }
+    }
+}
+
+/// The thresholds of one classification.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ThresholdSpec {
+    pub delta_m: Threshold,
+    pub delta_s: Threshold,
+    pub f_mem_ratio: f64,
+}
+
+impl Default for ThresholdSpec {
+    fn default() -> Self {
+        ThresholdSpec {
+            delta_m: Threshold::Auto,
+            delta_s: Threshold::Auto,
+            f_mem_ratio: F_MEM_RATIO,
+        }
+    }
+}
+
+/// The thresholds actually used.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Resolved {
+    pub delta_m: f64,
+    pub delta_s: f64,
+    pub f_mem_ratio: f64,
+    /// Median nearest-neighbour spacing of the training set.
+    pub train_spacing: f64,
+}
+
+/// A sample's class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    Memorized,
+    Spurious,
+    Generalized,
+}
+
+impl Class {
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Memorized => "memorized",
+            Class::Spurious => "spurious",
+            Class::Generalized => "generalized",
+        }
+    }
+}
+
+/// Per-sample results.
+#[derive(Debug, Clone)]
+pub struct Classification {
+    pub classes: Vec<Class>,
+    /// Distance to the nearest training point (d_m = d1) and its index.
+    pub d_train: Array1<f64>,
+    pub nearest_train: Vec<usize>,
+    /// Distance to the second-nearest training point (d2).
+    pub d_train2: Array1<f64>,
+    /// Distance to the nearest other sample (or nearest sample of batch B): d_s.
+    pub d_sample: Array1<f64>,
+    /// d1/d2 < ratio (Bonnaire et al.).
+    pub ratio_memorized: Vec<bool>,
+    pub thresholds: Resolved,
+}
+
+/// Median distance from each training point to its nearest other training point.
+pub fn train_spacing(train: ArrayView2<f64>) -> Result<f64> {
+    if train.nrows() < 2 {
+        return Err(Error::invalid(
+            "training set",
+            "at least 2 points (for the nearest-neighbour spacing and f_mem)",
+            train.nrows(),
+        ));
+    }
+    let nn = knn(train, train, 1, true)?;
+    let mut d: Vec<f64> = nn
+        .distances
+        .column(0)
+        .iter()
+        .cloned()
+        .filter(|&v| v > 0.0)
+        .collect();
+    if d.is_empty() {
+        return Err(Error::invalid(
+            "training set",
+            "at least two distinct points",
+            "all points equal",
+        ));
+    }
+    d.sort_by(f64::total_cmp);
+    Ok(d[d.len() / 2])
+}
+
+/// Classifies `samples` against `train`; with `samples_b`, "spurious" is judged against that
+/// independent batch instead of the other samples.
+pub fn classify(
+    train: ArrayView2<f64>,
+    samples: ArrayView2<f64>,
+    samples_b: Option<ArrayView2<f64>>,
+    spec: &ThresholdSpec,
+) -> Result<Classification> {
+    if !(spec.f_mem_ratio > 0.0 && spec.f_mem_ratio <= 1.0) {
+        return Err(Error::invalid(
+            "--f-mem-ratio",
+            "in (0, 1]",
+            spec.f_mem_ratio,
+        ));
+    }
+    let spacing = train_spacing(train)?;
+    let resolve = |t: Threshold, factor: f64| match t {
+        Threshold::Auto => factor * spacing,
+        Threshold::Value(v) => v,
+    };
+    let thresholds = Resolved {
+        delta_m: resolve(spec.delta_m, AUTO_MEMORIZED),
+        delta_s: resolve(spec.delta_s, AUTO_SPURIOUS),
+        f_mem_ratio: spec.f_mem_ratio,
+        train_spacing: spacing,
+    };
+    let to_train = knn(samples, train, 2, false)?;
+    let d_sample = match samples_b {
+        Some(b) => knn(samples, b, 1, false)?.distances.column(0).to_owned(),
+        None if samples.nrows() >= 2 => knn(samples, samples, 1, true)?
+            .distances
+            .column(0)
+            .to_owned(),
+        None => Array1::from_elem(1, f64::INFINITY),
+    };
+    let d_train = to_train.distances.column(0).to_owned();
+    let d_train2 = to_train.distances.column(1).to_owned();
+    let classes = d_train
+        .iter()
+        .zip(&d_sample)
+        .map(|(&dm, &ds)| {
+            if dm <= thresholds.delta_m {
+                Class::Memorized
+            } else if ds <= thresholds.delta_s {
+                Class::Spurious
+            } else {
+                Class::Generalized
+            }
+        })
+        .collect();
+    let ratio_memorized = d_train
+        .iter()
+        .zip(&d_train2)
+        .map(|(&d1, &d2)| d1 < spec.f_mem_ratio * d2)
+        .collect();
+    Ok(Classification {
+        classes,
+        nearest_train: to_train.indices.column(0).to_vec(),
+        d_train,
+        d_train2,
+        d_sample,
+        ratio_memorized,
+        thresholds,
+    })
+}
+
+/// A fraction with its bootstrap 95% percentile interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub ci: [f64; 2],
+}
+
+/// The class fractions and f_mem of one set of samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Fractions {
+    pub memorized: Estimate,
+    pub spurious: Estimate,
+    pub generalized: Estimate,
+    pub f_mem: Estimate,
+}
+
+/// Per-sample indicators (memorized, spurious, generalized, ratio-memorized).
+fn indicators(c: &Classification) -> Vec<[bool; 4]> {
+    c.classes
+        .iter()
+        .zip(&c.ratio_memorized)
+        .map(|(&k, &r)| {
+            [
+                k == Class::Memorized,
+                k == Class::Spurious,
+                k == Class::Generalized,
+                r,
+            ]
+        })
+        .collect()
+}
+
+/// Means of the four indicators over the resampled rows `idx`.
+fn means(ind: &[[bool; 4]], idx: impl Iterator<Item = usize>) -> [f64; 4] {
+    let mut sums = [0usize; 4];
+    let mut n = 0;
+    for i in idx {
+        for (s, &b) in sums.iter_mut().zip(&ind[i]) {
+            *s += usize::from(b);
+        }
+        n += 1;
+    }
+    sums.map(|s| s as f64 / n as f64)
+}
+
+/// The 2.5% and 97.5% percentiles.
+pub fn percentile_interval(mut values: Vec<f64>) -> [f64; 2] {
+    if values.is_empty() {
+        return [f64::NAN, f64::NAN];
+    }
+    values.sort_by(f64::total_cmp);
+    let at =
+        |q: f64| values[((q * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
+    [at(0.025), at(0.975)]
+}
+
+/// Bootstrap resamples of the samples' indices: `resamples[b]` lists n indices drawn with
+/// replacement from stream b of `seed`.
+pub fn bootstrap_indices(
+    n: usize,
+    resamples: usize,
+    seed: u64,
+) -> impl Iterator<Item = Vec<usize>> {
+    (0..resamples).map(move |b| {
+        let mut rng = stream(seed, b as u64);
+        (0..n).map(|_| rng.random_range(0..n)).collect()
+    })
+}
+
+/// Fractions with bootstrap 95% intervals over `resamples` resamples of the samples.
+pub fn fractions(c: &Classification, resamples: usize, seed: u64) -> Fractions {
+    let ind = indicators(c);
+    let n = ind.len();
+    let point = means(&ind, 0..n);
+    let boot: Vec<[f64; 4]> = bootstrap_indices(n, resamples, seed)
+        .map(|idx| means(&ind, idx.into_iter()))
+        .collect();
+    let est = |j: usize| Estimate {
+        value: point[j],
+        ci: percentile_interval(boot.iter().map(|b| b[j]).collect()),
+    };
+    Fractions {
+        memorized: est(0),
+        spurious: est(1),
+        generalized: est(2),
+        f_mem: est(3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, array};
+
+    #[test]
+    fn classes_partition_with_memorized_first() {
+        let train = array![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
+        // spacing 1 → delta_m 0.25, delta_s 1/16
+        let samples = array![
+            [0.01, 0.0], // memorized (and its neighbour is close, memorized wins)
+            [0.02, 0.0], // memorized
+            [0.5, 0.5],  // spurious: reproduced by the next row
+            [0.51, 0.5], // spurious
+            [0.5, 2.0],  // generalized
+        ];
+        let c = classify(
+            train.view(),
+            samples.view(),
+            None,
+            &ThresholdSpec::default(),
+        )
+        .unwrap();
+        assert_eq!(c.thresholds.train_spacing, 1.0);
+        use Class::*;
+        assert_eq!(
+            c.classes,
+            vec![Memorized, Memorized, Spurious, Spurious, Generalized]
+        );
+        assert_eq!(c.ratio_memorized, vec![true, true, false, false, false]);
+        let f = fractions(&c, 200, 1);
+        let total = f.memorized.value + f.spurious.value + f.generalized.value;
+        assert!((total - 1.0).abs() < 1e-12);
+        assert!(f.memorized.ci[0] <= 0.4 && 0.4 <= f.memorized.ci[1]);
+    }
+
+    #[test]
+    fn an_independent_batch_decides_spurious() {
+        let train = array![[0.0], [10.0]];
+        let a = array![[5.0], [5.001]];
+        let far = array![[7.0]];
+        let near = array![[5.0005]];
+        let spec = ThresholdSpec {
+            delta_s: Threshold::Value(0.01),
+            ..Default::default()
+        };
+        let alone = classify(train.view(), a.view(), Some(far.view()), &spec).unwrap();
+        assert_eq!(alone.classes, vec![Class::Generalized; 2]);
+        let reproduced = classify(train.view(), a.view(), Some(near.view()), &spec).unwrap();
+        assert_eq!(reproduced.classes, vec![Class::Spurious; 2]);
+    }
+
+    #[test]
+    fn bad_input() {
+        let one = Array2::<f64>::zeros((1, 2));
+        assert!(
+            classify(one.view(), one.view(), None, &ThresholdSpec::default())
+                .unwrap_err()
+                .to_string()
+                .contains("at least 2 points")
+        );
+        assert!(
+            Threshold::parse("--delta-m", "-1")
+                .unwrap_err()
+                .to_string()
+                .contains("--delta-m must be a number > 0 or \"auto\", got -1")
+        );
+        assert_eq!(
+            Threshold::parse("--delta-s", "auto").unwrap(),
+            Threshold::Auto
+        );
+    }
+}
