@@ -19,6 +19,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job: phase map over K (memorized / spurious / generalized, f_mem, capacities).
+    /// With no arguments it runs the embedded default, the 2-D unit circle of Pham et al.
+    Map(MapArgs),
+    /// Classify samples from anywhere (.npy/.npz/.csv) against a training set.
+    Classify(ClassifyArgs),
     /// Draw samples from the exact empirical model of K training patterns.
     Sample(SampleArgs),
 }
@@ -150,6 +155,98 @@ pub struct SampleArgs {
     #[arg(long, default_value = "runs/sample")]
     pub out: PathBuf,
     /// Print one JSON document on stdout (human text goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Default K list of `map`: log-spaced from 2 to 1000.
+pub const DEFAULT_KS: &str = "2,3,5,9,16,28,50,90,160,280,500,1000";
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Dataset (as for `sample`).
+    #[arg(long, default_value = "circle")]
+    pub data: String,
+    /// Training-set sizes, comma-separated and increasing; nested subsets of one permutation.
+    #[arg(long, default_value = DEFAULT_KS)]
+    pub k: String,
+    /// Seed of the permutation whose first K points are the training set.
+    #[arg(long, default_value_t = 42)]
+    pub subset_seed: u64,
+    /// The model to map.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub model: Model,
+    /// Integrator: em, ddim (with --eta), heun.
+    #[arg(long, default_value = "em")]
+    pub sampler: String,
+    /// DDIM stochasticity in [0, 1].
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub eta: f64,
+    #[arg(long, value_enum, default_value = "ve")]
+    pub process: Process,
+    #[arg(long, value_enum, default_value = "karras")]
+    pub spacing: SpacingArg,
+    /// Largest noise level (default 10 × the RMS norm of the data).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma_max: Option<f64>,
+    /// Final noise level (default 0.02 × the RMS norm of the data); samples are then carried
+    /// to their attractor by iterating the denoiser at this level.
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma_min: Option<f64>,
+    /// Number of noise levels.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// Samples per K.
+    #[arg(long, default_value_t = 2000)]
+    pub n_samples: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    /// Memorization threshold delta_m: a distance, or auto (1/4 of the training set's median
+    /// nearest-neighbour spacing).
+    #[arg(long, default_value = "auto")]
+    pub delta_m: String,
+    /// Spurious threshold delta_s: a distance, or auto (1/16 of that spacing).
+    #[arg(long, default_value = "auto")]
+    pub delta_s: String,
+    /// Bootstrap resamples for the confidence intervals.
+    #[arg(long, default_value_t = 200)]
+    pub resamples: usize,
+    #[arg(long, default_value = "runs/map")]
+    pub out: PathBuf,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Training points (.npy, .npz[:KEY] or .csv; rows are points).
+    #[arg(long)]
+    pub train: String,
+    /// Generated samples to classify.
+    #[arg(long)]
+    pub samples: String,
+    /// An independent second batch: "spurious" then means reproduced by this batch.
+    #[arg(long)]
+    pub samples_b: Option<String>,
+    /// Memorization threshold: a distance, or auto (1/4 of the training spacing).
+    #[arg(long, default_value = "auto")]
+    pub delta_m: String,
+    /// Spurious threshold: a distance, or auto (1/16 of the training spacing).
+    #[arg(long, default_value = "auto")]
+    pub delta_s: String,
+    /// f_mem counts samples with d1/d2 below this (Bonnaire et al.: 1/3).
+    #[arg(long, default_value_t = 1.0 / 3.0, allow_negative_numbers = true)]
+    pub f_mem_ratio: f64,
+    #[arg(long, default_value_t = 1000)]
+    pub resamples: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run directory for labels.csv and results.json (nothing written without it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }

@@ -2,7 +2,11 @@
 //! tables beside it. A missing or corrupt file is reported by name, and the rest stays readable,
 //! so a report can draw what is there and say what is not.
 
+mod phase;
+
 use std::path::{Path, PathBuf};
+
+pub use phase::phase_figure;
 
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;

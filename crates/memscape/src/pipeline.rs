@@ -7,6 +7,12 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
+use crate::analysis::capacity::{Capacities, capacities};
+use crate::analysis::classify::{
+    Class, Classification, Fractions, Resolved, ThresholdSpec, bootstrap_indices, classify,
+    fractions, percentile_interval,
+};
+use crate::analysis::settle::{SettleConfig, group, settle};
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, Patterns};
 use crate::denoiser::{EmpiricalDenoiser, Float};
@@ -207,6 +213,338 @@ impl SampleRun {
                 .files
                 .extend(["trajectories.npy".into(), "sigmas.npy".into()]);
         }
+        manifest.timings = self.timings.clone();
+        manifest
+            .timings
+            .insert("write_s".into(), clock.elapsed().as_secs_f64());
+        manifest.files.push("manifest.json".into());
+        out.write_json("manifest.json", &manifest)?;
+        Ok(manifest)
+    }
+}
+
+/// A phase map over K: for each training-set size, sample the exact model down to a final
+/// noise level sigma_min, ending with the denoised estimate D(y, sigma_min), and classify those
+/// samples (Pham et al.'s measurement). Each sample is also carried to the attractor it sits in
+/// (iterating D at sigma_min) to count the distinct attractors reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapRequest {
+    pub data: DataSpec,
+    /// Training-set sizes, ascending.
+    pub ks: Vec<usize>,
+    pub subset_seed: u64,
+    pub kind: SamplerKind,
+    pub process: NoiseProcess,
+    pub spacing: Spacing,
+    pub sigma_max: Option<f64>,
+    /// The final noise level; default [`MAP_SIGMA_MIN`] × the data scale.
+    pub sigma_min: Option<f64>,
+    pub num_steps: usize,
+    pub num_samples: usize,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub thresholds: ThresholdSpec,
+    /// Bootstrap resamples for the confidence intervals.
+    pub resamples: usize,
+}
+
+/// Default final noise level of `map`, relative to the data's RMS norm: training points closer
+/// than 2 × 0.02 = 0.04 merge into one attractor (beta d² < 4, theory.md §5), as in Pham et
+/// al.'s toy, which stops at sigma ≈ 0.03.
+pub const MAP_SIGMA_MIN: f64 = 0.02;
+
+/// Settling: at most this many denoiser iterations, to a step below 1e-9 × the data scale.
+const SETTLE_ITERATIONS: usize = 500;
+const SETTLE_TOLERANCE: f64 = 1e-9;
+
+/// One K of a phase map.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapRow {
+    pub k: usize,
+    pub model: &'static str,
+    pub fractions: Fractions,
+    /// Distinct attractors reached: settled samples grouped at resolution delta_s.
+    pub num_attractors: usize,
+    /// Share of samples whose settling converged.
+    pub settled: f64,
+    pub thresholds: Resolved,
+    pub seconds: f64,
+}
+
+/// A finished phase map, with the arrays behind it.
+#[derive(Debug)]
+pub struct MapRun {
+    pub request: MapRequest,
+    pub sampler: SamplerConfig,
+    pub rows: Vec<MapRow>,
+    pub capacities: Capacities,
+    /// Bootstrap 95% intervals: memorization capacity, generalization capacity, spurious peak.
+    pub capacity_ci: BTreeMap<&'static str, [f64; 2]>,
+    pub samples: Vec<Array2<f64>>,
+    pub attractors: Vec<Array2<f64>>,
+    pub classifications: Vec<Classification>,
+    pub timings: BTreeMap<String, f64>,
+}
+
+/// Runs the phase map of the exact model.
+pub fn map_exact(request: MapRequest) -> Result<MapRun> {
+    if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::invalid(
+            "--k",
+            "a non-empty, strictly increasing list",
+            format!("{:?}", request.ks),
+        ));
+    }
+    if request.ks[0] < 2 {
+        return Err(Error::invalid(
+            "--k",
+            "≥ 2 everywhere (f_mem needs two training points)",
+            request.ks[0],
+        ));
+    }
+    if request.num_samples < 2 {
+        return Err(Error::invalid("--n-samples", "≥ 2", request.num_samples));
+    }
+    let clock = Instant::now();
+    let pool = request.data.load()?;
+    let split = Split::new(pool.num_patterns(), 0, request.subset_seed)?;
+    split.train_indices(*request.ks.last().expect("non-empty"))?;
+    let scale = data_scale(&pool.points);
+    let (default_max, _) = default_sigma_range(scale);
+    let schedule = Schedule {
+        process: request.process,
+        spacing: request.spacing,
+        sigma_max: request.sigma_max.unwrap_or(default_max),
+        sigma_min: request.sigma_min.unwrap_or(MAP_SIGMA_MIN * scale),
+        num_steps: request.num_steps,
+        final_denoise: true,
+    };
+    schedule.validate()?;
+    let sampler = SamplerConfig {
+        kind: request.kind,
+        schedule,
+        seed: request.seed,
+        batch_size: request.batch_size,
+    };
+    let settle_config = SettleConfig {
+        tolerance: SETTLE_TOLERANCE * scale,
+        max_iterations: SETTLE_ITERATIONS,
+    };
+    let mut timings = BTreeMap::from([("load_s".to_string(), clock.elapsed().as_secs_f64())]);
+    let (mut rows, mut samples, mut attractors, mut classifications) =
+        (vec![], vec![], vec![], vec![]);
+    for &k in &request.ks {
+        let clock = Instant::now();
+        let train = split.train(&pool, k)?;
+        let den = EmpiricalDenoiser::<f64>::new(train.points.view())?;
+        let raw = sampler::sample(&den, train.dim(), request.num_samples, &sampler, &mut ())?;
+        let settled = settle(&den, raw.view(), schedule.sigma_min, &settle_config);
+        let c = classify(train.points.view(), raw.view(), None, &request.thresholds)?;
+        let (_, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
+        let converged =
+            settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
+        rows.push(MapRow {
+            k,
+            model: "exact",
+            fractions: fractions(&c, request.resamples, request.seed ^ k as u64),
+            num_attractors,
+            settled: converged,
+            thresholds: c.thresholds,
+            seconds: clock.elapsed().as_secs_f64(),
+        });
+        samples.push(raw);
+        attractors.push(settled.points);
+        classifications.push(c);
+    }
+    let column =
+        |f: fn(&Fractions) -> f64| rows.iter().map(|r| f(&r.fractions)).collect::<Vec<f64>>();
+    let capacities = capacities(
+        &request.ks,
+        &column(|f| f.memorized.value),
+        &column(|f| f.spurious.value),
+        &column(|f| f.generalized.value),
+    );
+    let capacity_ci = capacity_intervals(
+        &request.ks,
+        &classifications,
+        request.resamples,
+        request.seed,
+    );
+    timings.insert("total_s".into(), clock.elapsed().as_secs_f64());
+    Ok(MapRun {
+        request,
+        sampler,
+        rows,
+        capacities,
+        capacity_ci,
+        samples,
+        attractors,
+        classifications,
+        timings,
+    })
+}
+
+/// Bootstrap intervals of the capacities: every K's samples are resampled together.
+fn capacity_intervals(
+    ks: &[usize],
+    cs: &[Classification],
+    resamples: usize,
+    seed: u64,
+) -> BTreeMap<&'static str, [f64; 2]> {
+    let (mut mem, mut gen_, mut peak) = (vec![], vec![], vec![]);
+    let mut draws: Vec<Box<dyn Iterator<Item = Vec<usize>>>> = cs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            Box::new(bootstrap_indices(
+                c.classes.len(),
+                resamples,
+                seed.wrapping_add(1 + i as u64),
+            )) as Box<dyn Iterator<Item = Vec<usize>>>
+        })
+        .collect();
+    for _ in 0..resamples {
+        let mut f = [vec![], vec![], vec![]];
+        for (c, draw) in cs.iter().zip(draws.iter_mut()) {
+            let idx = draw.next().expect("one draw per resample");
+            let n = idx.len() as f64;
+            for (class, col) in [Class::Memorized, Class::Spurious, Class::Generalized]
+                .into_iter()
+                .zip(f.iter_mut())
+            {
+                col.push(idx.iter().filter(|&&i| c.classes[i] == class).count() as f64 / n);
+            }
+        }
+        let cap = capacities(ks, &f[0], &f[1], &f[2]);
+        mem.extend(cap.memorization);
+        gen_.extend(cap.generalization);
+        peak.push(cap.spurious_peak);
+    }
+    BTreeMap::from([
+        ("memorization", percentile_interval(mem)),
+        ("generalization", percentile_interval(gen_)),
+        ("spurious_peak", percentile_interval(peak)),
+    ])
+}
+
+impl MapRun {
+    /// The `--json` document and `results.json`: rows, capacities with intervals.
+    pub fn results(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let f = &r.fractions;
+                serde_json::json!({
+                    "k": r.k,
+                    "model": r.model,
+                    "memorized": f.memorized.value,
+                    "spurious": f.spurious.value,
+                    "generalized": f.generalized.value,
+                    "f_mem": f.f_mem.value,
+                    "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "f_mem": f.f_mem.ci},
+                    "num_attractors": r.num_attractors,
+                    "settled": r.settled,
+                    "delta_m": r.thresholds.delta_m,
+                    "delta_s": r.thresholds.delta_s,
+                    "train_spacing": r.thresholds.train_spacing,
+                    "seconds": r.seconds,
+                })
+            })
+            .collect();
+        let sigma_min = self.sampler.schedule.sigma_min;
+        serde_json::json!({
+            "rows": rows,
+            "capacities": {
+                "memorization": self.capacities.memorization,
+                "memorization_ci": self.capacity_ci["memorization"],
+                "spurious_peak_k": self.capacities.spurious_peak_k,
+                "spurious_peak": self.capacities.spurious_peak,
+                "spurious_peak_ci": self.capacity_ci["spurious_peak"],
+                "generalization": self.capacities.generalization,
+                "generalization_ci": self.capacity_ci["generalization"],
+            },
+            "sigma_min": sigma_min,
+            "beta_max": 1.0 / (sigma_min * sigma_min),
+            "pair_merge_distance": 2.0 * sigma_min,
+            "num_samples": self.request.num_samples,
+        })
+    }
+
+    /// The phase table as CSV: one row per K, fractions with their intervals.
+    pub fn phase_csv(&self) -> String {
+        let mut out = String::from(
+            "k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,settled,delta_m,delta_s\n",
+        );
+        for r in &self.rows {
+            let f = &r.fractions;
+            let e = |e: &crate::analysis::classify::Estimate| {
+                format!("{},{},{}", e.value, e.ci[0], e.ci[1])
+            };
+            out += &format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                r.k,
+                e(&f.memorized),
+                e(&f.spurious),
+                e(&f.generalized),
+                e(&f.f_mem),
+                r.num_attractors,
+                r.settled,
+                r.thresholds.delta_m,
+                r.thresholds.delta_s
+            );
+        }
+        out
+    }
+
+    /// Per-sample labels of every K as CSV.
+    pub fn labels_csv(&self) -> String {
+        let mut out = String::from(
+            "k,sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized\n",
+        );
+        for (r, c) in self.rows.iter().zip(&self.classifications) {
+            for i in 0..c.classes.len() {
+                out += &format!(
+                    "{},{},{},{},{},{},{},{}\n",
+                    r.k,
+                    i,
+                    c.classes[i].name(),
+                    c.d_train[i],
+                    c.d_train2[i],
+                    c.nearest_train[i],
+                    c.d_sample[i],
+                    c.ratio_memorized[i]
+                );
+            }
+        }
+        out
+    }
+
+    /// Writes manifest, results.json, phase.csv, labels.csv and per-K samples and attractors.
+    pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
+        let clock = Instant::now();
+        let config = serde_json::json!({"request": self.request, "sampler": self.sampler});
+        let mut manifest = Manifest::new(command, config);
+        manifest.seeds.insert("sampler".into(), self.request.seed);
+        manifest
+            .seeds
+            .insert("subset".into(), self.request.subset_seed);
+        for ((r, s), a) in self.rows.iter().zip(&self.samples).zip(&self.attractors) {
+            out.write_npy(&format!("samples_k{}.npy", r.k), s)?;
+            out.write_npy(&format!("attractors_k{}.npy", r.k), a)?;
+            manifest.files.extend([
+                format!("samples_k{}.npy", r.k),
+                format!("attractors_k{}.npy", r.k),
+            ]);
+        }
+        out.write_bytes("phase.csv", self.phase_csv().as_bytes())?;
+        out.write_bytes("labels.csv", self.labels_csv().as_bytes())?;
+        out.write_json("results.json", &self.results())?;
+        manifest.files.extend([
+            "phase.csv".into(),
+            "labels.csv".into(),
+            "results.json".into(),
+        ]);
         manifest.timings = self.timings.clone();
         manifest
             .timings

@@ -1,5 +1,7 @@
 //! One file per command; each turns flags into a library config and makes one library call.
 
+mod classify;
+mod map;
 mod sample;
 
 use crate::flags::{Cli, Command};
@@ -7,6 +9,8 @@ use crate::flags::{Cli, Command};
 /// Runs a command; returns the exit code (0, or 1 for finished-with-failures).
 pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Map(args) => map::run(args, command),
+        Command::Classify(args) => classify::run(args, command),
         Command::Sample(args) => sample::run(args, command),
     }
 }

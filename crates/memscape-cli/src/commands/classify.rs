@@ -1,0 +1,110 @@
+//! `memscape classify`: memorized / spurious / generalized and f_mem for samples from anywhere.
+
+use memscape::analysis::classify::{Threshold, ThresholdSpec, classify, fractions};
+use memscape::dataset::DataSpec;
+use memscape::store::RunDir;
+use ndarray::Array2;
+
+use crate::flags::ClassifyArgs;
+
+/// Reads a file of points named by a flag.
+fn points(flag: &str, spec: &str) -> anyhow::Result<Array2<f64>> {
+    match DataSpec::parse(spec)? {
+        s @ DataSpec::File { .. } => Ok(s.load()?.points),
+        _ => anyhow::bail!("{flag} must be a .npy, .npz[:KEY] or .csv file, got {spec:?}"),
+    }
+}
+
+pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let train = points("--train", &args.train)?;
+    let samples = points("--samples", &args.samples)?;
+    let samples_b = args
+        .samples_b
+        .as_deref()
+        .map(|s| points("--samples-b", s))
+        .transpose()?;
+    for (flag, x) in [
+        ("--samples", Some(&samples)),
+        ("--samples-b", samples_b.as_ref()),
+    ] {
+        if let Some(x) = x
+            && x.ncols() != train.ncols()
+        {
+            anyhow::bail!(
+                "{flag} must have the dimension of --train ({}), got {}",
+                train.ncols(),
+                x.ncols()
+            );
+        }
+    }
+    let spec = ThresholdSpec {
+        delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
+        delta_s: Threshold::parse("--delta-s", &args.delta_s)?,
+        f_mem_ratio: args.f_mem_ratio,
+    };
+    let c = classify(
+        train.view(),
+        samples.view(),
+        samples_b.as_ref().map(|b| b.view()),
+        &spec,
+    )?;
+    let f = fractions(&c, args.resamples, args.seed);
+    let result = serde_json::json!({
+        "memorized": f.memorized.value,
+        "spurious": f.spurious.value,
+        "generalized": f.generalized.value,
+        "f_mem": f.f_mem.value,
+        "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "f_mem": f.f_mem.ci},
+        "thresholds": c.thresholds,
+        "num_samples": samples.nrows(),
+        "num_train": train.nrows(),
+        "spurious_against": if samples_b.is_some() { "samples-b" } else { "other samples" },
+    });
+    if let Some(dir) = &args.out {
+        let out = RunDir::create(dir)?;
+        let mut labels =
+            String::from("sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized\n");
+        for i in 0..c.classes.len() {
+            labels += &format!(
+                "{},{},{},{},{},{},{}\n",
+                i,
+                c.classes[i].name(),
+                c.d_train[i],
+                c.d_train2[i],
+                c.nearest_train[i],
+                c.d_sample[i],
+                c.ratio_memorized[i]
+            );
+        }
+        out.write_bytes("labels.csv", labels.as_bytes())?;
+        out.write_json("results.json", &result)?;
+        let mut manifest = memscape::store::Manifest::new(
+            command,
+            serde_json::json!({"args": format!("{args:?}")}),
+        );
+        manifest.files = vec![
+            "labels.csv".into(),
+            "results.json".into(),
+            "manifest.json".into(),
+        ];
+        manifest.seeds.insert("bootstrap".into(), args.seed);
+        out.write_json("manifest.json", &manifest)?;
+    }
+    eprintln!(
+        "memorized {:.3} {:?}, spurious {:.3} {:?}, generalized {:.3} {:?}, f_mem {:.3} {:?} (delta_m {:.4}, delta_s {:.4})",
+        f.memorized.value,
+        f.memorized.ci,
+        f.spurious.value,
+        f.spurious.ci,
+        f.generalized.value,
+        f.generalized.ci,
+        f.f_mem.value,
+        f.f_mem.ci,
+        c.thresholds.delta_m,
+        c.thresholds.delta_s
+    );
+    if args.json {
+        super::print_json(&result);
+    }
+    Ok(0)
+}

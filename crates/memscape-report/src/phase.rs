@@ -1,0 +1,225 @@
+//! The phase diagram over K: memorized / spurious / generalized fractions with their bootstrap
+//! 95% bands, f_mem dashed, and the capacities marked. Drawn from `results.json` only.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::{RunFileError, RunReader};
+
+const SIZE: (u32, u32) = (900, 560);
+
+/// One curve: its key in results.json, label and colour.
+const CURVES: [(&str, &str, RGBColor); 3] = [
+    ("memorized", "memorized", RGBColor(214, 39, 40)),
+    ("spurious", "spurious", RGBColor(255, 127, 14)),
+    ("generalized", "generalized", RGBColor(31, 119, 180)),
+];
+
+/// Registers the bundled DejaVu Sans for text (plotters' ab_glyph backend has no system fonts).
+pub(crate) fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/DejaVuSans.ttf"),
+        );
+    });
+}
+
+struct Phase {
+    ks: Vec<f64>,
+    /// per curve: (value, lo, hi) at each K
+    curves: Vec<Vec<(f64, f64, f64)>>,
+    f_mem: Vec<f64>,
+    memorization: Option<f64>,
+    generalization: Option<f64>,
+    peak: (f64, f64),
+}
+
+fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError> {
+    let corrupt = |why: &str| RunFileError::Corrupt {
+        path: path.to_path_buf(),
+        reason: why.to_string(),
+    };
+    let rows = results["rows"]
+        .as_array()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| corrupt("no rows"))?;
+    let num = |v: &serde_json::Value, what: &str| {
+        v.as_f64()
+            .ok_or_else(|| corrupt(&format!("{what} is not a number")))
+    };
+    let mut ks = vec![];
+    let mut curves = vec![vec![]; 3];
+    let mut f_mem = vec![];
+    for r in rows {
+        ks.push(num(&r["k"], "k")?);
+        for (c, (key, _, _)) in curves.iter_mut().zip(CURVES) {
+            c.push((
+                num(&r[key], key)?,
+                num(&r["ci"][key][0], key)?,
+                num(&r["ci"][key][1], key)?,
+            ));
+        }
+        f_mem.push(num(&r["f_mem"], "f_mem")?);
+    }
+    let caps = &results["capacities"];
+    Ok(Phase {
+        ks,
+        curves,
+        f_mem,
+        memorization: caps["memorization"].as_f64(),
+        generalization: caps["generalization"].as_f64(),
+        peak: (
+            num(&caps["spurious_peak_k"], "spurious_peak_k")?,
+            num(&caps["spurious_peak"], "spurious_peak")?,
+        ),
+    })
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    p: &Phase,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let (lo, hi) = (
+        p.ks[0].min(p.ks[p.ks.len() - 1]),
+        p.ks[p.ks.len() - 1].max(p.ks[0] * 1.01),
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Phases of the samples over the training-set size K",
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.02f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("K, number of training patterns (log scale)")
+        .y_desc("fraction of samples")
+        .x_label_formatter(&|k| format!("{k:.0}"))
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (curve, (_, label, color)) in p.curves.iter().zip(CURVES) {
+        let mut band: Vec<(f64, f64)> = p.ks.iter().zip(curve).map(|(&k, c)| (k, c.2)).collect();
+        band.extend(p.ks.iter().zip(curve).rev().map(|(&k, c)| (k, c.1)));
+        chart.draw_series(std::iter::once(Polygon::new(
+            band,
+            color.mix(0.18).filled(),
+        )))?;
+        chart
+            .draw_series(LineSeries::new(
+                p.ks.iter().zip(curve).map(|(&k, c)| (k, c.0)),
+                color.stroke_width(3),
+            ))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        chart.draw_series(
+            p.ks.iter()
+                .zip(curve)
+                .map(|(&k, c)| Circle::new((k, c.0), 4, color.filled())),
+        )?;
+    }
+    let grey = RGBColor(90, 90, 90);
+    chart
+        .draw_series(DashedLineSeries::new(
+            p.ks.iter().zip(&p.f_mem).map(|(&k, &f)| (k, f)),
+            8,
+            6,
+            grey.stroke_width(2),
+        ))?
+        .label("f_mem (d1/d2 < 1/3)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], grey.stroke_width(2)));
+    // memorization label to the right of its line, generalization label to the left of its own
+    for (cap, label, color, y, anchor) in [
+        (
+            p.memorization,
+            "memorization capacity",
+            CURVES[0].2,
+            0.97,
+            HPos::Left,
+        ),
+        (
+            p.generalization,
+            "generalization capacity",
+            CURVES[2].2,
+            0.90,
+            HPos::Right,
+        ),
+    ] {
+        if let Some(k) = cap {
+            chart.draw_series(DashedLineSeries::new(
+                vec![(k, 0.0), (k, 1.0)],
+                4,
+                4,
+                color.stroke_width(1),
+            ))?;
+            let style = ("sans-serif", 13)
+                .into_font()
+                .color(&color)
+                .pos(Pos::new(anchor, VPos::Center));
+            chart.draw_series(std::iter::once(Text::new(
+                format!(" {label} ≈ {k:.0} "),
+                (k, y),
+                style,
+            )))?;
+        }
+    }
+    chart.draw_series(std::iter::once(Text::new(
+        format!("spurious peak {:.2} at K = {}", p.peak.1, p.peak.0),
+        (p.peak.0, (p.peak.1 + 0.06).min(0.98)),
+        ("sans-serif", 13).into_font().color(&CURVES[1].2),
+    )))?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    root.present()
+}
+
+/// Writes `phase.svg` and `phase.png` into the run directory from its `results.json`;
+/// returns the file names.
+pub fn phase_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
+    register_font();
+    let reader = RunReader::open(dir)?;
+    let results = reader.json("results.json")?;
+    let phase = read(&results, &dir.join("results.json"))?;
+    let fail = |name: &str, e: String| RunFileError::Corrupt {
+        path: dir.join(name),
+        reason: format!("cannot draw: {e}"),
+    };
+    let mut svg = String::new();
+    draw(
+        SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
+        &phase,
+    )
+    .map_err(|e| fail("phase.svg", e.to_string()))?;
+    memscape::store::write_atomic(&dir.join("phase.svg"), svg.as_bytes())
+        .map_err(|e| fail("phase.svg", e.to_string()))?;
+    let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    draw(
+        BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
+        &phase,
+    )
+    .map_err(|e| fail("phase.png", e.to_string()))?;
+    let mut png = Vec::new();
+    image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb)
+        .expect("buffer of the drawn size")
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| fail("phase.png", e.to_string()))?;
+    memscape::store::write_atomic(&dir.join("phase.png"), &png)
+        .map_err(|e| fail("phase.png", e.to_string()))?;
+    Ok(vec!["phase.svg".into(), "phase.png".into()])
+}
