@@ -205,10 +205,10 @@ pub struct MapArgs {
     pub batch_size: usize,
     /// Memorization threshold delta_m: a distance, or auto (1/4 of the training set's median
     /// nearest-neighbour spacing).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_m: String,
     /// Spurious threshold delta_s: a distance, or auto (1/16 of that spacing).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_s: String,
     /// Bootstrap resamples for the confidence intervals.
     #[arg(long, default_value_t = 200)]
@@ -232,10 +232,10 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub samples_b: Option<String>,
     /// Memorization threshold: a distance, or auto (1/4 of the training spacing).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_m: String,
     /// Spurious threshold: a distance, or auto (1/16 of the training spacing).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_s: String,
     /// f_mem counts samples with d1/d2 below this (Bonnaire et al.: 1/3).
     #[arg(long, default_value_t = 1.0 / 3.0, allow_negative_numbers = true)]

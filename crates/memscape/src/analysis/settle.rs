@@ -77,15 +77,16 @@ pub fn group(points: ArrayView2<f64>, radius: f64) -> crate::error::Result<(Vec<
     }
     let mut label = vec![usize::MAX; n];
     let mut groups = 0;
-    let mut out = vec![0; n];
-    for i in 0..n {
-        let r = root(&mut parent, i);
-        if label[r] == usize::MAX {
-            label[r] = groups;
-            groups += 1;
-        }
-        out[i] = label[r];
-    }
+    let out = (0..n)
+        .map(|i| {
+            let r = root(&mut parent, i);
+            if label[r] == usize::MAX {
+                label[r] = groups;
+                groups += 1;
+            }
+            label[r]
+        })
+        .collect();
     Ok((out, groups))
 }
 

@@ -1,0 +1,312 @@
+//! `memscape classify` on arrays from anywhere, and `memscape map` end to end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use memscape::dataset::DataSpec;
+use ndarray::{Array2, Axis, s};
+use ndarray_npy::WriteNpyExt;
+
+fn memscape(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memscape"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+fn save(dir: &Path, name: &str, a: &Array2<f64>) -> PathBuf {
+    let p = dir.join(name);
+    a.write_npy(std::fs::File::create(&p).unwrap()).unwrap();
+    p
+}
+
+fn points(spec: &str) -> Array2<f64> {
+    DataSpec::parse(spec).unwrap().load().unwrap().points
+}
+
+fn classify(train: &Path, samples: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "classify",
+        "--train",
+        train.to_str().unwrap(),
+        "--samples",
+        samples.to_str().unwrap(),
+        "--json",
+        "--resamples",
+        "200",
+    ];
+    args.extend_from_slice(extra);
+    json(&memscape(&args))
+}
+
+#[test]
+fn copies_are_memorized() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = points("gmm:d=8,n=300,seed=1");
+    let copies = train.select(
+        Axis(0),
+        &(0..300).map(|i| (i * 7) % 300).collect::<Vec<_>>(),
+    );
+    let j = classify(
+        &save(dir.path(), "t.npy", &train),
+        &save(dir.path(), "c.npy", &copies),
+        &[],
+    );
+    assert_eq!(j["memorized"], 1.0);
+    assert_eq!(j["f_mem"], 1.0);
+}
+
+#[test]
+fn fresh_draws_are_generalized() {
+    let dir = tempfile::tempdir().unwrap();
+    for (train_spec, sample_spec) in [
+        ("gmm:d=8,n=300,seed=1", "gmm:d=8,n=300,seed=2"),
+        ("ball:d=2,n=300,seed=1", "ball:d=2,n=300,seed=2"),
+    ] {
+        let t = save(dir.path(), "t.npy", &points(train_spec));
+        let f = save(dir.path(), "f.npy", &points(sample_spec));
+        let j = classify(&t, &f, &[]);
+        assert!(
+            j["generalized"].as_f64().unwrap() >= 0.9,
+            "{sample_spec}: {j}"
+        );
+    }
+}
+
+#[test]
+fn repeated_non_training_points_are_spurious() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = points("gmm:d=8,n=300,seed=1");
+    let centres = points("gmm:d=8,n=5,seed=3");
+    let jitter = points("gmm:d=8,n=200,seed=4,sep=0.1,std=1") * 1e-5;
+    let mut samples = Array2::zeros((200, 8));
+    for i in 0..200 {
+        samples
+            .row_mut(i)
+            .assign(&(&centres.row(i % 5) + &jitter.row(i)));
+    }
+    let t = save(dir.path(), "t.npy", &train);
+    let j = classify(
+        &t,
+        &save(dir.path(), "s.npy", &samples),
+        &["--out", dir.path().join("run").to_str().unwrap()],
+    );
+    assert!(j["spurious"].as_f64().unwrap() >= 0.9, "{j}");
+    let labels = std::fs::read_to_string(dir.path().join("run/labels.csv")).unwrap();
+    assert_eq!(labels.lines().count(), 201);
+    // an independent batch of the same states reproduces them; unrelated draws do not
+    let b = save(dir.path(), "b.npy", &samples.slice(s![..50, ..]).to_owned());
+    let j = classify(
+        &t,
+        &save(dir.path(), "s2.npy", &samples),
+        &["--samples-b", b.to_str().unwrap()],
+    );
+    assert!(j["spurious"].as_f64().unwrap() >= 0.9, "{j}");
+    let other = save(dir.path(), "o.npy", &points("gmm:d=8,n=50,seed=9"));
+    let j = classify(
+        &t,
+        &save(dir.path(), "s3.npy", &samples),
+        &["--samples-b", other.to_str().unwrap()],
+    );
+    assert!(j["generalized"].as_f64().unwrap() >= 0.9, "{j}");
+}
+
+#[test]
+fn classify_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = save(dir.path(), "t.npy", &points("gmm:d=8,n=20"));
+    let s3 = save(dir.path(), "s3.npy", &points("gmm:d=3,n=20"));
+    let one = save(dir.path(), "one.npy", &points("gmm:d=8,n=1"));
+    let mut nan = points("gmm:d=8,n=5");
+    nan[[2, 3]] = f64::NAN;
+    let nan = save(dir.path(), "nan.npy", &nan);
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "a,b\n").unwrap();
+    let cases: [(Vec<&str>, &str); 7] = [
+        (
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                s3.to_str().unwrap(),
+            ],
+            "--samples must have the dimension of --train (8), got 3",
+        ),
+        (
+            vec![
+                "--train",
+                one.to_str().unwrap(),
+                "--samples",
+                t.to_str().unwrap(),
+            ],
+            "at least 2 points",
+        ),
+        (
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                nan.to_str().unwrap(),
+            ],
+            "row 2, column 3 is NaN",
+        ),
+        (
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                empty.to_str().unwrap(),
+            ],
+            "no data rows",
+        ),
+        (
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                t.to_str().unwrap(),
+                "--delta-m",
+                "0",
+            ],
+            "--delta-m must be a number > 0 or \"auto\", got 0",
+        ),
+        (
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                t.to_str().unwrap(),
+                "--delta-s",
+                "-2",
+            ],
+            "--delta-s must be a number > 0",
+        ),
+        (
+            vec!["--train", "circle", "--samples", t.to_str().unwrap()],
+            "--train must be a .npy, .npz[:KEY] or .csv file",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec!["classify"];
+        all.extend(args);
+        let out = memscape(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {err}");
+        assert!(
+            err.contains(needle) && err.trim_end().lines().count() == 1,
+            "{all:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn small_map_writes_tables_and_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("map");
+    let j = json(&memscape(&[
+        "map",
+        "--k",
+        "2,4,8,64",
+        "--n-samples",
+        "200",
+        "--steps",
+        "30",
+        "--resamples",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for r in rows {
+        let total = r["memorized"].as_f64().unwrap()
+            + r["spurious"].as_f64().unwrap()
+            + r["generalized"].as_f64().unwrap();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert_eq!(r["model"], "exact");
+        assert!(r["ci"]["f_mem"][0].as_f64().unwrap() <= r["f_mem"].as_f64().unwrap());
+        assert!(r["num_attractors"].as_u64().unwrap() >= 1);
+    }
+    assert!(j["capacities"].is_object());
+    for f in [
+        "phase.csv",
+        "labels.csv",
+        "results.json",
+        "manifest.json",
+        "samples_k64.npy",
+        "attractors_k64.npy",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let svg = std::fs::read_to_string(out.join("phase.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("memorized") && svg.contains("<polyline"));
+    let png = image::open(out.join("phase.png")).unwrap().to_rgb8();
+    let distinct: std::collections::HashSet<[u8; 3]> = png.pixels().map(|p| p.0).collect();
+    assert!(
+        png.width() == 900 && distinct.len() > 20,
+        "the PNG is not blank"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "phase.png")
+    );
+    let bad = memscape(&["map", "--k", "8,4", "--out", out.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--k must be a non-empty, strictly increasing list")
+    );
+}
+
+#[test]
+fn default_map_shows_the_three_phases() {
+    // Issue 3's checks on the embedded default (circle, K = 2..1000, exact model): memorized
+    // ≥ 0.9 for K ≤ 9, ≤ 0.2 at K = 1000, and a spurious fraction that rises and falls between.
+    let dir = tempfile::tempdir().unwrap();
+    let j = json(&memscape(&[
+        "map",
+        "--out",
+        dir.path().join("map").to_str().unwrap(),
+        "--json",
+    ]));
+    let rows = j["rows"].as_array().unwrap();
+    let get = |r: &serde_json::Value, key: &str| r[key].as_f64().unwrap();
+    for r in rows.iter().filter(|r| r["k"].as_u64().unwrap() <= 9) {
+        assert!(get(r, "memorized") >= 0.9, "{r}");
+    }
+    let last = rows.last().unwrap();
+    assert_eq!(last["k"], 1000);
+    assert!(get(last, "memorized") <= 0.2, "{last}");
+    let spurious: Vec<f64> = rows.iter().map(|r| get(r, "spurious")).collect();
+    let (peak_at, peak) = spurious
+        .iter()
+        .enumerate()
+        .fold((0, 0.0), |m, (i, &v)| if v > m.1 { (i, v) } else { m });
+    assert!(
+        peak_at > 0 && peak_at + 1 < rows.len() && peak >= 0.2,
+        "{spurious:?}"
+    );
+    assert!(
+        spurious[0] <= 0.01 && *spurious.last().unwrap() < peak / 2.0,
+        "{spurious:?}"
+    );
+    assert!(
+        j["capacities"]["memorization"].as_f64().is_some()
+            && j["capacities"]["generalization"].as_f64().is_some()
+    );
+}
