@@ -5,47 +5,12 @@
 //! d = 784, i.i.d. U[0,1) data, beta = 0.5 (sigma = √2); FLOPs counted as 4·N·K·d (two GEMMs).
 //! Peak: faer f32 GEMM 2048×2048×2048 (2n³ FLOPs). Median of repeated runs after a warm-up.
 
-use std::time::Instant;
+mod common;
 
-use faer::{Accum, Mat, Par};
+use common::{gemm_peak, time};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Float};
 use memscape::rng::{stream, uniform};
 use ndarray::Array2;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
-    median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
-
-fn gemm_peak(n: usize) -> f64 {
-    let a = Mat::<f32>::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 11) as f32 / 11.0);
-    let b = Mat::<f32>::from_fn(n, n, |i, j| ((i * 5 + j) % 13) as f32 / 13.0);
-    let mut c = Mat::<f32>::zeros(n, n);
-    let s = time(10, || {
-        faer::linalg::matmul::matmul(
-            c.as_mut(),
-            Accum::Replace,
-            a.as_ref(),
-            b.as_ref(),
-            1.0,
-            Par::rayon(0),
-        )
-    });
-    2.0 * (n as f64).powi(3) / s / 1e9
-}
 
 fn uniform_matrix(n: usize, d: usize, seed: u64) -> Array2<f64> {
     let mut rng = stream(seed, 0);

@@ -68,17 +68,24 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         );
     }
     let c = &run.capacities;
-    let fmt = |v: Option<f64>| v.map_or("outside the swept K".to_string(), |v| format!("{v:.1}"));
+    let cap = |v: Option<f64>, ci: [f64; 2]| match v {
+        Some(v) => format!("{v:.1} [{:.1}, {:.1}]", ci[0], ci[1]),
+        None => "outside the swept K".to_string(),
+    };
+    let sigma_min = run.sampler.schedule.sigma_min;
     eprintln!(
-        "memorization capacity {} {:?}; spurious peak {:.3} at K = {}; generalization capacity {} {:?}\nsigma_min {} (pairs closer than {} merge); wrote {} ({}) in {:.1} s",
-        fmt(c.memorization),
-        run.capacity_ci["memorization"],
+        "memorization capacity {}; spurious peak {:.3} [{:.3}, {:.3}] at K = {}; generalization capacity {}",
+        cap(c.memorization, run.capacity_ci["memorization"]),
         c.spurious_peak,
+        run.capacity_ci["spurious_peak"][0],
+        run.capacity_ci["spurious_peak"][1],
         c.spurious_peak_k,
-        fmt(c.generalization),
-        run.capacity_ci["generalization"],
-        run.sampler.schedule.sigma_min,
-        2.0 * run.sampler.schedule.sigma_min,
+        cap(c.generalization, run.capacity_ci["generalization"]),
+    );
+    eprintln!(
+        "sigma_min {sigma_min:.4} (beta = {:.1}: training points closer than 2 sigma_min = {:.4} merge); wrote {} ({}) in {:.1} s",
+        1.0 / (sigma_min * sigma_min),
+        2.0 * sigma_min,
         out.path().display(),
         figures.join(", "),
         run.timings["total_s"]
