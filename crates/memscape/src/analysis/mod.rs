@@ -3,5 +3,6 @@
 
 pub mod capacity;
 pub mod classify;
+pub mod critical;
 pub mod distance;
 pub mod settle;

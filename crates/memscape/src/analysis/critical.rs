@@ -1,0 +1,420 @@
+//! Critical points of the exact landscape E(x; beta), with Morse index and kind.
+//!
+//! ```text
+//! ∇E = x − D(x),   Hess E = I − beta Cov_p(ξ)            (theory.md §1)
+//! index = #{negative Hessian eigenvalues}; Σ (−1)^index = 1 over a complete, non-degenerate set
+//! (E is coercive, E ~ |x|²/2; theory.md §2, check 2)
+//! ```
+//!
+//! Search: from every start (patterns, pairwise midpoints, the centroid, seeded random points in
+//! the data's bounding box, and any points the caller adds), run damped Newton on ∇E = 0 with
+//! the analytic Hessian (it converges to minima, saddles and maxima alike), and separately
+//! descend with x ← D(x) (CCCP, which finds minima from anywhere). Converged points are merged
+//! when closer than `merge_radius`. A point is **degenerate** when its smallest |eigenvalue| is
+//! below `1e-10 · max(1, beta · max|ξ − ξ̄|²)`, the round-off scale of I − beta Cov; nearly
+//! degenerate points (e.g. the K = 8 polygon at beta = 2.05, |λ|min ≈ 2e-7) stay classified.
+
+use faer::{Mat, Side};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use serde::Serialize;
+
+use crate::denoiser::Landscape;
+use crate::error::Result;
+use crate::rng::{stream, uniform};
+
+/// What a critical point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A minimum within the memorization threshold of a pattern.
+    Memory,
+    /// Any other minimum.
+    Spurious,
+    Saddle,
+    Maximum,
+}
+
+/// One critical point.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriticalPoint {
+    pub x: Vec<f64>,
+    pub energy: f64,
+    /// Hessian eigenvalues, ascending.
+    pub eigenvalues: Vec<f64>,
+    pub index: usize,
+    pub kind: Kind,
+    pub degenerate: bool,
+    /// |∇E| at the returned point.
+    pub gradient_norm: f64,
+}
+
+/// Search settings.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SearchConfig {
+    pub random_starts: usize,
+    pub seed: u64,
+    /// Newton/CCCP stop when |∇E| is below this × the data scale.
+    pub tolerance: f64,
+    pub max_iterations: usize,
+    /// Minima within this distance of a pattern are memories (delta_m).
+    pub memory_radius: f64,
+    /// Points closer than this are one critical point.
+    pub merge_radius: f64,
+    /// Midpoints of all pairs are starts when K is at most this; beyond, each pattern's
+    /// 8 nearest partners.
+    pub all_pairs_up_to: usize,
+}
+
+/// The critical points found and their counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriticalSet {
+    pub beta: f64,
+    pub points: Vec<CriticalPoint>,
+    pub minima: usize,
+    pub saddles: usize,
+    pub maxima: usize,
+    /// Σ (−1)^index over the non-degenerate points; 1 when the set is complete.
+    pub euler_characteristic: i64,
+    pub num_starts: usize,
+    pub num_unconverged: usize,
+}
+
+/// Symmetric eigen-decomposition: eigenvalues ascending and eigenvectors as columns.
+pub fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
+    let d = a.nrows();
+    let m = Mat::<f64>::from_fn(d, d, |i, j| a[[i, j]]);
+    let evd = m
+        .self_adjoint_eigen(Side::Lower)
+        .expect("symmetric eigen-decomposition converges");
+    let values = (0..d).map(|i| evd.S()[i]).collect();
+    let vectors = Array2::from_shape_fn((d, d), |(i, j)| evd.U()[(i, j)]);
+    (values, vectors)
+}
+
+/// Damped Newton on ∇E = 0: steps along the Hessian's eigenvectors with |λ| clamped away from
+/// zero, each step at most `max_step` long. It stops once |∇E| < `tol` *and* the Newton step is
+/// below 1e-12 · `max_step`: near a nearly degenerate point (|λ|min ≪ 1) a small gradient alone
+/// leaves the point up to tol/|λ|min away along the soft direction. Returns the point and
+/// whether |∇E| < `tol` there.
+fn newton(
+    land: &Landscape,
+    start: ArrayView1<f64>,
+    tol: f64,
+    max_step: f64,
+    iterations: usize,
+) -> (Array1<f64>, bool) {
+    let mut x = start.to_owned();
+    for _ in 0..iterations {
+        let g = land.gradient(x.view());
+        let small_gradient = g.dot(&g).sqrt() < tol;
+        let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
+        let gv = vectors.t().dot(&g);
+        let coeffs: Array1<f64> = gv
+            .iter()
+            .zip(&values)
+            .map(|(c, &l)| c / l.abs().max(1e-12).copysign(l))
+            .collect();
+        let mut step = vectors.dot(&coeffs);
+        let len = step.dot(&step).sqrt();
+        if small_gradient && len < 1e-12 * max_step {
+            return (x, true);
+        }
+        if len > max_step {
+            step *= max_step / len;
+        }
+        x -= &step;
+        if !x.iter().all(|v| v.is_finite()) {
+            return (x, false);
+        }
+    }
+    let g = land.gradient(x.view());
+    let ok = g.dot(&g).sqrt() < tol;
+    (x, ok)
+}
+
+/// CCCP descent x ← D(x) (monotone in E), then Newton polish.
+fn descend(
+    land: &Landscape,
+    start: ArrayView1<f64>,
+    tol: f64,
+    max_step: f64,
+    iterations: usize,
+) -> (Array1<f64>, bool) {
+    let mut x = start.to_owned();
+    for _ in 0..iterations {
+        let next = land.denoise(x.view());
+        let moved = (&next - &x).mapv(|v| v * v).sum().sqrt();
+        x = next;
+        if moved < tol {
+            break;
+        }
+    }
+    newton(land, x.view(), tol, max_step, 50)
+}
+
+/// Starts for the search: patterns, midpoints, the centroid, random points in the bounding box.
+fn starts(
+    patterns: ArrayView2<f64>,
+    config: &SearchConfig,
+    extra: Option<ArrayView2<f64>>,
+) -> Vec<Array1<f64>> {
+    let (k, d) = patterns.dim();
+    let mut out: Vec<Array1<f64>> = patterns.rows().into_iter().map(|r| r.to_owned()).collect();
+    out.push(patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1"));
+    let pairs: Vec<(usize, usize)> = if k <= config.all_pairs_up_to {
+        (0..k)
+            .flat_map(|i| (i + 1..k).map(move |j| (i, j)))
+            .collect()
+    } else {
+        let nn = super::distance::knn(patterns, patterns, 8.min(k - 1), true)
+            .expect("patterns are valid");
+        (0..k)
+            .flat_map(|i| {
+                nn.indices
+                    .row(i)
+                    .iter()
+                    .map(move |&j| (i, j))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|(i, j)| i < j)
+            .collect()
+    };
+    out.extend(
+        pairs
+            .into_iter()
+            .map(|(i, j)| (&patterns.row(i) + &patterns.row(j)) / 2.0),
+    );
+    let lo: Vec<f64> = (0..d)
+        .map(|j| patterns.column(j).fold(f64::INFINITY, |a, &b| a.min(b)))
+        .collect();
+    let hi: Vec<f64> = (0..d)
+        .map(|j| patterns.column(j).fold(f64::NEG_INFINITY, |a, &b| a.max(b)))
+        .collect();
+    let mut rng = stream(config.seed, 0);
+    for _ in 0..config.random_starts {
+        out.push(
+            (0..d)
+                .map(|j| lo[j] + (hi[j] - lo[j]) * uniform(&mut rng))
+                .collect(),
+        );
+    }
+    if let Some(extra) = extra {
+        out.extend(extra.rows().into_iter().map(|r| r.to_owned()));
+    }
+    out
+}
+
+/// Finds the critical points of `land`.
+pub fn critical_points(
+    land: &Landscape,
+    config: &SearchConfig,
+    extra_starts: Option<ArrayView2<f64>>,
+) -> Result<CriticalSet> {
+    let patterns = land.patterns();
+    let center = patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1");
+    let radius_sq = patterns
+        .rows()
+        .into_iter()
+        .map(|r| (&r - &center).mapv(|v| v * v).sum())
+        .fold(0.0, f64::max);
+    let scale = radius_sq.sqrt().max(f64::MIN_POSITIVE);
+    let tol = config.tolerance * scale.max(1e-300);
+    let max_step = 0.25 * scale.max(1e-12);
+    let degenerate_tol = 1e-10 * (land.beta * radius_sq).max(1.0);
+    let starts = starts(patterns, config, extra_starts);
+    let (mut found, mut unconverged) = (Vec::<Array1<f64>>::new(), 0);
+    let results: Vec<(Array1<f64>, bool)> = {
+        use rayon::prelude::*;
+        starts
+            .par_iter()
+            .flat_map_iter(|s| {
+                [
+                    newton(land, s.view(), tol, max_step, config.max_iterations),
+                    descend(land, s.view(), tol, max_step, config.max_iterations),
+                ]
+            })
+            .collect()
+    };
+    for (x, ok) in results {
+        if !ok {
+            unconverged += 1;
+            continue;
+        }
+        if !found
+            .iter()
+            .any(|f| (f - &x).mapv(|v| v * v).sum().sqrt() < config.merge_radius)
+        {
+            found.push(x);
+        }
+    }
+    let mut points: Vec<CriticalPoint> = found
+        .into_iter()
+        .map(|x| {
+            let (eigenvalues, _) = symmetric_eigen(&land.hessian(x.view()));
+            let index = eigenvalues.iter().filter(|&&l| l < 0.0).count();
+            let degenerate = eigenvalues.iter().any(|l| l.abs() < degenerate_tol);
+            let near_pattern = patterns
+                .rows()
+                .into_iter()
+                .any(|p| (&p - &x).mapv(|v| v * v).sum().sqrt() <= config.memory_radius);
+            let kind = match index {
+                0 if near_pattern => Kind::Memory,
+                0 => Kind::Spurious,
+                i if i == x.len() => Kind::Maximum,
+                _ => Kind::Saddle,
+            };
+            let g = land.gradient(x.view());
+            CriticalPoint {
+                energy: land.energy(x.view()),
+                gradient_norm: g.dot(&g).sqrt(),
+                x: x.to_vec(),
+                eigenvalues,
+                index,
+                kind,
+                degenerate,
+            }
+        })
+        .collect();
+    points.sort_by(|a, b| a.index.cmp(&b.index).then(a.energy.total_cmp(&b.energy)));
+    let count = |f: &dyn Fn(&CriticalPoint) -> bool| points.iter().filter(|p| f(p)).count();
+    let d = land.dim();
+    Ok(CriticalSet {
+        beta: land.beta,
+        minima: count(&|p| p.index == 0),
+        saddles: count(&|p| p.index > 0 && p.index < d),
+        maxima: count(&|p| p.index == d),
+        euler_characteristic: points
+            .iter()
+            .filter(|p| !p.degenerate)
+            .map(|p| if p.index % 2 == 0 { 1 } else { -1 })
+            .sum(),
+        num_starts: starts.len(),
+        num_unconverged: unconverged,
+        points,
+    })
+}
+
+impl SearchConfig {
+    /// Defaults for patterns whose nearest-neighbour spacing is `spacing`.
+    pub fn for_spacing(spacing: f64) -> Self {
+        SearchConfig {
+            random_starts: 200,
+            seed: 0,
+            tolerance: 1e-11,
+            max_iterations: 200,
+            memory_radius: 0.25 * spacing,
+            merge_radius: 1e-6 * spacing.max(1e-12),
+            all_pairs_up_to: 200,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::synthetic::{kgon, two_points};
+
+    fn find(patterns: &Array2<f64>, beta: f64) -> CriticalSet {
+        let land = Landscape::new(patterns.view(), beta).unwrap();
+        let spacing = crate::analysis::classify::train_spacing(patterns.view()).unwrap();
+        critical_points(&land, &SearchConfig::for_spacing(spacing), None).unwrap()
+    }
+
+    #[test]
+    fn two_points_pitchfork_branch() {
+        // theory.md §5: ±1 at beta = 2: minima ±0.957504 with E'' = 0.833628, origin a saddle.
+        let set = find(&two_points(2.0, 3), 2.0);
+        assert_eq!((set.minima, set.saddles, set.maxima), (2, 1, 0));
+        for p in set.points.iter().filter(|p| p.index == 0) {
+            assert!((p.x[0].abs() - 0.957504).abs() < 1e-6, "{:?}", p.x);
+            assert!((p.eigenvalues[0] - 0.833628).abs() < 1e-6);
+            assert_eq!(p.kind, Kind::Memory);
+        }
+        assert_eq!(set.euler_characteristic, 1);
+        // below beta_c = 1 the origin is the only critical point
+        let merged = find(&two_points(2.0, 3), 0.9);
+        assert_eq!((merged.minima, merged.saddles, merged.maxima), (1, 0, 0));
+        assert_eq!(merged.points[0].kind, Kind::Spurious);
+    }
+
+    #[test]
+    fn kgon_counts_and_euler_characteristic() {
+        // theory.md §7.8: K = 4..8, beta in [3, 10]: K minima, K saddles, 1 maximum, χ = 1.
+        for k in 4..=8 {
+            for beta in [3.0, 5.0, 10.0] {
+                let set = find(&kgon(k, 1.0, 0.3), beta);
+                assert_eq!(
+                    (set.minima, set.saddles, set.maxima),
+                    (k, k, 1),
+                    "K={k} beta={beta}"
+                );
+                assert_eq!(set.euler_characteristic, 1);
+                assert!(set.points.iter().all(|p| !p.degenerate));
+            }
+        }
+        // the nearly degenerate stress case: K = 8 at beta = 2.05, |λ|min ≈ 2e-7
+        let set = find(&kgon(8, 1.0, 0.0), 2.05);
+        assert_eq!((set.minima, set.saddles, set.maxima), (8, 8, 1));
+        let smallest = set
+            .points
+            .iter()
+            .flat_map(|p| p.eigenvalues.iter())
+            .fold(f64::INFINITY, |m, l| m.min(l.abs()));
+        assert!(
+            smallest < 1e-5 && set.points.iter().all(|p| !p.degenerate),
+            "{smallest}"
+        );
+        assert_eq!(set.euler_characteristic, 1);
+    }
+
+    #[test]
+    fn global_average_index_in_d16() {
+        // theory.md §7.19: 32 random unit vectors in d = 16 and their negatives; the origin is a
+        // critical point for every beta, with index #{eig(C) > 1/beta}, C = (1/K) Σ ξ ξᵀ.
+        let half = crate::dataset::synthetic::sphere(32, 16, 1.0, 7);
+        let patterns = ndarray::concatenate![ndarray::Axis(0), half, -&half];
+        let c = patterns.t().dot(&patterns) / 64.0;
+        let (eig_c, _) = symmetric_eigen(&c);
+        let origin = Array1::zeros(16);
+        for beta in [1.0, 2.0, 4.0, 8.0, 10.0, 12.0, 16.0, 20.0, 30.0, 60.0] {
+            let land = Landscape::new(patterns.view(), beta).unwrap();
+            assert!(land.gradient(origin.view()).iter().all(|g| g.abs() < 1e-14));
+            let (h, _) = symmetric_eigen(&land.hessian(origin.view()));
+            let index = h.iter().filter(|&&l| l < 0.0).count();
+            assert_eq!(
+                index,
+                eig_c.iter().filter(|&&l| l > 1.0 / beta).count(),
+                "beta {beta}"
+            );
+        }
+        // the first event: the origin loses stability at beta = 1/lambda_max(C)
+        let beta_c = 1.0 / eig_c[15];
+        let at = |b: f64| {
+            symmetric_eigen(
+                &Landscape::new(patterns.view(), b)
+                    .unwrap()
+                    .hessian(origin.view()),
+            )
+            .0[0]
+        };
+        assert!(at(beta_c * (1.0 - 1e-6)) > 0.0 && at(beta_c * (1.0 + 1e-6)) < 0.0);
+    }
+
+    #[test]
+    fn convexity_bound_gives_one_critical_point() {
+        // theory.md §7.11: beta < 4/diam² ⇒ exactly one critical point.
+        for seed in 0..20u64 {
+            let patterns =
+                crate::rng::normal_matrix(3 + (seed as usize % 15), 2 + (seed as usize % 8), seed);
+            let mut diam: f64 = 0.0;
+            for a in patterns.rows() {
+                for b in patterns.rows() {
+                    diam = diam.max((&a - &b).mapv(|v| v * v).sum().sqrt());
+                }
+            }
+            let set = find(&patterns, 0.95 * 4.0 / (diam * diam));
+            assert_eq!(set.points.len(), 1, "seed {seed}");
+            assert_eq!(set.points[0].index, 0);
+        }
+    }
+}
