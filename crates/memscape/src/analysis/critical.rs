@@ -92,21 +92,21 @@ pub fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
 }
 
 /// Damped Newton on ∇E = 0: steps along the Hessian's eigenvectors with |λ| clamped away from
-/// zero, each step at most `max_step` long. It stops once |∇E| < `tol` *and* the Newton step is
-/// below 1e-12 · `max_step`: near a nearly degenerate point (|λ|min ≪ 1) a small gradient alone
-/// leaves the point up to tol/|λ|min away along the soft direction. Returns the point and
-/// whether |∇E| < `tol` there.
+/// zero, each step at most `max_step` long. The Newton step H⁻¹∇E estimates the distance to the
+/// critical point; the search stops when it is below the round-off floor
+/// `10 u scale (1 + beta R²) / |λ|min` (or 1e-12 · `max_step`), so nearly degenerate points are
+/// polished along their soft direction instead of stopping wherever |∇E| first looks small.
+/// Returns the point, whether it converged in `iterations` steps, and its floor.
 fn newton(
     land: &Landscape,
     start: ArrayView1<f64>,
-    tol: f64,
+    floor_scale: f64,
     max_step: f64,
     iterations: usize,
-) -> (Array1<f64>, bool) {
+) -> (Array1<f64>, bool, f64) {
     let mut x = start.to_owned();
     for _ in 0..iterations {
         let g = land.gradient(x.view());
-        let small_gradient = g.dot(&g).sqrt() < tol;
         let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
         let gv = vectors.t().dot(&g);
         let coeffs: Array1<f64> = gv
@@ -116,20 +116,23 @@ fn newton(
             .collect();
         let mut step = vectors.dot(&coeffs);
         let len = step.dot(&step).sqrt();
-        if small_gradient && len < 1e-12 * max_step {
-            return (x, true);
+        let smallest = values
+            .iter()
+            .fold(f64::INFINITY, |m, l| m.min(l.abs()))
+            .max(1e-300);
+        let floor = (floor_scale / smallest).max(1e-12 * max_step);
+        if len < floor {
+            return (x, true, floor);
         }
         if len > max_step {
             step *= max_step / len;
         }
         x -= &step;
         if !x.iter().all(|v| v.is_finite()) {
-            return (x, false);
+            break;
         }
     }
-    let g = land.gradient(x.view());
-    let ok = g.dot(&g).sqrt() < tol;
-    (x, ok)
+    (x, false, f64::INFINITY)
 }
 
 /// CCCP descent x ← D(x) (monotone in E), then Newton polish.
@@ -137,9 +140,10 @@ fn descend(
     land: &Landscape,
     start: ArrayView1<f64>,
     tol: f64,
+    floor_scale: f64,
     max_step: f64,
     iterations: usize,
-) -> (Array1<f64>, bool) {
+) -> (Array1<f64>, bool, f64) {
     let mut x = start.to_owned();
     for _ in 0..iterations {
         let next = land.denoise(x.view());
@@ -149,7 +153,7 @@ fn descend(
             break;
         }
     }
-    newton(land, x.view(), tol, max_step, 50)
+    newton(land, x.view(), floor_scale, max_step, iterations)
 }
 
 /// Starts for the search: patterns, midpoints, the centroid, random points in the bounding box.
@@ -220,33 +224,42 @@ pub fn critical_points(
     let scale = radius_sq.sqrt().max(f64::MIN_POSITIVE);
     let tol = config.tolerance * scale.max(1e-300);
     let max_step = 0.25 * scale.max(1e-12);
+    let floor_scale = 10.0 * f64::EPSILON * scale * (1.0 + land.beta * radius_sq);
     let degenerate_tol = 1e-10 * (land.beta * radius_sq).max(1.0);
     let starts = starts(patterns, config, extra_starts);
-    let (mut found, mut unconverged) = (Vec::<Array1<f64>>::new(), 0);
-    let results: Vec<(Array1<f64>, bool)> = {
+    let (mut found, mut unconverged) = (Vec::<(Array1<f64>, f64)>::new(), 0);
+    let results: Vec<(Array1<f64>, bool, f64)> = {
         use rayon::prelude::*;
         starts
             .par_iter()
             .flat_map_iter(|s| {
                 [
-                    newton(land, s.view(), tol, max_step, config.max_iterations),
-                    descend(land, s.view(), tol, max_step, config.max_iterations),
+                    newton(land, s.view(), floor_scale, max_step, config.max_iterations),
+                    descend(
+                        land,
+                        s.view(),
+                        tol,
+                        floor_scale,
+                        max_step,
+                        config.max_iterations,
+                    ),
                 ]
             })
             .collect()
     };
-    for (x, ok) in results {
+    for (x, ok, floor) in results {
         if !ok {
             unconverged += 1;
             continue;
         }
-        if !found
-            .iter()
-            .any(|f| (f - &x).mapv(|v| v * v).sum().sqrt() < config.merge_radius)
-        {
-            found.push(x);
+        // one point when closer than the merge radius plus both round-off floors
+        if !found.iter().any(|(f, f_floor)| {
+            (f - &x).mapv(|v| v * v).sum().sqrt() < config.merge_radius + floor + f_floor
+        }) {
+            found.push((x, floor));
         }
     }
+    let found: Vec<Array1<f64>> = found.into_iter().map(|(x, _)| x).collect();
     let mut points: Vec<CriticalPoint> = found
         .into_iter()
         .map(|x| {
