@@ -6,8 +6,9 @@
 //! (E is coercive, E ~ |x|²/2; theory.md §2, check 2)
 //! ```
 //!
-//! Search: from every start (patterns, pairwise midpoints, the centroid, seeded random points in
-//! the data's bounding box, and any points the caller adds), run damped Newton on ∇E = 0 with
+//! Search: from every start (patterns, pairwise midpoints, centroids of each pattern with two of
+//! its nearest neighbours, the centroid, seeded random points in the data's bounding box, and any
+//! points the caller adds), run damped Newton on ∇E = 0 with
 //! the analytic Hessian (it converges to minima, saddles and maxima alike), and separately
 //! descend with x ← D(x) (CCCP, which finds minima from anywhere). Converged points are merged
 //! when closer than `merge_radius`. A point is **degenerate** when its smallest |eigenvalue| is
@@ -136,7 +137,7 @@ fn newton(
 }
 
 /// CCCP descent x ← D(x) (monotone in E), then Newton polish.
-fn descend(
+pub(crate) fn descend(
     land: &Landscape,
     start: ArrayView1<f64>,
     tol: f64,
@@ -188,6 +189,22 @@ fn starts(
             .into_iter()
             .map(|(i, j)| (&patterns.row(i) + &patterns.row(j)) / 2.0),
     );
+    // centroids of each pattern with two of its four nearest neighbours: maxima and higher-index
+    // saddles sit in such holes, where random starts rarely converge to them
+    if k >= 3 {
+        let nn = super::distance::knn(patterns, patterns, 4.min(k - 1), true)
+            .expect("patterns are valid");
+        for i in 0..k {
+            let near = nn.indices.row(i);
+            for a in 0..near.len() {
+                for b in a + 1..near.len() {
+                    out.push(
+                        (&patterns.row(i) + &patterns.row(near[a]) + &patterns.row(near[b])) / 3.0,
+                    );
+                }
+            }
+        }
+    }
     let lo: Vec<f64> = (0..d)
         .map(|j| patterns.column(j).fold(f64::INFINITY, |a, &b| a.min(b)))
         .collect();
