@@ -21,6 +21,7 @@ pub mod analysis;
 pub mod dataset;
 pub mod denoiser;
 pub mod error;
+pub mod hopfield;
 pub mod noise;
 pub mod pipeline;
 pub mod rng;

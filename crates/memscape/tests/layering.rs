@@ -5,8 +5,8 @@ use std::path::Path;
 
 /// Flow order; `error`, `units` and `rng` are shared foundations usable by every stage.
 const STAGES: &[&str] = &[
-    "error", "units", "rng", "dataset", "noise", "denoiser", "sampler", "analysis", "store",
-    "pipeline",
+    "error", "units", "rng", "dataset", "noise", "denoiser", "hopfield", "sampler", "analysis",
+    "store", "pipeline",
 ];
 
 fn stage_of(path: &Path, src: &Path) -> Option<usize> {
