@@ -26,6 +26,13 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Draw samples from the exact empirical model of K training patterns.
     Sample(SampleArgs),
+    /// Critical points of the exact landscape at one noise level: location, energy, Morse
+    /// index, kind (memory / spurious / saddle / maximum), saddle connections, basin weights.
+    Attractors(AttractorsArgs),
+    /// Bifurcations of the critical points as beta (or one pattern's weight) moves.
+    Bifurcate(BifurcateArgs),
+    /// Classical, dense and modern Hopfield networks: stability, retrieval, capacity.
+    Hopfield(HopfieldArgs),
 }
 
 /// Flags shared by every command that reads a dataset and takes a training subset.
@@ -247,6 +254,110 @@ pub struct ClassifyArgs {
     /// Run directory for labels.csv and results.json (nothing written without it).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttractorsArgs {
+    /// Dataset (as for `sample`); repeated rows count as repeated patterns.
+    #[arg(long)]
+    pub data: String,
+    /// Use the first K points of the seeded permutation (default: all points).
+    #[arg(long)]
+    pub k: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    pub subset_seed: u64,
+    /// Inverse temperature (convention R: weights softmax(−beta |x − ξ|²/2)).
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        conflicts_with = "sigma",
+        required_unless_present = "sigma"
+    )]
+    pub beta: Option<f64>,
+    /// Noise level; beta = 1/sigma².
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma: Option<f64>,
+    /// Random starts in the data's bounding box (besides patterns, midpoints and triples).
+    #[arg(long, default_value_t = 200)]
+    pub random_starts: usize,
+    /// Monte Carlo starts for the basin weights (0: skip).
+    #[arg(long, default_value_t = 2000)]
+    pub basin_starts: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value = "runs/attractors")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BifurcateArgs {
+    /// Dataset (as for `sample`).
+    #[arg(long)]
+    pub data: String,
+    #[arg(long)]
+    pub k: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    pub subset_seed: u64,
+    /// Start of the beta range (with --weight-of: the fixed beta is --beta-to).
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta_from: f64,
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta_to: f64,
+    /// Move the weight of this pattern from 0 to 1 at beta = --beta-to instead of moving beta.
+    #[arg(long)]
+    pub weight_of: Option<usize>,
+    /// Grid values before refinement.
+    #[arg(long, default_value_t = 40)]
+    pub steps: usize,
+    /// Events are located to this relative width.
+    #[arg(long, default_value_t = 1e-7)]
+    pub tolerance: f64,
+    #[arg(long, default_value_t = 100)]
+    pub random_starts: usize,
+    #[arg(long, default_value = "runs/bifurcate")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HopfieldModel {
+    /// Hebbian weights, ±1 states, zero-temperature dynamics.
+    Classical,
+    /// Krotov–Hopfield polynomial interaction F(z) = z^degree.
+    Dense,
+    /// Demircigil's exponential interaction F(z) = e^z, K = e^(alpha N).
+    Modern,
+}
+
+#[derive(Debug, Args)]
+pub struct HopfieldArgs {
+    #[arg(value_enum)]
+    pub model: HopfieldModel,
+    /// Number of neurons N.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Load: K = alpha N (classical), alpha N^(degree−1) (dense), e^(alpha N) (modern).
+    #[arg(long, allow_negative_numbers = true)]
+    pub alpha: f64,
+    /// Degree n of the dense interaction.
+    #[arg(long, default_value_t = 3)]
+    pub degree: u32,
+    /// Networks (independent pattern sets) to average over.
+    #[arg(long, default_value_t = 3)]
+    pub nets: usize,
+    /// Stored patterns tested per network.
+    #[arg(long, default_value_t = 20)]
+    pub per_net: usize,
+    /// Fraction of bits flipped in the starting states of retrieval.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub flip: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[arg(long)]
     pub json: bool,
 }

@@ -1,6 +1,9 @@
 //! One file per command; each turns flags into a library config and makes one library call.
 
+mod attractors;
+mod bifurcate;
 mod classify;
+mod hopfield;
 mod map;
 mod sample;
 
@@ -12,10 +15,26 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Map(args) => map::run(args, command),
         Command::Classify(args) => classify::run(args, command),
         Command::Sample(args) => sample::run(args, command),
+        Command::Attractors(args) => attractors::run(args, command),
+        Command::Bifurcate(args) => bifurcate::run(args, command),
+        Command::Hopfield(args) => hopfield::run(args),
     }
 }
 
 /// Prints `value` as one JSON document on stdout.
 pub fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string(value).expect("serialisable"));
+}
+
+/// The patterns named by `--data` (and `--k`, the first K of the seeded permutation).
+pub fn patterns(
+    data: &str,
+    k: Option<usize>,
+    subset_seed: u64,
+) -> anyhow::Result<ndarray::Array2<f64>> {
+    let spec = memscape::dataset::DataSpec::parse(data)?;
+    let pool = spec.load()?;
+    let k = k.unwrap_or(pool.num_patterns());
+    let split = memscape::dataset::subset::Split::new(pool.num_patterns(), 0, subset_seed)?;
+    Ok(split.train(&pool, k)?.points)
 }

@@ -86,6 +86,9 @@ pub struct Event {
     pub supercritical: Option<bool>,
     pub counts_before: Counts,
     pub counts_after: Counts,
+    /// Both neighbouring critical sets have Euler characteristic 1; otherwise the search missed
+    /// points there and the event may be an artefact of that.
+    pub complete: bool,
 }
 
 /// A sweep: the grid, the critical set at every grid value, and the events.
@@ -127,7 +130,7 @@ fn set_at(
     value: f64,
     search: &SearchConfig,
     seeds: Option<&CriticalSet>,
-) -> Result<CriticalSet> {
+) -> Result<(f64, CriticalSet)> {
     let extra = seeds.map(|s| {
         Array2::from_shape_fn((s.points.len(), patterns.ncols()), |(i, j)| {
             s.points[i].x[j]
@@ -167,7 +170,7 @@ fn set_at(
             extra.as_ref().map(|e| e.view()),
         )?;
     }
-    Ok(set)
+    Ok((v, set))
 }
 
 /// Index of each point of `b` matched to the nearest point of `a` (within `radius`).
@@ -260,10 +263,13 @@ pub fn sweep(
         .collect();
     let radius = 0.05 * config.search.memory_radius.max(1e-9) * 4.0;
     let mut sets: Vec<CriticalSet> = Vec::with_capacity(values.len());
+    let mut actual = Vec::with_capacity(values.len());
     for &v in &values {
-        let set = set_at(patterns, parameter, v, &config.search, sets.last())?;
+        let (v, set) = set_at(patterns, parameter, v, &config.search, sets.last())?;
+        actual.push(v);
         sets.push(set);
     }
+    let values = actual;
     let mut events = vec![];
     for i in 0..values.len() - 1 {
         if changed(&sets[i], &sets[i + 1], radius) {
@@ -344,7 +350,10 @@ fn locate(
     let (mut set_a, mut set_b) = (lo.1.clone(), hi.1.clone());
     while (b - a) > config.tolerance.max(1e-3) * b.abs().max(1e-12) {
         let mid = 0.5 * (a + b);
-        let set_mid = set_at(patterns, parameter, mid, &config.search, Some(&set_a))?;
+        let (mid, set_mid) = set_at(patterns, parameter, mid, &config.search, Some(&set_a))?;
+        if mid >= b {
+            break;
+        }
         if changed(&set_a, &set_mid, radius) {
             b = mid;
             set_b = set_mid;
@@ -456,6 +465,7 @@ fn locate(
         supercritical,
         counts_before: before,
         counts_after: after,
+        complete: set_a.euler_characteristic == 1 && set_b.euler_characteristic == 1,
     }])
 }
 
@@ -491,6 +501,7 @@ mod tests {
             assert_eq!(s.events.len(), 1, "{:?}", s.events);
             let e = &s.events[0];
             assert!((e.at - beta_c).abs() <= 1e-4 * beta_c, "{}", e.at);
+            assert!(e.complete);
             assert_eq!(e.kind, EventType::Pitchfork);
             assert_eq!(e.supercritical, Some(true));
             assert!(e.cubic < 1e-8);

@@ -199,7 +199,7 @@ fn starts(
             for a in 0..near.len() {
                 for b in a + 1..near.len() {
                     out.push(
-                        (&patterns.row(i) + &patterns.row(near[a]) + &patterns.row(near[b])) / 3.0,
+                        (&patterns.row(i) + &patterns.row(near[a]) + patterns.row(near[b])) / 3.0,
                     );
                 }
             }
