@@ -315,42 +315,152 @@ fn default_map_shows_the_three_phases() {
 fn attractors_bifurcate_and_hopfield_commands() {
     let dir = tempfile::tempdir().unwrap();
     let o = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let j = json(&memscape(&["attractors", "--data", "kgon:k=5", "--beta", "6", "--basin-starts", "500", "--out", &o("a"), "--json"]));
-    assert_eq!((j["counts"]["minima"].as_u64(), j["counts"]["saddles"].as_u64(), j["counts"]["maxima"].as_u64()), (Some(5), Some(5), Some(1)));
+    let j = json(&memscape(&[
+        "attractors",
+        "--data",
+        "kgon:k=5",
+        "--beta",
+        "6",
+        "--basin-starts",
+        "500",
+        "--out",
+        &o("a"),
+        "--json",
+    ]));
+    assert_eq!(
+        (
+            j["counts"]["minima"].as_u64(),
+            j["counts"]["saddles"].as_u64(),
+            j["counts"]["maxima"].as_u64()
+        ),
+        (Some(5), Some(5), Some(1))
+    );
     assert_eq!(j["euler_characteristic"], 1);
-    let kinds: Vec<&str> = j["critical_points"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = j["critical_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "memory").count(), 5);
-    assert!(j["connections"].as_array().unwrap().iter().all(|c| c["transversal"] == true));
-    let weights: f64 = j["basin_weights"].as_array().unwrap().iter().map(|w| w["weight"].as_f64().unwrap()).sum();
+    assert!(
+        j["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["transversal"] == true)
+    );
+    let weights: f64 = j["basin_weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["weight"].as_f64().unwrap())
+        .sum();
     assert!((weights - 1.0).abs() < 1e-9);
-    let j = json(&memscape(&["attractors", "--data", "two-points", "--sigma", "2", "--out", &o("b"), "--json"]));
-    assert_eq!(j["counts"]["minima"], 1, "sigma = 2 > D/2 = 1: one merged minimum");
+    let j = json(&memscape(&[
+        "attractors",
+        "--data",
+        "two-points",
+        "--sigma",
+        "2",
+        "--out",
+        &o("b"),
+        "--json",
+    ]));
+    assert_eq!(
+        j["counts"]["minima"], 1,
+        "sigma = 2 > D/2 = 1: one merged minimum"
+    );
 
-    let j = json(&memscape(&["bifurcate", "--data", "two-points:dim=2", "--beta-from", "0.5", "--beta-to", "2", "--steps", "12", "--out", &o("c"), "--json"]));
+    let j = json(&memscape(&[
+        "bifurcate",
+        "--data",
+        "two-points:dim=2",
+        "--beta-from",
+        "0.5",
+        "--beta-to",
+        "2",
+        "--steps",
+        "12",
+        "--out",
+        &o("c"),
+        "--json",
+    ]));
     let events = j["events"].as_array().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["type"], "pitchfork");
     assert!((events[0]["beta"].as_f64().unwrap() - 1.0).abs() < 1e-4);
     assert_eq!(events[0]["counts_after"]["minima"], 2);
 
-    let j = json(&memscape(&["hopfield", "classical", "--n", "500", "--alpha", "0.05", "--nets", "1", "--per-net", "5", "--json"]));
+    let j = json(&memscape(&[
+        "hopfield",
+        "classical",
+        "--n",
+        "500",
+        "--alpha",
+        "0.05",
+        "--nets",
+        "1",
+        "--per-net",
+        "5",
+        "--json",
+    ]));
     assert!(j["retrieval_overlap"].as_f64().unwrap() > 0.99);
     assert!((j["ags_alpha_c"].as_f64().unwrap() - 0.137906).abs() < 1e-5);
-    let j = json(&memscape(&["hopfield", "modern", "--n", "16", "--alpha", "0.3", "--json"]));
+    let j = json(&memscape(&[
+        "hopfield", "modern", "--n", "16", "--alpha", "0.3", "--json",
+    ]));
     assert_eq!(j["unstable_bit_fraction"], 0.0);
 
     for (args, needle) in [
-        (vec!["attractors", "--data", "kgon", "--beta", "0"], "--beta must be > 0"),
-        (vec!["bifurcate", "--data", "kgon", "--beta-from", "3", "--beta-to", "1"], "--beta-from must be < --beta-to (1), got 3"),
-        (vec!["bifurcate", "--data", "kgon:k=3", "--beta-from", "1", "--beta-to", "3", "--weight-of", "3"], "--weight-of must be a pattern index below 3, got 3"),
-        (vec!["hopfield", "classical", "--alpha", "-0.1"], "--alpha must be > 0, got -0.1"),
+        (
+            vec!["attractors", "--data", "kgon", "--beta", "0"],
+            "--beta must be > 0",
+        ),
+        (
+            vec![
+                "bifurcate",
+                "--data",
+                "kgon",
+                "--beta-from",
+                "3",
+                "--beta-to",
+                "1",
+            ],
+            "--beta-from must be < --beta-to (1), got 3",
+        ),
+        (
+            vec![
+                "bifurcate",
+                "--data",
+                "kgon:k=3",
+                "--beta-from",
+                "1",
+                "--beta-to",
+                "3",
+                "--weight-of",
+                "3",
+            ],
+            "--weight-of must be a pattern index below 3, got 3",
+        ),
+        (
+            vec!["hopfield", "classical", "--alpha", "-0.1"],
+            "--alpha must be > 0, got -0.1",
+        ),
     ] {
         let mut all = args.clone();
         let out = o("bad");
-        all.extend(["--out", out.as_str()].iter().filter(|_| args[0] != "hopfield"));
+        all.extend(
+            ["--out", out.as_str()]
+                .iter()
+                .filter(|_| args[0] != "hopfield"),
+        );
         let r = memscape(&all);
         let err = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(2), "{all:?}: {err}");
-        assert!(err.contains(needle) && err.trim_end().lines().count() == 1, "{all:?}: {err}");
+        assert!(
+            err.contains(needle) && err.trim_end().lines().count() == 1,
+            "{all:?}: {err}"
+        );
     }
 }

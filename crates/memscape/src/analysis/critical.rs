@@ -64,6 +64,9 @@ pub struct SearchConfig {
     /// Midpoints of all pairs are starts when K is at most this; beyond, each pattern's
     /// 8 nearest partners.
     pub all_pairs_up_to: usize,
+    /// Start from the patterns, midpoints, neighbour triples and the centroid as well as from
+    /// the random points (false: random points and extra starts only).
+    pub structured_starts: bool,
 }
 
 /// The critical points found and their counts.
@@ -163,8 +166,35 @@ fn starts(
     config: &SearchConfig,
     extra: Option<ArrayView2<f64>>,
 ) -> Vec<Array1<f64>> {
-    let (k, d) = patterns.dim();
-    let mut out: Vec<Array1<f64>> = patterns.rows().into_iter().map(|r| r.to_owned()).collect();
+    let d = patterns.ncols();
+    let mut out: Vec<Array1<f64>> = Vec::new();
+    if config.structured_starts {
+        structured_starts(patterns, config, &mut out);
+    }
+    let lo: Vec<f64> = (0..d)
+        .map(|j| patterns.column(j).fold(f64::INFINITY, |a, &b| a.min(b)))
+        .collect();
+    let hi: Vec<f64> = (0..d)
+        .map(|j| patterns.column(j).fold(f64::NEG_INFINITY, |a, &b| a.max(b)))
+        .collect();
+    let mut rng = stream(config.seed, 0);
+    for _ in 0..config.random_starts {
+        out.push(
+            (0..d)
+                .map(|j| lo[j] + (hi[j] - lo[j]) * uniform(&mut rng))
+                .collect(),
+        );
+    }
+    if let Some(extra) = extra {
+        out.extend(extra.rows().into_iter().map(|r| r.to_owned()));
+    }
+    out
+}
+
+/// Patterns, the centroid, pairwise midpoints and neighbour-triple centroids.
+fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut Vec<Array1<f64>>) {
+    let k = patterns.nrows();
+    out.extend(patterns.rows().into_iter().map(|r| r.to_owned()));
     out.push(patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1"));
     let pairs: Vec<(usize, usize)> = if k <= config.all_pairs_up_to {
         (0..k)
@@ -189,8 +219,8 @@ fn starts(
             .into_iter()
             .map(|(i, j)| (&patterns.row(i) + &patterns.row(j)) / 2.0),
     );
-    // centroids of each pattern with two of its four nearest neighbours: maxima and higher-index
-    // saddles sit in such holes, where random starts rarely converge to them
+    // centroids and circumcentres of each pattern with two of its four nearest neighbours:
+    // maxima and higher-index saddles sit in such holes, where random starts rarely converge
     if k >= 3 {
         let nn = super::distance::knn(patterns, patterns, 4.min(k - 1), true)
             .expect("patterns are valid");
@@ -198,31 +228,25 @@ fn starts(
             let near = nn.indices.row(i);
             for a in 0..near.len() {
                 for b in a + 1..near.len() {
-                    out.push(
-                        (&patterns.row(i) + &patterns.row(near[a]) + patterns.row(near[b])) / 3.0,
+                    let (p, q, r) = (
+                        patterns.row(i),
+                        patterns.row(near[a]),
+                        patterns.row(near[b]),
                     );
+                    out.push((&p + &q + r) / 3.0);
+                    // circumcentre in the triple's plane: where E's Voronoi-like cells meet at
+                    // large beta (E ≈ min_μ |x − ξ_μ|²/2)
+                    let (u, v) = (&q - &p, &r - &p);
+                    let (uu, vv, uv) = (u.dot(&u), v.dot(&v), u.dot(&v));
+                    let det = 2.0 * (uu * vv - uv * uv);
+                    if det > 1e-12 * uu * vv {
+                        let (s, t) = (vv * (uu - uv) / det, uu * (vv - uv) / det);
+                        out.push(&p + &(&u * s) + &(&v * t));
+                    }
                 }
             }
         }
     }
-    let lo: Vec<f64> = (0..d)
-        .map(|j| patterns.column(j).fold(f64::INFINITY, |a, &b| a.min(b)))
-        .collect();
-    let hi: Vec<f64> = (0..d)
-        .map(|j| patterns.column(j).fold(f64::NEG_INFINITY, |a, &b| a.max(b)))
-        .collect();
-    let mut rng = stream(config.seed, 0);
-    for _ in 0..config.random_starts {
-        out.push(
-            (0..d)
-                .map(|j| lo[j] + (hi[j] - lo[j]) * uniform(&mut rng))
-                .collect(),
-        );
-    }
-    if let Some(extra) = extra {
-        out.extend(extra.rows().into_iter().map(|r| r.to_owned()));
-    }
-    out
 }
 
 /// Finds the critical points of `land`.
@@ -335,6 +359,7 @@ impl SearchConfig {
             memory_radius: 0.25 * spacing,
             merge_radius: 1e-6 * spacing.max(1e-12),
             all_pairs_up_to: 200,
+            structured_starts: true,
         }
     }
 }
@@ -445,6 +470,138 @@ mod tests {
             let set = find(&patterns, 0.95 * 4.0 / (diam * diam));
             assert_eq!(set.points.len(), 1, "seed {seed}");
             assert_eq!(set.points[0].index, 0);
+        }
+    }
+}
+
+/// A fixed point of the denoiser map, from [`fixed_points_of`].
+#[derive(Debug, Clone, Serialize)]
+pub struct FixedPoint {
+    pub x: Vec<f64>,
+    /// Eigenvalues of the symmetric part of I − J_D, ascending (the Hessian of E for the exact
+    /// model, theory.md §1).
+    pub eigenvalues: Vec<f64>,
+    pub index: usize,
+}
+
+/// Fixed points of x ↦ D(x, sigma) for any [`Denoiser`] (trained networks included): Newton on
+/// F(x) = D(x) − x with a central finite-difference Jacobian J_D (all 2d probes in one batched
+/// denoiser call; step `h`), from each start; points closer than `merge` are one. The index is
+/// the number of negative eigenvalues of the symmetric part of I − J_D.
+pub fn fixed_points_of(
+    denoiser: &impl crate::denoiser::Denoiser,
+    sigma: f64,
+    starts: ArrayView2<f64>,
+    h: f64,
+    tolerance: f64,
+    merge: f64,
+) -> Vec<FixedPoint> {
+    let d = starts.ncols();
+    let jacobian_of_residual = |x: &Array1<f64>| -> (Array1<f64>, Array2<f64>) {
+        let mut probes = Array2::zeros((2 * d + 1, d));
+        for i in 0..d {
+            probes.row_mut(2 * i).assign(x);
+            probes.row_mut(2 * i + 1).assign(x);
+            probes[[2 * i, i]] += h;
+            probes[[2 * i + 1, i]] -= h;
+        }
+        probes.row_mut(2 * d).assign(x);
+        let out = denoiser.denoise(probes.view(), sigma);
+        // A = I − J_D, the Jacobian of x − D(x)
+        let a = Array2::from_shape_fn((d, d), |(r, c)| {
+            f64::from(u8::from(r == c)) - (out[[2 * c, r]] - out[[2 * c + 1, r]]) / (2.0 * h)
+        });
+        (x - &out.row(2 * d), a)
+    };
+    let mut found: Vec<FixedPoint> = Vec::new();
+    for start in starts.rows() {
+        let mut x = start.to_owned();
+        let mut converged = false;
+        for _ in 0..100 {
+            let (residual, a) = jacobian_of_residual(&x);
+            let sym = (&a + &a.t()) / 2.0;
+            let (values, vectors) = symmetric_eigen(&sym);
+            // Newton step with the symmetrised Jacobian (exact for gradient maps)
+            let coeffs: Array1<f64> = vectors
+                .t()
+                .dot(&residual)
+                .iter()
+                .zip(&values)
+                .map(|(c, &l)| c / l.abs().max(1e-12).copysign(l))
+                .collect();
+            let step = vectors.dot(&coeffs);
+            x -= &step;
+            if step.dot(&step).sqrt() < tolerance {
+                converged = true;
+                break;
+            }
+        }
+        if !converged
+            || found.iter().any(|f| {
+                f.x.iter()
+                    .zip(&x)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+                    < merge
+            })
+        {
+            continue;
+        }
+        let (_, a) = jacobian_of_residual(&x);
+        let (eigenvalues, _) = symmetric_eigen(&((&a + &a.t()) / 2.0));
+        let index = eigenvalues.iter().filter(|&&l| l < 0.0).count();
+        found.push(FixedPoint {
+            x: x.to_vec(),
+            eigenvalues,
+            index,
+        });
+    }
+    found
+}
+
+#[cfg(test)]
+mod fixed_point_tests {
+    use super::*;
+    use crate::dataset::synthetic::kgon;
+    use crate::denoiser::{Denoiser, EmpiricalDenoiser};
+
+    #[test]
+    fn finite_differences_agree_with_the_analytic_landscape() {
+        // The exact denoiser seen only through `Denoiser` (as a trained network would be): its
+        // fixed points and indices from finite differences match the analytic critical points.
+        let patterns = kgon(6, 1.0, 0.2);
+        let exact = EmpiricalDenoiser::<f64>::new(patterns.view()).unwrap();
+        let as_black_box = |x: ArrayView2<f64>, s: f64| exact.denoise(x, s);
+        let beta: f64 = 5.0;
+        let land = Landscape::new(patterns.view(), beta).unwrap();
+        let analytic = critical_points(&land, &SearchConfig::for_spacing(1.0), None).unwrap();
+        let starts = Array2::from_shape_fn((analytic.points.len(), 2), |(i, j)| {
+            analytic.points[i].x[j] + 0.01 * ((i + j) % 3) as f64
+        });
+        let fd = fixed_points_of(
+            &as_black_box,
+            beta.sqrt().recip(),
+            starts.view(),
+            1e-5,
+            1e-10,
+            1e-4,
+        );
+        assert_eq!(fd.len(), analytic.points.len());
+        for p in &analytic.points {
+            let q = fd
+                .iter()
+                .min_by(|a, b| {
+                    let da: f64 = a.x.iter().zip(&p.x).map(|(u, v)| (u - v).powi(2)).sum();
+                    let db: f64 = b.x.iter().zip(&p.x).map(|(u, v)| (u - v).powi(2)).sum();
+                    da.total_cmp(&db)
+                })
+                .unwrap();
+            assert!(q.x.iter().zip(&p.x).all(|(u, v)| (u - v).abs() < 1e-7));
+            assert_eq!(q.index, p.index);
+            for (a, b) in q.eigenvalues.iter().zip(&p.eigenvalues) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
         }
     }
 }
