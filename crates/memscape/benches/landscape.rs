@@ -13,7 +13,11 @@ use memscape::denoiser::Landscape;
 use memscape::rng::normal_matrix;
 
 fn main() {
-    println!("machine: faer f32 GEMM peak {:.0} GFLOP/s on {} threads (for scale; this search is not GEMM-bound)", gemm_peak(1024), rayon::current_num_threads());
+    println!(
+        "machine: faer f32 GEMM peak {:.0} GFLOP/s on {} threads (for scale; this search is not GEMM-bound)",
+        gemm_peak(1024),
+        rayon::current_num_threads()
+    );
     println!(
         "| workload | time (median of 3) | starts | minima / saddles / maxima | Euler χ |\n|---|---|---|---|---|"
     );

@@ -23,7 +23,7 @@
 
 use serde::Serialize;
 
-use super::critical::{CriticalSet, SearchConfig, critical_points, symmetric_eigen};
+use super::critical::{CriticalSet, SearchConfig, critical_points, newton, symmetric_eigen};
 use crate::denoiser::Landscape;
 use crate::error::{Error, Result};
 use ndarray::{Array2, ArrayView2};
@@ -291,8 +291,9 @@ pub fn sweep(
     })
 }
 
-/// Continues the critical point near `x` to parameter `value` by Newton; returns it and its
-/// Morse index when Newton converges within `radius` of `x`.
+/// Continues the critical point near `x` to parameter `value` by Newton (with the round-off
+/// floor of [`super::critical`]); returns it and its Morse index when Newton converges within
+/// `radius` of `x`.
 fn continue_branch(
     patterns: ArrayView2<f64>,
     parameter: Parameter,
@@ -301,37 +302,25 @@ fn continue_branch(
     radius: f64,
 ) -> Result<Option<(Vec<f64>, usize)>> {
     let land = landscape(patterns, parameter, value)?;
-    let mut y = ndarray::Array1::from(x.to_vec());
-    for _ in 0..100 {
-        let g = land.gradient(y.view());
-        let (values, vectors) = symmetric_eigen(&land.hessian(y.view()));
-        let coeffs: ndarray::Array1<f64> = vectors
-            .t()
-            .dot(&g)
-            .iter()
-            .zip(&values)
-            .map(|(c, &l)| c / l.abs().max(1e-14).copysign(l))
-            .collect();
-        let step = vectors.dot(&coeffs);
-        y -= &step;
-        let moved = y
-            .iter()
-            .zip(x)
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f64>()
-            .sqrt();
-        if !y.iter().all(|v| v.is_finite()) || moved > radius {
-            return Ok(None);
-        }
-        if step.dot(&step).sqrt() < 1e-13 * (1.0 + radius) {
-            let (values, _) = symmetric_eigen(&land.hessian(y.view()));
-            return Ok(Some((
-                y.to_vec(),
-                values.iter().filter(|&&l| l < 0.0).count(),
-            )));
-        }
+    let center = patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1");
+    let radius_sq = patterns
+        .rows()
+        .into_iter()
+        .map(|r| (&r - &center).mapv(|v| v * v).sum())
+        .fold(0.0, f64::max);
+    let scale = radius_sq.sqrt().max(f64::MIN_POSITIVE);
+    let floor_scale = 10.0 * f64::EPSILON * scale * (1.0 + land.beta * radius_sq);
+    let start = ndarray::Array1::from(x.to_vec());
+    let (y, ok, _) = newton(&land, start.view(), floor_scale, radius, 100);
+    let moved = (&y - &start).mapv(|v| v * v).sum().sqrt();
+    if !ok || moved > radius {
+        return Ok(None);
     }
-    Ok(None)
+    let (values, _) = symmetric_eigen(&land.hessian(y.view()));
+    Ok(Some((
+        y.to_vec(),
+        values.iter().filter(|&&l| l < 0.0).count(),
+    )))
 }
 
 /// Brackets the event between `lo` and `hi` by comparing critical sets (to 1e-3 relative, where
@@ -500,7 +489,7 @@ mod tests {
             .unwrap();
             assert_eq!(s.events.len(), 1, "{:?}", s.events);
             let e = &s.events[0];
-            assert!((e.at - beta_c).abs() <= 1e-4 * beta_c, "{}", e.at);
+            assert!((e.at - beta_c).abs() <= 1e-6 * beta_c, "{}", e.at);
             assert!(e.complete);
             assert_eq!(e.kind, EventType::Pitchfork);
             assert_eq!(e.supercritical, Some(true));

@@ -101,7 +101,7 @@ pub fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
 /// `10 u scale (1 + beta R²) / |λ|min` (or 1e-12 · `max_step`), so nearly degenerate points are
 /// polished along their soft direction instead of stopping wherever |∇E| first looks small.
 /// Returns the point, whether it converged in `iterations` steps, and its floor.
-fn newton(
+pub(crate) fn newton(
     land: &Landscape,
     start: ArrayView1<f64>,
     floor_scale: f64,
@@ -219,11 +219,16 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
             .into_iter()
             .map(|(i, j)| (&patterns.row(i) + &patterns.row(j)) / 2.0),
     );
-    // centroids and circumcentres of each pattern with two of its four nearest neighbours:
+    // centroids and circumcentres of each pattern with two of its nearest neighbours (12 in d ≤ 3, 4 above):
     // maxima and higher-index saddles sit in such holes, where random starts rarely converge
     if k >= 3 {
-        let nn = super::distance::knn(patterns, patterns, 4.min(k - 1), true)
-            .expect("patterns are valid");
+        let nn = super::distance::knn(
+            patterns,
+            patterns,
+            (if patterns.ncols() <= 3 { 12 } else { 4 }).min(k - 1),
+            true,
+        )
+        .expect("patterns are valid");
         for i in 0..k {
             let near = nn.indices.row(i);
             for a in 0..near.len() {
