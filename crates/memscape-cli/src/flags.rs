@@ -310,6 +310,11 @@ pub struct BifurcateArgs {
     /// Move the weight of this pattern from 0 to 1 at beta = --beta-to instead of moving beta.
     #[arg(long)]
     pub weight_of: Option<usize>,
+    /// With --weight-of: scan beta over [--beta-from, --beta-to] at each of these weights of
+    /// that pattern (comma-separated, increasing, in [0, 1]) and report cusps, where curves of
+    /// folds end.
+    #[arg(long)]
+    pub cusp_weights: Option<String>,
     /// Grid values before refinement.
     #[arg(long, default_value_t = 40)]
     pub steps: usize,

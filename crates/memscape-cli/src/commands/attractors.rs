@@ -1,6 +1,6 @@
 //! `memscape attractors`: the critical points of the exact landscape at one beta.
 
-use memscape::analysis::basin::{basin_weights, morse_smale};
+use memscape::analysis::basin::{basin_map, basin_weights, morse_smale};
 use memscape::analysis::classify::train_spacing;
 use memscape::analysis::critical::{SearchConfig, critical_points};
 use memscape::denoiser::Landscape;
@@ -48,13 +48,33 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         "seconds": seconds,
     });
     let out = RunDir::create(&args.out)?;
+    let mut files = vec!["attractors.json".to_string()];
+    let mut result = result;
+    if patterns.ncols() == 2 {
+        // the basin of every point of a 101 × 101 grid over the data's box, padded by 20%
+        let range = |j: usize| {
+            let (a, b) = patterns
+                .column(j)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            let pad = 0.2 * (b - a).max(1e-9);
+            (a - pad, b + pad)
+        };
+        let ((x0, x1), (y0, y1)) = (range(0), range(1));
+        let map = basin_map(&land, &set, [x0, x1, y0, y1], 101, radius);
+        out.write_npy("basin_map.npy", &map.mapv(|v| v as f64))?;
+        result["basin_map"] = serde_json::json!({"file": "basin_map.npy", "bounds": [x0, x1, y0, y1], "resolution": 101, "labels": "position in critical_points, −1 where the descent ends elsewhere"});
+        files.push("basin_map.npy".into());
+    }
     out.write_json("attractors.json", &result)?;
     let mut manifest = Manifest::new(
         command,
         serde_json::json!({"args": format!("{args:?}"), "search": config}),
     );
     manifest.seeds.insert("search".into(), args.seed);
-    manifest.files = vec!["attractors.json".into(), "manifest.json".into()];
+    files.push("manifest.json".into());
+    manifest.files = files;
     manifest.timings.insert("search_s".into(), seconds);
     out.write_json("manifest.json", &manifest)?;
     eprintln!(

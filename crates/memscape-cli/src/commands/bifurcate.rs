@@ -1,6 +1,6 @@
 //! `memscape bifurcate`: events along beta, or along one pattern's weight.
 
-use memscape::analysis::bifurcation::{Parameter, SweepConfig, sweep};
+use memscape::analysis::bifurcation::{Parameter, SweepConfig, cusps, sweep};
 use memscape::analysis::classify::train_spacing;
 use memscape::analysis::critical::SearchConfig;
 use memscape::store::{Manifest, RunDir};
@@ -39,6 +39,47 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         );
     }
     let clock = std::time::Instant::now();
+    if let Some(list) = &args.cusp_weights {
+        let Some(index) = args.weight_of else {
+            anyhow::bail!("--cusp-weights needs --weight-of")
+        };
+        let weights = list
+            .split(',')
+            .map(|v| {
+                v.trim().parse::<f64>().map_err(|_| {
+                    anyhow::anyhow!("--cusp-weights must be comma-separated numbers, got {list:?}")
+                })
+            })
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        let found = cusps(
+            patterns.view(),
+            index,
+            args.beta_from,
+            args.beta_to,
+            &weights,
+            &config,
+        )?;
+        let result = serde_json::json!({"cusps": found, "weights": weights, "seconds": clock.elapsed().as_secs_f64()});
+        let out = RunDir::create(&args.out)?;
+        out.write_json("cusps.json", &result)?;
+        let mut manifest = Manifest::new(
+            command,
+            serde_json::json!({"args": format!("{args:?}"), "sweep": config}),
+        );
+        manifest.files = vec!["cusps.json".into(), "manifest.json".into()];
+        out.write_json("manifest.json", &manifest)?;
+        for c in &found {
+            eprintln!(
+                "cusp at beta = {:.5}, w = {:.5}, x = {:?} (fold cubic {:.2e} there, {:.2e} away)",
+                c.beta, c.weight, c.x, c.cubic_near, c.cubic_far
+            );
+        }
+        eprintln!("{} cusps; wrote {}", found.len(), out.path().display());
+        if args.json {
+            super::print_json(&result);
+        }
+        return Ok(0);
+    }
     let s = sweep(patterns.view(), parameter, from, to, &config)?;
     let events: Vec<serde_json::Value> = s
         .events

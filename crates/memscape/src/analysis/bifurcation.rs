@@ -36,6 +36,8 @@ pub enum Parameter {
     Beta,
     /// The multiplicity w of pattern `index`, at fixed `beta`.
     Weight { index: usize, beta: f64 },
+    /// The inverse temperature, with pattern `index` at multiplicity `weight`.
+    BetaWeighted { index: usize, weight: f64 },
 }
 
 /// Critical points by index class.
@@ -110,13 +112,15 @@ pub struct SweepConfig {
 }
 
 fn landscape(patterns: ArrayView2<f64>, parameter: Parameter, value: f64) -> Result<Landscape> {
+    let weighted = |index: usize, w: f64, beta: f64| {
+        let mut m = vec![1.0; patterns.nrows()];
+        m[index] = w;
+        Landscape::with_multiplicities(patterns, &m, beta)
+    };
     match parameter {
         Parameter::Beta => Landscape::new(patterns, value),
-        Parameter::Weight { index, beta } => {
-            let mut m = vec![1.0; patterns.nrows()];
-            m[index] = value;
-            Landscape::with_multiplicities(patterns, &m, beta)
-        }
+        Parameter::Weight { index, beta } => weighted(index, value, beta),
+        Parameter::BetaWeighted { index, weight } => weighted(index, weight, value),
     }
 }
 
@@ -151,7 +155,7 @@ fn set_at(
             .fold(0.0, f64::max)
     };
     let beta = match parameter {
-        Parameter::Beta => value,
+        Parameter::Beta | Parameter::BetaWeighted { .. } => value,
         Parameter::Weight { beta, .. } => beta,
     };
     let near_zero = 1e-7 * (beta * radius_sq).max(1.0);
@@ -218,7 +222,7 @@ pub fn sweep(
     config: &SweepConfig,
 ) -> Result<Sweep> {
     let what = match parameter {
-        Parameter::Beta => "--beta-from",
+        Parameter::Beta | Parameter::BetaWeighted { .. } => "--beta-from",
         Parameter::Weight { .. } => "weight range",
     };
     if !(from.is_finite() && to.is_finite() && from < to) {
@@ -229,7 +233,18 @@ pub fn sweep(
         ));
     }
     match parameter {
-        Parameter::Beta if from <= 0.0 => return Err(Error::invalid("--beta-from", "> 0", from)),
+        Parameter::Beta | Parameter::BetaWeighted { .. } if from <= 0.0 => {
+            return Err(Error::invalid("--beta-from", "> 0", from));
+        }
+        Parameter::BetaWeighted { index, weight }
+            if index >= patterns.nrows() || !(0.0..=1.0).contains(&weight) =>
+        {
+            return Err(Error::invalid(
+                "weighted pattern",
+                format!("an index below {} and a weight in [0, 1]", patterns.nrows()),
+                format!("{index}, {weight}"),
+            ));
+        }
         Parameter::Weight { index, beta } => {
             if index >= patterns.nrows() {
                 return Err(Error::invalid(
@@ -256,7 +271,7 @@ pub fn sweep(
         .map(|i| {
             let f = i as f64 / (config.steps - 1) as f64;
             match parameter {
-                Parameter::Beta => from * (to / from).powf(f),
+                Parameter::Beta | Parameter::BetaWeighted { .. } => from * (to / from).powf(f),
                 Parameter::Weight { .. } => from + f * (to - from),
             }
         })
@@ -458,6 +473,111 @@ fn locate(
     }])
 }
 
+/// A cusp: where a curve of folds in the (beta, w) plane ends (theory.md §2, generic codim-2:
+/// the fold's cubic coefficient D³E[v,v,v] vanishes there; the symmetric pitchfork is the cusp
+/// of its own unfolding).
+#[derive(Debug, Clone, Serialize)]
+pub struct Cusp {
+    pub beta: f64,
+    pub weight: f64,
+    pub x: Vec<f64>,
+    /// |D³E[v,v,v]| of the last fold before the end, and of the fold farthest from it.
+    pub cubic_near: f64,
+    pub cubic_far: f64,
+}
+
+/// Two-parameter scan: for each weight w of pattern `index` (ascending `weights`), a beta sweep
+/// over [beta_from, beta_to]; fold curves are followed from one w to the next (by beta and
+/// position), and where a curve stops, the end is bisected in w (8 halvings) and reported.
+pub fn cusps(
+    patterns: ArrayView2<f64>,
+    index: usize,
+    beta_from: f64,
+    beta_to: f64,
+    weights: &[f64],
+    config: &SweepConfig,
+) -> Result<Vec<Cusp>> {
+    if weights.len() < 2
+        || weights.windows(2).any(|w| w[0] >= w[1])
+        || weights[0] < 0.0
+        || weights[weights.len() - 1] > 1.0
+    {
+        return Err(Error::invalid(
+            "weights",
+            "at least two, increasing, within [0, 1]",
+            format!("{weights:?}"),
+        ));
+    }
+    if index >= patterns.nrows() {
+        return Err(Error::invalid(
+            "--weight-of",
+            format!("a pattern index below {}", patterns.nrows()),
+            index,
+        ));
+    }
+    let folds_at = |w: f64| -> Result<Vec<Event>> {
+        let s = sweep(
+            patterns,
+            Parameter::BetaWeighted { index, weight: w },
+            beta_from,
+            beta_to,
+            config,
+        )?;
+        Ok(s.events
+            .into_iter()
+            .filter(|e| e.kind == EventType::Fold)
+            .collect())
+    };
+    let near = |a: &Event, b: &Event| {
+        (a.at - b.at).abs() < 0.25 * a.at.max(b.at)
+            && a.x
+                .iter()
+                .zip(&b.x)
+                .map(|(u, v)| (u - v).powi(2))
+                .sum::<f64>()
+                .sqrt()
+                < 0.5
+    };
+    let rows: Vec<Vec<Event>> = weights
+        .iter()
+        .map(|&w| folds_at(w))
+        .collect::<Result<_>>()?;
+    let mut out = vec![];
+    for r in 0..rows.len() - 1 {
+        for fold in &rows[r] {
+            if rows[r + 1].iter().any(|g| near(fold, g)) {
+                continue;
+            }
+            // the curve through `fold` ends between weights[r] and weights[r + 1]
+            let (mut lo, mut hi, mut last) = (weights[r], weights[r + 1], fold.clone());
+            for _ in 0..8 {
+                let mid = 0.5 * (lo + hi);
+                match folds_at(mid)?.into_iter().find(|g| near(&last, g)) {
+                    Some(g) => {
+                        lo = mid;
+                        last = g;
+                    }
+                    None => hi = mid,
+                }
+            }
+            // the fold of this curve at the smallest weight: the farthest from its end
+            let far = rows[..=r]
+                .iter()
+                .flat_map(|row| row.iter())
+                .find(|g| near(fold, g))
+                .map_or(fold.cubic, |g| g.cubic);
+            out.push(Cusp {
+                beta: last.at,
+                weight: 0.5 * (lo + hi),
+                x: last.x.clone(),
+                cubic_near: last.cubic,
+                cubic_far: far,
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,6 +678,24 @@ mod tests {
             "{:?}",
             s.events
         );
+    }
+
+    #[test]
+    fn the_pitchfork_is_the_cusp_of_its_unfolding() {
+        // ±1 with weights (1, w): for w < 1 the symmetry is broken and the pitchfork at beta = 1
+        // unfolds into a smooth branch and a fold at beta_f(w) > 1, which tends to (1, 1) as
+        // w → 1, where its cubic coefficient vanishes: a cusp at (beta, w) = (1, 1).
+        let p = two_points(2.0, 1);
+        let mut cfg = config(2.0);
+        cfg.steps = 16;
+        let found = cusps(p.view(), 1, 0.5, 3.0, &[0.7, 0.8, 0.9, 0.95, 1.0], &cfg).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let c = &found[0];
+        assert!(
+            (c.weight - 1.0).abs() < 0.03 && (c.beta - 1.0).abs() < 0.05,
+            "{c:?}"
+        );
+        assert!(c.cubic_near < 0.5 * c.cubic_far, "{c:?}");
     }
 
     #[test]
