@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use memscape::dataset::DataSpec;
 use ndarray::{Array2, Axis, s};
-use ndarray_npy::WriteNpyExt;
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 
 fn memscape(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_memscape"))
@@ -357,6 +357,37 @@ fn attractors_bifurcate_and_hopfield_commands() {
         .map(|w| w["weight"].as_f64().unwrap())
         .sum();
     assert!((weights - 1.0).abs() < 1e-9);
+    let map = ndarray::Array2::<f64>::read_npy(
+        std::fs::File::open(dir.path().join("a/basin_map.npy")).unwrap(),
+    )
+    .unwrap();
+    let labels: std::collections::HashSet<i64> =
+        map.iter().map(|&v| v as i64).filter(|&v| v >= 0).collect();
+    assert_eq!((map.shape(), labels.len()), (&[101, 101][..], 5));
+    let j = json(&memscape(&[
+        "bifurcate",
+        "--data",
+        "two-points",
+        "--beta-from",
+        "0.5",
+        "--beta-to",
+        "3",
+        "--weight-of",
+        "1",
+        "--cusp-weights",
+        "0.8,0.9,1",
+        "--steps",
+        "14",
+        "--out",
+        &o("cusp"),
+        "--json",
+    ]));
+    let c = &j["cusps"].as_array().unwrap()[0];
+    assert!(
+        (c["beta"].as_f64().unwrap() - 1.0).abs() < 0.05
+            && (c["weight"].as_f64().unwrap() - 1.0).abs() < 0.05,
+        "{c}"
+    );
     let j = json(&memscape(&[
         "attractors",
         "--data",
