@@ -33,6 +33,15 @@ pub enum Command {
     Bifurcate(BifurcateArgs),
     /// Classical, dense and modern Hopfield networks: stability, retrieval, capacity.
     Hopfield(HopfieldArgs),
+    /// Write report.html for a run directory: figures inline, headline numbers, tables,
+    /// manifest. Exit 1 when files are missing or corrupt (the rest is still drawn).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
 }
 
 /// Flags shared by every command that reads a dataset and takes a training subset.

@@ -2,10 +2,12 @@
 //! tables beside it. A missing or corrupt file is reported by name, and the rest stays readable,
 //! so a report can draw what is there and say what is not.
 
+mod html;
 mod phase;
 
 use std::path::{Path, PathBuf};
 
+pub use html::{Report, report, write_report};
 pub use phase::phase_figure;
 
 use ndarray::ArrayD;
@@ -94,7 +96,7 @@ impl RunReader {
             .unwrap_or_default()
             .iter()
             .filter_map(|v| v.as_str().map(String::from))
-            .filter(|n| n != "manifest.json")
+            .filter(|n| n != "manifest.json" && n != "report.html")
             .collect();
         let files = names
             .into_iter()

@@ -47,7 +47,10 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let mut manifest = run.write(&out, command)?;
     let figures = memscape_report::phase_figure(out.path())?;
     manifest.files.extend(figures.iter().cloned());
+    manifest.files.push("report.html".into());
     out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     eprintln!(
         "{:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
         "K", "memorized", "spurious", "generalized", "f_mem", "attractors"
@@ -83,7 +86,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         cap(c.generalization, run.capacity_ci["generalization"]),
     );
     eprintln!(
-        "sigma_min {sigma_min:.4} (beta = {:.1}: training points closer than 2 sigma_min = {:.4} merge); wrote {} ({}) in {:.1} s",
+        "sigma_min {sigma_min:.4} (beta = {:.1}: training points closer than 2 sigma_min = {:.4} merge); wrote {} ({}, report.html) in {:.1} s",
         1.0 / (sigma_min * sigma_min),
         2.0 * sigma_min,
         out.path().display(),

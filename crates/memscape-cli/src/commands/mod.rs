@@ -18,6 +18,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Attractors(args) => attractors::run(args, command),
         Command::Bifurcate(args) => bifurcate::run(args, command),
         Command::Hopfield(args) => hopfield::run(args),
+        Command::Report(args) => report(&args.run_dir),
     }
 }
 
@@ -37,4 +38,14 @@ pub fn patterns(
     let k = k.unwrap_or(pool.num_patterns());
     let split = memscape::dataset::subset::Split::new(pool.num_patterns(), 0, subset_seed)?;
     Ok(split.train(&pool, k)?.points)
+}
+
+/// `memscape report`: writes report.html; 1 when files were missing or corrupt.
+fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
+    let problems = memscape_report::write_report(dir)?;
+    for p in &problems {
+        eprintln!("memscape: report: {p}");
+    }
+    eprintln!("wrote {}", dir.join("report.html").display());
+    Ok(if problems.is_empty() { 0 } else { 1 })
 }

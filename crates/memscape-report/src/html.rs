@@ -1,0 +1,198 @@
+//! `report.html`: one self-contained page per run directory (figures inline as SVG, no network):
+//! what was run, the headline numbers with their intervals, each figure with a caption naming
+//! the table it was drawn from, the tables themselves, and the manifest. Missing or corrupt
+//! files are listed at the top; everything that reads is still shown.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::{RunFileError, RunReader};
+
+/// The report and the problems met while writing it (missing or corrupt files).
+pub struct Report {
+    pub html: String,
+    pub problems: Vec<String>,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Formats an estimate with its interval: `0.291 [0.275, 0.307]`.
+fn estimate(v: &serde_json::Value, ci: &serde_json::Value) -> String {
+    match (v.as_f64(), ci[0].as_f64(), ci[1].as_f64()) {
+        (Some(x), Some(lo), Some(hi)) => format!("{x:.3} [{lo:.3}, {hi:.3}]"),
+        (Some(x), _, _) => format!("{x:.3}"),
+        _ => "—".into(),
+    }
+}
+
+fn capacity(v: &serde_json::Value, ci: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(k) => format!(
+            "K ≈ {k:.0} [{:.0}, {:.0}]",
+            ci[0].as_f64().unwrap_or(f64::NAN),
+            ci[1].as_f64().unwrap_or(f64::NAN)
+        ),
+        None => "outside the swept K".into(),
+    }
+}
+
+/// The phase-map section: headline, figure, table.
+fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+    let results = match reader.json("results.json") {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(e.to_string());
+            return;
+        }
+    };
+    let c = &results["capacities"];
+    let _ = write!(
+        out,
+        "<section><h2>Headline</h2><ul>\
+         <li>Memorization capacity (largest K with ≥ 50% memorized): <b>{}</b></li>\
+         <li>Spurious peak: <b>{}</b> at K = {}</li>\
+         <li>Generalization capacity (smallest K with ≥ 50% generalized): <b>{}</b></li>\
+         <li>Final noise level sigma_min = {} (pairs closer than 2·sigma_min merge: beta·d² &lt; 4); {} samples per K</li>\
+         </ul><p class=\"note\">Intervals are bootstrap 95% percentile intervals over the samples.</p></section>",
+        capacity(&c["memorization"], &c["memorization_ci"]),
+        estimate(&c["spurious_peak"], &c["spurious_peak_ci"]),
+        c["spurious_peak_k"],
+        capacity(&c["generalization"], &c["generalization_ci"]),
+        results["sigma_min"]
+            .as_f64()
+            .map_or("—".into(), |v| format!("{v:.4}")),
+        results["num_samples"],
+    );
+    out.push_str("<section><h2>Phase diagram</h2>");
+    match std::fs::read_to_string(reader.dir().join("phase.svg")) {
+        Ok(svg) if svg.trim_start().starts_with("<svg") => {
+            let _ = write!(
+                out,
+                "<figure id=\"fig-phase\">{svg}<figcaption>Fractions of memorized, spurious and generalized samples against K (log scale), with 95% bands, \
+                 f_mem dashed, and the capacities marked. Drawn from <code>results.json</code>; the same numbers are in <code>phase.csv</code>.</figcaption></figure>"
+            );
+        }
+        _ => problems.push(format!(
+            "{}: missing or not SVG",
+            reader.dir().join("phase.svg").display()
+        )),
+    }
+    out.push_str("<table><thead><tr><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th></tr></thead><tbody>");
+    for r in results["rows"].as_array().into_iter().flatten() {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r["k"],
+            estimate(&r["memorized"], &r["ci"]["memorized"]),
+            estimate(&r["spurious"], &r["ci"]["spurious"]),
+            estimate(&r["generalized"], &r["ci"]["generalized"]),
+            estimate(&r["f_mem"], &r["ci"]["f_mem"]),
+            r["num_attractors"]
+        );
+    }
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>.</p></section>");
+}
+
+/// Builds the report of a run directory.
+pub fn report(dir: &Path) -> Result<Report, RunFileError> {
+    let reader = RunReader::open(dir)?;
+    let inventory = reader.inventory();
+    let mut problems: Vec<String> = inventory.problems().iter().map(|e| e.to_string()).collect();
+    let manifest = inventory.manifest.as_ref().ok();
+    let command = manifest
+        .and_then(|m| m["command"].as_array())
+        .map(|c| {
+            c.iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| "(no manifest)".into());
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<header><h1>memscape run</h1><p><code>{}</code></p><p>version {}, git {}, {} threads</p></header>",
+        escape(&command),
+        manifest.map_or("?".into(), |m| m["version"].to_string()),
+        manifest.map_or("?".into(), |m| m["git_revision"].to_string()),
+        manifest.map_or("?".into(), |m| m["threads"].to_string()),
+    );
+    if inventory.files.iter().any(|(n, _)| n == "results.json") {
+        phase_section(&reader, &mut body, &mut problems);
+    }
+    if let Some(m) = manifest {
+        let _ = write!(
+            body,
+            "<section><h2>Manifest</h2><pre id=\"manifest\">{}</pre></section>",
+            escape(&serde_json::to_string_pretty(m).unwrap_or_default())
+        );
+    }
+    let mut html = String::from(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>memscape report</title><style>\
+         body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}\
+         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
+         figure{margin:1em 0}figcaption,.note{color:#555;font-size:90%}.problems{background:#fff3f3;border:1px solid #d66;padding:0.5em 1em}\
+         pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:80%}</style></head><body>",
+    );
+    if !problems.is_empty() {
+        html.push_str("<section class=\"problems\"><h2>Missing or unreadable files</h2><ul>");
+        for p in &problems {
+            let _ = write!(html, "<li>{}</li>", escape(p));
+        }
+        html.push_str("</ul></section>");
+    }
+    html.push_str(&body);
+    html.push_str("</body></html>\n");
+    Ok(Report { html, problems })
+}
+
+/// Writes `report.html` into the run directory; returns the problems met.
+pub fn write_report(dir: &Path) -> Result<Vec<String>, RunFileError> {
+    let r = report(dir)?;
+    memscape::store::write_atomic(&dir.join("report.html"), r.html.as_bytes()).map_err(|e| {
+        RunFileError::Corrupt {
+            path: dir.join("report.html"),
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(r.problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_table_is_named_and_the_rest_drawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("manifest.json"), r#"{"command": ["memscape", "map"], "version": "0.1.0", "git_revision": "x", "threads": 2, "files": ["results.json", "phase.csv"]}"#).unwrap();
+        std::fs::write(
+            d.join("results.json"),
+            r#"{"rows": [{"k": 2, "memorized": 1.0, "spurious": 0.0, "generalized": 0.0, "f_mem": 1.0, "num_attractors": 2, "ci": {"memorized": [1, 1], "spurious": [0, 0], "generalized": [0, 0], "f_mem": [1, 1]}}],
+                "capacities": {"memorization": null, "spurious_peak_k": 2, "spurious_peak": 0.0, "generalization": null}, "sigma_min": 0.02, "num_samples": 10}"#,
+        )
+        .unwrap();
+        let problems = write_report(d).unwrap();
+        let html = std::fs::read_to_string(d.join("report.html")).unwrap();
+        assert!(
+            problems.iter().any(|p| p.contains("phase.csv: missing")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("phase.svg")),
+            "{problems:?}"
+        );
+        assert!(
+            html.contains("Missing or unreadable files")
+                && html.contains("<table>")
+                && html.contains("id=\"manifest\"")
+        );
+        assert!(html.contains("outside the swept K"));
+    }
+}
