@@ -118,8 +118,12 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
         body,
         "<header><h1>memscape run</h1><p><code>{}</code></p><p>version {}, git {}, {} threads</p></header>",
         escape(&command),
-        manifest.map_or("?".into(), |m| m["version"].to_string()),
-        manifest.map_or("?".into(), |m| m["git_revision"].to_string()),
+        escape(manifest.and_then(|m| m["version"].as_str()).unwrap_or("?")),
+        escape(
+            manifest
+                .and_then(|m| m["git_revision"].as_str())
+                .unwrap_or("?")
+        ),
         manifest.map_or("?".into(), |m| m["threads"].to_string()),
     );
     if inventory.files.iter().any(|(n, _)| n == "results.json") {
