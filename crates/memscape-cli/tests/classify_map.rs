@@ -495,3 +495,40 @@ fn attractors_bifurcate_and_hopfield_commands() {
         );
     }
 }
+
+#[test]
+fn attractors_run_draws_the_landscape_and_basins_into_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("land");
+    let j = json(&memscape(&[
+        "attractors",
+        "--data",
+        "circle:n=30,seed=3",
+        "--beta",
+        "40",
+        "--basin-starts",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(j["euler_characteristic"], 1);
+    for stem in ["landscape", "basins"] {
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<rect") && svg.contains("<circle"),
+            "{stem}.svg"
+        );
+        let png = image::open(out.join(format!("{stem}.png")))
+            .unwrap()
+            .to_rgb8();
+        let distinct: std::collections::HashSet<[u8; 3]> = png.pixels().map(|p| p.0).collect();
+        assert!(distinct.len() > 20, "{stem}.png is not blank");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"fig-landscape\"")
+            && html.contains("id=\"fig-basins\"")
+            && !html.contains("Missing or unreadable")
+    );
+}

@@ -69,19 +69,13 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
         results["num_samples"],
     );
     out.push_str("<section><h2>Phase diagram</h2>");
-    match std::fs::read_to_string(reader.dir().join("phase.svg")) {
-        Ok(svg) if svg.trim_start().starts_with("<svg") => {
-            let _ = write!(
-                out,
-                "<figure id=\"fig-phase\">{svg}<figcaption>Fractions of memorized, spurious and generalized samples against K (log scale), with 95% bands, \
-                 f_mem dashed, and the capacities marked. Drawn from <code>results.json</code>; the same numbers are in <code>phase.csv</code>.</figcaption></figure>"
-            );
-        }
-        _ => problems.push(format!(
-            "{}: missing or not SVG",
-            reader.dir().join("phase.svg").display()
-        )),
-    }
+    figure(
+        reader,
+        "phase",
+        "Fractions of memorized, spurious and generalized samples against K (log scale), with 95% bands, f_mem dashed, and the capacities marked. Drawn from <code>results.json</code>; the same numbers are in <code>phase.csv</code>.",
+        out,
+        problems,
+    );
     out.push_str("<table><thead><tr><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th></tr></thead><tbody>");
     for r in results["rows"].as_array().into_iter().flatten() {
         let _ = write!(
@@ -96,6 +90,104 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>.</p></section>");
+}
+
+/// Inlines `NAME.svg` as a figure with `caption`, or records it as missing.
+fn figure(
+    reader: &RunReader,
+    name: &str,
+    caption: &str,
+    out: &mut String,
+    problems: &mut Vec<String>,
+) {
+    match std::fs::read_to_string(reader.dir().join(format!("{name}.svg"))) {
+        Ok(svg) if svg.trim_start().starts_with("<svg") => {
+            let _ = write!(
+                out,
+                "<figure id=\"fig-{name}\">{svg}<figcaption>{caption}</figcaption></figure>"
+            );
+        }
+        _ => problems.push(format!(
+            "{}: missing or not SVG",
+            reader.dir().join(format!("{name}.svg")).display()
+        )),
+    }
+}
+
+/// The landscape section of an `attractors` run.
+fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+    let a = match reader.json("attractors.json") {
+        Ok(a) => a,
+        Err(e) => return problems.push(e.to_string()),
+    };
+    let c = &a["counts"];
+    let _ = write!(
+        out,
+        "<section><h2>Critical points at beta = {}</h2><p><b>{}</b> minima, <b>{}</b> saddles, <b>{}</b> maxima; Euler characteristic Σ(−1)^index = <b>{}</b>{}.</p>",
+        a["beta"],
+        c["minima"],
+        c["saddles"],
+        c["maxima"],
+        a["euler_characteristic"],
+        if a["complete"] == true {
+            " (the set is complete)"
+        } else {
+            " (≠ 1: the search missed points or some are degenerate)"
+        }
+    );
+    if a["grids"].is_object() {
+        figure(
+            reader,
+            "landscape",
+            "Energy E(x; beta) (colour, square-root scale), the score field −beta ∇E (white arrows, log length), training patterns (crosses) and critical points by kind; black segments join each index-1 saddle to the minima its unstable manifold reaches. From <code>energy_grid.npy</code>, <code>score_grid.npy</code>, <code>patterns.npy</code>, <code>attractors.json</code>.",
+            out,
+            problems,
+        );
+        figure(
+            reader,
+            "basins",
+            "Basins of attraction: each grid point coloured by the minimum its descent (x ← D(x)) reaches, grey where it ends elsewhere; same overlay. From <code>basin_map.npy</code> and <code>attractors.json</code>.",
+            out,
+            problems,
+        );
+    }
+    out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>energy</th><th>x</th><th>smallest |eigenvalue|</th></tr></thead><tbody>");
+    for (i, p) in a["critical_points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .take(200)
+    {
+        let x: Vec<String> = p["x"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(4)
+            .filter_map(|v| v.as_f64())
+            .map(|v| format!("{v:.4}"))
+            .collect();
+        let min_eig = p["eigenvalues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_f64())
+            .fold(f64::INFINITY, |m, v| m.min(v.abs()));
+        let _ = write!(
+            out,
+            "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{:.5}</td><td>({}{})</td><td>{min_eig:.2e}</td></tr>",
+            p["kind"].as_str().unwrap_or("?"),
+            p["index"],
+            p["energy"].as_f64().unwrap_or(f64::NAN),
+            x.join(", "),
+            if p["x"].as_array().is_some_and(|v| v.len() > 4) {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>attractors.json</code> (first 200 points).</p></section>");
 }
 
 /// Builds the report of a run directory.
@@ -128,6 +220,9 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     );
     if inventory.files.iter().any(|(n, _)| n == "results.json") {
         phase_section(&reader, &mut body, &mut problems);
+    }
+    if inventory.files.iter().any(|(n, _)| n == "attractors.json") {
+        attractors_section(&reader, &mut body, &mut problems);
     }
     if let Some(m) = manifest {
         let _ = write!(

@@ -3,11 +3,13 @@
 //! so a report can draw what is there and say what is not.
 
 mod html;
+mod landscape;
 mod phase;
 
 use std::path::{Path, PathBuf};
 
 pub use html::{Report, report, write_report};
+pub use landscape::landscape_figures;
 pub use phase::phase_figure;
 
 use ndarray::ArrayD;

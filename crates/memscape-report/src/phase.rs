@@ -189,6 +189,56 @@ fn draw<DB: DrawingBackend>(
     root.present()
 }
 
+/// Something drawable on any plotters backend.
+pub(crate) trait Figure {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
+}
+
+impl Figure for Phase {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        draw(root, self)
+    }
+}
+
+/// Draws `figure` to `STEM.svg` and `STEM.png` in `dir` (each written atomically); returns the
+/// file names.
+pub(crate) fn save(
+    dir: &Path,
+    stem: &str,
+    size: (u32, u32),
+    figure: &impl Figure,
+) -> Result<Vec<String>, RunFileError> {
+    let (svg_name, png_name) = (format!("{stem}.svg"), format!("{stem}.png"));
+    let fail = |name: &str, e: String| RunFileError::Corrupt {
+        path: dir.join(name),
+        reason: format!("cannot draw: {e}"),
+    };
+    let mut svg = String::new();
+    figure
+        .draw(SVGBackend::with_string(&mut svg, size).into_drawing_area())
+        .map_err(|e| fail(&svg_name, e.to_string()))?;
+    memscape::store::write_atomic(&dir.join(&svg_name), svg.as_bytes())
+        .map_err(|e| fail(&svg_name, e.to_string()))?;
+    let mut rgb = vec![0u8; (size.0 * size.1 * 3) as usize];
+    figure
+        .draw(BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area())
+        .map_err(|e| fail(&png_name, e.to_string()))?;
+    let mut png = Vec::new();
+    image::RgbImage::from_raw(size.0, size.1, rgb)
+        .expect("buffer of the drawn size")
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| fail(&png_name, e.to_string()))?;
+    memscape::store::write_atomic(&dir.join(&png_name), &png)
+        .map_err(|e| fail(&png_name, e.to_string()))?;
+    Ok(vec![svg_name, png_name])
+}
+
 /// Writes `phase.svg` and `phase.png` into the run directory from its `results.json`;
 /// returns the file names.
 pub fn phase_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
@@ -196,30 +246,5 @@ pub fn phase_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     let reader = RunReader::open(dir)?;
     let results = reader.json("results.json")?;
     let phase = read(&results, &dir.join("results.json"))?;
-    let fail = |name: &str, e: String| RunFileError::Corrupt {
-        path: dir.join(name),
-        reason: format!("cannot draw: {e}"),
-    };
-    let mut svg = String::new();
-    draw(
-        SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
-        &phase,
-    )
-    .map_err(|e| fail("phase.svg", e.to_string()))?;
-    memscape::store::write_atomic(&dir.join("phase.svg"), svg.as_bytes())
-        .map_err(|e| fail("phase.svg", e.to_string()))?;
-    let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    draw(
-        BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
-        &phase,
-    )
-    .map_err(|e| fail("phase.png", e.to_string()))?;
-    let mut png = Vec::new();
-    image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb)
-        .expect("buffer of the drawn size")
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| fail("phase.png", e.to_string()))?;
-    memscape::store::write_atomic(&dir.join("phase.png"), &png)
-        .map_err(|e| fail("phase.png", e.to_string()))?;
-    Ok(vec!["phase.svg".into(), "phase.png".into()])
+    save(dir, "phase", SIZE, &phase)
 }

@@ -1,6 +1,6 @@
 //! `memscape attractors`: the critical points of the exact landscape at one beta.
 
-use memscape::analysis::basin::{basin_map, basin_weights, morse_smale};
+use memscape::analysis::basin::{basin_map, basin_weights, energy_grid, morse_smale, score_grid};
 use memscape::analysis::classify::train_spacing;
 use memscape::analysis::critical::{SearchConfig, critical_points};
 use memscape::denoiser::Landscape;
@@ -66,6 +66,18 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         out.write_npy("basin_map.npy", &map.mapv(|v| v as f64))?;
         result["basin_map"] = serde_json::json!({"file": "basin_map.npy", "bounds": [x0, x1, y0, y1], "resolution": 101, "labels": "position in critical_points, −1 where the descent ends elsewhere"});
         files.push("basin_map.npy".into());
+        out.write_npy(
+            "energy_grid.npy",
+            &energy_grid(&land, [x0, x1, y0, y1], 101),
+        )?;
+        out.write_npy("score_grid.npy", &score_grid(&land, [x0, x1, y0, y1], 21))?;
+        out.write_npy("patterns.npy", &patterns)?;
+        result["grids"] = serde_json::json!({"bounds": [x0, x1, y0, y1], "energy": "energy_grid.npy (101 × 101, row = y)", "score": "score_grid.npy (21 × 21 × 2, −beta ∇E)"});
+        files.extend([
+            "energy_grid.npy".into(),
+            "score_grid.npy".into(),
+            "patterns.npy".into(),
+        ]);
     }
     out.write_json("attractors.json", &result)?;
     let mut manifest = Manifest::new(
@@ -73,10 +85,15 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         serde_json::json!({"args": format!("{args:?}"), "search": config}),
     );
     manifest.seeds.insert("search".into(), args.seed);
-    files.push("manifest.json".into());
+    out.write_json("attractors.json", &result)?;
+    let figures = memscape_report::landscape_figures(out.path())?;
+    files.extend(figures);
+    files.extend(["report.html".into(), "manifest.json".into()]);
     manifest.files = files;
     manifest.timings.insert("search_s".into(), seconds);
     out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     eprintln!(
         "beta {beta}: {} minima ({} memories), {} saddles, {} maxima; Euler characteristic {}{}; {:.2} s; wrote {}",
         set.minima,

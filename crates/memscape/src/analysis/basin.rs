@@ -116,15 +116,10 @@ pub fn basin_map(
     resolution: usize,
     radius: f64,
 ) -> Array2<i64> {
-    let [x0, x1, y0, y1] = bounds;
     let labels: Vec<i64> = (0..resolution * resolution)
         .into_par_iter()
         .map(|k| {
-            let (r, c) = (k / resolution, k % resolution);
-            let f = |i: usize, lo: f64, hi: f64| {
-                lo + (hi - lo) * i as f64 / (resolution - 1).max(1) as f64
-            };
-            let x = ndarray::array![f(c, x0, x1), f(r, y0, y1)];
+            let x = ndarray::Array1::from(grid_point(bounds, resolution, k).to_vec());
             match descend_to(land, set, x.view(), radius) {
                 Endpoint::Minimum(i) => i as i64,
                 _ => -1,
@@ -132,6 +127,40 @@ pub fn basin_map(
         })
         .collect();
     Array2::from_shape_vec((resolution, resolution), labels).expect("resolution² labels")
+}
+
+/// The points of a `resolution` × `resolution` grid over [x0, x1] × [y0, y1], row-major from
+/// the bottom-left (row = y index), as used by [`basin_map`].
+fn grid_point(bounds: [f64; 4], resolution: usize, k: usize) -> [f64; 2] {
+    let [x0, x1, y0, y1] = bounds;
+    let (r, c) = (k / resolution, k % resolution);
+    let f = |i: usize, lo: f64, hi: f64| lo + (hi - lo) * i as f64 / (resolution - 1).max(1) as f64;
+    [f(c, x0, x1), f(r, y0, y1)]
+}
+
+/// E(x; beta) on a 2-D grid (same layout as [`basin_map`]).
+pub fn energy_grid(land: &Landscape, bounds: [f64; 4], resolution: usize) -> Array2<f64> {
+    let values: Vec<f64> = (0..resolution * resolution)
+        .into_par_iter()
+        .map(|k| {
+            land.energy(ndarray::Array1::from(grid_point(bounds, resolution, k).to_vec()).view())
+        })
+        .collect();
+    Array2::from_shape_vec((resolution, resolution), values).expect("resolution² values")
+}
+
+/// The score ∇log p_sigma = −beta ∇E on a 2-D grid: `[row, column, component]`.
+pub fn score_grid(land: &Landscape, bounds: [f64; 4], resolution: usize) -> ndarray::Array3<f64> {
+    let values: Vec<f64> = (0..resolution * resolution)
+        .into_par_iter()
+        .flat_map_iter(|k| {
+            let g = land
+                .gradient(ndarray::Array1::from(grid_point(bounds, resolution, k).to_vec()).view());
+            [-land.beta * g[0], -land.beta * g[1]]
+        })
+        .collect();
+    ndarray::Array3::from_shape_vec((resolution, resolution, 2), values)
+        .expect("resolution² × 2 values")
 }
 
 /// One edge of the Morse–Smale graph: an index-1 saddle and where its two unstable branches end.
@@ -210,6 +239,21 @@ mod tests {
         }
         assert!(elsewhere + unconverged < 1e-3);
         let map = basin_map(&land, &set, [-1.5, 1.5, -1.5, 1.5], 21, radius);
+        // the energy grid is lowest at the grid point nearest a memory; the score at (1.5, 0)
+        // points back inward
+        let e = energy_grid(&land, [-1.5, 1.5, -1.5, 1.5], 21);
+        let (imin, _) = e
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap();
+        let [gx, gy] = grid_point([-1.5, 1.5, -1.5, 1.5], 21, imin);
+        assert!(
+            ((gx * gx + gy * gy).sqrt() - 1.0).abs() < 0.2,
+            "({gx}, {gy})"
+        );
+        let score = score_grid(&land, [-1.5, 1.5, -1.5, 1.5], 21);
+        assert!(score[[10, 20, 0]] < 0.0);
         let labelled: std::collections::HashSet<i64> =
             map.iter().cloned().filter(|&l| l >= 0).collect();
         assert_eq!(labelled.len(), k);
