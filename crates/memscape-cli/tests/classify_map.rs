@@ -532,3 +532,40 @@ fn attractors_run_draws_the_landscape_and_basins_into_its_report() {
             && !html.contains("Missing or unreadable")
     );
 }
+
+#[test]
+fn bifurcate_run_draws_its_diagram_into_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bif");
+    let j = json(&memscape(&[
+        "bifurcate",
+        "--data",
+        "kgon:k=4",
+        "--beta-from",
+        "0.5",
+        "--beta-to",
+        "6",
+        "--steps",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(j["events"][0]["type"], "degenerate");
+    let svg = std::fs::read_to_string(out.join("bifurcation.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<circle") && svg.contains("degenerate"));
+    let png = image::open(out.join("bifurcation.png")).unwrap().to_rgb8();
+    assert!(
+        png.pixels()
+            .map(|p| p.0)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            > 20
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"fig-bifurcation\"")
+            && html.contains("<td>degenerate</td>")
+            && !html.contains("Missing or unreadable")
+    );
+}

@@ -190,6 +190,55 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
     out.push_str("</tbody></table><p class=\"note\">Table: <code>attractors.json</code> (first 200 points).</p></section>");
 }
 
+/// The section of a `bifurcate` run: the events and the diagram.
+fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+    let b = match reader.json("bifurcations.json") {
+        Ok(b) => b,
+        Err(e) => return problems.push(e.to_string()),
+    };
+    let key = if b["parameter"]["parameter"] == "weight" {
+        "weight"
+    } else {
+        "beta"
+    };
+    out.push_str("<section><h2>Bifurcations</h2>");
+    figure(
+        reader,
+        "bifurcation",
+        "Every critical point found at each grid value: first coordinate (top) and energy (bottom) against the parameter, coloured by Morse index; dashed lines mark the located events. From <code>bifurcations.json</code>.",
+        out,
+        problems,
+    );
+    let _ = write!(
+        out,
+        "<table><thead><tr><th>{key}</th><th>type</th><th>counts before (min/saddle/max)</th><th>counts after</th><th>|D³E[v,v,v]|</th><th>complete</th></tr></thead><tbody>"
+    );
+    let counts =
+        |c: &serde_json::Value| format!("{}/{}/{}", c["minima"], c["saddles"], c["maxima"]);
+    for e in b["events"].as_array().into_iter().flatten() {
+        let _ = write!(
+            out,
+            "<tr><td>{:.6}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{:.2e}</td><td>{}</td></tr>",
+            e[key].as_f64().unwrap_or(f64::NAN),
+            e["type"].as_str().unwrap_or("?"),
+            if e["supercritical"] == true {
+                " (supercritical)"
+            } else if e["supercritical"] == false {
+                " (subcritical)"
+            } else {
+                ""
+            },
+            counts(&e["counts_before"]),
+            counts(&e["counts_after"]),
+            e["cubic"].as_f64().unwrap_or(f64::NAN),
+            e["complete"]
+        );
+    }
+    out.push_str(
+        "</tbody></table><p class=\"note\">Table: <code>bifurcations.json</code>.</p></section>",
+    );
+}
+
 /// Builds the report of a run directory.
 pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     let reader = RunReader::open(dir)?;
@@ -220,6 +269,13 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     );
     if inventory.files.iter().any(|(n, _)| n == "results.json") {
         phase_section(&reader, &mut body, &mut problems);
+    }
+    if inventory
+        .files
+        .iter()
+        .any(|(n, _)| n == "bifurcations.json")
+    {
+        bifurcation_section(&reader, &mut body, &mut problems);
     }
     if inventory.files.iter().any(|(n, _)| n == "attractors.json") {
         attractors_section(&reader, &mut body, &mut problems);

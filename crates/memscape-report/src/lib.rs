@@ -2,12 +2,14 @@
 //! tables beside it. A missing or corrupt file is reported by name, and the rest stays readable,
 //! so a report can draw what is there and say what is not.
 
+mod bifurcation;
 mod html;
 mod landscape;
 mod phase;
 
 use std::path::{Path, PathBuf};
 
+pub use bifurcation::bifurcation_figure;
 pub use html::{Report, report, write_report};
 pub use landscape::landscape_figures;
 pub use phase::phase_figure;

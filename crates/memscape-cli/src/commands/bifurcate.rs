@@ -99,8 +99,16 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         command,
         serde_json::json!({"args": format!("{args:?}"), "sweep": config}),
     );
-    manifest.files = vec!["bifurcations.json".into(), "manifest.json".into()];
+    manifest.files = vec!["bifurcations.json".into()];
+    manifest
+        .files
+        .extend(memscape_report::bifurcation_figure(out.path())?);
+    manifest
+        .files
+        .extend(["report.html".into(), "manifest.json".into()]);
     out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     for e in &s.events {
         eprintln!(
             "{name} = {:.8}: {:?} at {:?}, counts {:?} → {:?}",
