@@ -499,23 +499,9 @@ impl MapRun {
 
     /// Per-sample labels of every K as CSV.
     pub fn labels_csv(&self) -> String {
-        let mut out = String::from(
-            "k,sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized\n",
-        );
+        let mut out = format!("k,{}\n", crate::analysis::classify::CSV_HEADER);
         for (r, c) in self.rows.iter().zip(&self.classifications) {
-            for i in 0..c.classes.len() {
-                out += &format!(
-                    "{},{},{},{},{},{},{},{}\n",
-                    r.k,
-                    i,
-                    c.classes[i].name(),
-                    c.d_train[i],
-                    c.d_train2[i],
-                    c.nearest_train[i],
-                    c.d_sample[i],
-                    c.ratio_memorized[i]
-                );
-            }
+            out += &c.csv_rows(&format!("{},", r.k));
         }
         out
     }

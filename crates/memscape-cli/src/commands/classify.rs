@@ -62,20 +62,11 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
     });
     if let Some(dir) = &args.out {
         let out = RunDir::create(dir)?;
-        let mut labels =
-            String::from("sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized\n");
-        for i in 0..c.classes.len() {
-            labels += &format!(
-                "{},{},{},{},{},{},{}\n",
-                i,
-                c.classes[i].name(),
-                c.d_train[i],
-                c.d_train2[i],
-                c.nearest_train[i],
-                c.d_sample[i],
-                c.ratio_memorized[i]
-            );
-        }
+        let labels = format!(
+            "{}\n{}",
+            memscape::analysis::classify::CSV_HEADER,
+            c.csv_rows("")
+        );
         out.write_bytes("labels.csv", labels.as_bytes())?;
         out.write_json("results.json", &result)?;
         let mut manifest = memscape::store::Manifest::new(

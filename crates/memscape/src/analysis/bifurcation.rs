@@ -317,14 +317,7 @@ fn continue_branch(
     radius: f64,
 ) -> Result<Option<(Vec<f64>, usize)>> {
     let land = landscape(patterns, parameter, value)?;
-    let center = patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1");
-    let radius_sq = patterns
-        .rows()
-        .into_iter()
-        .map(|r| (&r - &center).mapv(|v| v * v).sum())
-        .fold(0.0, f64::max);
-    let scale = radius_sq.sqrt().max(f64::MIN_POSITIVE);
-    let floor_scale = 10.0 * f64::EPSILON * scale * (1.0 + land.beta * radius_sq);
+    let (_, _, floor_scale) = super::critical::scales(&land);
     let start = ndarray::Array1::from(x.to_vec());
     let (y, ok, _) = newton(&land, start.view(), floor_scale, radius, 100);
     let moved = (&y - &start).mapv(|v| v * v).sum().sqrt();

@@ -215,6 +215,29 @@ pub fn classify(
     })
 }
 
+impl Classification {
+    /// Per-sample rows as CSV, each prefixed with `prefix` (e.g. "k,"-columns of a sweep):
+    /// `sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized`.
+    pub fn csv_rows(&self, prefix: &str) -> String {
+        let mut out = String::new();
+        for i in 0..self.classes.len() {
+            out += &format!(
+                "{prefix}{i},{},{},{},{},{},{}\n",
+                self.classes[i].name(),
+                self.d_train[i],
+                self.d_train2[i],
+                self.nearest_train[i],
+                self.d_sample[i],
+                self.ratio_memorized[i]
+            );
+        }
+        out
+    }
+}
+
+/// The header of [`Classification::csv_rows`].
+pub const CSV_HEADER: &str = "sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized";
+
 /// A fraction with its bootstrap 95% percentile interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Estimate {

@@ -254,12 +254,9 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
     }
 }
 
-/// Finds the critical points of `land`.
-pub fn critical_points(
-    land: &Landscape,
-    config: &SearchConfig,
-    extra_starts: Option<ArrayView2<f64>>,
-) -> Result<CriticalSet> {
+/// The landscape's length scale (largest distance of a pattern from their mean), that distance
+/// squared, and the numerator of Newton's round-off floor `10 u scale (1 + beta R²)`.
+pub(crate) fn scales(land: &Landscape) -> (f64, f64, f64) {
     let patterns = land.patterns();
     let center = patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1");
     let radius_sq = patterns
@@ -268,9 +265,23 @@ pub fn critical_points(
         .map(|r| (&r - &center).mapv(|v| v * v).sum())
         .fold(0.0, f64::max);
     let scale = radius_sq.sqrt().max(f64::MIN_POSITIVE);
+    (
+        scale,
+        radius_sq,
+        10.0 * f64::EPSILON * scale * (1.0 + land.beta * radius_sq),
+    )
+}
+
+/// Finds the critical points of `land`.
+pub fn critical_points(
+    land: &Landscape,
+    config: &SearchConfig,
+    extra_starts: Option<ArrayView2<f64>>,
+) -> Result<CriticalSet> {
+    let patterns = land.patterns();
+    let (scale, radius_sq, floor_scale) = scales(land);
     let tol = config.tolerance * scale.max(1e-300);
     let max_step = 0.25 * scale.max(1e-12);
-    let floor_scale = 10.0 * f64::EPSILON * scale * (1.0 + land.beta * radius_sq);
     let degenerate_tol = 1e-10 * (land.beta * radius_sq).max(1.0);
     let starts = starts(patterns, config, extra_starts);
     let (mut found, mut unconverged) = (Vec::<(Array1<f64>, f64)>::new(), 0);
