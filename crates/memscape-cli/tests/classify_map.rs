@@ -245,6 +245,10 @@ fn small_map_writes_tables_and_figures() {
         "manifest.json",
         "samples_k64.npy",
         "attractors_k64.npy",
+        "embedding.csv",
+        "embedding.svg",
+        "embedding.png",
+        "report.html",
     ] {
         assert!(out.join(f).is_file(), "{f}");
     }

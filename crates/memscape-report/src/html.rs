@@ -76,6 +76,15 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
         out,
         problems,
     );
+    if reader.dir().join("embedding.svg").is_file() {
+        figure(
+            reader,
+            "embedding",
+            "Joint PCA of the training patterns (crosses) and the samples at the K of the spurious peak, samples coloured by class. From <code>embedding.csv</code> (all K, with the attractor each sample settles into).",
+            out,
+            problems,
+        );
+    }
     out.push_str("<table><thead><tr><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th></tr></thead><tbody>");
     for r in results["rows"].as_array().into_iter().flatten() {
         let _ = write!(

@@ -3,6 +3,7 @@
 //! so a report can draw what is there and say what is not.
 
 mod bifurcation;
+mod embedding;
 mod html;
 mod landscape;
 mod phase;
@@ -10,6 +11,7 @@ mod phase;
 use std::path::{Path, PathBuf};
 
 pub use bifurcation::bifurcation_figure;
+pub use embedding::embedding_figure;
 pub use html::{Report, report, write_report};
 pub use landscape::landscape_figures;
 pub use phase::phase_figure;

@@ -283,6 +283,8 @@ pub struct MapRun {
     pub samples: Vec<Array2<f64>>,
     pub attractors: Vec<Array2<f64>>,
     pub classifications: Vec<Classification>,
+    /// `embedding.csv` rows (see [`embedding_rows`]).
+    pub embedding: String,
     pub timings: BTreeMap<String, f64>,
 }
 
@@ -333,6 +335,7 @@ pub fn map_exact(request: MapRequest) -> Result<MapRun> {
     let mut timings = BTreeMap::from([("load_s".to_string(), clock.elapsed().as_secs_f64())]);
     let (mut rows, mut samples, mut attractors, mut classifications) =
         (vec![], vec![], vec![], vec![]);
+    let mut embeddings = vec![];
     for &k in &request.ks {
         let clock = Instant::now();
         let train = split.train(&pool, k)?;
@@ -340,9 +343,10 @@ pub fn map_exact(request: MapRequest) -> Result<MapRun> {
         let raw = sampler::sample(&den, train.dim(), request.num_samples, &sampler, &mut ())?;
         let settled = settle(&den, raw.view(), schedule.sigma_min, &settle_config);
         let c = classify(train.points.view(), raw.view(), None, &request.thresholds)?;
-        let (_, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
+        let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
         let converged =
             settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
+        embeddings.push(embedding_rows(k, &train.points, &raw, &c, &attractor_of)?);
         rows.push(MapRow {
             k,
             model: "exact",
@@ -380,8 +384,39 @@ pub fn map_exact(request: MapRequest) -> Result<MapRun> {
         samples,
         attractors,
         classifications,
+        embedding: embeddings.concat(),
         timings,
     })
+}
+
+/// CSV rows `k,kind,index,pc1,pc2,class,attractor` of a joint PCA of patterns and samples;
+/// `attractor` is the group of the point each sample settles into.
+fn embedding_rows(
+    k: usize,
+    patterns: &Array2<f64>,
+    samples: &Array2<f64>,
+    c: &Classification,
+    attractor_of: &[usize],
+) -> Result<String> {
+    let both = ndarray::concatenate(ndarray::Axis(0), &[patterns.view(), samples.view()])
+        .expect("same dimension");
+    let dims = both.ncols().min(2);
+    let (proj, _) = crate::analysis::embed::pca(both.view(), dims)?;
+    let pc = |i: usize, j: usize| if j < dims { proj[[i, j]] } else { 0.0 };
+    let mut out = String::new();
+    for i in 0..patterns.nrows() {
+        out += &format!("{k},pattern,{i},{},{},,\n", pc(i, 0), pc(i, 1));
+    }
+    for (i, (class, attractor)) in c.classes.iter().zip(attractor_of).enumerate() {
+        let r = patterns.nrows() + i;
+        out += &format!(
+            "{k},sample,{i},{},{},{},{attractor}\n",
+            pc(r, 0),
+            pc(r, 1),
+            class.name()
+        );
+    }
+    Ok(out)
 }
 
 /// Bootstrap intervals of the capacities: every K's samples are resampled together.
@@ -525,10 +560,15 @@ impl MapRun {
         }
         out.write_bytes("phase.csv", self.phase_csv().as_bytes())?;
         out.write_bytes("labels.csv", self.labels_csv().as_bytes())?;
+        out.write_bytes(
+            "embedding.csv",
+            format!("k,kind,index,pc1,pc2,class,attractor\n{}", self.embedding).as_bytes(),
+        )?;
         out.write_json("results.json", &self.results())?;
         manifest.files.extend([
             "phase.csv".into(),
             "labels.csv".into(),
+            "embedding.csv".into(),
             "results.json".into(),
         ]);
         manifest.timings = self.timings.clone();

@@ -45,7 +45,8 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let run = map_exact(request)?;
     let out = RunDir::create(&args.out)?;
     let mut manifest = run.write(&out, command)?;
-    let figures = memscape_report::phase_figure(out.path())?;
+    let mut figures = memscape_report::phase_figure(out.path())?;
+    figures.extend(memscape_report::embedding_figure(out.path())?);
     manifest.files.extend(figures.iter().cloned());
     manifest.files.push("report.html".into());
     out.write_json("manifest.json", &manifest)?;

@@ -7,4 +7,5 @@ pub mod capacity;
 pub mod classify;
 pub mod critical;
 pub mod distance;
+pub mod embed;
 pub mod settle;
