@@ -12,7 +12,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::critical::{CriticalSet, descend, symmetric_eigen};
+use super::critical::{CriticalSet, descend, scales, symmetric_eigen};
 use crate::denoiser::Landscape;
 use crate::rng::{normal, stream, uniform};
 
@@ -35,15 +35,8 @@ pub fn descend_to(
     x: ArrayView1<f64>,
     radius: f64,
 ) -> Endpoint {
-    let scale = radius.max(1e-12);
-    let (y, ok, _) = descend(
-        land,
-        x,
-        1e-12 * scale,
-        10.0 * f64::EPSILON * scale,
-        0.25 * (1.0 + scale),
-        2000,
-    );
+    let (scale, _, floor_scale) = scales(land);
+    let (y, ok, _) = descend(land, x, 1e-12 * scale, floor_scale, 0.25 * scale, 2000);
     if !ok {
         return Endpoint::Unconverged;
     }

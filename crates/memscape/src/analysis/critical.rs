@@ -95,6 +95,18 @@ pub fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
     (values, vectors)
 }
 
+/// The Newton step H⁻¹ r from H's eigen-decomposition, with |λ| clamped below at 1e-12.
+fn newton_step(values: &[f64], vectors: &Array2<f64>, residual: &Array1<f64>) -> Array1<f64> {
+    let coeffs: Array1<f64> = vectors
+        .t()
+        .dot(residual)
+        .iter()
+        .zip(values)
+        .map(|(c, &l)| c / l.abs().max(1e-12).copysign(l))
+        .collect();
+    vectors.dot(&coeffs)
+}
+
 /// Damped Newton on ∇E = 0: steps along the Hessian's eigenvectors with |λ| clamped away from
 /// zero, each step at most `max_step` long. The Newton step H⁻¹∇E estimates the distance to the
 /// critical point; the search stops when it is below the round-off floor
@@ -112,13 +124,7 @@ pub(crate) fn newton(
     for _ in 0..iterations {
         let g = land.gradient(x.view());
         let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
-        let gv = vectors.t().dot(&g);
-        let coeffs: Array1<f64> = gv
-            .iter()
-            .zip(&values)
-            .map(|(c, &l)| c / l.abs().max(1e-12).copysign(l))
-            .collect();
-        let mut step = vectors.dot(&coeffs);
+        let mut step = newton_step(&values, &vectors, &g);
         let len = step.dot(&step).sqrt();
         let smallest = values
             .iter()
@@ -538,14 +544,7 @@ pub fn fixed_points_of(
             let sym = (&a + &a.t()) / 2.0;
             let (values, vectors) = symmetric_eigen(&sym);
             // Newton step with the symmetrised Jacobian (exact for gradient maps)
-            let coeffs: Array1<f64> = vectors
-                .t()
-                .dot(&residual)
-                .iter()
-                .zip(&values)
-                .map(|(c, &l)| c / l.abs().max(1e-12).copysign(l))
-                .collect();
-            let step = vectors.dot(&coeffs);
+            let step = newton_step(&values, &vectors, &residual);
             x -= &step;
             if step.dot(&step).sqrt() < tolerance {
                 converged = true;
