@@ -111,9 +111,9 @@ pub enum PrecisionArg {
     F32,
 }
 
-/// Sampler flags.
+/// Integrator flags shared by `sample` and `map`.
 #[derive(Debug, Args)]
-pub struct SamplerArgs {
+pub struct IntegratorArgs {
     /// Integrator: em (Euler–Maruyama on the reverse SDE), ddim (with --eta), heun (PF-ODE).
     #[arg(long, default_value = "em")]
     pub sampler: String,
@@ -126,21 +126,19 @@ pub struct SamplerArgs {
     /// Spacing of the sigma grid.
     #[arg(long, value_enum, default_value = "karras")]
     pub spacing: SpacingArg,
-    /// Largest noise level (default 10 × the RMS norm of the patterns).
+    /// Largest noise level (default 10 × the RMS norm of the data).
     #[arg(long, allow_negative_numbers = true)]
     pub sigma_max: Option<f64>,
-    /// Final noise level (default 1e-3 × the RMS norm of the patterns).
-    #[arg(long, allow_negative_numbers = true)]
-    pub sigma_min: Option<f64>,
-    /// Number of noise levels from sigma_max to sigma_min.
-    #[arg(long, default_value_t = 200)]
-    pub steps: usize,
-    /// Stop at sigma_min with noisy samples instead of returning D(x, sigma_min).
-    #[arg(long)]
-    pub no_final_denoise: bool,
     /// Rows per denoiser call (never changes the result).
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
+}
+
+impl IntegratorArgs {
+    /// The sampler kind (checks --sampler and --eta).
+    pub fn kind(&self) -> memscape::Result<memscape::sampler::SamplerKind> {
+        memscape::sampler::SamplerKind::parse(&self.sampler, self.eta)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +152,16 @@ pub struct SampleArgs {
     #[arg(long, value_enum, default_value = "exact")]
     pub model: Model,
     #[command(flatten)]
-    pub sampler: SamplerArgs,
+    pub integrator: IntegratorArgs,
+    /// Final noise level (default 1e-3 × the RMS norm of the patterns).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma_min: Option<f64>,
+    /// Number of noise levels from sigma_max to sigma_min.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Stop at sigma_min with noisy samples instead of returning D(x, sigma_min).
+    #[arg(long)]
+    pub no_final_denoise: bool,
     /// Number of samples.
     #[arg(long, default_value_t = 1000)]
     pub n: usize,
@@ -192,19 +199,8 @@ pub struct MapArgs {
     /// The model to map.
     #[arg(long, value_enum, default_value = "exact")]
     pub model: Model,
-    /// Integrator: em, ddim (with --eta), heun.
-    #[arg(long, default_value = "em")]
-    pub sampler: String,
-    /// DDIM stochasticity in [0, 1].
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub eta: f64,
-    #[arg(long, value_enum, default_value = "ve")]
-    pub process: Process,
-    #[arg(long, value_enum, default_value = "karras")]
-    pub spacing: SpacingArg,
-    /// Largest noise level (default 10 × the RMS norm of the data).
-    #[arg(long, allow_negative_numbers = true)]
-    pub sigma_max: Option<f64>,
+    #[command(flatten)]
+    pub integrator: IntegratorArgs,
     /// Final noise level (default 0.02 × the RMS norm of the data); samples are then carried
     /// to their attractor by iterating the denoiser at this level.
     #[arg(long, allow_negative_numbers = true)]
@@ -217,8 +213,6 @@ pub struct MapArgs {
     pub n_samples: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value_t = 1024)]
-    pub batch_size: usize,
     /// Memorization threshold delta_m: a distance, or auto (1/4 of the training set's median
     /// nearest-neighbour spacing).
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]

@@ -3,7 +3,6 @@
 use memscape::analysis::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
 use memscape::pipeline::{MapRequest, map_exact};
-use memscape::sampler::SamplerKind;
 use memscape::store::RunDir;
 
 use crate::flags::{MapArgs, Model};
@@ -26,15 +25,15 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         data: DataSpec::parse(&args.data)?,
         ks,
         subset_seed: args.subset_seed,
-        kind: SamplerKind::parse(&args.sampler, args.eta)?,
-        process: args.process.noise_process(),
-        spacing: args.spacing.spacing(),
-        sigma_max: args.sigma_max,
+        kind: args.integrator.kind()?,
+        process: args.integrator.process.noise_process(),
+        spacing: args.integrator.spacing.spacing(),
+        sigma_max: args.integrator.sigma_max,
         sigma_min: args.sigma_min,
         num_steps: args.steps,
         num_samples: args.n_samples,
         seed: args.seed,
-        batch_size: args.batch_size,
+        batch_size: args.integrator.batch_size,
         thresholds: ThresholdSpec {
             delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
             delta_s: Threshold::parse("--delta-s", &args.delta_s)?,

@@ -2,14 +2,13 @@
 
 use memscape::dataset::DataSpec;
 use memscape::pipeline::{Precision, SampleRequest, sample_exact};
-use memscape::sampler::SamplerKind;
 use memscape::store::RunDir;
 
 use crate::flags::{Model, PrecisionArg, SampleArgs};
 
 pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let Model::Exact = args.model;
-    let s = &args.sampler;
+    let s = &args.integrator;
     let request = SampleRequest {
         data: DataSpec::parse(&args.data.data)?,
         k: args.k,
@@ -19,13 +18,13 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
             PrecisionArg::F64 => Precision::F64,
             PrecisionArg::F32 => Precision::F32,
         },
-        kind: SamplerKind::parse(&s.sampler, s.eta)?,
+        kind: s.kind()?,
         process: s.process.noise_process(),
         spacing: s.spacing.spacing(),
         sigma_max: s.sigma_max,
-        sigma_min: s.sigma_min,
-        num_steps: s.steps,
-        final_denoise: !s.no_final_denoise,
+        sigma_min: args.sigma_min,
+        num_steps: args.steps,
+        final_denoise: !args.no_final_denoise,
         num_samples: args.n,
         seed: args.seed,
         batch_size: s.batch_size,
