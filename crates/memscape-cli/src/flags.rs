@@ -135,9 +135,24 @@ pub struct IntegratorArgs {
 }
 
 impl IntegratorArgs {
-    /// The sampler kind (checks --sampler and --eta).
-    pub fn kind(&self) -> memscape::Result<memscape::sampler::SamplerKind> {
-        memscape::sampler::SamplerKind::parse(&self.sampler, self.eta)
+    /// The library's sampling plan, with the command's own `sigma_min`, `steps` and `seed`
+    /// (checks --sampler and --eta).
+    pub fn plan(
+        &self,
+        sigma_min: Option<f64>,
+        num_steps: usize,
+        seed: u64,
+    ) -> memscape::Result<memscape::pipeline::SamplingPlan> {
+        Ok(memscape::pipeline::SamplingPlan {
+            kind: memscape::sampler::SamplerKind::parse(&self.sampler, self.eta)?,
+            process: self.process.noise_process(),
+            spacing: self.spacing.spacing(),
+            sigma_max: self.sigma_max,
+            sigma_min,
+            num_steps,
+            seed,
+            batch_size: self.batch_size,
+        })
     }
 }
 

@@ -71,6 +71,47 @@ pub fn default_sigma_range(scale: f64) -> (f64, f64) {
     (10.0 * scale, 1e-3 * scale)
 }
 
+/// The sampler as a user gives it: integrator, noise grid, seed; `None` means "the documented
+/// default" of the command that uses it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SamplingPlan {
+    pub kind: SamplerKind,
+    pub process: NoiseProcess,
+    pub spacing: Spacing,
+    pub sigma_max: Option<f64>,
+    pub sigma_min: Option<f64>,
+    pub num_steps: usize,
+    pub seed: u64,
+    /// Rows per denoiser call; never changes the result.
+    pub batch_size: usize,
+}
+
+impl SamplingPlan {
+    /// The resolved sampler, with these defaults for the noise range; checks the grid.
+    pub fn config(
+        &self,
+        default_sigma_max: f64,
+        default_sigma_min: f64,
+        final_denoise: bool,
+    ) -> Result<SamplerConfig> {
+        let schedule = Schedule {
+            process: self.process,
+            spacing: self.spacing,
+            sigma_max: self.sigma_max.unwrap_or(default_sigma_max),
+            sigma_min: self.sigma_min.unwrap_or(default_sigma_min),
+            num_steps: self.num_steps,
+            final_denoise,
+        };
+        schedule.validate()?;
+        Ok(SamplerConfig {
+            kind: self.kind,
+            schedule,
+            seed: self.seed,
+            batch_size: self.batch_size,
+        })
+    }
+}
+
 /// A sampling request as a user gives it; `None` means "the documented default".
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleRequest {
@@ -79,16 +120,10 @@ pub struct SampleRequest {
     pub subset_seed: u64,
     pub holdout: usize,
     pub precision: Precision,
-    pub kind: SamplerKind,
-    pub process: NoiseProcess,
-    pub spacing: Spacing,
-    pub sigma_max: Option<f64>,
-    pub sigma_min: Option<f64>,
-    pub num_steps: usize,
+    pub plan: SamplingPlan,
+    /// End with a step to sigma = 0, i.e. return D(y, sigma_min).
     pub final_denoise: bool,
     pub num_samples: usize,
-    pub seed: u64,
-    pub batch_size: usize,
     /// Record the trajectories of the first this many samples.
     pub record_trajectories: usize,
 }
@@ -119,21 +154,10 @@ pub fn sample_exact(request: SampleRequest) -> Result<SampleRun> {
     )?;
     timings.insert("load_s".into(), clock.elapsed().as_secs_f64());
     let (default_max, default_min) = default_sigma_range(data_scale(&training.train.points));
-    let schedule = Schedule {
-        process: request.process,
-        spacing: request.spacing,
-        sigma_max: request.sigma_max.unwrap_or(default_max),
-        sigma_min: request.sigma_min.unwrap_or(default_min),
-        num_steps: request.num_steps,
-        final_denoise: request.final_denoise,
-    };
-    let sigmas = schedule.sigmas()?;
-    let sampler = SamplerConfig {
-        kind: request.kind,
-        schedule,
-        seed: request.seed,
-        batch_size: request.batch_size,
-    };
+    let sampler = request
+        .plan
+        .config(default_max, default_min, request.final_denoise)?;
+    let sigmas = sampler.schedule.sigmas()?;
     let dim = training.train.dim();
     let clock = Instant::now();
     let mut recorder = (request.record_trajectories > 0).then(|| {
@@ -233,16 +257,9 @@ pub struct MapRequest {
     /// Training-set sizes, ascending.
     pub ks: Vec<usize>,
     pub subset_seed: u64,
-    pub kind: SamplerKind,
-    pub process: NoiseProcess,
-    pub spacing: Spacing,
-    pub sigma_max: Option<f64>,
-    /// The final noise level; default [`MAP_SIGMA_MIN`] × the data scale.
-    pub sigma_min: Option<f64>,
-    pub num_steps: usize,
+    /// The sampler; its sigma_min defaults to [`MAP_SIGMA_MIN`] × the data scale here.
+    pub plan: SamplingPlan,
     pub num_samples: usize,
-    pub seed: u64,
-    pub batch_size: usize,
     pub thresholds: ThresholdSpec,
     /// Bootstrap resamples for the confidence intervals.
     pub resamples: usize,
@@ -313,21 +330,10 @@ pub fn map_exact(request: MapRequest) -> Result<MapRun> {
     split.train_indices(*request.ks.last().expect("non-empty"))?;
     let scale = data_scale(&pool.points);
     let (default_max, _) = default_sigma_range(scale);
-    let schedule = Schedule {
-        process: request.process,
-        spacing: request.spacing,
-        sigma_max: request.sigma_max.unwrap_or(default_max),
-        sigma_min: request.sigma_min.unwrap_or(MAP_SIGMA_MIN * scale),
-        num_steps: request.num_steps,
-        final_denoise: true,
-    };
-    schedule.validate()?;
-    let sampler = SamplerConfig {
-        kind: request.kind,
-        schedule,
-        seed: request.seed,
-        batch_size: request.batch_size,
-    };
+    let sampler = request
+        .plan
+        .config(default_max, MAP_SIGMA_MIN * scale, true)?;
+    let schedule = sampler.schedule;
     let settle_config = SettleConfig {
         tolerance: SETTLE_TOLERANCE * scale,
         max_iterations: SETTLE_ITERATIONS,
@@ -350,7 +356,7 @@ pub fn map_exact(request: MapRequest) -> Result<MapRun> {
         rows.push(MapRow {
             k,
             model: "exact",
-            fractions: fractions(&c, request.resamples, request.seed ^ k as u64),
+            fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
             num_attractors,
             settled: converged,
             thresholds: c.thresholds,
@@ -372,7 +378,7 @@ pub fn map_exact(request: MapRequest) -> Result<MapRun> {
         &request.ks,
         &classifications,
         request.resamples,
-        request.seed,
+        request.plan.seed,
     );
     timings.insert("total_s".into(), clock.elapsed().as_secs_f64());
     Ok(MapRun {
@@ -546,7 +552,9 @@ impl MapRun {
         let clock = Instant::now();
         let config = serde_json::json!({"request": self.request, "sampler": self.sampler});
         let mut manifest = Manifest::new(command, config);
-        manifest.seeds.insert("sampler".into(), self.request.seed);
+        manifest
+            .seeds
+            .insert("sampler".into(), self.request.plan.seed);
         manifest
             .seeds
             .insert("subset".into(), self.request.subset_seed);

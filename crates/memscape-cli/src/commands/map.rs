@@ -25,15 +25,10 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         data: DataSpec::parse(&args.data)?,
         ks,
         subset_seed: args.subset_seed,
-        kind: args.integrator.kind()?,
-        process: args.integrator.process.noise_process(),
-        spacing: args.integrator.spacing.spacing(),
-        sigma_max: args.integrator.sigma_max,
-        sigma_min: args.sigma_min,
-        num_steps: args.steps,
+        plan: args
+            .integrator
+            .plan(args.sigma_min, args.steps, args.seed)?,
         num_samples: args.n_samples,
-        seed: args.seed,
-        batch_size: args.integrator.batch_size,
         thresholds: ThresholdSpec {
             delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
             delta_s: Threshold::parse("--delta-s", &args.delta_s)?,

@@ -18,16 +18,9 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
             PrecisionArg::F64 => Precision::F64,
             PrecisionArg::F32 => Precision::F32,
         },
-        kind: s.kind()?,
-        process: s.process.noise_process(),
-        spacing: s.spacing.spacing(),
-        sigma_max: s.sigma_max,
-        sigma_min: args.sigma_min,
-        num_steps: args.steps,
+        plan: s.plan(args.sigma_min, args.steps, args.seed)?,
         final_denoise: !args.no_final_denoise,
         num_samples: args.n,
-        seed: args.seed,
-        batch_size: s.batch_size,
         record_trajectories: args.record_trajectories,
     };
     let run = sample_exact(request)?;
