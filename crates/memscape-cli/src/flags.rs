@@ -33,9 +33,91 @@ pub enum Command {
     Bifurcate(BifurcateArgs),
     /// Classical, dense and modern Hopfield networks: stability, retrieval, capacity.
     Hopfield(HopfieldArgs),
+    /// Train a score network on K patterns, with interventions; checkpoints (safetensors +
+    /// JSON metadata) at log-spaced steps, loss curves.
+    Train(TrainCmdArgs),
+    /// Training dynamics: for each K and seed, train once, sample and classify at every
+    /// checkpoint; tau_mem(K) with bootstrap intervals, tau_gen, the fit tau_mem = a K^p, and
+    /// the (K, step) phase table.
+    Dynamics(DynamicsArgs),
     /// Write report.html for a run directory: figures inline, headline numbers, tables,
     /// manifest. Exit 1 when files are missing or corrupt (the rest is still drawn).
     Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainCmdArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number of training patterns K.
+    #[arg(long)]
+    pub k: usize,
+    /// Training steps (the length of the learning-rate schedule).
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: usize,
+    /// Log-spaced checkpoints (the last step is always one).
+    #[arg(long, default_value_t = 12)]
+    pub checkpoints: usize,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    #[arg(long, default_value = "runs/train")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DynamicsArgs {
+    /// Dataset (as for `sample`).
+    #[arg(long, default_value = "circle")]
+    pub data: String,
+    /// Training-set sizes, comma-separated and increasing.
+    #[arg(long, default_value = "8,16,32,64")]
+    pub k: String,
+    /// Seed of the permutation whose first K points are the training set.
+    #[arg(long, default_value_t = 42)]
+    pub subset_seed: u64,
+    /// Held-out points for the test loss (the tail of the permutation).
+    #[arg(long, default_value_t = 1000)]
+    pub holdout: usize,
+    /// Training steps per run.
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: usize,
+    /// Log-spaced checkpoints per run, where samples are drawn and classified.
+    #[arg(long, default_value_t = 12)]
+    pub checkpoints: usize,
+    /// Training seeds per K (train-seed, train-seed + 1, ...).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: usize,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    #[command(flatten)]
+    pub integrator: IntegratorArgs,
+    /// Final noise level of the sampler (default 0.02 × the RMS norm of the data, as map).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma_min: Option<f64>,
+    /// Sampler noise levels.
+    #[arg(long, default_value_t = 100)]
+    pub sample_steps: usize,
+    /// Samples per checkpoint.
+    #[arg(long, default_value_t = 500)]
+    pub n_samples: usize,
+    /// Seed of the sampler's noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// tau_mem is where f_mem first reaches this level.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub fmem_level: f64,
+    /// Bootstrap resamples for the intervals.
+    #[arg(long, default_value_t = 200)]
+    pub resamples: usize,
+    /// Also keep every checkpoint under checkpoints/k{K}_seed{S}/.
+    #[arg(long)]
+    pub save_checkpoints: bool,
+    #[arg(long, default_value = "runs/dynamics")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +145,123 @@ pub struct DataArgs {
 pub enum Model {
     /// The exact empirical denoiser (one modern-Hopfield update).
     Exact,
+    /// A score network trained on the K patterns (the exact model is mapped beside it).
+    Mlp,
+}
+
+/// The score network and its training: every intervention of the study is a flag here.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Hidden width of the MLP.
+    #[arg(long, default_value_t = 160)]
+    pub width: usize,
+    /// Number of hidden layers.
+    #[arg(long, default_value_t = 4)]
+    pub depth: usize,
+    /// Random Fourier frequencies of the noise-level embedding.
+    #[arg(long, default_value_t = 64)]
+    pub fourier_features: usize,
+    /// Standard deviation of those frequencies (per unit of ln(sigma)/4).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub fourier_scale: f64,
+    /// Training batch (patterns are cycled with fresh noise when K is smaller).
+    #[arg(long, default_value_t = 256)]
+    pub train_batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub lr_schedule: LrScheduleArg,
+    /// Linear warm-up steps.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+    /// Decoupled weight decay (AdamW); 0 is plain Adam.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub weight_decay: f64,
+    /// Dropout probability on every hidden layer, in [0, 1).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub dropout: f64,
+    /// Gaussian jitter of the patterns (std, data units) at every step.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub input_noise: f64,
+    /// EMA decay of the evaluated weights, in [0, 1) (default: no EMA).
+    #[arg(long, allow_negative_numbers = true)]
+    pub ema: Option<f64>,
+    /// Stop at this step (early stopping; the schedule still spans the full length).
+    #[arg(long)]
+    pub stop_at: Option<usize>,
+    /// Training objective: ve (log-uniform sigma) or vp (DDPM's t ~ U and epsilon loss).
+    #[arg(long, value_enum, default_value = "ve")]
+    pub objective: ObjectiveArg,
+    /// What the network predicts: epsilon (the noise) or edm (EDM's c_skip/c_out mix).
+    #[arg(long, value_enum, default_value = "epsilon")]
+    pub parametrization: ParametrizationArg,
+    /// Noise range of the ve objective (default 0.01 and 10 × the data's RMS norm).
+    #[arg(long, allow_negative_numbers = true)]
+    pub train_sigma_min: Option<f64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub train_sigma_max: Option<f64>,
+    /// Seed of the initial weights, batches and noise (a training run is a function of it).
+    #[arg(long, default_value_t = 0)]
+    pub train_seed: u64,
+}
+
+impl TrainArgs {
+    /// The library's training configuration for `steps` steps and `checkpoints` checkpoints.
+    pub fn config(&self, steps: usize, checkpoints: usize) -> memscape_train::TrainConfig {
+        memscape_train::TrainConfig {
+            width: self.width,
+            depth: self.depth,
+            fourier_features: self.fourier_features,
+            fourier_scale: self.fourier_scale,
+            steps,
+            stop_at: self.stop_at,
+            batch_size: self.train_batch,
+            lr: self.lr,
+            lr_schedule: match self.lr_schedule {
+                LrScheduleArg::Constant => memscape_train::optim::LrSchedule::Constant,
+                LrScheduleArg::Cosine => memscape_train::optim::LrSchedule::Cosine,
+            },
+            warmup: self.warmup,
+            weight_decay: self.weight_decay,
+            dropout: self.dropout,
+            input_noise: self.input_noise,
+            ema: self.ema,
+            objective: match self.objective {
+                ObjectiveArg::Ve => memscape_train::Objective::Ve,
+                ObjectiveArg::Vp => memscape_train::Objective::Vp,
+            },
+            parametrization: match self.parametrization {
+                ParametrizationArg::Epsilon => {
+                    memscape_train::precondition::Parametrization::Epsilon
+                }
+                ParametrizationArg::Edm => memscape_train::precondition::Parametrization::Edm,
+            },
+            sigma_min: self.train_sigma_min,
+            sigma_max: self.train_sigma_max,
+            checkpoints,
+            seed: self.train_seed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LrScheduleArg {
+    Constant,
+    Cosine,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ObjectiveArg {
+    Ve,
+    Vp,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ParametrizationArg {
+    Epsilon,
+    Edm,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -163,9 +362,10 @@ pub struct SampleArgs {
     /// Number of training patterns K.
     #[arg(long)]
     pub k: usize,
-    /// The model to sample.
-    #[arg(long, value_enum, default_value = "exact")]
-    pub model: Model,
+    /// Sample this trained network (a .safetensors checkpoint of `memscape train`) instead of
+    /// the exact model; --data and --k still name the training set written beside the samples.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub integrator: IntegratorArgs,
     /// Final noise level (default 1e-3 × the RMS norm of the patterns).
@@ -211,9 +411,14 @@ pub struct MapArgs {
     /// Seed of the permutation whose first K points are the training set.
     #[arg(long, default_value_t = 42)]
     pub subset_seed: u64,
-    /// The model to map.
-    #[arg(long, value_enum, default_value = "exact")]
+    /// The model to map: exact alone, or mlp (a network trained at every K, beside exact).
+    #[arg(long, value_enum, default_value = "mlp")]
     pub model: Model,
+    /// Training steps of the mlp at every K.
+    #[arg(long, default_value_t = 4000)]
+    pub train_steps: usize,
+    #[command(flatten)]
+    pub train: TrainArgs,
     #[command(flatten)]
     pub integrator: IntegratorArgs,
     /// Final noise level (default 0.02 × the RMS norm of the data); samples are then carried

@@ -94,6 +94,8 @@ fn reports_render_in_chromium_with_every_figure_and_no_console_message() {
             "map",
             &[
                 "map",
+                "--train-steps",
+                "300",
                 "--k",
                 "2,9,90,500",
                 "--n-samples",

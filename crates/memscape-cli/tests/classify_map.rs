@@ -214,6 +214,8 @@ fn small_map_writes_tables_and_figures() {
     let out = dir.path().join("map");
     let j = json(&memscape(&[
         "map",
+        "--model",
+        "exact",
         "--k",
         "2,4,8,64",
         "--n-samples",
@@ -288,8 +290,27 @@ fn default_map_shows_the_three_phases() {
         dir.path().join("map").to_str().unwrap(),
         "--json",
     ]));
-    let rows = j["rows"].as_array().unwrap();
+    let all = j["rows"].as_array().unwrap();
+    let of = |model: &str| -> Vec<serde_json::Value> {
+        all.iter()
+            .filter(|r| r["model"] == model)
+            .cloned()
+            .collect()
+    };
+    let (rows, mlp) = (of("exact"), of("mlp"));
+    let rows = &rows;
     let get = |r: &serde_json::Value, key: &str| r[key].as_f64().unwrap();
+    // Issue 4: a trained MLP row at every K. With its short default training it memorizes two
+    // patterns but generalizes far sooner than the exact model (lower memorization capacity).
+    assert_eq!(mlp.len(), 12);
+    assert!(get(&mlp[0], "memorized") >= 0.9, "{}", mlp[0]);
+    assert!(get(&mlp[11], "generalized") >= 0.9, "{}", mlp[11]);
+    let cap = |c: &serde_json::Value| c["memorization"].as_f64().unwrap();
+    assert!(
+        cap(&j["trained"]["mlp"]["capacities"]) < cap(&j["capacities"]) / 2.0,
+        "{}",
+        j["trained"]
+    );
     for r in rows.iter().filter(|r| r["k"].as_u64().unwrap() <= 9) {
         assert!(get(r, "memorized") >= 0.9, "{r}");
     }

@@ -50,23 +50,37 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
             return;
         }
     };
-    let c = &results["capacities"];
+    let mut models = vec![("exact".to_string(), &results["capacities"])];
+    for (name, t) in results["trained"].as_object().into_iter().flatten() {
+        models.push((name.clone(), &t["capacities"]));
+    }
+    out.push_str("<section><h2>Headline</h2><ul>");
+    for (name, c) in &models {
+        let _ = write!(
+            out,
+            "<li><b>{}</b>: memorization capacity (largest K with ≥ 50% memorized) <b>{}</b>; \
+             spurious peak <b>{}</b> at K = {}; generalization capacity (smallest K with ≥ 50% \
+             generalized) <b>{}</b></li>",
+            escape(name),
+            capacity(&c["memorization"], &c["memorization_ci"]),
+            estimate(&c["spurious_peak"], &c["spurious_peak_ci"]),
+            c["spurious_peak_k"],
+            capacity(&c["generalization"], &c["generalization_ci"]),
+        );
+    }
     let _ = write!(
         out,
-        "<section><h2>Headline</h2><ul>\
-         <li>Memorization capacity (largest K with ≥ 50% memorized): <b>{}</b></li>\
-         <li>Spurious peak: <b>{}</b> at K = {}</li>\
-         <li>Generalization capacity (smallest K with ≥ 50% generalized): <b>{}</b></li>\
-         <li>Final noise level sigma_min = {} (pairs closer than 2·sigma_min merge: beta·d² &lt; 4); {} samples per K</li>\
-         </ul><p class=\"note\">Intervals are bootstrap 95% percentile intervals over the samples.</p></section>",
-        capacity(&c["memorization"], &c["memorization_ci"]),
-        estimate(&c["spurious_peak"], &c["spurious_peak_ci"]),
-        c["spurious_peak_k"],
-        capacity(&c["generalization"], &c["generalization_ci"]),
+        "<li>Final noise level sigma_min = {} (pairs closer than 2·sigma_min merge: beta·d² &lt; 4); {} samples per K and model</li>\
+         </ul><p class=\"note\">Intervals are bootstrap 95% percentile intervals over the samples.{}</p></section>",
         results["sigma_min"]
             .as_f64()
             .map_or("—".into(), |v| format!("{v:.4}")),
         results["num_samples"],
+        if models.len() > 1 {
+            " The trained model (mlp) is one network per K, trained with the configuration in the manifest; its rows are dashed in the figure."
+        } else {
+            ""
+        },
     );
     out.push_str("<section><h2>Phase diagram</h2>");
     figure(
@@ -85,11 +99,12 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
             problems,
         );
     }
-    out.push_str("<table><thead><tr><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th></tr></thead><tbody>");
     for r in results["rows"].as_array().into_iter().flatten() {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(r["model"].as_str().unwrap_or("exact")),
             r["k"],
             estimate(&r["memorized"], &r["ci"]["memorized"]),
             estimate(&r["spurious"], &r["ci"]["spurious"]),
@@ -99,6 +114,76 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>.</p></section>");
+}
+
+/// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.
+fn dynamics_section(
+    reader: &RunReader,
+    results: &serde_json::Value,
+    out: &mut String,
+    problems: &mut Vec<String>,
+) {
+    let step = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or("not reached".into(), |s| format!("{s:.0}"))
+    };
+    out.push_str("<section><h2>Headline</h2><ul>");
+    match results["fit"].as_object() {
+        Some(f) => {
+            let _ = write!(
+                out,
+                "<li>tau_mem = a·K^p with <b>p = {}</b> (bootstrap 95% interval [{}, {}]) over {} values of K</li>",
+                f["p"].as_f64().map_or("—".into(), |v| format!("{v:.3}")),
+                f["ci"][0]
+                    .as_f64()
+                    .map_or("—".into(), |v| format!("{v:.3}")),
+                f["ci"][1]
+                    .as_f64()
+                    .map_or("—".into(), |v| format!("{v:.3}")),
+                f["num_k"]
+            );
+        }
+        None => out.push_str("<li>No fit: tau_mem was reached at fewer than two K.</li>"),
+    }
+    let _ = write!(
+        out,
+        "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss; {} seeds, {} samples per checkpoint</li></ul></section>",
+        results["fmem_level"], results["seeds"], results["num_samples"]
+    );
+    out.push_str("<section><h2>Phase map over K and training step</h2>");
+    figure(
+        reader,
+        "dynamics",
+        "Each cell is one K and checkpoint, coloured by the seed-averaged mix of memorized (red), spurious (orange) and generalized (blue) samples; black dots and bars are tau_mem with its bootstrap 95% interval, the dashed line the fit tau_mem = a·K^p, triangles tau_gen. From <code>results.json</code>; the same cells per seed are in <code>phase.csv</code>.",
+        out,
+        problems,
+    );
+    figure(
+        reader,
+        "fmem_curves",
+        "f_mem (share of samples with d1/d2 < 1/3) against the training step, averaged over seeds, one line per K; the dashed line is the level that defines tau_mem. From <code>results.json</code>.",
+        out,
+        problems,
+    );
+    out.push_str("<table><thead><tr><th>K</th><th>tau_mem</th><th>95% interval</th><th>tau_gen</th></tr></thead><tbody>");
+    let gens = results["tau_gen"].as_array().cloned().unwrap_or_default();
+    for (i, t) in results["tau_mem"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td></tr>",
+            t["k"],
+            step(&t["step"]),
+            step(&t["ci"][0]),
+            step(&t["ci"][1]),
+            gens.get(i).map_or("—".into(), |g| step(&g["step"])),
+        );
+    }
+    out.push_str("</tbody></table><p class=\"note\">Tables: <code>phase.csv</code> (every K, seed and checkpoint: fractions, dominant phase, train and held-out losses), <code>loss.csv</code> (mini-batch loss of every step), <code>results.json</code>.</p></section>");
 }
 
 /// Inlines `NAME.svg` as a figure with `caption`, or records it as missing.
@@ -277,7 +362,12 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
         manifest.map_or("?".into(), |m| m["threads"].to_string()),
     );
     if inventory.files.iter().any(|(n, _)| n == "results.json") {
-        phase_section(&reader, &mut body, &mut problems);
+        match reader.json("results.json") {
+            Ok(r) if r.get("tau_mem").is_some() => {
+                dynamics_section(&reader, &r, &mut body, &mut problems)
+            }
+            _ => phase_section(&reader, &mut body, &mut problems),
+        }
     }
     if inventory
         .files

@@ -3,6 +3,7 @@
 //! so a report can draw what is there and say what is not.
 
 mod bifurcation;
+mod dynamics;
 mod embedding;
 mod html;
 mod landscape;
@@ -11,6 +12,7 @@ mod phase;
 use std::path::{Path, PathBuf};
 
 pub use bifurcation::bifurcation_figure;
+pub use dynamics::dynamics_figure;
 pub use embedding::embedding_figure;
 pub use html::{Report, report, write_report};
 pub use landscape::landscape_figures;
@@ -134,7 +136,31 @@ impl RunInventory {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    /// Every file is a drawn figure: SVGs start with `<svg` and hold shapes, PNGs decode and
+    /// have more than 20 distinct colours (not blank).
+    pub(crate) fn assert_drawn(dir: &std::path::Path, files: &[String]) {
+        for f in files {
+            let path = dir.join(f);
+            if f.ends_with(".svg") {
+                let svg = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+                    "{f}"
+                );
+                assert!(
+                    svg.contains("<rect") || svg.contains("<path") || svg.contains("<polyline"),
+                    "{f}"
+                );
+            } else {
+                let png = image::open(&path).unwrap().to_rgb8();
+                let distinct: std::collections::HashSet<[u8; 3]> =
+                    png.pixels().map(|p| p.0).collect();
+                assert!(distinct.len() > 20, "{f} is blank");
+            }
+        }
+    }
+
     use super::*;
     use ndarray_npy::WriteNpyExt;
 

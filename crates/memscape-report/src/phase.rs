@@ -30,6 +30,9 @@ pub(crate) fn register_font() {
     });
 }
 
+/// A trained model's name and, per curve, its (K, fraction) points.
+type Trained = (String, Vec<Vec<(f64, f64)>>);
+
 struct Phase {
     ks: Vec<f64>,
     /// per curve: (value, lo, hi) at each K
@@ -38,6 +41,8 @@ struct Phase {
     memorization: Option<f64>,
     generalization: Option<f64>,
     peak: (f64, f64),
+    /// A trained model's rows: its name, and per curve (K, value) points.
+    trained: Option<Trained>,
 }
 
 fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError> {
@@ -56,7 +61,16 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
     let mut ks = vec![];
     let mut curves = vec![vec![]; 3];
     let mut f_mem = vec![];
+    let mut trained: Option<Trained> = None;
     for r in rows {
+        let model = r["model"].as_str().unwrap_or("exact");
+        if model != "exact" {
+            let t = trained.get_or_insert_with(|| (model.to_string(), vec![vec![]; 3]));
+            for (c, (key, _, _)) in t.1.iter_mut().zip(CURVES) {
+                c.push((num(&r["k"], "k")?, num(&r[key], key)?));
+            }
+            continue;
+        }
         ks.push(num(&r["k"], "k")?);
         for (c, (key, _, _)) in curves.iter_mut().zip(CURVES) {
             c.push((
@@ -78,6 +92,7 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
             num(&caps["spurious_peak_k"], "spurious_peak_k")?,
             num(&caps["spurious_peak"], "spurious_peak")?,
         ),
+        trained,
     })
 }
 
@@ -128,6 +143,27 @@ fn draw<DB: DrawingBackend>(
                 .zip(curve)
                 .map(|(&k, c)| Circle::new((k, c.0), 4, color.filled())),
         )?;
+    }
+    if let Some((name, curves)) = &p.trained {
+        for (curve, (_, label, color)) in curves.iter().zip(CURVES) {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    curve.iter().copied(),
+                    10,
+                    4,
+                    color.stroke_width(2),
+                ))?
+                .label(format!("{label}, {name}"))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x + 8, y - 4), (x + 16, y + 4)], color.filled())
+                });
+            chart.draw_series(curve.iter().map(|&(k, v)| {
+                Rectangle::new(
+                    [(k * 0.97, v - 0.012), (k * 1.03, v + 0.012)],
+                    color.filled(),
+                )
+            }))?;
+        }
     }
     let grey = RGBColor(90, 90, 90);
     chart

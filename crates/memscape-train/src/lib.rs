@@ -1,8 +1,9 @@
 //! Trained score networks for memscape, in flow order: EDM preconditioning, the MLP score
 //! network (hand-written forward and backward passes on faer GEMMs), the optimiser, safetensors
 //! checkpoints, the trained model as a memscape [`memscape::denoiser::Denoiser`], and the
-//! training loop with its interventions.
+//! training loop with its interventions, and the training-dynamics study built on it.
 
+pub mod dynamics;
 pub mod mlp;
 pub mod model;
 pub mod optim;
@@ -12,4 +13,4 @@ pub mod train;
 
 pub use model::{CheckpointMeta, ScoreModel};
 pub use precondition::{Preconditioned, Preconditioning};
-pub use train::{Objective, TrainConfig, TrainRun, train};
+pub use train::{MlpTrainer, Objective, TrainConfig, TrainRun, train};

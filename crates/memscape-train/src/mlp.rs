@@ -14,9 +14,11 @@
 //! do not depend on the thread count.
 
 use faer::{Accum, MatMut, MatRef, Par};
+use memscape::denoiser::Float;
 use memscape::error::{Error, Result};
 use memscape::rng;
 use rand::RngExt;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The network's shape; everything needed to rebuild it from a checkpoint.
@@ -114,14 +116,15 @@ pub struct Tape {
     batch: usize,
     /// Input of every layer (batch × fan_in, row-major).
     inputs: Vec<Vec<f32>>,
-    /// Pre-activation of every hidden layer.
+    /// Pre-activation of every hidden layer, and its sigmoid.
     pre: Vec<Vec<f32>>,
+    sig: Vec<Vec<f32>>,
     /// Dropout multipliers (0 or 1/(1−p)) of every hidden layer; empty without dropout.
     masks: Vec<Vec<f32>>,
 }
 
 /// Rows × columns × inner size below which a GEMM runs on one thread.
-const PARALLEL_GEMM_WORK: usize = 1 << 18;
+const PARALLEL_GEMM_WORK: usize = 1 << 23;
 
 /// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`.
 fn gemm(dst: MatMut<f32>, accumulate: bool, lhs: MatRef<f32>, rhs: MatRef<f32>) {
@@ -139,19 +142,42 @@ fn gemm(dst: MatMut<f32>, accumulate: bool, lhs: MatRef<f32>, rhs: MatRef<f32>) 
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, 1.0, par);
 }
 
+/// σ(z) = 1/(1 + e^{−z}) through the vectorisable `exp` of the exact denoiser, evaluated at
+/// −|z| ≥ −80 (so it never underflows): σ(z) = 1/(1 + e^{−|z|}) for z ≥ 0, e^{−|z|}/(1 + e^{−|z|})
+/// below.
 fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
+    let e = <f32 as Float>::exp_nonpositive((-z.abs()).max(-80.0));
+    let s = 1.0 / (1.0 + e);
+    if z >= 0.0 { s } else { e * s }
 }
 
-/// SiLU(z) = z σ(z).
-fn silu(z: f32) -> f32 {
-    z * sigmoid(z)
-}
-
-/// SiLU'(z) = σ(z) (1 + z (1 − σ(z))).
-fn silu_grad(z: f32) -> f32 {
-    let s = sigmoid(z);
+/// SiLU'(z) = σ(z) (1 + z (1 − σ(z))), from σ(z).
+fn silu_grad(z: f32, s: f32) -> f32 {
     s * (1.0 + z * (1.0 - s))
+}
+
+/// Elements above which element-wise passes split over threads (results do not change).
+const PARALLEL_ELEMENTS: usize = 1 << 14;
+
+/// `f` over paired chunks of `a` and `b`, in parallel when they are large.
+fn zip_apply(a: &mut [f32], b: &mut [f32], f: impl Fn(&mut f32, &mut f32) + Sync) {
+    if a.len() >= PARALLEL_ELEMENTS {
+        a.par_chunks_mut(4096)
+            .zip(b.par_chunks_mut(4096))
+            .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| f(x, y)));
+    } else {
+        a.iter_mut().zip(b).for_each(|(x, y)| f(x, y));
+    }
+}
+
+/// `z ← SiLU(z) = z σ(z)`.
+fn silu_in_place(z: &mut [f32]) {
+    if z.len() >= PARALLEL_ELEMENTS {
+        z.par_chunks_mut(4096)
+            .for_each(|c| c.iter_mut().for_each(|v| *v *= sigmoid(*v)));
+    } else {
+        z.iter_mut().for_each(|v| *v *= sigmoid(*v));
+    }
 }
 
 impl Mlp {
@@ -221,10 +247,11 @@ impl Mlp {
     /// Writes the Fourier features of `c_noise` into `out` (2 × fourier_features values).
     fn embed(&self, c_noise: f64, out: &mut [f32]) {
         let f = self.frequencies.len();
+        let turn = (std::f64::consts::TAU * c_noise) as f32;
         for (j, &freq) in self.frequencies.iter().enumerate() {
-            let angle = std::f64::consts::TAU * freq as f64 * c_noise;
-            out[j] = angle.cos() as f32;
-            out[f + j] = angle.sin() as f32;
+            let (sin, cos) = (turn * freq).sin_cos();
+            out[j] = cos;
+            out[f + j] = sin;
         }
     }
 
@@ -271,16 +298,19 @@ impl Mlp {
     ) -> (Vec<f32>, Tape) {
         let batch = features.len() / self.config.input_width();
         let mut inputs = vec![features];
-        let mut pre = vec![];
+        let (mut pre, mut sig) = (vec![], vec![]);
         for l in 0..self.layers.len() - 1 {
-            let z = self.linear(params, l, inputs.last().expect("input"), batch);
-            let mut a: Vec<f32> = z.iter().map(|&v| silu(v)).collect();
+            let mut z = self.linear(params, l, inputs.last().expect("input"), batch);
+            let mut s = vec![0.0; z.len()];
+            zip_apply(&mut s, &mut z, |s, z| *s = sigmoid(*z));
+            let mut a: Vec<f32> = z.iter().zip(&s).map(|(z, s)| z * s).collect();
             if let Some(m) = masks.get(l).filter(|m| !m.is_empty()) {
                 for (a, m) in a.iter_mut().zip(m) {
                     *a *= m;
                 }
             }
             pre.push(z);
+            sig.push(s);
             inputs.push(a);
         }
         let out = self.linear(
@@ -295,6 +325,7 @@ impl Mlp {
                 batch,
                 inputs,
                 pre,
+                sig,
                 masks,
             },
         )
@@ -342,12 +373,32 @@ impl Mlp {
                 ),
             );
             let below = l - 1;
-            for (i, (g, &z)) in da.iter_mut().zip(&tape.pre[below]).enumerate() {
-                let m = tape.masks.get(below).and_then(|m| m.get(i)).unwrap_or(&1.0);
-                *g *= silu_grad(z) * m;
+            let (z, s) = (&tape.pre[below], &tape.sig[below]);
+            match tape.masks.get(below).filter(|m| !m.is_empty()) {
+                Some(m) => {
+                    for (((g, &z), &s), m) in da.iter_mut().zip(z).zip(s).zip(m) {
+                        *g *= silu_grad(z, s) * m;
+                    }
+                }
+                None => {
+                    for ((g, &z), &s) in da.iter_mut().zip(z).zip(s) {
+                        *g *= silu_grad(z, s);
+                    }
+                }
             }
             dz = da;
         }
+    }
+
+    /// Forward pass without a tape, on first-layer inputs `features` (batch × input_width).
+    pub fn forward(&self, params: &[f32], features: &[f32]) -> Vec<f32> {
+        let batch = features.len() / self.config.input_width();
+        let mut a = self.linear(params, 0, features, batch);
+        for l in 1..self.layers.len() {
+            silu_in_place(&mut a);
+            a = self.linear(params, l, &a, batch);
+        }
+        a
     }
 
     /// Inference: `F(u, c_noise)` for rows `u` (n × d) sharing one noise level. The Fourier
@@ -382,14 +433,13 @@ impl Mlp {
             MatRef::from_row_major_slice(u, n, d),
             w.subcols(0, d).transpose(),
         );
-        let mut a: Vec<f32> = z.into_iter().map(silu).collect();
+        silu_in_place(&mut z);
+        let mut a = z;
         for l in 1..self.layers.len() {
-            let z = self.linear(params, l, &a, n);
-            a = if l + 1 < self.layers.len() {
-                z.into_iter().map(silu).collect()
-            } else {
-                z
-            };
+            a = self.linear(params, l, &a, n);
+            if l + 1 < self.layers.len() {
+                silu_in_place(&mut a);
+            }
         }
         a
     }

@@ -66,18 +66,22 @@ impl AdamW {
     /// One update of `params` with gradient `grads`, rate `lr` and decoupled decay `weight_decay`.
     pub fn step(&mut self, params: &mut [f32], grads: &[f32], lr: f64, weight_decay: f64) {
         self.t += 1;
-        let c1 = 1.0 / (1.0 - BETA1.powi(self.t));
-        let c2 = 1.0 / (1.0 - BETA2.powi(self.t));
-        let (b1, b2) = (BETA1 as f32, BETA2 as f32);
-        for i in 0..params.len() {
-            let g = grads[i];
-            self.m[i] = b1 * self.m[i] + (1.0 - b1) * g;
-            self.v[i] = b2 * self.v[i] + (1.0 - b2) * g * g;
-            let m_hat = self.m[i] as f64 * c1;
-            let v_hat = self.v[i] as f64 * c2;
-            let decay = if self.decays[i] { weight_decay } else { 0.0 };
-            let p = params[i] as f64;
-            params[i] = (p - lr * (m_hat / (v_hat.sqrt() + EPSILON) + decay * p)) as f32;
+        // m̂/(√v̂ + ε) = (m c1)/(√(v c2) + ε), in f32 so the loop vectorises
+        let c1 = (1.0 / (1.0 - BETA1.powi(self.t))) as f32;
+        let c2 = (1.0 / (1.0 - BETA2.powi(self.t))) as f32;
+        let (b1, b2, eps, lr) = (BETA1 as f32, BETA2 as f32, EPSILON as f32, lr as f32);
+        let wd = weight_decay as f32;
+        for ((((p, &g), m), v), &decays) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut())
+            .zip(&self.decays)
+        {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let decay = if decays { wd } else { 0.0 };
+            *p -= lr * ((*m * c1) / ((*v * c2).sqrt() + eps) + decay * *p);
         }
     }
 }

@@ -36,7 +36,7 @@ pub fn write(
         offset += bytes;
     }
     let mut head = serde_json::to_vec(&Value::Object(header)).expect("JSON of strings");
-    while head.len() % 8 != 0 {
+    while !head.len().is_multiple_of(8) {
         head.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + head.len() + offset);

@@ -29,6 +29,7 @@ use memscape::noise::VpSchedule;
 use memscape::rng;
 use ndarray::ArrayView2;
 use rand::RngExt;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::mlp::{Mlp, MlpConfig};
@@ -298,25 +299,67 @@ fn batch(
     }
 }
 
-/// Weighted mean squared error per coordinate, and its gradient with respect to the output
-/// when `grad` is given.
-fn loss(out: &[f32], b: &Batch, d: usize, grad: Option<&mut Vec<f32>>) -> f64 {
-    let rows = b.weights.len();
-    let mut total = 0.0;
+/// Weighted mean squared error per coordinate of outputs `out` against rows `r0..` of `b`;
+/// with `grad`, also its gradient with respect to `out` for a batch of `total_rows`.
+fn loss(
+    out: &[f32],
+    b: &Batch,
+    r0: usize,
+    d: usize,
+    total_rows: usize,
+    grad: Option<&mut [f32]>,
+) -> f64 {
+    let mut sum = 0.0;
+    let scale = 2.0 / (total_rows * d) as f64;
     let mut g = grad;
-    if let Some(g) = g.as_deref_mut() {
-        g.resize(out.len(), 0.0);
-    }
-    for (r, &w) in b.weights.iter().enumerate() {
-        for j in r * d..(r + 1) * d {
-            let e = (out[j] - b.targets[j]) as f64;
-            total += w * e * e;
+    for (i, o) in out.chunks(d).enumerate() {
+        let w = b.weights[r0 + i];
+        for (j, &v) in o.iter().enumerate() {
+            let e = (v - b.targets[(r0 + i) * d + j]) as f64;
+            sum += w * e * e;
             if let Some(g) = g.as_deref_mut() {
-                g[j] = (2.0 * w * e / (rows * d) as f64) as f32;
+                g[i * d + j] = (scale * w * e) as f32;
             }
         }
     }
-    total / (rows * d) as f64
+    sum
+}
+
+/// Rows per micro-batch: the batch is cut into these, each runs forward and backward on one
+/// thread, and their gradients are summed in order, so the result does not depend on the
+/// number of threads.
+const MICRO_BATCH: usize = 64;
+
+/// The batch loss, and its gradient with respect to every parameter in `grads`.
+fn gradient(mlp: &Mlp, params: &[f32], b: &Batch, masks: &[Vec<f32>], grads: &mut [f32]) -> f64 {
+    let (d, w_in, width) = (mlp.config.dim, mlp.config.input_width(), mlp.config.width);
+    let rows = b.weights.len();
+    let parts: Vec<(f64, Vec<f32>)> = (0..rows.div_ceil(MICRO_BATCH))
+        .into_par_iter()
+        .map(|c| {
+            let (r0, r1) = (c * MICRO_BATCH, ((c + 1) * MICRO_BATCH).min(rows));
+            let m = masks
+                .iter()
+                .map(|m| m[r0 * width..r1 * width].to_vec())
+                .collect();
+            let (out, tape) =
+                mlp.forward_train(params, b.features[r0 * w_in..r1 * w_in].to_vec(), m);
+            let mut g = vec![0.0; out.len()];
+            let sum = loss(&out, b, r0, d, rows, Some(&mut g));
+            let mut grad = vec![0.0; params.len()];
+            mlp.backward(params, &tape, g, &mut grad);
+            (sum, grad)
+        })
+        .collect();
+    grads.fill(0.0);
+    let mut sum = 0.0;
+    for (s, g) in parts {
+        sum += s;
+        for (a, v) in grads.iter_mut().zip(&g) {
+            *a += v;
+        }
+    }
+    sum / (rows * d) as f64
 }
 
 /// Fixed evaluation draws: row i takes pattern i mod n, the i-th quantile of the noise-level
@@ -347,8 +390,8 @@ fn eval_loss(
         );
     }
     let b = batch(mlp, p, config.objective, &x0, &sigmas, &noise);
-    let (out, _) = mlp.forward_train(params, b.features.clone(), vec![]);
-    loss(&out, &b, d, None)
+    let out = mlp.forward(params, &b.features);
+    loss(&out, &b, 0, d, rows, None) / (rows * d) as f64
 }
 
 /// Trains a score network on `train` (K × d); evaluates the train and held-out losses at
@@ -393,7 +436,6 @@ pub fn train(
     let mut adam = AdamW::new(decays);
     let mut ema = config.ema.map(|_| params.clone());
     let mut grads = vec![0.0f32; params.len()];
-    let mut grad_out = vec![];
     let rows = config.batch_size;
     let mut order: Vec<usize> = (0..k).collect();
     let last = config.last_step();
@@ -455,8 +497,7 @@ pub fn train(
             &sigmas,
             &noise,
         );
-        let (out, tape) = mlp.forward_train(&params, b.features.clone(), masks);
-        let l = loss(&out, &b, d, Some(&mut grad_out));
+        let l = gradient(&mlp, &params, &b, &masks, &mut grads);
         if !l.is_finite() {
             return Err(Error::invalid(
                 "--lr",
@@ -465,7 +506,6 @@ pub fn train(
             ));
         }
         losses.push(l as f32);
-        mlp.backward(&params, &tape, std::mem::take(&mut grad_out), &mut grads);
         let lr = config
             .lr_schedule
             .rate(config.lr, step, config.steps, config.warmup);
@@ -510,6 +550,27 @@ pub fn train(
         evals,
         seconds: clock.elapsed().as_secs_f64(),
     })
+}
+
+/// Training as `memscape map --model mlp` uses it: one network per K, this configuration.
+#[derive(Debug, Clone)]
+pub struct MlpTrainer {
+    pub config: TrainConfig,
+}
+
+impl memscape::pipeline::TrainedModel for MlpTrainer {
+    fn name(&self) -> &'static str {
+        "mlp"
+    }
+
+    fn fit(&self, train: ArrayView2<f64>) -> Result<Box<dyn memscape::denoiser::Denoiser>> {
+        let run = self::train(&self.config, train, None, |_, _, _| Ok(()))?;
+        Ok(Box::new(run.model))
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).expect("config serialises")
+    }
 }
 
 #[cfg(test)]

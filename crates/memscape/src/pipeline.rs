@@ -15,7 +15,7 @@ use crate::analysis::classify::{
 use crate::analysis::settle::{SettleConfig, group, settle};
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, Patterns};
-use crate::denoiser::{EmpiricalDenoiser, Float};
+use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float};
 use crate::error::{Error, Result};
 use crate::noise::{NoiseProcess, Schedule, Spacing};
 use crate::sampler::{self, SamplerConfig, SamplerKind, TrajectoryRecorder};
@@ -139,8 +139,9 @@ pub struct SampleRun {
     pub timings: BTreeMap<String, f64>,
 }
 
-/// Samples the exact empirical model of the training set.
-pub fn sample_exact(request: SampleRequest) -> Result<SampleRun> {
+/// Samples the exact empirical model of the training set, or `trained` (a network trained on
+/// data of the same dimension) when given.
+pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<SampleRun> {
     if request.num_samples == 0 {
         return Err(Error::invalid("--n", "≥ 1", 0));
     }
@@ -169,9 +170,16 @@ pub fn sample_exact(request: SampleRequest) -> Result<SampleRun> {
     });
     let points = training.train.points.view();
     let n = request.num_samples;
-    let samples = match request.precision {
-        Precision::F64 => sample_exact_in::<f64>(points, n, &sampler, recorder.as_mut())?,
-        Precision::F32 => sample_exact_in::<f32>(points, n, &sampler, recorder.as_mut())?,
+    let samples = match (trained, request.precision) {
+        (Some(net), _) => {
+            let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
+            match recorder.as_mut() {
+                Some(r) => sampler::sample(&den, dim, n, &sampler, r)?,
+                None => sampler::sample(&den, dim, n, &sampler, &mut ())?,
+            }
+        }
+        (None, Precision::F64) => sample_exact_in::<f64>(points, n, &sampler, recorder.as_mut())?,
+        (None, Precision::F32) => sample_exact_in::<f32>(points, n, &sampler, recorder.as_mut())?,
     };
     if let Some(r) = recorder.as_mut() {
         sampler::finish_trajectories(r, samples.view());
@@ -288,25 +296,130 @@ pub struct MapRow {
     pub seconds: f64,
 }
 
-/// A finished phase map, with the arrays behind it.
+/// A finished phase map, with the arrays behind it. Rows, samples, attractors and labels run
+/// over the exact model's K first, then the trained model's.
 #[derive(Debug)]
 pub struct MapRun {
     pub request: MapRequest,
+    /// The trained model's configuration, when one was mapped.
+    pub trained: Option<serde_json::Value>,
     pub sampler: SamplerConfig,
     pub rows: Vec<MapRow>,
-    pub capacities: Capacities,
-    /// Bootstrap 95% intervals: memorization capacity, generalization capacity, spurious peak.
-    pub capacity_ci: BTreeMap<&'static str, [f64; 2]>,
+    /// Capacities per model, the exact one first.
+    pub models: Vec<ModelCapacities>,
     pub samples: Vec<Array2<f64>>,
     pub attractors: Vec<Array2<f64>>,
     pub classifications: Vec<Classification>,
-    /// `embedding.csv` rows (see [`embedding_rows`]).
+    /// `embedding.csv` rows of the exact model (see [`embedding_rows`]).
     pub embedding: String,
     pub timings: BTreeMap<String, f64>,
 }
 
-/// Runs the phase map of the exact model.
-pub fn map_exact(request: MapRequest) -> Result<MapRun> {
+/// A trainable model `map` samples beside the exact one (a score network: memscape-train).
+pub trait TrainedModel: Sync {
+    /// Its name in tables and file names ("mlp").
+    fn name(&self) -> &'static str;
+    /// Trains on `train` (K × d) and returns the trained denoiser.
+    fn fit(&self, train: ArrayView2<f64>) -> Result<Box<dyn Denoiser>>;
+    /// Its configuration, for the manifest.
+    fn config(&self) -> serde_json::Value;
+}
+
+/// One model's samples at one K, measured: the row, the raw samples, where they settle, and
+/// their labels.
+struct Measured {
+    row: MapRow,
+    samples: Array2<f64>,
+    attractors: Array2<f64>,
+    classification: Classification,
+    attractor_of: Vec<usize>,
+}
+
+/// Samples `den`, settles and classifies the samples against `train`.
+fn measure(
+    model: &'static str,
+    den: &impl Denoiser,
+    train: &Patterns,
+    request: &MapRequest,
+    sampler: &SamplerConfig,
+    settle_config: &SettleConfig,
+) -> Result<Measured> {
+    let clock = Instant::now();
+    let k = train.num_patterns();
+    let raw = sampler::sample(den, train.dim(), request.num_samples, sampler, &mut ())?;
+    let settled = settle(den, raw.view(), sampler.schedule.sigma_min, settle_config);
+    let c = classify(train.points.view(), raw.view(), None, &request.thresholds)?;
+    let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
+    let converged =
+        settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
+    Ok(Measured {
+        row: MapRow {
+            k,
+            model,
+            fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
+            num_attractors,
+            settled: converged,
+            thresholds: c.thresholds,
+            seconds: clock.elapsed().as_secs_f64(),
+        },
+        samples: raw,
+        attractors: settled.points,
+        classification: c,
+        attractor_of,
+    })
+}
+
+/// The capacities of one model's rows, with bootstrap intervals.
+#[derive(Debug, Clone)]
+pub struct ModelCapacities {
+    pub model: &'static str,
+    pub capacities: Capacities,
+    /// Bootstrap 95% intervals: memorization capacity, generalization capacity, spurious peak.
+    pub ci: BTreeMap<&'static str, [f64; 2]>,
+}
+
+impl ModelCapacities {
+    fn of(
+        model: &'static str,
+        ks: &[usize],
+        measured: &[Measured],
+        resamples: usize,
+        seed: u64,
+    ) -> Self {
+        let column = |f: fn(&Fractions) -> f64| {
+            measured
+                .iter()
+                .map(|m| f(&m.row.fractions))
+                .collect::<Vec<f64>>()
+        };
+        let cs: Vec<Classification> = measured.iter().map(|m| m.classification.clone()).collect();
+        ModelCapacities {
+            model,
+            capacities: capacities(
+                ks,
+                &column(|f| f.memorized.value),
+                &column(|f| f.spurious.value),
+                &column(|f| f.generalized.value),
+            ),
+            ci: capacity_intervals(ks, &cs, resamples, seed),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "memorization": self.capacities.memorization,
+            "memorization_ci": self.ci["memorization"],
+            "spurious_peak_k": self.capacities.spurious_peak_k,
+            "spurious_peak": self.capacities.spurious_peak,
+            "spurious_peak_ci": self.ci["spurious_peak"],
+            "generalization": self.capacities.generalization,
+            "generalization_ci": self.ci["generalization"],
+        })
+    }
+}
+
+/// Runs the phase map of the exact model and, when given, of a model trained at every K.
+pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<MapRun> {
     if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) {
         return Err(Error::invalid(
             "--k",
@@ -333,60 +446,75 @@ pub fn map_exact(request: MapRequest) -> Result<MapRun> {
     let sampler = request
         .plan
         .config(default_max, MAP_SIGMA_MIN * scale, true)?;
-    let schedule = sampler.schedule;
     let settle_config = SettleConfig {
         tolerance: SETTLE_TOLERANCE * scale,
         max_iterations: SETTLE_ITERATIONS,
     };
     let mut timings = BTreeMap::from([("load_s".to_string(), clock.elapsed().as_secs_f64())]);
-    let (mut rows, mut samples, mut attractors, mut classifications) =
-        (vec![], vec![], vec![], vec![]);
+    let (mut exact, mut other) = (vec![], vec![]);
     let mut embeddings = vec![];
     for &k in &request.ks {
-        let clock = Instant::now();
         let train = split.train(&pool, k)?;
         let den = EmpiricalDenoiser::<f64>::new(train.points.view())?;
-        let raw = sampler::sample(&den, train.dim(), request.num_samples, &sampler, &mut ())?;
-        let settled = settle(&den, raw.view(), schedule.sigma_min, &settle_config);
-        let c = classify(train.points.view(), raw.view(), None, &request.thresholds)?;
-        let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
-        let converged =
-            settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
-        embeddings.push(embedding_rows(k, &train.points, &raw, &c, &attractor_of)?);
-        rows.push(MapRow {
+        let m = measure("exact", &den, &train, &request, &sampler, &settle_config)?;
+        embeddings.push(embedding_rows(
             k,
-            model: "exact",
-            fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
-            num_attractors,
-            settled: converged,
-            thresholds: c.thresholds,
-            seconds: clock.elapsed().as_secs_f64(),
-        });
-        samples.push(raw);
-        attractors.push(settled.points);
-        classifications.push(c);
+            &train.points,
+            &m.samples,
+            &m.classification,
+            &m.attractor_of,
+        )?);
+        exact.push(m);
+        if let Some(model) = trained {
+            let clock = Instant::now();
+            let net = model.fit(train.points.view())?;
+            let fit_s = clock.elapsed().as_secs_f64();
+            let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
+            let mut m = measure(
+                model.name(),
+                &den,
+                &train,
+                &request,
+                &sampler,
+                &settle_config,
+            )?;
+            m.row.seconds += fit_s;
+            other.push(m);
+        }
     }
-    let column =
-        |f: fn(&Fractions) -> f64| rows.iter().map(|r| f(&r.fractions)).collect::<Vec<f64>>();
-    let capacities = capacities(
+    let seed = request.plan.seed;
+    let mut models = vec![ModelCapacities::of(
+        "exact",
         &request.ks,
-        &column(|f| f.memorized.value),
-        &column(|f| f.spurious.value),
-        &column(|f| f.generalized.value),
-    );
-    let capacity_ci = capacity_intervals(
-        &request.ks,
-        &classifications,
+        &exact,
         request.resamples,
-        request.plan.seed,
-    );
+        seed,
+    )];
+    if let Some(model) = trained {
+        models.push(ModelCapacities::of(
+            model.name(),
+            &request.ks,
+            &other,
+            request.resamples,
+            seed,
+        ));
+    }
     timings.insert("total_s".into(), clock.elapsed().as_secs_f64());
+    let measured: Vec<Measured> = exact.into_iter().chain(other).collect();
+    let (mut rows, mut samples, mut attractors, mut classifications) =
+        (vec![], vec![], vec![], vec![]);
+    for m in measured {
+        rows.push(m.row);
+        samples.push(m.samples);
+        attractors.push(m.attractors);
+        classifications.push(m.classification);
+    }
     Ok(MapRun {
         request,
+        trained: trained.map(|t| t.config()),
         sampler,
         rows,
-        capacities,
-        capacity_ci,
+        models,
         samples,
         attractors,
         classifications,
@@ -494,17 +622,19 @@ impl MapRun {
             })
             .collect();
         let sigma_min = self.sampler.schedule.sigma_min;
+        let trained: serde_json::Map<String, serde_json::Value> = self.models[1..]
+            .iter()
+            .map(|m| {
+                (
+                    m.model.to_string(),
+                    serde_json::json!({"capacities": m.json(), "config": self.trained}),
+                )
+            })
+            .collect();
         serde_json::json!({
             "rows": rows,
-            "capacities": {
-                "memorization": self.capacities.memorization,
-                "memorization_ci": self.capacity_ci["memorization"],
-                "spurious_peak_k": self.capacities.spurious_peak_k,
-                "spurious_peak": self.capacities.spurious_peak,
-                "spurious_peak_ci": self.capacity_ci["spurious_peak"],
-                "generalization": self.capacities.generalization,
-                "generalization_ci": self.capacity_ci["generalization"],
-            },
+            "capacities": self.models[0].json(),
+            "trained": trained,
             "sigma_min": sigma_min,
             "beta_max": 1.0 / (sigma_min * sigma_min),
             "pair_merge_distance": 2.0 * sigma_min,
@@ -515,7 +645,7 @@ impl MapRun {
     /// The phase table as CSV: one row per K, fractions with their intervals.
     pub fn phase_csv(&self) -> String {
         let mut out = String::from(
-            "k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,settled,delta_m,delta_s\n",
+            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,settled,delta_m,delta_s\n",
         );
         for r in &self.rows {
             let f = &r.fractions;
@@ -523,7 +653,8 @@ impl MapRun {
                 format!("{},{},{}", e.value, e.ci[0], e.ci[1])
             };
             out += &format!(
-                "{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{}\n",
+                r.model,
                 r.k,
                 e(&f.memorized),
                 e(&f.spurious),
@@ -540,9 +671,9 @@ impl MapRun {
 
     /// Per-sample labels of every K as CSV.
     pub fn labels_csv(&self) -> String {
-        let mut out = format!("k,{}\n", crate::analysis::classify::CSV_HEADER);
+        let mut out = format!("model,k,{}\n", crate::analysis::classify::CSV_HEADER);
         for (r, c) in self.rows.iter().zip(&self.classifications) {
-            out += &c.csv_rows(&format!("{},", r.k));
+            out += &c.csv_rows(&format!("{},{},", r.model, r.k));
         }
         out
     }
@@ -550,7 +681,7 @@ impl MapRun {
     /// Writes manifest, results.json, phase.csv, labels.csv and per-K samples and attractors.
     pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
         let clock = Instant::now();
-        let config = serde_json::json!({"request": self.request, "sampler": self.sampler});
+        let config = serde_json::json!({"request": self.request, "sampler": self.sampler, "trained": self.trained});
         let mut manifest = Manifest::new(command, config);
         manifest
             .seeds
@@ -559,12 +690,18 @@ impl MapRun {
             .seeds
             .insert("subset".into(), self.request.subset_seed);
         for ((r, s), a) in self.rows.iter().zip(&self.samples).zip(&self.attractors) {
-            out.write_npy(&format!("samples_k{}.npy", r.k), s)?;
-            out.write_npy(&format!("attractors_k{}.npy", r.k), a)?;
-            manifest.files.extend([
-                format!("samples_k{}.npy", r.k),
-                format!("attractors_k{}.npy", r.k),
-            ]);
+            // the exact model's files keep their plain names
+            let tag = match r.model {
+                "exact" => String::new(),
+                m => format!("{m}_"),
+            };
+            let (sn, an) = (
+                format!("samples_{tag}k{}.npy", r.k),
+                format!("attractors_{tag}k{}.npy", r.k),
+            );
+            out.write_npy(&sn, s)?;
+            out.write_npy(&an, a)?;
+            manifest.files.extend([sn, an]);
         }
         out.write_bytes("phase.csv", self.phase_csv().as_bytes())?;
         out.write_bytes("labels.csv", self.labels_csv().as_bytes())?;

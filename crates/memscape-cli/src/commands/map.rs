@@ -2,25 +2,19 @@
 
 use memscape::analysis::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
-use memscape::pipeline::{MapRequest, map_exact};
+use memscape::pipeline::{MapRequest, TrainedModel, map};
 use memscape::store::RunDir;
 
 use crate::flags::{MapArgs, Model};
 
 pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
-    let Model::Exact = args.model;
-    let ks = args
-        .k
-        .split(',')
-        .map(|v| {
-            v.trim().parse::<usize>().map_err(|_| {
-                anyhow::anyhow!(
-                    "--k must be a comma-separated list of positive integers, got {:?}",
-                    args.k
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<usize>>>()?;
+    let trainer = match args.model {
+        Model::Exact => None,
+        Model::Mlp => Some(memscape_train::MlpTrainer {
+            config: args.train.config(args.train_steps, 1),
+        }),
+    };
+    let ks = super::parse_ks(&args.k)?;
     let request = MapRequest {
         data: DataSpec::parse(&args.data)?,
         ks,
@@ -36,7 +30,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         },
         resamples: args.resamples,
     };
-    let run = map_exact(request)?;
+    let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;
     let mut manifest = run.write(&out, command)?;
     let mut figures = memscape_report::phase_figure(out.path())?;
@@ -47,8 +41,8 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let problems = memscape_report::write_report(out.path())?;
     anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     eprintln!(
-        "{:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
-        "K", "memorized", "spurious", "generalized", "f_mem", "attractors"
+        "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
+        "model", "K", "memorized", "spurious", "generalized", "f_mem", "attractors"
     );
     for r in &run.rows {
         let f = &r.fractions;
@@ -56,7 +50,8 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             format!("{:.3} [{:.3}, {:.3}]", e.value, e.ci[0], e.ci[1])
         };
         eprintln!(
-            "{:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
+            "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
+            r.model,
             r.k,
             e(&f.memorized),
             e(&f.spurious),
@@ -65,21 +60,24 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             r.num_attractors
         );
     }
-    let c = &run.capacities;
     let cap = |v: Option<f64>, ci: [f64; 2]| match v {
         Some(v) => format!("{v:.1} [{:.1}, {:.1}]", ci[0], ci[1]),
         None => "outside the swept K".to_string(),
     };
+    for m in &run.models {
+        let c = &m.capacities;
+        eprintln!(
+            "{}: memorization capacity {}; spurious peak {:.3} [{:.3}, {:.3}] at K = {}; generalization capacity {}",
+            m.model,
+            cap(c.memorization, m.ci["memorization"]),
+            c.spurious_peak,
+            m.ci["spurious_peak"][0],
+            m.ci["spurious_peak"][1],
+            c.spurious_peak_k,
+            cap(c.generalization, m.ci["generalization"]),
+        );
+    }
     let sigma_min = run.sampler.schedule.sigma_min;
-    eprintln!(
-        "memorization capacity {}; spurious peak {:.3} [{:.3}, {:.3}] at K = {}; generalization capacity {}",
-        cap(c.memorization, run.capacity_ci["memorization"]),
-        c.spurious_peak,
-        run.capacity_ci["spurious_peak"][0],
-        run.capacity_ci["spurious_peak"][1],
-        c.spurious_peak_k,
-        cap(c.generalization, run.capacity_ci["generalization"]),
-    );
     eprintln!(
         "sigma_min {sigma_min:.4} (beta = {:.1}: training points closer than 2 sigma_min = {:.4} merge); wrote {} ({}, report.html) in {:.1} s",
         1.0 / (sigma_min * sigma_min),

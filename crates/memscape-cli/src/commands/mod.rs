@@ -3,9 +3,11 @@
 mod attractors;
 mod bifurcate;
 mod classify;
+mod dynamics;
 mod hopfield;
 mod map;
 mod sample;
+mod train;
 
 use crate::flags::{Cli, Command};
 
@@ -18,6 +20,8 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Attractors(args) => attractors::run(args, command),
         Command::Bifurcate(args) => bifurcate::run(args, command),
         Command::Hopfield(args) => hopfield::run(args),
+        Command::Train(args) => train::run(args, command),
+        Command::Dynamics(args) => dynamics::run(args, command),
         Command::Report(args) => report(&args.run_dir),
     }
 }
@@ -25,6 +29,19 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
 /// Prints `value` as one JSON document on stdout.
 pub fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string(value).expect("serialisable"));
+}
+
+/// A `--k` list: comma-separated positive integers.
+pub fn parse_ks(text: &str) -> anyhow::Result<Vec<usize>> {
+    text.split(',')
+        .map(|v| {
+            v.trim().parse::<usize>().map_err(|_| {
+                anyhow::anyhow!(
+                    "--k must be a comma-separated list of positive integers, got {text:?}"
+                )
+            })
+        })
+        .collect()
 }
 
 /// The patterns named by `--data` (and `--k`, the first K of the seeded permutation).

@@ -1,14 +1,18 @@
 //! `memscape sample`: draw samples from the exact model of K patterns into a run directory.
 
 use memscape::dataset::DataSpec;
-use memscape::pipeline::{Precision, SampleRequest, sample_exact};
+use memscape::pipeline::{Precision, SampleRequest, sample};
 use memscape::store::RunDir;
 
-use crate::flags::{Model, PrecisionArg, SampleArgs};
+use crate::flags::{PrecisionArg, SampleArgs};
 
 pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
-    let Model::Exact = args.model;
     let s = &args.integrator;
+    let net = args
+        .checkpoint
+        .as_deref()
+        .map(memscape_train::ScoreModel::load)
+        .transpose()?;
     let request = SampleRequest {
         data: DataSpec::parse(&args.data.data)?,
         k: args.k,
@@ -23,12 +27,26 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         num_samples: args.n,
         record_trajectories: args.record_trajectories,
     };
-    let run = sample_exact(request)?;
+    if let Some((net, _)) = &net {
+        let dim = memscape::dataset::DataSpec::parse(&args.data.data)?
+            .load()?
+            .dim();
+        net.check_dim(args.checkpoint.as_deref().expect("loaded"), dim, "--data")?;
+    }
+    let run = sample(
+        request,
+        net.as_ref()
+            .map(|(n, _)| n as &dyn memscape::denoiser::Denoiser),
+    )?;
+    let source = match &net {
+        Some((_, meta)) => format!("the network at step {}", meta.step),
+        None => "the exact model".into(),
+    };
     let out = RunDir::create(&args.out)?;
     let manifest = run.write(&out, command)?;
     let sigmas = &run.sampler.schedule;
     eprintln!(
-        "sampled {} points in R^{} from the exact model of K = {} patterns ({:?}, sigma {} → {}, {} steps) in {:.2} s; wrote {}",
+        "sampled {} points in R^{} from {source} of K = {} patterns ({:?}, sigma {} → {}, {} steps) in {:.2} s; wrote {}",
         run.samples.nrows(),
         run.samples.ncols(),
         run.training.train.num_patterns(),

@@ -21,11 +21,17 @@ pub struct Capacities {
     pub generalization: Option<f64>,
 }
 
-/// The K in log space where the piecewise-linear curve through (log K_i, f_i) crosses 1/2.
-fn crossing(ks: &[usize], f: &[f64], i: usize) -> f64 {
-    let (a, b) = ((ks[i] as f64).ln(), (ks[i + 1] as f64).ln());
-    let t = (0.5 - f[i]) / (f[i + 1] - f[i]);
+/// Where the piecewise-linear curve through (ln x_i, f_i) reaches `level` between x_i and
+/// x_{i+1}, as an x (interpolated linearly in ln x).
+pub fn log_crossing(xs: &[f64], f: &[f64], i: usize, level: f64) -> f64 {
+    let (a, b) = (xs[i].ln(), xs[i + 1].ln());
+    let t = (level - f[i]) / (f[i + 1] - f[i]);
     (a + t * (b - a)).exp()
+}
+
+fn crossing(ks: &[usize], f: &[f64], i: usize) -> f64 {
+    let xs = [ks[i] as f64, ks[i + 1] as f64];
+    log_crossing(&xs, &f[i..i + 2], 0, 0.5)
 }
 
 /// Capacities from the class fractions at each K.

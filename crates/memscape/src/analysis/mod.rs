@@ -7,5 +7,6 @@ pub mod capacity;
 pub mod classify;
 pub mod critical;
 pub mod distance;
+pub mod dynamics;
 pub mod embed;
 pub mod settle;

@@ -1,0 +1,104 @@
+//! `memscape dynamics`: tau_mem(K), tau_gen and the (K, step) phase table.
+
+use memscape::analysis::classify::ThresholdSpec;
+use memscape::dataset::DataSpec;
+use memscape::store::{Manifest, RunDir};
+use memscape_train::dynamics::{DynamicsRequest, dynamics};
+
+use crate::flags::DynamicsArgs;
+
+pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let ks = super::parse_ks(&args.k)?;
+    let request = DynamicsRequest {
+        data: DataSpec::parse(&args.data)?,
+        ks,
+        seeds: args.seeds,
+        train: args.train.config(args.steps, args.checkpoints),
+        subset_seed: args.subset_seed,
+        holdout: args.holdout,
+        plan: args
+            .integrator
+            .plan(args.sigma_min, args.sample_steps, args.seed)?,
+        num_samples: args.n_samples,
+        thresholds: ThresholdSpec::default(),
+        fmem_level: args.fmem_level,
+        resamples: args.resamples,
+    };
+    request.train.validate()?;
+    let out = RunDir::create(&args.out)?;
+    let mut saved = vec![];
+    let run = dynamics(request, |k, seed, model, meta| {
+        if args.save_checkpoints {
+            let dir = format!("checkpoints/k{k}_seed{seed}");
+            std::fs::create_dir_all(out.path().join(&dir)).map_err(|e| {
+                memscape::Error::file(out.path().join(&dir), format!("cannot create: {e}"))
+            })?;
+            let name = format!("{dir}/step_{:08}.safetensors", meta.step);
+            model.save(&out.path().join(&name), meta)?;
+            saved.push(name);
+        }
+        Ok(())
+    })?;
+    let results = run.results();
+    out.write_bytes("phase.csv", run.phase_csv().as_bytes())?;
+    out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
+    out.write_json("results.json", &results)?;
+    let mut manifest = Manifest::new(command, serde_json::json!({"request": run.request}));
+    manifest
+        .seeds
+        .insert("train".into(), run.request.train.seed);
+    manifest
+        .seeds
+        .insert("sampler".into(), run.request.plan.seed);
+    manifest
+        .seeds
+        .insert("subset".into(), run.request.subset_seed);
+    manifest.timings.insert("total_s".into(), run.seconds);
+    manifest.files = saved;
+    let figures = memscape_report::dynamics_figure(out.path())?;
+    manifest.files.extend(figures.iter().cloned());
+    manifest.files.extend(
+        [
+            "phase.csv",
+            "loss.csv",
+            "results.json",
+            "report.html",
+            "manifest.json",
+        ]
+        .map(String::from),
+    );
+    out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
+    let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));
+    eprintln!(
+        "{:>6}  {:>12}  {:>25}  {:>10}",
+        "K", "tau_mem", "95% CI", "tau_gen"
+    );
+    for (m, g) in run.tau_mem.iter().zip(&run.tau_gen) {
+        eprintln!(
+            "{:>6}  {:>12}  {:>25}  {:>10}",
+            m.k,
+            fmt(m.step),
+            format!("[{}, {}]", fmt(m.ci[0]), fmt(m.ci[1])),
+            fmt(g.step)
+        );
+    }
+    match &run.fit {
+        Some(f) => eprintln!(
+            "tau_mem = {:.3} K^p with p = {:.3} [{:.3}, {:.3}] over {} K values (f_mem level {})",
+            f.a, f.p, f.ci[0], f.ci[1], f.num_k, run.request.fmem_level
+        ),
+        None => eprintln!("no fit: tau_mem was reached at fewer than two K values"),
+    }
+    eprintln!(
+        "wrote {} ({}, report.html) in {:.1} s",
+        out.path().display(),
+        figures.join(", "),
+        run.seconds
+    );
+    if args.json {
+        super::print_json(&results);
+    }
+    Ok(0)
+}

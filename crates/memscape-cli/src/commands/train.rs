@@ -1,0 +1,84 @@
+//! `memscape train`: one score network on K patterns, checkpoints along training.
+
+use memscape::dataset::DataSpec;
+use memscape::pipeline::training_set;
+use memscape::store::{Manifest, RunDir};
+
+use crate::flags::TrainCmdArgs;
+
+pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let data = DataSpec::parse(&args.data.data)?;
+    let config = args.train.config(args.steps, args.checkpoints);
+    config.validate()?;
+    let set = training_set(&data, args.k, args.data.holdout, args.data.subset_seed)?;
+    let out = RunDir::create(&args.out)?;
+    std::fs::create_dir_all(out.path().join("checkpoints"))?;
+    out.write_npy("train.npy", &set.train.points)?;
+    let heldout = (set.heldout.num_patterns() > 0).then(|| set.heldout.points.view());
+    let mut evals = String::from("step,train_loss,test_loss,checkpoint\n");
+    let mut files = vec!["train.npy".to_string()];
+    let run = memscape_train::train(
+        &config,
+        set.train.points.view(),
+        heldout,
+        |model, meta, point| {
+            let name = format!("checkpoints/step_{:08}.safetensors", meta.step);
+            model.save(&out.path().join(&name), meta)?;
+            evals += &format!(
+                "{},{},{},{name}\n",
+                point.step, point.train_loss, point.test_loss
+            );
+            // rewritten at every checkpoint, so an interrupted run keeps its table too
+            out.write_bytes("evals.csv", evals.as_bytes())?;
+            files.push(name);
+            Ok(())
+        },
+    )?;
+    let mut loss = String::from("step,loss\n");
+    for (i, l) in run.losses.iter().enumerate() {
+        loss += &format!("{},{l}\n", i + 1);
+    }
+    out.write_bytes("loss.csv", loss.as_bytes())?;
+    let steps_per_s = run.losses.len() as f64 / run.seconds;
+    let mut manifest = Manifest::new(
+        command,
+        serde_json::json!({"data": data, "k": args.k, "holdout": args.data.holdout, "train": config,
+            "parameters": run.model.mlp.config.num_parameters()}),
+    );
+    manifest.seeds.insert("train".into(), config.seed);
+    manifest
+        .seeds
+        .insert("subset".into(), args.data.subset_seed);
+    manifest.timings.insert("train_s".into(), run.seconds);
+    manifest.files = files;
+    manifest.files.extend([
+        "evals.csv".into(),
+        "loss.csv".into(),
+        "manifest.json".into(),
+    ]);
+    out.write_json("manifest.json", &manifest)?;
+    let last = run.evals.last().expect("the last step is a checkpoint");
+    eprintln!(
+        "trained a {}-parameter MLP on K = {} patterns: {} steps in {:.1} s ({steps_per_s:.0} steps/s); loss train {:.4}, held-out {:.4}; wrote {}",
+        run.model.mlp.config.num_parameters(),
+        args.k,
+        run.losses.len(),
+        run.seconds,
+        last.train_loss,
+        last.test_loss,
+        out.path().display()
+    );
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "command": "train",
+            "out": out.path(),
+            "k": args.k,
+            "steps": run.losses.len(),
+            "evals": run.evals,
+            "seconds": run.seconds,
+            "steps_per_s": steps_per_s,
+            "files": manifest.files,
+        }));
+    }
+    Ok(0)
+}
