@@ -1,0 +1,348 @@
+//! `memscape train`, `sample --checkpoint` and `memscape dynamics` end to end: checkpoints,
+//! determinism, the dynamics JSON, and every bad input of issue 4 as one line and exit 2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ndarray::Array2;
+use ndarray_npy::ReadNpyExt;
+
+fn memscape(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memscape"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+fn train(out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "train",
+        "--data",
+        "gmm:d=4,n=300",
+        "--k",
+        "12",
+        "--holdout",
+        "100",
+        "--steps",
+        "300",
+        "--checkpoints",
+        "4",
+        "--width",
+        "32",
+        "--depth",
+        "2",
+        "--train-batch",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend(extra);
+    json(&memscape(&args))
+}
+
+fn npy(path: &Path) -> Array2<f64> {
+    Array2::read_npy(std::fs::File::open(path).unwrap()).unwrap()
+}
+
+#[test]
+fn same_seed_gives_the_same_loss_curve_checkpoints_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    let ja = train(&a, &["--dropout", "0.1", "--ema", "0.99"]);
+    train(&b, &["--dropout", "0.1", "--ema", "0.99"]);
+    train(
+        &c,
+        &["--dropout", "0.1", "--ema", "0.99", "--train-seed", "1"],
+    );
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    assert_eq!(read(&a, "loss.csv"), read(&b, "loss.csv"));
+    assert_ne!(read(&a, "loss.csv"), read(&c, "loss.csv"));
+    let steps: Vec<u64> = ja["evals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![1, 7, 45, 300]); // round(300^(i/3))
+    let last = "checkpoints/step_00000300.safetensors";
+    assert_eq!(read(&a, last), read(&b, last));
+    // samples of the trained network: same checkpoint and seed → the same samples
+    let sample = |out: &Path, ckpt: &Path| {
+        json(&memscape(&[
+            "sample",
+            "--data",
+            "gmm:d=4,n=300",
+            "--k",
+            "12",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--n",
+            "50",
+            "--steps",
+            "30",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]));
+        npy(&out.join("samples.npy"))
+    };
+    let (s1, s2) = (
+        sample(&dir.path().join("s1"), &a.join(last)),
+        sample(&dir.path().join("s2"), &b.join(last)),
+    );
+    assert_eq!(s1, s2);
+    assert_eq!(s1.dim(), (50, 4));
+    assert!(s1.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn bad_training_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    train(&good, &[]);
+    let ckpt = good.join("checkpoints/step_00000300.safetensors");
+    let corrupt = dir.path().join("corrupt.safetensors");
+    let bytes = std::fs::read(&ckpt).unwrap();
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).unwrap();
+    let out = dir.path().join("x");
+    let o = out.to_str().unwrap();
+    let base = ["train", "--data", "gmm:d=4,n=300", "--out", o];
+    let with = |extra: &[&'static str]| {
+        let mut v: Vec<&str> = base.to_vec();
+        if !extra.contains(&"--k") {
+            v.extend(["--k", "12"]);
+        }
+        v.extend(extra);
+        v
+    };
+    fn sample<'a>(ckpt: &'a str, data: &'a str) -> Vec<&'a str> {
+        vec![
+            "sample",
+            "--data",
+            data,
+            "--k",
+            "12",
+            "--checkpoint",
+            ckpt,
+            "--out",
+        ]
+    }
+    let (c, m) = (
+        corrupt.to_str().unwrap().to_string(),
+        dir.path()
+            .join("none.safetensors")
+            .to_str()
+            .unwrap()
+            .to_string(),
+    );
+    let k = ckpt.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (with(&["--lr", "-0.001"]), "--lr must be > 0"),
+        (with(&["--dropout", "1"]), "--dropout must be in [0, 1)"),
+        (with(&["--ema", "1.2"]), "--ema must be in [0, 1)"),
+        (
+            with(&["--weight-decay", "-1"]),
+            "--weight-decay must be ≥ 0",
+        ),
+        (
+            with(&["--input-noise", "-0.5"]),
+            "--input-noise must be ≥ 0",
+        ),
+        (
+            with(&["--steps", "10", "--stop-at", "20"]),
+            "--stop-at must be in 1..=10",
+        ),
+        (with(&["--k", "400"]), "400"),
+        (
+            [sample(&c, "gmm:d=4,n=300"), vec![o]].concat(),
+            "not a valid safetensors file",
+        ),
+        (
+            [sample(&m, "gmm:d=4,n=300"), vec![o]].concat(),
+            "cannot read",
+        ),
+        (
+            [sample(&k, "gmm:d=6,n=300"), vec![o]].concat(),
+            "checkpoint is for data of dimension 4",
+        ),
+    ];
+    for (args, needle) in cases {
+        let r = memscape(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle) && err.trim_end().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// An interrupted run keeps every checkpoint it wrote: kill training mid-way and load them all.
+#[test]
+fn killed_training_keeps_its_checkpoints_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memscape"))
+        .args([
+            "train",
+            "--data",
+            "gmm:d=4,n=300",
+            "--k",
+            "12",
+            "--steps",
+            "100000000",
+            "--checkpoints",
+            "60",
+            "--width",
+            "16",
+            "--depth",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpts = out.join("checkpoints");
+    let count = || {
+        std::fs::read_dir(&ckpts)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "safetensors")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    let start = std::time::Instant::now();
+    while count() < 8 && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(count() >= 8);
+    for e in std::fs::read_dir(&ckpts).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "safetensors") {
+            let r = memscape(&[
+                "sample",
+                "--data",
+                "gmm:d=4,n=300",
+                "--k",
+                "12",
+                "--checkpoint",
+                p.to_str().unwrap(),
+                "--n",
+                "5",
+                "--steps",
+                "5",
+                "--out",
+                dir.path().join("s").to_str().unwrap(),
+            ]);
+            assert!(
+                r.status.success(),
+                "{}: {}",
+                p.display(),
+                String::from_utf8_lossy(&r.stderr)
+            );
+        }
+    }
+    let evals = std::fs::read_to_string(out.join("evals.csv")).unwrap();
+    assert!(
+        evals.starts_with("step,train_loss,test_loss,checkpoint\n") && evals.lines().count() >= 2
+    );
+}
+
+#[test]
+fn dynamics_json_has_rows_tau_and_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dyn");
+    let j = json(&memscape(&[
+        "dynamics",
+        "--data",
+        "gmm:d=4,n=400",
+        "--k",
+        "4,8",
+        "--steps",
+        "400",
+        "--checkpoints",
+        "4",
+        "--seeds",
+        "2",
+        "--width",
+        "32",
+        "--depth",
+        "2",
+        "--train-batch",
+        "64",
+        "--holdout",
+        "100",
+        "--n-samples",
+        "60",
+        "--sample-steps",
+        "20",
+        "--resamples",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 * 2 * 4);
+    for r in rows {
+        for key in [
+            "k",
+            "seed",
+            "step",
+            "memorized",
+            "spurious",
+            "generalized",
+            "f_mem",
+            "train_loss",
+            "test_loss",
+        ] {
+            assert!(r[key].is_number(), "{key}: {r}");
+        }
+        let total = r["memorized"].as_f64().unwrap()
+            + r["spurious"].as_f64().unwrap()
+            + r["generalized"].as_f64().unwrap();
+        assert!((total - 1.0).abs() < 1e-9);
+    }
+    let taus = j["tau_mem"].as_array().unwrap();
+    assert_eq!(taus.len(), 2);
+    for t in taus {
+        assert!(t["k"].is_number() && t["ci"].as_array().unwrap().len() == 2);
+    }
+    assert!(j["fit"].is_null() || j["fit"]["p"].is_number() && j["fit"]["ci"].is_array());
+    for f in [
+        "phase.csv",
+        "loss.csv",
+        "results.json",
+        "dynamics.svg",
+        "dynamics.png",
+        "fmem_curves.svg",
+        "report.html",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"fig-dynamics\"") && !html.contains("Missing or unreadable"));
+}
