@@ -15,7 +15,7 @@ use ndarray::Array2;
 
 fn bench(name: &str, data: &Array2<f64>, config: TrainConfig, reference: &str, peak: f64) {
     let macs = config.mlp(data.ncols()).macs_per_sample();
-    let flop = 6.0 * macs as f64 * config.batch_size.min(usize::MAX) as f64;
+    let flop = 6.0 * macs as f64 * config.batch_size as f64;
     let mut rates = vec![];
     for window in 0..5 {
         let c = TrainConfig {
