@@ -247,6 +247,12 @@ impl TrainArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EmbedArg {
+    Tsne,
+    Umap,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LrScheduleArg {
     Constant,
     Cosine,
@@ -443,6 +449,10 @@ pub struct MapArgs {
     /// Bootstrap resamples for the confidence intervals.
     #[arg(long, default_value_t = 200)]
     pub resamples: usize,
+    /// Nonlinear maps of patterns and samples at the spurious peak, besides the PCA
+    /// (comma-separated: tsne, umap); up to 1000 points each.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub embed: Vec<EmbedArg>,
     #[arg(long, default_value = "runs/map")]
     pub out: PathBuf,
     /// Print one JSON document on stdout.

@@ -216,6 +216,8 @@ fn small_map_writes_tables_and_figures() {
         "map",
         "--model",
         "exact",
+        "--embed",
+        "tsne,umap",
         "--k",
         "2,4,8,64",
         "--n-samples",
@@ -238,6 +240,14 @@ fn small_map_writes_tables_and_figures() {
         assert_eq!(r["model"], "exact");
         assert!(r["ci"]["f_mem"][0].as_f64().unwrap() <= r["f_mem"].as_f64().unwrap());
         assert!(r["num_attractors"].as_u64().unwrap() >= 1);
+        // DBSCAN on the settled samples counts the same attractors as grouping them at delta_s
+        let db = &r["clusters"]["dbscan"];
+        let by_class = ["memorized", "spurious", "generalized"]
+            .iter()
+            .map(|c| db[c].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(by_class, db["clusters"].as_u64().unwrap(), "{r}");
+        assert!(db["clusters"].as_u64().unwrap() >= 1, "{r}");
     }
     assert!(j["capacities"].is_object());
     for f in [
@@ -250,10 +260,25 @@ fn small_map_writes_tables_and_figures() {
         "embedding.csv",
         "embedding.svg",
         "embedding.png",
+        "embedding_nonlinear.csv",
         "report.html",
     ] {
         assert!(out.join(f).is_file(), "{f}");
     }
+    for stem in ["embedding", "tsne", "umap"] {
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<circle"),
+            "{stem}.svg"
+        );
+        let png = image::open(out.join(format!("{stem}.png")))
+            .unwrap()
+            .to_rgb8();
+        let distinct: std::collections::HashSet<[u8; 3]> = png.pixels().map(|p| p.0).collect();
+        assert!(distinct.len() > 20, "{stem}.png is not blank");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"fig-tsne\"") && html.contains("id=\"fig-umap\""));
     let svg = std::fs::read_to_string(out.join("phase.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("memorized") && svg.contains("<polyline"));
     let png = image::open(out.join("phase.png")).unwrap().to_rgb8();

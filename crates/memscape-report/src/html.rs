@@ -90,30 +90,43 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
         out,
         problems,
     );
-    if reader.dir().join("embedding.svg").is_file() {
-        figure(
-            reader,
-            "embedding",
-            "Joint PCA of the training patterns (crosses) and the samples at the K of the spurious peak, samples coloured by class. From <code>embedding.csv</code> (all K, with the attractor each sample settles into).",
-            out,
-            problems,
-        );
+    for (stem, method) in [("embedding", "PCA"), ("tsne", "t-SNE"), ("umap", "UMAP")] {
+        if reader.dir().join(format!("{stem}.svg")).is_file() {
+            let source = if stem == "embedding" {
+                "<code>embedding.csv</code> (all K, with the attractor and DBSCAN cluster of each sample)"
+            } else {
+                "<code>embedding_nonlinear.csv</code> (up to 500 patterns and the first samples, 1000 points)"
+            };
+            figure(
+                reader,
+                stem,
+                &format!(
+                    "{method} of the training patterns (crosses) and the exact model's samples at the K of the spurious peak; left coloured by class, right by DBSCAN cluster at the automatic threshold (first valley of the pairwise-distance density; grey: noise). From {source}."
+                ),
+                out,
+                problems,
+            );
+        }
     }
-    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
     for r in results["rows"].as_array().into_iter().flatten() {
+        let db = &r["clusters"]["dbscan"];
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td></tr>",
             escape(r["model"].as_str().unwrap_or("exact")),
             r["k"],
             estimate(&r["memorized"], &r["ci"]["memorized"]),
             estimate(&r["spurious"], &r["ci"]["spurious"]),
             estimate(&r["generalized"], &r["ci"]["generalized"]),
             estimate(&r["f_mem"], &r["ci"]["f_mem"]),
-            r["num_attractors"]
+            r["num_attractors"],
+            db["clusters"],
+            db["spurious"],
+            r["clusters"]["single_linkage"]["clusters"],
         );
     }
-    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>.</p></section>");
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Attractors: distinct states the samples settle into when the denoiser is iterated at sigma_min. Clusters: of the settled samples at the automatic threshold (first valley of the density of log pairwise distances), an independent count of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
 }
 
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.

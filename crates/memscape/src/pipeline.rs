@@ -12,6 +12,8 @@ use crate::analysis::classify::{
     Class, Classification, Fractions, Resolved, ThresholdSpec, bootstrap_indices, classify,
     fractions, percentile_interval,
 };
+use crate::analysis::cluster::{ClusterCounts, cluster_samples};
+use crate::analysis::embed::Nonlinear;
 use crate::analysis::settle::{SettleConfig, group, settle};
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, Patterns};
@@ -271,7 +273,12 @@ pub struct MapRequest {
     pub thresholds: ThresholdSpec,
     /// Bootstrap resamples for the confidence intervals.
     pub resamples: usize,
+    /// Nonlinear maps (t-SNE, UMAP) of the exact model at its spurious peak, besides the PCA.
+    pub nonlinear: Vec<Nonlinear>,
 }
+
+/// Points in a nonlinear map: the first (up to) half patterns, then samples.
+const NONLINEAR_POINTS: usize = 1000;
 
 /// Default final noise level of `map`, relative to the data's RMS norm: training points closer
 /// than 2 × 0.02 = 0.04 merge into one attractor (beta d² < 4, theory.md §5), as in Pham et
@@ -292,6 +299,9 @@ pub struct MapRow {
     pub num_attractors: usize,
     /// Share of samples whose settling converged.
     pub settled: f64,
+    /// Clusters of the settled samples at the automatic threshold: DBSCAN, then single linkage
+    /// (an independent count of the attractors, each labelled by its samples' majority class).
+    pub clusters: [ClusterCounts; 2],
     pub thresholds: Resolved,
     pub seconds: f64,
 }
@@ -312,6 +322,8 @@ pub struct MapRun {
     pub classifications: Vec<Classification>,
     /// `embedding.csv` rows of the exact model (see [`embedding_rows`]).
     pub embedding: String,
+    /// `embedding_nonlinear.csv` rows ([`NONLINEAR_HEADER`]); empty when none was asked for.
+    pub nonlinear: String,
     pub timings: BTreeMap<String, f64>,
 }
 
@@ -333,6 +345,8 @@ struct Measured {
     attractors: Array2<f64>,
     classification: Classification,
     attractor_of: Vec<usize>,
+    /// DBSCAN cluster of each sample (`None`: noise).
+    cluster_of: Vec<Option<usize>>,
 }
 
 /// Samples `den`, settles and classifies the samples against `train`.
@@ -350,6 +364,7 @@ fn measure(
     let settled = settle(den, raw.view(), sampler.schedule.sigma_min, settle_config);
     let c = classify(train.points.view(), raw.view(), None, &request.thresholds)?;
     let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
+    let ([cluster_of, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
     let converged =
         settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
     Ok(Measured {
@@ -359,6 +374,7 @@ fn measure(
             fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
             num_attractors,
             settled: converged,
+            clusters,
             thresholds: c.thresholds,
             seconds: clock.elapsed().as_secs_f64(),
         },
@@ -366,6 +382,7 @@ fn measure(
         attractors: settled.points,
         classification: c,
         attractor_of,
+        cluster_of,
     })
 }
 
@@ -463,6 +480,7 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
             &m.samples,
             &m.classification,
             &m.attractor_of,
+            &m.cluster_of,
         )?);
         exact.push(m);
         if let Some(model) = trained {
@@ -499,6 +517,16 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
             seed,
         ));
     }
+    let peak_k = models[0].capacities.spurious_peak_k;
+    let nonlinear = match exact.iter().find(|m| m.row.k == peak_k) {
+        Some(m) if !request.nonlinear.is_empty() => {
+            let clock = Instant::now();
+            let rows = nonlinear_rows(&request.nonlinear, &split.train(&pool, peak_k)?, m, seed)?;
+            timings.insert("nonlinear_s".into(), clock.elapsed().as_secs_f64());
+            rows
+        }
+        _ => String::new(),
+    };
     timings.insert("total_s".into(), clock.elapsed().as_secs_f64());
     let measured: Vec<Measured> = exact.into_iter().chain(other).collect();
     let (mut rows, mut samples, mut attractors, mut classifications) =
@@ -519,18 +547,65 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
         attractors,
         classifications,
         embedding: embeddings.concat(),
+        nonlinear,
         timings,
     })
 }
 
-/// CSV rows `k,kind,index,pc1,pc2,class,attractor` of a joint PCA of patterns and samples;
-/// `attractor` is the group of the point each sample settles into.
+/// Header of `embedding_nonlinear.csv`.
+pub const NONLINEAR_HEADER: &str = "method,k,kind,index,x,y,class,cluster";
+
+/// Nonlinear maps of patterns and samples of one K: up to [`NONLINEAR_POINTS`] / 2 patterns,
+/// then samples to fill [`NONLINEAR_POINTS`].
+fn nonlinear_rows(
+    methods: &[Nonlinear],
+    train: &Patterns,
+    m: &Measured,
+    seed: u64,
+) -> Result<String> {
+    let np = train.num_patterns().min(NONLINEAR_POINTS / 2);
+    let ns = m.samples.nrows().min(NONLINEAR_POINTS - np);
+    let both = ndarray::concatenate(
+        ndarray::Axis(0),
+        &[
+            train.points.slice(ndarray::s![..np, ..]),
+            m.samples.slice(ndarray::s![..ns, ..]),
+        ],
+    )
+    .expect("same dimension");
+    let k = m.row.k;
+    let mut out = String::new();
+    for method in methods {
+        let y = method.layout(both.view(), seed)?;
+        let name = method.name();
+        for i in 0..np {
+            out += &format!("{name},{k},pattern,{i},{},{},,\n", y[[i, 0]], y[[i, 1]]);
+        }
+        for i in 0..ns {
+            let cluster = m.cluster_of[i].map_or(String::new(), |c| c.to_string());
+            out += &format!(
+                "{name},{k},sample,{i},{},{},{},{cluster}\n",
+                y[[np + i, 0]],
+                y[[np + i, 1]],
+                m.classification.classes[i].name()
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Header of `embedding.csv`.
+pub const EMBEDDING_HEADER: &str = "k,kind,index,pc1,pc2,class,attractor,cluster";
+
+/// CSV rows of a joint PCA of patterns and samples ([`EMBEDDING_HEADER`]): `attractor` is the
+/// group of the point each sample settles into, `cluster` its DBSCAN cluster (empty: noise).
 fn embedding_rows(
     k: usize,
     patterns: &Array2<f64>,
     samples: &Array2<f64>,
     c: &Classification,
     attractor_of: &[usize],
+    cluster_of: &[Option<usize>],
 ) -> Result<String> {
     let both = ndarray::concatenate(ndarray::Axis(0), &[patterns.view(), samples.view()])
         .expect("same dimension");
@@ -539,12 +614,19 @@ fn embedding_rows(
     let pc = |i: usize, j: usize| if j < dims { proj[[i, j]] } else { 0.0 };
     let mut out = String::new();
     for i in 0..patterns.nrows() {
-        out += &format!("{k},pattern,{i},{},{},,\n", pc(i, 0), pc(i, 1));
+        out += &format!("{k},pattern,{i},{},{},,,\n", pc(i, 0), pc(i, 1));
     }
-    for (i, (class, attractor)) in c.classes.iter().zip(attractor_of).enumerate() {
+    for (i, ((class, attractor), cluster)) in c
+        .classes
+        .iter()
+        .zip(attractor_of)
+        .zip(cluster_of)
+        .enumerate()
+    {
         let r = patterns.nrows() + i;
+        let cluster = cluster.map_or(String::new(), |c| c.to_string());
         out += &format!(
-            "{k},sample,{i},{},{},{},{attractor}\n",
+            "{k},sample,{i},{},{},{},{attractor},{cluster}\n",
             pc(r, 0),
             pc(r, 1),
             class.name()
@@ -613,6 +695,7 @@ impl MapRun {
                     "f_mem": f.f_mem.value,
                     "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "f_mem": f.f_mem.ci},
                     "num_attractors": r.num_attractors,
+                    "clusters": {"dbscan": r.clusters[0], "single_linkage": r.clusters[1]},
                     "settled": r.settled,
                     "delta_m": r.thresholds.delta_m,
                     "delta_s": r.thresholds.delta_s,
@@ -645,7 +728,7 @@ impl MapRun {
     /// The phase table as CSV: one row per K, fractions with their intervals.
     pub fn phase_csv(&self) -> String {
         let mut out = String::from(
-            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,settled,delta_m,delta_s\n",
+            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,settled,delta_m,delta_s\n",
         );
         for r in &self.rows {
             let f = &r.fractions;
@@ -653,7 +736,7 @@ impl MapRun {
                 format!("{},{},{}", e.value, e.ci[0], e.ci[1])
             };
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 r.model,
                 r.k,
                 e(&f.memorized),
@@ -661,6 +744,10 @@ impl MapRun {
                 e(&f.generalized),
                 e(&f.f_mem),
                 r.num_attractors,
+                r.clusters[0].clusters,
+                r.clusters[0].spurious,
+                r.clusters[0].noise,
+                r.clusters[1].clusters,
                 r.settled,
                 r.thresholds.delta_m,
                 r.thresholds.delta_s
@@ -707,9 +794,16 @@ impl MapRun {
         out.write_bytes("labels.csv", self.labels_csv().as_bytes())?;
         out.write_bytes(
             "embedding.csv",
-            format!("k,kind,index,pc1,pc2,class,attractor\n{}", self.embedding).as_bytes(),
+            format!("{EMBEDDING_HEADER}\n{}", self.embedding).as_bytes(),
         )?;
         out.write_json("results.json", &self.results())?;
+        if !self.nonlinear.is_empty() {
+            out.write_bytes(
+                "embedding_nonlinear.csv",
+                format!("{NONLINEAR_HEADER}\n{}", self.nonlinear).as_bytes(),
+            )?;
+            manifest.files.push("embedding_nonlinear.csv".into());
+        }
         manifest.files.extend([
             "phase.csv".into(),
             "labels.csv".into(),

@@ -29,6 +29,14 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             ..Default::default()
         },
         resamples: args.resamples,
+        nonlinear: args
+            .embed
+            .iter()
+            .map(|e| match e {
+                crate::flags::EmbedArg::Tsne => memscape::analysis::embed::Nonlinear::Tsne,
+                crate::flags::EmbedArg::Umap => memscape::analysis::embed::Nonlinear::Umap,
+            })
+            .collect(),
     };
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;

@@ -1,21 +1,51 @@
-//! Low-dimensional views and clusters of generated samples.
+//! Low-dimensional views of patterns and samples.
 //!
 //! **PCA**: centre, eigen-decompose the covariance (faer), project on the leading eigenvectors.
 //!
-//! **Clusters** (counting attractors in high dimension, as Pham et al. do by hand): single
-//! linkage, i.e. the connected components of the graph joining samples closer than a threshold
-//! (through each sample's 10 nearest neighbours). The automatic threshold is the first valley of
-//! the density of log pairwise distances (Pham et al.'s rule): pairs of samples of one attractor
-//! form a first mode of small distances, separated by a valley from the pairs of different
-//! attractors or of distinct samples. When the density has no valley (no repeated attractors),
-//! the threshold is 0 and every sample is its own cluster. Pairs: all of them up to 1500
-//! samples, 500,000 seeded random pairs beyond.
+//! **t-SNE** (van der Maaten & Hinton 2008), exact: Gaussian affinities with a per-point
+//! bandwidth found by bisection to the perplexity (30), symmetrised `p_ij = (p_j|i + p_i|j)/2n`;
+//! Student-t similarities `q_ij ∝ (1 + |y_i − y_j|²)⁻¹`; gradient
+//! `4 Σ_j (p_ij − q_ij)(y_i − y_j)(1 + |y_i − y_j|²)⁻¹`, early exaggeration 12 for 250 steps,
+//! momentum 0.5 then 0.8, learning rate max(n/12, 50) (Belkina et al. 2019), 1000 steps,
+//! started from the PCA scaled to standard deviation 1e-4 (deterministic).
+//!
+//! **UMAP** (McInnes et al. 2018): the 15-nearest-neighbour graph with fuzzy weights
+//! `exp(−(d − ρ_i)/σ_i)`, σ_i set so they sum to log2(15), symmetrised `w + wᵀ − w∘wᵀ`; layout
+//! from the PCA, then 200 epochs of stochastic gradient descent on the fuzzy cross-entropy with
+//! `q = (1 + a d^{2b})⁻¹`, a = 1.577, b = 0.895 (min_dist 0.1), 5 negative samples per edge,
+//! learning rate 1 decaying linearly, from one seeded stream (deterministic).
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use serde::Serialize;
+
 use super::critical::symmetric_eigen;
-use super::settle::group;
 use crate::error::{Error, Result};
+
+/// A nonlinear 2-D map, drawn on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nonlinear {
+    Tsne,
+    Umap,
+}
+
+impl Nonlinear {
+    pub fn name(self) -> &'static str {
+        match self {
+            Nonlinear::Tsne => "tsne",
+            Nonlinear::Umap => "umap",
+        }
+    }
+
+    /// The layout of `points` (seeded where the method is random).
+    pub fn layout(self, points: ArrayView2<f64>, seed: u64) -> Result<Array2<f64>> {
+        match self {
+            Nonlinear::Tsne => tsne(points),
+            Nonlinear::Umap => umap(points, seed),
+        }
+    }
+}
 
 /// Projection of `points` on their first `dims` principal axes, and the variance each explains.
 pub fn pca(points: ArrayView2<f64>, dims: usize) -> Result<(Array2<f64>, Vec<f64>)> {
@@ -39,100 +69,248 @@ pub fn pca(points: ArrayView2<f64>, dims: usize) -> Result<(Array2<f64>, Vec<f64
     ))
 }
 
-/// The first valley of the density of log distances (a 40-bin histogram, smoothed over 3 bins),
-/// as a distance; None when the density has a single mode.
-pub fn first_valley(distances: &[f64]) -> Option<f64> {
-    let logs: Vec<f64> = distances
-        .iter()
-        .filter(|&&v| v > 0.0)
-        .map(|v| v.ln())
-        .collect();
-    if logs.len() < 10 {
-        return None;
-    }
-    let (lo, hi) = logs
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    if hi - lo < 1e-9 {
-        return None;
-    }
-    const BINS: usize = 40;
-    let mut hist = [0.0f64; BINS];
-    for v in &logs {
-        hist[(((v - lo) / (hi - lo)) * (BINS - 1) as f64).round() as usize] += 1.0;
-    }
-    let smooth: Vec<f64> = (0..BINS)
-        .map(|i| {
-            (i.saturating_sub(1)..=(i + 1).min(BINS - 1))
-                .map(|j| hist[j])
-                .sum::<f64>()
-        })
-        .collect();
-    // first peak, then the lowest point before the density rises again above half that peak
-    let peak = (1..BINS)
-        .find(|&i| smooth[i] < smooth[i - 1])
-        .map(|i| i - 1)?;
-    let mut valley = peak;
-    for i in peak + 1..BINS {
-        if smooth[i] < smooth[valley] {
-            valley = i;
-        }
-        if smooth[i] > 0.5 * smooth[peak].max(smooth[valley] + 1.0)
-            && smooth[valley] < 0.5 * smooth[peak]
-        {
-            return Some((lo + (hi - lo) * valley as f64 / (BINS - 1) as f64).exp());
-        }
-    }
-    None
-}
-
-/// Distances of all pairs (N ≤ 1500) or of 500,000 seeded random pairs.
-fn pair_distances(samples: ArrayView2<f64>) -> Vec<f64> {
-    let n = samples.nrows();
-    let dist = |i: usize, j: usize| {
-        samples
-            .row(i)
-            .iter()
-            .zip(samples.row(j))
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
+/// The PCA layout of `points` in 2-D, each axis rescaled to standard deviation `std`.
+fn pca_layout(points: ArrayView2<f64>, std: f64) -> Result<Array2<f64>> {
+    let dims = points.ncols().min(2);
+    let (proj, _) = pca(points, dims)?;
+    let mut y = Array2::zeros((points.nrows(), 2));
+    for j in 0..dims {
+        let col = proj.column(j);
+        let sd = (col.mapv(|v| v * v).mean().unwrap_or(0.0))
             .sqrt()
-    };
-    if n <= 1500 {
-        (0..n)
-            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-            .map(|(i, j)| dist(i, j))
-            .collect()
-    } else {
-        use rand::RngExt;
-        let mut rng = crate::rng::stream(0, 0);
-        (0..500_000)
-            .map(|_| {
-                let i = rng.random_range(0..n);
-                let j = (i + 1 + rng.random_range(0..n - 1)) % n;
-                dist(i, j)
-            })
-            .collect()
+            .max(1e-300);
+        y.column_mut(j).assign(&col.mapv(|v| v * std / sd));
     }
+    Ok(y)
 }
 
-/// Clusters of `samples` by single linkage at `threshold`, or at the automatic threshold.
-/// Returns each sample's cluster, the number of clusters and the threshold used.
-pub fn clusters(
-    samples: ArrayView2<f64>,
-    threshold: Option<f64>,
-) -> Result<(Vec<usize>, usize, f64)> {
-    if samples.nrows() < 2 {
-        return Ok((vec![0; samples.nrows()], samples.nrows(), 0.0));
+/// Squared distances of all pairs, row-major n×n.
+fn squared_distances(points: ArrayView2<f64>) -> Vec<f64> {
+    let n = points.nrows();
+    let mut d2 = vec![0.0; n * n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let v: f64 = points
+                .row(i)
+                .iter()
+                .zip(points.row(j))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            d2[i * n + j] = v;
+            d2[j * n + i] = v;
+        }
     }
-    let threshold = match threshold {
-        Some(t) => t,
-        None => first_valley(&pair_distances(samples)).unwrap_or(0.0),
-    };
-    let (labels, count) = group(samples, threshold)?;
-    Ok((labels, count, threshold))
+    d2
+}
+
+/// t-SNE perplexity, steps, and the bisection of the bandwidths.
+const PERPLEXITY: f64 = 30.0;
+const TSNE_STEPS: usize = 1000;
+const EXAGGERATION_STEPS: usize = 250;
+
+/// Exact t-SNE of `points` into 2-D (see the module notes).
+pub fn tsne(points: ArrayView2<f64>) -> Result<Array2<f64>> {
+    let n = points.nrows();
+    if n < 4 {
+        return Err(Error::invalid("t-SNE", "at least 4 points", n));
+    }
+    let d2 = squared_distances(points);
+    let perplexity = PERPLEXITY.min((n - 1) as f64 / 3.0);
+    let target = perplexity.ln();
+    let mut p = vec![0.0; n * n];
+    for i in 0..n {
+        let row = &d2[i * n..(i + 1) * n];
+        let (mut lo, mut hi, mut beta) = (0.0f64, f64::INFINITY, 1.0);
+        let min = row
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, &v)| v)
+            .fold(f64::INFINITY, f64::min);
+        for _ in 0..100 {
+            // entropy H = ln Z + beta E[d²] of p_j ∝ exp(−beta (d_j² − min))
+            let (mut z, mut e) = (0.0, 0.0);
+            for (j, &v) in row.iter().enumerate() {
+                if j != i {
+                    let w = (-beta * (v - min)).exp();
+                    z += w;
+                    e += w * (v - min);
+                }
+            }
+            let h = z.ln() + beta * e / z;
+            if (h - target).abs() < 1e-5 {
+                break;
+            }
+            if h > target {
+                lo = beta;
+                beta = if hi.is_finite() {
+                    (beta + hi) / 2.0
+                } else {
+                    beta * 2.0
+                };
+            } else {
+                hi = beta;
+                beta = (beta + lo) / 2.0;
+            }
+        }
+        let mut z = 0.0;
+        for (j, &v) in row.iter().enumerate() {
+            if j != i {
+                p[i * n + j] = (-beta * (v - min)).exp();
+                z += p[i * n + j];
+            }
+        }
+        for v in &mut p[i * n..(i + 1) * n] {
+            *v /= z;
+        }
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            let v = ((p[i * n + j] + p[j * n + i]) / (2.0 * n as f64)).max(1e-12);
+            p[i * n + j] = v;
+            p[j * n + i] = v;
+        }
+    }
+    let mut y = pca_layout(points, 1e-4)?;
+    let mut velocity = Array2::<f64>::zeros((n, 2));
+    let mut gains = Array2::<f64>::ones((n, 2));
+    let rate = (n as f64 / 12.0).max(50.0);
+    let mut q = vec![0.0; n * n];
+    for step in 0..TSNE_STEPS {
+        let exaggeration = if step < EXAGGERATION_STEPS { 12.0 } else { 1.0 };
+        let momentum = if step < EXAGGERATION_STEPS { 0.5 } else { 0.8 };
+        let mut z = 0.0;
+        for i in 0..n {
+            for j in i + 1..n {
+                let dx = y[[i, 0]] - y[[j, 0]];
+                let dy = y[[i, 1]] - y[[j, 1]];
+                let w = 1.0 / (1.0 + dx * dx + dy * dy);
+                q[i * n + j] = w;
+                q[j * n + i] = w;
+                z += 2.0 * w;
+            }
+        }
+        for i in 0..n {
+            let mut g = [0.0; 2];
+            for j in 0..n {
+                if j != i {
+                    let w = q[i * n + j];
+                    let f = 4.0 * (exaggeration * p[i * n + j] - w / z) * w;
+                    g[0] += f * (y[[i, 0]] - y[[j, 0]]);
+                    g[1] += f * (y[[i, 1]] - y[[j, 1]]);
+                }
+            }
+            for c in 0..2 {
+                // delta-bar-delta gains (van der Maaten's implementation)
+                let same = (g[c] > 0.0) == (velocity[[i, c]] > 0.0);
+                gains[[i, c]] = if same {
+                    (gains[[i, c]] * 0.8f64).max(0.01)
+                } else {
+                    gains[[i, c]] + 0.2
+                };
+                velocity[[i, c]] = momentum * velocity[[i, c]] - rate * gains[[i, c]] * g[c];
+            }
+        }
+        y += &velocity;
+        let mean = y.mean_axis(Axis(0)).expect("n ≥ 4");
+        y -= &mean;
+    }
+    Ok(y)
+}
+
+/// UMAP's neighbours, curve parameters (min_dist 0.1, spread 1), epochs, negative samples.
+const UMAP_NEIGHBOURS: usize = 15;
+const UMAP_A: f64 = 1.577;
+const UMAP_B: f64 = 0.895;
+const UMAP_EPOCHS: usize = 200;
+const UMAP_NEGATIVES: usize = 5;
+
+/// UMAP of `points` into 2-D (see the module notes); `seed` fixes the negative samples.
+pub fn umap(points: ArrayView2<f64>, seed: u64) -> Result<Array2<f64>> {
+    use rand::RngExt;
+    let n = points.nrows();
+    if n < 4 {
+        return Err(Error::invalid("UMAP", "at least 4 points", n));
+    }
+    let k = UMAP_NEIGHBOURS.min(n - 1);
+    let nn = super::distance::knn(points, points, k, true)?;
+    let target = (k as f64).log2();
+    let mut weights = std::collections::BTreeMap::<(usize, usize), f64>::new();
+    for i in 0..n {
+        let rho = nn.distances[[i, 0]];
+        let (mut lo, mut hi, mut sigma) = (0.0f64, f64::INFINITY, 1.0);
+        for _ in 0..64 {
+            let s: f64 = nn
+                .distances
+                .row(i)
+                .iter()
+                .map(|&d| (-(d - rho).max(0.0) / sigma).exp())
+                .sum();
+            if (s - target).abs() < 1e-5 {
+                break;
+            }
+            if s > target {
+                hi = sigma;
+                sigma = (sigma + lo) / 2.0;
+            } else {
+                lo = sigma;
+                sigma = if hi.is_finite() {
+                    (sigma + hi) / 2.0
+                } else {
+                    sigma * 2.0
+                };
+            }
+        }
+        for (c, &j) in nn.indices.row(i).iter().enumerate() {
+            let w = (-(nn.distances[[i, c]] - rho).max(0.0) / sigma).exp();
+            let key = (i.min(j), i.max(j));
+            let e = weights.entry(key).or_insert(0.0);
+            // fuzzy union of the two directed memberships: a + b − ab
+            *e = *e + w - *e * w;
+        }
+    }
+    let edges: Vec<(usize, usize, f64)> =
+        weights.into_iter().map(|((i, j), w)| (i, j, w)).collect();
+    let max_w = edges.iter().map(|e| e.2).fold(0.0, f64::max);
+    let mut y = pca_layout(points, 10.0)?;
+    let mut rng = crate::rng::stream(seed, 0);
+    let clip = |v: f64| v.clamp(-4.0, 4.0);
+    for epoch in 0..UMAP_EPOCHS {
+        let alpha = 1.0 - epoch as f64 / UMAP_EPOCHS as f64;
+        for &(i, j, w) in &edges {
+            // each edge is sampled with probability proportional to its weight
+            if rng.random::<f64>() > w / max_w {
+                continue;
+            }
+            let attract = |a: usize, b: usize, y: &mut Array2<f64>, negative: bool| {
+                let (dx, dy) = (y[[a, 0]] - y[[b, 0]], y[[a, 1]] - y[[b, 1]]);
+                let d2 = dx * dx + dy * dy;
+                let coef = if negative {
+                    2.0 * UMAP_B / ((0.001 + d2) * (1.0 + UMAP_A * d2.powf(UMAP_B)))
+                } else if d2 > 0.0 {
+                    -2.0 * UMAP_A * UMAP_B * d2.powf(UMAP_B - 1.0)
+                        / (1.0 + UMAP_A * d2.powf(UMAP_B))
+                } else {
+                    0.0
+                };
+                let (gx, gy) = (clip(coef * dx), clip(coef * dy));
+                y[[a, 0]] += alpha * gx;
+                y[[a, 1]] += alpha * gy;
+                if !negative {
+                    y[[b, 0]] -= alpha * gx;
+                    y[[b, 1]] -= alpha * gy;
+                }
+            };
+            attract(i, j, &mut y, false);
+            for _ in 0..UMAP_NEGATIVES {
+                let m = rng.random_range(0..n);
+                if m != i {
+                    attract(i, m, &mut y, true);
+                }
+            }
+        }
+    }
+    Ok(y)
 }
 
 #[cfg(test)]
@@ -149,19 +327,23 @@ mod tests {
         assert!(var[0] > 50.0 && var[1] < 2.0, "{var:?}");
     }
 
+    /// Three well-separated Gaussian clusters in 10-D stay separated in both 2-D maps: every
+    /// point's nearest neighbour in the layout is from its own cluster, and the layout is a
+    /// function of the input (and seed) alone.
     #[test]
-    fn repeated_states_form_clusters_and_a_continuum_does_not() {
-        // 6 attractors, 50 samples each with 1e-4 jitter: 6 clusters at the automatic threshold
-        let centres = normal_matrix(6, 5, 2);
-        let jitter = normal_matrix(300, 5, 3) * 1e-4;
-        let samples =
-            Array2::from_shape_fn((300, 5), |(i, j)| centres[[i % 6, j]] + jitter[[i, j]]);
-        let (labels, count, threshold) = clusters(samples.view(), None).unwrap();
-        assert_eq!(count, 6, "threshold {threshold}");
-        assert!((0..300).all(|i| labels[i] == labels[i % 6]));
-        // continuous draws: no valley, every sample alone
-        let cloud = normal_matrix(300, 5, 4);
-        let (_, count, _) = clusters(cloud.view(), None).unwrap();
-        assert_eq!(count, 300);
+    fn tsne_and_umap_keep_clusters_apart() {
+        let centres = normal_matrix(3, 10, 8) * 10.0;
+        let x = Array2::from_shape_fn((90, 10), |(i, j)| centres[[i % 3, j]])
+            + normal_matrix(90, 10, 9) * 0.5;
+        for (name, y) in [
+            ("t-SNE", tsne(x.view()).unwrap()),
+            ("UMAP", umap(x.view(), 1).unwrap()),
+        ] {
+            assert!(y.iter().all(|v| v.is_finite()), "{name}");
+            let nn = crate::analysis::distance::knn_naive(y.view(), y.view(), 1, true);
+            let wrong = (0..90).filter(|&i| nn.indices[[i, 0]] % 3 != i % 3).count();
+            assert_eq!(wrong, 0, "{name}: {wrong} points next to another cluster");
+        }
+        assert_eq!(umap(x.view(), 1).unwrap(), umap(x.view(), 1).unwrap());
     }
 }

@@ -5,6 +5,7 @@ pub mod basin;
 pub mod bifurcation;
 pub mod capacity;
 pub mod classify;
+pub mod cluster;
 pub mod critical;
 pub mod distance;
 pub mod dynamics;

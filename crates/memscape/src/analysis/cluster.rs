@@ -1,0 +1,331 @@
+//! Clusters of generated samples, to count attractors in high dimension (Pham et al. do it by
+//! hand with a per-K threshold; here the threshold is automatic and documented). `map` applies
+//! them to the samples carried to their attractors (settled), where repeats of one state are
+//! within round-off of each other and the valley is clean; raw samples at sigma_min > 0 spread
+//! over a continuum of distances and have no valley to find.
+//!
+//! **Automatic threshold**: the first valley of the density of log pairwise distances (Pham
+//! et al.'s rule): pairs of samples of one attractor form a first mode of small distances,
+//! separated by a valley from the pairs of different attractors or of distinct samples. When the
+//! density has no valley (no repeated attractors), the threshold is 0. Pairs: all of them up to
+//! 1500 samples, 500,000 seeded random pairs beyond.
+//!
+//! **Agglomerative (single linkage)**: the connected components of the graph joining samples
+//! closer than the threshold (through each sample's 10 nearest neighbours); every sample is in
+//! a cluster, singletons included.
+//!
+//! **DBSCAN** (Ester et al. 1996) at eps = the same threshold and min_points = 5: a sample is a
+//! core point when at least 4 other samples lie within eps (among its 10 nearest neighbours);
+//! clusters are the components of core points joined within eps, border points join the
+//! cluster of their nearest core neighbour within eps, the rest is noise. Where single linkage
+//! counts every stray sample as a cluster, DBSCAN counts only states reached repeatedly, i.e.
+//! attractors.
+//!
+//! A cluster is labelled by the majority class of its samples (memorized / spurious /
+//! generalized): spurious clusters are the spurious attractors.
+
+use ndarray::ArrayView2;
+use serde::Serialize;
+
+use super::classify::Class;
+use super::settle::group;
+use crate::error::Result;
+
+/// Distances below this fraction of the median pair distance count as repeats of one state
+/// (round-off of a converged sample), so they pile into the first bin instead of stretching the
+/// log axis over many empty decades.
+const REPEAT_FLOOR: f64 = 1e-6;
+
+/// The first valley of the density of log distances (a 40-bin histogram, smoothed over 3 bins,
+/// distances floored at [`REPEAT_FLOOR`] × the median), as a distance; None when the density
+/// has a single mode.
+pub fn first_valley(distances: &[f64]) -> Option<f64> {
+    let mut sorted: Vec<f64> = distances
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if sorted.len() < 10 {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let floor = sorted[sorted.len() / 2] * REPEAT_FLOOR;
+    if floor <= 0.0 {
+        return None;
+    }
+    let logs: Vec<f64> = sorted.iter().map(|v| v.max(floor).ln()).collect();
+    if logs.len() < 10 {
+        return None;
+    }
+    let (lo, hi) = logs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if hi - lo < 1e-9 {
+        return None;
+    }
+    const BINS: usize = 40;
+    let mut hist = [0.0f64; BINS];
+    for v in &logs {
+        hist[(((v - lo) / (hi - lo)) * (BINS - 1) as f64).round() as usize] += 1.0;
+    }
+    let smooth: Vec<f64> = (0..BINS)
+        .map(|i| {
+            (i.saturating_sub(1)..=(i + 1).min(BINS - 1))
+                .map(|j| hist[j])
+                .sum::<f64>()
+        })
+        .collect();
+    // first peak, then the lowest point before the density rises again above half that peak
+    let peak = (1..BINS)
+        .find(|&i| smooth[i] < smooth[i - 1])
+        .map(|i| i - 1)?;
+    let mut valley = peak;
+    for i in peak + 1..BINS {
+        if smooth[i] < smooth[valley] {
+            valley = i;
+        }
+        if smooth[i] > 0.5 * smooth[peak].max(smooth[valley] + 1.0)
+            && smooth[valley] < 0.5 * smooth[peak]
+        {
+            return Some((lo + (hi - lo) * valley as f64 / (BINS - 1) as f64).exp());
+        }
+    }
+    None
+}
+
+/// Distances of all pairs (N ≤ 1500) or of 500,000 seeded random pairs.
+fn pair_distances(samples: ArrayView2<f64>) -> Vec<f64> {
+    let n = samples.nrows();
+    let dist = |i: usize, j: usize| {
+        samples
+            .row(i)
+            .iter()
+            .zip(samples.row(j))
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt()
+    };
+    if n <= 1500 {
+        (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .map(|(i, j)| dist(i, j))
+            .collect()
+    } else {
+        use rand::RngExt;
+        let mut rng = crate::rng::stream(0, 0);
+        (0..500_000)
+            .map(|_| {
+                let i = rng.random_range(0..n);
+                let j = (i + 1 + rng.random_range(0..n - 1)) % n;
+                dist(i, j)
+            })
+            .collect()
+    }
+}
+
+/// Clusters of `samples` by single linkage at `threshold`, or at the automatic threshold.
+/// Returns each sample's cluster, the number of clusters and the threshold used.
+pub fn clusters(
+    samples: ArrayView2<f64>,
+    threshold: Option<f64>,
+) -> Result<(Vec<usize>, usize, f64)> {
+    if samples.nrows() < 2 {
+        return Ok((vec![0; samples.nrows()], samples.nrows(), 0.0));
+    }
+    let threshold = match threshold {
+        Some(t) => t,
+        None => first_valley(&pair_distances(samples)).unwrap_or(0.0),
+    };
+    let (labels, count) = group(samples, threshold)?;
+    Ok((labels, count, threshold))
+}
+
+/// Each sample's cluster (`None`: noise).
+pub type Labels = Vec<Option<usize>>;
+
+/// DBSCAN's minimum neighbourhood, the point itself included.
+pub const MIN_POINTS: usize = 5;
+
+/// Neighbours examined per sample by DBSCAN and single linkage.
+const NEIGHBOURS: usize = 10;
+
+/// DBSCAN at radius `eps`: each sample's cluster (`None`: noise) and the number of clusters.
+pub fn dbscan(samples: ArrayView2<f64>, eps: f64) -> Result<(Labels, usize)> {
+    let n = samples.nrows();
+    if n < MIN_POINTS {
+        return Ok((vec![None; n], 0));
+    }
+    let nn = super::distance::knn(samples, samples, NEIGHBOURS.min(n - 1), true)?;
+    let core: Vec<bool> = (0..n)
+        .map(|i| nn.distances[[i, MIN_POINTS - 2]] <= eps)
+        .collect();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for i in (0..n).filter(|&i| core[i]) {
+        for (c, &j) in nn.indices.row(i).iter().enumerate() {
+            if core[j] && nn.distances[[i, c]] <= eps {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut label = vec![usize::MAX; n];
+    let mut count = 0;
+    let mut out = vec![None; n];
+    for i in (0..n).filter(|&i| core[i]) {
+        let r = root(&mut parent, i);
+        if label[r] == usize::MAX {
+            label[r] = count;
+            count += 1;
+        }
+        out[i] = Some(label[r]);
+    }
+    for i in (0..n).filter(|&i| !core[i]) {
+        // nearest core neighbour within eps (neighbours come sorted by distance)
+        out[i] = nn
+            .indices
+            .row(i)
+            .iter()
+            .zip(nn.distances.row(i))
+            .find(|&(&j, &d)| core[j] && d <= eps)
+            .and_then(|(&j, _)| out[j]);
+    }
+    Ok((out, count))
+}
+
+/// How many clusters of each majority class a clustering has.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClusterCounts {
+    /// "dbscan" or "single-linkage".
+    pub method: &'static str,
+    pub threshold: f64,
+    pub clusters: usize,
+    pub memorized: usize,
+    pub spurious: usize,
+    pub generalized: usize,
+    /// Samples in no cluster (DBSCAN noise).
+    pub noise: usize,
+}
+
+/// Counts the clusters of `labels` by the majority class of their samples (ties: memorized,
+/// then spurious).
+pub fn count_by_class(
+    method: &'static str,
+    threshold: f64,
+    labels: &[Option<usize>],
+    classes: &[Class],
+) -> ClusterCounts {
+    let clusters = labels.iter().flatten().map(|&l| l + 1).max().unwrap_or(0);
+    let mut votes = vec![[0usize; 3]; clusters];
+    for (l, c) in labels.iter().zip(classes) {
+        if let Some(l) = l {
+            votes[*l][*c as usize] += 1;
+        }
+    }
+    let mut counts = ClusterCounts {
+        method,
+        threshold,
+        clusters,
+        memorized: 0,
+        spurious: 0,
+        generalized: 0,
+        noise: labels.iter().filter(|l| l.is_none()).count(),
+    };
+    for v in votes {
+        let best = (0..3)
+            .max_by_key(|&i| (v[i], 3 - i))
+            .expect("three classes");
+        match best {
+            0 => counts.memorized += 1,
+            1 => counts.spurious += 1,
+            _ => counts.generalized += 1,
+        }
+    }
+    counts
+}
+
+/// Both clusterings of `samples` at the automatic threshold, with their labels (single linkage
+/// labels every sample) and counts by class.
+pub fn cluster_samples(
+    samples: ArrayView2<f64>,
+    classes: &[Class],
+) -> Result<([Labels; 2], [ClusterCounts; 2])> {
+    let (linkage, _, threshold) = clusters(samples, None)?;
+    let linkage: Labels = linkage.into_iter().map(Some).collect();
+    // at threshold 0 (no valley) DBSCAN still groups exact repeats
+    let (db, _) = dbscan(samples, threshold)?;
+    let counts = [
+        count_by_class("dbscan", threshold, &db, classes),
+        count_by_class("single-linkage", threshold, &linkage, classes),
+    ];
+    Ok(([db, linkage], counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::normal_matrix;
+    use ndarray::Array2;
+
+    #[test]
+    fn dbscan_finds_the_attractors_and_leaves_strays_as_noise() {
+        // 4 attractors of 40 samples each (jitter 1e-3) and 20 scattered strays
+        let centres = normal_matrix(4, 6, 5) * 3.0;
+        let jitter = normal_matrix(160, 6, 6) * 1e-3;
+        let mut samples = Array2::from_shape_fn((180, 6), |(i, j)| {
+            if i < 160 {
+                centres[[i % 4, j]] + jitter[[i, j]]
+            } else {
+                0.0
+            }
+        });
+        samples
+            .slice_mut(ndarray::s![160.., ..])
+            .assign(&(normal_matrix(20, 6, 7) * 3.0));
+        let (labels, count) = dbscan(samples.view(), 0.05).unwrap();
+        assert_eq!(count, 4);
+        assert!((0..160).all(|i| labels[i].is_some() && labels[i] == labels[i % 4]));
+        assert!(labels[160..].iter().all(|l| l.is_none()));
+        // majority classes: cluster of sample 0 spurious, the others memorized
+        let classes: Vec<Class> = (0..180)
+            .map(|i| match i {
+                _ if i >= 160 => Class::Generalized,
+                _ if i % 4 == 0 => Class::Spurious,
+                _ => Class::Memorized,
+            })
+            .collect();
+        let c = count_by_class("dbscan", 0.05, &labels, &classes);
+        assert_eq!(
+            (c.clusters, c.memorized, c.spurious, c.generalized, c.noise),
+            (4, 3, 1, 0, 20)
+        );
+        // automatic threshold: the same 4 attractors
+        let (_, counts) = cluster_samples(samples.view(), &classes).unwrap();
+        assert_eq!(counts[0].clusters, 4, "{counts:?}");
+        assert_eq!(counts[1].clusters, 4 + 20, "{counts:?}");
+    }
+
+    #[test]
+    fn repeated_states_form_clusters_and_a_continuum_does_not() {
+        // 6 attractors, 50 samples each with 1e-4 jitter: 6 clusters at the automatic threshold
+        let centres = normal_matrix(6, 5, 2);
+        let jitter = normal_matrix(300, 5, 3) * 1e-4;
+        let samples =
+            Array2::from_shape_fn((300, 5), |(i, j)| centres[[i % 6, j]] + jitter[[i, j]]);
+        let (labels, count, threshold) = clusters(samples.view(), None).unwrap();
+        assert_eq!(count, 6, "threshold {threshold}");
+        assert!((0..300).all(|i| labels[i] == labels[i % 6]));
+        // continuous draws: no valley, every sample alone
+        let cloud = normal_matrix(300, 5, 4);
+        let (_, count, _) = clusters(cloud.view(), None).unwrap();
+        assert_eq!(count, 300);
+    }
+}
