@@ -518,6 +518,9 @@ pub struct AttractorsArgs {
     /// Monte Carlo starts for the basin weights (0: skip).
     #[arg(long, default_value_t = 2000)]
     pub basin_starts: usize,
+    /// Samples of the exact model stopped at this sigma, drawn on the 2-D landscape (0: none).
+    #[arg(long, default_value_t = 500)]
+    pub samples: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, default_value = "runs/attractors")]

@@ -619,3 +619,48 @@ fn bifurcate_run_draws_its_diagram_into_its_report() {
             && !html.contains("Missing or unreadable")
     );
 }
+
+#[test]
+fn image_map_draws_samples_beside_their_nearest_training_images() {
+    // 80 synthetic 8×8 "digits" (scikit-learn's CSV layout: 64 pixels in 0..16, then a label)
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("digits.txt");
+    let mut text = String::new();
+    for i in 0..80u64 {
+        let pixels: Vec<String> = (0..64u64)
+            .map(|j| ((i * 7 + j * 13 + (i * j) % 5) % 17).to_string())
+            .collect();
+        text += &format!("{},{}\n", pixels.join(","), i % 10);
+    }
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("map");
+    let data = format!("digits:{}", file.display());
+    let j = json(&memscape(&[
+        "map",
+        "--model",
+        "exact",
+        "--data",
+        &data,
+        "--k",
+        "2,10,60",
+        "--n-samples",
+        "60",
+        "--steps",
+        "20",
+        "--resamples",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(j["image_shape"], serde_json::json!([8, 8]));
+    let svg = std::fs::read_to_string(out.join("samples_grid.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<rect") && svg.contains("memorized"));
+    let png = image::open(out.join("samples_grid.png")).unwrap().to_rgb8();
+    let distinct: std::collections::HashSet<[u8; 3]> = png.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 20, "samples_grid.png is not blank");
+    let train = points(&data).nrows();
+    assert_eq!(train, 80);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"fig-samples_grid\""));
+}

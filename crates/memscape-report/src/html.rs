@@ -90,6 +90,15 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
         out,
         problems,
     );
+    if reader.dir().join("samples_grid.svg").is_file() {
+        figure(
+            reader,
+            "samples_grid",
+            "Generated samples of the exact model at the K of the spurious peak (left of each pair) beside their nearest training image (right), up to 8 per class: memorized closest to the training set first, spurious closest to another sample first, generalized farthest from any sample first (Pham et al.'s orders). From <code>labels.csv</code>, <code>samples_k*.npy</code> and <code>train.npy</code>.",
+            out,
+            problems,
+        );
+    }
     for (stem, method) in [("embedding", "PCA"), ("tsne", "t-SNE"), ("umap", "UMAP")] {
         if reader.dir().join(format!("{stem}.svg")).is_file() {
             let source = if stem == "embedding" {

@@ -1,7 +1,8 @@
 //! The 2-D landscape of an `attractors` run: E(x; beta) as a colour map, the score field as
 //! arrows, the patterns, the critical points coloured by kind and the saddle → minimum
 //! connections; and the basin map with the same overlay. Drawn from `attractors.json`,
-//! `energy_grid.npy`, `score_grid.npy`, `basin_map.npy` and `patterns.npy`.
+//! `energy_grid.npy`, `score_grid.npy`, `basin_map.npy`, `patterns.npy` and, when present,
+//! `samples.npy` (the exact model's samples stopped at the landscape's sigma, as dots).
 
 use std::path::Path;
 
@@ -34,6 +35,8 @@ struct Scene {
     cells: ndarray::ArrayD<f64>,
     score: Option<ndarray::ArrayD<f64>>,
     patterns: ndarray::ArrayD<f64>,
+    /// Samples of the exact model stopped at this sigma (`samples.npy`, when written).
+    samples: Option<ndarray::ArrayD<f64>>,
     points: Vec<(f64, f64, String)>,
     edges: Vec<((f64, f64), (f64, f64))>,
     basins: bool,
@@ -138,6 +141,19 @@ fn draw<DB: DrawingBackend>(
             BLACK.stroke_width(2),
         )))?;
     }
+    if let Some(samples) = &s.samples {
+        let cyan = RGBColor(23, 190, 207);
+        chart
+            .draw_series((0..samples.shape()[0]).map(|i| {
+                Circle::new(
+                    (samples[[i, 0]], samples[[i, 1]]),
+                    2,
+                    cyan.mix(0.7).filled(),
+                )
+            }))?
+            .label("sample (exact model, stopped at this sigma)")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, cyan.filled()));
+    }
     let np = s.patterns.shape()[0];
     chart
         .draw_series((0..np).map(|i| {
@@ -233,6 +249,7 @@ pub fn landscape_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
         cells: reader.array("energy_grid.npy")?,
         score: reader.array("score_grid.npy").ok(),
         patterns: reader.array("patterns.npy")?,
+        samples: reader.array("samples.npy").ok(),
         points,
         edges,
         basins: false,

@@ -6,6 +6,7 @@ mod bifurcation;
 mod dynamics;
 mod embedding;
 mod html;
+mod images;
 mod landscape;
 mod phase;
 
@@ -15,6 +16,7 @@ pub use bifurcation::bifurcation_figure;
 pub use dynamics::dynamics_figure;
 pub use embedding::embedding_figure;
 pub use html::{Report, report, write_report};
+pub use images::image_grid_figure;
 pub use landscape::landscape_figures;
 pub use phase::phase_figure;
 

@@ -324,6 +324,10 @@ pub struct MapRun {
     pub embedding: String,
     /// `embedding_nonlinear.csv` rows ([`NONLINEAR_HEADER`]); empty when none was asked for.
     pub nonlinear: String,
+    /// The training set of the largest K (`train.npy`; the first K rows are the set of K).
+    pub train: Array2<f64>,
+    /// (height, width) when the patterns are images.
+    pub image_shape: Option<(usize, usize)>,
     pub timings: BTreeMap<String, f64>,
 }
 
@@ -517,6 +521,9 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
             seed,
         ));
     }
+    let train = split
+        .train(&pool, *request.ks.last().expect("non-empty"))?
+        .points;
     let peak_k = models[0].capacities.spurious_peak_k;
     let nonlinear = match exact.iter().find(|m| m.row.k == peak_k) {
         Some(m) if !request.nonlinear.is_empty() => {
@@ -548,6 +555,8 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
         classifications,
         embedding: embeddings.concat(),
         nonlinear,
+        train,
+        image_shape: pool.image_shape,
         timings,
     })
 }
@@ -722,6 +731,7 @@ impl MapRun {
             "beta_max": 1.0 / (sigma_min * sigma_min),
             "pair_merge_distance": 2.0 * sigma_min,
             "num_samples": self.request.num_samples,
+            "image_shape": self.image_shape.map(|(h, w)| [h, w]),
         })
     }
 
@@ -797,6 +807,8 @@ impl MapRun {
             format!("{EMBEDDING_HEADER}\n{}", self.embedding).as_bytes(),
         )?;
         out.write_json("results.json", &self.results())?;
+        out.write_npy("train.npy", &self.train)?;
+        manifest.files.push("train.npy".into());
         if !self.nonlinear.is_empty() {
             out.write_bytes(
                 "embedding_nonlinear.csv",

@@ -72,6 +72,29 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         )?;
         out.write_npy("score_grid.npy", &score_grid(&land, [x0, x1, y0, y1], 21))?;
         out.write_npy("patterns.npy", &patterns)?;
+        if args.samples > 0 {
+            // samples of the exact model stopped at this landscape's sigma = 1/√beta
+            let sigma = Beta(beta).sigma();
+            let scale = memscape::pipeline::data_scale(&patterns);
+            let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
+            let plan = memscape::pipeline::SamplingPlan {
+                kind: memscape::sampler::SamplerKind::parse("em", 0.0)?,
+                process: memscape::noise::NoiseProcess::Ve,
+                spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
+                sigma_max: Some(sigma_max.max(2.0 * sigma)),
+                sigma_min: Some(sigma),
+                num_steps: 100,
+                seed: args.seed,
+                batch_size: 1024,
+            };
+            let sampler = plan.config(sigma_max, sigma, true)?;
+            let den = memscape::denoiser::EmpiricalDenoiser::<f64>::new(patterns.view())?;
+            let samples = memscape::sampler::sample(&den, 2, args.samples, &sampler, &mut ())?;
+            out.write_npy("samples.npy", &samples)?;
+            result["samples"] =
+                serde_json::json!({"file": "samples.npy", "n": args.samples, "sampler": sampler});
+            files.push("samples.npy".into());
+        }
         result["grids"] = serde_json::json!({"bounds": [x0, x1, y0, y1], "energy": "energy_grid.npy (101 × 101, row = y)", "score": "score_grid.npy (21 × 21 × 2, −beta ∇E)"});
         files.extend([
             "energy_grid.npy".into(),

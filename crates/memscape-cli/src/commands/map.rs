@@ -43,6 +43,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let mut manifest = run.write(&out, command)?;
     let mut figures = memscape_report::phase_figure(out.path())?;
     figures.extend(memscape_report::embedding_figure(out.path())?);
+    figures.extend(memscape_report::image_grid_figure(out.path())?);
     manifest.files.extend(figures.iter().cloned());
     manifest.files.push("report.html".into());
     out.write_json("manifest.json", &manifest)?;

@@ -1,0 +1,202 @@
+//! For image data: generated samples beside their nearest training images, one row per class
+//! (memorized / spurious / generalized), at the K of the spurious peak, as in Pham et al.'s
+//! figures. Within a class the samples are ordered as Pham et al. order theirs: memorized by
+//! distance to the training set (closest first), spurious by distance to the nearest other
+//! sample (closest first), generalized by that distance (farthest first). Drawn from
+//! `results.json` (`image_shape`, the K), `labels.csv` (class, distances, nearest training
+//! index), `samples_k{K}.npy` and `train.npy`.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::phase::{Figure, register_font, save};
+use crate::{RunFileError, RunReader};
+
+/// Sample / nearest-training pairs shown per class.
+const PAIRS: usize = 8;
+/// Pixels of one image cell (its side) and the gaps.
+const CELL: u32 = 72;
+const GAP: u32 = 6;
+const LABEL: u32 = 130;
+
+/// One pair: the sample's pixels and its nearest training image's.
+type Pair = (Vec<f64>, Vec<f64>);
+
+struct Grid {
+    k: u64,
+    shape: (usize, usize),
+    /// Per class (name, pairs); pixel range for the grey scale.
+    rows: Vec<(&'static str, Vec<Pair>)>,
+    range: (f64, f64),
+}
+
+impl Grid {
+    fn size(&self) -> (u32, u32) {
+        let w = LABEL + PAIRS as u32 * (2 * CELL + 3 * GAP);
+        let h = 50 + self.rows.len() as u32 * (CELL + 3 * GAP);
+        (w, h)
+    }
+
+    fn image<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        (x, y): (i32, i32),
+        pixels: &[f64],
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let (h, w) = self.shape;
+        let (lo, hi) = self.range;
+        let px = CELL as f64 / w.max(h) as f64;
+        for r in 0..h {
+            for c in 0..w {
+                let t = ((pixels[r * w + c] - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
+                let g = (255.0 * t).round() as u8;
+                let (x0, y0) = (x + (c as f64 * px) as i32, y + (r as f64 * px) as i32);
+                let (x1, y1) = (
+                    x + ((c + 1) as f64 * px) as i32,
+                    y + ((r + 1) as f64 * px) as i32,
+                );
+                area.draw(&Rectangle::new(
+                    [(x0, y0), (x1, y1)],
+                    RGBColor(g, g, g).filled(),
+                ))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Figure for Grid {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        root.draw(&Text::new(
+            format!(
+                "Samples (left of each pair) beside their nearest training image (right), K = {}",
+                self.k
+            ),
+            (10, 12),
+            ("sans-serif", 17),
+        ))?;
+        for (ri, (class, pairs)) in self.rows.iter().enumerate() {
+            let y = 45 + ri as i32 * (CELL + 3 * GAP) as i32;
+            root.draw(&Text::new(
+                format!("{class} ({} shown)", pairs.len()),
+                (8, y + CELL as i32 / 2 - 8),
+                ("sans-serif", 15),
+            ))?;
+            for (pi, (sample, nearest)) in pairs.iter().enumerate() {
+                let x = (LABEL + pi as u32 * (2 * CELL + 3 * GAP)) as i32;
+                self.image(&root, (x, y), sample)?;
+                self.image(&root, (x + (CELL + GAP) as i32, y), nearest)?;
+            }
+        }
+        root.present()
+    }
+}
+
+/// Writes `samples_grid.svg/png` when the run's patterns are images (none otherwise).
+pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
+    register_font();
+    let reader = RunReader::open(dir)?;
+    let results = reader.json("results.json")?;
+    let Some(shape) = results["image_shape"].as_array() else {
+        return Ok(vec![]);
+    };
+    let results_path = dir.join("results.json");
+    let corrupt = |path: &Path, why: String| RunFileError::Corrupt {
+        path: path.to_path_buf(),
+        reason: why,
+    };
+    let dims: Vec<usize> = shape
+        .iter()
+        .filter_map(|v| v.as_u64().map(|v| v as usize))
+        .collect();
+    let [h, w] = dims[..] else {
+        return Err(corrupt(&results_path, "image_shape is not [h, w]".into()));
+    };
+    let k = results["capacities"]["spurious_peak_k"]
+        .as_u64()
+        .ok_or_else(|| corrupt(&results_path, "no spurious_peak_k".into()))?;
+    let samples = reader.array(&format!("samples_k{k}.npy"))?;
+    let train = reader.array("train.npy")?;
+    for (name, a) in [("samples", &samples), ("train", &train)] {
+        if a.ndim() != 2 || a.shape()[1] != h * w {
+            return Err(corrupt(
+                &dir.join(format!("{name}.npy")),
+                format!("shape {:?}, expected N × {}", a.shape(), h * w),
+            ));
+        }
+    }
+    let labels_path = dir.join("labels.csv");
+    let text = std::fs::read_to_string(&labels_path).map_err(|_| RunFileError::Missing {
+        path: labels_path.clone(),
+    })?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|c| *c == name)
+            .ok_or_else(|| corrupt(&labels_path, format!("no column {name:?}")))
+    };
+    let (mc, kc, sc, cc) = (col("model")?, col("k")?, col("sample")?, col("class")?);
+    let (dtc, nc, dsc) = (col("d_train")?, col("nearest_train")?, col("d_sample")?);
+    // (class, sample, d_train, nearest, d_sample)
+    let mut rows: Vec<(String, usize, f64, usize, f64)> = vec![];
+    for (n, line) in lines.enumerate() {
+        let c: Vec<&str> = line.split(',').collect();
+        if c.len() != header.len() {
+            return Err(corrupt(&labels_path, format!("line {}: cell count", n + 2)));
+        }
+        if c[mc] != "exact" || c[kc].parse::<u64>().ok() != Some(k) {
+            continue;
+        }
+        let bad = || corrupt(&labels_path, format!("line {}: not a number", n + 2));
+        rows.push((
+            c[cc].to_string(),
+            c[sc].parse().map_err(|_| bad())?,
+            c[dtc].parse().map_err(|_| bad())?,
+            c[nc].parse().map_err(|_| bad())?,
+            c[dsc].parse().map_err(|_| bad())?,
+        ));
+    }
+    let pixels = |a: &ndarray::ArrayD<f64>, i: usize| -> Option<Vec<f64>> {
+        (i < a.shape()[0]).then(|| (0..h * w).map(|j| a[[i, j]]).collect())
+    };
+    let mut grid_rows = vec![];
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for class in ["memorized", "spurious", "generalized"] {
+        let mut of: Vec<_> = rows.iter().filter(|r| r.0 == class).collect();
+        match class {
+            "memorized" => of.sort_by(|a, b| a.2.total_cmp(&b.2)),
+            "spurious" => of.sort_by(|a, b| a.4.total_cmp(&b.4)),
+            _ => of.sort_by(|a, b| b.4.total_cmp(&a.4)),
+        }
+        let mut pairs = vec![];
+        for r in of.into_iter().take(PAIRS) {
+            let (Some(s), Some(t)) = (pixels(&samples, r.1), pixels(&train, r.3)) else {
+                return Err(corrupt(
+                    &labels_path,
+                    format!("sample {} or training index {} out of range", r.1, r.3),
+                ));
+            };
+            for v in s.iter().chain(&t) {
+                lo = lo.min(*v);
+                hi = hi.max(*v);
+            }
+            pairs.push((s, t));
+        }
+        grid_rows.push((class, pairs));
+    }
+    let grid = Grid {
+        k,
+        shape: (h, w),
+        rows: grid_rows,
+        range: (lo, hi),
+    };
+    save(dir, "samples_grid", grid.size(), &grid)
+}
