@@ -1,27 +1,13 @@
 //! Runs the `memscape` binary on tiny data in a temp dir and checks its JSON, files and exit
 //! codes.
 
+mod common;
+use common::{json, memscape};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
-
-fn memscape(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_memscape"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stdout_json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
-}
 
 fn read(path: &Path) -> Array2<f64> {
     Array2::<f64>::read_npy(std::fs::File::open(path).unwrap()).unwrap()
@@ -49,7 +35,7 @@ fn sample_writes_a_run_dir_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = out.to_str().unwrap();
-    let j = stdout_json(&memscape(&[
+    let j = json(&memscape(&[
         "sample",
         "--data",
         "two-points",
@@ -133,7 +119,7 @@ fn vp_and_every_sampler_run() {
     let dir = tempfile::tempdir().unwrap();
     for (sampler, process) in [("em", "vp"), ("ddim", "vp-cosine"), ("heun", "ve")] {
         let out = dir.path().join(sampler);
-        let j = stdout_json(&memscape(&[
+        let j = json(&memscape(&[
             "sample",
             "--data",
             "kgon:k=4",

@@ -1,27 +1,14 @@
 //! `memscape train`, `sample --checkpoint` and `memscape dynamics` end to end: checkpoints,
 //! determinism, the dynamics JSON, and every bad input of issue 4 as one line and exit 2.
 
+mod common;
+use common::{json, memscape};
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use ndarray::Array2;
 use ndarray_npy::ReadNpyExt;
-
-fn memscape(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_memscape"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON document")
-}
 
 fn train(out: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec![
