@@ -196,14 +196,24 @@ impl Figure for Heatmap<'_> {
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
             .label(format!("tau_mem: f_mem reaches {} (95% CI)", d.level))
             .legend(move |(x, y)| Circle::new((x + 7, y), 5, ink.filled()));
+        // white triangles with a black rim, visible on every cell colour
+        chart.draw_series(
+            d.tau_gen
+                .iter()
+                .map(|&(k, s)| TriangleMarker::new((s, k), 9, BLACK.filled())),
+        )?;
         chart
             .draw_series(
                 d.tau_gen
                     .iter()
-                    .map(|&(k, s)| TriangleMarker::new((s, k), 7, WHITE.filled())),
+                    .map(|&(k, s)| TriangleMarker::new((s, k), 6, WHITE.filled())),
             )?
             .label("tau_gen: held-out loss minimum")
-            .legend(|(x, y)| TriangleMarker::new((x + 7, y), 6, BLACK.filled()));
+            .legend(|(x, y)| {
+                EmptyElement::at((x + 7, y))
+                    + TriangleMarker::new((0, 0), 7, BLACK.filled())
+                    + TriangleMarker::new((0, 0), 4, WHITE.filled())
+            });
         if let Some((a, p, ci)) = d.fit {
             let line: Vec<(f64, f64)> = (0..=40)
                 .map(|i| {

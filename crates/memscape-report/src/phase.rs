@@ -134,7 +134,10 @@ fn draw<DB: DrawingBackend>(
                 p.ks.iter().zip(curve).map(|(&k, c)| (k, c.0)),
                 color.stroke_width(3),
             ))?
-            .label(label)
+            .label(match &p.trained {
+                Some(_) => format!("{label}, exact"),
+                None => label.to_string(),
+            })
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
             });
