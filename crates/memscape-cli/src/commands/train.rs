@@ -59,13 +59,17 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
     out.write_json("manifest.json", &manifest)?;
     let last = run.evals.last().expect("the last step is a checkpoint");
     eprintln!(
-        "trained a {}-parameter MLP on K = {} patterns: {} steps in {:.1} s ({steps_per_s:.0} steps/s); loss train {:.4}, held-out {:.4}; wrote {}",
+        "trained a {}-parameter MLP on K = {} patterns: {} steps in {:.1} s ({steps_per_s:.0} steps/s); loss train {:.4}, held-out {}; wrote {}",
         run.model.mlp.config.num_parameters(),
         args.k,
         run.losses.len(),
         run.seconds,
         last.train_loss,
-        last.test_loss,
+        if last.test_loss.is_finite() {
+            format!("{:.4}", last.test_loss)
+        } else {
+            "— (no --holdout)".into()
+        },
         out.path().display()
     );
     if args.json {
