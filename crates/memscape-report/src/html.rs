@@ -117,12 +117,12 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
             );
         }
     }
-    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>f_mem</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
     for r in results["rows"].as_array().into_iter().flatten() {
-        let db = &r["clusters"]["dbscan"];
+        let (db, hdb) = (&r["clusters"]["dbscan"], &r["clusters"]["hdbscan"]);
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
             escape(r["model"].as_str().unwrap_or("exact")),
             r["k"],
             estimate(&r["memorized"], &r["ci"]["memorized"]),
@@ -132,10 +132,12 @@ fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String
             r["num_attractors"],
             db["clusters"],
             db["spurious"],
+            hdb["clusters"],
+            hdb["spurious"],
             r["clusters"]["single_linkage"]["clusters"],
         );
     }
-    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Attractors: distinct states the samples settle into when the denoiser is iterated at sigma_min. Clusters: of the settled samples at the automatic threshold (first valley of the density of log pairwise distances), an independent count of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Attractors: distinct states the samples settle into when the denoiser is iterated at sigma_min. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
 }
 
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.

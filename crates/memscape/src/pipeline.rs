@@ -299,9 +299,10 @@ pub struct MapRow {
     pub num_attractors: usize,
     /// Share of samples whose settling converged.
     pub settled: f64,
-    /// Clusters of the settled samples at the automatic threshold: DBSCAN, then single linkage
+    /// Clusters of the settled samples: DBSCAN and single linkage at the automatic threshold,
+    /// HDBSCAN
     /// (an independent count of the attractors, each labelled by its samples' majority class).
-    pub clusters: [ClusterCounts; 2],
+    pub clusters: [ClusterCounts; 3],
     pub thresholds: Resolved,
     pub seconds: f64,
 }
@@ -368,7 +369,7 @@ fn measure(
     let settled = settle(den, raw.view(), sampler.schedule.sigma_min, settle_config);
     let c = classify(train.points.view(), raw.view(), None, &request.thresholds)?;
     let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
-    let ([cluster_of, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
+    let ([cluster_of, _, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
     let converged =
         settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
     Ok(Measured {
@@ -704,7 +705,7 @@ impl MapRun {
                     "f_mem": f.f_mem.value,
                     "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "f_mem": f.f_mem.ci},
                     "num_attractors": r.num_attractors,
-                    "clusters": {"dbscan": r.clusters[0], "single_linkage": r.clusters[1]},
+                    "clusters": {"dbscan": r.clusters[0], "single_linkage": r.clusters[1], "hdbscan": r.clusters[2]},
                     "settled": r.settled,
                     "delta_m": r.thresholds.delta_m,
                     "delta_s": r.thresholds.delta_s,
@@ -738,7 +739,7 @@ impl MapRun {
     /// The phase table as CSV: one row per K, fractions with their intervals.
     pub fn phase_csv(&self) -> String {
         let mut out = String::from(
-            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,settled,delta_m,delta_s\n",
+            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s\n",
         );
         for r in &self.rows {
             let f = &r.fractions;
@@ -746,7 +747,7 @@ impl MapRun {
                 format!("{},{},{}", e.value, e.ci[0], e.ci[1])
             };
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 r.model,
                 r.k,
                 e(&f.memorized),
@@ -758,6 +759,8 @@ impl MapRun {
                 r.clusters[0].spurious,
                 r.clusters[0].noise,
                 r.clusters[1].clusters,
+                r.clusters[2].clusters,
+                r.clusters[2].spurious,
                 r.settled,
                 r.thresholds.delta_m,
                 r.thresholds.delta_s

@@ -21,6 +21,8 @@
 //! counts every stray sample as a cluster, DBSCAN counts only states reached repeatedly, i.e.
 //! attractors.
 //!
+//! **HDBSCAN** (Campello et al. 2013) needs no threshold: see [`hdbscan`].
+//!
 //! A cluster is labelled by the majority class of its samples (memorized / spurious /
 //! generalized): spurious clusters are the spurious attractors.
 
@@ -28,7 +30,7 @@ use ndarray::ArrayView2;
 use serde::Serialize;
 
 use super::classify::Class;
-use super::settle::group;
+use super::settle::{UnionFind, group};
 use crate::error::Result;
 
 /// Distances below this fraction of the median pair distance count as repeats of one state
@@ -161,33 +163,13 @@ pub fn dbscan(samples: ArrayView2<f64>, eps: f64) -> Result<(Labels, usize)> {
     let core: Vec<bool> = (0..n)
         .map(|i| nn.distances[[i, MIN_POINTS - 2]] <= eps)
         .collect();
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
+    let mut sets = UnionFind::new(n);
+    super::distance::pairs_within(samples, eps, |i, j| {
+        if core[i] && core[j] {
+            sets.join(i, j)
         }
-        i
-    }
-    for i in (0..n).filter(|&i| core[i]) {
-        for (c, &j) in nn.indices.row(i).iter().enumerate() {
-            if core[j] && nn.distances[[i, c]] <= eps {
-                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                parent[a] = b;
-            }
-        }
-    }
-    let mut label = vec![usize::MAX; n];
-    let mut count = 0;
-    let mut out = vec![None; n];
-    for i in (0..n).filter(|&i| core[i]) {
-        let r = root(&mut parent, i);
-        if label[r] == usize::MAX {
-            label[r] = count;
-            count += 1;
-        }
-        out[i] = Some(label[r]);
-    }
+    });
+    let (mut out, count) = sets.labels(|i| core[i]);
     for i in (0..n).filter(|&i| !core[i]) {
         // nearest core neighbour within eps (neighbours come sorted by distance)
         out[i] = nn
@@ -252,21 +234,191 @@ pub fn count_by_class(
     counts
 }
 
-/// Both clusterings of `samples` at the automatic threshold, with their labels (single linkage
-/// labels every sample) and counts by class.
+/// HDBSCAN's smallest cluster, and the neighbour count of its core distance.
+pub const MIN_CLUSTER_SIZE: usize = 5;
+
+/// HDBSCAN (Campello, Moulavi & Sander 2013; McInnes et al.'s `hdbscan`): each sample's
+/// cluster (`None`: noise) and the number of clusters. Core distance = distance to the 4th
+/// nearest other sample; mutual reachability `max(core_i, core_j, d_ij)`; its minimum spanning
+/// tree (Prim, O(N²)); the single-linkage hierarchy condensed with a minimum cluster size of 5;
+/// the clusters of greatest stability `Σ_points (λ_exit − λ_birth)`, λ = 1/distance, the root
+/// excluded; distances below [`REPEAT_FLOOR`] × the largest tree edge count as equal. It needs
+/// no threshold.
+pub fn hdbscan(samples: ArrayView2<f64>) -> Result<(Labels, usize)> {
+    let n = samples.nrows();
+    if n < 2 * MIN_CLUSTER_SIZE {
+        return Ok((vec![None; n], 0));
+    }
+    let nn = super::distance::knn(samples, samples, MIN_CLUSTER_SIZE - 1, true)?;
+    let core: Vec<f64> = (0..n)
+        .map(|i| nn.distances[[i, MIN_CLUSTER_SIZE - 2]])
+        .collect();
+    let dist = |i: usize, j: usize| {
+        samples
+            .row(i)
+            .iter()
+            .zip(samples.row(j))
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt()
+            .max(core[i])
+            .max(core[j])
+    };
+    // Prim's minimum spanning tree of the mutual reachability graph
+    let mut in_tree = vec![false; n];
+    let mut best = vec![(f64::INFINITY, 0usize); n];
+    let mut edges = Vec::with_capacity(n - 1);
+    let mut current = 0;
+    in_tree[0] = true;
+    for _ in 1..n {
+        let mut next = usize::MAX;
+        for j in 0..n {
+            if in_tree[j] {
+                continue;
+            }
+            let d = dist(current, j);
+            if d < best[j].0 {
+                best[j] = (d, current);
+            }
+            if next == usize::MAX || best[j].0 < best[next].0 {
+                next = j;
+            }
+        }
+        edges.push((best[next].0, best[next].1, next));
+        in_tree[next] = true;
+        current = next;
+    }
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // single-linkage dendrogram: node n + m merges two roots at edges[m].0
+    // distances below the round-off floor are one distance: repeats of one state then merge
+    // at one λ, and the split of a repeated state adds no stability
+    let largest = edges.last().map_or(1.0, |e| e.0).max(f64::MIN_POSITIVE);
+    let lambda = |d: f64| 1.0 / d.max(largest * REPEAT_FLOOR);
+    let mut sets = UnionFind::new(2 * n - 1);
+    let mut size = vec![1usize; 2 * n - 1];
+    let mut children = vec![(0usize, 0usize, 0.0f64); n - 1];
+    for (m, &(d, a, b)) in edges.iter().enumerate() {
+        let (ra, rb) = (sets.root(a), sets.root(b));
+        let node = n + m;
+        sets.join(ra, node);
+        sets.join(rb, node);
+        size[node] = size[ra] + size[rb];
+        children[m] = (ra, rb, d);
+    }
+    // condense top-down: cluster ids, their parents and births; each point's exit (cluster, λ)
+    let mut cluster_parent = vec![usize::MAX];
+    let mut birth = vec![0.0f64];
+    let mut exit = vec![(0usize, 0.0f64); n];
+    let leaves = |node: usize, out: &mut Vec<usize>| {
+        let mut stack = vec![node];
+        while let Some(v) = stack.pop() {
+            if v < n {
+                out.push(v);
+            } else {
+                let (l, r, _) = children[v - n];
+                stack.extend([l, r]);
+            }
+        }
+    };
+    let mut stack = vec![(2 * n - 2, 0usize)];
+    while let Some((node, cluster)) = stack.pop() {
+        if node < n {
+            continue;
+        }
+        let (l, r, d) = children[node - n];
+        let lam = lambda(d);
+        let (big_l, big_r) = (size[l] >= MIN_CLUSTER_SIZE, size[r] >= MIN_CLUSTER_SIZE);
+        for (child, big) in [(l, big_l), (r, big_r)] {
+            if big_l && big_r {
+                cluster_parent.push(cluster);
+                birth.push(lam);
+                stack.push((child, birth.len() - 1));
+            } else if big {
+                stack.push((child, cluster));
+            } else {
+                let mut pts = vec![];
+                leaves(child, &mut pts);
+                for p in pts {
+                    exit[p] = (cluster, lam);
+                }
+            }
+        }
+    }
+    // stability: points leaving a cluster, and child clusters leaving at their birth
+    let count = birth.len();
+    let mut stability = vec![0.0f64; count];
+    for &(c, lam) in &exit {
+        stability[c] += lam - birth[c];
+    }
+    let mut members = vec![0usize; count];
+    for &(c, _) in &exit {
+        let mut c = c;
+        loop {
+            members[c] += 1;
+            if c == 0 {
+                break;
+            }
+            c = cluster_parent[c];
+        }
+    }
+    for c in 1..count {
+        let p = cluster_parent[c];
+        stability[p] += members[c] as f64 * (birth[c] - birth[p]);
+    }
+    // select bottom-up (children always have larger ids than their parent)
+    let mut selected = vec![false; count];
+    let mut subtree = stability.clone();
+    let mut child_sum = vec![0.0f64; count];
+    for c in (1..count).rev() {
+        if child_sum[c] > stability[c] {
+            subtree[c] = child_sum[c];
+        } else {
+            selected[c] = true;
+            subtree[c] = stability[c];
+        }
+        child_sum[cluster_parent[c]] += subtree[c];
+    }
+    // a selected cluster deselects its descendants: keep only the topmost selected ancestor
+    let topmost = |mut c: usize| {
+        let mut found = None;
+        while c != 0 {
+            if selected[c] {
+                found = Some(c);
+            }
+            c = cluster_parent[c];
+        }
+        found
+    };
+    let mut label_of = std::collections::BTreeMap::new();
+    let labels: Labels = exit
+        .iter()
+        .map(|&(c, _)| {
+            topmost(c).map(|t| {
+                let next = label_of.len();
+                *label_of.entry(t).or_insert(next)
+            })
+        })
+        .collect();
+    Ok((labels, label_of.len()))
+}
+
+/// The three clusterings of `samples` with their labels and counts by class: DBSCAN and single
+/// linkage at the automatic threshold (single linkage labels every sample), and HDBSCAN.
 pub fn cluster_samples(
     samples: ArrayView2<f64>,
     classes: &[Class],
-) -> Result<([Labels; 2], [ClusterCounts; 2])> {
+) -> Result<([Labels; 3], [ClusterCounts; 3])> {
     let (linkage, _, threshold) = clusters(samples, None)?;
     let linkage: Labels = linkage.into_iter().map(Some).collect();
     // at threshold 0 (no valley) DBSCAN still groups exact repeats
     let (db, _) = dbscan(samples, threshold)?;
+    let (hdb, _) = hdbscan(samples)?;
     let counts = [
         count_by_class("dbscan", threshold, &db, classes),
         count_by_class("single-linkage", threshold, &linkage, classes),
+        count_by_class("hdbscan", f64::NAN, &hdb, classes),
     ];
-    Ok(([db, linkage], counts))
+    Ok(([db, linkage, hdb], counts))
 }
 
 #[cfg(test)]
@@ -311,6 +463,33 @@ mod tests {
         let (_, counts) = cluster_samples(samples.view(), &classes).unwrap();
         assert_eq!(counts[0].clusters, 4, "{counts:?}");
         assert_eq!(counts[1].clusters, 4 + 20, "{counts:?}");
+        // HDBSCAN, with no threshold at all: the same 4 clusters (a stray that joins a cluster
+        // after it split off keeps that cluster's label, as in McInnes et al.'s library)
+        let (labels, count) = hdbscan(samples.view()).unwrap();
+        assert_eq!(count, 4, "{labels:?}");
+        assert!((0..160).all(|i| labels[i].is_some() && labels[i] == labels[i % 4]));
+        assert!(labels[160..].iter().filter(|l| l.is_none()).count() >= 10);
+        assert_eq!(counts[2].clusters, 4);
+    }
+
+    /// HDBSCAN's point: blobs of very different densities, which no single DBSCAN radius
+    /// separates well, come out as three clusters.
+    #[test]
+    fn hdbscan_separates_blobs_of_different_densities() {
+        let z = normal_matrix(300, 2, 11);
+        let x = Array2::from_shape_fn((300, 2), |(i, j)| {
+            let (centre, std) = [(0.0, 0.05), (4.0, 0.3), (10.0, 1.0)][i % 3];
+            (if j == 0 { centre } else { 0.0 }) + std * z[[i, j]]
+        });
+        let (labels, count) = hdbscan(x.view()).unwrap();
+        assert_eq!(count, 3);
+        for blob in 0..3 {
+            let l: std::collections::BTreeSet<_> = (0..300)
+                .filter(|i| i % 3 == blob)
+                .filter_map(|i| labels[i])
+                .collect();
+            assert_eq!(l.len(), 1, "blob {blob}: {l:?}");
+        }
     }
 
     #[test]

@@ -52,42 +52,66 @@ pub fn settle(
     }
 }
 
-/// Groups points closer than `radius` (single linkage through each point's 10 nearest
-/// neighbours) and returns each point's group and the number of groups.
-pub fn group(points: ArrayView2<f64>, radius: f64) -> crate::error::Result<(Vec<usize>, usize)> {
-    let n = points.nrows();
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
+/// Disjoint sets with path halving: the components of a graph given edge by edge.
+#[derive(Debug, Clone)]
+pub struct UnionFind {
+    parent: Vec<usize>,
+}
+
+impl UnionFind {
+    pub fn new(n: usize) -> Self {
+        UnionFind {
+            parent: (0..n).collect(),
+        }
+    }
+
+    pub fn root(&mut self, mut i: usize) -> usize {
+        while self.parent[i] != i {
+            self.parent[i] = self.parent[self.parent[i]];
+            i = self.parent[i];
         }
         i
     }
-    if n >= 2 {
-        let nn = super::distance::knn(points, points, 10.min(n - 1), true)?;
-        for i in 0..n {
-            for (c, &j) in nn.indices.row(i).iter().enumerate() {
-                if nn.distances[[i, c]] <= radius {
-                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                    parent[a] = b;
-                }
-            }
-        }
+
+    pub fn join(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.root(a), self.root(b));
+        self.parent[ra] = rb;
     }
-    let mut label = vec![usize::MAX; n];
-    let mut groups = 0;
-    let out = (0..n)
-        .map(|i| {
-            let r = root(&mut parent, i);
-            if label[r] == usize::MAX {
-                label[r] = groups;
-                groups += 1;
-            }
-            label[r]
-        })
-        .collect();
-    Ok((out, groups))
+
+    /// Component labels 0.. in order of first appearance, for the elements `keep` selects
+    /// (`None` elsewhere), and the number of components.
+    pub fn labels(&mut self, keep: impl Fn(usize) -> bool) -> (Vec<Option<usize>>, usize) {
+        let n = self.parent.len();
+        let mut label = vec![usize::MAX; n];
+        let mut count = 0;
+        let out = (0..n)
+            .map(|i| {
+                if !keep(i) {
+                    return None;
+                }
+                let r = self.root(i);
+                if label[r] == usize::MAX {
+                    label[r] = count;
+                    count += 1;
+                }
+                Some(label[r])
+            })
+            .collect();
+        (out, count)
+    }
+}
+
+/// Groups points closer than `radius` (single linkage: the components of the graph of all
+/// pairs within `radius`) and returns each point's group and the number of groups.
+pub fn group(points: ArrayView2<f64>, radius: f64) -> crate::error::Result<(Vec<usize>, usize)> {
+    crate::error::require_finite("points to group", points)?;
+    let mut sets = UnionFind::new(points.nrows());
+    super::distance::pairs_within(points, radius, |i, j| sets.join(i, j));
+    let (labels, count) = sets.labels(|_| true);
+    Ok((
+        labels.into_iter().map(|l| l.expect("kept")).collect(),
+        count,
+    ))
 }
 
 #[cfg(test)]
