@@ -285,9 +285,12 @@ const NONLINEAR_POINTS: usize = 1000;
 /// al.'s toy, which stops at sigma ≈ 0.03.
 pub const MAP_SIGMA_MIN: f64 = 0.02;
 
-/// Settling: at most this many denoiser iterations, to a step below 1e-9 × the data scale.
+/// Settling: at most this many denoiser iterations, to a step below 1e-9 × the data scale for
+/// the exact model (f64) and 1e-5 × for a trained network (f32 arithmetic: its iterates move
+/// by round-off of ~1e-7 relative and never meet the f64 tolerance).
 const SETTLE_ITERATIONS: usize = 500;
 const SETTLE_TOLERANCE: f64 = 1e-9;
+const TRAINED_SETTLE_TOLERANCE: f64 = 1e-5;
 
 /// One K of a phase map.
 #[derive(Debug, Clone, Serialize)]
@@ -493,13 +496,17 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
             let net = model.fit(train.points.view())?;
             let fit_s = clock.elapsed().as_secs_f64();
             let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
+            let trained_settle = SettleConfig {
+                tolerance: TRAINED_SETTLE_TOLERANCE * scale,
+                ..settle_config
+            };
             let mut m = measure(
                 model.name(),
                 &den,
                 &train,
                 &request,
                 &sampler,
-                &settle_config,
+                &trained_settle,
             )?;
             m.row.seconds += fit_s;
             other.push(m);
