@@ -10,7 +10,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::phase::{Figure, register_font, save};
+use crate::phase::{Figure, fraction_chart, register_font, save};
 use crate::{RunFileError, RunReader};
 
 const SIZE: (u32, u32) = (900, 560);
@@ -252,24 +252,14 @@ impl Figure for Curves<'_> {
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let d = self.0;
         root.fill(&WHITE)?;
-        let (lo, hi) = (
-            d.steps[0],
-            d.steps[d.steps.len() - 1].max(d.steps[0] * 1.01),
-        );
-        let mut chart = ChartBuilder::on(&root)
-            .caption("f_mem along training, per K", ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(60)
-            .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.02f64)?;
-        chart
-            .configure_mesh()
-            .x_desc("training step (log scale)")
-            .y_desc("f_mem (share of samples with d1/d2 < 1/3), seed mean")
-            .x_label_formatter(&|s| format!("{s:.0}"))
-            .axis_desc_style(("sans-serif", 16))
-            .label_style(("sans-serif", 14))
-            .draw()?;
+        let mut chart = fraction_chart(
+            &root,
+            "f_mem along training, per K",
+            &d.steps,
+            "training step (log scale)",
+            "f_mem (share of samples with d1/d2 < 1/3), seed mean",
+        )?;
+        let (lo, hi) = (d.steps[0], d.steps[d.steps.len() - 1]);
         for (i, &k) in d.ks.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             let pts: Vec<(f64, f64)> = d

@@ -42,14 +42,12 @@ fn capacity(v: &serde_json::Value, ci: &serde_json::Value) -> String {
 }
 
 /// The phase-map section: headline, figure, table.
-fn phase_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
-    let results = match reader.json("results.json") {
-        Ok(r) => r,
-        Err(e) => {
-            problems.push(e.to_string());
-            return;
-        }
-    };
+fn phase_section(
+    reader: &RunReader,
+    results: &serde_json::Value,
+    out: &mut String,
+    problems: &mut Vec<String>,
+) {
     let mut models = vec![("exact".to_string(), &results["capacities"])];
     for (name, t) in results["trained"].as_object().into_iter().flatten() {
         models.push((name.clone(), &t["capacities"]));
@@ -390,7 +388,8 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
             Ok(r) if r.get("tau_mem").is_some() => {
                 dynamics_section(&reader, &r, &mut body, &mut problems)
             }
-            _ => phase_section(&reader, &mut body, &mut problems),
+            Ok(r) => phase_section(&reader, &r, &mut body, &mut problems),
+            Err(e) => problems.push(e.to_string()),
         }
     }
     if inventory

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -101,27 +102,13 @@ fn draw<DB: DrawingBackend>(
     p: &Phase,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
-    let (lo, hi) = (
-        p.ks[0].min(p.ks[p.ks.len() - 1]),
-        p.ks[p.ks.len() - 1].max(p.ks[0] * 1.01),
-    );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Phases of the samples over the training-set size K",
-            ("sans-serif", 22),
-        )
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(60)
-        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.02f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("K, number of training patterns (log scale)")
-        .y_desc("fraction of samples")
-        .x_label_formatter(&|k| format!("{k:.0}"))
-        .axis_desc_style(("sans-serif", 16))
-        .label_style(("sans-serif", 14))
-        .draw()?;
+    let mut chart = fraction_chart(
+        &root,
+        "Phases of the samples over the training-set size K",
+        &p.ks,
+        "K, number of training patterns (log scale)",
+        "fraction of samples",
+    )?;
     for (curve, (_, label, color)) in p.curves.iter().zip(CURVES) {
         let mut band: Vec<(f64, f64)> = p.ks.iter().zip(curve).map(|(&k, c)| (k, c.2)).collect();
         band.extend(p.ks.iter().zip(curve).rev().map(|(&k, c)| (k, c.1)));
@@ -226,6 +213,37 @@ fn draw<DB: DrawingBackend>(
         .label_font(("sans-serif", 14))
         .draw()?;
     root.present()
+}
+
+/// Log-scaled x, linear y.
+pub(crate) type FractionChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
+
+/// A chart of fractions (0 to 1) against a log-scaled x spanning the ascending `xs`, with its
+/// caption, axis descriptions and integer x labels.
+pub(crate) fn fraction_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    xs: &[f64],
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<FractionChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (lo, hi) = (xs[0], xs[xs.len() - 1].max(xs[0] * 1.01));
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.02f64)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    Ok(chart)
 }
 
 /// Something drawable on any plotters backend.

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use memscape::analysis::classify::{
-    Class, Classification, Fractions, ThresholdSpec, classify, fractions, percentile_interval,
+    Class, Fractions, ThresholdSpec, classify, fractions, percentile_interval,
 };
 use memscape::analysis::dynamics::{first_crossing, power_law};
 use memscape::dataset::DataSpec;
@@ -25,7 +25,7 @@ use rand::RngExt;
 use serde::Serialize;
 
 use crate::model::{CheckpointMeta, ScoreModel};
-use crate::train::{TrainConfig, train};
+use crate::train::{TrainConfig, checkpoint_steps, train};
 
 /// A dynamics study as a user gives it.
 #[derive(Debug, Clone, Serialize)]
@@ -104,11 +104,6 @@ pub struct DynamicsRun {
     pub seconds: f64,
 }
 
-/// The f_mem indicators of one checkpoint's samples.
-fn indicators(c: &Classification) -> Vec<bool> {
-    c.ratio_memorized.clone()
-}
-
 /// Runs the study. `on_checkpoint` sees every checkpoint (to save it) with its K and seed.
 pub fn dynamics(
     request: DynamicsRequest,
@@ -140,7 +135,7 @@ pub fn dynamics(
     let mut losses = vec![];
     // indicator[k][seed][checkpoint] = per-sample f_mem flags
     let mut flags: Vec<Vec<Vec<Vec<bool>>>> = vec![];
-    let mut steps: Vec<usize> = vec![];
+    let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
     for &k in &request.ks {
         let set = training_set(&request.data, k, request.holdout, request.subset_seed)?;
         let scale = data_scale(&set.train.points);
@@ -179,11 +174,10 @@ pub fn dynamics(
                         train_loss: point.train_loss,
                         test_loss: point.test_loss,
                     });
-                    cells.push(indicators(&c));
+                    cells.push(c.ratio_memorized);
                     Ok(())
                 },
             )?;
-            steps = run.evals.iter().map(|e| e.step).collect();
             losses.push((k, config.seed, run.losses));
             per_seed.push(cells);
         }

@@ -156,19 +156,8 @@ fn silu_grad(z: f32, s: f32) -> f32 {
     s * (1.0 + z * (1.0 - s))
 }
 
-/// Elements above which element-wise passes split over threads (results do not change).
+/// Elements above which inference's SiLU splits over threads (results do not change).
 const PARALLEL_ELEMENTS: usize = 1 << 14;
-
-/// `f` over paired chunks of `a` and `b`, in parallel when they are large.
-fn zip_apply(a: &mut [f32], b: &mut [f32], f: impl Fn(&mut f32, &mut f32) + Sync) {
-    if a.len() >= PARALLEL_ELEMENTS {
-        a.par_chunks_mut(4096)
-            .zip(b.par_chunks_mut(4096))
-            .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| f(x, y)));
-    } else {
-        a.iter_mut().zip(b).for_each(|(x, y)| f(x, y));
-    }
-}
 
 /// `z ← SiLU(z) = z σ(z)`.
 fn silu_in_place(z: &mut [f32]) {
@@ -300,9 +289,9 @@ impl Mlp {
         let mut inputs = vec![features];
         let (mut pre, mut sig) = (vec![], vec![]);
         for l in 0..self.layers.len() - 1 {
-            let mut z = self.linear(params, l, inputs.last().expect("input"), batch);
-            let mut s = vec![0.0; z.len()];
-            zip_apply(&mut s, &mut z, |s, z| *s = sigmoid(*z));
+            let z = self.linear(params, l, inputs.last().expect("input"), batch);
+            // training runs micro-batches in parallel already: one thread per layer here
+            let s: Vec<f32> = z.iter().map(|&v| sigmoid(v)).collect();
             let mut a: Vec<f32> = z.iter().zip(&s).map(|(z, s)| z * s).collect();
             if let Some(m) = masks.get(l).filter(|m| !m.is_empty()) {
                 for (a, m) in a.iter_mut().zip(m) {

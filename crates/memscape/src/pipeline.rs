@@ -417,7 +417,7 @@ impl ModelCapacities {
                 .map(|m| f(&m.row.fractions))
                 .collect::<Vec<f64>>()
         };
-        let cs: Vec<Classification> = measured.iter().map(|m| m.classification.clone()).collect();
+        let cs: Vec<&Classification> = measured.iter().map(|m| &m.classification).collect();
         ModelCapacities {
             model,
             capacities: capacities(
@@ -655,7 +655,7 @@ fn embedding_rows(
 /// Bootstrap intervals of the capacities: every K's samples are resampled together.
 fn capacity_intervals(
     ks: &[usize],
-    cs: &[Classification],
+    cs: &[&Classification],
     resamples: usize,
     seed: u64,
 ) -> BTreeMap<&'static str, [f64; 2]> {

@@ -33,7 +33,10 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             std::fs::create_dir_all(out.path().join(&dir)).map_err(|e| {
                 memscape::Error::file(out.path().join(&dir), format!("cannot create: {e}"))
             })?;
-            let name = format!("{dir}/step_{:08}.safetensors", meta.step);
+            let name = format!(
+                "{dir}/{}",
+                memscape_train::model::checkpoint_file(meta.step)
+            );
             model.save(&out.path().join(&name), meta)?;
             saved.push(name);
         }

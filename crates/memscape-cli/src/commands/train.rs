@@ -22,7 +22,10 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
         set.train.points.view(),
         heldout,
         |model, meta, point| {
-            let name = format!("checkpoints/step_{:08}.safetensors", meta.step);
+            let name = format!(
+                "checkpoints/{}",
+                memscape_train::model::checkpoint_file(meta.step)
+            );
             model.save(&out.path().join(&name), meta)?;
             evals += &format!(
                 "{},{},{},{name}\n",

@@ -30,6 +30,7 @@ use ndarray::ArrayView2;
 use serde::Serialize;
 
 use super::classify::Class;
+use super::distance::squared_distance;
 use super::settle::{UnionFind, group};
 use crate::error::Result;
 
@@ -100,15 +101,7 @@ pub fn first_valley(distances: &[f64]) -> Option<f64> {
 /// Distances of all pairs (N ≤ 1500) or of 500,000 seeded random pairs.
 fn pair_distances(samples: ArrayView2<f64>) -> Vec<f64> {
     let n = samples.nrows();
-    let dist = |i: usize, j: usize| {
-        samples
-            .row(i)
-            .iter()
-            .zip(samples.row(j))
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            .sqrt()
-    };
+    let dist = |i: usize, j: usize| squared_distance(samples.row(i), samples.row(j)).sqrt();
     if n <= 1500 {
         (0..n)
             .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
@@ -254,12 +247,7 @@ pub fn hdbscan(samples: ArrayView2<f64>) -> Result<(Labels, usize)> {
         .map(|i| nn.distances[[i, MIN_CLUSTER_SIZE - 2]])
         .collect();
     let dist = |i: usize, j: usize| {
-        samples
-            .row(i)
-            .iter()
-            .zip(samples.row(j))
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
+        squared_distance(samples.row(i), samples.row(j))
             .sqrt()
             .max(core[i])
             .max(core[j])

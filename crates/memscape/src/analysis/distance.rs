@@ -158,12 +158,7 @@ pub fn knn(
             .map(|(i, cand)| {
                 let qi = q0 + i;
                 let q = queries.row(qi);
-                let exact_sq = |j: usize| -> f64 {
-                    q.iter()
-                        .zip(points.row(j))
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum()
-                };
+                let exact_sq = |j: usize| squared_distance(q, points.row(j));
                 let worst_kept = cand.last().map_or(f64::INFINITY, |c| c.0);
                 let mut exact: Vec<(f64, usize)> =
                     cand.iter().map(|&(_, j)| (exact_sq(j), j)).collect();
@@ -190,6 +185,14 @@ pub fn knn(
         }
     }
     Ok(Neighbours { indices, distances })
+}
+
+/// `|a − b|²` by direct differences.
+pub fn squared_distance<'a>(
+    a: impl IntoIterator<Item = &'a f64>,
+    b: impl IntoIterator<Item = &'a f64>,
+) -> f64 {
+    a.into_iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Rows per tile of [`pairs_within`].
@@ -251,11 +254,10 @@ pub fn pairs_within(points: ArrayView2<f64>, radius: f64, mut visit: impl FnMut(
                 let approx = norms[i] + norms[j] - 2.0 * gram[a * n + j];
                 let slack = 8.0 * f64::EPSILON * (norms[i] + norms[j]);
                 let within = if (approx - r2).abs() <= slack {
-                    let exact: f64 = centred[i * d..(i + 1) * d]
-                        .iter()
-                        .zip(&centred[j * d..(j + 1) * d])
-                        .map(|(x, y)| (x - y) * (x - y))
-                        .sum();
+                    let exact = squared_distance(
+                        &centred[i * d..(i + 1) * d],
+                        &centred[j * d..(j + 1) * d],
+                    );
                     exact <= r2
                 } else {
                     approx <= r2

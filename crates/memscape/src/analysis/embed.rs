@@ -90,12 +90,7 @@ fn squared_distances(points: ArrayView2<f64>) -> Vec<f64> {
     let mut d2 = vec![0.0; n * n];
     for i in 0..n {
         for j in i + 1..n {
-            let v: f64 = points
-                .row(i)
-                .iter()
-                .zip(points.row(j))
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum();
+            let v = super::distance::squared_distance(points.row(i), points.row(j));
             d2[i * n + j] = v;
             d2[j * n + i] = v;
         }
