@@ -138,7 +138,7 @@ pub fn dynamics(
     let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
     for &k in &request.ks {
         let set = training_set(&request.data, k, request.holdout, request.subset_seed)?;
-        let scale = data_scale(&set.train.points);
+        let scale = data_scale(set.train.points.view());
         let (default_max, _) = default_sigma_range(scale);
         let plan = request
             .plan

@@ -362,16 +362,16 @@ fn gradient(mlp: &Mlp, params: &[f32], b: &Batch, masks: &[Vec<f32>], grads: &mu
     sum / (rows * d) as f64
 }
 
-/// Fixed evaluation draws: row i takes pattern i mod n, the i-th quantile of the noise-level
-/// distribution, and noise from stream i of the evaluation seed.
-fn eval_loss(
+/// The fixed evaluation batch of `patterns`: row i takes pattern i mod n, the i-th quantile of
+/// the noise-level distribution, and noise from stream i of the evaluation seed (built once,
+/// scored at every checkpoint).
+fn eval_batch(
     mlp: &Mlp,
-    params: &[f32],
     p: &Preconditioning,
     config: &TrainConfig,
     range: (f64, f64),
     patterns: ArrayView2<f64>,
-) -> f64 {
+) -> Batch {
     let (n, d) = patterns.dim();
     let rows = EVAL_ROWS.max(n.min(8 * EVAL_ROWS));
     let mut x0 = Vec::with_capacity(rows * d);
@@ -389,9 +389,14 @@ fn eval_loss(
             &mut noise[i * d..(i + 1) * d],
         );
     }
-    let b = batch(mlp, p, config.objective, &x0, &sigmas, &noise);
+    batch(mlp, p, config.objective, &x0, &sigmas, &noise)
+}
+
+/// The loss of `params` on a fixed batch.
+fn batch_loss(mlp: &Mlp, params: &[f32], b: &Batch) -> f64 {
+    let (rows, d) = (b.weights.len(), mlp.config.dim);
     let out = mlp.forward(params, &b.features);
-    loss(&out, &b, 0, d, rows, None) / (rows * d) as f64
+    loss(&out, b, 0, d, rows, None) / (rows * d) as f64
 }
 
 /// Trains a score network on `train` (K × d); evaluates the train and held-out losses at
@@ -408,8 +413,8 @@ pub fn train(
     if k == 0 {
         return Err(Error::invalid("--k", "≥ 1", 0));
     }
-    let rms = (train.iter().map(|v| v * v).sum::<f64>() / (k * d) as f64).sqrt();
-    let scale = (rms * rms * d as f64).sqrt();
+    let scale = memscape::pipeline::data_scale(train);
+    let rms = scale / (d as f64).sqrt();
     let preconditioning = Preconditioning {
         sigma_data: if rms > 0.0 { rms } else { 1.0 },
         parametrization: config.parametrization,
@@ -433,6 +438,8 @@ pub fn train(
         }
         v
     };
+    let train_eval = eval_batch(&mlp, &preconditioning, config, range, train);
+    let heldout_eval = heldout.map(|h| eval_batch(&mlp, &preconditioning, config, range, h));
     let mut adam = AdamW::new(decays);
     let mut ema = config.ema.map(|_| params.clone());
     let mut grads = vec![0.0f32; params.len()];
@@ -517,10 +524,10 @@ pub fn train(
             let eval_params = ema.as_ref().unwrap_or(&params);
             let point = EvalPoint {
                 step,
-                train_loss: eval_loss(&mlp, eval_params, &preconditioning, config, range, train),
-                test_loss: heldout.map_or(f64::NAN, |h| {
-                    eval_loss(&mlp, eval_params, &preconditioning, config, range, h)
-                }),
+                train_loss: batch_loss(&mlp, eval_params, &train_eval),
+                test_loss: heldout_eval
+                    .as_ref()
+                    .map_or(f64::NAN, |b| batch_loss(&mlp, eval_params, b)),
             };
             let model = ScoreModel {
                 mlp: mlp.clone(),

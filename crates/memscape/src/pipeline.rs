@@ -61,7 +61,7 @@ pub fn training_set(
 }
 
 /// The data's scale: the root-mean-square norm of the patterns, √(mean |ξ|²).
-pub fn data_scale(patterns: &Array2<f64>) -> f64 {
+pub fn data_scale(patterns: ArrayView2<f64>) -> f64 {
     (patterns.mapv(|v| v * v).sum() / patterns.nrows() as f64).sqrt()
 }
 
@@ -156,7 +156,7 @@ pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<
         request.subset_seed,
     )?;
     timings.insert("load_s".into(), clock.elapsed().as_secs_f64());
-    let (default_max, default_min) = default_sigma_range(data_scale(&training.train.points));
+    let (default_max, default_min) = default_sigma_range(data_scale(training.train.points.view()));
     let sampler = request
         .plan
         .config(default_max, default_min, request.final_denoise)?;
@@ -466,7 +466,7 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
     let pool = request.data.load()?;
     let split = Split::new(pool.num_patterns(), 0, request.subset_seed)?;
     split.train_indices(*request.ks.last().expect("non-empty"))?;
-    let scale = data_scale(&pool.points);
+    let scale = data_scale(pool.points.view());
     let (default_max, _) = default_sigma_range(scale);
     let sampler = request
         .plan

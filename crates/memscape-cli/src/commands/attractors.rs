@@ -75,7 +75,7 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         if args.samples > 0 {
             // samples of the exact model stopped at this landscape's sigma = 1/√beta
             let sigma = Beta(beta).sigma();
-            let scale = memscape::pipeline::data_scale(&patterns);
+            let scale = memscape::pipeline::data_scale(patterns.view());
             let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
             let plan = memscape::pipeline::SamplingPlan {
                 kind: memscape::sampler::SamplerKind::parse("em", 0.0)?,
