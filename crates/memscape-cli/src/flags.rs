@@ -77,7 +77,8 @@ pub struct DynamicsArgs {
     /// Seed of the permutation whose first K points are the training set.
     #[arg(long, default_value_t = 42)]
     pub subset_seed: u64,
-    /// Held-out points for the test loss (the tail of the permutation).
+    /// Held-out points (the tail of the permutation) for the test loss, the support gate and
+    /// the quality score (the gate needs at least 20).
     #[arg(long, default_value_t = 1000)]
     pub holdout: usize,
     /// Training steps per run.
@@ -111,6 +112,8 @@ pub struct DynamicsArgs {
     /// Bootstrap resamples for the intervals.
     #[arg(long, default_value_t = 200)]
     pub resamples: usize,
+    #[command(flatten)]
+    pub support: SupportArgs,
     /// Also keep every checkpoint under checkpoints/k{K}_seed{S}/.
     #[arg(long)]
     pub save_checkpoints: bool,
@@ -124,6 +127,15 @@ pub struct DynamicsArgs {
 pub struct ReportArgs {
     /// The run directory.
     pub run_dir: PathBuf,
+}
+
+/// The support gate's level.
+#[derive(Debug, Args)]
+pub struct SupportArgs {
+    /// A sample is off-support past this quantile of the held-out points' leave-one-out
+    /// nearest-neighbour distances to the data.
+    #[arg(long, default_value_t = memscape::analysis::support::SUPPORT_QUANTILE)]
+    pub support_quantile: f64,
 }
 
 /// Flags shared by every command that reads a dataset and takes a training subset.
@@ -449,6 +461,12 @@ pub struct MapArgs {
     /// Bootstrap resamples for the confidence intervals.
     #[arg(long, default_value_t = 200)]
     pub resamples: usize,
+    /// Held-out points (the tail of the permutation) that calibrate the support gate and score
+    /// sample quality (default: min(1000, pool − largest K); 0 turns the gate off).
+    #[arg(long)]
+    pub holdout: Option<usize>,
+    #[command(flatten)]
+    pub support: SupportArgs,
     /// Nonlinear maps of patterns and samples at the spurious peak, besides the PCA
     /// (comma-separated: tsne, umap); up to 1000 points each.
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -471,6 +489,12 @@ pub struct ClassifyArgs {
     /// An independent second batch: "spurious" then means reproduced by this batch.
     #[arg(long)]
     pub samples_b: Option<String>,
+    /// Held-out points of the data distribution (not in --train): samples farther from the
+    /// data than these are from each other are off-support, not generalized.
+    #[arg(long)]
+    pub holdout: Option<String>,
+    #[command(flatten)]
+    pub support: SupportArgs,
     /// Memorization threshold: a distance, or auto (1/4 of the training spacing).
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_m: String,

@@ -1,5 +1,5 @@
 //! The (K, training step) phase map of a `dynamics` run: one cell per K and checkpoint, its
-//! colour the mix of the memorized (red), spurious (orange) and generalized (blue) fractions
+//! colour the mix of the memorized (red), spurious (orange), generalized (blue) and off-support (grey) fractions
 //! averaged over seeds; tau_mem(K) with its bootstrap interval, the fit tau_mem = a K^p, and
 //! tau_gen on top. A second figure draws f_mem against the step for every K. Drawn from
 //! `results.json` only.
@@ -18,9 +18,10 @@ const SIZE: (u32, u32) = (900, 560);
 const MEMORIZED: RGBColor = RGBColor(214, 39, 40);
 const SPURIOUS: RGBColor = RGBColor(255, 127, 14);
 const GENERALIZED: RGBColor = RGBColor(31, 119, 180);
+const OFF_SUPPORT: RGBColor = RGBColor(127, 127, 127);
 
-/// Seed-averaged fractions (memorized, spurious, generalized, f_mem) per (K, step).
-type Cells = BTreeMap<(u64, u64), [f64; 4]>;
+/// Seed-averaged fractions (memorized, spurious, generalized, f_mem, off-support) per (K, step).
+type Cells = BTreeMap<(u64, u64), [f64; 5]>;
 
 struct Dynamics {
     ks: Vec<f64>,
@@ -42,7 +43,7 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Dynamics, RunFileErr
         .as_array()
         .filter(|r| !r.is_empty())
         .ok_or_else(|| corrupt("no rows"))?;
-    let mut sums: BTreeMap<(u64, u64), ([f64; 4], f64)> = BTreeMap::new();
+    let mut sums: BTreeMap<(u64, u64), ([f64; 5], f64)> = BTreeMap::new();
     for r in rows {
         let (k, step) = (
             r["k"]
@@ -52,7 +53,7 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Dynamics, RunFileErr
                 .as_u64()
                 .ok_or_else(|| corrupt("step is not an integer"))?,
         );
-        let e = sums.entry((k, step)).or_insert(([0.0; 4], 0.0));
+        let e = sums.entry((k, step)).or_insert(([0.0; 5], 0.0));
         for (i, key) in ["memorized", "spurious", "generalized", "f_mem"]
             .iter()
             .enumerate()
@@ -61,6 +62,8 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Dynamics, RunFileErr
                 .as_f64()
                 .ok_or_else(|| corrupt(&format!("{key} is not a number")))?;
         }
+        // runs written before the support gate have no off-support fraction
+        e.0[4] += r["off_support"].as_f64().unwrap_or(0.0);
         e.1 += 1.0;
     }
     let cells: Cells = sums
@@ -121,11 +124,13 @@ fn edges(v: &[f64]) -> Vec<f64> {
 }
 
 /// The colour of a cell: the fractions' mix of the three class colours.
-fn mix(f: &[f64; 4]) -> RGBColor {
-    let total = (f[0] + f[1] + f[2]).max(1e-12);
+fn mix(f: &[f64; 5]) -> RGBColor {
+    let total = (f[0] + f[1] + f[2] + f[4]).max(1e-12);
     let channel = |i: usize| {
         let c = |rgb: RGBColor| [rgb.0, rgb.1, rgb.2][i] as f64;
-        ((f[0] * c(MEMORIZED) + f[1] * c(SPURIOUS) + f[2] * c(GENERALIZED)) / total).round() as u8
+        ((f[0] * c(MEMORIZED) + f[1] * c(SPURIOUS) + f[2] * c(GENERALIZED) + f[4] * c(OFF_SUPPORT))
+            / total)
+            .round() as u8
     };
     RGBColor(channel(0), channel(1), channel(2))
 }
@@ -175,6 +180,7 @@ impl Figure for Heatmap<'_> {
             (MEMORIZED, "memorized"),
             (SPURIOUS, "spurious"),
             (GENERALIZED, "generalized"),
+            (OFF_SUPPORT, "off-support"),
         ] {
             chart
                 .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?

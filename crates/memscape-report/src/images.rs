@@ -169,7 +169,7 @@ pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     };
     let mut grid_rows = vec![];
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for class in ["memorized", "spurious", "generalized"] {
+    for class in ["memorized", "spurious", "generalized", "off-support"] {
         let mut of: Vec<_> = rows.iter().filter(|r| r.0 == class).collect();
         match class {
             "memorized" => of.sort_by(|a, b| a.2.total_cmp(&b.2)),

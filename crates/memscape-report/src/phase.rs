@@ -1,4 +1,4 @@
-//! The phase diagram over K: memorized / spurious / generalized fractions with their bootstrap
+//! The phase diagram over K: memorized / spurious / generalized / off-support fractions with their bootstrap
 //! 95% bands, f_mem dashed, and the capacities marked. Drawn from `results.json` only.
 
 use std::path::Path;
@@ -13,10 +13,11 @@ use crate::{RunFileError, RunReader};
 const SIZE: (u32, u32) = (900, 560);
 
 /// One curve: its key in results.json, label and colour.
-const CURVES: [(&str, &str, RGBColor); 3] = [
+const CURVES: [(&str, &str, RGBColor); 4] = [
     ("memorized", "memorized", RGBColor(214, 39, 40)),
     ("spurious", "spurious", RGBColor(255, 127, 14)),
     ("generalized", "generalized", RGBColor(31, 119, 180)),
+    ("off_support", "off-support", RGBColor(127, 127, 127)),
 ];
 
 /// Registers the bundled DejaVu Sans for text (plotters' ab_glyph backend has no system fonts).
@@ -60,13 +61,13 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
             .ok_or_else(|| corrupt(&format!("{what} is not a number")))
     };
     let mut ks = vec![];
-    let mut curves = vec![vec![]; 3];
+    let mut curves = vec![vec![]; CURVES.len()];
     let mut f_mem = vec![];
     let mut trained: Option<Trained> = None;
     for r in rows {
         let model = r["model"].as_str().unwrap_or("exact");
         if model != "exact" {
-            let t = trained.get_or_insert_with(|| (model.to_string(), vec![vec![]; 3]));
+            let t = trained.get_or_insert_with(|| (model.to_string(), vec![vec![]; CURVES.len()]));
             for (c, (key, _, _)) in t.1.iter_mut().zip(CURVES) {
                 c.push((num(&r["k"], "k")?, num(&r[key], key)?));
             }

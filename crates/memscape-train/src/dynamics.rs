@@ -14,6 +14,7 @@ use memscape::analysis::classify::{
     Class, Fractions, ThresholdSpec, classify, fractions, percentile_interval,
 };
 use memscape::analysis::dynamics::{first_crossing, power_law};
+use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
 use memscape::dataset::DataSpec;
 use memscape::error::{Error, Result};
 use memscape::pipeline::{
@@ -36,8 +37,11 @@ pub struct DynamicsRequest {
     pub seeds: usize,
     pub train: TrainConfig,
     pub subset_seed: u64,
-    /// Held-out points (the tail of the permutation) for the test loss.
+    /// Held-out points (the tail of the permutation) for the test loss, the support gate and
+    /// the quality score (the gate needs at least 20).
     pub holdout: usize,
+    /// Quantile of the held-out distances past which a sample is off-support.
+    pub support_quantile: f64,
     pub plan: SamplingPlan,
     pub num_samples: usize,
     pub thresholds: ThresholdSpec,
@@ -55,6 +59,8 @@ pub struct DynamicsRow {
     pub fractions: Fractions,
     pub train_loss: f64,
     pub test_loss: f64,
+    /// Kernel MMD² of the samples against held-out data (none without held-out data).
+    pub quality: Option<Quality>,
 }
 
 impl DynamicsRow {
@@ -65,11 +71,12 @@ impl DynamicsRow {
             (f.memorized.value, Class::Memorized),
             (f.spurious.value, Class::Spurious),
             (f.generalized.value, Class::Generalized),
+            (f.off_support.value, Class::OffSupport),
         ]
         .into_iter()
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c.name())
-        .expect("three classes")
+        .expect("four classes")
     }
 }
 
@@ -97,7 +104,11 @@ pub struct DynamicsRun {
     pub request: DynamicsRequest,
     pub rows: Vec<DynamicsRow>,
     pub tau_mem: Vec<Tau>,
+    /// The checkpoint of the smallest seed-averaged held-out loss.
     pub tau_gen: Vec<Tau>,
+    /// The first checkpoint whose seed-averaged MMD² is within 10% of its range above its
+    /// minimum (Bonnaire et al.'s tau_gen with MMD² for FID, bonnaire.md "τ_gen").
+    pub tau_gen_quality: Vec<Tau>,
     pub fit: Option<PowerFit>,
     /// Mini-batch loss curves, one per (K, seed).
     pub losses: Vec<(usize, u64, Vec<f32>)>,
@@ -144,6 +155,10 @@ pub fn dynamics(
             .plan
             .config(default_max, MAP_SIGMA_MIN * scale, true)?;
         let heldout = (set.heldout.num_patterns() > 0).then(|| set.heldout.points.view());
+        let gate = heldout
+            .filter(|h| h.nrows() >= MIN_HELDOUT)
+            .map(|h| SupportGate::calibrate(set.train.points.view(), h, request.support_quantile))
+            .transpose()?;
         let mut per_seed = vec![];
         for s in 0..request.seeds as u64 {
             let config = TrainConfig {
@@ -164,7 +179,12 @@ pub fn dynamics(
                         samples.view(),
                         None,
                         &request.thresholds,
+                        gate.as_ref(),
                     )?;
+                    let quality = match (&gate, heldout) {
+                        (Some(_), Some(h)) => Some(quality(samples.view(), h)?),
+                        _ => None,
+                    };
                     let seed = request.plan.seed ^ (k as u64) ^ (meta.step as u64) << 20;
                     rows.push(DynamicsRow {
                         k,
@@ -173,6 +193,7 @@ pub fn dynamics(
                         fractions: fractions(&c, request.resamples, seed),
                         train_loss: point.train_loss,
                         test_loss: point.test_loss,
+                        quality,
                     });
                     cells.push(c.ratio_memorized);
                     Ok(())
@@ -253,11 +274,13 @@ pub fn dynamics(
         num_k: xs.len(),
     });
     let tau_gen = tau_gen(&request.ks, &rows, &steps);
+    let tau_gen_quality = tau_gen_quality(&request.ks, &rows, &steps);
     Ok(DynamicsRun {
         request,
         rows,
         tau_mem,
         tau_gen,
+        tau_gen_quality,
         fit,
         losses,
         seconds: clock.elapsed().as_secs_f64(),
@@ -275,27 +298,66 @@ fn interval_with_misses(boot: &[Option<f64>]) -> [Option<f64>; 2] {
     [finite(lo), finite(hi)]
 }
 
+/// The seed-averaged curve of `value` over `steps` at K = `k` (NaN where no seed has one).
+fn seed_mean(
+    rows: &[DynamicsRow],
+    k: usize,
+    steps: &[usize],
+    value: fn(&DynamicsRow) -> f64,
+) -> Vec<(usize, f64)> {
+    steps
+        .iter()
+        .map(|&step| {
+            let v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.k == k && r.step == step)
+                .map(value)
+                .collect();
+            (step, v.iter().sum::<f64>() / v.len() as f64)
+        })
+        .collect()
+}
+
 /// tau_gen per K: the checkpoint of the smallest seed-averaged held-out loss.
 fn tau_gen(ks: &[usize], rows: &[DynamicsRow], steps: &[usize]) -> Vec<Tau> {
     ks.iter()
         .map(|&k| {
-            let mean_at = |step: usize| {
-                let v: Vec<f64> = rows
-                    .iter()
-                    .filter(|r| r.k == k && r.step == step)
-                    .map(|r| r.test_loss)
-                    .collect();
-                v.iter().sum::<f64>() / v.len() as f64
-            };
-            let best = steps
-                .iter()
-                .map(|&s| (s, mean_at(s)))
+            let best = seed_mean(rows, k, steps, |r| r.test_loss)
+                .into_iter()
                 .filter(|(_, l)| l.is_finite())
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(s, _)| s as f64);
             Tau {
                 k,
                 step: best,
+                ci: [None, None],
+            }
+        })
+        .collect()
+}
+
+/// Share of its range above its minimum within which the MMD² curve counts as arrived.
+const QUALITY_PLATEAU: f64 = 0.1;
+
+/// tau_gen from sample quality per K: the first checkpoint whose seed-averaged MMD² is at most
+/// min + 0.1 (max − min) of its curve (`None` without quality scores).
+fn tau_gen_quality(ks: &[usize], rows: &[DynamicsRow], steps: &[usize]) -> Vec<Tau> {
+    ks.iter()
+        .map(|&k| {
+            let curve: Vec<(usize, f64)> =
+                seed_mean(rows, k, steps, |r| r.quality.map_or(f64::NAN, |q| q.mmd2))
+                    .into_iter()
+                    .filter(|(_, v)| v.is_finite())
+                    .collect();
+            let lo = curve.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
+            let hi = curve.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
+            let step = curve
+                .iter()
+                .find(|(_, v)| *v <= lo + QUALITY_PLATEAU * (hi - lo))
+                .map(|(s, _)| *s as f64);
+            Tau {
+                k,
+                step,
                 ci: [None, None],
             }
         })
@@ -313,9 +375,11 @@ impl DynamicsRun {
                 serde_json::json!({
                     "k": r.k, "seed": r.seed, "step": r.step,
                     "memorized": f.memorized.value, "spurious": f.spurious.value,
-                    "generalized": f.generalized.value, "f_mem": f.f_mem.value,
+                    "generalized": f.generalized.value, "off_support": f.off_support.value,
+                    "f_mem": f.f_mem.value,
                     "f_mem_ci": f.f_mem.ci, "dominant": r.dominant(),
                     "train_loss": r.train_loss, "test_loss": r.test_loss,
+                    "quality": r.quality,
                 })
             })
             .collect();
@@ -323,6 +387,7 @@ impl DynamicsRun {
             "rows": rows,
             "tau_mem": self.tau_mem,
             "tau_gen": self.tau_gen,
+            "tau_gen_quality": self.tau_gen_quality,
             "fit": self.fit,
             "fmem_level": self.request.fmem_level,
             "seeds": self.request.seeds,
@@ -334,12 +399,13 @@ impl DynamicsRun {
     /// The (K, seed, step) phase table as CSV.
     pub fn phase_csv(&self) -> String {
         let mut out = String::from(
-            "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss\n",
+            "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout\n",
         );
         for r in &self.rows {
             let f = &r.fractions;
+            let q = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 r.k,
                 r.seed,
                 r.step,
@@ -351,7 +417,10 @@ impl DynamicsRun {
                 f.f_mem.ci[1],
                 r.dominant(),
                 r.train_loss,
-                r.test_loss
+                r.test_loss,
+                f.off_support.value,
+                q(r.quality.map(|q| q.mmd2)),
+                q(r.quality.map(|q| q.mmd2_heldout)),
             );
         }
         out

@@ -15,6 +15,7 @@ use crate::analysis::classify::{
 use crate::analysis::cluster::{ClusterCounts, cluster_samples};
 use crate::analysis::embed::Nonlinear;
 use crate::analysis::settle::{SettleConfig, group, settle};
+use crate::analysis::support::{self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate};
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, Patterns};
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float};
@@ -275,7 +276,16 @@ pub struct MapRequest {
     pub resamples: usize,
     /// Nonlinear maps (t-SNE, UMAP) of the exact model at its spurious peak, besides the PCA.
     pub nonlinear: Vec<Nonlinear>,
+    /// Held-out points (the tail of the permutation) that calibrate the support gate and
+    /// score sample quality; `None`: min(1000, pool − largest K), and no gate when that is
+    /// below [`MIN_HELDOUT`].
+    pub holdout: Option<usize>,
+    /// Quantile of the held-out distances past which a sample is off-support.
+    pub support_quantile: f64,
 }
+
+/// Held-out points `map` keeps aside by default.
+pub const DEFAULT_HOLDOUT: usize = 1000;
 
 /// Points in a nonlinear map: the first (up to) half patterns, then samples.
 const NONLINEAR_POINTS: usize = 1000;
@@ -307,6 +317,10 @@ pub struct MapRow {
     /// (an independent count of the attractors, each labelled by its samples' majority class).
     pub clusters: [ClusterCounts; 3],
     pub thresholds: Resolved,
+    /// The support gate's calibration at this K (none without held-out data).
+    pub support: Option<SupportCalibration>,
+    /// Kernel MMD² of the samples against held-out data, with real data's floor.
+    pub quality: Option<Quality>,
     pub seconds: f64,
 }
 
@@ -362,6 +376,7 @@ fn measure(
     model: &'static str,
     den: &impl Denoiser,
     train: &Patterns,
+    heldout: Option<(&SupportGate, ArrayView2<f64>)>,
     request: &MapRequest,
     sampler: &SamplerConfig,
     settle_config: &SettleConfig,
@@ -370,7 +385,17 @@ fn measure(
     let k = train.num_patterns();
     let raw = sampler::sample(den, train.dim(), request.num_samples, sampler, &mut ())?;
     let settled = settle(den, raw.view(), sampler.schedule.sigma_min, settle_config);
-    let c = classify(train.points.view(), raw.view(), None, &request.thresholds)?;
+    let gate = heldout.map(|(g, _)| g);
+    let c = classify(
+        train.points.view(),
+        raw.view(),
+        None,
+        &request.thresholds,
+        gate,
+    )?;
+    let quality = heldout
+        .map(|(_, h)| support::quality(raw.view(), h))
+        .transpose()?;
     let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
     let ([cluster_of, _, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
     let converged =
@@ -384,6 +409,8 @@ fn measure(
             settled: converged,
             clusters,
             thresholds: c.thresholds,
+            support: c.support,
+            quality,
             seconds: clock.elapsed().as_secs_f64(),
         },
         samples: raw,
@@ -464,8 +491,24 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
     }
     let clock = Instant::now();
     let pool = request.data.load()?;
-    let split = Split::new(pool.num_patterns(), 0, request.subset_seed)?;
-    split.train_indices(*request.ks.last().expect("non-empty"))?;
+    let largest = *request.ks.last().expect("non-empty");
+    let holdout = match request.holdout {
+        Some(h) => h,
+        None => {
+            let h = DEFAULT_HOLDOUT.min(pool.num_patterns().saturating_sub(largest));
+            if h >= MIN_HELDOUT { h } else { 0 }
+        }
+    };
+    if holdout > 0 && holdout < MIN_HELDOUT {
+        return Err(Error::invalid(
+            "holdout",
+            format!("0 or at least {MIN_HELDOUT} (to calibrate the support gate)"),
+            holdout,
+        ));
+    }
+    let split = Split::new(pool.num_patterns(), holdout, request.subset_seed)?;
+    split.train_indices(largest)?;
+    let heldout = split.heldout(&pool).points;
     let scale = data_scale(pool.points.view());
     let (default_max, _) = default_sigma_range(scale);
     let sampler = request
@@ -480,8 +523,26 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
     let mut embeddings = vec![];
     for &k in &request.ks {
         let train = split.train(&pool, k)?;
+        let gate = (holdout > 0)
+            .then(|| {
+                SupportGate::calibrate(
+                    train.points.view(),
+                    heldout.view(),
+                    request.support_quantile,
+                )
+            })
+            .transpose()?;
+        let heldout = gate.as_ref().map(|g| (g, heldout.view()));
         let den = EmpiricalDenoiser::<f64>::new(train.points.view())?;
-        let m = measure("exact", &den, &train, &request, &sampler, &settle_config)?;
+        let m = measure(
+            "exact",
+            &den,
+            &train,
+            heldout,
+            &request,
+            &sampler,
+            &settle_config,
+        )?;
         embeddings.push(embedding_rows(
             k,
             &train.points,
@@ -504,6 +565,7 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
                 model.name(),
                 &den,
                 &train,
+                heldout,
                 &request,
                 &sampler,
                 &trained_settle,
@@ -709,8 +771,11 @@ impl MapRun {
                     "memorized": f.memorized.value,
                     "spurious": f.spurious.value,
                     "generalized": f.generalized.value,
+                    "off_support": f.off_support.value,
                     "f_mem": f.f_mem.value,
-                    "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "f_mem": f.f_mem.ci},
+                    "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "off_support": f.off_support.ci, "f_mem": f.f_mem.ci},
+                    "support": r.support,
+                    "quality": r.quality,
                     "num_attractors": r.num_attractors,
                     "clusters": {"dbscan": r.clusters[0], "single_linkage": r.clusters[1], "hdbscan": r.clusters[2]},
                     "settled": r.settled,
@@ -746,15 +811,16 @@ impl MapRun {
     /// The phase table as CSV: one row per K, fractions with their intervals.
     pub fn phase_csv(&self) -> String {
         let mut out = String::from(
-            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s\n",
+            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout\n",
         );
         for r in &self.rows {
             let f = &r.fractions;
             let e = |e: &crate::analysis::classify::Estimate| {
                 format!("{},{},{}", e.value, e.ci[0], e.ci[1])
             };
+            let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 r.model,
                 r.k,
                 e(&f.memorized),
@@ -770,7 +836,11 @@ impl MapRun {
                 r.clusters[2].spurious,
                 r.settled,
                 r.thresholds.delta_m,
-                r.thresholds.delta_s
+                r.thresholds.delta_s,
+                e(&f.off_support),
+                optional(r.support.map(|s| s.threshold)),
+                optional(r.quality.map(|q| q.mmd2)),
+                optional(r.quality.map(|q| q.mmd2_heldout)),
             );
         }
         out

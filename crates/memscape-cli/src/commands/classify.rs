@@ -1,6 +1,7 @@
 //! `memscape classify`: memorized / spurious / generalized and f_mem for samples from anywhere.
 
 use memscape::analysis::classify::{Threshold, ThresholdSpec, classify, fractions};
+use memscape::analysis::support::SupportGate;
 use memscape::dataset::DataSpec;
 use memscape::store::RunDir;
 use ndarray::Array2;
@@ -23,9 +24,15 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .as_deref()
         .map(|s| points("--samples-b", s))
         .transpose()?;
+    let holdout = args
+        .holdout
+        .as_deref()
+        .map(|s| points("--holdout", s))
+        .transpose()?;
     for (flag, x) in [
         ("--samples", Some(&samples)),
         ("--samples-b", samples_b.as_ref()),
+        ("--holdout", holdout.as_ref()),
     ] {
         if let Some(x) = x
             && x.ncols() != train.ncols()
@@ -42,20 +49,28 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         delta_s: Threshold::parse("--delta-s", &args.delta_s)?,
         f_mem_ratio: args.f_mem_ratio,
     };
+    let gate = holdout
+        .as_ref()
+        .map(|h| SupportGate::calibrate(train.view(), h.view(), args.support.support_quantile))
+        .transpose()
+        .map_err(super::flag_names)?;
     let c = classify(
         train.view(),
         samples.view(),
         samples_b.as_ref().map(|b| b.view()),
         &spec,
+        gate.as_ref(),
     )?;
     let f = fractions(&c, args.resamples, args.seed);
     let result = serde_json::json!({
         "memorized": f.memorized.value,
         "spurious": f.spurious.value,
         "generalized": f.generalized.value,
+        "off_support": f.off_support.value,
         "f_mem": f.f_mem.value,
-        "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "f_mem": f.f_mem.ci},
+        "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "off_support": f.off_support.ci, "f_mem": f.f_mem.ci},
         "thresholds": c.thresholds,
+        "support": c.support,
         "num_samples": samples.nrows(),
         "num_train": train.nrows(),
         "spurious_against": if samples_b.is_some() { "samples-b" } else { "other samples" },
@@ -82,13 +97,15 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         out.write_json("manifest.json", &manifest)?;
     }
     eprintln!(
-        "memorized {:.3} {:?}, spurious {:.3} {:?}, generalized {:.3} {:?}, f_mem {:.3} {:?} (delta_m {:.4}, delta_s {:.4})",
+        "memorized {:.3} {:?}, spurious {:.3} {:?}, generalized {:.3} {:?}, off-support {:.3} {:?}, f_mem {:.3} {:?} (delta_m {:.4}, delta_s {:.4})",
         f.memorized.value,
         f.memorized.ci,
         f.spurious.value,
         f.spurious.ci,
         f.generalized.value,
         f.generalized.ci,
+        f.off_support.value,
+        f.off_support.ci,
         f.f_mem.value,
         f.f_mem.ci,
         c.thresholds.delta_m,

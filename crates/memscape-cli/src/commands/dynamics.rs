@@ -16,6 +16,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         train: args.train.config(args.steps, args.checkpoints),
         subset_seed: args.subset_seed,
         holdout: args.holdout,
+        support_quantile: args.support.support_quantile,
         plan: args
             .integrator
             .plan(args.sigma_min, args.sample_steps, args.seed)?,

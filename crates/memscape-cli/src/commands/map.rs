@@ -37,8 +37,11 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 crate::flags::EmbedArg::Umap => memscape::analysis::embed::Nonlinear::Umap,
             })
             .collect(),
+        holdout: args.holdout,
+        support_quantile: args.support.support_quantile,
     };
-    let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
+    let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
+        .map_err(super::flag_names)?;
     let out = RunDir::create(&args.out)?;
     let mut manifest = run.write(&out, command)?;
     let mut figures = memscape_report::phase_figure(out.path())?;

@@ -66,3 +66,24 @@ fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
     eprintln!("wrote {}", dir.join("report.html").display());
     Ok(if problems.is_empty() { 0 } else { 1 })
 }
+
+/// Library parameter names and the flags that set them.
+const FLAGS: &[(&str, &str)] = &[
+    ("heldout", "--holdout"),
+    ("holdout", "--holdout"),
+    ("support_quantile", "--support-quantile"),
+];
+
+/// Renames the parameter a library error names to the flag a user typed.
+pub fn flag_names(e: memscape::error::Error) -> anyhow::Error {
+    match e {
+        memscape::error::Error::InvalidParameter { what, rule, value } => {
+            let what = FLAGS
+                .iter()
+                .find(|(p, _)| *p == what)
+                .map_or(what, |(_, f)| f.to_string());
+            memscape::error::Error::InvalidParameter { what, rule, value }.into()
+        }
+        e => e.into(),
+    }
+}

@@ -10,7 +10,15 @@
 //! ```
 //!
 //! With a second, independent batch B of samples, S = B: "spurious" then means reproduced by
-//! an independent generation, not merely dense. Bonnaire et al.'s f_mem (bonnaire.md §1) is the
+//! an independent generation, not merely dense.
+//!
+//! With a support gate calibrated on held-out data ([`super::support`]), a sample that is
+//! neither memorized nor spurious is **off-support** when it lies farther from the data than
+//! held-out points do, and generalized only otherwise: "generalized" means a new sample that
+//! looks like the data, never noise. The precedence is memorized, spurious, off-support,
+//! generalized; `d_support` keeps every sample's distance to the data, so a reproducible
+//! attractor off the data (a spurious sample with `d_support` past the threshold) can be
+//! told apart. Bonnaire et al.'s f_mem (bonnaire.md §1) is the
 //! fraction with d1/d2 < ratio (nearest over second-nearest training distance; ratio 1/3).
 //!
 //! **Automatic thresholds** (scale-free). Let `s` be the median over training points of the
@@ -27,6 +35,7 @@ use rand::RngExt;
 use serde::Serialize;
 
 use super::distance::knn;
+use super::support::{SupportCalibration, SupportGate};
 use crate::error::{Error, Result};
 use crate::rng::stream;
 
@@ -93,6 +102,9 @@ pub enum Class {
     Memorized,
     Spurious,
     Generalized,
+    /// Farther from the data than held-out data is (see [`super::support`]).
+    #[serde(rename = "off-support")]
+    OffSupport,
 }
 
 impl Class {
@@ -101,6 +113,7 @@ impl Class {
             Class::Memorized => "memorized",
             Class::Spurious => "spurious",
             Class::Generalized => "generalized",
+            Class::OffSupport => "off-support",
         }
     }
 }
@@ -118,6 +131,10 @@ pub struct Classification {
     pub d_sample: Array1<f64>,
     /// d1/d2 < ratio (Bonnaire et al.).
     pub ratio_memorized: Vec<bool>,
+    /// Distance to the data (training and held-out points), when a support gate was given.
+    pub d_support: Option<Array1<f64>>,
+    /// The gate's calibration, when one was given.
+    pub support: Option<SupportCalibration>,
     pub thresholds: Resolved,
 }
 
@@ -156,6 +173,7 @@ pub fn classify(
     samples: ArrayView2<f64>,
     samples_b: Option<ArrayView2<f64>>,
     spec: &ThresholdSpec,
+    support: Option<&SupportGate>,
 ) -> Result<Classification> {
     if !(spec.f_mem_ratio > 0.0 && spec.f_mem_ratio <= 1.0) {
         return Err(Error::invalid(
@@ -186,14 +204,17 @@ pub fn classify(
     };
     let d_train = to_train.distances.column(0).to_owned();
     let d_train2 = to_train.distances.column(1).to_owned();
-    let classes = d_train
-        .iter()
-        .zip(&d_sample)
-        .map(|(&dm, &ds)| {
-            if dm <= thresholds.delta_m {
+    let d_support = support.map(|g| g.distances(samples)).transpose()?;
+    let classes = (0..samples.nrows())
+        .map(|i| {
+            if d_train[i] <= thresholds.delta_m {
                 Class::Memorized
-            } else if ds <= thresholds.delta_s {
+            } else if d_sample[i] <= thresholds.delta_s {
                 Class::Spurious
+            } else if let (Some(g), Some(d)) = (support, &d_support)
+                && g.is_off_support(d[i])
+            {
+                Class::OffSupport
             } else {
                 Class::Generalized
             }
@@ -211,6 +232,8 @@ pub fn classify(
         d_train2,
         d_sample,
         ratio_memorized,
+        d_support,
+        support: support.map(|g| g.calibration),
         thresholds,
     })
 }
@@ -221,8 +244,12 @@ impl Classification {
     pub fn csv_rows(&self, prefix: &str) -> String {
         let mut out = String::new();
         for i in 0..self.classes.len() {
+            let d_support = self
+                .d_support
+                .as_ref()
+                .map_or(String::new(), |d| d[i].to_string());
             out += &format!(
-                "{prefix}{i},{},{},{},{},{},{}\n",
+                "{prefix}{i},{},{},{},{},{},{},{d_support}\n",
                 self.classes[i].name(),
                 self.d_train[i],
                 self.d_train2[i],
@@ -236,7 +263,7 @@ impl Classification {
 }
 
 /// The header of [`Classification::csv_rows`].
-pub const CSV_HEADER: &str = "sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized";
+pub const CSV_HEADER: &str = "sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized,d_support";
 
 /// A fraction with its bootstrap 95% percentile interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -251,11 +278,12 @@ pub struct Fractions {
     pub memorized: Estimate,
     pub spurious: Estimate,
     pub generalized: Estimate,
+    pub off_support: Estimate,
     pub f_mem: Estimate,
 }
 
 /// Per-sample indicators (memorized, spurious, generalized, ratio-memorized).
-fn indicators(c: &Classification) -> Vec<[bool; 4]> {
+fn indicators(c: &Classification) -> Vec<[bool; 5]> {
     c.classes
         .iter()
         .zip(&c.ratio_memorized)
@@ -264,6 +292,7 @@ fn indicators(c: &Classification) -> Vec<[bool; 4]> {
                 k == Class::Memorized,
                 k == Class::Spurious,
                 k == Class::Generalized,
+                k == Class::OffSupport,
                 r,
             ]
         })
@@ -271,8 +300,8 @@ fn indicators(c: &Classification) -> Vec<[bool; 4]> {
 }
 
 /// Means of the four indicators over the resampled rows `idx`.
-fn means(ind: &[[bool; 4]], idx: impl Iterator<Item = usize>) -> [f64; 4] {
-    let mut sums = [0usize; 4];
+fn means(ind: &[[bool; 5]], idx: impl Iterator<Item = usize>) -> [f64; 5] {
+    let mut sums = [0usize; 5];
     let mut n = 0;
     for i in idx {
         for (s, &b) in sums.iter_mut().zip(&ind[i]) {
@@ -312,7 +341,7 @@ pub fn fractions(c: &Classification, resamples: usize, seed: u64) -> Fractions {
     let ind = indicators(c);
     let n = ind.len();
     let point = means(&ind, 0..n);
-    let boot: Vec<[f64; 4]> = bootstrap_indices(n, resamples, seed)
+    let boot: Vec<[f64; 5]> = bootstrap_indices(n, resamples, seed)
         .map(|idx| means(&ind, idx.into_iter()))
         .collect();
     let est = |j: usize| Estimate {
@@ -323,7 +352,8 @@ pub fn fractions(c: &Classification, resamples: usize, seed: u64) -> Fractions {
         memorized: est(0),
         spurious: est(1),
         generalized: est(2),
-        f_mem: est(3),
+        off_support: est(3),
+        f_mem: est(4),
     }
 }
 
@@ -348,6 +378,7 @@ mod tests {
             samples.view(),
             None,
             &ThresholdSpec::default(),
+            None,
         )
         .unwrap();
         assert_eq!(c.thresholds.train_spacing, 1.0);
@@ -373,9 +404,9 @@ mod tests {
             delta_s: Threshold::Value(0.01),
             ..Default::default()
         };
-        let alone = classify(train.view(), a.view(), Some(far.view()), &spec).unwrap();
+        let alone = classify(train.view(), a.view(), Some(far.view()), &spec, None).unwrap();
         assert_eq!(alone.classes, vec![Class::Generalized; 2]);
-        let reproduced = classify(train.view(), a.view(), Some(near.view()), &spec).unwrap();
+        let reproduced = classify(train.view(), a.view(), Some(near.view()), &spec, None).unwrap();
         assert_eq!(reproduced.classes, vec![Class::Spurious; 2]);
     }
 
@@ -383,7 +414,7 @@ mod tests {
     fn bad_input() {
         let one = Array2::<f64>::zeros((1, 2));
         assert!(
-            classify(one.view(), one.view(), None, &ThresholdSpec::default())
+            classify(one.view(), one.view(), None, &ThresholdSpec::default(), None)
                 .unwrap_err()
                 .to_string()
                 .contains("at least 2 points")
@@ -398,5 +429,58 @@ mod tests {
             Threshold::parse("--delta-s", "auto").unwrap(),
             Threshold::Auto
         );
+    }
+
+    /// The gate's contract on data whose distribution is known (issue 14): fresh draws of the
+    /// true distribution are generalized (≥ 0.9) and rarely off-support (≤ 0.05), copies of
+    /// training points stay memorized (= 1), and Gaussian noise at the data's scale is
+    /// off-support (≥ 0.9), for the circle and an 8-D Gaussian mixture. On the circle (a 1-D
+    /// manifold) the automatic delta_m = s/4 labels ln2/4 ≈ 17% of fresh draws memorized by
+    /// design (module docs), so there the thresholds are copy-scale ones, s/50 and s/200.
+    #[test]
+    fn the_support_gate_passes_the_distribution_and_fails_noise() {
+        use crate::analysis::support::{SUPPORT_QUANTILE, SupportGate};
+        use crate::dataset::synthetic;
+        let (gmm, _) = synthetic::gmm(2600, 8, 2, 8f64.sqrt(), 1.0, 5);
+        let pools = [
+            ("circle", synthetic::circle(2600, 1.0, 5), Some((50.0, 200.0))),
+            ("gmm", gmm, None),
+        ];
+        for (name, pool, copy_scale) in pools {
+            let d = pool.ncols();
+            let train = pool.slice(ndarray::s![..100, ..]);
+            let heldout = pool.slice(ndarray::s![100..1100, ..]);
+            let fresh = pool.slice(ndarray::s![1100..1600, ..]);
+            let fresh_b = pool.slice(ndarray::s![1600..2100, ..]);
+            let gate = SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE).unwrap();
+            let spacing = train_spacing(train).unwrap();
+            let spec = match copy_scale {
+                Some((m, s)) => ThresholdSpec {
+                    delta_m: Threshold::Value(spacing / m),
+                    delta_s: Threshold::Value(spacing / s),
+                    ..Default::default()
+                },
+                None => ThresholdSpec::default(),
+            };
+            let f = |c: &Classification| fractions(c, 0, 0);
+            let c = classify(train, fresh, Some(fresh_b), &spec, Some(&gate)).unwrap();
+            let fr = f(&c);
+            assert!(
+                fr.generalized.value >= 0.9 && fr.off_support.value <= 0.05,
+                "{name}: fresh draws {fr:?}"
+            );
+            let copies = train.to_owned();
+            let c = classify(train, copies.view(), None, &spec, Some(&gate)).unwrap();
+            assert_eq!(f(&c).memorized.value, 1.0, "{name}: copies");
+            let scale = (pool.mapv(|v| v * v).sum() / pool.nrows() as f64).sqrt();
+            let noise = crate::rng::normal_matrix(500, d, 9) * (2.0 * scale / (d as f64).sqrt());
+            let c = classify(train, noise.view(), None, &spec, Some(&gate)).unwrap();
+            let fr = f(&c);
+            assert!(
+                fr.off_support.value >= 0.9 && fr.generalized.value <= 0.1,
+                "{name}: noise {fr:?}"
+            );
+            assert_eq!(c.support.unwrap().heldout, 1000);
+        }
     }
 }

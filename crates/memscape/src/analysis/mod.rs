@@ -11,3 +11,4 @@ pub mod distance;
 pub mod dynamics;
 pub mod embed;
 pub mod settle;
+pub mod support;
