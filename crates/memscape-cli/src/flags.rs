@@ -58,6 +58,9 @@ pub struct TrainCmdArgs {
     /// Log-spaced checkpoints (the last step is always one).
     #[arg(long, default_value_t = 12)]
     pub checkpoints: usize,
+    /// The score network: mlp (any data) or unet (images).
+    #[arg(long, value_enum, default_value = "mlp")]
+    pub model: NetArg,
     #[command(flatten)]
     pub train: TrainArgs,
     #[arg(long, default_value = "runs/train")]
@@ -90,6 +93,9 @@ pub struct DynamicsArgs {
     /// Training seeds per K (train-seed, train-seed + 1, ...).
     #[arg(long, default_value_t = 3)]
     pub seeds: usize,
+    /// The score network: mlp (any data) or unet (images).
+    #[arg(long, value_enum, default_value = "mlp")]
+    pub model: NetArg,
     #[command(flatten)]
     pub train: TrainArgs,
     #[command(flatten)]
@@ -157,8 +163,28 @@ pub struct DataArgs {
 pub enum Model {
     /// The exact empirical denoiser (one modern-Hopfield update).
     Exact,
-    /// A score network trained on the K patterns (the exact model is mapped beside it).
+    /// An MLP score network trained on the K patterns (the exact model is mapped beside it).
     Mlp,
+    /// A U-Net score network trained on the K images (the exact model is mapped beside it).
+    Unet,
+}
+
+/// A score network's architecture.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NetArg {
+    /// A multilayer perceptron on the flattened points (any data).
+    Mlp,
+    /// Ho et al.'s DDPM U-Net (images only).
+    Unet,
+}
+
+impl NetArg {
+    pub fn architecture(self) -> memscape_train::Architecture {
+        match self {
+            NetArg::Mlp => memscape_train::Architecture::Mlp,
+            NetArg::Unet => memscape_train::Architecture::Unet,
+        }
+    }
 }
 
 /// The score network and its training: every intervention of the study is a flag here.
@@ -173,6 +199,18 @@ pub struct TrainArgs {
     /// Random Fourier frequencies of the noise-level embedding.
     #[arg(long, default_value_t = 64)]
     pub fourier_features: usize,
+    /// U-Net base channel count.
+    #[arg(long, default_value_t = 32)]
+    pub unet_base: usize,
+    /// U-Net channel multipliers, one level each (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,2")]
+    pub unet_mults: Vec<usize>,
+    /// U-Net residual blocks per level.
+    #[arg(long, default_value_t = 1)]
+    pub unet_blocks: usize,
+    /// U-Net GroupNorm groups (must divide every level's channel count).
+    #[arg(long, default_value_t = 8)]
+    pub unet_groups: usize,
     /// Standard deviation of those frequencies (per unit of ln(sigma)/4).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub fourier_scale: f64,
@@ -220,9 +258,21 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The library's training configuration for `steps` steps and `checkpoints` checkpoints.
-    pub fn config(&self, steps: usize, checkpoints: usize) -> memscape_train::TrainConfig {
+    /// The library's training configuration of a network of `architecture` for `steps` steps
+    /// and `checkpoints` checkpoints (the image shape comes from the data later).
+    pub fn config(
+        &self,
+        architecture: memscape_train::Architecture,
+        steps: usize,
+        checkpoints: usize,
+    ) -> memscape_train::TrainConfig {
         memscape_train::TrainConfig {
+            architecture,
+            unet_base: self.unet_base,
+            unet_mults: self.unet_mults.clone(),
+            unet_blocks: self.unet_blocks,
+            unet_groups: self.unet_groups,
+            image_shape: None,
             width: self.width,
             depth: self.depth,
             fourier_features: self.fourier_features,

@@ -221,14 +221,15 @@ fn small_map_writes_tables_and_figures() {
     for r in rows {
         let total = r["memorized"].as_f64().unwrap()
             + r["spurious"].as_f64().unwrap()
-            + r["generalized"].as_f64().unwrap();
+            + r["generalized"].as_f64().unwrap()
+            + r["off_support"].as_f64().unwrap();
         assert!((total - 1.0).abs() < 1e-12);
         assert_eq!(r["model"], "exact");
         assert!(r["ci"]["f_mem"][0].as_f64().unwrap() <= r["f_mem"].as_f64().unwrap());
         assert!(r["num_attractors"].as_u64().unwrap() >= 1);
         // DBSCAN on the settled samples counts the same attractors as grouping them at delta_s
         let db = &r["clusters"]["dbscan"];
-        let by_class = ["memorized", "spurious", "generalized"]
+        let by_class = ["memorized", "spurious", "generalized", "off_support"]
             .iter()
             .map(|c| db[c].as_u64().unwrap())
             .sum::<u64>();
@@ -303,10 +304,22 @@ fn default_map_shows_the_three_phases() {
     let rows = &rows;
     let get = |r: &serde_json::Value, key: &str| r[key].as_f64().unwrap();
     // Issue 4: a trained MLP row at every K. With its short default training it memorizes two
-    // patterns but generalizes far sooner than the exact model (lower memorization capacity).
+    // patterns but stops memorizing far sooner than the exact model (lower memorization
+    // capacity).
     assert_eq!(mlp.len(), 12);
     assert!(get(&mlp[0], "memorized") >= 0.9, "{}", mlp[0]);
-    assert!(get(&mlp[11], "generalized") >= 0.9, "{}", mlp[11]);
+    assert!(
+        get(&mlp[11], "memorized") + get(&mlp[11], "spurious") <= 0.1,
+        "{}",
+        mlp[11]
+    );
+    // Issue 14's gate: the exact model's samples at K = 1000 lie on the data (off-support
+    // ≤ 0.05), while the 4000-step MLP draws a blurred circle (median distance to the data
+    // 0.009 against a held-out threshold of 0.0077 when measured), which the gate must not
+    // call generalized.
+    let exact_last = rows.last().unwrap();
+    assert!(get(exact_last, "off_support") <= 0.05, "{exact_last}");
+    assert!(get(&mlp[11], "off_support") >= 0.3, "{}", mlp[11]);
     let cap = |c: &serde_json::Value| c["memorization"].as_f64().unwrap();
     assert!(
         cap(&j["trained"]["mlp"]["capacities"]) < cap(&j["capacities"]) / 2.0,

@@ -140,7 +140,6 @@ pub fn dynamics(
             request.fmem_level,
         ));
     }
-    request.train.validate()?;
     let clock = Instant::now();
     let mut rows = vec![];
     let mut losses = vec![];
@@ -163,6 +162,7 @@ pub fn dynamics(
         for s in 0..request.seeds as u64 {
             let config = TrainConfig {
                 seed: request.train.seed + s,
+                image_shape: set.train.image_shape,
                 ..request.train.clone()
             };
             let mut cells = vec![];

@@ -1,16 +1,19 @@
-//! Trained score networks for memscape, in flow order: EDM preconditioning, the MLP score
-//! network (hand-written forward and backward passes on faer GEMMs), the optimiser, safetensors
+//! Trained score networks for memscape, in flow order: EDM preconditioning, the MLP and U-Net
+//! score networks (hand-written forward and backward passes on faer GEMMs), the optimiser, safetensors
 //! checkpoints, the trained model as a memscape [`memscape::denoiser::Denoiser`], and the
 //! training loop with its interventions, and the training-dynamics study built on it.
 
 pub mod dynamics;
 pub mod mlp;
 pub mod model;
+pub mod network;
 pub mod optim;
 pub mod precondition;
 pub mod safetensors;
+pub mod unet;
 pub mod train;
 
 pub use model::{CheckpointMeta, ScoreModel};
 pub use precondition::{Preconditioned, Preconditioning};
-pub use train::{MlpTrainer, Objective, TrainConfig, TrainRun, train};
+pub use network::{Architecture, ImageShape, Network};
+pub use train::{NetworkTrainer, Objective, TrainConfig, TrainRun, train};

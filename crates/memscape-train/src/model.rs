@@ -12,11 +12,15 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::mlp::{Mlp, MlpConfig};
+use crate::network::{ImageShape, Network};
 use crate::precondition::Preconditioning;
 use crate::safetensors::{self, Tensor};
+use crate::unet::{Unet, UnetConfig};
 
-/// The format tag every memscape checkpoint carries.
+/// The format tag of an MLP checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "memscape-mlp/1";
+/// The format tag of a U-Net checkpoint (tensor names and layouts: [`crate::unet`]).
+pub const UNET_CHECKPOINT_FORMAT: &str = "memscape-unet/1";
 
 /// File name of the checkpoint at `step` (zero-padded, so names sort by step).
 pub fn checkpoint_file(step: usize) -> String {
@@ -29,11 +33,14 @@ const FREQUENCIES: &str = "fourier.frequencies";
 /// Rows per network call when denoising; bounds memory, never changes the result.
 const DENOISE_CHUNK: usize = 4096;
 
-/// What a checkpoint says about itself.
+/// What a checkpoint says about itself: its format and the shape of its one network.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckpointMeta {
     pub format: String,
-    pub mlp: MlpConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<MlpConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unet: Option<UnetConfig>,
     pub preconditioning: Preconditioning,
     /// Optimiser steps taken.
     pub step: usize,
@@ -46,7 +53,7 @@ pub struct CheckpointMeta {
 /// A network with its parameters and preconditioning.
 #[derive(Debug, Clone)]
 pub struct ScoreModel {
-    pub mlp: Mlp,
+    pub network: Network,
     pub params: Vec<f32>,
     pub preconditioning: Preconditioning,
 }
@@ -61,7 +68,7 @@ impl Denoiser for ScoreModel {
             .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), DENOISE_CHUNK))
         {
             let u: Vec<f32> = xs.iter().map(|&v| (v * c_in) as f32).collect();
-            let f = self.mlp.apply(&self.params, &u, p.c_noise(sigma));
+            let f = self.network.apply(&self.params, &u, p.c_noise(sigma));
             for ((o, &xv), &fv) in os.iter_mut().zip(xs.iter()).zip(&f) {
                 *o = c_skip * xv + c_out * fv as f64;
             }
@@ -73,11 +80,35 @@ impl Denoiser for ScoreModel {
 impl ScoreModel {
     /// Data dimension the model takes.
     pub fn dim(&self) -> usize {
-        self.mlp.config.dim
+        self.network.dim()
     }
 
-    /// Fails unless the model was trained on data of dimension `dim`.
-    pub fn check_dim(&self, source: &Path, dim: usize, flag: &str) -> Result<()> {
+    /// The checkpoint's metadata at `step`.
+    pub fn meta(&self, step: usize, ema: bool, training: serde_json::Value) -> CheckpointMeta {
+        let (format, mlp, unet) = match &self.network {
+            Network::Mlp(m) => (CHECKPOINT_FORMAT, Some(m.config), None),
+            Network::Unet(u) => (UNET_CHECKPOINT_FORMAT, None, Some(u.config.clone())),
+        };
+        CheckpointMeta {
+            format: format.into(),
+            mlp,
+            unet,
+            preconditioning: self.preconditioning,
+            step,
+            ema,
+            training,
+        }
+    }
+
+    /// Fails unless the model was trained on data of dimension `dim` and, for a U-Net, of
+    /// image shape `image_shape` (height, width).
+    pub fn check_data(
+        &self,
+        source: &Path,
+        dim: usize,
+        image_shape: Option<(usize, usize)>,
+        flag: &str,
+    ) -> Result<()> {
         if self.dim() != dim {
             return Err(Error::file(
                 source,
@@ -87,13 +118,28 @@ impl ScoreModel {
                 ),
             ));
         }
+        if let Some(net) = self.network.image_shape() {
+            let data = image_shape.map(|s| ImageShape::of(dim, s)).transpose()?;
+            if data != Some(net) {
+                let shown = data.map_or("no image shape".to_string(), |s| {
+                    format!("images of {}×{}×{}", s.channels, s.height, s.width)
+                });
+                return Err(Error::file(
+                    source,
+                    format!(
+                        "checkpoint is a U-Net for images of {}×{}×{}, but {flag} has {shown}",
+                        net.channels, net.height, net.width
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
     /// Writes the model to `path` as safetensors with `meta` (atomic).
     pub fn save(&self, path: &Path, meta: &CheckpointMeta) -> Result<()> {
         let mut tensors: BTreeMap<String, Tensor> = self
-            .mlp
+            .network
             .tensors()
             .into_iter()
             .map(|(name, shape, range)| {
@@ -106,13 +152,15 @@ impl ScoreModel {
                 )
             })
             .collect();
-        tensors.insert(
-            FREQUENCIES.into(),
-            Tensor {
-                shape: vec![self.mlp.frequencies.len()],
-                data: self.mlp.frequencies.clone(),
-            },
-        );
+        if let Network::Mlp(mlp) = &self.network {
+            tensors.insert(
+                FREQUENCIES.into(),
+                Tensor {
+                    shape: vec![mlp.frequencies.len()],
+                    data: mlp.frequencies.clone(),
+                },
+            );
+        }
         let json = serde_json::to_string(meta).expect("metadata serialises");
         safetensors::write(
             path,
@@ -131,13 +179,6 @@ impl ScoreModel {
             .and_then(|s| {
                 serde_json::from_str(s).map_err(|e| bad(format!("metadata does not parse ({e})")))
             })?;
-        if meta.format != CHECKPOINT_FORMAT {
-            return Err(bad(format!(
-                "format {:?}, expected {CHECKPOINT_FORMAT:?}",
-                meta.format
-            )));
-        }
-        let mut mlp = Mlp::new(meta.mlp, 0).map_err(|e| bad(e.to_string()))?;
         let tensor = |name: &str, shape: &[usize]| -> Result<&Tensor> {
             let t = tensors
                 .get(name)
@@ -150,18 +191,33 @@ impl ScoreModel {
             }
             Ok(t)
         };
-        mlp.frequencies = tensor(FREQUENCIES, &[meta.mlp.fourier_features])?
-            .data
-            .clone();
-        let mut params = vec![0.0; meta.mlp.num_parameters()];
-        for (name, shape, range) in mlp.tensors() {
+        let network = match (meta.format.as_str(), &meta.mlp, &meta.unet) {
+            (CHECKPOINT_FORMAT, Some(config), _) => {
+                let mut mlp = Mlp::new(*config, 0).map_err(|e| bad(e.to_string()))?;
+                mlp.frequencies = tensor(FREQUENCIES, &[config.fourier_features])?
+                    .data
+                    .clone();
+                Network::Mlp(mlp)
+            }
+            (UNET_CHECKPOINT_FORMAT, _, Some(config)) => {
+                Network::Unet(Unet::new(config.clone()).map_err(|e| bad(e.to_string()))?)
+            }
+            (format, _, _) => {
+                return Err(bad(format!(
+                    "format {format:?} without its network shape; expected \
+                     {CHECKPOINT_FORMAT:?} with \"mlp\" or {UNET_CHECKPOINT_FORMAT:?} with \"unet\""
+                )));
+            }
+        };
+        let mut params = vec![0.0; network.num_parameters()];
+        for (name, shape, range) in network.tensors() {
             params[range].copy_from_slice(&tensor(&name, &shape)?.data);
         }
         if let Some(i) = params.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!("parameter {i} is {}", params[i])));
         }
         let model = ScoreModel {
-            mlp,
+            network,
             params,
             preconditioning: meta.preconditioning,
         };
@@ -184,7 +240,7 @@ mod tests {
         let mlp = Mlp::new(config, 3).unwrap();
         let params = mlp.init_parameters(4);
         ScoreModel {
-            mlp,
+            network: Network::Mlp(mlp),
             params,
             preconditioning: Preconditioning {
                 sigma_data: 0.7,
@@ -194,14 +250,7 @@ mod tests {
     }
 
     fn meta(m: &ScoreModel) -> CheckpointMeta {
-        CheckpointMeta {
-            format: CHECKPOINT_FORMAT.into(),
-            mlp: m.mlp.config,
-            preconditioning: m.preconditioning,
-            step: 10,
-            ema: false,
-            training: serde_json::json!({}),
-        }
+        m.meta(10, false, serde_json::json!({}))
     }
 
     #[test]
@@ -222,7 +271,7 @@ mod tests {
         let path = dir.path().join("c.safetensors");
         let m = model();
         let mut wrong = meta(&m);
-        wrong.mlp.width = 9;
+        wrong.mlp.as_mut().unwrap().width = 9;
         m.save(&path, &wrong).unwrap();
         let e = ScoreModel::load(&path).unwrap_err().to_string();
         assert!(
@@ -232,7 +281,43 @@ mod tests {
         safetensors::write(&path, &BTreeMap::new(), &BTreeMap::new()).unwrap();
         let e = ScoreModel::load(&path).unwrap_err().to_string();
         assert!(e.contains("no \"memscape\" metadata"), "{e}");
-        let e = m.check_dim(&path, 784, "--data").unwrap_err().to_string();
+        let e = m
+            .check_data(&path, 784, None, "--data")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dimension 2") && e.contains("784"), "{e}");
+    }
+
+    /// A U-Net checkpoint round-trips, and a U-Net refuses data of another image shape.
+    #[test]
+    fn unet_checkpoints_round_trip_and_check_the_image_shape() {
+        let config = UnetConfig {
+            base: 8,
+            mults: vec![1, 2],
+            ..UnetConfig::small(1, 6, 6)
+        };
+        let net = Unet::new(config).unwrap();
+        let params = net.init_parameters(1);
+        let m = ScoreModel {
+            network: Network::Unet(net),
+            params,
+            preconditioning: model().preconditioning,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.safetensors");
+        m.save(&path, &m.meta(3, false, serde_json::json!({})))
+            .unwrap();
+        let (back, meta) = ScoreModel::load(&path).unwrap();
+        assert_eq!(meta.format, UNET_CHECKPOINT_FORMAT);
+        let x = memscape::rng::normal_matrix(3, 36, 1);
+        assert_eq!(m.denoise(x.view(), 0.3), back.denoise(x.view(), 0.3));
+        back.check_data(&path, 36, Some((6, 6)), "--data").unwrap();
+        let e = back
+            .check_data(&path, 36, Some((4, 9)), "--data")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("U-Net for images of 1×6×6") && e.contains("1×4×9"), "{e}");
+        let e = back.check_data(&path, 36, None, "--data").unwrap_err().to_string();
+        assert!(e.contains("no image shape"), "{e}");
     }
 }

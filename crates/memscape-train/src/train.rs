@@ -29,11 +29,12 @@ use memscape::noise::VpSchedule;
 use memscape::rng;
 use ndarray::ArrayView2;
 use rand::RngExt;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::mlp::{Mlp, MlpConfig};
-use crate::model::{CHECKPOINT_FORMAT, CheckpointMeta, ScoreModel};
+use crate::model::{CheckpointMeta, ScoreModel};
+use crate::network::{Architecture, Dropout, ImageShape, Network};
+use crate::unet::{Unet, UnetConfig};
 use crate::optim::{AdamW, LrSchedule, ema_update};
 use crate::precondition::{Parametrization, Preconditioning};
 
@@ -62,6 +63,23 @@ const EVAL_SEED: u64 = 0xE7A1_0000;
 /// Everything that defines a training run; the interventions are fields here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// The score network: an MLP (any data) or a U-Net (images).
+    #[serde(default)]
+    pub architecture: Architecture,
+    /// U-Net base channels, channel multipliers per level, residual blocks per level and
+    /// GroupNorm groups ([`crate::unet`]).
+    #[serde(default = "default_unet_base")]
+    pub unet_base: usize,
+    #[serde(default = "default_unet_mults")]
+    pub unet_mults: Vec<usize>,
+    #[serde(default = "default_one")]
+    pub unet_blocks: usize,
+    #[serde(default = "default_unet_groups")]
+    pub unet_groups: usize,
+    /// (height, width) of the training images, set from the data; a U-Net needs it.
+    #[serde(default)]
+    pub image_shape: Option<(usize, usize)>,
+    /// MLP width, depth and Fourier features.
     pub width: usize,
     pub depth: usize,
     pub fourier_features: usize,
@@ -94,12 +112,32 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+fn default_unet_base() -> usize {
+    UnetConfig::small(1, 1, 1).base
+}
+fn default_unet_mults() -> Vec<usize> {
+    UnetConfig::small(1, 1, 1).mults
+}
+fn default_one() -> usize {
+    1
+}
+fn default_unet_groups() -> usize {
+    UnetConfig::small(1, 1, 1).groups
+}
+
 impl Default for TrainConfig {
     /// Pham et al.'s toy set-up (`pham.md` §3) at a shorter length: Adam, lr 1e-3 (theirs 1e-4
     /// for 800k steps), batch min(500, K), no EMA.
     fn default() -> Self {
         let toy = MlpConfig::toy(2);
+        let unet = UnetConfig::small(1, 1, 1);
         TrainConfig {
+            architecture: Architecture::Mlp,
+            unet_base: unet.base,
+            unet_mults: unet.mults,
+            unet_blocks: unet.blocks,
+            unet_groups: unet.groups,
+            image_shape: None,
             width: toy.width,
             depth: toy.depth,
             fourier_features: toy.fourier_features,
@@ -174,7 +212,50 @@ impl TrainConfig {
                 memscape::error::require_positive(flag, v)?;
             }
         }
-        self.mlp(1).validate()
+        match self.architecture {
+            Architecture::Mlp => self.mlp(1).validate(),
+            Architecture::Unet => {
+                let Some((h, w)) = self.image_shape else {
+                    return Err(Error::invalid(
+                        "--model",
+                        "mlp on data without an image shape (a U-Net takes images: mnist, \
+                         fashion-mnist, digits, cifar10, or an N×H×W / N×C×H×W .npy)",
+                        "unet",
+                    ));
+                };
+                self.unet(ImageShape {
+                    channels: 1,
+                    height: h,
+                    width: w,
+                })
+                .validate()
+            }
+        }
+    }
+
+    /// The U-Net shape for images of shape `image`.
+    pub fn unet(&self, image: ImageShape) -> UnetConfig {
+        UnetConfig {
+            channels: image.channels,
+            height: image.height,
+            width: image.width,
+            base: self.unet_base,
+            mults: self.unet_mults.clone(),
+            blocks: self.unet_blocks,
+            groups: self.unet_groups,
+        }
+    }
+
+    /// The network for data of dimension `dim`; `seed` fixes the MLP's Fourier frequencies.
+    pub fn network(&self, dim: usize, seed: u64) -> Result<Network> {
+        self.validate()?;
+        Ok(match self.architecture {
+            Architecture::Mlp => Network::Mlp(Mlp::new(self.mlp(dim), seed)?),
+            Architecture::Unet => {
+                let shape = self.image_shape.expect("validated");
+                Network::Unet(Unet::new(self.unet(ImageShape::of(dim, shape)?))?)
+            }
+        })
     }
 
     /// The network shape for data of dimension `dim`.
@@ -261,23 +342,23 @@ fn output_weight(objective: Objective, p: &Preconditioning, sigma: f64) -> f64 {
     }
 }
 
-/// One batch: network inputs, regression targets and per-row weights.
+/// One batch: network inputs u = c_in y and c_noise, regression targets and per-row weights.
 struct Batch {
-    features: Vec<f32>,
+    u: Vec<f32>,
+    c_noise: Vec<f64>,
     targets: Vec<f32>,
     weights: Vec<f64>,
 }
 
 /// Builds a batch from clean rows `x0` (already jittered), noise levels and noise.
 fn batch(
-    mlp: &Mlp,
+    d: usize,
     p: &Preconditioning,
     objective: Objective,
     x0: &[f64],
     sigmas: &[f64],
     noise: &[f64],
 ) -> Batch {
-    let d = mlp.config.dim;
     let mut u = Vec::with_capacity(x0.len());
     let mut targets = Vec::with_capacity(x0.len());
     let mut c_noise = Vec::with_capacity(sigmas.len());
@@ -293,7 +374,8 @@ fn batch(
         weights.push(output_weight(objective, p, sigma));
     }
     Batch {
-        features: mlp.features(&u, &c_noise),
+        u,
+        c_noise,
         targets,
         weights,
     }
@@ -325,48 +407,19 @@ fn loss(
     sum
 }
 
-/// Rows per micro-batch: the batch is cut into these, each runs forward and backward on one
-/// thread, and their gradients are summed in order, so the result does not depend on the
-/// number of threads.
-const MICRO_BATCH: usize = 64;
-
-/// The batch loss, and its gradient with respect to every parameter in `grads`.
-fn gradient(mlp: &Mlp, params: &[f32], b: &Batch, masks: &[Vec<f32>], grads: &mut [f32]) -> f64 {
-    let (d, w_in, width) = (mlp.config.dim, mlp.config.input_width(), mlp.config.width);
-    let rows = b.weights.len();
-    let parts: Vec<(f64, Vec<f32>)> = (0..rows.div_ceil(MICRO_BATCH))
-        .into_par_iter()
-        .map(|c| {
-            let (r0, r1) = (c * MICRO_BATCH, ((c + 1) * MICRO_BATCH).min(rows));
-            let m = masks
-                .iter()
-                .map(|m| m[r0 * width..r1 * width].to_vec())
-                .collect();
-            let (out, tape) =
-                mlp.forward_train(params, b.features[r0 * w_in..r1 * w_in].to_vec(), m);
-            let mut g = vec![0.0; out.len()];
-            let sum = loss(&out, b, r0, d, rows, Some(&mut g));
-            let mut grad = vec![0.0; params.len()];
-            mlp.backward(params, &tape, g, &mut grad);
-            (sum, grad)
-        })
-        .collect();
-    grads.fill(0.0);
-    let mut sum = 0.0;
-    for (s, g) in parts {
-        sum += s;
-        for (a, v) in grads.iter_mut().zip(&g) {
-            *a += v;
-        }
-    }
-    sum / (rows * d) as f64
+/// The batch loss, and its gradient with respect to every parameter in `grads` (micro-batches
+/// summed in order: [`Network::gradient`]).
+fn gradient(net: &Network, params: &[f32], b: &Batch, dropout: &Dropout, grads: &mut [f32]) -> f64 {
+    let (rows, d) = (b.weights.len(), net.dim());
+    let loss = |out: &[f32], r0: usize, g: &mut [f32]| loss(out, b, r0, d, rows, Some(g));
+    net.gradient(params, &b.u, &b.c_noise, dropout, &loss, grads) / (rows * d) as f64
 }
 
 /// The fixed evaluation batch of `patterns`: row i takes pattern i mod n, the i-th quantile of
 /// the noise-level distribution, and noise from stream i of the evaluation seed (built once,
 /// scored at every checkpoint).
 fn eval_batch(
-    mlp: &Mlp,
+    net: &Network,
     p: &Preconditioning,
     config: &TrainConfig,
     range: (f64, f64),
@@ -389,13 +442,13 @@ fn eval_batch(
             &mut noise[i * d..(i + 1) * d],
         );
     }
-    batch(mlp, p, config.objective, &x0, &sigmas, &noise)
+    batch(net.dim(), p, config.objective, &x0, &sigmas, &noise)
 }
 
 /// The loss of `params` on a fixed batch.
-fn batch_loss(mlp: &Mlp, params: &[f32], b: &Batch) -> f64 {
-    let (rows, d) = (b.weights.len(), mlp.config.dim);
-    let out = mlp.forward(params, &b.features);
+fn batch_loss(net: &Network, params: &[f32], b: &Batch) -> f64 {
+    let (rows, d) = (b.weights.len(), net.dim());
+    let out = net.forward(params, &b.u, &b.c_noise);
     loss(&out, b, 0, d, rows, None) / (rows * d) as f64
 }
 
@@ -427,19 +480,19 @@ pub fn train(
             range.0,
         ));
     }
-    let mlp = Mlp::new(config.mlp(d), config.seed)?;
-    let mut params = mlp.init_parameters(config.seed ^ INIT_SEED);
+    let net = config.network(d, config.seed)?;
+    let mut params = net.init_parameters(config.seed ^ INIT_SEED);
     let decays = {
         let mut v = vec![false; params.len()];
-        for (name, _, r) in mlp.tensors() {
+        for (name, _, r) in net.tensors() {
             if name.ends_with(".weight") {
                 v[r].fill(true);
             }
         }
         v
     };
-    let train_eval = eval_batch(&mlp, &preconditioning, config, range, train);
-    let heldout_eval = heldout.map(|h| eval_batch(&mlp, &preconditioning, config, range, h));
+    let train_eval = eval_batch(&net, &preconditioning, config, range, train);
+    let heldout_eval = heldout.map(|h| eval_batch(&net, &preconditioning, config, range, h));
     let mut adam = AdamW::new(decays);
     let mut ema = config.ema.map(|_| params.clone());
     let mut grads = vec![0.0f32; params.len()];
@@ -479,32 +532,30 @@ pub fn train(
                 *v += config.input_noise * rng::normal(&mut r);
             }
         }
-        let masks: Vec<Vec<f32>> = if config.dropout > 0.0 {
-            (0..config.depth)
-                .map(|_| {
-                    (0..rows * config.width)
-                        .map(|_| {
-                            if r.random::<f64>() < keep {
-                                (1.0 / keep) as f32
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect()
-                })
-                .collect()
-        } else {
-            vec![]
+        let dropout = match net.architecture() {
+            _ if config.dropout == 0.0 => Dropout::None,
+            Architecture::Mlp => Dropout::Masks(
+                (0..config.depth)
+                    .map(|_| {
+                        (0..rows * config.width)
+                            .map(|_| {
+                                if r.random::<f64>() < keep {
+                                    (1.0 / keep) as f32
+                                } else {
+                                    0.0
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            ),
+            Architecture::Unet => Dropout::Seeded {
+                rate: config.dropout,
+                seed: r.random(),
+            },
         };
-        let b = batch(
-            &mlp,
-            &preconditioning,
-            config.objective,
-            &x0,
-            &sigmas,
-            &noise,
-        );
-        let l = gradient(&mlp, &params, &b, &masks, &mut grads);
+        let b = batch(d, &preconditioning, config.objective, &x0, &sigmas, &noise);
+        let l = gradient(&net, &params, &b, &dropout, &mut grads);
         if !l.is_finite() {
             return Err(Error::invalid(
                 "--lr",
@@ -524,24 +575,17 @@ pub fn train(
             let eval_params = ema.as_ref().unwrap_or(&params);
             let point = EvalPoint {
                 step,
-                train_loss: batch_loss(&mlp, eval_params, &train_eval),
+                train_loss: batch_loss(&net, eval_params, &train_eval),
                 test_loss: heldout_eval
                     .as_ref()
-                    .map_or(f64::NAN, |b| batch_loss(&mlp, eval_params, b)),
+                    .map_or(f64::NAN, |b| batch_loss(&net, eval_params, b)),
             };
             let model = ScoreModel {
-                mlp: mlp.clone(),
+                network: net.clone(),
                 params: eval_params.clone(),
                 preconditioning,
             };
-            let meta = CheckpointMeta {
-                format: CHECKPOINT_FORMAT.into(),
-                mlp: mlp.config,
-                preconditioning,
-                step,
-                ema: ema.is_some(),
-                training: training_json.clone(),
-            };
+            let meta = model.meta(step, ema.is_some(), training_json.clone());
             on_checkpoint(&model, &meta, &point)?;
             evals.push(point);
         }
@@ -549,7 +593,7 @@ pub fn train(
     let final_params = ema.unwrap_or(params);
     Ok(TrainRun {
         model: ScoreModel {
-            mlp,
+            network: net,
             params: final_params,
             preconditioning,
         },
@@ -559,19 +603,27 @@ pub fn train(
     })
 }
 
-/// Training as `memscape map --model mlp` uses it: one network per K, this configuration.
+/// Training as `memscape map --model mlp|unet` uses it: one network per K, this
+/// configuration (the image shape taken from the training set).
 #[derive(Debug, Clone)]
-pub struct MlpTrainer {
+pub struct NetworkTrainer {
     pub config: TrainConfig,
 }
 
-impl memscape::pipeline::TrainedModel for MlpTrainer {
+impl memscape::pipeline::TrainedModel for NetworkTrainer {
     fn name(&self) -> &'static str {
-        "mlp"
+        self.config.architecture.name()
     }
 
-    fn fit(&self, train: ArrayView2<f64>) -> Result<Box<dyn memscape::denoiser::Denoiser>> {
-        let run = self::train(&self.config, train, None, |_, _, _| Ok(()))?;
+    fn fit(
+        &self,
+        train: &memscape::dataset::Patterns,
+    ) -> Result<Box<dyn memscape::denoiser::Denoiser>> {
+        let config = TrainConfig {
+            image_shape: train.image_shape,
+            ..self.config.clone()
+        };
+        let run = self::train(&config, train.points.view(), None, |_, _, _| Ok(()))?;
         Ok(Box::new(run.model))
     }
 

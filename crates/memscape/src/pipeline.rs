@@ -353,8 +353,8 @@ pub struct MapRun {
 pub trait TrainedModel: Sync {
     /// Its name in tables and file names ("mlp").
     fn name(&self) -> &'static str;
-    /// Trains on `train` (K × d) and returns the trained denoiser.
-    fn fit(&self, train: ArrayView2<f64>) -> Result<Box<dyn Denoiser>>;
+    /// Trains on `train` (K patterns, with their image shape) and returns the denoiser.
+    fn fit(&self, train: &Patterns) -> Result<Box<dyn Denoiser>>;
     /// Its configuration, for the manifest.
     fn config(&self) -> serde_json::Value;
 }
@@ -554,7 +554,7 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
         exact.push(m);
         if let Some(model) = trained {
             let clock = Instant::now();
-            let net = model.fit(train.points.view())?;
+            let net = model.fit(&train)?;
             let fit_s = clock.elapsed().as_secs_f64();
             let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
             let trained_settle = SettleConfig {

@@ -3,7 +3,7 @@
 //! depend on batch size or thread count (EDM's per-sample generators, style brief §6.5.6).
 
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+pub use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 /// The stream with number `stream` of the generator seeded by `seed`.

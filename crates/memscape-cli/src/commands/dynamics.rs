@@ -9,11 +9,20 @@ use crate::flags::DynamicsArgs;
 
 pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let ks = super::parse_ks(&args.k)?;
+    let data = DataSpec::parse(&args.data)?;
+    // the image shape of the data, so a U-Net's configuration is checked before anything is
+    // written
+    let image_shape = data.load()?.image_shape;
     let request = DynamicsRequest {
-        data: DataSpec::parse(&args.data)?,
+        data,
         ks,
         seeds: args.seeds,
-        train: args.train.config(args.steps, args.checkpoints),
+        train: memscape_train::TrainConfig {
+            image_shape,
+            ..args
+                .train
+                .config(args.model.architecture(), args.steps, args.checkpoints)
+        },
         subset_seed: args.subset_seed,
         holdout: args.holdout,
         support_quantile: args.support.support_quantile,

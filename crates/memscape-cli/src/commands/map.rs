@@ -8,15 +8,26 @@ use memscape::store::RunDir;
 use crate::flags::{MapArgs, Model};
 
 pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
-    let trainer = match args.model {
+    let architecture = match args.model {
         Model::Exact => None,
-        Model::Mlp => Some(memscape_train::MlpTrainer {
-            config: args.train.config(args.train_steps, 1),
-        }),
+        Model::Mlp => Some(memscape_train::Architecture::Mlp),
+        Model::Unet => Some(memscape_train::Architecture::Unet),
     };
+    let trainer = architecture.map(|a| memscape_train::NetworkTrainer {
+        config: args.train.config(a, args.train_steps, 1),
+    });
     let ks = super::parse_ks(&args.k)?;
+    let data = DataSpec::parse(&args.data)?;
+    if let Some(t) = &trainer {
+        // a U-Net needs images: check the network against the data before any work
+        memscape_train::TrainConfig {
+            image_shape: data.load()?.image_shape,
+            ..t.config.clone()
+        }
+        .validate()?;
+    }
     let request = MapRequest {
-        data: DataSpec::parse(&args.data)?,
+        data,
         ks,
         subset_seed: args.subset_seed,
         plan: args
@@ -53,8 +64,8 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let problems = memscape_report::write_report(out.path())?;
     anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     eprintln!(
-        "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
-        "model", "K", "memorized", "spurious", "generalized", "f_mem", "attractors"
+        "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
+        "model", "K", "memorized", "spurious", "generalized", "off-support", "f_mem", "attractors"
     );
     for r in &run.rows {
         let f = &r.fractions;
@@ -62,12 +73,13 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             format!("{:.3} [{:.3}, {:.3}]", e.value, e.ci[0], e.ci[1])
         };
         eprintln!(
-            "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
+            "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
             r.model,
             r.k,
             e(&f.memorized),
             e(&f.spurious),
             e(&f.generalized),
+            e(&f.off_support),
             e(&f.f_mem),
             r.num_attractors
         );

@@ -28,10 +28,13 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         record_trajectories: args.record_trajectories,
     };
     if let Some((net, _)) = &net {
-        let dim = memscape::dataset::DataSpec::parse(&args.data.data)?
-            .load()?
-            .dim();
-        net.check_dim(args.checkpoint.as_deref().expect("loaded"), dim, "--data")?;
+        let pool = memscape::dataset::DataSpec::parse(&args.data.data)?.load()?;
+        net.check_data(
+            args.checkpoint.as_deref().expect("loaded"),
+            pool.dim(),
+            pool.image_shape,
+            "--data",
+        )?;
     }
     let run = sample(
         request,

@@ -8,9 +8,14 @@ use crate::flags::TrainCmdArgs;
 
 pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let data = DataSpec::parse(&args.data.data)?;
-    let config = args.train.config(args.steps, args.checkpoints);
-    config.validate()?;
     let set = training_set(&data, args.k, args.data.holdout, args.data.subset_seed)?;
+    let config = memscape_train::TrainConfig {
+        image_shape: set.train.image_shape,
+        ..args
+            .train
+            .config(args.model.architecture(), args.steps, args.checkpoints)
+    };
+    config.validate()?;
     let out = RunDir::create(&args.out)?;
     std::fs::create_dir_all(out.path().join("checkpoints"))?;
     out.write_npy("train.npy", &set.train.points)?;
@@ -46,7 +51,7 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let mut manifest = Manifest::new(
         command,
         serde_json::json!({"data": data, "k": args.k, "holdout": args.data.holdout, "train": config,
-            "parameters": run.model.mlp.config.num_parameters()}),
+            "parameters": run.model.network.num_parameters()}),
     );
     manifest.seeds.insert("train".into(), config.seed);
     manifest
@@ -62,8 +67,9 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
     out.write_json("manifest.json", &manifest)?;
     let last = run.evals.last().expect("the last step is a checkpoint");
     eprintln!(
-        "trained a {}-parameter MLP on K = {} patterns: {} steps in {:.1} s ({steps_per_s:.0} steps/s); loss train {:.4}, held-out {}; wrote {}",
-        run.model.mlp.config.num_parameters(),
+        "trained a {}-parameter {} on K = {} patterns: {} steps in {:.1} s ({steps_per_s:.2} steps/s); loss train {:.4}, held-out {}; wrote {}",
+        run.model.network.num_parameters(),
+        run.model.network.architecture().name(),
         args.k,
         run.losses.len(),
         run.seconds,

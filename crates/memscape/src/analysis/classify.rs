@@ -263,7 +263,8 @@ impl Classification {
 }
 
 /// The header of [`Classification::csv_rows`].
-pub const CSV_HEADER: &str = "sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized,d_support";
+pub const CSV_HEADER: &str =
+    "sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized,d_support";
 
 /// A fraction with its bootstrap 95% percentile interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -414,10 +415,16 @@ mod tests {
     fn bad_input() {
         let one = Array2::<f64>::zeros((1, 2));
         assert!(
-            classify(one.view(), one.view(), None, &ThresholdSpec::default(), None)
-                .unwrap_err()
-                .to_string()
-                .contains("at least 2 points")
+            classify(
+                one.view(),
+                one.view(),
+                None,
+                &ThresholdSpec::default(),
+                None
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("at least 2 points")
         );
         assert!(
             Threshold::parse("--delta-m", "-1")
@@ -443,7 +450,11 @@ mod tests {
         use crate::dataset::synthetic;
         let (gmm, _) = synthetic::gmm(2600, 8, 2, 8f64.sqrt(), 1.0, 5);
         let pools = [
-            ("circle", synthetic::circle(2600, 1.0, 5), Some((50.0, 200.0))),
+            (
+                "circle",
+                synthetic::circle(2600, 1.0, 5),
+                Some((50.0, 200.0)),
+            ),
             ("gmm", gmm, None),
         ];
         for (name, pool, copy_scale) in pools {

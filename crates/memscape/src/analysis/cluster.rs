@@ -186,12 +186,13 @@ pub struct ClusterCounts {
     pub memorized: usize,
     pub spurious: usize,
     pub generalized: usize,
+    pub off_support: usize,
     /// Samples in no cluster (DBSCAN noise).
     pub noise: usize,
 }
 
 /// Counts the clusters of `labels` by the majority class of their samples (ties: memorized,
-/// then spurious).
+/// then spurious, generalized, off-support).
 pub fn count_by_class(
     method: &'static str,
     threshold: f64,
@@ -199,7 +200,7 @@ pub fn count_by_class(
     classes: &[Class],
 ) -> ClusterCounts {
     let clusters = labels.iter().flatten().map(|&l| l + 1).max().unwrap_or(0);
-    let mut votes = vec![[0usize; 3]; clusters];
+    let mut votes = vec![[0usize; 4]; clusters];
     for (l, c) in labels.iter().zip(classes) {
         if let Some(l) = l {
             votes[*l][*c as usize] += 1;
@@ -212,16 +213,18 @@ pub fn count_by_class(
         memorized: 0,
         spurious: 0,
         generalized: 0,
+        off_support: 0,
         noise: labels.iter().filter(|l| l.is_none()).count(),
     };
     for v in votes {
-        let best = (0..3)
-            .max_by_key(|&i| (v[i], 3 - i))
-            .expect("three classes");
+        let best = (0..4)
+            .max_by_key(|&i| (v[i], 4 - i))
+            .expect("four classes");
         match best {
             0 => counts.memorized += 1,
             1 => counts.spurious += 1,
-            _ => counts.generalized += 1,
+            2 => counts.generalized += 1,
+            _ => counts.off_support += 1,
         }
     }
     counts

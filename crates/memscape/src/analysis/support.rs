@@ -263,13 +263,24 @@ mod tests {
     #[test]
     fn bad_held_out_sets_are_refused_by_name() {
         let train = crate::rng::normal_matrix(5, 3, 1);
-        let e = SupportGate::calibrate(train.view(), crate::rng::normal_matrix(40, 2, 2).view(), 0.99)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("heldout must be of the training set's dimension 3, got 2"), "{e}");
-        let e = SupportGate::calibrate(train.view(), crate::rng::normal_matrix(5, 3, 2).view(), 0.99)
-            .unwrap_err()
-            .to_string();
+        let e = SupportGate::calibrate(
+            train.view(),
+            crate::rng::normal_matrix(40, 2, 2).view(),
+            0.99,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("heldout must be of the training set's dimension 3, got 2"),
+            "{e}"
+        );
+        let e = SupportGate::calibrate(
+            train.view(),
+            crate::rng::normal_matrix(5, 3, 2).view(),
+            0.99,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("at least 20"), "{e}");
     }
 
