@@ -10,10 +10,10 @@ pub mod network;
 pub mod optim;
 pub mod precondition;
 pub mod safetensors;
-pub mod unet;
 pub mod train;
+pub mod unet;
 
 pub use model::{CheckpointMeta, ScoreModel};
-pub use precondition::{Preconditioned, Preconditioning};
 pub use network::{Architecture, ImageShape, Network};
+pub use precondition::{Preconditioned, Preconditioning};
 pub use train::{NetworkTrainer, Objective, TrainConfig, TrainRun, train};

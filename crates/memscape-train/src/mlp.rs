@@ -145,7 +145,7 @@ fn gemm(dst: MatMut<f32>, accumulate: bool, lhs: MatRef<f32>, rhs: MatRef<f32>) 
 /// σ(z) = 1/(1 + e^{−z}) through the vectorisable `exp` of the exact denoiser, evaluated at
 /// −|z| ≥ −80 (so it never underflows): σ(z) = 1/(1 + e^{−|z|}) for z ≥ 0, e^{−|z|}/(1 + e^{−|z|})
 /// below.
-fn sigmoid(z: f32) -> f32 {
+pub(crate) fn sigmoid(z: f32) -> f32 {
     let e = <f32 as Float>::exp_nonpositive((-z.abs()).max(-80.0));
     let s = 1.0 / (1.0 + e);
     if z >= 0.0 { s } else { e * s }

@@ -316,8 +316,14 @@ mod tests {
             .check_data(&path, 36, Some((4, 9)), "--data")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("U-Net for images of 1×6×6") && e.contains("1×4×9"), "{e}");
-        let e = back.check_data(&path, 36, None, "--data").unwrap_err().to_string();
+        assert!(
+            e.contains("U-Net for images of 1×6×6") && e.contains("1×4×9"),
+            "{e}"
+        );
+        let e = back
+            .check_data(&path, 36, None, "--data")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no image shape"), "{e}");
     }
 }

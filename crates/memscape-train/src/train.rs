@@ -34,9 +34,9 @@ use serde::{Deserialize, Serialize};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::model::{CheckpointMeta, ScoreModel};
 use crate::network::{Architecture, Dropout, ImageShape, Network};
-use crate::unet::{Unet, UnetConfig};
 use crate::optim::{AdamW, LrSchedule, ema_update};
 use crate::precondition::{Parametrization, Preconditioning};
+use crate::unet::{Unet, UnetConfig};
 
 /// Which forward process the network is trained for (and its loss weighting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,7 +33,7 @@
 use faer::{Accum, MatMut, MatRef, Par};
 use memscape::error::{Error, Result};
 use memscape::rng;
-use rand::RngExt;
+use rand::{Rng, RngExt};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +108,10 @@ impl UnetConfig {
             if (self.base * m) % self.groups != 0 {
                 return Err(Error::invalid(
                     "unet_groups",
-                    format!("a divisor of every level's channel count ({})", self.base * m),
+                    format!(
+                        "a divisor of every level's channel count ({})",
+                        self.base * m
+                    ),
                     self.groups,
                 ));
             }
@@ -269,9 +272,8 @@ impl Unet {
                 cur = c * m;
                 chans.push(cur);
             }
-            downsample.push(
-                (i + 1 < levels).then(|| l.conv(&format!("downsample.{i}"), cur, cur, 3, 2)),
-            );
+            downsample
+                .push((i + 1 < levels).then(|| l.conv(&format!("downsample.{i}"), cur, cur, 3, 2)));
         }
         let mid1 = l.res("mid1", cur, cur, e);
         let attn = Attn {
@@ -331,7 +333,9 @@ impl Unet {
         let mut fan_in = 1;
         for (t, (name, shape, at)) in self.tensors.iter().enumerate() {
             let range = *at..*at + shape.iter().product::<usize>();
-            let norm = name.contains(".n.") || name.contains(".n1.") || name.contains(".n2.")
+            let norm = name.contains(".n.")
+                || name.contains(".n1.")
+                || name.contains(".n2.")
                 || name.starts_with("outn.");
             if norm {
                 let one = if name.ends_with(".weight") { 1.0 } else { 0.0 };
@@ -426,7 +430,7 @@ impl Unet {
             }
         }
         let (xh, stats) = group_norm(&h, cfg.groups);
-        let a = affine(params, self.outn, &xh).map(silu);
+        let a = affine_silu(params, self.outn, &xh);
         let out = conv(params, self.outc, &a);
         if !keep {
             return (out.to_rows(), None);
@@ -454,18 +458,21 @@ impl Unet {
         t: &mut Tape,
     ) -> Act {
         let (g1, s1) = group_norm(&x, self.config.groups);
-        let a1 = affine(params, r.n1, &g1).map(silu);
+        let a1 = affine_silu(params, r.n1, &g1);
         let mut h1 = conv(params, r.c1, &a1);
         let tp = linear(params, r.t, temb_act, x.n);
         h1.add_per_channel_sample(&tp);
         let (g2, s2) = group_norm(&h1, self.config.groups);
-        let mut a2 = affine(params, r.n2, &g2).map(silu);
+        let mut a2 = affine_silu(params, r.n2, &g2);
         let mask = masks.as_mut().filter(|(p, _)| *p > 0.0).map(|(p, r)| {
+            // keep with probability ⌊keep · 2³²⌋ / 2³² (one u32 draw per unit)
             let keep = 1.0 - *p;
+            let below = (keep * 4_294_967_296.0) as u64;
+            let scale = (1.0 / keep) as f32;
             let m: Vec<f32> = (0..a2.data.len())
                 .map(|_| {
-                    if r.random::<f64>() < keep {
-                        (1.0 / keep) as f32
+                    if u64::from(r.next_u32()) < below {
+                        scale
                     } else {
                         0.0
                     }
@@ -497,7 +504,11 @@ impl Unet {
         let mut o = Act::zeros(c, n, x.h, x.w);
         let mut probs = vec![0.0f32; n * hw * hw];
         for b in 0..n {
-            let (q, k, v) = (qkv.sample(b, 0, c), qkv.sample(b, c, c), qkv.sample(b, 2 * c, c));
+            let (q, k, v) = (
+                qkv.sample(b, 0, c),
+                qkv.sample(b, c, c),
+                qkv.sample(b, 2 * c, c),
+            );
             let p = &mut probs[b * hw * hw..(b + 1) * hw * hw];
             // S = Qᵀ K / √c (hw × hw), softmax over keys
             gemm_seq(
@@ -546,7 +557,7 @@ impl Unet {
         let s = t.stats.pop().expect("tape");
         let dout = Act::from_rows(grad_out, n, cfg.channels, cfg.height, cfg.width);
         let da = conv_backward(params, self.outc, &a, &dout, grads);
-        let dg = silu_backward(&affine(params, self.outn, &g), da);
+        let dg = affine_silu_backward(params, self.outn, &g, da);
         let mut dh = group_norm_backward(params, self.outn, &g, &s, dg, grads);
         let mut skip_grads = vec![];
         let mut block = self.up.len();
@@ -585,7 +596,8 @@ impl Unet {
                 // the block's output was also a skip: its gradient joins here (the up path
                 // consumed the skips last-in first-out, so their gradients come back in order)
                 dh.add(&skip_grads.pop().expect("one skip gradient per down block"));
-                dh = self.res_backward(params, &self.down[block], &mut t, dh, &mut dtemb_act, grads);
+                dh =
+                    self.res_backward(params, &self.down[block], &mut t, dh, &mut dtemb_act, grads);
             }
         }
         // inc: its input is the image; only the weight gradients are needed
@@ -633,7 +645,7 @@ impl Unet {
                 *g *= m;
             }
         }
-        let dg2 = silu_backward(&affine(params, r.n2, &g2), da2);
+        let dg2 = affine_silu_backward(params, r.n2, &g2, da2);
         let dh1 = group_norm_backward(params, r.n2, &g2, &s2, dg2, grads);
         // time projection: h1 += t(temb_act)[b, c]
         let dtp = dh1.sum_per_channel_sample();
@@ -643,7 +655,7 @@ impl Unet {
             *a += g;
         }
         let da1 = conv_backward(params, r.c1, &a1, &dh1, grads);
-        let dg1 = silu_backward(&affine(params, r.n1, &g1), da1);
+        let dg1 = affine_silu_backward(params, r.n1, &g1, da1);
         dx.add(&group_norm_backward(params, r.n1, &g1, &s1, dg1, grads));
         dx
     }
@@ -660,7 +672,11 @@ impl Unet {
         let d_o = conv_backward(params, a.out, &o, &dout, grads);
         let mut dqkv = Act::zeros(3 * c, n, x.h, x.w);
         for b in 0..n {
-            let (q, k, v) = (qkv.sample(b, 0, c), qkv.sample(b, c, c), qkv.sample(b, 2 * c, c));
+            let (q, k, v) = (
+                qkv.sample(b, 0, c),
+                qkv.sample(b, c, c),
+                qkv.sample(b, 2 * c, c),
+            );
             let p = &t.probs[b * hw * hw..(b + 1) * hw * hw];
             let dob = d_o.sample(b, 0, c);
             let pm = MatRef::from_row_major_slice(p, hw, hw);
@@ -821,8 +837,9 @@ impl Act {
         let mut rows = vec![0.0; self.data.len()];
         for b in 0..self.n {
             for ch in 0..self.c {
-                rows[(b * self.c + ch) * hw..(b * self.c + ch + 1) * hw]
-                    .copy_from_slice(&self.data[(ch * self.n + b) * hw..(ch * self.n + b + 1) * hw]);
+                rows[(b * self.c + ch) * hw..(b * self.c + ch + 1) * hw].copy_from_slice(
+                    &self.data[(ch * self.n + b) * hw..(ch * self.n + b + 1) * hw],
+                );
             }
         }
         rows
@@ -835,7 +852,9 @@ impl Act {
 
     /// Channels `c0..c0 + count` of sample `b`, as a row-major count × HW matrix.
     fn sample(&self, b: usize, c0: usize, count: usize) -> Vec<f32> {
-        (c0..c0 + count).flat_map(|ch| self.plane(ch, b).iter().cloned()).collect()
+        (c0..c0 + count)
+            .flat_map(|ch| self.plane(ch, b).iter().cloned())
+            .collect()
     }
 
     fn set_sample(&mut self, b: usize, c0: usize, count: usize, values: &[f32]) {
@@ -843,13 +862,6 @@ impl Act {
         for (i, ch) in (c0..c0 + count).enumerate() {
             let at = (ch * self.n + b) * hw;
             self.data[at..at + hw].copy_from_slice(&values[i * hw..(i + 1) * hw]);
-        }
-    }
-
-    fn map(&self, f: impl Fn(f32) -> f32) -> Act {
-        Act {
-            data: self.data.iter().map(|&v| f(v)).collect(),
-            ..*self
         }
     }
 
@@ -924,9 +936,7 @@ fn gemm_seq(dst: MatMut<f32>, accumulate: bool, lhs: MatRef<f32>, rhs: MatRef<f3
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
 }
 
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
-}
+use crate::mlp::sigmoid;
 
 fn silu(z: f32) -> f32 {
     z * sigmoid(z)
@@ -936,14 +946,6 @@ fn silu(z: f32) -> f32 {
 fn silu_grad(z: f32) -> f32 {
     let s = sigmoid(z);
     s * (1.0 + z * (1.0 - s))
-}
-
-/// Gradient through `a = silu(z)`, given z.
-fn silu_backward(z: &Act, mut da: Act) -> Act {
-    for (g, &v) in da.data.iter_mut().zip(&z.data) {
-        *g *= silu_grad(v);
-    }
-    da
 }
 
 /// DDPM's sinusoidal embedding of 1000 c_noise: [sin(t f_j), cos(t f_j)], f_j = 10000^(−j/half).
@@ -1014,30 +1016,48 @@ fn linear_backward(
     dx
 }
 
-/// im2col of a 3×3 (padding 1) or 1×1 convolution: rows cin·k² (PyTorch's weight order),
-/// columns N × Ho × Wo.
-fn im2col(x: &Act, k: usize, stride: usize) -> Vec<f32> {
+/// For kernel column `kx` of a convolution with padding `pad` and stride `stride` over rows of
+/// width `w`: the output columns `lo..hi` whose input column `ox·stride + kx − pad` is inside.
+fn valid_columns(w: usize, wo: usize, kx: usize, pad: usize, stride: usize) -> (usize, usize) {
+    let lo = (pad.saturating_sub(kx)).div_ceil(stride);
+    let hi = ((w + pad).saturating_sub(kx)).div_ceil(stride).min(wo);
+    (lo, hi.max(lo))
+}
+
+thread_local! {
+    /// Per-thread scratch for im2col columns and their gradient, reused across convolutions
+    /// (fresh multi-megabyte buffers cost page faults and zeroing at every call).
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// im2col of a 3×3 (padding 1) or 1×1 convolution into `col`: rows cin·k² (PyTorch's weight
+/// order), columns N × Ho × Wo. Stride 1 copies whole row segments.
+fn im2col(x: &Act, k: usize, stride: usize, col: &mut Vec<f32>) {
     let (ho, wo) = (conv_out(x.h, k, stride), conv_out(x.w, k, stride));
-    let pad = (k / 2) as isize;
+    let pad = k / 2;
     let cols = x.n * ho * wo;
-    let mut col = vec![0.0; x.c * k * k * cols];
+    col.clear();
+    col.resize(x.c * k * k * cols, 0.0);
     for ci in 0..x.c {
         for ky in 0..k {
             for kx in 0..k {
                 let row = &mut col[((ci * k + ky) * k + kx) * cols..][..cols];
+                let (lo, hi) = valid_columns(x.w, wo, kx, pad, stride);
                 for b in 0..x.n {
                     let plane = x.plane(ci, b);
                     for oy in 0..ho {
-                        let iy = (oy * stride) as isize + ky as isize - pad;
-                        let dst = &mut row[(b * ho + oy) * wo..(b * ho + oy + 1) * wo];
-                        if iy < 0 || iy >= x.h as isize {
+                        let Some(iy) = (oy * stride + ky).checked_sub(pad).filter(|&iy| iy < x.h)
+                        else {
                             continue;
-                        }
-                        let src = &plane[iy as usize * x.w..(iy as usize + 1) * x.w];
-                        for (ox, d) in dst.iter_mut().enumerate() {
-                            let ix = (ox * stride) as isize + kx as isize - pad;
-                            if ix >= 0 && ix < x.w as isize {
-                                *d = src[ix as usize];
+                        };
+                        let dst = &mut row[(b * ho + oy) * wo..][lo..hi];
+                        let src = &plane[iy * x.w..(iy + 1) * x.w];
+                        if stride == 1 {
+                            dst.copy_from_slice(&src[lo + kx - pad..hi + kx - pad]);
+                        } else {
+                            for (i, d) in dst.iter_mut().enumerate() {
+                                *d = src[(lo + i) * stride + kx - pad];
                             }
                         }
                     }
@@ -1045,13 +1065,12 @@ fn im2col(x: &Act, k: usize, stride: usize) -> Vec<f32> {
             }
         }
     }
-    col
 }
 
 /// The adjoint of [`im2col`]: sums columns back into an activation of `x`'s shape.
 fn col2im(col: &[f32], c: usize, n: usize, h: usize, w: usize, k: usize, stride: usize) -> Act {
     let (ho, wo) = (conv_out(h, k, stride), conv_out(w, k, stride));
-    let pad = (k / 2) as isize;
+    let pad = k / 2;
     let cols = n * ho * wo;
     let mut x = Act::zeros(c, n, h, w);
     let hw = h * w;
@@ -1059,19 +1078,23 @@ fn col2im(col: &[f32], c: usize, n: usize, h: usize, w: usize, k: usize, stride:
         for ky in 0..k {
             for kx in 0..k {
                 let row = &col[((ci * k + ky) * k + kx) * cols..][..cols];
+                let (lo, hi) = valid_columns(w, wo, kx, pad, stride);
                 for b in 0..n {
                     let plane = &mut x.data[(ci * n + b) * hw..(ci * n + b + 1) * hw];
                     for oy in 0..ho {
-                        let iy = (oy * stride) as isize + ky as isize - pad;
-                        if iy < 0 || iy >= h as isize {
+                        let Some(iy) = (oy * stride + ky).checked_sub(pad).filter(|&iy| iy < h)
+                        else {
                             continue;
-                        }
-                        let src = &row[(b * ho + oy) * wo..(b * ho + oy + 1) * wo];
-                        let dst = &mut plane[iy as usize * w..(iy as usize + 1) * w];
-                        for (ox, &v) in src.iter().enumerate() {
-                            let ix = (ox * stride) as isize + kx as isize - pad;
-                            if ix >= 0 && ix < w as isize {
-                                dst[ix as usize] += v;
+                        };
+                        let src = &row[(b * ho + oy) * wo..][lo..hi];
+                        let dst = &mut plane[iy * w..(iy + 1) * w];
+                        if stride == 1 {
+                            for (d, v) in dst[lo + kx - pad..hi + kx - pad].iter_mut().zip(src) {
+                                *d += v;
+                            }
+                        } else {
+                            for (i, v) in src.iter().enumerate() {
+                                dst[(lo + i) * stride + kx - pad] += v;
                             }
                         }
                     }
@@ -1090,20 +1113,23 @@ fn conv(params: &[f32], c: Conv, x: &Act) -> Act {
     for (o, row) in out.data.chunks_mut(cols).enumerate() {
         row.fill(params[c.b + o]);
     }
-    let owned;
-    let col: &[f32] = if c.k == 1 && c.stride == 1 {
-        &x.data
-    } else {
-        owned = im2col(x, c.k, c.stride);
-        &owned
+    let product = |out: &mut Act, col: &[f32]| {
+        gemm_seq(
+            MatMut::from_row_major_slice_mut(&mut out.data, c.cout, cols),
+            true,
+            MatRef::from_row_major_slice(&params[c.w..c.b], c.cout, c.cin * c.k * c.k),
+            MatRef::from_row_major_slice(col, c.cin * c.k * c.k, cols),
+            1.0,
+        )
     };
-    gemm_seq(
-        MatMut::from_row_major_slice_mut(&mut out.data, c.cout, cols),
-        true,
-        MatRef::from_row_major_slice(&params[c.w..c.b], c.cout, c.cin * c.k * c.k),
-        MatRef::from_row_major_slice(col, c.cin * c.k * c.k, cols),
-        1.0,
-    );
+    if c.k == 1 && c.stride == 1 {
+        product(&mut out, &x.data);
+    } else {
+        SCRATCH.with_borrow_mut(|(col, _)| {
+            im2col(x, c.k, c.stride, col);
+            product(&mut out, col);
+        });
+    }
     out
 }
 
@@ -1112,37 +1138,38 @@ fn conv(params: &[f32], c: Conv, x: &Act) -> Act {
 fn conv_backward(params: &[f32], c: Conv, x: &Act, dy: &Act, grads: &mut [f32]) -> Act {
     let rows = c.cin * c.k * c.k;
     let cols = dy.n * dy.h * dy.w;
-    let owned;
-    let col: &[f32] = if c.k == 1 && c.stride == 1 {
-        &x.data
-    } else {
-        owned = im2col(x, c.k, c.stride);
-        &owned
+    let input_grad = |dcol: &mut [f32]| {
+        gemm_seq(
+            MatMut::from_row_major_slice_mut(dcol, rows, cols),
+            false,
+            MatRef::from_row_major_slice(&params[c.w..c.b], c.cout, rows).transpose(),
+            MatRef::from_row_major_slice(&dy.data, c.cout, cols),
+            1.0,
+        )
     };
-    weight_grads(c, col, dy, grads);
-    let mut dcol = vec![0.0; rows * cols];
-    gemm_seq(
-        MatMut::from_row_major_slice_mut(&mut dcol, rows, cols),
-        false,
-        MatRef::from_row_major_slice(&params[c.w..c.b], c.cout, rows).transpose(),
-        MatRef::from_row_major_slice(&dy.data, c.cout, cols),
-        1.0,
-    );
     if c.k == 1 && c.stride == 1 {
-        Act {
-            data: dcol,
-            c: c.cin,
-            ..*x
-        }
-    } else {
-        col2im(&dcol, c.cin, x.n, x.h, x.w, c.k, c.stride)
+        weight_grads(c, &x.data, dy, grads);
+        let mut dx = Act::zeros(c.cin, x.n, x.h, x.w);
+        input_grad(&mut dx.data);
+        return dx;
     }
+    SCRATCH.with_borrow_mut(|(col, dcol)| {
+        im2col(x, c.k, c.stride, col);
+        weight_grads(c, col, dy, grads);
+        if dcol.len() < rows * cols {
+            dcol.resize(rows * cols, 0.0);
+        }
+        input_grad(&mut dcol[..rows * cols]);
+        col2im(&dcol[..rows * cols], c.cin, x.n, x.h, x.w, c.k, c.stride)
+    })
 }
 
 /// The weight and bias gradients of a convolution alone (its input needs no gradient).
 fn conv_weight_backward(c: Conv, x: &Act, dy: &Act, grads: &mut [f32]) {
-    let col = im2col(x, c.k, c.stride);
-    weight_grads(c, &col, dy, grads);
+    SCRATCH.with_borrow_mut(|(col, _)| {
+        im2col(x, c.k, c.stride, col);
+        weight_grads(c, col, dy, grads);
+    });
 }
 
 fn weight_grads(c: Conv, col: &[f32], dy: &Act, grads: &mut [f32]) {
@@ -1202,6 +1229,41 @@ fn affine(params: &[f32], nm: Norm, xh: &Act) -> Act {
         p.iter_mut().for_each(|v| *v = gamma * *v + beta);
     }
     y
+}
+
+/// SiLU(γ_c x̂ + β_c) in one pass.
+fn affine_silu(params: &[f32], nm: Norm, xh: &Act) -> Act {
+    let plane = xh.n * xh.h * xh.w;
+    let mut y = Act::zeros(xh.c, xh.n, xh.h, xh.w);
+    for (ch, (out, x)) in y
+        .data
+        .chunks_mut(plane)
+        .zip(xh.data.chunks(plane))
+        .enumerate()
+    {
+        let (gamma, beta) = (params[nm.w + ch], params[nm.b + ch]);
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = silu(gamma * v + beta);
+        }
+    }
+    y
+}
+
+/// Gradient through a = SiLU(γ_c x̂ + β_c) with respect to the GroupNorm output, in place.
+fn affine_silu_backward(params: &[f32], nm: Norm, xh: &Act, mut da: Act) -> Act {
+    let plane = xh.n * xh.h * xh.w;
+    for (ch, (g, x)) in da
+        .data
+        .chunks_mut(plane)
+        .zip(xh.data.chunks(plane))
+        .enumerate()
+    {
+        let (gamma, beta) = (params[nm.w + ch], params[nm.b + ch]);
+        for (g, &v) in g.iter_mut().zip(x) {
+            *g *= silu_grad(gamma * v + beta);
+        }
+    }
+    da
 }
 
 /// GroupNorm backward from x̂ and the output gradient `dy`: adds dγ, dβ and returns
@@ -1327,9 +1389,20 @@ mod tests {
         }
         assert!(covered.iter().all(|&c| c == 1));
         let names: Vec<String> = net.tensors().into_iter().map(|t| t.0).collect();
-        for name in ["temb.0.weight", "inc.weight", "down.2.skip.weight", "downsample.0.weight",
-            "mid_attn.qkv.weight", "up.0.skip.weight", "upsample.0.weight", "outc.bias"] {
-            assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+        for name in [
+            "temb.0.weight",
+            "inc.weight",
+            "down.2.skip.weight",
+            "downsample.0.weight",
+            "mid_attn.qkv.weight",
+            "up.0.skip.weight",
+            "upsample.0.weight",
+            "outc.bias",
+        ] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{name} missing from {names:?}"
+            );
         }
     }
 
@@ -1369,7 +1442,10 @@ mod tests {
                     let fd = (up - down) / (2.0 * h as f64);
                     let err = (fd - grads[i] as f64).abs() / (1.0 + fd.abs());
                     if err > worst.0 {
-                        worst = (err, format!("{name}[{i}]: backprop {} vs fd {fd}", grads[i]));
+                        worst = (
+                            err,
+                            format!("{name}[{i}]: backprop {} vs fd {fd}", grads[i]),
+                        );
                     }
                 }
             }

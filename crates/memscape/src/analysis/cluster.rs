@@ -217,9 +217,7 @@ pub fn count_by_class(
         noise: labels.iter().filter(|l| l.is_none()).count(),
     };
     for v in votes {
-        let best = (0..4)
-            .max_by_key(|&i| (v[i], 4 - i))
-            .expect("four classes");
+        let best = (0..4).max_by_key(|&i| (v[i], 4 - i)).expect("four classes");
         match best {
             0 => counts.memorized += 1,
             1 => counts.spurious += 1,
