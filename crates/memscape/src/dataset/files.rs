@@ -1,6 +1,7 @@
 //! Point sets from files: `.npy` (f64, f32, u8, i64, i32; any order), `.npz` (one named array),
 //! `.csv` (rows are points, an optional header row). Arrays of more than two dimensions are
-//! flattened to rows (an N×28×28 image stack becomes N×784). Every value must be finite.
+//! flattened to rows (an N×28×28 image stack becomes N×784) and keep their image shape: N×H×W
+//! and N×C×H×W are H × W images (with C channels). Every value must be finite.
 
 use std::io::{Cursor, Read, Seek};
 use std::path::Path;
@@ -12,6 +13,15 @@ use crate::error::{Error, Result, require_finite};
 
 /// Reads the points of a `.npy`, `.npz` (array `key`, or the only array) or `.csv` file.
 pub fn read_points(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
+    Ok(read_images(path, key)?.0)
+}
+
+/// Reads the points of a file as [`read_points`], with the (height, width) of N×H×W and
+/// N×C×H×W arrays.
+pub fn read_images(
+    path: &Path,
+    key: Option<&str>,
+) -> Result<(Array2<f64>, Option<(usize, usize)>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let lower = path.to_string_lossy().to_ascii_lowercase();
     let points = if lower.ends_with(".npy") {
@@ -29,9 +39,15 @@ pub fn read_points(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
     } else {
         return Err(Error::file(path, "expected a .npy, .npz or .csv file"));
     };
+    let shape = points.shape().to_vec();
+    let image = match shape.len() {
+        3 => Some((shape[1], shape[2])),
+        4 => Some((shape[2], shape[3])),
+        _ => None,
+    };
     let points = to_rows(points).map_err(|m| Error::file(path, m))?;
     require_finite(&path.display().to_string(), points.view())?;
-    Ok(points)
+    Ok((points, image))
 }
 
 /// Reads one `.npy` array of any supported element type as f64.

@@ -206,6 +206,67 @@ pub fn load_digits(file: &Path, downscale: usize, range: PixelRange) -> Result<P
     finish_images(file, raw, labels, (8, 8), 16.0, downscale, range)
 }
 
+/// Bytes of one CIFAR-10 record: a label, then 3 × 32 × 32 pixels (red, green, blue planes).
+const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
+
+/// Loads CIFAR-10's binary version (`data_batch_1.bin` … `data_batch_5.bin` for the train split,
+/// `test_batch.bin` for test; Krizhevsky 2009): rows of 3 × 32 × 32 channel-major pixels, each
+/// channel downscaled alone.
+pub fn load_cifar10(
+    dir: &Path,
+    split: &str,
+    downscale: usize,
+    range: PixelRange,
+) -> Result<Patterns> {
+    if !dir.is_dir() {
+        return Err(Error::file(
+            dir,
+            "not a directory (expected CIFAR-10's binary batches)",
+        ));
+    }
+    let names: Vec<String> = if split == "test" {
+        vec!["test_batch.bin".into()]
+    } else {
+        (1..=5).map(|i| format!("data_batch_{i}.bin")).collect()
+    };
+    let (mut labels, mut planes) = (vec![], vec![]);
+    for name in names {
+        let path = dir.join(&name);
+        let bytes =
+            std::fs::read(&path).map_err(|e| Error::file(&path, format!("cannot read: {e}")))?;
+        if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
+            return Err(Error::file(
+                &path,
+                format!(
+                    "size {} is not a positive multiple of {CIFAR_RECORD} bytes (a label and 3×32×32 pixels per image)",
+                    bytes.len()
+                ),
+            ));
+        }
+        for record in bytes.chunks(CIFAR_RECORD) {
+            if record[0] > 9 {
+                return Err(Error::file(
+                    &path,
+                    format!("label {} is not in 0..9", record[0]),
+                ));
+            }
+            labels.push(u32::from(record[0]));
+            planes.extend(record[1..].iter().map(|&v| f64::from(v)));
+        }
+    }
+    let n = labels.len();
+    // one row per channel plane, so that each channel is downscaled on its own
+    let raw = Array2::from_shape_vec((3 * n, 32 * 32), planes).expect("3n planes of 32×32");
+    let mut p = finish_images(dir, raw, labels.clone(), (32, 32), 255.0, downscale, range)?;
+    let per_image = 3 * p.points.ncols();
+    p.points = p
+        .points
+        .into_shape_with_order((n, per_image))
+        .expect("three channel planes per image");
+    p.labels = Some(labels);
+    Ok(p)
+}
+
 fn finish_images(
     path: &Path,
     raw: Array2<f64>,
@@ -378,5 +439,38 @@ mod tests {
             e.contains("downscale must divide the image size 8×8, got 3"),
             "{e}"
         );
+    }
+
+    /// A two-image CIFAR-10 batch written here: shape, channel order, labels and scaling.
+    #[test]
+    fn cifar10_batches_load_channel_major() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = vec![];
+        for (label, base) in [(3u8, 0u8), (7, 100)] {
+            bytes.push(label);
+            for ch in 0..3u8 {
+                bytes.extend(std::iter::repeat_n(base + 50 * ch, 1024));
+            }
+        }
+        std::fs::write(dir.path().join("test_batch.bin"), &bytes).unwrap();
+        let p = load_cifar10(dir.path(), "test", 2, PixelRange::Raw).unwrap();
+        assert_eq!(p.points.dim(), (2, 3 * 16 * 16));
+        assert_eq!(p.image_shape, Some((16, 16)));
+        assert_eq!(p.labels, Some(vec![3, 7]));
+        assert_eq!(p.points[[0, 0]], 0.0);
+        assert_eq!(p.points[[0, 256]], 50.0); // green plane of image 0
+        assert_eq!(p.points[[1, 2 * 256 + 5]], 200.0); // blue plane of image 1
+        std::fs::write(dir.path().join("test_batch.bin"), &bytes[..100]).unwrap();
+        let e = load_cifar10(dir.path(), "test", 1, PixelRange::Raw)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("test_batch.bin") && e.contains("multiple of 3073"),
+            "{e}"
+        );
+        let e = load_cifar10(dir.path(), "train", 1, PixelRange::Raw)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data_batch_1.bin"), "{e}");
     }
 }

@@ -142,6 +142,15 @@ pub enum DataSpec {
     File {
         path: PathBuf,
         key: Option<String>,
+        /// (height, width) given with `,image=HxW` (arrays of 3 or 4 dimensions carry theirs).
+        image: Option<(usize, usize)>,
+    },
+    /// CIFAR-10's binary batches (`data_batch_1..5.bin` or `test_batch.bin`).
+    Cifar10 {
+        dir: PathBuf,
+        split: String,
+        downscale: usize,
+        range: PixelRange,
     },
 }
 
@@ -258,12 +267,36 @@ fn data_err(spec: &str, message: impl Into<String>) -> Error {
     }
 }
 
-const NAMES: &str = "circle, kgon, two-points, gmm, binary, sphere, ball, mnist, fashion-mnist, digits, or a path to .npy/.npz/.csv";
+const NAMES: &str = "circle, kgon, two-points, gmm, binary, sphere, ball, mnist, fashion-mnist, digits, cifar10, or a path to .npy/.npz/.csv";
 
 impl DataSpec {
     /// Parses a `--data` spec (module docs give the grammar).
     pub fn parse(spec: &str) -> Result<Self> {
         let spec = spec.trim();
+        // FILE,image=HxW: flat rows that are H × W images
+        if let Some((path, shape)) = spec.rsplit_once(",image=")
+            && let Some(DataSpec::File { path, key, .. }) = Self::parse_path(path)
+        {
+            let bad = || {
+                data_err(
+                    spec,
+                    format!("image must be HxW with H, W ≥ 1, got {shape:?}"),
+                )
+            };
+            let (h, w) = shape.split_once('x').ok_or_else(bad)?;
+            let (h, w) = (
+                h.parse::<usize>().map_err(|_| bad())?,
+                w.parse::<usize>().map_err(|_| bad())?,
+            );
+            if h == 0 || w == 0 {
+                return Err(bad());
+            }
+            return Ok(DataSpec::File {
+                path,
+                key,
+                image: Some((h, w)),
+            });
+        }
         if let Some(file) = Self::parse_path(spec) {
             return Ok(file);
         }
@@ -326,6 +359,22 @@ impl DataSpec {
                     range: a.range()?,
                 }
             }
+            "cifar10" => {
+                let dir = a.path("directory")?;
+                let split: String = a.get("split", "train".to_string())?;
+                if split != "train" && split != "test" {
+                    return Err(data_err(
+                        spec,
+                        format!("split must be train or test, got {split:?}"),
+                    ));
+                }
+                DataSpec::Cifar10 {
+                    dir,
+                    split,
+                    downscale: a.positive_count("downscale", 1)?,
+                    range: a.range()?,
+                }
+            }
             "digits" => DataSpec::Digits {
                 file: a.path("file")?,
                 downscale: a.positive_count("downscale", 1)?,
@@ -348,6 +397,7 @@ impl DataSpec {
             return Some(DataSpec::File {
                 path: spec.into(),
                 key: None,
+                image: None,
             });
         }
         if let Some((path, key)) = spec.rsplit_once(':')
@@ -356,6 +406,7 @@ impl DataSpec {
             return Some(DataSpec::File {
                 path: path.into(),
                 key: Some(key.to_string()),
+                image: None,
             });
         }
         None
@@ -400,9 +451,32 @@ impl DataSpec {
                 downscale,
                 range,
             } => images::load_digits(file, *downscale, *range)?,
-            DataSpec::File { path, key } => {
-                Patterns::new(files::read_points(path, key.as_deref())?)
+            DataSpec::File { path, key, image } => {
+                let (points, from_file) = files::read_images(path, key.as_deref())?;
+                let image_shape = image.or(from_file);
+                if let Some((h, w)) = image_shape
+                    && points.ncols() % (h * w) != 0
+                {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "image shape {h}x{w} does not divide the data dimension {}",
+                            points.ncols()
+                        ),
+                    ));
+                }
+                Patterns {
+                    points,
+                    labels: None,
+                    image_shape,
+                }
             }
+            DataSpec::Cifar10 {
+                dir,
+                split,
+                downscale,
+                range,
+            } => images::load_cifar10(dir, split, *downscale, *range)?,
         })
     }
 
@@ -412,6 +486,7 @@ impl DataSpec {
             DataSpec::Idx { dir, .. } => Some(dir),
             DataSpec::Digits { file, .. } => Some(file),
             DataSpec::File { path, .. } => Some(path),
+            DataSpec::Cifar10 { dir, .. } => Some(dir),
             _ => None,
         }
     }
@@ -451,7 +526,8 @@ mod tests {
             DataSpec::parse("a/b.npz:samples").unwrap(),
             DataSpec::File {
                 path: "a/b.npz".into(),
-                key: Some("samples".into())
+                key: Some("samples".into()),
+                image: None,
             }
         );
     }
