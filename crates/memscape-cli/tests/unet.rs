@@ -139,6 +139,16 @@ fn unet_trains_samples_and_maps_image_stacks() {
     }
     assert!(rows.iter().any(|r| r["model"] == "unet"));
     assert!(j["image_shape"] == serde_json::json!([8, 8]));
+    // the trained model's samples beside their nearest training images, one grid per K
+    let html = std::fs::read_to_string(map.join("report.html")).unwrap();
+    for k in [2, 4] {
+        let stem = format!("samples_grid_unet_k{k}");
+        common::assert_figure(&map, &stem);
+        assert!(
+            html.contains(&format!("id=\"fig-{stem}\"")),
+            "{stem} not in the report"
+        );
+    }
 }
 
 #[test]

@@ -92,7 +92,31 @@ fn phase_section(
         figure(
             reader,
             "samples_grid",
-            "Generated samples of the exact model at the K of the spurious peak (left of each pair) beside their nearest training image (right), up to 8 per class: memorized closest to the training set first, spurious closest to another sample first, generalized farthest from any sample first (Pham et al.'s orders). From <code>labels.csv</code>, <code>samples_k*.npy</code> and <code>train.npy</code>.",
+            "Generated samples of the exact model at the K of the spurious peak (left of each pair) beside their nearest training image (right), up to 8 per class: memorized closest to the training set first, spurious closest to another sample first, generalized and off-support farthest from any sample first (Pham et al.'s orders). From <code>labels.csv</code>, <code>samples_k*.npy</code> and <code>train.npy</code>.",
+            out,
+            problems,
+        );
+    }
+    // a trained model's grids, one per K, in increasing K
+    let mut trained: Vec<(String, u64, String)> = std::fs::read_dir(reader.dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".svg")?.to_string();
+            let (model, k) = stem.strip_prefix("samples_grid_")?.rsplit_once("_k")?;
+            Some((model.to_string(), k.parse().ok()?, stem))
+        })
+        .collect();
+    trained.sort();
+    for (model, k, stem) in trained {
+        figure(
+            reader,
+            &stem,
+            &format!(
+                "Samples of the trained {model} at K = {k} beside their nearest training images, by class (off-support: farther from the data than held-out images are; noise, not generalization). From <code>labels.csv</code>, <code>samples_{model}_k{k}.npy</code> and <code>train.npy</code>."
+            ),
             out,
             problems,
         );

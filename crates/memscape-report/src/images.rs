@@ -1,6 +1,6 @@
 //! For image data: generated samples beside their nearest training images, one row per class
-//! (memorized / spurious / generalized), at the K of the spurious peak, as in Pham et al.'s
-//! figures. Within a class the samples are ordered as Pham et al. order theirs: memorized by
+//! (memorized / spurious / generalized / off-support), for the exact model at the K of its
+//! spurious peak and for a trained model at every K, as in Pham et al.'s figures. Within a class the samples are ordered as Pham et al. order theirs: memorized by
 //! distance to the training set (closest first), spurious by distance to the nearest other
 //! sample (closest first), generalized by that distance (farthest first). Drawn from
 //! `results.json` (`image_shape`, the K), `labels.csv` (class, distances, nearest training
@@ -25,7 +25,7 @@ const LABEL: u32 = 130;
 type Pair = (Vec<f64>, Vec<f64>);
 
 struct Grid {
-    k: u64,
+    title: String,
     shape: (usize, usize),
     /// Per class (name, pairs); pixel range for the grey scale.
     rows: Vec<(&'static str, Vec<Pair>)>,
@@ -73,14 +73,7 @@ impl Figure for Grid {
         root: DrawingArea<DB, Shift>,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         root.fill(&WHITE)?;
-        root.draw(&Text::new(
-            format!(
-                "Samples (left of each pair) beside their nearest training image (right), K = {}",
-                self.k
-            ),
-            (10, 12),
-            ("sans-serif", 17),
-        ))?;
+        root.draw(&Text::new(self.title.clone(), (10, 12), ("sans-serif", 17)))?;
         for (ri, (class, pairs)) in self.rows.iter().enumerate() {
             let y = 45 + ri as i32 * (CELL + 3 * GAP) as i32;
             root.draw(&Text::new(
@@ -98,7 +91,12 @@ impl Figure for Grid {
     }
 }
 
-/// Writes `samples_grid.svg/png` when the run's patterns are images (none otherwise).
+/// One labels.csv row: (model, K, class, sample, d_train, nearest training index, d_sample).
+type LabelRow = (String, u64, String, usize, f64, usize, f64);
+
+/// Writes `samples_grid.svg/png` (the exact model at the K of its spurious peak) and, for every
+/// trained model and K, `samples_grid_{model}_k{K}.svg/png`, when the run's patterns are images
+/// (none otherwise). Rows of several channels show their first channel.
 pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
@@ -107,31 +105,49 @@ pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
         return Ok(vec![]);
     };
     let results_path = dir.join("results.json");
-    let corrupt = |path: &Path, why: String| RunFileError::Corrupt {
-        path: path.to_path_buf(),
-        reason: why,
+    let corrupt = |why: &str| RunFileError::Corrupt {
+        path: results_path.clone(),
+        reason: why.into(),
     };
     let dims: Vec<usize> = shape
         .iter()
         .filter_map(|v| v.as_u64().map(|v| v as usize))
         .collect();
     let [h, w] = dims[..] else {
-        return Err(corrupt(&results_path, "image_shape is not [h, w]".into()));
+        return Err(corrupt("image_shape is not [h, w]"));
     };
-    let k = results["capacities"]["spurious_peak_k"]
+    let peak = results["capacities"]["spurious_peak_k"]
         .as_u64()
-        .ok_or_else(|| corrupt(&results_path, "no spurious_peak_k".into()))?;
-    let samples = reader.array(&format!("samples_k{k}.npy"))?;
+        .ok_or_else(|| corrupt("no spurious_peak_k"))?;
     let train = reader.array("train.npy")?;
-    for (name, a) in [("samples", &samples), ("train", &train)] {
-        if a.ndim() != 2 || a.shape()[1] != h * w {
-            return Err(corrupt(
-                &dir.join(format!("{name}.npy")),
-                format!("shape {:?}, expected N × {}", a.shape(), h * w),
-            ));
-        }
+    let labels = read_labels(dir)?;
+    let cells = Cells {
+        dir,
+        reader: &reader,
+        train: &train,
+        labels: &labels,
+        shape: (h, w),
+    };
+    let mut figures = cells.grid("exact", peak, "samples_grid")?;
+    let mut trained: Vec<(String, u64)> = labels
+        .iter()
+        .filter(|r| r.0 != "exact")
+        .map(|r| (r.0.clone(), r.1))
+        .collect();
+    trained.dedup();
+    for (model, k) in trained {
+        figures.extend(cells.grid(&model, k, &format!("samples_grid_{model}_k{k}"))?);
     }
+    Ok(figures)
+}
+
+/// Every row of `labels.csv`.
+fn read_labels(dir: &Path) -> Result<Vec<LabelRow>, RunFileError> {
     let labels_path = dir.join("labels.csv");
+    let corrupt = |why: String| RunFileError::Corrupt {
+        path: labels_path.clone(),
+        reason: why,
+    };
     let text = std::fs::read_to_string(&labels_path).map_err(|_| RunFileError::Missing {
         path: labels_path.clone(),
     })?;
@@ -141,22 +157,20 @@ pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
         header
             .iter()
             .position(|c| *c == name)
-            .ok_or_else(|| corrupt(&labels_path, format!("no column {name:?}")))
+            .ok_or_else(|| corrupt(format!("no column {name:?}")))
     };
     let (mc, kc, sc, cc) = (col("model")?, col("k")?, col("sample")?, col("class")?);
     let (dtc, nc, dsc) = (col("d_train")?, col("nearest_train")?, col("d_sample")?);
-    // (class, sample, d_train, nearest, d_sample)
-    let mut rows: Vec<(String, usize, f64, usize, f64)> = vec![];
+    let mut rows = vec![];
     for (n, line) in lines.enumerate() {
         let c: Vec<&str> = line.split(',').collect();
         if c.len() != header.len() {
-            return Err(corrupt(&labels_path, format!("line {}: cell count", n + 2)));
+            return Err(corrupt(format!("line {}: cell count", n + 2)));
         }
-        if c[mc] != "exact" || c[kc].parse::<u64>().ok() != Some(k) {
-            continue;
-        }
-        let bad = || corrupt(&labels_path, format!("line {}: not a number", n + 2));
+        let bad = || corrupt(format!("line {}: not a number", n + 2));
         rows.push((
+            c[mc].to_string(),
+            c[kc].parse().map_err(|_| bad())?,
             c[cc].to_string(),
             c[sc].parse().map_err(|_| bad())?,
             c[dtc].parse().map_err(|_| bad())?,
@@ -164,39 +178,82 @@ pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
             c[dsc].parse().map_err(|_| bad())?,
         ));
     }
-    let pixels = |a: &ndarray::ArrayD<f64>, i: usize| -> Option<Vec<f64>> {
-        (i < a.shape()[0]).then(|| (0..h * w).map(|j| a[[i, j]]).collect())
-    };
-    let mut grid_rows = vec![];
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for class in ["memorized", "spurious", "generalized", "off-support"] {
-        let mut of: Vec<_> = rows.iter().filter(|r| r.0 == class).collect();
-        match class {
-            "memorized" => of.sort_by(|a, b| a.2.total_cmp(&b.2)),
-            "spurious" => of.sort_by(|a, b| a.4.total_cmp(&b.4)),
-            _ => of.sort_by(|a, b| b.4.total_cmp(&a.4)),
+    Ok(rows)
+}
+
+/// What every grid of one run reads.
+struct Cells<'a> {
+    dir: &'a Path,
+    reader: &'a RunReader,
+    train: &'a ndarray::ArrayD<f64>,
+    labels: &'a [LabelRow],
+    shape: (usize, usize),
+}
+
+impl Cells<'_> {
+    /// The grid of `model`'s samples at `k`, saved as `stem` (nothing when it has no samples).
+    fn grid(&self, model: &str, k: u64, stem: &str) -> Result<Vec<String>, RunFileError> {
+        let (h, w) = self.shape;
+        let rows: Vec<&LabelRow> = self
+            .labels
+            .iter()
+            .filter(|r| r.0 == model && r.1 == k)
+            .collect();
+        if rows.is_empty() {
+            return Ok(vec![]);
         }
-        let mut pairs = vec![];
-        for r in of.into_iter().take(PAIRS) {
-            let (Some(s), Some(t)) = (pixels(&samples, r.1), pixels(&train, r.3)) else {
-                return Err(corrupt(
-                    &labels_path,
-                    format!("sample {} or training index {} out of range", r.1, r.3),
-                ));
-            };
-            for v in s.iter().chain(&t) {
-                lo = lo.min(*v);
-                hi = hi.max(*v);
+        let file = if model == "exact" {
+            format!("samples_k{k}.npy")
+        } else {
+            format!("samples_{model}_k{k}.npy")
+        };
+        let samples = self.reader.array(&file)?;
+        for (name, a) in [(file.as_str(), &samples), ("train.npy", self.train)] {
+            if a.ndim() != 2 || a.shape()[1] % (h * w) != 0 {
+                return Err(RunFileError::Corrupt {
+                    path: self.dir.join(name),
+                    reason: format!(
+                        "shape {:?}, expected N × a multiple of {}",
+                        a.shape(),
+                        h * w
+                    ),
+                });
             }
-            pairs.push((s, t));
         }
-        grid_rows.push((class, pairs));
+        let pixels = |a: &ndarray::ArrayD<f64>, i: usize| -> Option<Vec<f64>> {
+            (i < a.shape()[0]).then(|| (0..h * w).map(|j| a[[i, j]]).collect())
+        };
+        // the grey scale spans the training images; samples outside it (noise) saturate
+        let lo = self.train.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = self.train.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut grid_rows = vec![];
+        for class in ["memorized", "spurious", "generalized", "off-support"] {
+            let mut of: Vec<&&LabelRow> = rows.iter().filter(|r| r.2 == class).collect();
+            match class {
+                "memorized" => of.sort_by(|a, b| a.4.total_cmp(&b.4)),
+                "spurious" => of.sort_by(|a, b| a.6.total_cmp(&b.6)),
+                _ => of.sort_by(|a, b| b.6.total_cmp(&a.6)),
+            }
+            let mut pairs = vec![];
+            for r in of.into_iter().take(PAIRS) {
+                let (Some(s), Some(t)) = (pixels(&samples, r.3), pixels(self.train, r.5)) else {
+                    return Err(RunFileError::Corrupt {
+                        path: self.dir.join("labels.csv"),
+                        reason: format!("sample {} or training index {} out of range", r.3, r.5),
+                    });
+                };
+                pairs.push((s, t));
+            }
+            grid_rows.push((class, pairs));
+        }
+        let grid = Grid {
+            title: format!(
+                "{model}: samples (left of each pair) beside their nearest training image (right), K = {k}"
+            ),
+            shape: (h, w),
+            rows: grid_rows,
+            range: (lo, hi),
+        };
+        save(self.dir, stem, grid.size(), &grid)
     }
-    let grid = Grid {
-        k,
-        shape: (h, w),
-        rows: grid_rows,
-        range: (lo, hi),
-    };
-    save(dir, "samples_grid", grid.size(), &grid)
 }
