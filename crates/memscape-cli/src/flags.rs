@@ -120,6 +120,10 @@ pub struct DynamicsArgs {
     pub resamples: usize,
     #[command(flatten)]
     pub support: SupportArgs,
+    /// Keep the first seed's samples at every checkpoint of this K and draw them by class
+    /// beside their nearest training images (default on image data: the middle K).
+    #[arg(long)]
+    pub grid_k: Option<usize>,
     /// Also keep every checkpoint under checkpoints/k{K}_seed{S}/.
     #[arg(long)]
     pub save_checkpoints: bool,

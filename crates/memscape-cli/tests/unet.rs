@@ -151,6 +151,59 @@ fn unet_trains_samples_and_maps_image_stacks() {
     }
 }
 
+/// A dynamics run of the U-Net keeps the grid K's samples at every checkpoint and draws them.
+#[test]
+fn unet_dynamics_draws_samples_along_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bars.npy");
+    write_bars(&data, 120, 0);
+    let out = dir.path().join("dyn");
+    let mut args = vec![
+        "dynamics",
+        "--model",
+        "unet",
+        "--data",
+        data.to_str().unwrap(),
+        "--k",
+        "2,4",
+        "--steps",
+        "20",
+        "--checkpoints",
+        "3",
+        "--seeds",
+        "1",
+        "--n-samples",
+        "30",
+        "--sample-steps",
+        "20",
+        "--holdout",
+        "40",
+        "--resamples",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend(TINY);
+    let j = json(&memscape(&args));
+    assert_eq!(j["grid_k"], 4, "the middle K by default on images");
+    let rows = j["rows"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r["off_support"].is_number() && r["quality"]["mmd2"].is_number())
+    );
+    assert_eq!(j["tau_gen_quality"].as_array().unwrap().len(), 2);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for step in [1, 20] {
+        let stem = format!("samples_grid_step{step:08}_k4");
+        common::assert_figure(&out, &stem);
+        assert!(
+            html.contains(&format!("id=\"fig-{stem}\"")),
+            "{stem} not in the report"
+        );
+    }
+}
+
 #[test]
 fn bad_image_inputs_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

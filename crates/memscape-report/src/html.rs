@@ -97,30 +97,7 @@ fn phase_section(
             problems,
         );
     }
-    // a trained model's grids, one per K, in increasing K
-    let mut trained: Vec<(String, u64, String)> = std::fs::read_dir(reader.dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let stem = name.strip_suffix(".svg")?.to_string();
-            let (model, k) = stem.strip_prefix("samples_grid_")?.rsplit_once("_k")?;
-            Some((model.to_string(), k.parse().ok()?, stem))
-        })
-        .collect();
-    trained.sort();
-    for (model, k, stem) in trained {
-        figure(
-            reader,
-            &stem,
-            &format!(
-                "Samples of the trained {model} at K = {k} beside their nearest training images, by class (off-support: farther from the data than held-out images are; noise, not generalization). From <code>labels.csv</code>, <code>samples_{model}_k{k}.npy</code> and <code>train.npy</code>."
-            ),
-            out,
-            problems,
-        );
-    }
+    model_grids(reader, out, problems);
     for (stem, method) in [("embedding", "PCA"), ("tsne", "t-SNE"), ("umap", "UMAP")] {
         if reader.dir().join(format!("{stem}.svg")).is_file() {
             let source = if stem == "embedding" {
@@ -205,7 +182,7 @@ fn dynamics_section(
     }
     let _ = write!(
         out,
-        "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss; {} seeds, {} samples per checkpoint</li></ul></section>",
+        "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss, and (sample quality) the first checkpoint whose MMD² to held-out data is within 10% of its range above its minimum; {} seeds, {} samples per checkpoint</li></ul></section>",
         results["fmem_level"], results["seeds"], results["num_samples"]
     );
     out.push_str("<section><h2>Phase map over K and training step</h2>");
@@ -223,8 +200,12 @@ fn dynamics_section(
         out,
         problems,
     );
-    out.push_str("<table><thead><tr><th>K</th><th>tau_mem</th><th>95% interval</th><th>tau_gen</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>K</th><th>tau_mem</th><th>95% interval</th><th>tau_gen (held-out loss)</th><th>tau_gen (sample quality)</th></tr></thead><tbody>");
     let gens = results["tau_gen"].as_array().cloned().unwrap_or_default();
+    let quality = results["tau_gen_quality"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for (i, t) in results["tau_mem"]
         .as_array()
         .into_iter()
@@ -233,15 +214,56 @@ fn dynamics_section(
     {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td></tr>",
             t["k"],
             step(&t["step"]),
             step(&t["ci"][0]),
             step(&t["ci"][1]),
             gens.get(i).map_or("—".into(), |g| step(&g["step"])),
+            quality.get(i).map_or("—".into(), |g| step(&g["step"])),
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Tables: <code>phase.csv</code> (every K, seed and checkpoint: fractions, dominant phase, train and held-out losses), <code>loss.csv</code> (mini-batch loss of every step), <code>results.json</code>.</p></section>");
+    if results["grid_k"].is_u64() {
+        out.push_str("<section><h2>Samples along training</h2>");
+        model_grids(reader, out, problems);
+        out.push_str("</section>");
+    }
+}
+
+/// Inlines every `samples_grid_{model}_k{K}.svg` (a trained model at each K, or a dynamics
+/// run's checkpoints `step{S}`), in order of model and K.
+fn model_grids(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+    let mut grids: Vec<(String, u64, String)> = std::fs::read_dir(reader.dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".svg")?.to_string();
+            let (model, k) = stem.strip_prefix("samples_grid_")?.rsplit_once("_k")?;
+            Some((model.to_string(), k.parse().ok()?, stem))
+        })
+        .collect();
+    grids.sort();
+    for (model, k, stem) in grids {
+        let who = match model.strip_prefix("step") {
+            Some(step) => format!(
+                "the network at training step {} (first seed)",
+                step.trim_start_matches('0')
+            ),
+            None => format!("the trained {model}"),
+        };
+        figure(
+            reader,
+            &stem,
+            &format!(
+                "Samples of {who} at K = {k} beside their nearest training images, by class (off-support: farther from the data than held-out images are; noise, not generalization). From <code>labels.csv</code>, <code>samples_{model}_k{k}.npy</code> and <code>train.npy</code>."
+            ),
+            out,
+            problems,
+        );
+    }
 }
 
 /// Inlines `NAME.svg` as a figure with `caption`, or records it as missing.

@@ -94,9 +94,10 @@ impl Figure for Grid {
 /// One labels.csv row: (model, K, class, sample, d_train, nearest training index, d_sample).
 type LabelRow = (String, u64, String, usize, f64, usize, f64);
 
-/// Writes `samples_grid.svg/png` (the exact model at the K of its spurious peak) and, for every
-/// trained model and K, `samples_grid_{model}_k{K}.svg/png`, when the run's patterns are images
-/// (none otherwise). Rows of several channels show their first channel.
+/// Writes `samples_grid.svg/png` (the exact model at the K of its spurious peak, in a map) and,
+/// for every other model and K in `labels.csv` (a trained model per K, or a dynamics run's
+/// checkpoints `step{S}`), `samples_grid_{model}_k{K}.svg/png`, when the run's patterns are
+/// images (none otherwise). Rows of several channels show their first channel.
 pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
@@ -105,20 +106,16 @@ pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
         return Ok(vec![]);
     };
     let results_path = dir.join("results.json");
-    let corrupt = |why: &str| RunFileError::Corrupt {
-        path: results_path.clone(),
-        reason: why.into(),
-    };
     let dims: Vec<usize> = shape
         .iter()
         .filter_map(|v| v.as_u64().map(|v| v as usize))
         .collect();
     let [h, w] = dims[..] else {
-        return Err(corrupt("image_shape is not [h, w]"));
+        return Err(RunFileError::Corrupt {
+            path: results_path,
+            reason: "image_shape is not [h, w]".into(),
+        });
     };
-    let peak = results["capacities"]["spurious_peak_k"]
-        .as_u64()
-        .ok_or_else(|| corrupt("no spurious_peak_k"))?;
     let train = reader.array("train.npy")?;
     let labels = read_labels(dir)?;
     let cells = Cells {
@@ -128,7 +125,11 @@ pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
         labels: &labels,
         shape: (h, w),
     };
-    let mut figures = cells.grid("exact", peak, "samples_grid")?;
+    // a map has the exact model's peak; a dynamics run only its checkpoints
+    let mut figures = match results["capacities"]["spurious_peak_k"].as_u64() {
+        Some(peak) => cells.grid("exact", peak, "samples_grid")?,
+        None => vec![],
+    };
     let mut trained: Vec<(String, u64)> = labels
         .iter()
         .filter(|r| r.0 != "exact")

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use memscape::analysis::classify::{
-    Class, Fractions, ThresholdSpec, classify, fractions, percentile_interval,
+    Class, Classification, Fractions, ThresholdSpec, classify, fractions, percentile_interval,
 };
 use memscape::analysis::dynamics::{first_crossing, power_law};
 use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
@@ -22,6 +22,7 @@ use memscape::pipeline::{
 };
 use memscape::rng;
 use memscape::sampler;
+use ndarray::Array2;
 use rand::RngExt;
 use serde::Serialize;
 
@@ -48,6 +49,16 @@ pub struct DynamicsRequest {
     /// The f_mem level θ whose first crossing is tau_mem.
     pub fmem_level: f64,
     pub resamples: usize,
+    /// A K whose first seed's samples and labels are kept at every checkpoint (for pictures).
+    pub grid_k: Option<usize>,
+}
+
+/// The samples of one checkpoint at the grid's K, with their labels.
+#[derive(Debug)]
+pub struct GridCell {
+    pub step: usize,
+    pub samples: Array2<f64>,
+    pub classification: Classification,
 }
 
 /// One (K, seed, checkpoint) cell.
@@ -112,6 +123,11 @@ pub struct DynamicsRun {
     pub fit: Option<PowerFit>,
     /// Mini-batch loss curves, one per (K, seed).
     pub losses: Vec<(usize, u64, Vec<f32>)>,
+    /// At `grid_k`, first seed: every checkpoint's samples and labels, and the training set.
+    pub grid: Vec<GridCell>,
+    pub grid_train: Option<Array2<f64>>,
+    /// (height, width) when the patterns are images.
+    pub image_shape: Option<(usize, usize)>,
     pub seconds: f64,
 }
 
@@ -133,6 +149,15 @@ pub fn dynamics(
     if request.num_samples < 2 {
         return Err(Error::invalid("--n-samples", "≥ 2", request.num_samples));
     }
+    if let Some(g) = request.grid_k
+        && !request.ks.contains(&g)
+    {
+        return Err(Error::invalid(
+            "--grid-k",
+            format!("one of the K values {:?}", request.ks),
+            g,
+        ));
+    }
     if !(request.fmem_level > 0.0 && request.fmem_level <= 1.0) {
         return Err(Error::invalid(
             "--fmem-level",
@@ -146,8 +171,14 @@ pub fn dynamics(
     // indicator[k][seed][checkpoint] = per-sample f_mem flags
     let mut flags: Vec<Vec<Vec<Vec<bool>>>> = vec![];
     let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
+    let (mut grid, mut grid_train, mut image_shape) = (vec![], None, None);
     for &k in &request.ks {
         let set = training_set(&request.data, k, request.holdout, request.subset_seed)?;
+        image_shape = set.train.image_shape;
+        let keep_grid = request.grid_k == Some(k);
+        if keep_grid {
+            grid_train = Some(set.train.points.clone());
+        }
         let scale = data_scale(set.train.points.view());
         let (default_max, _) = default_sigma_range(scale);
         let plan = request
@@ -195,7 +226,14 @@ pub fn dynamics(
                         test_loss: point.test_loss,
                         quality,
                     });
-                    cells.push(c.ratio_memorized);
+                    cells.push(c.ratio_memorized.clone());
+                    if keep_grid && s == 0 {
+                        grid.push(GridCell {
+                            step: meta.step,
+                            samples,
+                            classification: c,
+                        });
+                    }
                     Ok(())
                 },
             )?;
@@ -283,6 +321,9 @@ pub fn dynamics(
         tau_gen_quality,
         fit,
         losses,
+        grid,
+        grid_train,
+        image_shape,
         seconds: clock.elapsed().as_secs_f64(),
     })
 }
@@ -388,6 +429,8 @@ impl DynamicsRun {
             "tau_mem": self.tau_mem,
             "tau_gen": self.tau_gen,
             "tau_gen_quality": self.tau_gen_quality,
+            "image_shape": self.image_shape.map(|(h, w)| [h, w]),
+            "grid_k": self.request.grid_k,
             "fit": self.fit,
             "fmem_level": self.request.fmem_level,
             "seeds": self.request.seeds,
@@ -422,6 +465,25 @@ impl DynamicsRun {
                 q(r.quality.map(|q| q.mmd2)),
                 q(r.quality.map(|q| q.mmd2_heldout)),
             );
+        }
+        out
+    }
+
+    /// The grid's name for the samples of checkpoint `step` (a "model" in `labels.csv`).
+    pub fn grid_name(step: usize) -> String {
+        format!("step{step:08}")
+    }
+
+    /// Per-sample labels of the grid's checkpoints as CSV, `model` naming the step.
+    pub fn grid_labels_csv(&self) -> String {
+        let mut out = format!("model,k,{}\n", memscape::analysis::classify::CSV_HEADER);
+        for cell in &self.grid {
+            let prefix = format!(
+                "{},{},",
+                Self::grid_name(cell.step),
+                self.request.grid_k.unwrap_or(0)
+            );
+            out += &cell.classification.csv_rows(&prefix);
         }
         out
     }

@@ -33,6 +33,9 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         thresholds: ThresholdSpec::default(),
         fmem_level: args.fmem_level,
         resamples: args.resamples,
+        grid_k: args
+            .grid_k
+            .or_else(|| image_shape.map(|_| ks_middle(&args.k))),
     };
     request.train.validate()?;
     let out = RunDir::create(&args.out)?;
@@ -53,6 +56,21 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         Ok(())
     })?;
     let results = run.results();
+    let mut grid_files = vec![];
+    if let (Some(k), Some(train)) = (run.request.grid_k, &run.grid_train) {
+        out.write_npy("train.npy", train)?;
+        grid_files.push("train.npy".to_string());
+        for cell in &run.grid {
+            let name = format!(
+                "samples_{}_k{k}.npy",
+                memscape_train::dynamics::DynamicsRun::grid_name(cell.step)
+            );
+            out.write_npy(&name, &cell.samples)?;
+            grid_files.push(name);
+        }
+        out.write_bytes("labels.csv", run.grid_labels_csv().as_bytes())?;
+        grid_files.push("labels.csv".into());
+    }
     out.write_bytes("phase.csv", run.phase_csv().as_bytes())?;
     out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
     out.write_json("results.json", &results)?;
@@ -68,8 +86,10 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .insert("subset".into(), run.request.subset_seed);
     manifest.timings.insert("total_s".into(), run.seconds);
     manifest.files = saved;
-    let figures = memscape_report::dynamics_figure(out.path())?;
+    let mut figures = memscape_report::dynamics_figure(out.path())?;
+    figures.extend(memscape_report::image_grid_figure(out.path())?);
     manifest.files.extend(figures.iter().cloned());
+    manifest.files.extend(grid_files);
     manifest.files.extend(
         [
             "phase.csv",
@@ -114,4 +134,10 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&results);
     }
     Ok(0)
+}
+
+/// The middle value of a `--k` list (the grid's default K on image data).
+fn ks_middle(ks: &str) -> usize {
+    let ks = super::parse_ks(ks).unwrap_or_default();
+    ks.get(ks.len() / 2).copied().unwrap_or(0)
 }
