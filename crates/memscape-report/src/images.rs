@@ -19,7 +19,7 @@ const PAIRS: usize = 8;
 /// Pixels of one image cell (its side) and the gaps.
 const CELL: u32 = 72;
 const GAP: u32 = 6;
-const LABEL: u32 = 130;
+const LABEL: u32 = 160;
 
 /// One pair: the sample's pixels and its nearest training image's.
 type Pair = (Vec<f64>, Vec<f64>);
@@ -63,6 +63,11 @@ impl Grid {
                 ))?;
             }
         }
+        // a frame, so that a saturated (all-white) sample stays visible
+        area.draw(&Rectangle::new(
+            [(x - 1, y - 1), (x + CELL as i32, y + CELL as i32)],
+            RGBColor(160, 160, 160),
+        ))?;
         Ok(())
     }
 }
@@ -247,9 +252,13 @@ impl Cells<'_> {
             }
             grid_rows.push((class, pairs));
         }
+        let who = match model.strip_prefix("step") {
+            Some(step) => format!("network at training step {}", step.trim_start_matches('0')),
+            None => model.to_string(),
+        };
         let grid = Grid {
             title: format!(
-                "{model}: samples (left of each pair) beside their nearest training image (right), K = {k}"
+                "{who}: samples (left of each pair) beside their nearest training image (right), K = {k}"
             ),
             shape: (h, w),
             rows: grid_rows,
