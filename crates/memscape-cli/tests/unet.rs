@@ -18,7 +18,7 @@ fn write_bars(path: &Path, n: usize, offset: usize) {
         let at = (i + offset) % 7;
         for t in 0..8 {
             for b in at..at + 2 {
-                if (i + offset) % 2 == 0 {
+                if (i + offset).is_multiple_of(2) {
                     a[[i, t, b]] = 1.0;
                 } else {
                     a[[i, b, t]] = 1.0;

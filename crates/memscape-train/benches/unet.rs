@@ -25,7 +25,7 @@ const BATCH: usize = 128;
 
 /// Steps/s of memscape's U-Net at `res` × `res` (median of `windows` windows of `steps`).
 fn memscape_steps(res: usize, steps: usize, windows: usize) -> (f64, f64, f64, usize, usize) {
-    let net = Network::Unet(Unet::new(UnetConfig::small(1, res, res)).unwrap());
+    let net = Network::Unet(Box::new(Unet::new(UnetConfig::small(1, res, res)).unwrap()));
     let d = res * res;
     let mut params = net.init_parameters(1);
     let mut adam = AdamW::new(vec![false; params.len()]);

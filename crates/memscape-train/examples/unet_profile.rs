@@ -5,7 +5,7 @@ use memscape_train::unet::{Unet, UnetConfig};
 
 fn main() {
     let res = 28;
-    let net = Network::Unet(Unet::new(UnetConfig::small(1, res, res)).unwrap());
+    let net = Network::Unet(Box::new(Unet::new(UnetConfig::small(1, res, res)).unwrap()));
     let d = res * res;
     let params = net.init_parameters(1);
     let mut grads = vec![0.0f32; params.len()];

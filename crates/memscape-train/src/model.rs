@@ -199,9 +199,9 @@ impl ScoreModel {
                     .clone();
                 Network::Mlp(mlp)
             }
-            (UNET_CHECKPOINT_FORMAT, _, Some(config)) => {
-                Network::Unet(Unet::new(config.clone()).map_err(|e| bad(e.to_string()))?)
-            }
+            (UNET_CHECKPOINT_FORMAT, _, Some(config)) => Network::Unet(Box::new(
+                Unet::new(config.clone()).map_err(|e| bad(e.to_string()))?,
+            )),
             (format, _, _) => {
                 return Err(bad(format!(
                     "format {format:?} without its network shape; expected \
@@ -299,7 +299,7 @@ mod tests {
         let net = Unet::new(config).unwrap();
         let params = net.init_parameters(1);
         let m = ScoreModel {
-            network: Network::Unet(net),
+            network: Network::Unet(Box::new(net)),
             params,
             preconditioning: model().preconditioning,
         };

@@ -42,7 +42,7 @@ impl ImageShape {
     /// count is `dim / (height · width)`, which must be whole.
     pub fn of(dim: usize, (height, width): (usize, usize)) -> Result<Self> {
         let plane = height * width;
-        if plane == 0 || dim % plane != 0 {
+        if plane == 0 || !dim.is_multiple_of(plane) {
             return Err(Error::invalid(
                 "image shape",
                 format!("a height × width that divides the data dimension {dim}"),
@@ -61,8 +61,12 @@ impl ImageShape {
 #[derive(Debug, Clone)]
 pub enum Network {
     Mlp(Mlp),
-    Unet(Unet),
+    Unet(Box<Unet>),
 }
+
+/// The loss of output rows `r0..` and its gradient: `loss(out, r0, grad) = Σ` over those rows,
+/// with d loss / d out written into `grad`.
+pub type RowLoss<'a> = dyn Fn(&[f32], usize, &mut [f32]) -> f64 + Sync + 'a;
 
 /// Rows per MLP micro-batch.
 const MLP_MICRO_BATCH: usize = 64;
@@ -158,7 +162,7 @@ impl Network {
         u: &[f32],
         c_noise: &[f64],
         dropout: &Dropout,
-        loss: &(dyn Fn(&[f32], usize, &mut [f32]) -> f64 + Sync),
+        loss: &RowLoss,
         grads: &mut [f32],
     ) -> f64 {
         let d = self.dim();

@@ -253,7 +253,7 @@ impl TrainConfig {
             Architecture::Mlp => Network::Mlp(Mlp::new(self.mlp(dim), seed)?),
             Architecture::Unet => {
                 let shape = self.image_shape.expect("validated");
-                Network::Unet(Unet::new(self.unet(ImageShape::of(dim, shape)?))?)
+                Network::Unet(Box::new(Unet::new(self.unet(ImageShape::of(dim, shape)?))?))
             }
         })
     }

@@ -105,7 +105,7 @@ impl UnetConfig {
             ));
         }
         for &m in &self.mults {
-            if (self.base * m) % self.groups != 0 {
+            if !(self.base * m).is_multiple_of(self.groups) {
                 return Err(Error::invalid(
                     "unet_groups",
                     format!(

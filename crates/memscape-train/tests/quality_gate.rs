@@ -23,7 +23,7 @@ fn bars(n: usize, seed: u64) -> Array2<f64> {
     for i in 0..n {
         let u = memscape::rng::normal(&mut r).abs();
         let at = ((u * 1e6) as usize) % (SIDE - 1);
-        let vertical = (u * 1e7) as usize % 2 == 0;
+        let vertical = ((u * 1e7) as usize).is_multiple_of(2);
         for a in 0..SIDE {
             for b in at..at + 2 {
                 let (row, col) = if vertical { (a, b) } else { (b, a) };

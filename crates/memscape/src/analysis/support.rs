@@ -132,9 +132,9 @@ impl SupportGate {
             .to_owned())
     }
 
-    /// Whether a sample at distance `d_r` from R is off-support.
+    /// Whether a sample at distance `d_r` from R is off-support (a NaN distance is).
     pub fn is_off_support(&self, d_r: f64) -> bool {
-        !(d_r <= self.calibration.threshold)
+        d_r.is_nan() || d_r > self.calibration.threshold
     }
 }
 

@@ -16,12 +16,13 @@ pub fn read_points(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
     Ok(read_images(path, key)?.0)
 }
 
+/// Rows of a file, with the (height, width) of its images when the array was N×H×W or
+/// N×C×H×W.
+pub type Rows = (Array2<f64>, Option<(usize, usize)>);
+
 /// Reads the points of a file as [`read_points`], with the (height, width) of N×H×W and
 /// N×C×H×W arrays.
-pub fn read_images(
-    path: &Path,
-    key: Option<&str>,
-) -> Result<(Array2<f64>, Option<(usize, usize)>)> {
+pub fn read_images(path: &Path, key: Option<&str>) -> Result<Rows> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let lower = path.to_string_lossy().to_ascii_lowercase();
     let points = if lower.ends_with(".npy") {
