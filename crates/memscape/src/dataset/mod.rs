@@ -226,6 +226,18 @@ impl Args {
         Ok(PathBuf::from(self.bare.remove(0)))
     }
 
+    /// `split=train|test` of an image dataset (train by default).
+    fn split(&mut self) -> Result<String> {
+        match self.values.remove("split").as_deref() {
+            None | Some("train") => Ok("train".into()),
+            Some("test") => Ok("test".into()),
+            Some(other) => Err(data_err(
+                &self.spec,
+                format!("split must be train or test, got {other:?}"),
+            )),
+        }
+    }
+
     fn range(&mut self) -> Result<PixelRange> {
         match self.values.remove("range").as_deref() {
             None | Some("signed") => Ok(PixelRange::Signed),
@@ -344,13 +356,7 @@ impl DataSpec {
             }
             "mnist" | "fashion-mnist" => {
                 let dir = a.path("directory")?;
-                let split: String = a.get("split", "train".to_string())?;
-                if split != "train" && split != "test" {
-                    return Err(data_err(
-                        spec,
-                        format!("split must be train or test, got {split:?}"),
-                    ));
-                }
+                let split = a.split()?;
                 DataSpec::Idx {
                     family: name.to_string(),
                     dir,
@@ -361,13 +367,7 @@ impl DataSpec {
             }
             "cifar10" => {
                 let dir = a.path("directory")?;
-                let split: String = a.get("split", "train".to_string())?;
-                if split != "train" && split != "test" {
-                    return Err(data_err(
-                        spec,
-                        format!("split must be train or test, got {split:?}"),
-                    ));
-                }
+                let split = a.split()?;
                 DataSpec::Cifar10 {
                     dir,
                     split,
