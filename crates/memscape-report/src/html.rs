@@ -116,12 +116,12 @@ fn phase_section(
             );
         }
     }
-    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>exact quality (held-out)</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
     for r in results["rows"].as_array().into_iter().flatten() {
         let (db, hdb) = (&r["clusters"]["dbscan"], &r["clusters"]["hdbscan"]);
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
             escape(r["model"].as_str().unwrap_or("exact")),
             r["k"],
             estimate(&r["memorized"], &r["ci"]["memorized"]),
@@ -140,6 +140,15 @@ fn phase_section(
                 ),
                 None => "—".to_string(),
             },
+            match r["exact_quality"]["samples"].as_f64() {
+                Some(q) => format!(
+                    "{q:.4} ({})",
+                    r["exact_quality"]["heldout"]
+                        .as_f64()
+                        .map_or("—".into(), |h| format!("{h:.4}"))
+                ),
+                None => "—".to_string(),
+            },
             r["num_attractors"],
             db["clusters"],
             db["spurious"],
@@ -148,7 +157,7 @@ fn phase_section(
             r["clusters"]["single_linkage"]["clusters"],
         );
     }
-    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Attractors: distinct states the samples settle into when the denoiser is iterated at sigma_min. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: distinct states the samples settle into when the denoiser is iterated at sigma_min. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
 }
 
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.

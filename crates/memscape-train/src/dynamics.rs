@@ -15,7 +15,7 @@ use memscape::analysis::classify::{
 };
 use memscape::analysis::dynamics::{first_crossing, power_law};
 use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
-use memscape::dataset::DataSpec;
+use memscape::dataset::{DataSpec, ExactQuality};
 use memscape::error::{Error, Result};
 use memscape::pipeline::{
     MAP_SIGMA_MIN, SamplingPlan, data_scale, default_sigma_range, training_set,
@@ -72,6 +72,8 @@ pub struct DynamicsRow {
     pub test_loss: f64,
     /// Kernel MMD² of the samples against held-out data (none without held-out data).
     pub quality: Option<Quality>,
+    /// The exact quality of the samples where the data's distribution is known.
+    pub exact_quality: Option<ExactQuality>,
 }
 
 impl DynamicsRow {
@@ -225,6 +227,7 @@ pub fn dynamics(
                         train_loss: point.train_loss,
                         test_loss: point.test_loss,
                         quality,
+                        exact_quality: request.data.exact_quality(samples.view()),
                     });
                     cells.push(c.ratio_memorized.clone());
                     if keep_grid && s == 0 {
@@ -421,6 +424,7 @@ impl DynamicsRun {
                     "f_mem_ci": f.f_mem.ci, "dominant": r.dominant(),
                     "train_loss": r.train_loss, "test_loss": r.test_loss,
                     "quality": r.quality,
+                    "exact_quality": r.exact_quality,
                 })
             })
             .collect();

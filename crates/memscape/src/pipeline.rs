@@ -17,7 +17,7 @@ use crate::analysis::embed::Nonlinear;
 use crate::analysis::settle::{SettleConfig, group, settle};
 use crate::analysis::support::{self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate};
 use crate::dataset::subset::Split;
-use crate::dataset::{DataSpec, Patterns};
+use crate::dataset::{DataSpec, ExactQuality, Patterns};
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float};
 use crate::error::{Error, Result};
 use crate::noise::{NoiseProcess, Schedule, Spacing};
@@ -321,6 +321,10 @@ pub struct MapRow {
     pub support: Option<SupportCalibration>,
     /// Kernel MMD² of the samples against held-out data, with real data's floor.
     pub quality: Option<Quality>,
+    /// The exact quality of the samples where the data's distribution is known, and that of
+    /// the held-out points ([`DataSpec::exact_quality`]).
+    pub exact_quality: Option<ExactQuality>,
+    pub exact_quality_heldout: Option<f64>,
     pub seconds: f64,
 }
 
@@ -396,6 +400,10 @@ fn measure(
     let quality = heldout
         .map(|(_, h)| support::quality(raw.view(), h))
         .transpose()?;
+    let exact_quality = request.data.exact_quality(raw.view());
+    let exact_quality_heldout = heldout
+        .and_then(|(_, h)| request.data.exact_quality(h))
+        .map(|q| q.value);
     let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
     let ([cluster_of, _, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
     let converged =
@@ -411,6 +419,8 @@ fn measure(
             thresholds: c.thresholds,
             support: c.support,
             quality,
+            exact_quality,
+            exact_quality_heldout,
             seconds: clock.elapsed().as_secs_f64(),
         },
         samples: raw,
@@ -776,6 +786,9 @@ impl MapRun {
                     "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "off_support": f.off_support.ci, "f_mem": f.f_mem.ci},
                     "support": r.support,
                     "quality": r.quality,
+                    "exact_quality": r.exact_quality.map(|q| serde_json::json!({
+                        "measure": q.measure, "samples": q.value, "heldout": r.exact_quality_heldout,
+                    })),
                     "num_attractors": r.num_attractors,
                     "clusters": {"dbscan": r.clusters[0], "single_linkage": r.clusters[1], "hdbscan": r.clusters[2]},
                     "settled": r.settled,

@@ -26,7 +26,7 @@ pub mod synthetic;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -70,6 +70,13 @@ impl Patterns {
             image_shape: self.image_shape,
         }
     }
+}
+
+/// A quality measure computed from the known distribution (see [`DataSpec::exact_quality`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ExactQuality {
+    pub measure: &'static str,
+    pub value: f64,
 }
 
 /// How pixel values in [0, max] are mapped.
@@ -480,6 +487,47 @@ impl DataSpec {
         })
     }
 
+    /// An exact quality measure of `samples` where this spec's distribution is known: the mean
+    /// log-density for a Gaussian mixture (higher is better), the mean distance to the support
+    /// for the circle and the sphere (no density in R^d; 0 is perfect). `None` elsewhere.
+    pub fn exact_quality(&self, samples: ArrayView2<f64>) -> Option<ExactQuality> {
+        let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let radial = |radius: f64| {
+            mean(
+                samples
+                    .rows()
+                    .into_iter()
+                    .map(|r| (r.dot(&r).sqrt() - radius).abs())
+                    .collect(),
+            )
+        };
+        match self {
+            DataSpec::Gmm {
+                d,
+                components,
+                sep,
+                std,
+                seed,
+                ..
+            } if samples.ncols() == *d => {
+                let means = synthetic::gmm_means(*d, *components, *sep, *seed);
+                Some(ExactQuality {
+                    measure: "mean log-density",
+                    value: mean(synthetic::gmm_log_density(samples, means.view(), *std)),
+                })
+            }
+            DataSpec::Circle { radius, .. } if samples.ncols() == 2 => Some(ExactQuality {
+                measure: "mean distance to the circle",
+                value: radial(*radius),
+            }),
+            DataSpec::Sphere { d, radius, .. } if samples.ncols() == *d => Some(ExactQuality {
+                measure: "mean distance to the sphere",
+                value: radial(*radius),
+            }),
+            _ => None,
+        }
+    }
+
     /// The file or folder this spec reads, if any.
     pub fn source_path(&self) -> Option<&Path> {
         match self {
@@ -549,5 +597,34 @@ mod tests {
         );
         let e = DataSpec::parse("mnist").unwrap_err().to_string();
         assert!(e.contains("expected one directory path"), "{e}");
+    }
+
+    /// Oracle: the GMM log-density against the closed form at a mean (two components, d = 2:
+    /// log p(μ_0) = log ½ [N(0; 0, I) + N(μ_0 − μ_1; 0, I)]), and fresh draws score like
+    /// held-out draws while noise scores far lower; on the circle, points on it score 0.
+    #[test]
+    fn exact_quality_of_known_distributions() {
+        let spec = DataSpec::parse("gmm:d=2,sep=2").unwrap();
+        let means = synthetic::gmm_means(2, 2, 2.0, 0);
+        let at = means.slice(ndarray::s![0..1, ..]);
+        let q = spec.exact_quality(at).unwrap();
+        let gap2 = 16.0; // |μ_0 − μ_1|² = (2 · 2)²
+        let closed = (0.5 * (1.0 + (-gap2 / 2.0f64).exp()) / std::f64::consts::TAU).ln();
+        assert!((q.value - closed).abs() < 1e-12, "{} vs {closed}", q.value);
+        let pool = spec.load().unwrap().points;
+        let a = spec
+            .exact_quality(pool.slice(ndarray::s![..2000, ..]))
+            .unwrap()
+            .value;
+        let b = spec
+            .exact_quality(pool.slice(ndarray::s![2000..4000, ..]))
+            .unwrap()
+            .value;
+        let noise = crate::rng::normal_matrix(2000, 2, 3) * 4.0;
+        let c = spec.exact_quality(noise.view()).unwrap().value;
+        assert!((a - b).abs() < 0.1 && c < a - 1.0, "{a} {b} {c}");
+        let circle = DataSpec::parse("circle:radius=2").unwrap();
+        let on = synthetic::circle(50, 2.0, 1);
+        assert!(circle.exact_quality(on.view()).unwrap().value < 1e-12);
     }
 }

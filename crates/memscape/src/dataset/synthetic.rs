@@ -1,7 +1,7 @@
 //! Synthetic pattern sets with known geometry: the oracles of theory.md §5 and the toys of
 //! Pham et al. (circle) and Bonnaire et al. (two-component Gaussian mixture).
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use std::f64::consts::TAU;
 
 use crate::rng::{normal, stream, uniform};
@@ -44,6 +44,22 @@ pub fn gmm(
     std: f64,
     seed: u64,
 ) -> (Array2<f64>, Vec<u32>) {
+    let means = gmm_means(d, components, sep, seed);
+    let mut rng = stream(seed, 0);
+    let mut labels = Vec::with_capacity(n);
+    let mut x = Array2::zeros((n, d));
+    for mut row in x.rows_mut() {
+        let j = ((uniform(&mut rng) * components as f64) as usize).min(components - 1);
+        labels.push(j as u32);
+        for (v, &mu) in row.iter_mut().zip(means.row(j)) {
+            *v = mu + std * normal(&mut rng);
+        }
+    }
+    (x, labels)
+}
+
+/// The component means of [`gmm`].
+pub fn gmm_means(d: usize, components: usize, sep: f64, seed: u64) -> Array2<f64> {
     let mut means = Array2::<f64>::zeros((components, d));
     let mut direction_rng = stream(seed, 1);
     for (j, mut m) in means.rows_mut().into_iter().enumerate() {
@@ -58,17 +74,33 @@ pub fn gmm(
             m.mapv_inplace(|v| sep * v / norm);
         }
     }
-    let mut rng = stream(seed, 0);
-    let mut labels = Vec::with_capacity(n);
-    let mut x = Array2::zeros((n, d));
-    for mut row in x.rows_mut() {
-        let j = ((uniform(&mut rng) * components as f64) as usize).min(components - 1);
-        labels.push(j as u32);
-        for (v, &mu) in row.iter_mut().zip(means.row(j)) {
-            *v = mu + std * normal(&mut rng);
-        }
-    }
-    (x, labels)
+    means
+}
+
+/// The exact log-density of each row of `x` under [`gmm`]'s mixture:
+/// `log p(x) = log (1/C) Σ_j N(x; μ_j, std² I)`, by a stable log-sum-exp.
+pub fn gmm_log_density(x: ArrayView2<f64>, means: ArrayView2<f64>, std: f64) -> Vec<f64> {
+    let d = x.ncols() as f64;
+    let c = means.nrows() as f64;
+    let norm = -0.5 * d * (std::f64::consts::TAU * std * std).ln() - c.ln();
+    x.rows()
+        .into_iter()
+        .map(|row| {
+            let e: Vec<f64> = means
+                .rows()
+                .into_iter()
+                .map(|m| {
+                    -row.iter()
+                        .zip(m)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        / (2.0 * std * std)
+                })
+                .collect();
+            let top = e.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            top + e.iter().map(|v| (v - top).exp()).sum::<f64>().ln() + norm
+        })
+        .collect()
 }
 
 /// `n` patterns with independent uniform ±1 entries (classical Hopfield, theory.md §3).
