@@ -302,6 +302,7 @@ fn dynamics_json_has_rows_tau_and_fit() {
             "memorized",
             "spurious",
             "generalized",
+            "off_support",
             "f_mem",
             "train_loss",
             "test_loss",
@@ -310,7 +311,8 @@ fn dynamics_json_has_rows_tau_and_fit() {
         }
         let total = r["memorized"].as_f64().unwrap()
             + r["spurious"].as_f64().unwrap()
-            + r["generalized"].as_f64().unwrap();
+            + r["generalized"].as_f64().unwrap()
+            + r["off_support"].as_f64().unwrap();
         assert!((total - 1.0).abs() < 1e-9);
     }
     let taus = j["tau_mem"].as_array().unwrap();

@@ -1231,7 +1231,12 @@ fn affine(params: &[f32], nm: Norm, xh: &Act) -> Act {
     y
 }
 
-/// SiLU(γ_c x̂ + β_c) in one pass.
+/// SiLU(γ_c x̂ + β_c) in one pass (compiled for AVX-512 and AVX2 too, chosen at run time:
+/// the branch-free exp vectorises 4× wider than on the baseline target).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
 fn affine_silu(params: &[f32], nm: Norm, xh: &Act) -> Act {
     let plane = xh.n * xh.h * xh.w;
     let mut y = Act::zeros(xh.c, xh.n, xh.h, xh.w);
@@ -1250,6 +1255,10 @@ fn affine_silu(params: &[f32], nm: Norm, xh: &Act) -> Act {
 }
 
 /// Gradient through a = SiLU(γ_c x̂ + β_c) with respect to the GroupNorm output, in place.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
 fn affine_silu_backward(params: &[f32], nm: Norm, xh: &Act, mut da: Act) -> Act {
     let plane = xh.n * xh.h * xh.w;
     for (ch, (g, x)) in da
