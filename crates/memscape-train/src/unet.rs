@@ -1033,6 +1033,10 @@ thread_local! {
 
 /// im2col of a 3×3 (padding 1) or 1×1 convolution into `col`: rows cin·k² (PyTorch's weight
 /// order), columns N × Ho × Wo. Stride 1 copies whole row segments.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
 fn im2col(x: &Act, k: usize, stride: usize, col: &mut Vec<f32>) {
     let (ho, wo) = (conv_out(x.h, k, stride), conv_out(x.w, k, stride));
     let pad = k / 2;
@@ -1068,6 +1072,10 @@ fn im2col(x: &Act, k: usize, stride: usize, col: &mut Vec<f32>) {
 }
 
 /// The adjoint of [`im2col`]: sums columns back into an activation of `x`'s shape.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
 fn col2im(col: &[f32], c: usize, n: usize, h: usize, w: usize, k: usize, stride: usize) -> Act {
     let (ho, wo) = (conv_out(h, k, stride), conv_out(w, k, stride));
     let pad = k / 2;
@@ -1189,6 +1197,10 @@ fn weight_grads(c: Conv, col: &[f32], dy: &Act, grads: &mut [f32]) {
 
 /// GroupNorm's normalisation: per sample and group of channels, x̂ = (x − μ)/√(σ² + eps).
 /// Returns x̂ and the 1/√(σ² + eps) of every (sample, group), sample-major.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
 fn group_norm(x: &Act, groups: usize) -> (Act, Vec<f32>) {
     let per = x.c / groups;
     let hw = x.h * x.w;
@@ -1277,6 +1289,10 @@ fn affine_silu_backward(params: &[f32], nm: Norm, xh: &Act, mut da: Act) -> Act 
 
 /// GroupNorm backward from x̂ and the output gradient `dy`: adds dγ, dβ and returns
 /// dx = (1/std) (dx̂ − mean(dx̂) − x̂ mean(dx̂ x̂)) per group, with dx̂ = γ dy.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
 fn group_norm_backward(
     params: &[f32],
     nm: Norm,
