@@ -57,8 +57,22 @@ pub fn patterns(
     Ok(split.train(&pool, k)?.points)
 }
 
-/// `memscape report`: writes report.html; 1 when files were missing or corrupt.
+/// `memscape report`: redraws the figures of a map or dynamics run from its tables and arrays,
+/// then writes report.html; 1 when files were missing or corrupt.
 fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
+    let results: Option<serde_json::Value> = std::fs::read(dir.join("results.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(r) = &results {
+        if r["capacities"].is_object() {
+            memscape_report::phase_figure(dir)?;
+            memscape_report::embedding_figure(dir)?;
+            memscape_report::image_grid_figure(dir)?;
+        } else if r["tau_mem"].is_array() {
+            memscape_report::dynamics_figure(dir)?;
+            memscape_report::image_grid_figure(dir)?;
+        }
+    }
     let problems = memscape_report::write_report(dir)?;
     for p in &problems {
         eprintln!("memscape: report: {p}");
