@@ -23,6 +23,24 @@ pub use phase::phase_figure;
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 
+/// Draws every figure of a `map` run (phase diagram, embeddings, image grids) or a `dynamics`
+/// run (the (K, step) map, image grids) from its tables and arrays; other runs draw their own.
+/// Returns the files written.
+pub fn run_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
+    let results = RunReader::open(dir)?.json("results.json")?;
+    let mut figures = if results["capacities"].is_object() {
+        let mut f = phase_figure(dir)?;
+        f.extend(embedding_figure(dir)?);
+        f
+    } else if results["tau_mem"].is_array() {
+        dynamics_figure(dir)?
+    } else {
+        return Ok(vec![]);
+    };
+    figures.extend(image_grid_figure(dir)?);
+    Ok(figures)
+}
+
 /// A problem with one file of a run directory.
 #[derive(Debug, thiserror::Error)]
 pub enum RunFileError {

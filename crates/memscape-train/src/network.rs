@@ -118,7 +118,7 @@ impl Network {
     pub fn macs_per_sample(&self) -> usize {
         match self {
             Network::Mlp(m) => m.config.macs_per_sample(),
-            Network::Unet(u) => u.config.macs_per_sample(),
+            Network::Unet(u) => u.macs_per_sample(),
         }
     }
 

@@ -60,24 +60,20 @@ const EVAL_ROWS: usize = 1024;
 const INIT_SEED: u64 = 0x5EED_1A17;
 const EVAL_SEED: u64 = 0xE7A1_0000;
 
-/// Everything that defines a training run; the interventions are fields here.
+/// Everything that defines a training run; the interventions are fields here. Fields missing
+/// from a stored configuration take their [`Default`] values.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainConfig {
     /// The score network: an MLP (any data) or a U-Net (images).
-    #[serde(default)]
     pub architecture: Architecture,
     /// U-Net base channels, channel multipliers per level, residual blocks per level and
     /// GroupNorm groups ([`crate::unet`]).
-    #[serde(default = "default_unet_base")]
     pub unet_base: usize,
-    #[serde(default = "default_unet_mults")]
     pub unet_mults: Vec<usize>,
-    #[serde(default = "default_one")]
     pub unet_blocks: usize,
-    #[serde(default = "default_unet_groups")]
     pub unet_groups: usize,
     /// (height, width) of the training images, set from the data; a U-Net needs it.
-    #[serde(default)]
     pub image_shape: Option<(usize, usize)>,
     /// MLP width, depth and Fourier features.
     pub width: usize,
@@ -110,19 +106,6 @@ pub struct TrainConfig {
     /// Number of log-spaced checkpoints (the last step is always one).
     pub checkpoints: usize,
     pub seed: u64,
-}
-
-fn default_unet_base() -> usize {
-    UnetConfig::small(1, 1, 1).base
-}
-fn default_unet_mults() -> Vec<usize> {
-    UnetConfig::small(1, 1, 1).mults
-}
-fn default_one() -> usize {
-    1
-}
-fn default_unet_groups() -> usize {
-    UnetConfig::small(1, 1, 1).groups
 }
 
 impl Default for TrainConfig {

@@ -319,6 +319,12 @@ impl Unet {
         self.num_parameters
     }
 
+    /// Multiply-accumulates of one forward pass per image (convolutions, linear layers and
+    /// attention products).
+    pub fn macs_per_sample(&self) -> usize {
+        self.macs
+    }
+
     /// Every tensor as (PyTorch-style name, shape, range in the flat vector).
     pub fn tensors(&self) -> Vec<(String, Vec<usize>, std::ops::Range<usize>)> {
         self.tensors
@@ -383,7 +389,11 @@ impl Unet {
     ) -> (Vec<f32>, Option<Tape>) {
         let n = c_noise.len();
         let cfg = &self.config;
-        let mut t = Tape::default();
+        // inference records nothing: every push below is a no-op unless `keep`
+        let mut t = Tape {
+            keep,
+            ..Tape::default()
+        };
         // time embedding
         let sinus = sinusoid(c_noise, cfg.base);
         let e0 = linear(params, self.temb0, &sinus, n);
@@ -402,8 +412,9 @@ impl Unet {
                 block += 1;
             }
             if let Some(ds) = self.downsample[i] {
-                t.acts.push(h.clone());
-                h = conv(params, ds, &h);
+                let down = conv(params, ds, &h);
+                t.act(h);
+                h = down;
             }
         }
         h = self.res_forward(params, &self.mid1, h, &temb_act, &mut masks, &mut t);
@@ -413,8 +424,10 @@ impl Unet {
         for j in 0..cfg.mults.len() {
             for _ in 0..cfg.blocks {
                 let s = skips.pop().expect("skip");
-                t.sizes.push((h.h, h.w));
-                t.splits.push(h.c);
+                if t.keep {
+                    t.sizes.push((h.h, h.w));
+                    t.splits.push(h.c);
+                }
                 if (h.h, h.w) != (s.h, s.w) {
                     h = resize(&h, s.h, s.w);
                 }
@@ -424,9 +437,11 @@ impl Unet {
             }
             if let Some(us) = self.upsample[j] {
                 let r = resize(&h, 2 * h.h, 2 * h.w);
-                t.sizes.push((h.h, h.w));
+                if t.keep {
+                    t.sizes.push((h.h, h.w));
+                }
                 h = conv(params, us, &r);
-                t.acts.push(r);
+                t.act(r);
             }
         }
         let (xh, stats) = group_norm(&h, cfg.groups);
@@ -488,10 +503,11 @@ impl Unet {
             Some(sk) => out.add(&conv(params, sk, &x)),
             None => out.add(&x),
         }
-        t.stats.push(s1);
-        t.stats.push(s2);
-        t.masks.push(mask.unwrap_or_default());
-        t.acts.extend([x, g1, a1, g2, a2]);
+        if t.keep {
+            t.stats.extend([s1, s2]);
+            t.masks.push(mask.unwrap_or_default());
+            t.acts.extend([x, g1, a1, g2, a2]);
+        }
         out
     }
 
@@ -540,9 +556,11 @@ impl Unet {
         }
         let mut out = conv(params, a.out, &o);
         out.add(&x);
-        t.stats.push(s);
-        t.acts.extend([x, g, qkv, o]);
-        t.probs = probs;
+        if t.keep {
+            t.stats.push(s);
+            t.acts.extend([x, g, qkv, o]);
+            t.probs = probs;
+        }
         out
     }
 
@@ -783,6 +801,8 @@ impl Unet {
 /// What the backward pass needs from the forward pass, as stacks popped in reverse.
 #[derive(Default)]
 pub struct Tape {
+    /// Whether anything is recorded (training); inference keeps nothing.
+    keep: bool,
     acts: Vec<Act>,
     stats: Vec<Vec<f32>>,
     masks: Vec<Vec<f32>>,
@@ -795,6 +815,15 @@ pub struct Tape {
     e0: Vec<f32>,
     temb: Vec<f32>,
     temb_act: Vec<f32>,
+}
+
+impl Tape {
+    /// Records an activation when training.
+    fn act(&mut self, a: Act) {
+        if self.keep {
+            self.acts.push(a);
+        }
+    }
 }
 
 /// An activation, C × N × H × W.

@@ -10,9 +10,12 @@ use crate::flags::DynamicsArgs;
 pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let ks = super::parse_ks(&args.k)?;
     let data = DataSpec::parse(&args.data)?;
-    // the image shape of the data, so a U-Net's configuration is checked before anything is
-    // written
+    // the image shape of image data (a U-Net's configuration is checked, and the grid's K
+    // chosen, before anything is written)
     let image_shape = data.load()?.image_shape;
+    let grid_k = args
+        .grid_k
+        .or_else(|| image_shape.map(|_| ks[ks.len() / 2]));
     let request = DynamicsRequest {
         data,
         ks,
@@ -33,9 +36,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         thresholds: ThresholdSpec::default(),
         fmem_level: args.fmem_level,
         resamples: args.resamples,
-        grid_k: args
-            .grid_k
-            .or_else(|| image_shape.map(|_| ks_middle(&args.k))),
+        grid_k,
     };
     request.train.validate()?;
     let out = RunDir::create(&args.out)?;
@@ -86,8 +87,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .insert("subset".into(), run.request.subset_seed);
     manifest.timings.insert("total_s".into(), run.seconds);
     manifest.files = saved;
-    let mut figures = memscape_report::dynamics_figure(out.path())?;
-    figures.extend(memscape_report::image_grid_figure(out.path())?);
+    let figures = memscape_report::run_figures(out.path())?;
     manifest.files.extend(figures.iter().cloned());
     manifest.files.extend(grid_files);
     manifest.files.extend(
@@ -134,10 +134,4 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&results);
     }
     Ok(0)
-}
-
-/// The middle value of a `--k` list (the grid's default K on image data).
-fn ks_middle(ks: &str) -> usize {
-    let ks = super::parse_ks(ks).unwrap_or_default();
-    ks.get(ks.len() / 2).copied().unwrap_or(0)
 }

@@ -18,7 +18,10 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     });
     let ks = super::parse_ks(&args.k)?;
     let data = DataSpec::parse(&args.data)?;
-    if let Some(t) = &trainer {
+    if let Some(t) = trainer
+        .as_ref()
+        .filter(|t| t.config.architecture == memscape_train::Architecture::Unet)
+    {
         // a U-Net needs images: check the network against the data before any work
         memscape_train::TrainConfig {
             image_shape: data.load()?.image_shape,
@@ -55,9 +58,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .map_err(super::flag_names)?;
     let out = RunDir::create(&args.out)?;
     let mut manifest = run.write(&out, command)?;
-    let mut figures = memscape_report::phase_figure(out.path())?;
-    figures.extend(memscape_report::embedding_figure(out.path())?);
-    figures.extend(memscape_report::image_grid_figure(out.path())?);
+    let figures = memscape_report::run_figures(out.path())?;
     manifest.files.extend(figures.iter().cloned());
     manifest.files.push("report.html".into());
     out.write_json("manifest.json", &manifest)?;

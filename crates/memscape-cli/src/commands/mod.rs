@@ -60,18 +60,8 @@ pub fn patterns(
 /// `memscape report`: redraws the figures of a map or dynamics run from its tables and arrays,
 /// then writes report.html; 1 when files were missing or corrupt.
 fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
-    let results: Option<serde_json::Value> = std::fs::read(dir.join("results.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    if let Some(r) = &results {
-        if r["capacities"].is_object() {
-            memscape_report::phase_figure(dir)?;
-            memscape_report::embedding_figure(dir)?;
-            memscape_report::image_grid_figure(dir)?;
-        } else if r["tau_mem"].is_array() {
-            memscape_report::dynamics_figure(dir)?;
-            memscape_report::image_grid_figure(dir)?;
-        }
+    if dir.join("results.json").is_file() {
+        memscape_report::run_figures(dir)?;
     }
     let problems = memscape_report::write_report(dir)?;
     for p in &problems {

@@ -112,6 +112,18 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
     }
 }
 
+/// Fails unless `dir` is a directory, saying what it should hold.
+fn require_dir(dir: &Path, expected: &str) -> Result<()> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::file(
+            dir,
+            format!("not a directory (expected {expected})"),
+        ))
+    }
+}
+
 /// Loads an MNIST-format folder (`train-images-idx3-ubyte[.gz]` and its labels, or `t10k-*`).
 pub fn load_idx_dir(
     dir: &Path,
@@ -119,12 +131,7 @@ pub fn load_idx_dir(
     downscale: usize,
     range: PixelRange,
 ) -> Result<Patterns> {
-    if !dir.is_dir() {
-        return Err(Error::file(
-            dir,
-            "not a directory (expected an MNIST-format folder)",
-        ));
-    }
+    require_dir(dir, "an MNIST-format folder")?;
     let prefix = if split == "test" { "t10k" } else { "train" };
     let img_path = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let lab_path = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
@@ -218,12 +225,7 @@ pub fn load_cifar10(
     downscale: usize,
     range: PixelRange,
 ) -> Result<Patterns> {
-    if !dir.is_dir() {
-        return Err(Error::file(
-            dir,
-            "not a directory (expected CIFAR-10's binary batches)",
-        ));
-    }
+    require_dir(dir, "CIFAR-10's binary batches")?;
     let names: Vec<String> = if split == "test" {
         vec!["test_batch.bin".into()]
     } else {
