@@ -61,14 +61,17 @@ impl Float for f64 {
     const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
     const CUTOFF: f64 = 60.0;
     const REFINE_TOL: f64 = 1e-12;
+    #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v
     }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         self
     }
     /// Cody–Waite reduction x = n ln2 + r, |r| ≤ ln2/2, then the degree-12 Taylor polynomial
     /// (truncation error r¹³/13! < 2e-16), scaled by 2^n through the exponent bits.
+    #[inline(always)]
     fn exp_nonpositive(x: f64) -> f64 {
         const LN2_HI: f64 = 6.931_471_803_691_238e-1;
         const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
@@ -87,15 +90,19 @@ impl Float for f64 {
             1.0,
         ];
         // round to nearest by adding and subtracting 1.5·2^52 (no libm call: vectorises)
+        // (the low mantissa bits of t = x log2 e + ROUND then hold n + 2^51, so 2^n is
+        // (bits(t) + 1023) << 52: integer lanes, no float-to-int conversion).
         const ROUND: f64 = 6_755_399_441_055_744.0;
-        let n = (x * std::f64::consts::LOG2_E + ROUND) - ROUND;
+        let t = x * std::f64::consts::LOG2_E + ROUND;
+        let n = t - ROUND;
         let r = (x - n * LN2_HI) - n * LN2_LO;
         let mut p = 1.0 / 479_001_600.0;
         for c in INV_FACTORIALS {
             p = p * r + c;
         }
-        p * f64::from_bits(((n as i64 + 1023) as u64) << 52)
+        p * f64::from_bits(t.to_bits().wrapping_add(1023) << 52)
     }
+    #[inline(always)]
     fn max(self, other: f64) -> f64 {
         if other > self { other } else { self }
     }
@@ -105,18 +112,22 @@ impl Float for f32 {
     const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
     const CUTOFF: f64 = 30.0;
     const REFINE_TOL: f64 = 1e-3;
+    #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v as f32
     }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
     }
     /// Cephes `expf`: Cody–Waite reduction and a degree-5 minimax polynomial (≈1 ulp).
+    #[inline(always)]
     fn exp_nonpositive(x: f32) -> f32 {
         const C1: f32 = 0.693_359_4;
         const C2: f32 = -2.121_944_4e-4;
         const ROUND: f32 = 12_582_912.0; // 1.5·2^23, as for f64
-        let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+        let t = x * std::f32::consts::LOG2_E + ROUND;
+        let n = t - ROUND;
         let r = (x - n * C1) - n * C2;
         let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
             * r
@@ -124,8 +135,9 @@ impl Float for f32 {
             * r
             + 0.5;
         let e = p * r * r + r + 1.0;
-        e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+        e * f32::from_bits(t.to_bits().wrapping_add(127) << 23)
     }
+    #[inline(always)]
     fn max(self, other: f32) -> f32 {
         if other > self { other } else { self }
     }
@@ -325,30 +337,9 @@ impl<T: Float> EmpiricalDenoiser<T> {
     /// Turns one row of Gram entries G_μ = x_c·p_μ into unnormalised weights e^(l_μ − max l),
     /// in place, and returns their sum. `offsets[μ] = −beta |p_μ|²/2 + log m_μ`.
     fn softmax_row(&self, row: &mut [T], offsets: &[T], x_sq: f64, x_c: &[T], beta: f64) -> f64 {
-        const LANES: usize = 16;
-        let beta_t = T::from_f64(beta);
         // l_μ = beta G_μ − beta |p_μ|²/2 + log m_μ (the row constant −beta |x_c|²/2 cancels in
         // the softmax and is left out), and the row maximum.
-        let mut lane_max = [T::from_f64(f64::NEG_INFINITY); LANES];
-        let mut chunks = row.chunks_exact_mut(LANES);
-        let mut offset_chunks = offsets.chunks_exact(LANES);
-        for (c, o) in (&mut chunks).zip(&mut offset_chunks) {
-            for j in 0..LANES {
-                c[j] = beta_t * c[j] + o[j];
-                lane_max[j] = lane_max[j].max(c[j]);
-            }
-        }
-        for (g, &o) in chunks
-            .into_remainder()
-            .iter_mut()
-            .zip(offset_chunks.remainder())
-        {
-            *g = beta_t * *g + o;
-            lane_max[0] = lane_max[0].max(*g);
-        }
-        let mut max = lane_max
-            .iter()
-            .fold(f64::NEG_INFINITY, |m, v| m.max(v.to_f64()));
+        let mut max = scale_shift_max(row, offsets, T::from_f64(beta)).to_f64();
         // Where rounding of the GEMM logits matters (error ≈ beta u (√d + 2)(|x_c| max|p| +
         // max|p|²)), recompute every logit near the maximum from the direct difference
         // |x_c − p_μ|², and store logits relative to the new maximum so that f32 keeps its
@@ -384,28 +375,69 @@ impl<T: Float> EmpiricalDenoiser<T> {
             }
             max = 0.0;
         }
-        // w_μ = e^(max(l_μ − max, −CUTOFF)): a weight below e^−CUTOFF is raised to it, which
-        // changes the result by less than K·e^−CUTOFF relative, under the precision. Summed in
-        // T lanes over blocks of 1024, then in f64.
-        let (max, floor) = (T::from_f64(max), T::from_f64(-T::CUTOFF));
-        let mut total = 0.0;
-        for block in row.chunks_mut(1024) {
-            let mut lane_sum = [T::from_f64(0.0); LANES];
-            let mut chunks = block.chunks_exact_mut(LANES);
-            for c in &mut chunks {
-                for j in 0..LANES {
-                    c[j] = T::exp_nonpositive((c[j] - max).max(floor));
-                    lane_sum[j] += c[j];
-                }
-            }
-            for g in chunks.into_remainder() {
-                *g = T::exp_nonpositive((*g - max).max(floor));
-                lane_sum[0] += *g;
-            }
-            total += lane_sum.iter().map(|v| v.to_f64()).sum::<f64>();
-        }
-        total
+        exp_sum(row, T::from_f64(max))
     }
+}
+
+/// Lanes of the softmax passes: independent maxima and sums that the compiler vectorises.
+const LANES: usize = 16;
+
+/// `l_μ = beta G_μ + offsets[μ]` in place; returns max_μ l_μ. Compiled for AVX-512 and AVX2 too,
+/// chosen at run time.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
+fn scale_shift_max<T: Float>(row: &mut [T], offsets: &[T], beta: T) -> T {
+    let mut lane_max = [T::from_f64(f64::NEG_INFINITY); LANES];
+    let mut chunks = row.chunks_exact_mut(LANES);
+    let mut offset_chunks = offsets.chunks_exact(LANES);
+    for (c, o) in (&mut chunks).zip(&mut offset_chunks) {
+        for j in 0..LANES {
+            c[j] = beta * c[j] + o[j];
+            lane_max[j] = lane_max[j].max(c[j]);
+        }
+    }
+    for (g, &o) in chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(offset_chunks.remainder())
+    {
+        *g = beta * *g + o;
+        lane_max[0] = lane_max[0].max(*g);
+    }
+    lane_max
+        .into_iter()
+        .fold(T::from_f64(f64::NEG_INFINITY), T::max)
+}
+
+/// `w_μ = e^(max(l_μ − max, −CUTOFF))` in place; returns Σ w_μ. A weight below e^−CUTOFF is
+/// raised to it, which changes the result by less than K·e^−CUTOFF relative, under the
+/// precision. Summed in T lanes over blocks of 1024, then in f64. Compiled like
+/// [`scale_shift_max`].
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma"
+))]
+fn exp_sum<T: Float>(row: &mut [T], max: T) -> f64 {
+    let floor = T::from_f64(-T::CUTOFF);
+    let mut total = 0.0;
+    for block in row.chunks_mut(1024) {
+        let mut lane_sum = [T::from_f64(0.0); LANES];
+        let mut chunks = block.chunks_exact_mut(LANES);
+        for c in &mut chunks {
+            for j in 0..LANES {
+                c[j] = T::exp_nonpositive((c[j] - max).max(floor));
+                lane_sum[j] += c[j];
+            }
+        }
+        for g in chunks.into_remainder() {
+            *g = T::exp_nonpositive((*g - max).max(floor));
+            lane_sum[0] += *g;
+        }
+        total += lane_sum.iter().map(|v| v.to_f64()).sum::<f64>();
+    }
+    total
 }
 
 impl<T: Float> Denoiser for EmpiricalDenoiser<T> {
