@@ -28,7 +28,10 @@ use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
+use std::sync::OnceLock;
+
 use super::Denoiser;
+use super::pruning::{Counters, PruneIndex, PruneStats, Pruner, Pruning};
 use crate::error::{Error, Result, require_finite};
 
 /// The two precisions the denoiser runs in: f64 for analysis and sampling, f32 for throughput.
@@ -50,6 +53,9 @@ pub trait Float:
     const CUTOFF: f64;
     /// Estimated logit error above which near-maximal logits are recomputed directly.
     const REFINE_TOL: f64;
+    /// Default bound on the weight fraction the pruned denoiser may skip: about the unit
+    /// round-off, so that pruning changes the result by no more than rounding does.
+    const PRUNE_TOL: f64;
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
     /// e^x for x in [−CUTOFF, 0], branch-free so that loops over it vectorise.
@@ -61,6 +67,7 @@ impl Float for f64 {
     const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
     const CUTOFF: f64 = 60.0;
     const REFINE_TOL: f64 = 1e-12;
+    const PRUNE_TOL: f64 = 1e-14;
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v
@@ -112,6 +119,7 @@ impl Float for f32 {
     const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
     const CUTOFF: f64 = 30.0;
     const REFINE_TOL: f64 = 1e-3;
+    const PRUNE_TOL: f64 = 1e-7;
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v as f32
@@ -160,6 +168,12 @@ pub struct EmpiricalDenoiser<T: Float = f64> {
     max_sq_norm: f64,
     /// log m_μ; all zero for a plain training set.
     log_multiplicity: Vec<f64>,
+    /// max − min of the finite log m_μ.
+    log_multiplicity_spread: f64,
+    pruning: Pruning,
+    /// The pruned path's projections, built on its first use.
+    index: OnceLock<PruneIndex>,
+    counters: Counters,
 }
 
 impl<T: Float> EmpiricalDenoiser<T> {
@@ -214,6 +228,10 @@ impl<T: Float> EmpiricalDenoiser<T> {
             sq_norms.push(s);
         }
         let max_sq_norm = sq_norms.iter().cloned().fold(0.0, f64::max);
+        let log_multiplicity: Vec<f64> = multiplicities.iter().map(|m| m.ln()).collect();
+        let finite = log_multiplicity.iter().filter(|l| l.is_finite());
+        let log_multiplicity_spread = finite.clone().cloned().fold(f64::NEG_INFINITY, f64::max)
+            - finite.cloned().fold(f64::INFINITY, f64::min);
         Ok(EmpiricalDenoiser {
             num_patterns: k,
             dim: d,
@@ -221,8 +239,29 @@ impl<T: Float> EmpiricalDenoiser<T> {
             patterns: centred,
             sq_norms,
             max_sq_norm,
-            log_multiplicity: multiplicities.iter().map(|m| m.ln()).collect(),
+            log_multiplicity,
+            log_multiplicity_spread,
+            pruning: Pruning::Auto,
+            index: OnceLock::new(),
+            counters: Counters::default(),
         })
+    }
+
+    /// The same denoiser with another pruning setting (default [`Pruning::Auto`]).
+    pub fn with_pruning(mut self, pruning: Pruning) -> Self {
+        self.pruning = pruning;
+        self
+    }
+
+    /// The tolerance the pruned path runs at, or `None` where it does not run (see
+    /// [`Pruning::resolve`]).
+    pub fn pruning_tolerance(&self) -> Option<f64> {
+        self.pruning.resolve::<T>(self.num_patterns, self.dim)
+    }
+
+    /// What pruning achieved over this denoiser's calls so far.
+    pub fn pruning_stats(&self) -> PruneStats {
+        self.counters.snapshot()
     }
 
     pub fn num_patterns(&self) -> usize {
@@ -254,11 +293,84 @@ impl<T: Float> EmpiricalDenoiser<T> {
         (TILE_BYTES / (self.num_patterns * std::mem::size_of::<T>())).clamp(2, MAX_TILE_ROWS)
     }
 
-    /// Writes `D(x, sigma)` into `out`. Panics on shape mismatch (a caller bug); use
-    /// [`Self::try_denoise`] for unchecked input.
+    /// Writes `D(x, sigma)` into `out`, through the pruned path where it applies (see
+    /// [`super::pruning`]). Panics on shape mismatch (a caller bug); use [`Self::try_denoise`] for
+    /// unchecked input.
     pub fn denoise_into(&self, x: ArrayView2<f64>, sigma: f64, mut out: ArrayViewMut2<f64>) {
         assert_eq!(x.ncols(), self.dim, "query dimension");
         assert_eq!(x.dim(), out.dim(), "output shape");
+        let Some(tolerance) = self.pruning_tolerance() else {
+            self.counters.add_dense(x.nrows());
+            return self.dense_into(x, sigma, out);
+        };
+        let index = self.index.get_or_init(|| {
+            PruneIndex::build(
+                &self.patterns,
+                &self.sq_norms,
+                &self.log_multiplicity,
+                self.dim,
+            )
+        });
+        let pruner = Pruner {
+            index,
+            patterns: &self.patterns,
+            sq_norms: &self.sq_norms,
+            log_multiplicity: &self.log_multiplicity,
+            max_norm: self.max_sq_norm.sqrt(),
+            center: &self.center,
+            beta: 1.0 / (sigma * sigma),
+            tolerance,
+            counters: &self.counters,
+        };
+        let d = self.dim;
+        let (mut prunable, mut dense) = (vec![], vec![]);
+        let (mut xc, mut x_sq) = (vec![], vec![]);
+        for (i, row) in x.rows().into_iter().enumerate() {
+            let mut s = 0.0;
+            let start = xc.len();
+            for (v, c) in row.iter().zip(&self.center) {
+                let p = T::from_f64(v - c);
+                s += p.to_f64() * p.to_f64();
+                xc.push(p);
+            }
+            if pruner.can_prune(s, self.log_multiplicity_spread) {
+                prunable.push(i);
+                x_sq.push(s);
+            } else {
+                xc.truncate(start);
+                dense.push(i);
+            }
+        }
+        if !prunable.is_empty() {
+            let mut pruned_out = vec![0.0; prunable.len() * d];
+            let fallback = pruner.denoise_rows(&xc, &x_sq, &mut pruned_out);
+            let mut next_fallback = fallback.iter().peekable();
+            for (j, &i) in prunable.iter().enumerate() {
+                if next_fallback.peek() == Some(&&j) {
+                    next_fallback.next();
+                    dense.push(i);
+                } else {
+                    out.row_mut(i)
+                        .iter_mut()
+                        .zip(&pruned_out[j * d..(j + 1) * d])
+                        .for_each(|(o, v)| *o = *v);
+                }
+            }
+        }
+        if !dense.is_empty() {
+            dense.sort_unstable();
+            self.counters.add_dense(dense.len());
+            let xs = x.select(Axis(0), &dense);
+            let mut dense_out = Array2::zeros(xs.raw_dim());
+            self.dense_into(xs.view(), sigma, dense_out.view_mut());
+            for (&i, row) in dense.iter().zip(dense_out.rows()) {
+                out.row_mut(i).assign(&row);
+            }
+        }
+    }
+
+    /// The dense denoiser: every pattern enters every softmax.
+    fn dense_into(&self, x: ArrayView2<f64>, sigma: f64, mut out: ArrayViewMut2<f64>) {
         let beta = 1.0 / (sigma * sigma);
         let tile = self.tile_rows();
         let (k, d) = (self.num_patterns, self.dim);

@@ -8,11 +8,13 @@
 
 pub mod empirical;
 pub mod energy;
+pub mod pruning;
 
 use ndarray::{Array2, ArrayView2};
 
 pub use empirical::{EmpiricalDenoiser, Float};
 pub use energy::Landscape;
+pub use pruning::{PruneStats, Pruning};
 
 /// `D(x, sigma)` for every row of `x` (N×d), in VE coordinates.
 pub trait Denoiser: Sync {
