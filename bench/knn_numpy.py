@@ -3,10 +3,19 @@
 10,000 MNIST test images against the 60,000 training images (d = 784, pixels in [0, 1],
 float32), in query blocks of 1,000 as in ../shared/research/reference-speeds.md #2:
 Qb @ P.T, -2 and +|p|^2 in place, argpartition(kth=1), order the two, add |q|^2, sqrt.
-Usage: python3 bench/knn_numpy.py [MNIST_DIR]   (needs `pip install numpy`)
+Usage: python3 bench/knn_numpy.py [MNIST_DIR] [--out FILE]   (needs `pip install numpy`);
+with --out, appends one JSON record in the anchors' format (time_s.median, shape). The Rust
+bench runs this script itself, once with the environment's OpenBLAS kernel and once with
+OPENBLAS_CORETYPE unset.
 """
-import gzip, os, sys, time
+import gzip, json, os, sys, time
 import numpy as np
+
+out_file = None
+if "--out" in sys.argv:
+    i = sys.argv.index("--out")
+    out_file = sys.argv[i + 1]
+    del sys.argv[i:i + 2]
 
 def idx(path):
     with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as f:
@@ -40,3 +49,8 @@ s = sorted(times)[1]
 flops = 2.0 * len(Q) * len(P) * P.shape[1]
 print(f"| NumPy {np.__version__} brute force top-2, {len(Q)} x {len(P)}, d = {P.shape[1]} | {s:.2f} s | {flops / s / 1e9:.0f} GFLOP/s |")
 print(f"check: mean nearest distance {r[:, 0].mean():.4f}, mean second {r[:, 1].mean():.4f}")
+if out_file:
+    with open(out_file, "a") as f:
+        f.write(json.dumps({"bench": "knn", "lib": "numpy", "shape": f"{len(Q)}x{len(P)} d={P.shape[1]}",
+                            "time_s": {"median": s, "all": times}, "gflops": flops / s / 1e9,
+                            "blas_coretype": os.environ.get("OPENBLAS_CORETYPE", "unset")}) + "\n")

@@ -458,6 +458,8 @@ pub struct SampleArgs {
     /// Arithmetic of the exact denoiser.
     #[arg(long, value_enum, default_value = "f64")]
     pub precision: PrecisionArg,
+    #[command(flatten)]
+    pub pruning: PruningArgs,
     /// Record the trajectories of the first N samples (trajectories.npy: steps × N × d).
     #[arg(long, default_value_t = 0)]
     pub record_trajectories: usize,
@@ -467,6 +469,30 @@ pub struct SampleArgs {
     /// Print one JSON document on stdout (human text goes to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+/// How the exact denoiser may skip patterns of negligible weight.
+#[derive(Debug, Args)]
+pub struct PruningArgs {
+    /// Let the exact denoiser skip patterns that together carry less than this fraction of
+    /// the softmax weight, in (0, 1) (default: about the unit round-off, 1e-14 in f64 and 1e-7
+    /// in f32, for K ≥ 1024 and d ≥ 128).
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "no_prune")]
+    pub prune_tol: Option<f64>,
+    /// Every pattern enters every softmax (the dense exact denoiser).
+    #[arg(long)]
+    pub no_prune: bool,
+}
+
+impl PruningArgs {
+    pub fn pruning(&self) -> anyhow::Result<memscape::denoiser::Pruning> {
+        use memscape::denoiser::Pruning;
+        Ok(match (self.no_prune, self.prune_tol) {
+            (true, _) => Pruning::Off,
+            (false, Some(t)) => Pruning::tolerance(t).map_err(crate::commands::flag_names)?,
+            (false, None) => Pruning::Auto,
+        })
+    }
 }
 
 /// Default K list of `map`: log-spaced from 2 to 1000.
@@ -519,6 +545,8 @@ pub struct MapArgs {
     /// sample quality (default: min(1000, pool − largest K); 0 turns the gate off).
     #[arg(long)]
     pub holdout: Option<usize>,
+    #[command(flatten)]
+    pub pruning: PruningArgs,
     #[command(flatten)]
     pub support: SupportArgs,
     /// Nonlinear maps of patterns and samples at the spurious peak, besides the PCA

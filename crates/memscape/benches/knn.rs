@@ -4,11 +4,13 @@
 //! `cargo bench -p memscape --bench knn [-- --data DIR]`: DIR is an MNIST folder (default
 //! `../shared/data/mnist` from the workspace root); queries are the 10,000 test images, points
 //! the 60,000 training images, pixels in [0, 1]. Without the folder, U[0,1) data of the same
-//! shape. FLOPs counted as 2·Nq·Np·d (the GEMM). `bench/knn_numpy.py` times NumPy on the same data.
+//! shape. FLOPs counted as 2·Nq·Np·d (the GEMM). On MNIST, `bench/knn_numpy.py` times NumPy on the
+//! same data in this invocation, with this environment's OpenBLAS kernel and with OpenBLAS's own
+//! (AVX-512) choice.
 
 mod common;
 
-use common::{gemm_peak, time};
+use common::{gemm_peak, numpy_kernels, record_seconds, reference, time};
 use memscape::analysis::distance::knn;
 use memscape::dataset::{DataSpec, PixelRange};
 use memscape::rng::{stream, uniform};
@@ -64,6 +66,22 @@ fn main() {
         "| exact kNN top-2, {nq} × {np}, d = {d} | {s:.2} s | {gflops:.0} GFLOP/s | {:.0}% of f32 peak |",
         100.0 * gflops / peak
     );
+    if source.starts_with("MNIST") {
+        let script = format!("{}/knn_numpy.py", common::BENCH);
+        for (name, unset) in numpy_kernels() {
+            match reference(&script, &[dir.as_str()], unset) {
+                Ok(records) => {
+                    let theirs = record_seconds(&records, "x").unwrap_or(f64::NAN);
+                    println!(
+                        "| {name} brute force top-2 (same data) | {theirs:.2} s | {:.0} GFLOP/s | memscape {:.2}× faster |",
+                        2.0 * (nq * np * d) as f64 / theirs / 1e9,
+                        theirs / s
+                    );
+                }
+                Err(why) => println!("| {name} | not run: {why} | | |"),
+            }
+        }
+    }
     let r = result.unwrap();
     println!(
         "check: mean nearest distance {:.4}, mean second {:.4}",

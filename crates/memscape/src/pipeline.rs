@@ -18,7 +18,7 @@ use crate::analysis::settle::{SettleConfig, group, settle};
 use crate::analysis::support::{self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate};
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, ExactQuality, Patterns};
-use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float};
+use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float, PruneStats, Pruning};
 use crate::error::{Error, Result};
 use crate::noise::{NoiseProcess, Schedule, Spacing};
 use crate::sampler::{self, SamplerConfig, SamplerKind, TrajectoryRecorder};
@@ -123,6 +123,8 @@ pub struct SampleRequest {
     pub subset_seed: u64,
     pub holdout: usize,
     pub precision: Precision,
+    /// Whether the exact denoiser may skip negligible patterns ([`Pruning`]).
+    pub pruning: Pruning,
     pub plan: SamplingPlan,
     /// End with a step to sigma = 0, i.e. return D(y, sigma_min).
     pub final_denoise: bool,
@@ -139,6 +141,8 @@ pub struct SampleRun {
     pub training: TrainingSet,
     pub samples: Array2<f64>,
     pub trajectories: Option<TrajectoryRecorder>,
+    /// What pruning achieved (the exact model only).
+    pub pruning: Option<PruneStats>,
     pub timings: BTreeMap<String, f64>,
 }
 
@@ -173,16 +177,22 @@ pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<
     });
     let points = training.train.points.view();
     let n = request.num_samples;
-    let samples = match (trained, request.precision) {
+    let pruning = request.pruning;
+    let (samples, pruning) = match (trained, request.precision) {
         (Some(net), _) => {
             let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
-            match recorder.as_mut() {
+            let samples = match recorder.as_mut() {
                 Some(r) => sampler::sample(&den, dim, n, &sampler, r)?,
                 None => sampler::sample(&den, dim, n, &sampler, &mut ())?,
-            }
+            };
+            (samples, None)
         }
-        (None, Precision::F64) => sample_exact_in::<f64>(points, n, &sampler, recorder.as_mut())?,
-        (None, Precision::F32) => sample_exact_in::<f32>(points, n, &sampler, recorder.as_mut())?,
+        (None, Precision::F64) => {
+            sample_exact_in::<f64>(points, pruning, n, &sampler, recorder.as_mut())?
+        }
+        (None, Precision::F32) => {
+            sample_exact_in::<f32>(points, pruning, n, &sampler, recorder.as_mut())?
+        }
     };
     if let Some(r) = recorder.as_mut() {
         sampler::finish_trajectories(r, samples.view());
@@ -194,23 +204,30 @@ pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<
         training,
         samples,
         trajectories: recorder,
+        pruning,
         timings,
     })
 }
 
-/// Samples the exact model of `patterns` in precision `T`, recording trajectories if asked.
+/// Samples the exact model of `patterns` in precision `T`, recording trajectories if asked;
+/// returns the samples and what pruning achieved, where it ran.
 fn sample_exact_in<T: Float>(
     patterns: ArrayView2<f64>,
+    pruning: Pruning,
     n: usize,
     sampler: &SamplerConfig,
     recorder: Option<&mut TrajectoryRecorder>,
-) -> Result<Array2<f64>> {
-    let denoiser = EmpiricalDenoiser::<T>::new(patterns)?;
+) -> Result<(Array2<f64>, Option<PruneStats>)> {
+    let denoiser = EmpiricalDenoiser::<T>::new(patterns)?.with_pruning(pruning);
     let dim = patterns.ncols();
-    match recorder {
+    let samples = match recorder {
         Some(r) => sampler::sample(&denoiser, dim, n, sampler, r),
         None => sampler::sample(&denoiser, dim, n, sampler, &mut ()),
-    }
+    }?;
+    let stats = denoiser
+        .pruning_tolerance()
+        .map(|_| denoiser.pruning_stats());
+    Ok((samples, stats))
 }
 
 impl SampleRun {
@@ -224,6 +241,7 @@ impl SampleRun {
             "num_patterns": self.training.train.num_patterns(),
             "dim": self.training.train.dim(),
             "pool_size": self.training.pool_size,
+            "pruning": self.pruning,
         });
         let mut manifest = Manifest::new(command, config);
         manifest.seeds.insert("sampler".into(), self.sampler.seed);
@@ -282,6 +300,8 @@ pub struct MapRequest {
     pub holdout: Option<usize>,
     /// Quantile of the held-out distances past which a sample is off-support.
     pub support_quantile: f64,
+    /// Whether the exact denoiser may skip negligible patterns ([`Pruning`]).
+    pub pruning: Pruning,
 }
 
 /// Held-out points `map` keeps aside by default.
@@ -325,6 +345,8 @@ pub struct MapRow {
     /// the held-out points ([`DataSpec::exact_quality`]).
     pub exact_quality: Option<ExactQuality>,
     pub exact_quality_heldout: Option<f64>,
+    /// What pruning achieved, where the exact denoiser pruned (sampling and settling).
+    pub pruning: Option<PruneStats>,
     pub seconds: f64,
 }
 
@@ -421,6 +443,7 @@ fn measure(
             quality,
             exact_quality,
             exact_quality_heldout,
+            pruning: None,
             seconds: clock.elapsed().as_secs_f64(),
         },
         samples: raw,
@@ -543,8 +566,8 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
             })
             .transpose()?;
         let heldout = gate.as_ref().map(|g| (g, heldout.view()));
-        let den = EmpiricalDenoiser::<f64>::new(train.points.view())?;
-        let m = measure(
+        let den = EmpiricalDenoiser::<f64>::new(train.points.view())?.with_pruning(request.pruning);
+        let mut m = measure(
             "exact",
             &den,
             &train,
@@ -553,6 +576,7 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
             &sampler,
             &settle_config,
         )?;
+        m.row.pruning = den.pruning_tolerance().map(|_| den.pruning_stats());
         embeddings.push(embedding_rows(
             k,
             &train.points,

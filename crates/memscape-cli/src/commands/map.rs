@@ -53,6 +53,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             .collect(),
         holdout: args.holdout,
         support_quantile: args.support.support_quantile,
+        pruning: args.pruning.pruning()?,
     };
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
         .map_err(super::flag_names)?;
@@ -84,6 +85,11 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             e(&f.f_mem),
             r.num_attractors
         );
+    }
+    for r in &run.rows {
+        if let Some(p) = &r.pruning {
+            super::report_pruning(&format!("{} K = {}: ", r.model, r.k), p);
+        }
     }
     let cap = |v: Option<f64>, ci: [f64; 2]| match v {
         Some(v) => format!("{v:.1} [{:.1}, {:.1}]", ci[0], ci[1]),

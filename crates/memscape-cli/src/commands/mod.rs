@@ -76,7 +76,22 @@ const FLAGS: &[(&str, &str)] = &[
     ("heldout", "--holdout"),
     ("holdout", "--holdout"),
     ("support_quantile", "--support-quantile"),
+    ("pruning tolerance", "--prune-tol"),
 ];
+
+/// One line on stderr: how much work the pruned exact denoiser skipped, and its bound.
+pub fn report_pruning(label: &str, p: &memscape::denoiser::PruneStats) {
+    let queries = p.pruned_queries + p.dense_queries;
+    if queries == 0 {
+        return;
+    }
+    let per_query = p.candidates as f64 / p.pruned_queries.max(1) as f64;
+    eprintln!(
+        "{label}pruning: {} of {queries} denoiser queries pruned, {per_query:.0} exact logits each; \
+         skipped weight ≤ {:.1e}",
+        p.pruned_queries, p.max_skipped_weight
+    );
+}
 
 /// Renames the parameter a library error names to the flag a user typed.
 pub fn flag_names(e: memscape::error::Error) -> anyhow::Error {

@@ -22,6 +22,7 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
             PrecisionArg::F64 => Precision::F64,
             PrecisionArg::F32 => Precision::F32,
         },
+        pruning: args.pruning.pruning()?,
         plan: s.plan(args.sigma_min, args.steps, args.seed)?,
         final_denoise: !args.no_final_denoise,
         num_samples: args.n,
@@ -60,6 +61,9 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         run.timings["sample_s"],
         out.path().display()
     );
+    if let Some(p) = &run.pruning {
+        super::report_pruning("", p);
+    }
     if args.json {
         super::print_json(&serde_json::json!({
             "command": "sample",
@@ -68,6 +72,7 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
             "n": run.samples.nrows(),
             "dim": run.samples.ncols(),
             "sampler": run.sampler,
+            "pruning": run.pruning,
             "files": manifest.files,
             "timings": manifest.timings,
         }));

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use std::sync::OnceLock;
 
 use super::Denoiser;
-use super::pruning::{Counters, PruneIndex, PruneStats, Pruner, Pruning};
+use super::pruning::{self, Counters, PruneIndex, PruneStats, Pruner, Pruning};
 use crate::error::{Error, Result, require_finite};
 
 /// The two precisions the denoiser runs in: f64 for analysis and sampling, f32 for throughput.
@@ -45,6 +45,7 @@ pub trait Float:
     + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
     + std::ops::AddAssign
+    + std::ops::MulAssign
     + 'static
 {
     /// Unit round-off.
@@ -151,9 +152,11 @@ impl Float for f32 {
     }
 }
 
-/// Memory for one tile's K logits per row; the tile height is this over K·size_of::<T>().
-const TILE_BYTES: usize = 64 << 20;
+/// Queries per tile of the dense path.
 const MAX_TILE_ROWS: usize = 512;
+/// Patterns per block of the dense path: a tile's block of logits (512 × 4096 f32, 8 MiB) and
+/// the block's patterns (4096 × 784 f32 on MNIST, 12 MiB) fit a 32 MiB last-level cache.
+const PATTERN_BLOCK: usize = 4096;
 
 /// The exact denoiser of the empirical measure Σ_μ m_μ δ(x − ξ_μ), in precision `T`.
 #[derive(Debug, Clone)]
@@ -288,11 +291,6 @@ impl<T: Float> EmpiricalDenoiser<T> {
         Ok(out)
     }
 
-    /// Rows per tile: as many as fit [`TILE_BYTES`] of logits, between 2 and [`MAX_TILE_ROWS`].
-    fn tile_rows(&self) -> usize {
-        (TILE_BYTES / (self.num_patterns * std::mem::size_of::<T>())).clamp(2, MAX_TILE_ROWS)
-    }
-
     /// Writes `D(x, sigma)` into `out`, through the pruned path where it applies (see
     /// [`super::pruning`]). Panics on shape mismatch (a caller bug); use [`Self::try_denoise`] for
     /// unchecked input.
@@ -303,25 +301,8 @@ impl<T: Float> EmpiricalDenoiser<T> {
             self.counters.add_dense(x.nrows());
             return self.dense_into(x, sigma, out);
         };
-        let index = self.index.get_or_init(|| {
-            PruneIndex::build(
-                &self.patterns,
-                &self.sq_norms,
-                &self.log_multiplicity,
-                self.dim,
-            )
-        });
-        let pruner = Pruner {
-            index,
-            patterns: &self.patterns,
-            sq_norms: &self.sq_norms,
-            log_multiplicity: &self.log_multiplicity,
-            max_norm: self.max_sq_norm.sqrt(),
-            center: &self.center,
-            beta: 1.0 / (sigma * sigma),
-            tolerance,
-            counters: &self.counters,
-        };
+        let beta = 1.0 / (sigma * sigma);
+        let max_norm = self.max_sq_norm.sqrt();
         let d = self.dim;
         let (mut prunable, mut dense) = (vec![], vec![]);
         let (mut xc, mut x_sq) = (vec![], vec![]);
@@ -333,7 +314,8 @@ impl<T: Float> EmpiricalDenoiser<T> {
                 s += p.to_f64() * p.to_f64();
                 xc.push(p);
             }
-            if pruner.can_prune(s, self.log_multiplicity_spread) {
+            let spread = self.log_multiplicity_spread;
+            if pruning::can_prune(s, max_norm, beta, spread, self.num_patterns, tolerance) {
                 prunable.push(i);
                 x_sq.push(s);
             } else {
@@ -341,7 +323,30 @@ impl<T: Float> EmpiricalDenoiser<T> {
                 dense.push(i);
             }
         }
-        if !prunable.is_empty() {
+        if prunable.is_empty() {
+            self.counters.add_dense(x.nrows());
+            return self.dense_into(x, sigma, out);
+        }
+        {
+            // the index is built on the first call that can use it
+            let index = self.index.get_or_init(|| {
+                PruneIndex::build(
+                    &self.patterns,
+                    &self.sq_norms,
+                    &self.log_multiplicity,
+                    self.dim,
+                )
+            });
+            let pruner = Pruner {
+                index,
+                patterns: &self.patterns,
+                sq_norms: &self.sq_norms,
+                log_multiplicity: &self.log_multiplicity,
+                center: &self.center,
+                beta,
+                tolerance,
+                counters: &self.counters,
+            };
             let mut pruned_out = vec![0.0; prunable.len() * d];
             let fallback = pruner.denoise_rows(&xc, &x_sq, &mut pruned_out);
             let mut next_fallback = fallback.iter().peekable();
@@ -369,22 +374,28 @@ impl<T: Float> EmpiricalDenoiser<T> {
         }
     }
 
-    /// The dense denoiser: every pattern enters every softmax.
+    /// The dense denoiser: every pattern enters every softmax. Rows go in tiles of up to
+    /// [`MAX_TILE_ROWS`], patterns in blocks of [`PATTERN_BLOCK`] with an online softmax (as
+    /// in FlashAttention, Dao et al. 2022): per row a running maximum M and sum S, and the
+    /// partial result R rescaled by e^(M_old − M_new) whenever M grows. A block's logits and
+    /// patterns stay in the last-level cache between its two GEMMs.
     fn dense_into(&self, x: ArrayView2<f64>, sigma: f64, mut out: ArrayViewMut2<f64>) {
         let beta = 1.0 / (sigma * sigma);
-        let tile = self.tile_rows();
         let (k, d) = (self.num_patterns, self.dim);
-        let mut xc = vec![T::from_f64(0.0); tile * d];
-        let mut logits = vec![T::from_f64(0.0); tile * k];
-        let mut result = vec![T::from_f64(0.0); tile * d];
-        let mut x_sq = vec![0.0f64; tile];
-        let mut sums = vec![0.0f64; tile];
+        let tile = MAX_TILE_ROWS;
+        let block = PATTERN_BLOCK.min(k);
+        let zero = T::from_f64(0.0);
+        let mut xc = vec![zero; tile * d];
+        let mut logits = vec![zero; tile * block];
+        let mut result = vec![zero; tile * d];
+        let mut rows_state = vec![RowState::default(); tile];
         let offsets: Vec<T> = self
             .sq_norms
             .iter()
             .zip(&self.log_multiplicity)
             .map(|(p_sq, log_m)| T::from_f64(-0.5 * beta * p_sq + log_m))
             .collect();
+        let p_mat = MatRef::from_row_major_slice(&self.patterns, k, d);
         for (x_tile, mut out_tile) in x
             .axis_chunks_iter(Axis(0), tile)
             .zip(out.axis_chunks_iter_mut(Axis(0), tile))
@@ -398,43 +409,58 @@ impl<T: Float> EmpiricalDenoiser<T> {
                     s += p.to_f64() * p.to_f64();
                     *dst = p;
                 }
-                x_sq[i] = s;
+                rows_state[i] = RowState::new(s, self.logit_error(s, beta));
             }
             if rows < m {
                 xc.copy_within(0..d, d);
-                x_sq[1] = x_sq[0];
+                rows_state[1] = rows_state[0];
             }
             let xc_mat = MatRef::from_row_major_slice(&xc[..m * d], m, d);
-            let p_mat = MatRef::from_row_major_slice(&self.patterns, k, d);
-            let g = MatMut::from_row_major_slice_mut(&mut logits[..m * k], m, k);
-            faer::linalg::matmul::matmul(
-                g,
-                Accum::Replace,
-                xc_mat,
-                p_mat.transpose(),
-                T::from_f64(1.0),
-                Par::rayon(0),
-            );
-            logits[..m * k]
-                .par_chunks_mut(k)
-                .zip(&x_sq[..m])
-                .zip(xc[..m * d].par_chunks(d))
-                .zip(&mut sums[..m])
-                .for_each(|(((row, &xs), xrow), sum)| {
-                    *sum = self.softmax_row(row, &offsets, xs, xrow, beta)
-                });
-            let w_mat = MatRef::from_row_major_slice(&logits[..m * k], m, k);
-            let r = MatMut::from_row_major_slice_mut(&mut result[..m * d], m, d);
-            faer::linalg::matmul::matmul(
-                r,
-                Accum::Replace,
-                w_mat,
-                p_mat,
-                T::from_f64(1.0),
-                Par::rayon(0),
-            );
+            for start in (0..k).step_by(block) {
+                let kb = block.min(k - start);
+                let p_block = p_mat.subrows(start, kb);
+                faer::linalg::matmul::matmul(
+                    MatMut::from_row_major_slice_mut(&mut logits[..m * kb], m, kb),
+                    Accum::Replace,
+                    xc_mat,
+                    p_block.transpose(),
+                    T::from_f64(1.0),
+                    Par::rayon(0),
+                );
+                logits[..m * kb]
+                    .par_chunks_mut(kb)
+                    .zip(&mut rows_state[..m])
+                    .zip(xc[..m * d].par_chunks(d))
+                    .zip(result[..m * d].par_chunks_mut(d))
+                    .for_each(|(((row, state), xrow), res)| {
+                        let rescale = self.softmax_block(
+                            row,
+                            &offsets[start..start + kb],
+                            start,
+                            state,
+                            xrow,
+                            beta,
+                        );
+                        if start > 0 && rescale != 1.0 {
+                            let r = T::from_f64(rescale);
+                            res.iter_mut().for_each(|v| *v *= r);
+                        }
+                    });
+                faer::linalg::matmul::matmul(
+                    MatMut::from_row_major_slice_mut(&mut result[..m * d], m, d),
+                    if start == 0 {
+                        Accum::Replace
+                    } else {
+                        Accum::Add
+                    },
+                    MatRef::from_row_major_slice(&logits[..m * kb], m, kb),
+                    p_block,
+                    T::from_f64(1.0),
+                    Par::rayon(0),
+                );
+            }
             for (i, mut orow) in out_tile.rows_mut().into_iter().enumerate() {
-                let inv_sum = 1.0 / sums[i];
+                let inv_sum = 1.0 / rows_state[i].sum;
                 for ((o, r), c) in orow
                     .iter_mut()
                     .zip(&result[i * d..(i + 1) * d])
@@ -446,48 +472,108 @@ impl<T: Float> EmpiricalDenoiser<T> {
         }
     }
 
-    /// Turns one row of Gram entries G_μ = x_c·p_μ into unnormalised weights e^(l_μ − max l),
-    /// in place, and returns their sum. `offsets[μ] = −beta |p_μ|²/2 + log m_μ`.
-    fn softmax_row(&self, row: &mut [T], offsets: &[T], x_sq: f64, x_c: &[T], beta: f64) -> f64 {
-        // l_μ = beta G_μ − beta |p_μ|²/2 + log m_μ (the row constant −beta |x_c|²/2 cancels in
-        // the softmax and is left out), and the row maximum.
-        let mut max = scale_shift_max(row, offsets, T::from_f64(beta)).to_f64();
-        // Where rounding of the GEMM logits matters (error ≈ beta u (√d + 2)(|x_c| max|p| +
-        // max|p|²)), recompute every logit near the maximum from the direct difference
-        // |x_c − p_μ|², and store logits relative to the new maximum so that f32 keeps its
-        // absolute accuracy there.
-        let max_norm = self.max_sq_norm.sqrt();
-        let error = beta
-            * T::UNIT_ROUNDOFF
+    /// The rounding error of a GEMM logit for a query with |x_c|² = `x_sq`, about
+    /// beta u (√d + 2)(|x_c| max|p| + max|p|²).
+    fn logit_error(&self, x_sq: f64, beta: f64) -> f64 {
+        beta * T::UNIT_ROUNDOFF
             * ((self.dim as f64).sqrt() + 2.0)
-            * (x_sq.sqrt() * max_norm + self.max_sq_norm);
-        if error > T::REFINE_TOL {
-            let threshold = max - T::CUTOFF - 2.0 * error;
-            let shift = 0.5 * beta * x_sq; // back to −beta |x_c − p_μ|²/2 + log m_μ
+            * (x_sq.sqrt() * self.max_sq_norm.sqrt() + self.max_sq_norm)
+    }
+
+    /// Turns one row of a block's Gram entries G_μ = x_c·p_μ (patterns `first`, `first` + 1, …)
+    /// into weights e^(l_μ − M) in place, M the row's running maximum, updates the row's
+    /// running maximum and sum, and returns the factor e^(M_old − M_new) for the row's partial
+    /// result. `offsets[μ] = −beta |p_μ|²/2 + log m_μ` for the block's patterns.
+    fn softmax_block(
+        &self,
+        row: &mut [T],
+        offsets: &[T],
+        first: usize,
+        state: &mut RowState,
+        x_c: &[T],
+        beta: f64,
+    ) -> f64 {
+        // l_μ = beta G_μ − beta |p_μ|²/2 + log m_μ (the row constant −beta |x_c|²/2 cancels in
+        // the softmax and is left out), and the block maximum.
+        let block_max = scale_shift_max(row, offsets, T::from_f64(beta)).to_f64();
+        let new_max = if state.error > T::REFINE_TOL {
+            // Where rounding of the GEMM logits matters, recompute every logit near the running
+            // maximum from the direct difference |x_c − p_μ|², in the exact scale
+            // −beta |x_c − p_μ|²/2 + log m_μ (the GEMM's plus beta |x_c|²/2), and store the
+            // block's logits relative to the new maximum so that f32 keeps its absolute
+            // accuracy there.
+            let shift = 0.5 * beta * state.x_sq;
+            let threshold = state.max.max(block_max - shift) - T::CUTOFF - 2.0 * state.error;
             let exact: Vec<(usize, f64)> = row
                 .iter()
                 .enumerate()
-                .filter(|(_, g)| g.to_f64() >= threshold)
-                .map(|(mu, _)| {
+                .filter(|(_, g)| g.to_f64() - shift >= threshold)
+                .map(|(j, _)| {
+                    let mu = first + j;
                     let p = &self.patterns[mu * self.dim..(mu + 1) * self.dim];
                     let dist_sq: f64 = x_c
                         .iter()
                         .zip(p)
                         .map(|(a, b)| (a.to_f64() - b.to_f64()).powi(2))
                         .sum();
-                    (mu, -0.5 * beta * dist_sq + self.log_multiplicity[mu])
+                    (j, -0.5 * beta * dist_sq + self.log_multiplicity[mu])
                 })
                 .collect();
-            let new_max = exact.iter().fold(f64::NEG_INFINITY, |m, &(_, l)| m.max(l));
+            let new_max = exact.iter().fold(state.max, |m, &(_, l)| m.max(l));
+            if new_max == f64::NEG_INFINITY {
+                row.fill(T::from_f64(0.0)); // no weight anywhere yet (zero multiplicities)
+                return 1.0;
+            }
             for g in row.iter_mut() {
                 *g = T::from_f64(g.to_f64() - shift - new_max);
             }
-            for (mu, l) in exact {
-                row[mu] = T::from_f64(l - new_max);
+            for (j, l) in exact {
+                row[j] = T::from_f64(l - new_max);
             }
-            max = 0.0;
+            state.sum = state.sum * (state.max - new_max).exp() + exp_sum(row, T::from_f64(0.0));
+            new_max
+        } else {
+            let new_max = state.max.max(block_max);
+            if new_max == f64::NEG_INFINITY {
+                row.fill(T::from_f64(0.0)); // no weight anywhere yet (zero multiplicities)
+                return 1.0;
+            }
+            state.sum =
+                state.sum * (state.max - new_max).exp() + exp_sum(row, T::from_f64(new_max));
+            new_max
+        };
+        let rescale = (state.max - new_max).exp();
+        state.max = new_max;
+        rescale
+    }
+}
+
+/// One query's running softmax state in [`EmpiricalDenoiser::dense_into`].
+#[derive(Debug, Clone, Copy)]
+struct RowState {
+    /// |x_c|² and the rounding error of its GEMM logits.
+    x_sq: f64,
+    error: f64,
+    /// The running maximum logit (in the exact scale where the row refines) and the sum of
+    /// e^(l − max) so far.
+    max: f64,
+    sum: f64,
+}
+
+impl Default for RowState {
+    fn default() -> Self {
+        RowState::new(0.0, 0.0)
+    }
+}
+
+impl RowState {
+    fn new(x_sq: f64, error: f64) -> Self {
+        RowState {
+            x_sq,
+            error,
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
         }
-        exp_sum(row, T::from_f64(max))
     }
 }
 
@@ -607,6 +693,42 @@ mod tests {
                 .mapv(f64::abs)
                 .fold(0.0, |a: f64, &b| a.max(b));
             assert!(err < 1e-3, "f32 sigma={sigma}: {err}");
+        }
+    }
+
+    #[test]
+    fn pattern_blocks_match_the_naive_reference() {
+        // K over two blocks of PATTERN_BLOCK, the first block all zero multiplicities (no
+        // weight until the second), data far from the origin (refinement at small sigma) and
+        // queries near patterns of the later blocks: the online softmax must rescale exactly.
+        let k = 2 * PATTERN_BLOCK + 500;
+        let p = random(k, 5, 11) + 40.0;
+        let m: Vec<f64> = (0..k)
+            .map(|i| {
+                if i < PATTERN_BLOCK {
+                    0.0
+                } else {
+                    1.0 + (i % 3) as f64
+                }
+            })
+            .collect();
+        let mut x = p.select(
+            Axis(0),
+            &[PATTERN_BLOCK + 3, k - 1, 2 * PATTERN_BLOCK + 1, 7],
+        );
+        x += &(random(4, 5, 12) * 1e-3);
+        for sigma in [1e-4, 0.05, 1.0, 30.0] {
+            let want = naive(&p, &m, &x, sigma);
+            let den64 = EmpiricalDenoiser::<f64>::with_multiplicities(p.view(), &m).unwrap();
+            let err = (&den64.denoise(x.view(), sigma) - &want)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b));
+            assert!(err < 1e-10, "f64 sigma={sigma}: {err}");
+            let den32 = EmpiricalDenoiser::<f32>::with_multiplicities(p.view(), &m).unwrap();
+            let err = (&den32.denoise(x.view(), sigma) - &want)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b));
+            assert!(err < 2e-5, "f32 sigma={sigma}: {err}");
         }
     }
 

@@ -171,6 +171,28 @@ impl Clone for Counters {
     }
 }
 
+/// ln(2K / tolerance): half the budget goes to the patterns skipped by their bound.
+fn cut(num_patterns: usize, tolerance: f64) -> f64 {
+    (2.0 * num_patterns as f64 / tolerance).ln()
+}
+
+/// Whether any pattern can be skipped for a query with |x_c|² = `x_sq`: by the triangle
+/// inequality every |x_c − p_μ| lies in [max(0, |x_c| − R), |x_c| + R] (R = max |p_μ|), so
+/// the logits span at most beta·((|x_c| + R)² − max(0, |x_c| − R)²)/2 plus the spread of the
+/// log m_μ. Under the cut, nothing can be skipped.
+pub(super) fn can_prune(
+    x_sq: f64,
+    max_norm: f64,
+    beta: f64,
+    log_m_spread: f64,
+    num_patterns: usize,
+    tolerance: f64,
+) -> bool {
+    let xn = x_sq.sqrt();
+    let span = 0.5 * beta * ((xn + max_norm).powi(2) - (xn - max_norm).max(0.0).powi(2));
+    span + log_m_spread > cut(num_patterns, tolerance)
+}
+
 /// The projections behind the distance bound, built once per denoiser.
 #[derive(Debug, Clone)]
 pub(super) struct PruneIndex {
@@ -351,7 +373,6 @@ pub(super) struct Pruner<'a, T: Float> {
     pub patterns: &'a [T],
     pub sq_norms: &'a [f64],
     pub log_multiplicity: &'a [f64],
-    pub max_norm: f64,
     pub center: &'a [f64],
     pub beta: f64,
     pub tolerance: f64,
@@ -363,19 +384,8 @@ impl<T: Float> Pruner<'_, T> {
         self.sq_norms.len()
     }
 
-    /// ln(2K / tolerance): half the budget goes to the patterns skipped by their bound.
     fn cut(&self) -> f64 {
-        (2.0 * self.k() as f64 / self.tolerance).ln()
-    }
-
-    /// Whether any pattern can be skipped for a query with |x_c|² = `x_sq`: by the triangle
-    /// inequality every |x_c − p_μ| lies in [max(0, |x_c| − R), |x_c| + R] (R = max |p_μ|), so
-    /// the logits span at most beta·((|x_c| + R)² − max(0, |x_c| − R)²)/2 + the spread of
-    /// log m_μ. Under the cut, nothing can be skipped.
-    pub fn can_prune(&self, x_sq: f64, log_m_spread: f64) -> bool {
-        let (xn, r) = (x_sq.sqrt(), self.max_norm);
-        let span = 0.5 * self.beta * ((xn + r).powi(2) - (xn - r).max(0.0).powi(2));
-        span + log_m_spread > self.cut()
+        cut(self.k(), self.tolerance)
     }
 
     /// Denoises the rows of `x_c` (m×d centred queries, |x_c|² in `x_sq`) from their candidates
