@@ -174,8 +174,9 @@ pub struct EmpiricalDenoiser<T: Float = f64> {
     /// max − min of the finite log m_μ.
     log_multiplicity_spread: f64,
     pruning: Pruning,
-    /// The pruned path's projections, built on its first use.
-    index: OnceLock<PruneIndex>,
+    /// The pruned path's projections and the noise level up to which it runs (infinite for
+    /// an explicit tolerance), built on its first use.
+    index: OnceLock<(PruneIndex, f64)>,
     counters: Counters,
 }
 
@@ -253,6 +254,7 @@ impl<T: Float> EmpiricalDenoiser<T> {
     /// The same denoiser with another pruning setting (default [`Pruning::Auto`]).
     pub fn with_pruning(mut self, pruning: Pruning) -> Self {
         self.pruning = pruning;
+        self.index = OnceLock::new();
         self
     }
 
@@ -329,14 +331,29 @@ impl<T: Float> EmpiricalDenoiser<T> {
         }
         {
             // the index is built on the first call that can use it
-            let index = self.index.get_or_init(|| {
-                PruneIndex::build(
+            let (index, sigma_limit) = self.index.get_or_init(|| {
+                let index = PruneIndex::build(
                     &self.patterns,
                     &self.sq_norms,
                     &self.log_multiplicity,
                     self.dim,
-                )
+                );
+                let limit = match self.pruning {
+                    Pruning::Auto => pruning::sigma_limit(
+                        &index,
+                        &self.patterns,
+                        &self.sq_norms,
+                        &self.log_multiplicity,
+                        tolerance,
+                    ),
+                    _ => f64::INFINITY,
+                };
+                (index, limit)
             });
+            if sigma > *sigma_limit {
+                self.counters.add_dense(x.nrows());
+                return self.dense_into(x, sigma, out);
+            }
             let pruner = Pruner {
                 index,
                 patterns: &self.patterns,

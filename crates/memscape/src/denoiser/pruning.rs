@@ -50,6 +50,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Float;
@@ -193,6 +194,150 @@ pub(super) fn can_prune(
     span + log_m_spread > cut(num_patterns, tolerance)
 }
 
+/// Patterns per chunk of the index build.
+const BUILD_CHUNK: usize = 1024;
+
+/// The sizes and margins that turn a vector's coordinates into its terms of the bounds.
+struct Shape<'a> {
+    dim: usize,
+    axes: usize,
+    rank: usize,
+    blocks: &'a [(usize, usize)],
+    c32: f64,
+    c64: f64,
+}
+
+/// One vector's terms of the bounds (a pattern's or a query's).
+struct Terms {
+    /// fl₃₂(U v), all L coordinates (the first RANK feed the bound GEMM), and its norm.
+    coords: Vec<f32>,
+    coord_norm: f64,
+    /// The norms of v's components in the blocks of axes, then in the residual.
+    norms: Vec<f64>,
+    /// (1 − c₃₂)|fl₃₂(first RANK coordinates)|² − c₆₄|v|², and the norms' allowance √(c₆₄)|v|.
+    offset: f64,
+    norm_err: f64,
+}
+
+impl Shape<'_> {
+    /// The terms of the rows of `v` (row-major, d columns, |v|² in `sq_norms`), through their
+    /// coordinates U v in f64 (one GEMM).
+    fn terms<T: Float>(&self, basis: &[f64], v: &[T], sq_norms: &[f64]) -> Vec<Terms> {
+        let rows = sq_norms.len();
+        let v64: Vec<f64> = v.iter().map(|x| x.to_f64()).collect();
+        let mut y = vec![0.0; rows * self.axes];
+        faer::linalg::matmul::matmul(
+            MatMut::from_row_major_slice_mut(&mut y, rows, self.axes),
+            Accum::Replace,
+            MatRef::from_row_major_slice(&v64, rows, self.dim),
+            MatRef::from_row_major_slice(basis, self.axes, self.dim).transpose(),
+            1.0,
+            Par::Seq,
+        );
+        y.chunks(self.axes)
+            .zip(sq_norms)
+            .map(|(y, &sq_norm)| {
+                let coords: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+                let first: f64 = coords[..self.rank]
+                    .iter()
+                    .map(|&v| (v as f64).powi(2))
+                    .sum();
+                let mut covered: f64 = y[..self.rank].iter().map(|v| v * v).sum();
+                let mut norms = Vec::with_capacity(self.blocks.len() + 1);
+                for &(start, end) in self.blocks {
+                    let sq: f64 = y[start..end].iter().map(|v| v * v).sum();
+                    covered += sq;
+                    norms.push(sq.sqrt());
+                }
+                norms.push((sq_norm - covered).max(0.0).sqrt());
+                Terms {
+                    coord_norm: norm32(&coords),
+                    coords,
+                    norms,
+                    offset: (1.0 - self.c32) * first - self.c64 * sq_norm,
+                    norm_err: (self.c64 * sq_norm).sqrt(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Probe queries of [`sigma_limit`].
+const CALIBRATION_PROBES: usize = 64;
+
+/// The largest noise level at which [`Pruning::Auto`] prunes on this data: the largest sigma
+/// on the grid max|p_μ| · 2^(−j/2), j = 0…48, at which probe queries p_μ + sigma z (64
+/// patterns evenly spaced in the set, z a fixed Gaussian draw: what a sampler meets at that
+/// sigma in the memorization regime) prune with few candidates: at most 1/4 of them go dense
+/// and the rest need at most K/32 exact logits on average. Beyond it the bound pass would
+/// mostly be wasted (on MNIST, K = 60,000, it costs about 15% of a dense call, and the pruned
+/// path stops paying off near sigma = 0.12 × the nearest-neighbour spacing). Found by
+/// bisection, assuming the candidates grow with sigma. Depends only on the data and the
+/// tolerance, so every query's path still depends only on the query and sigma.
+pub(super) fn sigma_limit<T: Float>(
+    index: &PruneIndex,
+    patterns: &[T],
+    sq_norms: &[f64],
+    log_multiplicity: &[f64],
+    tolerance: f64,
+) -> f64 {
+    let (k, d) = (sq_norms.len(), index.dim);
+    let n = k.min(CALIBRATION_PROBES);
+    let noise = crate::rng::normal_matrix(n, d, 0xca1b);
+    let radius = sq_norms.iter().cloned().fold(0.0, f64::max).sqrt();
+    let grid = |j: usize| radius * 2f64.powf(-(j as f64) / 2.0);
+    let center = vec![0.0; d];
+    let counters = Counters::default();
+    let pays = |sigma: f64| {
+        let mut x_c = Vec::with_capacity(n * d);
+        let mut x_sq = Vec::with_capacity(n);
+        for i in 0..n {
+            let mu = i * k / n;
+            let mut s = 0.0;
+            for j in 0..d {
+                let v = T::from_f64(patterns[mu * d + j].to_f64() + sigma * noise[[i, j]]);
+                s += v.to_f64() * v.to_f64();
+                x_c.push(v);
+            }
+            x_sq.push(s);
+        }
+        let pruner = Pruner {
+            index,
+            patterns,
+            sq_norms,
+            log_multiplicity,
+            center: &center,
+            beta: 1.0 / (sigma * sigma),
+            tolerance,
+            counters: &counters,
+        };
+        let before = counters.snapshot();
+        let dense = pruner
+            .denoise_rows(&x_c, &x_sq, &mut vec![0.0; n * d])
+            .len();
+        let after = counters.snapshot();
+        let pruned = (after.pruned_queries - before.pruned_queries).max(1) as f64;
+        let mean = (after.candidates - before.candidates) as f64 / pruned;
+        4 * dense <= n && mean <= k as f64 / 32.0
+    };
+    let (mut large, mut small) = (0, 48);
+    if !pays(grid(small)) {
+        return 0.0;
+    }
+    if pays(grid(large)) {
+        return f64::INFINITY;
+    }
+    while small - large > 1 {
+        let mid = (large + small) / 2;
+        if pays(grid(mid)) {
+            small = mid;
+        } else {
+            large = mid;
+        }
+    }
+    grid(small)
+}
+
 /// The projections behind the distance bound, built once per denoiser.
 #[derive(Debug, Clone)]
 pub(super) struct PruneIndex {
@@ -271,38 +416,40 @@ impl PruneIndex {
             .flat_map(|i| (0..dim).map(move |j| (i, j)))
             .map(|(i, j)| u[(j, axes - 1 - i)])
             .collect();
-        let basis_mat = MatRef::from_row_major_slice(&basis, axes, dim);
-        let p64 = Mat::<f64>::from_fn(k, dim, |i, j| p[(i, j)].to_f64());
-        let y = &p64 * basis_mat.transpose(); // K×L coordinates
         let blocks = block_bounds(axes);
         let r = RANK.min(axes);
         let c32 = (r as f64 + 8.0) * f32::EPSILON as f64 / 2.0;
         let c64 = (16.0 * dim as f64 + 8.0 * axes as f64) * f64::EPSILON / 2.0;
+        let shape = Shape {
+            dim,
+            axes,
+            rank: r,
+            blocks: &blocks,
+            c32,
+            c64,
+        };
+        // Every pattern's terms, from its coordinates U p_μ in f64, in chunks of rows on the
+        // thread pool.
+        let per_pattern: Vec<Terms> = patterns
+            .par_chunks(BUILD_CHUNK * dim)
+            .zip(sq_norms.par_chunks(BUILD_CHUNK))
+            .flat_map_iter(|(rows, sq)| shape.terms(&basis, rows, sq))
+            .collect();
         let mut proj = Vec::with_capacity(k * r);
         let mut offset = Vec::with_capacity(k);
         let mut norms = vec![0.0; k * (blocks.len() + 1)];
         let mut norm_err = Vec::with_capacity(k);
         let mut coords = Vec::with_capacity(k * axes);
         let mut coord_norm = Vec::with_capacity(k);
-        for mu in 0..k {
-            let start = coords.len();
-            coords.extend((0..axes).map(|j| y[(mu, j)] as f32));
-            coord_norm.push(norm32(&coords[start..]));
-            let mut y32_sq = 0.0;
-            for j in 0..r {
-                let v32 = y[(mu, j)] as f32;
-                y32_sq += (v32 as f64) * (v32 as f64);
-                proj.push(v32);
+        for (mu, t) in per_pattern.into_iter().enumerate() {
+            proj.extend_from_slice(&t.coords[..r]);
+            coords.extend_from_slice(&t.coords);
+            coord_norm.push(t.coord_norm);
+            for (b, v) in t.norms.into_iter().enumerate() {
+                norms[b * k + mu] = v;
             }
-            let mut covered: f64 = (0..r).map(|j| y[(mu, j)].powi(2)).sum();
-            for (b, &(start, end)) in blocks.iter().enumerate() {
-                let sq: f64 = (start..end).map(|j| y[(mu, j)].powi(2)).sum();
-                covered += sq;
-                norms[b * k + mu] = sq.sqrt();
-            }
-            norms[blocks.len() * k + mu] = (sq_norms[mu] - covered).max(0.0).sqrt();
-            offset.push((1.0 - c32) * y32_sq - c64 * sq_norms[mu]);
-            norm_err.push((c64 * sq_norms[mu]).sqrt());
+            offset.push(t.offset);
+            norm_err.push(t.norm_err);
         }
         // The f32 pass adds, subtracts and squares terms of size ≤ |x|² + |p|² (2J + 4 of
         // them, norms rounded to f32 in J gaps): (16 J + 16) u₃₂ (|x|² + |p|²) covers it.
@@ -359,11 +506,6 @@ impl PruneIndex {
     fn rank(&self) -> usize {
         RANK.min(self.basis.len() / self.dim)
     }
-
-    /// Norms per pattern: the blocks and the residual.
-    fn num_norms(&self) -> usize {
-        self.blocks.len() + 1
-    }
 }
 
 /// Everything a query's selection needs besides the query.
@@ -392,7 +534,6 @@ impl<T: Float> Pruner<'_, T> {
     /// into `out` (m×d, data coordinates). Returns the rows that need the dense denoiser
     /// (too many candidates); their `out` rows are left untouched.
     pub fn denoise_rows(&self, x_c: &[T], x_sq: &[f64], out: &mut [f64]) -> Vec<usize> {
-        use rayon::prelude::*;
         let d = self.index.dim;
         let m = x_sq.len();
         let dense: Vec<Vec<usize>> = x_c
@@ -415,42 +556,41 @@ impl<T: Float> Pruner<'_, T> {
     /// One tile of at most [`TILE_ROWS`] queries, on one thread.
     fn tile(&self, x_c: &[T], x_sq: &[f64], out: &mut [f64]) -> Vec<usize> {
         let idx = self.index;
-        let (d, k, r, nn) = (idx.dim, self.k(), idx.rank(), idx.num_norms());
-        let axes = idx.basis.len() / d;
+        let (d, k, r) = (idx.dim, self.k(), idx.rank());
         let rows = x_sq.len();
         let m = rows.max(2); // a one-row GEMM sums in another order: pad, as the dense path does
-        // The queries' coordinates U x_c in f64; the first RANK rounded to f32 for the bound GEMM.
-        let xs = Mat::<f64>::from_fn(m, d, |i, j| x_c[i.min(rows - 1) * d + j].to_f64());
-        let y = &xs * MatRef::from_row_major_slice(&idx.basis, axes, d).transpose();
-        let mut y32 = vec![0f32; m * r];
-        let mut x_terms = Vec::with_capacity(m);
-        for i in 0..m {
-            let xs = x_sq[i.min(rows - 1)];
-            let mut y32_sq = 0.0;
-            for j in 0..r {
-                let v32 = y[(i, j)] as f32;
-                y32_sq += (v32 as f64) * (v32 as f64);
-                y32[i * r + j] = v32;
-            }
-            let mut covered: f64 = (0..r).map(|j| y[(i, j)].powi(2)).sum();
-            let mut norms = Vec::with_capacity(nn);
-            for &(start, end) in &idx.blocks {
-                let sq: f64 = (start..end).map(|j| y[(i, j)].powi(2)).sum();
-                covered += sq;
-                norms.push(sq.sqrt());
-            }
-            norms.push((xs - covered).max(0.0).sqrt());
-            let coords: Vec<f32> = (0..axes).map(|j| y[(i, j)] as f32).collect();
-            let offset = (1.0 - idx.c32) * y32_sq - (idx.c64 + idx.c_f32) * xs;
-            x_terms.push(QueryTerms {
-                offset32: offset as f32,
-                norms32: norms.iter().map(|&v| v as f32).collect(),
-                norms,
-                norm_err: (idx.c64 * xs).sqrt(),
-                coord_norm: norm32(&coords),
-                coords,
-            });
+        // The queries' terms; the first RANK coordinates, rounded to f32, feed the bound GEMM.
+        let shape = Shape {
+            dim: d,
+            axes: idx.axes(),
+            rank: r,
+            blocks: &idx.blocks,
+            c32: idx.c32,
+            c64: idx.c64,
+        };
+        let mut padded = x_c.to_vec();
+        let mut padded_sq = x_sq.to_vec();
+        if rows < m {
+            padded.extend_from_slice(&x_c[..d]);
+            padded_sq.push(x_sq[0]);
         }
+        let mut y32 = Vec::with_capacity(m * r);
+        let x_terms: Vec<QueryTerms> = shape
+            .terms(&idx.basis, &padded, &padded_sq)
+            .into_iter()
+            .zip(&padded_sq)
+            .map(|(t, &xs)| {
+                y32.extend_from_slice(&t.coords[..r]);
+                QueryTerms {
+                    offset32: (t.offset - idx.c_f32 * xs) as f32,
+                    norms32: t.norms.iter().map(|&v| v as f32).collect(),
+                    norms: t.norms,
+                    norm_err: t.norm_err,
+                    coord_norm: t.coord_norm,
+                    coords: t.coords,
+                }
+            })
+            .collect();
         // g = ỹ_x · ỹ_μ for the tile's queries and every pattern.
         BOUNDS.with_borrow_mut(|g| self.bounded_tile(x_c, m, k, &y32, &x_terms, g, out))
     }
