@@ -535,22 +535,24 @@ impl<T: Float> Pruner<'_, T> {
     /// (too many candidates); their `out` rows are left untouched.
     pub fn denoise_rows(&self, x_c: &[T], x_sq: &[f64], out: &mut [f64]) -> Vec<usize> {
         let d = self.index.dim;
-        let m = x_sq.len();
+        // tiles of up to TILE_ROWS queries, at least one per thread (a row's result does not
+        // depend on its tile: module docs)
+        let tile = TILE_ROWS
+            .min(x_sq.len().div_ceil(rayon::current_num_threads()))
+            .max(2);
         let dense: Vec<Vec<usize>> = x_c
-            .par_chunks(TILE_ROWS * d)
-            .zip(x_sq.par_chunks(TILE_ROWS))
-            .zip(out.par_chunks_mut(TILE_ROWS * d))
+            .par_chunks(tile * d)
+            .zip(x_sq.par_chunks(tile))
+            .zip(out.par_chunks_mut(tile * d))
             .enumerate()
             .map(|(t, ((xs, sq), o))| {
                 self.tile(xs, sq, o)
                     .into_iter()
-                    .map(|i| t * TILE_ROWS + i)
+                    .map(|i| t * tile + i)
                     .collect()
             })
             .collect();
-        let dense: Vec<usize> = dense.into_iter().flatten().collect();
-        debug_assert!(dense.iter().all(|&i| i < m));
-        dense
+        dense.into_iter().flatten().collect()
     }
 
     /// One tile of at most [`TILE_ROWS`] queries, on one thread.
@@ -615,17 +617,25 @@ impl<T: Float> Pruner<'_, T> {
         );
         let idx = self.index;
         g.resize(m * k, 0.0);
-        faer::linalg::matmul::matmul(
-            MatMut::from_row_major_slice_mut(&mut g[..m * k], m, k),
-            Accum::Replace,
-            MatRef::from_row_major_slice(y32, m, r),
-            MatRef::from_row_major_slice(&idx.proj, k, r).transpose(),
-            1.0f32,
-            Par::Seq,
-        );
-        let probes = upper_logits(self, &x_terms[..rows], &mut g[..rows * k]);
+        // Block by block of patterns, the GEMM's output is turned into bounds while it is in
+        // cache; each query's pattern of largest bound is tracked on the way.
+        let mut best = vec![(0usize, f32::NEG_INFINITY); rows];
+        let y = MatRef::from_row_major_slice(y32, m, r);
+        let proj = MatRef::from_row_major_slice(&idx.proj, k, r);
+        for start in (0..k).step_by(PATTERN_BLOCK) {
+            let len = PATTERN_BLOCK.min(k - start);
+            faer::linalg::matmul::matmul(
+                MatMut::from_row_major_slice_mut(&mut g[..m * k], m, k).subcols_mut(start, len),
+                Accum::Replace,
+                y,
+                proj.subrows(start, len).transpose(),
+                1.0f32,
+                Par::Seq,
+            );
+            upper_logits(self, &x_terms[..rows], g, start..start + len, &mut best);
+        }
         let mut dense = vec![];
-        for (i, &probe) in probes.iter().enumerate() {
+        for (i, &(probe, _)) in best.iter().enumerate() {
             let ub = &g[i * k..(i + 1) * k];
             let x = &x_c[i * d..(i + 1) * d];
             if !self.row(ub, probe, x, &x_terms[i], &mut out[i * d..(i + 1) * d]) {
@@ -726,7 +736,8 @@ struct QueryTerms {
     coord_norm: f64,
 }
 
-/// Patterns per block of the bound pass: their per-pattern terms stay in L1 across a tile.
+/// Patterns per block of the bound pass: the block's GEMM output (rows × 512 f32) and its
+/// per-pattern terms stay in cache while they become bounds.
 const PATTERN_BLOCK: usize = 512;
 thread_local! {
     /// Each thread's buffer for a tile's bounds (rows × K f32), kept between calls.
@@ -764,53 +775,55 @@ fn norm32(v: &[f32]) -> f64 {
 /// three roundings (the product beta·lb²/2, the difference, log m in f32), doubled.
 const F32_SLACK: f64 = 4.0 * f32::EPSILON as f64;
 
-/// ub_μ = log m_μ − beta lb_μ²/2 for every query of a tile and every pattern, written over the
-/// bound GEMM's `g` (queries × K), with
+/// ub_μ = log m_μ − beta lb_μ²/2 for every query of a tile and the patterns in `block`,
+/// written over the bound GEMM's `g` (queries × K), with
 /// lb_μ² = |ỹ_x − ỹ_μ|² + Σ_blocks (|P_b x| − |P_b p_μ|)² less the rounding margins of the
-/// module docs. Returns each query's pattern of largest bound. Patterns are visited in blocks
-/// so that their terms are read once per tile. Compiled for AVX-512 and AVX2 too.
+/// module docs; `best` keeps each query's pattern of largest bound so far. Compiled for AVX-512
+/// and AVX2 too.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
     "x86_64+avx2+fma"
 ))]
-fn upper_logits<T: Float>(pr: &Pruner<T>, queries: &[QueryTerms], g: &mut [f32]) -> Vec<usize> {
+fn upper_logits<T: Float>(
+    pr: &Pruner<T>,
+    queries: &[QueryTerms],
+    g: &mut [f32],
+    block: std::ops::Range<usize>,
+    best: &mut [(usize, f32)],
+) {
     let idx = pr.index;
     let k = pr.k();
     let half_beta = (0.5 * pr.beta) as f32;
-    let mut best = vec![(0usize, f32::NEG_INFINITY); queries.len()];
+    let (start, end) = (block.start, block.end);
     let mut acc = [0.0f32; PATTERN_BLOCK];
-    for start in (0..k).step_by(PATTERN_BLOCK) {
-        let end = (start + PATTERN_BLOCK).min(k);
-        let acc = &mut acc[..end - start];
-        for (i, q) in queries.iter().enumerate() {
-            let g = &mut g[i * k + start..i * k + end];
-            for ((a, &o), &g) in acc.iter_mut().zip(&idx.offset32[start..end]).zip(&*g) {
-                *a = q.offset32 + o - 2.0 * g;
-            }
-            let x_err = q.norm_err as f32;
-            for (b, &xn) in q.norms32.iter().enumerate() {
-                let norms = &idx.norms32[b * k + start..b * k + end];
-                let errs = &idx.norm_err32[start..end];
-                for ((a, &pn), &e) in acc.iter_mut().zip(norms).zip(errs) {
-                    let gap = ((xn - pn).abs() - x_err - e).max(0.0);
-                    *a += gap * gap;
-                }
-            }
-            for ((u, &a), &lm) in g.iter_mut().zip(&*acc).zip(&idx.log_m32[start..end]) {
-                *u = lm - half_beta * a.max(0.0);
-            }
-            let block_max = g.iter().fold(f32::NEG_INFINITY, |m, &u| m.max(u));
-            let (arg, max) = &mut best[i];
-            if block_max > *max {
-                let j = g
-                    .iter()
-                    .position(|&u| u == block_max)
-                    .expect("the maximum is there");
-                (*arg, *max) = (start + j, block_max);
+    let acc = &mut acc[..end - start];
+    for (i, q) in queries.iter().enumerate() {
+        let g = &mut g[i * k + start..i * k + end];
+        for ((a, &o), &g) in acc.iter_mut().zip(&idx.offset32[start..end]).zip(&*g) {
+            *a = q.offset32 + o - 2.0 * g;
+        }
+        let x_err = q.norm_err as f32;
+        for (b, &xn) in q.norms32.iter().enumerate() {
+            let norms = &idx.norms32[b * k + start..b * k + end];
+            let errs = &idx.norm_err32[start..end];
+            for ((a, &pn), &e) in acc.iter_mut().zip(norms).zip(errs) {
+                let gap = ((xn - pn).abs() - x_err - e).max(0.0);
+                *a += gap * gap;
             }
         }
+        for ((u, &a), &lm) in g.iter_mut().zip(&*acc).zip(&idx.log_m32[start..end]) {
+            *u = lm - half_beta * a.max(0.0);
+        }
+        let block_max = g.iter().fold(f32::NEG_INFINITY, |m, &u| m.max(u));
+        let (arg, max) = &mut best[i];
+        if block_max > *max {
+            let j = g
+                .iter()
+                .position(|&u| u == block_max)
+                .expect("the maximum is there");
+            (*arg, *max) = (start + j, block_max);
+        }
     }
-    best.into_iter().map(|(arg, _)| arg).collect()
 }
 
 /// The indices with `ub ≥ threshold` and the largest `ub` below it; `None` when there are more
@@ -1015,6 +1028,14 @@ mod tests {
                 "rows {start}..+{len}"
             );
         }
+        // one thread: other tiles, the same rows
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(one.install(|| den.denoise(x.view(), 0.2)), all);
+        let stats = den.pruning_stats();
+        assert!(stats.pruned_queries > 300, "the pruned path ran: {stats:?}");
     }
 
     #[test]
