@@ -957,7 +957,10 @@ mod tests {
     /// at this data scale (`empirical::tests::matches_naive_reference_in_f64_and_f32`).
     #[test]
     fn equals_the_dense_denoiser_within_its_bound() {
-        let sigmas = [1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0];
+        // a fixed grid and four log-uniform draws from [1e-4, 10]
+        let mut rng = stream(77, 0);
+        let mut sigmas = vec![1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0];
+        sigmas.extend((0..4).map(|_| 10f64.powf(-4.0 + 5.0 * uniform(&mut rng))));
         for (case, &(k, d, clusters)) in [
             (10, 3, 2),
             (300, 40, 12),
