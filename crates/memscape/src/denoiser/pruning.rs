@@ -195,7 +195,7 @@ pub(super) fn can_prune(
 }
 
 /// Patterns per chunk of the index build.
-const BUILD_CHUNK: usize = 1024;
+const BUILD_PATTERN_BLOCK: usize = 1024;
 
 /// The sizes and margins that turn a vector's coordinates into its terms of the bounds.
 struct Shape<'a> {
@@ -431,8 +431,8 @@ impl PruneIndex {
         // Every pattern's terms, from its coordinates U p_μ in f64, in chunks of rows on the
         // thread pool.
         let per_pattern: Vec<Terms> = patterns
-            .par_chunks(BUILD_CHUNK * dim)
-            .zip(sq_norms.par_chunks(BUILD_CHUNK))
+            .par_chunks(BUILD_PATTERN_BLOCK * dim)
+            .zip(sq_norms.par_chunks(BUILD_PATTERN_BLOCK))
             .flat_map_iter(|(rows, sq)| shape.terms(&basis, rows, sq))
             .collect();
         let mut proj = Vec::with_capacity(k * r);
@@ -620,6 +620,8 @@ impl<T: Float> Pruner<'_, T> {
         // Block by block of patterns, the GEMM's output is turned into bounds while it is in
         // cache; each query's pattern of largest bound is tracked on the way.
         let mut best = vec![(0usize, f32::NEG_INFINITY); rows];
+        let chunks = k.div_ceil(PATTERN_BLOCK);
+        let mut maxima = vec![f32::NEG_INFINITY; rows * chunks];
         let y = MatRef::from_row_major_slice(y32, m, r);
         let proj = MatRef::from_row_major_slice(&idx.proj, k, r);
         for start in (0..k).step_by(PATTERN_BLOCK) {
@@ -632,13 +634,16 @@ impl<T: Float> Pruner<'_, T> {
                 1.0f32,
                 Par::Seq,
             );
-            upper_logits(self, &x_terms[..rows], g, start..start + len, &mut best);
+            let block = start..start + len;
+            upper_logits(self, &x_terms[..rows], g, block, &mut maxima, &mut best);
         }
         let mut dense = vec![];
         for (i, &(probe, _)) in best.iter().enumerate() {
             let ub = &g[i * k..(i + 1) * k];
+            let row_maxima = &maxima[i * chunks..(i + 1) * chunks];
             let x = &x_c[i * d..(i + 1) * d];
-            if !self.row(ub, probe, x, &x_terms[i], &mut out[i * d..(i + 1) * d]) {
+            let o = &mut out[i * d..(i + 1) * d];
+            if !self.row(ub, row_maxima, probe, x, &x_terms[i], o) {
                 dense.push(i);
             }
         }
@@ -647,7 +652,15 @@ impl<T: Float> Pruner<'_, T> {
 
     /// The pruned softmax of one centred query `x` from the upper bounds `ub` on its logits
     /// (rounded to f32) and the pattern of largest bound; false when it has too many candidates.
-    fn row(&self, ub: &[f32], probe: usize, x: &[T], q: &QueryTerms, out: &mut [f64]) -> bool {
+    fn row(
+        &self,
+        ub: &[f32],
+        maxima: &[f32],
+        probe: usize,
+        x: &[T],
+        q: &QueryTerms,
+        out: &mut [f64],
+    ) -> bool {
         let d = self.index.dim;
         let half_beta = 0.5 * self.beta;
         let exact = |mu: usize| {
@@ -660,7 +673,8 @@ impl<T: Float> Pruner<'_, T> {
         let slack = |u: f64| F32_SLACK * (u.abs() + self.index.log_m_abs);
         let threshold = threshold - slack(threshold);
         let max_candidates = (MAX_CANDIDATE_FRACTION * self.k() as f64) as usize;
-        let Some((candidates, max_skipped)) = select(ub, threshold as f32, max_candidates) else {
+        let selected = select(ub, maxima, threshold as f32, max_candidates);
+        let Some((candidates, max_skipped)) = selected else {
             return false;
         };
         let mut max_skipped = max_skipped as f64 + slack(max_skipped as f64);
@@ -789,6 +803,7 @@ fn upper_logits<T: Float>(
     queries: &[QueryTerms],
     g: &mut [f32],
     block: std::ops::Range<usize>,
+    maxima: &mut [f32],
     best: &mut [(usize, f32)],
 ) {
     let idx = pr.index;
@@ -823,49 +838,65 @@ fn upper_logits<T: Float>(
                 .expect("the maximum is there");
             (*arg, *max) = (start + j, block_max);
         }
+        maxima[i * k.div_ceil(PATTERN_BLOCK) + start / PATTERN_BLOCK] = block_max;
     }
 }
 
 /// The indices with `ub ≥ threshold` and the largest `ub` below it; `None` when there are more
-/// than `max` of them. Scans 16 at a time and looks inside only the groups with a hit.
+/// than `max` of them. `maxima` holds the largest ub of each block of [`PATTERN_BLOCK`] patterns (recorded by
+/// the bound pass): a block below the threshold is skipped unread.
+fn select(ub: &[f32], maxima: &[f32], threshold: f32, max: usize) -> Option<(Vec<usize>, f32)> {
+    let mut hits = Vec::new();
+    let mut skipped_max = f32::NEG_INFINITY;
+    for (c, (chunk, &chunk_max)) in ub.chunks(PATTERN_BLOCK).zip(maxima).enumerate() {
+        if chunk_max < threshold {
+            skipped_max = skipped_max.max(chunk_max);
+            continue;
+        }
+        skipped_max = skipped_max.max(select_in(chunk, c * PATTERN_BLOCK, threshold, &mut hits));
+        if hits.len() > max {
+            return None;
+        }
+    }
+    Some((hits, skipped_max))
+}
+
+/// Appends to `hits` the indices (from `offset`) of `ub ≥ threshold` and returns the largest
+/// `ub` below it; scans 16 at a time and looks inside only the groups with a hit. Compiled for
+/// AVX-512 and AVX2 too.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
     "x86_64+avx2+fma"
 ))]
-fn select(ub: &[f32], threshold: f32, max: usize) -> Option<(Vec<usize>, f32)> {
+fn select_in(ub: &[f32], offset: usize, threshold: f32, hits: &mut Vec<usize>) -> f32 {
     const GROUP: usize = 16;
-    let mut hits = Vec::new();
     let mut lane_max = [f32::NEG_INFINITY; GROUP];
-    let visit = |offset: usize, chunk: &[f32], hits: &mut Vec<usize>| {
-        for (j, &u) in chunk.iter().enumerate() {
+    let mut visit = |start: usize, group: &[f32]| {
+        for (j, &u) in group.iter().enumerate() {
             if u >= threshold {
-                hits.push(offset + j);
+                hits.push(offset + start + j);
             }
         }
     };
-    let chunks = ub.chunks_exact(GROUP);
-    let tail = chunks.remainder();
-    for (c, chunk) in chunks.enumerate() {
+    let groups = ub.chunks_exact(GROUP);
+    let tail = groups.remainder();
+    for (g, group) in groups.enumerate() {
         let mut any = false;
         for j in 0..GROUP {
-            let u = chunk[j];
+            let u = group[j];
             any |= u >= threshold;
             lane_max[j] = lane_max[j].max(if u < threshold { u } else { f32::NEG_INFINITY });
         }
         if any {
-            visit(c * GROUP, chunk, &mut hits);
-            if hits.len() > max {
-                return None;
-            }
+            visit(g * GROUP, group);
         }
     }
-    visit(ub.len() - tail.len(), tail, &mut hits);
+    visit(ub.len() - tail.len(), tail);
     let tail_max = tail
         .iter()
         .filter(|&&u| u < threshold)
         .fold(f32::NEG_INFINITY, |m, &u| m.max(u));
-    let skipped_max = lane_max.into_iter().fold(tail_max, f32::max);
-    (hits.len() <= max).then_some((hits, skipped_max))
+    lane_max.into_iter().fold(tail_max, f32::max)
 }
 
 /// |a − b|²: differences in T (exact for nearby values, Sterbenz), squares summed in 16 T lanes,
