@@ -843,8 +843,8 @@ fn upper_logits<T: Float>(
 }
 
 /// The indices with `ub ≥ threshold` and the largest `ub` below it; `None` when there are more
-/// than `max` of them. `maxima` holds the largest ub of each block of [`PATTERN_BLOCK`] patterns (recorded by
-/// the bound pass): a block below the threshold is skipped unread.
+/// than `max` of them. `maxima` holds the largest ub of each block of [`PATTERN_BLOCK`]
+/// patterns (recorded by the bound pass): a block below the threshold is skipped unread.
 fn select(ub: &[f32], maxima: &[f32], threshold: f32, max: usize) -> Option<(Vec<usize>, f32)> {
     let mut hits = Vec::new();
     let mut skipped_max = f32::NEG_INFINITY;
