@@ -4,25 +4,32 @@
 //! D(x, sigma) = Σ_μ w_μ ξ_μ,   w = softmax_μ(−beta |x − ξ_μ|²/2 + log m_μ),   beta = 1/sigma²
 //! ```
 //!
-//! with multiplicities m_μ (1 for a plain training set). Batched as two GEMMs around a row-wise
-//! log-sum-exp softmax:
+//! with multiplicities m_μ (1 for a plain training set). The dense path is two GEMMs around a
+//! row-wise softmax, over blocks of patterns:
 //!
 //! 1. centre: x_c = x − ξ̄ and p_μ = ξ_μ − ξ̄ (distances are translation invariant; centring
 //!    shrinks |x|² + |p|² and with it the cancellation in step 2);
-//! 2. G = X_c Pᵀ (GEMM), logits l_μ = beta G_μ − beta |p_μ|²/2 + log m_μ (the row constant
-//!    −beta |x_c|²/2 of −beta |x_c − p_μ|²/2 cancels in the softmax);
+//! 2. per block of 4,096 patterns (`PATTERN_BLOCK`), G = X_c Pᵀ (GEMM), logits
+//!    l_μ = beta G_μ − beta |p_μ|²/2 + log m_μ (the row constant −beta |x_c|²/2 of
+//!    −beta |x_c − p_μ|²/2 cancels in the softmax);
 //! 3. the rounding error of step 2 is about `beta u (√d + 2)(|x_c| max|p| + max|p|²)` (u the
 //!    unit round-off); where that exceeds the precision's tolerance (small sigma), every logit
-//!    within `CUTOFF + 2·error` of the row maximum is recomputed from the direct difference
+//!    within `CUTOFF + 2·error` of the running maximum is recomputed from the direct difference
 //!    |x_c − p_μ|², so the weights that matter are exact and no NaN or Inf can appear at any
 //!    sigma > 0;
-//! 4. w = exp(max(l − max l, −CUTOFF)) (a weight under e^−CUTOFF is invisible at the precision), then
-//!    D = (W P)/Σw + ξ̄ (GEMM; the normalisation is applied to the d outputs, not the K weights).
+//! 4. w = exp(max(l − M, −CUTOFF)) with M the row's running maximum (a weight under e^−CUTOFF
+//!    is invisible at the precision), R += W P (GEMM) after R and the running sum were rescaled
+//!    by e^(M_old − M) (an online softmax, as in FlashAttention); finally D = R/Σw + ξ̄ (the
+//!    normalisation is applied to the d outputs, not the K weights).
 //!
 //! Rows are processed in tiles of at least two rows. A row's arithmetic does not depend on the
 //! other rows in its tile, on the tile's height, or on the thread count (faer's GEMM kernels
 //! give bitwise-identical rows for M ≥ 2; one-row products take a GEMV path that sums in
-//! another order, hence the padding; `tests::gemm_rows_do_not_depend_on_the_batch` pins this).
+//! another order, hence the padding; `tests::rows_do_not_depend_on_the_batch` pins this).
+//!
+//! Where K and d are large and sigma small, [`EmpiricalDenoiser::denoise_into`] first tries the
+//! pruned path ([`super::pruning`]), which computes exact logits only for the patterns whose
+//! weight can matter.
 
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
