@@ -258,6 +258,24 @@ mod tests {
                     s.windows(2).all(|w| w[0] > w[1]),
                     "{process:?} {spacing:?}: {s:?}"
                 );
+                // every interior level follows the spacing's rule: the coordinate in which the
+                // grid is uniform (ln sigma; sigma^(1/rho), Karras et al. 2022 eq. 5; t, with
+                // sigma² ∝ t for VE and the schedule's own t(sigma) for VP) steps evenly
+                let coordinate = |sigma: f64| match (spacing, process) {
+                    (Spacing::Geometric, _) => sigma.ln(),
+                    (Spacing::Karras { rho }, _) => sigma.powf(1.0 / rho),
+                    (Spacing::LinearT, NoiseProcess::Ve) => (sigma / 80.0).powi(2),
+                    (Spacing::LinearT, NoiseProcess::Vp(v)) => v.t_from_sigma(sigma),
+                };
+                let u: Vec<f64> = s[..18].iter().map(|&v| coordinate(v)).collect();
+                let step = (u[17] - u[0]) / 17.0;
+                for (i, w) in u.windows(2).enumerate() {
+                    assert!(
+                        ((w[1] - w[0]) - step).abs() <= 1e-9 * step.abs().max(u[0].abs()),
+                        "{process:?} {spacing:?}: step {i} is {} not {step}",
+                        w[1] - w[0]
+                    );
+                }
             }
         }
     }

@@ -260,7 +260,14 @@ mod tests {
             let patterns = crate::rng::normal_matrix(12, 2, seed);
             let (land, set, radius) = setup(&patterns, beta);
             assert_eq!(set.euler_characteristic, 1, "seed {seed}");
-            for c in morse_smale(&land, &set, radius) {
+            let saddles = set.points.iter().filter(|p| p.index == 1).count();
+            assert!(
+                saddles >= 1,
+                "seed {seed} beta {beta}: a landscape with saddles"
+            );
+            let connections = morse_smale(&land, &set, radius);
+            assert_eq!(connections.len(), saddles, "one connection per saddle");
+            for c in connections {
                 assert!(c.transversal, "seed {seed} beta {beta}: {c:?}");
             }
         }

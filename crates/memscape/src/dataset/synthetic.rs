@@ -164,6 +164,14 @@ mod tests {
                 .into_iter()
                 .all(|r| (r.dot(&r).sqrt() - 2.0).abs() < 1e-12)
         );
+        // uniform angles: each of 8 sectors holds at least 30 of the 500 points (62.5 expected,
+        // binomial standard deviation 7.4)
+        let mut sectors = [0usize; 8];
+        for r in c.rows() {
+            let angle = r[1].atan2(r[0]) + std::f64::consts::PI;
+            sectors[((angle / TAU * 8.0) as usize).min(7)] += 1;
+        }
+        assert!(sectors.iter().all(|&n| n >= 30), "{sectors:?}");
         let k = kgon(6, 1.0, 0.0);
         let side = (&k.row(0) - &k.row(1)).mapv(|v| v * v).sum().sqrt();
         assert!(
