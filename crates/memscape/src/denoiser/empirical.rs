@@ -32,7 +32,7 @@
 //! weight can matter.
 
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use std::sync::OnceLock;
@@ -311,24 +311,18 @@ impl<T: Float> EmpiricalDenoiser<T> {
             return self.dense_into(x, sigma, out);
         };
         let beta = 1.0 / (sigma * sigma);
-        let max_norm = self.max_sq_norm.sqrt();
+        let (max_norm, spread) = (self.max_sq_norm.sqrt(), self.log_multiplicity_spread);
         let d = self.dim;
         let (mut prunable, mut dense) = (vec![], vec![]);
-        let (mut xc, mut x_sq) = (vec![], vec![]);
+        let mut xc = vec![T::from_f64(0.0); x.nrows() * d];
+        let mut x_sq = vec![];
         for (i, row) in x.rows().into_iter().enumerate() {
-            let mut s = 0.0;
-            let start = xc.len();
-            for (v, c) in row.iter().zip(&self.center) {
-                let p = T::from_f64(v - c);
-                s += p.to_f64() * p.to_f64();
-                xc.push(p);
-            }
-            let spread = self.log_multiplicity_spread;
+            let j = prunable.len();
+            let s = self.centre(row, &mut xc[j * d..(j + 1) * d]);
             if pruning::can_prune(s, max_norm, beta, spread, self.num_patterns, tolerance) {
                 prunable.push(i);
                 x_sq.push(s);
             } else {
-                xc.truncate(start);
                 dense.push(i);
             }
         }
@@ -336,54 +330,52 @@ impl<T: Float> EmpiricalDenoiser<T> {
             self.counters.add_dense(x.nrows());
             return self.dense_into(x, sigma, out);
         }
-        {
-            // the index is built on the first call that can use it
-            let (index, sigma_limit) = self.index.get_or_init(|| {
-                let index = PruneIndex::build(
+        xc.truncate(prunable.len() * d);
+        // the index is built on the first call that can use it
+        let (index, sigma_limit) = self.index.get_or_init(|| {
+            let index = PruneIndex::build(
+                &self.patterns,
+                &self.sq_norms,
+                &self.log_multiplicity,
+                self.dim,
+            );
+            let limit = match self.pruning {
+                Pruning::Auto => pruning::sigma_limit(
+                    &index,
                     &self.patterns,
                     &self.sq_norms,
                     &self.log_multiplicity,
-                    self.dim,
-                );
-                let limit = match self.pruning {
-                    Pruning::Auto => pruning::sigma_limit(
-                        &index,
-                        &self.patterns,
-                        &self.sq_norms,
-                        &self.log_multiplicity,
-                        tolerance,
-                    ),
-                    _ => f64::INFINITY,
-                };
-                (index, limit)
-            });
-            if sigma > *sigma_limit {
-                self.counters.add_dense(x.nrows());
-                return self.dense_into(x, sigma, out);
-            }
-            let pruner = Pruner {
-                index,
-                patterns: &self.patterns,
-                sq_norms: &self.sq_norms,
-                log_multiplicity: &self.log_multiplicity,
-                center: &self.center,
-                beta,
-                tolerance,
-                counters: &self.counters,
+                    tolerance,
+                ),
+                _ => f64::INFINITY,
             };
-            let mut pruned_out = vec![0.0; prunable.len() * d];
-            let fallback = pruner.denoise_rows(&xc, &x_sq, &mut pruned_out);
-            let mut next_fallback = fallback.iter().peekable();
-            for (j, &i) in prunable.iter().enumerate() {
-                if next_fallback.peek() == Some(&&j) {
-                    next_fallback.next();
-                    dense.push(i);
-                } else {
-                    out.row_mut(i)
-                        .iter_mut()
-                        .zip(&pruned_out[j * d..(j + 1) * d])
-                        .for_each(|(o, v)| *o = *v);
-                }
+            (index, limit)
+        });
+        if sigma > *sigma_limit {
+            self.counters.add_dense(x.nrows());
+            return self.dense_into(x, sigma, out);
+        }
+        let pruner = Pruner {
+            index,
+            patterns: &self.patterns,
+            log_multiplicity: &self.log_multiplicity,
+            center: &self.center,
+            beta,
+            tolerance,
+            counters: &self.counters,
+        };
+        let mut pruned_out = vec![0.0; prunable.len() * d];
+        let fallback = pruner.denoise_rows(&xc, &x_sq, &mut pruned_out);
+        let mut next_fallback = fallback.iter().peekable();
+        for (j, &i) in prunable.iter().enumerate() {
+            if next_fallback.peek() == Some(&&j) {
+                next_fallback.next();
+                dense.push(i);
+            } else {
+                out.row_mut(i)
+                    .iter_mut()
+                    .zip(&pruned_out[j * d..(j + 1) * d])
+                    .for_each(|(o, v)| *o = *v);
             }
         }
         if !dense.is_empty() {
@@ -406,7 +398,7 @@ impl<T: Float> EmpiricalDenoiser<T> {
     fn dense_into(&self, x: ArrayView2<f64>, sigma: f64, mut out: ArrayViewMut2<f64>) {
         let beta = 1.0 / (sigma * sigma);
         let (k, d) = (self.num_patterns, self.dim);
-        let tile = MAX_TILE_ROWS;
+        let tile = MAX_TILE_ROWS.min(x.nrows().max(2)); // buffers no larger than the call
         let block = PATTERN_BLOCK.min(k);
         let zero = T::from_f64(0.0);
         let mut xc = vec![zero; tile * d];
@@ -427,12 +419,7 @@ impl<T: Float> EmpiricalDenoiser<T> {
             let rows = x_tile.nrows();
             let m = rows.max(2); // pad a one-row tile: see the module docs
             for (i, row) in x_tile.rows().into_iter().enumerate() {
-                let mut s = 0.0;
-                for ((dst, v), c) in xc[i * d..(i + 1) * d].iter_mut().zip(row).zip(&self.center) {
-                    let p = T::from_f64(v - c);
-                    s += p.to_f64() * p.to_f64();
-                    *dst = p;
-                }
+                let s = self.centre(row, &mut xc[i * d..(i + 1) * d]);
                 rows_state[i] = RowState::new(s, self.logit_error(s, beta));
             }
             if rows < m {
@@ -494,6 +481,17 @@ impl<T: Float> EmpiricalDenoiser<T> {
                 }
             }
         }
+    }
+
+    /// Writes x − ξ̄ in T into `dst` and returns its squared norm (of the T values, in f64).
+    fn centre(&self, x: ArrayView1<f64>, dst: &mut [T]) -> f64 {
+        let mut s = 0.0;
+        for ((dst, v), c) in dst.iter_mut().zip(x).zip(&self.center) {
+            let p = T::from_f64(v - c);
+            s += p.to_f64() * p.to_f64();
+            *dst = p;
+        }
+        s
     }
 
     /// The rounding error of a GEMM logit for a query with |x_c|² = `x_sq`, about

@@ -195,7 +195,7 @@ pub(super) fn can_prune(
 }
 
 /// Patterns per chunk of the index build.
-const BUILD_PATTERN_BLOCK: usize = 1024;
+const BUILD_ROWS: usize = 1024;
 
 /// The sizes and margins that turn a vector's coordinates into its terms of the bounds.
 struct Shape<'a> {
@@ -217,6 +217,13 @@ struct Terms {
     /// (1 − c₃₂)|fl₃₂(first RANK coordinates)|² − c₆₄|v|², and the norms' allowance √(c₆₄)|v|.
     offset: f64,
     norm_err: f64,
+}
+
+impl Terms {
+    /// The residual's norm, the last of `norms`.
+    fn resid(&self) -> f64 {
+        *self.norms.last().expect("the residual norm")
+    }
 }
 
 impl Shape<'_> {
@@ -304,7 +311,6 @@ pub(super) fn sigma_limit<T: Float>(
         let pruner = Pruner {
             index,
             patterns,
-            sq_norms,
             log_multiplicity,
             center: &center,
             beta: 1.0 / (sigma * sigma),
@@ -347,10 +353,10 @@ pub(super) struct PruneIndex {
     basis: Vec<f64>,
     /// ỹ_μ = fl₃₂(first RANK coordinates of U p_μ), K×RANK row-major.
     proj: Vec<f32>,
-    /// J×K (block-major): the norms of each p_μ's components in the blocks of axes
-    /// [`block_bounds`], then in the residual (the complement of U's span).
-    norms: Vec<f64>,
-    /// Per pattern: the rounding allowance √(c₆₄) |p_μ| of each of those norms.
+    /// Per pattern: |Q p_μ|, the norm of its residual (the complement of U's span), for the
+    /// second bound.
+    resid: Vec<f64>,
+    /// Per pattern: the rounding allowance √(c₆₄) |p_μ| of each of its norms.
     norm_err: Vec<f64>,
     /// Row ranges of U whose component norms enter the bound, then the residual.
     blocks: Vec<(usize, usize)>,
@@ -431,13 +437,14 @@ impl PruneIndex {
         // Every pattern's terms, from its coordinates U p_μ in f64, in chunks of rows on the
         // thread pool.
         let per_pattern: Vec<Terms> = patterns
-            .par_chunks(BUILD_PATTERN_BLOCK * dim)
-            .zip(sq_norms.par_chunks(BUILD_PATTERN_BLOCK))
+            .par_chunks(BUILD_ROWS * dim)
+            .zip(sq_norms.par_chunks(BUILD_ROWS))
             .flat_map_iter(|(rows, sq)| shape.terms(&basis, rows, sq))
             .collect();
         let mut proj = Vec::with_capacity(k * r);
         let mut offset = Vec::with_capacity(k);
-        let mut norms = vec![0.0; k * (blocks.len() + 1)];
+        let mut norms32 = vec![0.0; k * (blocks.len() + 1)];
+        let mut resid = Vec::with_capacity(k);
         let mut norm_err = Vec::with_capacity(k);
         let mut coords = Vec::with_capacity(k * axes);
         let mut coord_norm = Vec::with_capacity(k);
@@ -445,9 +452,10 @@ impl PruneIndex {
             proj.extend_from_slice(&t.coords[..r]);
             coords.extend_from_slice(&t.coords);
             coord_norm.push(t.coord_norm);
-            for (b, v) in t.norms.into_iter().enumerate() {
-                norms[b * k + mu] = v;
+            for (b, &v) in t.norms.iter().enumerate() {
+                norms32[b * k + mu] = v as f32;
             }
+            resid.push(t.resid());
             offset.push(t.offset);
             norm_err.push(t.norm_err);
         }
@@ -463,14 +471,14 @@ impl PruneIndex {
         PruneIndex {
             dim,
             offset32,
-            norms32: norms.iter().map(|&v| v as f32).collect(),
+            norms32,
             norm_err32: norm_err.iter().map(|&v| v as f32).collect(),
             log_m32: log_multiplicity.iter().map(|&v| v as f32).collect(),
             log_m_abs: finite.fold(0.0, |m: f64, l| m.max(l.abs())),
             c_f32,
             basis,
             proj,
-            norms,
+            resid,
             norm_err,
             blocks,
             coords,
@@ -495,25 +503,25 @@ impl PruneIndex {
         let proj = ((s * (1.0 - c_sum)).sqrt()
             - 1.01 * F32_UNIT_ROUNDOFF * (q.coord_norm + self.coord_norm[mu]))
             .max(0.0);
-        let k = self.coord_norm.len();
-        let last = self.blocks.len() * k;
-        let resid = *q.norms.last().expect("the residual norm");
-        let gap = ((resid - self.norms[last + mu]).abs() - q.norm_err - self.norm_err[mu]).max(0.0);
+        let gap = ((q.resid - self.resid[mu]).abs() - q.norm_err - self.norm_err[mu]).max(0.0);
         let lb_sq = proj * proj + gap * gap - q.norm_err.powi(2) - self.norm_err[mu].powi(2);
         log_m - half_beta * lb_sq.max(0.0)
     }
 
     fn rank(&self) -> usize {
-        RANK.min(self.basis.len() / self.dim)
+        RANK.min(self.axes())
+    }
+
+    fn num_patterns(&self) -> usize {
+        self.coord_norm.len()
     }
 }
 
 /// Everything a query's selection needs besides the query.
 pub(super) struct Pruner<'a, T: Float> {
     pub index: &'a PruneIndex,
-    /// Centred patterns, K×d row-major, their |p_μ|² and log m_μ.
+    /// Centred patterns, K×d row-major, and their log m_μ.
     pub patterns: &'a [T],
-    pub sq_norms: &'a [f64],
     pub log_multiplicity: &'a [f64],
     pub center: &'a [f64],
     pub beta: f64,
@@ -523,7 +531,7 @@ pub(super) struct Pruner<'a, T: Float> {
 
 impl<T: Float> Pruner<'_, T> {
     fn k(&self) -> usize {
-        self.sq_norms.len()
+        self.index.num_patterns()
     }
 
     fn cut(&self) -> f64 {
@@ -586,7 +594,7 @@ impl<T: Float> Pruner<'_, T> {
                 QueryTerms {
                     offset32: (t.offset - idx.c_f32 * xs) as f32,
                     norms32: t.norms.iter().map(|&v| v as f32).collect(),
-                    norms: t.norms,
+                    resid: t.resid(),
                     norm_err: t.norm_err,
                     coord_norm: t.coord_norm,
                     coords: t.coords,
@@ -738,8 +746,8 @@ impl<T: Float> Pruner<'_, T> {
 
 /// A query's own terms of the bound.
 struct QueryTerms {
-    /// The norms of x_c's components in the blocks and the residual, and their allowance.
-    norms: Vec<f64>,
+    /// |Q x_c|, the residual's norm, and the norms' allowance.
+    resid: f64,
     norm_err: f64,
     /// The first bound's query terms in f32: (1 − c₃₂)|ỹ_x|² − (c₆₄ + c_f32)|x_c|², and the
     /// norms.
@@ -1005,29 +1013,55 @@ mod tests {
             let reference = EmpiricalDenoiser::<f64>::new(p.view())
                 .unwrap()
                 .with_pruning(Pruning::Off);
+            // one pruned denoiser per precision and data set, so its index is built once; its
+            // achieved bound is the largest so far, which still bounds each call's error
+            let pruned64 = EmpiricalDenoiser::<f64>::new(p.view())
+                .unwrap()
+                .with_pruning(Pruning::tolerance(1e-12).unwrap());
+            let pruned32 = EmpiricalDenoiser::<f32>::new(p.view())
+                .unwrap()
+                .with_pruning(Pruning::tolerance(1e-7).unwrap());
             for (j, &sigma) in sigmas.iter().enumerate() {
                 let x = queries(&p, 24, sigma, 10 * case as u64 + j as u64);
                 let want = reference.denoise(x.view(), sigma);
-                let pruned64 = EmpiricalDenoiser::<f64>::new(p.view())
-                    .unwrap()
-                    .with_pruning(Pruning::tolerance(1e-12).unwrap());
-                let got = pruned64.denoise(x.view(), sigma);
-                let eps = pruned64.pruning_stats().max_skipped_weight;
-                assert!(eps <= 1e-12, "K={k} sigma={sigma}: achieved bound {eps}");
-                let err = max_abs(&got, &want);
-                let bound = 2.0 * eps * radius + 1e-10 * radius;
-                assert!(err <= bound, "f64 K={k} sigma={sigma}: {err:e} > {bound:e}");
-                let pruned32 = EmpiricalDenoiser::<f32>::new(p.view())
-                    .unwrap()
-                    .with_pruning(Pruning::tolerance(1e-7).unwrap());
-                let got = pruned32.denoise(x.view(), sigma);
-                let eps = pruned32.pruning_stats().max_skipped_weight;
-                assert!(eps <= 1e-7, "f32 K={k} sigma={sigma}: achieved bound {eps}");
-                let err = max_abs(&got, &want);
-                let bound = 2.0 * eps * radius + 1e-3;
-                assert!(err <= bound, "f32 K={k} sigma={sigma}: {err:e} > {bound:e}");
+                let label = format!("K={k} sigma={sigma}");
+                within_bound(
+                    &pruned64,
+                    &x,
+                    sigma,
+                    &want,
+                    1e-12,
+                    1e-10 * radius,
+                    radius,
+                    &label,
+                );
+                within_bound(&pruned32, &x, sigma, &want, 1e-7, 1e-3, radius, &label);
             }
         }
+    }
+
+    /// Asserts the achieved bound ε ≤ `tolerance` and |pruned − dense| ≤ 2ε·radius + `rounding`.
+    #[allow(clippy::too_many_arguments)]
+    fn within_bound<T: Float>(
+        pruned: &EmpiricalDenoiser<T>,
+        x: &Array2<f64>,
+        sigma: f64,
+        want: &Array2<f64>,
+        tolerance: f64,
+        rounding: f64,
+        radius: f64,
+        label: &str,
+    ) {
+        let precision = std::any::type_name::<T>();
+        let got = pruned.denoise(x.view(), sigma);
+        let eps = pruned.pruning_stats().max_skipped_weight;
+        assert!(
+            eps <= tolerance,
+            "{precision} {label}: achieved bound {eps}"
+        );
+        let err = max_abs(&got, want);
+        let bound = 2.0 * eps * radius + rounding;
+        assert!(err <= bound, "{precision} {label}: {err:e} > {bound:e}");
     }
 
     #[test]
