@@ -32,10 +32,15 @@ fn estimate(v: &serde_json::Value, ci: &serde_json::Value) -> String {
 
 fn capacity(v: &serde_json::Value, ci: &serde_json::Value) -> String {
     match v.as_f64() {
+        // an open bound (null) means more than 2.5% of the resamples crossed outside the sweep
         Some(k) => format!(
-            "K ≈ {k:.0} [{:.0}, {:.0}]",
-            ci[0].as_f64().unwrap_or(f64::NAN),
-            ci[1].as_f64().unwrap_or(f64::NAN)
+            "K ≈ {k:.0} [{}, {}]",
+            ci[0]
+                .as_f64()
+                .map_or("below the sweep".into(), |lo| format!("{lo:.0}")),
+            ci[1]
+                .as_f64()
+                .map_or("beyond the sweep".into(), |hi| format!("{hi:.0}"))
         ),
         None => "outside the swept K".into(),
     }

@@ -7,10 +7,9 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
-use crate::analysis::capacity::{Capacities, capacities};
+use crate::analysis::capacity::{Capacities, CapacityIntervals, capacities, capacity_intervals};
 use crate::analysis::classify::{
-    Class, Classification, Fractions, Resolved, ThresholdSpec, bootstrap_indices, classify,
-    fractions, percentile_interval,
+    Class, Classification, Fractions, Resolved, ThresholdSpec, classify, fractions,
 };
 use crate::analysis::cluster::{ClusterCounts, cluster_samples};
 use crate::analysis::embed::Nonlinear;
@@ -459,8 +458,7 @@ fn measure(
 pub struct ModelCapacities {
     pub model: &'static str,
     pub capacities: Capacities,
-    /// Bootstrap 95% intervals: memorization capacity, generalization capacity, spurious peak.
-    pub ci: BTreeMap<&'static str, [f64; 2]>,
+    pub ci: CapacityIntervals,
 }
 
 impl ModelCapacities {
@@ -477,7 +475,10 @@ impl ModelCapacities {
                 .map(|m| f(&m.row.fractions))
                 .collect::<Vec<f64>>()
         };
-        let cs: Vec<&Classification> = measured.iter().map(|m| &m.classification).collect();
+        let classes: Vec<&[Class]> = measured
+            .iter()
+            .map(|m| m.classification.classes.as_slice())
+            .collect();
         ModelCapacities {
             model,
             capacities: capacities(
@@ -486,19 +487,19 @@ impl ModelCapacities {
                 &column(|f| f.spurious.value),
                 &column(|f| f.generalized.value),
             ),
-            ci: capacity_intervals(ks, &cs, resamples, seed),
+            ci: capacity_intervals(ks, &classes, resamples, seed),
         }
     }
 
     fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "memorization": self.capacities.memorization,
-            "memorization_ci": self.ci["memorization"],
+            "memorization_ci": self.ci.memorization,
             "spurious_peak_k": self.capacities.spurious_peak_k,
             "spurious_peak": self.capacities.spurious_peak,
-            "spurious_peak_ci": self.ci["spurious_peak"],
+            "spurious_peak_ci": self.ci.spurious_peak,
             "generalization": self.capacities.generalization,
-            "generalization_ci": self.ci["generalization"],
+            "generalization_ci": self.ci.generalization,
         })
     }
 }
@@ -746,49 +747,6 @@ fn embedding_rows(
         );
     }
     Ok(out)
-}
-
-/// Bootstrap intervals of the capacities: every K's samples are resampled together.
-fn capacity_intervals(
-    ks: &[usize],
-    cs: &[&Classification],
-    resamples: usize,
-    seed: u64,
-) -> BTreeMap<&'static str, [f64; 2]> {
-    let (mut mem, mut gen_, mut peak) = (vec![], vec![], vec![]);
-    let mut draws: Vec<Box<dyn Iterator<Item = Vec<usize>>>> = cs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            Box::new(bootstrap_indices(
-                c.classes.len(),
-                resamples,
-                seed.wrapping_add(1 + i as u64),
-            )) as Box<dyn Iterator<Item = Vec<usize>>>
-        })
-        .collect();
-    for _ in 0..resamples {
-        let mut f = [vec![], vec![], vec![]];
-        for (c, draw) in cs.iter().zip(draws.iter_mut()) {
-            let idx = draw.next().expect("one draw per resample");
-            let n = idx.len() as f64;
-            for (class, col) in [Class::Memorized, Class::Spurious, Class::Generalized]
-                .into_iter()
-                .zip(f.iter_mut())
-            {
-                col.push(idx.iter().filter(|&&i| c.classes[i] == class).count() as f64 / n);
-            }
-        }
-        let cap = capacities(ks, &f[0], &f[1], &f[2]);
-        mem.extend(cap.memorization);
-        gen_.extend(cap.generalization);
-        peak.push(cap.spurious_peak);
-    }
-    BTreeMap::from([
-        ("memorization", percentile_interval(mem)),
-        ("generalization", percentile_interval(gen_)),
-        ("spurious_peak", percentile_interval(peak)),
-    ])
 }
 
 impl MapRun {

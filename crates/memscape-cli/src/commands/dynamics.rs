@@ -119,8 +119,16 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     }
     match &run.fit {
         Some(f) => eprintln!(
-            "tau_mem = {:.3} K^p with p = {:.3} [{:.3}, {:.3}] over {} K values (f_mem level {})",
-            f.a, f.p, f.ci[0], f.ci[1], f.num_k, run.request.fmem_level
+            "tau_mem = {:.3} K^p with p = {:.3} [{:.3}, {:.3}] over {} K values (f_mem level {}; \
+             interval from the {} of {} resamples in which every one of them crossed)",
+            f.a,
+            f.p,
+            f.ci[0],
+            f.ci[1],
+            f.num_k,
+            run.request.fmem_level,
+            f.resamples,
+            run.request.resamples
         ),
         None => eprintln!("no fit: tau_mem was reached at fewer than two K values"),
     }

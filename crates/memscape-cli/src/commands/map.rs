@@ -91,8 +91,13 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             super::report_pruning(&format!("{} K = {}: ", r.model, r.k), p);
         }
     }
-    let cap = |v: Option<f64>, ci: [f64; 2]| match v {
-        Some(v) => format!("{v:.1} [{:.1}, {:.1}]", ci[0], ci[1]),
+    let (k_min, k_max) = (run.request.ks[0], run.request.ks[run.request.ks.len() - 1]);
+    let cap = |v: Option<f64>, ci: [Option<f64>; 2]| match v {
+        Some(v) => format!(
+            "{v:.1} [{}, {}]",
+            ci[0].map_or(format!("< {k_min}"), |lo| format!("{lo:.1}")),
+            ci[1].map_or(format!("> {k_max}"), |hi| format!("{hi:.1}"))
+        ),
         None => "outside the swept K".to_string(),
     };
     for m in &run.models {
@@ -100,12 +105,12 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         eprintln!(
             "{}: memorization capacity {}; spurious peak {:.3} [{:.3}, {:.3}] at K = {}; generalization capacity {}",
             m.model,
-            cap(c.memorization, m.ci["memorization"]),
+            cap(c.memorization, m.ci.memorization),
             c.spurious_peak,
-            m.ci["spurious_peak"][0],
-            m.ci["spurious_peak"][1],
+            m.ci.spurious_peak[0],
+            m.ci.spurious_peak[1],
             c.spurious_peak_k,
-            cap(c.generalization, m.ci["generalization"]),
+            cap(c.generalization, m.ci.generalization),
         );
     }
     let sigma_min = run.sampler.schedule.sigma_min;

@@ -324,6 +324,13 @@ pub fn percentile_interval(mut values: Vec<f64>) -> [f64; 2] {
     [at(0.025), at(0.975)]
 }
 
+/// The 95% percentile interval of estimates that may lie outside the measured range, coded
+/// as −∞ (below it) or +∞ (beyond it, e.g. a crossing never reached): such resamples count in
+/// the ranks, and a bound that falls on one is `None` (not bounded inside the range).
+pub fn censored_interval(values: Vec<f64>) -> [Option<f64>; 2] {
+    percentile_interval(values).map(|v| v.is_finite().then_some(v))
+}
+
 /// Bootstrap resamples of the samples' indices: `resamples[b]` lists n indices drawn with
 /// replacement from stream b of `seed`.
 pub fn bootstrap_indices(

@@ -50,6 +50,33 @@ mod tests {
         assert_eq!(first_crossing(&steps, &[0.0, 0.05, 0.09], 0.1), None);
     }
 
+    /// On a curve linear in ln(step), f = α ln(step / t0), the interpolation is exact: the
+    /// crossing is t0·e^(θ/α) on any checkpoint grid (random grids here); on a curve that
+    /// crosses, falls back and crosses again, it is the first crossing.
+    #[test]
+    fn crossing_is_exact_on_curves_linear_in_log_step() {
+        let (alpha, t0, level): (f64, f64, f64) = (0.05, 40.0, 0.1);
+        let exact = t0 * (level / alpha).exp();
+        let mut rng = crate::rng::stream(3, 0);
+        for _ in 0..50 {
+            let mut steps: Vec<f64> = (0..12)
+                .map(|_| 10f64.powf(1.0 + 4.0 * crate::rng::uniform(&mut rng)))
+                .collect();
+            steps.sort_by(f64::total_cmp);
+            let f: Vec<f64> = steps
+                .iter()
+                .map(|&t| (alpha * (t / t0).ln()).max(-1.0))
+                .collect();
+            match first_crossing(&steps, &f, level) {
+                Some(t) => assert!((t / exact - 1.0).abs() < 1e-12, "{t} vs {exact}"),
+                None => assert!(steps[11] < exact),
+            }
+        }
+        let steps = [1.0, 10.0, 100.0, 1000.0, 10000.0];
+        let t = first_crossing(&steps, &[0.0, 0.2, 0.0, 0.2, 0.4], level).unwrap();
+        assert!((t - 10f64.sqrt()).abs() < 1e-12, "{t}");
+    }
+
     #[test]
     fn power_law_recovers_its_exponent() {
         let ks = [8.0, 16.0, 32.0, 64.0];
