@@ -218,23 +218,62 @@ fn small_map_writes_tables_and_figures() {
     ]));
     let rows = j["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
+    let labels = common::csv_rows(&out.join("labels.csv"));
+    let embedding = common::csv_rows(&out.join("embedding.csv"));
     for r in rows {
-        let total = r["memorized"].as_f64().unwrap()
-            + r["spurious"].as_f64().unwrap()
-            + r["generalized"].as_f64().unwrap()
-            + r["off_support"].as_f64().unwrap();
-        assert!((total - 1.0).abs() < 1e-12);
+        let k = r["k"].as_u64().unwrap().to_string();
         assert_eq!(r["model"], "exact");
+        // the fractions are the shares of the per-sample labels
+        let of_k: Vec<_> = labels.iter().filter(|l| l["k"] == k).collect();
+        assert_eq!(of_k.len(), 200);
+        for class in ["memorized", "spurious", "generalized", "off_support"] {
+            let n = of_k
+                .iter()
+                .filter(|l| l["class"] == class.replace('_', "-"))
+                .count();
+            assert_eq!(r[class].as_f64().unwrap(), n as f64 / 200.0, "{class} {r}");
+        }
         assert!(r["ci"]["f_mem"][0].as_f64().unwrap() <= r["f_mem"].as_f64().unwrap());
-        assert!(r["num_attractors"].as_u64().unwrap() >= 1);
-        // DBSCAN on the settled samples counts the same attractors as grouping them at delta_s
-        let db = &r["clusters"]["dbscan"];
-        let by_class = ["memorized", "spurious", "generalized", "off_support"]
+        // num_attractors is the number of distinct states the settled samples reached
+        let samples: Vec<_> = embedding
             .iter()
-            .map(|c| db[c].as_u64().unwrap())
-            .sum::<u64>();
-        assert_eq!(by_class, db["clusters"].as_u64().unwrap(), "{r}");
-        assert!(db["clusters"].as_u64().unwrap() >= 1, "{r}");
+            .filter(|e| e["k"] == k && e["kind"] == "sample")
+            .collect();
+        let mut reached = std::collections::HashMap::<&str, usize>::new();
+        for e in &samples {
+            *reached.entry(e["attractor"].as_str()).or_default() += 1;
+        }
+        assert_eq!(
+            r["num_attractors"].as_u64().unwrap() as usize,
+            reached.len()
+        );
+        if r["memorized"] == 1.0 {
+            // every sample memorized: each attractor is one of the training points the samples
+            // reached, or the merger of two closer than 2 sigma_min (at K = 4 here, 3 attractors
+            // for 4 points reached); never more (the over-count of the old 10-NN grouping)
+            let nearest: std::collections::HashSet<&str> =
+                of_k.iter().map(|l| l["nearest_train"].as_str()).collect();
+            assert!(reached.len() <= nearest.len(), "{r}");
+        }
+        // DBSCAN (min_points 5) on the settled samples finds exactly the states that at least
+        // 5 samples reached, each cluster inside one group at delta_s; the rest is noise (at
+        // K = 64 here: 46 states, 21 of them reached ≥ 5 times, 63 samples of noise)
+        let db = &r["clusters"]["dbscan"];
+        let repeated = reached.values().filter(|&&n| n >= 5).count();
+        let stray: usize = reached.values().filter(|&&n| n < 5).sum();
+        assert_eq!(db["clusters"].as_u64().unwrap() as usize, repeated, "{r}");
+        assert_eq!(db["noise"].as_u64().unwrap() as usize, stray, "{r}");
+        let mut cluster_states = std::collections::HashMap::<&str, &str>::new();
+        for e in samples.iter().filter(|e| !e["cluster"].is_empty()) {
+            let state = cluster_states
+                .entry(e["cluster"].as_str())
+                .or_insert(e["attractor"].as_str());
+            assert_eq!(
+                *state, e["attractor"],
+                "cluster {} spans two states",
+                e["cluster"]
+            );
+        }
     }
     assert!(j["capacities"].is_object());
     for f in [
@@ -638,8 +677,71 @@ fn image_map_draws_samples_beside_their_nearest_training_images() {
     common::assert_figure(&out, "samples_grid");
     let svg = std::fs::read_to_string(out.join("samples_grid.svg")).unwrap();
     assert!(svg.contains("memorized"));
-    let train = points(&data).nrows();
-    assert_eq!(train, 80);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("id=\"fig-samples_grid\""));
+
+    // Read the PNG back, cell by cell. The layout of memscape-report's images.rs: class rows
+    // at y = 45 + row·(72 + 18), pairs at x = 160 + pair·(2·72 + 18), the nearest training
+    // image 72 + 6 to the right; 9 × 9 screen pixels per image pixel (72 / 8); grey level
+    // 255·(v − lo)/(hi − lo), clamped, with lo and hi the training set's extremes.
+    let peak = j["capacities"]["spurious_peak_k"].as_u64().unwrap();
+    let open = |name: &str| Array2::<f64>::read_npy(std::fs::File::open(out.join(name)).unwrap());
+    let train = open("train.npy").unwrap();
+    let samples = open(&format!("samples_k{peak}.npy")).unwrap();
+    let (lo, hi) = train
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let png = image::open(out.join("samples_grid.png")).unwrap().to_rgb8();
+    let shows = |x: u32, y: u32, pixels: ndarray::ArrayView1<f64>| {
+        (0..64).all(|p| {
+            let (r, c) = (p as u32 / 8, p as u32 % 8);
+            let grey = png.get_pixel(x + c * 9 + 4, y + r * 9 + 4).0[0] as f64;
+            let want = 255.0 * ((pixels[p] - lo) / (hi - lo)).clamp(0.0, 1.0);
+            (grey - want).abs() <= 1.0
+        })
+    };
+    let labels = common::csv_rows(&out.join("labels.csv"));
+    let mut shown = 0;
+    for (row, class) in ["memorized", "spurious", "generalized", "off-support"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut of: Vec<_> = labels
+            .iter()
+            .filter(|l| l["model"] == "exact" && l["k"] == peak.to_string() && l["class"] == class)
+            .collect();
+        let key = if class == "memorized" {
+            "d_train"
+        } else {
+            "d_sample"
+        };
+        of.sort_by(|a, b| {
+            let (a, b) = (
+                a[key].parse::<f64>().unwrap(),
+                b[key].parse::<f64>().unwrap(),
+            );
+            if class == "memorized" || class == "spurious" {
+                a.total_cmp(&b)
+            } else {
+                b.total_cmp(&a)
+            }
+        });
+        for (pair, l) in of.iter().take(8).enumerate() {
+            let (x, y) = (160 + pair as u32 * 162, 45 + row as u32 * 90);
+            let sample = samples.row(l["sample"].parse().unwrap());
+            let nearest = l["nearest_train"].parse::<usize>().unwrap();
+            // the index is the training image nearest to the sample
+            let d = |i: usize| (&train.row(i) - &sample).mapv(|v| v * v).sum();
+            assert!((0..train.nrows()).all(|i| d(nearest) <= d(i)), "{l:?}");
+            assert!(shows(x, y, sample), "{class} pair {pair}: the sample");
+            assert!(
+                shows(x + 78, y, train.row(nearest)),
+                "{class} pair {pair}: its neighbour"
+            );
+            shown += 1;
+        }
+    }
+    assert!(shown >= 8, "only {shown} pairs shown");
 }

@@ -22,6 +22,24 @@ pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
 }
 
+/// The rows of a CSV file with a header, each as column → value.
+pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    lines
+        .map(|l| {
+            let values: Vec<&str> = l.split(',').collect();
+            assert_eq!(values.len(), header.len(), "{}: {l}", path.display());
+            header
+                .iter()
+                .zip(values)
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
 /// `STEM.svg` is an SVG with shapes, `STEM.png` decodes and is not blank (> 20 colours).
 pub fn assert_figure(dir: &Path, stem: &str) {
     let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();

@@ -397,9 +397,18 @@ mod tests {
         );
         assert_eq!(c.ratio_memorized, vec![true, true, false, false, false]);
         let f = fractions(&c, 200, 1);
-        let total = f.memorized.value + f.spurious.value + f.generalized.value;
-        assert!((total - 1.0).abs() < 1e-12);
-        assert!(f.memorized.ci[0] <= 0.4 && 0.4 <= f.memorized.ci[1]);
+        let values = [
+            f.memorized,
+            f.spurious,
+            f.generalized,
+            f.off_support,
+            f.f_mem,
+        ];
+        assert_eq!(values.map(|e| e.value), [0.4, 0.4, 0.2, 0.0, 0.4]);
+        // 2 of 5 resampled: P(0 of 5) = 0.6⁵ = 0.078 and P(≥ 4 of 5) = 0.087 exceed 2.5%, while
+        // P(5 of 5) = 0.010 does not: the percentile interval is [0, 0.8]
+        assert_eq!(f.memorized.ci, [0.0, 0.8]);
+        assert_eq!(f.off_support.ci, [0.0, 0.0]);
     }
 
     #[test]

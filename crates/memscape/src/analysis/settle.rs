@@ -138,4 +138,37 @@ mod tests {
         let (groups, count) = group(s.points.view(), 1e-6).unwrap();
         assert_eq!((groups, count), (vec![0, 1], 2));
     }
+
+    #[test]
+    fn points_that_never_settle_are_reported_not_dropped() {
+        // D(x) = −x: the origin is fixed, every other point flips sign for ever
+        let flip = |x: ArrayView2<f64>, _sigma: f64| x.mapv(|v| -v);
+        let cfg = SettleConfig {
+            tolerance: 1e-9,
+            max_iterations: 7,
+        };
+        let s = settle(&flip, array![[0.0, 0.0], [1.0, -2.0]].view(), 0.1, &cfg);
+        assert_eq!(s.converged, vec![true, false]);
+        assert_eq!(s.iterations, 7);
+        // the last iterate, after an odd number of flips
+        assert_eq!(s.points.row(1).to_vec(), vec![-1.0, 2.0]);
+    }
+
+    /// Regression (90e60a3): grouping through each point's 10 nearest neighbours split a state
+    /// reached by more than 10 samples into several groups whenever its round-off jitter
+    /// formed sub-clumps, and overcounted attractors. Three sub-clumps of 11 repeats each,
+    /// 1e-10 apart, inside one state; a second state far away.
+    #[test]
+    fn group_keeps_a_state_reached_by_many_samples_whole() {
+        let points = Array2::from_shape_fn((66, 3), |(i, j)| {
+            let state = if i < 33 { 0.0 } else { 5.0 };
+            let clump = ((i % 33) / 11) as f64 * 1e-10;
+            let jitter = (i % 11) as f64 * 1e-14;
+            state + if j == 0 { clump + jitter } else { 0.0 }
+        });
+        let (labels, count) = group(points.view(), 1e-6).unwrap();
+        assert_eq!(count, 2);
+        assert!(labels[..33].iter().all(|&l| l == labels[0]));
+        assert!(labels[33..].iter().all(|&l| l == labels[33]) && labels[0] != labels[33]);
+    }
 }
