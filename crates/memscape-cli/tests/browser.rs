@@ -1,6 +1,7 @@
 //! Opens run reports in headless Chromium (Debian's `chromium`, installed by `.ci/run`) and
-//! checks that each renders with every figure present and no console message, keeping a
-//! screenshot in the test's temp dir. A page that logs an error must be caught (negative
+//! checks that each renders with no console message and every figure laid out and drawn: a
+//! probe script reads each figure's box and its SVG's rendered size after layout, and the
+//! figure's part of a full-page screenshot must hold a picture. A page that logs an error must be caught (negative
 //! control). Without Chromium the test fails under CI=true and is skipped elsewhere.
 
 use std::path::Path;
@@ -18,24 +19,59 @@ fn memscape(args: &[&str]) {
     );
 }
 
-/// Renders `page` headless: the DOM after loading, the console lines, and a screenshot.
-fn render(page: &Path, work: &Path, name: &str) -> (String, Vec<String>) {
-    let profile = work.join(format!("profile-{name}"));
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--enable-logging=stderr",
-        "--v=0",
-    ];
-    let url = format!("file://{}", page.display());
+/// Appended to a copy of each report: once the page has loaded, it writes the laid-out box of
+/// every figure's SVG (page coordinates) and the SVG content's bounding box (`getBBox`, which
+/// needs layout) into the DOM, where `--dump-dom` reads them.
+const PROBE: &str = r#"<script>addEventListener('load', () => {
+  const out = [...document.querySelectorAll('figure[id]')].map(f => {
+    const svg = f.querySelector('svg');
+    const r = svg ? svg.getBoundingClientRect() : {left: 0, top: 0, width: 0, height: 0};
+    const b = svg ? svg.getBBox() : {width: 0, height: 0};
+    return [f.id, r.left + scrollX, r.top + scrollY, r.width, r.height, b.width, b.height];
+  });
+  const pre = document.createElement('pre');
+  pre.id = 'probe';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});</script>"#;
+
+/// A figure as Chromium laid it out: id, its SVG's page box (x, y, width, height) and content
+/// size.
+struct Laid {
+    id: String,
+    area: [f64; 4],
+    content: [f64; 2],
+}
+
+const FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+];
+/// Wide enough that the widest figure (the 1200-pixel embedding) overflows the centred page
+/// column into the window, not out of it.
+const WIDTH: u32 = 1600;
+
+/// Renders `page` headless: the console lines, the figures as laid out, and a screenshot of the
+/// whole page (`{name}.png` in `work`).
+fn render(page: &Path, work: &Path, name: &str) -> (Vec<String>, Vec<Laid>) {
+    let html = std::fs::read_to_string(page).unwrap();
+    let probed = page.with_file_name(format!("{name}-probe.html"));
+    std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+    let url = format!("file://{}", probed.display());
     let dump = Command::new("chromium")
-        .args(flags)
-        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(FLAGS)
+        .arg(format!(
+            "--user-data-dir={}",
+            work.join(format!("profile-{name}")).display()
+        ))
+        .arg(format!("--window-size={WIDTH},1600"))
         .arg("--dump-dom")
         .arg(&url)
         .output()
@@ -45,17 +81,44 @@ fn render(page: &Path, work: &Path, name: &str) -> (String, Vec<String>) {
         .filter(|l| l.contains(":CONSOLE"))
         .map(String::from)
         .collect();
+    let dom = String::from_utf8_lossy(&dump.stdout);
+    let laid = match dom.split_once("<pre id=\"probe\">") {
+        Some((_, rest)) => {
+            let json = rest.split("</pre>").next().unwrap().replace("&quot;", "\"");
+            let rows: Vec<(String, f64, f64, f64, f64, f64, f64)> =
+                serde_json::from_str(&json).expect("the probe's JSON");
+            rows.into_iter()
+                .map(|(id, x, y, w, h, cw, ch)| Laid {
+                    id,
+                    area: [x, y, w, h],
+                    content: [cw, ch],
+                })
+                .collect()
+        }
+        None => vec![],
+    };
+    let bottom = laid
+        .iter()
+        .map(|f| f.area[1] + f.area[3])
+        .fold(1600.0, f64::max);
     let shot = work.join(format!("{name}.png"));
     let s = Command::new("chromium")
-        .args(flags)
-        .arg(format!("--user-data-dir={}-shot", profile.display()))
-        .arg("--window-size=1100,1600")
+        .args(FLAGS)
+        .arg(format!(
+            "--user-data-dir={}",
+            work.join(format!("shot-{name}")).display()
+        ))
+        .arg(format!(
+            "--window-size={WIDTH},{}",
+            bottom.ceil() as u32 + 20
+        ))
+        .arg("--hide-scrollbars")
         .arg(format!("--screenshot={}", shot.display()))
         .arg(&url)
         .output()
         .expect("chromium runs");
     assert!(s.status.success() && shot.is_file(), "screenshot of {name}");
-    (String::from_utf8_lossy(&dump.stdout).into_owned(), console)
+    (console, laid)
 }
 
 #[test]
@@ -76,7 +139,7 @@ fn reports_render_in_chromium_with_every_figure_and_no_console_message() {
         "<!DOCTYPE html><html><body><script>console.error('boom')</script></body></html>",
     )
     .unwrap();
-    let (_, console) = render(&work.join("bad.html"), work, "bad");
+    let (console, _) = render(&work.join("bad.html"), work, "bad");
     assert!(
         console.iter().any(|l| l.contains("boom")),
         "the console check must catch an error: {console:?}"
@@ -171,29 +234,41 @@ fn reports_render_in_chromium_with_every_figure_and_no_console_message() {
             .map(|(i, _)| &html[i + 12..i + 12 + html[i + 12..].find('"').unwrap()])
             .collect();
         assert!(!figures.is_empty(), "{name}: the report has figures");
-        let (dom, console) = render(&out.join("report.html"), work, &name);
+        let (console, laid) = render(&out.join("report.html"), work, &name);
         assert!(console.is_empty(), "{name}: console messages {console:?}");
-        for id in &figures {
-            assert!(
-                dom.contains(&format!("id=\"{id}\"")),
-                "{name}: figure {id} missing from the rendered page"
-            );
-        }
-        assert_eq!(
-            dom.matches("<svg").count(),
-            html.matches("<svg").count(),
-            "{name}: every inline SVG renders"
-        );
+        let ids: Vec<&str> = laid.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, figures, "{name}: every figure is laid out");
         let shot = image::open(work.join(format!("{name}.png")))
             .unwrap()
             .to_rgb8();
-        assert!(
-            shot.pixels()
-                .map(|p| p.0)
-                .collect::<std::collections::HashSet<_>>()
-                .len()
-                > 50,
-            "{name}: the screenshot is not blank"
-        );
+        for f in &laid {
+            // the SVG has a box, drew content, and its part of the screenshot holds a picture:
+            // many colours, and not mostly the white page
+            let [x, y, w, h] = f.area.map(|v| v.round() as u32);
+            assert!(w > 200 && h > 150, "{name}: {} laid out as {w}×{h}", f.id);
+            assert!(
+                f.content[0] > 0.5 * w as f64 && f.content[1] > 0.5 * h as f64,
+                "{name}: {} drew {:?} into {w}×{h}",
+                f.id,
+                f.content
+            );
+            assert!(
+                y + h <= shot.height() && x + w <= shot.width(),
+                "{name}: {} at {:?} outside the {}×{} screenshot",
+                f.id,
+                f.area,
+                shot.width(),
+                shot.height()
+            );
+            let crop = image::imageops::crop_imm(&shot, x, y, w, h).to_image();
+            let colours: std::collections::HashSet<[u8; 3]> = crop.pixels().map(|p| p.0).collect();
+            let inked = crop.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+            assert!(
+                colours.len() > 20 && inked as f64 > 0.02 * (w * h) as f64,
+                "{name}: {} renders blank ({} colours, {inked} inked pixels)",
+                f.id,
+                colours.len()
+            );
+        }
     }
 }
