@@ -772,6 +772,22 @@ mod tests {
         }
     }
 
+    /// The largest deviation of a precision's denoiser from `want` (NaN fails every bound).
+    fn max_error<T: Float>(
+        p: &Array2<f64>,
+        x: &Array2<f64>,
+        sigma: f64,
+        want: &Array2<f64>,
+    ) -> f64 {
+        let got = EmpiricalDenoiser::<T>::new(p.view())
+            .unwrap()
+            .denoise(x.view(), sigma);
+        (&got - want).mapv(f64::abs).fold(
+            0.0,
+            |a: f64, &b| if b.is_nan() { f64::NAN } else { a.max(b) },
+        )
+    }
+
     #[test]
     fn tiny_sigma_is_finite_and_exact() {
         // Data far from the origin and sigma down to 1e-6 of the data scale: the GEMM logits
@@ -781,20 +797,13 @@ mod tests {
         x += &(random(4, 8, 4) * 3e-6);
         for sigma in [1e-3, 1e-5, 1e-6] {
             let want = naive(&p, &[1.0; 50], &x, sigma);
-            for got in [
-                EmpiricalDenoiser::<f64>::new(p.view())
-                    .unwrap()
-                    .denoise(x.view(), sigma),
-                EmpiricalDenoiser::<f32>::new(p.view())
-                    .unwrap()
-                    .denoise(x.view(), sigma),
-            ] {
-                assert!(got.iter().all(|v| v.is_finite()));
-                let err = (&got - &want)
-                    .mapv(f64::abs)
-                    .fold(0.0, |a: f64, &b| a.max(b));
-                assert!(err < 2e-5, "sigma={sigma}: {err}");
-            }
+            let f64_err = max_error::<f64>(&p, &x, sigma, &want);
+            let f32_err = max_error::<f32>(&p, &x, sigma, &want);
+            // f64: theory.md §7.1's 1e-12 at unit scale, times the data scale 100 (measured: 0);
+            // f32: patterns stored in f32 at |ξ| ≈ 100 move by up to 100·2⁻²⁴ = 6e-6, the bound
+            // is 3× that (measured: 5.8e-8, the output is accumulated in f64)
+            assert!(f64_err < 1e-10, "f64 sigma={sigma}: {f64_err}");
+            assert!(f32_err < 2e-5, "f32 sigma={sigma}: {f32_err}");
         }
     }
 
