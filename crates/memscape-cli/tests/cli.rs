@@ -114,6 +114,18 @@ fn batch_size_and_precision_choices_behave() {
     let a = run("b1", &["--batch-size", "1"]);
     assert_eq!(a, run("b7", &["--batch-size", "7"]));
     assert_eq!(a, run("b256", &["--batch-size", "256"]));
+    fails_with(
+        &[
+            "sample",
+            "--k",
+            "9",
+            "--batch-size",
+            "0",
+            "--out",
+            dir.path().join("b0").to_str().unwrap(),
+        ],
+        "--batch-size must be ≥ 1, got 0",
+    );
     let f32 = run("f32", &["--precision", "f32"]);
     let diff = (&a - &f32).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
     assert!(
@@ -341,4 +353,88 @@ fn a_run_killed_while_writing_leaves_the_earlier_file_whole() {
         after.len(),
         before.len()
     );
+}
+
+#[test]
+fn a_training_set_of_identical_points() {
+    // The exact model of K copies of one point returns that point from any x: every sample is
+    // the point. Classification needs a spacing between training points, so it refuses.
+    let dir = tempfile::tempdir().unwrap();
+    let same = dir.path().join("same.npy");
+    (Array2::<f64>::ones((5, 3)) * 2.5)
+        .write_npy(std::fs::File::create(&same).unwrap())
+        .unwrap();
+    let samples = dir.path().join("s");
+    json(&memscape(&[
+        "sample",
+        "--data",
+        same.to_str().unwrap(),
+        "--k",
+        "5",
+        "--n",
+        "20",
+        "--out",
+        samples.to_str().unwrap(),
+        "--json",
+    ]));
+    let got = read(&samples.join("samples.npy"));
+    assert_eq!(got.dim(), (20, 3));
+    assert!(got.iter().all(|v| (v - 2.5).abs() < 1e-12), "{got}");
+    let needle = "training set must be at least two distinct points, got all points equal";
+    fails_with(
+        &[
+            "classify",
+            "--train",
+            same.to_str().unwrap(),
+            "--samples",
+            samples.join("samples.npy").to_str().unwrap(),
+        ],
+        needle,
+    );
+    let map = dir.path().join("map");
+    fails_with(
+        &[
+            "map",
+            "--data",
+            same.to_str().unwrap(),
+            "--k",
+            "2,5",
+            "--out",
+            map.to_str().unwrap(),
+        ],
+        needle,
+    );
+    assert!(!map.exists(), "a refused map writes nothing");
+}
+
+#[test]
+fn report_exits_1_naming_a_missing_file_and_still_writes_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("map");
+    json(&memscape(&[
+        "map",
+        "--model",
+        "exact",
+        "--k",
+        "2,8",
+        "--n-samples",
+        "60",
+        "--steps",
+        "20",
+        "--resamples",
+        "20",
+        "--out",
+        run.to_str().unwrap(),
+        "--json",
+    ]));
+    let complete = memscape(&["report", run.to_str().unwrap()]);
+    assert_eq!(complete.status.code(), Some(0));
+    std::fs::remove_file(run.join("report.html")).unwrap();
+    std::fs::remove_file(run.join("embedding.csv")).unwrap();
+    let out = memscape(&["report", run.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("embedding.csv: missing"), "{err}");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("embedding.csv") && html.contains("id=\"fig-phase\""));
 }

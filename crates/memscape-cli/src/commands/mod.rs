@@ -60,10 +60,18 @@ pub fn patterns(
 /// `memscape report`: redraws the figures of a map or dynamics run from its tables and arrays,
 /// then writes report.html; 1 when files were missing or corrupt.
 fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
+    let mut problems = vec![];
     if dir.join("results.json").is_file() {
-        memscape_report::run_figures(dir)?;
+        // a figure that cannot be redrawn keeps its earlier file; the page is still written
+        if let Err(e) = memscape_report::run_figures(dir) {
+            problems.push(e.to_string());
+        }
     }
-    let problems = memscape_report::write_report(dir)?;
+    for p in memscape_report::write_report(dir)? {
+        if !problems.contains(&p) {
+            problems.push(p);
+        }
+    }
     for p in &problems {
         eprintln!("memscape: report: {p}");
     }

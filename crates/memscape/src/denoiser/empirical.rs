@@ -860,5 +860,33 @@ mod tests {
             EmpiricalDenoiser::<f64>::with_multiplicities(p.view(), &[1.0, -1.0, 1.0, 1.0, 1.0])
                 .is_err()
         );
+        assert_eq!(
+            EmpiricalDenoiser::<f64>::with_multiplicities(p.view(), &[0.0; 5])
+                .unwrap_err()
+                .to_string(),
+            "pattern multiplicities must be not all zero, got all zero"
+        );
+    }
+
+    #[test]
+    fn a_zero_multiplicity_removes_its_pattern() {
+        let p = random(6, 3, 21);
+        let x = random(5, 3, 22);
+        let kept = p.select(Axis(0), &[0, 2, 3, 5]);
+        for sigma in [0.1, 1.0, 10.0] {
+            let with_zeros = EmpiricalDenoiser::<f64>::with_multiplicities(
+                p.view(),
+                &[1.0, 0.0, 1.0, 1.0, 0.0, 1.0],
+            )
+            .unwrap()
+            .denoise(x.view(), sigma);
+            let without = EmpiricalDenoiser::<f64>::new(kept.view())
+                .unwrap()
+                .denoise(x.view(), sigma);
+            let err = (&with_zeros - &without)
+                .mapv(f64::abs)
+                .fold(0.0f64, |a, &b| a.max(b));
+            assert!(err < 1e-12, "sigma={sigma}: {err}");
+        }
     }
 }
