@@ -745,3 +745,38 @@ fn image_map_draws_samples_beside_their_nearest_training_images() {
     }
     assert!(shown >= 8, "only {shown} pairs shown");
 }
+
+/// Regression (e5172cb): a trained network computes in f32, so its iterates move by round-off
+/// of ~1e-7 relative and never met the exact model's settle tolerance (1e-9 × the data scale):
+/// no sample of it counted as settled. With the default training (4000 steps) the MLP settles
+/// every sample at K = 2 and 3 (measured 1.0 and 1.0).
+#[test]
+fn a_trained_f32_network_settles_at_its_own_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = json(&memscape(&[
+        "map",
+        "--model",
+        "mlp",
+        "--k",
+        "2,3",
+        "--n-samples",
+        "100",
+        "--steps",
+        "30",
+        "--resamples",
+        "10",
+        "--out",
+        dir.path().join("map").to_str().unwrap(),
+        "--json",
+    ]));
+    let mlp: Vec<_> = j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["model"] == "mlp")
+        .collect();
+    assert_eq!(mlp.len(), 2);
+    for r in mlp {
+        assert!(r["settled"].as_f64().unwrap() >= 0.95, "{r}");
+    }
+}
