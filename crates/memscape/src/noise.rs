@@ -305,7 +305,10 @@ mod tests {
                 if t > 0.01 {
                     let h = 1e-6;
                     let fd = -(sch.alpha_bar(t + h).ln() - sch.alpha_bar(t - h).ln()) / (2.0 * h);
-                    assert!((fd - sch.vp_beta(t)).abs() < 1e-5 * sch.vp_beta(t).max(1.0));
+                    // central difference at h = 1e-6: round-off ~1e-16 |ln ᾱ| / h plus
+                    // truncation h² times the third derivative of ln ᾱ; measured ≤ 3.3e-9
+                    // relative over both schedules, the bound leaves a factor of 30
+                    assert!((fd - sch.vp_beta(t)).abs() < 1e-7 * sch.vp_beta(t).max(1.0));
                 }
             }
             assert!((sch.alpha_bar(0.0) - 1.0).abs() < 1e-15);

@@ -293,6 +293,9 @@ mod tests {
         let shifted = crate::rng::normal_matrix(300, 2, 3) + 1.0;
         let q_same = quality(same.view(), heldout.view()).unwrap();
         let q_shift = quality(shifted.view(), heldout.view()).unwrap();
+        // under the null the unbiased MMD² is O(1/n) (Gretton et al. 2012, the degenerate
+        // U-statistic): measured -0.0009 and -0.0001 here at n = 300, against 0.22 for the
+        // shift; 0.02 separates the two with a wide margin on both sides
         assert!(q_same.mmd2.abs() < 0.02, "{q_same:?}");
         assert!(q_same.mmd2_heldout.abs() < 0.02, "{q_same:?}");
         assert!(q_shift.mmd2 > 0.1, "{q_shift:?}");
