@@ -240,9 +240,9 @@ mod tests {
             .enumerate()
             .min_by(|a, b| a.1.total_cmp(b.1))
             .unwrap();
-        // the memories sit on the unit circle (minima just inside it at this beta); the grid
-        // step is 0.15, so the nearest grid point is within half a diagonal, 0.106, plus the
-        // minimum's offset from radius 1: 0.2
+        // the hexagon's vertices lie on the unit circle and its minima near them; the grid
+        // step is 0.15, so the lowest grid point is within half a diagonal (0.106) of a
+        // minimum, and 0.2 also allows the minimum's offset from radius 1
         let [gx, gy] = grid_point([-1.5, 1.5, -1.5, 1.5], 21, imin);
         assert!(
             ((gx * gx + gy * gy).sqrt() - 1.0).abs() < 0.2,
