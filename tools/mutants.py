@@ -101,6 +101,9 @@ def main() -> int:
             return 2
         chosen = [m for m in MUTANTS if m[0] in wanted]
     survivors = []
+    # proptest records each failing case in a *.proptest-regressions file beside its test;
+    # failures a mutant causes are not regressions of the real code, so those files go
+    before = set(ROOT.glob("crates/*/tests/*.proptest-regressions"))
     for name, rel, original, mutated, scope in chosen:
         path = ROOT / rel
         text = path.read_text()
@@ -117,6 +120,8 @@ def main() -> int:
             run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         finally:
             path.write_text(text)
+            for f in set(ROOT.glob("crates/*/tests/*.proptest-regressions")) - before:
+                f.unlink()
         output = run.stdout + run.stderr
         caught = failed_tests(output)
         if run.returncode != 0 and not caught:
