@@ -703,6 +703,7 @@ fn image_map_draws_samples_beside_their_nearest_training_images() {
         })
     };
     let labels = common::csv_rows(&out.join("labels.csv"));
+    let peak_k = peak.to_string();
     let mut shown = 0;
     for (row, class) in ["memorized", "spurious", "generalized", "off-support"]
         .into_iter()
@@ -710,7 +711,7 @@ fn image_map_draws_samples_beside_their_nearest_training_images() {
     {
         let mut of: Vec<_> = labels
             .iter()
-            .filter(|l| l["model"] == "exact" && l["k"] == peak.to_string() && l["class"] == class)
+            .filter(|l| l["model"] == "exact" && l["k"] == peak_k && l["class"] == class)
             .collect();
         let key = if class == "memorized" {
             "d_train"

@@ -91,7 +91,8 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
             super::report_pruning(&format!("{} K = {}: ", r.model, r.k), p);
         }
     }
-    let (k_min, k_max) = (run.request.ks[0], run.request.ks[run.request.ks.len() - 1]);
+    let ks = &run.request.ks;
+    let (k_min, k_max) = (ks[0], ks[ks.len() - 1]);
     let cap = |v: Option<f64>, ci: [Option<f64>; 2]| match v {
         Some(v) => format!(
             "{v:.1} [{}, {}]",

@@ -105,16 +105,10 @@ pub fn capacity_intervals(
     seed: u64,
 ) -> CapacityIntervals {
     let (mut mem, mut gen_, mut peak) = (vec![], vec![], vec![]);
-    let mut draws: Vec<Box<dyn Iterator<Item = Vec<usize>>>> = classes
+    let mut draws: Vec<_> = classes
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            Box::new(bootstrap_indices(
-                c.len(),
-                resamples,
-                seed.wrapping_add(1 + i as u64),
-            )) as Box<dyn Iterator<Item = Vec<usize>>>
-        })
+        .map(|(i, c)| bootstrap_indices(c.len(), resamples, seed.wrapping_add(1 + i as u64)))
         .collect();
     for _ in 0..resamples {
         let mut f = [vec![], vec![], vec![]];

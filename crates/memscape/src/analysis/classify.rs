@@ -412,6 +412,18 @@ mod tests {
     }
 
     #[test]
+    fn censored_interval_leaves_open_the_side_that_resamples_miss() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        v[99] = f64::INFINITY; // 1 of 100 never crosses: the 97.5% rank (97) is still finite
+        assert_eq!(censored_interval(v.clone()), [Some(3.0), Some(98.0)]);
+        v[90..].fill(f64::INFINITY); // 10 of 100 never cross
+        assert_eq!(censored_interval(v.clone()), [Some(3.0), None]);
+        v[..10].fill(f64::NEG_INFINITY); // and 10 lie below the range
+        assert_eq!(censored_interval(v), [None, None]);
+        assert_eq!(censored_interval(vec![]), [None, None]);
+    }
+
+    #[test]
     fn an_independent_batch_decides_spurious() {
         let train = array![[0.0], [10.0]];
         let a = array![[5.0], [5.001]];
