@@ -10,5 +10,7 @@ pub mod critical;
 pub mod distance;
 pub mod dynamics;
 pub mod embed;
+pub mod fixed;
+pub mod krylov;
 pub mod settle;
 pub mod support;

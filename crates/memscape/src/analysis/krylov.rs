@@ -1,0 +1,416 @@
+//! Matrix-free linear algebra on a denoiser's Jacobian `J = ∂D/∂x (x, sigma)` at one point:
+//! Jacobian-vector products by central differences, GMRES for Newton steps (Saad & Schultz
+//! 1986), and Arnoldi for the rightmost eigenvalues (Saad 2011, "Numerical Methods for Large
+//! Eigenvalue Problems", §6.2). Nothing here forms a d × d matrix; the cost is counted in
+//! denoiser calls and rows.
+
+use std::cell::Cell;
+
+use faer::Mat;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
+use serde::Serialize;
+
+use crate::denoiser::Denoiser;
+use crate::rng::{fill_normal, stream};
+
+/// Denoiser work: batched calls and the rows (points) they evaluated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Cost {
+    pub calls: usize,
+    pub rows: usize,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, other: Cost) {
+        self.calls += other.calls;
+        self.rows += other.rows;
+    }
+}
+
+/// A denoiser at one noise level that counts its evaluations.
+pub struct Probe<'a, D: Denoiser + ?Sized> {
+    denoiser: &'a D,
+    pub sigma: f64,
+    /// Length of the finite-difference displacement, in data units.
+    pub fd_step: f64,
+    cost: Cell<Cost>,
+}
+
+impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
+    pub fn new(denoiser: &'a D, sigma: f64, fd_step: f64) -> Self {
+        Probe {
+            denoiser,
+            sigma,
+            fd_step,
+            cost: Cell::new(Cost::default()),
+        }
+    }
+
+    /// The work spent so far.
+    pub fn cost(&self) -> Cost {
+        self.cost.get()
+    }
+
+    /// `D(x, sigma)` for every row, counted.
+    pub fn denoise(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let mut c = self.cost.get();
+        c.calls += 1;
+        c.rows += x.nrows();
+        self.cost.set(c);
+        self.denoiser.denoise(x, self.sigma)
+    }
+
+    /// `D(x, sigma)` of one point.
+    pub fn apply(&self, x: ArrayView1<f64>) -> Array1<f64> {
+        self.denoise(x.insert_axis(Axis(0)))
+            .index_axis_move(Axis(0), 0)
+    }
+
+    /// `J v` for every row `v` of `vs`, by central differences
+    /// `(D(x + h v̂) − D(x − h v̂)) |v| / 2h` with `h = fd_step`, `v̂ = v/|v|`: one denoiser call
+    /// of 2m rows. Error O(h² ‖D'''‖) + O(u ‖D‖/h) for round-off u.
+    pub fn jvp(&self, x: ArrayView1<f64>, vs: ArrayView2<f64>) -> Array2<f64> {
+        let (m, d) = vs.dim();
+        let h = self.fd_step;
+        let norms: Vec<f64> = vs.rows().into_iter().map(|v| v.dot(&v).sqrt()).collect();
+        let mut probes = Array2::zeros((2 * m, d));
+        for (i, v) in vs.rows().into_iter().enumerate() {
+            let scale = if norms[i] > 0.0 { h / norms[i] } else { 0.0 };
+            probes.row_mut(2 * i).assign(&(&x + &(&v * scale)));
+            probes.row_mut(2 * i + 1).assign(&(&x - &(&v * scale)));
+        }
+        let out = self.denoise(probes.view());
+        Array2::from_shape_fn((m, d), |(i, j)| {
+            (out[[2 * i, j]] - out[[2 * i + 1, j]]) * norms[i] / (2.0 * h)
+        })
+    }
+
+    /// `J v` of one vector.
+    pub fn jvp1(&self, x: ArrayView1<f64>, v: ArrayView1<f64>) -> Array1<f64> {
+        self.jvp(x, v.insert_axis(Axis(0)))
+            .index_axis_move(Axis(0), 0)
+    }
+}
+
+/// Orthogonalizes `w` against the first `n` columns of `basis` by classical Gram–Schmidt applied
+/// twice (CGS2, "twice is enough": Giraud et al. 2005); returns the coefficients.
+fn orthogonalize(basis: &Array2<f64>, n: usize, w: &mut Array1<f64>) -> Array1<f64> {
+    let v = basis.slice(s![.., ..n]);
+    let mut h = v.t().dot(w);
+    *w -= &v.dot(&h);
+    let again = v.t().dot(w);
+    *w -= &v.dot(&again);
+    h += &again;
+    h
+}
+
+/// The result of [`gmres`].
+#[derive(Debug, Clone)]
+pub struct GmresSolution {
+    pub x: Array1<f64>,
+    /// |b − A x| / |b|.
+    pub relative_residual: f64,
+    pub iterations: usize,
+}
+
+/// Solves `A x = b` by GMRES without restarts (Saad & Schultz 1986): Arnoldi on the Krylov space
+/// of `b` with CGS2, Givens rotations for the least-squares problem, stop when the relative
+/// residual is below `rtol` or after `max_iterations` products.
+pub fn gmres(
+    mut apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
+    b: ArrayView1<f64>,
+    rtol: f64,
+    max_iterations: usize,
+) -> GmresSolution {
+    let d = b.len();
+    let beta = b.dot(&b).sqrt();
+    if beta == 0.0 {
+        return GmresSolution {
+            x: Array1::zeros(d),
+            relative_residual: 0.0,
+            iterations: 0,
+        };
+    }
+    let m = max_iterations.min(d).max(1);
+    let mut basis = Array2::<f64>::zeros((d, m + 1));
+    basis.column_mut(0).assign(&(&b / beta));
+    let mut h = Array2::<f64>::zeros((m + 1, m));
+    let (mut cs, mut sn) = (vec![0.0; m], vec![0.0; m]);
+    let mut g = Array1::<f64>::zeros(m + 1);
+    g[0] = beta;
+    let mut k = 0;
+    while k < m {
+        let mut w = apply(basis.column(k));
+        let coeffs = orthogonalize(&basis, k + 1, &mut w);
+        let norm = w.dot(&w).sqrt();
+        for i in 0..=k {
+            h[[i, k]] = coeffs[i];
+        }
+        h[[k + 1, k]] = norm;
+        if norm > 0.0 {
+            basis.column_mut(k + 1).assign(&(&w / norm));
+        }
+        // apply the earlier rotations to the new column, then make one to zero h[k+1, k]
+        for i in 0..k {
+            let t = cs[i] * h[[i, k]] + sn[i] * h[[i + 1, k]];
+            h[[i + 1, k]] = -sn[i] * h[[i, k]] + cs[i] * h[[i + 1, k]];
+            h[[i, k]] = t;
+        }
+        let r = h[[k, k]].hypot(h[[k + 1, k]]);
+        (cs[k], sn[k]) = if r > 0.0 {
+            (h[[k, k]] / r, h[[k + 1, k]] / r)
+        } else {
+            (1.0, 0.0)
+        };
+        h[[k, k]] = r;
+        h[[k + 1, k]] = 0.0;
+        g[k + 1] = -sn[k] * g[k];
+        g[k] *= cs[k];
+        k += 1;
+        if g[k].abs() <= rtol * beta || norm <= 1e-14 * beta {
+            break;
+        }
+    }
+    // back-substitution in the rotated (upper-triangular) k × k system
+    let mut y = Array1::<f64>::zeros(k);
+    for i in (0..k).rev() {
+        let tail: f64 = (i + 1..k).map(|j| h[[i, j]] * y[j]).sum();
+        y[i] = if h[[i, i]] != 0.0 {
+            (g[i] - tail) / h[[i, i]]
+        } else {
+            0.0
+        };
+    }
+    GmresSolution {
+        x: basis.slice(s![.., ..k]).dot(&y),
+        relative_residual: g[k].abs() / beta,
+        iterations: k,
+    }
+}
+
+/// Rightmost eigenvalues of an operator from [`arnoldi`], largest real part first.
+#[derive(Debug, Clone, Serialize)]
+pub struct RitzValues {
+    /// (re, im) pairs.
+    pub values: Vec<[f64; 2]>,
+    /// Residual bound |A u − θ u| of each Ritz pair (|h_{m+1,m}| |e_mᵀ y| for unit y).
+    pub residuals: Vec<f64>,
+    /// Krylov dimension reached.
+    pub dimension: usize,
+    /// Whether the Krylov space is the whole space (the values are the full spectrum).
+    pub exhausted: bool,
+}
+
+/// The first `want` eigenvalues by real part of a d × d operator given by its action, by
+/// Arnoldi without restarts (Saad 2011 §6.2): grow the Krylov space from a seeded Gaussian
+/// vector (a fresh one, orthogonalized, whenever the space becomes invariant) until the
+/// `want` rightmost Ritz pairs have residual ≤ `tol` · max(1, |θ|max), or the dimension reaches
+/// `max_dimension` (or d, where the Ritz values are the eigenvalues).
+pub fn arnoldi(
+    mut apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
+    d: usize,
+    want: usize,
+    max_dimension: usize,
+    tol: f64,
+    seed: u64,
+) -> RitzValues {
+    let m = max_dimension.min(d).max(1);
+    let want = want.min(d);
+    let mut rng = stream(seed, 0x4A21);
+    let mut basis = Array2::<f64>::zeros((d, m + 1));
+    let mut h = Array2::<f64>::zeros((m + 1, m));
+    let fresh = |basis: &Array2<f64>, n: usize, rng: &mut rand_chacha::ChaCha8Rng| {
+        let mut v = Array1::<f64>::zeros(d);
+        fill_normal(rng, v.as_slice_mut().expect("contiguous"));
+        orthogonalize(basis, n, &mut v);
+        let norm = v.dot(&v).sqrt();
+        v / norm
+    };
+    let v0 = fresh(&basis, 0, &mut rng);
+    basis.column_mut(0).assign(&v0);
+    let mut scale: f64 = 0.0;
+    let mut last = ritz(&h, 0, 0.0);
+    // steps since the space last became invariant (a multiple eigenvalue shows its further
+    // copies only in the fresh direction's block, so that block must grow before stopping)
+    let (mut since_restart, mut restarted) = (0, false);
+    for k in 0..m {
+        let mut w = apply(basis.column(k));
+        let coeffs = orthogonalize(&basis, k + 1, &mut w);
+        for i in 0..=k {
+            h[[i, k]] = coeffs[i];
+        }
+        let norm = w.dot(&w).sqrt();
+        scale = scale.max(coeffs.dot(&coeffs).sqrt()).max(norm);
+        let invariant = norm <= 1e-12 * scale.max(f64::MIN_POSITIVE);
+        if k + 1 < d {
+            if invariant {
+                // the space is invariant: continue with a new direction (h[k+1, k] = 0)
+                let v = fresh(&basis, k + 1, &mut rng);
+                basis.column_mut(k + 1).assign(&v);
+                (since_restart, restarted) = (0, true);
+            } else {
+                h[[k + 1, k]] = norm;
+                basis.column_mut(k + 1).assign(&(&w / norm));
+            }
+        }
+        let n = k + 1;
+        since_restart += usize::from(!invariant);
+        let settled = !invariant && (!restarted || since_restart >= want.min(d - n));
+        let due = n == m || n == d || (n >= want && n % 4 == 0 && settled);
+        if !due {
+            continue;
+        }
+        last = ritz(&h, n, if n < d && !invariant { norm } else { 0.0 });
+        last.exhausted = n == d;
+        let top = last
+            .values
+            .iter()
+            .map(|v| v[0].hypot(v[1]))
+            .fold(1.0, f64::max);
+        if last.exhausted || (settled && last.residuals.iter().take(want).all(|&r| r <= tol * top))
+        {
+            break;
+        }
+    }
+    last.values.truncate(want);
+    last.residuals.truncate(want);
+    last
+}
+
+/// Ritz values of the leading n × n block of `h`, sorted by real part descending, with their
+/// residual bounds `next · |e_nᵀ y|`.
+fn ritz(h: &Array2<f64>, n: usize, next: f64) -> RitzValues {
+    if n == 0 {
+        return RitzValues {
+            values: vec![],
+            residuals: vec![],
+            dimension: 0,
+            exhausted: false,
+        };
+    }
+    let block = Mat::<f64>::from_fn(n, n, |i, j| h[[i, j]]);
+    let evd = block
+        .eigen()
+        .expect("eigen-decomposition of a small Hessenberg matrix converges");
+    let mut pairs: Vec<([f64; 2], f64)> = (0..n)
+        .map(|i| {
+            let lambda = evd.S()[i];
+            let col = evd.U().col(i);
+            let norm: f64 = (0..n)
+                .map(|r| col[r].re * col[r].re + col[r].im * col[r].im)
+                .sum::<f64>()
+                .sqrt();
+            let tail = col[n - 1].re.hypot(col[n - 1].im) / norm.max(f64::MIN_POSITIVE);
+            ([lambda.re, lambda.im], next * tail)
+        })
+        .collect();
+    pairs.sort_by(|a, b| b.0[0].total_cmp(&a.0[0]).then(b.0[1].total_cmp(&a.0[1])));
+    RitzValues {
+        values: pairs.iter().map(|p| p.0).collect(),
+        residuals: pairs.iter().map(|p| p.1).collect(),
+        dimension: n,
+        exhausted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::critical::symmetric_eigen;
+
+    /// A random symmetric matrix (GOE-like, spectrum in about [−√2, √2]).
+    fn test_matrix(d: usize, seed: u64) -> Array2<f64> {
+        let g = crate::rng::normal_matrix(d, d, seed);
+        (&g + &g.t()) / (2.0 * (d as f64).sqrt())
+    }
+
+    #[test]
+    fn gmres_solves_against_a_dense_solve() {
+        // a well-conditioned non-symmetric system, d = 60: x = A⁻¹ b to 1e-10
+        let d = 60;
+        let a = Array2::<f64>::eye(d) * 3.0 + crate::rng::normal_matrix(d, d, 3) * 0.1;
+        let x_true = crate::rng::normal_matrix(1, d, 4).row(0).to_owned();
+        let b = a.dot(&x_true);
+        let sol = gmres(|v| a.dot(&v), b.view(), 1e-12, d);
+        assert!(sol.relative_residual < 1e-12, "{}", sol.relative_residual);
+        let err = (&sol.x - &x_true)
+            .mapv(f64::abs)
+            .fold(0.0, |m: f64, &v| m.max(v));
+        assert!(err < 1e-10, "{err}");
+        assert!(sol.iterations < d, "converged before d: {}", sol.iterations);
+    }
+
+    #[test]
+    fn arnoldi_finds_the_rightmost_eigenvalues_of_a_symmetric_matrix() {
+        // the 5 largest eigenvalues of a 200 × 200 symmetric matrix against faer's dense
+        // self-adjoint solver (oracle), residual tolerance 1e-10
+        let a = test_matrix(200, 11);
+        let (dense, _) = symmetric_eigen(&a);
+        let r = arnoldi(|v| a.dot(&v), 200, 5, 200, 1e-10, 1);
+        for (i, v) in r.values.iter().enumerate() {
+            assert!(
+                (v[0] - dense[199 - i]).abs() < 1e-8,
+                "{i}: {v:?} vs {}",
+                dense[199 - i]
+            );
+            assert!(v[1].abs() < 1e-8);
+        }
+    }
+
+    #[test]
+    fn arnoldi_on_a_low_rank_operator_restarts_past_its_invariant_space() {
+        // rank 3 in d = 50: the Krylov space is invariant after 3 steps; the eigenvalue 0
+        // (multiplicity 47) must still be reported, not missed
+        let u = crate::rng::normal_matrix(50, 3, 5);
+        let a = u.dot(&u.t());
+        let (dense, _) = symmetric_eigen(&a);
+        let r = arnoldi(|v| a.dot(&v), 50, 5, 50, 1e-10, 2);
+        for i in 0..3 {
+            assert!((r.values[i][0] - dense[49 - i]).abs() < 1e-8 * dense[49]);
+        }
+        for i in 3..5 {
+            assert!(r.values[i][0].abs() < 1e-8 * dense[49], "{:?}", r.values[i]);
+        }
+    }
+
+    #[test]
+    fn arnoldi_finds_complex_pairs() {
+        // a rotation block with eigenvalues 2 ± 3i on top of a diagonal with values below 1
+        let d = 30;
+        let mut a = Array2::<f64>::zeros((d, d));
+        for i in 0..d {
+            a[[i, i]] = i as f64 / d as f64;
+        }
+        a[[0, 0]] = 2.0;
+        a[[1, 1]] = 2.0;
+        a[[0, 1]] = 3.0;
+        a[[1, 0]] = -3.0;
+        let q = crate::analysis::critical::symmetric_eigen(&test_matrix(d, 9)).1;
+        let b = q.dot(&a).dot(&q.t());
+        let r = arnoldi(|v| b.dot(&v), d, 3, d, 1e-10, 3);
+        assert!((r.values[0][0] - 2.0).abs() < 1e-9 && (r.values[0][1].abs() - 3.0).abs() < 1e-9);
+        assert!(
+            (r.values[1][0] - 2.0).abs() < 1e-9 && (r.values[1][1] + r.values[0][1]).abs() < 1e-9
+        );
+        assert!((r.values[2][0] - (d - 1) as f64 / d as f64).abs() < 1e-9);
+    }
+
+    #[test]
+    fn central_differences_of_a_linear_map_are_exact() {
+        // D(x) = M x: J v = M v up to round-off, whatever the step
+        let m = crate::rng::normal_matrix(8, 8, 1);
+        let den = |x: ArrayView2<f64>, _s: f64| x.dot(&m.t());
+        let probe = Probe::new(&den, 1.0, 1e-3);
+        let x = Array1::from_elem(8, 0.5);
+        let vs = crate::rng::normal_matrix(3, 8, 2);
+        let j = probe.jvp(x.view(), vs.view());
+        let exact = vs.dot(&m.t());
+        assert!(
+            (&j - &exact)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b))
+                < 1e-10
+        );
+        assert_eq!(probe.cost(), Cost { calls: 1, rows: 6 });
+    }
+}
