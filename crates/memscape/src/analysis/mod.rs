@@ -1,6 +1,7 @@
 //! Stage 5: analysis of samples and landscapes: exact nearest neighbours, the memorized /
 //! spurious / generalized classification with f_mem, capacities over K, and attractor settling.
 
+pub mod attractor;
 pub mod basin;
 pub mod bifurcation;
 pub mod capacity;

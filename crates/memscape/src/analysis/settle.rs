@@ -26,7 +26,7 @@ pub struct Settled {
 
 /// Iterates `x ← D(x, sigma)` from `start` until every point moves less than the tolerance.
 pub fn settle(
-    denoiser: &impl Denoiser,
+    denoiser: &(impl Denoiser + ?Sized),
     start: ArrayView2<f64>,
     sigma: f64,
     config: &SettleConfig,
