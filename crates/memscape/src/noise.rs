@@ -92,6 +92,46 @@ impl VpSchedule {
     }
 }
 
+/// DDPM's discrete schedule (Ho et al. 2020): betas linear from `beta_1` to `beta_T` over
+/// `steps`, `alpha_bar_t = Π_{i ≤ t} (1 − beta_i)` (steps counted from 0, as diffusers counts
+/// them). Pham et al.'s relative-energy code takes Π beta_i instead (pham.md §1.7), which makes
+/// the noise std at step 0 0.99995 instead of 0.01.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DdpmSchedule {
+    pub beta_1: f64,
+    pub beta_t: f64,
+    pub steps: usize,
+}
+
+impl DdpmSchedule {
+    /// diffusers' `DDPMScheduler` default, as Pham et al. train with: 1e-4 to 0.02 over 1000.
+    pub const LINEAR: DdpmSchedule = DdpmSchedule {
+        beta_1: 1e-4,
+        beta_t: 0.02,
+        steps: 1000,
+    };
+
+    /// beta at step `t` (0-based).
+    pub fn beta(&self, t: usize) -> f64 {
+        let frac = if self.steps > 1 {
+            t as f64 / (self.steps - 1) as f64
+        } else {
+            0.0
+        };
+        self.beta_1 + frac * (self.beta_t - self.beta_1)
+    }
+
+    /// `alpha_bar_t = Π_{i=0}^{t} (1 − beta_i)`.
+    pub fn alpha_bar(&self, t: usize) -> f64 {
+        (0..=t).map(|i| 1.0 - self.beta(i)).product()
+    }
+
+    /// The VE-equivalent noise level of step t, `√((1 − alpha_bar)/alpha_bar)`.
+    pub fn sigma(&self, t: usize) -> f64 {
+        sigma_from_alpha_bar(self.alpha_bar(t))
+    }
+}
+
 fn cosine_f(t: f64, s: f64) -> f64 {
     ((t + s) / (1.0 + s) * std::f64::consts::FRAC_PI_2)
         .cos()
@@ -227,6 +267,38 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ddpm_alpha_bar_is_the_product_of_one_minus_beta() {
+        // step 0: alpha_bar = 1 − 1e-4, so the noise std √(1 − alpha_bar) = 0.01; Pham et al.'s
+        // Π beta gives alpha_bar = 1e-4 and std 0.99995 (pham.md §1.7)
+        let ddpm = DdpmSchedule::LINEAR;
+        assert!(((1.0 - ddpm.alpha_bar(0)).sqrt() - 0.01).abs() < 1e-15);
+        let wrong: f64 = (0..=0).map(|i| ddpm.beta(i)).product();
+        assert!(((1.0 - wrong).sqrt() - 0.99995).abs() < 1e-6);
+        assert!((ddpm.beta(999) - 0.02).abs() < 1e-15);
+        // the continuous VP SDE with vp_beta 0.1..20 is its limit: at t = (step + 1)/1000,
+        // log alpha_bar agrees to 5% at step 10 and 1% from step 100 (a left sum of a linear
+        // beta against its integral, which differ by about half a step)
+        for (step, tol) in [
+            (10, 0.05),
+            (100, 0.01),
+            (300, 0.01),
+            (600, 0.01),
+            (999, 0.01),
+        ] {
+            let (discrete, continuous) = (
+                ddpm.alpha_bar(step).ln(),
+                VpSchedule::DDPM_LINEAR
+                    .alpha_bar((step + 1) as f64 / 1000.0)
+                    .ln(),
+            );
+            assert!(
+                (discrete / continuous - 1.0).abs() < tol,
+                "{step}: {discrete} vs {continuous}"
+            );
+        }
+    }
 
     fn schedule(process: NoiseProcess, spacing: Spacing) -> Schedule {
         Schedule {

@@ -521,7 +521,7 @@ pub fn fixed_points_dense(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::analysis::critical::{SearchConfig, critical_points, newton, scales};
     use crate::dataset::synthetic::{kgon, two_points};

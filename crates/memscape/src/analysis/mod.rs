@@ -13,5 +13,6 @@ pub mod dynamics;
 pub mod embed;
 pub mod fixed;
 pub mod krylov;
+pub mod recovery;
 pub mod settle;
 pub mod support;
