@@ -124,6 +124,26 @@ pub struct DynamicsArgs {
     /// beside their nearest training images (default on image data: the middle K).
     #[arg(long)]
     pub grid_k: Option<usize>,
+    /// tau_spur is where the share of samples that settle into spurious attractors (stable,
+    /// on the support, not memories) first reaches this level.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub spur_level: f64,
+    /// Skip the attractor census at every checkpoint (and tau_spur).
+    #[arg(long)]
+    pub no_attractors: bool,
+    /// Newton–Krylov runs per checkpoint start from at most this many groups of settled
+    /// samples, the most populated first.
+    #[arg(long, default_value_t = 64)]
+    pub attractor_groups: usize,
+    /// Rightmost Jacobian eigenvalues per fixed point (its index estimate); at most the data's
+    /// dimension (capped at it on 2-D data by default).
+    #[arg(long)]
+    pub eigenvalues: Option<usize>,
+    /// An intervention run beside the baseline, as overrides of the training flags, e.g.
+    /// `dropout=0.1` or `weight-decay=0.05,ema=0.999`. Repeatable. Keys: dropout,
+    /// weight-decay, input-noise, ema, width, depth, lr.
+    #[arg(long)]
+    pub intervention: Vec<String>,
     /// Also keep every checkpoint under checkpoints/k{K}_seed{S}/.
     #[arg(long)]
     pub save_checkpoints: bool,

@@ -3,6 +3,13 @@
 //! held-out losses; then estimate tau_mem(K) with a bootstrap interval, tau_gen, and the
 //! exponent p of tau_mem = a K^p (definitions in [`memscape::analysis::dynamics`]).
 //!
+//! At every checkpoint the samples' attractors are also counted by kind with their basins
+//! ([`memscape::analysis::attractor`], at the sampler's sigma_min). **tau_spur(K)** is the first
+//! crossing of the seed-averaged share of samples that settle into spurious attractors (stable
+//! fixed points on the data's support that are not memories) at `spur_level` (default 0.1),
+//! interpolated like tau_mem. The ratio tau_spur/tau_mem per K and the difference of the two
+//! power-law exponents come from the same resamples as both taus (paired).
+//!
 //! Bootstrap: each resample draws the seeds with replacement and, inside every drawn seed and
 //! checkpoint, the samples with replacement; it recomputes the seed-averaged f_mem curve of
 //! every K, its crossing, and the fit. Intervals are the 2.5% and 97.5% percentiles; a
@@ -10,10 +17,13 @@
 
 use std::time::Instant;
 
+use memscape::analysis::attractor::{AttractorKind, Census, CensusConfig, KindCounts, census};
 use memscape::analysis::classify::{
     Class, Classification, Fractions, ThresholdSpec, censored_interval, classify, fractions,
     percentile_interval,
 };
+use memscape::analysis::fixed::FixedPointConfig;
+use memscape::analysis::settle::SettleConfig;
 use memscape::analysis::dynamics::{first_crossing, power_law};
 use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
 use memscape::dataset::{DataSpec, ExactQuality};
@@ -52,6 +62,82 @@ pub struct DynamicsRequest {
     pub resamples: usize,
     /// A K whose first seed's samples and labels are kept at every checkpoint (for pictures).
     pub grid_k: Option<usize>,
+    /// Attractor census at every checkpoint (None: skip, and no tau_spur).
+    pub attractors: Option<AttractorRequest>,
+}
+
+/// How the attractors of each checkpoint are found.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AttractorRequest {
+    /// The share of samples in spurious basins whose first crossing is tau_spur.
+    pub spur_level: f64,
+    /// Newton runs from at most this many groups of settled samples per checkpoint.
+    pub max_groups: usize,
+    /// Rightmost eigenvalues per fixed point (at most the dimension).
+    pub eigenvalues: usize,
+}
+
+impl Default for AttractorRequest {
+    fn default() -> Self {
+        AttractorRequest {
+            spur_level: 0.1,
+            max_groups: 64,
+            eigenvalues: 6,
+        }
+    }
+}
+
+/// Settling of the census: at most this many iterations, to within this × the data scale
+/// (the map's settings for trained networks).
+const CENSUS_SETTLE_ITERATIONS: usize = 3000;
+const CENSUS_SETTLE_TOLERANCE: f64 = 1e-5;
+
+/// One checkpoint's attractors: counts by kind, basin shares, and the shares of samples in
+/// memory and spurious basins.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttractorRow {
+    pub counts: KindCounts,
+    /// Basin shares of the memory, spurious and off-support attractors, largest first.
+    pub memory_basins: Vec<f64>,
+    pub spurious_basins: Vec<f64>,
+    pub off_support_basins: Vec<f64>,
+    pub memory_mass: f64,
+    pub spurious_mass: f64,
+    /// Samples that did not settle, and Newton starts that did not converge.
+    pub unsettled: usize,
+    pub unconverged_starts: usize,
+    /// Denoiser rows spent by Newton, Arnoldi and the asymmetry probes.
+    pub rows: usize,
+    /// Median asymmetry ‖J − Jᵀ‖/‖J‖ over the stable points (None: none measured).
+    pub asymmetry: Option<f64>,
+}
+
+impl AttractorRow {
+    fn of(c: &Census) -> Self {
+        let n = c.sample_attractor.len() as f64;
+        let mass = |kind: AttractorKind| {
+            c.sample_kinds().iter().filter(|k| **k == Some(kind)).count() as f64 / n
+        };
+        let mut asym: Vec<f64> = c
+            .attractors
+            .iter()
+            .filter(|a| a.index == Some(0))
+            .filter_map(|a| a.asymmetry)
+            .collect();
+        asym.sort_by(f64::total_cmp);
+        AttractorRow {
+            counts: c.counts,
+            memory_basins: c.basins(AttractorKind::Memory),
+            spurious_basins: c.basins(AttractorKind::Spurious),
+            off_support_basins: c.basins(AttractorKind::OffSupport),
+            memory_mass: mass(AttractorKind::Memory),
+            spurious_mass: mass(AttractorKind::Spurious),
+            unsettled: c.unsettled,
+            unconverged_starts: c.unconverged_starts,
+            rows: c.cost.rows,
+            asymmetry: (!asym.is_empty()).then(|| asym[asym.len() / 2]),
+        }
+    }
 }
 
 /// The samples of one checkpoint at the grid's K, with their labels.
@@ -75,6 +161,7 @@ pub struct DynamicsRow {
     pub quality: Option<Quality>,
     /// The exact quality of the samples where the data's distribution is known.
     pub exact_quality: Option<ExactQuality>,
+    pub attractors: Option<AttractorRow>,
 }
 
 impl DynamicsRow {
@@ -114,12 +201,46 @@ pub struct PowerFit {
     pub resamples: usize,
 }
 
+/// tau_spur/tau_mem at one K with its paired-bootstrap interval.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Ratio {
+    pub k: usize,
+    pub ratio: Option<f64>,
+    pub ci: [Option<f64>; 2],
+    /// Resamples in which both taus crossed.
+    pub resamples: usize,
+}
+
+/// p_spur − p_mem of the two power laws with its paired-bootstrap interval: 0 when the ratio
+/// tau_spur/tau_mem does not depend on K.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ExponentGap {
+    pub gap: f64,
+    pub ci: [f64; 2],
+    pub resamples: usize,
+}
+
+/// One attractor of one checkpoint, for `attractors.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttractorRecord {
+    pub k: usize,
+    pub seed: u64,
+    pub step: usize,
+    pub attractor: memscape::analysis::attractor::Attractor,
+}
+
 /// A finished study.
 #[derive(Debug)]
 pub struct DynamicsRun {
     pub request: DynamicsRequest,
     pub rows: Vec<DynamicsRow>,
+    /// Every attractor of every checkpoint (empty without a census).
+    pub attractors: Vec<AttractorRecord>,
     pub tau_mem: Vec<Tau>,
+    pub tau_spur: Vec<Tau>,
+    pub fit_spur: Option<PowerFit>,
+    pub spur_ratio: Vec<Ratio>,
+    pub exponent_gap: Option<ExponentGap>,
     /// The checkpoint of the smallest seed-averaged held-out loss.
     pub tau_gen: Vec<Tau>,
     /// The first checkpoint whose seed-averaged MMD² is within 10% of its range above its
@@ -170,11 +291,18 @@ pub fn dynamics(
             request.fmem_level,
         ));
     }
+    if let Some(a) = &request.attractors
+        && !(a.spur_level > 0.0 && a.spur_level <= 1.0)
+    {
+        return Err(Error::invalid("spur_level", "in (0, 1]", a.spur_level));
+    }
     let clock = Instant::now();
     let mut rows = vec![];
+    let mut records = vec![];
     let mut losses = vec![];
-    // indicator[k][seed][checkpoint] = per-sample f_mem flags
-    let mut flags: Vec<Vec<Vec<Vec<bool>>>> = vec![];
+    // indicator[k][seed][checkpoint] = per-sample f_mem flags, and spurious-basin flags
+    let mut flags: Vec<Flags> = vec![];
+    let mut spur_flags: Vec<Flags> = vec![];
     let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
     let (mut grid, mut grid_train, mut image_shape) = (vec![], None, None);
     for &k in &request.ks {
@@ -194,14 +322,33 @@ pub fn dynamics(
             .filter(|h| h.nrows() >= MIN_HELDOUT)
             .map(|h| SupportGate::calibrate(set.train.points.view(), h, request.support_quantile))
             .transpose()?;
-        let mut per_seed = vec![];
+        let dim = set.train.points.ncols();
+        let census_config = request.attractors.map(|a| CensusConfig {
+            settle: SettleConfig {
+                tolerance: CENSUS_SETTLE_TOLERANCE * scale,
+                max_iterations: CENSUS_SETTLE_ITERATIONS,
+            },
+            fixed: FixedPointConfig {
+                eigenvalues: a.eigenvalues.min(dim),
+                max_arnoldi: dim.min(4 * a.eigenvalues.max(1) + 20),
+                asymmetry_probes: 8,
+                seed: request.plan.seed,
+                ..FixedPointConfig::for_scale(scale, true)
+            },
+            // set per checkpoint from the classification's resolved thresholds
+            group_radius: 0.0,
+            memory_radius: 0.0,
+            max_groups: a.max_groups,
+            saddle_starts: true,
+        });
+        let (mut per_seed, mut per_seed_spur) = (vec![], vec![]);
         for s in 0..request.seeds as u64 {
             let config = TrainConfig {
                 seed: request.train.seed + s,
                 image_shape: set.train.image_shape,
                 ..request.train.clone()
             };
-            let mut cells = vec![];
+            let (mut cells, mut spur_cells) = (vec![], vec![]);
             let run = train(
                 &config,
                 set.train.points.view(),
@@ -222,6 +369,34 @@ pub fn dynamics(
                         _ => None,
                     };
                     let seed = request.plan.seed ^ (k as u64) ^ (meta.step as u64) << 20;
+                    let attractors = census_config
+                        .map(|mut cfg| {
+                            cfg.group_radius = c.thresholds.delta_s;
+                            cfg.memory_radius = c.thresholds.delta_m;
+                            census(
+                                model,
+                                set.train.points.view(),
+                                samples.view(),
+                                plan.schedule.sigma_min,
+                                gate.as_ref(),
+                                &cfg,
+                            )
+                        })
+                        .transpose()?;
+                    if let Some(a) = &attractors {
+                        spur_cells.push(
+                            a.sample_kinds()
+                                .iter()
+                                .map(|k| *k == Some(AttractorKind::Spurious))
+                                .collect(),
+                        );
+                        records.extend(a.attractors.iter().map(|x| AttractorRecord {
+                            k,
+                            seed: config.seed,
+                            step: meta.step,
+                            attractor: x.clone(),
+                        }));
+                    }
                     rows.push(DynamicsRow {
                         k,
                         seed: config.seed,
@@ -231,6 +406,7 @@ pub fn dynamics(
                         test_loss: point.test_loss,
                         quality,
                         exact_quality: request.data.exact_quality(samples.view()),
+                        attractors: attractors.as_ref().map(AttractorRow::of),
                     });
                     cells.push(c.ratio_memorized.clone());
                     if keep_grid && s == 0 {
@@ -245,23 +421,41 @@ pub fn dynamics(
             )?;
             losses.push((k, config.seed, run.losses));
             per_seed.push(cells);
+            per_seed_spur.push(spur_cells);
         }
         flags.push(per_seed);
+        spur_flags.push(per_seed_spur);
     }
-    let (tau_mem, fit) = tau_mem_bootstrap(
-        &request.ks,
-        &flags,
+    let mut sets = vec![(flags.as_slice(), request.fmem_level)];
+    if let Some(a) = &request.attractors {
+        sets.push((spur_flags.as_slice(), a.spur_level));
+    }
+    let crossings = crossing_bootstrap(
+        &sets,
         &steps,
-        request.fmem_level,
         request.resamples,
         request.plan.seed ^ 0xB007,
     );
+    let (tau_mem, fit) = taus_and_fit(&request.ks, &crossings[0], request.resamples);
+    let (tau_spur, fit_spur, spur_ratio, exponent_gap) = match crossings.get(1) {
+        Some(spur) => {
+            let (taus, fit) = taus_and_fit(&request.ks, spur, request.resamples);
+            let (ratio, gap) = relation(&request.ks, &crossings[0], spur);
+            (taus, fit, ratio, gap)
+        }
+        None => (vec![], None, vec![], None),
+    };
     let tau_gen = tau_gen(&request.ks, &rows, &steps);
     let tau_gen_quality = tau_gen_quality(&request.ks, &rows, &steps);
     Ok(DynamicsRun {
         request,
         rows,
+        attractors: records,
         tau_mem,
+        tau_spur,
+        fit_spur,
+        spur_ratio,
+        exponent_gap,
         tau_gen,
         tau_gen_quality,
         fit,
@@ -273,89 +467,191 @@ pub fn dynamics(
     })
 }
 
-/// tau_mem of every K with its bootstrap interval, and the power-law fit with its interval.
-///
-/// `flags[k][seed][checkpoint]` holds each sample's f_mem indicator. The point estimate is
-/// the first crossing of the seed-averaged f_mem curve at `level`; each of `resamples`
-/// resamples (stream b of `seed`) draws the seeds with replacement and, inside every drawn
-/// (seed, checkpoint), the samples with replacement.
-fn tau_mem_bootstrap(
-    ks: &[usize],
-    flags: &[Vec<Vec<Vec<bool>>>],
+/// Per-sample indicators: `flags[k][seed][checkpoint][sample]`.
+type Flags = Vec<Vec<Vec<bool>>>;
+
+/// The first crossings of one indicator: the point estimate per K, and per resample the
+/// crossing of every K (+∞ when not reached).
+struct Crossings {
+    point: Vec<Option<f64>>,
+    boot: Vec<Vec<f64>>,
+}
+
+/// First crossings of the seed-averaged curves of several per-sample indicators, each at its
+/// level, with bootstrap resamples shared by all of them (paired). Each resample (stream b of
+/// `seed`) draws the seeds with replacement and, inside every drawn (seed, checkpoint), the
+/// samples with replacement; the same draws serve every indicator, which must have the same
+/// shape.
+fn crossing_bootstrap(
+    sets: &[(&[Flags], f64)],
     steps: &[usize],
-    level: f64,
     resamples: usize,
     seed: u64,
-) -> (Vec<Tau>, Option<PowerFit>) {
+) -> Vec<Crossings> {
     let steps_f: Vec<f64> = steps.iter().map(|&s| s as f64).collect();
-    let curve = |per_seed: &[Vec<Vec<bool>>], pick: &mut dyn FnMut(usize, usize) -> f64| {
-        (0..steps.len())
-            .map(|c| (0..per_seed.len()).map(|s| pick(s, c)).sum::<f64>() / per_seed.len() as f64)
-            .collect::<Vec<f64>>()
+    let mean = |v: &[bool], pick: &[usize]| {
+        pick.iter().filter(|&&i| v[i]).count() as f64 / pick.len().max(1) as f64
     };
-    let mean = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / v.len() as f64;
-    let point_taus: Vec<Option<f64>> = flags
+    // the curve of K index ki with seeds `drawn` and per (seed slot, checkpoint) sample draws
+    let crossing = |flags: &Flags, level: f64, drawn: &[usize], picks: &[Vec<Vec<usize>>]| {
+        let curve: Vec<f64> = (0..steps.len())
+            .map(|c| {
+                (0..drawn.len())
+                    .map(|s| mean(&flags[drawn[s]][c], &picks[s][c]))
+                    .sum::<f64>()
+                    / drawn.len() as f64
+            })
+            .collect();
+        first_crossing(&steps_f, &curve, level)
+    };
+    let num_k = sets[0].0.len();
+    let mut out: Vec<Crossings> = sets
         .iter()
-        .map(|per_seed| {
-            let f = curve(per_seed, &mut |s, c| mean(&per_seed[s][c]));
-            first_crossing(&steps_f, &f, level)
+        .map(|(flags, level)| Crossings {
+            point: flags
+                .iter()
+                .map(|per_seed| {
+                    let all: Vec<usize> = (0..per_seed.len()).collect();
+                    let picks: Vec<Vec<Vec<usize>>> = per_seed
+                        .iter()
+                        .map(|cells| cells.iter().map(|v| (0..v.len()).collect()).collect())
+                        .collect();
+                    crossing(per_seed, *level, &all, &picks)
+                })
+                .collect(),
+            boot: vec![],
         })
         .collect();
-    // the fit uses the K values whose point estimate crossed; a resample in which one of them
-    // never crosses has no exponent (tau_mem beyond the last checkpoint) and is counted out
-    let fitted: Vec<usize> = (0..ks.len()).filter(|&i| point_taus[i].is_some()).collect();
-    let fit_of = |taus: &[Option<f64>]| -> Option<(f64, f64)> {
-        let (xs, ys): (Vec<f64>, Vec<f64>) = fitted
-            .iter()
-            .map(|&i| taus[i].map(|t| (ks[i] as f64, t)))
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .unzip();
-        power_law(&xs, &ys)
-    };
-    // bootstrap: resample seeds, then samples inside each drawn (seed, checkpoint)
-    let mut boot_taus: Vec<Vec<f64>> = vec![vec![]; ks.len()];
-    let mut boot_p = vec![];
     for b in 0..resamples {
         let mut r = rng::stream(seed, b as u64);
-        let mut taus = vec![];
-        for (ki, per_seed) in flags.iter().enumerate() {
+        let mut draws: Vec<Vec<f64>> = vec![vec![]; sets.len()];
+        for ki in 0..num_k {
+            let per_seed = &sets[0].0[ki];
             let drawn: Vec<usize> = (0..per_seed.len())
                 .map(|_| r.random_range(0..per_seed.len()))
                 .collect();
-            let f = curve(per_seed, &mut |s, c| {
-                let v = &per_seed[drawn[s]][c];
-                (0..v.len())
-                    .filter(|_| v[r.random_range(0..v.len())])
-                    .count() as f64
-                    / v.len() as f64
-            });
-            let t = first_crossing(&steps_f, &f, level);
-            boot_taus[ki].push(t.unwrap_or(f64::INFINITY));
-            taus.push(t);
+            let mut picks: Vec<Vec<Vec<usize>>> = vec![vec![]; drawn.len()];
+            for c in 0..steps.len() {
+                for (s, &seed_index) in drawn.iter().enumerate() {
+                    let n = per_seed[seed_index][c].len();
+                    picks[s].push((0..n).map(|_| r.random_range(0..n)).collect());
+                }
+            }
+            for (set, (flags, level)) in sets.iter().enumerate() {
+                let t = crossing(&flags[ki], *level, &drawn, &picks);
+                draws[set].push(t.unwrap_or(f64::INFINITY));
+            }
         }
-        if let Some((_, p)) = fit_of(&taus) {
-            boot_p.push(p);
+        for (set, d) in draws.into_iter().enumerate() {
+            out[set].boot.push(d);
         }
     }
-    let tau_mem = ks
+    out
+}
+
+/// tau of every K with its interval, and the power-law fit over the K values whose point
+/// estimate crossed; a resample in which one of them never crosses has no exponent (tau
+/// beyond the last checkpoint) and is counted out.
+fn taus_and_fit(ks: &[usize], c: &Crossings, resamples: usize) -> (Vec<Tau>, Option<PowerFit>) {
+    let fitted: Vec<usize> = (0..ks.len()).filter(|&i| c.point[i].is_some()).collect();
+    let boot_p: Vec<f64> = c
+        .boot
         .iter()
-        .zip(&point_taus)
-        .zip(boot_taus)
-        .map(|((&k, &step), boot)| Tau {
+        .filter_map(|taus| fit_over(ks, &fitted, taus))
+        .map(|(_, p)| p)
+        .collect();
+    let taus = ks
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| Tau {
             k,
-            step,
-            ci: censored_interval(boot),
+            step: c.point[i],
+            ci: censored_interval(c.boot.iter().map(|t| t[i]).collect()),
         })
         .collect();
-    let fit = fit_of(&point_taus).map(|(a, p)| PowerFit {
+    let point: Vec<f64> = c.point.iter().map(|t| t.unwrap_or(f64::INFINITY)).collect();
+    let fit = fit_over(ks, &fitted, &point).map(|(a, p)| PowerFit {
         a,
         p,
         num_k: fitted.len(),
         resamples: boot_p.len(),
         ci: percentile_interval(boot_p),
     });
-    (tau_mem, fit)
+    debug_assert!(c.boot.len() == resamples);
+    (taus, fit)
+}
+
+/// The power law tau = a K^p over the K indices `fitted` (None when one is +∞ or fewer than
+/// two remain).
+fn fit_over(ks: &[usize], fitted: &[usize], taus: &[f64]) -> Option<(f64, f64)> {
+    if fitted.iter().any(|&i| !taus[i].is_finite()) {
+        return None;
+    }
+    let xs: Vec<f64> = fitted.iter().map(|&i| ks[i] as f64).collect();
+    let ys: Vec<f64> = fitted.iter().map(|&i| taus[i]).collect();
+    power_law(&xs, &ys)
+}
+
+/// tau_spur/tau_mem per K and p_spur − p_mem, each from the resamples in which the taus
+/// involved crossed (paired: one resample draws both).
+fn relation(ks: &[usize], mem: &Crossings, spur: &Crossings) -> (Vec<Ratio>, Option<ExponentGap>) {
+    let ratios = (0..ks.len())
+        .map(|i| {
+            let boot: Vec<f64> = mem
+                .boot
+                .iter()
+                .zip(&spur.boot)
+                .filter(|(m, s)| m[i].is_finite() && s[i].is_finite())
+                .map(|(m, s)| s[i] / m[i])
+                .collect();
+            Ratio {
+                k: ks[i],
+                ratio: mem.point[i].zip(spur.point[i]).map(|(m, s)| s / m),
+                resamples: boot.len(),
+                ci: if boot.is_empty() {
+                    [None, None]
+                } else {
+                    percentile_interval(boot).map(Some)
+                },
+            }
+        })
+        .collect();
+    let fitted: Vec<usize> = (0..ks.len())
+        .filter(|&i| mem.point[i].is_some() && spur.point[i].is_some())
+        .collect();
+    let point = |c: &Crossings| -> Vec<f64> {
+        c.point.iter().map(|t| t.unwrap_or(f64::INFINITY)).collect()
+    };
+    let gap_of = |m: &[f64], s: &[f64]| -> Option<f64> {
+        Some(fit_over(ks, &fitted, s)?.1 - fit_over(ks, &fitted, m)?.1)
+    };
+    let boot: Vec<f64> = mem
+        .boot
+        .iter()
+        .zip(&spur.boot)
+        .filter_map(|(m, s)| gap_of(m, s))
+        .collect();
+    let gap = gap_of(&point(mem), &point(spur)).map(|gap| ExponentGap {
+        gap,
+        resamples: boot.len(),
+        ci: percentile_interval(boot),
+    });
+    (ratios, gap)
+}
+
+/// tau_mem of every K with its bootstrap interval, and the power-law fit with its interval
+/// (one indicator of [`crossing_bootstrap`]).
+#[cfg(test)]
+fn tau_mem_bootstrap(
+    ks: &[usize],
+    flags: &[Flags],
+    steps: &[usize],
+    level: f64,
+    resamples: usize,
+    seed: u64,
+) -> (Vec<Tau>, Option<PowerFit>) {
+    let c = crossing_bootstrap(&[(flags, level)], steps, resamples, seed);
+    taus_and_fit(ks, &c[0], resamples)
 }
 
 /// The seed-averaged curve of `value` over `steps` at K = `k` (NaN where no seed has one).
@@ -441,6 +737,7 @@ impl DynamicsRun {
                     "train_loss": r.train_loss, "test_loss": r.test_loss,
                     "quality": r.quality,
                     "exact_quality": r.exact_quality,
+                    "attractors": r.attractors,
                 })
             })
             .collect();
@@ -453,22 +750,41 @@ impl DynamicsRun {
             "grid_k": self.request.grid_k,
             "fit": self.fit,
             "fmem_level": self.request.fmem_level,
+            "tau_spur": self.tau_spur,
+            "fit_spur": self.fit_spur,
+            "spur_ratio": self.spur_ratio,
+            "exponent_gap": self.exponent_gap,
+            "spur_level": self.request.attractors.map(|a| a.spur_level),
             "seeds": self.request.seeds,
             "num_samples": self.request.num_samples,
             "seconds": self.seconds,
         })
     }
 
-    /// The (K, seed, step) phase table as CSV.
+    /// The (K, seed, step) phase table as CSV; the attractor columns are empty without a
+    /// census.
     pub fn phase_csv(&self) -> String {
         let mut out = String::from(
-            "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout\n",
+            "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout,memory_attractors,spurious_attractors,off_support_attractors,saddles,uncertain,memory_mass,spurious_mass\n",
         );
         for r in &self.rows {
             let f = &r.fractions;
             let q = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            let a = r.attractors.as_ref().map_or(",,,,,,".to_string(), |a| {
+                let c = &a.counts;
+                format!(
+                    "{},{},{},{},{},{},{}",
+                    c.memory,
+                    c.spurious,
+                    c.off_support,
+                    c.saddle,
+                    c.uncertain,
+                    a.memory_mass,
+                    a.spurious_mass
+                )
+            });
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{a}\n",
                 r.k,
                 r.seed,
                 r.step,
@@ -484,6 +800,33 @@ impl DynamicsRun {
                 f.off_support.value,
                 q(r.quality.map(|q| q.mmd2)),
                 q(r.quality.map(|q| q.mmd2_heldout)),
+            );
+        }
+        out
+    }
+
+    /// Every attractor of every checkpoint as CSV: kind, certified index, basin share, spectral
+    /// gap, asymmetry, distance to the nearest training pattern, residual.
+    pub fn attractors_csv(&self) -> String {
+        let mut out = String::from(
+            "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual\n",
+        );
+        let q = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        for r in &self.attractors {
+            let a = &r.attractor;
+            out += &format!(
+                "{},{},{},{},{},{},{},{},{},{},{}\n",
+                r.k,
+                r.seed,
+                r.step,
+                a.kind.name(),
+                a.index.map_or(String::new(), |i| i.to_string()),
+                a.certified,
+                a.basin,
+                q(a.gap),
+                q(a.asymmetry),
+                a.nearest_train,
+                a.residual
             );
         }
         out
@@ -594,6 +937,7 @@ mod tests {
                 bandwidth: 1.0,
             }),
             exact_quality: None,
+            attractors: None,
         }
     }
 

@@ -3,7 +3,8 @@
 use memscape::analysis::classify::ThresholdSpec;
 use memscape::dataset::DataSpec;
 use memscape::store::{Manifest, RunDir};
-use memscape_train::dynamics::{DynamicsRequest, dynamics};
+use memscape_train::TrainConfig;
+use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, DynamicsRun, dynamics};
 
 use crate::flags::DynamicsArgs;
 
@@ -12,7 +13,15 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let data = DataSpec::parse(&args.data)?;
     // the image shape of image data (a U-Net's configuration is checked, and the grid's K
     // chosen, before anything is written)
-    let image_shape = data.load()?.image_shape;
+    let loaded = data.load()?;
+    let (image_shape, dim) = (loaded.image_shape, loaded.points.ncols());
+    let eigenvalues = match args.eigenvalues {
+        Some(e) if e > dim => anyhow::bail!(
+            "--eigenvalues must be at most the data's dimension {dim}, got {e}"
+        ),
+        Some(e) => e,
+        None => AttractorRequest::default().eigenvalues.min(dim),
+    };
     let grid_k = args
         .grid_k
         .or_else(|| image_shape.map(|_| ks[ks.len() / 2]));
@@ -37,8 +46,18 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         fmem_level: args.fmem_level,
         resamples: args.resamples,
         grid_k,
+        attractors: (!args.no_attractors).then_some(AttractorRequest {
+            spur_level: args.spur_level,
+            max_groups: args.attractor_groups,
+            eigenvalues,
+        }),
     };
     request.train.validate()?;
+    let interventions: Vec<(String, TrainConfig)> = args
+        .intervention
+        .iter()
+        .map(|spec| intervention(&request.train, spec))
+        .collect::<anyhow::Result<_>>()?;
     let out = RunDir::create(&args.out)?;
     let mut saved = vec![];
     let run = dynamics(request, |k, seed, model, meta| {
@@ -56,7 +75,25 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }
         Ok(())
     })?;
-    let results = run.results();
+    let mut results = run.results();
+    let mut intervention_runs = vec![("none".to_string(), None)];
+    for (name, train) in interventions {
+        eprintln!("intervention {name}");
+        let other = dynamics(
+            DynamicsRequest {
+                train,
+                grid_k: None,
+                ..run.request.clone()
+            },
+            |_, _, _, _| Ok(()),
+        )?;
+        intervention_runs.push((name, Some(other)));
+    }
+    let table: Vec<serde_json::Value> = intervention_runs
+        .iter()
+        .map(|(name, r)| intervention_summary(name, r.as_ref().unwrap_or(&run)))
+        .collect();
+    results["interventions"] = serde_json::json!(table);
     let mut grid_files = vec![];
     if let (Some(k), Some(train)) = (run.request.grid_k, &run.grid_train) {
         out.write_npy("train.npy", train)?;
@@ -73,6 +110,21 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         grid_files.push("labels.csv".into());
     }
     out.write_bytes("phase.csv", run.phase_csv().as_bytes())?;
+    if run.request.attractors.is_some() {
+        let mut csv = String::new();
+        for (name, r) in &intervention_runs {
+            let body = r.as_ref().unwrap_or(&run).attractors_csv();
+            for (i, line) in body.lines().enumerate() {
+                if i == 0 && csv.is_empty() {
+                    csv += &format!("intervention,{line}\n");
+                } else if i > 0 {
+                    csv += &format!("{name},{line}\n");
+                }
+            }
+        }
+        out.write_bytes("attractors.csv", csv.as_bytes())?;
+        grid_files.push("attractors.csv".into());
+    }
     out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
     out.write_json("results.json", &results)?;
     let mut manifest = Manifest::new(command, serde_json::json!({"request": run.request}));
@@ -117,6 +169,45 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             fmt(g.step)
         );
     }
+    if run.request.attractors.is_some() {
+        eprintln!(
+            "{:>6}  {:>12}  {:>25}  {:>10}  {:>21}",
+            "K", "tau_spur", "95% CI", "spur/mem", "95% CI"
+        );
+        for (t, r) in run.tau_spur.iter().zip(&run.spur_ratio) {
+            let ratio = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}"));
+            eprintln!(
+                "{:>6}  {:>12}  {:>25}  {:>10}  {:>21}",
+                t.k,
+                fmt(t.step),
+                format!("[{}, {}]", fmt(t.ci[0]), fmt(t.ci[1])),
+                ratio(r.ratio),
+                format!("[{}, {}]", ratio(r.ci[0]), ratio(r.ci[1]))
+            );
+        }
+        if let Some(g) = &run.exponent_gap {
+            eprintln!(
+                "p_spur − p_mem = {:.3} [{:.3}, {:.3}] ({} paired resamples; 0: tau_spur/tau_mem does not depend on K)",
+                g.gap, g.ci[0], g.ci[1], g.resamples
+            );
+        }
+        if intervention_runs.len() > 1 {
+            eprintln!("interventions (last checkpoint, seed means): see results.json \"interventions\"");
+            for row in &table {
+                eprintln!("  {}", row["name"].as_str().unwrap_or(""));
+                for k in row["by_k"].as_array().into_iter().flatten() {
+                    eprintln!(
+                        "    K {:>5}  tau_mem {:>10}  tau_spur {:>10}  spurious attractors {:>6.2}  memories {:>6.2}  saddles {:>6.2}  spurious basin {:>6.3}",
+                        k["k"], fmt(k["tau_mem"].as_f64()), fmt(k["tau_spur"].as_f64()),
+                        k["spurious_attractors"].as_f64().unwrap_or(f64::NAN),
+                        k["memory_attractors"].as_f64().unwrap_or(f64::NAN),
+                        k["saddles"].as_f64().unwrap_or(f64::NAN),
+                        k["mean_spurious_basin"].as_f64().unwrap_or(f64::NAN),
+                    );
+                }
+            }
+        }
+    }
     match &run.fit {
         Some(f) => eprintln!(
             "tau_mem = {:.3} K^p with p = {:.3} [{:.3}, {:.3}] over {} K values (f_mem level {}; \
@@ -142,4 +233,99 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&results);
     }
     Ok(0)
+}
+
+/// The training configuration of one `--intervention` spec: comma-separated `key=value`
+/// overrides of `base`.
+fn intervention(base: &TrainConfig, spec: &str) -> anyhow::Result<(String, TrainConfig)> {
+    let mut train = base.clone();
+    for part in spec.split(',') {
+        let (key, value) = part.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--intervention must be key=value pairs separated by commas, got {spec:?}")
+        })?;
+        let number = || {
+            value.trim().parse::<f64>().map_err(|_| {
+                anyhow::anyhow!("--intervention: {key} must be a number, got {value:?} in {spec:?}")
+            })
+        };
+        let count = || {
+            value.trim().parse::<usize>().map_err(|_| {
+                anyhow::anyhow!("--intervention: {key} must be a positive integer, got {value:?} in {spec:?}")
+            })
+        };
+        match key.trim() {
+            "dropout" => train.dropout = number()?,
+            "weight-decay" => train.weight_decay = number()?,
+            "input-noise" => train.input_noise = number()?,
+            "ema" => train.ema = Some(number()?),
+            "lr" => train.lr = number()?,
+            "width" => train.width = count()?,
+            "depth" => train.depth = count()?,
+            other => anyhow::bail!(
+                "--intervention: unknown key {other:?} in {spec:?} (keys: dropout, weight-decay, input-noise, ema, lr, width, depth)"
+            ),
+        }
+    }
+    train
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--intervention {spec:?}: {e}"))?;
+    Ok((spec.to_string(), train))
+}
+
+/// One intervention's row of the `interventions` table: per K, tau_mem and tau_spur with
+/// their intervals, and at the last checkpoint the seed means of the attractor counts by kind,
+/// of the shares of samples in memory and spurious basins, and of the mean basin share of a
+/// spurious and of a memory attractor.
+fn intervention_summary(name: &str, run: &DynamicsRun) -> serde_json::Value {
+    let last = run.rows.iter().map(|r| r.step).max().unwrap_or(0);
+    let by_k: Vec<serde_json::Value> = run
+        .request
+        .ks
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            let rows: Vec<_> = run
+                .rows
+                .iter()
+                .filter(|r| r.k == k && r.step == last)
+                .filter_map(|r| r.attractors.as_ref())
+                .collect();
+            let mean = |f: &dyn Fn(&memscape_train::dynamics::AttractorRow) -> f64| {
+                let v: Vec<f64> = rows.iter().map(|a| f(a)).filter(|v| v.is_finite()).collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            let average = |b: &[f64]| {
+                if b.is_empty() {
+                    f64::NAN
+                } else {
+                    b.iter().sum::<f64>() / b.len() as f64
+                }
+            };
+            serde_json::json!({
+                "k": k,
+                "tau_mem": run.tau_mem[i].step,
+                "tau_mem_ci": run.tau_mem[i].ci,
+                "tau_spur": run.tau_spur.get(i).and_then(|t| t.step),
+                "tau_spur_ci": run.tau_spur.get(i).map(|t| t.ci),
+                "memory_attractors": mean(&|a| a.counts.memory as f64),
+                "spurious_attractors": mean(&|a| a.counts.spurious as f64),
+                "off_support_attractors": mean(&|a| a.counts.off_support as f64),
+                "saddles": mean(&|a| a.counts.saddle as f64),
+                "uncertain": mean(&|a| a.counts.uncertain as f64),
+                "memory_mass": mean(&|a| a.memory_mass),
+                "spurious_mass": mean(&|a| a.spurious_mass),
+                "mean_memory_basin": mean(&|a| average(&a.memory_basins)),
+                "mean_spurious_basin": mean(&|a| average(&a.spurious_basins)),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "name": name,
+        "train": run.request.train,
+        "step": last,
+        "by_k": by_k,
+        "fit": run.fit,
+        "fit_spur": run.fit_spur,
+        "exponent_gap": run.exponent_gap,
+    })
 }

@@ -67,7 +67,7 @@ impl FixedPointConfig {
             merge: 1e-3 * scale,
             eigenvalues: 10,
             max_arnoldi: 200,
-            eig_tolerance: if f32 { 1e-2 } else { 1e-6 },
+            eig_tolerance: if f32 { 1e-3 } else { 1e-6 },
             asymmetry_probes: 16,
             seed: 0,
         }
