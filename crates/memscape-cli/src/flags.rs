@@ -646,11 +646,32 @@ pub struct AttractorsArgs {
     /// Monte Carlo starts for the basin weights (0: skip).
     #[arg(long, default_value_t = 2000)]
     pub basin_starts: usize,
-    /// Samples of the exact model stopped at this sigma, drawn on the 2-D landscape (0: none).
+    /// Samples of the model stopped at this sigma: drawn on the 2-D landscape (0: none), and
+    /// with --checkpoint the starts of the attractor census (at least 1).
     #[arg(long, default_value_t = 500)]
     pub samples: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// A trained network's checkpoint (`memscape train`): its fixed points at --sigma
+    /// (matrix-free Newton–Krylov from its settled samples), their Jacobian spectra, kinds,
+    /// basins, critical recovery levels and relative energies, instead of the exact model's.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// With --checkpoint: rightmost Jacobian eigenvalues per fixed point (at most the data's
+    /// dimension; default 10, capped at it).
+    #[arg(long)]
+    pub eigenvalues: Option<usize>,
+    /// With --checkpoint: critical recovery levels of the stable points with the largest
+    /// basins, this many (0: none).
+    #[arg(long, default_value_t = 4)]
+    pub recovery: usize,
+    /// With --checkpoint: noise directions per recovery level.
+    #[arg(long, default_value_t = 32)]
+    pub trials: usize,
+    /// With --checkpoint: held-out points (the tail of the permutation) that calibrate the
+    /// support gate, so that stable points off the data are told apart (needs at least 20).
+    #[arg(long, default_value_t = 1000)]
+    pub holdout: usize,
     #[arg(long, default_value = "runs/attractors")]
     pub out: PathBuf,
     #[arg(long)]

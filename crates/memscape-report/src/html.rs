@@ -308,6 +308,9 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
         Ok(a) => a,
         Err(e) => return problems.push(e.to_string()),
     };
+    if a["model"] == "trained" {
+        return trained_attractors_section(reader, &a, out, problems);
+    }
     let c = &a["counts"];
     let _ = write!(
         out,
@@ -376,6 +379,104 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Table: <code>attractors.json</code> (first 200 points).</p></section>");
+}
+
+/// The landscape section of `attractors --checkpoint`: the census of a trained network.
+fn trained_attractors_section(
+    reader: &RunReader,
+    a: &serde_json::Value,
+    out: &mut String,
+    problems: &mut Vec<String>,
+) {
+    let c = &a["counts"];
+    let n = |v: &serde_json::Value| v.as_f64().map_or("—".to_string(), |v| format!("{v:.4}"));
+    let _ = write!(
+        out,
+        "<section><h2>Fixed points of the network at step {} at sigma = {}</h2><p><b>{}</b> memories, <b>{}</b> spurious, <b>{}</b> off-support, <b>{}</b> saddles, <b>{}</b> uncertain (index not certified), from {} samples stopped at this sigma ({} did not settle). Matrix-free Newton–Krylov from the settled samples' groups and from midpoints of neighbouring stable points; kinds from the rightmost eigenvalues of the Jacobian (Arnoldi on finite-difference products).</p>",
+        a["step"],
+        a["sigma"],
+        c["memory"],
+        c["spurious"],
+        c["off_support"],
+        c["saddle"],
+        c["uncertain"],
+        a["census"]["num_samples"],
+        a["census"]["unsettled"]
+    );
+    if a["grids"].is_object() {
+        figure(
+            reader,
+            "landscape",
+            "The network's energy E = −sigma² log p_sigma (colour, square-root scale; integrated from its score along grid lines), its score (D − x)/sigma² (white arrows, log length), training patterns (crosses), its samples stopped at sigma (dots) and its fixed points by kind. From <code>energy_grid.npy</code>, <code>score_grid.npy</code>, <code>samples.npy</code>, <code>attractors.json</code>.",
+            out,
+            problems,
+        );
+        figure(
+            reader,
+            "basins",
+            "Basins: each grid point coloured by the fixed point it settles to (x ← D(x, sigma), at most 500 iterations), grey where it ends elsewhere. From <code>basin_map.npy</code>.",
+            out,
+            problems,
+        );
+    }
+    out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>certified</th><th>basin</th><th>gap 1 − Re λ_max</th><th>‖J − Jᵀ‖/‖J‖</th><th>to nearest pattern</th></tr></thead><tbody>");
+    for (i, p) in a["critical_points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .take(200)
+    {
+        let _ = write!(
+            out,
+            "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            p["kind"].as_str().unwrap_or("?"),
+            p["index"],
+            p["certified"],
+            n(&p["basin"]),
+            n(&p["gap"]),
+            n(&p["asymmetry"]),
+            n(&p["nearest_train"]),
+        );
+    }
+    out.push_str("</tbody></table>");
+    if let Some(rs) = a["recovery"].as_array().filter(|r| !r.is_empty()) {
+        out.push_str("<table><thead><tr><th>#</th><th>critical sigma (95% CI)</th><th>DDPM time t</th><th>implied radius (95% CI)</th><th>displacement s*√d</th><th>censored (high / low)</th></tr></thead><tbody>");
+        for r in rs {
+            let v = &r["recovery"];
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{} / {}</td></tr>",
+                r["attractor"],
+                n(&v["critical_sigma"]),
+                n(&v["ci"][0]),
+                n(&v["ci"][1]),
+                n(&v["critical_t"]),
+                n(&v["radius"]),
+                n(&v["radius_ci"][0]),
+                n(&v["radius_ci"][1]),
+                n(&v["displacement"]),
+                v["censored_high"],
+                v["censored_low"]
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    if let Some(es) = a["energies"].as_array().filter(|e| !e.is_empty()) {
+        out.push_str("<table><thead><tr><th>from</th><th>to</th><th>E(to) − E(from)</th><th>barrier along the segment</th></tr></thead><tbody>");
+        for e in es {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e["from"],
+                e["to"],
+                n(&e["delta"]),
+                n(&e["barrier"])
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    out.push_str("<p class=\"note\">Tables: <code>attractors.json</code>. Critical sigma: the noise level at which 90% of noised copies still return (reverse ODE, then settling) within delta_m, located per trial by bisection; implied radius s*·Φ⁻¹(0.9), the distance of a flat basin boundary crossed that often; DDPM time t on the linear schedule (vp_beta 0.1..20). Energies: E = −sigma² log p_sigma along the straight segment, by Gauss–Legendre quadrature of the score.</p></section>");
 }
 
 /// The section of a `bifurcate` run: the events and the diagram.

@@ -19,6 +19,8 @@ fn kind_style(kind: &str) -> (RGBColor, &'static str) {
         "memory" => (RGBColor(214, 39, 40), "memory (minimum at a pattern)"),
         "spurious" => (RGBColor(255, 127, 14), "spurious minimum"),
         "saddle" => (RGBColor(44, 160, 44), "saddle"),
+        "off_support" => (RGBColor(127, 127, 127), "stable, off the data's support"),
+        "uncertain" => (RGBColor(188, 189, 34), "index not certified"),
         _ => (RGBColor(148, 103, 189), "maximum"),
     }
 }
@@ -41,6 +43,8 @@ struct Scene {
     edges: Vec<((f64, f64), (f64, f64))>,
     basins: bool,
     beta: f64,
+    /// A trained network's landscape (titles name sigma and the network).
+    trained: bool,
 }
 
 fn draw<DB: DrawingBackend>(
@@ -49,10 +53,12 @@ fn draw<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let [x0, x1, y0, y1] = s.bounds;
-    let title = if s.basins {
-        format!("Basins of attraction at beta = {}", s.beta)
-    } else {
-        format!("Energy landscape E(x; beta = {})", s.beta)
+    let sigma = 1.0 / s.beta.sqrt();
+    let title = match (s.basins, s.trained) {
+        (true, false) => format!("Basins of attraction at beta = {}", s.beta),
+        (false, false) => format!("Energy landscape E(x; beta = {})", s.beta),
+        (true, true) => format!("Basins of the trained network at sigma = {sigma:.4}"),
+        (false, true) => format!("Trained network: −σ² log p_σ at sigma = {sigma:.4}"),
     };
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
@@ -151,7 +157,11 @@ fn draw<DB: DrawingBackend>(
                     cyan.mix(0.7).filled(),
                 )
             }))?
-            .label("sample (exact model, stopped at this sigma)")
+            .label(if s.trained {
+                "sample (network, stopped at this sigma)"
+            } else {
+                "sample (exact model, stopped at this sigma)"
+            })
             .legend(move |(x, y)| Circle::new((x + 10, y), 3, cyan.filled()));
     }
     let np = s.patterns.shape()[0];
@@ -165,7 +175,14 @@ fn draw<DB: DrawingBackend>(
         }))?
         .label("training pattern")
         .legend(|(x, y)| Cross::new((x + 10, y), 4, BLACK.stroke_width(2)));
-    for kind in ["memory", "spurious", "saddle", "maximum"] {
+    for kind in [
+        "memory",
+        "spurious",
+        "off_support",
+        "saddle",
+        "uncertain",
+        "maximum",
+    ] {
         let (color, label) = kind_style(kind);
         let pts: Vec<(f64, f64)> = s
             .points
@@ -254,6 +271,7 @@ pub fn landscape_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
         edges,
         basins: false,
         beta,
+        trained: json["model"] == "trained",
     };
     let mut files = save(dir, "landscape", SIZE, &scene)?;
     scene.cells = reader.array("basin_map.npy")?;

@@ -22,9 +22,9 @@ use memscape::analysis::classify::{
     Class, Classification, Fractions, ThresholdSpec, censored_interval, classify, fractions,
     percentile_interval,
 };
+use memscape::analysis::dynamics::{first_crossing, power_law};
 use memscape::analysis::fixed::FixedPointConfig;
 use memscape::analysis::settle::SettleConfig;
-use memscape::analysis::dynamics::{first_crossing, power_law};
 use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
 use memscape::dataset::{DataSpec, ExactQuality};
 use memscape::error::{Error, Result};
@@ -116,7 +116,11 @@ impl AttractorRow {
     fn of(c: &Census) -> Self {
         let n = c.sample_attractor.len() as f64;
         let mass = |kind: AttractorKind| {
-            c.sample_kinds().iter().filter(|k| **k == Some(kind)).count() as f64 / n
+            c.sample_kinds()
+                .iter()
+                .filter(|k| **k == Some(kind))
+                .count() as f64
+                / n
         };
         let mut asym: Vec<f64> = c
             .attractors
@@ -430,12 +434,8 @@ pub fn dynamics(
     if let Some(a) = &request.attractors {
         sets.push((spur_flags.as_slice(), a.spur_level));
     }
-    let crossings = crossing_bootstrap(
-        &sets,
-        &steps,
-        request.resamples,
-        request.plan.seed ^ 0xB007,
-    );
+    let crossings =
+        crossing_bootstrap(&sets, &steps, request.resamples, request.plan.seed ^ 0xB007);
     let (tau_mem, fit) = taus_and_fit(&request.ks, &crossings[0], request.resamples);
     let (tau_spur, fit_spur, spur_ratio, exponent_gap) = match crossings.get(1) {
         Some(spur) => {
@@ -531,12 +531,13 @@ fn crossing_bootstrap(
                 .map(|_| r.random_range(0..per_seed.len()))
                 .collect();
             let mut picks: Vec<Vec<Vec<usize>>> = vec![vec![]; drawn.len()];
-            for c in 0..steps.len() {
-                for (s, &seed_index) in drawn.iter().enumerate() {
+            // checkpoint-major, then seed slot: the order of the draws is part of the seed
+            (0..steps.len()).for_each(|c| {
+                for (pick, &seed_index) in picks.iter_mut().zip(&drawn) {
                     let n = per_seed[seed_index][c].len();
-                    picks[s].push((0..n).map(|_| r.random_range(0..n)).collect());
+                    pick.push((0..n).map(|_| r.random_range(0..n)).collect());
                 }
-            }
+            });
             for (set, (flags, level)) in sets.iter().enumerate() {
                 let t = crossing(&flags[ki], *level, &drawn, &picks);
                 draws[set].push(t.unwrap_or(f64::INFINITY));

@@ -1,4 +1,5 @@
-//! `memscape attractors`: the critical points of the exact landscape at one beta.
+//! `memscape attractors`: the critical points of the exact landscape at one beta (with
+//! `--checkpoint`, a trained network's: [`super::attractors_trained`]).
 
 use memscape::analysis::basin::{basin_map, basin_weights, energy_grid, morse_smale, score_grid};
 use memscape::analysis::classify::train_spacing;
@@ -16,6 +17,9 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         (None, Some(s)) => Beta::from_sigma(require_positive("--sigma", s)?).value(),
         (None, None) => anyhow::bail!("--beta or --sigma is required"),
     };
+    if args.checkpoint.is_some() {
+        return super::attractors_trained::run(args, Beta(beta).sigma(), command);
+    }
     let patterns = super::patterns(&args.data, args.k, args.subset_seed)?;
     let land = Landscape::new(patterns.view(), beta)?;
     let spacing = train_spacing(patterns.view())?;

@@ -16,9 +16,9 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let loaded = data.load()?;
     let (image_shape, dim) = (loaded.image_shape, loaded.points.ncols());
     let eigenvalues = match args.eigenvalues {
-        Some(e) if e > dim => anyhow::bail!(
-            "--eigenvalues must be at most the data's dimension {dim}, got {e}"
-        ),
+        Some(e) if e > dim => {
+            anyhow::bail!("--eigenvalues must be at most the data's dimension {dim}, got {e}")
+        }
         Some(e) => e,
         None => AttractorRequest::default().eigenvalues.min(dim),
     };
@@ -192,13 +192,17 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             );
         }
         if intervention_runs.len() > 1 {
-            eprintln!("interventions (last checkpoint, seed means): see results.json \"interventions\"");
+            eprintln!(
+                "interventions (last checkpoint, seed means): see results.json \"interventions\""
+            );
             for row in &table {
                 eprintln!("  {}", row["name"].as_str().unwrap_or(""));
                 for k in row["by_k"].as_array().into_iter().flatten() {
                     eprintln!(
                         "    K {:>5}  tau_mem {:>10}  tau_spur {:>10}  spurious attractors {:>6.2}  memories {:>6.2}  saddles {:>6.2}  spurious basin {:>6.3}",
-                        k["k"], fmt(k["tau_mem"].as_f64()), fmt(k["tau_spur"].as_f64()),
+                        k["k"],
+                        fmt(k["tau_mem"].as_f64()),
+                        fmt(k["tau_spur"].as_f64()),
                         k["spurious_attractors"].as_f64().unwrap_or(f64::NAN),
                         k["memory_attractors"].as_f64().unwrap_or(f64::NAN),
                         k["saddles"].as_f64().unwrap_or(f64::NAN),
@@ -241,7 +245,9 @@ fn intervention(base: &TrainConfig, spec: &str) -> anyhow::Result<(String, Train
     let mut train = base.clone();
     for part in spec.split(',') {
         let (key, value) = part.split_once('=').ok_or_else(|| {
-            anyhow::anyhow!("--intervention must be key=value pairs separated by commas, got {spec:?}")
+            anyhow::anyhow!(
+                "--intervention must be key=value pairs separated by commas, got {spec:?}"
+            )
         })?;
         let number = || {
             value.trim().parse::<f64>().map_err(|_| {
@@ -250,7 +256,9 @@ fn intervention(base: &TrainConfig, spec: &str) -> anyhow::Result<(String, Train
         };
         let count = || {
             value.trim().parse::<usize>().map_err(|_| {
-                anyhow::anyhow!("--intervention: {key} must be a positive integer, got {value:?} in {spec:?}")
+                anyhow::anyhow!(
+                    "--intervention: {key} must be a positive integer, got {value:?} in {spec:?}"
+                )
             })
         };
         match key.trim() {
@@ -291,7 +299,11 @@ fn intervention_summary(name: &str, run: &DynamicsRun) -> serde_json::Value {
                 .filter_map(|r| r.attractors.as_ref())
                 .collect();
             let mean = |f: &dyn Fn(&memscape_train::dynamics::AttractorRow) -> f64| {
-                let v: Vec<f64> = rows.iter().map(|a| f(a)).filter(|v| v.is_finite()).collect();
+                let v: Vec<f64> = rows
+                    .iter()
+                    .map(|a| f(a))
+                    .filter(|v| v.is_finite())
+                    .collect();
                 (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             };
             let average = |b: &[f64]| {

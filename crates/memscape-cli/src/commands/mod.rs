@@ -1,6 +1,7 @@
 //! One file per command; each turns flags into a library config and makes one library call.
 
 mod attractors;
+mod attractors_trained;
 mod bifurcate;
 mod classify;
 mod dynamics;

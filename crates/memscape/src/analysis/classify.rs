@@ -166,6 +166,23 @@ pub fn train_spacing(train: ArrayView2<f64>) -> Result<f64> {
     Ok(d[d.len() / 2])
 }
 
+impl ThresholdSpec {
+    /// The thresholds for the training set `train` (automatic ones from its spacing).
+    pub fn resolve(&self, train: ArrayView2<f64>) -> Result<Resolved> {
+        let spacing = train_spacing(train)?;
+        let resolve = |t: Threshold, factor: f64| match t {
+            Threshold::Auto => factor * spacing,
+            Threshold::Value(v) => v,
+        };
+        Ok(Resolved {
+            delta_m: resolve(self.delta_m, AUTO_MEMORIZED),
+            delta_s: resolve(self.delta_s, AUTO_SPURIOUS),
+            f_mem_ratio: self.f_mem_ratio,
+            train_spacing: spacing,
+        })
+    }
+}
+
 /// Classifies `samples` against `train`; with `samples_b`, "spurious" is judged against that
 /// independent batch instead of the other samples.
 pub fn classify(
@@ -182,17 +199,7 @@ pub fn classify(
             spec.f_mem_ratio,
         ));
     }
-    let spacing = train_spacing(train)?;
-    let resolve = |t: Threshold, factor: f64| match t {
-        Threshold::Auto => factor * spacing,
-        Threshold::Value(v) => v,
-    };
-    let thresholds = Resolved {
-        delta_m: resolve(spec.delta_m, AUTO_MEMORIZED),
-        delta_s: resolve(spec.delta_s, AUTO_SPURIOUS),
-        f_mem_ratio: spec.f_mem_ratio,
-        train_spacing: spacing,
-    };
+    let thresholds = spec.resolve(train)?;
     let to_train = knn(samples, train, 2, false)?;
     let d_sample = match samples_b {
         Some(b) => knn(samples, b, 1, false)?.distances.column(0).to_owned(),

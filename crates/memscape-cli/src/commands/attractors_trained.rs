@@ -1,0 +1,293 @@
+//! `memscape attractors --checkpoint FILE --sigma S`: the landscape of a trained network at one
+//! noise level. Its samples (stopped at sigma) settle and start matrix-free Newton–Krylov runs;
+//! each fixed point gets its rightmost Jacobian spectrum, a kind and a basin
+//! ([`memscape::analysis::attractor`]); the stable points with the largest basins get their
+//! critical recovery level, and the relative energy from the largest basin's point to every
+//! other stable point along a segment ([`memscape::analysis::recovery`]).
+
+use memscape::analysis::attractor::{AttractorKind, CensusConfig, census};
+use memscape::analysis::classify::ThresholdSpec;
+use memscape::analysis::fixed::FixedPointConfig;
+use memscape::analysis::recovery::{RecoveryConfig, path_energy, recovery};
+use memscape::analysis::settle::{SettleConfig, settle};
+use memscape::analysis::support::{MIN_HELDOUT, SUPPORT_QUANTILE, SupportGate};
+use memscape::dataset::DataSpec;
+use memscape::denoiser::Denoiser;
+use memscape::pipeline::{SamplingPlan, data_scale, default_sigma_range, training_set};
+use memscape::store::{Manifest, RunDir};
+use ndarray::{Array1, Array2, Array3, ArrayView1};
+
+use crate::flags::AttractorsArgs;
+
+/// Settling of the census and of the basin map (the dynamics census's settings).
+const SETTLE_ITERATIONS: usize = 3000;
+const SETTLE_TOLERANCE: f64 = 1e-5;
+/// Grid of the 2-D basin map (its points settle for at most `BASIN_MAP_ITERATIONS`).
+const BASIN_MAP_RESOLUTION: usize = 51;
+const BASIN_MAP_ITERATIONS: usize = 500;
+/// Grid of the 2-D energy (integrated along grid lines) and of the score arrows.
+const ENERGY_RESOLUTION: usize = 101;
+const SCORE_RESOLUTION: usize = 21;
+
+pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Result<i32> {
+    let path = args.checkpoint.clone().expect("called with a checkpoint");
+    let (model, meta) = memscape_train::ScoreModel::load(&path)?;
+    let spec = DataSpec::parse(&args.data)?;
+    let pool = spec.load()?;
+    let k = args.k.unwrap_or(pool.num_patterns());
+    model.check_data(&path, pool.dim(), pool.image_shape, "--data")?;
+    let holdout = args.holdout.min(pool.num_patterns().saturating_sub(k));
+    let set = training_set(&spec, k, holdout, args.subset_seed)?;
+    let train = set.train.points.view();
+    let d = train.ncols();
+    let eigenvalues = match args.eigenvalues {
+        Some(e) if e > d => {
+            anyhow::bail!("--eigenvalues must be at most the data's dimension {d}, got {e}")
+        }
+        Some(e) => e,
+        None => 10.min(d),
+    };
+    anyhow::ensure!(
+        args.samples >= 1,
+        "--samples must be ≥ 1 with --checkpoint (the census starts from them), got 0"
+    );
+    let scale = data_scale(train);
+    let (sigma_max, _) = default_sigma_range(scale);
+    let clock = std::time::Instant::now();
+    // the network's samples, stopped at this sigma
+    let plan = SamplingPlan {
+        kind: memscape::sampler::SamplerKind::parse("heun", 0.0)?,
+        process: memscape::noise::NoiseProcess::Ve,
+        spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
+        sigma_max: Some(sigma_max.max(2.0 * sigma)),
+        sigma_min: Some(sigma),
+        num_steps: 50,
+        seed: args.seed,
+        batch_size: 1024,
+    };
+    let sampler = plan.config(sigma_max, sigma, false)?;
+    let samples = memscape::sampler::sample(&model, d, args.samples, &sampler, &mut ())?;
+    let thresholds = ThresholdSpec::default().resolve(train)?;
+    let heldout = set.heldout.points.view();
+    let gate = (heldout.nrows() >= MIN_HELDOUT)
+        .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
+        .transpose()?;
+    let config = CensusConfig {
+        settle: SettleConfig {
+            tolerance: SETTLE_TOLERANCE * scale,
+            max_iterations: SETTLE_ITERATIONS,
+        },
+        fixed: FixedPointConfig {
+            eigenvalues,
+            max_arnoldi: d.min(4 * eigenvalues.max(1) + 40),
+            seed: args.seed,
+            ..FixedPointConfig::for_scale(scale, true)
+        },
+        group_radius: thresholds.delta_s,
+        memory_radius: thresholds.delta_m,
+        max_groups: 64,
+        saddle_starts: true,
+    };
+    let c = census(&model, train, samples.view(), sigma, gate.as_ref(), &config)?;
+    // recovery levels of the stable points with the largest basins
+    let mut stable: Vec<usize> = (0..c.attractors.len())
+        .filter(|&i| c.attractors[i].index == Some(0) && c.attractors[i].certified)
+        .collect();
+    stable.sort_by(|&a, &b| c.attractors[b].basin.total_cmp(&c.attractors[a].basin));
+    let recovery_config = RecoveryConfig {
+        trials: args.trials,
+        rate: 0.9,
+        delta: thresholds.delta_m,
+        bracket: [1e-3 * scale, 10.0 * scale],
+        rel_tol: 1e-3,
+        ode_steps: 20,
+        settle: config.settle,
+        resamples: 200,
+        seed: args.seed,
+    };
+    let mut recoveries = vec![];
+    for &i in stable.iter().take(args.recovery) {
+        let a = ArrayView1::from(&c.attractors[i].x);
+        let r = recovery(&model, a, sigma, &recovery_config)?;
+        recoveries.push(serde_json::json!({"attractor": i, "recovery": r}));
+    }
+    let mut energies = vec![];
+    if let Some(&first) = stable.first() {
+        let a = ArrayView1::from(&c.attractors[first].x);
+        for &j in stable.iter().skip(1) {
+            let b = ArrayView1::from(&c.attractors[j].x);
+            let path = path_energy(&model, a, b, sigma, 32)?;
+            energies.push(serde_json::json!({"from": first, "to": j, "delta": path.delta, "barrier": path.barrier}));
+        }
+    }
+    let seconds = clock.elapsed().as_secs_f64();
+    let critical_points: Vec<serde_json::Value> = c
+        .attractors
+        .iter()
+        .map(|a| serde_json::json!({"x": a.x, "kind": a.kind.name(), "index": a.index, "certified": a.certified,
+            "basin": a.basin, "gap": a.gap, "asymmetry": a.asymmetry, "nearest_train": a.nearest_train, "residual": a.residual}))
+        .collect();
+    let count = |k: AttractorKind| c.counts.get(k);
+    let mut result = serde_json::json!({
+        "model": "trained",
+        "checkpoint": path,
+        "step": meta.step,
+        "sigma": sigma,
+        "beta": 1.0 / (sigma * sigma),
+        "critical_points": critical_points,
+        "counts": c.counts,
+        "census": {"groups": c.groups, "unsettled": c.unsettled, "unconverged_starts": c.unconverged_starts,
+            "cost": c.cost, "config": config, "num_samples": args.samples,
+            "support_gate": gate.as_ref().map(|g| g.calibration)},
+        "recovery": recoveries,
+        "energies": energies,
+        "thresholds": thresholds,
+        "seconds": seconds,
+    });
+    let out = RunDir::create(&args.out)?;
+    let mut files = vec!["attractors.json".to_string(), "samples.npy".to_string()];
+    out.write_npy("samples.npy", &samples)?;
+    if d == 2 {
+        let bounds = box_of(train);
+        let (energy, score) = energy_and_score(&model, sigma, bounds);
+        out.write_npy("energy_grid.npy", &energy)?;
+        out.write_npy("score_grid.npy", &score)?;
+        out.write_npy(
+            "basin_map.npy",
+            &basin_map(&model, sigma, bounds, &c, &config),
+        )?;
+        out.write_npy("patterns.npy", &set.train.points)?;
+        result["grids"] = serde_json::json!({"bounds": bounds, "energy": format!("energy_grid.npy ({ENERGY_RESOLUTION} × {ENERGY_RESOLUTION}, row = y): E = −sigma² log p_sigma, integrated along grid lines from the lower-left corner (path dependent where the learned field has curl)"),
+            "score": format!("score_grid.npy ({SCORE_RESOLUTION} × {SCORE_RESOLUTION} × 2, (D − x)/sigma²)"),
+            "basins": format!("basin_map.npy ({BASIN_MAP_RESOLUTION} × {BASIN_MAP_RESOLUTION}): position in critical_points of the point each grid point settles within delta_s of, −1 elsewhere (at most {BASIN_MAP_ITERATIONS} iterations)")});
+        files.extend(
+            [
+                "energy_grid.npy",
+                "score_grid.npy",
+                "basin_map.npy",
+                "patterns.npy",
+            ]
+            .map(String::from),
+        );
+    }
+    out.write_json("attractors.json", &result)?;
+    let mut manifest = Manifest::new(
+        command,
+        serde_json::json!({"args": format!("{args:?}"), "census": config, "recovery": recovery_config}),
+    );
+    manifest.seeds.insert("sampler".into(), args.seed);
+    let figures = memscape_report::landscape_figures(out.path())?;
+    files.extend(figures);
+    files.extend(["report.html".into(), "manifest.json".into()]);
+    manifest.files = files;
+    manifest.timings.insert("census_s".into(), seconds);
+    out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
+    eprintln!(
+        "the network at step {} (sigma {sigma}): {} memories, {} spurious, {} off-support, {} saddles, {} uncertain, from {} samples ({} unsettled) in {:.2} s; wrote {}",
+        meta.step,
+        count(AttractorKind::Memory),
+        count(AttractorKind::Spurious),
+        count(AttractorKind::OffSupport),
+        count(AttractorKind::Saddle),
+        count(AttractorKind::Uncertain),
+        args.samples,
+        c.unsettled,
+        seconds,
+        out.path().display()
+    );
+    if args.json {
+        super::print_json(&result);
+    }
+    Ok(0)
+}
+
+/// The data's bounding box padded by 20% on each side: [x0, x1, y0, y1].
+fn box_of(points: ndarray::ArrayView2<f64>) -> [f64; 4] {
+    let range = |j: usize| {
+        let (a, b) = points
+            .column(j)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let pad = 0.2 * (b - a).max(1e-9);
+        (a - pad, b + pad)
+    };
+    let ((x0, x1), (y0, y1)) = (range(0), range(1));
+    [x0, x1, y0, y1]
+}
+
+/// Grid points of `bounds` at resolution n, row-major with row = y.
+fn grid(bounds: [f64; 4], n: usize) -> Array2<f64> {
+    let [x0, x1, y0, y1] = bounds;
+    let step = |a: f64, b: f64, i: usize| a + (b - a) * i as f64 / (n - 1) as f64;
+    Array2::from_shape_fn((n * n, 2), |(i, j)| {
+        if j == 0 {
+            step(x0, x1, i % n)
+        } else {
+            step(y0, y1, i / n)
+        }
+    })
+}
+
+/// E = −sigma² log p_sigma on a grid, from ∇E = x − D(x) by the trapezoid rule along the first
+/// column then along each row (exact for a gradient field), and the score (D − x)/sigma² on a
+/// coarser grid.
+fn energy_and_score(
+    model: &impl Denoiser,
+    sigma: f64,
+    bounds: [f64; 4],
+) -> (Array2<f64>, Array3<f64>) {
+    let n = ENERGY_RESOLUTION;
+    let pts = grid(bounds, n);
+    let g = &pts - &model.denoise(pts.view(), sigma);
+    let [x0, x1, y0, y1] = bounds;
+    let (dx, dy) = ((x1 - x0) / (n - 1) as f64, (y1 - y0) / (n - 1) as f64);
+    let mut e = Array2::<f64>::zeros((n, n));
+    for r in 1..n {
+        e[[r, 0]] = e[[r - 1, 0]] + 0.5 * (g[[(r - 1) * n, 1]] + g[[r * n, 1]]) * dy;
+    }
+    for r in 0..n {
+        for c in 1..n {
+            e[[r, c]] = e[[r, c - 1]] + 0.5 * (g[[r * n + c - 1, 0]] + g[[r * n + c, 0]]) * dx;
+        }
+    }
+    let m = SCORE_RESOLUTION;
+    let coarse = grid(bounds, m);
+    let s = (model.denoise(coarse.view(), sigma) - &coarse) / (sigma * sigma);
+    let score = Array3::from_shape_fn((m, m, 2), |(r, c, j)| s[[r * m + c, j]]);
+    (e, score)
+}
+
+/// Each grid point settled, labelled by the census point it ends within delta_s of (−1: none).
+fn basin_map(
+    model: &impl Denoiser,
+    sigma: f64,
+    bounds: [f64; 4],
+    c: &memscape::analysis::attractor::Census,
+    config: &CensusConfig,
+) -> Array2<f64> {
+    let n = BASIN_MAP_RESOLUTION;
+    let pts = grid(bounds, n);
+    let settled = settle(
+        model,
+        pts.view(),
+        sigma,
+        &SettleConfig {
+            max_iterations: BASIN_MAP_ITERATIONS,
+            ..config.settle
+        },
+    );
+    Array2::from_shape_fn((n, n), |(r, col)| {
+        let p = settled.points.row(r * n + col);
+        c.attractors
+            .iter()
+            .position(|a| {
+                let a = Array1::from(a.x.clone());
+                (&a - &p).mapv(|v| v * v).sum().sqrt()
+                    <= config.group_radius.max(config.fixed.merge)
+            })
+            .map_or(-1.0, |i| i as f64)
+    })
+}
