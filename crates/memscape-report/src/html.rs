@@ -238,11 +238,120 @@ fn dynamics_section(
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Tables: <code>phase.csv</code> (every K, seed and checkpoint: fractions, dominant phase, train and held-out losses), <code>loss.csv</code> (mini-batch loss of every step), <code>results.json</code>.</p></section>");
+    if results["tau_spur"]
+        .as_array()
+        .is_some_and(|t| !t.is_empty())
+    {
+        attractors_along_training(reader, results, out, problems);
+    }
     if results["grid_k"].is_u64() {
         out.push_str("<section><h2>Samples along training</h2>");
         model_grids(reader, out, problems);
         out.push_str("</section>");
     }
+}
+
+/// The attractor census of a `dynamics` run: counts, tau_spur against tau_mem, basins, and
+/// the interventions table.
+fn attractors_along_training(
+    reader: &RunReader,
+    results: &serde_json::Value,
+    out: &mut String,
+    problems: &mut Vec<String>,
+) {
+    let step = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or("not reached".into(), |s| format!("{s:.0}"))
+    };
+    let num = |v: &serde_json::Value| v.as_f64().map_or("—".into(), |s| format!("{s:.2}"));
+    out.push_str("<section><h2>Attractors along training</h2>");
+    let _ = write!(
+        out,
+        "<p>At every checkpoint the samples settle under x ← D(x, sigma_min); matrix-free Newton–Krylov from each group of settled samples (and from midpoints of neighbouring stable points) finds the network's fixed points, and Arnoldi on finite-difference Jacobian products gives each one's rightmost eigenvalues: a certified index 0 near a training pattern is a memory, elsewhere on the data's support a spurious attractor, off it an off-support attractor; index ≥ 1 a saddle. <b>tau_spur</b> is the first step at which the seed-averaged share of samples in spurious basins reaches {}; its interval, the ratio tau_spur/tau_mem and the exponent gap come from the same bootstrap resamples as tau_mem (seeds, then samples).</p>",
+        results["spur_level"]
+    );
+    figure(
+        reader,
+        "attractor_counts",
+        "Seed-mean counts of memories, spurious attractors, saddles and off-support attractors against the training step, one line per K. From <code>results.json</code> (rows' <code>attractors</code>); every point is in <code>attractors.csv</code>.",
+        out,
+        problems,
+    );
+    figure(
+        reader,
+        "tau_spur",
+        "tau_spur (orange) and tau_mem (red) against K with their bootstrap 95% intervals (a bar to the top: not reached in some resamples) and their power-law fits (dashed). From <code>results.json</code>.",
+        out,
+        problems,
+    );
+    figure(
+        reader,
+        "basin_sizes",
+        "The share of samples in each attractor's basin at the last checkpoint, by kind (offset within each K), pooled over seeds. From <code>attractors.csv</code>.",
+        out,
+        problems,
+    );
+    out.push_str("<table><thead><tr><th>K</th><th>tau_spur</th><th>95% interval</th><th>tau_mem</th><th>tau_spur / tau_mem</th><th>95% interval</th></tr></thead><tbody>");
+    let mems = results["tau_mem"].as_array().cloned().unwrap_or_default();
+    let ratios = results["spur_ratio"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, t) in results["tau_spur"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let r = ratios.get(i).cloned().unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>[{}, {}]</td></tr>",
+            t["k"],
+            step(&t["step"]),
+            step(&t["ci"][0]),
+            step(&t["ci"][1]),
+            mems.get(i).map_or("—".into(), |m| step(&m["step"])),
+            num(&r["ratio"]),
+            num(&r["ci"][0]),
+            num(&r["ci"][1]),
+        );
+    }
+    out.push_str("</tbody></table>");
+    if let Some(g) = results["exponent_gap"].as_object() {
+        let _ = write!(
+            out,
+            "<p>Exponent gap p_spur − p_mem = <b>{}</b> (95% interval [{}, {}], {} paired resamples): 0 when tau_spur/tau_mem does not depend on K.</p>",
+            num(&g["gap"]),
+            num(&g["ci"][0]),
+            num(&g["ci"][1]),
+            g["resamples"]
+        );
+    }
+    if let Some(rows) = results["interventions"].as_array().filter(|r| r.len() > 1) {
+        out.push_str("<h3>Interventions</h3><table><thead><tr><th>intervention</th><th>K</th><th>tau_mem</th><th>tau_spur</th><th>memories</th><th>spurious attractors</th><th>saddles</th><th>off-support</th><th>spurious mass</th><th>mean memory basin</th><th>mean spurious basin</th></tr></thead><tbody>");
+        for row in rows {
+            for k in row["by_k"].as_array().into_iter().flatten() {
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(row["name"].as_str().unwrap_or("?")),
+                    k["k"],
+                    step(&k["tau_mem"]),
+                    step(&k["tau_spur"]),
+                    num(&k["memory_attractors"]),
+                    num(&k["spurious_attractors"]),
+                    num(&k["saddles"]),
+                    num(&k["off_support_attractors"]),
+                    num(&k["spurious_mass"]),
+                    num(&k["mean_memory_basin"]),
+                    num(&k["mean_spurious_basin"]),
+                );
+            }
+        }
+        out.push_str("</tbody></table><p class=\"note\">Counts, masses and basins: seed means at the last checkpoint. From <code>results.json</code> (<code>interventions</code>) and <code>attractors.csv</code>.</p>");
+    }
+    out.push_str("</section>");
 }
 
 /// Inlines every `samples_grid_{model}_k{K}.svg` (a trained model at each K, or a dynamics

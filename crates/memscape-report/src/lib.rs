@@ -2,6 +2,7 @@
 //! tables beside it. A missing or corrupt file is reported by name, and the rest stays readable,
 //! so a report can draw what is there and say what is not.
 
+mod attractors;
 mod bifurcation;
 mod dynamics;
 mod embedding;
@@ -33,7 +34,9 @@ pub fn run_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
         f.extend(embedding_figure(dir)?);
         f
     } else if results["tau_mem"].is_array() {
-        dynamics_figure(dir)?
+        let mut f = dynamics_figure(dir)?;
+        f.extend(attractors::attractor_figures(dir)?);
+        f
     } else {
         return Ok(vec![]);
     };

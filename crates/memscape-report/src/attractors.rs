@@ -1,0 +1,369 @@
+//! The attractors of a `dynamics` run along training: counts by kind over (K, step), tau_spur
+//! and tau_mem against K, and the basin shares by kind. Drawn from `results.json` (the rows'
+//! `attractors` and the `tau_spur`, `tau_mem`, `fit`, `fit_spur` entries).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::phase::{Figure, register_font, save};
+use crate::{RunFileError, RunReader};
+
+const COUNTS_SIZE: (u32, u32) = (1000, 720);
+const SIZE: (u32, u32) = (900, 560);
+
+/// The kinds drawn, their JSON keys and colours.
+const KINDS: [(&str, &str, RGBColor); 4] = [
+    ("memories", "memory", RGBColor(214, 39, 40)),
+    ("spurious attractors", "spurious", RGBColor(255, 127, 14)),
+    ("saddles", "saddle", RGBColor(44, 160, 44)),
+    (
+        "off-support attractors",
+        "off_support",
+        RGBColor(127, 127, 127),
+    ),
+];
+
+/// (K, step) → seed-mean count of each kind in `KINDS` order.
+type Counts = BTreeMap<(u64, u64), [f64; 4]>;
+
+/// A tau per K: (K, tau, lo, hi), bounds None when open.
+type Taus = Vec<(f64, f64, Option<f64>, Option<f64>)>;
+
+struct Attractors {
+    ks: Vec<u64>,
+    steps: Vec<f64>,
+    counts: Counts,
+    tau_mem: Taus,
+    tau_spur: Taus,
+    fit_mem: Option<(f64, f64)>,
+    fit_spur: Option<(f64, f64)>,
+    /// At the last checkpoint, every basin share by (kind index, K).
+    basins: Vec<(usize, u64, f64)>,
+    spur_level: f64,
+}
+
+fn taus(v: &serde_json::Value) -> Taus {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some((
+                t["k"].as_f64()?,
+                t["step"].as_f64()?,
+                t["ci"][0].as_f64(),
+                t["ci"][1].as_f64(),
+            ))
+        })
+        .collect()
+}
+
+fn fit(v: &serde_json::Value) -> Option<(f64, f64)> {
+    Some((v["a"].as_f64()?, v["p"].as_f64()?))
+}
+
+/// None when the run has no census.
+fn read(results: &serde_json::Value) -> Option<Attractors> {
+    let rows: Vec<&serde_json::Value> = results["rows"]
+        .as_array()?
+        .iter()
+        .filter(|r| r["attractors"].is_object())
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut sums: BTreeMap<(u64, u64), ([f64; 4], f64)> = BTreeMap::new();
+    let last = rows.iter().filter_map(|r| r["step"].as_u64()).max()?;
+    let mut basins = vec![];
+    for r in &rows {
+        let (k, step) = (r["k"].as_u64()?, r["step"].as_u64()?);
+        let a = &r["attractors"];
+        let e = sums.entry((k, step)).or_insert(([0.0; 4], 0.0));
+        for (i, (_, key, _)) in KINDS.iter().enumerate() {
+            e.0[i] += a["counts"][key].as_f64().unwrap_or(0.0);
+        }
+        e.1 += 1.0;
+        if step == last {
+            for (i, key) in [
+                (0, "memory_basins"),
+                (1, "spurious_basins"),
+                (3, "off_support_basins"),
+            ] {
+                for b in a[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_f64())
+                {
+                    basins.push((i, k, b));
+                }
+            }
+        }
+    }
+    let counts: Counts = sums
+        .into_iter()
+        .map(|(key, (s, n))| (key, s.map(|v| v / n)))
+        .collect();
+    let mut ks: Vec<u64> = counts.keys().map(|k| k.0).collect();
+    ks.dedup();
+    let mut steps: Vec<f64> = counts.keys().map(|k| k.1 as f64).collect();
+    steps.sort_by(f64::total_cmp);
+    steps.dedup();
+    Some(Attractors {
+        ks,
+        steps,
+        counts,
+        tau_mem: taus(&results["tau_mem"]),
+        tau_spur: taus(&results["tau_spur"]),
+        fit_mem: fit(&results["fit"]),
+        fit_spur: fit(&results["fit_spur"]),
+        basins,
+        spur_level: results["spur_level"].as_f64().unwrap_or(f64::NAN),
+    })
+}
+
+struct CountPanels<'a>(&'a Attractors);
+
+impl Figure for CountPanels<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let a = self.0;
+        root.fill(&WHITE)?;
+        let (title, body) = root.split_vertically(36);
+        title.titled(
+            "Fixed points of the network at sigma_min along training (seed means)",
+            ("sans-serif", 20),
+        )?;
+        let (lo, hi) = (
+            a.steps[0],
+            a.steps[a.steps.len() - 1].max(a.steps[0] * 1.01),
+        );
+        for (panel, (name, _, _)) in body.split_evenly((2, 2)).iter().zip(KINDS) {
+            let i = KINDS.iter().position(|k| k.0 == name).expect("listed");
+            let top = a.counts.values().map(|c| c[i]).fold(1.0f64, f64::max) * 1.1;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(name, ("sans-serif", 16))
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(44)
+                .build_cartesian_2d((lo..hi).log_scale(), 0f64..top)?;
+            chart
+                .configure_mesh()
+                .x_desc("training step (log)")
+                .y_desc("count")
+                .label_style(("sans-serif", 12))
+                .axis_desc_style(("sans-serif", 13))
+                .draw()?;
+            for (j, &k) in a.ks.iter().enumerate() {
+                let color = Palette99::pick(j).to_rgba();
+                let pts: Vec<(f64, f64)> = a
+                    .steps
+                    .iter()
+                    .filter_map(|&s| a.counts.get(&(k, s as u64)).map(|c| (s, c[i])))
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                    .label(format!("K = {k}"))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.85))
+                .label_font(("sans-serif", 11))
+                .draw()?;
+        }
+        root.present()
+    }
+}
+
+struct TauPlot<'a>(&'a Attractors);
+
+impl Figure for TauPlot<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let a = self.0;
+        root.fill(&WHITE)?;
+        let ks: Vec<f64> = a.ks.iter().map(|&k| k as f64).collect();
+        let (k0, k1) = (ks[0] / 1.5, ks[ks.len() - 1] * 1.5);
+        let all: Vec<f64> = a
+            .tau_mem
+            .iter()
+            .chain(&a.tau_spur)
+            .flat_map(|t| [Some(t.1), t.2, t.3])
+            .flatten()
+            .collect();
+        let s0 = all
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .min(a.steps[0])
+            .max(0.5);
+        let s1 = a.steps[a.steps.len() - 1] * 1.5;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("tau_spur and tau_mem against K", ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d((k0..k1).log_scale(), (s0 / 1.5..s1).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("K (log scale)")
+            .y_desc("training step (log scale)")
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .draw()?;
+        let series = [
+            (
+                &a.tau_mem,
+                a.fit_mem,
+                RGBColor(214, 39, 40),
+                "tau_mem".to_string(),
+            ),
+            (
+                &a.tau_spur,
+                a.fit_spur,
+                RGBColor(255, 127, 14),
+                format!("tau_spur (spurious-basin share {})", a.spur_level),
+            ),
+        ];
+        for (t, f, color, label) in series {
+            // an open upper bound is drawn to the top of the plot
+            chart.draw_series(t.iter().map(|&(k, _, lo, hi)| {
+                PathElement::new(
+                    vec![(k, lo.unwrap_or(s0 / 1.5)), (k, hi.unwrap_or(s1))],
+                    color.stroke_width(2),
+                )
+            }))?;
+            chart
+                .draw_series(
+                    t.iter()
+                        .map(|&(k, v, _, _)| Circle::new((k, v), 5, color.filled())),
+                )?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+            if let Some((c, p)) = f {
+                let line: Vec<(f64, f64)> = (0..=40)
+                    .map(|i| {
+                        let k = ks[0] * (ks[ks.len() - 1] / ks[0]).powf(i as f64 / 40.0);
+                        (k, c * k.powf(p))
+                    })
+                    .collect();
+                chart.draw_series(DashedLineSeries::new(line, 6, 4, color.stroke_width(1)))?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .label_font(("sans-serif", 13))
+            .draw()?;
+        root.present()
+    }
+}
+
+struct BasinPlot<'a>(&'a Attractors);
+
+impl Figure for BasinPlot<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let a = self.0;
+        root.fill(&WHITE)?;
+        let n = a.ks.len() as f64;
+        let low = a
+            .basins
+            .iter()
+            .map(|b| b.2)
+            .filter(|&b| b > 0.0)
+            .fold(1.0f64, f64::min)
+            / 2.0;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Basin shares at the last checkpoint, by kind and K",
+                ("sans-serif", 20),
+            )
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..n - 0.5, (low..1.2f64).log_scale())?;
+        let ks = a.ks.clone();
+        chart
+            .configure_mesh()
+            .x_labels(a.ks.len())
+            .x_label_formatter(&move |v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < ks.len() {
+                    format!("K = {}", ks[i as usize])
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("share of samples in the basin (log scale)")
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .disable_x_mesh()
+            .draw()?;
+        for (kind, (name, _, color)) in KINDS.iter().enumerate() {
+            let offset = (kind as f64 - 1.5) * 0.18;
+            let pts: Vec<(f64, f64)> = a
+                .basins
+                .iter()
+                .filter(|b| b.0 == kind && b.2 > 0.0)
+                .map(|b| {
+                    let i = a.ks.iter().position(|&k| k == b.1).unwrap_or(0) as f64;
+                    (i + offset, b.2)
+                })
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let color = *color;
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 4, color.mix(0.7).filled())),
+                )?
+                .label(*name)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .label_font(("sans-serif", 13))
+            .draw()?;
+        root.present()
+    }
+}
+
+/// Writes `attractor_counts`, `tau_spur` and `basin_sizes` (.svg/.png) when the run has a
+/// census; returns the file names (none without one).
+pub fn attractor_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
+    register_font();
+    let results = RunReader::open(dir)?.json("results.json")?;
+    let Some(a) = read(&results) else {
+        return Ok(vec![]);
+    };
+    let mut files = save(dir, "attractor_counts", COUNTS_SIZE, &CountPanels(&a))?;
+    if !a.tau_mem.is_empty() || !a.tau_spur.is_empty() {
+        files.extend(save(dir, "tau_spur", SIZE, &TauPlot(&a))?);
+    }
+    if !a.basins.is_empty() {
+        files.extend(save(dir, "basin_sizes", SIZE, &BasinPlot(&a))?);
+    }
+    Ok(files)
+}
