@@ -13,6 +13,11 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let data = DataSpec::parse(&args.data)?;
     // the image shape of image data (a U-Net's configuration is checked, and the grid's K
     // chosen, before anything is written)
+    anyhow::ensure!(
+        args.spur_level > 0.0 && args.spur_level <= 1.0,
+        "--spur-level must be in (0, 1], got {}",
+        args.spur_level
+    );
     let loaded = data.load()?;
     let (image_shape, dim) = (loaded.image_shape, loaded.points.ncols());
     let eigenvalues = match args.eigenvalues {
