@@ -94,9 +94,9 @@ fn dynamics_counts_attractors_and_times_their_onset_with_interventions() {
             .iter()
             .filter(|t| {
                 t["intervention"] == "none"
-                    && t["k"] == r["k"].to_string()
-                    && t["seed"] == r["seed"].to_string()
-                    && t["step"] == r["step"].to_string()
+                    && ["k", "seed", "step"]
+                        .iter()
+                        .all(|key| t[*key].parse::<u64>().ok() == r[*key].as_u64())
             })
             .collect();
         for kind in kinds {
@@ -121,7 +121,7 @@ fn dynamics_counts_attractors_and_times_their_onset_with_interventions() {
         // saddles have no basin; every listed fixed point is a fixed point
         for t in &mine {
             if t["kind"] == "saddle" {
-                assert_eq!(t["index"].parse::<usize>().unwrap() >= 1, true);
+                assert!(t["index"].parse::<usize>().unwrap() >= 1);
             }
             assert!(t["residual"].parse::<f64>().unwrap() < 1e-3, "{t:?}");
         }
