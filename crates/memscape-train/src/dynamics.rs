@@ -89,7 +89,7 @@ impl Default for AttractorRequest {
 
 /// Settling of the census: at most this many iterations, to within this × the data scale
 /// (the map's settings for trained networks).
-const CENSUS_SETTLE_ITERATIONS: usize = 3000;
+const CENSUS_SETTLE_ITERATIONS: usize = 1000;
 const CENSUS_SETTLE_TOLERANCE: f64 = 1e-5;
 
 /// One checkpoint's attractors: counts by kind, basin shares, and the shares of samples in

@@ -20,7 +20,7 @@ use ndarray::{Array1, Array2, Array3, ArrayView1};
 use crate::flags::AttractorsArgs;
 
 /// Settling of the census and of the basin map (the dynamics census's settings).
-const SETTLE_ITERATIONS: usize = 3000;
+const SETTLE_ITERATIONS: usize = 1000;
 const SETTLE_TOLERANCE: f64 = 1e-5;
 /// Grid of the 2-D basin map (its points settle for at most `BASIN_MAP_ITERATIONS`).
 const BASIN_MAP_RESOLUTION: usize = 51;

@@ -1,7 +1,9 @@
 //! The attractors a model's samples reach, by kind, with their basins: a census of the
 //! landscape of any [`Denoiser`] at one noise level.
 //!
-//! 1. Settle every sample, `x ← D(x, sigma)` ([`super::settle`]).
+//! 1. Settle every sample, `x ← D(x, sigma)`, until it moves less than the tolerance or its
+//!    estimated distance to its limit is below a quarter of `group_radius`
+//!    ([`super::settle::settle_within`]).
 //! 2. Group the settled points within `group_radius` (delta_s); each group's first member starts
 //!    a matrix-free Newton–Krylov run ([`super::fixed`]); so does the midpoint of every stable
 //!    point and each of its two nearest stable neighbours (where index-1 saddles sit between
@@ -27,10 +29,13 @@ use serde::Serialize;
 use super::distance::knn;
 use super::fixed::{FixedPointConfig, FixedPointSet, fixed_points};
 use super::krylov::Cost;
-use super::settle::{SettleConfig, group, settle};
+use super::settle::{SettleConfig, group, settle_within};
 use super::support::SupportGate;
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
+
+/// Settling stops once a point is estimated within this × `group_radius` of its limit.
+const SETTLE_DISTANCE: f64 = 0.25;
 
 /// What a fixed point is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -191,7 +196,13 @@ pub fn census(
         return Err(Error::invalid("samples", "at least one row", 0));
     }
     let n = samples.nrows();
-    let settled = settle(denoiser, samples, sigma, &config.settle);
+    let settled = settle_within(
+        denoiser,
+        samples,
+        sigma,
+        &config.settle,
+        SETTLE_DISTANCE * config.group_radius,
+    );
     let cost_settle = Cost {
         calls: settled.iterations,
         rows: 0,

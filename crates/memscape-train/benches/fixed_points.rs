@@ -1,0 +1,206 @@
+//! One fixed point and its 10 rightmost Jacobian eigenvalues of a U-Net trained on 14×14 MNIST
+//! (a benchmark, not a test): matrix-free Newton–Krylov and Arnoldi
+//! ([`memscape::analysis::fixed`]) against the dense finite-difference path (2d + 1 rows and a
+//! d × d eigen-decomposition per Newton step), from the same start, in the same run.
+//!
+//! The network: the image study's U-Net (base 16, multipliers 1,2,2, one block per level),
+//! trained for `MEMSCAPE_BENCH_STEPS` steps (default 1000, batch 64, EMA 0.999) on K = 32
+//! images. The start: one of its samples stopped at sigma = 0.02 × the data scale (the
+//! dynamics census's level), settled for at most 300 iterations.
+//!
+//! FLOPs: denoiser rows × 2 × the network's multiply-accumulates per image; the rate is set
+//! against the machine's f32 GEMM peak measured here (faer, n = 1024).
+//!
+//! `RAYON_NUM_THREADS=2 cargo bench -p memscape-train --bench fixed_points`
+
+#[path = "../../memscape/benches/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use memscape::analysis::fixed::{FixedPointConfig, fixed_points_dense, newton_krylov, stability};
+use memscape::analysis::settle::{SettleConfig, settle};
+use memscape::dataset::DataSpec;
+use memscape::pipeline::{SamplingPlan, data_scale, training_set};
+use memscape_train::{Architecture, ScoreModel, TrainConfig, train};
+use ndarray::{Array2, Axis};
+
+fn main() {
+    let steps: usize = std::env::var("MEMSCAPE_BENCH_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let spec = DataSpec::parse(&format!(
+        "mnist:{}/../../../shared/data/mnist,downscale=2",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("MNIST spec");
+    let set = training_set(&spec, 32, 0, 42).expect("MNIST in ../shared/data/mnist");
+    let train_points = set.train.points;
+    let d = train_points.ncols();
+    let config = TrainConfig {
+        architecture: Architecture::Unet,
+        unet_base: 16,
+        image_shape: set.train.image_shape,
+        steps,
+        checkpoints: 1,
+        batch_size: 64,
+        ema: Some(0.999),
+        ..TrainConfig::default()
+    };
+    let clock = Instant::now();
+    let mut model: Option<ScoreModel> = None;
+    train(&config, train_points.view(), None, |m, _, _| {
+        model = Some(m.clone());
+        Ok(())
+    })
+    .expect("training runs");
+    let model = model.expect("the last step is a checkpoint");
+    let train_s = clock.elapsed().as_secs_f64();
+    let scale = data_scale(train_points.view());
+    let sigma = 0.02 * scale;
+    let plan = SamplingPlan {
+        kind: memscape::sampler::SamplerKind::parse("heun", 0.0).unwrap(),
+        process: memscape::noise::NoiseProcess::Ve,
+        spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
+        sigma_max: Some(10.0 * scale),
+        sigma_min: Some(sigma),
+        num_steps: 30,
+        seed: 1,
+        batch_size: 64,
+    };
+    let sampler = plan.config(10.0 * scale, sigma, false).unwrap();
+    let samples = memscape::sampler::sample(&model, d, 8, &sampler, &mut ()).unwrap();
+    let settled = settle(
+        &model,
+        samples.view(),
+        sigma,
+        &SettleConfig {
+            tolerance: 1e-5 * scale,
+            max_iterations: 300,
+        },
+    );
+    let start = settled.points.index_axis(Axis(0), 0).to_owned();
+    let fixed = FixedPointConfig {
+        eigenvalues: 10,
+        max_arnoldi: 120,
+        ..FixedPointConfig::for_scale(scale, true)
+    };
+    let macs = model.network.macs_per_sample() as f64;
+    let peak = common::gemm_peak(1024);
+
+    let t = Instant::now();
+    let run = newton_krylov(&model, sigma, start.view(), &fixed);
+    let newton_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let spectrum = stability(&model, sigma, run.x.view(), &fixed, 0);
+    let arnoldi_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let start_row: Array2<f64> = start.clone().insert_axis(Axis(0));
+    let dense = fixed_points_dense(
+        &model,
+        sigma,
+        start_row.view(),
+        fixed.fd_step,
+        fixed.tolerance,
+        fixed.merge,
+    );
+    let dense_s = t.elapsed().as_secs_f64();
+
+    println!(
+        "U-Net on 14×14 MNIST, K = 32, {steps} steps ({:.0} s), {} parameters, {:.2} MMAC/image; d = {d}, sigma = {sigma:.4} (0.02 × scale {scale:.3}); f32 GEMM peak {peak:.1} GFLOP/s (faer, n = 1024)",
+        train_s,
+        model.network.num_parameters(),
+        macs / 1e6
+    );
+    println!(
+        "{:<34} {:>9} {:>8} {:>9} {:>10} {:>12} {:>9}",
+        "path", "time s", "calls", "rows", "GFLOP", "GFLOP/s", "of peak"
+    );
+    let line = |name: &str, s: f64, calls: usize, rows: usize| {
+        let gflop = rows as f64 * 2.0 * macs / 1e9;
+        println!(
+            "{name:<34} {s:>9.3} {calls:>8} {rows:>9} {gflop:>10.2} {:>12.2} {:>8.1}%",
+            gflop / s,
+            100.0 * gflop / s / peak
+        );
+    };
+    line(
+        "matrix-free Newton–Krylov",
+        newton_s,
+        run.cost.calls,
+        run.cost.rows,
+    );
+    line(
+        "matrix-free Arnoldi (10 values)",
+        arnoldi_s,
+        spectrum.cost.calls,
+        spectrum.cost.rows,
+    );
+    line(
+        "matrix-free total",
+        newton_s + arnoldi_s,
+        run.cost.calls + spectrum.cost.calls,
+        run.cost.rows + spectrum.cost.rows,
+    );
+    match dense.first() {
+        Some(p) => {
+            line(
+                "dense FD Newton + eigen (naive)",
+                dense_s,
+                p.cost.calls,
+                p.cost.rows,
+            );
+            let gap: f64 =
+                p.x.iter()
+                    .zip(run.x.iter())
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+            println!(
+                "dense / matrix-free: {:.1}× the time, {:.1}× the rows; the two fixed points are {gap:.2e} apart ({:.2e} of the scale)",
+                dense_s / (newton_s + arnoldi_s),
+                p.cost.rows as f64 / (run.cost.rows + spectrum.cost.rows) as f64,
+                gap / scale
+            );
+            let top: Vec<String> = p
+                .eigenvalues
+                .iter()
+                .take(3)
+                .map(|v| format!("{:.4}", 1.0 - v))
+                .collect();
+            println!(
+                "dense: index {} (symmetric part of I − J); its 3 largest 1 − eigenvalues {}",
+                p.index,
+                top.join(", ")
+            );
+        }
+        None => println!(
+            "dense FD Newton did not converge from this start in {dense_s:.1} s (100 steps of {} rows)",
+            2 * d + 1
+        ),
+    }
+    println!(
+        "Newton–Krylov: {:?} after {} steps, |x − D(x)| = {:.2e}; Arnoldi: Krylov dimension {}, certified {}, index {}, gap {:.4}",
+        run.status,
+        run.iterations,
+        run.residual,
+        spectrum.krylov_dimension,
+        spectrum.certified,
+        spectrum.index,
+        spectrum.gap
+    );
+    let vals: Vec<String> = spectrum
+        .eigenvalues
+        .iter()
+        .map(|v| {
+            if v[1].abs() > 1e-9 {
+                format!("{:.4}{:+.4}i", v[0], v[1])
+            } else {
+                format!("{:.4}", v[0])
+            }
+        })
+        .collect();
+    println!("10 rightmost eigenvalues of J: {}", vals.join(", "));
+}
