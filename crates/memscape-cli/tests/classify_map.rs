@@ -388,6 +388,36 @@ fn default_map_shows_the_three_phases() {
         j["capacities"]["memorization"].as_f64().is_some()
             && j["capacities"]["generalization"].as_f64().is_some()
     );
+    // Issue 10: the exact and the trained landscapes at the MLP's spurious-peak K, each a
+    // complete attractors run: the exact set complete (χ = 1), the MLP's fixed points with
+    // certified kinds, and both drawn in the report
+    let peak = j["trained"]["mlp"]["capacities"]["spurious_peak_k"].clone();
+    let landscapes = j["landscapes"].as_array().unwrap();
+    let models: Vec<&str> = landscapes
+        .iter()
+        .map(|l| l["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["exact", "mlp"]);
+    let map_dir = dir.path().join("map");
+    let html = std::fs::read_to_string(map_dir.join("report.html")).unwrap();
+    for l in landscapes {
+        assert_eq!(l["k"], peak);
+        let sub = map_dir.join(l["dir"].as_str().unwrap());
+        let a: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(sub.join("attractors.json")).unwrap()).unwrap();
+        assert_eq!(a["counts"], l["counts"]);
+        if l["model"] == "exact" {
+            assert_eq!(a["euler_characteristic"], 1, "{}", a["counts"]);
+        } else {
+            let points = a["critical_points"].as_array().unwrap();
+            assert!(points.iter().any(|p| p["index"] == 0), "{}", a["counts"]);
+        }
+        for stem in ["landscape", "basins"] {
+            common::assert_figure(&sub, stem);
+            let id = format!("id=\"fig-{}/{stem}\"", l["dir"].as_str().unwrap());
+            assert!(html.contains(&id), "{id}");
+        }
+    }
 }
 
 #[test]

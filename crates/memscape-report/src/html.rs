@@ -121,6 +121,37 @@ fn phase_section(
             );
         }
     }
+    for l in results["landscapes"].as_array().into_iter().flatten() {
+        let (Some(dir), Some(model)) = (l["dir"].as_str(), l["model"].as_str()) else {
+            continue;
+        };
+        let c = &l["counts"];
+        let counts = if model == "exact" {
+            format!(
+                "{} minima, {} saddles, {} maxima (Euler characteristic {})",
+                c["minima"], c["saddles"], c["maxima"], l["euler_characteristic"]
+            )
+        } else {
+            format!(
+                "{} memories, {} spurious, {} off-support, {} saddles, {} uncertain",
+                c["memory"], c["spurious"], c["off_support"], c["saddle"], c["uncertain"]
+            )
+        };
+        for (stem, what) in [("landscape", "energy landscape"), ("basins", "basins")] {
+            figure(
+                reader,
+                &format!("{dir}/{stem}"),
+                &format!(
+                    "The {} model's {what} at the spurious-peak K = {} and sigma_min = {:.4}: {counts}. Samples stopped at sigma_min (dots), training patterns (crosses), fixed points by kind. From <code>{dir}/attractors.json</code> and its grids.",
+                    escape(model),
+                    l["k"],
+                    l["sigma"].as_f64().unwrap_or(f64::NAN)
+                ),
+                out,
+                problems,
+            );
+        }
+    }
     out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>exact quality (held-out)</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
     for r in results["rows"].as_array().into_iter().flatten() {
         let (db, hdb) = (&r["clusters"]["dbscan"], &r["clusters"]["hdbscan"]);

@@ -54,9 +54,14 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let [x0, x1, y0, y1] = s.bounds;
     let sigma = 1.0 / s.beta.sqrt();
+    // six significant digits: 1/sigma² is rarely a short decimal
+    let beta = format!("{:.6}", s.beta)
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string();
     let title = match (s.basins, s.trained) {
-        (true, false) => format!("Basins of attraction at beta = {}", s.beta),
-        (false, false) => format!("Energy landscape E(x; beta = {})", s.beta),
+        (true, false) => format!("Basins of attraction at beta = {beta}"),
+        (false, false) => format!("Energy landscape E(x; beta = {beta})"),
         (true, true) => format!("Basins of the trained network at sigma = {sigma:.4}"),
         (false, true) => format!("Trained network: −σ² log p_σ at sigma = {sigma:.4}"),
     };

@@ -593,6 +593,17 @@ pub struct NetworkTrainer {
     pub config: TrainConfig,
 }
 
+impl NetworkTrainer {
+    /// The network trained on `train` (its image shape taken from it).
+    pub fn fit_model(&self, train: &memscape::dataset::Patterns) -> Result<ScoreModel> {
+        let config = TrainConfig {
+            image_shape: train.image_shape,
+            ..self.config.clone()
+        };
+        Ok(self::train(&config, train.points.view(), None, |_, _, _| Ok(()))?.model)
+    }
+}
+
 impl memscape::pipeline::TrainedModel for NetworkTrainer {
     fn name(&self) -> &'static str {
         self.config.architecture.name()
@@ -602,12 +613,7 @@ impl memscape::pipeline::TrainedModel for NetworkTrainer {
         &self,
         train: &memscape::dataset::Patterns,
     ) -> Result<Box<dyn memscape::denoiser::Denoiser>> {
-        let config = TrainConfig {
-            image_shape: train.image_shape,
-            ..self.config.clone()
-        };
-        let run = self::train(&config, train.points.view(), None, |_, _, _| Ok(()))?;
-        Ok(Box::new(run.model))
+        Ok(Box::new(self.fit_model(train)?))
     }
 
     fn config(&self) -> serde_json::Value {

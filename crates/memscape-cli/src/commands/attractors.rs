@@ -21,100 +21,25 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         return super::attractors_trained::run(args, Beta(beta).sigma(), command);
     }
     let patterns = super::patterns(&args.data, args.k, args.subset_seed)?;
-    let land = Landscape::new(patterns.view(), beta)?;
-    let spacing = train_spacing(patterns.view())?;
-    let mut config = SearchConfig::for_spacing(spacing);
-    config.random_starts = args.random_starts;
-    config.seed = args.seed;
-    let clock = std::time::Instant::now();
-    let set = critical_points(&land, &config, None)?;
-    let radius = 0.05 * spacing;
-    let connections = morse_smale(&land, &set, radius);
-    let (weights, elsewhere, unconverged) = if args.basin_starts > 0 {
-        basin_weights(&land, &set, args.basin_starts, args.seed, radius)
-    } else {
-        (vec![], 0.0, 0.0)
-    };
-    let seconds = clock.elapsed().as_secs_f64();
-    let result = serde_json::json!({
-        "beta": beta,
-        "sigma": Beta(beta).sigma(),
-        "critical_points": set.points,
-        "counts": {"minima": set.minima, "saddles": set.saddles, "maxima": set.maxima},
-        "euler_characteristic": set.euler_characteristic,
-        "complete": set.euler_characteristic == 1,
-        "connections": connections,
-        "basin_weights": weights.iter().map(|(i, w)| serde_json::json!({"point": i, "weight": w})).collect::<Vec<_>>(),
-        "basin_elsewhere": elsewhere,
-        "basin_unconverged": unconverged,
-        "num_starts": set.num_starts,
-        "num_unconverged": set.num_unconverged,
-        "seconds": seconds,
-    });
     let out = RunDir::create(&args.out)?;
-    let mut files = vec!["attractors.json".to_string()];
-    let mut result = result;
-    if patterns.ncols() == 2 {
-        // the basin of every point of a 101 × 101 grid over the data's box, padded by 20%
-        let range = |j: usize| {
-            let (a, b) = patterns
-                .column(j)
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                    (a.min(v), b.max(v))
-                });
-            let pad = 0.2 * (b - a).max(1e-9);
-            (a - pad, b + pad)
-        };
-        let ((x0, x1), (y0, y1)) = (range(0), range(1));
-        let map = basin_map(&land, &set, [x0, x1, y0, y1], 101, radius);
-        out.write_npy("basin_map.npy", &map.mapv(|v| v as f64))?;
-        result["basin_map"] = serde_json::json!({"file": "basin_map.npy", "bounds": [x0, x1, y0, y1], "resolution": 101, "labels": "position in critical_points, −1 where the descent ends elsewhere"});
-        files.push("basin_map.npy".into());
-        out.write_npy(
-            "energy_grid.npy",
-            &energy_grid(&land, [x0, x1, y0, y1], 101),
-        )?;
-        out.write_npy("score_grid.npy", &score_grid(&land, [x0, x1, y0, y1], 21))?;
-        out.write_npy("patterns.npy", &patterns)?;
-        if args.samples > 0 {
-            // samples of the exact model stopped at this landscape's sigma = 1/√beta
-            let sigma = Beta(beta).sigma();
-            let scale = memscape::pipeline::data_scale(patterns.view());
-            let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
-            let plan = memscape::pipeline::SamplingPlan {
-                kind: memscape::sampler::SamplerKind::parse("em", 0.0)?,
-                process: memscape::noise::NoiseProcess::Ve,
-                spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
-                sigma_max: Some(sigma_max.max(2.0 * sigma)),
-                sigma_min: Some(sigma),
-                num_steps: 100,
-                seed: args.seed,
-                batch_size: 1024,
-            };
-            let sampler = plan.config(sigma_max, sigma, true)?;
-            let den = memscape::denoiser::EmpiricalDenoiser::<f64>::new(patterns.view())?;
-            let samples = memscape::sampler::sample(&den, 2, args.samples, &sampler, &mut ())?;
-            out.write_npy("samples.npy", &samples)?;
-            result["samples"] =
-                serde_json::json!({"file": "samples.npy", "n": args.samples, "sampler": sampler});
-            files.push("samples.npy".into());
-        }
-        result["grids"] = serde_json::json!({"bounds": [x0, x1, y0, y1], "energy": "energy_grid.npy (101 × 101, row = y)", "score": "score_grid.npy (21 × 21 × 2, −beta ∇E)"});
-        files.extend([
-            "energy_grid.npy".into(),
-            "score_grid.npy".into(),
-            "patterns.npy".into(),
-        ]);
-    }
-    out.write_json("attractors.json", &result)?;
+    let exact = exact_landscape(
+        &out,
+        &patterns,
+        beta,
+        &Search {
+            random_starts: args.random_starts,
+            basin_starts: args.basin_starts,
+            samples: args.samples,
+            seed: args.seed,
+        },
+    )?;
+    let (result, set, config, seconds) = (exact.result, exact.set, exact.config, exact.seconds);
+    let mut files = exact.files;
     let mut manifest = Manifest::new(
         command,
         serde_json::json!({"args": format!("{args:?}"), "search": config}),
     );
     manifest.seeds.insert("search".into(), args.seed);
-    out.write_json("attractors.json", &result)?;
-    let figures = memscape_report::landscape_figures(out.path())?;
-    files.extend(figures);
     files.extend(["report.html".into(), "manifest.json".into()]);
     manifest.files = files;
     manifest.timings.insert("search_s".into(), seconds);
@@ -143,4 +68,127 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&result);
     }
     Ok(0)
+}
+
+/// How the exact landscape is searched and drawn.
+pub struct Search {
+    pub random_starts: usize,
+    /// Monte Carlo starts for the basin weights (0: skip).
+    pub basin_starts: usize,
+    /// Samples of the exact model stopped at this sigma, drawn on a 2-D landscape (0: none).
+    pub samples: usize,
+    pub seed: u64,
+}
+
+/// The exact landscape written into a run directory.
+pub struct ExactLandscape {
+    pub result: serde_json::Value,
+    pub files: Vec<String>,
+    pub set: memscape::analysis::critical::CriticalSet,
+    pub config: SearchConfig,
+    pub seconds: f64,
+}
+
+/// The critical points of E(x; beta) over `patterns`, their Morse–Smale connections and basin
+/// weights, written to `out` as `attractors.json`; on 2-D data also the energy, score and basin
+/// grids, the patterns and the exact model's samples stopped at sigma = 1/√beta, and the
+/// landscape figures.
+pub fn exact_landscape(
+    out: &RunDir,
+    patterns: &ndarray::Array2<f64>,
+    beta: f64,
+    search: &Search,
+) -> anyhow::Result<ExactLandscape> {
+    let land = Landscape::new(patterns.view(), beta)?;
+    let spacing = train_spacing(patterns.view())?;
+    let mut config = SearchConfig::for_spacing(spacing);
+    config.random_starts = search.random_starts;
+    config.seed = search.seed;
+    let clock = std::time::Instant::now();
+    let set = critical_points(&land, &config, None)?;
+    let radius = 0.05 * spacing;
+    let connections = morse_smale(&land, &set, radius);
+    let (weights, elsewhere, unconverged) = if search.basin_starts > 0 {
+        basin_weights(&land, &set, search.basin_starts, search.seed, radius)
+    } else {
+        (vec![], 0.0, 0.0)
+    };
+    let seconds = clock.elapsed().as_secs_f64();
+    let mut result = serde_json::json!({
+        "beta": beta,
+        "sigma": Beta(beta).sigma(),
+        "critical_points": set.points,
+        "counts": {"minima": set.minima, "saddles": set.saddles, "maxima": set.maxima},
+        "euler_characteristic": set.euler_characteristic,
+        "complete": set.euler_characteristic == 1,
+        "connections": connections,
+        "basin_weights": weights.iter().map(|(i, w)| serde_json::json!({"point": i, "weight": w})).collect::<Vec<_>>(),
+        "basin_elsewhere": elsewhere,
+        "basin_unconverged": unconverged,
+        "num_starts": set.num_starts,
+        "num_unconverged": set.num_unconverged,
+        "seconds": seconds,
+    });
+    let mut files = vec!["attractors.json".to_string()];
+    if patterns.ncols() == 2 {
+        // the basin of every point of a 101 × 101 grid over the data's box, padded by 20%
+        let range = |j: usize| {
+            let (a, b) = patterns
+                .column(j)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            let pad = 0.2 * (b - a).max(1e-9);
+            (a - pad, b + pad)
+        };
+        let ((x0, x1), (y0, y1)) = (range(0), range(1));
+        let map = basin_map(&land, &set, [x0, x1, y0, y1], 101, radius);
+        out.write_npy("basin_map.npy", &map.mapv(|v| v as f64))?;
+        result["basin_map"] = serde_json::json!({"file": "basin_map.npy", "bounds": [x0, x1, y0, y1], "resolution": 101, "labels": "position in critical_points, −1 where the descent ends elsewhere"});
+        files.push("basin_map.npy".into());
+        out.write_npy(
+            "energy_grid.npy",
+            &energy_grid(&land, [x0, x1, y0, y1], 101),
+        )?;
+        out.write_npy("score_grid.npy", &score_grid(&land, [x0, x1, y0, y1], 21))?;
+        out.write_npy("patterns.npy", &patterns)?;
+        if search.samples > 0 {
+            // samples of the exact model stopped at this landscape's sigma = 1/√beta
+            let sigma = Beta(beta).sigma();
+            let scale = memscape::pipeline::data_scale(patterns.view());
+            let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
+            let plan = memscape::pipeline::SamplingPlan {
+                kind: memscape::sampler::SamplerKind::parse("em", 0.0)?,
+                process: memscape::noise::NoiseProcess::Ve,
+                spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
+                sigma_max: Some(sigma_max.max(2.0 * sigma)),
+                sigma_min: Some(sigma),
+                num_steps: 100,
+                seed: search.seed,
+                batch_size: 1024,
+            };
+            let sampler = plan.config(sigma_max, sigma, true)?;
+            let den = memscape::denoiser::EmpiricalDenoiser::<f64>::new(patterns.view())?;
+            let samples = memscape::sampler::sample(&den, 2, search.samples, &sampler, &mut ())?;
+            out.write_npy("samples.npy", &samples)?;
+            result["samples"] =
+                serde_json::json!({"file": "samples.npy", "n": search.samples, "sampler": sampler});
+            files.push("samples.npy".into());
+        }
+        result["grids"] = serde_json::json!({"bounds": [x0, x1, y0, y1], "energy": "energy_grid.npy (101 × 101, row = y)", "score": "score_grid.npy (21 × 21 × 2, −beta ∇E)"});
+        files.extend([
+            "energy_grid.npy".into(),
+            "score_grid.npy".into(),
+            "patterns.npy".into(),
+        ]);
+    }
+    out.write_json("attractors.json", &result)?;
+    files.extend(memscape_report::landscape_figures(out.path())?);
+    Ok(ExactLandscape {
+        result,
+        files,
+        set,
+        config,
+        seconds,
+    })
 }

@@ -15,7 +15,8 @@ use memscape::dataset::DataSpec;
 use memscape::denoiser::Denoiser;
 use memscape::pipeline::{SamplingPlan, data_scale, default_sigma_range, training_set};
 use memscape::store::{Manifest, RunDir};
-use ndarray::{Array1, Array2, Array3, ArrayView1};
+use memscape_train::ScoreModel;
+use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2};
 
 use crate::flags::AttractorsArgs;
 
@@ -51,133 +52,32 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
         args.samples >= 1,
         "--samples must be ≥ 1 with --checkpoint (the census starts from them), got 0"
     );
-    let scale = data_scale(train);
-    let (sigma_max, _) = default_sigma_range(scale);
-    let clock = std::time::Instant::now();
-    // the network's samples, stopped at this sigma
-    let plan = SamplingPlan {
-        kind: memscape::sampler::SamplerKind::parse("heun", 0.0)?,
-        process: memscape::noise::NoiseProcess::Ve,
-        spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
-        sigma_max: Some(sigma_max.max(2.0 * sigma)),
-        sigma_min: Some(sigma),
-        num_steps: 50,
-        seed: args.seed,
-        batch_size: 1024,
-    };
-    let sampler = plan.config(sigma_max, sigma, false)?;
-    let samples = memscape::sampler::sample(&model, d, args.samples, &sampler, &mut ())?;
-    let thresholds = ThresholdSpec::default().resolve(train)?;
-    let heldout = set.heldout.points.view();
-    let gate = (heldout.nrows() >= MIN_HELDOUT)
-        .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
-        .transpose()?;
-    let config = CensusConfig {
-        settle: SettleConfig {
-            tolerance: SETTLE_TOLERANCE * scale,
-            max_iterations: SETTLE_ITERATIONS,
-        },
-        fixed: FixedPointConfig {
-            eigenvalues,
-            max_arnoldi: d.min(4 * eigenvalues.max(1) + 40),
-            seed: args.seed,
-            ..FixedPointConfig::for_scale(scale, true)
-        },
-        group_radius: thresholds.delta_s,
-        memory_radius: thresholds.delta_m,
-        max_groups: 64,
-        saddle_starts: true,
-    };
-    let c = census(&model, train, samples.view(), sigma, gate.as_ref(), &config)?;
-    // recovery levels of the stable points with the largest basins
-    let mut stable: Vec<usize> = (0..c.attractors.len())
-        .filter(|&i| c.attractors[i].index == Some(0) && c.attractors[i].certified)
-        .collect();
-    stable.sort_by(|&a, &b| c.attractors[b].basin.total_cmp(&c.attractors[a].basin));
-    let recovery_config = RecoveryConfig {
-        trials: args.trials,
-        rate: 0.9,
-        delta: thresholds.delta_m,
-        bracket: [1e-3 * scale, 10.0 * scale],
-        rel_tol: 1e-3,
-        ode_steps: 20,
-        settle: config.settle,
-        resamples: 200,
-        seed: args.seed,
-    };
-    let mut recoveries = vec![];
-    for &i in stable.iter().take(args.recovery) {
-        let a = ArrayView1::from(&c.attractors[i].x);
-        let r = recovery(&model, a, sigma, &recovery_config)?;
-        recoveries.push(serde_json::json!({"attractor": i, "recovery": r}));
-    }
-    let mut energies = vec![];
-    if let Some(&first) = stable.first() {
-        let a = ArrayView1::from(&c.attractors[first].x);
-        for &j in stable.iter().skip(1) {
-            let b = ArrayView1::from(&c.attractors[j].x);
-            let path = path_energy(&model, a, b, sigma, 32)?;
-            energies.push(serde_json::json!({"from": first, "to": j, "delta": path.delta, "barrier": path.barrier}));
-        }
-    }
-    let seconds = clock.elapsed().as_secs_f64();
-    let critical_points: Vec<serde_json::Value> = c
-        .attractors
-        .iter()
-        .map(|a| serde_json::json!({"x": a.x, "kind": a.kind.name(), "index": a.index, "certified": a.certified,
-            "basin": a.basin, "gap": a.gap, "asymmetry": a.asymmetry, "nearest_train": a.nearest_train, "residual": a.residual}))
-        .collect();
-    let count = |k: AttractorKind| c.counts.get(k);
-    let mut result = serde_json::json!({
-        "model": "trained",
-        "checkpoint": path,
-        "step": meta.step,
-        "sigma": sigma,
-        "beta": 1.0 / (sigma * sigma),
-        "critical_points": critical_points,
-        "counts": c.counts,
-        "census": {"groups": c.groups, "unsettled": c.unsettled, "unconverged_starts": c.unconverged_starts,
-            "cost": c.cost, "config": config, "num_samples": args.samples,
-            "support_gate": gate.as_ref().map(|g| g.calibration)},
-        "recovery": recoveries,
-        "energies": energies,
-        "thresholds": thresholds,
-        "seconds": seconds,
-    });
     let out = RunDir::create(&args.out)?;
-    let mut files = vec!["attractors.json".to_string(), "samples.npy".to_string()];
-    out.write_npy("samples.npy", &samples)?;
-    if d == 2 {
-        let bounds = box_of(train);
-        let (energy, score) = energy_and_score(&model, sigma, bounds);
-        out.write_npy("energy_grid.npy", &energy)?;
-        out.write_npy("score_grid.npy", &score)?;
-        out.write_npy(
-            "basin_map.npy",
-            &basin_map(&model, sigma, bounds, &c, &config),
-        )?;
-        out.write_npy("patterns.npy", &set.train.points)?;
-        result["grids"] = serde_json::json!({"bounds": bounds, "energy": format!("energy_grid.npy ({ENERGY_RESOLUTION} × {ENERGY_RESOLUTION}, row = y): E = −sigma² log p_sigma, integrated along grid lines from the lower-left corner (path dependent where the learned field has curl)"),
-            "score": format!("score_grid.npy ({SCORE_RESOLUTION} × {SCORE_RESOLUTION} × 2, (D − x)/sigma²)"),
-            "basins": format!("basin_map.npy ({BASIN_MAP_RESOLUTION} × {BASIN_MAP_RESOLUTION}): position in critical_points of the point each grid point settles within delta_s of, −1 elsewhere (at most {BASIN_MAP_ITERATIONS} iterations)")});
-        files.extend(
-            [
-                "energy_grid.npy",
-                "score_grid.npy",
-                "basin_map.npy",
-                "patterns.npy",
-            ]
-            .map(String::from),
-        );
-    }
-    out.write_json("attractors.json", &result)?;
+    let t = trained_landscape(
+        &out,
+        &model,
+        &set.train.points,
+        set.heldout.points.view(),
+        sigma,
+        &TrainedSearch {
+            samples: args.samples,
+            eigenvalues,
+            recovery: args.recovery,
+            trials: args.trials,
+            seed: args.seed,
+            step: meta.step,
+            checkpoint: Some(path.clone()),
+        },
+    )?;
+    let (c, config, recovery_config, seconds) = (t.census, t.config, t.recovery_config, t.seconds);
+    let result = t.result;
+    let count = |k: AttractorKind| c.counts.get(k);
+    let mut files = t.files;
     let mut manifest = Manifest::new(
         command,
         serde_json::json!({"args": format!("{args:?}"), "census": config, "recovery": recovery_config}),
     );
     manifest.seeds.insert("sampler".into(), args.seed);
-    let figures = memscape_report::landscape_figures(out.path())?;
-    files.extend(figures);
     files.extend(["report.html".into(), "manifest.json".into()]);
     manifest.files = files;
     manifest.timings.insert("census_s".into(), seconds);
@@ -201,6 +101,176 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
         super::print_json(&result);
     }
     Ok(0)
+}
+
+/// What the trained landscape analysis runs with.
+pub struct TrainedSearch {
+    /// Samples stopped at sigma: the census's starts (at least 1).
+    pub samples: usize,
+    /// Rightmost Jacobian eigenvalues per fixed point (at most the dimension).
+    pub eigenvalues: usize,
+    /// Critical recovery levels of the stable points with the largest basins, this many.
+    pub recovery: usize,
+    /// Noise directions per recovery level.
+    pub trials: usize,
+    pub seed: u64,
+    /// The network's training step and checkpoint file, for the record.
+    pub step: usize,
+    pub checkpoint: Option<std::path::PathBuf>,
+}
+
+/// A trained landscape written into a run directory.
+pub struct TrainedLandscape {
+    pub result: serde_json::Value,
+    pub files: Vec<String>,
+    pub census: memscape::analysis::attractor::Census,
+    pub config: CensusConfig,
+    pub recovery_config: RecoveryConfig,
+    pub seconds: f64,
+}
+
+/// The census of `model` at `sigma` from its own samples, the recovery levels and relative
+/// energies of its largest basins, written to `out` as `attractors.json` with `samples.npy`;
+/// on 2-D data also the energy, score and basin grids, the patterns and the landscape figures.
+/// `heldout` calibrates the support gate when it has at least 20 points.
+pub fn trained_landscape(
+    out: &RunDir,
+    model: &ScoreModel,
+    train_points: &Array2<f64>,
+    heldout: ArrayView2<f64>,
+    sigma: f64,
+    search: &TrainedSearch,
+) -> anyhow::Result<TrainedLandscape> {
+    let train = train_points.view();
+    let d = train.ncols();
+    let eigenvalues = search.eigenvalues;
+    let scale = data_scale(train);
+    let (sigma_max, _) = default_sigma_range(scale);
+    let clock = std::time::Instant::now();
+    // the network's samples, stopped at this sigma
+    let plan = SamplingPlan {
+        kind: memscape::sampler::SamplerKind::parse("heun", 0.0)?,
+        process: memscape::noise::NoiseProcess::Ve,
+        spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
+        sigma_max: Some(sigma_max.max(2.0 * sigma)),
+        sigma_min: Some(sigma),
+        num_steps: 50,
+        seed: search.seed,
+        batch_size: 1024,
+    };
+    let sampler = plan.config(sigma_max, sigma, false)?;
+    let samples = memscape::sampler::sample(model, d, search.samples, &sampler, &mut ())?;
+    let thresholds = ThresholdSpec::default().resolve(train)?;
+    let gate = (heldout.nrows() >= MIN_HELDOUT)
+        .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
+        .transpose()?;
+    let config = CensusConfig {
+        settle: SettleConfig {
+            tolerance: SETTLE_TOLERANCE * scale,
+            max_iterations: SETTLE_ITERATIONS,
+        },
+        fixed: FixedPointConfig {
+            eigenvalues,
+            max_arnoldi: d.min(4 * eigenvalues.max(1) + 40),
+            seed: search.seed,
+            ..FixedPointConfig::for_scale(scale, true)
+        },
+        group_radius: thresholds.delta_s,
+        memory_radius: thresholds.delta_m,
+        max_groups: 64,
+        saddle_starts: true,
+    };
+    let c = census(model, train, samples.view(), sigma, gate.as_ref(), &config)?;
+    // recovery levels of the stable points with the largest basins
+    let mut stable: Vec<usize> = (0..c.attractors.len())
+        .filter(|&i| c.attractors[i].index == Some(0) && c.attractors[i].certified)
+        .collect();
+    stable.sort_by(|&a, &b| c.attractors[b].basin.total_cmp(&c.attractors[a].basin));
+    let recovery_config = RecoveryConfig {
+        trials: search.trials,
+        rate: 0.9,
+        delta: thresholds.delta_m,
+        bracket: [1e-3 * scale, 10.0 * scale],
+        rel_tol: 1e-3,
+        ode_steps: 20,
+        settle: config.settle,
+        resamples: 200,
+        seed: search.seed,
+    };
+    let mut recoveries = vec![];
+    for &i in stable.iter().take(search.recovery) {
+        let a = ArrayView1::from(&c.attractors[i].x);
+        let r = recovery(model, a, sigma, &recovery_config)?;
+        recoveries.push(serde_json::json!({"attractor": i, "recovery": r}));
+    }
+    let mut energies = vec![];
+    if let Some(&first) = stable.first() {
+        let a = ArrayView1::from(&c.attractors[first].x);
+        for &j in stable.iter().skip(1) {
+            let b = ArrayView1::from(&c.attractors[j].x);
+            let path = path_energy(model, a, b, sigma, 32)?;
+            energies.push(serde_json::json!({"from": first, "to": j, "delta": path.delta, "barrier": path.barrier}));
+        }
+    }
+    let seconds = clock.elapsed().as_secs_f64();
+    let critical_points: Vec<serde_json::Value> = c
+        .attractors
+        .iter()
+        .map(|a| serde_json::json!({"x": a.x, "kind": a.kind.name(), "index": a.index, "certified": a.certified,
+            "basin": a.basin, "gap": a.gap, "asymmetry": a.asymmetry, "nearest_train": a.nearest_train, "residual": a.residual}))
+        .collect();
+    let mut result = serde_json::json!({
+        "model": "trained",
+        "checkpoint": search.checkpoint,
+        "step": search.step,
+        "sigma": sigma,
+        "beta": 1.0 / (sigma * sigma),
+        "critical_points": critical_points,
+        "counts": c.counts,
+        "census": {"groups": c.groups, "unsettled": c.unsettled, "unconverged_starts": c.unconverged_starts,
+            "cost": c.cost, "config": config, "num_samples": search.samples,
+            "support_gate": gate.as_ref().map(|g| g.calibration)},
+        "recovery": recoveries,
+        "energies": energies,
+        "thresholds": thresholds,
+        "seconds": seconds,
+    });
+    let mut files = vec!["attractors.json".to_string(), "samples.npy".to_string()];
+    out.write_npy("samples.npy", &samples)?;
+    if d == 2 {
+        let bounds = box_of(train);
+        let (energy, score) = energy_and_score(model, sigma, bounds);
+        out.write_npy("energy_grid.npy", &energy)?;
+        out.write_npy("score_grid.npy", &score)?;
+        out.write_npy(
+            "basin_map.npy",
+            &basin_map(model, sigma, bounds, &c, &config),
+        )?;
+        out.write_npy("patterns.npy", train_points)?;
+        result["grids"] = serde_json::json!({"bounds": bounds, "energy": format!("energy_grid.npy ({ENERGY_RESOLUTION} × {ENERGY_RESOLUTION}, row = y): E = −sigma² log p_sigma, integrated along grid lines from the lower-left corner (path dependent where the learned field has curl)"),
+            "score": format!("score_grid.npy ({SCORE_RESOLUTION} × {SCORE_RESOLUTION} × 2, (D − x)/sigma²)"),
+            "basins": format!("basin_map.npy ({BASIN_MAP_RESOLUTION} × {BASIN_MAP_RESOLUTION}): position in critical_points of the point each grid point settles within delta_s of, −1 elsewhere (at most {BASIN_MAP_ITERATIONS} iterations)")});
+        files.extend(
+            [
+                "energy_grid.npy",
+                "score_grid.npy",
+                "basin_map.npy",
+                "patterns.npy",
+            ]
+            .map(String::from),
+        );
+    }
+    out.write_json("attractors.json", &result)?;
+    out.write_json("attractors.json", &result)?;
+    files.extend(memscape_report::landscape_figures(out.path())?);
+    Ok(TrainedLandscape {
+        result,
+        files,
+        census: c,
+        config,
+        recovery_config,
+        seconds,
+    })
 }
 
 /// The data's bounding box padded by 20% on each side: [x0, x1, y0, y1].

@@ -2,8 +2,11 @@
 
 use memscape::analysis::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
+use std::sync::Mutex;
+
 use memscape::pipeline::{MapRequest, TrainedModel, map};
 use memscape::store::RunDir;
+use memscape_train::{NetworkTrainer, ScoreModel};
 
 use crate::flags::{MapArgs, Model};
 
@@ -13,13 +16,17 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         Model::Mlp => Some(memscape_train::Architecture::Mlp),
         Model::Unet => Some(memscape_train::Architecture::Unet),
     };
-    let trainer = architecture.map(|a| memscape_train::NetworkTrainer {
-        config: args.train.config(a, args.train_steps, 1),
+    let trainer = architecture.map(|a| Keeping {
+        trainer: NetworkTrainer {
+            config: args.train.config(a, args.train_steps, 1),
+        },
+        models: Mutex::new(vec![]),
     });
     let ks = super::parse_ks(&args.k)?;
     let data = DataSpec::parse(&args.data)?;
     if let Some(t) = trainer
         .as_ref()
+        .map(|t| &t.trainer)
         .filter(|t| t.config.architecture == memscape_train::Architecture::Unet)
     {
         // a U-Net needs images: check the network against the data before any work
@@ -59,6 +66,13 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .map_err(super::flag_names)?;
     let out = RunDir::create(&args.out)?;
     let mut manifest = run.write(&out, command)?;
+    let mut results = run.results();
+    if run.train.ncols() == 2 {
+        let (files, landscapes) = landscapes(&out, &run, trainer.as_ref())?;
+        results["landscapes"] = landscapes;
+        out.write_json("results.json", &results)?;
+        manifest.files.extend(files);
+    }
     let figures = memscape_report::run_figures(out.path())?;
     manifest.files.extend(figures.iter().cloned());
     manifest.files.push("report.html".into());
@@ -124,7 +138,103 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         run.timings["total_s"]
     );
     if args.json {
-        super::print_json(&run.results());
+        super::print_json(&results);
     }
     Ok(0)
+}
+
+/// The map's trainer, keeping the network of every K (to draw the trained landscape after).
+struct Keeping {
+    trainer: NetworkTrainer,
+    models: Mutex<Vec<(usize, ScoreModel)>>,
+}
+
+impl TrainedModel for Keeping {
+    fn name(&self) -> &'static str {
+        self.trainer.name()
+    }
+
+    fn fit(
+        &self,
+        train: &memscape::dataset::Patterns,
+    ) -> memscape::Result<Box<dyn memscape::denoiser::Denoiser>> {
+        let model = self.trainer.fit_model(train)?;
+        self.models
+            .lock()
+            .expect("no panic while held")
+            .push((train.num_patterns(), model.clone()));
+        Ok(Box::new(model))
+    }
+
+    fn config(&self) -> serde_json::Value {
+        self.trainer.config()
+    }
+}
+
+/// On 2-D data, the exact and the trained landscapes at the spurious-peak K (the trained
+/// model's peak when one was mapped, else the exact model's), at the sampler's sigma_min, each
+/// in a subdirectory `landscape_{model}_k{K}/` as `attractors` writes it. Returns the files
+/// and the `landscapes` entry of `results.json`.
+fn landscapes(
+    out: &RunDir,
+    run: &memscape::pipeline::MapRun,
+    trainer: Option<&Keeping>,
+) -> anyhow::Result<(Vec<String>, serde_json::Value)> {
+    let peak = |model: &str| {
+        run.models
+            .iter()
+            .find(|m| m.model == model)
+            .map(|m| m.capacities.spurious_peak_k)
+    };
+    let trained_name = trainer.map(|t| t.trainer.name());
+    let Some(k) = trained_name.and_then(peak).or_else(|| peak("exact")) else {
+        return Ok((vec![], serde_json::json!([])));
+    };
+    let sigma = run.sampler.schedule.sigma_min;
+    let patterns = run.train.slice(ndarray::s![..k, ..]).to_owned();
+    let mut files = vec![];
+    let mut entries = vec![];
+    let dir = format!("landscape_exact_k{k}");
+    let exact = super::attractors::exact_landscape(
+        &RunDir::create(out.path().join(&dir))?,
+        &patterns,
+        1.0 / (sigma * sigma),
+        &super::attractors::Search {
+            random_starts: 200,
+            basin_starts: 0,
+            samples: 500,
+            seed: run.request.plan.seed,
+        },
+    )?;
+    files.extend(exact.files.iter().map(|f| format!("{dir}/{f}")));
+    entries.push(serde_json::json!({"model": "exact", "k": k, "dir": dir, "sigma": sigma,
+        "counts": exact.result["counts"], "euler_characteristic": exact.result["euler_characteristic"]}));
+    if let (Some(t), Some(name)) = (trainer, trained_name) {
+        let models = t.models.lock().expect("no panic while held");
+        if let Some((_, model)) = models.iter().find(|(kk, _)| *kk == k) {
+            let dir = format!("landscape_{name}_k{k}");
+            let trained = super::attractors_trained::trained_landscape(
+                &RunDir::create(out.path().join(&dir))?,
+                model,
+                &patterns,
+                ndarray::Array2::<f64>::zeros((0, 2)).view(),
+                sigma,
+                &super::attractors_trained::TrainedSearch {
+                    samples: 500,
+                    eigenvalues: 2,
+                    recovery: 0,
+                    trials: 16,
+                    seed: run.request.plan.seed,
+                    step: t.trainer.config.last_step(),
+                    checkpoint: None,
+                },
+            )?;
+            files.extend(trained.files.iter().map(|f| format!("{dir}/{f}")));
+            entries.push(
+                serde_json::json!({"model": name, "k": k, "dir": dir, "sigma": sigma,
+                "counts": trained.result["counts"]}),
+            );
+        }
+    }
+    Ok((files, serde_json::json!(entries)))
 }
