@@ -151,7 +151,7 @@ pub fn exact_landscape(
             &energy_grid(&land, [x0, x1, y0, y1], 101),
         )?;
         out.write_npy("score_grid.npy", &score_grid(&land, [x0, x1, y0, y1], 21))?;
-        out.write_npy("patterns.npy", &patterns)?;
+        out.write_npy("patterns.npy", patterns)?;
         if search.samples > 0 {
             // samples of the exact model stopped at this landscape's sigma = 1/√beta
             let sigma = Beta(beta).sigma();
