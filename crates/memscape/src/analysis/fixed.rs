@@ -771,6 +771,67 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_index_counts_eigenvalues_past_one_and_certifies_only_clear_of_it() {
+        // D(x) = Λ x with Λ = diag(1.05, 0.95, 0.5, 0.2) rotated: the fixed point 0 has one
+        // unstable direction (1.05), gap 1 − 1.05 = −0.05, margin 0.05 (from 0.95 and 1.05)
+        let q = symmetric_eigen(&crate::rng::normal_matrix(4, 4, 3)).1;
+        let linear = |values: [f64; 4]| {
+            let m = q
+                .dot(&Array2::from_diag(&Array1::from(values.to_vec())))
+                .dot(&q.t());
+            move |x: ArrayView2<f64>, _s: f64| x.dot(&m.t())
+        };
+        let mut config = FixedPointConfig::for_scale(1.0, false);
+        config.eigenvalues = 4;
+        let s = stability(
+            &linear([1.05, 0.95, 0.5, 0.2]),
+            1.0,
+            Array1::zeros(4).view(),
+            &config,
+            0,
+        );
+        assert_eq!(s.index, 1);
+        assert!(
+            (s.gap + 0.05).abs() < 1e-8 && (s.margin - 0.05).abs() < 1e-8,
+            "{s:?}"
+        );
+        assert!(s.certified);
+        // an eigenvalue within the tolerance of 1 makes the index uncertain
+        let s = stability(
+            &linear([1.0 + 1e-9, 0.95, 0.5, 0.2]),
+            1.0,
+            Array1::zeros(4).view(),
+            &config,
+            0,
+        );
+        assert!(!s.certified, "{s:?}");
+        // with 2 of the 4 values asked for, a Krylov space of dimension 3 (not the whole
+        // space) and both unstable, a third may hide: partial
+        config.eigenvalues = 2;
+        config.max_arnoldi = 2;
+        let s = stability(
+            &linear([1.3, 1.2, 1.1, 0.2]),
+            1.0,
+            Array1::zeros(4).view(),
+            &config,
+            0,
+        );
+        assert_eq!((s.index, s.krylov_dimension), (2, 3));
+        assert!(!s.certified, "{s:?}");
+        // the same with room to exhaust the space: every eigenvalue, index 3, certified
+        config.max_arnoldi = 200;
+        let s = stability(
+            &linear([1.3, 1.2, 1.1, 0.2]),
+            1.0,
+            Array1::zeros(4).view(),
+            &config,
+            0,
+        );
+        assert_eq!((s.index, s.eigenvalues.len()), (3, 4));
+        assert!(s.certified, "{s:?}");
+    }
+
+    #[test]
     fn bad_parameters_name_the_parameter() {
         let id = |x: ArrayView2<f64>, _s: f64| x.to_owned();
         let config = FixedPointConfig::for_scale(1.0, false);

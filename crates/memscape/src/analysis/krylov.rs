@@ -188,7 +188,8 @@ pub fn gmres(
     }
 }
 
-/// Rightmost eigenvalues of an operator from [`arnoldi`], largest real part first.
+/// Rightmost eigenvalues of an operator from [`arnoldi`], largest real part first: the `want`
+/// asked for, or all d of them when the Krylov space exhausted the space.
 #[derive(Debug, Clone, Serialize)]
 pub struct RitzValues {
     /// (re, im) pairs.
@@ -272,8 +273,10 @@ pub fn arnoldi(
             break;
         }
     }
-    last.values.truncate(want);
-    last.residuals.truncate(want);
+    if !last.exhausted {
+        last.values.truncate(want);
+        last.residuals.truncate(want);
+    }
     last
 }
 
