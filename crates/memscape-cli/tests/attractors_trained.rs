@@ -282,6 +282,40 @@ fn attractors_of_a_checkpoint_are_fixed_points_with_kinds_basins_and_recovery() 
     assert!(out.join("samples.npy").is_file() && out.join("report.html").is_file());
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Fixed points of the network at step 1500"));
+    // the same seed on one thread: the same points, kinds, basins and recovery levels
+    let one = dir.path().join("one");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_memscape"))
+        .env("RAYON_NUM_THREADS", "1")
+        .args([
+            "attractors",
+            "--data",
+            "gmm:d=4,n=300",
+            "--k",
+            "12",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--sigma",
+            "0.1",
+            "--samples",
+            "200",
+            "--recovery",
+            "2",
+            "--trials",
+            "16",
+            "--holdout",
+            "100",
+            "--out",
+            one.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let mut k = json(&r);
+    let mut j = j;
+    for v in [&mut j, &mut k] {
+        v["seconds"] = serde_json::Value::Null;
+    }
+    assert_eq!(j, k);
 }
 
 #[test]
