@@ -11,6 +11,10 @@
 //! FLOPs: denoiser rows × 2 × the network's multiply-accumulates per image; the rate is set
 //! against the machine's f32 GEMM peak measured here (faer, n = 1024).
 //!
+//! Reference, run in the same invocation: `bench/fixed_point_torch.py`, the same architecture
+//! in PyTorch (random weights): its time per denoiser row, per forward-mode JVP
+//! (`torch.func.jvp`), SciPy's `newton_krylov` and ARPACK's `eigs` (k = 10) on it.
+//!
 //! `RAYON_NUM_THREADS=2 cargo bench -p memscape-train --bench fixed_points`
 
 #[path = "../../memscape/benches/common/mod.rs"]
@@ -88,6 +92,14 @@ fn main() {
     };
     let macs = model.network.macs_per_sample() as f64;
     let peak = common::gemm_peak(1024);
+    let pair = Array2::from_shape_fn((2, d), |(_, j)| start[j]);
+    let row_s = common::time(20, || {
+        std::hint::black_box(memscape::denoiser::Denoiser::denoise(
+            &model,
+            pair.view(),
+            sigma,
+        ));
+    }) / 2.0;
 
     let t = Instant::now();
     let run = newton_krylov(&model, sigma, start.view(), &fixed);
@@ -191,6 +203,39 @@ fn main() {
         spectrum.index,
         spectrum.gap
     );
+    let threads = rayon::current_num_threads().to_string();
+    match common::reference(
+        &format!("{}/fixed_point_torch.py", common::BENCH),
+        &["--res", "14", "--ch", "16", "--threads", &threads],
+        &[],
+    ) {
+        Ok(records) => {
+            let r = &records[0];
+            let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "PyTorch ({}, {} threads, same architecture, random weights): {:.3} ms per denoiser row (memscape {:.3} ms: {:.2}×), {:.3} ms per torch.func.jvp (memscape's central difference: 2 rows, {:.3} ms: {:.2}×)",
+                r["framework"].as_str().unwrap_or("?"),
+                r["threads"],
+                1e3 * f("row_s"),
+                1e3 * row_s,
+                f("row_s") / row_s,
+                1e3 * f("jvp_s"),
+                2e3 * row_s,
+                f("jvp_s") / (2.0 * row_s)
+            );
+            println!(
+                "SciPy on it: newton_krylov (LGMRES, FD products) {:.2} s, {} residual evaluations, converged {}; ARPACK eigs k = 10 {:.2} s, {} JVPs ({:.1} ms each; memscape's Arnoldi above: {:.1} ms per product)",
+                f("newton_krylov_s"),
+                r["newton_krylov_calls"],
+                r["newton_krylov_converged"],
+                f("eigs_s"),
+                r["eigs_products"],
+                1e3 * f("eigs_s") / f("eigs_products"),
+                1e3 * arnoldi_s / spectrum.cost.calls.max(1) as f64
+            );
+        }
+        Err(why) => println!("PyTorch reference did not run: {why}"),
+    }
     let vals: Vec<String> = spectrum
         .eigenvalues
         .iter()
