@@ -155,21 +155,15 @@ pub fn exact_landscape(
         if search.samples > 0 {
             // samples of the exact model stopped at this landscape's sigma = 1/√beta
             let sigma = Beta(beta).sigma();
-            let scale = memscape::pipeline::data_scale(patterns.view());
-            let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
-            let plan = memscape::pipeline::SamplingPlan {
-                kind: memscape::sampler::SamplerKind::parse("em", 0.0)?,
-                process: memscape::noise::NoiseProcess::Ve,
-                spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
-                sigma_max: Some(sigma_max.max(2.0 * sigma)),
-                sigma_min: Some(sigma),
-                num_steps: 100,
-                seed: search.seed,
-                batch_size: 1024,
-            };
-            let sampler = plan.config(sigma_max, sigma, true)?;
             let den = memscape::denoiser::EmpiricalDenoiser::<f64>::new(patterns.view())?;
-            let samples = memscape::sampler::sample(&den, 2, search.samples, &sampler, &mut ())?;
+            let (samples, sampler) = stopped_samples(
+                &den,
+                patterns.view(),
+                search.samples,
+                sigma,
+                ("em", 100, true),
+                search.seed,
+            )?;
             out.write_npy("samples.npy", &samples)?;
             result["samples"] =
                 serde_json::json!({"file": "samples.npy", "n": search.samples, "sampler": sampler});
@@ -191,4 +185,32 @@ pub fn exact_landscape(
         config,
         seconds,
     })
+}
+
+/// `n` samples of `den` from sigma_max = max(10 × the data scale, 2 sigma) down to `sigma`
+/// (Karras spacing, VE), with the sampler, its step count and whether it ends with a final
+/// denoise; and the sampler's configuration.
+pub fn stopped_samples(
+    den: &impl memscape::denoiser::Denoiser,
+    patterns: ndarray::ArrayView2<f64>,
+    n: usize,
+    sigma: f64,
+    (kind, steps, final_denoise): (&str, usize, bool),
+    seed: u64,
+) -> anyhow::Result<(ndarray::Array2<f64>, memscape::sampler::SamplerConfig)> {
+    let scale = memscape::pipeline::data_scale(patterns);
+    let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
+    let plan = memscape::pipeline::SamplingPlan {
+        kind: memscape::sampler::SamplerKind::parse(kind, 0.0)?,
+        process: memscape::noise::NoiseProcess::Ve,
+        spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
+        sigma_max: Some(sigma_max.max(2.0 * sigma)),
+        sigma_min: Some(sigma),
+        num_steps: steps,
+        seed,
+        batch_size: 1024,
+    };
+    let sampler = plan.config(sigma_max, sigma, final_denoise)?;
+    let samples = memscape::sampler::sample(den, patterns.ncols(), n, &sampler, &mut ())?;
+    Ok((samples, sampler))
 }

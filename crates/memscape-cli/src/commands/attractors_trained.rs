@@ -13,7 +13,7 @@ use memscape::analysis::settle::{SettleConfig, settle};
 use memscape::analysis::support::{MIN_HELDOUT, SUPPORT_QUANTILE, SupportGate};
 use memscape::dataset::DataSpec;
 use memscape::denoiser::Denoiser;
-use memscape::pipeline::{SamplingPlan, data_scale, default_sigma_range, training_set};
+use memscape::pipeline::{data_scale, training_set};
 use memscape::store::{Manifest, RunDir};
 use memscape_train::ScoreModel;
 use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2};
@@ -145,21 +145,16 @@ pub fn trained_landscape(
     let d = train.ncols();
     let eigenvalues = search.eigenvalues;
     let scale = data_scale(train);
-    let (sigma_max, _) = default_sigma_range(scale);
     let clock = std::time::Instant::now();
     // the network's samples, stopped at this sigma
-    let plan = SamplingPlan {
-        kind: memscape::sampler::SamplerKind::parse("heun", 0.0)?,
-        process: memscape::noise::NoiseProcess::Ve,
-        spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
-        sigma_max: Some(sigma_max.max(2.0 * sigma)),
-        sigma_min: Some(sigma),
-        num_steps: 50,
-        seed: search.seed,
-        batch_size: 1024,
-    };
-    let sampler = plan.config(sigma_max, sigma, false)?;
-    let samples = memscape::sampler::sample(model, d, search.samples, &sampler, &mut ())?;
+    let (samples, _) = super::attractors::stopped_samples(
+        model,
+        train,
+        search.samples,
+        sigma,
+        ("heun", 50, false),
+        search.seed,
+    )?;
     let thresholds = ThresholdSpec::default().resolve(train)?;
     let gate = (heldout.nrows() >= MIN_HELDOUT)
         .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
