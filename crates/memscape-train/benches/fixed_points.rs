@@ -6,7 +6,9 @@
 //! The network: the image study's U-Net (base 16, multipliers 1,2,2, one block per level),
 //! trained for `MEMSCAPE_BENCH_STEPS` steps (default 1000, batch 64, EMA 0.999) on K = 32
 //! images. The start: one of its samples stopped at sigma = 0.02 × the data scale (the
-//! dynamics census's level), settled for at most 300 iterations.
+//! dynamics census's level), settled as the census settles (until an Aitken estimate puts it
+//! within delta_s / 4 of its limit: near a fixed point, not on it, so that both paths have
+//! Newton steps to take).
 //!
 //! FLOPs: denoiser rows × 2 × the network's multiply-accumulates per image; the rate is set
 //! against the machine's f32 GEMM peak measured here (faer, n = 1024).
@@ -23,7 +25,7 @@ mod common;
 use std::time::Instant;
 
 use memscape::analysis::fixed::{FixedPointConfig, fixed_points_dense, newton_krylov, stability};
-use memscape::analysis::settle::{SettleConfig, settle};
+use memscape::analysis::settle::{SettleConfig, settle_within};
 use memscape::dataset::DataSpec;
 use memscape::pipeline::{SamplingPlan, data_scale, training_set};
 use memscape_train::{Architecture, ScoreModel, TrainConfig, train};
@@ -75,14 +77,20 @@ fn main() {
     };
     let sampler = plan.config(10.0 * scale, sigma, false).unwrap();
     let samples = memscape::sampler::sample(&model, d, 8, &sampler, &mut ()).unwrap();
-    let settled = settle(
+    // as the census settles: until the Aitken estimate puts it within delta_s / 4 of its limit
+    let delta_s = memscape::analysis::classify::ThresholdSpec::default()
+        .resolve(train_points.view())
+        .unwrap()
+        .delta_s;
+    let settled = settle_within(
         &model,
         samples.view(),
         sigma,
         &SettleConfig {
             tolerance: 1e-5 * scale,
-            max_iterations: 300,
+            max_iterations: 1000,
         },
+        0.25 * delta_s,
     );
     let start = settled.points.index_axis(Axis(0), 0).to_owned();
     let fixed = FixedPointConfig {
@@ -193,6 +201,15 @@ fn main() {
             2 * d + 1
         ),
     }
+    println!(
+        "start: {} settling iterations, |x − D(x)| = {:.2e} there",
+        settled.iterations,
+        {
+            let f = &start
+                - &memscape::denoiser::Denoiser::denoise(&model, start_row.view(), sigma).row(0);
+            f.dot(&f).sqrt()
+        }
+    );
     println!(
         "Newton–Krylov: {:?} after {} steps, |x − D(x)| = {:.2e}; Arnoldi: Krylov dimension {}, certified {}, index {}, gap {:.4}",
         run.status,
