@@ -526,7 +526,11 @@ pub(crate) mod tests {
     use crate::analysis::critical::{SearchConfig, critical_points, newton, scales};
     use crate::dataset::synthetic::{kgon, two_points};
     use crate::denoiser::{EmpiricalDenoiser, Landscape};
-    use crate::pipeline::data_scale;
+
+    /// The data scale √(mean |ξ|²) (the pipeline's, which this stage may not import).
+    fn data_scale(patterns: ArrayView2<f64>) -> f64 {
+        (patterns.mapv(|v| v * v).sum() / patterns.nrows() as f64).sqrt()
+    }
 
     fn distance(a: &[f64], b: ArrayView1<f64>) -> f64 {
         a.iter()
