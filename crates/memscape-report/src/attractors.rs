@@ -358,12 +358,40 @@ pub fn attractor_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
     let Some(a) = read(&results) else {
         return Ok(vec![]);
     };
+    // all three always, so that the report finds them (empty axes when nothing crossed or no
+    // stable point had a basin)
     let mut files = save(dir, "attractor_counts", COUNTS_SIZE, &CountPanels(&a))?;
-    if !a.tau_mem.is_empty() || !a.tau_spur.is_empty() {
-        files.extend(save(dir, "tau_spur", SIZE, &TauPlot(&a))?);
-    }
-    if !a.basins.is_empty() {
-        files.extend(save(dir, "basin_sizes", SIZE, &BasinPlot(&a))?);
-    }
+    files.extend(save(dir, "tau_spur", SIZE, &TauPlot(&a))?);
+    files.extend(save(dir, "basin_sizes", SIZE, &BasinPlot(&a))?);
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_census_with_nothing_crossed_still_draws_all_three_figures() {
+        // every tau null and no stable basin (the report lists all three figures whenever a
+        // census exists)
+        let dir = tempfile::tempdir().unwrap();
+        let counts = serde_json::json!({"memory": 0, "spurious": 0, "off_support": 0, "saddle": 0, "uncertain": 3});
+        let rows: Vec<serde_json::Value> = [1, 10, 100]
+            .iter()
+            .map(|&s| {
+                serde_json::json!({"k": 4, "seed": 0, "step": s, "attractors": {"counts": counts,
+                "memory_basins": [], "spurious_basins": [], "off_support_basins": []}})
+            })
+            .collect();
+        let results = serde_json::json!({"rows": rows, "spur_level": 0.1,
+            "tau_mem": [{"k": 4, "step": null, "ci": [null, null]}],
+            "tau_spur": [{"k": 4, "step": null, "ci": [null, null]}]});
+        std::fs::write(dir.path().join("results.json"), results.to_string()).unwrap();
+        let files = attractor_figures(dir.path()).unwrap();
+        for stem in ["attractor_counts", "tau_spur", "basin_sizes"] {
+            assert!(files.contains(&format!("{stem}.svg")), "{files:?}");
+            let svg = std::fs::read_to_string(dir.path().join(format!("{stem}.svg"))).unwrap();
+            assert!(svg.starts_with("<svg"));
+        }
+    }
 }
