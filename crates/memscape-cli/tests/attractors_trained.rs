@@ -225,68 +225,8 @@ fn attractors_of_a_checkpoint_are_fixed_points_with_kinds_basins_and_recovery() 
     let net = dir.path().join("net");
     train(&net);
     let ckpt = net.join("checkpoints/step_00001500.safetensors");
-    let out = dir.path().join("att");
-    let j = json(&memscape(&[
-        "attractors",
-        "--data",
-        "gmm:d=4,n=300",
-        "--k",
-        "12",
-        "--checkpoint",
-        ckpt.to_str().unwrap(),
-        "--sigma",
-        "0.1",
-        "--samples",
-        "200",
-        "--recovery",
-        "2",
-        "--trials",
-        "16",
-        "--holdout",
-        "100",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]));
-    let points = j["critical_points"].as_array().unwrap();
-    assert!(!points.is_empty());
-    let mut basins = 0.0;
-    for p in points {
-        // a fixed point: |x − D(x)| below the f32 tolerance 1e-4 × the data scale (≤ 3 here)
-        assert!(p["residual"].as_f64().unwrap() < 3e-4, "{p}");
-        let kind = p["kind"].as_str().unwrap();
-        let certified = p["certified"].as_bool().unwrap();
-        assert_eq!(kind == "uncertain", !certified, "{p}");
-        if certified {
-            let index = p["index"].as_u64().unwrap();
-            assert_eq!(index == 0, kind != "saddle", "{p}");
-            // the gap 1 − Re λ_max is positive exactly at stable points
-            assert_eq!(p["gap"].as_f64().unwrap() > 0.0, index == 0, "{p}");
-        }
-        basins += p["basin"].as_f64().unwrap();
-    }
-    assert!(basins <= 1.0 + 1e-12);
-    for kind in ["memory", "spurious", "off_support", "saddle", "uncertain"] {
-        let n = points.iter().filter(|p| p["kind"] == kind).count();
-        assert_eq!(j["counts"][kind].as_u64().unwrap() as usize, n, "{kind}");
-    }
-    // recovery levels: inside the bracket [1e-3, 10] × scale, ordered interval, radius =
-    // s* Φ⁻¹(0.9)
-    for r in j["recovery"].as_array().unwrap() {
-        let v = &r["recovery"];
-        let s = v["critical_sigma"].as_f64().unwrap();
-        assert!(v["ci"][0].as_f64().unwrap() <= s && s <= v["ci"][1].as_f64().unwrap());
-        assert!((v["radius"].as_f64().unwrap() - s * 1.2815515655446004).abs() < 1e-9 * s);
-        assert_eq!(v["trial_levels"].as_array().unwrap().len(), 16);
-    }
-    assert!(out.join("samples.npy").is_file() && out.join("report.html").is_file());
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("Fixed points of the network at step 1500"));
-    // the same seed on one thread: the same points, kinds, basins and recovery levels
-    let one = dir.path().join("one");
-    let r = std::process::Command::new(env!("CARGO_BIN_EXE_memscape"))
-        .env("RAYON_NUM_THREADS", "1")
-        .args([
+    let args = |out: &Path| -> Vec<String> {
+        let mut v: Vec<String> = [
             "attractors",
             "--data",
             "gmm:d=4,n=300",
@@ -304,10 +244,62 @@ fn attractors_of_a_checkpoint_are_fixed_points_with_kinds_basins_and_recovery() 
             "16",
             "--holdout",
             "100",
-            "--out",
-            one.to_str().unwrap(),
             "--json",
-        ])
+            "--out",
+        ]
+        .map(String::from)
+        .to_vec();
+        v.push(out.to_str().unwrap().to_string());
+        v
+    };
+    let out = dir.path().join("att");
+    let j = json(
+        &std::process::Command::new(env!("CARGO_BIN_EXE_memscape"))
+            .args(args(&out))
+            .output()
+            .unwrap(),
+    );
+    let points = j["critical_points"].as_array().unwrap();
+    assert!(!points.is_empty());
+    let mut basins = 0.0;
+    for p in points {
+        // a fixed point: |x − D(x)| within the Newton tolerance the run used
+        let tolerance = j["census"]["config"]["fixed"]["tolerance"]
+            .as_f64()
+            .unwrap();
+        assert!(p["residual"].as_f64().unwrap() <= tolerance, "{p}");
+        let kind = p["kind"].as_str().unwrap();
+        let certified = p["certified"].as_bool().unwrap();
+        assert_eq!(kind == "uncertain", !certified, "{p}");
+        if certified {
+            let index = p["index"].as_u64().unwrap();
+            assert_eq!(index == 0, kind != "saddle", "{p}");
+            // the gap 1 − Re λ_max is positive exactly at stable points
+            assert_eq!(p["gap"].as_f64().unwrap() > 0.0, index == 0, "{p}");
+        }
+        basins += p["basin"].as_f64().unwrap();
+    }
+    assert!(basins <= 1.0 + 1e-12);
+    for kind in ["memory", "spurious", "off_support", "saddle", "uncertain"] {
+        let n = points.iter().filter(|p| p["kind"] == kind).count();
+        assert_eq!(j["counts"][kind].as_u64().unwrap() as usize, n, "{kind}");
+    }
+    // recovery levels: inside their interval, radius = s* Φ⁻¹(0.9), one level per trial
+    for r in j["recovery"].as_array().unwrap() {
+        let v = &r["recovery"];
+        let s = v["critical_sigma"].as_f64().unwrap();
+        assert!(v["ci"][0].as_f64().unwrap() <= s && s <= v["ci"][1].as_f64().unwrap());
+        assert!((v["radius"].as_f64().unwrap() - s * 1.2815515655446004).abs() < 1e-9 * s);
+        assert_eq!(v["trial_levels"].as_array().unwrap().len(), 16);
+    }
+    assert!(out.join("samples.npy").is_file() && out.join("report.html").is_file());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Fixed points of the network at step 1500"));
+    // the same seed on one thread: the same points, kinds, basins and recovery levels
+    let one = dir.path().join("one");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_memscape"))
+        .env("RAYON_NUM_THREADS", "1")
+        .args(args(&one))
         .output()
         .unwrap();
     let mut k = json(&r);

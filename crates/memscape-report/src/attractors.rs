@@ -142,8 +142,7 @@ impl Figure for CountPanels<'_> {
             a.steps[0],
             a.steps[a.steps.len() - 1].max(a.steps[0] * 1.01),
         );
-        for (panel, (name, _, _)) in body.split_evenly((2, 2)).iter().zip(KINDS) {
-            let i = KINDS.iter().position(|k| k.0 == name).expect("listed");
+        for (i, (panel, (name, _, _))) in body.split_evenly((2, 2)).iter().zip(KINDS).enumerate() {
             let top = a.counts.values().map(|c| c[i]).fold(1.0f64, f64::max) * 1.1;
             let mut chart = ChartBuilder::on(panel)
                 .caption(name, ("sans-serif", 16))

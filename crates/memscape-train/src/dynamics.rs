@@ -114,13 +114,9 @@ pub struct AttractorRow {
 
 impl AttractorRow {
     fn of(c: &Census) -> Self {
-        let n = c.sample_attractor.len() as f64;
+        let kinds = c.sample_kinds();
         let mass = |kind: AttractorKind| {
-            c.sample_kinds()
-                .iter()
-                .filter(|k| **k == Some(kind))
-                .count() as f64
-                / n
+            kinds.iter().filter(|k| **k == Some(kind)).count() as f64 / kinds.len() as f64
         };
         let mut asym: Vec<f64> = c
             .attractors
@@ -327,24 +323,28 @@ pub fn dynamics(
             .map(|h| SupportGate::calibrate(set.train.points.view(), h, request.support_quantile))
             .transpose()?;
         let dim = set.train.points.ncols();
+        let resolved = request.thresholds.resolve(set.train.points.view())?;
         let census_config = request.attractors.map(|a| CensusConfig {
             settle: SettleConfig {
                 tolerance: CENSUS_SETTLE_TOLERANCE * scale,
                 max_iterations: CENSUS_SETTLE_ITERATIONS,
             },
             fixed: FixedPointConfig {
-                eigenvalues: a.eigenvalues.min(dim),
+                eigenvalues: a.eigenvalues,
                 max_arnoldi: dim.min(4 * a.eigenvalues.max(1) + 20),
                 asymmetry_probes: 8,
                 seed: request.plan.seed,
                 ..FixedPointConfig::for_scale(scale, true)
             },
-            // set per checkpoint from the classification's resolved thresholds
-            group_radius: 0.0,
-            memory_radius: 0.0,
+            group_radius: resolved.delta_s,
+            memory_radius: resolved.delta_m,
             max_groups: a.max_groups,
             saddle_starts: true,
         });
+        if let Some(c) = &census_config {
+            // before any training: an eigenvalue count past the dimension is refused here
+            c.fixed.validate(dim)?;
+        }
         let (mut per_seed, mut per_seed_spur) = (vec![], vec![]);
         for s in 0..request.seeds as u64 {
             let config = TrainConfig {
@@ -374,9 +374,7 @@ pub fn dynamics(
                     };
                     let seed = request.plan.seed ^ (k as u64) ^ (meta.step as u64) << 20;
                     let attractors = census_config
-                        .map(|mut cfg| {
-                            cfg.group_radius = c.thresholds.delta_s;
-                            cfg.memory_radius = c.thresholds.delta_m;
+                        .map(|cfg| {
                             census(
                                 model,
                                 set.train.points.view(),
@@ -436,10 +434,10 @@ pub fn dynamics(
     }
     let crossings =
         crossing_bootstrap(&sets, &steps, request.resamples, request.plan.seed ^ 0xB007);
-    let (tau_mem, fit) = taus_and_fit(&request.ks, &crossings[0], request.resamples);
+    let (tau_mem, fit) = taus_and_fit(&request.ks, &crossings[0]);
     let (tau_spur, fit_spur, spur_ratio, exponent_gap) = match crossings.get(1) {
         Some(spur) => {
-            let (taus, fit) = taus_and_fit(&request.ks, spur, request.resamples);
+            let (taus, fit) = taus_and_fit(&request.ks, spur);
             let (ratio, gap) = relation(&request.ks, &crossings[0], spur);
             (taus, fit, ratio, gap)
         }
@@ -553,7 +551,7 @@ fn crossing_bootstrap(
 /// tau of every K with its interval, and the power-law fit over the K values whose point
 /// estimate crossed; a resample in which one of them never crosses has no exponent (tau
 /// beyond the last checkpoint) and is counted out.
-fn taus_and_fit(ks: &[usize], c: &Crossings, resamples: usize) -> (Vec<Tau>, Option<PowerFit>) {
+fn taus_and_fit(ks: &[usize], c: &Crossings) -> (Vec<Tau>, Option<PowerFit>) {
     let fitted: Vec<usize> = (0..ks.len()).filter(|&i| c.point[i].is_some()).collect();
     let boot_p: Vec<f64> = c
         .boot
@@ -578,7 +576,6 @@ fn taus_and_fit(ks: &[usize], c: &Crossings, resamples: usize) -> (Vec<Tau>, Opt
         resamples: boot_p.len(),
         ci: percentile_interval(boot_p),
     });
-    debug_assert!(c.boot.len() == resamples);
     (taus, fit)
 }
 
@@ -652,7 +649,7 @@ fn tau_mem_bootstrap(
     seed: u64,
 ) -> (Vec<Tau>, Option<PowerFit>) {
     let c = crossing_bootstrap(&[(flags, level)], steps, resamples, seed);
-    taus_and_fit(ks, &c[0], resamples)
+    taus_and_fit(ks, &c[0])
 }
 
 /// The seed-averaged curve of `value` over `steps` at K = `k` (NaN where no seed has one).

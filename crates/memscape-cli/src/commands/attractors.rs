@@ -1,7 +1,9 @@
 //! `memscape attractors`: the critical points of the exact landscape at one beta (with
 //! `--checkpoint`, a trained network's: [`super::attractors_trained`]).
 
-use memscape::analysis::basin::{basin_map, basin_weights, energy_grid, morse_smale, score_grid};
+use memscape::analysis::basin::{
+    basin_map, basin_weights, energy_grid, morse_smale, padded_box, score_grid,
+};
 use memscape::analysis::classify::train_spacing;
 use memscape::analysis::critical::{SearchConfig, critical_points};
 use memscape::denoiser::Landscape;
@@ -132,16 +134,7 @@ pub fn exact_landscape(
     let mut files = vec!["attractors.json".to_string()];
     if patterns.ncols() == 2 {
         // the basin of every point of a 101 × 101 grid over the data's box, padded by 20%
-        let range = |j: usize| {
-            let (a, b) = patterns
-                .column(j)
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                    (a.min(v), b.max(v))
-                });
-            let pad = 0.2 * (b - a).max(1e-9);
-            (a - pad, b + pad)
-        };
-        let ((x0, x1), (y0, y1)) = (range(0), range(1));
+        let [x0, x1, y0, y1] = padded_box(patterns.view());
         let map = basin_map(&land, &set, [x0, x1, y0, y1], 101, radius);
         out.write_npy("basin_map.npy", &map.mapv(|v| v as f64))?;
         result["basin_map"] = serde_json::json!({"file": "basin_map.npy", "bounds": [x0, x1, y0, y1], "resolution": 101, "labels": "position in critical_points, −1 where the descent ends elsewhere"});

@@ -6,7 +6,9 @@
 //! other stable point along a segment ([`memscape::analysis::recovery`]).
 
 use memscape::analysis::attractor::{AttractorKind, CensusConfig, census};
+use memscape::analysis::basin::{grid_points, padded_box};
 use memscape::analysis::classify::ThresholdSpec;
+use memscape::analysis::distance::squared_distance;
 use memscape::analysis::fixed::FixedPointConfig;
 use memscape::analysis::recovery::{RecoveryConfig, path_energy, recovery};
 use memscape::analysis::settle::{SettleConfig, settle};
@@ -16,7 +18,7 @@ use memscape::denoiser::Denoiser;
 use memscape::pipeline::{data_scale, training_set};
 use memscape::store::{Manifest, RunDir};
 use memscape_train::ScoreModel;
-use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2};
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 
 use crate::flags::AttractorsArgs;
 
@@ -233,7 +235,7 @@ pub fn trained_landscape(
     let mut files = vec!["attractors.json".to_string(), "samples.npy".to_string()];
     out.write_npy("samples.npy", &samples)?;
     if d == 2 {
-        let bounds = box_of(train);
+        let bounds = padded_box(train);
         let (energy, score) = energy_and_score(model, sigma, bounds);
         out.write_npy("energy_grid.npy", &energy)?;
         out.write_npy("score_grid.npy", &score)?;
@@ -268,34 +270,6 @@ pub fn trained_landscape(
     })
 }
 
-/// The data's bounding box padded by 20% on each side: [x0, x1, y0, y1].
-fn box_of(points: ndarray::ArrayView2<f64>) -> [f64; 4] {
-    let range = |j: usize| {
-        let (a, b) = points
-            .column(j)
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
-        let pad = 0.2 * (b - a).max(1e-9);
-        (a - pad, b + pad)
-    };
-    let ((x0, x1), (y0, y1)) = (range(0), range(1));
-    [x0, x1, y0, y1]
-}
-
-/// Grid points of `bounds` at resolution n, row-major with row = y.
-fn grid(bounds: [f64; 4], n: usize) -> Array2<f64> {
-    let [x0, x1, y0, y1] = bounds;
-    let step = |a: f64, b: f64, i: usize| a + (b - a) * i as f64 / (n - 1) as f64;
-    Array2::from_shape_fn((n * n, 2), |(i, j)| {
-        if j == 0 {
-            step(x0, x1, i % n)
-        } else {
-            step(y0, y1, i / n)
-        }
-    })
-}
-
 /// E = −sigma² log p_sigma on a grid, from ∇E = x − D(x) by the trapezoid rule along the first
 /// column then along each row (exact for a gradient field), and the score (D − x)/sigma² on a
 /// coarser grid.
@@ -305,7 +279,7 @@ fn energy_and_score(
     bounds: [f64; 4],
 ) -> (Array2<f64>, Array3<f64>) {
     let n = ENERGY_RESOLUTION;
-    let pts = grid(bounds, n);
+    let pts = grid_points(bounds, n);
     let g = &pts - &model.denoise(pts.view(), sigma);
     let [x0, x1, y0, y1] = bounds;
     let (dx, dy) = ((x1 - x0) / (n - 1) as f64, (y1 - y0) / (n - 1) as f64);
@@ -319,7 +293,7 @@ fn energy_and_score(
         }
     }
     let m = SCORE_RESOLUTION;
-    let coarse = grid(bounds, m);
+    let coarse = grid_points(bounds, m);
     let s = (model.denoise(coarse.view(), sigma) - &coarse) / (sigma * sigma);
     let score = Array3::from_shape_fn((m, m, 2), |(r, c, j)| s[[r * m + c, j]]);
     (e, score)
@@ -334,7 +308,7 @@ fn basin_map(
     config: &CensusConfig,
 ) -> Array2<f64> {
     let n = BASIN_MAP_RESOLUTION;
-    let pts = grid(bounds, n);
+    let pts = grid_points(bounds, n);
     let settled = settle(
         model,
         pts.view(),
@@ -344,15 +318,12 @@ fn basin_map(
             ..config.settle
         },
     );
+    let radius = config.group_radius.max(config.fixed.merge);
     Array2::from_shape_fn((n, n), |(r, col)| {
         let p = settled.points.row(r * n + col);
         c.attractors
             .iter()
-            .position(|a| {
-                let a = Array1::from(a.x.clone());
-                (&a - &p).mapv(|v| v * v).sum().sqrt()
-                    <= config.group_radius.max(config.fixed.merge)
-            })
+            .position(|a| squared_distance(&a.x, p).sqrt() <= radius)
             .map_or(-1.0, |i| i as f64)
     })
 }

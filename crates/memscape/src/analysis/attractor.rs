@@ -26,7 +26,7 @@
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
-use super::distance::knn;
+use super::distance::{knn, squared_distance};
 use super::fixed::{FixedPointConfig, FixedPointSet, fixed_points};
 use super::krylov::Cost;
 use super::settle::{SettleConfig, group, settle_within};
@@ -150,6 +150,7 @@ pub struct Census {
     /// Groups of settled samples, and Newton starts that did not converge.
     pub groups: usize,
     pub unconverged_starts: usize,
+    /// Denoiser work of the Newton runs and the spectra (settling not counted).
     pub cost: Cost,
 }
 
@@ -203,10 +204,6 @@ pub fn census(
         &config.settle,
         SETTLE_DISTANCE * config.group_radius,
     );
-    let cost_settle = Cost {
-        calls: settled.iterations,
-        rows: 0,
-    };
     let (group_of, groups) = group(settled.points.view(), config.group_radius)?;
     // groups by size, largest first (ties: first member), up to max_groups
     let mut members: Vec<Vec<usize>> = vec![vec![]; groups];
@@ -238,14 +235,10 @@ pub fn census(
             cost += more.stability_cost;
             unconverged_starts += more.unconverged.len();
             for p in more.points {
-                let dup = set.points.iter().any(|q| {
-                    q.x.iter()
-                        .zip(&p.x)
-                        .map(|(a, b)| (a - b).powi(2))
-                        .sum::<f64>()
-                        .sqrt()
-                        <= config.fixed.merge
-                });
+                let dup = set
+                    .points
+                    .iter()
+                    .any(|q| squared_distance(&q.x, &p.x).sqrt() <= config.fixed.merge);
                 if !dup {
                     set.points.push(p);
                 }
@@ -302,7 +295,6 @@ pub fn census(
             }
         })
         .collect();
-    cost += cost_settle;
     Ok(Census {
         sigma,
         attractors,

@@ -8,7 +8,7 @@
 //! two minima reached are the ones the saddle connects. A branch that ends anywhere but at a
 //! minimum flags a non-transversal (non-Morse–Smale) connection (theory.md §2, check 4).
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -129,6 +129,29 @@ fn grid_point(bounds: [f64; 4], resolution: usize, k: usize) -> [f64; 2] {
     let (r, c) = (k / resolution, k % resolution);
     let f = |i: usize, lo: f64, hi: f64| lo + (hi - lo) * i as f64 / (resolution - 1).max(1) as f64;
     [f(c, x0, x1), f(r, y0, y1)]
+}
+
+/// Every point of the grid of [`basin_map`] as the rows of a (resolution², 2) array.
+pub fn grid_points(bounds: [f64; 4], resolution: usize) -> Array2<f64> {
+    Array2::from_shape_fn((resolution * resolution, 2), |(k, j)| {
+        grid_point(bounds, resolution, k)[j]
+    })
+}
+
+/// The bounding box [x0, x1, y0, y1] of 2-D points, padded by 20% of its extent on each side
+/// (the window of the landscape figures).
+pub fn padded_box(points: ArrayView2<f64>) -> [f64; 4] {
+    let range = |j: usize| {
+        let (a, b) = points
+            .column(j)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let pad = 0.2 * (b - a).max(1e-9);
+        (a - pad, b + pad)
+    };
+    let ((x0, x1), (y0, y1)) = (range(0), range(1));
+    [x0, x1, y0, y1]
 }
 
 /// E(x; beta) on a 2-D grid (same layout as [`basin_map`]).

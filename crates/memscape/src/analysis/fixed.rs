@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::critical::symmetric_eigen;
+use super::distance::squared_distance;
 use super::krylov::{Cost, Probe, arnoldi, gmres};
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
@@ -364,14 +365,9 @@ pub fn fixed_points(
             assignment.push(None);
             continue;
         }
-        let near = points.iter().position(|p| {
-            p.x.iter()
-                .zip(&run.x)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f64>()
-                .sqrt()
-                <= config.merge
-        });
+        let near = points
+            .iter()
+            .position(|p| squared_distance(&p.x, &run.x).sqrt() <= config.merge);
         match near {
             Some(j) => {
                 points[j].starts += 1;
@@ -493,14 +489,9 @@ pub fn fixed_points_dense(
                 break;
             }
         }
-        let near = found.iter().any(|f| {
-            f.x.iter()
-                .zip(&x)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f64>()
-                .sqrt()
-                < merge
-        });
+        let near = found
+            .iter()
+            .any(|f| squared_distance(&f.x, &x).sqrt() < merge);
         if !converged || near {
             continue;
         }
@@ -533,11 +524,7 @@ pub(crate) mod tests {
     }
 
     fn distance(a: &[f64], b: ArrayView1<f64>) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(u, v)| (u - v).powi(2))
-            .sum::<f64>()
-            .sqrt()
+        squared_distance(a, b).sqrt()
     }
 
     /// The nonzero eigenvalues of J = beta Cov_w(ξ) at x, from the K × K Gram matrix
