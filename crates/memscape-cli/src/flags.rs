@@ -692,19 +692,24 @@ pub struct BifurcateArgs {
     pub beta_from: f64,
     #[arg(long, allow_negative_numbers = true)]
     pub beta_to: f64,
-    /// Move the weight of this pattern from 0 to 1 at beta = --beta-to instead of moving beta.
+    /// Move the weight (multiplicity) of this pattern from 0 to --weight-to at beta = --beta-to
+    /// instead of moving beta.
     #[arg(long)]
     pub weight_of: Option<usize>,
-    /// With --weight-of: scan beta over [--beta-from, --beta-to] at each of these weights of
-    /// that pattern (comma-separated, increasing, in [0, 1]) and report cusps, where curves of
-    /// folds end.
+    /// The end of the weight range (a multiplicity: it may exceed 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub weight_to: f64,
+    /// With --weight-of: follow the curves of folds in (beta, w) over [--beta-from, --beta-to]
+    /// × [0, --weight-to], starting from the folds of beta sweeps at these weights
+    /// (comma-separated), and report the cusps on them.
     #[arg(long)]
     pub cusp_weights: Option<String>,
-    /// Grid values before refinement.
+    /// Grid values of the multi-start search that seeds the continuation (at most 0.25 apart
+    /// in ln beta, or in w).
     #[arg(long, default_value_t = 40)]
     pub steps: usize,
-    /// Events are located to this relative width.
-    #[arg(long, default_value_t = 1e-7)]
+    /// Events are located to this width in ln beta (or in w), within [1e-12, 1e-3].
+    #[arg(long, default_value_t = 1e-9)]
     pub tolerance: f64,
     #[arg(long, default_value_t = 100)]
     pub random_starts: usize,

@@ -459,11 +459,17 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
         c["minima"],
         c["saddles"],
         c["maxima"],
-        a["euler_characteristic"],
+        if a["euler_characteristic"].is_null() {
+            "undefined".to_string()
+        } else {
+            a["euler_characteristic"].to_string()
+        },
         if a["complete"] == true {
             " (the set is complete)"
+        } else if a["euler_characteristic"].is_null() {
+            " (beta is a bifurcation value: degenerate points are flagged with their kernel dimension in the table)"
         } else {
-            " (≠ 1: the search missed points or some are degenerate)"
+            " (≠ 1: the search missed points)"
         }
     );
     if a["grids"].is_object() {

@@ -48,8 +48,24 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     out.write_json("manifest.json", &manifest)?;
     let problems = memscape_report::write_report(out.path())?;
     anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
+    let euler = match set.euler_characteristic {
+        Some(1) => "Euler characteristic 1".to_string(),
+        Some(chi) => format!("Euler characteristic {chi} (≠ 1: the search missed points)"),
+        None => {
+            let degenerate: Vec<String> = set
+                .points
+                .iter()
+                .filter(|p| p.degenerate)
+                .map(|p| format!("{:?} (kernel dimension {})", p.x, p.kernel_dim))
+                .collect();
+            format!(
+                "Euler characteristic undefined: beta is a bifurcation value, degenerate at {}",
+                degenerate.join(", ")
+            )
+        }
+    };
     eprintln!(
-        "beta {beta}: {} minima ({} memories), {} saddles, {} maxima; Euler characteristic {}{}; {:.2} s; wrote {}",
+        "beta {beta}: {} minima ({} memories), {} saddles, {} maxima; {euler}; {:.2} s; wrote {}",
         set.minima,
         set.points
             .iter()
@@ -57,12 +73,6 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             .count(),
         set.saddles,
         set.maxima,
-        set.euler_characteristic,
-        if set.euler_characteristic == 1 {
-            ""
-        } else {
-            " (≠ 1: the search missed points, or some are degenerate)"
-        },
         seconds,
         out.path().display()
     );
@@ -122,7 +132,8 @@ pub fn exact_landscape(
         "critical_points": set.points,
         "counts": {"minima": set.minima, "saddles": set.saddles, "maxima": set.maxima},
         "euler_characteristic": set.euler_characteristic,
-        "complete": set.euler_characteristic == 1,
+        "complete": set.euler_characteristic == Some(1),
+        "degenerate": set.points.iter().filter(|p| p.degenerate).count(),
         "connections": connections,
         "basin_weights": weights.iter().map(|(i, w)| serde_json::json!({"point": i, "weight": w})).collect::<Vec<_>>(),
         "basin_elsewhere": elsewhere,

@@ -1,6 +1,7 @@
-//! `memscape bifurcate`: events along beta, or along one pattern's weight.
+//! `memscape bifurcate`: events along beta, or along one pattern's weight; with
+//! `--cusp-weights`, the curves of folds in (beta, w) and their cusps.
 
-use memscape::analysis::bifurcation::{Parameter, SweepConfig, cusps, sweep};
+use memscape::analysis::bifurcation::{Parameter, SweepConfig, fold_curves, sweep};
 use memscape::analysis::classify::train_spacing;
 use memscape::analysis::critical::SearchConfig;
 use memscape::store::{Manifest, RunDir};
@@ -16,29 +17,16 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         tolerance: args.tolerance,
         search,
     };
-    let (parameter, from, to, name) = match args.weight_of {
-        None => (Parameter::Beta, args.beta_from, args.beta_to, "beta"),
-        Some(index) => (
-            Parameter::Weight {
-                index,
-                beta: args.beta_to,
-            },
-            0.0,
-            1.0,
-            "weight",
-        ),
-    };
-    if args.beta_from <= 0.0 {
-        anyhow::bail!("--beta-from must be > 0, got {}", args.beta_from);
-    }
-    if args.beta_from > args.beta_to {
-        anyhow::bail!(
-            "--beta-from must be < --beta-to ({}), got {}",
-            args.beta_to,
-            args.beta_from
-        );
-    }
     let clock = std::time::Instant::now();
+    let out_manifest = |files: Vec<String>, out: &RunDir| -> anyhow::Result<()> {
+        let mut manifest = Manifest::new(
+            command.clone(),
+            serde_json::json!({"args": format!("{args:?}"), "sweep": config}),
+        );
+        manifest.files = files;
+        out.write_json("manifest.json", &manifest)?;
+        Ok(())
+    };
     if let Some(list) = &args.cusp_weights {
         let Some(index) = args.weight_of else {
             anyhow::bail!("--cusp-weights needs --weight-of")
@@ -51,75 +39,110 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 })
             })
             .collect::<anyhow::Result<Vec<f64>>>()?;
-        let found = cusps(
+        let curves = fold_curves(
             patterns.view(),
             index,
-            args.beta_from,
-            args.beta_to,
+            (args.beta_from, args.beta_to),
+            (0.0, args.weight_to),
             &weights,
             &config,
         )?;
-        let result = serde_json::json!({"cusps": found, "weights": weights, "seconds": clock.elapsed().as_secs_f64()});
+        let cusps: Vec<_> = curves.iter().flat_map(|c| c.cusps.iter()).collect();
+        let result = serde_json::json!({
+            "fold_curves": curves, "cusps": cusps, "seed_weights": weights,
+            "seconds": clock.elapsed().as_secs_f64(),
+        });
         let out = RunDir::create(&args.out)?;
         out.write_json("cusps.json", &result)?;
-        let mut manifest = Manifest::new(
-            command,
-            serde_json::json!({"args": format!("{args:?}"), "sweep": config}),
-        );
-        manifest.files = vec!["cusps.json".into(), "manifest.json".into()];
-        out.write_json("manifest.json", &manifest)?;
-        for c in &found {
+        out_manifest(vec!["cusps.json".into(), "manifest.json".into()], &out)?;
+        for c in &cusps {
             eprintln!(
-                "cusp at beta = {:.5}, w = {:.5}, x = {:?} (fold cubic {:.2e} there, {:.2e} away)",
-                c.beta, c.weight, c.x, c.cubic_near, c.cubic_far
+                "cusp at beta = {:.8}, w = {:.8}, x = {:?} (centre-manifold quartic {:.3e})",
+                c.beta, c.weight, c.x, c.quartic
             );
         }
-        eprintln!("{} cusps; wrote {}", found.len(), out.path().display());
+        eprintln!(
+            "{} fold curves, {} cusps; wrote {}",
+            curves.len(),
+            cusps.len(),
+            out.path().display()
+        );
         if args.json {
             super::print_json(&result);
         }
         return Ok(0);
     }
+    let (parameter, from, to, name) = match args.weight_of {
+        None => (Parameter::Beta, args.beta_from, args.beta_to, "beta"),
+        Some(index) => (
+            Parameter::Weight {
+                index,
+                beta: args.beta_to,
+            },
+            0.0,
+            args.weight_to,
+            "weight",
+        ),
+    };
     let s = sweep(patterns.view(), parameter, from, to, &config)?;
-    let events: Vec<serde_json::Value> = s
-        .events
+    let grid: Vec<serde_json::Value> = s
+        .values
         .iter()
-        .map(|e| {
-            serde_json::json!({
-                name: e.at, "type": e.kind, "x": e.x, "zero_eigenvalues": e.zero_eigenvalues, "cubic": e.cubic,
-                "supercritical": e.supercritical, "counts_before": e.counts_before, "counts_after": e.counts_after, "complete": e.complete,
-            })
+        .zip(&s.sets)
+        .map(|(v, set)| {
+            serde_json::json!({name: v, "minima": set.minima, "saddles": set.saddles,
+                "maxima": set.maxima, "euler_characteristic": set.euler_characteristic})
         })
         .collect();
-    let grid: Vec<serde_json::Value> = s.values.iter().zip(&s.sets).map(|(v, set)| serde_json::json!({name: v, "minima": set.minima, "saddles": set.saddles, "maxima": set.maxima, "points": set.points})).collect();
-    let result = serde_json::json!({"parameter": s.parameter, "events": events, "grid": grid, "seconds": clock.elapsed().as_secs_f64()});
+    let result = serde_json::json!({
+        "parameter": s.parameter, "name": name, "events": s.events, "branches": s.branches,
+        "grid": grid, "unexplained": s.unexplained, "seconds": clock.elapsed().as_secs_f64(),
+    });
     let out = RunDir::create(&args.out)?;
     out.write_json("bifurcations.json", &result)?;
-    let mut manifest = Manifest::new(
-        command,
-        serde_json::json!({"args": format!("{args:?}"), "sweep": config}),
-    );
-    manifest.files = vec!["bifurcations.json".into()];
-    manifest
-        .files
-        .extend(memscape_report::bifurcation_figure(out.path())?);
-    manifest
-        .files
-        .extend(["report.html".into(), "manifest.json".into()]);
-    out.write_json("manifest.json", &manifest)?;
+    let mut files = vec!["bifurcations.json".to_string()];
+    files.extend(memscape_report::bifurcation_figure(out.path())?);
+    files.extend(["report.html".into(), "manifest.json".into()]);
+    out_manifest(files, &out)?;
     let problems = memscape_report::write_report(out.path())?;
     anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     for e in &s.events {
+        let branches: Vec<String> = e
+            .branches
+            .iter()
+            .map(|b| {
+                let side = |i: Option<usize>| i.map_or("-".to_string(), |i| i.to_string());
+                format!("{}→{}", side(b.index_before), side(b.index_after))
+            })
+            .collect();
         eprintln!(
-            "{name} = {:.8}: {:?} at {:?}, counts {:?} → {:?}",
-            e.at, e.kind, e.x, e.counts_before, e.counts_after
+            "{name} = {:.10}: {:?}{} at {:?}, kernel {}, branches {}, counts {:?} → {:?}",
+            e.at,
+            e.kind,
+            e.k.map_or(String::new(), |k| format!(" (k = {k})")),
+            e.x,
+            e.kernel_dim,
+            branches.join(" "),
+            e.counts_before,
+            e.counts_after
         );
     }
-    eprintln!("{} events; wrote {}", s.events.len(), out.path().display());
-    if args.json {
-        super::print_json(
-            &serde_json::json!({"events": result["events"], "parameter": result["parameter"]}),
+    for [a, b] in &s.unexplained {
+        eprintln!(
+            "warning: between {name} = {a} and {b} the counts changed more than the events explain (a missed event, or a grid set that missed points)"
         );
+    }
+    eprintln!(
+        "{} events, {} branches; wrote {}",
+        s.events.len(),
+        s.branches.len(),
+        out.path().display()
+    );
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "events": result["events"], "parameter": result["parameter"],
+            "unexplained": result["unexplained"],
+        }));
     }
     Ok(0)
 }

@@ -1,44 +1,45 @@
 //! Bifurcations of the critical points of E as one parameter moves: the inverse temperature
-//! beta, or the weight w ∈ [0, 1] of one pattern (a continuous stand-in for adding a training
-//! point; its multiplicity is w, the others' 1).
+//! beta, or the weight w ≥ 0 of one pattern (a continuous stand-in for adding a training point;
+//! its multiplicity is w, the others' 1).
 //!
-//! Method: the parameter is swept on a grid (geometric in beta, linear in w). At each value the
-//! critical set is computed by [`critical_points`], seeded also with the previous value's points,
-//! so every branch is continued from where it was (predictor: last position; corrector: Newton).
-//! Step control: wherever the counts by Morse index change between neighbouring values, or a
-//! continued branch changes index, the interval is bisected until it is narrower than
-//! `tolerance` (relative), and the event is located there.
+//! Method (the standard tools' — BifurcationKit, MatCont, AUTO — on the exact gradient):
+//! 1. The critical set is computed by multi-start search ([`critical_points`]) on a grid of
+//!    parameter values (geometric in beta, linear in w), seeded with the previous value's points.
+//! 2. Every grid point not yet on a branch starts a new branch, followed both ways by
+//!    pseudo-arclength continuation ([`super::continuation`]) across the whole range, around
+//!    turning points. Changes of Morse index and turning points along a branch are located by
+//!    bisection in arclength.
+//! 3. At a special point where the branch does not turn (a branch point), the critical points
+//!    at θ* ± ε near it are found ([`local_points`]); those not yet on a branch start new
+//!    branches (branch switching).
+//! 4. Each special point is an event candidate. Its critical points on both sides, at θ* ± ε,
+//!    are paired by continuation through the point ([`LocalChange`]); where nothing changes (no
+//!    point born or lost, no paired branch changes index) no event is reported.
+//! 5. The counts by index carried from one grid value across the events to the next must equal
+//!    that value's multi-start counts; an interval where they do not is reported as unexplained.
 //!
-//! Classification at the event (theory.md §2, generic codim-1 and symmetric cases), with v the
-//! eigenvector of the Hessian eigenvalue that vanishes and κ₃ the third cumulant of ξ·v:
+//! Classification (theory.md §2; Golubitsky & Schaeffer I, ch. I, III), with n the dimension of
+//! the Hessian's kernel at the point:
 //!
 //! ```text
-//! degenerate     two or more eigenvalues vanish at once (e.g. the D_K-symmetric K-gon origin)
-//! fold           two critical points of adjacent index appear or vanish together, no branch
-//!                changes index (saddle-node; D³E[v,v,v] ≠ 0)
-//! pitchfork      a branch changes index by one while two points appear or vanish beside it;
-//!                D³E[v,v,v] = 0 by symmetry; supercritical when the new pair has the lower index
-//! transcritical  two branches exchange index without a change in the counts
+//! fold           n = 1: two points of index k, k+1 appear or vanish, no branch passes through
+//! pitchfork      n = 1: one branch passes through and changes index by one, two points appear
+//!                or vanish beside it; supercritical when they have the lower index of the two
+//! transcritical  n = 1: two branches pass through and exchange index k ↔ k+1
+//! symmetric      n ≥ 2 (a symmetric centre, e.g. of a regular K-gon): the centre's index changes
+//!                by n and k further branches meet there (the D3 triangle: k = 3 saddles pass
+//!                through; the D4 square: k = 8 points are born)
+//! degenerate     any other change at a point with n = 1
 //! ```
 
 use serde::Serialize;
 
-use super::critical::{CriticalSet, SearchConfig, critical_points, newton, symmetric_eigen};
-use crate::denoiser::Landscape;
+use super::continuation::{Branch, ContinuationConfig, Family};
+pub use super::continuation::Parameter;
+use super::critical::{CriticalSet, SearchConfig, critical_points, symmetric_eigen};
+use super::local::{LocalChange, LocalPoint, local_points};
 use crate::error::{Error, Result};
-use ndarray::{Array2, ArrayView2};
-
-/// The parameter that moves.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "parameter", rename_all = "lowercase")]
-pub enum Parameter {
-    /// The inverse temperature.
-    Beta,
-    /// The multiplicity w of pattern `index`, at fixed `beta`.
-    Weight { index: usize, beta: f64 },
-    /// The inverse temperature, with pattern `index` at multiplicity `weight`.
-    BetaWeighted { index: usize, weight: f64 },
-}
+use ndarray::{Array1, Array2};
 
 /// Critical points by index class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,8 +57,15 @@ impl Counts {
             maxima: set.maxima,
         }
     }
-    fn total(self) -> usize {
-        self.minima + self.saddles + self.maxima
+
+    /// Adds (`sign` = 1) or removes (−1) a point of Morse index `index` in dimension `d`.
+    fn add(&mut self, index: usize, d: usize, sign: i64) {
+        let slot = match index {
+            0 => &mut self.minima,
+            i if i == d => &mut self.maxima,
+            _ => &mut self.saddles,
+        };
+        *slot = (*slot as i64 + sign).max(0) as usize;
     }
 }
 
@@ -68,7 +76,18 @@ pub enum EventType {
     Fold,
     Pitchfork,
     Transcritical,
+    Symmetric,
     Degenerate,
+}
+
+/// One branch meeting at an event point: its index on each side (None where it does not exist
+/// on that side) and the unit direction from the point toward it (after the event where it
+/// exists there).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventBranch {
+    pub index_before: Option<usize>,
+    pub index_after: Option<usize>,
+    pub direction: Vec<f64>,
 }
 
 /// One bifurcation.
@@ -78,437 +97,603 @@ pub struct Event {
     pub at: f64,
     #[serde(rename = "type")]
     pub kind: EventType,
-    /// Where it happens: the branch that changes index, or the centre of the points born.
+    /// Where it happens.
     pub x: Vec<f64>,
-    /// Hessian eigenvalues there that are (near) zero at the event.
-    pub zero_eigenvalues: usize,
-    /// |D³E[v,v,v]| along the soft direction v (0 for a symmetric pitchfork).
+    /// Hessian eigenvalues that vanish at the point.
+    pub kernel_dim: usize,
+    /// Every branch that meets at the point; the first passes through with the smallest
+    /// displacement (the centre of a pitchfork or of a symmetric event).
+    pub branches: Vec<EventBranch>,
+    /// For a symmetric event: the branches meeting at the point besides the centre.
+    pub k: Option<usize>,
+    /// |D³E[v,v,v]| along the softest direction v (0 for a symmetric pitchfork).
     pub cubic: f64,
     /// For a pitchfork: whether the new pair has the lower index (supercritical).
     pub supercritical: Option<bool>,
+    /// All critical points just before and just after (the counts carried across events from
+    /// the grid's multi-start sets).
     pub counts_before: Counts,
     pub counts_after: Counts,
-    /// Both neighbouring critical sets have Euler characteristic 1; otherwise the search missed
-    /// points there and the event may be an artefact of that.
-    pub complete: bool,
 }
 
-/// A sweep: the grid, the critical set at every grid value, and the events.
+/// A sweep: the grid, the critical set at every grid value, the branches, and the events.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sweep {
     pub parameter: Parameter,
     pub values: Vec<f64>,
     pub sets: Vec<CriticalSet>,
+    pub branches: Vec<Branch>,
     pub events: Vec<Event>,
+    /// Grid intervals where the counts carried across the events differ from the next grid
+    /// value's multi-start counts: a missed event, or a multi-start set that missed points.
+    pub unexplained: Vec<[f64; 2]>,
 }
 
 /// Sweep settings.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct SweepConfig {
     pub steps: usize,
-    /// Events are located to this relative width of the parameter.
+    /// Events are located to this width in θ (ln beta, or w).
     pub tolerance: f64,
     pub search: SearchConfig,
 }
 
-fn landscape(patterns: ArrayView2<f64>, parameter: Parameter, value: f64) -> Result<Landscape> {
-    let weighted = |index: usize, w: f64, beta: f64| {
-        let mut m = vec![1.0; patterns.nrows()];
-        m[index] = w;
-        Landscape::with_multiplicities(patterns, &m, beta)
+/// The widest grid spacing in θ (ln beta, or w): wider grids can hide a pair of events that
+/// cancel between two values.
+pub const MAX_GRID_SPACING: f64 = 0.25;
+
+/// Validates a range and a grid; returns the grid's θ values.
+fn grid(family: &Family, from: f64, to: f64, config: &SweepConfig) -> Result<Vec<f64>> {
+    let name = match family.parameter {
+        Parameter::Weight { .. } => "weight",
+        _ => "beta",
     };
-    match parameter {
-        Parameter::Beta => Landscape::new(patterns, value),
-        Parameter::Weight { index, beta } => weighted(index, value, beta),
-        Parameter::BetaWeighted { index, weight } => weighted(index, weight, value),
+    if !(from.is_finite() && to.is_finite() && from < to) {
+        return Err(Error::invalid(
+            format!("{name} range"),
+            "finite, with from < to",
+            format!("{from} .. {to}"),
+        ));
     }
+    match family.parameter {
+        Parameter::Weight { beta, .. } => {
+            crate::error::require_positive("beta", beta)?;
+            if from < 0.0 {
+                return Err(Error::invalid("weight range", "from ≥ 0", from));
+            }
+        }
+        Parameter::BetaWeighted { weight, .. } if !(weight.is_finite() && weight >= 0.0) => {
+            return Err(Error::invalid("weight", "finite and ≥ 0", weight));
+        }
+        _ if from <= 0.0 => return Err(Error::invalid("beta range", "from > 0", from)),
+        _ => {}
+    }
+    if !(1e-12..=1e-3).contains(&config.tolerance) {
+        return Err(Error::invalid(
+            "tolerance",
+            "within [1e-12, 1e-3] (below 1e-12 the f64 gradient cannot resolve an event)",
+            config.tolerance,
+        ));
+    }
+    let (lo, hi) = (family.theta(from), family.theta(to));
+    let needed = ((hi - lo) / MAX_GRID_SPACING).ceil() as usize + 1;
+    if config.steps < needed.max(2) {
+        return Err(Error::invalid(
+            "steps",
+            format!(
+                "≥ {} for this range: a grid coarser than {MAX_GRID_SPACING} in {} between \
+                 neighbours cannot resolve events to the tolerance (two may cancel between values)",
+                needed.max(2),
+                if name == "beta" { "ln beta" } else { "w" }
+            ),
+            config.steps,
+        ));
+    }
+    Ok((0..config.steps)
+        .map(|i| lo + (hi - lo) * i as f64 / (config.steps - 1) as f64)
+        .collect())
 }
 
-/// The critical set at `value`. At (or within ~1e-7 of) a bifurcation the landscape is
-/// degenerate and a numerical set is unreliable; such a value is nudged by 1e-4 (relative)
-/// until no Hessian eigenvalue is near zero. Events are located on the branches afterwards, to
-/// the sweep's tolerance, so the nudge only moves a grid value.
+/// The multi-start critical set at θ (seeded with `seeds`' points). A value within ~1e-7 of a
+/// bifurcation is degenerate there and its set unreliable; it is nudged by 1e-4 in θ until no
+/// point is degenerate. Events are located on the branches, so the nudge only moves a grid
+/// value.
 fn set_at(
-    patterns: ArrayView2<f64>,
-    parameter: Parameter,
-    value: f64,
+    family: &Family,
+    theta: f64,
     search: &SearchConfig,
     seeds: Option<&CriticalSet>,
+    upper: f64,
 ) -> Result<(f64, CriticalSet)> {
-    let extra = seeds.map(|s| {
-        Array2::from_shape_fn((s.points.len(), patterns.ncols()), |(i, j)| {
-            s.points[i].x[j]
-        })
-    });
-    let mut v = value;
-    let mut set = critical_points(
-        &landscape(patterns, parameter, v)?,
-        search,
-        extra.as_ref().map(|e| e.view()),
-    )?;
-    let radius_sq = {
-        let c = patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1");
-        patterns
-            .rows()
-            .into_iter()
-            .map(|r| (&r - &c).mapv(|x| x * x).sum())
-            .fold(0.0, f64::max)
-    };
-    let beta = match parameter {
-        Parameter::Beta | Parameter::BetaWeighted { .. } => value,
-        Parameter::Weight { beta, .. } => beta,
-    };
-    let near_zero = 1e-7 * (beta * radius_sq).max(1.0);
-    for _ in 0..3 {
-        if !set
-            .points
-            .iter()
-            .any(|p| p.eigenvalues.iter().any(|l| l.abs() < near_zero))
-        {
-            break;
-        }
-        v += 1e-4 * value.abs().max(1e-3);
+    let d = family.patterns().ncols();
+    let extra = seeds.map(|s| Array2::from_shape_fn((s.points.len(), d), |(i, j)| s.points[i].x[j]));
+    let mut th = theta;
+    let mut set;
+    let mut tries = 0;
+    loop {
         set = critical_points(
-            &landscape(patterns, parameter, v)?,
+            &family.landscape(th)?,
             search,
             extra.as_ref().map(|e| e.view()),
         )?;
+        tries += 1;
+        if tries > 3 || !set.points.iter().any(|p| p.degenerate) {
+            break;
+        }
+        let step = 1e-4 * theta.abs().max(1.0);
+        th = if th + step <= upper { th + step } else { th - step };
     }
-    Ok((v, set))
+    Ok((th, set))
 }
 
-/// Index of each point of `b` matched to the nearest point of `a` (within `radius`).
-fn matches(a: &CriticalSet, b: &CriticalSet, radius: f64) -> Vec<Option<usize>> {
-    b.points
+/// The event at a special point (θ*, x*), or None when nothing changes there.
+fn event_at(family: &Family, theta: f64, x: &Array1<f64>, radius: f64) -> Result<Option<(Event, Vec<(usize, i64)>)>> {
+    let d = x.len();
+    let land = family.landscape(theta)?;
+    let hessian = land.hessian(x.view());
+    let (values, vectors) = symmetric_eigen(&hessian);
+    let top = values.iter().fold(1.0f64, |m, l| m.max(l.abs()));
+    let kernel_dim = values.iter().filter(|l| l.abs() <= 1e-5 * top).count();
+    let eps = 1e-5 * theta.abs().max(1.0);
+    let before = local_points(&family.landscape(theta - eps)?, x.view(), &hessian, radius);
+    let after = local_points(&family.landscape(theta + eps)?, x.view(), &hessian, radius);
+    let change = LocalChange::of(x.view(), &before, &after);
+    if !change.changed(&before, &after) {
+        return Ok(None);
+    }
+    let unit = |p: &LocalPoint| {
+        let v = &p.x - x;
+        let n = v.dot(&v).sqrt();
+        if n > 0.0 { (v / n).to_vec() } else { vec![0.0; d] }
+    };
+    let displacement = |&(i, j): &(usize, usize)| {
+        let (a, b) = (&before[i].x - x, &after[j].x - x);
+        a.dot(&a).sqrt() + b.dot(&b).sqrt()
+    };
+    let mut through = change.through.clone();
+    through.sort_by(|p, q| displacement(p).total_cmp(&displacement(q)));
+    let mut branches: Vec<EventBranch> = through
         .iter()
-        .map(|q| {
-            a.points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    (
-                        i,
-                        p.x.iter()
-                            .zip(&q.x)
-                            .map(|(u, v)| (u - v).powi(2))
-                            .sum::<f64>()
-                            .sqrt(),
-                    )
-                })
-                .filter(|&(_, d)| d < radius)
-                .min_by(|x, y| x.1.total_cmp(&y.1))
-                .map(|(i, _)| i)
+        .map(|&(i, j)| EventBranch {
+            index_before: Some(before[i].index),
+            index_after: Some(after[j].index),
+            direction: unit(&after[j]),
         })
-        .collect()
-}
-
-/// True when something happens between two neighbouring sets.
-fn changed(a: &CriticalSet, b: &CriticalSet, radius: f64) -> bool {
-    if Counts::of(a) != Counts::of(b) {
-        return true;
+        .collect();
+    branches.extend(change.died.iter().map(|&i| EventBranch {
+        index_before: Some(before[i].index),
+        index_after: None,
+        direction: unit(&before[i]),
+    }));
+    branches.extend(change.born.iter().map(|&j| EventBranch {
+        index_before: None,
+        index_after: Some(after[j].index),
+        direction: unit(&after[j]),
+    }));
+    let soft = (0..d)
+        .min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()))
+        .unwrap_or(0);
+    let (d3, _) = land.directional_derivatives_3_4(x.view(), vectors.column(soft));
+    let (n_through, n_born, n_died) = (through.len(), change.born.len(), change.died.len());
+    let index_changed = |&(i, j): &(usize, usize)| before[i].index != after[j].index;
+    let kind = if kernel_dim >= 2 {
+        EventType::Symmetric
+    } else if n_through == 0 && n_born + n_died == 2 {
+        EventType::Fold
+    } else if n_through == 1 && n_born + n_died == 2 && index_changed(&through[0]) {
+        EventType::Pitchfork
+    } else if n_through == 2 && n_born + n_died == 0 && through.iter().all(index_changed) {
+        EventType::Transcritical
+    } else {
+        EventType::Degenerate
+    };
+    let supercritical = (kind == EventType::Pitchfork).then(|| {
+        let (i, j) = through[0];
+        let central = before[i].index.min(after[j].index);
+        change
+            .born
+            .iter()
+            .map(|&j| after[j].index)
+            .chain(change.died.iter().map(|&i| before[i].index))
+            .all(|k| k == central)
+    });
+    // the change of the counts: (index, ±1)
+    let mut delta: Vec<(usize, i64)> = vec![];
+    for &(i, j) in &through {
+        if before[i].index != after[j].index {
+            delta.push((before[i].index, -1));
+            delta.push((after[j].index, 1));
+        }
     }
-    matches(a, b, radius)
-        .iter()
-        .zip(&b.points)
-        .any(|(m, q)| m.is_some_and(|i| a.points[i].index != q.index))
+    delta.extend(change.died.iter().map(|&i| (before[i].index, -1)));
+    delta.extend(change.born.iter().map(|&j| (after[j].index, 1)));
+    let zero = Counts {
+        minima: 0,
+        saddles: 0,
+        maxima: 0,
+    };
+    Ok(Some((
+        Event {
+            at: family.value(theta),
+            kind,
+            x: x.to_vec(),
+            kernel_dim: kernel_dim.max(1),
+            k: (kind == EventType::Symmetric).then(|| branches.len().saturating_sub(1)),
+            branches,
+            cubic: d3.abs(),
+            supercritical,
+            counts_before: zero,
+            counts_after: zero,
+        },
+        delta,
+    )))
 }
 
-/// Sweeps `parameter` from `from` to `to` and locates and classifies every event.
+/// The radius of the local analysis at an event: a fifth of the memory radius (a twentieth
+/// of the pattern spacing), at most a tenth of the data scale.
+fn local_radius(family: &Family, config: &SweepConfig) -> f64 {
+    (0.2 * config.search.memory_radius).min(0.1 * family.scale)
+}
+
+/// Branches through every seed (θ, x) not already on one, continued across [`range.0`,
+/// `range.1`] (θ), then branch switching at every special point where a branch does not turn,
+/// until no new branch appears.
+fn continue_all(
+    family: &Family,
+    seeds: &[(f64, Array1<f64>)],
+    range: (f64, f64),
+    config: &SweepConfig,
+) -> Result<Vec<Branch>> {
+    let (lo, hi) = range;
+    let continuation = ContinuationConfig {
+        step: 0.05,
+        tolerance: (0.01 * config.tolerance).max(1e-14),
+        ..ContinuationConfig::default()
+    };
+    let radius = local_radius(family, config);
+    let mut branches: Vec<Branch> = vec![];
+    let on_any = |branches: &[Branch], th: f64, x: ndarray::ArrayView1<f64>| -> Result<bool> {
+        for b in branches {
+            if family.on_branch(b, th, x)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    for (th, x) in seeds {
+        if !on_any(&branches, *th, x.view())? {
+            branches.push(family.trace(*th, x.view(), (lo, hi), &continuation)?);
+        }
+    }
+    let mut visited = 0;
+    let eps_of = |th: f64| 1e-5 * th.abs().max(1.0);
+    while visited < branches.len() {
+        let specials: Vec<(f64, Array1<f64>)> = branches[visited]
+            .special
+            .iter()
+            .filter(|s| !s.turning)
+            .map(|s| (family.theta(s.at), Array1::from(s.x.clone())))
+            .collect();
+        visited += 1;
+        for (th, x) in specials {
+            let hessian = family.landscape(th)?.hessian(x.view());
+            for side in [th - eps_of(th), th + eps_of(th)] {
+                if side < lo || side > hi {
+                    continue;
+                }
+                for p in local_points(&family.landscape(side)?, x.view(), &hessian, radius) {
+                    if on_any(&branches, side, p.x.view())? {
+                        continue;
+                    }
+                    // Near the branch point several branches lie within ~ε of each other, so
+                    // the check above can miss; a traced branch whose points away from the
+                    // event lie on a known branch is that branch again.
+                    let new = family.trace(side, p.x.view(), (lo, hi), &continuation)?;
+                    let n = new.points.len();
+                    let mut known = true;
+                    for q in [n / 4, n / 2, 3 * n / 4] {
+                        let q = &new.points[q];
+                        let y = ndarray::ArrayView1::from(&q.x);
+                        known &= on_any(&branches, family.theta(q.at), y)?;
+                    }
+                    if !known {
+                        branches.push(new);
+                    }
+                }
+            }
+        }
+    }
+    Ok(branches)
+}
+
+/// The branches through `seeds` (parameter value, x), continued over [`from`, `to`] with
+/// branch switching (the continuation part of [`sweep`], without its grid).
+pub fn branches_from(
+    patterns: ndarray::ArrayView2<f64>,
+    parameter: Parameter,
+    from: f64,
+    to: f64,
+    seeds: &[(f64, Vec<f64>)],
+    config: &SweepConfig,
+) -> Result<Vec<Branch>> {
+    let family = Family::new(patterns, parameter)?;
+    let thetas = grid(&family, from, to, config)?;
+    let seeds: Vec<(f64, Array1<f64>)> = seeds
+        .iter()
+        .map(|(v, x)| (family.theta(*v), Array1::from(x.clone())))
+        .collect();
+    continue_all(&family, &seeds, (thetas[0], thetas[thetas.len() - 1]), config)
+}
+
+/// Sweeps `parameter` from `from` to `to` (module docs).
 pub fn sweep(
-    patterns: ArrayView2<f64>,
+    patterns: ndarray::ArrayView2<f64>,
     parameter: Parameter,
     from: f64,
     to: f64,
     config: &SweepConfig,
 ) -> Result<Sweep> {
-    let what = match parameter {
-        Parameter::Beta | Parameter::BetaWeighted { .. } => "--beta-from",
-        Parameter::Weight { .. } => "weight range",
-    };
-    if !(from.is_finite() && to.is_finite() && from < to) {
-        return Err(Error::invalid(
-            what,
-            "finite, with from < to",
-            format!("{from} .. {to}"),
-        ));
-    }
-    match parameter {
-        Parameter::Beta | Parameter::BetaWeighted { .. } if from <= 0.0 => {
-            return Err(Error::invalid("--beta-from", "> 0", from));
-        }
-        Parameter::BetaWeighted { index, weight }
-            if index >= patterns.nrows() || !(0.0..=1.0).contains(&weight) =>
-        {
-            return Err(Error::invalid(
-                "weighted pattern",
-                format!("an index below {} and a weight in [0, 1]", patterns.nrows()),
-                format!("{index}, {weight}"),
-            ));
-        }
-        Parameter::Weight { index, beta } => {
-            if index >= patterns.nrows() {
-                return Err(Error::invalid(
-                    "--weight-of",
-                    format!("a pattern index below {}", patterns.nrows()),
-                    index,
-                ));
-            }
-            if from < 0.0 || to > 1.0 {
-                return Err(Error::invalid(
-                    "weight range",
-                    "within [0, 1]",
-                    format!("{from} .. {to}"),
-                ));
-            }
-            crate::error::require_positive("--beta", beta)?;
-        }
-        _ => {}
-    }
-    if config.steps < 2 {
-        return Err(Error::invalid("--steps", "≥ 2", config.steps));
-    }
-    let values: Vec<f64> = (0..config.steps)
-        .map(|i| {
-            let f = i as f64 / (config.steps - 1) as f64;
-            match parameter {
-                Parameter::Beta | Parameter::BetaWeighted { .. } => from * (to / from).powf(f),
-                Parameter::Weight { .. } => from + f * (to - from),
-            }
-        })
-        .collect();
-    let radius = 0.05 * config.search.memory_radius.max(1e-9) * 4.0;
-    let mut sets: Vec<CriticalSet> = Vec::with_capacity(values.len());
-    let mut actual = Vec::with_capacity(values.len());
-    for &v in &values {
-        let (v, set) = set_at(patterns, parameter, v, &config.search, sets.last())?;
-        actual.push(v);
+    let family = Family::new(patterns, parameter)?;
+    let thetas = grid(&family, from, to, config)?;
+    let (lo, hi) = (thetas[0], thetas[thetas.len() - 1]);
+    let d = patterns.ncols();
+    let mut sets: Vec<CriticalSet> = Vec::with_capacity(thetas.len());
+    let mut grid_thetas = Vec::with_capacity(thetas.len());
+    for &th in &thetas {
+        let (th, set) = set_at(&family, th, &config.search, sets.last(), hi)?;
+        grid_thetas.push(th);
         sets.push(set);
     }
-    let values = actual;
+    let radius = local_radius(&family, config);
+    let seeds: Vec<(f64, Array1<f64>)> = sets
+        .iter()
+        .zip(&grid_thetas)
+        .flat_map(|(set, &th)| set.points.iter().map(move |p| (th, Array1::from(p.x.clone()))))
+        .collect();
+    let branches = continue_all(&family, &seeds, (lo, hi), config)?;
+    let eps_of = |th: f64| 1e-5 * th.abs().max(1.0);
+    // events: special points merged by place, then the local analysis. Points where a branch
+    // changes index without turning come first: they are located to the tolerance, while a
+    // side branch turning at a branch point is located only to where its corrector fails
+    // (~1e-4 s away); every special point within the local radius of one kept is the same event.
+    let mut specials: Vec<(bool, f64, Array1<f64>)> = branches
+        .iter()
+        .flat_map(|b| b.special.iter())
+        .map(|s| (s.turning, family.theta(s.at), Array1::from(s.x.clone())))
+        .collect();
+    specials.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut candidates: Vec<(f64, Array1<f64>)> = vec![];
+    for (_, th, x) in specials {
+        let same = candidates.iter().any(|(t, y)| {
+            (t - th).abs() <= 1e-6 * th.abs().max(1.0)
+                && (y - &x).mapv(|v| v * v).sum().sqrt() <= radius
+        });
+        if !same {
+            candidates.push((th, x));
+        }
+    }
+    candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut found = vec![];
+    for (th, x) in &candidates {
+        if *th - eps_of(*th) < lo || *th + eps_of(*th) > hi {
+            continue;
+        }
+        if let Some(e) = event_at(&family, *th, x, radius)? {
+            found.push((*th, e));
+        }
+    }
+    // counts carried across the events, checked at every grid value
     let mut events = vec![];
-    for i in 0..values.len() - 1 {
-        if changed(&sets[i], &sets[i + 1], radius) {
-            events.extend(locate(
-                patterns,
-                parameter,
-                (values[i], &sets[i]),
-                (values[i + 1], &sets[i + 1]),
-                radius,
-                config,
-            )?);
+    let mut unexplained = vec![];
+    let mut counts = Counts::of(&sets[0]);
+    let mut next = found.into_iter().peekable();
+    for i in 0..grid_thetas.len() - 1 {
+        while let Some((_, (mut e, delta))) = next.next_if(|(th, _)| *th < grid_thetas[i + 1]) {
+            e.counts_before = counts;
+            for (index, sign) in delta {
+                counts.add(index, d, sign);
+            }
+            e.counts_after = counts;
+            events.push(e);
+        }
+        let want = Counts::of(&sets[i + 1]);
+        if counts != want {
+            unexplained.push([family.value(grid_thetas[i]), family.value(grid_thetas[i + 1])]);
+            counts = want;
         }
     }
     Ok(Sweep {
         parameter,
-        values,
+        values: grid_thetas.iter().map(|&t| family.value(t)).collect(),
         sets,
+        branches,
         events,
+        unexplained,
     })
 }
 
-/// Continues the critical point near `x` to parameter `value` by Newton (with the round-off
-/// floor of [`super::critical`]); returns it and its Morse index when Newton converges within
-/// `radius` of `x`.
-fn continue_branch(
-    patterns: ArrayView2<f64>,
-    parameter: Parameter,
-    value: f64,
-    x: &[f64],
-    radius: f64,
-) -> Result<Option<(Vec<f64>, usize)>> {
-    let land = landscape(patterns, parameter, value)?;
-    let (_, _, floor_scale) = super::critical::scales(&land);
-    let start = ndarray::Array1::from(x.to_vec());
-    let (y, ok, _) = newton(&land, start.view(), floor_scale, radius, 100);
-    let moved = (&y - &start).mapv(|v| v * v).sum().sqrt();
-    if !ok || moved > radius {
-        return Ok(None);
-    }
-    let (values, _) = symmetric_eigen(&land.hessian(y.view()));
-    Ok(Some((
-        y.to_vec(),
-        values.iter().filter(|&&l| l < 0.0).count(),
-    )))
+/// A point on a curve of folds in the (beta, w) plane.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldPoint {
+    pub beta: f64,
+    pub weight: f64,
+    pub x: Vec<f64>,
+    /// D³E[v,v,v] along the unit kernel vector v (continued along the curve, so its sign is
+    /// meaningful): the fold's quadratic coefficient, zero at a cusp.
+    pub cubic: f64,
 }
 
-/// Brackets the event between `lo` and `hi` by comparing critical sets (to 1e-3 relative, where
-/// the sets are still clean), then refines it on the branch itself to `tolerance`: where a
-/// continued branch changes index, by bisection on that change; where points are born or die,
-/// by bisection on the born point still existing under continuation. Then classifies it.
-fn locate(
-    patterns: ArrayView2<f64>,
-    parameter: Parameter,
-    lo: (f64, &CriticalSet),
-    hi: (f64, &CriticalSet),
-    radius: f64,
-    config: &SweepConfig,
-) -> Result<Vec<Event>> {
-    let (mut a, mut b) = (lo.0, hi.0);
-    let (mut set_a, mut set_b) = (lo.1.clone(), hi.1.clone());
-    while (b - a) > config.tolerance.max(1e-3) * b.abs().max(1e-12) {
-        let mid = 0.5 * (a + b);
-        let (mid, set_mid) = set_at(patterns, parameter, mid, &config.search, Some(&set_a))?;
-        if mid >= b {
-            break;
-        }
-        if changed(&set_a, &set_mid, radius) {
-            b = mid;
-            set_b = set_mid;
-        } else {
-            a = mid;
-            set_a = set_mid;
-        }
-    }
-    let (before, after) = (Counts::of(&set_a), Counts::of(&set_b));
-    let m = matches(&set_a, &set_b, radius);
-    let switched: Vec<usize> = m
-        .iter()
-        .enumerate()
-        .filter_map(|(j, mi)| {
-            mi.filter(|&i| set_a.points[i].index != set_b.points[j].index)
-                .map(|_| j)
-        })
-        .collect();
-    let born: Vec<usize> = (0..set_b.points.len())
-        .filter(|&j| m[j].is_none())
-        .collect();
-    let back = matches(&set_b, &set_a, radius);
-    let gone: Vec<usize> = (0..set_a.points.len())
-        .filter(|&i| back[i].is_none())
-        .collect();
-    let track = 4.0 * radius.max(1e-6);
-    // Refine on the branch.
-    let (at, centre) = if let Some(&j) = switched.first() {
-        let i = m[j].expect("a switched branch is matched");
-        let (start_index, mut x) = (set_a.points[i].index, set_a.points[i].x.clone());
-        let (mut lo, mut hi) = (a, b);
-        while hi - lo > config.tolerance * hi.abs().max(1e-12) {
-            let mid = 0.5 * (lo + hi);
-            match continue_branch(patterns, parameter, mid, &x, track)? {
-                Some((y, index)) if index == start_index => {
-                    lo = mid;
-                    x = y;
-                }
-                _ => hi = mid,
-            }
-        }
-        (0.5 * (lo + hi), x)
-    } else {
-        // a point that exists on one side only: continue it toward the other side
-        let (exists_side, point) = match (born.first(), gone.first()) {
-            (Some(&j), _) => (b, set_b.points[j].clone()),
-            (None, Some(&i)) => (a, set_a.points[i].clone()),
-            (None, None) => (b, set_b.points[0].clone()),
-        };
-        let other_side = if exists_side == b { a } else { b };
-        let (mut inside, mut outside, mut x) = (exists_side, other_side, point.x.clone());
-        while (inside - outside).abs() > config.tolerance * inside.abs().max(1e-12) {
-            let mid = 0.5 * (inside + outside);
-            match continue_branch(patterns, parameter, mid, &x, track)? {
-                Some((y, index)) if index == point.index => {
-                    inside = mid;
-                    x = y;
-                }
-                _ => outside = mid,
-            }
-        }
-        (0.5 * (inside + outside), x)
-    };
-    let land = landscape(patterns, parameter, at)?;
-    let x = ndarray::Array1::from(centre.clone());
-    let (eigenvalues, vectors) = symmetric_eigen(&land.hessian(x.view()));
-    let soft = eigenvalues
-        .iter()
-        .enumerate()
-        .min_by(|p, q| p.1.abs().total_cmp(&q.1.abs()))
-        .map(|(i, _)| i)
-        .unwrap_or(0);
-    let scale = 1e-4 * eigenvalues.iter().fold(1.0f64, |m, l| m.max(l.abs()));
-    let zero_eigenvalues = eigenvalues
-        .iter()
-        .filter(|l| l.abs() <= scale)
-        .count()
-        .max(1);
-    let (d3, _) = land.directional_derivatives_3_4(x.view(), vectors.column(soft));
-    let cubic = d3.abs();
-    let changed_total = before.total() != after.total();
-    let kind = if zero_eigenvalues >= 2 {
-        EventType::Degenerate
-    } else if !switched.is_empty() && changed_total {
-        EventType::Pitchfork
-    } else if !switched.is_empty() {
-        EventType::Transcritical
-    } else {
-        EventType::Fold
-    };
-    let supercritical = (kind == EventType::Pitchfork).then(|| {
-        let pair: Vec<usize> = if after.total() > before.total() {
-            born.iter().map(|&j| set_b.points[j].index).collect()
-        } else {
-            gone.iter().map(|&i| set_a.points[i].index).collect()
-        };
-        let j = switched[0];
-        let central = set_b.points[j]
-            .index
-            .max(set_a.points[m[j].expect("matched")].index);
-        pair.iter().all(|&i| i < central)
-    });
-    Ok(vec![Event {
-        at,
-        kind,
-        x: centre,
-        zero_eigenvalues,
-        cubic,
-        supercritical,
-        counts_before: before,
-        counts_after: after,
-        complete: set_a.euler_characteristic == 1 && set_b.euler_characteristic == 1,
-    }])
-}
-
-/// A cusp: where a curve of folds in the (beta, w) plane ends (theory.md §2, generic codim-2:
-/// the fold's cubic coefficient D³E[v,v,v] vanishes there; the symmetric pitchfork is the cusp
-/// of its own unfolding).
+/// A cusp: a point of a fold curve where the cubic coefficient D³E[v,v,v] vanishes
+/// (theory.md §2, generic codim-2), with the centre-manifold quartic
+/// c = D⁴E[v⁴] − 3 Σ_j (D³E[v,v,e_j])²/μ_j (e_j, μ_j: the other Hessian eigenpairs) that must
+/// not vanish there.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cusp {
     pub beta: f64,
     pub weight: f64,
     pub x: Vec<f64>,
-    /// |D³E[v,v,v]| of the last fold before the end, and of the fold farthest from it.
-    pub cubic_near: f64,
-    pub cubic_far: f64,
+    pub quartic: f64,
 }
 
-/// Two-parameter scan: for each weight w of pattern `index` (ascending `weights`), a beta sweep
-/// over [beta_from, beta_to]; fold curves are followed from one w to the next (by beta and
-/// position), and where a curve stops, the end is bisected in w (8 halvings) and reported.
-pub fn cusps(
-    patterns: ArrayView2<f64>,
+/// A curve of folds followed in (beta, w), with the cusps on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldCurve {
+    pub points: Vec<FoldPoint>,
+    pub cusps: Vec<Cusp>,
+    pub ends: [super::continuation::End; 2],
+}
+
+/// The fold curves of pattern `index`'s weight and beta, in z = (x/s, v, ln beta, w) (the
+/// standard augmented system, Allgower & Georg §8; MatCont's `LP` continuation):
+///
+/// ```text
+/// ∇E(x; beta, w) = 0,   Hess E(x; beta, w) v = 0,   cᵀv = 1      (2d + 1 equations)
+/// ```
+///
+/// with c the kernel vector at the start. The Jacobian is by central differences (step 1e-7);
+/// Newton then converges to the residual's round-off, not to the difference error.
+struct FoldSystem {
+    family: Family,
+    reference: Array1<f64>,
+}
+
+impl FoldSystem {
+    fn parts(&self, z: &Array1<f64>) -> (Array1<f64>, Array1<f64>, f64, f64) {
+        let d = self.reference.len();
+        (
+            z.slice(ndarray::s![..d]).mapv(|v| v * self.family.scale),
+            z.slice(ndarray::s![d..2 * d]).to_owned(),
+            z[2 * d].exp(),
+            z[2 * d + 1],
+        )
+    }
+
+    fn landscape(&self, beta: f64, weight: f64) -> Result<crate::denoiser::Landscape> {
+        let Parameter::Weight { index, .. } = self.family.parameter else {
+            unreachable!("fold curves move a weight")
+        };
+        let mut m = vec![1.0; self.family.patterns().nrows()];
+        m[index] = weight.max(0.0);
+        crate::denoiser::Landscape::with_multiplicities(self.family.patterns(), &m, beta)
+    }
+
+    fn residual(&self, z: &Array1<f64>) -> Result<Array1<f64>> {
+        let d = self.reference.len();
+        let (x, v, beta, weight) = self.parts(z);
+        let land = self.landscape(beta, weight)?;
+        let mut r = Array1::zeros(2 * d + 1);
+        r.slice_mut(ndarray::s![..d])
+            .assign(&(land.gradient(x.view()) / self.family.scale));
+        r.slice_mut(ndarray::s![d..2 * d])
+            .assign(&land.hessian(x.view()).dot(&v));
+        r[2 * d] = self.reference.dot(&v) - 1.0;
+        Ok(r)
+    }
+
+    /// D³E[v̂,v̂,v̂] at z, v̂ = v/|v|.
+    fn cubic(&self, z: &Array1<f64>) -> Result<f64> {
+        let (x, v, beta, weight) = self.parts(z);
+        let unit = &v / v.dot(&v).sqrt();
+        Ok(self
+            .landscape(beta, weight)?
+            .directional_derivatives_3_4(x.view(), unit.view())
+            .0)
+    }
+}
+
+impl super::continuation::Curve for FoldSystem {
+    fn eval(&self, z: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+        let r = self.residual(z)?;
+        let mut j = Array2::zeros((r.len(), z.len()));
+        let h = 1e-7;
+        for c in 0..z.len() {
+            let (mut a, mut b) = (z.clone(), z.clone());
+            a[c] += h;
+            b[c] -= h;
+            j.column_mut(c)
+                .assign(&((self.residual(&a)? - self.residual(&b)?) / (2.0 * h)));
+        }
+        Ok((r, j))
+    }
+}
+
+/// The centre-manifold quartic at a cusp (see [`Cusp`]), from the joint cumulants of ξ·u under
+/// the Hopfield weights: D³E[u,u,w] = −beta² E_p[(a − ā)²(b − b̄)], a = ξ·u, b = ξ·w.
+fn cusp_quartic(land: &crate::denoiser::Landscape, x: &Array1<f64>, v: &Array1<f64>) -> f64 {
+    let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
+    let soft = (0..values.len())
+        .min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()))
+        .unwrap_or(0);
+    let p = land.weights(x.view());
+    let patterns = land.patterns();
+    let a: Array1<f64> = patterns.dot(v);
+    let abar = p.dot(&a);
+    let (_, d4) = land.directional_derivatives_3_4(x.view(), v.view());
+    let mut correction = 0.0;
+    for j in (0..values.len()).filter(|&j| j != soft) {
+        let b: Array1<f64> = patterns.dot(&vectors.column(j));
+        let bbar = p.dot(&b);
+        let m: f64 = (0..a.len())
+            .map(|i| p[i] * (a[i] - abar).powi(2) * (b[i] - bbar))
+            .sum();
+        let d3 = -land.beta * land.beta * m;
+        correction += d3 * d3 / values[j];
+    }
+    d4 - 3.0 * correction
+}
+
+/// Follows the curves of folds of pattern `index`'s weight w and beta within
+/// [`beta_from`, `beta_to`] × [`weights.0`, `weights.1`] (w is a multiplicity and may exceed 1),
+/// from the folds of beta sweeps at each of `seed_weights`; detects cusps on them.
+pub fn fold_curves(
+    patterns: ndarray::ArrayView2<f64>,
     index: usize,
-    beta_from: f64,
-    beta_to: f64,
-    weights: &[f64],
+    beta_range: (f64, f64),
+    weight_range: (f64, f64),
+    seed_weights: &[f64],
     config: &SweepConfig,
-) -> Result<Vec<Cusp>> {
-    if weights.len() < 2
-        || weights.windows(2).any(|w| w[0] >= w[1])
-        || weights[0] < 0.0
-        || weights[weights.len() - 1] > 1.0
+) -> Result<Vec<FoldCurve>> {
+    let (beta_from, beta_to) = beta_range;
+    if !(weight_range.0.is_finite() && weight_range.1.is_finite())
+        || weight_range.0 < 0.0
+        || weight_range.0 >= weight_range.1
     {
         return Err(Error::invalid(
-            "weights",
-            "at least two, increasing, within [0, 1]",
-            format!("{weights:?}"),
+            "weight range",
+            "finite, 0 ≤ from < to",
+            format!("{} .. {}", weight_range.0, weight_range.1),
         ));
     }
-    if index >= patterns.nrows() {
+    if seed_weights.is_empty()
+        || seed_weights
+            .iter()
+            .any(|w| !(weight_range.0..=weight_range.1).contains(w))
+    {
         return Err(Error::invalid(
-            "--weight-of",
-            format!("a pattern index below {}", patterns.nrows()),
-            index,
+            "seed weights",
+            format!("at least one, within the weight range {} .. {}", weight_range.0, weight_range.1),
+            format!("{seed_weights:?}"),
         ));
     }
-    let folds_at = |w: f64| -> Result<Vec<Event>> {
+    let family = Family::new(
+        patterns,
+        Parameter::Weight {
+            index,
+            beta: beta_from,
+        },
+    )?;
+    let d = patterns.ncols();
+    let (tlo, thi) = (beta_from.ln(), beta_to.ln());
+    let inside = |z: &Array1<f64>| {
+        (tlo..=thi).contains(&z[2 * d]) && (weight_range.0..=weight_range.1).contains(&z[2 * d + 1])
+    };
+    let continuation = ContinuationConfig {
+        step: 0.05,
+        tolerance: (0.01 * config.tolerance).max(1e-14),
+        ..ContinuationConfig::default()
+    };
+    let mut curves: Vec<FoldCurve> = vec![];
+    for &w in seed_weights {
         let s = sweep(
             patterns,
             Parameter::BetaWeighted { index, weight: w },
@@ -516,74 +701,157 @@ pub fn cusps(
             beta_to,
             config,
         )?;
-        Ok(s.events
-            .into_iter()
-            .filter(|e| e.kind == EventType::Fold)
-            .collect())
-    };
-    let near = |a: &Event, b: &Event| {
-        (a.at - b.at).abs() < 0.25 * a.at.max(b.at)
-            && a.x
-                .iter()
-                .zip(&b.x)
-                .map(|(u, v)| (u - v).powi(2))
-                .sum::<f64>()
-                .sqrt()
-                < 0.5
-    };
-    let rows: Vec<Vec<Event>> = weights
-        .iter()
-        .map(|&w| folds_at(w))
-        .collect::<Result<_>>()?;
-    let mut out = vec![];
-    for r in 0..rows.len() - 1 {
-        for fold in &rows[r] {
-            if rows[r + 1].iter().any(|g| near(fold, g)) {
+        for e in s.events.iter().filter(|e| e.kind == EventType::Fold) {
+            let known = curves.iter().any(|c| {
+                c.points.windows(2).any(|p| {
+                    let (a, b) = (&p[0], &p[1]);
+                    let spans = (a.weight - w) * (b.weight - w) <= 0.0;
+                    spans && {
+                        let f = if a.weight == b.weight { 0.5 } else { (w - a.weight) / (b.weight - a.weight) };
+                        let beta = a.beta + f * (b.beta - a.beta);
+                        let dx: f64 = a.x.iter().zip(&b.x).zip(&e.x).map(|((p, q), r)| (p + f * (q - p) - r).powi(2)).sum::<f64>().sqrt();
+                        (beta - e.at).abs() <= 1e-3 * e.at && dx <= 1e-3 * family.scale
+                    }
+                })
+            });
+            if known {
                 continue;
             }
-            // the curve through `fold` ends between weights[r] and weights[r + 1]
-            let (mut lo, mut hi, mut last) = (weights[r], weights[r + 1], fold.clone());
-            for _ in 0..8 {
-                let mid = 0.5 * (lo + hi);
-                match folds_at(mid)?.into_iter().find(|g| near(&last, g)) {
-                    Some(g) => {
-                        lo = mid;
-                        last = g;
-                    }
-                    None => hi = mid,
-                }
+            let x = Array1::from(e.x.clone());
+            let land = Family::new(patterns, Parameter::BetaWeighted { index, weight: w })?.landscape(e.at.ln())?;
+            let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
+            let soft = (0..d).min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs())).unwrap_or(0);
+            let v = vectors.column(soft).to_owned();
+            let system = FoldSystem { family: family.clone(), reference: v.clone() };
+            let mut z = Array1::zeros(2 * d + 2);
+            z.slice_mut(ndarray::s![..d]).assign(&(&x / family.scale));
+            z.slice_mut(ndarray::s![d..2 * d]).assign(&v);
+            z[2 * d] = e.at.ln();
+            z[2 * d + 1] = w;
+            let Some(t0) = super::continuation::tangent(&system, &z, None)? else {
+                continue;
+            };
+            let observe = |z: &Array1<f64>, _: &Array1<f64>| Ok(system.cubic(z)? > 0.0);
+            let mut halves = vec![];
+            for sign in [-1.0, 1.0] {
+                let t = &t0 * sign;
+                let state = observe(&z, &t)?;
+                halves.push(super::continuation::follow(
+                    &system,
+                    super::continuation::Step { u: z.clone(), t, state },
+                    inside,
+                    observe,
+                    &continuation,
+                )?);
             }
-            // the fold of this curve at the smallest weight: the farthest from its end
-            let far = rows[..=r]
-                .iter()
-                .flat_map(|row| row.iter())
-                .find(|g| near(fold, g))
-                .map_or(fold.cubic, |g| g.cubic);
-            out.push(Cusp {
-                beta: last.at,
-                weight: 0.5 * (lo + hi),
-                x: last.x.clone(),
-                cubic_near: last.cubic,
-                cubic_far: far,
-            });
+            let forward = halves.pop().expect("two halves");
+            let backward = halves.pop().expect("two halves");
+            let point = |z: &Array1<f64>| -> Result<FoldPoint> {
+                let (x, _, beta, weight) = system.parts(z);
+                Ok(FoldPoint { beta, weight, x: x.to_vec(), cubic: system.cubic(z)? })
+            };
+            let mut points = vec![];
+            for st in backward.steps.iter().rev() {
+                points.push(point(&st.u)?);
+            }
+            for st in forward.steps.iter().skip(1) {
+                points.push(point(&st.u)?);
+            }
+            let mut cusps = vec![];
+            for c in backward.changes.iter().chain(&forward.changes) {
+                let (x, v, beta, weight) = system.parts(&c.at.u);
+                let unit = &v / v.dot(&v).sqrt();
+                cusps.push(Cusp {
+                    beta,
+                    weight,
+                    x: x.to_vec(),
+                    quartic: cusp_quartic(&system.landscape(beta, weight)?, &x, &unit),
+                });
+            }
+            curves.push(FoldCurve { points, cusps, ends: [backward.end, forward.end] });
         }
     }
-    Ok(out)
+    Ok(curves)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::classify::train_spacing;
     use crate::dataset::synthetic::{kgon, two_points};
+    use ndarray::{Array2, array};
 
-    fn config(spacing: f64) -> SweepConfig {
-        let mut search = SearchConfig::for_spacing(spacing);
+    fn config(patterns: &Array2<f64>, steps: usize) -> SweepConfig {
+        let mut search = SearchConfig::for_spacing(train_spacing(patterns.view()).unwrap());
         search.random_starts = 30;
         SweepConfig {
-            steps: 25,
-            tolerance: 1e-7,
+            steps,
+            tolerance: 1e-9,
             search,
         }
+    }
+
+    fn counts(minima: usize, saddles: usize, maxima: usize) -> Counts {
+        Counts {
+            minima,
+            saddles,
+            maxima,
+        }
+    }
+
+    /// The independent check: fresh multi-start critical sets on a dense grid (offset from the
+    /// sweep's). Between neighbouring values a change is a change of the counts by index, or of
+    /// the index of a point's nearest neighbour (within a quarter of the pattern spacing).
+    /// Every change must bracket a reported event, and every event must sit in a bracket with a
+    /// change.
+    fn dense_check(p: &Array2<f64>, parameter: Parameter, from: f64, to: f64, n: usize, s: &Sweep) {
+        let family = Family::new(p.view(), parameter).unwrap();
+        let spacing = train_spacing(p.view()).unwrap();
+        let mut search = SearchConfig::for_spacing(spacing);
+        search.random_starts = 60;
+        let (lo, hi) = (family.theta(from), family.theta(to));
+        let thetas: Vec<f64> = (0..n)
+            .map(|i| lo + (hi - lo) * (i as f64 + 0.37) / n as f64)
+            .collect();
+        let sets: Vec<CriticalSet> = thetas
+            .iter()
+            .map(|&t| critical_points(&family.landscape(t).unwrap(), &search, None).unwrap())
+            .collect();
+        let nearest_index_changed = |a: &CriticalSet, b: &CriticalSet| {
+            b.points.iter().any(|q| {
+                a.points
+                    .iter()
+                    .map(|p| {
+                        let d: f64 = p.x.iter().zip(&q.x).map(|(u, v)| (u - v).powi(2)).sum();
+                        (d.sqrt(), p.index)
+                    })
+                    .filter(|(d, _)| *d < 0.25 * spacing)
+                    .min_by(|x, y| x.0.total_cmp(&y.0))
+                    .is_some_and(|(_, index)| index != q.index)
+            })
+        };
+        for i in 0..n - 1 {
+            let (a, b) = (&sets[i], &sets[i + 1]);
+            assert!(
+                a.euler_characteristic == Some(1),
+                "dense grid set incomplete at {}",
+                family.value(thetas[i])
+            );
+            let changed = Counts::of(a) != Counts::of(b)
+                || nearest_index_changed(a, b)
+                || nearest_index_changed(b, a);
+            let (v0, v1) = (family.value(thetas[i]), family.value(thetas[i + 1]));
+            let inside = s.events.iter().filter(|e| e.at > v0 && e.at < v1).count();
+            assert_eq!(
+                changed,
+                inside > 0,
+                "dense grid {v0}..{v1}: change {changed}, {inside} events ({:?} → {:?}); events {:?}",
+                Counts::of(a),
+                Counts::of(b),
+                s.events.iter().map(|e| (e.at, e.kind)).collect::<Vec<_>>()
+            );
+        }
+        assert!(s.unexplained.is_empty(), "{:?}", s.unexplained);
     }
 
     #[test]
@@ -592,135 +860,236 @@ mod tests {
         // counts 1 → 3, origin index 0 → 1. Scaling: a = 2 gives beta_c = 1/4 (sigma_c = 2).
         for (a, beta_c) in [(1.0, 1.0), (2.0, 0.25)] {
             let p = two_points(2.0 * a, 3);
-            let s = sweep(
-                p.view(),
-                Parameter::Beta,
-                0.5 * beta_c,
-                2.0 * beta_c,
-                &config(2.0 * a),
-            )
-            .unwrap();
+            let s = sweep(p.view(), Parameter::Beta, 0.5 * beta_c, 2.0 * beta_c, &config(&p, 8))
+                .unwrap();
             assert_eq!(s.events.len(), 1, "{:?}", s.events);
             let e = &s.events[0];
             assert!((e.at - beta_c).abs() <= 1e-6 * beta_c, "{}", e.at);
-            assert!(e.complete);
             assert_eq!(e.kind, EventType::Pitchfork);
             assert_eq!(e.supercritical, Some(true));
+            assert_eq!(e.kernel_dim, 1);
             assert!(e.cubic < 1e-8);
-            assert_eq!(
-                e.counts_before,
-                Counts {
-                    minima: 1,
-                    saddles: 0,
-                    maxima: 0
-                }
-            );
-            assert_eq!(
-                e.counts_after,
-                Counts {
-                    minima: 2,
-                    saddles: 1,
-                    maxima: 0
-                }
-            );
+            assert_eq!((e.counts_before, e.counts_after), (counts(1, 0, 0), counts(2, 1, 0)));
+            assert_eq!((e.branches[0].index_before, e.branches[0].index_after), (Some(0), Some(1)));
             assert!(e.x.iter().all(|v| v.abs() < 1e-6));
+            assert!(s.unexplained.is_empty());
         }
     }
 
     #[test]
-    fn square_origin_is_a_degenerate_event() {
-        // The D4-symmetric square: at beta = 1/lambda_max(Cov) = 2 (radius 1) the origin's two
-        // Hessian eigenvalues vanish together and 4 minima + 4 saddles are born.
-        let p = kgon(4, 1.0, 0.0);
-        let s = sweep(p.view(), Parameter::Beta, 1.0, 3.0, &config(2f64.sqrt())).unwrap();
-        let e = s
-            .events
-            .iter()
-            .find(|e| (e.at - 2.0).abs() < 1e-3)
-            .expect("event at beta = 2");
-        assert_eq!(e.kind, EventType::Degenerate);
-        assert_eq!(e.zero_eigenvalues, 2);
-        assert_eq!(e.counts_after.minima, 4);
+    fn threefold_symmetry_three_saddles_pass_through_the_centre() {
+        // The D3 triangle of radius 1. Its centre is critical for every beta (symmetry) with
+        // Cov_p = (1/3) Σ ξξᵀ = I/2 there, so Hess E = (1 − beta/2) I vanishes at beta = 2 with
+        // a 2-dimensional kernel (theory.md §1, §7.20: the K-gon centroid splits at t = 1/2).
+        // D3 allows the cubic Re(z³) (Golubitsky, Stewart & Schaeffer II, ch. XII §5): three
+        // index-1 saddles pass through the centre, which turns from minimum to maximum; the
+        // counts by index do not change. Earlier, three symmetric folds (one per vertex) create
+        // the vertex minima with those saddles.
+        let p = kgon(3, 1.0, 0.0);
+        let s = sweep(p.view(), Parameter::Beta, 1.0, 4.0, &config(&p, 12)).unwrap();
+        let centre: Vec<&Event> = s.events.iter().filter(|e| e.kind == EventType::Symmetric).collect();
+        assert_eq!(centre.len(), 1, "{:?}", s.events);
+        let e = centre[0];
+        assert!((e.at - 2.0).abs() < 1e-6, "{}", e.at);
+        assert_eq!((e.kernel_dim, e.k), (2, Some(3)));
+        assert!(e.x.iter().all(|v| v.abs() < 1e-6), "{:?}", e.x);
+        assert_eq!((e.branches[0].index_before, e.branches[0].index_after), (Some(0), Some(2)));
+        for b in &e.branches[1..] {
+            assert_eq!((b.index_before, b.index_after), (Some(1), Some(1)));
+        }
+        assert_eq!(e.counts_before, e.counts_after);
+        let folds: Vec<&Event> = s.events.iter().filter(|e| e.kind == EventType::Fold).collect();
+        assert_eq!(folds.len(), 3, "{:?}", s.events);
+        assert!(folds.iter().all(|f| (f.at - folds[0].at).abs() < 1e-8 && f.kernel_dim == 1));
+        assert_eq!(s.events.len(), 4);
+        dense_check(&p, Parameter::Beta, 1.0, 4.0, 300, &s);
     }
 
     #[test]
-    fn adding_a_pattern_by_weight() {
-        // Two patterns ±1 at beta = 20 (memorizing), plus a third at 0.3 whose weight grows
-        // from 0: its own minimum appears through a fold, with D³E ≠ 0 (no symmetry).
-        let p = ndarray::array![[1.0], [-1.0], [0.3]];
-        let mut cfg = config(0.7);
-        cfg.steps = 30;
-        let s = sweep(
+    fn fourfold_symmetry_eight_branches_born_at_the_centre() {
+        // The D4 square of radius 1: the same centre degeneracy at beta = 2 (kernel 2), but D4
+        // forbids the cubic term, so the 4 minima and 4 saddles are born at the centre together
+        // (a symmetric pitchfork, k = 8) and the centre turns from minimum to maximum.
+        let p = kgon(4, 1.0, 0.0);
+        let s = sweep(p.view(), Parameter::Beta, 1.0, 4.0, &config(&p, 12)).unwrap();
+        assert_eq!(s.events.len(), 1, "{:?}", s.events);
+        let e = &s.events[0];
+        assert_eq!((e.kind, e.kernel_dim, e.k), (EventType::Symmetric, 2, Some(8)));
+        assert!((e.at - 2.0).abs() < 1e-6, "{}", e.at);
+        assert_eq!((e.counts_before, e.counts_after), (counts(1, 0, 0), counts(4, 4, 1)));
+        assert_eq!((e.branches[0].index_before, e.branches[0].index_after), (Some(0), Some(2)));
+        dense_check(&p, Parameter::Beta, 1.0, 4.0, 300, &s);
+    }
+
+    #[test]
+    fn transcritical_where_a_pattern_sits_on_a_saddle() {
+        // Derivation. Let x* be a critical point of the patterns without pattern 3 (here the
+        // index-1 point between 0 and 1 of {0, 1, 1.7} at beta = 6) and put pattern 3 at x*
+        // with weight w. Then D_w(x*) = (Z₀ x* + w x*)/(Z₀ + w) = x* for every w, with
+        // Z₀ = Σ_μ exp(−beta |x* − ξ_μ|²/2): x* is a branch for all w. The mixture's covariance
+        // there is Cov_w = Z₀/(Z₀ + w) Cov₀, so Hess E = 1 − beta c Z₀/(Z₀ + w) (c = Cov₀)
+        // vanishes at w* = Z₀ (beta c − 1). Nothing is symmetric (κ₃ ≠ 0), so a second branch
+        // crosses x* there and the two exchange index 1 ↔ 0: a transcritical bifurcation.
+        let beta = 6.0;
+        let base = array![[0.0], [1.0], [1.7]];
+        let land = crate::denoiser::Landscape::new(base.view(), beta).unwrap();
+        let set = critical_points(&land, &config(&base, 2).search, None).unwrap();
+        let saddle = set
+            .points
+            .iter()
+            .find(|q| q.index == 1 && q.x[0] > 0.0 && q.x[0] < 1.0)
+            .unwrap();
+        let x = saddle.x[0];
+        let (cov, _) = land.covariance(ndarray::ArrayView1::from(&saddle.x));
+        let z0: f64 = base.iter().map(|&xi| (-beta * (x - xi).powi(2) / 2.0).exp()).sum();
+        let w_star = z0 * (beta * cov[[0, 0]] - 1.0);
+        assert!(w_star > 0.1 && w_star < 0.9, "{w_star}");
+        let p = array![[0.0], [1.0], [1.7], [x]];
+        let parameter = Parameter::Weight { index: 3, beta };
+        let s = sweep(p.view(), parameter, 0.0, 1.0, &config(&base, 8)).unwrap();
+        let e = s
+            .events
+            .iter()
+            .find(|e| e.kind == EventType::Transcritical)
+            .unwrap_or_else(|| panic!("{:?}", s.events));
+        assert!((e.at - w_star).abs() < 1e-6, "{} vs {w_star}", e.at);
+        assert!((e.x[0] - x).abs() < 1e-6);
+        assert_eq!(e.kernel_dim, 1);
+        assert!(e.cubic > 1e-3, "{}", e.cubic);
+        let mut swaps: Vec<(Option<usize>, Option<usize>)> =
+            e.branches.iter().map(|b| (b.index_before, b.index_after)).collect();
+        swaps.sort();
+        assert_eq!(swaps, vec![(Some(0), Some(1)), (Some(1), Some(0))]);
+        assert_eq!(e.counts_before, e.counts_after);
+        dense_check(&p, parameter, 0.0, 1.0, 300, &s);
+    }
+
+    #[test]
+    fn random_configurations_are_complete_and_phantom_free() {
+        for (k, d, seed) in [(4, 2, 1u64), (5, 2, 2), (4, 3, 3), (5, 3, 4)] {
+            let p = crate::rng::normal_matrix(k, d, seed);
+            let s = sweep(p.view(), Parameter::Beta, 0.3, 30.0, &config(&p, 24)).unwrap();
+            assert!(!s.events.is_empty());
+            for e in &s.events {
+                assert_eq!(e.kind, EventType::Fold, "K={k} d={d}: {e:?}");
+                assert!(e.cubic > 1e-6);
+            }
+            dense_check(&p, Parameter::Beta, 0.3, 30.0, 400, &s);
+        }
+    }
+
+    #[test]
+    fn continuation_follows_a_fold_around_its_turning_point() {
+        // ±1 with weights (1, 0.7): the symmetry is broken, the pitchfork unfolds into a smooth
+        // branch and a fold at beta_f > 1, where a minimum and a saddle appear together. One
+        // branch carries both, through the turning point.
+        let p = two_points(2.0, 1);
+        let parameter = Parameter::BetaWeighted { index: 1, weight: 0.7 };
+        let s = sweep(p.view(), parameter, 0.5, 4.0, &config(&p, 12)).unwrap();
+        assert_eq!(s.events.len(), 1, "{:?}", s.events);
+        let fold = &s.events[0];
+        assert_eq!(fold.kind, EventType::Fold);
+        let branch = s
+            .branches
+            .iter()
+            .find(|b| b.special.iter().any(|sp| sp.turning))
+            .unwrap();
+        let turn = branch.special.iter().position(|sp| sp.turning).unwrap();
+        assert_eq!(
+            (branch.special[turn].index_before, branch.special[turn].index_after),
+            (1, 0)
+        );
+        let lowest = branch.points.iter().map(|q| q.at).fold(f64::INFINITY, f64::min);
+        assert!((lowest - fold.at).abs() < 1e-9 * fold.at);
+        let arms: Vec<usize> = branch.points.iter().map(|q| q.index).collect();
+        assert!(arms.contains(&0) && arms.contains(&1));
+        // both arms reach the end of the range
+        let high: Vec<&crate::analysis::continuation::BranchPoint> =
+            branch.points.iter().filter(|q| q.at > 3.99).collect();
+        assert_eq!(high.len(), 2, "{:?}", branch.points.len());
+        // the fold independently: Newton on (x, beta) for x = D(x), beta Var_p = 1
+        let (mut x, mut b) = (fold.x[0] + 0.01, fold.at * 1.01);
+        let family = Family::new(p.view(), parameter).unwrap();
+        for _ in 0..50 {
+            let f = |x: f64, b: f64| {
+                let land = family.landscape(b.ln()).unwrap();
+                let xs = ndarray::arr1(&[x]);
+                (land.gradient(xs.view())[0], land.hessian(xs.view())[[0, 0]])
+            };
+            let (g, h) = f(x, b);
+            let e = 1e-7;
+            let (gx, hx) = f(x + e, b);
+            let (gb, hb) = f(x, b + e);
+            let j = [[(gx - g) / e, (gb - g) / e], [(hx - h) / e, (hb - h) / e]];
+            let det = j[0][0] * j[1][1] - j[0][1] * j[1][0];
+            x -= (j[1][1] * g - j[0][1] * h) / det;
+            b -= (-j[1][0] * g + j[0][0] * h) / det;
+        }
+        assert!((b - fold.at).abs() < 1e-8, "{b} vs {}", fold.at);
+        assert!((x - fold.x[0]).abs() < 1e-5, "{x} vs {:?}", fold.x);
+    }
+
+    #[test]
+    fn the_branch_switches_at_a_pitchfork() {
+        // Continued from the origin alone, the branch switching at beta_c = 1 finds the two
+        // memories, which at beta = 2 sit at ±0.957504 (theory.md §5).
+        let p = two_points(2.0, 3);
+        let branches = branches_from(
             p.view(),
-            Parameter::Weight {
-                index: 2,
-                beta: 20.0,
-            },
-            0.0,
-            1.0,
-            &cfg,
+            Parameter::Beta,
+            0.5,
+            2.0,
+            &[(0.5, vec![0.0, 0.0, 0.0])],
+            &config(&p, 8),
         )
         .unwrap();
-        let first = s.sets[0].minima;
-        let last = s.sets.last().unwrap().minima;
-        assert!(last > first, "{first} → {last}");
-        assert!(
-            s.events
-                .iter()
-                .any(|e| e.kind == EventType::Fold && e.cubic > 1e-6),
-            "{:?}",
-            s.events
-        );
+        assert!(branches.len() >= 2, "{}", branches.len());
+        let ends: Vec<f64> = branches
+            .iter()
+            .flat_map(|b| b.points.iter())
+            .filter(|q| (q.at - 2.0).abs() < 1e-9 && q.index == 0)
+            .map(|q| q.x[0])
+            .collect();
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        for x in ends {
+            assert!((x.abs() - 0.957504).abs() < 1e-6, "{x}");
+        }
     }
 
     #[test]
     fn the_pitchfork_is_the_cusp_of_its_unfolding() {
-        // ±1 with weights (1, w): for w < 1 the symmetry is broken and the pitchfork at beta = 1
-        // unfolds into a smooth branch and a fold at beta_f(w) > 1, which tends to (1, 1) as
-        // w → 1, where its cubic coefficient vanishes: a cusp at (beta, w) = (1, 1).
+        // ±1 with weights (1, w): for w ≠ 1 the pitchfork at beta = 1 unfolds into a fold at
+        // beta_f(w) > 1. The fold curve in (beta, w) passes through (1, 1), where D³E[v,v,v]
+        // changes sign (it vanishes by symmetry): a cusp, with quartic −beta³κ₄ = 2 > 0 there
+        // (theory.md §5: κ₄ = −2a⁴ for ±a).
         let p = two_points(2.0, 1);
-        let mut cfg = config(2.0);
-        cfg.steps = 16;
-        let found = cusps(p.view(), 1, 0.5, 3.0, &[0.7, 0.8, 0.9, 0.95, 1.0], &cfg).unwrap();
-        assert_eq!(found.len(), 1, "{found:?}");
-        let c = &found[0];
-        assert!(
-            (c.weight - 1.0).abs() < 0.03 && (c.beta - 1.0).abs() < 0.05,
-            "{c:?}"
-        );
-        assert!(c.cubic_near < 0.5 * c.cubic_far, "{c:?}");
+        let curves = fold_curves(p.view(), 1, (0.5, 3.0), (0.5, 1.5), &[0.8], &config(&p, 12))
+            .unwrap();
+        assert_eq!(curves.len(), 1, "{curves:?}");
+        let c = &curves[0];
+        assert_eq!(c.cusps.len(), 1, "{:?}", c.cusps);
+        let cusp = &c.cusps[0];
+        assert!((cusp.beta - 1.0).abs() < 1e-6 && (cusp.weight - 1.0).abs() < 1e-6, "{cusp:?}");
+        assert!((cusp.quartic - 2.0).abs() < 1e-4, "{cusp:?}");
+        // folds on both sides of the cusp, at beta > 1
+        assert!(c.points.iter().any(|q| q.weight < 0.9) && c.points.iter().any(|q| q.weight > 1.1));
+        assert!(c.points.iter().all(|q| q.beta >= 1.0 - 1e-9));
     }
 
     #[test]
     fn bad_ranges() {
         let p = two_points(2.0, 1);
-        let c = config(2.0);
+        let c = config(&p, 8);
+        let err = |r: Result<Sweep>| r.unwrap_err().to_string();
+        assert!(err(sweep(p.view(), Parameter::Beta, 2.0, 1.0, &c)).contains("from < to"));
+        assert!(err(sweep(p.view(), Parameter::Beta, -1.0, 1.0, &c)).contains("beta range must be from > 0"));
         assert!(
-            sweep(p.view(), Parameter::Beta, 2.0, 1.0, &c)
-                .unwrap_err()
-                .to_string()
-                .contains("from < to")
+            err(sweep(p.view(), Parameter::Weight { index: 5, beta: 1.0 }, 0.0, 1.0, &c))
+                .contains("weight index must be a pattern index below 2")
         );
-        assert!(
-            sweep(p.view(), Parameter::Beta, -1.0, 1.0, &c)
-                .unwrap_err()
-                .to_string()
-                .contains("--beta-from must be > 0")
-        );
-        assert!(
-            sweep(
-                p.view(),
-                Parameter::Weight {
-                    index: 5,
-                    beta: 1.0
-                },
-                0.0,
-                1.0,
-                &c
-            )
-            .unwrap_err()
-            .to_string()
-            .contains("--weight-of must be a pattern index below 2, got 5")
-        );
+        let coarse = SweepConfig { steps: 3, ..c };
+        assert!(err(sweep(p.view(), Parameter::Beta, 0.1, 10.0, &coarse)).contains("steps must be ≥ 20"));
+        let fine = SweepConfig { tolerance: 1e-15, ..c };
+        assert!(err(sweep(p.view(), Parameter::Beta, 0.5, 2.0, &fine)).contains("tolerance must be within"));
     }
 }

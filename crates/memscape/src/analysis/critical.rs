@@ -11,9 +11,16 @@
 //! points the caller adds), run damped Newton on ∇E = 0 with
 //! the analytic Hessian (it converges to minima, saddles and maxima alike), and separately
 //! descend with x ← D(x) (CCCP, which finds minima from anywhere). Converged points are merged
-//! when closer than `merge_radius`. A point is **degenerate** when its smallest |eigenvalue| is
-//! below `1e-10 · max(1, beta · max|ξ − ξ̄|²)`, the round-off scale of I − beta Cov; nearly
-//! degenerate points (e.g. the K = 8 polygon at beta = 2.05, |λ|min ≈ 2e-7) stay classified.
+//! when closer than `merge_radius`.
+//!
+//! A point is **degenerate** when a bifurcation happens at it within beta (1 ± 1e-5): the
+//! critical points near it differ between the two sides ([`super::local`]). Only points with
+//! |λ|min < 1e-3 max(1, beta R²) are tested. A degenerate point's position is known only to
+//! ~√u (u the unit round-off), so a threshold on |λ|min alone cannot tell it from a nearly
+//! degenerate one (the D3 triangle at beta = 2 gives |λ| ≈ 7e-8 at the point found; the K = 8
+//! polygon at beta = 2.05, 2.5% from its event, has |λ|min ≈ 2e-7 and is not degenerate). The
+//! kernel dimension counts the eigenvalues within 10× the smallest. With a degenerate point the
+//! Euler characteristic is undefined: its local contribution is not (−1)^index.
 
 use faer::{Mat, Side};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -45,6 +52,8 @@ pub struct CriticalPoint {
     pub index: usize,
     pub kind: Kind,
     pub degenerate: bool,
+    /// The Hessian eigenvalues that vanish at a degenerate point (0 otherwise).
+    pub kernel_dim: usize,
     /// |∇E| at the returned point.
     pub gradient_norm: f64,
 }
@@ -77,8 +86,9 @@ pub struct CriticalSet {
     pub minima: usize,
     pub saddles: usize,
     pub maxima: usize,
-    /// Σ (−1)^index over the non-degenerate points; 1 when the set is complete.
-    pub euler_characteristic: i64,
+    /// Σ (−1)^index over the points; 1 when the set is complete. None (undefined) when a
+    /// point is degenerate.
+    pub euler_characteristic: Option<i64>,
     pub num_starts: usize,
     pub num_unconverged: usize,
 }
@@ -288,7 +298,8 @@ pub fn critical_points(
     let (scale, radius_sq, floor_scale) = scales(land);
     let tol = config.tolerance * scale.max(1e-300);
     let max_step = 0.25 * scale.max(1e-12);
-    let degenerate_tol = 1e-10 * (land.beta * radius_sq).max(1.0);
+    let candidate_tol = 1e-3 * (land.beta * radius_sq).max(1.0);
+    let local_radius = (0.2 * config.memory_radius).min(0.1 * scale);
     let starts = starts(patterns, config, extra_starts);
     let (mut found, mut unconverged) = (Vec::<(Array1<f64>, f64)>::new(), 0);
     let results: Vec<(Array1<f64>, bool, f64)> = {
@@ -328,7 +339,14 @@ pub fn critical_points(
         .map(|x| {
             let (eigenvalues, _) = symmetric_eigen(&land.hessian(x.view()));
             let index = eigenvalues.iter().filter(|&&l| l < 0.0).count();
-            let degenerate = eigenvalues.iter().any(|l| l.abs() < degenerate_tol);
+            let smallest = eigenvalues.iter().fold(f64::INFINITY, |m, l| m.min(l.abs()));
+            let degenerate = smallest < candidate_tol
+                && bifurcates_at(land, x.view(), local_radius, 1e-5);
+            let kernel_dim = if degenerate {
+                eigenvalues.iter().filter(|l| l.abs() <= 10.0 * smallest).count()
+            } else {
+                0
+            };
             let near_pattern = patterns
                 .rows()
                 .into_iter()
@@ -348,6 +366,7 @@ pub fn critical_points(
                 index,
                 kind,
                 degenerate,
+                kernel_dim,
             }
         })
         .collect();
@@ -359,15 +378,25 @@ pub fn critical_points(
         minima: count(&|p| p.index == 0),
         saddles: count(&|p| p.index > 0 && p.index < d),
         maxima: count(&|p| p.index == d),
-        euler_characteristic: points
-            .iter()
-            .filter(|p| !p.degenerate)
-            .map(|p| if p.index % 2 == 0 { 1 } else { -1 })
-            .sum(),
+        euler_characteristic: (!points.iter().any(|p| p.degenerate)).then(|| {
+            points
+                .iter()
+                .map(|p| if p.index % 2 == 0 { 1 } else { -1 })
+                .sum()
+        }),
         num_starts: starts.len(),
         num_unconverged: unconverged,
         points,
     })
+}
+
+/// Whether the critical points within `radius` of x differ between beta (1 − eps) and
+/// beta (1 + eps): a bifurcation at x within that range.
+fn bifurcates_at(land: &Landscape, x: ArrayView1<f64>, radius: f64, eps: f64) -> bool {
+    let hessian = land.hessian(x);
+    let side = |f: f64| super::local::local_points(&land.at_beta(land.beta * f), x, &hessian, radius);
+    let (before, after) = (side(1.0 - eps), side(1.0 + eps));
+    super::local::LocalChange::of(x, &before, &after).changed(&before, &after)
 }
 
 impl SearchConfig {
@@ -407,7 +436,7 @@ mod tests {
             assert!((p.eigenvalues[0] - 0.833628).abs() < 1e-6);
             assert_eq!(p.kind, Kind::Memory);
         }
-        assert_eq!(set.euler_characteristic, 1);
+        assert_eq!(set.euler_characteristic, Some(1));
         // below beta_c = 1 the origin is the only critical point
         let merged = find(&two_points(2.0, 3), 0.9);
         assert_eq!((merged.minima, merged.saddles, merged.maxima), (1, 0, 0));
@@ -425,7 +454,7 @@ mod tests {
                     (k, k, 1),
                     "K={k} beta={beta}"
                 );
-                assert_eq!(set.euler_characteristic, 1);
+                assert_eq!(set.euler_characteristic, Some(1));
                 assert!(set.points.iter().all(|p| !p.degenerate));
             }
         }
@@ -441,7 +470,7 @@ mod tests {
             smallest < 1e-5 && set.points.iter().all(|p| !p.degenerate),
             "{smallest}"
         );
-        assert_eq!(set.euler_characteristic, 1);
+        assert_eq!(set.euler_characteristic, Some(1));
     }
 
     #[test]

@@ -1,0 +1,667 @@
+//! Pseudo-arclength continuation of the critical points of the exact landscape along one
+//! parameter θ, as the standard tools do it (Keller 1977; Allgower & Georg, *Introduction to
+//! Numerical Continuation Methods*, ch. 2 and 8; BifurcationKit's `continuation`):
+//!
+//! ```text
+//! F(x, θ) = ∇E(x; θ) = 0,   u = (x/s, θ)            s: the data scale, so |u| is dimensionless
+//! tangent t:      [H  F_θ/s] t = 0, |t| = 1        (the previous tangent fixes its sign)
+//! predictor:      u_p = u + Δs t
+//! corrector:      Newton on  F(u) = 0,  tᵀ(u − u_p) = 0,  Jacobian [[H, F_θ/s], [tᵀ]]
+//! ```
+//!
+//! θ = ln beta when beta moves (equal steps are equal ratios), θ = w when pattern `index`'s
+//! multiplicity moves. The parameter derivatives are analytic (p_μ: the Hopfield weights,
+//! q_μ = |x − ξ_μ|²/2, e_i/Z = exp(−beta |x − ξ_i|²/2) / Σ_ν m_ν exp(−beta |x − ξ_ν|²/2)):
+//!
+//! ```text
+//! ∂∇E/∂beta = Σ_μ p_μ (q_μ − q̄)(ξ_μ − D(x))          (∂p_μ/∂beta = −p_μ (q_μ − q̄))
+//! ∂∇E/∂w    = −(e_i/Z)(ξ_i − D(x))                    (∂p_μ/∂w = (e_i/Z)(δ_μi − p_μ))
+//! ```
+//!
+//! Along a branch, a change of the Morse index or of the sign of t_θ (a turning point: the branch
+//! folds back) between two accepted steps is located by bisection in arclength on the corrected
+//! curve, and recorded as a special point. At a special point where the branch does not turn (a
+//! branch point: pitchfork, transcritical, symmetric), [`switch_seeds`] finds the other branches
+//! through it from its Hessian kernel (Allgower & Georg §8.3: perturb along the kernel, correct).
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
+use serde::Serialize;
+
+use super::critical::symmetric_eigen;
+use crate::denoiser::Landscape;
+use crate::error::{Error, Result};
+
+/// The parameter that moves.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "parameter", rename_all = "lowercase")]
+pub enum Parameter {
+    /// The inverse temperature.
+    Beta,
+    /// The multiplicity w of pattern `index`, at fixed `beta`.
+    Weight { index: usize, beta: f64 },
+    /// The inverse temperature, with pattern `index` at multiplicity `weight`.
+    BetaWeighted { index: usize, weight: f64 },
+}
+
+/// A one-parameter family of exact landscapes E(x; θ).
+#[derive(Debug, Clone)]
+pub struct Family {
+    patterns: Array2<f64>,
+    pub parameter: Parameter,
+    /// The data scale s: the largest distance of a pattern from their mean.
+    pub scale: f64,
+}
+
+impl Family {
+    /// The family of `patterns` along `parameter`; the weighted index must name a pattern.
+    pub fn new(patterns: ArrayView2<f64>, parameter: Parameter) -> Result<Self> {
+        let k = patterns.nrows();
+        if let Parameter::Weight { index, .. } | Parameter::BetaWeighted { index, .. } = parameter
+            && index >= k
+        {
+            return Err(Error::invalid(
+                "weight index",
+                format!("a pattern index below {k} (the number of patterns)"),
+                index,
+            ));
+        }
+        let mean = patterns.mean_axis(Axis(0)).ok_or_else(|| {
+            Error::invalid("patterns", "at least one pattern", patterns.nrows())
+        })?;
+        let scale = patterns
+            .rows()
+            .into_iter()
+            .map(|r| (&r - &mean).mapv(|v| v * v).sum().sqrt())
+            .fold(0.0, f64::max)
+            .max(1e-12);
+        Ok(Family {
+            patterns: patterns.to_owned(),
+            parameter,
+            scale,
+        })
+    }
+
+    pub fn patterns(&self) -> ArrayView2<'_, f64> {
+        self.patterns.view()
+    }
+
+    /// θ of a parameter value: ln beta, or w.
+    pub fn theta(&self, value: f64) -> f64 {
+        match self.parameter {
+            Parameter::Weight { .. } => value,
+            _ => value.ln(),
+        }
+    }
+
+    /// The parameter value (beta or w) at θ.
+    pub fn value(&self, theta: f64) -> f64 {
+        match self.parameter {
+            Parameter::Weight { .. } => theta,
+            _ => theta.exp(),
+        }
+    }
+
+    /// The inverse temperature at θ.
+    pub fn beta(&self, theta: f64) -> f64 {
+        match self.parameter {
+            Parameter::Weight { beta, .. } => beta,
+            _ => theta.exp(),
+        }
+    }
+
+    fn multiplicities(&self, theta: f64) -> Vec<f64> {
+        let mut m = vec![1.0; self.patterns.nrows()];
+        match self.parameter {
+            Parameter::Beta => {}
+            Parameter::Weight { index, .. } => m[index] = theta.max(0.0),
+            Parameter::BetaWeighted { index, weight } => m[index] = weight,
+        }
+        m
+    }
+
+    /// The landscape at θ.
+    pub fn landscape(&self, theta: f64) -> Result<Landscape> {
+        Landscape::with_multiplicities(
+            self.patterns.view(),
+            &self.multiplicities(theta),
+            self.beta(theta),
+        )
+    }
+
+    /// ∂∇E/∂θ at x (module docs); `land` is the landscape at θ.
+    pub fn parameter_derivative(
+        &self,
+        theta: f64,
+        land: &Landscape,
+        x: ArrayView1<f64>,
+    ) -> Array1<f64> {
+        let p = land.weights(x);
+        let mean = p.dot(&self.patterns);
+        let sq: Vec<f64> = self
+            .patterns
+            .rows()
+            .into_iter()
+            .map(|r| 0.5 * (&r - &x).mapv(|v| v * v).sum())
+            .collect();
+        match self.parameter {
+            Parameter::Beta | Parameter::BetaWeighted { .. } => {
+                let qbar: f64 = p.iter().zip(&sq).map(|(a, b)| a * b).sum();
+                let mut out = Array1::zeros(x.len());
+                for ((row, &pm), &q) in self.patterns.rows().into_iter().zip(&p).zip(&sq) {
+                    out.scaled_add(pm * (q - qbar), &(&row - &mean));
+                }
+                // dθ = dbeta / beta
+                out * land.beta
+            }
+            Parameter::Weight { index, .. } => {
+                let logits: Vec<f64> = sq
+                    .iter()
+                    .zip(self.multiplicities(theta))
+                    .filter(|&(_, m)| m > 0.0)
+                    .map(|(q, m)| -land.beta * q + m.ln())
+                    .collect();
+                let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f64>().ln();
+                let ratio = (-land.beta * sq[index] - lse).exp();
+                (&self.patterns.row(index) - &mean) * (-ratio)
+            }
+        }
+    }
+}
+
+/// A curve G(u) = 0, G: R^{n+1} → R^n, to follow by pseudo-arclength continuation.
+pub(crate) trait Curve {
+    /// G(u) and its n × (n + 1) Jacobian.
+    fn eval(&self, u: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)>;
+}
+
+/// Continuation settings, in the curve's scaled units.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ContinuationConfig {
+    /// The first and the largest arclength step.
+    pub step: f64,
+    /// Below this step the continuation gives up (the curve is singular there).
+    pub min_step: f64,
+    /// Accepted steps per direction at most.
+    pub max_steps: usize,
+    /// Special points are located to this arclength.
+    pub tolerance: f64,
+}
+
+impl Default for ContinuationConfig {
+    fn default() -> Self {
+        ContinuationConfig {
+            step: 0.02,
+            min_step: 1e-10,
+            max_steps: 20_000,
+            tolerance: 1e-13,
+        }
+    }
+}
+
+/// One accepted point: the unknowns, the unit tangent, and what is observed there.
+#[derive(Debug, Clone)]
+pub(crate) struct Step<S> {
+    pub u: Array1<f64>,
+    pub t: Array1<f64>,
+    pub state: S,
+}
+
+/// Where the observed state changes: located between steps `position` and `position + 1`.
+#[derive(Debug, Clone)]
+pub(crate) struct Change<S> {
+    pub at: Step<S>,
+    pub before: S,
+    pub after: S,
+    pub position: usize,
+}
+
+/// How a followed curve ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    /// It left the parameter range (its last point is on the boundary).
+    Boundary,
+    /// It came back to its start.
+    Closed,
+    /// The step limit was reached.
+    StepLimit,
+    /// The corrector failed at the smallest step.
+    Failed,
+}
+
+pub(crate) struct Path<S> {
+    pub steps: Vec<Step<S>>,
+    pub changes: Vec<Change<S>>,
+    pub end: End,
+}
+
+fn solve(a: Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
+    let n = a.nrows();
+    let m = faer::Mat::<f64>::from_fn(n, n, |i, j| a[[i, j]]);
+    let rhs = faer::Mat::<f64>::from_fn(n, 1, |i, _| b[i]);
+    let x = faer::linalg::solvers::Solve::solve(&m.partial_piv_lu(), &rhs);
+    let out: Array1<f64> = (0..n).map(|i| x[(i, 0)]).collect();
+    out.iter().all(|v| v.is_finite()).then_some(out)
+}
+
+fn bordered(j: &Array2<f64>, t: &Array1<f64>) -> Array2<f64> {
+    let mut a = Array2::zeros((j.nrows() + 1, j.ncols()));
+    a.slice_mut(s![..j.nrows(), ..]).assign(j);
+    a.row_mut(j.nrows()).assign(t);
+    a
+}
+
+fn norm(v: &Array1<f64>) -> f64 {
+    v.dot(v).sqrt()
+}
+
+/// The unit tangent at u: the null vector of the Jacobian, oriented along `prev`; without
+/// `prev`, the eigenvector of JᵀJ with the smallest eigenvalue.
+pub(crate) fn tangent<C: Curve>(
+    curve: &C,
+    u: &Array1<f64>,
+    prev: Option<&Array1<f64>>,
+) -> Result<Option<Array1<f64>>> {
+    let (_, j) = curve.eval(u)?;
+    let t = match prev {
+        Some(p) => {
+            let mut rhs = Array1::zeros(j.ncols());
+            rhs[j.nrows()] = 1.0;
+            match solve(bordered(&j, p), &rhs) {
+                Some(t) => t,
+                None => return Ok(None),
+            }
+        }
+        None => symmetric_eigen(&j.t().dot(&j)).1.column(0).to_owned(),
+    };
+    let n = norm(&t);
+    if !(n.is_finite() && n > 0.0) {
+        return Ok(None);
+    }
+    let sign = prev.map_or(1.0, |p| if p.dot(&t) < 0.0 { -1.0 } else { 1.0 });
+    Ok(Some(t * (sign / n)))
+}
+
+/// Newton on G(u) = 0, tᵀ(u − pred) = 0. Stops when the step is below 1e-12, or below 1e-7
+/// and no longer shrinking (the round-off floor near a singular point). Returns the point and
+/// the iterations.
+pub(crate) fn correct<C: Curve>(
+    curve: &C,
+    pred: &Array1<f64>,
+    t: &Array1<f64>,
+) -> Result<Option<(Array1<f64>, usize)>> {
+    let mut u = pred.clone();
+    let mut last = f64::INFINITY;
+    for it in 1..=12 {
+        let (g, j) = curve.eval(&u)?;
+        let mut r = Array1::zeros(g.len() + 1);
+        r.slice_mut(s![..g.len()]).assign(&g);
+        r[g.len()] = t.dot(&(&u - pred));
+        let Some(delta) = solve(bordered(&j, t), &r) else {
+            return Ok(None);
+        };
+        u -= &delta;
+        if !u.iter().all(|v| v.is_finite()) {
+            return Ok(None);
+        }
+        let size = norm(&delta);
+        if size < 1e-12 || (size < 1e-7 && size > 0.25 * last) {
+            return Ok(Some((u, it)));
+        }
+        last = size;
+    }
+    Ok(None)
+}
+
+/// The corrected point at arclength `h` from `a` along its tangent, with its tangent and state.
+fn point_at<C: Curve, S>(
+    curve: &C,
+    a: &Step<S>,
+    h: f64,
+    observe: &impl Fn(&Array1<f64>, &Array1<f64>) -> Result<S>,
+) -> Result<Option<Step<S>>> {
+    let pred = &a.u + &(&a.t * h);
+    let Some((u, _)) = correct(curve, &pred, &a.t)? else {
+        return Ok(None);
+    };
+    let Some(t) = tangent(curve, &u, Some(&a.t))? else {
+        return Ok(None);
+    };
+    let state = observe(&u, &t)?;
+    Ok(Some(Step { u, t, state }))
+}
+
+/// The changes of state between two accepted steps, by bisection in arclength to `tolerance`.
+fn locate<C: Curve, S: Clone + PartialEq>(
+    curve: &C,
+    a: &Step<S>,
+    b: &Step<S>,
+    position: usize,
+    observe: &impl Fn(&Array1<f64>, &Array1<f64>) -> Result<S>,
+    tolerance: f64,
+) -> Result<Vec<Change<S>>> {
+    let h = a.t.dot(&(&b.u - &a.u));
+    let (mut from, mut from_state) = (0.0, a.state.clone());
+    let mut out = vec![];
+    while from_state != b.state && out.len() <= a.u.len() {
+        let (mut lo, mut hi) = (from, h);
+        let mut hi_step = b.clone();
+        while (hi - lo).abs() > tolerance {
+            let mid = 0.5 * (lo + hi);
+            // the corrector can fail within round-off of a singular point (a branch point
+            // whose Hessian and parameter derivative vanish together): stop there
+            match point_at(curve, a, mid, observe)? {
+                Some(p) if p.state == from_state => lo = mid,
+                Some(p) => {
+                    hi = mid;
+                    hi_step = p;
+                }
+                None => break,
+            }
+        }
+        let at = point_at(curve, a, 0.5 * (lo + hi), observe)?.unwrap_or_else(|| hi_step.clone());
+        out.push(Change {
+            at,
+            before: from_state,
+            after: hi_step.state.clone(),
+            position,
+        });
+        (from, from_state) = (hi, hi_step.state);
+    }
+    Ok(out)
+}
+
+/// Follows the curve from `start` along `start.t` while `inside` holds: adaptive steps (grown
+/// after fast corrections, halved when the corrector fails, moves more than half a step, or
+/// turns the tangent by more than 18°), every change of the observed state located, and the
+/// last point placed on the boundary of the parameter range (to `tolerance`).
+pub(crate) fn follow<C: Curve, S: Clone + PartialEq>(
+    curve: &C,
+    start: Step<S>,
+    inside: impl Fn(&Array1<f64>) -> bool,
+    observe: impl Fn(&Array1<f64>, &Array1<f64>) -> Result<S>,
+    config: &ContinuationConfig,
+) -> Result<Path<S>> {
+    let mut steps = vec![start];
+    let mut changes = vec![];
+    let mut ds = config.step;
+    let end = loop {
+        if steps.len() > config.max_steps {
+            break End::StepLimit;
+        }
+        let a = steps.last().expect("starts with one step");
+        let pred = &a.u + &(&a.t * ds);
+        let accepted = match correct(curve, &pred, &a.t)? {
+            Some((u, iterations)) if norm(&(&u - &pred)) <= 0.5 * ds => {
+                match tangent(curve, &u, Some(&a.t))? {
+                    Some(t) if t.dot(&a.t) >= 0.95 => Some((u, t, iterations)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let Some((u, t, iterations)) = accepted else {
+            ds *= 0.5;
+            if ds < config.min_step {
+                break End::Failed;
+            }
+            continue;
+        };
+        let state = observe(&u, &t)?;
+        let mut b = Step { u, t, state };
+        let leaving = !inside(&b.u);
+        if leaving {
+            // the boundary, by bisection on `inside` along the corrected curve
+            let (mut lo, mut hi) = (0.0, ds);
+            while hi - lo > config.tolerance {
+                let mid = 0.5 * (lo + hi);
+                match point_at(curve, a, mid, &observe)? {
+                    Some(p) if inside(&p.u) => lo = mid,
+                    _ => hi = mid,
+                }
+            }
+            match point_at(curve, a, lo, &observe)? {
+                Some(p) => b = p,
+                None => break End::Boundary,
+            }
+        }
+        let position = steps.len() - 1;
+        if b.state != a.state {
+            changes.extend(locate(curve, a, &b, position, &observe, config.tolerance)?);
+        }
+        let first = &steps[0].u;
+        let closed = steps.len() > 6 && {
+            let chord = norm(&(&b.u - &a.u));
+            norm(&(first - &a.u)) + norm(&(first - &b.u)) <= chord * (1.0 + 1e-6)
+        };
+        steps.push(b);
+        if leaving {
+            break End::Boundary;
+        }
+        if closed {
+            break End::Closed;
+        }
+        if iterations <= 3 {
+            ds = (1.5 * ds).min(config.step);
+        }
+    };
+    Ok(Path {
+        steps,
+        changes,
+        end,
+    })
+}
+
+/// The critical points of a family as a curve in u = (x/s, θ).
+impl Curve for Family {
+    fn eval(&self, u: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+        let d = u.len() - 1;
+        let theta = u[d];
+        let x = u.slice(s![..d]).mapv(|v| v * self.scale);
+        let land = self.landscape(theta)?;
+        let g = land.gradient(x.view()) / self.scale;
+        let mut j = Array2::zeros((d, d + 1));
+        j.slice_mut(s![.., ..d]).assign(&land.hessian(x.view()));
+        j.column_mut(d)
+            .assign(&(self.parameter_derivative(theta, &land, x.view()) / self.scale));
+        Ok((g, j))
+    }
+}
+
+/// What a branch point is: its Morse index, and whether the branch moves toward larger θ.
+pub(crate) type BranchState = (usize, bool);
+
+/// One point of a branch.
+#[derive(Debug, Clone, Serialize)]
+pub struct BranchPoint {
+    /// The parameter value (beta or w).
+    pub at: f64,
+    pub x: Vec<f64>,
+    pub energy: f64,
+    pub index: usize,
+}
+
+/// A special point on a branch: its index changes, or it turns back in the parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpecialPoint {
+    pub at: f64,
+    pub x: Vec<f64>,
+    pub index_before: usize,
+    pub index_after: usize,
+    /// The branch folds back here (the tangent's parameter component changes sign).
+    pub turning: bool,
+}
+
+/// A branch of critical points, continued across the parameter range (special points are
+/// vertices of it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Branch {
+    pub points: Vec<BranchPoint>,
+    pub special: Vec<SpecialPoint>,
+    /// How each end was reached (the first entry: the end at the start of `points`).
+    pub ends: [End; 2],
+}
+
+impl Family {
+    fn unknowns(&self, theta: f64, x: ArrayView1<f64>) -> Array1<f64> {
+        let mut u = Array1::zeros(x.len() + 1);
+        u.slice_mut(s![..x.len()]).assign(&(&x / self.scale));
+        u[x.len()] = theta;
+        u
+    }
+
+    /// (θ, x) of the unknowns.
+    fn split(&self, u: &Array1<f64>) -> (f64, Array1<f64>) {
+        let d = u.len() - 1;
+        (u[d], u.slice(s![..d]).mapv(|v| v * self.scale))
+    }
+
+    fn observe(&self, u: &Array1<f64>, t: &Array1<f64>) -> Result<BranchState> {
+        let (theta, x) = self.split(u);
+        let (eigenvalues, _) = symmetric_eigen(&self.landscape(theta)?.hessian(x.view()));
+        Ok((
+            eigenvalues.iter().filter(|&&l| l < 0.0).count(),
+            t[t.len() - 1] > 0.0,
+        ))
+    }
+
+    fn branch_point(&self, u: &Array1<f64>, index: usize) -> Result<BranchPoint> {
+        let (theta, x) = self.split(u);
+        Ok(BranchPoint {
+            at: self.value(theta),
+            energy: self.landscape(theta)?.energy(x.view()),
+            x: x.to_vec(),
+            index,
+        })
+    }
+
+    /// The branch through the critical point x at θ, continued both ways within
+    /// [`range.0`, `range.1`] (in θ).
+    pub fn trace(
+        &self,
+        theta: f64,
+        x: ArrayView1<f64>,
+        range: (f64, f64),
+        config: &ContinuationConfig,
+    ) -> Result<Branch> {
+        let u0 = self.unknowns(theta, x);
+        let Some(t0) = tangent(self, &u0, None)? else {
+            return Err(Error::invalid(
+                "branch start",
+                "a regular point of the curve of critical points",
+                format!("{:?} at {}", x, self.value(theta)),
+            ));
+        };
+        let inside = |u: &Array1<f64>| {
+            let th = u[u.len() - 1];
+            th >= range.0 && th <= range.1
+        };
+        let observe = |u: &Array1<f64>, t: &Array1<f64>| self.observe(u, t);
+        let half = |sign: f64| -> Result<Path<BranchState>> {
+            let t = &t0 * sign;
+            let state = observe(&u0, &t)?;
+            follow(
+                self,
+                Step {
+                    u: u0.clone(),
+                    t,
+                    state,
+                },
+                inside,
+                observe,
+                config,
+            )
+        };
+        let forward = half(1.0)?;
+        let backward = if forward.end == End::Closed {
+            Path {
+                steps: forward.steps[..1].to_vec(),
+                changes: vec![],
+                end: End::Closed,
+            }
+        } else {
+            half(-1.0)?
+        };
+        // one polyline from the backward end to the forward end, the special points as vertices
+        let mut points = vec![];
+        let mut special = vec![];
+        let mut add = |c: &Change<BranchState>, reverse: bool, points: &mut Vec<BranchPoint>| {
+            let (before, after) = if reverse {
+                (c.after, c.before)
+            } else {
+                (c.before, c.after)
+            };
+            let (th, cx) = self.split(&c.at.u);
+            special.push(SpecialPoint {
+                at: self.value(th),
+                x: cx.to_vec(),
+                index_before: before.0,
+                index_after: after.0,
+                turning: before.1 != after.1,
+            });
+            points.push(self.branch_point(&c.at.u, after.0)?);
+            Ok::<(), Error>(())
+        };
+        for p in (0..backward.steps.len()).rev() {
+            points.push(self.branch_point(&backward.steps[p].u, backward.steps[p].state.0)?);
+            if p > 0 {
+                for c in backward.changes.iter().filter(|c| c.position == p - 1).rev() {
+                    add(c, true, &mut points)?;
+                }
+            }
+        }
+        for p in 0..forward.steps.len() {
+            if p > 0 {
+                points.push(self.branch_point(&forward.steps[p].u, forward.steps[p].state.0)?);
+            }
+            for c in forward.changes.iter().filter(|c| c.position == p) {
+                add(c, false, &mut points)?;
+            }
+        }
+        Ok(Branch {
+            points,
+            special,
+            ends: [backward.end, forward.end],
+        })
+    }
+}
+
+impl Family {
+    /// Whether the critical point x at θ lies on `branch`: a segment of it spans θ, and Newton
+    /// at θ from the point interpolated on that segment converges to x.
+    pub(crate) fn on_branch(&self, branch: &Branch, theta: f64, x: ArrayView1<f64>) -> Result<bool> {
+        let value = self.value(theta);
+        let land = self.landscape(theta)?;
+        let (_, _, floor_scale) = super::critical::scales(&land);
+        for pair in branch.points.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            // the ends of a branch sit on the range's boundary to the location tolerance
+            let slack = 1e-9 * value.abs().max(1.0);
+            if value < a.at.min(b.at) - slack || value > a.at.max(b.at) + slack {
+                continue;
+            }
+            let f = if a.at == b.at {
+                0.5
+            } else {
+                (value - a.at) / (b.at - a.at)
+            };
+            let guess: Array1<f64> = a
+                .x
+                .iter()
+                .zip(&b.x)
+                .map(|(p, q)| p + f * (q - p))
+                .collect();
+            let length = a.x.iter().zip(&b.x).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt();
+            if norm(&(&guess - &x)) > length + 1e-9 * self.scale {
+                continue;
+            }
+            let (y, ok, floor) =
+                super::critical::newton(&land, guess.view(), floor_scale, 0.25 * self.scale, 100);
+            if ok && norm(&(&y - &x)) <= 2.0 * floor + 1e-9 * self.scale {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,153 @@
+//! The critical points near one point, on both sides of a parameter value, and how they change
+//! there: the local picture of a bifurcation (Golubitsky & Schaeffer, *Singularities and Groups
+//! in Bifurcation Theory* I, ch. I–II: the branches that meet at a singular point, and their
+//! indices on either side).
+//!
+//! A branch that passes smoothly through the point sits at x* ∓ ε x′ on the two sides (to first
+//! order), so a point before is paired with the point after at its reflection through x*
+//! (|(a − x*) + (b − x*)| small next to |a − x*| + |b − x*|). Points left unpaired are born or
+//! die at the point (folds, the side branches of pitchforks).
+
+use ndarray::{Array1, Array2, ArrayView1};
+
+use super::critical::{newton, scales, symmetric_eigen};
+use crate::denoiser::Landscape;
+
+/// A critical point near the centre, with its Morse index.
+#[derive(Debug, Clone)]
+pub struct LocalPoint {
+    pub x: Array1<f64>,
+    pub index: usize,
+}
+
+fn norm(v: &Array1<f64>) -> f64 {
+    v.dot(v).sqrt()
+}
+
+/// The critical points of `land` within `radius` of `centre`: damped Newton (any index) from
+/// the centre and from centre + r·u, with r over decades up to `radius` and u along ± each
+/// eigenvector of `hessian` (the singular point's), 16 directions in the plane of its two
+/// softest eigenvectors and 8 seeded random directions. Points closer than their round-off
+/// floors (plus 1e-12 × the data scale) are one.
+pub fn local_points(
+    land: &Landscape,
+    centre: ArrayView1<f64>,
+    hessian: &Array2<f64>,
+    radius: f64,
+) -> Vec<LocalPoint> {
+    let d = centre.len();
+    let (scale, _, floor_scale) = scales(land);
+    let (values, vectors) = symmetric_eigen(hessian);
+    let mut soft: Vec<usize> = (0..d).collect();
+    soft.sort_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()));
+    let mut directions: Vec<Array1<f64>> = vec![];
+    for k in 0..d {
+        directions.push(vectors.column(k).to_owned());
+        directions.push(-&vectors.column(k));
+    }
+    if d >= 2 {
+        let (a, b) = (vectors.column(soft[0]), vectors.column(soft[1]));
+        for j in 0..16 {
+            let phi = std::f64::consts::TAU * (j as f64 + 0.5) / 16.0;
+            directions.push(&a * phi.cos() + &b * phi.sin());
+        }
+    }
+    let mut rng = crate::rng::stream(17, 0);
+    for _ in 0..8 {
+        let v: Array1<f64> = (0..d).map(|_| crate::rng::normal(&mut rng)).collect();
+        directions.push(&v / norm(&v));
+    }
+    let mut starts = vec![centre.to_owned()];
+    for r in [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0] {
+        for u in &directions {
+            starts.push(&centre + &(u * (r * radius)));
+        }
+    }
+    let found: Vec<(Array1<f64>, bool, f64)> = {
+        use rayon::prelude::*;
+        starts
+            .par_iter()
+            .map(|x0| newton(land, x0.view(), floor_scale, 0.5 * radius, 200))
+            .collect()
+    };
+    let mut out: Vec<(Array1<f64>, f64)> = vec![];
+    for (x, ok, floor) in found {
+        if !ok || norm(&(&x - &centre)) > radius {
+            continue;
+        }
+        if !out
+            .iter()
+            .any(|(y, f)| norm(&(y - &x)) < floor + f + 1e-12 * scale)
+        {
+            out.push((x, floor));
+        }
+    }
+    out.into_iter()
+        .map(|(x, _)| {
+            let (values, _) = symmetric_eigen(&land.hessian(x.view()));
+            LocalPoint {
+                index: values.iter().filter(|&&l| l < 0.0).count(),
+                x,
+            }
+        })
+        .collect()
+}
+
+/// How the critical points near x* change from one side to the other.
+#[derive(Debug, Clone)]
+pub struct LocalChange {
+    /// (before, after): the points of one branch that passes through x*.
+    pub through: Vec<(usize, usize)>,
+    /// Points after with no partner before.
+    pub born: Vec<usize>,
+    /// Points before with no partner after.
+    pub died: Vec<usize>,
+}
+
+impl LocalChange {
+    /// Pairs `before` with `after` by reflection through `centre` (module docs), greedily from
+    /// the best-matched pair.
+    pub fn of(centre: ArrayView1<f64>, before: &[LocalPoint], after: &[LocalPoint]) -> Self {
+        let mut candidates = vec![];
+        for (i, b) in before.iter().enumerate() {
+            for (j, a) in after.iter().enumerate() {
+                let (db, da) = (&b.x - &centre, &a.x - &centre);
+                let (nb, na) = (norm(&db), norm(&da));
+                let mismatch = norm(&(&db + &da)) / (nb + na).max(1e-300);
+                let ratio = nb.max(na) / nb.min(na).max(1e-300);
+                // a branch that stays put (a symmetric centre): the same point on both sides,
+                // offset from x* by at most the round-off of x*
+                let stationary = norm(&(&a.x - &b.x)) <= 0.1 * nb.max(na);
+                if stationary || (mismatch < 0.3 && ratio < 3.0) {
+                    candidates.push((if stationary { 0.0 } else { mismatch }, i, j));
+                }
+            }
+        }
+        candidates.sort_by(|p, q| p.0.total_cmp(&q.0));
+        let (mut used_b, mut used_a) = (vec![false; before.len()], vec![false; after.len()]);
+        let mut through = vec![];
+        for (_, i, j) in candidates {
+            if !used_b[i] && !used_a[j] {
+                used_b[i] = true;
+                used_a[j] = true;
+                through.push((i, j));
+            }
+        }
+        through.sort();
+        LocalChange {
+            through,
+            born: (0..after.len()).filter(|&j| !used_a[j]).collect(),
+            died: (0..before.len()).filter(|&i| !used_b[i]).collect(),
+        }
+    }
+
+    /// Whether anything changes: a point is born or dies, or a branch changes its index.
+    pub fn changed(&self, before: &[LocalPoint], after: &[LocalPoint]) -> bool {
+        !self.born.is_empty()
+            || !self.died.is_empty()
+            || self
+                .through
+                .iter()
+                .any(|&(i, j)| before[i].index != after[j].index)
+    }
+}
