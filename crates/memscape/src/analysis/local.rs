@@ -117,7 +117,8 @@ impl LocalChange {
                 let ratio = nb.max(na) / nb.min(na).max(1e-300);
                 // a branch that stays put (a symmetric centre): the same point on both sides,
                 // offset from x* by at most the round-off of x*
-                let stationary = norm(&(&a.x - &b.x)) <= 0.1 * nb.max(na);
+                let stationary = norm(&(&a.x - &b.x))
+                    <= 0.1 * nb.max(na) + 1e-8 * (1.0 + centre.fold(0.0f64, |m, v| m.max(v.abs())));
                 if stationary || (mismatch < 0.3 && ratio < 3.0) {
                     candidates.push((if stationary { 0.0 } else { mismatch }, i, j));
                 }
