@@ -484,7 +484,9 @@ fn attractors_bifurcate_and_hopfield_commands() {
         "--weight-of",
         "1",
         "--cusp-weights",
-        "0.8,0.9,1",
+        "0.8",
+        "--weight-to",
+        "1.5",
         "--steps",
         "14",
         "--out",
@@ -493,8 +495,8 @@ fn attractors_bifurcate_and_hopfield_commands() {
     ]));
     let c = &j["cusps"].as_array().unwrap()[0];
     assert!(
-        (c["beta"].as_f64().unwrap() - 1.0).abs() < 0.05
-            && (c["weight"].as_f64().unwrap() - 1.0).abs() < 0.05,
+        (c["beta"].as_f64().unwrap() - 1.0).abs() < 1e-6
+            && (c["weight"].as_f64().unwrap() - 1.0).abs() < 1e-6,
         "{c}"
     );
     let j = json(&memscape(&[
@@ -529,8 +531,34 @@ fn attractors_bifurcate_and_hopfield_commands() {
     let events = j["events"].as_array().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["type"], "pitchfork");
-    assert!((events[0]["beta"].as_f64().unwrap() - 1.0).abs() < 1e-4);
+    assert!((events[0]["at"].as_f64().unwrap() - 1.0).abs() < 1e-6);
+    assert_eq!(events[0]["kernel_dim"], 1);
     assert_eq!(events[0]["counts_after"]["minima"], 2);
+
+    // the D3 triangle at its symmetric event: the centre is flagged, χ undefined
+    let j = json(&memscape(&[
+        "attractors",
+        "--data",
+        "kgon:k=3",
+        "--beta",
+        "2",
+        "--out",
+        &o("degenerate"),
+        "--json",
+    ]));
+    assert!(
+        j["euler_characteristic"].is_null(),
+        "{}",
+        j["euler_characteristic"]
+    );
+    let degenerate: Vec<&serde_json::Value> = j["critical_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["degenerate"] == true)
+        .collect();
+    assert_eq!(degenerate.len(), 1);
+    assert_eq!(degenerate[0]["kernel_dim"], 2);
 
     let j = json(&memscape(&[
         "hopfield",
@@ -567,7 +595,7 @@ fn attractors_bifurcate_and_hopfield_commands() {
                 "--beta-to",
                 "1",
             ],
-            "--beta-from must be < --beta-to (1), got 3",
+            "beta range must be finite, with from < to, got 3 .. 1",
         ),
         (
             vec![
@@ -581,7 +609,21 @@ fn attractors_bifurcate_and_hopfield_commands() {
                 "--weight-of",
                 "3",
             ],
-            "--weight-of must be a pattern index below 3, got 3",
+            "weight index must be a pattern index below 3 (the number of patterns), got 3",
+        ),
+        (
+            vec![
+                "bifurcate",
+                "--data",
+                "kgon:k=3",
+                "--beta-from",
+                "0.1",
+                "--beta-to",
+                "10",
+                "--steps",
+                "5",
+            ],
+            "steps must be ≥ 20 for this range",
         ),
         (
             vec!["hopfield", "classical", "--alpha", "-0.1"],

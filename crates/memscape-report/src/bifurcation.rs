@@ -1,6 +1,6 @@
-//! The bifurcation diagram of a `bifurcate` run: every critical point's first coordinate (and
-//! energy, in a second panel) against the parameter, coloured by Morse index, with the events
-//! marked. Drawn from `bifurcations.json`.
+//! The bifurcation diagram of a `bifurcate` run: every continued branch's first coordinate (and
+//! energy, in a second panel) against the parameter, as curves coloured by Morse index, with the
+//! events marked. Drawn from `bifurcations.json`.
 
 use std::path::Path;
 
@@ -21,8 +21,8 @@ const INDEX_COLORS: [RGBColor; 4] = [
 struct Diagram {
     name: String,
     log_axis: bool,
-    /// (parameter, x₁, energy, index)
-    points: Vec<(f64, f64, f64, usize)>,
+    /// The branches, each a polyline of (parameter, x₁, energy, index).
+    branches: Vec<Vec<(f64, f64, f64, usize)>>,
     /// (parameter, type)
     events: Vec<(f64, String)>,
 }
@@ -33,18 +33,13 @@ fn panel<DB: DrawingBackend>(
     energy: bool,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let value = |p: &(f64, f64, f64, usize)| if energy { p.2 } else { p.1 };
-    let (lo, hi) = d
-        .points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.0), b.max(p.0))
-        });
-    let (vlo, vhi) = d
-        .points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(value(p)), b.max(value(p)))
-        });
+    let all = || d.branches.iter().flatten();
+    let (lo, hi) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.0), b.max(p.0))
+    });
+    let (vlo, vhi) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(value(p)), b.max(value(p)))
+    });
     let pad = 0.05 * (vhi - vlo).max(1e-9);
     let y_desc = if energy {
         "energy E"
@@ -88,29 +83,38 @@ fn panel<DB: DrawingBackend>(
                     )))?;
                 }
             }
+            // each branch in runs of one index; a run ends on the vertex where the index changes
+            for branch in &d.branches {
+                let mut start = 0;
+                for end in 1..=branch.len() {
+                    if end < branch.len() && branch[end].3 == branch[start].3 {
+                        continue;
+                    }
+                    let last = end.min(branch.len() - 1);
+                    let color = INDEX_COLORS[branch[start].3.min(3)];
+                    chart.draw_series(LineSeries::new(
+                        branch[start..=last].iter().map(|p| (p.0, value(p))),
+                        color.stroke_width(2),
+                    ))?;
+                    start = end;
+                }
+            }
             for index in 0..4 {
-                let color = INDEX_COLORS[index];
-                let pts: Vec<(f64, f64)> = d
-                    .points
-                    .iter()
-                    .filter(|p| p.3.min(3) == index)
-                    .map(|p| (p.0, value(p)))
-                    .collect();
-                if pts.is_empty() {
+                if !all().any(|p| p.3.min(3) == index) {
                     continue;
                 }
+                let color = INDEX_COLORS[index];
                 let label = match index {
                     0 => "index 0 (minimum)".to_string(),
                     3 => "index ≥ 3".to_string(),
                     i => format!("index {i}"),
                 };
                 chart
-                    .draw_series(
-                        pts.into_iter()
-                            .map(move |p| Circle::new(p, 3, color.filled())),
-                    )?
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
                     .label(label)
-                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
             }
             if !energy {
                 chart
@@ -159,37 +163,43 @@ pub fn bifurcation_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     } else {
         "beta"
     };
-    let mut points = vec![];
-    for row in json["grid"].as_array().into_iter().flatten() {
-        let Some(at) = row[key].as_f64() else {
-            continue;
-        };
-        for p in row["points"].as_array().into_iter().flatten() {
-            if let (Some(x), Some(e), Some(i)) = (
-                p["x"][0].as_f64(),
-                p["energy"].as_f64(),
-                p["index"].as_u64(),
-            ) {
-                points.push((at, x, e, i as usize));
-            }
-        }
-    }
-    if points.is_empty() {
+    let branches: Vec<Vec<(f64, f64, f64, usize)>> = json["branches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| {
+            b["points"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    Some((
+                        p["at"].as_f64()?,
+                        p["x"][0].as_f64()?,
+                        p["energy"].as_f64()?,
+                        p["index"].as_u64()? as usize,
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|b| b.len() >= 2)
+        .collect();
+    if branches.is_empty() {
         return Err(RunFileError::Corrupt {
             path: dir.join("bifurcations.json"),
-            reason: "no critical points in the grid".into(),
+            reason: "no branches".into(),
         });
     }
     let events = json["events"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|e| Some((e[key].as_f64()?, e["type"].as_str()?.to_string())))
+        .filter_map(|e| Some((e["at"].as_f64()?, e["type"].as_str()?.to_string())))
         .collect();
     let diagram = Diagram {
         name: name.into(),
         log_axis: key == "beta",
-        points,
+        branches,
         events,
     };
     save(dir, "bifurcation", SIZE, &diagram)

@@ -640,21 +640,38 @@ fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<
     figure(
         reader,
         "bifurcation",
-        "Every critical point found at each grid value: first coordinate (top) and energy (bottom) against the parameter, coloured by Morse index; dashed lines mark the located events. From <code>bifurcations.json</code>.",
+        "Every branch of critical points, followed by pseudo-arclength continuation: first coordinate (top) and energy (bottom) against the parameter, coloured by Morse index; dashed lines mark the located events. From <code>bifurcations.json</code>.",
         out,
         problems,
     );
+    if let Some(u) = b["unexplained"].as_array().filter(|u| !u.is_empty()) {
+        let _ = write!(
+            out,
+            "<p class=\"warn\">Between these grid values the counts changed more than the events explain (a missed event, or a multi-start set that missed points): {}</p>",
+            u.iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let _ = write!(
         out,
-        "<table><thead><tr><th>{key}</th><th>type</th><th>counts before (min/saddle/max)</th><th>counts after</th><th>|D³E[v,v,v]|</th><th>complete</th></tr></thead><tbody>"
+        "<table><thead><tr><th>{key}</th><th>type</th><th>kernel dim</th><th>branches at the point (index before→after)</th><th>counts before (min/saddle/max)</th><th>counts after</th><th>|D³E[v,v,v]|</th></tr></thead><tbody>"
     );
     let counts =
         |c: &serde_json::Value| format!("{}/{}/{}", c["minima"], c["saddles"], c["maxima"]);
+    let side = |v: &serde_json::Value| v.as_u64().map_or("–".to_string(), |i| i.to_string());
     for e in b["events"].as_array().into_iter().flatten() {
+        let branches: Vec<String> = e["branches"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| format!("{}→{}", side(&b["index_before"]), side(&b["index_after"])))
+            .collect();
         let _ = write!(
             out,
-            "<tr><td>{:.6}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{:.2e}</td><td>{}</td></tr>",
-            e[key].as_f64().unwrap_or(f64::NAN),
+            "<tr><td>{:.8}</td><td>{}{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2e}</td></tr>",
+            e["at"].as_f64().unwrap_or(f64::NAN),
             e["type"].as_str().unwrap_or("?"),
             if e["supercritical"] == true {
                 " (supercritical)"
@@ -663,10 +680,14 @@ fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<
             } else {
                 ""
             },
+            e["k"]
+                .as_u64()
+                .map_or(String::new(), |k| format!(", k = {k}")),
+            e["kernel_dim"],
+            branches.join(" "),
             counts(&e["counts_before"]),
             counts(&e["counts_after"]),
             e["cubic"].as_f64().unwrap_or(f64::NAN),
-            e["complete"]
         );
     }
     out.push_str(

@@ -33,7 +33,13 @@ fn main() {
         let set = set.unwrap();
         println!(
             "| K = 100, d = 2, beta = {beta} | {:.2} s | {} | {} / {} / {} | {} |",
-            s, set.num_starts, set.minima, set.saddles, set.maxima, set.euler_characteristic.map_or("undefined".into(), |c| c.to_string())
+            s,
+            set.num_starts,
+            set.minima,
+            set.saddles,
+            set.maxima,
+            set.euler_characteristic
+                .map_or("undefined".into(), |c| c.to_string())
         );
     }
     let p64 = normal_matrix(1000, 64, 2);

@@ -34,8 +34,8 @@
 
 use serde::Serialize;
 
-use super::continuation::{Branch, ContinuationConfig, Family};
 pub use super::continuation::Parameter;
+use super::continuation::{Branch, ContinuationConfig, Family};
 use super::critical::{CriticalSet, SearchConfig, critical_points, symmetric_eigen};
 use super::local::{LocalChange, LocalPoint, local_points};
 use crate::error::{Error, Result};
@@ -206,7 +206,8 @@ fn set_at(
     upper: f64,
 ) -> Result<(f64, CriticalSet)> {
     let d = family.patterns().ncols();
-    let extra = seeds.map(|s| Array2::from_shape_fn((s.points.len(), d), |(i, j)| s.points[i].x[j]));
+    let extra =
+        seeds.map(|s| Array2::from_shape_fn((s.points.len(), d), |(i, j)| s.points[i].x[j]));
     let mut th = theta;
     let mut set;
     let mut tries = 0;
@@ -221,13 +222,25 @@ fn set_at(
             break;
         }
         let step = 1e-4 * theta.abs().max(1.0);
-        th = if th + step <= upper { th + step } else { th - step };
+        th = if th + step <= upper {
+            th + step
+        } else {
+            th - step
+        };
     }
     Ok((th, set))
 }
 
+/// How an event changes the counts: (Morse index, +1 or −1) per point gained or lost.
+type CountChange = Vec<(usize, i64)>;
+
 /// The event at a special point (θ*, x*), or None when nothing changes there.
-fn event_at(family: &Family, theta: f64, x: &Array1<f64>, radius: f64) -> Result<Option<(Event, Vec<(usize, i64)>)>> {
+fn event_at(
+    family: &Family,
+    theta: f64,
+    x: &Array1<f64>,
+    radius: f64,
+) -> Result<Option<(Event, CountChange)>> {
     let d = x.len();
     let land = family.landscape(theta)?;
     let hessian = land.hessian(x.view());
@@ -244,7 +257,12 @@ fn event_at(family: &Family, theta: f64, x: &Array1<f64>, radius: f64) -> Result
     // A branch that keeps its index belongs to the event only if it meets the point: closer
     // to x* at θ* ± ε/16 (a branch through the point moves ∝ ε). Other critical points inside
     // the radius are bystanders.
-    let near = local_points(&family.landscape(theta - eps / 16.0)?, x.view(), &hessian, radius);
+    let near = local_points(
+        &family.landscape(theta - eps / 16.0)?,
+        x.view(),
+        &hessian,
+        radius,
+    );
     let distance = |p: &Array1<f64>| (p - x).mapv(|v| v * v).sum().sqrt();
     change.through.retain(|&(i, j)| {
         before[i].index != after[j].index
@@ -255,7 +273,11 @@ fn event_at(family: &Family, theta: f64, x: &Array1<f64>, radius: f64) -> Result
     let unit = |p: &LocalPoint| {
         let v = &p.x - x;
         let n = v.dot(&v).sqrt();
-        if n > 0.0 { (v / n).to_vec() } else { vec![0.0; d] }
+        if n > 0.0 {
+            (v / n).to_vec()
+        } else {
+            vec![0.0; d]
+        }
     };
     let displacement = |&(i, j): &(usize, usize)| {
         let (a, b) = (&before[i].x - x, &after[j].x - x);
@@ -433,7 +455,12 @@ pub fn branches_from(
         .iter()
         .map(|(v, x)| (family.theta(*v), Array1::from(x.clone())))
         .collect();
-    continue_all(&family, &seeds, (thetas[0], thetas[thetas.len() - 1]), config)
+    continue_all(
+        &family,
+        &seeds,
+        (thetas[0], thetas[thetas.len() - 1]),
+        config,
+    )
 }
 
 /// Sweeps `parameter` from `from` to `to` (module docs).
@@ -459,7 +486,11 @@ pub fn sweep(
     let seeds: Vec<(f64, Array1<f64>)> = sets
         .iter()
         .zip(&grid_thetas)
-        .flat_map(|(set, &th)| set.points.iter().map(move |p| (th, Array1::from(p.x.clone()))))
+        .flat_map(|(set, &th)| {
+            set.points
+                .iter()
+                .map(move |p| (th, Array1::from(p.x.clone())))
+        })
         .collect();
     let branches = continue_all(&family, &seeds, (lo, hi), config)?;
     let eps_of = |th: f64| 1e-5 * th.abs().max(1.0);
@@ -509,7 +540,10 @@ pub fn sweep(
         }
         let want = Counts::of(&sets[i + 1]);
         if counts != want {
-            unexplained.push([family.value(grid_thetas[i]), family.value(grid_thetas[i + 1])]);
+            unexplained.push([
+                family.value(grid_thetas[i]),
+                family.value(grid_thetas[i + 1]),
+            ]);
             counts = want;
         }
     }
@@ -682,7 +716,10 @@ pub fn fold_curves(
     {
         return Err(Error::invalid(
             "seed weights",
-            format!("at least one, within the weight range {} .. {}", weight_range.0, weight_range.1),
+            format!(
+                "at least one, within the weight range {} .. {}",
+                weight_range.0, weight_range.1
+            ),
             format!("{seed_weights:?}"),
         ));
     }
@@ -718,9 +755,19 @@ pub fn fold_curves(
                     let (a, b) = (&p[0], &p[1]);
                     let spans = (a.weight - w) * (b.weight - w) <= 0.0;
                     spans && {
-                        let f = if a.weight == b.weight { 0.5 } else { (w - a.weight) / (b.weight - a.weight) };
+                        let f = if a.weight == b.weight {
+                            0.5
+                        } else {
+                            (w - a.weight) / (b.weight - a.weight)
+                        };
                         let beta = a.beta + f * (b.beta - a.beta);
-                        let dx: f64 = a.x.iter().zip(&b.x).zip(&e.x).map(|((p, q), r)| (p + f * (q - p) - r).powi(2)).sum::<f64>().sqrt();
+                        let dx: f64 =
+                            a.x.iter()
+                                .zip(&b.x)
+                                .zip(&e.x)
+                                .map(|((p, q), r)| (p + f * (q - p) - r).powi(2))
+                                .sum::<f64>()
+                                .sqrt();
                         (beta - e.at).abs() <= 1e-3 * e.at && dx <= 1e-3 * family.scale
                     }
                 })
@@ -729,11 +776,17 @@ pub fn fold_curves(
                 continue;
             }
             let x = Array1::from(e.x.clone());
-            let land = Family::new(patterns, Parameter::BetaWeighted { index, weight: w })?.landscape(e.at.ln())?;
+            let land = Family::new(patterns, Parameter::BetaWeighted { index, weight: w })?
+                .landscape(e.at.ln())?;
             let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
-            let soft = (0..d).min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs())).unwrap_or(0);
+            let soft = (0..d)
+                .min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()))
+                .unwrap_or(0);
             let v = vectors.column(soft).to_owned();
-            let system = FoldSystem { family: family.clone(), reference: v.clone() };
+            let system = FoldSystem {
+                family: family.clone(),
+                reference: v.clone(),
+            };
             let mut z = Array1::zeros(2 * d + 2);
             z.slice_mut(ndarray::s![..d]).assign(&(&x / family.scale));
             z.slice_mut(ndarray::s![d..2 * d]).assign(&v);
@@ -749,7 +802,11 @@ pub fn fold_curves(
                 let state = observe(&z, &t)?;
                 halves.push(super::continuation::follow(
                     &system,
-                    super::continuation::Step { u: z.clone(), t, state },
+                    super::continuation::Step {
+                        u: z.clone(),
+                        t,
+                        state,
+                    },
                     inside,
                     observe,
                     &continuation,
@@ -759,7 +816,12 @@ pub fn fold_curves(
             let backward = halves.pop().expect("two halves");
             let point = |z: &Array1<f64>| -> Result<FoldPoint> {
                 let (x, _, beta, weight) = system.parts(z);
-                Ok(FoldPoint { beta, weight, x: x.to_vec(), cubic: system.cubic(z)? })
+                Ok(FoldPoint {
+                    beta,
+                    weight,
+                    x: x.to_vec(),
+                    cubic: system.cubic(z)?,
+                })
             };
             let mut points = vec![];
             for st in backward.steps.iter().rev() {
@@ -779,7 +841,11 @@ pub fn fold_curves(
                     quartic: cusp_quartic(&system.landscape(beta, weight)?, &x, &unit),
                 });
             }
-            curves.push(FoldCurve { points, cusps, ends: [backward.end, forward.end] });
+            curves.push(FoldCurve {
+                points,
+                cusps,
+                ends: [backward.end, forward.end],
+            });
         }
     }
     Ok(curves)
@@ -831,11 +897,19 @@ mod tests {
         // a point's match: its nearest neighbour on the other side, when that is mutual and
         // clearly nearer (half the distance) than the second nearest
         let dist = |p: &[f64], q: &[f64]| -> f64 {
-            p.iter().zip(q).map(|(u, v)| (u - v).powi(2)).sum::<f64>().sqrt()
+            p.iter()
+                .zip(q)
+                .map(|(u, v)| (u - v).powi(2))
+                .sum::<f64>()
+                .sqrt()
         };
         let nearest = |x: &[f64], set: &CriticalSet| -> Option<usize> {
-            let mut d: Vec<(f64, usize)> =
-                set.points.iter().enumerate().map(|(i, p)| (dist(x, &p.x), i)).collect();
+            let mut d: Vec<(f64, usize)> = set
+                .points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (dist(x, &p.x), i))
+                .collect();
             d.sort_by(|a, b| a.0.total_cmp(&b.0));
             let clear = d.len() < 2 || d[0].0 < 0.5 * d[1].0;
             (d[0].0 < 0.25 * spacing && clear).then_some(d[0].1)
@@ -854,7 +928,9 @@ mod tests {
                 // only there (within two grid spacings of a reported event)
                 let near = (thetas[1] - thetas[0]) * 2.0;
                 assert!(
-                    s.events.iter().any(|e| (family.theta(e.at) - thetas[i]).abs() <= near),
+                    s.events
+                        .iter()
+                        .any(|e| (family.theta(e.at) - thetas[i]).abs() <= near),
                     "dense grid set incomplete at {}, far from every event",
                     family.value(thetas[i])
                 );
@@ -883,8 +959,14 @@ mod tests {
         // counts 1 → 3, origin index 0 → 1. Scaling: a = 2 gives beta_c = 1/4 (sigma_c = 2).
         for (a, beta_c) in [(1.0, 1.0), (2.0, 0.25)] {
             let p = two_points(2.0 * a, 3);
-            let s = sweep(p.view(), Parameter::Beta, 0.5 * beta_c, 2.0 * beta_c, &config(&p, 8))
-                .unwrap();
+            let s = sweep(
+                p.view(),
+                Parameter::Beta,
+                0.5 * beta_c,
+                2.0 * beta_c,
+                &config(&p, 8),
+            )
+            .unwrap();
             assert_eq!(s.events.len(), 1, "{:?}", s.events);
             let e = &s.events[0];
             assert!((e.at - beta_c).abs() <= 1e-6 * beta_c, "{}", e.at);
@@ -892,8 +974,14 @@ mod tests {
             assert_eq!(e.supercritical, Some(true));
             assert_eq!(e.kernel_dim, 1);
             assert!(e.cubic < 1e-6, "{}", e.cubic);
-            assert_eq!((e.counts_before, e.counts_after), (counts(1, 0, 0), counts(2, 1, 0)));
-            assert_eq!((e.branches[0].index_before, e.branches[0].index_after), (Some(0), Some(1)));
+            assert_eq!(
+                (e.counts_before, e.counts_after),
+                (counts(1, 0, 0), counts(2, 1, 0))
+            );
+            assert_eq!(
+                (e.branches[0].index_before, e.branches[0].index_after),
+                (Some(0), Some(1))
+            );
             assert!(e.x.iter().all(|v| v.abs() < 1e-6));
             assert!(s.unexplained.is_empty());
         }
@@ -910,13 +998,20 @@ mod tests {
         // the vertex minima with those saddles.
         let p = kgon(3, 1.0, 0.0);
         let s = sweep(p.view(), Parameter::Beta, 1.0, 4.0, &config(&p, 12)).unwrap();
-        let centre: Vec<&Event> = s.events.iter().filter(|e| e.kind == EventType::Symmetric).collect();
+        let centre: Vec<&Event> = s
+            .events
+            .iter()
+            .filter(|e| e.kind == EventType::Symmetric)
+            .collect();
         assert_eq!(centre.len(), 1, "{:?}", s.events);
         let e = centre[0];
         assert!((e.at - 2.0).abs() < 1e-6, "{}", e.at);
         assert_eq!((e.kernel_dim, e.k), (2, Some(3)));
         assert!(e.x.iter().all(|v| v.abs() < 1e-6), "{:?}", e.x);
-        assert_eq!((e.branches[0].index_before, e.branches[0].index_after), (Some(0), Some(2)));
+        assert_eq!(
+            (e.branches[0].index_before, e.branches[0].index_after),
+            (Some(0), Some(2))
+        );
         for b in &e.branches[1..] {
             assert_eq!((b.index_before, b.index_after), (Some(1), Some(1)));
         }
@@ -924,9 +1019,17 @@ mod tests {
         let mut expected = e.counts_before;
         (expected.minima, expected.maxima) = (expected.minima - 1, expected.maxima + 1);
         assert_eq!(e.counts_after, expected);
-        let folds: Vec<&Event> = s.events.iter().filter(|e| e.kind == EventType::Fold).collect();
+        let folds: Vec<&Event> = s
+            .events
+            .iter()
+            .filter(|e| e.kind == EventType::Fold)
+            .collect();
         assert_eq!(folds.len(), 3, "{:?}", s.events);
-        assert!(folds.iter().all(|f| (f.at - folds[0].at).abs() < 1e-8 && f.kernel_dim == 1));
+        assert!(
+            folds
+                .iter()
+                .all(|f| (f.at - folds[0].at).abs() < 1e-8 && f.kernel_dim == 1)
+        );
         assert_eq!(s.events.len(), 4);
         dense_check(&p, Parameter::Beta, 1.0, 4.0, 300, &s);
     }
@@ -940,10 +1043,19 @@ mod tests {
         let s = sweep(p.view(), Parameter::Beta, 1.0, 4.0, &config(&p, 12)).unwrap();
         assert_eq!(s.events.len(), 1, "{:?}", s.events);
         let e = &s.events[0];
-        assert_eq!((e.kind, e.kernel_dim, e.k), (EventType::Symmetric, 2, Some(8)));
+        assert_eq!(
+            (e.kind, e.kernel_dim, e.k),
+            (EventType::Symmetric, 2, Some(8))
+        );
         assert!((e.at - 2.0).abs() < 1e-6, "{}", e.at);
-        assert_eq!((e.counts_before, e.counts_after), (counts(1, 0, 0), counts(4, 4, 1)));
-        assert_eq!((e.branches[0].index_before, e.branches[0].index_after), (Some(0), Some(2)));
+        assert_eq!(
+            (e.counts_before, e.counts_after),
+            (counts(1, 0, 0), counts(4, 4, 1))
+        );
+        assert_eq!(
+            (e.branches[0].index_before, e.branches[0].index_after),
+            (Some(0), Some(2))
+        );
         dense_check(&p, Parameter::Beta, 1.0, 4.0, 300, &s);
     }
 
@@ -967,7 +1079,10 @@ mod tests {
             .unwrap();
         let x = saddle.x[0];
         let (cov, _) = land.covariance(ndarray::ArrayView1::from(&saddle.x));
-        let z0: f64 = base.iter().map(|&xi| (-beta * (x - xi).powi(2) / 2.0).exp()).sum();
+        let z0: f64 = base
+            .iter()
+            .map(|&xi| (-beta * (x - xi).powi(2) / 2.0).exp())
+            .sum();
         let w_star = z0 * (beta * cov[[0, 0]] - 1.0);
         assert!(w_star > 0.1 && w_star < 0.9, "{w_star}");
         let p = array![[0.0], [1.0], [1.7], [x]];
@@ -982,8 +1097,11 @@ mod tests {
         assert!((e.x[0] - x).abs() < 1e-6);
         assert_eq!(e.kernel_dim, 1);
         assert!(e.cubic > 1e-3, "{}", e.cubic);
-        let mut swaps: Vec<(Option<usize>, Option<usize>)> =
-            e.branches.iter().map(|b| (b.index_before, b.index_after)).collect();
+        let mut swaps: Vec<(Option<usize>, Option<usize>)> = e
+            .branches
+            .iter()
+            .map(|b| (b.index_before, b.index_after))
+            .collect();
         swaps.sort();
         assert_eq!(swaps, vec![(Some(0), Some(1)), (Some(1), Some(0))]);
         assert_eq!(e.counts_before, e.counts_after);
@@ -1010,7 +1128,10 @@ mod tests {
         // branch and a fold at beta_f > 1, where a minimum and a saddle appear together. One
         // branch carries both, through the turning point.
         let p = two_points(2.0, 1);
-        let parameter = Parameter::BetaWeighted { index: 1, weight: 0.7 };
+        let parameter = Parameter::BetaWeighted {
+            index: 1,
+            weight: 0.7,
+        };
         let s = sweep(p.view(), parameter, 0.5, 4.0, &config(&p, 12)).unwrap();
         assert_eq!(s.events.len(), 1, "{:?}", s.events);
         let fold = &s.events[0];
@@ -1023,7 +1144,11 @@ mod tests {
         let turn = branch.special.iter().position(|sp| sp.turning).unwrap();
         let sp = &branch.special[turn];
         assert_eq!(sp.index_before + sp.index_after, 1);
-        let lowest = branch.points.iter().map(|q| q.at).fold(f64::INFINITY, f64::min);
+        let lowest = branch
+            .points
+            .iter()
+            .map(|q| q.at)
+            .fold(f64::INFINITY, f64::min);
         assert!((lowest - fold.at).abs() < 1e-9 * fold.at);
         let arms: Vec<usize> = branch.points.iter().map(|q| q.index).collect();
         assert!(arms.contains(&0) && arms.contains(&1));
@@ -1087,13 +1212,16 @@ mod tests {
         // changes sign (it vanishes by symmetry): a cusp, with quartic −beta³κ₄ = 2 > 0 there
         // (theory.md §5: κ₄ = −2a⁴ for ±a).
         let p = two_points(2.0, 1);
-        let curves = fold_curves(p.view(), 1, (0.5, 3.0), (0.5, 1.5), &[0.8], &config(&p, 12))
-            .unwrap();
+        let curves =
+            fold_curves(p.view(), 1, (0.5, 3.0), (0.5, 1.5), &[0.8], &config(&p, 12)).unwrap();
         assert_eq!(curves.len(), 1, "{curves:?}");
         let c = &curves[0];
         assert_eq!(c.cusps.len(), 1, "{:?}", c.cusps);
         let cusp = &c.cusps[0];
-        assert!((cusp.beta - 1.0).abs() < 1e-6 && (cusp.weight - 1.0).abs() < 1e-6, "{cusp:?}");
+        assert!(
+            (cusp.beta - 1.0).abs() < 1e-6 && (cusp.weight - 1.0).abs() < 1e-6,
+            "{cusp:?}"
+        );
         assert!((cusp.quartic - 2.0).abs() < 1e-4, "{cusp:?}");
         // folds on both sides of the cusp, at beta > 1
         assert!(c.points.iter().any(|q| q.weight < 0.9) && c.points.iter().any(|q| q.weight > 1.1));
@@ -1106,14 +1234,35 @@ mod tests {
         let c = config(&p, 8);
         let err = |r: Result<Sweep>| r.unwrap_err().to_string();
         assert!(err(sweep(p.view(), Parameter::Beta, 2.0, 1.0, &c)).contains("from < to"));
-        assert!(err(sweep(p.view(), Parameter::Beta, -1.0, 1.0, &c)).contains("beta range must be from > 0"));
         assert!(
-            err(sweep(p.view(), Parameter::Weight { index: 5, beta: 1.0 }, 0.0, 1.0, &c))
-                .contains("weight index must be a pattern index below 2")
+            err(sweep(p.view(), Parameter::Beta, -1.0, 1.0, &c))
+                .contains("beta range must be from > 0")
+        );
+        assert!(
+            err(sweep(
+                p.view(),
+                Parameter::Weight {
+                    index: 5,
+                    beta: 1.0
+                },
+                0.0,
+                1.0,
+                &c
+            ))
+            .contains("weight index must be a pattern index below 2")
         );
         let coarse = SweepConfig { steps: 3, ..c };
-        assert!(err(sweep(p.view(), Parameter::Beta, 0.1, 10.0, &coarse)).contains("steps must be ≥ 20"));
-        let fine = SweepConfig { tolerance: 1e-15, ..c };
-        assert!(err(sweep(p.view(), Parameter::Beta, 0.5, 2.0, &fine)).contains("tolerance must be within"));
+        assert!(
+            err(sweep(p.view(), Parameter::Beta, 0.1, 10.0, &coarse))
+                .contains("steps must be ≥ 20")
+        );
+        let fine = SweepConfig {
+            tolerance: 1e-15,
+            ..c
+        };
+        assert!(
+            err(sweep(p.view(), Parameter::Beta, 0.5, 2.0, &fine))
+                .contains("tolerance must be within")
+        );
     }
 }

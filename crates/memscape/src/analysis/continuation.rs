@@ -65,9 +65,9 @@ impl Family {
                 index,
             ));
         }
-        let mean = patterns.mean_axis(Axis(0)).ok_or_else(|| {
-            Error::invalid("patterns", "at least one pattern", patterns.nrows())
-        })?;
+        let mean = patterns
+            .mean_axis(Axis(0))
+            .ok_or_else(|| Error::invalid("patterns", "at least one pattern", patterns.nrows()))?;
         let scale = patterns
             .rows()
             .into_iter()
@@ -606,7 +606,12 @@ impl Family {
         for p in (0..backward.steps.len()).rev() {
             points.push(self.branch_point(&backward.steps[p].u, backward.steps[p].state.0)?);
             if p > 0 {
-                for c in backward.changes.iter().filter(|c| c.position == p - 1).rev() {
+                for c in backward
+                    .changes
+                    .iter()
+                    .filter(|c| c.position == p - 1)
+                    .rev()
+                {
                     add(c, true, &mut points)?;
                 }
             }
@@ -630,7 +635,12 @@ impl Family {
 impl Family {
     /// Whether the critical point x at θ lies on `branch`: a segment of it spans θ, and Newton
     /// at θ from the point interpolated on that segment converges to x.
-    pub(crate) fn on_branch(&self, branch: &Branch, theta: f64, x: ArrayView1<f64>) -> Result<bool> {
+    pub(crate) fn on_branch(
+        &self,
+        branch: &Branch,
+        theta: f64,
+        x: ArrayView1<f64>,
+    ) -> Result<bool> {
         let value = self.value(theta);
         let land = self.landscape(theta)?;
         let (_, _, floor_scale) = super::critical::scales(&land);
@@ -646,13 +656,13 @@ impl Family {
             } else {
                 (value - a.at) / (b.at - a.at)
             };
-            let guess: Array1<f64> = a
-                .x
-                .iter()
-                .zip(&b.x)
-                .map(|(p, q)| p + f * (q - p))
-                .collect();
-            let length = a.x.iter().zip(&b.x).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt();
+            let guess: Array1<f64> = a.x.iter().zip(&b.x).map(|(p, q)| p + f * (q - p)).collect();
+            let length =
+                a.x.iter()
+                    .zip(&b.x)
+                    .map(|(p, q)| (p - q).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
             if norm(&(&guess - &x)) > length + 1e-9 * self.scale {
                 continue;
             }

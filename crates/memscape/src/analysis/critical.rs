@@ -339,11 +339,16 @@ pub fn critical_points(
         .map(|x| {
             let (eigenvalues, _) = symmetric_eigen(&land.hessian(x.view()));
             let index = eigenvalues.iter().filter(|&&l| l < 0.0).count();
-            let smallest = eigenvalues.iter().fold(f64::INFINITY, |m, l| m.min(l.abs()));
-            let degenerate = smallest < candidate_tol
-                && bifurcates_at(land, x.view(), local_radius, 1e-5);
+            let smallest = eigenvalues
+                .iter()
+                .fold(f64::INFINITY, |m, l| m.min(l.abs()));
+            let degenerate =
+                smallest < candidate_tol && bifurcates_at(land, x.view(), local_radius, 1e-5);
             let kernel_dim = if degenerate {
-                eigenvalues.iter().filter(|l| l.abs() <= 10.0 * smallest).count()
+                eigenvalues
+                    .iter()
+                    .filter(|l| l.abs() <= 10.0 * smallest)
+                    .count()
             } else {
                 0
             };
@@ -394,7 +399,8 @@ pub fn critical_points(
 /// beta (1 + eps): a bifurcation at x within that range.
 fn bifurcates_at(land: &Landscape, x: ArrayView1<f64>, radius: f64, eps: f64) -> bool {
     let hessian = land.hessian(x);
-    let side = |f: f64| super::local::local_points(&land.at_beta(land.beta * f), x, &hessian, radius);
+    let side =
+        |f: f64| super::local::local_points(&land.at_beta(land.beta * f), x, &hessian, radius);
     let (before, after) = (side(1.0 - eps), side(1.0 + eps));
     super::local::LocalChange::of(x, &before, &after).changed(&before, &after)
 }
