@@ -693,9 +693,16 @@ fn bifurcate_run_draws_its_diagram_into_its_report() {
         out.to_str().unwrap(),
         "--json",
     ]));
-    assert_eq!(j["events"][0]["type"], "degenerate");
+    // the D4 centre at beta = 2: kernel 2, 4 minima and 4 saddles born there
+    let e = &j["events"][0];
+    assert_eq!(
+        (e["type"].as_str(), e["k"].as_u64()),
+        (Some("symmetric"), Some(8))
+    );
+    assert_eq!(e["kernel_dim"], 2);
+    assert_eq!(j["events"].as_array().unwrap().len(), 1);
     let svg = std::fs::read_to_string(out.join("bifurcation.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("<circle") && svg.contains("degenerate"));
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline") && svg.contains("symmetric"));
     let png = image::open(out.join("bifurcation.png")).unwrap().to_rgb8();
     assert!(
         png.pixels()
@@ -707,7 +714,7 @@ fn bifurcate_run_draws_its_diagram_into_its_report() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("id=\"fig-bifurcation\"")
-            && html.contains("<td>degenerate</td>")
+            && html.contains("<td>symmetric, k = 8</td>")
             && !html.contains("Missing or unreadable")
     );
 }

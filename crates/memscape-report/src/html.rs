@@ -129,7 +129,14 @@ fn phase_section(
         let counts = if model == "exact" {
             format!(
                 "{} minima, {} saddles, {} maxima (Euler characteristic {})",
-                c["minima"], c["saddles"], c["maxima"], l["euler_characteristic"]
+                c["minima"],
+                c["saddles"],
+                c["maxima"],
+                if l["euler_characteristic"].is_null() {
+                    "undefined: a degenerate point".to_string()
+                } else {
+                    l["euler_characteristic"].to_string()
+                }
             )
         } else {
             format!(

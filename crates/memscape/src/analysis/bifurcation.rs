@@ -1106,6 +1106,31 @@ mod tests {
         assert_eq!(swaps, vec![(Some(0), Some(1)), (Some(1), Some(0))]);
         assert_eq!(e.counts_before, e.counts_after);
         dense_check(&p, parameter, 0.0, 1.0, 300, &s);
+        // branch switching: continued from the persistent branch x* alone, the crossing branch
+        // is found at w*, and reaches w = 0 on one side
+        let branches = branches_from(
+            p.view(),
+            parameter,
+            0.0,
+            1.0,
+            &[(0.2, vec![x])],
+            &config(&base, 8),
+        )
+        .unwrap();
+        assert!(branches.len() >= 2, "{}", branches.len());
+        let crossing = &branches[1];
+        assert!(
+            crossing
+                .points
+                .iter()
+                .any(|q| (q.at - w_star).abs() < 1e-3 && (q.x[0] - x).abs() < 1e-2)
+        );
+        assert!(
+            crossing
+                .points
+                .iter()
+                .all(|q| (q.x[0] - x).abs() > 1e-12 || (q.at - w_star).abs() < 1e-6)
+        );
     }
 
     #[test]

@@ -480,6 +480,26 @@ mod tests {
     }
 
     #[test]
+    fn a_bifurcation_value_has_a_degenerate_point_and_no_euler_characteristic() {
+        // The D3 triangle at beta = 2 (bifurcation.rs: three saddles pass through the centre,
+        // Hess E = (1 − beta/2) I = 0 there): the centre is flagged with a 2-dimensional
+        // kernel and χ is undefined. Just off the event, at beta = 2.01, the set is regular.
+        let set = find(&kgon(3, 1.0, 0.0), 2.0);
+        assert_eq!(set.euler_characteristic, None);
+        let degenerate: Vec<&CriticalPoint> = set.points.iter().filter(|p| p.degenerate).collect();
+        assert_eq!(degenerate.len(), 1);
+        assert_eq!(degenerate[0].kernel_dim, 2);
+        assert!(degenerate[0].x.iter().all(|v| v.abs() < 1e-6));
+        let off = find(&kgon(3, 1.0, 0.0), 2.01);
+        assert_eq!(off.euler_characteristic, Some(1));
+        assert!(
+            off.points
+                .iter()
+                .all(|p| !p.degenerate && p.kernel_dim == 0)
+        );
+    }
+
+    #[test]
     fn global_average_index_in_d16() {
         // theory.md §7.19: 32 random unit vectors in d = 16 and their negatives; the origin is a
         // critical point for every beta, with index #{eig(C) > 1/beta}, C = (1/K) Σ ξ ξᵀ.
