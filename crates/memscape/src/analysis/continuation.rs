@@ -675,3 +675,79 @@ impl Family {
         Ok(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::synthetic::two_points;
+    use ndarray::array;
+
+    #[test]
+    fn parameter_derivatives_match_finite_differences() {
+        // ∂∇E/∂θ (module docs) against central differences of the analytic gradient, step 1e-6:
+        // relative error ≤ 1e-7, for beta, a weight (also at w = 0) and beta with a weight.
+        let p = crate::rng::normal_matrix(6, 3, 5);
+        let x = array![0.3, -0.2, 0.5];
+        for (parameter, theta) in [
+            (Parameter::Beta, 0.7f64.ln()),
+            (Parameter::Weight { index: 2, beta: 1.3 }, 0.4),
+            (Parameter::Weight { index: 2, beta: 1.3 }, 0.0),
+            (Parameter::BetaWeighted { index: 4, weight: 0.3 }, 1.9f64.ln()),
+        ] {
+            let f = Family::new(p.view(), parameter).unwrap();
+            let land = f.landscape(theta).unwrap();
+            let got = f.parameter_derivative(theta, &land, x.view());
+            let h = 1e-6;
+            let grad = |t: f64| f.landscape(t).unwrap().gradient(x.view());
+            // one-sided at w = 0, where w < 0 is outside the family
+            let want = if theta == 0.0 {
+                (-3.0 * grad(0.0) + 4.0 * grad(h) - grad(2.0 * h)) / (2.0 * h)
+            } else {
+                (grad(theta + h) - grad(theta - h)) / (2.0 * h)
+            };
+            let err = (&got - &want).mapv(f64::abs).sum() / want.mapv(f64::abs).sum();
+            assert!(err < 1e-7, "{parameter:?} at {theta}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_traced_branch_follows_the_analytic_two_point_memory() {
+        // ±1 in R¹: the memories solve x = tanh(beta x) (theory.md §5): beta 1.5 → 0.858560,
+        // 2 → 0.957504, 4 → 0.999326. The branch through the memory at beta = 2, continued
+        // over [1.2, 4], passes through all three (Newton at each beta from the polyline).
+        let p = two_points(2.0, 1);
+        let f = Family::new(p.view(), Parameter::Beta).unwrap();
+        let b = f
+            .trace(
+                2f64.ln(),
+                array![0.957504].view(),
+                (1.2f64.ln(), 4f64.ln()),
+                &ContinuationConfig::default(),
+            )
+            .unwrap();
+        assert_eq!(b.ends, [End::Boundary, End::Boundary]);
+        assert!(b.points.iter().all(|q| q.index == 0));
+        for (beta, want) in [(1.5, 0.858560), (2.0, 0.957504), (4.0 - 1e-9, 0.999326)] {
+            let seg = b
+                .points
+                .windows(2)
+                .find(|w| (w[0].at - beta) * (w[1].at - beta) <= 0.0)
+                .unwrap();
+            let t = (beta - seg[0].at) / (seg[1].at - seg[0].at);
+            let guess = seg[0].x[0] + t * (seg[1].x[0] - seg[0].x[0]);
+            assert!((guess - want).abs() < 1e-3, "{beta}: chord {guess}");
+            // polished at beta from the chord: the analytic memory, and on the branch
+            let land = f.landscape(beta.ln()).unwrap();
+            let mut x = array![guess];
+            for _ in 0..20 {
+                let step = land.gradient(x.view())[0] / land.hessian(x.view())[[0, 0]];
+                x[0] -= step;
+            }
+            assert!((x[0] - want).abs() < 1e-6, "{beta}: {}", x[0]);
+            assert!(f.on_branch(&b, beta.ln(), x.view()).unwrap());
+        }
+        // the end of the range is reached to the tolerance
+        let last = b.points.last().unwrap();
+        assert!((last.at - 4.0).abs() < 1e-9 || (b.points[0].at - 4.0).abs() < 1e-9);
+    }
+}
