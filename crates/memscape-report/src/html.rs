@@ -654,7 +654,7 @@ fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<
     if let Some(u) = b["unexplained"].as_array().filter(|u| !u.is_empty()) {
         let _ = write!(
             out,
-            "<p class=\"warn\">Between these grid values the counts changed more than the events explain (a missed event, or a multi-start set that missed points): {}</p>",
+            "<p class=\"warn\">Between these grid values the counts changed more than the events explain (a missed event): {}</p>",
             u.iter()
                 .map(|r| r.to_string())
                 .collect::<Vec<_>>()

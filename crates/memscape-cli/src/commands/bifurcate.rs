@@ -96,7 +96,7 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .collect();
     let result = serde_json::json!({
         "parameter": s.parameter, "name": name, "events": s.events, "branches": s.branches,
-        "grid": grid, "unexplained": s.unexplained, "seconds": clock.elapsed().as_secs_f64(),
+        "grid": grid, "unexplained": s.unexplained, "incomplete": s.incomplete, "seconds": clock.elapsed().as_secs_f64(),
     });
     let out = RunDir::create(&args.out)?;
     out.write_json("bifurcations.json", &result)?;
@@ -129,7 +129,13 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
     }
     for [a, b] in &s.unexplained {
         eprintln!(
-            "warning: between {name} = {a} and {b} the counts changed more than the events explain (a missed event, or a grid set that missed points)"
+            "warning: between {name} = {a} and {b} the counts changed more than the events explain (a missed event)"
+        );
+    }
+    if !s.incomplete.is_empty() {
+        eprintln!(
+            "note: the multi-start sets at {} {name} values missed points (Euler characteristic ≠ 1); the counts were carried across them unchecked (more --random-starts helps)",
+            s.incomplete.len()
         );
     }
     eprintln!(

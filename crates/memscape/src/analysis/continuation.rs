@@ -690,9 +690,27 @@ mod tests {
         let x = array![0.3, -0.2, 0.5];
         for (parameter, theta) in [
             (Parameter::Beta, 0.7f64.ln()),
-            (Parameter::Weight { index: 2, beta: 1.3 }, 0.4),
-            (Parameter::Weight { index: 2, beta: 1.3 }, 0.0),
-            (Parameter::BetaWeighted { index: 4, weight: 0.3 }, 1.9f64.ln()),
+            (
+                Parameter::Weight {
+                    index: 2,
+                    beta: 1.3,
+                },
+                0.4,
+            ),
+            (
+                Parameter::Weight {
+                    index: 2,
+                    beta: 1.3,
+                },
+                0.0,
+            ),
+            (
+                Parameter::BetaWeighted {
+                    index: 4,
+                    weight: 0.3,
+                },
+                1.9f64.ln(),
+            ),
         ] {
             let f = Family::new(p.view(), parameter).unwrap();
             let land = f.landscape(theta).unwrap();
