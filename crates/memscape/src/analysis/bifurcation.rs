@@ -35,7 +35,7 @@
 use serde::Serialize;
 
 pub use super::continuation::Parameter;
-use super::continuation::{Branch, ContinuationConfig, Family};
+use super::continuation::{Branch, ContinuationConfig, End, Family};
 use super::critical::{CriticalSet, SearchConfig, critical_points, symmetric_eigen};
 use super::local::{LocalChange, LocalPoint, local_points};
 use crate::error::{Error, Result};
@@ -445,6 +445,11 @@ fn continue_all(
                     // event lie on a known branch is that branch again.
                     let new = family.trace(side, p.x.view(), (lo, hi), &continuation)?;
                     let n = new.points.len();
+                    if new.ends == [End::Failed, End::Failed] && n < 3 {
+                        // the corrector fails at once both ways: a point the local search
+                        // could not resolve (a numerically flat ring), not a branch
+                        continue;
+                    }
                     let mut known = true;
                     for q in [n / 4, n / 2, 3 * n / 4] {
                         let q = &new.points[q];

@@ -72,7 +72,14 @@ pub fn local_points(
     };
     let mut out: Vec<(Array1<f64>, f64)> = vec![];
     for (x, ok, floor) in found {
-        if !ok || norm(&(&x - &centre)) > radius {
+        let distance = norm(&(&x - &centre));
+        // Newton stops where its step falls below the round-off floor u·scale/|λ|min; a point
+        // whose floor is not small next to the radius and to its own offset is not resolved
+        // (a numerically flat ring, as near a D_K centre with K ≥ 5, where the points born
+        // differ only at order r^K): it is dropped, so the caller sees an unbalanced local
+        // Euler characteristic and widens ε.
+        let resolved = floor <= 1e-6 * radius || floor <= 1e-3 * distance;
+        if !ok || distance > radius || !resolved {
             continue;
         }
         if !out
