@@ -132,11 +132,7 @@ fn phase_section(
                 c["minima"],
                 c["saddles"],
                 c["maxima"],
-                if l["euler_characteristic"].is_null() {
-                    "undefined: a degenerate point".to_string()
-                } else {
-                    l["euler_characteristic"].to_string()
-                }
+                euler(&l["euler_characteristic"])
             )
         } else {
             format!(
@@ -466,11 +462,7 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
         c["minima"],
         c["saddles"],
         c["maxima"],
-        if a["euler_characteristic"].is_null() {
-            "undefined".to_string()
-        } else {
-            a["euler_characteristic"].to_string()
-        },
+        euler(&a["euler_characteristic"]),
         if a["complete"] == true {
             " (the set is complete)"
         } else if a["euler_characteristic"].is_null() {
@@ -630,6 +622,15 @@ fn trained_attractors_section(
         out.push_str("</tbody></table>");
     }
     out.push_str("<p class=\"note\">Tables: <code>attractors.json</code>. Critical sigma: the noise level at which 90% of noised copies still return (reverse ODE, then settling) within delta_m, located per trial by bisection; implied radius s*·Φ⁻¹(0.9), the distance of a flat basin boundary crossed that often; DDPM time t on the linear schedule (vp_beta 0.1..20). Energies: E = −sigma² log p_sigma along the straight segment, by Gauss–Legendre quadrature of the score.</p></section>");
+}
+
+/// An Euler characteristic from JSON; null (a degenerate point in the set) is undefined.
+fn euler(value: &serde_json::Value) -> String {
+    if value.is_null() {
+        "undefined (a degenerate point)".to_string()
+    } else {
+        value.to_string()
+    }
 }
 
 /// The section of a `bifurcate` run: the events and the diagram.

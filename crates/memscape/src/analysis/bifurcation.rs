@@ -261,7 +261,7 @@ fn event_at(
             .map(|p| if p.index % 2 == 0 { 1 } else { -1 })
             .sum()
     };
-    let mut eps = 1e-5 * theta.abs().max(1.0);
+    let mut eps = side_step(theta);
     let mut radius = radius;
     let (before, after) = loop {
         let before = local_points(&family.landscape(theta - eps)?, x.view(), &hessian, radius);
@@ -279,12 +279,21 @@ fn event_at(
     // A branch that keeps its index belongs to the event only if it meets the point: closer
     // to x* at θ* ± ε/16 (a branch through the point moves ∝ ε). Other critical points inside
     // the radius are bystanders.
-    let near = local_points(
-        &family.landscape(theta - eps / 16.0)?,
-        x.view(),
-        &hessian,
-        radius,
-    );
+    // (searched only when some paired branch keeps its index)
+    let near = if change
+        .through
+        .iter()
+        .any(|&(i, j)| before[i].index == after[j].index)
+    {
+        local_points(
+            &family.landscape(theta - eps / 16.0)?,
+            x.view(),
+            &hessian,
+            radius,
+        )
+    } else {
+        vec![]
+    };
     let distance = |p: &Array1<f64>| (p - x).mapv(|v| v * v).sum().sqrt();
     change.through.retain(|&(i, j)| {
         before[i].index != after[j].index
@@ -384,6 +393,21 @@ fn event_at(
     )))
 }
 
+/// The step ε in θ to either side of an event at which its critical points are compared and
+/// from which branch switching starts.
+fn side_step(theta: f64) -> f64 {
+    1e-5 * theta.abs().max(1.0)
+}
+
+/// Continuation settings of a sweep: special points located to 1% of its tolerance.
+fn continuation_config(config: &SweepConfig) -> ContinuationConfig {
+    ContinuationConfig {
+        step: 0.05,
+        tolerance: (0.01 * config.tolerance).max(1e-14),
+        ..ContinuationConfig::default()
+    }
+}
+
 /// The radius of the local analysis at an event: a fifth of the memory radius (a twentieth
 /// of the pattern spacing), at most a tenth of the data scale.
 fn local_radius(family: &Family, config: &SweepConfig) -> f64 {
@@ -400,28 +424,15 @@ fn continue_all(
     config: &SweepConfig,
 ) -> Result<Vec<Branch>> {
     let (lo, hi) = range;
-    let continuation = ContinuationConfig {
-        step: 0.05,
-        tolerance: (0.01 * config.tolerance).max(1e-14),
-        ..ContinuationConfig::default()
-    };
+    let continuation = continuation_config(config);
     let radius = local_radius(family, config);
     let mut branches: Vec<Branch> = vec![];
-    let on_any = |branches: &[Branch], th: f64, x: ndarray::ArrayView1<f64>| -> Result<bool> {
-        for b in branches {
-            if family.on_branch(b, th, x)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    };
     for (th, x) in seeds {
-        if !on_any(&branches, *th, x.view())? {
+        if !family.on_branch(&branches, *th, x.view())? {
             branches.push(family.trace(*th, x.view(), (lo, hi), &continuation)?);
         }
     }
     let mut visited = 0;
-    let eps_of = |th: f64| 1e-5 * th.abs().max(1.0);
     while visited < branches.len() {
         let specials: Vec<(f64, Array1<f64>)> = branches[visited]
             .special
@@ -432,12 +443,12 @@ fn continue_all(
         visited += 1;
         for (th, x) in specials {
             let hessian = family.landscape(th)?.hessian(x.view());
-            for side in [th - eps_of(th), th + eps_of(th)] {
+            for side in [th - side_step(th), th + side_step(th)] {
                 if side < lo || side > hi {
                     continue;
                 }
                 for p in local_points(&family.landscape(side)?, x.view(), &hessian, radius) {
-                    if on_any(&branches, side, p.x.view())? {
+                    if family.on_branch(&branches, side, p.x.view())? {
                         continue;
                     }
                     // Near the branch point several branches lie within ~ε of each other, so
@@ -454,7 +465,7 @@ fn continue_all(
                     for q in [n / 4, n / 2, 3 * n / 4] {
                         let q = &new.points[q];
                         let y = ndarray::ArrayView1::from(&q.x);
-                        known &= on_any(&branches, family.theta(q.at), y)?;
+                        known &= family.on_branch(&branches, family.theta(q.at), y)?;
                     }
                     if !known {
                         branches.push(new);
@@ -520,7 +531,6 @@ pub fn sweep(
         })
         .collect();
     let branches = continue_all(&family, &seeds, (lo, hi), config)?;
-    let eps_of = |th: f64| 1e-5 * th.abs().max(1.0);
     // events: special points merged by place, then the local analysis. Points where a branch
     // changes index without turning come first: they are located to the tolerance, while a
     // side branch turning at a branch point is located only to where its corrector fails
@@ -544,7 +554,7 @@ pub fn sweep(
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut found = vec![];
     for (th, x) in &candidates {
-        if *th - eps_of(*th) < lo || *th + eps_of(*th) > hi {
+        if *th - side_step(*th) < lo || *th + side_step(*th) > hi {
             continue;
         }
         if let Some(e) = event_at(&family, *th, x, radius)? {
@@ -769,11 +779,7 @@ pub fn fold_curves(
     let inside = |z: &Array1<f64>| {
         (tlo..=thi).contains(&z[2 * d]) && (weight_range.0..=weight_range.1).contains(&z[2 * d + 1])
     };
-    let continuation = ContinuationConfig {
-        step: 0.05,
-        tolerance: (0.01 * config.tolerance).max(1e-14),
-        ..ContinuationConfig::default()
-    };
+    let continuation = continuation_config(config);
     let mut curves: Vec<FoldCurve> = vec![];
     for &w in seed_weights {
         let s = sweep(
@@ -830,24 +836,8 @@ pub fn fold_curves(
                 continue;
             };
             let observe = |z: &Array1<f64>, _: &Array1<f64>| Ok(system.cubic(z)? > 0.0);
-            let mut halves = vec![];
-            for sign in [-1.0, 1.0] {
-                let t = &t0 * sign;
-                let state = observe(&z, &t)?;
-                halves.push(super::continuation::follow(
-                    &system,
-                    super::continuation::Step {
-                        u: z.clone(),
-                        t,
-                        state,
-                    },
-                    inside,
-                    observe,
-                    &continuation,
-                )?);
-            }
-            let forward = halves.pop().expect("two halves");
-            let backward = halves.pop().expect("two halves");
+            let (backward, forward) =
+                super::continuation::follow_both(&system, &z, &t0, inside, observe, &continuation)?;
             let point = |z: &Array1<f64>| -> Result<FoldPoint> {
                 let (x, _, beta, weight) = system.parts(z);
                 Ok(FoldPoint {

@@ -21,8 +21,9 @@
 //! Along a branch, a change of the Morse index or of the sign of t_θ (a turning point: the branch
 //! folds back) between two accepted steps is located by bisection in arclength on the corrected
 //! curve, and recorded as a special point. At a special point where the branch does not turn (a
-//! branch point: pitchfork, transcritical, symmetric), [`switch_seeds`] finds the other branches
-//! through it from its Hessian kernel (Allgower & Georg §8.3: perturb along the kernel, correct).
+//! branch point: pitchfork, transcritical, symmetric), the sweep ([`super::bifurcation`]) finds
+//! the other branches through it from its Hessian kernel (Allgower & Georg §8.3: perturb along
+//! the kernel, correct).
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use serde::Serialize;
@@ -453,6 +454,44 @@ pub(crate) fn follow<C: Curve, S: Clone + PartialEq>(
     })
 }
 
+/// Follows the curve from u0 both ways, along −t0 and along t0 (a closed curve only once):
+/// (backward, forward).
+pub(crate) fn follow_both<C: Curve, S: Clone + PartialEq>(
+    curve: &C,
+    u0: &Array1<f64>,
+    t0: &Array1<f64>,
+    inside: impl Fn(&Array1<f64>) -> bool + Copy,
+    observe: impl Fn(&Array1<f64>, &Array1<f64>) -> Result<S> + Copy,
+    config: &ContinuationConfig,
+) -> Result<(Path<S>, Path<S>)> {
+    let half = |sign: f64| -> Result<Path<S>> {
+        let t = t0 * sign;
+        let state = observe(u0, &t)?;
+        follow(
+            curve,
+            Step {
+                u: u0.clone(),
+                t,
+                state,
+            },
+            inside,
+            observe,
+            config,
+        )
+    };
+    let forward = half(1.0)?;
+    let backward = if forward.end == End::Closed {
+        Path {
+            steps: forward.steps[..1].to_vec(),
+            changes: vec![],
+            end: End::Closed,
+        }
+    } else {
+        half(-1.0)?
+    };
+    Ok((backward, forward))
+}
+
 /// The critical points of a family as a curve in u = (x/s, θ).
 impl Curve for Family {
     fn eval(&self, u: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
@@ -558,31 +597,7 @@ impl Family {
             th >= range.0 && th <= range.1
         };
         let observe = |u: &Array1<f64>, t: &Array1<f64>| self.observe(u, t);
-        let half = |sign: f64| -> Result<Path<BranchState>> {
-            let t = &t0 * sign;
-            let state = observe(&u0, &t)?;
-            follow(
-                self,
-                Step {
-                    u: u0.clone(),
-                    t,
-                    state,
-                },
-                inside,
-                observe,
-                config,
-            )
-        };
-        let forward = half(1.0)?;
-        let backward = if forward.end == End::Closed {
-            Path {
-                steps: forward.steps[..1].to_vec(),
-                changes: vec![],
-                end: End::Closed,
-            }
-        } else {
-            half(-1.0)?
-        };
+        let (backward, forward) = follow_both(self, &u0, &t0, inside, observe, config)?;
         // one polyline from the backward end to the forward end, the special points as vertices
         let mut points = vec![];
         let mut special = vec![];
@@ -633,21 +648,21 @@ impl Family {
 }
 
 impl Family {
-    /// Whether the critical point x at θ lies on `branch`: a segment of it spans θ, and Newton
-    /// at θ from the point interpolated on that segment converges to x.
+    /// Whether the critical point x at θ lies on one of `branches`: a segment spans θ, and
+    /// Newton at θ from the point interpolated on that segment converges to x.
     pub(crate) fn on_branch(
         &self,
-        branch: &Branch,
+        branches: &[Branch],
         theta: f64,
         x: ArrayView1<f64>,
     ) -> Result<bool> {
         let value = self.value(theta);
         let land = self.landscape(theta)?;
         let (_, _, floor_scale) = super::critical::scales(&land);
-        for pair in branch.points.windows(2) {
+        // the ends of a branch sit on the range's boundary to the location tolerance
+        let slack = 1e-9 * value.abs().max(1.0);
+        for pair in branches.iter().flat_map(|b| b.points.windows(2)) {
             let (a, b) = (&pair[0], &pair[1]);
-            // the ends of a branch sit on the range's boundary to the location tolerance
-            let slack = 1e-9 * value.abs().max(1.0);
             if value < a.at.min(b.at) - slack || value > a.at.max(b.at) + slack {
                 continue;
             }
@@ -656,14 +671,9 @@ impl Family {
             } else {
                 (value - a.at) / (b.at - a.at)
             };
-            let guess: Array1<f64> = a.x.iter().zip(&b.x).map(|(p, q)| p + f * (q - p)).collect();
-            let length =
-                a.x.iter()
-                    .zip(&b.x)
-                    .map(|(p, q)| (p - q).powi(2))
-                    .sum::<f64>()
-                    .sqrt();
-            if norm(&(&guess - &x)) > length + 1e-9 * self.scale {
+            let (a, b) = (ArrayView1::from(&a.x), ArrayView1::from(&b.x));
+            let guess = &a + &((&b - &a) * f);
+            if norm(&(&guess - &x)) > norm(&(&b - &a)) + 1e-9 * self.scale {
                 continue;
             }
             let (y, ok, floor) =
@@ -762,7 +772,10 @@ mod tests {
                 x[0] -= step;
             }
             assert!((x[0] - want).abs() < 1e-6, "{beta}: {}", x[0]);
-            assert!(f.on_branch(&b, beta.ln(), x.view()).unwrap());
+            assert!(
+                f.on_branch(std::slice::from_ref(&b), beta.ln(), x.view())
+                    .unwrap()
+            );
         }
         // the end of the range is reached to the tolerance
         let last = b.points.last().unwrap();
