@@ -43,6 +43,83 @@ pub enum Command {
     /// Write report.html for a run directory: figures inline, headline numbers, tables,
     /// manifest. Exit 1 when files are missing or corrupt (the rest is still drawn).
     Report(ReportArgs),
+    /// A grid of map cells from a TOML spec into one crash-safe store (`OUT/sweep.db`):
+    /// reruns skip finished cells; `--slurm` submits the cells left as a job array. Exit 1
+    /// when cells failed (they are retried on the next run).
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepArgs {
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
+    /// The sweep spec (TOML; its format is in `memscape_sweep::spec` and the README).
+    #[arg(required = true)]
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: SweepOut,
+    /// Cells computed at once on this machine (default: its CPU count).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Submit the cells left as a Slurm job array (`sbatch --array`) instead of running them.
+    #[arg(long)]
+    pub slurm: bool,
+    /// Slurm partition.
+    #[arg(long, requires = "slurm")]
+    pub partition: Option<String>,
+    /// Slurm wall-time limit per array task (`HH:MM:SS`).
+    #[arg(long, requires = "slurm")]
+    pub time: Option<String>,
+    /// Cells per array task.
+    #[arg(long, default_value_t = 1, requires = "slurm")]
+    pub cells_per_task: usize,
+    /// CPUs per array task.
+    #[arg(long, requires = "slurm")]
+    pub cpus_per_task: Option<usize>,
+}
+
+/// Where a sweep lives, and how it answers.
+#[derive(Debug, Args)]
+pub struct SweepOut {
+    /// The sweep's folder: `sweep.db`, `cells/`, `collect/` (default: runs/sweep-<spec name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SweepAction {
+    /// Done, running, failed and pending cells of a sweep.
+    Status {
+        spec: PathBuf,
+        #[command(flatten)]
+        out: SweepOut,
+    },
+    /// The `map` run directories (tables, figures, report.html) of every complete map of the
+    /// sweep, in OUT/collect/, and OUT/collect/cells.csv with every finished cell.
+    Collect {
+        spec: PathBuf,
+        #[command(flatten)]
+        out: SweepOut,
+    },
+    /// One Slurm array task's share of cells (what the sbatch script of `--slurm` runs).
+    RunCells {
+        /// The sweep's folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// `slurm/<stamp>/assignment.json`, written by `--slurm`.
+        #[arg(long)]
+        assignment: PathBuf,
+        /// The array task index (`$SLURM_ARRAY_TASK_ID`).
+        #[arg(long)]
+        task: usize,
+        /// Cells computed at once (default 1: the task's CPUs go to one cell at a time).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,10 +2,11 @@
 //! denoiser, sample, write a run directory. Everything the command line does is a call here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::capacity::{Capacities, CapacityIntervals, capacities, capacity_intervals};
 use crate::analysis::classify::{
@@ -322,10 +323,10 @@ const SETTLE_TOLERANCE: f64 = 1e-9;
 const TRAINED_SETTLE_TOLERANCE: f64 = 1e-5;
 
 /// One K of a phase map.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MapRow {
     pub k: usize,
-    pub model: &'static str,
+    pub model: String,
     pub fractions: Fractions,
     /// Distinct attractors reached: settled samples grouped at resolution delta_s.
     pub num_attractors: usize,
@@ -385,102 +386,47 @@ pub trait TrainedModel: Sync {
 }
 
 /// One model's samples at one K, measured: the row, the raw samples, where they settle, and
-/// their labels.
-struct Measured {
-    row: MapRow,
-    samples: Array2<f64>,
-    attractors: Array2<f64>,
-    classification: Classification,
-    attractor_of: Vec<usize>,
+/// their labels. A point is a function of its plan's request and K alone, so a sweep can
+/// compute it on any machine and [`MapPlan::assemble`] the map later. The arrays are not
+/// serialized: a sweep keeps them in `.npy` files beside its store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MapPoint {
+    pub row: MapRow,
+    #[serde(skip)]
+    pub samples: Array2<f64>,
+    #[serde(skip)]
+    pub attractors: Array2<f64>,
+    pub classification: Classification,
+    /// The group of the point each sample settles into.
+    pub attractor_of: Vec<usize>,
     /// DBSCAN cluster of each sample (`None`: noise).
-    cluster_of: Vec<Option<usize>>,
-}
-
-/// Samples `den`, settles and classifies the samples against `train`.
-fn measure(
-    model: &'static str,
-    den: &impl Denoiser,
-    train: &Patterns,
-    heldout: Option<(&SupportGate, ArrayView2<f64>)>,
-    request: &MapRequest,
-    sampler: &SamplerConfig,
-    settle_config: &SettleConfig,
-) -> Result<Measured> {
-    let clock = Instant::now();
-    let k = train.num_patterns();
-    let raw = sampler::sample(den, train.dim(), request.num_samples, sampler, &mut ())?;
-    let settled = settle(den, raw.view(), sampler.schedule.sigma_min, settle_config);
-    let gate = heldout.map(|(g, _)| g);
-    let c = classify(
-        train.points.view(),
-        raw.view(),
-        None,
-        &request.thresholds,
-        gate,
-    )?;
-    let quality = heldout
-        .map(|(_, h)| support::quality(raw.view(), h))
-        .transpose()?;
-    let exact_quality = request.data.exact_quality(raw.view());
-    let exact_quality_heldout = heldout
-        .and_then(|(_, h)| request.data.exact_quality(h))
-        .map(|q| q.value);
-    let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
-    let ([cluster_of, _, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
-    let converged =
-        settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
-    Ok(Measured {
-        row: MapRow {
-            k,
-            model,
-            fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
-            num_attractors,
-            settled: converged,
-            clusters,
-            thresholds: c.thresholds,
-            support: c.support,
-            quality,
-            exact_quality,
-            exact_quality_heldout,
-            pruning: None,
-            seconds: clock.elapsed().as_secs_f64(),
-        },
-        samples: raw,
-        attractors: settled.points,
-        classification: c,
-        attractor_of,
-        cluster_of,
-    })
+    pub cluster_of: Vec<Option<usize>>,
+    /// `embedding.csv` rows ([`EMBEDDING_HEADER`]); the exact model's only, else empty.
+    pub embedding: String,
 }
 
 /// The capacities of one model's rows, with bootstrap intervals.
 #[derive(Debug, Clone)]
 pub struct ModelCapacities {
-    pub model: &'static str,
+    pub model: String,
     pub capacities: Capacities,
     pub ci: CapacityIntervals,
 }
 
 impl ModelCapacities {
-    fn of(
-        model: &'static str,
-        ks: &[usize],
-        measured: &[Measured],
-        resamples: usize,
-        seed: u64,
-    ) -> Self {
+    fn of(model: &str, ks: &[usize], points: &[&MapPoint], resamples: usize, seed: u64) -> Self {
         let column = |f: fn(&Fractions) -> f64| {
-            measured
+            points
                 .iter()
                 .map(|m| f(&m.row.fractions))
                 .collect::<Vec<f64>>()
         };
-        let classes: Vec<&[Class]> = measured
+        let classes: Vec<&[Class]> = points
             .iter()
             .map(|m| m.classification.classes.as_slice())
             .collect();
         ModelCapacities {
-            model,
+            model: model.to_string(),
             capacities: capacities(
                 ks,
                 &column(|f| f.memorized.value),
@@ -504,166 +450,296 @@ impl ModelCapacities {
     }
 }
 
-/// Runs the phase map of the exact model and, when given, of a model trained at every K.
-pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<MapRun> {
-    if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(Error::invalid(
-            "--k",
-            "a non-empty, strictly increasing list",
-            format!("{:?}", request.ks),
-        ));
+/// What every point of a phase map shares, resolved once from its request: the pool, the
+/// seeded split and its held-out tail, the support gate's data, the sampler and settling.
+#[derive(Debug)]
+pub struct MapPlan {
+    pub request: MapRequest,
+    pool: Arc<Patterns>,
+    split: Split,
+    /// Held-out points, resolved (0: no support gate).
+    pub holdout: usize,
+    heldout: Array2<f64>,
+    pub sampler: SamplerConfig,
+    settle: SettleConfig,
+}
+
+impl MapPlan {
+    /// Checks the request, loads the data and resolves the held-out set and the sampler.
+    pub fn new(request: MapRequest) -> Result<Self> {
+        let pool = Arc::new(request.data.load()?);
+        Self::with_pool(request, pool)
     }
-    if request.ks[0] < 2 {
-        return Err(Error::invalid(
-            "--k",
-            "≥ 2 everywhere (f_mem needs two training points)",
-            request.ks[0],
-        ));
-    }
-    if request.num_samples < 2 {
-        return Err(Error::invalid("--n-samples", "≥ 2", request.num_samples));
-    }
-    let clock = Instant::now();
-    let pool = request.data.load()?;
-    let largest = *request.ks.last().expect("non-empty");
-    let holdout = match request.holdout {
-        Some(h) => h,
-        None => {
-            let h = DEFAULT_HOLDOUT.min(pool.num_patterns().saturating_sub(largest));
-            if h >= MIN_HELDOUT { h } else { 0 }
+
+    /// [`MapPlan::new`] on a pool already loaded from `request.data`.
+    pub fn with_pool(request: MapRequest, pool: Arc<Patterns>) -> Result<Self> {
+        if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::invalid(
+                "k",
+                "a non-empty, strictly increasing list",
+                format!("{:?}", request.ks),
+            ));
         }
-    };
-    if holdout > 0 && holdout < MIN_HELDOUT {
-        return Err(Error::invalid(
-            "holdout",
-            format!("0 or at least {MIN_HELDOUT} (to calibrate the support gate)"),
+        if request.ks[0] < 2 {
+            return Err(Error::invalid(
+                "k",
+                "≥ 2 everywhere (f_mem needs two training points)",
+                request.ks[0],
+            ));
+        }
+        if request.num_samples < 2 {
+            return Err(Error::invalid("num_samples", "≥ 2", request.num_samples));
+        }
+        let largest = *request.ks.last().expect("non-empty");
+        let holdout = match request.holdout {
+            Some(h) => h,
+            None => default_holdout(pool.num_patterns(), largest),
+        };
+        if holdout > 0 && holdout < MIN_HELDOUT {
+            return Err(Error::invalid(
+                "holdout",
+                format!("0 or at least {MIN_HELDOUT} (to calibrate the support gate)"),
+                holdout,
+            ));
+        }
+        let split = Split::new(pool.num_patterns(), holdout, request.subset_seed)?;
+        split.train_indices(largest)?;
+        let heldout = split.heldout(&pool).points;
+        let scale = data_scale(pool.points.view());
+        let (default_max, _) = default_sigma_range(scale);
+        let sampler = request
+            .plan
+            .config(default_max, MAP_SIGMA_MIN * scale, true)?;
+        let settle = SettleConfig {
+            tolerance: SETTLE_TOLERANCE * scale,
+            max_iterations: SETTLE_ITERATIONS,
+        };
+        Ok(MapPlan {
+            request,
+            pool,
+            split,
             holdout,
-        ));
+            heldout,
+            sampler,
+            settle,
+        })
     }
-    let split = Split::new(pool.num_patterns(), holdout, request.subset_seed)?;
-    split.train_indices(largest)?;
-    let heldout = split.heldout(&pool).points;
-    let scale = data_scale(pool.points.view());
-    let (default_max, _) = default_sigma_range(scale);
-    let sampler = request
-        .plan
-        .config(default_max, MAP_SIGMA_MIN * scale, true)?;
-    let settle_config = SettleConfig {
-        tolerance: SETTLE_TOLERANCE * scale,
-        max_iterations: SETTLE_ITERATIONS,
-    };
-    let mut timings = BTreeMap::from([("load_s".to_string(), clock.elapsed().as_secs_f64())]);
-    let (mut exact, mut other) = (vec![], vec![]);
-    let mut embeddings = vec![];
-    for &k in &request.ks {
-        let train = split.train(&pool, k)?;
-        let gate = (holdout > 0)
+
+    /// The training set of size `k` (the first `k` of the seeded permutation).
+    pub fn train(&self, k: usize) -> Result<Patterns> {
+        self.split.train(&self.pool, k)
+    }
+
+    /// The support gate of the training set of `k`, when there is held-out data.
+    fn gate(&self, train: &Patterns) -> Result<Option<SupportGate>> {
+        (self.holdout > 0)
             .then(|| {
                 SupportGate::calibrate(
                     train.points.view(),
-                    heldout.view(),
-                    request.support_quantile,
+                    self.heldout.view(),
+                    self.request.support_quantile,
                 )
             })
-            .transpose()?;
-        let heldout = gate.as_ref().map(|g| (g, heldout.view()));
-        let den = EmpiricalDenoiser::<f64>::new(train.points.view())?.with_pruning(request.pruning);
-        let mut m = measure(
-            "exact",
-            &den,
-            &train,
-            heldout,
-            &request,
-            &sampler,
-            &settle_config,
-        )?;
+            .transpose()
+    }
+
+    /// The exact model at `k`: sampled, settled, classified, with its embedding rows.
+    pub fn measure_exact(&self, k: usize) -> Result<MapPoint> {
+        let train = self.train(k)?;
+        let gate = self.gate(&train)?;
+        let den =
+            EmpiricalDenoiser::<f64>::new(train.points.view())?.with_pruning(self.request.pruning);
+        let mut m = self.measure("exact", &den, &train, gate.as_ref(), &self.settle)?;
         m.row.pruning = den.pruning_tolerance().map(|_| den.pruning_stats());
-        embeddings.push(embedding_rows(
+        m.embedding = embedding_rows(
             k,
             &train.points,
             &m.samples,
             &m.classification,
             &m.attractor_of,
             &m.cluster_of,
-        )?);
-        exact.push(m);
+        )?;
+        Ok(m)
+    }
+
+    /// `model` trained at `k`, then sampled, settled and classified like the exact model.
+    pub fn measure_trained(&self, k: usize, model: &dyn TrainedModel) -> Result<MapPoint> {
+        let train = self.train(k)?;
+        let gate = self.gate(&train)?;
+        let clock = Instant::now();
+        let net = model.fit(&train)?;
+        let fit_s = clock.elapsed().as_secs_f64();
+        let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
+        let settle = SettleConfig {
+            tolerance: self.settle.tolerance / SETTLE_TOLERANCE * TRAINED_SETTLE_TOLERANCE,
+            ..self.settle
+        };
+        let mut m = self.measure(model.name(), &den, &train, gate.as_ref(), &settle)?;
+        m.row.seconds += fit_s;
+        Ok(m)
+    }
+
+    /// Samples `den`, settles and classifies the samples against `train`.
+    fn measure(
+        &self,
+        model: &str,
+        den: &impl Denoiser,
+        train: &Patterns,
+        gate: Option<&SupportGate>,
+        settle_config: &SettleConfig,
+    ) -> Result<MapPoint> {
+        let (request, sampler) = (&self.request, &self.sampler);
+        let clock = Instant::now();
+        let k = train.num_patterns();
+        let raw = sampler::sample(den, train.dim(), request.num_samples, sampler, &mut ())?;
+        let settled = settle(den, raw.view(), sampler.schedule.sigma_min, settle_config);
+        let c = classify(
+            train.points.view(),
+            raw.view(),
+            None,
+            &request.thresholds,
+            gate,
+        )?;
+        let heldout = gate.map(|_| self.heldout.view());
+        let quality = heldout
+            .map(|h| support::quality(raw.view(), h))
+            .transpose()?;
+        let exact_quality = request.data.exact_quality(raw.view());
+        let exact_quality_heldout = heldout
+            .and_then(|h| request.data.exact_quality(h))
+            .map(|q| q.value);
+        let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
+        let ([cluster_of, _, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
+        let converged =
+            settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
+        Ok(MapPoint {
+            row: MapRow {
+                k,
+                model: model.to_string(),
+                fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
+                num_attractors,
+                settled: converged,
+                clusters,
+                thresholds: c.thresholds,
+                support: c.support,
+                quality,
+                exact_quality,
+                exact_quality_heldout,
+                pruning: None,
+                seconds: clock.elapsed().as_secs_f64(),
+            },
+            samples: raw,
+            attractors: settled.points,
+            classification: c,
+            attractor_of,
+            cluster_of,
+            embedding: String::new(),
+        })
+    }
+
+    /// The map from its points: the exact model's at every K of the request, then, when
+    /// `trained` names a model's configuration, that model's at every K. Capacities,
+    /// intervals and the nonlinear maps are computed here.
+    pub fn assemble(
+        self,
+        points: Vec<MapPoint>,
+        trained: Option<serde_json::Value>,
+        mut timings: BTreeMap<String, f64>,
+    ) -> Result<MapRun> {
+        let request = &self.request;
+        let ks = &request.ks;
+        let models: Vec<String> = points.iter().fold(vec![], |mut names, p| {
+            if !names.contains(&p.row.model) {
+                names.push(p.row.model.clone());
+            }
+            names
+        });
+        if models.first().map(String::as_str) != Some("exact") {
+            return Err(Error::invalid(
+                "points",
+                "the exact model's points first",
+                models.join(", "),
+            ));
+        }
+        let seed = request.plan.seed;
+        let mut capacities = vec![];
+        for name in &models {
+            let of: Vec<&MapPoint> = points.iter().filter(|p| &p.row.model == name).collect();
+            let at: Vec<usize> = of.iter().map(|p| p.row.k).collect();
+            if &at != ks {
+                return Err(Error::invalid(
+                    "points",
+                    format!("one per K of the request {ks:?}, in order, for each model"),
+                    format!("{name} at {at:?}"),
+                ));
+            }
+            capacities.push(ModelCapacities::of(name, ks, &of, request.resamples, seed));
+        }
+        let largest = *ks.last().expect("non-empty");
+        let peak_k = capacities[0].capacities.spurious_peak_k;
+        let nonlinear = match points.iter().find(|m| m.row.k == peak_k) {
+            Some(m) if !request.nonlinear.is_empty() => {
+                let clock = Instant::now();
+                let rows = nonlinear_rows(&request.nonlinear, &self.train(peak_k)?, m, seed)?;
+                timings.insert("nonlinear_s".into(), clock.elapsed().as_secs_f64());
+                rows
+            }
+            _ => String::new(),
+        };
+        let train = self.train(largest)?.points;
+        let (mut rows, mut samples, mut attractors, mut classifications) =
+            (vec![], vec![], vec![], vec![]);
+        let mut embedding = String::new();
+        for m in points {
+            rows.push(m.row);
+            samples.push(m.samples);
+            attractors.push(m.attractors);
+            classifications.push(m.classification);
+            embedding += &m.embedding;
+        }
+        Ok(MapRun {
+            trained,
+            sampler: self.sampler,
+            rows,
+            models: capacities,
+            samples,
+            attractors,
+            classifications,
+            embedding,
+            nonlinear,
+            train,
+            image_shape: self.pool.image_shape,
+            timings,
+            request: self.request,
+        })
+    }
+}
+
+/// Held-out points by default: min([`DEFAULT_HOLDOUT`], pool − largest K), and none when that
+/// is below [`MIN_HELDOUT`].
+pub fn default_holdout(pool: usize, largest_k: usize) -> usize {
+    let h = DEFAULT_HOLDOUT.min(pool.saturating_sub(largest_k));
+    if h >= MIN_HELDOUT { h } else { 0 }
+}
+
+/// Runs the phase map of the exact model and, when given, of a model trained at every K.
+pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<MapRun> {
+    let clock = Instant::now();
+    let plan = MapPlan::new(request)?;
+    let mut timings = BTreeMap::from([("load_s".to_string(), clock.elapsed().as_secs_f64())]);
+    let (mut exact, mut other) = (vec![], vec![]);
+    for &k in &plan.request.ks {
+        exact.push(plan.measure_exact(k)?);
         if let Some(model) = trained {
-            let clock = Instant::now();
-            let net = model.fit(&train)?;
-            let fit_s = clock.elapsed().as_secs_f64();
-            let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
-            let trained_settle = SettleConfig {
-                tolerance: TRAINED_SETTLE_TOLERANCE * scale,
-                ..settle_config
-            };
-            let mut m = measure(
-                model.name(),
-                &den,
-                &train,
-                heldout,
-                &request,
-                &sampler,
-                &trained_settle,
-            )?;
-            m.row.seconds += fit_s;
-            other.push(m);
+            other.push(plan.measure_trained(k, model)?);
         }
     }
-    let seed = request.plan.seed;
-    let mut models = vec![ModelCapacities::of(
-        "exact",
-        &request.ks,
-        &exact,
-        request.resamples,
-        seed,
-    )];
-    if let Some(model) = trained {
-        models.push(ModelCapacities::of(
-            model.name(),
-            &request.ks,
-            &other,
-            request.resamples,
-            seed,
-        ));
-    }
-    let train = split
-        .train(&pool, *request.ks.last().expect("non-empty"))?
-        .points;
-    let peak_k = models[0].capacities.spurious_peak_k;
-    let nonlinear = match exact.iter().find(|m| m.row.k == peak_k) {
-        Some(m) if !request.nonlinear.is_empty() => {
-            let clock = Instant::now();
-            let rows = nonlinear_rows(&request.nonlinear, &split.train(&pool, peak_k)?, m, seed)?;
-            timings.insert("nonlinear_s".into(), clock.elapsed().as_secs_f64());
-            rows
-        }
-        _ => String::new(),
-    };
+    exact.extend(other);
+    let mut run = plan.assemble(exact, trained.map(|t| t.config()), BTreeMap::new())?;
+    timings.append(&mut run.timings);
     timings.insert("total_s".into(), clock.elapsed().as_secs_f64());
-    let measured: Vec<Measured> = exact.into_iter().chain(other).collect();
-    let (mut rows, mut samples, mut attractors, mut classifications) =
-        (vec![], vec![], vec![], vec![]);
-    for m in measured {
-        rows.push(m.row);
-        samples.push(m.samples);
-        attractors.push(m.attractors);
-        classifications.push(m.classification);
-    }
-    Ok(MapRun {
-        request,
-        trained: trained.map(|t| t.config()),
-        sampler,
-        rows,
-        models,
-        samples,
-        attractors,
-        classifications,
-        embedding: embeddings.concat(),
-        nonlinear,
-        train,
-        image_shape: pool.image_shape,
-        timings,
-    })
+    run.timings = timings;
+    Ok(run)
 }
 
 /// Header of `embedding_nonlinear.csv`.
@@ -674,7 +750,7 @@ pub const NONLINEAR_HEADER: &str = "method,k,kind,index,x,y,class,cluster";
 fn nonlinear_rows(
     methods: &[Nonlinear],
     train: &Patterns,
-    m: &Measured,
+    m: &MapPoint,
     seed: u64,
 ) -> Result<String> {
     let np = train.num_patterns().min(NONLINEAR_POINTS / 2);
@@ -768,7 +844,7 @@ impl MapRun {
                     "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "off_support": f.off_support.ci, "f_mem": f.f_mem.ci},
                     "support": r.support,
                     "quality": r.quality,
-                    "exact_quality": r.exact_quality.map(|q| serde_json::json!({
+                    "exact_quality": r.exact_quality.as_ref().map(|q| serde_json::json!({
                         "measure": q.measure, "samples": q.value, "heldout": r.exact_quality_heldout,
                     })),
                     "num_attractors": r.num_attractors,
@@ -863,7 +939,7 @@ impl MapRun {
             .insert("subset".into(), self.request.subset_seed);
         for ((r, s), a) in self.rows.iter().zip(&self.samples).zip(&self.attractors) {
             // the exact model's files keep their plain names
-            let tag = match r.model {
+            let tag = match r.model.as_str() {
                 "exact" => String::new(),
                 m => format!("{m}_"),
             };

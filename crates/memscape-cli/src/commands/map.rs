@@ -65,20 +65,19 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
         .map_err(super::flag_names)?;
     let out = RunDir::create(&args.out)?;
-    let mut manifest = run.write(&out, command)?;
-    let mut results = run.results();
-    if run.train.ncols() == 2 {
-        let (files, landscapes) = landscapes(&out, &run, trainer.as_ref())?;
-        results["landscapes"] = landscapes;
-        out.write_json("results.json", &results)?;
-        manifest.files.extend(files);
-    }
-    let figures = memscape_report::run_figures(out.path())?;
-    manifest.files.extend(figures.iter().cloned());
-    manifest.files.push("report.html".into());
-    out.write_json("manifest.json", &manifest)?;
-    let problems = memscape_report::write_report(out.path())?;
-    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
+    let networks = trainer.as_ref().map(|t| Networks {
+        name: t.trainer.name(),
+        step: t.trainer.config.last_step(),
+        at: Box::new(move |k| {
+            Ok(t.models
+                .lock()
+                .expect("no panic while held")
+                .iter()
+                .find(|(kk, _)| *kk == k)
+                .map(|(_, m)| m.clone()))
+        }),
+    });
+    let (results, figures) = write_map(&out, &run, networks, command)?;
     eprintln!(
         "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
         "model", "K", "memorized", "spurious", "generalized", "off-support", "f_mem", "attractors"
@@ -171,6 +170,39 @@ impl TrainedModel for Keeping {
     }
 }
 
+/// The trained networks of a map by K, for its landscape: the model's name, its last step,
+/// and the network of each K.
+pub struct Networks<'a> {
+    pub name: &'a str,
+    pub step: usize,
+    pub at: Box<dyn Fn(usize) -> anyhow::Result<Option<ScoreModel>> + 'a>,
+}
+
+/// Writes a map's run directory: arrays, tables, results.json (with the landscapes on 2-D
+/// data), figures and report.html. Returns results.json's document and the figures' files.
+pub fn write_map(
+    out: &RunDir,
+    run: &memscape::pipeline::MapRun,
+    networks: Option<Networks>,
+    command: Vec<String>,
+) -> anyhow::Result<(serde_json::Value, Vec<String>)> {
+    let mut manifest = run.write(out, command)?;
+    let mut results = run.results();
+    if run.train.ncols() == 2 {
+        let (files, landscapes) = landscapes(out, run, networks)?;
+        results["landscapes"] = landscapes;
+        out.write_json("results.json", &results)?;
+        manifest.files.extend(files);
+    }
+    let figures = memscape_report::run_figures(out.path())?;
+    manifest.files.extend(figures.iter().cloned());
+    manifest.files.push("report.html".into());
+    out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
+    Ok((results, figures))
+}
+
 /// On 2-D data, the exact and the trained landscapes at the spurious-peak K (the trained
 /// model's peak when one was mapped, else the exact model's), at the sampler's sigma_min, each
 /// in a subdirectory `landscape_{model}_k{K}/` as `attractors` writes it. Returns the files
@@ -178,7 +210,7 @@ impl TrainedModel for Keeping {
 fn landscapes(
     out: &RunDir,
     run: &memscape::pipeline::MapRun,
-    trainer: Option<&Keeping>,
+    networks: Option<Networks>,
 ) -> anyhow::Result<(Vec<String>, serde_json::Value)> {
     let peak = |model: &str| {
         run.models
@@ -186,7 +218,7 @@ fn landscapes(
             .find(|m| m.model == model)
             .map(|m| m.capacities.spurious_peak_k)
     };
-    let trained_name = trainer.map(|t| t.trainer.name());
+    let trained_name = networks.as_ref().map(|n| n.name);
     let Some(k) = trained_name.and_then(peak).or_else(|| peak("exact")) else {
         return Ok((vec![], serde_json::json!([])));
     };
@@ -209,13 +241,13 @@ fn landscapes(
     files.extend(exact.files.iter().map(|f| format!("{dir}/{f}")));
     entries.push(serde_json::json!({"model": "exact", "k": k, "dir": dir, "sigma": sigma,
         "counts": exact.result["counts"], "euler_characteristic": exact.result["euler_characteristic"]}));
-    if let (Some(t), Some(name)) = (trainer, trained_name) {
-        let models = t.models.lock().expect("no panic while held");
-        if let Some((_, model)) = models.iter().find(|(kk, _)| *kk == k) {
+    if let Some(n) = &networks {
+        let name = n.name;
+        if let Some(model) = (n.at)(k)? {
             let dir = format!("landscape_{name}_k{k}");
             let trained = super::attractors_trained::trained_landscape(
                 &RunDir::create(out.path().join(&dir))?,
-                model,
+                &model,
                 &patterns,
                 ndarray::Array2::<f64>::zeros((0, 2)).view(),
                 sigma,
@@ -225,7 +257,7 @@ fn landscapes(
                     recovery: 0,
                     trials: 16,
                     seed: run.request.plan.seed,
-                    step: t.trainer.config.last_step(),
+                    step: n.step,
                     checkpoint: None,
                 },
             )?;

@@ -8,6 +8,7 @@ mod dynamics;
 mod hopfield;
 mod map;
 mod sample;
+mod sweep;
 mod train;
 
 use crate::flags::{Cli, Command};
@@ -24,6 +25,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Train(args) => train::run(args, command),
         Command::Dynamics(args) => dynamics::run(args, command),
         Command::Report(args) => report(&args.run_dir),
+        Command::Sweep(args) => sweep::run(args, command),
     }
 }
 
@@ -82,6 +84,8 @@ fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
 
 /// Library parameter names and the flags that set them.
 const FLAGS: &[(&str, &str)] = &[
+    ("k", "--k"),
+    ("num_samples", "--n-samples"),
     ("heldout", "--holdout"),
     ("holdout", "--holdout"),
     ("support_quantile", "--support-quantile"),

@@ -32,7 +32,7 @@
 
 use ndarray::{Array1, ArrayView2};
 use rand::RngExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::distance::knn;
 use super::support::{SupportCalibration, SupportGate};
@@ -47,7 +47,7 @@ pub const AUTO_SPURIOUS: f64 = 1.0 / 16.0;
 pub const F_MEM_RATIO: f64 = 1.0 / 3.0;
 
 /// A threshold given explicitly or derived from the training set.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Threshold {
     Auto,
@@ -68,7 +68,7 @@ impl Threshold {
 }
 
 /// The thresholds of one classification.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdSpec {
     pub delta_m: Threshold,
     pub delta_s: Threshold,
@@ -86,7 +86,7 @@ impl Default for ThresholdSpec {
 }
 
 /// The thresholds actually used.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Resolved {
     pub delta_m: f64,
     pub delta_s: f64,
@@ -96,7 +96,7 @@ pub struct Resolved {
 }
 
 /// A sample's class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Class {
     Memorized,
@@ -119,7 +119,7 @@ impl Class {
 }
 
 /// Per-sample results.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Classification {
     pub classes: Vec<Class>,
     /// Distance to the nearest training point (d_m = d1) and its index.
@@ -274,14 +274,14 @@ pub const CSV_HEADER: &str =
     "sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized,d_support";
 
 /// A fraction with its bootstrap 95% percentile interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     pub value: f64,
     pub ci: [f64; 2],
 }
 
 /// The class fractions and f_mem of one set of samples.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fractions {
     pub memorized: Estimate,
     pub spurious: Estimate,

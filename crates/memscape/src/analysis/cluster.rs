@@ -27,7 +27,7 @@
 //! generalized): spurious clusters are the spurious attractors.
 
 use ndarray::ArrayView2;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::classify::Class;
 use super::distance::squared_distance;
@@ -177,11 +177,12 @@ pub fn dbscan(samples: ArrayView2<f64>, eps: f64) -> Result<(Labels, usize)> {
 }
 
 /// How many clusters of each majority class a clustering has.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterCounts {
     /// "dbscan" or "single-linkage".
-    pub method: &'static str,
-    pub threshold: f64,
+    pub method: String,
+    /// The linkage threshold (none for HDBSCAN, which needs none).
+    pub threshold: Option<f64>,
     pub clusters: usize,
     pub memorized: usize,
     pub spurious: usize,
@@ -195,7 +196,7 @@ pub struct ClusterCounts {
 /// then spurious, generalized, off-support).
 pub fn count_by_class(
     method: &'static str,
-    threshold: f64,
+    threshold: Option<f64>,
     labels: &[Option<usize>],
     classes: &[Class],
 ) -> ClusterCounts {
@@ -207,7 +208,7 @@ pub fn count_by_class(
         }
     }
     let mut counts = ClusterCounts {
-        method,
+        method: method.to_string(),
         threshold,
         clusters,
         memorized: 0,
@@ -403,9 +404,9 @@ pub fn cluster_samples(
     let (db, _) = dbscan(samples, threshold)?;
     let (hdb, _) = hdbscan(samples)?;
     let counts = [
-        count_by_class("dbscan", threshold, &db, classes),
-        count_by_class("single-linkage", threshold, &linkage, classes),
-        count_by_class("hdbscan", f64::NAN, &hdb, classes),
+        count_by_class("dbscan", Some(threshold), &db, classes),
+        count_by_class("single-linkage", Some(threshold), &linkage, classes),
+        count_by_class("hdbscan", None, &hdb, classes),
     ];
     Ok(([db, linkage, hdb], counts))
 }
@@ -443,7 +444,7 @@ mod tests {
                 _ => Class::Memorized,
             })
             .collect();
-        let c = count_by_class("dbscan", 0.05, &labels, &classes);
+        let c = count_by_class("dbscan", Some(0.05), &labels, &classes);
         assert_eq!(
             (c.clusters, c.memorized, c.spurious, c.generalized, c.noise),
             (4, 3, 1, 0, 20)

@@ -21,7 +21,7 @@
 //! first, the score of real data drawn as often.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::distance::{knn, squared_distance};
 use crate::error::{Error, Result};
@@ -46,7 +46,7 @@ pub struct SupportGate {
 }
 
 /// What a gate was calibrated to, for tables and manifests.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SupportCalibration {
     /// r_(q): samples farther than this from R are off-support.
     pub threshold: f64,
@@ -139,7 +139,7 @@ impl SupportGate {
 }
 
 /// Kernel MMD² of samples against held-out data, with the floor that real data reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
     /// Unbiased MMD² of the samples against the reference half of the held-out set.
     pub mmd2: f64,

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayView2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -73,9 +73,9 @@ impl Patterns {
 }
 
 /// A quality measure computed from the known distribution (see [`DataSpec::exact_quality`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExactQuality {
-    pub measure: &'static str,
+    pub measure: String,
     pub value: f64,
 }
 
@@ -512,16 +512,16 @@ impl DataSpec {
             } if samples.ncols() == *d => {
                 let means = synthetic::gmm_means(*d, *components, *sep, *seed);
                 Some(ExactQuality {
-                    measure: "mean log-density",
+                    measure: "mean log-density".into(),
                     value: mean(synthetic::gmm_log_density(samples, means.view(), *std)),
                 })
             }
             DataSpec::Circle { radius, .. } if samples.ncols() == 2 => Some(ExactQuality {
-                measure: "mean distance to the circle",
+                measure: "mean distance to the circle".into(),
                 value: radial(*radius),
             }),
             DataSpec::Sphere { d, radius, .. } if samples.ncols() == *d => Some(ExactQuality {
-                measure: "mean distance to the sphere",
+                measure: "mean distance to the sphere".into(),
                 value: radial(*radius),
             }),
             _ => None,

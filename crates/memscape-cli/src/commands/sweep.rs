@@ -1,0 +1,229 @@
+//! `memscape sweep`: run a spec's cells locally or submit them to Slurm; `status`, `collect`,
+//! and `run-cells` (one array task's share).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use memscape::store::RunDir;
+use memscape_sweep::collect::collect;
+use memscape_sweep::run::{CellRunner, SweepDir, Tally, run_cells, status};
+use memscape_sweep::slurm::{SlurmOptions, run_task, submit};
+use memscape_sweep::spec::{Cell, Spec};
+
+use crate::flags::{SweepAction, SweepArgs, SweepOut};
+
+pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    match args.action {
+        Some(SweepAction::Status { spec, out }) => show_status(&spec, &out),
+        Some(SweepAction::Collect { spec, out }) => collect_maps(&spec, &out, command),
+        Some(SweepAction::RunCells {
+            out,
+            assignment,
+            task,
+            jobs,
+        }) => {
+            let dir = SweepDir::new(out);
+            let bar = Bar::new();
+            let (spec, tally) = run_task(&dir, &assignment, task, jobs, &|t, c| bar.update(t, c))?;
+            bar.finish();
+            eprintln!(
+                "task {task} of {}: {} cells done, {} failed, {} already done",
+                spec.path.display(),
+                tally.done,
+                tally.failed,
+                tally.skipped
+            );
+            Ok(i32::from(tally.failed > 0))
+        }
+        None => {
+            let spec_path = args.spec.expect("clap requires SPEC without a subcommand");
+            let spec = Spec::read(&spec_path)?;
+            let dir = SweepDir::new(folder(&spec_path, &args.out));
+            let store = dir.open()?;
+            store.set_spec(&spec.text)?;
+            if args.slurm {
+                let options = SlurmOptions {
+                    partition: args.partition,
+                    time: args.time,
+                    cells_per_task: args.cells_per_task,
+                    cpus_per_task: args.cpus_per_task,
+                };
+                let exe = std::env::current_exe()?;
+                return match submit(&spec, &dir, &store, &options, &exe)? {
+                    None => {
+                        eprintln!("nothing to submit: every cell is done or running");
+                        if args.out.json {
+                            super::print_json(&serde_json::json!({"job_id": null}));
+                        }
+                        Ok(0)
+                    }
+                    Some(s) => {
+                        eprintln!(
+                            "submitted job array {} ({} tasks, {} cells; script {})",
+                            s.job_id,
+                            s.tasks,
+                            s.cells,
+                            s.script.display()
+                        );
+                        if args.out.json {
+                            super::print_json(&serde_json::to_value(&s)?);
+                        } else {
+                            println!("{}", s.job_id);
+                        }
+                        Ok(0)
+                    }
+                };
+            }
+            let jobs = args
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let runner = CellRunner::new(dir.clone());
+            let cells: Vec<&Cell> = spec.cells.iter().collect();
+            let bar = Bar::new();
+            let clock = std::time::Instant::now();
+            let tally = run_cells(&runner, &store, &cells, jobs, &|t, c| bar.update(t, c))?;
+            bar.finish();
+            let s = status(&spec, &store)?;
+            for (id, error) in &s.errors {
+                eprintln!("memscape: cell {id} failed: {error}");
+            }
+            eprintln!(
+                "{} cells: {} computed now, {} were done, {} failed, {} running elsewhere; store {} ({:.1} s)",
+                tally.total,
+                tally.done,
+                tally.skipped,
+                tally.failed,
+                tally.elsewhere,
+                dir.store_path().display(),
+                clock.elapsed().as_secs_f64()
+            );
+            if args.out.json {
+                super::print_json(&serde_json::to_value(&s)?);
+            }
+            Ok(i32::from(s.failed > 0))
+        }
+    }
+}
+
+/// The sweep's folder: `--out`, or `runs/sweep-<spec file stem>`.
+fn folder(spec: &Path, out: &SweepOut) -> PathBuf {
+    out.out.clone().unwrap_or_else(|| {
+        let stem = spec
+            .file_stem()
+            .map_or("spec".into(), |s| s.to_string_lossy().to_string());
+        PathBuf::from("runs").join(format!("sweep-{stem}"))
+    })
+}
+
+fn show_status(spec_path: &Path, out: &SweepOut) -> anyhow::Result<i32> {
+    let spec = Spec::read(spec_path)?;
+    let dir = SweepDir::new(folder(spec_path, out));
+    let store = dir.open()?;
+    let s = status(&spec, &store)?;
+    eprintln!(
+        "{}: {} cells: {} done, {} running, {} failed, {} pending ({} of them stalled: their worker is gone)",
+        dir.store_path().display(),
+        s.total,
+        s.done,
+        s.running,
+        s.failed,
+        s.pending,
+        s.stalled
+    );
+    for (id, error) in &s.errors {
+        eprintln!("failed {id}: {error}");
+    }
+    if out.json {
+        super::print_json(&serde_json::to_value(&s)?);
+    }
+    Ok(i32::from(s.failed > 0))
+}
+
+fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyhow::Result<i32> {
+    let spec = Spec::read(spec_path)?;
+    let dir = SweepDir::new(folder(spec_path, out));
+    let store = dir.open()?;
+    let runner = CellRunner::new(dir.clone());
+    let collection = collect(&spec, &store, &runner)?;
+    let root = RunDir::create(dir.path.join("collect"))?;
+    root.write_bytes("cells.csv", collection.cells_csv.as_bytes())?;
+    let mut maps = vec![];
+    for m in &collection.maps {
+        let out = RunDir::create(root.path().join(&m.name))?;
+        let networks = m.trained.first().map(|first| super::map::Networks {
+            name: m.run.rows.last().map_or("", |r| r.model.as_str()),
+            step: first.config.train.as_ref().map_or(0, |t| t.last_step()),
+            at: Box::new(|k| {
+                m.trained
+                    .iter()
+                    .find(|c| c.k == k)
+                    .map(|c| runner.load_model(c))
+                    .transpose()
+                    .map_err(Into::into)
+            }),
+        });
+        let (results, _) = super::map::write_map(&out, &m.run, networks, command.clone())?;
+        eprintln!(
+            "{}: {} rows; wrote {}",
+            m.name,
+            m.run.rows.len(),
+            out.path().join("report.html").display()
+        );
+        maps.push(serde_json::json!({"name": m.name, "dir": out.path(), "results": results}));
+    }
+    for (name, missing) in &collection.incomplete {
+        eprintln!("memscape: {name}: left out, {missing} cells not done");
+    }
+    let summary = serde_json::json!({
+        "maps": maps,
+        "incomplete": collection.incomplete.iter().map(|(n, m)| serde_json::json!({"name": n, "missing": m})).collect::<Vec<_>>(),
+    });
+    root.write_json("collect.json", &summary)?;
+    eprintln!(
+        "{} maps in {}; every finished cell in {}",
+        collection.maps.len(),
+        root.path().display(),
+        root.path().join("cells.csv").display()
+    );
+    if out.json {
+        super::print_json(&summary);
+    }
+    Ok(i32::from(!collection.incomplete.is_empty()))
+}
+
+/// A progress bar over cells, on stderr when it is a terminal (hidden otherwise).
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = if std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::new(0)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} cells {msg} (eta {eta})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        Bar(bar)
+    }
+
+    fn update(&self, t: &Tally, cell: Option<&Cell>) {
+        self.0
+            .set_length((t.total - t.skipped - t.elsewhere) as u64);
+        self.0.set_position((t.done + t.failed) as u64);
+        if let Some(c) = cell {
+            self.0.set_message(format!(
+                "(last: {} K={} seed {}; {} failed)",
+                c.model, c.k, c.seed, t.failed
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,0 +1,364 @@
+//! Running cells: one cell's work, a local pool, and the share of a Slurm array task.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use memscape::dataset::Patterns;
+use memscape::pipeline::{MapPlan, MapPoint, TrainedModel};
+use memscape::store::RunDir;
+use memscape_train::{NetworkTrainer, ScoreModel};
+
+use crate::error::{Result, SweepError};
+use crate::spec::{Cell, Spec};
+use crate::store::{Outcome, Store, worker_name};
+
+/// The files of a cell, in `cells/<id>/` beside the store.
+pub const POINT_FILE: &str = "point.json";
+pub const SAMPLES_FILE: &str = "samples.npy";
+pub const ATTRACTORS_FILE: &str = "attractors.npy";
+pub const MODEL_FILE: &str = "model.safetensors";
+
+/// A sweep's folder: `sweep.db`, `cells/`, `tasks/`, `slurm/`, `collect/`.
+#[derive(Debug, Clone)]
+pub struct SweepDir {
+    pub path: PathBuf,
+}
+
+impl SweepDir {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SweepDir { path: path.into() }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.path.join("sweep.db")
+    }
+
+    pub fn cell_dir(&self, id: &str) -> PathBuf {
+        self.path.join("cells").join(id)
+    }
+
+    pub fn tasks_dir(&self) -> PathBuf {
+        self.path.join("tasks")
+    }
+
+    /// Opens the sweep's store and merges every array task's store into it.
+    pub fn open(&self) -> Result<Store> {
+        std::fs::create_dir_all(&self.path).map_err(|e| SweepError::store(&self.path, e))?;
+        let store = Store::open(&self.store_path())?;
+        if let Ok(entries) = std::fs::read_dir(self.tasks_dir()) {
+            let mut tasks: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "db"))
+                .collect();
+            tasks.sort();
+            for t in tasks {
+                store.merge(&t)?;
+            }
+        }
+        Ok(store)
+    }
+}
+
+/// Computes cells, keeping each dataset loaded once.
+pub struct CellRunner {
+    dir: SweepDir,
+    pools: Mutex<HashMap<String, Arc<Patterns>>>,
+}
+
+/// What a finished cell left: its point (with the arrays) and files.
+struct Computed {
+    point: MapPoint,
+    files: Vec<String>,
+}
+
+impl CellRunner {
+    pub fn new(dir: SweepDir) -> Self {
+        CellRunner {
+            dir,
+            pools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The dataset of `cell`, loaded once per runner.
+    pub fn pool(&self, cell: &Cell) -> Result<Arc<Patterns>> {
+        if let Some(p) = self
+            .pools
+            .lock()
+            .expect("no panic while held")
+            .get(&cell.data)
+        {
+            return Ok(p.clone());
+        }
+        let pool = Arc::new(cell.config.request.data.load()?);
+        self.pools
+            .lock()
+            .expect("no panic while held")
+            .insert(cell.data.clone(), pool.clone());
+        Ok(pool)
+    }
+
+    /// Runs one cell and writes its files; the outcome is what the store records.
+    pub fn run(&self, cell: &Cell) -> Outcome {
+        let clock = Instant::now();
+        let computed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compute(cell)))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Err(memscape::Error::invalid("cell", "computed without a panic", what).into())
+                });
+        match computed {
+            Ok(c) => {
+                let mut row = c.point.row.clone();
+                let seconds = row.seconds;
+                row.seconds = 0.0;
+                Outcome::Done {
+                    results: serde_json::to_string(&row).expect("a row serialises"),
+                    files: c.files,
+                    seconds,
+                }
+            }
+            Err(e) => Outcome::Failed {
+                error: e.to_string(),
+                seconds: clock.elapsed().as_secs_f64(),
+            },
+        }
+    }
+
+    fn compute(&self, cell: &Cell) -> Result<Computed> {
+        let plan = MapPlan::with_pool(cell.config.request.clone(), self.pool(cell)?)?;
+        let out = RunDir::create(self.dir.cell_dir(&cell.id))?;
+        let rel = |name: &str| format!("cells/{}/{name}", cell.id);
+        let mut files = vec![];
+        let point = match &cell.config.train {
+            None => plan.measure_exact(cell.k)?,
+            Some(config) => {
+                let saving = Saving {
+                    trainer: NetworkTrainer {
+                        config: config.clone(),
+                    },
+                    path: out.path().join(MODEL_FILE),
+                };
+                files.push(rel(MODEL_FILE));
+                plan.measure_trained(cell.k, &saving)?
+            }
+        };
+        out.write_npy(SAMPLES_FILE, &point.samples)?;
+        out.write_npy(ATTRACTORS_FILE, &point.attractors)?;
+        out.write_json(POINT_FILE, &point)?;
+        files.extend([rel(SAMPLES_FILE), rel(ATTRACTORS_FILE), rel(POINT_FILE)]);
+        Ok(Computed { point, files })
+    }
+
+    /// A finished cell's point, read back from its files.
+    pub fn load_point(&self, cell: &Cell) -> Result<MapPoint> {
+        let dir = self.dir.cell_dir(&cell.id);
+        let read = |name: &str| dir.join(name);
+        let text = std::fs::read_to_string(read(POINT_FILE))
+            .map_err(|e| memscape::Error::file(read(POINT_FILE), e.to_string()))?;
+        let mut point: MapPoint = serde_json::from_str(&text)
+            .map_err(|e| memscape::Error::file(read(POINT_FILE), e.to_string()))?;
+        point.samples = memscape::dataset::files::read_points(&read(SAMPLES_FILE), None)?;
+        point.attractors = memscape::dataset::files::read_points(&read(ATTRACTORS_FILE), None)?;
+        Ok(point)
+    }
+
+    /// The trained network of a finished cell.
+    pub fn load_model(&self, cell: &Cell) -> Result<ScoreModel> {
+        Ok(ScoreModel::load(&self.dir.cell_dir(&cell.id).join(MODEL_FILE))?.0)
+    }
+}
+
+/// A trainer that saves the network it fits (atomically) for `collect`'s landscapes.
+struct Saving {
+    trainer: NetworkTrainer,
+    path: PathBuf,
+}
+
+impl TrainedModel for Saving {
+    fn name(&self) -> &'static str {
+        self.trainer.name()
+    }
+
+    fn fit(&self, train: &Patterns) -> memscape::Result<Box<dyn memscape::denoiser::Denoiser>> {
+        let model = self.trainer.fit_model(train)?;
+        let meta = model.meta(
+            self.trainer.config.last_step(),
+            self.trainer.config.ema.is_some(),
+            self.trainer.config(),
+        );
+        let tmp = self
+            .path
+            .with_extension(format!("tmp{}", std::process::id()));
+        model.save(&tmp, &meta)?;
+        std::fs::rename(&tmp, &self.path).map_err(|source| memscape::Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(Box::new(model))
+    }
+
+    fn config(&self) -> serde_json::Value {
+        self.trainer.config()
+    }
+}
+
+/// Progress of a sweep, reported after every cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Cells of the spec.
+    pub total: usize,
+    /// Finished before this run.
+    pub skipped: usize,
+    /// Finished by this run, failed in this run.
+    pub done: usize,
+    pub failed: usize,
+    /// Left out because another live worker is computing them.
+    pub elsewhere: usize,
+}
+
+/// How often the store is told that in-flight cells are alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Runs the cells of `cells` not yet done in `store` on a pool of `jobs` threads, committing
+/// each as it ends; `progress` is called after each. Cells another live worker holds are left
+/// to it.
+pub fn run_cells(
+    runner: &CellRunner,
+    store: &Store,
+    cells: &[&Cell],
+    jobs: usize,
+    progress: &dyn Fn(&Tally, Option<&Cell>),
+) -> Result<Tally> {
+    let records = store.records()?;
+    let mut tally = Tally {
+        total: cells.len(),
+        ..Tally::default()
+    };
+    let mut todo = vec![];
+    for &cell in cells {
+        match records.get(&cell.id) {
+            Some(r) if r.status == "done" => tally.skipped += 1,
+            Some(r) if r.in_flight() => tally.elsewhere += 1,
+            _ => todo.push(cell),
+        }
+    }
+    progress(&tally, None);
+    if todo.is_empty() {
+        return Ok(tally);
+    }
+    let worker = worker_name();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| memscape::Error::invalid("jobs", "a thread count the system allows", e))?;
+    enum Message {
+        Started(usize),
+        Finished(usize, Outcome),
+    }
+    let (send, receive) = mpsc::channel::<Message>();
+    let mut in_flight: Vec<usize> = vec![];
+    std::thread::scope(|scope| -> Result<()> {
+        let todo = &todo;
+        scope.spawn(move || {
+            pool.scope(|s| {
+                for (i, &cell) in todo.iter().enumerate() {
+                    let send = send.clone();
+                    s.spawn(move |_| {
+                        let _ = send.send(Message::Started(i));
+                        let outcome = runner.run(cell);
+                        let _ = send.send(Message::Finished(i, outcome));
+                    });
+                }
+            });
+        });
+        let mut last_beat = Instant::now();
+        let mut remaining = todo.len();
+        while remaining > 0 {
+            match receive.recv_timeout(HEARTBEAT) {
+                Ok(Message::Started(i)) => {
+                    store.start(todo[i], &worker)?;
+                    in_flight.push(i);
+                }
+                Ok(Message::Finished(i, outcome)) => {
+                    store.finish(&todo[i].id, &outcome)?;
+                    in_flight.retain(|&j| j != i);
+                    remaining -= 1;
+                    match outcome {
+                        Outcome::Done { .. } => tally.done += 1,
+                        Outcome::Failed { .. } => tally.failed += 1,
+                    }
+                    progress(&tally, Some(todo[i]));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if last_beat.elapsed() >= HEARTBEAT {
+                let ids: Vec<String> = in_flight.iter().map(|&i| todo[i].id.clone()).collect();
+                store.heartbeat(&ids)?;
+                last_beat = Instant::now();
+            }
+        }
+        Ok(())
+    })?;
+    Ok(tally)
+}
+
+/// Cells of each state, for `sweep status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    pub total: usize,
+    pub done: usize,
+    pub running: usize,
+    pub failed: usize,
+    /// Never started, or left running by a worker that is gone.
+    pub pending: usize,
+    /// Of the pending: left running by a worker that is gone.
+    pub stalled: usize,
+    /// The failed cells' ids and errors.
+    pub errors: Vec<(String, String)>,
+}
+
+/// The state of every cell of `spec` in `store`.
+pub fn status(spec: &Spec, store: &Store) -> Result<Status> {
+    let records = store.records()?;
+    let mut s = Status {
+        total: spec.cells.len(),
+        ..Status::default()
+    };
+    for cell in &spec.cells {
+        match records.get(&cell.id) {
+            None => s.pending += 1,
+            Some(r) => match r.status.as_str() {
+                "done" => s.done += 1,
+                "failed" => {
+                    s.failed += 1;
+                    s.errors
+                        .push((cell.id.clone(), r.error.clone().unwrap_or_default()));
+                }
+                _ if r.in_flight() => s.running += 1,
+                _ => {
+                    s.pending += 1;
+                    s.stalled += 1;
+                }
+            },
+        }
+    }
+    Ok(s)
+}
+
+/// The cells of `spec` by id.
+pub fn by_id(spec: &Spec) -> HashMap<&str, &Cell> {
+    spec.cells.iter().map(|c| (c.id.as_str(), c)).collect()
+}
+
+/// A path made absolute against the current folder.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

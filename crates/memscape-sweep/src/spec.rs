@@ -1,0 +1,498 @@
+//! The sweep spec: a TOML file whose `[axes]` span a grid of cells. Every cell is one model at
+//! one training-set size K of one phase map (`memscape map`), resolved to a full configuration
+//! and named by a hash of it.
+//!
+//! ```toml
+//! [axes]                      # every combination is a cell
+//! data = ["circle"]           # dataset specs, as map's --data
+//! k = [2, 9, 90]              # training-set sizes
+//! seed = [0, 1]               # seeds the sampler and the network's training (default [0])
+//! model = ["exact", "mlp"]    # exact, mlp, unet (default ["exact"])
+//! intervention = ["none", "wd"]  # names from [interventions] (default ["none"])
+//! train_steps = [300, 1000]   # training length of the networks (default [4000])
+//!
+//! [map]                       # the sampler and the classification, as map's flags
+//! n_samples = 300             # (defaults: those of `memscape map`)
+//! steps = 40
+//!
+//! [train]                     # the network and its training (defaults: TrainConfig's)
+//! width = 64
+//! depth = 2
+//!
+//! [interventions.wd]          # an intervention: fields of [train] it overrides
+//! weight_decay = 0.01
+//! ```
+//!
+//! The exact model is part of every sweep, as of every map, and ignores the training axes: it
+//! has one cell per (data, K, seed). A network cell trains with `seed` as its training seed and samples with it as the sampler's seed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memscape::analysis::classify::{Threshold, ThresholdSpec};
+use memscape::analysis::support::SUPPORT_QUANTILE;
+use memscape::dataset::DataSpec;
+use memscape::denoiser::Pruning;
+use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
+use memscape::pipeline::{MapPlan, MapRequest, SamplingPlan, default_holdout};
+use memscape::sampler::SamplerKind;
+use memscape_train::{Architecture, TrainConfig};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, SweepError};
+
+/// Version of the cell configuration's layout: part of every cell id, so a change that alters
+/// what a configuration means never reuses an old result.
+pub const CELL_LAYOUT: u32 = 1;
+
+/// The axes as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Axes {
+    data: Vec<String>,
+    k: Vec<usize>,
+    #[serde(default = "default_seeds")]
+    seed: Vec<u64>,
+    #[serde(default = "default_models")]
+    model: Vec<String>,
+    #[serde(default = "default_interventions")]
+    intervention: Vec<String>,
+    #[serde(default = "default_train_steps")]
+    train_steps: Vec<usize>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+fn default_models() -> Vec<String> {
+    vec!["exact".into()]
+}
+fn default_interventions() -> Vec<String> {
+    vec![NO_INTERVENTION.into()]
+}
+fn default_train_steps() -> Vec<usize> {
+    vec![DEFAULT_TRAIN_STEPS]
+}
+
+/// The intervention that changes nothing; always defined.
+pub const NO_INTERVENTION: &str = "none";
+/// Training steps when `[axes] train_steps` is not given (`memscape map`'s default).
+pub const DEFAULT_TRAIN_STEPS: usize = 4000;
+
+/// The `[map]` table: what `memscape map` takes as flags, with its defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapSettings {
+    /// Samples per cell.
+    pub n_samples: usize,
+    /// Noise levels of the sampler.
+    pub steps: usize,
+    /// Integrator: em, ddim or heun; `eta` is DDIM's stochasticity.
+    pub sampler: String,
+    pub eta: f64,
+    /// Noise process: ve, vp or vp-cosine.
+    pub process: String,
+    /// Grid spacing: karras, geometric or linear-t.
+    pub spacing: String,
+    /// Noise range (defaults: 10 × and 0.02 × the data's RMS norm).
+    pub sigma_max: Option<f64>,
+    pub sigma_min: Option<f64>,
+    /// Rows per denoiser call (never changes the result).
+    pub batch_size: usize,
+    /// Seed of the permutation whose first K points are the training set.
+    pub subset_seed: u64,
+    /// Bootstrap resamples of the confidence intervals.
+    pub resamples: usize,
+    /// Thresholds (absent: automatic).
+    pub delta_m: Option<f64>,
+    pub delta_s: Option<f64>,
+    /// Held-out points (absent: min(1000, pool − largest K of the axis)).
+    pub holdout: Option<usize>,
+    pub support_quantile: f64,
+    /// The exact denoiser's pruning: "off", "auto" or { tolerance = t }.
+    pub pruning: Pruning,
+}
+
+impl Default for MapSettings {
+    fn default() -> Self {
+        MapSettings {
+            n_samples: 2000,
+            steps: 100,
+            sampler: "em".into(),
+            eta: 0.0,
+            process: "ve".into(),
+            spacing: "karras".into(),
+            sigma_max: None,
+            sigma_min: None,
+            batch_size: 1024,
+            subset_seed: 42,
+            resamples: 200,
+            delta_m: None,
+            delta_s: None,
+            holdout: None,
+            support_quantile: SUPPORT_QUANTILE,
+            pruning: Pruning::Auto,
+        }
+    }
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    axes: Axes,
+    #[serde(default)]
+    map: MapSettings,
+    #[serde(default)]
+    train: toml::Table,
+    #[serde(default)]
+    interventions: BTreeMap<String, toml::Table>,
+}
+
+/// One cell: a model at one K of one map, fully resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    /// The first 16 hex digits of SHA-256 of the canonical JSON of `config`.
+    pub id: String,
+    /// The axes' values of this cell (`intervention` and `train_steps` are `None` for exact).
+    pub data: String,
+    pub k: usize,
+    pub seed: u64,
+    pub model: String,
+    pub intervention: Option<String>,
+    pub train_steps: Option<usize>,
+    /// Everything the cell's result depends on.
+    pub config: CellConfig,
+}
+
+/// What a cell computes: one K of the map `request` for the exact model, or for a network
+/// trained with `train`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellConfig {
+    pub layout: u32,
+    pub request: MapRequest,
+    pub k: usize,
+    pub train: Option<TrainConfig>,
+}
+
+/// A parsed, checked sweep: its cells in a fixed order (data, seed, model, intervention,
+/// steps, K).
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub path: PathBuf,
+    /// The file's text, kept in the store.
+    pub text: String,
+    pub cells: Vec<Cell>,
+}
+
+const MODELS: [&str; 3] = ["exact", "mlp", "unet"];
+/// [train] keys an axis sets.
+const AXIS_KEYS: [(&str, &str); 4] = [
+    ("seed", "seed"),
+    ("steps", "train_steps"),
+    ("architecture", "model"),
+    ("checkpoints", "train_steps"),
+];
+
+impl Spec {
+    /// Reads and checks `path`, loading each dataset once to resolve held-out sizes and to
+    /// check K and the models against it.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| SweepError::Spec {
+            path: path.to_path_buf(),
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Parses the text of a spec file at `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Self> {
+        let err = |key: &str, message: String| SweepError::Spec {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        let file: SpecFile = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| format!("line {}: ", text[..s.start].lines().count().max(1)));
+            err(
+                "",
+                format!("{}{}", line.unwrap_or_default(), e.message().trim()),
+            )
+        })?;
+        let axes = &file.axes;
+        for (name, len) in [
+            ("data", axes.data.len()),
+            ("k", axes.k.len()),
+            ("seed", axes.seed.len()),
+            ("model", axes.model.len()),
+            ("intervention", axes.intervention.len()),
+            ("train_steps", axes.train_steps.len()),
+        ] {
+            if len == 0 {
+                return Err(err(
+                    &format!("axes.{name}"),
+                    "must be a non-empty list, got []".into(),
+                ));
+            }
+        }
+        if let Some(m) = axes.model.iter().find(|m| !MODELS.contains(&m.as_str())) {
+            return Err(err(
+                "axes.model",
+                format!("must be one of exact, mlp, unet, got {m:?}"),
+            ));
+        }
+        if let Some(&k) = axes.k.iter().find(|&&k| k < 2) {
+            return Err(err("axes.k", format!("must be ≥ 2 everywhere, got {k}")));
+        }
+        if let Some(&s) = axes.train_steps.iter().find(|&&s| s == 0) {
+            return Err(err("axes.train_steps", format!("must be ≥ 1, got {s}")));
+        }
+        for (key, axis) in AXIS_KEYS {
+            if file.train.contains_key(key) {
+                return Err(err(
+                    &format!("train.{key}"),
+                    format!("is set by the axis [axes] {axis}; remove it here"),
+                ));
+            }
+        }
+        let known = train_keys();
+        let check_keys =
+            |table: &toml::Table, section: &str| match table.keys().find(|k| !known.contains(k)) {
+                Some(k) => Err(err(
+                    &format!("{section}.{k}"),
+                    format!("unknown training field (known: {})", known.join(", ")),
+                )),
+                None => Ok(()),
+            };
+        check_keys(&file.train, "train")?;
+        for (name, table) in &file.interventions {
+            check_keys(table, &format!("interventions.{name}"))?;
+        }
+        if let Some(i) = axes
+            .intervention
+            .iter()
+            .find(|i| *i != NO_INTERVENTION && !file.interventions.contains_key(*i))
+        {
+            return Err(err(
+                "axes.intervention",
+                format!("names an intervention with no [interventions.{i}] table: {i:?}"),
+            ));
+        }
+        let base = sampling_plan(&file.map).map_err(|e| err("map", e.to_string()))?;
+        let thresholds = ThresholdSpec {
+            delta_m: threshold(file.map.delta_m).map_err(|m| err("map.delta_m", m))?,
+            delta_s: threshold(file.map.delta_s).map_err(|m| err("map.delta_s", m))?,
+            ..Default::default()
+        };
+        let mut ks = axes.k.clone();
+        ks.sort_unstable();
+        ks.dedup();
+        let largest = *ks.last().expect("non-empty");
+        let exact = "exact".to_string();
+        let mut cells: Vec<Cell> = vec![];
+        for data_text in &axes.data {
+            let data = DataSpec::parse(data_text).map_err(|e| err("axes.data", e.to_string()))?;
+            let pool = Arc::new(data.load().map_err(|e| err("axes.data", e.to_string()))?);
+            let holdout = file
+                .map
+                .holdout
+                .unwrap_or_else(|| default_holdout(pool.num_patterns(), largest));
+            if largest + holdout > pool.num_patterns() {
+                return Err(err(
+                    "axes.k",
+                    format!(
+                        "must leave {holdout} held-out points of the {} in {data_text:?}: largest K is {largest}",
+                        pool.num_patterns()
+                    ),
+                ));
+            }
+            let models: Vec<&String> = std::iter::once(&exact)
+                .chain(axes.model.iter().filter(|m| *m != "exact"))
+                .collect();
+            let first = cells.len();
+            for &seed in &axes.seed {
+                for &model in &models {
+                    let variants: Vec<(Option<&String>, Option<usize>)> = if model == "exact" {
+                        vec![(None, None)]
+                    } else {
+                        if pool.image_shape.is_none() && model == "unet" {
+                            return Err(err(
+                                "axes.model",
+                                format!(
+                                    "\"unet\" needs image data, and {data_text:?} is not images"
+                                ),
+                            ));
+                        }
+                        axes.intervention
+                            .iter()
+                            .flat_map(|i| axes.train_steps.iter().map(move |&s| (Some(i), Some(s))))
+                            .collect()
+                    };
+                    for (intervention, steps) in variants {
+                        let train = match (intervention, steps) {
+                            (Some(i), Some(s)) => Some(
+                                train_config(&file, model, i, s, seed, pool.image_shape)
+                                    .map_err(|(key, m)| err(&key, m))?,
+                            ),
+                            _ => None,
+                        };
+                        for &k in &ks {
+                            let request = MapRequest {
+                                data: data.clone(),
+                                ks: vec![k],
+                                subset_seed: file.map.subset_seed,
+                                plan: SamplingPlan { seed, ..base },
+                                num_samples: file.map.n_samples,
+                                thresholds,
+                                resamples: file.map.resamples,
+                                nonlinear: vec![],
+                                holdout: Some(holdout),
+                                support_quantile: file.map.support_quantile,
+                                pruning: file.map.pruning,
+                            };
+                            let config = CellConfig {
+                                layout: CELL_LAYOUT,
+                                request,
+                                k,
+                                train: train.clone(),
+                            };
+                            cells.push(Cell {
+                                id: cell_id(&config),
+                                data: data_text.clone(),
+                                k,
+                                seed,
+                                model: model.clone(),
+                                intervention: intervention.cloned(),
+                                train_steps: steps,
+                                config,
+                            });
+                        }
+                    }
+                }
+            }
+            // the sampler's noise range and the split, checked once per dataset
+            MapPlan::with_pool(cells[first].config.request.clone(), pool)
+                .map_err(|e| err("map", e.to_string()))?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        cells.retain(|c| seen.insert(c.id.clone()));
+        Ok(Spec {
+            path: path.to_path_buf(),
+            text,
+            cells,
+        })
+    }
+}
+
+/// A cell's id: the first 16 hex digits of SHA-256 of its configuration's JSON (struct fields
+/// in declaration order, so the text is canonical for a given layout).
+fn cell_id(config: &CellConfig) -> String {
+    let json = serde_json::to_string(config).expect("a configuration serialises");
+    let digest = Sha256::digest(json.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fields of [`TrainConfig`] a spec may set (those no axis or the data sets).
+fn train_keys() -> Vec<String> {
+    let json = serde_json::to_value(TrainConfig::default()).expect("serialises");
+    json.as_object()
+        .expect("a struct")
+        .keys()
+        .filter(|k| !AXIS_KEYS.iter().any(|(a, _)| a == k) && *k != "image_shape")
+        .cloned()
+        .collect()
+}
+
+/// The training configuration of one cell: [train], then the intervention's overrides, then
+/// the axes' values; checked. Errors name the TOML key.
+fn train_config(
+    file: &SpecFile,
+    model: &str,
+    intervention: &str,
+    steps: usize,
+    seed: u64,
+    image_shape: Option<(usize, usize)>,
+) -> std::result::Result<TrainConfig, (String, String)> {
+    let mut table = file.train.clone();
+    if let Some(overrides) = file.interventions.get(intervention) {
+        table.extend(overrides.clone());
+    }
+    let section = if intervention == NO_INTERVENTION {
+        "train".to_string()
+    } else {
+        format!("train or interventions.{intervention}")
+    };
+    let mut config: TrainConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| (section.clone(), e.message().trim().to_string()))?;
+    config.architecture = match model {
+        "unet" => Architecture::Unet,
+        _ => Architecture::Mlp,
+    };
+    config.steps = steps;
+    config.seed = seed;
+    config.checkpoints = 1;
+    config.image_shape = image_shape;
+    config.validate().map_err(|e| (section, e.to_string()))?;
+    config.image_shape = None;
+    Ok(config)
+}
+
+fn threshold(value: Option<f64>) -> std::result::Result<Threshold, String> {
+    match value {
+        None => Ok(Threshold::Auto),
+        Some(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
+        Some(v) => Err(format!(
+            "must be a number > 0 (or absent: automatic), got {v}"
+        )),
+    }
+}
+
+/// The sampler of [map], with seed 0 (each cell sets its own).
+fn sampling_plan(m: &MapSettings) -> memscape::Result<SamplingPlan> {
+    let process = match m.process.as_str() {
+        "ve" => NoiseProcess::Ve,
+        "vp" => NoiseProcess::Vp(VpSchedule::DDPM_LINEAR),
+        "vp-cosine" => NoiseProcess::Vp(VpSchedule::COSINE),
+        other => {
+            return Err(memscape::Error::invalid(
+                "process",
+                "one of ve, vp, vp-cosine",
+                format!("{other:?}"),
+            ));
+        }
+    };
+    let spacing = match m.spacing.as_str() {
+        "karras" => Spacing::Karras { rho: 7.0 },
+        "geometric" => Spacing::Geometric,
+        "linear-t" => Spacing::LinearT,
+        other => {
+            return Err(memscape::Error::invalid(
+                "spacing",
+                "one of karras, geometric, linear-t",
+                format!("{other:?}"),
+            ));
+        }
+    };
+    if m.n_samples < 2 {
+        return Err(memscape::Error::invalid("n_samples", "≥ 2", m.n_samples));
+    }
+    if m.batch_size == 0 {
+        return Err(memscape::Error::invalid("batch_size", "≥ 1", 0));
+    }
+    Ok(SamplingPlan {
+        kind: SamplerKind::parse(&m.sampler, m.eta)?,
+        process,
+        spacing,
+        sigma_max: m.sigma_max,
+        sigma_min: m.sigma_min,
+        num_steps: m.steps,
+        seed: 0,
+        batch_size: m.batch_size,
+    })
+}
