@@ -133,7 +133,15 @@ impl CellRunner {
 
     fn compute(&self, cell: &Cell) -> Result<Computed> {
         let plan = MapPlan::with_pool(cell.config.request.clone(), self.pool(cell)?)?;
-        let out = RunDir::create(self.dir.cell_dir(&cell.id))?;
+        // a cell's folder is its own: whatever an interrupted attempt left there goes
+        let folder = self.dir.cell_dir(&cell.id);
+        if folder.is_dir() {
+            std::fs::remove_dir_all(&folder).map_err(|source| memscape::Error::Io {
+                path: folder.clone(),
+                source,
+            })?;
+        }
+        let out = RunDir::create(folder)?;
         let rel = |name: &str| format!("cells/{}/{name}", cell.id);
         let mut files = vec![];
         let point = match &cell.config.train {

@@ -218,7 +218,7 @@ impl Spec {
         let file: SpecFile = toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| format!("line {}: ", text[..s.start].lines().count().max(1)));
+                .map(|s| format!("line {}: ", text[..s.start].matches('\n').count() + 1));
             err(
                 "",
                 format!("{}{}", line.unwrap_or_default(), e.message().trim()),
