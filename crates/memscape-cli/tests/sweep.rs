@@ -259,26 +259,16 @@ fn the_store_reads_with_plain_sql() {
              FROM cells ORDER BY k",
         )
         .unwrap();
-    let got: Vec<(i64, String, String, i64, f64, i64, String, f64, String)> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    assert_eq!(got.len(), 2);
-    for (k, model, status, attempts, memorized, n, files, seconds, version) in got {
-        assert!(k == 2 || k == 9);
+    let mut rows = stmt.query([]).unwrap();
+    let mut seen = vec![];
+    while let Some(r) = rows.next().unwrap() {
+        let k: i64 = r.get(0).unwrap();
+        let (model, status): (String, String) = (r.get(1).unwrap(), r.get(2).unwrap());
+        let (attempts, memorized, n): (i64, f64, i64) =
+            (r.get(3).unwrap(), r.get(4).unwrap(), r.get(5).unwrap());
+        let (files, seconds, version): (String, f64, String) =
+            (r.get(6).unwrap(), r.get(7).unwrap(), r.get(8).unwrap());
+        seen.push(k);
         assert_eq!(
             (model.as_str(), status.as_str(), attempts, n),
             ("exact", "done", 1, 100)
@@ -287,10 +277,12 @@ fn the_store_reads_with_plain_sql() {
         assert!(seconds > 0.0);
         assert_eq!(version, env!("CARGO_PKG_VERSION"));
         let files: Vec<String> = serde_json::from_str(&files).unwrap();
+        assert_eq!(files.len(), 3);
         for f in files {
             assert!(out.join(&f).is_file(), "{f}");
         }
     }
+    assert_eq!(seen, [2, 9]);
 }
 
 #[test]
