@@ -4,11 +4,13 @@
 
 mod commands;
 mod flags;
+mod progress;
 
 use clap::Parser;
 
 fn main() {
     let cli = flags::Cli::parse();
+    progress::install();
     let command: Vec<String> = std::env::args().collect();
     match commands::run(cli, command) {
         Ok(code) => std::process::exit(code),

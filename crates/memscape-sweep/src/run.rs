@@ -217,7 +217,7 @@ impl TrainedModel for Saving {
     }
 }
 
-/// Progress of a sweep, reported after every cell.
+/// What a run of a sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Cells of the spec.
@@ -235,14 +235,12 @@ pub struct Tally {
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Runs the cells of `cells` not yet done in `store` on a pool of `jobs` threads, committing
-/// each as it ends; `progress` is called after each. Cells another live worker holds are left
-/// to it.
+/// each as it ends. Cells another live worker holds are left to it.
 pub fn run_cells(
     runner: &CellRunner,
     store: &Store,
     cells: &[&Cell],
     jobs: usize,
-    progress: &dyn Fn(&Tally, Option<&Cell>),
 ) -> Result<Tally> {
     let records = store.records()?;
     let mut tally = Tally {
@@ -257,10 +255,10 @@ pub fn run_cells(
             _ => todo.push(cell),
         }
     }
-    progress(&tally, None);
     if todo.is_empty() {
         return Ok(tally);
     }
+    let progress = memscape::progress::Task::start("sweep (cells)", todo.len() as u64);
     let worker = worker_name();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
@@ -302,7 +300,7 @@ pub fn run_cells(
                         Outcome::Done { .. } => tally.done += 1,
                         Outcome::Failed { .. } => tally.failed += 1,
                     }
-                    progress(&tally, Some(todo[i]));
+                    progress.advance(1);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,

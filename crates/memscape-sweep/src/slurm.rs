@@ -163,7 +163,6 @@ pub fn run_task(
     assignment_path: &Path,
     task: usize,
     jobs: usize,
-    progress: &dyn Fn(&Tally, Option<&Cell>),
 ) -> Result<(Spec, Tally)> {
     let text = std::fs::read_to_string(assignment_path)
         .map_err(|e| SweepError::store(assignment_path, e))?;
@@ -204,6 +203,6 @@ pub fn run_task(
     let store = Store::open_task(&dir.tasks_dir().join(format!("{stamp}-{task}.db")))?;
     store.set_spec(&spec.text)?;
     let runner = CellRunner::new(dir.clone());
-    let tally = run_cells(&runner, &store, &mine, jobs, progress)?;
+    let tally = run_cells(&runner, &store, &mine, jobs)?;
     Ok((spec, tally))
 }

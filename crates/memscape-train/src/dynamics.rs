@@ -305,6 +305,10 @@ pub fn dynamics(
     let mut spur_flags: Vec<Flags> = vec![];
     let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
     let (mut grid, mut grid_train, mut image_shape) = (vec![], None, None);
+    let progress = memscape::progress::Task::start(
+        "dynamics (K × seed × checkpoint)",
+        (request.ks.len() * request.seeds * steps.len()) as u64,
+    );
     for &k in &request.ks {
         let set = training_set(&request.data, k, request.holdout, request.subset_seed)?;
         image_shape = set.train.image_shape;
@@ -411,6 +415,7 @@ pub fn dynamics(
                         attractors: attractors.as_ref().map(AttractorRow::of),
                     });
                     cells.push(c.ratio_memorized.clone());
+                    progress.advance(1);
                     if keep_grid && s == 0 {
                         grid.push(GridCell {
                             step: meta.step,

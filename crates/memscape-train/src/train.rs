@@ -489,7 +489,9 @@ pub fn train(
     let mut evals = vec![];
     let (mut x0, mut sigmas, mut noise) =
         (vec![0.0; rows * d], vec![0.0; rows], vec![0.0; rows * d]);
+    let progress = memscape::progress::Task::start("training (steps)", last as u64);
     for step in 1..=last {
+        progress.advance(1);
         let mut r = rng::stream(config.seed, step as u64);
         if rows < k {
             // partial Fisher–Yates: the first `rows` entries become a uniform draw

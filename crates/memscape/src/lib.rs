@@ -24,6 +24,7 @@ pub mod error;
 pub mod hopfield;
 pub mod noise;
 pub mod pipeline;
+pub mod progress;
 pub mod rng;
 pub mod sampler;
 pub mod store;

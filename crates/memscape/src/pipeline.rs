@@ -728,12 +728,20 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
     let plan = MapPlan::new(request)?;
     let mut timings = BTreeMap::from([("load_s".to_string(), clock.elapsed().as_secs_f64())]);
     let (mut exact, mut other) = (vec![], vec![]);
+    let models = 1 + usize::from(trained.is_some());
+    let progress = crate::progress::Task::start(
+        "map (model × K points)",
+        (models * plan.request.ks.len()) as u64,
+    );
     for &k in &plan.request.ks {
         exact.push(plan.measure_exact(k)?);
+        progress.advance(1);
         if let Some(model) = trained {
             other.push(plan.measure_trained(k, model)?);
+            progress.advance(1);
         }
     }
+    drop(progress);
     exact.extend(other);
     let mut run = plan.assemble(exact, trained.map(|t| t.config()), BTreeMap::new())?;
     timings.append(&mut run.timings);

@@ -128,6 +128,8 @@ pub fn sample(
     }
     let prior_std = config.schedule.process.prior_std(sigmas[0]);
     let mut out = Array2::zeros((n, dim));
+    let progress =
+        crate::progress::Task::start("sampling (sample-steps)", (n * (sigmas.len() - 1)) as u64);
     let mut start = 0;
     while start < n {
         let rows = start..(start + config.batch_size).min(n);
@@ -149,6 +151,7 @@ pub fn sample(
                 &mut streams,
                 observer,
             );
+            progress.advance(rows.len() as u64);
         }
         out.slice_mut(s![rows.clone(), ..]).assign(&y);
         start = rows.end;

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-/// Flow order; `error`, `units` and `rng` are shared foundations usable by every stage.
+/// Flow order; `error`, `units`, `rng` and `progress` are shared foundations usable by every
+/// stage.
 const STAGES: &[&str] = &[
-    "error", "units", "rng", "dataset", "noise", "denoiser", "hopfield", "sampler", "analysis",
-    "store", "pipeline",
+    "error", "units", "rng", "progress", "dataset", "noise", "denoiser", "hopfield", "sampler",
+    "analysis", "store", "pipeline",
 ];
 
 fn stage_of(path: &Path, src: &Path) -> Option<usize> {

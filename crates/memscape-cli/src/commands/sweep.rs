@@ -1,12 +1,11 @@
 //! `memscape sweep`: run a spec's cells locally or submit them to Slurm; `status`, `collect`,
 //! and `run-cells` (one array task's share).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use memscape::store::RunDir;
 use memscape_sweep::collect::collect;
-use memscape_sweep::run::{CellRunner, SweepDir, Tally, run_cells, status};
+use memscape_sweep::run::{CellRunner, SweepDir, run_cells, status};
 use memscape_sweep::slurm::{SlurmOptions, run_task, submit};
 use memscape_sweep::spec::{Cell, Spec};
 
@@ -23,9 +22,7 @@ pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
             jobs,
         }) => {
             let dir = SweepDir::new(out);
-            let bar = Bar::new();
-            let (spec, tally) = run_task(&dir, &assignment, task, jobs, &|t, c| bar.update(t, c))?;
-            bar.finish();
+            let (spec, tally) = run_task(&dir, &assignment, task, jobs)?;
             eprintln!(
                 "task {task} of {}: {} cells done, {} failed, {} already done",
                 spec.path.display(),
@@ -79,10 +76,8 @@ pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let runner = CellRunner::new(dir.clone());
             let cells: Vec<&Cell> = spec.cells.iter().collect();
-            let bar = Bar::new();
             let clock = std::time::Instant::now();
-            let tally = run_cells(&runner, &store, &cells, jobs, &|t, c| bar.update(t, c))?;
-            bar.finish();
+            let tally = run_cells(&runner, &store, &cells, jobs)?;
             let s = status(&spec, &store)?;
             for (id, error) in &s.errors {
                 eprintln!("memscape: cell {id} failed: {error}");
@@ -189,41 +184,4 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
         super::print_json(&summary);
     }
     Ok(i32::from(!collection.incomplete.is_empty()))
-}
-
-/// A progress bar over cells, on stderr when it is a terminal (hidden otherwise).
-struct Bar(indicatif::ProgressBar);
-
-impl Bar {
-    fn new() -> Self {
-        let bar = if std::io::stderr().is_terminal() {
-            indicatif::ProgressBar::new(0)
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} cells {msg} (eta {eta})",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        Bar(bar)
-    }
-
-    fn update(&self, t: &Tally, cell: Option<&Cell>) {
-        self.0
-            .set_length((t.total - t.skipped - t.elsewhere) as u64);
-        self.0.set_position((t.done + t.failed) as u64);
-        if let Some(c) = cell {
-            self.0.set_message(format!(
-                "(last: {} K={} seed {}; {} failed)",
-                c.model, c.k, c.seed, t.failed
-            ));
-        }
-    }
-
-    fn finish(&self) {
-        self.0.finish_and_clear();
-    }
 }

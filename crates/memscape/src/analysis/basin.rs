@@ -70,9 +70,11 @@ pub fn basin_weights(
 ) -> (Vec<(usize, f64)>, f64, f64) {
     let patterns = land.patterns();
     let sigma = land.beta.sqrt().recip();
+    let progress = crate::progress::Task::start("basin weights (descents)", n as u64);
     let ends: Vec<Endpoint> = (0..n)
         .into_par_iter()
         .map(|i| {
+            progress.advance(1);
             let mut rng = stream(seed, i as u64);
             let mu =
                 ((uniform(&mut rng) * patterns.nrows() as f64) as usize).min(patterns.nrows() - 1);

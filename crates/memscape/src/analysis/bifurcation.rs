@@ -515,7 +515,9 @@ pub fn sweep(
     let d = patterns.ncols();
     let mut sets: Vec<CriticalSet> = Vec::with_capacity(thetas.len());
     let mut grid_thetas = Vec::with_capacity(thetas.len());
+    let progress = crate::progress::Task::start("critical points on the grid", thetas.len() as u64);
     for &th in &thetas {
+        progress.advance(1);
         let (th, set) = set_at(&family, th, &config.search, sets.last(), hi)?;
         grid_thetas.push(th);
         sets.push(set);

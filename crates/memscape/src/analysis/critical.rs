@@ -302,11 +302,13 @@ pub fn critical_points(
     let local_radius = (0.2 * config.memory_radius).min(0.1 * scale);
     let starts = starts(patterns, config, extra_starts);
     let (mut found, mut unconverged) = (Vec::<(Array1<f64>, f64)>::new(), 0);
+    let progress = crate::progress::Task::start("critical points (starts)", starts.len() as u64);
     let results: Vec<(Array1<f64>, bool, f64)> = {
         use rayon::prelude::*;
         starts
             .par_iter()
             .flat_map_iter(|s| {
+                progress.advance(1);
                 [
                     newton(land, s.view(), floor_scale, max_step, config.max_iterations),
                     descend(
