@@ -135,6 +135,112 @@ batch_size = 256
     assert_eq!(cells.len(), 4);
 }
 
+/// A dynamics study as a sweep: one cell per (K, training seed, intervention), assembled by
+/// collect into the run directory of `memscape dynamics --intervention`, bit for bit.
+#[test]
+fn a_dynamics_sweep_collects_into_memscape_dynamics() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "dyn.toml",
+        r#"
+study = "dynamics"
+
+[axes]
+data = ["circle"]
+k = [4, 8]
+seed = [0, 1]
+model = ["mlp"]
+intervention = ["none", "weight-decay=0.01"]
+train_steps = [300]
+
+[map]
+n_samples = 100
+steps = 20
+resamples = 20
+holdout = 500
+
+[dynamics]
+checkpoints = 4
+max_groups = 16
+
+[train]
+width = 32
+depth = 2
+batch_size = 256
+
+[interventions."weight-decay=0.01"]
+weight_decay = 0.01
+"#,
+    );
+    let out = dir.path().join("sweep");
+    let o = out.to_str().unwrap();
+    let status = common::json(&sweep(&[&spec, "--out", o, "--json"]));
+    assert_eq!(
+        status["done"].as_u64(),
+        Some(8),
+        "2 K × 2 seeds × 2 interventions"
+    );
+    let collected = common::json(&sweep(&["collect", &spec, "--out", o, "--json"]));
+    assert_eq!(collected["maps"][0]["name"], "circle_mlp_steps300");
+    let cli = dir.path().join("dynamics");
+    let d = memscape(&[
+        "dynamics",
+        "--k",
+        "4,8",
+        "--seeds",
+        "2",
+        "--steps",
+        "300",
+        "--checkpoints",
+        "4",
+        "--intervention",
+        "weight-decay=0.01",
+        "--n-samples",
+        "100",
+        "--sample-steps",
+        "20",
+        "--resamples",
+        "20",
+        "--holdout",
+        "500",
+        "--width",
+        "32",
+        "--depth",
+        "2",
+        "--attractor-groups",
+        "16",
+        "--out",
+        cli.to_str().unwrap(),
+    ]);
+    assert!(d.status.success(), "{}", stderr(&d));
+    let run = out.join("collect").join("circle_mlp_steps300");
+    for f in ["phase.csv", "loss.csv", "attractors.csv"] {
+        assert_eq!(
+            std::fs::read(cli.join(f)).unwrap(),
+            std::fs::read(run.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let results = |dir: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("seconds");
+        v
+    };
+    assert_eq!(
+        results(&cli),
+        results(&run),
+        "taus, fits and the interventions table"
+    );
+    assert!(run.join("report.html").is_file());
+    // one row per cell and checkpoint
+    assert_eq!(
+        common::csv_rows(&out.join("collect").join("cells.csv")).len(),
+        8 * 4
+    );
+}
+
 /// Kills a sweep with SIGKILL at several moments and reruns it: every cell ends present once,
 /// with the results and arrays of an uninterrupted run.
 #[test]
@@ -254,7 +360,7 @@ fn the_store_reads_with_plain_sql() {
         .prepare(
             "SELECT k, model, status, attempts,
                     json_extract(results, '$.fractions.memorized.value'),
-                    json_extract(config, '$.request.num_samples'), files, seconds,
+                    json_extract(config, '$.work.request.num_samples'), files, seconds,
                     memscape_version
              FROM cells ORDER BY k",
         )
@@ -339,7 +445,7 @@ fn a_failed_cell_exits_1_and_is_retried() {
 #[test]
 fn bad_specs_and_stores_exit_2_naming_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str]); 8] = [
         (
             "[axes]\ndata = [\"circle\"]\nk = [2]\ncolour = [1]\n",
             "unknown_axis",
@@ -374,6 +480,11 @@ fn bad_specs_and_stores_exit_2_naming_the_file_and_key() {
             "[axes]\ndata = [\"circle\"]\nk = [2]\nintervention = [\"wd\"]\nmodel = [\"mlp\"]\n",
             "intervention",
             &["axes.intervention", "[interventions.wd]"],
+        ),
+        (
+            "study = \"dynamics\"\n[axes]\ndata = [\"circle\"]\nk = [2]\n",
+            "dynamics_exact",
+            &["axes.model", "exact is not trained"],
         ),
     ];
     for (text, name, needles) in cases {

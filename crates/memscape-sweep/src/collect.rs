@@ -1,14 +1,18 @@
-//! From the store to `map`'s results: the cells of one (data, seed) and, for each trained
-//! variant (model, intervention, steps), that variant's cells, assembled by
-//! [`MapPlan::assemble`] into the same [`MapRun`] a single `memscape map` gives.
+//! From the store to `map`'s and `dynamics`' results. In a map study, the cells of one
+//! (data, seed) and, for each trained variant (model, intervention, steps), that variant's
+//! cells, assembled by [`MapPlan::assemble`] into the same [`MapRun`] a single `memscape map`
+//! gives. In a dynamics study, the cells of one (data, model, steps, intervention) over every K
+//! and seed, assembled by [`DynamicsPlan::assemble`] into the [`DynamicsRun`] of `memscape
+//! dynamics`, the interventions beside the baseline (`none`, else the first).
 
 use std::collections::BTreeMap;
 
 use memscape::pipeline::{MapPlan, MapRow, MapRun};
+use memscape_train::dynamics::{DynamicsPlan, DynamicsRow, DynamicsRun};
 
 use crate::error::{Result, SweepError};
 use crate::run::CellRunner;
-use crate::spec::{Cell, Spec};
+use crate::spec::{Cell, NO_INTERVENTION, Spec, Work};
 use crate::store::Store;
 
 /// One assembled map.
@@ -20,9 +24,17 @@ pub struct CollectedMap {
     pub trained: Vec<Cell>,
 }
 
+/// One assembled dynamics study: the baseline run first, then each intervention's.
+pub struct CollectedDynamics {
+    /// Its folder under `collect/`: data, model and steps.
+    pub name: String,
+    pub runs: Vec<(String, DynamicsRun)>,
+}
+
 /// Everything `collect` gives.
 pub struct Collection {
     pub maps: Vec<CollectedMap>,
+    pub studies: Vec<CollectedDynamics>,
     /// Maps left out because cells are not done: name and missing cell count.
     pub incomplete: Vec<(String, usize)>,
     /// `cells.csv`: one row per finished cell ([`CELLS_HEADER`]).
@@ -30,7 +42,7 @@ pub struct Collection {
 }
 
 /// Header of `cells.csv`.
-pub const CELLS_HEADER: &str = "id,data,k,seed,model,intervention,train_steps,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,off_support,off_support_lo,off_support_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,seconds";
+pub const CELLS_HEADER: &str = "id,data,k,seed,model,intervention,train_steps,step,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,off_support,off_support_lo,off_support_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,seconds";
 
 /// A file-name-safe form of `text`.
 fn slug(text: &str) -> String {
@@ -54,8 +66,26 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
     // (data, seed) → exact cells; (data, seed) → variant name → trained cells
     let mut exact: BTreeMap<(String, u64), Vec<&Cell>> = BTreeMap::new();
     let mut trained: BTreeMap<(String, u64), BTreeMap<String, Vec<&Cell>>> = BTreeMap::new();
+    // (data, model, steps) → intervention → cells
+    type Studies<'a> = BTreeMap<(String, String, usize), Vec<(String, Vec<&'a Cell>)>>;
+    let mut studies: Studies = BTreeMap::new();
     for cell in &spec.cells {
         let key = (cell.data.clone(), cell.seed);
+        if let Work::Dynamics { .. } = cell.config.work {
+            let variants = studies
+                .entry((
+                    cell.data.clone(),
+                    cell.model.clone(),
+                    cell.train_steps.unwrap_or(0),
+                ))
+                .or_default();
+            let name = cell.intervention.clone().unwrap_or_default();
+            match variants.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, cells)) => cells.push(cell),
+                None => variants.push((name, vec![cell])),
+            }
+            continue;
+        }
         match (&cell.intervention, cell.train_steps) {
             (Some(i), Some(steps)) => trained
                 .entry(key)
@@ -87,7 +117,10 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
                 incomplete.push((name, missing));
                 continue;
             }
-            let mut request = exact_cells[0].config.request.clone();
+            let Work::Map { request, .. } = &exact_cells[0].config.work else {
+                unreachable!("exact cells are map cells")
+            };
+            let mut request = request.clone();
             request.ks = exact_cells.iter().map(|c| c.k).collect();
             let plan = MapPlan::with_pool(request, runner.pool(exact_cells[0])?)?;
             let mut points = vec![];
@@ -95,10 +128,12 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
                 points.push(runner.load_point(cell)?);
             }
             let seconds: f64 = points.iter().map(|p| p.row.seconds).sum();
-            let config = trained_cells
-                .first()
-                .and_then(|c| c.config.train.as_ref())
-                .map(|t| serde_json::to_value(t).expect("a configuration serialises"));
+            let config = trained_cells.first().and_then(|c| match &c.config.work {
+                Work::Map { train, .. } => train
+                    .as_ref()
+                    .map(|t| serde_json::to_value(t).expect("a configuration serialises")),
+                Work::Dynamics { .. } => None,
+            });
             let run = plan.assemble(
                 points,
                 config,
@@ -111,20 +146,38 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
             });
         }
     }
+    let mut assembled = vec![];
+    for ((data, model, steps), mut variants) in studies {
+        // the baseline first
+        if let Some(i) = variants.iter().position(|(n, _)| n == NO_INTERVENTION) {
+            let baseline = variants.remove(i);
+            variants.insert(0, baseline);
+        }
+        let name = format!("{}_{model}_steps{steps}", slug(&data));
+        let mut runs = vec![];
+        for (intervention, mut cells) in variants {
+            let missing = cells.iter().filter(|c| !done(c)).count();
+            if missing > 0 {
+                incomplete.push((format!("{name} ({intervention})"), missing));
+                continue;
+            }
+            cells.sort_by_key(|c| (c.k, c.seed));
+            runs.push((intervention, assemble_study(&cells, runner, store)?));
+        }
+        if !runs.is_empty() {
+            assembled.push(CollectedDynamics { name, runs });
+        }
+    }
     let mut cells_csv = format!("{CELLS_HEADER}\n");
     for cell in &spec.cells {
         let Some((results, _, seconds)) = store.result(&cell.id)? else {
             continue;
         };
-        let row: MapRow = serde_json::from_str(&results).map_err(|e| {
+        let bad = |e: serde_json::Error| {
             SweepError::store(store.path(), format!("cell {}: results: {e}", cell.id))
-        })?;
-        let f = &row.fractions;
-        let e = |e: &memscape::analysis::classify::Estimate| {
-            format!("{},{},{}", e.value, e.ci[0], e.ci[1])
         };
-        cells_csv += &format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        let head = format!(
+            "{},{},{},{},{},{},{}",
             cell.id,
             csv_field(&cell.data),
             cell.k,
@@ -132,20 +185,86 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
             cell.model,
             cell.intervention.as_deref().unwrap_or(""),
             cell.train_steps.map_or(String::new(), |s| s.to_string()),
-            e(&f.memorized),
-            e(&f.spurious),
-            e(&f.generalized),
-            e(&f.off_support),
-            e(&f.f_mem),
-            row.num_attractors,
-            seconds
         );
+        let e = |e: &memscape::analysis::classify::Estimate| {
+            format!("{},{},{}", e.value, e.ci[0], e.ci[1])
+        };
+        let fractions = |f: &memscape::analysis::classify::Fractions| {
+            [
+                &f.memorized,
+                &f.spurious,
+                &f.generalized,
+                &f.off_support,
+                &f.f_mem,
+            ]
+            .map(e)
+            .join(",")
+        };
+        match cell.config.work {
+            Work::Map { .. } => {
+                let row: MapRow = serde_json::from_str(&results).map_err(bad)?;
+                cells_csv += &format!(
+                    "{head},,{},{},{seconds}\n",
+                    fractions(&row.fractions),
+                    row.num_attractors
+                );
+            }
+            Work::Dynamics { .. } => {
+                let rows: Vec<DynamicsRow> = serde_json::from_str(&results).map_err(bad)?;
+                for r in rows {
+                    let attractors = r.attractors.map_or(String::new(), |a| {
+                        (a.counts.memory + a.counts.spurious + a.counts.off_support).to_string()
+                    });
+                    cells_csv += &format!(
+                        "{head},{},{},{attractors},{seconds}\n",
+                        r.step,
+                        fractions(&r.fractions)
+                    );
+                }
+            }
+        }
     }
     Ok(Collection {
         maps,
+        studies: assembled,
         incomplete,
         cells_csv,
     })
+}
+
+/// The study of `cells` (one intervention, sorted by K then seed): the first cell's request
+/// over every K and seed, the units read back; only the first seed keeps its grid, as in
+/// `memscape dynamics`. Its time is the cells' compute time.
+fn assemble_study(cells: &[&Cell], runner: &CellRunner, store: &Store) -> Result<DynamicsRun> {
+    let Work::Dynamics { request } = &cells[0].config.work else {
+        unreachable!("dynamics cells")
+    };
+    let mut ks: Vec<usize> = cells.iter().map(|c| c.k).collect();
+    ks.dedup();
+    let mut seeds: Vec<u64> = cells.iter().map(|c| c.seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let grid_k = cells.iter().find_map(|c| match &c.config.work {
+        Work::Dynamics { request } => request.grid_k,
+        Work::Map { .. } => None,
+    });
+    let mut request = request.clone();
+    request.ks = ks;
+    request.seeds = seeds.len();
+    request.train.seed = seeds[0];
+    request.grid_k = grid_k;
+    let plan = DynamicsPlan::with_pool(request, runner.pool(cells[0])?)?;
+    let mut units = vec![];
+    let mut seconds = 0.0;
+    for cell in cells {
+        let mut unit = runner.load_unit(cell)?;
+        if unit.seed != seeds[0] {
+            unit.grid.clear();
+        }
+        seconds += store.result(&cell.id)?.map_or(0.0, |(_, _, s)| s);
+        units.push(unit);
+    }
+    Ok(plan.assemble(units, seconds)?)
 }
 
 /// A CSV field, quoted when it holds a comma or a quote.

@@ -6,19 +6,22 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use memscape::dataset::Patterns;
-use memscape::pipeline::{MapPlan, MapPoint, TrainedModel};
+use memscape::pipeline::{MapPlan, MapPoint, MapRow, TrainedModel};
 use memscape::store::RunDir;
+use memscape_train::dynamics::{DynamicsPlan, DynamicsUnit};
 use memscape_train::{NetworkTrainer, ScoreModel};
 
 use crate::error::{Result, SweepError};
-use crate::spec::{Cell, Spec};
+use crate::spec::{Cell, Spec, Work};
 use crate::store::{Outcome, Store, worker_name};
 
-/// The files of a cell, in `cells/<id>/` beside the store.
+/// The files of a map cell, in `cells/<id>/` beside the store.
 pub const POINT_FILE: &str = "point.json";
 pub const SAMPLES_FILE: &str = "samples.npy";
 pub const ATTRACTORS_FILE: &str = "attractors.npy";
 pub const MODEL_FILE: &str = "model.safetensors";
+/// A dynamics cell's file: its [`DynamicsUnit`] as JSON.
+pub const UNIT_FILE: &str = "unit.json";
 
 /// A sweep's folder: `sweep.db`, `cells/`, `tasks/`, `slurm/`, `collect/`.
 #[derive(Debug, Clone)]
@@ -68,9 +71,11 @@ pub struct CellRunner {
     pools: Mutex<HashMap<String, Arc<Patterns>>>,
 }
 
-/// What a finished cell left: its point (with the arrays) and files.
+/// What a finished cell left: its results for the store (without timings), its compute
+/// time, and its files.
 struct Computed {
-    point: MapPoint,
+    results: String,
+    seconds: f64,
     files: Vec<String>,
 }
 
@@ -92,7 +97,11 @@ impl CellRunner {
         {
             return Ok(p.clone());
         }
-        let pool = Arc::new(cell.config.request.data.load()?);
+        let data = match &cell.config.work {
+            Work::Map { request, .. } => &request.data,
+            Work::Dynamics { request } => &request.data,
+        };
+        let pool = Arc::new(data.load()?);
         self.pools
             .lock()
             .expect("no panic while held")
@@ -114,16 +123,11 @@ impl CellRunner {
                     Err(memscape::Error::invalid("cell", "computed without a panic", what).into())
                 });
         match computed {
-            Ok(c) => {
-                let mut row = c.point.row.clone();
-                let seconds = row.seconds;
-                row.seconds = 0.0;
-                Outcome::Done {
-                    results: serde_json::to_string(&row).expect("a row serialises"),
-                    files: c.files,
-                    seconds,
-                }
-            }
+            Ok(c) => Outcome::Done {
+                results: c.results,
+                files: c.files,
+                seconds: c.seconds,
+            },
             Err(e) => Outcome::Failed {
                 error: e.to_string(),
                 seconds: clock.elapsed().as_secs_f64(),
@@ -132,7 +136,8 @@ impl CellRunner {
     }
 
     fn compute(&self, cell: &Cell) -> Result<Computed> {
-        let plan = MapPlan::with_pool(cell.config.request.clone(), self.pool(cell)?)?;
+        let clock = Instant::now();
+        let pool = self.pool(cell)?;
         // a cell's folder is its own: whatever an interrupted attempt left there goes
         let folder = self.dir.cell_dir(&cell.id);
         if folder.is_dir() {
@@ -144,24 +149,56 @@ impl CellRunner {
         let out = RunDir::create(folder)?;
         let rel = |name: &str| format!("cells/{}/{name}", cell.id);
         let mut files = vec![];
-        let point = match &cell.config.train {
-            None => plan.measure_exact(cell.k)?,
-            Some(config) => {
-                let saving = Saving {
-                    trainer: NetworkTrainer {
-                        config: config.clone(),
-                    },
-                    path: out.path().join(MODEL_FILE),
+        match &cell.config.work {
+            Work::Map { request, train } => {
+                let plan = MapPlan::with_pool(request.clone(), pool)?;
+                let point = match train {
+                    None => plan.measure_exact(cell.k)?,
+                    Some(config) => {
+                        let saving = Saving {
+                            trainer: NetworkTrainer {
+                                config: config.clone(),
+                            },
+                            path: out.path().join(MODEL_FILE),
+                        };
+                        files.push(rel(MODEL_FILE));
+                        plan.measure_trained(cell.k, &saving)?
+                    }
                 };
-                files.push(rel(MODEL_FILE));
-                plan.measure_trained(cell.k, &saving)?
+                out.write_npy(SAMPLES_FILE, &point.samples)?;
+                out.write_npy(ATTRACTORS_FILE, &point.attractors)?;
+                out.write_json(POINT_FILE, &point)?;
+                files.extend([rel(SAMPLES_FILE), rel(ATTRACTORS_FILE), rel(POINT_FILE)]);
+                let row = MapRow {
+                    seconds: 0.0,
+                    ..point.row
+                };
+                Ok(Computed {
+                    results: serde_json::to_string(&row).expect("a row serialises"),
+                    seconds: point.row.seconds,
+                    files,
+                })
             }
-        };
-        out.write_npy(SAMPLES_FILE, &point.samples)?;
-        out.write_npy(ATTRACTORS_FILE, &point.attractors)?;
-        out.write_json(POINT_FILE, &point)?;
-        files.extend([rel(SAMPLES_FILE), rel(ATTRACTORS_FILE), rel(POINT_FILE)]);
-        Ok(Computed { point, files })
+            Work::Dynamics { request } => {
+                let plan = DynamicsPlan::with_pool(request.clone(), pool)?;
+                let unit = plan.unit(cell.k, cell.seed, None, |_, _, _, _| Ok(()))?;
+                out.write_json(UNIT_FILE, &unit)?;
+                files.push(rel(UNIT_FILE));
+                Ok(Computed {
+                    results: serde_json::to_string(&unit.rows).expect("rows serialise"),
+                    seconds: clock.elapsed().as_secs_f64(),
+                    files,
+                })
+            }
+        }
+    }
+
+    /// A finished dynamics cell's unit, read back from its file.
+    pub fn load_unit(&self, cell: &Cell) -> Result<DynamicsUnit> {
+        let path = self.dir.cell_dir(&cell.id).join(UNIT_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| memscape::Error::file(&path, e.to_string()))?;
+        Ok(serde_json::from_str(&text).map_err(|e| memscape::Error::file(&path, e.to_string()))?)
     }
 
     /// A finished cell's point, read back from its files.

@@ -23,7 +23,14 @@
 //! weight_decay = 0.01
 //! ```
 //!
-//! The exact model is part of every sweep, as of every map, and ignores the training axes: it
+//! With `study = "dynamics"` (top level) a cell is instead one network at one (K, training seed)
+//! of `memscape dynamics`, trained once and measured at every checkpoint; the `[dynamics]` table
+//! then takes that command's settings (`checkpoints`, `fmem_level`, `attractors`, `spur_level`,
+//! `max_groups`, `eigenvalues`, `sampler_seed`, `grid_k`), the seed axis gives the training
+//! seeds, and `collect` assembles one study per (data, model, steps), interventions beside the
+//! baseline.
+//!
+//! In a map study the exact model is part of every sweep, as of every map, and ignores the training axes: it
 //! has one cell per (data, K, seed). A network cell trains with `seed` as its training seed and samples with it as the sampler's seed.
 
 use std::collections::BTreeMap;
@@ -37,6 +44,7 @@ use memscape::denoiser::Pruning;
 use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
 use memscape::pipeline::{MapPlan, MapRequest, SamplingPlan, default_holdout};
 use memscape::sampler::SamplerKind;
+use memscape_train::dynamics::{AttractorRequest, DynamicsPlan, DynamicsRequest};
 use memscape_train::{Architecture, TrainConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -138,13 +146,65 @@ impl Default for MapSettings {
     }
 }
 
+/// What the cells of a sweep compute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Study {
+    /// A cell is one model at one K of `memscape map`.
+    #[default]
+    Map,
+    /// A cell is one network at one (K, training seed) of `memscape dynamics`: trained once,
+    /// measured at every checkpoint.
+    Dynamics,
+}
+
+/// The `[dynamics]` table: what `memscape dynamics` takes as flags besides the sampler's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamicsSettings {
+    /// Log-spaced checkpoints per training run, where samples are drawn and classified.
+    pub checkpoints: usize,
+    /// tau_mem is where f_mem first reaches this level.
+    pub fmem_level: f64,
+    /// The attractor census at every checkpoint (and tau_spur).
+    pub attractors: bool,
+    pub spur_level: f64,
+    /// Newton–Krylov runs per checkpoint from at most this many groups of settled samples.
+    pub max_groups: usize,
+    /// Rightmost Jacobian eigenvalues per fixed point (default min(6, dimension)).
+    pub eigenvalues: Option<usize>,
+    /// The sampler's seed (the seed axis gives the training seeds).
+    pub sampler_seed: u64,
+    /// Keep the first seed's samples at every checkpoint of this K, for the grid figure.
+    pub grid_k: Option<usize>,
+}
+
+impl Default for DynamicsSettings {
+    fn default() -> Self {
+        let a = AttractorRequest::default();
+        DynamicsSettings {
+            checkpoints: 12,
+            fmem_level: 0.1,
+            attractors: true,
+            spur_level: a.spur_level,
+            max_groups: a.max_groups,
+            eigenvalues: None,
+            sampler_seed: 0,
+            grid_k: None,
+        }
+    }
+}
+
 /// The file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SpecFile {
+    #[serde(default)]
+    study: Study,
     axes: Axes,
     #[serde(default)]
     map: MapSettings,
+    dynamics: Option<DynamicsSettings>,
     #[serde(default)]
     train: toml::Table,
     #[serde(default)]
@@ -167,14 +227,27 @@ pub struct Cell {
     pub config: CellConfig,
 }
 
-/// What a cell computes: one K of the map `request` for the exact model, or for a network
-/// trained with `train`.
+/// What a cell computes.
 #[derive(Debug, Clone, Serialize)]
 pub struct CellConfig {
     pub layout: u32,
-    pub request: MapRequest,
     pub k: usize,
-    pub train: Option<TrainConfig>,
+    pub work: Work,
+}
+
+/// A cell's work.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "study", rename_all = "lowercase")]
+pub enum Work {
+    /// One K of the map `request` (whose `ks` is `[k]`): the exact model, or a network trained
+    /// with `train`.
+    Map {
+        request: MapRequest,
+        train: Option<TrainConfig>,
+    },
+    /// One (K, training seed) of the study `request`: its `ks` is `[k]`, `seeds` is 1 and
+    /// `train.seed` is the seed.
+    Dynamics { request: DynamicsRequest },
 }
 
 /// A parsed, checked sweep: its cells in a fixed order (data, seed, model, intervention,
@@ -188,12 +261,12 @@ pub struct Spec {
 }
 
 const MODELS: [&str; 3] = ["exact", "mlp", "unet"];
-/// [train] keys an axis sets.
+/// [train] keys set elsewhere, and where.
 const AXIS_KEYS: [(&str, &str); 4] = [
-    ("seed", "seed"),
-    ("steps", "train_steps"),
-    ("architecture", "model"),
-    ("checkpoints", "train_steps"),
+    ("seed", "[axes] seed"),
+    ("steps", "[axes] train_steps"),
+    ("architecture", "[axes] model"),
+    ("checkpoints", "[dynamics] checkpoints (1 in a map study)"),
 ];
 
 impl Spec {
@@ -256,7 +329,7 @@ impl Spec {
             if file.train.contains_key(key) {
                 return Err(err(
                     &format!("train.{key}"),
-                    format!("is set by the axis [axes] {axis}; remove it here"),
+                    format!("is set by {axis}; remove it here"),
                 ));
             }
         }
@@ -283,6 +356,25 @@ impl Spec {
                 format!("names an intervention with no [interventions.{i}] table: {i:?}"),
             ));
         }
+        let dynamics = match (file.study, &file.dynamics) {
+            (Study::Map, Some(_)) => {
+                return Err(err(
+                    "dynamics",
+                    "is read only with study = \"dynamics\"".into(),
+                ));
+            }
+            (Study::Map, None) => None,
+            (Study::Dynamics, d) => {
+                if axes.model.iter().any(|m| m == "exact") {
+                    return Err(err(
+                        "axes.model",
+                        "must name networks (mlp, unet) in a dynamics study: exact is not trained"
+                            .into(),
+                    ));
+                }
+                Some(d.clone().unwrap_or_default())
+            }
+        };
         let base = sampling_plan(&file.map).map_err(|e| err("map", e.to_string()))?;
         let thresholds = ThresholdSpec {
             delta_m: threshold(file.map.delta_m).map_err(|m| err("map.delta_m", m))?,
@@ -311,9 +403,33 @@ impl Spec {
                     ),
                 ));
             }
-            let models: Vec<&String> = std::iter::once(&exact)
-                .chain(axes.model.iter().filter(|m| *m != "exact"))
-                .collect();
+            let models: Vec<&String> = match dynamics {
+                None => std::iter::once(&exact)
+                    .chain(axes.model.iter().filter(|m| *m != "exact"))
+                    .collect(),
+                Some(_) => axes.model.iter().collect(),
+            };
+            let attractors = match &dynamics {
+                Some(d) if d.attractors => {
+                    let dim = pool.dim();
+                    let eigenvalues = match d.eigenvalues {
+                        Some(e) if e > dim || e == 0 => {
+                            return Err(err(
+                                "dynamics.eigenvalues",
+                                format!("must be in 1..={dim} (the data's dimension), got {e}"),
+                            ));
+                        }
+                        Some(e) => e,
+                        None => AttractorRequest::default().eigenvalues.min(dim),
+                    };
+                    Some(AttractorRequest {
+                        spur_level: d.spur_level,
+                        max_groups: d.max_groups,
+                        eigenvalues,
+                    })
+                }
+                _ => None,
+            };
             let first = cells.len();
             for &seed in &axes.seed {
                 for &model in &models {
@@ -336,30 +452,63 @@ impl Spec {
                     for (intervention, steps) in variants {
                         let train = match (intervention, steps) {
                             (Some(i), Some(s)) => Some(
-                                train_config(&file, model, i, s, seed, pool.image_shape)
-                                    .map_err(|(key, m)| err(&key, m))?,
+                                train_config(
+                                    &file,
+                                    model,
+                                    i,
+                                    s,
+                                    seed,
+                                    dynamics.as_ref().map_or(1, |d| d.checkpoints),
+                                    pool.image_shape,
+                                )
+                                .map_err(|(key, m)| err(&key, m))?,
                             ),
                             _ => None,
                         };
                         for &k in &ks {
-                            let request = MapRequest {
-                                data: data.clone(),
-                                ks: vec![k],
-                                subset_seed: file.map.subset_seed,
-                                plan: SamplingPlan { seed, ..base },
-                                num_samples: file.map.n_samples,
-                                thresholds,
-                                resamples: file.map.resamples,
-                                nonlinear: vec![],
-                                holdout: Some(holdout),
-                                support_quantile: file.map.support_quantile,
-                                pruning: file.map.pruning,
+                            let work = match (&dynamics, &train) {
+                                (Some(d), Some(train)) => Work::Dynamics {
+                                    request: DynamicsRequest {
+                                        data: data.clone(),
+                                        ks: vec![k],
+                                        seeds: 1,
+                                        train: train.clone(),
+                                        subset_seed: file.map.subset_seed,
+                                        holdout,
+                                        support_quantile: file.map.support_quantile,
+                                        plan: SamplingPlan {
+                                            seed: d.sampler_seed,
+                                            ..base
+                                        },
+                                        num_samples: file.map.n_samples,
+                                        thresholds,
+                                        fmem_level: d.fmem_level,
+                                        resamples: file.map.resamples,
+                                        grid_k: d.grid_k.filter(|&g| g == k),
+                                        attractors,
+                                    },
+                                },
+                                _ => Work::Map {
+                                    request: MapRequest {
+                                        data: data.clone(),
+                                        ks: vec![k],
+                                        subset_seed: file.map.subset_seed,
+                                        plan: SamplingPlan { seed, ..base },
+                                        num_samples: file.map.n_samples,
+                                        thresholds,
+                                        resamples: file.map.resamples,
+                                        nonlinear: vec![],
+                                        holdout: Some(holdout),
+                                        support_quantile: file.map.support_quantile,
+                                        pruning: file.map.pruning,
+                                    },
+                                    train: train.clone(),
+                                },
                             };
                             let config = CellConfig {
                                 layout: CELL_LAYOUT,
-                                request,
                                 k,
-                                train: train.clone(),
+                                work,
                             };
                             cells.push(Cell {
                                 id: cell_id(&config),
@@ -376,8 +525,30 @@ impl Spec {
                 }
             }
             // the sampler's noise range and the split, checked once per dataset
-            MapPlan::with_pool(cells[first].config.request.clone(), pool)
-                .map_err(|e| err("map", e.to_string()))?;
+            match &cells[first].config.work {
+                Work::Map { request, .. } => MapPlan::with_pool(request.clone(), pool).map(drop),
+                Work::Dynamics { request } => {
+                    DynamicsPlan::with_pool(request.clone(), pool).map(drop)
+                }
+            }
+            .map_err(|e| {
+                err(
+                    if dynamics.is_some() {
+                        "dynamics"
+                    } else {
+                        "map"
+                    },
+                    e.to_string(),
+                )
+            })?;
+            if let Some(g) = dynamics.as_ref().and_then(|d| d.grid_k)
+                && !ks.contains(&g)
+            {
+                return Err(err(
+                    "dynamics.grid_k",
+                    format!("must be one of [axes] k {ks:?}, got {g}"),
+                ));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         cells.retain(|c| seen.insert(c.id.clone()));
@@ -416,6 +587,7 @@ fn train_config(
     intervention: &str,
     steps: usize,
     seed: u64,
+    checkpoints: usize,
     image_shape: Option<(usize, usize)>,
 ) -> std::result::Result<TrainConfig, (String, String)> {
     let mut table = file.train.clone();
@@ -436,7 +608,7 @@ fn train_config(
     };
     config.steps = steps;
     config.seed = seed;
-    config.checkpoints = 1;
+    config.checkpoints = checkpoints;
     config.image_shape = image_shape;
     config.validate().map_err(|e| (section, e.to_string()))?;
     config.image_shape = None;

@@ -15,6 +15,7 @@
 //! every K, its crossing, and the fit. Intervals are the 2.5% and 97.5% percentiles; a
 //! crossing that some resamples miss gets an upper bound of `null` (not reached).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use memscape::analysis::attractor::{AttractorKind, Census, CensusConfig, KindCounts, census};
@@ -26,16 +27,16 @@ use memscape::analysis::dynamics::{first_crossing, power_law};
 use memscape::analysis::fixed::FixedPointConfig;
 use memscape::analysis::settle::SettleConfig;
 use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
+use memscape::dataset::Patterns;
+use memscape::dataset::subset::Split;
 use memscape::dataset::{DataSpec, ExactQuality};
 use memscape::error::{Error, Result};
-use memscape::pipeline::{
-    MAP_SIGMA_MIN, SamplingPlan, data_scale, default_sigma_range, training_set,
-};
+use memscape::pipeline::{MAP_SIGMA_MIN, SamplingPlan, data_scale, default_sigma_range};
 use memscape::rng;
 use memscape::sampler;
 use ndarray::Array2;
 use rand::RngExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{CheckpointMeta, ScoreModel};
 use crate::train::{TrainConfig, checkpoint_steps, train};
@@ -94,7 +95,7 @@ const CENSUS_SETTLE_TOLERANCE: f64 = 1e-5;
 
 /// One checkpoint's attractors: counts by kind, basin shares, and the shares of samples in
 /// memory and spurious basins.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttractorRow {
     pub counts: KindCounts,
     /// Basin shares of the memory, spurious and off-support attractors, largest first.
@@ -141,7 +142,7 @@ impl AttractorRow {
 }
 
 /// The samples of one checkpoint at the grid's K, with their labels.
-#[derive(Debug)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GridCell {
     pub step: usize,
     pub samples: Array2<f64>,
@@ -149,13 +150,15 @@ pub struct GridCell {
 }
 
 /// One (K, seed, checkpoint) cell.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DynamicsRow {
     pub k: usize,
     pub seed: u64,
     pub step: usize,
     pub fractions: Fractions,
     pub train_loss: f64,
+    /// NaN without held-out data.
+    #[serde(deserialize_with = "memscape::store::null_as_nan")]
     pub test_loss: f64,
     /// Kernel MMD² of the samples against held-out data (none without held-out data).
     pub quality: Option<Quality>,
@@ -221,7 +224,7 @@ pub struct ExponentGap {
 }
 
 /// One attractor of one checkpoint, for `attractors.csv`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttractorRecord {
     pub k: usize,
     pub seed: u64,
@@ -257,77 +260,124 @@ pub struct DynamicsRun {
     pub seconds: f64,
 }
 
-/// Runs the study. `on_checkpoint` sees every checkpoint (to save it) with its K and seed.
-pub fn dynamics(
-    request: DynamicsRequest,
-    mut on_checkpoint: impl FnMut(usize, u64, &ScoreModel, &CheckpointMeta) -> Result<()>,
-) -> Result<DynamicsRun> {
-    if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) || request.ks[0] < 2 {
-        return Err(Error::invalid(
-            "--k",
-            "a non-empty, strictly increasing list of values ≥ 2",
-            format!("{:?}", request.ks),
-        ));
+/// One (K, training seed) of a study: the network trained once and measured at every
+/// checkpoint. A unit is a function of its plan's request, K and seed alone, so a sweep can
+/// compute it anywhere and [`DynamicsPlan::assemble`] the study later.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DynamicsUnit {
+    pub k: usize,
+    pub seed: u64,
+    /// One row per checkpoint.
+    pub rows: Vec<DynamicsRow>,
+    /// Per checkpoint, per sample: d1/d2 below the f_mem ratio; and in a spurious basin
+    /// (empty without a census).
+    pub fmem_flags: Vec<Vec<bool>>,
+    pub spurious_flags: Vec<Vec<bool>>,
+    pub attractors: Vec<AttractorRecord>,
+    /// The mini-batch loss curve.
+    pub losses: Vec<f32>,
+    /// Every checkpoint's samples and labels, at the grid's K and the first seed only.
+    pub grid: Vec<GridCell>,
+}
+
+/// A study's checked request and the dataset it runs on.
+#[derive(Debug)]
+pub struct DynamicsPlan {
+    pub request: DynamicsRequest,
+    pool: Arc<Patterns>,
+    /// The checkpoint steps of every unit.
+    steps: Vec<usize>,
+}
+
+impl DynamicsPlan {
+    /// Checks the request and loads the data.
+    pub fn new(request: DynamicsRequest) -> Result<Self> {
+        let pool = Arc::new(request.data.load()?);
+        Self::with_pool(request, pool)
     }
-    if request.seeds == 0 {
-        return Err(Error::invalid("--seeds", "≥ 1", 0));
-    }
-    if request.num_samples < 2 {
-        return Err(Error::invalid("--n-samples", "≥ 2", request.num_samples));
-    }
-    if let Some(g) = request.grid_k
-        && !request.ks.contains(&g)
-    {
-        return Err(Error::invalid(
-            "--grid-k",
-            format!("one of the K values {:?}", request.ks),
-            g,
-        ));
-    }
-    if !(request.fmem_level > 0.0 && request.fmem_level <= 1.0) {
-        return Err(Error::invalid(
-            "--fmem-level",
-            "in (0, 1]",
-            request.fmem_level,
-        ));
-    }
-    if let Some(a) = &request.attractors
-        && !(a.spur_level > 0.0 && a.spur_level <= 1.0)
-    {
-        return Err(Error::invalid("spur_level", "in (0, 1]", a.spur_level));
-    }
-    let clock = Instant::now();
-    let mut rows = vec![];
-    let mut records = vec![];
-    let mut losses = vec![];
-    // indicator[k][seed][checkpoint] = per-sample f_mem flags, and spurious-basin flags
-    let mut flags: Vec<Flags> = vec![];
-    let mut spur_flags: Vec<Flags> = vec![];
-    let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
-    let (mut grid, mut grid_train, mut image_shape) = (vec![], None, None);
-    let progress = memscape::progress::Task::start(
-        "dynamics (K × seed × checkpoint)",
-        (request.ks.len() * request.seeds * steps.len()) as u64,
-    );
-    for &k in &request.ks {
-        let set = training_set(&request.data, k, request.holdout, request.subset_seed)?;
-        image_shape = set.train.image_shape;
-        let keep_grid = request.grid_k == Some(k);
-        if keep_grid {
-            grid_train = Some(set.train.points.clone());
+
+    /// [`DynamicsPlan::new`] on a pool already loaded from `request.data`.
+    pub fn with_pool(request: DynamicsRequest, pool: Arc<Patterns>) -> Result<Self> {
+        if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) || request.ks[0] < 2
+        {
+            return Err(Error::invalid(
+                "k",
+                "a non-empty, strictly increasing list of values ≥ 2",
+                format!("{:?}", request.ks),
+            ));
         }
-        let scale = data_scale(set.train.points.view());
+        if request.seeds == 0 {
+            return Err(Error::invalid("seeds", "≥ 1", 0));
+        }
+        if request.num_samples < 2 {
+            return Err(Error::invalid("num_samples", "≥ 2", request.num_samples));
+        }
+        if let Some(g) = request.grid_k
+            && !request.ks.contains(&g)
+        {
+            return Err(Error::invalid(
+                "grid_k",
+                format!("one of the K values {:?}", request.ks),
+                g,
+            ));
+        }
+        if !(request.fmem_level > 0.0 && request.fmem_level <= 1.0) {
+            return Err(Error::invalid(
+                "fmem_level",
+                "in (0, 1]",
+                request.fmem_level,
+            ));
+        }
+        if let Some(a) = &request.attractors
+            && !(a.spur_level > 0.0 && a.spur_level <= 1.0)
+        {
+            return Err(Error::invalid("spur_level", "in (0, 1]", a.spur_level));
+        }
+        let largest = *request.ks.last().expect("non-empty");
+        Split::new(pool.num_patterns(), request.holdout, request.subset_seed)?
+            .train_indices(largest)?;
+        let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
+        Ok(DynamicsPlan {
+            request,
+            pool,
+            steps,
+        })
+    }
+
+    fn split(&self) -> Result<Split> {
+        Split::new(
+            self.pool.num_patterns(),
+            self.request.holdout,
+            self.request.subset_seed,
+        )
+    }
+
+    /// Trains the network of `k` with training seed `seed` and measures every checkpoint;
+    /// `on_checkpoint` sees each (to save it).
+    pub fn unit(
+        &self,
+        k: usize,
+        seed: u64,
+        progress: Option<&memscape::progress::Task>,
+        mut on_checkpoint: impl FnMut(usize, u64, &ScoreModel, &CheckpointMeta) -> Result<()>,
+    ) -> Result<DynamicsUnit> {
+        let request = &self.request;
+        let split = self.split()?;
+        let train_set = split.train(&self.pool, k)?;
+        let heldout_set = split.heldout(&self.pool);
+        let keep_grid = request.grid_k == Some(k) && seed == request.train.seed;
+        let scale = data_scale(train_set.points.view());
         let (default_max, _) = default_sigma_range(scale);
         let plan = request
             .plan
             .config(default_max, MAP_SIGMA_MIN * scale, true)?;
-        let heldout = (set.heldout.num_patterns() > 0).then(|| set.heldout.points.view());
+        let heldout = (heldout_set.num_patterns() > 0).then(|| heldout_set.points.view());
         let gate = heldout
             .filter(|h| h.nrows() >= MIN_HELDOUT)
-            .map(|h| SupportGate::calibrate(set.train.points.view(), h, request.support_quantile))
+            .map(|h| SupportGate::calibrate(train_set.points.view(), h, request.support_quantile))
             .transpose()?;
-        let dim = set.train.points.ncols();
-        let resolved = request.thresholds.resolve(set.train.points.view())?;
+        let dim = train_set.points.ncols();
+        let resolved = request.thresholds.resolve(train_set.points.view())?;
         let census_config = request.attractors.map(|a| CensusConfig {
             settle: SettleConfig {
                 tolerance: CENSUS_SETTLE_TOLERANCE * scale,
@@ -349,125 +399,201 @@ pub fn dynamics(
             // before any training: an eigenvalue count past the dimension is refused here
             c.fixed.validate(dim)?;
         }
-        let (mut per_seed, mut per_seed_spur) = (vec![], vec![]);
-        for s in 0..request.seeds as u64 {
-            let config = TrainConfig {
-                seed: request.train.seed + s,
-                image_shape: set.train.image_shape,
-                ..request.train.clone()
-            };
-            let (mut cells, mut spur_cells) = (vec![], vec![]);
-            let run = train(
-                &config,
-                set.train.points.view(),
-                heldout,
-                |model, meta, point| {
-                    on_checkpoint(k, config.seed, model, meta)?;
-                    let samples =
-                        sampler::sample(model, model.dim(), request.num_samples, &plan, &mut ())?;
-                    let c = classify(
-                        set.train.points.view(),
-                        samples.view(),
-                        None,
-                        &request.thresholds,
-                        gate.as_ref(),
-                    )?;
-                    let quality = match (&gate, heldout) {
-                        (Some(_), Some(h)) => Some(quality(samples.view(), h)?),
-                        _ => None,
-                    };
-                    let seed = request.plan.seed ^ (k as u64) ^ (meta.step as u64) << 20;
-                    let attractors = census_config
-                        .map(|cfg| {
-                            census(
-                                model,
-                                set.train.points.view(),
-                                samples.view(),
-                                plan.schedule.sigma_min,
-                                gate.as_ref(),
-                                &cfg,
-                            )
-                        })
-                        .transpose()?;
-                    if let Some(a) = &attractors {
-                        spur_cells.push(
-                            a.sample_kinds()
-                                .iter()
-                                .map(|k| *k == Some(AttractorKind::Spurious))
-                                .collect(),
-                        );
-                        records.extend(a.attractors.iter().map(|x| AttractorRecord {
+        let config = TrainConfig {
+            seed,
+            image_shape: train_set.image_shape,
+            ..request.train.clone()
+        };
+        let mut unit = DynamicsUnit {
+            k,
+            seed,
+            rows: vec![],
+            fmem_flags: vec![],
+            spurious_flags: vec![],
+            attractors: vec![],
+            losses: vec![],
+            grid: vec![],
+        };
+        let run = train(
+            &config,
+            train_set.points.view(),
+            heldout,
+            |model, meta, point| {
+                on_checkpoint(k, config.seed, model, meta)?;
+                let samples =
+                    sampler::sample(model, model.dim(), request.num_samples, &plan, &mut ())?;
+                let c = classify(
+                    train_set.points.view(),
+                    samples.view(),
+                    None,
+                    &request.thresholds,
+                    gate.as_ref(),
+                )?;
+                let quality = match (&gate, heldout) {
+                    (Some(_), Some(h)) => Some(quality(samples.view(), h)?),
+                    _ => None,
+                };
+                let seed = request.plan.seed ^ (k as u64) ^ (meta.step as u64) << 20;
+                let attractors = census_config
+                    .map(|cfg| {
+                        census(
+                            model,
+                            train_set.points.view(),
+                            samples.view(),
+                            plan.schedule.sigma_min,
+                            gate.as_ref(),
+                            &cfg,
+                        )
+                    })
+                    .transpose()?;
+                if let Some(a) = &attractors {
+                    unit.spurious_flags.push(
+                        a.sample_kinds()
+                            .iter()
+                            .map(|k| *k == Some(AttractorKind::Spurious))
+                            .collect(),
+                    );
+                    unit.attractors
+                        .extend(a.attractors.iter().map(|x| AttractorRecord {
                             k,
                             seed: config.seed,
                             step: meta.step,
                             attractor: x.clone(),
                         }));
-                    }
-                    rows.push(DynamicsRow {
-                        k,
-                        seed: config.seed,
+                }
+                unit.rows.push(DynamicsRow {
+                    k,
+                    seed: config.seed,
+                    step: meta.step,
+                    fractions: fractions(&c, request.resamples, seed),
+                    train_loss: point.train_loss,
+                    test_loss: point.test_loss,
+                    quality,
+                    exact_quality: request.data.exact_quality(samples.view()),
+                    attractors: attractors.as_ref().map(AttractorRow::of),
+                });
+                unit.fmem_flags.push(c.ratio_memorized.clone());
+                if keep_grid {
+                    unit.grid.push(GridCell {
                         step: meta.step,
-                        fractions: fractions(&c, request.resamples, seed),
-                        train_loss: point.train_loss,
-                        test_loss: point.test_loss,
-                        quality,
-                        exact_quality: request.data.exact_quality(samples.view()),
-                        attractors: attractors.as_ref().map(AttractorRow::of),
+                        samples,
+                        classification: c,
                     });
-                    cells.push(c.ratio_memorized.clone());
-                    progress.advance(1);
-                    if keep_grid && s == 0 {
-                        grid.push(GridCell {
-                            step: meta.step,
-                            samples,
-                            classification: c,
-                        });
-                    }
-                    Ok(())
-                },
-            )?;
-            losses.push((k, config.seed, run.losses));
-            per_seed.push(cells);
-            per_seed_spur.push(spur_cells);
-        }
-        flags.push(per_seed);
-        spur_flags.push(per_seed_spur);
+                }
+                if let Some(p) = progress {
+                    p.advance(1);
+                }
+                Ok(())
+            },
+        )?;
+        unit.losses = run.losses;
+        Ok(unit)
     }
-    let mut sets = vec![(flags.as_slice(), request.fmem_level)];
-    if let Some(a) = &request.attractors {
-        sets.push((spur_flags.as_slice(), a.spur_level));
-    }
-    let crossings =
-        crossing_bootstrap(&sets, &steps, request.resamples, request.plan.seed ^ 0xB007);
-    let (tau_mem, fit) = taus_and_fit(&request.ks, &crossings[0]);
-    let (tau_spur, fit_spur, spur_ratio, exponent_gap) = match crossings.get(1) {
-        Some(spur) => {
-            let (taus, fit) = taus_and_fit(&request.ks, spur);
-            let (ratio, gap) = relation(&request.ks, &crossings[0], spur);
-            (taus, fit, ratio, gap)
+
+    /// The study from its units, one per (K, seed), in the order of the request's K and then
+    /// of the seeds: taus with their bootstrap intervals, tau_gen, the fits.
+    pub fn assemble(self, units: Vec<DynamicsUnit>, seconds: f64) -> Result<DynamicsRun> {
+        let request = self.request;
+        let seeds = request.seeds;
+        let at: Vec<usize> = units.iter().map(|u| u.k).collect();
+        let expected: Vec<usize> = request
+            .ks
+            .iter()
+            .flat_map(|&k| std::iter::repeat_n(k, seeds))
+            .collect();
+        if at != expected {
+            return Err(Error::invalid(
+                "units",
+                format!("{seeds} per K of {:?}, in order", request.ks),
+                format!("{at:?}"),
+            ));
         }
-        None => (vec![], None, vec![], None),
-    };
-    let tau_gen = tau_gen(&request.ks, &rows, &steps);
-    let tau_gen_quality = tau_gen_quality(&request.ks, &rows, &steps);
-    Ok(DynamicsRun {
-        request,
-        rows,
-        attractors: records,
-        tau_mem,
-        tau_spur,
-        fit_spur,
-        spur_ratio,
-        exponent_gap,
-        tau_gen,
-        tau_gen_quality,
-        fit,
-        losses,
-        grid,
-        grid_train,
-        image_shape,
-        seconds: clock.elapsed().as_secs_f64(),
-    })
+        let (mut rows, mut records, mut losses, mut grid) = (vec![], vec![], vec![], vec![]);
+        // indicator[k][seed][checkpoint] = per-sample f_mem flags, and spurious-basin flags
+        let (mut flags, mut spur_flags): (Vec<Flags>, Vec<Flags>) = (vec![], vec![]);
+        for unit in units {
+            if flags.last().is_none_or(|f| f.len() == seeds) {
+                flags.push(vec![]);
+                spur_flags.push(vec![]);
+            }
+            flags.last_mut().expect("pushed").push(unit.fmem_flags);
+            spur_flags
+                .last_mut()
+                .expect("pushed")
+                .push(unit.spurious_flags);
+            rows.extend(unit.rows);
+            records.extend(unit.attractors);
+            losses.push((unit.k, unit.seed, unit.losses));
+            grid.extend(unit.grid);
+        }
+        let steps = &self.steps;
+        let mut sets = vec![(flags.as_slice(), request.fmem_level)];
+        if let Some(a) = &request.attractors {
+            sets.push((spur_flags.as_slice(), a.spur_level));
+        }
+        let crossings =
+            crossing_bootstrap(&sets, steps, request.resamples, request.plan.seed ^ 0xB007);
+        let (tau_mem, fit) = taus_and_fit(&request.ks, &crossings[0]);
+        let (tau_spur, fit_spur, spur_ratio, exponent_gap) = match crossings.get(1) {
+            Some(spur) => {
+                let (taus, fit) = taus_and_fit(&request.ks, spur);
+                let (ratio, gap) = relation(&request.ks, &crossings[0], spur);
+                (taus, fit, ratio, gap)
+            }
+            None => (vec![], None, vec![], None),
+        };
+        let tau_gen = tau_gen(&request.ks, &rows, steps);
+        let tau_gen_quality = tau_gen_quality(&request.ks, &rows, steps);
+        let split = Split::new(
+            self.pool.num_patterns(),
+            request.holdout,
+            request.subset_seed,
+        )?;
+        let grid_train = request
+            .grid_k
+            .map(|k| split.train(&self.pool, k).map(|t| t.points))
+            .transpose()?;
+        Ok(DynamicsRun {
+            rows,
+            attractors: records,
+            tau_mem,
+            tau_spur,
+            fit_spur,
+            spur_ratio,
+            exponent_gap,
+            tau_gen,
+            tau_gen_quality,
+            fit,
+            losses,
+            grid,
+            grid_train,
+            image_shape: self.pool.image_shape,
+            seconds,
+            request,
+        })
+    }
+}
+
+/// Runs the study. `on_checkpoint` sees every checkpoint (to save it) with its K and seed.
+pub fn dynamics(
+    request: DynamicsRequest,
+    mut on_checkpoint: impl FnMut(usize, u64, &ScoreModel, &CheckpointMeta) -> Result<()>,
+) -> Result<DynamicsRun> {
+    let clock = Instant::now();
+    let plan = DynamicsPlan::new(request)?;
+    let r = &plan.request;
+    let progress = memscape::progress::Task::start(
+        "dynamics (K × seed × checkpoint)",
+        (r.ks.len() * r.seeds * plan.steps.len()) as u64,
+    );
+    let mut units = vec![];
+    for &k in &r.ks {
+        for s in 0..r.seeds as u64 {
+            units.push(plan.unit(k, r.train.seed + s, Some(&progress), &mut on_checkpoint)?);
+        }
+    }
+    drop(progress);
+    plan.assemble(units, clock.elapsed().as_secs_f64())
 }
 
 /// Per-sample indicators: `flags[k][seed][checkpoint][sample]`.

@@ -16,6 +16,12 @@ use crate::error::{Error, Result};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("MEMSCAPE_GIT_REVISION");
 
+/// Reads a number JSON wrote as `null` back as NaN (serde_json writes NaN and infinities as
+/// `null`): for fields that are NaN by design, such as a missing held-out loss.
+pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io {

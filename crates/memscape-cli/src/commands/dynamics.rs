@@ -80,8 +80,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }
         Ok(())
     })?;
-    let mut results = run.results();
-    let mut intervention_runs = vec![("none".to_string(), None)];
+    let mut others = vec![];
     for (name, train) in interventions {
         eprintln!("intervention {name}");
         let other = dynamics(
@@ -92,74 +91,9 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             },
             |_, _, _, _| Ok(()),
         )?;
-        intervention_runs.push((name, Some(other)));
+        others.push((name, other));
     }
-    let table: Vec<serde_json::Value> = intervention_runs
-        .iter()
-        .map(|(name, r)| intervention_summary(name, r.as_ref().unwrap_or(&run)))
-        .collect();
-    results["interventions"] = serde_json::json!(table);
-    let mut grid_files = vec![];
-    if let (Some(k), Some(train)) = (run.request.grid_k, &run.grid_train) {
-        out.write_npy("train.npy", train)?;
-        grid_files.push("train.npy".to_string());
-        for cell in &run.grid {
-            let name = format!(
-                "samples_{}_k{k}.npy",
-                memscape_train::dynamics::DynamicsRun::grid_name(cell.step)
-            );
-            out.write_npy(&name, &cell.samples)?;
-            grid_files.push(name);
-        }
-        out.write_bytes("labels.csv", run.grid_labels_csv().as_bytes())?;
-        grid_files.push("labels.csv".into());
-    }
-    out.write_bytes("phase.csv", run.phase_csv().as_bytes())?;
-    if run.request.attractors.is_some() {
-        let mut csv = String::new();
-        for (name, r) in &intervention_runs {
-            let body = r.as_ref().unwrap_or(&run).attractors_csv();
-            for (i, line) in body.lines().enumerate() {
-                if i == 0 && csv.is_empty() {
-                    csv += &format!("intervention,{line}\n");
-                } else if i > 0 {
-                    csv += &format!("{name},{line}\n");
-                }
-            }
-        }
-        out.write_bytes("attractors.csv", csv.as_bytes())?;
-        grid_files.push("attractors.csv".into());
-    }
-    out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
-    out.write_json("results.json", &results)?;
-    let mut manifest = Manifest::new(command, serde_json::json!({"request": run.request}));
-    manifest
-        .seeds
-        .insert("train".into(), run.request.train.seed);
-    manifest
-        .seeds
-        .insert("sampler".into(), run.request.plan.seed);
-    manifest
-        .seeds
-        .insert("subset".into(), run.request.subset_seed);
-    manifest.timings.insert("total_s".into(), run.seconds);
-    manifest.files = saved;
-    let figures = memscape_report::run_figures(out.path())?;
-    manifest.files.extend(figures.iter().cloned());
-    manifest.files.extend(grid_files);
-    manifest.files.extend(
-        [
-            "phase.csv",
-            "loss.csv",
-            "results.json",
-            "report.html",
-            "manifest.json",
-        ]
-        .map(String::from),
-    );
-    out.write_json("manifest.json", &manifest)?;
-    let problems = memscape_report::write_report(out.path())?;
-    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
+    let (results, figures, table) = write_dynamics(&out, ("none", &run), &others, saved, command)?;
     let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));
     eprintln!(
         "{:>6}  {:>12}  {:>25}  {:>10}",
@@ -196,7 +130,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 g.gap, g.ci[0], g.ci[1], g.resamples
             );
         }
-        if intervention_runs.len() > 1 {
+        if !others.is_empty() {
             eprintln!(
                 "interventions (last checkpoint, seed means): see results.json \"interventions\""
             );
@@ -242,6 +176,87 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&results);
     }
     Ok(0)
+}
+
+/// Writes a study's run directory: phase.csv, loss.csv, attractors.csv (every run, by
+/// intervention), the grid's samples and labels, results.json (with the interventions table),
+/// manifest.json, figures and report.html. `base` is the baseline run and its name, `others`
+/// the intervention runs. Returns results.json's document, the figures and the table.
+pub fn write_dynamics(
+    out: &RunDir,
+    base: (&str, &DynamicsRun),
+    others: &[(String, DynamicsRun)],
+    saved: Vec<String>,
+    command: Vec<String>,
+) -> anyhow::Result<(serde_json::Value, Vec<String>, Vec<serde_json::Value>)> {
+    let run = base.1;
+    let mut results = run.results();
+    let intervention_runs: Vec<(&str, &DynamicsRun)> = std::iter::once(base)
+        .chain(others.iter().map(|(n, r)| (n.as_str(), r)))
+        .collect();
+    let table: Vec<serde_json::Value> = intervention_runs
+        .iter()
+        .map(|(name, r)| intervention_summary(name, r))
+        .collect();
+    results["interventions"] = serde_json::json!(table);
+    let mut grid_files = vec![];
+    if let (Some(k), Some(train)) = (run.request.grid_k, &run.grid_train) {
+        out.write_npy("train.npy", train)?;
+        grid_files.push("train.npy".to_string());
+        for cell in &run.grid {
+            let name = format!("samples_{}_k{k}.npy", DynamicsRun::grid_name(cell.step));
+            out.write_npy(&name, &cell.samples)?;
+            grid_files.push(name);
+        }
+        out.write_bytes("labels.csv", run.grid_labels_csv().as_bytes())?;
+        grid_files.push("labels.csv".into());
+    }
+    out.write_bytes("phase.csv", run.phase_csv().as_bytes())?;
+    if run.request.attractors.is_some() {
+        let mut csv = String::new();
+        for (name, r) in &intervention_runs {
+            for (i, line) in r.attractors_csv().lines().enumerate() {
+                if i == 0 && csv.is_empty() {
+                    csv += &format!("intervention,{line}\n");
+                } else if i > 0 {
+                    csv += &format!("{name},{line}\n");
+                }
+            }
+        }
+        out.write_bytes("attractors.csv", csv.as_bytes())?;
+        grid_files.push("attractors.csv".into());
+    }
+    out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
+    out.write_json("results.json", &results)?;
+    let mut manifest = Manifest::new(command, serde_json::json!({"request": run.request}));
+    manifest
+        .seeds
+        .insert("train".into(), run.request.train.seed);
+    manifest
+        .seeds
+        .insert("sampler".into(), run.request.plan.seed);
+    manifest
+        .seeds
+        .insert("subset".into(), run.request.subset_seed);
+    manifest.timings.insert("total_s".into(), run.seconds);
+    manifest.files = saved;
+    let figures = memscape_report::run_figures(out.path())?;
+    manifest.files.extend(figures.iter().cloned());
+    manifest.files.extend(grid_files);
+    manifest.files.extend(
+        [
+            "phase.csv",
+            "loss.csv",
+            "results.json",
+            "report.html",
+            "manifest.json",
+        ]
+        .map(String::from),
+    );
+    out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
+    Ok((results, figures, table))
 }
 
 /// The training configuration of one `--intervention` spec: comma-separated `key=value`

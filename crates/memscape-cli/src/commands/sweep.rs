@@ -147,7 +147,10 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
         let out = RunDir::create(root.path().join(&m.name))?;
         let networks = m.trained.first().map(|first| super::map::Networks {
             name: m.run.rows.last().map_or("", |r| r.model.as_str()),
-            step: first.config.train.as_ref().map_or(0, |t| t.last_step()),
+            step: match &first.config.work {
+                memscape_sweep::spec::Work::Map { train: Some(t), .. } => t.last_step(),
+                _ => 0,
+            },
             at: Box::new(|k| {
                 m.trained
                     .iter()
@@ -166,6 +169,30 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
         );
         maps.push(serde_json::json!({"name": m.name, "dir": out.path(), "results": results}));
     }
+    for study in &collection.studies {
+        let out = RunDir::create(root.path().join(&study.name))?;
+        let (base, others) = study.runs.split_first().expect("a study has a run");
+        let (results, _, _) = super::dynamics::write_dynamics(
+            &out,
+            (base.0.as_str(), &base.1),
+            others,
+            vec![],
+            command.clone(),
+        )?;
+        eprintln!(
+            "{}: {} runs ({}); wrote {}",
+            study.name,
+            study.runs.len(),
+            study
+                .runs
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            out.path().join("report.html").display()
+        );
+        maps.push(serde_json::json!({"name": study.name, "dir": out.path(), "results": results}));
+    }
     for (name, missing) in &collection.incomplete {
         eprintln!("memscape: {name}: left out, {missing} cells not done");
     }
@@ -175,8 +202,9 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
     });
     root.write_json("collect.json", &summary)?;
     eprintln!(
-        "{} maps in {}; every finished cell in {}",
+        "{} maps and {} dynamics studies in {}; every finished cell in {}",
         collection.maps.len(),
+        collection.studies.len(),
         root.path().display(),
         root.path().join("cells.csv").display()
     );

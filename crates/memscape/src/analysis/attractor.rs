@@ -24,7 +24,7 @@
 //! counted as spurious.
 
 use ndarray::{Array2, ArrayView2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::distance::{knn, squared_distance};
 use super::fixed::{FixedPointConfig, FixedPointSet, fixed_points};
@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 const SETTLE_DISTANCE: f64 = 0.25;
 
 /// What a fixed point is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttractorKind {
     Memory,
@@ -85,7 +85,7 @@ pub struct CensusConfig {
 }
 
 /// One fixed point of the census.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attractor {
     pub x: Vec<f64>,
     pub kind: AttractorKind,
@@ -105,7 +105,7 @@ pub struct Attractor {
 }
 
 /// Counts by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindCounts {
     pub memory: usize,
     pub spurious: usize,
