@@ -2,7 +2,8 @@
 
 For two cell sizes (exact model on the circle: 200 and 2000 samples per cell) it runs a sweep
 locally with one job at a time, and, where `sbatch` answers, the same sweep as a Slurm job
-array with one cell per task and all CPUs per task (so the tasks run one after another). The
+array with one cell per task (`slurm/1`) and with eight (`slurm/8`), all CPUs per task (so the
+tasks run one after another). The
 overhead per cell is (wall time − Σ cell seconds) / cells, where a cell's seconds are its own
 compute time as the store records it (`cells.seconds`); the wall time of the local run covers
 reading the spec, loading the data, the store's transactions (synchronous = FULL) and writing
@@ -48,9 +49,9 @@ def local(path, out):
     return time.perf_counter() - t
 
 
-def on_slurm(path, out):
+def on_slurm(path, out, per_task):
     t = time.perf_counter()
-    r = subprocess.run([exe, "sweep", path, "--out", out, "--slurm", "--cells-per-task", "1",
+    r = subprocess.run([exe, "sweep", path, "--out", out, "--slurm", "--cells-per-task", str(per_task),
                         "--cpus-per-task", str(os.cpu_count()), "--json"],
                        check=True, capture_output=True, text=True)
     job = json.loads(r.stdout)["job_id"]
@@ -69,9 +70,12 @@ print(f"{'backend':>8} {'samples':>8} {'cells':>6} {'wall s':>8} {'cells s':>8} 
 with tempfile.TemporaryDirectory() as dir:
     for n_samples in [200, 2000]:
         path = spec(dir, n_samples)
-        backends = [("local", local)] + ([("slurm", on_slurm)] if slurm else [])
+        backends = [("local", local)] + ([
+            ("slurm/1", lambda p, o: on_slurm(p, o, 1)),
+            ("slurm/8", lambda p, o: on_slurm(p, o, 8)),
+        ] if slurm else [])
         for name, run in backends:
-            out = os.path.join(dir, f"{name}-{n_samples}")
+            out = os.path.join(dir, f"{name.replace('/', '-')}-{n_samples}")
             wall = run(path, out)
             n, s = cell_seconds(os.path.join(out, "sweep.db"))
             work, over = s / n, (wall - s) / n

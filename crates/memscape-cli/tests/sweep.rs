@@ -24,6 +24,10 @@ steps = 40
 resamples = 50
 "#;
 
+/// Two exact-model cells.
+const SMALL_SPEC: &str =
+    "[axes]\ndata = [\"circle\"]\nk = [2, 9]\n[map]\nn_samples = 100\nsteps = 20\nresamples = 20\n";
+
 fn write_spec(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -335,11 +339,7 @@ fn a_sweep_killed_at_random_moments_ends_as_an_uninterrupted_one() {
 #[test]
 fn the_store_reads_with_plain_sql() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        dir.path(),
-        "small.toml",
-        "[axes]\ndata = [\"circle\"]\nk = [2, 9]\n[map]\nn_samples = 100\nsteps = 20\nresamples = 20\n",
-    );
+    let spec = write_spec(dir.path(), "small.toml", SMALL_SPEC);
     let out = dir.path().join("s");
     let r = sweep(&[&spec, "--out", out.to_str().unwrap()]);
     assert!(r.status.success(), "{}", stderr(&r));
@@ -394,11 +394,7 @@ fn the_store_reads_with_plain_sql() {
 #[test]
 fn a_failed_cell_exits_1_and_is_retried() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        dir.path(),
-        "small.toml",
-        "[axes]\ndata = [\"circle\"]\nk = [2, 9]\n[map]\nn_samples = 100\nsteps = 20\nresamples = 20\n",
-    );
+    let spec = write_spec(dir.path(), "small.toml", SMALL_SPEC);
     let out = dir.path().join("s");
     let o = out.to_str().unwrap();
     // a file where a cell's folder must go makes that cell fail
