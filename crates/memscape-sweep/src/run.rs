@@ -344,7 +344,7 @@ pub fn run_cells(
             }
             if last_beat.elapsed() >= HEARTBEAT {
                 let ids: Vec<String> = in_flight.iter().map(|&i| todo[i].id.clone()).collect();
-                store.heartbeat(&ids)?;
+                store.heartbeat(&ids, &memscape::progress::snapshot())?;
                 last_beat = Instant::now();
             }
         }
@@ -366,6 +366,8 @@ pub struct Status {
     pub stalled: usize,
     /// The failed cells' ids and errors.
     pub errors: Vec<(String, String)>,
+    /// The running cells: id, worker, and its tasks' progress at the last heartbeat.
+    pub in_flight: Vec<(String, String, String)>,
 }
 
 /// The state of every cell of `spec` in `store`.
@@ -385,7 +387,14 @@ pub fn status(spec: &Spec, store: &Store) -> Result<Status> {
                     s.errors
                         .push((cell.id.clone(), r.error.clone().unwrap_or_default()));
                 }
-                _ if r.in_flight() => s.running += 1,
+                _ if r.in_flight() => {
+                    s.running += 1;
+                    s.in_flight.push((
+                        cell.id.clone(),
+                        r.worker.clone(),
+                        r.progress.clone().unwrap_or_default(),
+                    ));
+                }
                 _ => {
                     s.pending += 1;
                     s.stalled += 1;

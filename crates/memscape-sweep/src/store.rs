@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS cells (
     worker           TEXT NOT NULL,
     started_at       REAL NOT NULL,
     heartbeat        REAL NOT NULL,
+    progress         TEXT,
     finished_at      REAL,
     memscape_version TEXT NOT NULL,
     git_revision     TEXT NOT NULL
@@ -67,6 +68,8 @@ pub struct Record {
     pub worker: String,
     pub heartbeat: f64,
     pub error: Option<String>,
+    /// The worker's tasks in progress at its last heartbeat (running cells).
+    pub progress: Option<String>,
 }
 
 impl Record {
@@ -239,7 +242,7 @@ impl Store {
         let err = |e: rusqlite::Error| SweepError::store(&self.path, e);
         let mut stmt = self
             .conn
-            .prepare("SELECT id, status, attempts, worker, heartbeat, error FROM cells")
+            .prepare("SELECT id, status, attempts, worker, heartbeat, error, progress FROM cells")
             .map_err(err)?;
         let rows = stmt
             .query_map([], |r| {
@@ -250,6 +253,7 @@ impl Store {
                     worker: r.get(3)?,
                     heartbeat: r.get(4)?,
                     error: r.get(5)?,
+                    progress: r.get(6)?,
                 })
             })
             .map_err(err)?;
@@ -289,7 +293,8 @@ impl Store {
                  VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?10, ?11, ?12)
                  ON CONFLICT(id) DO UPDATE SET status = 'running', attempts = attempts + 1,
                      worker = excluded.worker, started_at = excluded.started_at,
-                     heartbeat = excluded.heartbeat, error = NULL, finished_at = NULL",
+                     heartbeat = excluded.heartbeat, error = NULL, finished_at = NULL,
+                     progress = NULL",
                 params![
                     cell.id,
                     cell.data,
@@ -338,14 +343,16 @@ impl Store {
             .map_err(|e| SweepError::store(&self.path, e))
     }
 
-    /// Tells readers the cells in `ids` are still being computed.
-    pub fn heartbeat(&self, ids: &[String]) -> Result<()> {
+    /// Tells readers the cells in `ids` are still being computed, and how far their worker's
+    /// tasks are (`progress`).
+    pub fn heartbeat(&self, ids: &[String], progress: &str) -> Result<()> {
         let t = now();
         for id in ids {
             self.conn
                 .execute(
-                    "UPDATE cells SET heartbeat = ?2 WHERE id = ?1 AND status = 'running'",
-                    params![id, t],
+                    "UPDATE cells SET heartbeat = ?2, progress = ?3
+                     WHERE id = ?1 AND status = 'running'",
+                    params![id, t, progress],
                 )
                 .map_err(|e| SweepError::store(&self.path, e))?;
         }
@@ -370,7 +377,8 @@ impl Store {
                      files = excluded.files, seconds = excluded.seconds,
                      error = excluded.error, attempts = excluded.attempts,
                      worker = excluded.worker, started_at = excluded.started_at,
-                     heartbeat = excluded.heartbeat, finished_at = excluded.finished_at,
+                     heartbeat = excluded.heartbeat, progress = excluded.progress,
+                     finished_at = excluded.finished_at,
                      memscape_version = excluded.memscape_version,
                      git_revision = excluded.git_revision
                  WHERE main.cells.status != 'done'
@@ -382,5 +390,99 @@ impl Store {
         let detached = self.conn.execute("DETACH DATABASE task", []);
         merged.map_err(err)?;
         detached.map(|_| ()).map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Spec;
+
+    fn cells() -> Vec<Cell> {
+        let text = "[axes]\ndata = [\"circle:n=200\"]\nk = [2, 3]\n[map]\nn_samples = 10\n";
+        Spec::parse(Path::new("test.toml"), text.into())
+            .unwrap()
+            .cells
+    }
+
+    fn done(results: &str) -> Outcome {
+        Outcome::Done {
+            results: results.into(),
+            files: vec![],
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_records_progress_and_finish_clears_the_cell_of_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let c = &cells()[0];
+        store.start(c, &worker_name()).unwrap();
+        store
+            .heartbeat(std::slice::from_ref(&c.id), "training (steps) 3/10")
+            .unwrap();
+        let r = &store.records().unwrap()[&c.id];
+        assert_eq!(r.status, "running");
+        assert!(r.in_flight(), "this process is alive");
+        assert_eq!(r.progress.as_deref(), Some("training (steps) 3/10"));
+        store.finish(&c.id, &done("{}")).unwrap();
+        let r = &store.records().unwrap()[&c.id];
+        assert_eq!((r.status.as_str(), r.attempts), ("done", 1));
+        assert!(!r.in_flight());
+    }
+
+    #[test]
+    fn a_running_cell_of_a_dead_worker_on_this_host_is_not_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let c = &cells()[0];
+        // pid 0 is never a worker's
+        store.start(c, &format!("{}:0", hostname())).unwrap();
+        assert!(!store.records().unwrap()[&c.id].in_flight());
+        // another host: alive while it wrote within STALL_S
+        store.start(c, "elsewhere:1").unwrap();
+        assert!(store.records().unwrap()[&c.id].in_flight());
+    }
+
+    /// Merging a task's store: a finished cell is taken, a finished cell here is kept, and a
+    /// second merge changes nothing.
+    #[test]
+    fn merging_a_task_store_takes_its_finished_cells_and_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = Store::open(&dir.path().join("sweep.db")).unwrap();
+        let task_path = dir.path().join("task.db");
+        let task = Store::open_task(&task_path).unwrap();
+        let [a, b] = [&cells()[0], &cells()[1]];
+        // a: done in the task, running here; b: done here, failed later in the task
+        main.start(a, "elsewhere:1").unwrap();
+        task.start(a, "node:2").unwrap();
+        task.finish(&a.id, &done("{\"from\":\"task\"}")).unwrap();
+        main.start(b, "elsewhere:1").unwrap();
+        main.finish(&b.id, &done("{\"from\":\"main\"}")).unwrap();
+        task.start(b, "node:2").unwrap();
+        task.finish(
+            &b.id,
+            &Outcome::Failed {
+                error: "boom".into(),
+                seconds: 0.0,
+            },
+        )
+        .unwrap();
+        drop(task);
+        for _ in 0..2 {
+            main.merge(&task_path).unwrap();
+            let records = main.records().unwrap();
+            assert_eq!(records[&a.id].status, "done");
+            assert_eq!(
+                main.result(&a.id).unwrap().unwrap().0,
+                "{\"from\":\"task\"}"
+            );
+            assert_eq!(records[&b.id].status, "done");
+            assert_eq!(
+                main.result(&b.id).unwrap().unwrap().0,
+                "{\"from\":\"main\"}"
+            );
+        }
     }
 }

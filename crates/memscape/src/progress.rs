@@ -1,10 +1,13 @@
 //! Progress of long work, for progress bars: the library opens a [`Task`] with a name and a
 //! total, advances it, and drops it when done; each step is sent to the hook the caller set
 //! with [`set_hook`] (the command line draws indicatif bars on a terminal, a Python caller
-//! could feed tqdm). With no hook nothing is sent. Progress never changes a result.
+//! could feed tqdm). With no hook nothing is sent. The tasks in progress can also be read at
+//! any time ([`snapshot`]; a sweep writes them into its store). Progress never changes a
+//! result.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What a hook is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +24,8 @@ type Hook = Arc<dyn Fn(&Event) + Send + Sync>;
 
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+/// The tasks in progress: id → (name, done, total).
+static RUNNING: Mutex<BTreeMap<u64, (String, u64, u64)>> = Mutex::new(BTreeMap::new());
 
 /// Sends every task's progress to `hook` from now on (`None`: to nobody).
 pub fn set_hook(hook: Option<Hook>) {
@@ -28,9 +33,36 @@ pub fn set_hook(hook: Option<Hook>) {
 }
 
 fn send(event: &Event) {
+    {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        match *event {
+            Event::Start { id, name, total } => {
+                running.insert(id, (name.to_string(), 0, total));
+            }
+            Event::Advance { id, done } => {
+                if let Some(t) = running.get_mut(&id) {
+                    t.1 = done;
+                }
+            }
+            Event::Finish { id } => {
+                running.remove(&id);
+            }
+        }
+    }
     if let Some(hook) = HOOK.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         hook(event);
     }
+}
+
+/// The tasks in progress, oldest first, as "name done/total" joined by "; ".
+pub fn snapshot() -> String {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .map(|(name, done, total)| format!("{name} {done}/{total}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A unit of long work in progress; it reports its end when dropped.
@@ -83,9 +115,14 @@ mod tests {
         {
             let t = Task::start("unit test", 3);
             t.advance(1);
+            assert!(snapshot().contains("unit test 1/3"), "{}", snapshot());
             t.advance(2);
         }
         set_hook(None);
+        assert!(
+            !snapshot().contains("unit test"),
+            "a finished task leaves the snapshot"
+        );
         let seen = seen.lock().unwrap();
         // other tests of this binary may run tasks at the same time: look at ours only
         let start = seen.iter().position(|s| s == "start unit test 3").unwrap();

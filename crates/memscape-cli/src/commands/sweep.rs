@@ -125,6 +125,9 @@ fn show_status(spec_path: &Path, out: &SweepOut) -> anyhow::Result<i32> {
         s.pending,
         s.stalled
     );
+    for (id, worker, progress) in &s.in_flight {
+        eprintln!("running {id} on {worker}: {progress}");
+    }
     for (id, error) in &s.errors {
         eprintln!("failed {id}: {error}");
     }
