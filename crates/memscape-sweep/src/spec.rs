@@ -195,6 +195,33 @@ impl Default for DynamicsSettings {
     }
 }
 
+impl DynamicsSettings {
+    /// The census of every checkpoint on data of dimension `dim` (none when switched off);
+    /// the error is the rule `eigenvalues` broke.
+    fn attractor_request(
+        &self,
+        dim: usize,
+    ) -> std::result::Result<Option<AttractorRequest>, String> {
+        if !self.attractors {
+            return Ok(None);
+        }
+        let eigenvalues = match self.eigenvalues {
+            Some(e) if e > dim || e == 0 => {
+                return Err(format!(
+                    "must be in 1..={dim} (the data's dimension), got {e}"
+                ));
+            }
+            Some(e) => e,
+            None => AttractorRequest::default().eigenvalues.min(dim),
+        };
+        Ok(Some(AttractorRequest {
+            spur_level: self.spur_level,
+            max_groups: self.max_groups,
+            eigenvalues,
+        }))
+    }
+}
+
 /// The file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -297,84 +324,8 @@ impl Spec {
                 format!("{}{}", line.unwrap_or_default(), e.message().trim()),
             )
         })?;
+        let dynamics = checked(&file, path)?;
         let axes = &file.axes;
-        for (name, len) in [
-            ("data", axes.data.len()),
-            ("k", axes.k.len()),
-            ("seed", axes.seed.len()),
-            ("model", axes.model.len()),
-            ("intervention", axes.intervention.len()),
-            ("train_steps", axes.train_steps.len()),
-        ] {
-            if len == 0 {
-                return Err(err(
-                    &format!("axes.{name}"),
-                    "must be a non-empty list, got []".into(),
-                ));
-            }
-        }
-        if let Some(m) = axes.model.iter().find(|m| !MODELS.contains(&m.as_str())) {
-            return Err(err(
-                "axes.model",
-                format!("must be one of exact, mlp, unet, got {m:?}"),
-            ));
-        }
-        if let Some(&k) = axes.k.iter().find(|&&k| k < 2) {
-            return Err(err("axes.k", format!("must be ≥ 2 everywhere, got {k}")));
-        }
-        if let Some(&s) = axes.train_steps.iter().find(|&&s| s == 0) {
-            return Err(err("axes.train_steps", format!("must be ≥ 1, got {s}")));
-        }
-        for (key, axis) in AXIS_KEYS {
-            if file.train.contains_key(key) {
-                return Err(err(
-                    &format!("train.{key}"),
-                    format!("is set by {axis}; remove it here"),
-                ));
-            }
-        }
-        let known = train_keys();
-        let check_keys =
-            |table: &toml::Table, section: &str| match table.keys().find(|k| !known.contains(k)) {
-                Some(k) => Err(err(
-                    &format!("{section}.{k}"),
-                    format!("unknown training field (known: {})", known.join(", ")),
-                )),
-                None => Ok(()),
-            };
-        check_keys(&file.train, "train")?;
-        for (name, table) in &file.interventions {
-            check_keys(table, &format!("interventions.{name}"))?;
-        }
-        if let Some(i) = axes
-            .intervention
-            .iter()
-            .find(|i| *i != NO_INTERVENTION && !file.interventions.contains_key(*i))
-        {
-            return Err(err(
-                "axes.intervention",
-                format!("names an intervention with no [interventions.{i}] table: {i:?}"),
-            ));
-        }
-        let dynamics = match (file.study, &file.dynamics) {
-            (Study::Map, Some(_)) => {
-                return Err(err(
-                    "dynamics",
-                    "is read only with study = \"dynamics\"".into(),
-                ));
-            }
-            (Study::Map, None) => None,
-            (Study::Dynamics, d) => {
-                if axes.model.iter().any(|m| m == "exact") {
-                    return Err(err(
-                        "axes.model",
-                        "must name networks (mlp, unet) in a dynamics study: exact is not trained"
-                            .into(),
-                    ));
-                }
-                Some(d.clone().unwrap_or_default())
-            }
-        };
         let base = sampling_plan(&file.map).map_err(|e| err("map", e.to_string()))?;
         let thresholds = ThresholdSpec {
             delta_m: threshold(file.map.delta_m).map_err(|m| err("map.delta_m", m))?,
@@ -409,27 +360,12 @@ impl Spec {
                     .collect(),
                 Some(_) => axes.model.iter().collect(),
             };
-            let attractors = match &dynamics {
-                Some(d) if d.attractors => {
-                    let dim = pool.dim();
-                    let eigenvalues = match d.eigenvalues {
-                        Some(e) if e > dim || e == 0 => {
-                            return Err(err(
-                                "dynamics.eigenvalues",
-                                format!("must be in 1..={dim} (the data's dimension), got {e}"),
-                            ));
-                        }
-                        Some(e) => e,
-                        None => AttractorRequest::default().eigenvalues.min(dim),
-                    };
-                    Some(AttractorRequest {
-                        spur_level: d.spur_level,
-                        max_groups: d.max_groups,
-                        eigenvalues,
-                    })
-                }
-                _ => None,
-            };
+            let attractors = dynamics
+                .as_ref()
+                .map(|d| d.attractor_request(pool.dim()))
+                .transpose()
+                .map_err(|m| err("dynamics.eigenvalues", m))?
+                .flatten();
             let first = cells.len();
             for &seed in &axes.seed {
                 for &model in &models {
@@ -557,6 +493,92 @@ impl Spec {
             text,
             cells,
         })
+    }
+}
+
+/// Checks the rules a spec must keep before any data is loaded; returns the dynamics settings
+/// of a dynamics study.
+fn checked(file: &SpecFile, path: &Path) -> Result<Option<DynamicsSettings>> {
+    let err = |key: &str, message: String| SweepError::Spec {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let axes = &file.axes;
+    for (name, len) in [
+        ("data", axes.data.len()),
+        ("k", axes.k.len()),
+        ("seed", axes.seed.len()),
+        ("model", axes.model.len()),
+        ("intervention", axes.intervention.len()),
+        ("train_steps", axes.train_steps.len()),
+    ] {
+        if len == 0 {
+            return Err(err(
+                &format!("axes.{name}"),
+                "must be a non-empty list, got []".into(),
+            ));
+        }
+    }
+    if let Some(m) = axes.model.iter().find(|m| !MODELS.contains(&m.as_str())) {
+        return Err(err(
+            "axes.model",
+            format!("must be one of exact, mlp, unet, got {m:?}"),
+        ));
+    }
+    if let Some(&k) = axes.k.iter().find(|&&k| k < 2) {
+        return Err(err("axes.k", format!("must be ≥ 2 everywhere, got {k}")));
+    }
+    if let Some(&s) = axes.train_steps.iter().find(|&&s| s == 0) {
+        return Err(err("axes.train_steps", format!("must be ≥ 1, got {s}")));
+    }
+    for (key, axis) in AXIS_KEYS {
+        if file.train.contains_key(key) {
+            return Err(err(
+                &format!("train.{key}"),
+                format!("is set by {axis}; remove it here"),
+            ));
+        }
+    }
+    let known = train_keys();
+    let check_keys =
+        |table: &toml::Table, section: &str| match table.keys().find(|k| !known.contains(k)) {
+            Some(k) => Err(err(
+                &format!("{section}.{k}"),
+                format!("unknown training field (known: {})", known.join(", ")),
+            )),
+            None => Ok(()),
+        };
+    check_keys(&file.train, "train")?;
+    for (name, table) in &file.interventions {
+        check_keys(table, &format!("interventions.{name}"))?;
+    }
+    if let Some(i) = axes
+        .intervention
+        .iter()
+        .find(|i| *i != NO_INTERVENTION && !file.interventions.contains_key(*i))
+    {
+        return Err(err(
+            "axes.intervention",
+            format!("names an intervention with no [interventions.{i}] table: {i:?}"),
+        ));
+    }
+    match (file.study, &file.dynamics) {
+        (Study::Map, Some(_)) => Err(err(
+            "dynamics",
+            "is read only with study = \"dynamics\"".into(),
+        )),
+        (Study::Map, None) => Ok(None),
+        (Study::Dynamics, d) => {
+            if axes.model.iter().any(|m| m == "exact") {
+                return Err(err(
+                    "axes.model",
+                    "must name networks (mlp, unet) in a dynamics study: exact is not trained"
+                        .into(),
+                ));
+            }
+            Ok(Some(d.clone().unwrap_or_default()))
+        }
     }
 }
 
