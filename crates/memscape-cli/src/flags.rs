@@ -533,6 +533,10 @@ pub struct SampleArgs {
     /// Number of training patterns K.
     #[arg(long)]
     pub k: usize,
+    /// The model to sample: exact (the default without --checkpoint), or mlp / unet (a trained
+    /// network, read from --checkpoint; the default with one is the checkpoint's own).
+    #[arg(long, value_enum)]
+    pub model: Option<Model>,
     /// Sample this trained network (a .safetensors checkpoint of `memscape train`) instead of
     /// the exact model; --data and --k still name the training set written beside the samples.
     #[arg(long)]

@@ -15,8 +15,21 @@ fn main() {
     match commands::run(cli, command) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("memscape: error: {e:#}");
+            eprintln!("memscape: error: {}", one_line(&e));
             std::process::exit(2);
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause its message already states (an
+/// I/O error's text is part of the message that wraps it).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line
 }

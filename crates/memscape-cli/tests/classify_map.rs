@@ -579,6 +579,16 @@ fn attractors_bifurcate_and_hopfield_commands() {
         "hopfield", "modern", "--n", "16", "--alpha", "0.3", "--json",
     ]));
     assert_eq!(j["unstable_bit_fraction"], 0.0);
+    // without --json: a readable summary on stderr, one quantity a line, no JSON
+    let r = memscape(&["hopfield", "modern", "--n", "16", "--alpha", "0.3"]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success() && r.stdout.is_empty(), "{err}");
+    assert!(!err.contains('{'), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["unstable_bit_fraction", "0.0"]),
+        "{err}"
+    );
 
     for (args, needle) in [
         (
@@ -628,6 +638,10 @@ fn attractors_bifurcate_and_hopfield_commands() {
         (
             vec!["hopfield", "classical", "--alpha", "-0.1"],
             "--alpha must be > 0, got -0.1",
+        ),
+        (
+            vec!["hopfield", "dense", "--alpha", "0.1", "--degree", "0"],
+            "--degree must be ≥ 2 (F(z) = z^degree; 2 is the classical network), got 0",
         ),
     ] {
         let mut all = args.clone();

@@ -291,7 +291,37 @@ fn bad_input_is_one_line_and_exit_2() {
         ],
         "not a directory",
     );
+    // an output folder that cannot be made: the OS error once, on one line
+    fails_with(
+        &["sample", "--k", "3", "--n", "5", "--out", "/proc/x"],
+        "/proc/x: No such file or directory (os error 2)",
+    );
+    let r = memscape(&["sample", "--k", "3", "--n", "5", "--out", "/proc/x"]);
+    assert_eq!(
+        String::from_utf8_lossy(&r.stderr)
+            .matches("os error")
+            .count(),
+        1
+    );
+    // --model, as map takes it
+    fails_with(
+        &["sample", "--model", "mlp", "--k", "3", "--out", o],
+        "--model mlp needs --checkpoint (a trained mlp network)",
+    );
     assert!(!out.exists(), "a failed run writes nothing");
+    let exact = dir.path().join("exact");
+    let r = memscape(&[
+        "sample",
+        "--model",
+        "exact",
+        "--k",
+        "3",
+        "--n",
+        "5",
+        "--out",
+        exact.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
 }
 
 #[test]

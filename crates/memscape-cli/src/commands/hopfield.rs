@@ -27,6 +27,12 @@ pub fn run(args: HopfieldArgs) -> anyhow::Result<i32> {
     if !(0.0..0.5).contains(&args.flip) {
         anyhow::bail!("--flip must be in [0, 0.5), got {}", args.flip);
     }
+    if matches!(args.model, HopfieldModel::Dense) && args.degree < 2 {
+        anyhow::bail!(
+            "--degree must be ≥ 2 (F(z) = z^degree; 2 is the classical network), got {}",
+            args.degree
+        );
+    }
     let n = args.n;
     let result = match args.model {
         HopfieldModel::Classical => {
@@ -92,7 +98,9 @@ pub fn run(args: HopfieldArgs) -> anyhow::Result<i32> {
             r
         }
     };
-    eprintln!("{result}");
+    for (key, value) in result.as_object().expect("a JSON object") {
+        eprintln!("{key:>24}  {}", value.to_string().trim_matches('"'));
+    }
     if args.json {
         super::print_json(&result);
     }

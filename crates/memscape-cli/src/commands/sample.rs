@@ -13,6 +13,28 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .as_deref()
         .map(memscape_train::ScoreModel::load)
         .transpose()?;
+    let wanted = match args.model {
+        None => None,
+        Some(crate::flags::Model::Exact) => Some("exact"),
+        Some(crate::flags::Model::Mlp) => Some("mlp"),
+        Some(crate::flags::Model::Unet) => Some("unet"),
+    };
+    let found = net
+        .as_ref()
+        .map_or("exact", |(n, _)| n.network.architecture().name());
+    match (wanted, &args.checkpoint) {
+        (Some(w), _) if w == found => {}
+        (None, _) => {}
+        (Some("exact"), Some(c)) => anyhow::bail!(
+            "--model exact samples the exact model, so --checkpoint {} must be left out",
+            c.display()
+        ),
+        (Some(w), None) => anyhow::bail!("--model {w} needs --checkpoint (a trained {w} network)"),
+        (Some(w), Some(c)) => anyhow::bail!(
+            "--model {w} must match --checkpoint {}, which holds a {found} network",
+            c.display()
+        ),
+    }
     let request = SampleRequest {
         data: DataSpec::parse(&args.data.data)?,
         k: args.k,
