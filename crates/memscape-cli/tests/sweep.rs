@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use common::memscape;
 
-/// Exact-model cells of the circle: 3 K × 3 seeds = 9 cells of ~0.1–0.5 s each.
+/// Exact-model cells of the circle: 3 K × 3 seeds = 9 cells, about 3 s for the whole sweep on
+/// two cores (so that the kills below always leave work).
 const EXACT_SPEC: &str = r#"
 [axes]
 data = ["circle"]
@@ -19,8 +20,8 @@ k = [2, 9, 30]
 seed = [0, 1, 2]
 
 [map]
-n_samples = 300
-steps = 40
+n_samples = 600
+steps = 60
 resamples = 50
 "#;
 
@@ -245,8 +246,9 @@ weight_decay = 0.01
     );
 }
 
-/// Kills a sweep with SIGKILL at several moments and reruns it: every cell ends present once,
-/// with the results and arrays of an uninterrupted run.
+/// Kills a sweep with SIGKILL at several moments (20–270 ms after its start, six times: less in
+/// all than the sweep needs) and reruns it: every cell ends present once, with the results and
+/// arrays of an uninterrupted run.
 #[test]
 fn a_sweep_killed_at_random_moments_ends_as_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -266,7 +268,7 @@ fn a_sweep_killed_at_random_moments_ends_as_an_uninterrupted_one() {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1);
-        let delay = 20 + (state >> 33) % 400;
+        let delay = 20 + (state >> 33) % 250;
         let mut child = Command::new(env!("CARGO_BIN_EXE_memscape"))
             .args(["sweep", &spec, "--out", k, "--jobs", "2"])
             .stdout(Stdio::null())

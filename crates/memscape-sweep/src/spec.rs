@@ -238,7 +238,8 @@ struct SpecFile {
     interventions: BTreeMap<String, toml::Table>,
 }
 
-/// One cell: a model at one K of one map, fully resolved.
+/// One cell, fully resolved: a model at one K of one map, or a network at one (K, training
+/// seed) of a dynamics study.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cell {
     /// The first 16 hex digits of SHA-256 of the canonical JSON of `config`.
