@@ -89,7 +89,8 @@ batch_size = 256
         (Some(4), Some(4))
     );
     let collected = common::json(&sweep(&["collect", &spec, "--out", o, "--json"]));
-    let name = collected["maps"][0]["name"].as_str().unwrap();
+    assert_eq!(collected["runs"][0]["kind"], "map");
+    let name = collected["runs"][0]["name"].as_str().unwrap();
     assert_eq!(name, "circle_seed0_mlp_none_steps200");
     let map = dir.path().join("map");
     let m = memscape(&[
@@ -187,7 +188,8 @@ weight_decay = 0.01
         "2 K × 2 seeds × 2 interventions"
     );
     let collected = common::json(&sweep(&["collect", &spec, "--out", o, "--json"]));
-    assert_eq!(collected["maps"][0]["name"], "circle_mlp_steps300");
+    assert_eq!(collected["runs"][0]["kind"], "dynamics");
+    assert_eq!(collected["runs"][0]["name"], "circle_mlp_steps300");
     let cli = dir.path().join("dynamics");
     let d = memscape(&[
         "dynamics",

@@ -145,7 +145,7 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
     let collection = collect(&spec, &store, &runner)?;
     let root = RunDir::create(dir.path.join("collect"))?;
     root.write_bytes("cells.csv", collection.cells_csv.as_bytes())?;
-    let mut maps = vec![];
+    let mut runs = vec![];
     for m in &collection.maps {
         let out = RunDir::create(root.path().join(&m.name))?;
         let networks = m.trained.first().map(|first| super::map::Networks {
@@ -170,7 +170,7 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
             m.run.rows.len(),
             out.path().join("report.html").display()
         );
-        maps.push(serde_json::json!({"name": m.name, "dir": out.path(), "results": results}));
+        runs.push(serde_json::json!({"kind": "map", "name": m.name, "dir": out.path(), "results": results}));
     }
     for study in &collection.studies {
         let out = RunDir::create(root.path().join(&study.name))?;
@@ -194,13 +194,13 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
                 .join(", "),
             out.path().join("report.html").display()
         );
-        maps.push(serde_json::json!({"name": study.name, "dir": out.path(), "results": results}));
+        runs.push(serde_json::json!({"kind": "dynamics", "name": study.name, "dir": out.path(), "results": results}));
     }
     for (name, missing) in &collection.incomplete {
         eprintln!("memscape: {name}: left out, {missing} cells not done");
     }
     let summary = serde_json::json!({
-        "maps": maps,
+        "runs": runs,
         "incomplete": collection.incomplete.iter().map(|(n, m)| serde_json::json!({"name": n, "missing": m})).collect::<Vec<_>>(),
     });
     root.write_json("collect.json", &summary)?;
