@@ -303,6 +303,18 @@ fn bad_input_is_one_line_and_exit_2() {
             .count(),
         1
     );
+    // a library error names the flag the user typed
+    let dynamics_out = dir.path().join("dynamics");
+    fails_with(
+        &[
+            "dynamics",
+            "--seeds",
+            "0",
+            "--out",
+            dynamics_out.to_str().unwrap(),
+        ],
+        "--seeds must be ≥ 1, got 0",
+    );
     // --model, as map takes it
     fails_with(
         &["sample", "--model", "mlp", "--k", "3", "--out", o],

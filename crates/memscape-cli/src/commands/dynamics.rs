@@ -79,7 +79,8 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             saved.push(name);
         }
         Ok(())
-    })?;
+    })
+    .map_err(super::flag_names)?;
     let mut others = vec![];
     for (name, train) in interventions {
         eprintln!("intervention {name}");

@@ -86,6 +86,10 @@ fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
 const FLAGS: &[(&str, &str)] = &[
     ("k", "--k"),
     ("num_samples", "--n-samples"),
+    ("seeds", "--seeds"),
+    ("grid_k", "--grid-k"),
+    ("fmem_level", "--fmem-level"),
+    ("spur_level", "--spur-level"),
     ("heldout", "--holdout"),
     ("holdout", "--holdout"),
     ("support_quantile", "--support-quantile"),
