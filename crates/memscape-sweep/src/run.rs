@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use memscape::dataset::Patterns;
@@ -65,10 +65,10 @@ impl SweepDir {
     }
 }
 
-/// Computes cells, keeping each dataset loaded once.
+/// Computes cells, on the datasets their spec loaded.
 pub struct CellRunner {
     dir: SweepDir,
-    pools: Mutex<HashMap<String, Arc<Patterns>>>,
+    pools: HashMap<String, Arc<Patterns>>,
 }
 
 /// What a finished cell left: its results for the store (without timings), its compute
@@ -80,33 +80,24 @@ struct Computed {
 }
 
 impl CellRunner {
-    pub fn new(dir: SweepDir) -> Self {
+    /// A runner for the cells of `spec`.
+    pub fn new(dir: SweepDir, spec: &Spec) -> Self {
         CellRunner {
             dir,
-            pools: Mutex::new(HashMap::new()),
+            pools: spec.pools.clone(),
         }
     }
 
-    /// The dataset of `cell`, loaded once per runner.
+    /// The dataset of `cell` (one of the runner's spec).
     pub fn pool(&self, cell: &Cell) -> Result<Arc<Patterns>> {
-        if let Some(p) = self
-            .pools
-            .lock()
-            .expect("no panic while held")
-            .get(&cell.data)
-        {
-            return Ok(p.clone());
-        }
-        let data = match &cell.config.work {
-            Work::Map { request, .. } => &request.data,
-            Work::Dynamics { request } => &request.data,
-        };
-        let pool = Arc::new(data.load()?);
-        self.pools
-            .lock()
-            .expect("no panic while held")
-            .insert(cell.data.clone(), pool.clone());
-        Ok(pool)
+        self.pools.get(&cell.data).cloned().ok_or_else(|| {
+            memscape::Error::invalid(
+                "cell",
+                "a cell of the runner's spec",
+                format!("{} on data {:?}", cell.id, cell.data),
+            )
+            .into()
+        })
     }
 
     /// Runs one cell and writes its files; the outcome is what the store records.

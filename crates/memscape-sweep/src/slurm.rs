@@ -202,7 +202,7 @@ pub fn run_task(
         .map_or("task".into(), |s| s.to_string_lossy().to_string());
     let store = Store::open_task(&dir.tasks_dir().join(format!("{stamp}-{task}.db")))?;
     store.set_spec(&spec.text)?;
-    let runner = CellRunner::new(dir.clone());
+    let runner = CellRunner::new(dir.clone(), &spec);
     let tally = run_cells(&runner, &store, &mine, jobs)?;
     Ok((spec, tally))
 }

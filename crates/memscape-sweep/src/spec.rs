@@ -33,13 +33,13 @@
 //! In a map study the exact model is part of every sweep, as of every map, and ignores the training axes: it
 //! has one cell per (data, K, seed). A network cell trains with `seed` as its training seed and samples with it as the sampler's seed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use memscape::analysis::classify::{Threshold, ThresholdSpec};
 use memscape::analysis::support::SUPPORT_QUANTILE;
-use memscape::dataset::DataSpec;
+use memscape::dataset::{DataSpec, Patterns};
 use memscape::denoiser::Pruning;
 use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
 use memscape::pipeline::{MapPlan, MapRequest, SamplingPlan, default_holdout};
@@ -286,6 +286,8 @@ pub struct Spec {
     /// The file's text, kept in the store.
     pub text: String,
     pub cells: Vec<Cell>,
+    /// Each dataset of the `data` axis, as written, loaded once.
+    pub pools: HashMap<String, Arc<Patterns>>,
 }
 
 const MODELS: [&str; 3] = ["exact", "mlp", "unet"];
@@ -339,6 +341,7 @@ impl Spec {
         let largest = *ks.last().expect("non-empty");
         let exact = "exact".to_string();
         let mut cells: Vec<Cell> = vec![];
+        let mut pools = HashMap::new();
         for data_text in &axes.data {
             let data = DataSpec::parse(data_text).map_err(|e| err("axes.data", e.to_string()))?;
             let pool = Arc::new(data.load().map_err(|e| err("axes.data", e.to_string()))?);
@@ -463,9 +466,11 @@ impl Spec {
             }
             // the sampler's noise range and the split, checked once per dataset
             match &cells[first].config.work {
-                Work::Map { request, .. } => MapPlan::with_pool(request.clone(), pool).map(drop),
+                Work::Map { request, .. } => {
+                    MapPlan::with_pool(request.clone(), pool.clone()).map(drop)
+                }
                 Work::Dynamics { request } => {
-                    DynamicsPlan::with_pool(request.clone(), pool).map(drop)
+                    DynamicsPlan::with_pool(request.clone(), pool.clone()).map(drop)
                 }
             }
             .map_err(|e| {
@@ -486,6 +491,7 @@ impl Spec {
                     format!("must be one of [axes] k {ks:?}, got {g}"),
                 ));
             }
+            pools.insert(data_text.clone(), pool);
         }
         let mut seen = std::collections::HashSet::new();
         cells.retain(|c| seen.insert(c.id.clone()));
@@ -493,6 +499,7 @@ impl Spec {
             path: path.to_path_buf(),
             text,
             cells,
+            pools,
         })
     }
 }

@@ -493,6 +493,10 @@ impl DynamicsPlan {
     /// The study from its units, one per (K, seed), in the order of the request's K and then
     /// of the seeds: taus with their bootstrap intervals, tau_gen, the fits.
     pub fn assemble(self, units: Vec<DynamicsUnit>, seconds: f64) -> Result<DynamicsRun> {
+        let grid_train = match self.request.grid_k {
+            Some(k) => Some(self.split()?.train(&self.pool, k)?.points),
+            None => None,
+        };
         let request = self.request;
         let seeds = request.seeds;
         let at: Vec<usize> = units.iter().map(|u| u.k).collect();
@@ -544,15 +548,7 @@ impl DynamicsPlan {
         };
         let tau_gen = tau_gen(&request.ks, &rows, steps);
         let tau_gen_quality = tau_gen_quality(&request.ks, &rows, steps);
-        let split = Split::new(
-            self.pool.num_patterns(),
-            request.holdout,
-            request.subset_seed,
-        )?;
-        let grid_train = request
-            .grid_k
-            .map(|k| split.train(&self.pool, k).map(|t| t.points))
-            .transpose()?;
+
         Ok(DynamicsRun {
             rows,
             attractors: records,

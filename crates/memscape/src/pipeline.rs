@@ -461,7 +461,8 @@ pub struct MapPlan {
     pub holdout: usize,
     heldout: Array2<f64>,
     pub sampler: SamplerConfig,
-    settle: SettleConfig,
+    /// The data's RMS norm, which sets the settling tolerances.
+    scale: f64,
 }
 
 impl MapPlan {
@@ -510,10 +511,6 @@ impl MapPlan {
         let sampler = request
             .plan
             .config(default_max, MAP_SIGMA_MIN * scale, true)?;
-        let settle = SettleConfig {
-            tolerance: SETTLE_TOLERANCE * scale,
-            max_iterations: SETTLE_ITERATIONS,
-        };
         Ok(MapPlan {
             request,
             pool,
@@ -521,7 +518,7 @@ impl MapPlan {
             holdout,
             heldout,
             sampler,
-            settle,
+            scale,
         })
     }
 
@@ -549,7 +546,7 @@ impl MapPlan {
         let gate = self.gate(&train)?;
         let den =
             EmpiricalDenoiser::<f64>::new(train.points.view())?.with_pruning(self.request.pruning);
-        let mut m = self.measure("exact", &den, &train, gate.as_ref(), &self.settle)?;
+        let mut m = self.measure("exact", &den, &train, gate.as_ref(), SETTLE_TOLERANCE)?;
         m.row.pruning = den.pruning_tolerance().map(|_| den.pruning_stats());
         m.embedding = embedding_rows(
             k,
@@ -570,24 +567,31 @@ impl MapPlan {
         let net = model.fit(&train)?;
         let fit_s = clock.elapsed().as_secs_f64();
         let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
-        let settle = SettleConfig {
-            tolerance: self.settle.tolerance / SETTLE_TOLERANCE * TRAINED_SETTLE_TOLERANCE,
-            ..self.settle
-        };
-        let mut m = self.measure(model.name(), &den, &train, gate.as_ref(), &settle)?;
+        let mut m = self.measure(
+            model.name(),
+            &den,
+            &train,
+            gate.as_ref(),
+            TRAINED_SETTLE_TOLERANCE,
+        )?;
         m.row.seconds += fit_s;
         Ok(m)
     }
 
-    /// Samples `den`, settles and classifies the samples against `train`.
+    /// Samples `den`, settles the samples to `tolerance` × the data scale and classifies them
+    /// against `train`.
     fn measure(
         &self,
         model: &str,
         den: &impl Denoiser,
         train: &Patterns,
         gate: Option<&SupportGate>,
-        settle_config: &SettleConfig,
+        tolerance: f64,
     ) -> Result<MapPoint> {
+        let settle_config = &SettleConfig {
+            tolerance: tolerance * self.scale,
+            max_iterations: SETTLE_ITERATIONS,
+        };
         let (request, sampler) = (&self.request, &self.sampler);
         let clock = Instant::now();
         let k = train.num_patterns();

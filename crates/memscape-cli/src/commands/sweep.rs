@@ -8,6 +8,7 @@ use memscape_sweep::collect::collect;
 use memscape_sweep::run::{CellRunner, SweepDir, run_cells, status};
 use memscape_sweep::slurm::{SlurmOptions, run_task, submit};
 use memscape_sweep::spec::{Cell, Spec};
+use memscape_sweep::store::Store;
 
 use crate::flags::{SweepAction, SweepArgs, SweepOut};
 
@@ -34,9 +35,7 @@ pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }
         None => {
             let spec_path = args.spec.expect("clap requires SPEC without a subcommand");
-            let spec = Spec::read(&spec_path)?;
-            let dir = SweepDir::new(folder(&spec_path, &args.out));
-            let store = dir.open()?;
+            let (spec, dir, store) = open(&spec_path, &args.out)?;
             store.set_spec(&spec.text)?;
             if args.slurm {
                 let options = SlurmOptions {
@@ -74,7 +73,7 @@ pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
             let jobs = args
                 .jobs
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let runner = CellRunner::new(dir.clone());
+            let runner = CellRunner::new(dir.clone(), &spec);
             let cells: Vec<&Cell> = spec.cells.iter().collect();
             let clock = std::time::Instant::now();
             let tally = run_cells(&runner, &store, &cells, jobs)?;
@@ -110,10 +109,16 @@ fn folder(spec: &Path, out: &SweepOut) -> PathBuf {
     })
 }
 
-fn show_status(spec_path: &Path, out: &SweepOut) -> anyhow::Result<i32> {
+/// The spec at `spec_path`, its sweep's folder, and the store with the array tasks' merged.
+fn open(spec_path: &Path, out: &SweepOut) -> anyhow::Result<(Spec, SweepDir, Store)> {
     let spec = Spec::read(spec_path)?;
     let dir = SweepDir::new(folder(spec_path, out));
     let store = dir.open()?;
+    Ok((spec, dir, store))
+}
+
+fn show_status(spec_path: &Path, out: &SweepOut) -> anyhow::Result<i32> {
+    let (spec, dir, store) = open(spec_path, out)?;
     let s = status(&spec, &store)?;
     eprintln!(
         "{}: {} cells: {} done, {} running, {} failed, {} pending ({} of them stalled: their worker is gone)",
@@ -138,10 +143,8 @@ fn show_status(spec_path: &Path, out: &SweepOut) -> anyhow::Result<i32> {
 }
 
 fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyhow::Result<i32> {
-    let spec = Spec::read(spec_path)?;
-    let dir = SweepDir::new(folder(spec_path, out));
-    let store = dir.open()?;
-    let runner = CellRunner::new(dir.clone());
+    let (spec, dir, store) = open(spec_path, out)?;
+    let runner = CellRunner::new(dir.clone(), &spec);
     let collection = collect(&spec, &store, &runner)?;
     let root = RunDir::create(dir.path.join("collect"))?;
     root.write_bytes("cells.csv", collection.cells_csv.as_bytes())?;
