@@ -177,18 +177,12 @@ pub struct DynamicsArgs {
     pub train: TrainArgs,
     #[command(flatten)]
     pub integrator: IntegratorArgs,
-    /// Final noise level of the sampler (default 0.02 × the RMS norm of the data, as map).
-    #[arg(long, allow_negative_numbers = true)]
-    pub sigma_min: Option<f64>,
-    /// Sampler noise levels.
-    #[arg(long, default_value_t = 100)]
+    /// Sampler noise levels (as --steps of `map`).
+    #[arg(long, default_value_t = MAP_STEPS)]
     pub sample_steps: usize,
     /// Samples per checkpoint.
     #[arg(long, default_value_t = 500)]
     pub n_samples: usize,
-    /// Seed of the sampler's noise.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// tau_mem is where f_mem first reaches this level.
     #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub fmem_level: f64,
@@ -481,7 +475,8 @@ pub enum PrecisionArg {
     F32,
 }
 
-/// Integrator flags shared by `sample` and `map`.
+/// Integrator flags shared by `sample`, `map` and `dynamics`; each is defined here once, with
+/// its default in each command.
 #[derive(Debug, Args)]
 pub struct IntegratorArgs {
     /// Integrator: em (Euler–Maruyama on the reverse SDE), ddim (with --eta), heun (PF-ODE).
@@ -499,28 +494,43 @@ pub struct IntegratorArgs {
     /// Largest noise level (default 10 × the RMS norm of the data).
     #[arg(long, allow_negative_numbers = true)]
     pub sigma_max: Option<f64>,
+    /// Final noise level. Default: `sample` 1e-3 × the RMS norm of the data; `map` and
+    /// `dynamics` 0.02 ×, where samples are then carried to their attractor by iterating the
+    /// denoiser at this level (training points closer than 0.04 × merge into one attractor).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma_min: Option<f64>,
+    /// Seed of the sampler's noise (sample i uses ChaCha stream i).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Rows per denoiser call (never changes the result).
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
 }
 
+/// Default number of noise levels of `sample`, and of `map` and `dynamics`.
+pub const SAMPLE_STEPS: usize = 200;
+pub const MAP_STEPS: usize = 100;
+
+/// The sampler's number of noise levels, for the commands where `--steps` means that.
+#[derive(Debug, Args)]
+pub struct StepsArgs {
+    /// Number of noise levels from sigma_max to sigma_min. Default: `sample` 200, `map` 100
+    /// (`dynamics` calls it --sample-steps, default 100, as its --steps are training steps).
+    #[arg(long)]
+    pub steps: Option<usize>,
+}
+
 impl IntegratorArgs {
-    /// The library's sampling plan, with the command's own `sigma_min`, `steps` and `seed`
-    /// (checks --sampler and --eta).
-    pub fn plan(
-        &self,
-        sigma_min: Option<f64>,
-        num_steps: usize,
-        seed: u64,
-    ) -> memscape::Result<memscape::pipeline::SamplingPlan> {
+    /// The library's sampling plan with `num_steps` noise levels (checks --sampler and --eta).
+    pub fn plan(&self, num_steps: usize) -> memscape::Result<memscape::pipeline::SamplingPlan> {
         Ok(memscape::pipeline::SamplingPlan {
             kind: memscape::sampler::SamplerKind::parse(&self.sampler, self.eta)?,
             process: self.process.noise_process(),
             spacing: self.spacing.spacing(),
             sigma_max: self.sigma_max,
-            sigma_min,
+            sigma_min: self.sigma_min,
             num_steps,
-            seed,
+            seed: self.seed,
             batch_size: self.batch_size,
         })
     }
@@ -543,21 +553,14 @@ pub struct SampleArgs {
     pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub integrator: IntegratorArgs,
-    /// Final noise level (default 1e-3 × the RMS norm of the patterns).
-    #[arg(long, allow_negative_numbers = true)]
-    pub sigma_min: Option<f64>,
-    /// Number of noise levels from sigma_max to sigma_min.
-    #[arg(long, default_value_t = 200)]
-    pub steps: usize,
+    #[command(flatten)]
+    pub steps: StepsArgs,
     /// Stop at sigma_min with noisy samples instead of returning D(x, sigma_min).
     #[arg(long)]
     pub no_final_denoise: bool,
     /// Number of samples.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long = "n-samples", visible_alias = "n", default_value_t = 1000)]
     pub n: usize,
-    /// Seed of the sampler's noise (sample i uses ChaCha stream i).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Arithmetic of the exact denoiser.
     #[arg(long, value_enum, default_value = "f64")]
     pub precision: PrecisionArg,
@@ -592,7 +595,7 @@ impl PruningArgs {
         use memscape::denoiser::Pruning;
         Ok(match (self.no_prune, self.prune_tol) {
             (true, _) => Pruning::Off,
-            (false, Some(t)) => Pruning::tolerance(t).map_err(crate::commands::flag_names)?,
+            (false, Some(t)) => Pruning::tolerance(t)?,
             (false, None) => Pruning::Auto,
         })
     }
@@ -622,18 +625,11 @@ pub struct MapArgs {
     pub train: TrainArgs,
     #[command(flatten)]
     pub integrator: IntegratorArgs,
-    /// Final noise level (default 0.02 × the RMS norm of the data); samples are then carried
-    /// to their attractor by iterating the denoiser at this level.
-    #[arg(long, allow_negative_numbers = true)]
-    pub sigma_min: Option<f64>,
-    /// Number of noise levels.
-    #[arg(long, default_value_t = 100)]
-    pub steps: usize,
+    #[command(flatten)]
+    pub steps: StepsArgs,
     /// Samples per K.
     #[arg(long, default_value_t = 2000)]
     pub n_samples: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Memorization threshold delta_m: a distance, or auto (1/4 of the training set's median
     /// nearest-neighbour spacing).
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]

@@ -6,7 +6,8 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use memscape::dataset::Patterns;
-use memscape::pipeline::{MapPlan, MapPoint, MapRow, TrainedModel};
+use memscape::denoiser::TrainedModel;
+use memscape::pipeline::{MapPlan, MapPoint, MapRow};
 use memscape::store::RunDir;
 use memscape_train::dynamics::{DynamicsPlan, DynamicsUnit};
 use memscape_train::{NetworkTrainer, ScoreModel};

@@ -41,7 +41,7 @@ use memscape::analysis::classify::{Threshold, ThresholdSpec};
 use memscape::analysis::support::SUPPORT_QUANTILE;
 use memscape::dataset::{DataSpec, Patterns};
 use memscape::denoiser::Pruning;
-use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
+use memscape::noise::{NoiseProcess, Spacing};
 use memscape::pipeline::{MapPlan, MapRequest, SamplingPlan, default_holdout};
 use memscape::sampler::SamplerKind;
 use memscape_train::dynamics::{AttractorRequest, DynamicsPlan, DynamicsRequest};
@@ -657,30 +657,8 @@ fn threshold(value: Option<f64>) -> std::result::Result<Threshold, String> {
 
 /// The sampler of [map], with seed 0 (each cell sets its own).
 fn sampling_plan(m: &MapSettings) -> memscape::Result<SamplingPlan> {
-    let process = match m.process.as_str() {
-        "ve" => NoiseProcess::Ve,
-        "vp" => NoiseProcess::Vp(VpSchedule::DDPM_LINEAR),
-        "vp-cosine" => NoiseProcess::Vp(VpSchedule::COSINE),
-        other => {
-            return Err(memscape::Error::invalid(
-                "process",
-                "one of ve, vp, vp-cosine",
-                format!("{other:?}"),
-            ));
-        }
-    };
-    let spacing = match m.spacing.as_str() {
-        "karras" => Spacing::Karras { rho: 7.0 },
-        "geometric" => Spacing::Geometric,
-        "linear-t" => Spacing::LinearT,
-        other => {
-            return Err(memscape::Error::invalid(
-                "spacing",
-                "one of karras, geometric, linear-t",
-                format!("{other:?}"),
-            ));
-        }
-    };
+    let process = NoiseProcess::parse(&m.process)?;
+    let spacing = Spacing::parse(&m.spacing)?;
     if m.n_samples < 2 {
         return Err(memscape::Error::invalid("n_samples", "≥ 2", m.n_samples));
     }

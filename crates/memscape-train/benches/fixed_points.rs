@@ -27,7 +27,8 @@ use std::time::Instant;
 use memscape::analysis::fixed::{FixedPointConfig, fixed_points_dense, newton_krylov, stability};
 use memscape::analysis::settle::{SettleConfig, settle_within};
 use memscape::dataset::DataSpec;
-use memscape::pipeline::{SamplingPlan, data_scale, training_set};
+use memscape::dataset::data_scale;
+use memscape::pipeline::{SamplingPlan, training_set};
 use memscape_train::{Architecture, ScoreModel, TrainConfig, train};
 use ndarray::{Array2, Axis};
 

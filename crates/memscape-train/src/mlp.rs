@@ -52,9 +52,9 @@ impl MlpConfig {
     /// Checks the shape.
     pub fn validate(&self) -> Result<()> {
         for (what, v) in [
-            ("--width", self.width),
-            ("--depth", self.depth),
-            ("--dim", self.dim),
+            ("width", self.width),
+            ("depth", self.depth),
+            ("dim", self.dim),
         ] {
             if v == 0 {
                 return Err(Error::invalid(what, "≥ 1", v));
@@ -62,7 +62,7 @@ impl MlpConfig {
         }
         if !(self.fourier_scale.is_finite() && self.fourier_scale > 0.0) {
             return Err(Error::invalid(
-                "--fourier-scale",
+                "fourier_scale",
                 "> 0 and finite",
                 self.fourier_scale,
             ));

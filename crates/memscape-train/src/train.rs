@@ -155,19 +155,19 @@ impl TrainConfig {
                 Ok(())
             }
         };
-        positive("--steps", self.steps)?;
-        positive("--batch-size", self.batch_size)?;
-        positive("--checkpoints", self.checkpoints)?;
+        positive("train_steps", self.steps)?;
+        positive("train_batch", self.batch_size)?;
+        positive("checkpoints", self.checkpoints)?;
         if let Some(s) = self.stop_at
             && (s == 0 || s > self.steps)
         {
             return Err(Error::invalid(
-                "--stop-at",
-                format!("in 1..={} (--steps)", self.steps),
+                "stop_at",
+                format!("in 1..={} (train_steps)", self.steps),
                 s,
             ));
         }
-        memscape::error::require_positive("--lr", self.lr)?;
+        memscape::error::require_positive("lr", self.lr)?;
         let in_unit = |flag: &str, v: f64| {
             if (0.0..1.0).contains(&v) {
                 Ok(())
@@ -175,21 +175,21 @@ impl TrainConfig {
                 Err(Error::invalid(flag, "in [0, 1)", v))
             }
         };
-        in_unit("--dropout", self.dropout)?;
+        in_unit("dropout", self.dropout)?;
         if let Some(e) = self.ema {
-            in_unit("--ema", e)?;
+            in_unit("ema", e)?;
         }
         for (flag, v) in [
-            ("--weight-decay", self.weight_decay),
-            ("--input-noise", self.input_noise),
+            ("weight_decay", self.weight_decay),
+            ("input_noise", self.input_noise),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::invalid(flag, "≥ 0 and finite", v));
             }
         }
         for (flag, v) in [
-            ("--train-sigma-min", self.sigma_min),
-            ("--train-sigma-max", self.sigma_max),
+            ("train_sigma_min", self.sigma_min),
+            ("train_sigma_max", self.sigma_max),
         ] {
             if let Some(v) = v {
                 memscape::error::require_positive(flag, v)?;
@@ -200,7 +200,7 @@ impl TrainConfig {
             Architecture::Unet => {
                 let Some((h, w)) = self.image_shape else {
                     return Err(Error::invalid(
-                        "--model",
+                        "model",
                         "mlp on data without an image shape (a U-Net takes images: mnist, \
                          fashion-mnist, digits, cifar10, or an N×H×W / N×C×H×W .npy)",
                         "unet",
@@ -447,9 +447,9 @@ pub fn train(
     let clock = Instant::now();
     let (k, d) = train.dim();
     if k == 0 {
-        return Err(Error::invalid("--k", "≥ 1", 0));
+        return Err(Error::invalid("k", "≥ 1", 0));
     }
-    let scale = memscape::pipeline::data_scale(train);
+    let scale = memscape::dataset::data_scale(train);
     let rms = scale / (d as f64).sqrt();
     let preconditioning = Preconditioning {
         sigma_data: if rms > 0.0 { rms } else { 1.0 },
@@ -458,7 +458,7 @@ pub fn train(
     let range = sigma_range(config, scale);
     if range.0 >= range.1 {
         return Err(Error::invalid(
-            "--train-sigma-min",
+            "train_sigma_min",
             format!("< --train-sigma-max ({})", range.1),
             range.0,
         ));
@@ -543,7 +543,7 @@ pub fn train(
         let l = gradient(&net, &params, &b, &dropout, &mut grads);
         if !l.is_finite() {
             return Err(Error::invalid(
-                "--lr",
+                "lr",
                 "small enough for a finite loss",
                 format!("{} (loss {l} at step {step})", config.lr),
             ));
@@ -606,7 +606,7 @@ impl NetworkTrainer {
     }
 }
 
-impl memscape::pipeline::TrainedModel for NetworkTrainer {
+impl memscape::denoiser::TrainedModel for NetworkTrainer {
     fn name(&self) -> &'static str {
         self.config.architecture.name()
     }
@@ -644,52 +644,52 @@ mod tests {
 
     #[test]
     fn bad_rates_and_probabilities_are_refused() {
-        for (config, flag) in [
+        for (config, parameter) in [
             (
                 TrainConfig {
                     lr: -1e-3,
                     ..Default::default()
                 },
-                "--lr",
+                "lr",
             ),
             (
                 TrainConfig {
                     dropout: 1.0,
                     ..Default::default()
                 },
-                "--dropout",
+                "dropout",
             ),
             (
                 TrainConfig {
                     ema: Some(1.5),
                     ..Default::default()
                 },
-                "--ema",
+                "ema",
             ),
             (
                 TrainConfig {
                     weight_decay: -0.1,
                     ..Default::default()
                 },
-                "--weight-decay",
+                "weight_decay",
             ),
             (
                 TrainConfig {
                     input_noise: f64::NAN,
                     ..Default::default()
                 },
-                "--input-noise",
+                "input_noise",
             ),
             (
                 TrainConfig {
                     stop_at: Some(0),
                     ..Default::default()
                 },
-                "--stop-at",
+                "stop_at",
             ),
         ] {
             let e = config.validate().unwrap_err().to_string();
-            assert!(e.starts_with(flag), "{e}");
+            assert!(e.starts_with(parameter), "{e}");
         }
     }
 

@@ -16,7 +16,7 @@ pub enum Error {
     },
 
     /// A dataset spec could not be understood.
-    #[error("--data: {message} (spec {spec:?})")]
+    #[error("data: {message} (spec {spec:?})")]
     DataSpec { spec: String, message: String },
 
     /// A file could not be read, or its content broke the format's rules.

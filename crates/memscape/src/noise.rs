@@ -150,6 +150,21 @@ pub enum NoiseProcess {
 }
 
 impl NoiseProcess {
+    /// The process named `ve`, `vp` (DDPM's linear schedule, vp_beta 0.1 → 20) or `vp-cosine`
+    /// (Nichol & Dhariwal's cosine schedule); errors name the parameter `process`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "ve" => Ok(NoiseProcess::Ve),
+            "vp" => Ok(NoiseProcess::Vp(VpSchedule::DDPM_LINEAR)),
+            "vp-cosine" => Ok(NoiseProcess::Vp(VpSchedule::COSINE)),
+            other => Err(Error::invalid(
+                "process",
+                "one of ve, vp, vp-cosine",
+                format!("{other:?}"),
+            )),
+        }
+    }
+
     /// Standard deviation of the prior the sampler starts from, in VE coordinates `y`:
     /// VE starts from N(0, sigma_max² I); VP from x_T ~ N(0, I), i.e. y_T ~ N(0, (1 + sigma_max²) I).
     pub fn prior_std(&self, sigma_max: f64) -> f64 {
@@ -186,6 +201,23 @@ pub enum Spacing {
     LinearT,
 }
 
+impl Spacing {
+    /// The spacing named `karras` (rho = 7), `geometric` or `linear-t`; errors name the
+    /// parameter `spacing`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "karras" => Ok(Spacing::Karras { rho: 7.0 }),
+            "geometric" => Ok(Spacing::Geometric),
+            "linear-t" => Ok(Spacing::LinearT),
+            other => Err(Error::invalid(
+                "spacing",
+                "one of karras, geometric, linear-t",
+                format!("{other:?}"),
+            )),
+        }
+    }
+}
+
 /// A complete discretisation: process, spacing, range, number of steps.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Schedule {
@@ -201,17 +233,17 @@ pub struct Schedule {
 impl Schedule {
     /// Checks the ranges: 0 < sigma_min < sigma_max, num_steps ≥ 1, rho > 0.
     pub fn validate(&self) -> Result<()> {
-        crate::error::require_positive("--sigma-min", self.sigma_min)?;
-        crate::error::require_positive("--sigma-max", self.sigma_max)?;
+        crate::error::require_positive("sigma_min", self.sigma_min)?;
+        crate::error::require_positive("sigma_max", self.sigma_max)?;
         if self.sigma_min >= self.sigma_max {
             return Err(Error::invalid(
-                "--sigma-min",
+                "sigma_min",
                 format!("< --sigma-max ({})", self.sigma_max),
                 self.sigma_min,
             ));
         }
         if self.num_steps == 0 {
-            return Err(Error::invalid("--steps", "≥ 1", 0));
+            return Err(Error::invalid("steps", "≥ 1", 0));
         }
         if let Spacing::Karras { rho } = self.spacing {
             crate::error::require_positive("rho", rho)?;
@@ -402,7 +434,7 @@ mod tests {
         s.sigma_min = -0.1;
         assert_eq!(
             s.sigmas().unwrap_err().to_string(),
-            "--sigma-min must be > 0 and finite, got -0.1"
+            "sigma_min must be > 0 and finite, got -0.1"
         );
         s.sigma_min = 100.0;
         assert!(

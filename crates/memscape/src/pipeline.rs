@@ -17,8 +17,8 @@ use crate::analysis::embed::Nonlinear;
 use crate::analysis::settle::{SettleConfig, group, settle};
 use crate::analysis::support::{self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate};
 use crate::dataset::subset::Split;
-use crate::dataset::{DataSpec, ExactQuality, Patterns};
-use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float, PruneStats, Pruning};
+use crate::dataset::{DataSpec, ExactQuality, Patterns, data_scale};
+use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float, PruneStats, Pruning, TrainedModel};
 use crate::error::{Error, Result};
 use crate::noise::{NoiseProcess, Schedule, Spacing};
 use crate::sampler::{self, SamplerConfig, SamplerKind, TrajectoryRecorder};
@@ -59,11 +59,6 @@ pub fn training_set(
         train,
         heldout,
     })
-}
-
-/// The data's scale: the root-mean-square norm of the patterns, √(mean |ξ|²).
-pub fn data_scale(patterns: ArrayView2<f64>) -> f64 {
-    (patterns.mapv(|v| v * v).sum() / patterns.nrows() as f64).sqrt()
 }
 
 /// Default noise range for data of RMS norm `scale`: sigma_max = 10·scale, so the N(0,
@@ -150,7 +145,7 @@ pub struct SampleRun {
 /// data of the same dimension) when given.
 pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<SampleRun> {
     if request.num_samples == 0 {
-        return Err(Error::invalid("--n", "≥ 1", 0));
+        return Err(Error::invalid("num_samples", "≥ 1", 0));
     }
     let mut timings = BTreeMap::new();
     let clock = Instant::now();
@@ -375,16 +370,6 @@ pub struct MapRun {
     pub timings: BTreeMap<String, f64>,
 }
 
-/// A trainable model `map` samples beside the exact one (a score network: memscape-train).
-pub trait TrainedModel: Sync {
-    /// Its name in tables and file names ("mlp").
-    fn name(&self) -> &'static str;
-    /// Trains on `train` (K patterns, with their image shape) and returns the denoiser.
-    fn fit(&self, train: &Patterns) -> Result<Box<dyn Denoiser>>;
-    /// Its configuration, for the manifest.
-    fn config(&self) -> serde_json::Value;
-}
-
 /// One model's samples at one K, measured: the row, the raw samples, where they settle, and
 /// their labels. A point is a function of its plan's request and K alone, so a sweep can
 /// compute it on any machine and [`MapPlan::assemble`] the map later. The arrays are not
@@ -406,7 +391,7 @@ pub struct MapPoint {
 }
 
 /// The capacities of one model's rows, with bootstrap intervals.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ModelCapacities {
     pub model: String,
     pub capacities: Capacities,

@@ -36,13 +36,13 @@ impl SamplerKind {
     /// Parses `em`, `ddim` (with `eta`), `heun`.
     pub fn parse(name: &str, eta: f64) -> Result<Self> {
         if !(0.0..=1.0).contains(&eta) {
-            return Err(Error::invalid("--eta", "in [0, 1]", eta));
+            return Err(Error::invalid("eta", "in [0, 1]", eta));
         }
         match name {
             "em" | "euler-maruyama" => Ok(SamplerKind::EulerMaruyama),
             "ddim" => Ok(SamplerKind::Ddim { eta }),
             "heun" => Ok(SamplerKind::Heun),
-            other => Err(Error::invalid("--sampler", "one of em, ddim, heun", other)),
+            other => Err(Error::invalid("sampler", "one of em, ddim, heun", other)),
         }
     }
 }
@@ -124,7 +124,7 @@ pub fn sample(
 ) -> Result<Array2<f64>> {
     let sigmas = config.schedule.sigmas()?;
     if config.batch_size == 0 {
-        return Err(Error::invalid("--batch-size", "≥ 1", 0));
+        return Err(Error::invalid("batch_size", "≥ 1", 0));
     }
     let prior_std = config.schedule.process.prior_std(sigmas[0]);
     let mut out = Array2::zeros((n, dim));

@@ -62,7 +62,7 @@ impl RunDir {
         if path.exists() && !path.is_dir() {
             return Err(Error::file(
                 &path,
-                "--out must be a directory, and this is a file",
+                "the output folder must be a directory, and this is a file",
             ));
         }
         std::fs::create_dir_all(&path).map_err(|source| Error::Io {

@@ -202,7 +202,7 @@ pub fn stopped_samples(
     (kind, steps, final_denoise): (&str, usize, bool),
     seed: u64,
 ) -> anyhow::Result<(ndarray::Array2<f64>, memscape::sampler::SamplerConfig)> {
-    let scale = memscape::pipeline::data_scale(patterns);
+    let scale = memscape::dataset::data_scale(patterns);
     let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
     let plan = memscape::pipeline::SamplingPlan {
         kind: memscape::sampler::SamplerKind::parse(kind, 0.0)?,

@@ -1,6 +1,8 @@
 //! `memscape classify`: memorized / spurious / generalized and f_mem for samples from anywhere.
 
-use memscape::analysis::classify::{Threshold, ThresholdSpec, classify, fractions};
+use memscape::analysis::classify::{
+    ClassifySummary, Threshold, ThresholdSpec, classify, fractions,
+};
 use memscape::analysis::support::SupportGate;
 use memscape::dataset::DataSpec;
 use memscape::store::RunDir;
@@ -52,8 +54,7 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let gate = holdout
         .as_ref()
         .map(|h| SupportGate::calibrate(train.view(), h.view(), args.support.support_quantile))
-        .transpose()
-        .map_err(super::flag_names)?;
+        .transpose()?;
     let c = classify(
         train.view(),
         samples.view(),
@@ -62,19 +63,7 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         gate.as_ref(),
     )?;
     let f = fractions(&c, args.resamples, args.seed);
-    let result = serde_json::json!({
-        "memorized": f.memorized.value,
-        "spurious": f.spurious.value,
-        "generalized": f.generalized.value,
-        "off_support": f.off_support.value,
-        "f_mem": f.f_mem.value,
-        "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "off_support": f.off_support.ci, "f_mem": f.f_mem.ci},
-        "thresholds": c.thresholds,
-        "support": c.support,
-        "num_samples": samples.nrows(),
-        "num_train": train.nrows(),
-        "spurious_against": if samples_b.is_some() { "samples-b" } else { "other samples" },
-    });
+    let result = ClassifySummary::new(&c, &f, train.nrows(), samples_b.is_some());
     if let Some(dir) = &args.out {
         let out = RunDir::create(dir)?;
         let labels = format!(
@@ -112,7 +101,7 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         c.thresholds.delta_s
     );
     if args.json {
-        super::print_json(&result);
+        super::print_json(&serde_json::to_value(&result)?);
     }
     Ok(0)
 }

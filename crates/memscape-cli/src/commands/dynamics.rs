@@ -43,9 +43,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         subset_seed: args.subset_seed,
         holdout: args.holdout,
         support_quantile: args.support.support_quantile,
-        plan: args
-            .integrator
-            .plan(args.sigma_min, args.sample_steps, args.seed)?,
+        plan: args.integrator.plan(args.sample_steps)?,
         num_samples: args.n_samples,
         thresholds: ThresholdSpec::default(),
         fmem_level: args.fmem_level,
@@ -79,8 +77,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             saved.push(name);
         }
         Ok(())
-    })
-    .map_err(super::flag_names)?;
+    })?;
     let mut others = vec![];
     for (name, train) in interventions {
         eprintln!("intervention {name}");

@@ -4,7 +4,8 @@ use memscape::analysis::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
 use std::sync::Mutex;
 
-use memscape::pipeline::{MapRequest, TrainedModel, map};
+use memscape::denoiser::TrainedModel;
+use memscape::pipeline::{MapRequest, map};
 use memscape::store::RunDir;
 use memscape_train::{NetworkTrainer, ScoreModel};
 
@@ -42,7 +43,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         subset_seed: args.subset_seed,
         plan: args
             .integrator
-            .plan(args.sigma_min, args.steps, args.seed)?,
+            .plan(args.steps.steps.unwrap_or(crate::flags::MAP_STEPS))?,
         num_samples: args.n_samples,
         thresholds: ThresholdSpec {
             delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
@@ -62,8 +63,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         support_quantile: args.support.support_quantile,
         pruning: args.pruning.pruning()?,
     };
-    let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
-        .map_err(super::flag_names)?;
+    let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;
     let networks = trainer.as_ref().map(|t| Networks {
         name: t.trainer.name(),

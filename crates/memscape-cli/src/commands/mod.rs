@@ -15,6 +15,18 @@ use crate::flags::{Cli, Command};
 
 /// Runs a command; returns the exit code (0, or 1 for finished-with-failures).
 pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
+    let name = match &cli.command {
+        Command::Map(_) => "map",
+        Command::Classify(_) => "classify",
+        Command::Sample(_) => "sample",
+        Command::Attractors(_) => "attractors",
+        Command::Bifurcate(_) => "bifurcate",
+        Command::Hopfield(_) => "hopfield",
+        Command::Train(_) => "train",
+        Command::Dynamics(_) => "dynamics",
+        Command::Report(_) => "report",
+        Command::Sweep(_) => "sweep",
+    };
     match cli.command {
         Command::Map(args) => map::run(args, command),
         Command::Classify(args) => classify::run(args, command),
@@ -27,6 +39,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Report(args) => report(&args.run_dir),
         Command::Sweep(args) => sweep::run(args, command),
     }
+    .map_err(|e| flag_names(e, name))
 }
 
 /// Prints `value` as one JSON document on stdout.
@@ -82,8 +95,10 @@ fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
     Ok(if problems.is_empty() { 0 } else { 1 })
 }
 
-/// Library parameter names and the flags that set them.
+/// Library parameter names and the flags that set them, in every command but those listed
+/// in [`COMMAND_FLAGS`].
 const FLAGS: &[(&str, &str)] = &[
+    ("data", "--data"),
     ("k", "--k"),
     ("num_samples", "--n-samples"),
     ("seeds", "--seeds"),
@@ -94,7 +109,71 @@ const FLAGS: &[(&str, &str)] = &[
     ("holdout", "--holdout"),
     ("support_quantile", "--support-quantile"),
     ("pruning tolerance", "--prune-tol"),
+    ("sampler", "--sampler"),
+    ("eta", "--eta"),
+    ("sigma_min", "--sigma-min"),
+    ("sigma_max", "--sigma-max"),
+    ("steps", "--steps"),
+    ("batch_size", "--batch-size"),
+    ("beta", "--beta"),
+    ("f_mem_ratio", "--f-mem-ratio"),
+    ("train_steps", "--train-steps"),
+    ("train_batch", "--train-batch"),
+    ("checkpoints", "--checkpoints"),
+    ("stop_at", "--stop-at"),
+    ("lr", "--lr"),
+    ("dropout", "--dropout"),
+    ("ema", "--ema"),
+    ("weight_decay", "--weight-decay"),
+    ("input_noise", "--input-noise"),
+    ("train_sigma_min", "--train-sigma-min"),
+    ("train_sigma_max", "--train-sigma-max"),
+    ("model", "--model"),
+    ("width", "--width"),
+    ("depth", "--depth"),
+    ("fourier_scale", "--fourier-scale"),
 ];
+
+/// Commands whose flags for a parameter differ from [`FLAGS`]: (command, parameter, flag).
+const COMMAND_FLAGS: &[(&str, &str, &str)] = &[
+    ("train", "train_steps", "--steps"),
+    ("dynamics", "train_steps", "--steps"),
+    ("dynamics", "steps", "--sample-steps"),
+];
+
+/// The flag of `command` that sets the library parameter `parameter` (the parameter itself
+/// when no flag does).
+fn flag_of(command: &str, parameter: &str) -> String {
+    COMMAND_FLAGS
+        .iter()
+        .find(|(c, p, _)| *c == command && *p == parameter)
+        .map(|(_, _, f)| *f)
+        .or_else(|| FLAGS.iter().find(|(p, _)| *p == parameter).map(|(_, f)| *f))
+        .unwrap_or(parameter)
+        .to_string()
+}
+
+/// Renames the parameter a library error names to the flag of `command` a user typed; other
+/// errors pass unchanged. A sweep's parameters are the keys of its spec, and keep their names.
+pub fn flag_names(e: anyhow::Error, command: &str) -> anyhow::Error {
+    use memscape::error::Error;
+    if command == "sweep" {
+        return e;
+    }
+    match e.downcast::<Error>() {
+        Ok(Error::InvalidParameter { what, rule, value }) => Error::InvalidParameter {
+            what: flag_of(command, &what),
+            rule,
+            value,
+        }
+        .into(),
+        Ok(Error::DataSpec { spec, message }) => {
+            anyhow::anyhow!("--data: {message} (spec {spec:?})")
+        }
+        Ok(e) => e.into(),
+        Err(e) => e,
+    }
+}
 
 /// One line on stderr: how much work the pruned exact denoiser skipped, and its bound.
 pub fn report_pruning(label: &str, p: &memscape::denoiser::PruneStats) {
@@ -108,18 +187,4 @@ pub fn report_pruning(label: &str, p: &memscape::denoiser::PruneStats) {
          skipped weight ≤ {:.1e}",
         p.pruned_queries, p.max_skipped_weight
     );
-}
-
-/// Renames the parameter a library error names to the flag a user typed.
-pub fn flag_names(e: memscape::error::Error) -> anyhow::Error {
-    match e {
-        memscape::error::Error::InvalidParameter { what, rule, value } => {
-            let what = FLAGS
-                .iter()
-                .find(|(p, _)| *p == what)
-                .map_or(what, |(_, f)| f.to_string());
-            memscape::error::Error::InvalidParameter { what, rule, value }.into()
-        }
-        e => e.into(),
-    }
 }

@@ -193,11 +193,7 @@ pub fn classify(
     support: Option<&SupportGate>,
 ) -> Result<Classification> {
     if !(spec.f_mem_ratio > 0.0 && spec.f_mem_ratio <= 1.0) {
-        return Err(Error::invalid(
-            "--f-mem-ratio",
-            "in (0, 1]",
-            spec.f_mem_ratio,
-        ));
+        return Err(Error::invalid("f_mem_ratio", "in (0, 1]", spec.f_mem_ratio));
     }
     let thresholds = spec.resolve(train)?;
     let to_train = knn(samples, train, 2, false)?;
@@ -288,6 +284,65 @@ pub struct Fractions {
     pub generalized: Estimate,
     pub off_support: Estimate,
     pub f_mem: Estimate,
+}
+
+/// The 95% intervals of [`Fractions`], by class.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Intervals {
+    pub memorized: [f64; 2],
+    pub spurious: [f64; 2],
+    pub generalized: [f64; 2],
+    pub off_support: [f64; 2],
+    pub f_mem: [f64; 2],
+}
+
+/// What a classification of one set of samples reports: the class fractions and f_mem with
+/// their intervals, the thresholds used and the support gate's calibration. The CLI's
+/// `classify --json` prints it and the Python package returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifySummary {
+    pub memorized: f64,
+    pub spurious: f64,
+    pub generalized: f64,
+    pub off_support: f64,
+    pub f_mem: f64,
+    pub ci: Intervals,
+    pub thresholds: Resolved,
+    pub support: Option<SupportCalibration>,
+    pub num_samples: usize,
+    pub num_train: usize,
+    /// "other samples", or "samples-b" when spurious was judged against an independent batch.
+    pub spurious_against: String,
+}
+
+impl ClassifySummary {
+    /// The summary of `c` with fractions `f`, for a training set of `num_train` points.
+    pub fn new(c: &Classification, f: &Fractions, num_train: usize, against_batch: bool) -> Self {
+        ClassifySummary {
+            memorized: f.memorized.value,
+            spurious: f.spurious.value,
+            generalized: f.generalized.value,
+            off_support: f.off_support.value,
+            f_mem: f.f_mem.value,
+            ci: Intervals {
+                memorized: f.memorized.ci,
+                spurious: f.spurious.ci,
+                generalized: f.generalized.ci,
+                off_support: f.off_support.ci,
+                f_mem: f.f_mem.ci,
+            },
+            thresholds: c.thresholds,
+            support: c.support,
+            num_samples: c.classes.len(),
+            num_train,
+            spurious_against: if against_batch {
+                "samples-b"
+            } else {
+                "other samples"
+            }
+            .into(),
+        }
+    }
 }
 
 /// Per-sample indicators (memorized, spurious, generalized, ratio-memorized).

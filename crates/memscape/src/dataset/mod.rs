@@ -72,6 +72,11 @@ impl Patterns {
     }
 }
 
+/// The data's scale: the root-mean-square norm of the patterns, √(mean |ξ|²).
+pub fn data_scale(patterns: ArrayView2<f64>) -> f64 {
+    (patterns.mapv(|v| v * v).sum() / patterns.nrows() as f64).sqrt()
+}
+
 /// A quality measure computed from the known distribution (see [`DataSpec::exact_quality`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExactQuality {

@@ -23,7 +23,7 @@ impl Split {
     pub fn new(pool_size: usize, holdout: usize, seed: u64) -> Result<Self> {
         if holdout >= pool_size {
             return Err(Error::invalid(
-                "--holdout",
+                "holdout",
                 format!("< the number of points in the data ({pool_size})"),
                 holdout,
             ));
@@ -44,7 +44,7 @@ impl Split {
     pub fn train_indices(&self, k: usize) -> Result<&[usize]> {
         if k == 0 || k > self.max_k() {
             return Err(Error::invalid(
-                "--k",
+                "k",
                 format!(
                     "between 1 and the number of points available for training ({}{})",
                     self.max_k(),
@@ -90,7 +90,7 @@ mod tests {
         assert_eq!(held.len(), 100);
         assert!(big.iter().all(|i| !held.contains(i)));
         let e = s.train_indices(901).unwrap_err().to_string();
-        assert!(e.contains("--k must be between 1 and the number of points available for training (900 after holding out 100), got 901"), "{e}");
+        assert!(e.contains("k must be between 1 and the number of points available for training (900 after holding out 100), got 901"), "{e}");
         assert!(s.train_indices(0).is_err());
         assert!(Split::new(10, 10, 0).is_err());
     }

@@ -37,7 +37,7 @@ impl Landscape {
         multiplicities: &[f64],
         beta: f64,
     ) -> Result<Self> {
-        require_positive("--beta", beta)?;
+        require_positive("beta", beta)?;
         require_finite("patterns", patterns)?;
         if patterns.nrows() == 0 || multiplicities.len() != patterns.nrows() {
             return Err(Error::ShapeMismatch {

@@ -12,6 +12,9 @@ pub mod pruning;
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::dataset::Patterns;
+use crate::error::Result;
+
 pub use empirical::{EmpiricalDenoiser, Float};
 pub use energy::Landscape;
 pub use pruning::{PruneStats, Pruning};
@@ -28,6 +31,17 @@ where
     fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
         self(x, sigma)
     }
+}
+
+/// A model that learns a denoiser from K patterns (a score network: memscape-train); `map`
+/// and `dynamics` sample it beside the exact one.
+pub trait TrainedModel: Sync {
+    /// Its name in tables and file names ("mlp").
+    fn name(&self) -> &'static str;
+    /// Trains on `train` (K patterns, with their image shape) and returns the denoiser.
+    fn fit(&self, train: &Patterns) -> Result<Box<dyn Denoiser>>;
+    /// Its configuration, for the manifest.
+    fn config(&self) -> serde_json::Value;
 }
 
 /// The score `∇ log p_sigma(x) = (D(x, sigma) − x) / sigma²` (Tweedie; theory.md §1).

@@ -1,0 +1,744 @@
+"""memscape from Python: how diffusion models pass from memorization to generalization, seen as
+associative memories.
+
+The numerical work runs in Rust (the ``memscape`` library, the same code as the command line)
+with the GIL released; NumPy arrays go in and come out. A *denoiser* is either the built-in
+:class:`ExactDenoiser` (the exact empirical model: one modern-Hopfield update) or **any Python
+callable** ``denoise(x, sigma) -> array`` mapping an (n, d) float64 array and a noise level to
+the posterior mean ``E[x0 | x]`` in VE coordinates (``x = x0 + sigma z``). Wrap a PyTorch model::
+
+    net = MyScoreNet().eval()
+    def denoise(x, sigma):
+        with torch.no_grad():
+            return net(torch.from_numpy(x).float(), sigma).double().numpy()
+    samples = memscape.sample(denoise, 1000, dim=2, sigma_max=20.0, sigma_min=0.04)
+
+Conventions (sigma, beta = 1/sigma², the four classes of a sample) are those of the command
+line; see the repository's README and docs. Bad arguments raise ``ValueError`` (``TypeError``
+for a wrong kind of object, ``FileNotFoundError`` for a missing file) whose message names the
+parameter, the rule and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _memscape
+from ._memscape import ExactDenoiser, __version__
+
+__all__ = [
+    "ExactDenoiser",
+    "Dataset",
+    "dataset",
+    "training_set",
+    "sample",
+    "Settled",
+    "settle",
+    "Stability",
+    "FixedPoint",
+    "FixedPoints",
+    "fixed_points",
+    "stability",
+    "Estimate",
+    "Classification",
+    "classify",
+    "Capacities",
+    "capacities",
+    "MapResult",
+    "map",
+    "DynamicsResult",
+    "dynamics",
+    "Run",
+    "read_run",
+    "set_progress",
+    "show_progress",
+    "__version__",
+]
+
+#: A denoiser: the built-in exact one, or ``denoise(x: (n, d) float64 array, sigma) -> (n, d)``.
+Denoiser = Union[ExactDenoiser, Callable[[np.ndarray, float], Any]]
+
+#: ``memscape map``'s default K list: log-spaced from 2 to 1000.
+DEFAULT_KS = (2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000)
+
+
+def _matrix(x: Any, name: str) -> np.ndarray:
+    """``x`` as a C-contiguous float64 (n, d) array (no copy when it already is one)."""
+    try:
+        a = np.ascontiguousarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be an (n, d) array of numbers, got {type(x).__name__}: {e}") from None
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be an (n, d) array of numbers, got an array of shape {a.shape}")
+    return a
+
+
+def _vector(x: Any, name: str) -> np.ndarray:
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a point, a 1-D array, got an array of shape {a.shape}")
+    return a
+
+
+def _threshold(value: Union[str, float], name: str) -> Optional[float]:
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f'{name} must be a number > 0 or "auto", got {value!r}')
+        return None
+    return float(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+@dataclass
+class Dataset:
+    """A dataset loaded by spec: ``points`` (N × d), class ``labels`` where the source has
+    them, and ``image_shape`` (height, width) for images."""
+
+    points: np.ndarray
+    labels: Optional[np.ndarray]
+    image_shape: Optional[Tuple[int, int]]
+
+
+def dataset(spec: str) -> Dataset:
+    """Loads a dataset by spec, as ``--data`` takes it: ``circle``, ``circle:n=64``,
+    ``gmm:d=4,n=300``, ``mnist:PATH,downscale=2``, ``digits:PATH``, a ``.npy``/``.npz``/``.csv``
+    file, ..."""
+    points, labels, shape = _memscape.load_dataset(spec)
+    return Dataset(points, labels, shape)
+
+
+def training_set(spec: str, k: int, *, holdout: int = 0, subset_seed: int = 42) -> Tuple[np.ndarray, np.ndarray]:
+    """The training set of K patterns and the held-out points, as ``memscape sample`` and
+    ``map`` take them: the first K of a permutation seeded by ``subset_seed`` (nested across K),
+    the last ``holdout`` points kept aside. Returns ``(train, heldout)``."""
+    return _memscape.training_set(spec, k, holdout, subset_seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# sampling and settling
+
+
+def sample(
+    denoiser: Denoiser,
+    n: int,
+    *,
+    dim: Optional[int] = None,
+    seed: int = 0,
+    steps: int = 200,
+    sigma_min: Optional[float] = None,
+    sigma_max: Optional[float] = None,
+    sampler: str = "em",
+    eta: float = 0.0,
+    process: str = "ve",
+    spacing: str = "karras",
+    batch_size: int = 1024,
+    final_denoise: bool = True,
+) -> np.ndarray:
+    """Draws ``n`` samples (n × d) with the reverse-time sampler, as ``memscape sample``.
+
+    ``sampler``: ``em`` (Euler–Maruyama on the reverse SDE), ``ddim`` (with ``eta`` in [0, 1])
+    or ``heun`` (probability-flow ODE). ``process``: ``ve``, ``vp`` or ``vp-cosine``.
+    ``spacing``: ``karras`` (rho = 7), ``geometric`` or ``linear-t``. Sample i uses ChaCha
+    stream i of ``seed``, so results do not depend on ``batch_size`` (rows per denoiser call).
+
+    For an :class:`ExactDenoiser` the noise range defaults to 10 × and 1e-3 × the patterns' RMS
+    norm, and ``dim`` is its own; a callable needs ``dim``, ``sigma_max`` and ``sigma_min``.
+    With ``final_denoise`` the samples are ``D(y, sigma_min)``.
+    """
+    return _memscape.sample(
+        denoiser,
+        n,
+        dim=dim,
+        seed=seed,
+        steps=steps,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        sampler=sampler,
+        eta=eta,
+        process=process,
+        spacing=spacing,
+        batch_size=batch_size,
+        final_denoise=final_denoise,
+    )
+
+
+@dataclass
+class Settled:
+    """Where points ended under ``x ← D(x, sigma)``: ``points``, which ``converged``, and the
+    number of ``iterations`` run."""
+
+    points: np.ndarray
+    converged: np.ndarray
+    iterations: int
+
+
+def settle(
+    denoiser: Denoiser,
+    x: Any,
+    sigma: float,
+    *,
+    tolerance: Optional[float] = None,
+    max_iterations: int = 500,
+) -> Settled:
+    """Carries each row of ``x`` to the attractor it sits in by iterating ``x ← D(x, sigma)``
+    until its step is below ``tolerance`` (default: 1e-9 × the data's RMS norm for the exact
+    model, 1e-5 × the RMS norm of ``x`` for a callable, whose arithmetic is usually float32).
+    For the exact model each step lowers the energy (CCCP)."""
+    points, converged, iterations = _memscape.settle(
+        denoiser, _matrix(x, "x"), sigma, tolerance=tolerance, max_iterations=max_iterations
+    )
+    return Settled(points, converged, iterations)
+
+
+# ---------------------------------------------------------------------------------------------
+# fixed points and stability
+
+
+@dataclass
+class Stability:
+    """The rightmost spectrum of the Jacobian J = ∂D/∂x at a point (Arnoldi on
+    finite-difference products): ``eigenvalues`` (complex, largest real part first), their
+    ``residuals``, ``index`` = #{Re λ > 1} (the Morse index for the exact model), ``gap`` =
+    1 − Re λ_max (the contraction rate; negative at a saddle), ``margin`` from degeneracy, and
+    whether the index is ``certified``."""
+
+    eigenvalues: np.ndarray
+    residuals: np.ndarray
+    index: int
+    gap: float
+    margin: float
+    certified: bool
+    krylov_dimension: int
+    cost: Dict[str, Any]
+
+    @classmethod
+    def _of(cls, s: Dict[str, Any]) -> "Stability":
+        values = np.array([complex(re, im) for re, im in s["eigenvalues"]], dtype=np.complex128)
+        return cls(
+            values,
+            np.array(s["residuals"], dtype=np.float64),
+            s["index"],
+            s["gap"],
+            s["margin"],
+            s["certified"],
+            s["krylov_dimension"],
+            s["cost"],
+        )
+
+    @property
+    def stable(self) -> bool:
+        """An attractor of ``x ← D(x)``: no eigenvalue with Re λ > 1."""
+        return self.index == 0
+
+
+@dataclass
+class FixedPoint:
+    """A distinct fixed point ``x = D(x, sigma)``: its ``residual`` |x − D(x)|, the number of
+    ``starts`` that reached it, and its :class:`Stability` (None when not analysed)."""
+
+    x: np.ndarray
+    residual: float
+    starts: int
+    stability: Optional[Stability]
+    asymmetry: Optional[float]
+
+
+@dataclass
+class FixedPoints:
+    """The fixed points reached from a set of starts by Newton–Krylov. ``assignment[i]`` is the
+    position in ``points`` that start i reached (None: it did not converge)."""
+
+    sigma: float
+    points: List[FixedPoint]
+    assignment: List[Optional[int]]
+    unconverged: List[Dict[str, Any]]
+    newton_cost: Dict[str, Any]
+    stability_cost: Dict[str, Any]
+
+    @property
+    def x(self) -> np.ndarray:
+        """The points as an (m, d) array."""
+        if not self.points:
+            return np.zeros((0, 0))
+        return np.stack([p.x for p in self.points])
+
+    def to_pandas(self):
+        """One row per fixed point: residual, starts, index, gap, certified."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "residual": [p.residual for p in self.points],
+                "starts": [p.starts for p in self.points],
+                "index": [p.stability.index if p.stability else None for p in self.points],
+                "gap": [p.stability.gap if p.stability else None for p in self.points],
+                "certified": [p.stability.certified if p.stability else None for p in self.points],
+            }
+        )
+
+
+def fixed_points(
+    denoiser: Denoiser,
+    starts: Any,
+    sigma: float,
+    *,
+    scale: Optional[float] = None,
+    float32: Optional[bool] = None,
+    eigenvalues: Optional[int] = None,
+    seed: int = 0,
+) -> FixedPoints:
+    """Fixed points of ``x ↦ D(x, sigma)`` by matrix-free Newton–Krylov (GMRES on
+    finite-difference Jacobian products) from every row of ``starts``, merged, each analysed for
+    stability (``eigenvalues`` rightmost values of J; 0 skips it).
+
+    Tolerances scale with ``scale`` (default: the exact model's data RMS norm, or the RMS norm
+    of ``starts`` for a callable) and with the arithmetic: ``float32`` (default: True for a
+    callable, as most networks compute in float32; the exact model's own precision otherwise)
+    loosens them to what float32 can resolve. Start from settled samples (:func:`settle`)."""
+    s = json.loads(
+        _memscape.fixed_points(
+            denoiser, _matrix(starts, "starts"), sigma, scale=scale, float32=float32, eigenvalues=eigenvalues, seed=seed
+        )
+    )
+    points = [
+        FixedPoint(
+            np.array(p["x"], dtype=np.float64),
+            p["residual"],
+            p["starts"],
+            Stability._of(p["stability"]) if p.get("stability") else None,
+            (p.get("asymmetry") or {}).get("ratio"),
+        )
+        for p in s["points"]
+    ]
+    return FixedPoints(s["sigma"], points, s["assignment"], s["unconverged"], s["newton_cost"], s["stability_cost"])
+
+
+def stability(
+    denoiser: Denoiser,
+    x: Any,
+    sigma: float,
+    *,
+    scale: Optional[float] = None,
+    float32: Optional[bool] = None,
+    eigenvalues: Optional[int] = None,
+    seed: int = 0,
+) -> Stability:
+    """The rightmost ``eigenvalues`` (default min(10, d)) of the Jacobian of ``D(·, sigma)`` at
+    the point ``x`` (d,), matrix-free (see :func:`fixed_points` for ``scale`` and ``float32``)."""
+    s = _memscape.stability(
+        denoiser, _vector(x, "x"), sigma, scale=scale, float32=float32, eigenvalues=eigenvalues, seed=seed
+    )
+    return Stability._of(json.loads(s))
+
+
+# ---------------------------------------------------------------------------------------------
+# classification and capacities
+
+
+@dataclass
+class Estimate:
+    """A fraction with its bootstrap 95% percentile interval."""
+
+    value: float
+    ci: Tuple[float, float]
+
+
+@dataclass
+class Classification:
+    """Per-sample labels and distances, and the class fractions with bootstrap intervals.
+
+    A sample is *memorized* when its nearest training point is within ``delta_m``, else
+    *spurious* when another sample is within ``delta_s`` (it sits in a shared attractor that is
+    no memory), else *off-support* when it is farther from the data than held-out data is
+    (given ``heldout``), else *generalized*: a new sample on the data's support, never noise.
+    """
+
+    classes: np.ndarray
+    d_train: np.ndarray
+    d_train2: np.ndarray
+    nearest_train: np.ndarray
+    d_sample: np.ndarray
+    ratio_memorized: np.ndarray
+    d_support: Optional[np.ndarray]
+    fractions: Dict[str, Estimate]
+    summary: Dict[str, Any]
+
+    @property
+    def thresholds(self) -> Dict[str, float]:
+        """delta_m, delta_s, f_mem_ratio and the training set's median spacing."""
+        return self.summary["thresholds"]
+
+    def to_pandas(self):
+        """One row per sample (the columns of ``labels.csv``)."""
+        import pandas as pd
+
+        columns = {
+            "class": self.classes,
+            "d_train": self.d_train,
+            "d_train2": self.d_train2,
+            "nearest_train": self.nearest_train,
+            "d_sample": self.d_sample,
+            "ratio_memorized": self.ratio_memorized,
+        }
+        if self.d_support is not None:
+            columns["d_support"] = self.d_support
+        return pd.DataFrame(columns)
+
+    def fractions_frame(self):
+        """One row per class (and f_mem): value, ci_low, ci_high."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [(k, e.value, e.ci[0], e.ci[1]) for k, e in self.fractions.items()],
+            columns=["measure", "value", "ci_low", "ci_high"],
+        ).set_index("measure")
+
+
+def classify(
+    train: Any,
+    samples: Any,
+    *,
+    samples_b: Any = None,
+    heldout: Any = None,
+    delta_m: Union[str, float] = "auto",
+    delta_s: Union[str, float] = "auto",
+    f_mem_ratio: float = 1.0 / 3.0,
+    support_quantile: float = 0.99,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> Classification:
+    """Classifies ``samples`` against ``train``, as ``memscape classify``.
+
+    ``delta_m`` / ``delta_s``: distances, or "auto" (1/4 and 1/16 of the training set's median
+    nearest-neighbour spacing). ``samples_b``: an independent batch that "spurious" is judged
+    against. ``heldout``: real points that calibrate the support gate at ``support_quantile``
+    of their distances to the training set (without it no sample is off-support).
+    f_mem is the share with d1/d2 < ``f_mem_ratio`` (Bonnaire et al.). Intervals: ``resamples``
+    bootstrap resamples of the samples, seeded by ``seed``."""
+    r = _memscape.classify(
+        _matrix(train, "train"),
+        _matrix(samples, "samples"),
+        samples_b=None if samples_b is None else _matrix(samples_b, "samples_b"),
+        heldout=None if heldout is None else _matrix(heldout, "heldout"),
+        delta_m=_threshold(delta_m, "delta_m"),
+        delta_s=_threshold(delta_s, "delta_s"),
+        f_mem_ratio=f_mem_ratio,
+        support_quantile=support_quantile,
+        resamples=resamples,
+        seed=seed,
+    )
+    fractions = {k: Estimate(v["value"], tuple(v["ci"])) for k, v in json.loads(r["fractions"]).items()}
+    return Classification(
+        np.array(r["classes"]),
+        r["d_train"],
+        r["d_train2"],
+        r["nearest_train"],
+        r["d_sample"],
+        r["ratio_memorized"],
+        r["d_support"],
+        fractions,
+        json.loads(r["summary"]),
+    )
+
+
+@dataclass
+class Capacities:
+    """Where the memorized fraction falls below 1/2 (``memorization``), where the generalized
+    one rises above 1/2 (``generalization``), both interpolated in log K (None: not crossed
+    inside the sweep), and the spurious peak."""
+
+    memorization: Optional[float]
+    generalization: Optional[float]
+    spurious_peak_k: int
+    spurious_peak: float
+
+
+def capacities(ks: Sequence[int], memorized: Sequence[float], spurious: Sequence[float], generalized: Sequence[float]) -> Capacities:
+    """Capacities from class fractions measured at increasing K."""
+    c = json.loads(_memscape.capacities(list(ks), list(memorized), list(spurious), list(generalized)))
+    return Capacities(c["memorization"], c["generalization"], c["spurious_peak_k"], c["spurious_peak"])
+
+
+# ---------------------------------------------------------------------------------------------
+# studies
+
+
+@dataclass
+class MapResult:
+    """A phase map over K (``memscape map``): one row per (model, K) as ``MapRow`` dicts
+    (fractions with intervals, attractors, clusters, thresholds, quality, ...), each model's
+    capacities with intervals, and the arrays: ``samples[(model, k)]`` (raw samples),
+    ``attractors[(model, k)]`` (where they settled) and ``train`` (the largest K's set; the
+    first K rows are the set of K)."""
+
+    rows: List[Dict[str, Any]]
+    capacities: List[Dict[str, Any]]
+    sampler: Dict[str, Any]
+    samples: Dict[Tuple[str, int], np.ndarray]
+    attractors: Dict[Tuple[str, int], np.ndarray]
+    train: np.ndarray
+
+    def to_pandas(self):
+        """The phase table: model, k, the four fractions and f_mem with intervals, attractors."""
+        import pandas as pd
+
+        records = []
+        for r in self.rows:
+            rec = {"model": r["model"], "k": r["k"]}
+            for name, e in r["fractions"].items():
+                rec[name] = e["value"]
+                rec[f"{name}_lo"], rec[f"{name}_hi"] = e["ci"]
+            rec["num_attractors"] = r["num_attractors"]
+            rec["settled"] = r["settled"]
+            records.append(rec)
+        return pd.DataFrame(records)
+
+
+def map(  # noqa: A001 - the study is called map, as the command
+    data: str = "circle",
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    model: str = "mlp",
+    subset_seed: int = 42,
+    n_samples: int = 2000,
+    steps: int = 100,
+    seed: int = 0,
+    sigma_min: Optional[float] = None,
+    sigma_max: Optional[float] = None,
+    sampler: str = "em",
+    eta: float = 0.0,
+    process: str = "ve",
+    spacing: str = "karras",
+    batch_size: int = 1024,
+    delta_m: Union[str, float] = "auto",
+    delta_s: Union[str, float] = "auto",
+    resamples: int = 200,
+    holdout: Optional[int] = None,
+    support_quantile: float = 0.99,
+    train_steps: int = 4000,
+    train: Optional[Dict[str, Any]] = None,
+) -> MapResult:
+    """The phase map over K, as ``memscape map`` with the same defaults: for each K, the exact
+    model (and with ``model="mlp"`` or ``"unet"`` a network trained for ``train_steps`` steps;
+    ``train`` overrides any ``TrainConfig`` field, e.g. ``{"width": 64, "dropout": 0.1}``) is
+    sampled, the samples settled at ``sigma_min`` (default 0.02 × the data's RMS norm) and
+    classified; capacities with bootstrap intervals. Nothing is written to disk."""
+    r = _memscape.map(
+        data,
+        list(ks),
+        model=model,
+        subset_seed=subset_seed,
+        num_samples=n_samples,
+        steps=steps,
+        seed=seed,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        sampler=sampler,
+        eta=eta,
+        process=process,
+        spacing=spacing,
+        batch_size=batch_size,
+        delta_m=_threshold(delta_m, "delta_m"),
+        delta_s=_threshold(delta_s, "delta_s"),
+        resamples=resamples,
+        holdout=holdout,
+        support_quantile=support_quantile,
+        train_steps=train_steps,
+        train=json.dumps(train or {}),
+    )
+    keys = list(zip(r["models"], r["ks"]))
+    return MapResult(
+        json.loads(r["rows"]),
+        json.loads(r["capacities"]),
+        json.loads(r["sampler"]),
+        dict(zip(keys, r["samples"])),
+        dict(zip(keys, r["attractors"])),
+        r["train"],
+    )
+
+
+@dataclass
+class DynamicsResult:
+    """Training dynamics (``memscape dynamics``): one row per (K, seed, checkpoint) with the
+    class fractions, losses and the attractor census; tau_mem(K), tau_gen(K), tau_spur(K) with
+    bootstrap intervals, and the fits tau = a K^p."""
+
+    rows: List[Dict[str, Any]]
+    attractors: List[Dict[str, Any]]
+    tau_mem: List[Dict[str, Any]]
+    tau_gen: List[Dict[str, Any]]
+    tau_gen_quality: List[Dict[str, Any]]
+    tau_spur: List[Dict[str, Any]]
+    fit: Optional[Dict[str, Any]]
+    fit_spur: Optional[Dict[str, Any]]
+    seconds: float
+
+    def to_pandas(self):
+        """The (K, seed, step) table: fractions, f_mem, train and test loss."""
+        import pandas as pd
+
+        records = []
+        for r in self.rows:
+            rec = {"k": r["k"], "seed": r["seed"], "step": r["step"]}
+            for name, e in r["fractions"].items():
+                rec[name] = e["value"]
+            rec["train_loss"] = r["train_loss"]
+            rec["test_loss"] = r["test_loss"]
+            records.append(rec)
+        return pd.DataFrame(records)
+
+
+def dynamics(
+    data: str = "circle",
+    ks: Sequence[int] = (8, 16, 32, 64),
+    *,
+    model: str = "mlp",
+    seeds: int = 3,
+    subset_seed: int = 42,
+    holdout: int = 1000,
+    train_steps: int = 20000,
+    checkpoints: int = 12,
+    n_samples: int = 500,
+    steps: int = 100,
+    seed: int = 0,
+    sigma_min: Optional[float] = None,
+    sigma_max: Optional[float] = None,
+    sampler: str = "em",
+    eta: float = 0.0,
+    process: str = "ve",
+    spacing: str = "karras",
+    batch_size: int = 1024,
+    fmem_level: float = 0.1,
+    resamples: int = 200,
+    support_quantile: float = 0.99,
+    attractors: bool = True,
+    spur_level: float = 0.1,
+    attractor_groups: int = 64,
+    eigenvalues: Optional[int] = None,
+    train: Optional[Dict[str, Any]] = None,
+) -> DynamicsResult:
+    """Training dynamics, as ``memscape dynamics`` with the same defaults: for each K and seed a
+    network is trained once and, at ``checkpoints`` log-spaced steps, sampled and classified
+    (and its attractors counted); tau_mem is where f_mem first reaches ``fmem_level``."""
+    r = json.loads(
+        _memscape.dynamics(
+            data,
+            list(ks),
+            model=model,
+            seeds=seeds,
+            subset_seed=subset_seed,
+            holdout=holdout,
+            train_steps=train_steps,
+            checkpoints=checkpoints,
+            num_samples=n_samples,
+            steps=steps,
+            seed=seed,
+            sigma_min=sigma_min,
+            sigma_max=sigma_max,
+            sampler=sampler,
+            eta=eta,
+            process=process,
+            spacing=spacing,
+            batch_size=batch_size,
+            fmem_level=fmem_level,
+            resamples=resamples,
+            support_quantile=support_quantile,
+            attractors=attractors,
+            spur_level=spur_level,
+            attractor_groups=attractor_groups,
+            eigenvalues=eigenvalues,
+            train=json.dumps(train or {}),
+        )
+    )
+    return DynamicsResult(**r)
+
+
+# ---------------------------------------------------------------------------------------------
+# run directories
+
+
+@dataclass
+class Run:
+    """A run directory of the command line, read back: its CSV ``tables`` as DataFrames (by
+    file stem: ``phase``, ``labels``, ``embedding``, ``loss``, ``attractors``, ...), its JSON
+    documents (``results``, ``manifest``, ...), and its ``.npy`` ``arrays`` (memory-mapped)."""
+
+    path: str
+    tables: Dict[str, Any] = field(default_factory=dict)
+    documents: Dict[str, Any] = field(default_factory=dict)
+    arrays: Dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def results(self) -> Dict[str, Any]:
+        return self.documents.get("results", {})
+
+    @property
+    def manifest(self) -> Dict[str, Any]:
+        return self.documents.get("manifest", {})
+
+
+def read_run(path: Union[str, os.PathLike]) -> Run:
+    """Reads any run directory (``map``, ``dynamics``, ``sample``, ``classify``, ``attractors``,
+    a sweep's ``collect``) into pandas DataFrames, dicts and arrays."""
+    import pandas as pd
+
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: must be a run directory, and none is there")
+    run = Run(path)
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        stem, ext = os.path.splitext(name)
+        if not os.path.isfile(full):
+            continue
+        try:
+            if ext == ".csv":
+                run.tables[stem] = pd.read_csv(full)
+            elif ext == ".json":
+                with open(full) as f:
+                    run.documents[stem] = json.load(f)
+            elif ext == ".npy":
+                run.arrays[stem] = np.load(full, mmap_mode="r")
+        except (ValueError, OSError, pd.errors.ParserError) as e:
+            raise ValueError(f"{full}: cannot be read as {ext[1:]}: {e}") from None
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+
+
+def set_progress(callback: Optional[Callable[[str, int, Optional[str], int], None]]) -> None:
+    """Sends the progress of long work to ``callback(event, task_id, name, value)``: event
+    "start" (value: total units, 0 when unknown), "advance" (value: units done, at most every
+    0.1 s per task) or "finish". ``None`` stops it. Progress never changes a result."""
+    _memscape.set_progress(callback)
+
+
+def show_progress(enabled: bool = True) -> None:
+    """Draws tqdm bars for long work (sampling, training, map points, Newton starts, ...)."""
+    if not enabled:
+        set_progress(None)
+        return
+    from tqdm.auto import tqdm
+
+    bars: Dict[int, Any] = {}
+
+    def hook(event: str, task: int, name: Optional[str], value: int) -> None:
+        if event == "start":
+            bars[task] = tqdm(total=value or None, desc=name, leave=False)
+        elif event == "advance" and task in bars:
+            bar = bars[task]
+            bar.update(value - bar.n)
+        elif event == "finish" and task in bars:
+            bars.pop(task).close()
+
+    set_progress(hook)

@@ -1,0 +1,1147 @@
+//! `memscape._memscape`: the library's calls for Python. NumPy arrays come in as read-only
+//! views (no copy) and go out by moving the Rust array into NumPy (no copy); every call that
+//! computes releases the GIL. A denoiser is a built-in [`ExactDenoiser`] or any Python
+//! callable `denoise(x, sigma) -> ndarray`, which is called with the GIL held (so a PyTorch
+//! model on the user's GPU runs through memscape's samplers and analyses). Library errors
+//! become `ValueError` (a missing file `FileNotFoundError`, a failed write `OSError`) with the
+//! library's one line: the parameter, the rule and the value. The Python layer
+//! (`memscape/__init__.py`) adds defaults, docs, dataclasses and pandas.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use memscape::analysis::capacity::capacities as capacities_of;
+use memscape::analysis::classify::{
+    ClassifySummary, Threshold, ThresholdSpec, classify as classify_samples, fractions,
+};
+use memscape::analysis::fixed::{self, FixedPointConfig};
+use memscape::analysis::settle::{SettleConfig, settle as settle_points};
+use memscape::analysis::support::SupportGate;
+use memscape::dataset::{DataSpec, data_scale};
+use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
+use memscape::error::{Error, require_finite, require_positive};
+use memscape::noise::{NoiseProcess, Schedule, Spacing};
+use memscape::pipeline::{
+    MapRequest, SamplingPlan, default_sigma_range, map as map_study, training_set as split_pool,
+};
+use memscape::sampler::{self, SamplerConfig, SamplerKind};
+use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics as dynamics_study};
+use memscape_train::{Architecture, NetworkTrainer, TrainConfig};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    ToPyArray,
+};
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// A float64 NumPy matrix handed to Python.
+type Matrix<'py> = Bound<'py, PyArray2<f64>>;
+
+/// A library error as the Python exception of its kind, with the library's message.
+fn py_err(e: Error) -> PyErr {
+    match &e {
+        Error::File { path, .. } if !path.exists() => PyFileNotFoundError::new_err(e.to_string()),
+        Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+trait OrRaise<T> {
+    fn or_raise(self) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for memscape::Result<T> {
+    fn or_raise(self) -> PyResult<T> {
+        self.map_err(py_err)
+    }
+}
+
+fn invalid(what: &str, rule: &str, value: impl ToString) -> PyErr {
+    py_err(Error::invalid(what, rule, value))
+}
+
+/// A count given from Python (a negative int is a rule broken, not an overflow).
+fn count(what: &str, value: i64, least: i64) -> PyResult<usize> {
+    if value < least {
+        return Err(invalid(what, &format!("an integer ≥ {least}"), value));
+    }
+    Ok(value as usize)
+}
+
+fn seed_of(value: i64) -> PyResult<u64> {
+    Ok(count("seed", value, 0)? as u64)
+}
+
+/// A matrix argument, checked finite, with `columns` columns when given.
+fn matrix<'a>(
+    a: &'a PyReadonlyArray2<'_, f64>,
+    what: &str,
+    columns: Option<usize>,
+) -> PyResult<ArrayView2<'a, f64>> {
+    let v = a.as_array();
+    if let Some(d) = columns
+        && v.ncols() != d
+    {
+        return Err(invalid(
+            what,
+            &format!("an (n, {d}) array (the data's dimension is {d})"),
+            format!("an array of shape {:?}", v.shape()),
+        ));
+    }
+    require_finite(what, v).or_raise()?;
+    Ok(v)
+}
+
+fn sigma_of(sigma: f64) -> PyResult<f64> {
+    require_positive("sigma", sigma).or_raise()
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("results serialise")
+}
+
+/// The exact denoiser in either arithmetic.
+enum Exact {
+    F64(EmpiricalDenoiser<f64>),
+    F32(EmpiricalDenoiser<f32>),
+}
+
+impl Denoiser for Exact {
+    fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        match self {
+            Exact::F64(d) => d.denoise(x, sigma),
+            Exact::F32(d) => d.denoise(x, sigma),
+        }
+    }
+}
+
+/// The exact denoiser of the empirical distribution of K patterns: one modern-Hopfield update,
+/// `D(x, sigma) = Σ_μ softmax_μ(−|x − ξ_μ|² / 2sigma²) ξ_μ` (theory.md §1).
+#[pyclass(frozen, module = "memscape._memscape")]
+struct ExactDenoiser {
+    exact: Exact,
+    patterns: Array2<f64>,
+    precision: &'static str,
+}
+
+impl ExactDenoiser {
+    fn checked(&self, x: &PyReadonlyArray2<'_, f64>, sigma: f64) -> PyResult<(Array2<f64>, f64)> {
+        let x = matrix(x, "x", Some(self.patterns.ncols()))?;
+        Ok((x.to_owned(), sigma_of(sigma)?))
+    }
+}
+
+#[pymethods]
+impl ExactDenoiser {
+    #[new]
+    #[pyo3(signature = (patterns, precision = "f64", pruning = None))]
+    fn new(
+        patterns: PyReadonlyArray2<'_, f64>,
+        precision: &str,
+        pruning: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let points = matrix(&patterns, "patterns", None)?;
+        let pruning = match pruning {
+            None => Pruning::Auto,
+            Some(p) if p.extract::<String>().is_ok_and(|s| s == "auto") => Pruning::Auto,
+            Some(p) if p.extract::<String>().is_ok_and(|s| s == "off") => Pruning::Off,
+            Some(p) => match p.extract::<f64>() {
+                Ok(t) => Pruning::tolerance(t).or_raise()?,
+                Err(_) => {
+                    return Err(invalid(
+                        "pruning",
+                        "\"auto\", \"off\" or a tolerance in (0, 1)",
+                        p.repr()?,
+                    ));
+                }
+            },
+        };
+        let (exact, precision) = match precision {
+            "f64" => (
+                Exact::F64(
+                    EmpiricalDenoiser::new(points)
+                        .or_raise()?
+                        .with_pruning(pruning),
+                ),
+                "f64",
+            ),
+            "f32" => (
+                Exact::F32(
+                    EmpiricalDenoiser::new(points)
+                        .or_raise()?
+                        .with_pruning(pruning),
+                ),
+                "f32",
+            ),
+            other => {
+                return Err(invalid(
+                    "precision",
+                    "\"f64\" or \"f32\"",
+                    format!("{other:?}"),
+                ));
+            }
+        };
+        Ok(ExactDenoiser {
+            exact,
+            patterns: points.to_owned(),
+            precision,
+        })
+    }
+
+    /// `D(x, sigma)` for every row of `x` (n × d).
+    fn denoise<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        sigma: f64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let (x, sigma) = self.checked(&x, sigma)?;
+        Ok(py
+            .detach(|| self.exact.denoise(x.view(), sigma))
+            .into_pyarray(py))
+    }
+
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        sigma: f64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        self.denoise(py, x, sigma)
+    }
+
+    /// The score `∇ log p_sigma(x) = (D(x, sigma) − x) / sigma²` (Tweedie).
+    fn score<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        sigma: f64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let (x, sigma) = self.checked(&x, sigma)?;
+        let s = py.detach(|| memscape::denoiser::score(&self.exact, x.view(), sigma));
+        Ok(s.into_pyarray(py))
+    }
+
+    /// The energy `E(x) = |x|²/2 − sigma² log Σ_μ exp(−|x − ξ_μ|²/2sigma² + |x|²/2sigma²)` of
+    /// each row at beta = 1/sigma² (theory.md §1), whose gradient is `x − D(x, sigma)`.
+    fn energy<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        sigma: f64,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let (x, sigma) = self.checked(&x, sigma)?;
+        let landscape = Landscape::new(self.patterns.view(), 1.0 / (sigma * sigma)).or_raise()?;
+        let e: Array1<f64> = py.detach(|| {
+            x.axis_iter(Axis(0))
+                .map(|row| landscape.energy(row))
+                .collect()
+        });
+        Ok(e.into_pyarray(py))
+    }
+
+    /// The Hessian of the energy at one point `x` (d,): `I − beta Cov_w(ξ)`.
+    fn hessian<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, f64>,
+        sigma: f64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = x.as_array().to_owned();
+        let row = x.view().insert_axis(Axis(0));
+        require_finite("x", row).or_raise()?;
+        if x.len() != self.patterns.ncols() {
+            return Err(invalid(
+                "x",
+                &format!("a point of dimension {}", self.patterns.ncols()),
+                x.len(),
+            ));
+        }
+        let sigma = sigma_of(sigma)?;
+        let landscape = Landscape::new(self.patterns.view(), 1.0 / (sigma * sigma)).or_raise()?;
+        Ok(py.detach(|| landscape.hessian(x.view())).into_pyarray(py))
+    }
+
+    /// The K × d patterns (a copy).
+    #[getter]
+    fn patterns<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.patterns.to_pyarray(py)
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.patterns.ncols()
+    }
+
+    #[getter]
+    fn num_patterns(&self) -> usize {
+        self.patterns.nrows()
+    }
+
+    /// The data's RMS norm √(mean |ξ|²), the unit of the default noise range and tolerances.
+    #[getter]
+    fn scale(&self) -> f64 {
+        data_scale(self.patterns.view())
+    }
+
+    #[getter]
+    fn precision(&self) -> &'static str {
+        self.precision
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ExactDenoiser(K={}, d={}, precision={:?})",
+            self.patterns.nrows(),
+            self.patterns.ncols(),
+            self.precision
+        )
+    }
+}
+
+/// A Python callable `denoise(x, sigma) -> array` as a denoiser. Each call takes the GIL,
+/// hands the rows over as a fresh float64 array, and reads back an (n, d) array (anything
+/// `numpy.asarray` turns into one). The first exception is kept and raised when the library
+/// call returns; after it the callable is not called again (the rows come back as NaN).
+struct Callable {
+    function: Py<PyAny>,
+    error: Mutex<Option<PyErr>>,
+}
+
+impl Callable {
+    fn call(&self, py: Python<'_>, x: ArrayView2<f64>, sigma: f64) -> PyResult<Array2<f64>> {
+        let out = self.function.call1(py, (x.to_pyarray(py), sigma))?;
+        let out = out.bind(py);
+        let array: PyReadonlyArray2<'_, f64> = match out.extract() {
+            Ok(a) => a,
+            Err(_) => py
+                .import("numpy")?
+                .getattr("asarray")?
+                .call1((out, "float64"))?
+                .extract()
+                .map_err(|_| {
+                    invalid(
+                        "denoiser output",
+                        "a 2-D array of floats",
+                        format!(
+                            "{} object",
+                            out.get_type().name().map_or("?".into(), |n| n.to_string())
+                        ),
+                    )
+                })?,
+        };
+        if array.shape() != x.shape() {
+            return Err(invalid(
+                "denoiser output",
+                &format!("an array of the input's shape {:?}", x.shape()),
+                format!("shape {:?}", array.shape()),
+            ));
+        }
+        Ok(array.as_array().to_owned())
+    }
+
+    /// Raises the first exception the callable raised, if any.
+    fn check(&self) -> PyResult<()> {
+        match self.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Denoiser for Callable {
+    fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        let failed = || Array2::from_elem(x.raw_dim(), f64::NAN);
+        if self
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return failed();
+        }
+        Python::attach(|py| {
+            self.call(py, x, sigma).unwrap_or_else(|e| {
+                let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
+                slot.get_or_insert(e);
+                failed()
+            })
+        })
+    }
+}
+
+/// A denoiser argument: the built-in exact one, or a Python callable.
+enum Model {
+    Exact(Py<ExactDenoiser>),
+    Callable(Callable),
+}
+
+impl Denoiser for Model {
+    fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        match self {
+            Model::Exact(e) => e.get().exact.denoise(x, sigma),
+            Model::Callable(c) => c.denoise(x, sigma),
+        }
+    }
+}
+
+impl Model {
+    fn of(denoiser: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(e) = denoiser.cast::<ExactDenoiser>() {
+            return Ok(Model::Exact(e.clone().unbind()));
+        }
+        if !denoiser.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "denoiser must be an ExactDenoiser or a callable denoise(x, sigma) -> ndarray, \
+                 got {}",
+                denoiser.get_type().name()?
+            )));
+        }
+        Ok(Model::Callable(Callable {
+            function: denoiser.clone().unbind(),
+            error: Mutex::new(None),
+        }))
+    }
+
+    fn exact(&self) -> Option<&ExactDenoiser> {
+        match self {
+            Model::Exact(e) => Some(e.get()),
+            Model::Callable(_) => None,
+        }
+    }
+
+    /// The dimension: the exact model's own (checked against `dim` when given), else `dim`.
+    fn dim(&self, dim: Option<i64>) -> PyResult<usize> {
+        match (self.exact(), dim) {
+            (Some(e), None) => Ok(e.patterns.ncols()),
+            (Some(e), Some(d)) if d as usize == e.patterns.ncols() && d > 0 => Ok(d as usize),
+            (Some(e), Some(d)) => Err(invalid(
+                "dim",
+                &format!(
+                    "the exact denoiser's dimension {} (or None)",
+                    e.patterns.ncols()
+                ),
+                d,
+            )),
+            (None, Some(d)) => count("dim", d, 1),
+            (None, None) => Err(invalid(
+                "dim",
+                "given for a callable denoiser (the dimension of its points)",
+                "None",
+            )),
+        }
+    }
+
+    /// The data scale: the exact model's, else the RMS norm of `points`.
+    fn scale(&self, points: ArrayView2<f64>) -> f64 {
+        match self.exact() {
+            Some(e) => data_scale(e.patterns.view()),
+            None => data_scale(points),
+        }
+    }
+
+    /// Raises what a callable raised.
+    fn check(&self) -> PyResult<()> {
+        match self {
+            Model::Callable(c) => c.check(),
+            Model::Exact(_) => Ok(()),
+        }
+    }
+}
+
+/// Draws `n` samples with the reverse-time sampler (see `memscape.sample`).
+#[pyfunction]
+#[pyo3(signature = (denoiser, n, *, dim, seed, steps, sigma_min, sigma_max, sampler, eta,
+    process, spacing, batch_size, final_denoise))]
+#[allow(clippy::too_many_arguments)]
+fn sample<'py>(
+    py: Python<'py>,
+    denoiser: &Bound<'py, PyAny>,
+    n: i64,
+    dim: Option<i64>,
+    seed: i64,
+    steps: i64,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    sampler: &str,
+    eta: f64,
+    process: &str,
+    spacing: &str,
+    batch_size: i64,
+    final_denoise: bool,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let model = Model::of(denoiser)?;
+    let n = count("n", n, 1)?;
+    let dim = model.dim(dim)?;
+    let (default_max, default_min) = match model.exact() {
+        Some(e) => {
+            let (max, min) = default_sigma_range(data_scale(e.patterns.view()));
+            (Some(max), Some(min))
+        }
+        None => (None, None),
+    };
+    let needed = |what: &str, given: Option<f64>, default: Option<f64>| {
+        given.or(default).ok_or_else(|| {
+            invalid(
+                what,
+                "given for a callable denoiser (memscape cannot see its training data)",
+                "None",
+            )
+        })
+    };
+    let schedule = Schedule {
+        process: NoiseProcess::parse(process).or_raise()?,
+        spacing: Spacing::parse(spacing).or_raise()?,
+        sigma_max: needed("sigma_max", sigma_max, default_max)?,
+        sigma_min: needed("sigma_min", sigma_min, default_min)?,
+        num_steps: count("steps", steps, 1)?,
+        final_denoise,
+    };
+    schedule.validate().or_raise()?;
+    let config = SamplerConfig {
+        kind: SamplerKind::parse(sampler, eta).or_raise()?,
+        schedule,
+        seed: seed_of(seed)?,
+        batch_size: count("batch_size", batch_size, 1)?,
+    };
+    let samples = py
+        .detach(|| sampler::sample(&model, dim, n, &config, &mut ()))
+        .or_raise()?;
+    model.check()?;
+    Ok(samples.into_pyarray(py))
+}
+
+/// Iterates `x ← D(x, sigma)` until every point moves less than `tolerance`.
+#[pyfunction]
+#[pyo3(signature = (denoiser, x, sigma, *, tolerance, max_iterations))]
+fn settle<'py>(
+    py: Python<'py>,
+    denoiser: &Bound<'py, PyAny>,
+    x: PyReadonlyArray2<'py, f64>,
+    sigma: f64,
+    tolerance: Option<f64>,
+    max_iterations: i64,
+) -> PyResult<(Matrix<'py>, Bound<'py, PyArray1<bool>>, usize)> {
+    let model = Model::of(denoiser)?;
+    let columns = model.exact().map(|e| e.patterns.ncols());
+    let x = matrix(&x, "x", columns)?;
+    let sigma = sigma_of(sigma)?;
+    let tolerance = match tolerance {
+        Some(t) => require_positive("tolerance", t).or_raise()?,
+        None => match model.exact() {
+            Some(_) => 1e-9 * model.scale(x),
+            None => 1e-5 * model.scale(x),
+        },
+    };
+    let config = SettleConfig {
+        tolerance,
+        max_iterations: count("max_iterations", max_iterations, 1)?,
+    };
+    let settled = py.detach(|| settle_points(&model, x, sigma, &config));
+    model.check()?;
+    Ok((
+        settled.points.into_pyarray(py),
+        Array1::from(settled.converged).into_pyarray(py),
+        settled.iterations,
+    ))
+}
+
+/// The search's configuration: defaults for the data scale and arithmetic, then overrides.
+fn fixed_config(
+    model: &Model,
+    points: ArrayView2<f64>,
+    scale: Option<f64>,
+    float32: Option<bool>,
+    eigenvalues: Option<i64>,
+    seed: i64,
+) -> PyResult<FixedPointConfig> {
+    let scale = match scale {
+        Some(s) => require_positive("scale", s).or_raise()?,
+        None => model.scale(points),
+    };
+    let f32 = float32.unwrap_or(match model.exact() {
+        Some(e) => e.precision == "f32",
+        None => true,
+    });
+    let defaults = FixedPointConfig::for_scale(scale, f32);
+    let config = FixedPointConfig {
+        eigenvalues: match eigenvalues {
+            Some(e) => count("eigenvalues", e, 0)?,
+            None => defaults.eigenvalues.min(points.ncols()),
+        },
+        seed: seed_of(seed)?,
+        ..defaults
+    };
+    config.validate(points.ncols()).or_raise()?;
+    Ok(config)
+}
+
+/// Newton–Krylov from every row of `starts`, merged, each point's stability analysed; the
+/// `FixedPointSet` as JSON.
+#[pyfunction]
+#[pyo3(signature = (denoiser, starts, sigma, *, scale, float32, eigenvalues, seed))]
+#[allow(clippy::too_many_arguments)]
+fn fixed_points(
+    py: Python<'_>,
+    denoiser: &Bound<'_, PyAny>,
+    starts: PyReadonlyArray2<'_, f64>,
+    sigma: f64,
+    scale: Option<f64>,
+    float32: Option<bool>,
+    eigenvalues: Option<i64>,
+    seed: i64,
+) -> PyResult<String> {
+    let model = Model::of(denoiser)?;
+    let columns = model.exact().map(|e| e.patterns.ncols());
+    let starts = matrix(&starts, "starts", columns)?;
+    if starts.nrows() == 0 {
+        return Err(invalid("starts", "at least one row", "an empty array"));
+    }
+    let sigma = sigma_of(sigma)?;
+    let config = fixed_config(&model, starts, scale, float32, eigenvalues, seed)?;
+    let set = py
+        .detach(|| fixed::fixed_points(&model, sigma, starts, &config))
+        .or_raise()?;
+    model.check()?;
+    Ok(json(&set))
+}
+
+/// The rightmost eigenvalues of the denoiser's Jacobian at one point; `Stability` as JSON.
+#[pyfunction]
+#[pyo3(signature = (denoiser, x, sigma, *, scale, float32, eigenvalues, seed))]
+#[allow(clippy::too_many_arguments)]
+fn stability(
+    py: Python<'_>,
+    denoiser: &Bound<'_, PyAny>,
+    x: PyReadonlyArray1<'_, f64>,
+    sigma: f64,
+    scale: Option<f64>,
+    float32: Option<bool>,
+    eigenvalues: Option<i64>,
+    seed: i64,
+) -> PyResult<String> {
+    let model = Model::of(denoiser)?;
+    let x = x.as_array().to_owned();
+    let row = x.view().insert_axis(Axis(0)).to_owned();
+    if let Some(d) = model.exact().map(|e| e.patterns.ncols())
+        && x.len() != d
+    {
+        return Err(invalid("x", &format!("a point of dimension {d}"), x.len()));
+    }
+    require_finite("x", row.view()).or_raise()?;
+    let sigma = sigma_of(sigma)?;
+    let config = fixed_config(&model, row.view(), scale, float32, eigenvalues, seed)?;
+    let s = py.detach(|| fixed::stability(&model, sigma, x.view(), &config, config.seed));
+    model.check()?;
+    Ok(json(&s))
+}
+
+fn threshold(what: &str, value: Option<f64>) -> PyResult<Threshold> {
+    match value {
+        None => Ok(Threshold::Auto),
+        Some(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
+        Some(v) => Err(invalid(what, "a number > 0 or \"auto\"", v)),
+    }
+}
+
+/// Classifies `samples` against `train` (memscape classify); per-sample arrays and the summary.
+#[pyfunction]
+#[pyo3(signature = (train, samples, *, samples_b, heldout, delta_m, delta_s, f_mem_ratio,
+    support_quantile, resamples, seed))]
+#[allow(clippy::too_many_arguments)]
+fn classify<'py>(
+    py: Python<'py>,
+    train: PyReadonlyArray2<'py, f64>,
+    samples: PyReadonlyArray2<'py, f64>,
+    samples_b: Option<PyReadonlyArray2<'py, f64>>,
+    heldout: Option<PyReadonlyArray2<'py, f64>>,
+    delta_m: Option<f64>,
+    delta_s: Option<f64>,
+    f_mem_ratio: f64,
+    support_quantile: f64,
+    resamples: i64,
+    seed: i64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let train = matrix(&train, "train", None)?;
+    let d = Some(train.ncols());
+    let samples = matrix(&samples, "samples", d)?;
+    if samples.nrows() == 0 {
+        return Err(invalid("samples", "at least one row", "an empty array"));
+    }
+    let samples_b = samples_b
+        .as_ref()
+        .map(|b| matrix(b, "samples_b", d))
+        .transpose()?;
+    let heldout = heldout
+        .as_ref()
+        .map(|h| matrix(h, "heldout", d))
+        .transpose()?;
+    let spec = ThresholdSpec {
+        delta_m: threshold("delta_m", delta_m)?,
+        delta_s: threshold("delta_s", delta_s)?,
+        f_mem_ratio,
+    };
+    let (resamples, seed) = (count("resamples", resamples, 1)?, seed_of(seed)?);
+    let (c, f) = py
+        .detach(|| {
+            let gate = heldout
+                .map(|h| SupportGate::calibrate(train, h, support_quantile))
+                .transpose()?;
+            let c = classify_samples(train, samples, samples_b, &spec, gate.as_ref())?;
+            let f = fractions(&c, resamples, seed);
+            Ok((c, f))
+        })
+        .or_raise()?;
+    let out = PyDict::new(py);
+    let summary = ClassifySummary::new(&c, &f, train.nrows(), samples_b.is_some());
+    out.set_item(
+        "classes",
+        c.classes.iter().map(|k| k.name()).collect::<Vec<_>>(),
+    )?;
+    out.set_item("d_train", c.d_train.into_pyarray(py))?;
+    out.set_item("d_train2", c.d_train2.into_pyarray(py))?;
+    out.set_item(
+        "nearest_train",
+        Array1::from_iter(c.nearest_train.iter().map(|&i| i as i64)).into_pyarray(py),
+    )?;
+    out.set_item("d_sample", c.d_sample.into_pyarray(py))?;
+    out.set_item(
+        "ratio_memorized",
+        Array1::from(c.ratio_memorized).into_pyarray(py),
+    )?;
+    out.set_item("d_support", c.d_support.map(|d| d.into_pyarray(py)))?;
+    out.set_item("summary", json(&summary))?;
+    out.set_item("fractions", json(&f))?;
+    Ok(out)
+}
+
+/// Memorization and generalization capacities and the spurious peak from fractions over K.
+#[pyfunction]
+fn capacities(
+    ks: Vec<i64>,
+    memorized: Vec<f64>,
+    spurious: Vec<f64>,
+    generalized: Vec<f64>,
+) -> PyResult<String> {
+    if ks.is_empty() {
+        return Err(invalid("ks", "a non-empty list", "[]"));
+    }
+    for (what, v) in [
+        ("memorized", &memorized),
+        ("spurious", &spurious),
+        ("generalized", &generalized),
+    ] {
+        if v.len() != ks.len() {
+            return Err(invalid(
+                what,
+                &format!("one fraction per K ({} values)", ks.len()),
+                format!("{} values", v.len()),
+            ));
+        }
+        if let Some(x) = v.iter().find(|x| !(0.0..=1.0).contains(*x)) {
+            return Err(invalid(what, "fractions in [0, 1]", x));
+        }
+    }
+    if ks.windows(2).any(|w| w[0] >= w[1]) || ks[0] < 1 {
+        return Err(invalid(
+            "ks",
+            "a strictly increasing list of integers ≥ 1",
+            format!("{ks:?}"),
+        ));
+    }
+    let ks: Vec<usize> = ks.iter().map(|&k| k as usize).collect();
+    Ok(json(&capacities_of(
+        &ks,
+        &memorized,
+        &spurious,
+        &generalized,
+    )))
+}
+
+/// A dataset as Python gets it: points, labels or None, image shape or None.
+type Loaded<'py> = (
+    Matrix<'py>,
+    Option<Bound<'py, PyArray1<u32>>>,
+    Option<(usize, usize)>,
+);
+
+/// Loads a dataset by spec: (points, labels or None, image shape or None).
+#[pyfunction]
+fn load_dataset<'py>(py: Python<'py>, spec: &str) -> PyResult<Loaded<'py>> {
+    let spec = DataSpec::parse(spec).or_raise()?;
+    let p = py.detach(|| spec.load()).or_raise()?;
+    Ok((
+        p.points.into_pyarray(py),
+        p.labels.map(|l| Array1::from(l).into_pyarray(py)),
+        p.image_shape,
+    ))
+}
+
+/// The nested training set of size `k` and the held-out tail, as `map` and `sample` take them.
+#[pyfunction]
+fn training_set<'py>(
+    py: Python<'py>,
+    spec: &str,
+    k: i64,
+    holdout: i64,
+    subset_seed: i64,
+) -> PyResult<(Matrix<'py>, Matrix<'py>)> {
+    let spec = DataSpec::parse(spec).or_raise()?;
+    let (k, holdout) = (count("k", k, 1)?, count("holdout", holdout, 0)?);
+    let seed = count("subset_seed", subset_seed, 0)? as u64;
+    let t = py
+        .detach(|| split_pool(&spec, k, holdout, seed))
+        .or_raise()?;
+    Ok((
+        t.train.points.into_pyarray(py),
+        t.heldout.points.into_pyarray(py),
+    ))
+}
+
+/// A training configuration: `TrainConfig`'s defaults, the keys of `overrides` (JSON), then
+/// the architecture and length. Unknown keys are refused by name.
+fn train_config(
+    overrides: &str,
+    architecture: Architecture,
+    steps: usize,
+    checkpoints: usize,
+) -> PyResult<TrainConfig> {
+    let mut value = serde_json::to_value(TrainConfig::default()).expect("serialises");
+    let given: serde_json::Map<String, serde_json::Value> = serde_json::from_str(overrides)
+        .map_err(|e| invalid("train", "a dict of TrainConfig fields", e))?;
+    let fields = value.as_object_mut().expect("a struct");
+    for (key, v) in given {
+        if !fields.contains_key(&key) || ["architecture", "steps", "image_shape"].contains(&&*key) {
+            let known: Vec<&String> = fields
+                .keys()
+                .filter(|k| !["architecture", "steps", "image_shape"].contains(&k.as_str()))
+                .collect();
+            return Err(invalid(
+                "train",
+                &format!("a dict with keys among {known:?}"),
+                format!("key {key:?}"),
+            ));
+        }
+        fields.insert(key, v);
+    }
+    let mut config: TrainConfig = serde_json::from_value(value)
+        .map_err(|e| invalid("train", "a dict of TrainConfig fields of their types", e))?;
+    config.architecture = architecture;
+    config.steps = steps;
+    config.checkpoints = checkpoints;
+    Ok(config)
+}
+
+fn architecture(model: &str) -> PyResult<Option<Architecture>> {
+    match model {
+        "exact" => Ok(None),
+        "mlp" => Ok(Some(Architecture::Mlp)),
+        "unet" => Ok(Some(Architecture::Unet)),
+        other => Err(invalid(
+            "model",
+            "one of exact, mlp, unet",
+            format!("{other:?}"),
+        )),
+    }
+}
+
+/// The sampling plan of `map` and `dynamics`.
+#[allow(clippy::too_many_arguments)]
+fn plan(
+    steps: i64,
+    seed: i64,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    sampler: &str,
+    eta: f64,
+    process: &str,
+    spacing: &str,
+    batch_size: i64,
+) -> PyResult<SamplingPlan> {
+    Ok(SamplingPlan {
+        kind: SamplerKind::parse(sampler, eta).or_raise()?,
+        process: NoiseProcess::parse(process).or_raise()?,
+        spacing: Spacing::parse(spacing).or_raise()?,
+        sigma_max,
+        sigma_min,
+        num_steps: count("steps", steps, 1)?,
+        seed: seed_of(seed)?,
+        batch_size: count("batch_size", batch_size, 1)?,
+    })
+}
+
+fn ks_of(ks: Vec<i64>) -> PyResult<Vec<usize>> {
+    if ks.is_empty() || ks[0] < 1 || ks.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(invalid(
+            "ks",
+            "a non-empty, strictly increasing list of integers ≥ 1",
+            format!("{ks:?}"),
+        ));
+    }
+    Ok(ks.iter().map(|&k| k as usize).collect())
+}
+
+/// The phase map over K (memscape map): rows, capacities and arrays.
+#[pyfunction]
+#[pyo3(signature = (data, ks, *, model, subset_seed, num_samples, steps, seed, sigma_min,
+    sigma_max, sampler, eta, process, spacing, batch_size, delta_m, delta_s, resamples,
+    holdout, support_quantile, train_steps, train))]
+#[allow(clippy::too_many_arguments)]
+fn map<'py>(
+    py: Python<'py>,
+    data: &str,
+    ks: Vec<i64>,
+    model: &str,
+    subset_seed: i64,
+    num_samples: i64,
+    steps: i64,
+    seed: i64,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    sampler: &str,
+    eta: f64,
+    process: &str,
+    spacing: &str,
+    batch_size: i64,
+    delta_m: Option<f64>,
+    delta_s: Option<f64>,
+    resamples: i64,
+    holdout: Option<i64>,
+    support_quantile: f64,
+    train_steps: i64,
+    train: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let trainer = architecture(model)?
+        .map(|a| -> PyResult<NetworkTrainer> {
+            Ok(NetworkTrainer {
+                config: train_config(train, a, count("train_steps", train_steps, 1)?, 1)?,
+            })
+        })
+        .transpose()?;
+    let request = MapRequest {
+        data: DataSpec::parse(data).or_raise()?,
+        ks: ks_of(ks)?,
+        subset_seed: count("subset_seed", subset_seed, 0)? as u64,
+        plan: plan(
+            steps, seed, sigma_min, sigma_max, sampler, eta, process, spacing, batch_size,
+        )?,
+        num_samples: count("num_samples", num_samples, 2)?,
+        thresholds: ThresholdSpec {
+            delta_m: threshold("delta_m", delta_m)?,
+            delta_s: threshold("delta_s", delta_s)?,
+            ..Default::default()
+        },
+        resamples: count("resamples", resamples, 1)?,
+        nonlinear: vec![],
+        holdout: holdout.map(|h| count("holdout", h, 0)).transpose()?,
+        support_quantile,
+        pruning: Pruning::Auto,
+    };
+    if let Some(t) = &trainer
+        && t.config.architecture == Architecture::Unet
+    {
+        TrainConfig {
+            image_shape: request.data.load().or_raise()?.image_shape,
+            ..t.config.clone()
+        }
+        .validate()
+        .or_raise()?;
+    }
+    let run = py
+        .detach(|| map_study(request, trainer.as_ref().map(|t| t as &dyn TrainedModel)))
+        .or_raise()?;
+    let out = PyDict::new(py);
+    out.set_item("rows", json(&run.rows))?;
+    out.set_item("capacities", json(&run.models))?;
+    out.set_item("sampler", json(&run.sampler))?;
+    let models: Vec<String> = run.rows.iter().map(|r| r.model.clone()).collect();
+    let ks: Vec<usize> = run.rows.iter().map(|r| r.k).collect();
+    out.set_item("models", models)?;
+    out.set_item("ks", ks)?;
+    out.set_item(
+        "samples",
+        run.samples
+            .into_iter()
+            .map(|s| s.into_pyarray(py))
+            .collect::<Vec<_>>(),
+    )?;
+    out.set_item(
+        "attractors",
+        run.attractors
+            .into_iter()
+            .map(|s| s.into_pyarray(py))
+            .collect::<Vec<_>>(),
+    )?;
+    out.set_item("train", run.train.into_pyarray(py))?;
+    Ok(out)
+}
+
+/// The training-dynamics study (memscape dynamics): rows per (K, seed, checkpoint) and taus.
+#[pyfunction]
+#[pyo3(signature = (data, ks, *, model, seeds, subset_seed, holdout, train_steps,
+    checkpoints, num_samples, steps, seed, sigma_min, sigma_max, sampler, eta, process,
+    spacing, batch_size, fmem_level, resamples, support_quantile, attractors, spur_level,
+    attractor_groups, eigenvalues, train))]
+#[allow(clippy::too_many_arguments)]
+fn dynamics(
+    py: Python<'_>,
+    data: &str,
+    ks: Vec<i64>,
+    model: &str,
+    seeds: i64,
+    subset_seed: i64,
+    holdout: i64,
+    train_steps: i64,
+    checkpoints: i64,
+    num_samples: i64,
+    steps: i64,
+    seed: i64,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    sampler: &str,
+    eta: f64,
+    process: &str,
+    spacing: &str,
+    batch_size: i64,
+    fmem_level: f64,
+    resamples: i64,
+    support_quantile: f64,
+    attractors: bool,
+    spur_level: f64,
+    attractor_groups: i64,
+    eigenvalues: Option<i64>,
+    train: &str,
+) -> PyResult<String> {
+    let Some(arch) = architecture(model)? else {
+        return Err(invalid(
+            "model",
+            "mlp or unet (the exact model does not train)",
+            "\"exact\"",
+        ));
+    };
+    let data = DataSpec::parse(data).or_raise()?;
+    let loaded = py.detach(|| data.load()).or_raise()?;
+    let dim = loaded.dim();
+    let eigenvalues = match eigenvalues {
+        Some(e) if e as usize > dim || e < 1 => {
+            return Err(invalid(
+                "eigenvalues",
+                &format!("between 1 and the data's dimension {dim}"),
+                e,
+            ));
+        }
+        Some(e) => e as usize,
+        None => AttractorRequest::default().eigenvalues.min(dim),
+    };
+    let request = DynamicsRequest {
+        data,
+        ks: ks_of(ks)?,
+        seeds: count("seeds", seeds, 1)?,
+        train: TrainConfig {
+            image_shape: loaded.image_shape,
+            ..train_config(
+                train,
+                arch,
+                count("train_steps", train_steps, 1)?,
+                count("checkpoints", checkpoints, 1)?,
+            )?
+        },
+        subset_seed: count("subset_seed", subset_seed, 0)? as u64,
+        holdout: count("holdout", holdout, 0)?,
+        support_quantile,
+        plan: plan(
+            steps, seed, sigma_min, sigma_max, sampler, eta, process, spacing, batch_size,
+        )?,
+        num_samples: count("num_samples", num_samples, 2)?,
+        thresholds: ThresholdSpec::default(),
+        fmem_level,
+        resamples: count("resamples", resamples, 1)?,
+        grid_k: None,
+        attractors: attractors.then_some(AttractorRequest {
+            spur_level,
+            max_groups: count("attractor_groups", attractor_groups, 1)?,
+            eigenvalues,
+        }),
+    };
+    request.train.validate().or_raise()?;
+    let run = py
+        .detach(|| dynamics_study(request, |_, _, _, _| Ok(())))
+        .or_raise()?;
+    Ok(json(&serde_json::json!({
+        "rows": run.rows,
+        "attractors": run.attractors,
+        "tau_mem": run.tau_mem,
+        "tau_gen": run.tau_gen,
+        "tau_gen_quality": run.tau_gen_quality,
+        "tau_spur": run.tau_spur,
+        "fit": run.fit,
+        "fit_spur": run.fit_spur,
+        "seconds": run.seconds,
+    })))
+}
+
+/// Progress hooks forward a task's advance at most this often (and always its end).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Sends the library's progress to `callback(event, id, name, value)` from now on: event
+/// "start" (value: total units, 0 unknown), "advance" (value: units done; at most every
+/// 0.1 s per task, and the last) or "finish"; `None` stops it. A callback that raises is
+/// reported as unraisable and does not stop the work.
+#[pyfunction]
+fn set_progress(callback: Option<Py<PyAny>>) {
+    use memscape::progress::{Event, set_hook};
+    let Some(callback) = callback else {
+        set_hook(None);
+        return;
+    };
+    let tasks: Mutex<std::collections::HashMap<u64, (u64, Instant)>> = Mutex::default();
+    set_hook(Some(std::sync::Arc::new(move |event: &Event| {
+        let args = {
+            let mut tasks = tasks.lock().unwrap_or_else(|e| e.into_inner());
+            match *event {
+                Event::Start { id, name, total } => {
+                    tasks.insert(id, (total, Instant::now()));
+                    ("start", id, Some(name.to_string()), total)
+                }
+                Event::Advance { id, done } => match tasks.get_mut(&id) {
+                    Some((total, last))
+                        if done >= *total || last.elapsed() >= PROGRESS_INTERVAL =>
+                    {
+                        *last = Instant::now();
+                        ("advance", id, None, done)
+                    }
+                    _ => return,
+                },
+                Event::Finish { id } => {
+                    tasks.remove(&id);
+                    ("finish", id, None, 0)
+                }
+            }
+        };
+        Python::attach(|py| {
+            if let Err(e) = callback.call1(py, args) {
+                e.write_unraisable(py, None);
+            }
+        });
+    })));
+}
+
+#[pymodule]
+fn _memscape(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<ExactDenoiser>()?;
+    m.add_function(wrap_pyfunction!(sample, m)?)?;
+    m.add_function(wrap_pyfunction!(settle, m)?)?;
+    m.add_function(wrap_pyfunction!(fixed_points, m)?)?;
+    m.add_function(wrap_pyfunction!(stability, m)?)?;
+    m.add_function(wrap_pyfunction!(classify, m)?)?;
+    m.add_function(wrap_pyfunction!(capacities, m)?)?;
+    m.add_function(wrap_pyfunction!(load_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(training_set, m)?)?;
+    m.add_function(wrap_pyfunction!(map, m)?)?;
+    m.add_function(wrap_pyfunction!(dynamics, m)?)?;
+    m.add_function(wrap_pyfunction!(set_progress, m)?)?;
+    Ok(())
+}
