@@ -316,21 +316,22 @@ impl Callable {
         let out = out.bind(py);
         let array: PyReadonlyArray2<'_, f64> = match out.extract() {
             Ok(a) => a,
-            Err(_) => py
-                .import("numpy")?
-                .getattr("asarray")?
-                .call1((out, "float64"))?
-                .extract()
-                .map_err(|_| {
+            Err(_) => {
+                let not_an_array = |_| {
+                    let kind = out.get_type().name().map_or("?".into(), |n| n.to_string());
                     invalid(
                         "denoiser output",
                         "a 2-D array of floats",
-                        format!(
-                            "{} object",
-                            out.get_type().name().map_or("?".into(), |n| n.to_string())
-                        ),
+                        format!("{kind} object"),
                     )
-                })?,
+                };
+                py.import("numpy")?
+                    .getattr("asarray")?
+                    .call1((out, "float64"))
+                    .map_err(not_an_array)?
+                    .extract()
+                    .map_err(not_an_array)?
+            }
         };
         if array.shape() != x.shape() {
             return Err(invalid(

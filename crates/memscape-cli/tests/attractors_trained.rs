@@ -436,7 +436,7 @@ fn bad_attractor_input_is_one_line_and_exit_2() {
         (dynamics(&["--intervention", "dropout"]), "key=value pairs"),
         (
             dynamics(&["--intervention", "dropout=2"]),
-            "--dropout must be in [0, 1)",
+            "--intervention \"dropout=2\": dropout must be in [0, 1), got 2",
         ),
     ];
     for (args, needle) in cases {

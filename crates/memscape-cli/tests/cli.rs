@@ -225,7 +225,7 @@ fn bad_input_is_one_line_and_exit_2() {
     );
     fails_with(
         &["sample", "--k", "3", "--n", "0", "--out", o],
-        "--n must be ≥ 1, got 0",
+        "--n-samples must be ≥ 1, got 0",
     );
     for (tol, shown) in [("0", "0"), ("1", "1"), ("-0.001", "-0.001"), ("NaN", "NaN")] {
         fails_with(

@@ -459,7 +459,7 @@ pub fn train(
     if range.0 >= range.1 {
         return Err(Error::invalid(
             "train_sigma_min",
-            format!("< --train-sigma-max ({})", range.1),
+            format!("< train_sigma_max ({})", range.1),
             range.0,
         ));
     }

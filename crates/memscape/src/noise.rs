@@ -238,7 +238,7 @@ impl Schedule {
         if self.sigma_min >= self.sigma_max {
             return Err(Error::invalid(
                 "sigma_min",
-                format!("< --sigma-max ({})", self.sigma_max),
+                format!("< sigma_max ({})", self.sigma_max),
                 self.sigma_min,
             ));
         }
@@ -441,7 +441,7 @@ mod tests {
             s.sigmas()
                 .unwrap_err()
                 .to_string()
-                .contains("< --sigma-max (80)")
+                .contains("< sigma_max (80)")
         );
     }
 }

@@ -161,12 +161,19 @@ pub fn flag_names(e: anyhow::Error, command: &str) -> anyhow::Error {
         return e;
     }
     match e.downcast::<Error>() {
-        Ok(Error::InvalidParameter { what, rule, value }) => Error::InvalidParameter {
-            what: flag_of(command, &what),
-            rule,
-            value,
+        Ok(Error::InvalidParameter { what, rule, value }) => {
+            // a rule may name another parameter ("< sigma_max (10)"): the snake_case names
+            let parameters = FLAGS.iter().map(|(p, _)| *p).filter(|p| p.contains('_'));
+            let rule = parameters.fold(rule, |rule, p| {
+                rule.replace(&format!("{p} "), &format!("{} ", flag_of(command, p)))
+            });
+            Error::InvalidParameter {
+                what: flag_of(command, &what),
+                rule,
+                value,
+            }
+            .into()
         }
-        .into(),
         Ok(Error::DataSpec { spec, message }) => {
             anyhow::anyhow!("--data: {message} (spec {spec:?})")
         }

@@ -1,0 +1,160 @@
+"""Type stubs of the extension module; the documented API is ``memscape`` (``__init__.py``),
+which calls these with its defaults filled in."""
+
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+Array = npt.NDArray[np.float64]
+Denoise = Callable[[Array, float], Any]
+
+class ExactDenoiser:
+    """The exact denoiser of the empirical distribution of K patterns: one modern-Hopfield
+    update, D(x, sigma) = Σ_μ softmax_μ(−|x − ξ_μ|²/2sigma²) ξ_μ (theory.md §1).
+
+    ``precision``: "f64" or "f32" arithmetic. ``pruning``: "auto" (skip patterns of negligible
+    softmax weight for K ≥ 1024 and d ≥ 128, at about the unit round-off), "off", or a tolerance
+    in (0, 1): the largest total weight skipped."""
+
+    def __init__(self, patterns: Array, precision: str = "f64", pruning: Union[str, float, None] = None) -> None: ...
+    def denoise(self, x: Array, sigma: float) -> Array:
+        """D(x, sigma) for every row of x (n × d)."""
+    def __call__(self, x: Array, sigma: float) -> Array: ...
+    def score(self, x: Array, sigma: float) -> Array:
+        """∇ log p_sigma(x) = (D(x, sigma) − x)/sigma² (Tweedie)."""
+    def energy(self, x: Array, sigma: float) -> Array:
+        """The energy of each row at beta = 1/sigma², whose gradient is x − D(x, sigma)."""
+    def hessian(self, x: Array, sigma: float) -> Array:
+        """The energy's Hessian I − beta Cov_w(ξ) at one point x (d,)."""
+    @property
+    def patterns(self) -> Array: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def num_patterns(self) -> int: ...
+    @property
+    def scale(self) -> float:
+        """The patterns' RMS norm √(mean |ξ|²)."""
+    @property
+    def precision(self) -> str: ...
+
+def sample(
+    denoiser: Union[ExactDenoiser, Denoise],
+    n: int,
+    *,
+    dim: Optional[int],
+    seed: int,
+    steps: int,
+    sigma_min: Optional[float],
+    sigma_max: Optional[float],
+    sampler: str,
+    eta: float,
+    process: str,
+    spacing: str,
+    batch_size: int,
+    final_denoise: bool,
+) -> Array: ...
+def settle(
+    denoiser: Union[ExactDenoiser, Denoise],
+    x: Array,
+    sigma: float,
+    *,
+    tolerance: Optional[float],
+    max_iterations: int,
+) -> Tuple[Array, npt.NDArray[np.bool_], int]: ...
+def fixed_points(
+    denoiser: Union[ExactDenoiser, Denoise],
+    starts: Array,
+    sigma: float,
+    *,
+    scale: Optional[float],
+    float32: Optional[bool],
+    eigenvalues: Optional[int],
+    seed: int,
+) -> str:
+    """The FixedPointSet as JSON."""
+def stability(
+    denoiser: Union[ExactDenoiser, Denoise],
+    x: Array,
+    sigma: float,
+    *,
+    scale: Optional[float],
+    float32: Optional[bool],
+    eigenvalues: Optional[int],
+    seed: int,
+) -> str:
+    """The Stability as JSON."""
+def classify(
+    train: Array,
+    samples: Array,
+    *,
+    samples_b: Optional[Array],
+    heldout: Optional[Array],
+    delta_m: Optional[float],
+    delta_s: Optional[float],
+    f_mem_ratio: float,
+    support_quantile: float,
+    resamples: int,
+    seed: int,
+) -> Dict[str, Any]:
+    """Per-sample arrays, and "summary" and "fractions" as JSON."""
+def capacities(ks: List[int], memorized: List[float], spurious: List[float], generalized: List[float]) -> str: ...
+def load_dataset(spec: str) -> Tuple[Array, Optional[npt.NDArray[np.uint32]], Optional[Tuple[int, int]]]: ...
+def training_set(spec: str, k: int, holdout: int, subset_seed: int) -> Tuple[Array, Array]: ...
+def map(
+    data: str,
+    ks: List[int],
+    *,
+    model: str,
+    subset_seed: int,
+    num_samples: int,
+    steps: int,
+    seed: int,
+    sigma_min: Optional[float],
+    sigma_max: Optional[float],
+    sampler: str,
+    eta: float,
+    process: str,
+    spacing: str,
+    batch_size: int,
+    delta_m: Optional[float],
+    delta_s: Optional[float],
+    resamples: int,
+    holdout: Optional[int],
+    support_quantile: float,
+    train_steps: int,
+    train: str,
+) -> Dict[str, Any]: ...
+def dynamics(
+    data: str,
+    ks: List[int],
+    *,
+    model: str,
+    seeds: int,
+    subset_seed: int,
+    holdout: int,
+    train_steps: int,
+    checkpoints: int,
+    num_samples: int,
+    steps: int,
+    seed: int,
+    sigma_min: Optional[float],
+    sigma_max: Optional[float],
+    sampler: str,
+    eta: float,
+    process: str,
+    spacing: str,
+    batch_size: int,
+    fmem_level: float,
+    resamples: int,
+    support_quantile: float,
+    attractors: bool,
+    spur_level: float,
+    attractor_groups: int,
+    eigenvalues: Optional[int],
+    train: str,
+) -> str: ...
+def set_progress(callback: Optional[Callable[[str, int, Optional[str], int], None]]) -> None: ...

@@ -1,0 +1,227 @@
+"""The Python API against the command line (bit for bit), against the built-in paths, on bad
+arguments, and with the GIL released."""
+
+import json
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import memscape as ms
+
+DATA = "gmm:d=4,n=300"
+
+
+def test_same_seed_gives_the_cli_samples_and_classification_bit_for_bit(cli, tmp_path):
+    cli("sample", "--data", DATA, "--k", 20, "--holdout", 100, "--n-samples", 300, "--seed", 7,
+        "--steps", 60, "--out", tmp_path / "s")
+    train, heldout = ms.training_set(DATA, 20, holdout=100)
+    assert np.array_equal(train, np.load(tmp_path / "s" / "train.npy"))
+    samples = ms.sample(ms.ExactDenoiser(train), 300, seed=7, steps=60)
+    assert np.array_equal(samples, np.load(tmp_path / "s" / "samples.npy"))
+
+    np.save(tmp_path / "heldout.npy", heldout)
+    out = cli("classify", "--train", tmp_path / "s" / "train.npy", "--samples", tmp_path / "s" / "samples.npy",
+              "--holdout", tmp_path / "heldout.npy", "--seed", 3, "--out", tmp_path / "c", "--json")
+    c = ms.classify(train, samples, heldout=heldout, seed=3)
+    assert c.summary == json.loads(out.stdout)
+    labels = pd.read_csv(tmp_path / "c" / "labels.csv")
+    assert list(labels["class"]) == list(c.classes)
+    for column in ["d_train", "d_train2", "nearest_train", "d_sample", "d_support"]:
+        assert np.array_equal(labels[column].to_numpy(), getattr(c, column)), column
+    assert c.fractions["memorized"].value == c.summary["memorized"]
+    assert sum(c.fractions[k].value for k in ["memorized", "spurious", "generalized", "off_support"]) == pytest.approx(1)
+
+
+def test_map_gives_the_cli_phase_table_and_read_run_reads_it(cli, tmp_path):
+    args = dict(model="exact", n_samples=200, steps=30, seed=2, resamples=50)
+    cli("map", "--data", "circle", "--k", "2,9,40", "--model", "exact", "--n-samples", 200, "--steps", 30,
+        "--seed", 2, "--resamples", 50, "--out", tmp_path / "m")
+    run = ms.read_run(tmp_path / "m")
+    result = ms.map("circle", [2, 9, 40], **args)
+    phase = run.tables["phase"]
+    ours = result.to_pandas()
+    for column in ["k", "memorized", "memorized_lo", "spurious", "generalized", "f_mem", "f_mem_hi", "num_attractors"]:
+        assert np.array_equal(phase[column].to_numpy(), ours[column].to_numpy()), column
+    assert np.array_equal(run.arrays["samples_k9"], result.samples[("exact", 9)])
+    assert np.array_equal(run.arrays["attractors_k40"], result.attractors[("exact", 40)])
+    assert run.results["rows"][0]["k"] == 2 and run.manifest["command"][1] == "map"
+    assert result.capacities[0]["model"] == "exact"
+
+
+@pytest.mark.parametrize("sampler", ["em", "ddim", "heun"])
+def test_a_callable_wrapping_the_exact_denoiser_gives_the_built_in_samples(sampler):
+    train, _ = ms.training_set("circle", 12)
+    exact = ms.ExactDenoiser(train)
+    calls = []
+
+    def denoise(x, sigma):
+        calls.append(len(x))
+        return exact.denoise(x, sigma)
+
+    kw = dict(seed=5, steps=40, sampler=sampler, eta=0.5, sigma_max=10 * exact.scale, sigma_min=1e-3 * exact.scale)
+    built_in = ms.sample(exact, 150, **kw)
+    through_python = ms.sample(denoise, 150, dim=2, batch_size=64, **kw)
+    assert np.array_equal(built_in, through_python)
+    assert max(calls) == 64  # the batch size reached the callable
+    settled = ms.settle(exact, built_in, 0.05)
+    assert np.array_equal(settled.points, ms.settle(denoise, built_in, 0.05, tolerance=1e-9).points)
+
+
+def test_exact_denoiser_score_energy_and_hessian_agree_with_each_other():
+    train, _ = ms.training_set("gmm:d=3,n=50", 10)
+    d = ms.ExactDenoiser(train)
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    sigma = 0.7
+    # Tweedie: score = (D − x)/sigma²; the energy's gradient is x − D (theory.md §1), checked by
+    # central differences to 1e-6
+    assert np.allclose(d.score(x, sigma), (d.denoise(x, sigma) - x) / sigma**2)
+    h = 1e-5
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = h
+        grad = (d.energy(x + e, sigma) - d.energy(x - e, sigma)) / (2 * h)
+        assert np.allclose(grad, (x - d.denoise(x, sigma))[:, i], atol=1e-6)
+    # the Hessian is the Jacobian of x − D(x): compare with differences of D
+    jac = np.stack([(d.denoise(x[:1] + h * np.eye(3)[i], sigma) - d.denoise(x[:1] - h * np.eye(3)[i], sigma))[0] / (2 * h)
+                    for i in range(3)], axis=1)
+    assert np.allclose(d.hessian(x[0], sigma), np.eye(3) - jac, atol=1e-6)
+
+
+def test_fixed_points_of_the_exact_model_are_its_patterns_at_small_sigma():
+    train, _ = ms.training_set("circle:n=64", 6)
+    d = ms.ExactDenoiser(train)
+    samples = ms.sample(d, 200, seed=1, steps=50)
+    fp = ms.fixed_points(d, ms.settle(d, samples, 0.02).points, 0.02)
+    # at sigma = 0.02 on 6 circle points each pattern is a stable memory (theory.md §5), pulled
+    # towards a neighbour at distance r by about r exp(−r²/2sigma²) (its softmax weight)
+    r = np.linalg.norm(train[:, None] - train[None], axis=2)[~np.eye(6, dtype=bool)]
+    shift = np.max(r * np.exp(-(r**2) / (2 * 0.02**2)))
+    assert len(fp.points) == 6
+    for p in fp.points:
+        assert np.min(np.linalg.norm(train - p.x, axis=1)) < 2 * shift + 1e-9
+        assert p.residual < 1e-9 and p.stability.index == 0 and p.stability.certified
+    assert all(a is not None for a in fp.assignment)
+    # a saddle between two neighbours: the midpoint of a close pair at larger sigma
+    s = ms.stability(d, train.mean(axis=0), 2.0)
+    assert s.eigenvalues.shape == (2,)
+
+
+BAD = [
+    (lambda d: ms.sample(d, 0), ValueError, "n must be an integer ≥ 1, got 0"),
+    (lambda d: ms.sample(d, 10, steps=-3), ValueError, "steps must be an integer ≥ 1, got -3"),
+    (lambda d: ms.sample(d, 10, sigma_min=-0.1), ValueError, "sigma_min must be > 0 and finite, got -0.1"),
+    (lambda d: ms.sample(d, 10, sampler="rk4"), ValueError, "sampler must be one of em, ddim, heun, got rk4"),
+    (lambda d: ms.sample(d, 10, process="vq"), ValueError, 'process must be one of ve, vp, vp-cosine, got "vq"'),
+    (lambda d: ms.sample(d, 10, batch_size=0), ValueError, "batch_size must be an integer ≥ 1, got 0"),
+    (lambda d: ms.sample(lambda x, s: x, 10), ValueError, "dim must be given for a callable denoiser"),
+    (lambda d: ms.sample(lambda x, s: x, 10, dim=2), ValueError, "sigma_max must be given for a callable denoiser"),
+    (lambda d: ms.sample(lambda x, s: x[:, :1], 4, dim=2, sigma_max=1.0, sigma_min=0.1), ValueError,
+     "denoiser output must be an array of the input's shape [4, 2], got shape [4, 1]"),
+    (lambda d: ms.sample(lambda x, s: "no", 4, dim=2, sigma_max=1.0, sigma_min=0.1), ValueError,
+     "denoiser output must be a 2-D array of floats"),
+    (lambda d: ms.sample(42, 10), TypeError, "denoiser must be an ExactDenoiser or a callable"),
+    (lambda d: d.denoise(np.ones((3, 5)), 0.1), ValueError, "x must be an (n, 2) array (the data's dimension is 2), got an array of shape [3, 5]"),
+    (lambda d: d.denoise(np.ones((3, 2)), -1.0), ValueError, "sigma must be > 0 and finite, got -1"),
+    (lambda d: d.denoise(np.array([[np.nan, 0.0]]), 1.0), ValueError, "x: value at row 0, column 0 is NaN"),
+    (lambda d: ms.ExactDenoiser(np.ones((3, 2)), precision="f16"), ValueError, 'precision must be "f64" or "f32", got "f16"'),
+    (lambda d: ms.ExactDenoiser(np.ones((3, 2)), pruning=3.0), ValueError, "must be in (0, 1), got 3"),
+    (lambda d: ms.classify(np.ones((1, 2)), np.ones((3, 2))), ValueError, "training set must be at least 2 points"),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 4))), ValueError, "samples must be an (n, 2) array"),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_m=-1.0), ValueError, 'delta_m must be a number > 0 or "auto", got -1'),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_s="big"), ValueError, "delta_s must be a number > 0 or \"auto\", got 'big'"),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), f_mem_ratio=2.0), ValueError, "f_mem_ratio must be in (0, 1], got 2"),
+    (lambda d: ms.training_set("circle", 10**6), ValueError, "k must be between 1 and the number of points available"),
+    (lambda d: ms.dataset("nope"), ValueError, 'data: unknown dataset "nope"'),
+    (lambda d: ms.dataset("/no/such/file.npy"), FileNotFoundError, "/no/such/file.npy"),
+    (lambda d: ms.capacities([2, 9], [1.0], [0.0, 0.0], [0.0, 1.0]), ValueError, "memorized must be one fraction per K (2 values), got 1 values"),
+    (lambda d: ms.map(ks=[9, 2]), ValueError, "ks must be a non-empty, strictly increasing list of integers ≥ 1, got [9, 2]"),
+    (lambda d: ms.map(model="gan"), ValueError, 'model must be one of exact, mlp, unet, got "gan"'),
+    (lambda d: ms.map(train={"widht": 8}), ValueError, 'got key "widht"'),
+    (lambda d: ms.map(train={"lr": -1.0}, ks=[2]), ValueError, "lr must be > 0 and finite, got -1"),
+    (lambda d: ms.map("circle", [2, 9], model="unet"), ValueError, "model must be mlp on data without an image shape"),
+    (lambda d: ms.dynamics(model="exact"), ValueError, "model must be mlp or unet"),
+    (lambda d: ms.fixed_points(d, np.zeros((0, 2)), 0.1), ValueError, "starts must be at least one row"),
+    (lambda d: ms.fixed_points(d, np.zeros((1, 2)), 0.1, eigenvalues=5), ValueError, "eigenvalues must be at most the dimension 2, got 5"),
+    (lambda d: ms.read_run("/no/such/run"), FileNotFoundError, "/no/such/run: must be a run directory"),
+]
+
+
+@pytest.mark.parametrize("call,kind,message", BAD, ids=[m[:40] for _, _, m in BAD])
+def test_bad_arguments_raise_with_the_rule_and_the_value(call, kind, message):
+    d = ms.ExactDenoiser(ms.training_set("circle", 5)[0])
+    with pytest.raises(kind) as e:
+        call(d)
+    assert message in str(e.value)
+
+
+def test_an_exception_in_the_callable_is_raised_once_and_stops_calling_it():
+    calls = []
+
+    def denoise(x, sigma):
+        calls.append(sigma)
+        if len(calls) == 3:
+            raise RuntimeError("the model broke")
+        return x
+
+    with pytest.raises(RuntimeError, match="the model broke"):
+        ms.sample(denoise, 8, dim=2, steps=50, sigma_max=1.0, sigma_min=0.01)
+    assert len(calls) == 3
+
+
+def test_long_calls_release_the_gil():
+    train, _ = ms.training_set("gmm:d=64,n=3000", 2000)
+    d = ms.ExactDenoiser(train, pruning="off")
+    ticks, stop = [0], threading.Event()
+
+    def count():
+        while not stop.is_set():
+            ticks[0] += 1
+
+    thread = threading.Thread(target=count)
+    thread.start()
+    time.sleep(0.05)
+    start = time.perf_counter()
+    before = ticks[0]
+    ms.sample(d, 2000, steps=40)
+    during = ticks[0] - before
+    elapsed = time.perf_counter() - start
+    stop.set()
+    thread.join()
+    # a Python loop counts ~10⁶–10⁷ a second; holding the GIL for the call would leave it at the
+    # few ticks of one switch interval (5 ms)
+    assert elapsed > 0.2, elapsed
+    assert during > 20_000 * elapsed, (during, elapsed)
+
+
+def test_progress_reaches_the_callback_and_tqdm():
+    events = []
+    ms.set_progress(lambda *e: events.append(e))
+    try:
+        train, _ = ms.training_set("circle", 9)
+        ms.sample(ms.ExactDenoiser(train), 300, steps=30, batch_size=100)
+    finally:
+        ms.set_progress(None)
+    starts = [e for e in events if e[0] == "start"]
+    # 30 noise levels and the final step to sigma = 0: 30 steps of 300 samples
+    assert [(e[2], e[3]) for e in starts] == [("sampling (sample-steps)", 300 * 30)]
+    task = starts[0][1]
+    assert ("finish", task, None, 0) in events
+    advances = [e[3] for e in events if e[0] == "advance"]
+    assert advances[-1] == 300 * 30 and advances == sorted(advances)
+    ms.show_progress()
+    try:
+        ms.sample(ms.ExactDenoiser(train), 50, steps=10)
+    finally:
+        ms.show_progress(False)
+
+
+def test_dynamics_runs_and_tabulates():
+    r = ms.dynamics("circle", [4, 8], seeds=1, train_steps=150, checkpoints=3, n_samples=60, steps=20,
+                    holdout=200, attractors=False, resamples=20, train={"width": 32, "depth": 2})
+    table = r.to_pandas()
+    assert len(table) == 2 * 3
+    assert set(table["k"]) == {4, 8} and table["step"].max() == 150
+    assert [t["k"] for t in r.tau_mem] == [4, 8]
