@@ -473,31 +473,41 @@ def capacities(ks: Sequence[int], memorized: Sequence[float], spurious: Sequence
 
 @dataclass
 class MapResult:
-    """A phase map over K (``memscape map``): one row per (model, K) as ``MapRow`` dicts
-    (fractions with intervals, attractors, clusters, thresholds, quality, ...), each model's
-    capacities with intervals, and the arrays: ``samples[(model, k)]`` (raw samples),
-    ``attractors[(model, k)]`` (where they settled) and ``train`` (the largest K's set; the
-    first K rows are the set of K)."""
+    """A phase map over K (``memscape map``). ``results`` is the document the command line
+    writes as ``results.json`` (``MapResults``: one row per (model, K) with the fractions, their
+    intervals under ``ci``, attractors, clusters, thresholds, support and quality; the exact
+    model's ``capacities`` and each trained model's under ``trained``). The arrays:
+    ``samples[(model, k)]`` (raw samples), ``attractors[(model, k)]`` (where they settled) and
+    ``train`` (the largest K's set; the first K rows are the set of K)."""
 
-    rows: List[Dict[str, Any]]
-    capacities: List[Dict[str, Any]]
+    results: Dict[str, Any]
     sampler: Dict[str, Any]
     samples: Dict[Tuple[str, int], np.ndarray]
     attractors: Dict[Tuple[str, int], np.ndarray]
     train: np.ndarray
 
+    @property
+    def rows(self) -> List[Dict[str, Any]]:
+        return self.results["rows"]
+
+    @property
+    def capacities(self) -> Dict[str, Any]:
+        """The exact model's capacities with intervals (``trained`` in ``results`` for others)."""
+        return self.results["capacities"]
+
     def to_pandas(self):
-        """The phase table: model, k, the four fractions and f_mem with intervals, attractors."""
+        """The phase table, as ``phase.csv``: model, k, the four fractions and f_mem with their
+        intervals, attractors, settled share, thresholds."""
         import pandas as pd
 
         records = []
         for r in self.rows:
             rec = {"model": r["model"], "k": r["k"]}
-            for name, e in r["fractions"].items():
-                rec[name] = e["value"]
-                rec[f"{name}_lo"], rec[f"{name}_hi"] = e["ci"]
-            rec["num_attractors"] = r["num_attractors"]
-            rec["settled"] = r["settled"]
+            for name in ["memorized", "spurious", "generalized", "off_support", "f_mem"]:
+                rec[name] = r[name]
+                rec[f"{name}_lo"], rec[f"{name}_hi"] = r["ci"][name]
+            for name in ["num_attractors", "settled", "delta_m", "delta_s"]:
+                rec[name] = r[name]
             records.append(rec)
         return pd.DataFrame(records)
 
@@ -556,8 +566,7 @@ def map(  # noqa: A001 - the study is called map, as the command
     )
     keys = list(zip(r["models"], r["ks"]))
     return MapResult(
-        json.loads(r["rows"]),
-        json.loads(r["capacities"]),
+        json.loads(r["results"]),
         json.loads(r["sampler"]),
         dict(zip(keys, r["samples"])),
         dict(zip(keys, r["attractors"])),

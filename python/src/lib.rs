@@ -884,7 +884,8 @@ fn ks_of(ks: Vec<i64>) -> PyResult<Vec<usize>> {
     Ok(ks.iter().map(|&k| k as usize).collect())
 }
 
-/// The phase map over K (memscape map): rows, capacities and arrays.
+/// The phase map over K (memscape map): its results document (`MapResults`, as the CLI's
+/// `results.json`) and arrays.
 #[pyfunction]
 #[pyo3(signature = (data, ks, *, model, subset_seed, num_samples, steps, seed, sigma_min,
     sigma_max, sampler, eta, process, spacing, batch_size, delta_m, delta_s, resamples,
@@ -954,8 +955,7 @@ fn map<'py>(
         .detach(|| map_study(request, trainer.as_ref().map(|t| t as &dyn TrainedModel)))
         .or_raise()?;
     let out = PyDict::new(py);
-    out.set_item("rows", json(&run.rows))?;
-    out.set_item("capacities", json(&run.models))?;
+    out.set_item("results", json(&run.results()))?;
     out.set_item("sampler", json(&run.sampler))?;
     let models: Vec<String> = run.rows.iter().map(|r| r.model.clone()).collect();
     let ks: Vec<usize> = run.rows.iter().map(|r| r.k).collect();

@@ -47,8 +47,14 @@ def test_map_gives_the_cli_phase_table_and_read_run_reads_it(cli, tmp_path):
         assert np.array_equal(phase[column].to_numpy(), ours[column].to_numpy()), column
     assert np.array_equal(run.arrays["samples_k9"], result.samples[("exact", 9)])
     assert np.array_equal(run.arrays["attractors_k40"], result.attractors[("exact", 40)])
-    assert run.results["rows"][0]["k"] == 2 and run.manifest["command"][1] == "map"
-    assert result.capacities[0]["model"] == "exact"
+    assert run.manifest["command"][1] == "map"
+    # the same typed document as results.json, but for the timings and the 2-D landscapes the
+    # command draws beside the map
+    written = dict(run.results)
+    written.pop("landscapes")
+    for row in written["rows"] + result.results["rows"]:
+        row.pop("seconds")
+    assert result.results == written
 
 
 @pytest.mark.parametrize("sampler", ["em", "ddim", "heun"])

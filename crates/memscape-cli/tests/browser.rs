@@ -54,9 +54,9 @@ const FLAGS: [&str; 9] = [
     "--enable-logging=stderr",
     "--v=0",
 ];
-/// Wide enough that the widest figure (the 1200-pixel embedding) overflows the centred page
-/// column into the window, not out of it.
-const WIDTH: u32 = 1600;
+/// A common laptop window: every figure (the widest is drawn 1200 pixels wide) must scale into
+/// the 980-pixel page column and so lie wholly inside it.
+const WIDTH: u32 = 1280;
 
 /// Renders `page` headless: the console lines, the figures as laid out, and a screenshot of the
 /// whole page (`{name}.png` in `work`).
@@ -251,6 +251,12 @@ fn reports_render_in_chromium_with_every_figure_and_no_console_message() {
                 "{name}: {} drew {:?} into {w}×{h}",
                 f.id,
                 f.content
+            );
+            assert!(
+                f.area[0] >= 0.0 && f.area[0] + f.area[2] <= WIDTH as f64,
+                "{name}: {} at {:?} is cut off in a {WIDTH}-pixel window",
+                f.id,
+                f.area
             );
             assert!(
                 y + h <= shot.height() && x + w <= shot.width(),

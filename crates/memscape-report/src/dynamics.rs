@@ -14,6 +14,10 @@ use crate::phase::{Figure, fraction_chart, register_font, save};
 use crate::{RunFileError, RunReader};
 
 const SIZE: (u32, u32) = (900, 560);
+/// The phase map is taller, with this share of its plot above the largest K for the legend
+/// (seven lines), so that the legend covers no cell.
+const HEATMAP_SIZE: (u32, u32) = (900, 680);
+const LEGEND_SHARE: f64 = 0.32;
 
 const MEMORIZED: RGBColor = RGBColor(214, 39, 40);
 const SPURIOUS: RGBColor = RGBColor(255, 127, 14);
@@ -146,7 +150,9 @@ impl Figure for Heatmap<'_> {
         root.fill(&WHITE)?;
         let (se, ke) = (edges(&d.steps), edges(&d.ks));
         let x = se[0]..se[se.len() - 1];
-        let y = ke[0]..ke[ke.len() - 1];
+        // the top LEGEND_SHARE of the plot is left empty above the largest K, for the legend
+        let top = ke[0] * (ke[ke.len() - 1] / ke[0]).powf(1.0 / (1.0 - LEGEND_SHARE));
+        let y = ke[0]..top;
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 "Phase of the samples over K and training step",
@@ -309,7 +315,7 @@ pub fn dynamics_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     let reader = RunReader::open(dir)?;
     let results = reader.json("results.json")?;
     let d = read(&results, &dir.join("results.json"))?;
-    let mut files = save(dir, "dynamics", SIZE, &Heatmap(&d))?;
+    let mut files = save(dir, "dynamics", HEATMAP_SIZE, &Heatmap(&d))?;
     files.extend(save(dir, "fmem_curves", SIZE, &Curves(&d))?);
     Ok(files)
 }

@@ -6,6 +6,8 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use memscape::pipeline::MapResults;
+
 use crate::{RunFileError, RunReader};
 
 /// The report and the problems met while writing it (missing or corrupt files).
@@ -22,25 +24,21 @@ fn escape(s: &str) -> String {
 }
 
 /// Formats an estimate with its interval: `0.291 [0.275, 0.307]`.
-fn estimate(v: &serde_json::Value, ci: &serde_json::Value) -> String {
-    match (v.as_f64(), ci[0].as_f64(), ci[1].as_f64()) {
-        (Some(x), Some(lo), Some(hi)) => format!("{x:.3} [{lo:.3}, {hi:.3}]"),
-        (Some(x), _, _) => format!("{x:.3}"),
+fn estimate(v: f64, ci: [f64; 2]) -> String {
+    match (v.is_finite(), ci[0].is_finite() && ci[1].is_finite()) {
+        (true, true) => format!("{v:.3} [{:.3}, {:.3}]", ci[0], ci[1]),
+        (true, false) => format!("{v:.3}"),
         _ => "—".into(),
     }
 }
 
-fn capacity(v: &serde_json::Value, ci: &serde_json::Value) -> String {
-    match v.as_f64() {
-        // an open bound (null) means more than 2.5% of the resamples crossed outside the sweep
+fn capacity(v: Option<f64>, ci: [Option<f64>; 2]) -> String {
+    match v {
+        // an open bound (None) means more than 2.5% of the resamples crossed outside the sweep
         Some(k) => format!(
             "K ≈ {k:.0} [{}, {}]",
-            ci[0]
-                .as_f64()
-                .map_or("below the sweep".into(), |lo| format!("{lo:.0}")),
-            ci[1]
-                .as_f64()
-                .map_or("beyond the sweep".into(), |hi| format!("{hi:.0}"))
+            ci[0].map_or("below the sweep".into(), |lo| format!("{lo:.0}")),
+            ci[1].map_or("beyond the sweep".into(), |hi| format!("{hi:.0}"))
         ),
         None => "outside the swept K".into(),
     }
@@ -49,13 +47,13 @@ fn capacity(v: &serde_json::Value, ci: &serde_json::Value) -> String {
 /// The phase-map section: headline, figure, table.
 fn phase_section(
     reader: &RunReader,
-    results: &serde_json::Value,
+    results: &MapResults,
     out: &mut String,
     problems: &mut Vec<String>,
 ) {
-    let mut models = vec![("exact".to_string(), &results["capacities"])];
-    for (name, t) in results["trained"].as_object().into_iter().flatten() {
-        models.push((name.clone(), &t["capacities"]));
+    let mut models = vec![("exact".to_string(), &results.capacities)];
+    for (name, t) in &results.trained {
+        models.push((name.clone(), &t.capacities));
     }
     out.push_str("<section><h2>Headline</h2><ul>");
     for (name, c) in &models {
@@ -65,20 +63,18 @@ fn phase_section(
              spurious peak <b>{}</b> at K = {}; generalization capacity (smallest K with ≥ 50% \
              generalized) <b>{}</b></li>",
             escape(name),
-            capacity(&c["memorization"], &c["memorization_ci"]),
-            estimate(&c["spurious_peak"], &c["spurious_peak_ci"]),
-            c["spurious_peak_k"],
-            capacity(&c["generalization"], &c["generalization_ci"]),
+            capacity(c.memorization, c.memorization_ci),
+            estimate(c.spurious_peak, c.spurious_peak_ci),
+            c.spurious_peak_k,
+            capacity(c.generalization, c.generalization_ci),
         );
     }
     let _ = write!(
         out,
         "<li>Final noise level sigma_min = {} (pairs closer than 2·sigma_min merge: beta·d² &lt; 4); {} samples per K and model</li>\
          </ul><p class=\"note\">Intervals are bootstrap 95% percentile intervals over the samples.{}</p></section>",
-        results["sigma_min"]
-            .as_f64()
-            .map_or("—".into(), |v| format!("{v:.4}")),
-        results["num_samples"],
+        format!("{:.4}", results.sigma_min),
+        results.num_samples,
         if models.len() > 1 {
             " The trained model (mlp) is one network per K, trained with the configuration in the manifest; its rows are dashed in the figure."
         } else {
@@ -121,7 +117,7 @@ fn phase_section(
             );
         }
     }
-    for l in results["landscapes"].as_array().into_iter().flatten() {
+    for l in &results.landscapes {
         let (Some(dir), Some(model)) = (l["dir"].as_str(), l["model"].as_str()) else {
             continue;
         };
@@ -156,44 +152,36 @@ fn phase_section(
         }
     }
     out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>exact quality (held-out)</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
-    for r in results["rows"].as_array().into_iter().flatten() {
-        let (db, hdb) = (&r["clusters"]["dbscan"], &r["clusters"]["hdbscan"]);
+    for r in &results.rows {
+        let (db, hdb) = (&r.clusters.dbscan, &r.clusters.hdbscan);
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
-            escape(r["model"].as_str().unwrap_or("exact")),
-            r["k"],
-            estimate(&r["memorized"], &r["ci"]["memorized"]),
-            estimate(&r["spurious"], &r["ci"]["spurious"]),
-            estimate(&r["generalized"], &r["ci"]["generalized"]),
-            if r["off_support"].is_null() {
-                "—".to_string()
-            } else {
-                estimate(&r["off_support"], &r["ci"]["off_support"])
+            escape(&r.model),
+            r.k,
+            estimate(r.memorized, r.ci.memorized),
+            estimate(r.spurious, r.ci.spurious),
+            estimate(r.generalized, r.ci.generalized),
+            estimate(r.off_support, r.ci.off_support),
+            estimate(r.f_mem, r.ci.f_mem),
+            match r.quality {
+                Some(q) => format!("{:.2e} ({:.2e})", q.mmd2, q.mmd2_heldout),
+                None => "—".to_string(),
             },
-            estimate(&r["f_mem"], &r["ci"]["f_mem"]),
-            match r["quality"]["mmd2"].as_f64() {
+            match &r.exact_quality {
                 Some(q) => format!(
-                    "{q:.2e} ({:.2e})",
-                    r["quality"]["mmd2_heldout"].as_f64().unwrap_or(f64::NAN)
+                    "{:.4} ({})",
+                    q.samples,
+                    q.heldout.map_or("—".into(), |h| format!("{h:.4}"))
                 ),
                 None => "—".to_string(),
             },
-            match r["exact_quality"]["samples"].as_f64() {
-                Some(q) => format!(
-                    "{q:.4} ({})",
-                    r["exact_quality"]["heldout"]
-                        .as_f64()
-                        .map_or("—".into(), |h| format!("{h:.4}"))
-                ),
-                None => "—".to_string(),
-            },
-            r["num_attractors"],
-            db["clusters"],
-            db["spurious"],
-            hdb["clusters"],
-            hdb["spurious"],
-            r["clusters"]["single_linkage"]["clusters"],
+            r.num_attractors,
+            db.clusters,
+            db.spurious,
+            hdb.clusters,
+            hdb.spurious,
+            r.clusters.single_linkage.clusters,
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: distinct states the samples settle into when the denoiser is iterated at sigma_min. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
@@ -736,7 +724,13 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
             Ok(r) if r.get("tau_mem").is_some() => {
                 dynamics_section(&reader, &r, &mut body, &mut problems)
             }
-            Ok(r) => phase_section(&reader, &r, &mut body, &mut problems),
+            Ok(r) => match serde_json::from_value::<MapResults>(r) {
+                Ok(map) => phase_section(&reader, &map, &mut body, &mut problems),
+                Err(e) => problems.push(format!(
+                    "{}: not a map's results ({e})",
+                    reader.dir().join("results.json").display()
+                )),
+            },
             Err(e) => problems.push(e.to_string()),
         }
     }
@@ -761,7 +755,7 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>memscape report</title><style>\
          body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}\
          table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
-         figure{margin:1em 0}figcaption,.note{color:#555;font-size:90%}.problems{background:#fff3f3;border:1px solid #d66;padding:0.5em 1em}\
+         figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption,.note{color:#555;font-size:90%}.problems{background:#fff3f3;border:1px solid #d66;padding:0.5em 1em}\
          pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:80%}</style></head><body>",
     );
     if !problems.is_empty() {
@@ -799,8 +793,15 @@ mod tests {
         std::fs::write(d.join("manifest.json"), r#"{"command": ["memscape", "map"], "version": "0.1.0", "git_revision": "x", "threads": 2, "files": ["results.json", "phase.csv"]}"#).unwrap();
         std::fs::write(
             d.join("results.json"),
-            r#"{"rows": [{"k": 2, "memorized": 1.0, "spurious": 0.0, "generalized": 0.0, "f_mem": 1.0, "num_attractors": 2, "ci": {"memorized": [1, 1], "spurious": [0, 0], "generalized": [0, 0], "f_mem": [1, 1]}}],
-                "capacities": {"memorization": null, "spurious_peak_k": 2, "spurious_peak": 0.0, "generalization": null}, "sigma_min": 0.02, "num_samples": 10}"#,
+            r#"{"rows": [{"k": 2, "model": "exact", "memorized": 1.0, "spurious": 0.0, "generalized": 0.0, "off_support": 0.0, "f_mem": 1.0,
+                "ci": {"memorized": [1, 1], "spurious": [0, 0], "generalized": [0, 0], "off_support": [0, 0], "f_mem": [1, 1]},
+                "support": null, "quality": null, "exact_quality": null, "num_attractors": 2,
+                "clusters": {"dbscan": {"method": "dbscan", "threshold": 0.0, "clusters": 2, "memorized": 2, "spurious": 0, "generalized": 0, "off_support": 0, "noise": 0},
+                             "single_linkage": {"method": "single-linkage", "threshold": 0.0, "clusters": 2, "memorized": 2, "spurious": 0, "generalized": 0, "off_support": 0, "noise": 0},
+                             "hdbscan": {"method": "hdbscan", "threshold": null, "clusters": 2, "memorized": 2, "spurious": 0, "generalized": 0, "off_support": 0, "noise": 0}},
+                "settled": 1.0, "delta_m": 0.17, "delta_s": 0.04, "train_spacing": 0.68, "seconds": 0.0}],
+                "capacities": {"memorization": null, "memorization_ci": [null, null], "spurious_peak_k": 2, "spurious_peak": 0.0, "spurious_peak_ci": [0, 0], "generalization": null, "generalization_ci": [null, null]},
+                "trained": {}, "sigma_min": 0.02, "beta_max": 2500.0, "pair_merge_distance": 0.04, "num_samples": 10, "image_shape": null}"#,
         )
         .unwrap();
         let problems = write_report(d).unwrap();

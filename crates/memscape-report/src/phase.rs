@@ -8,16 +8,18 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use memscape::pipeline::MapResults;
+
 use crate::{RunFileError, RunReader};
 
 const SIZE: (u32, u32) = (900, 560);
 
-/// One curve: its key in results.json, label and colour.
-const CURVES: [(&str, &str, RGBColor); 4] = [
-    ("memorized", "memorized", RGBColor(214, 39, 40)),
-    ("spurious", "spurious", RGBColor(255, 127, 14)),
-    ("generalized", "generalized", RGBColor(31, 119, 180)),
-    ("off_support", "off-support", RGBColor(127, 127, 127)),
+/// One curve per class, in [`PhaseRow`](memscape::pipeline::PhaseRow)'s order: label, colour.
+const CURVES: [(&str, RGBColor); 4] = [
+    ("memorized", RGBColor(214, 39, 40)),
+    ("spurious", RGBColor(255, 127, 14)),
+    ("generalized", RGBColor(31, 119, 180)),
+    ("off-support", RGBColor(127, 127, 127)),
 ];
 
 /// Registers the bundled DejaVu Sans for text (plotters' ab_glyph backend has no system fonts).
@@ -48,52 +50,47 @@ struct Phase {
 }
 
 fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError> {
-    let corrupt = |why: &str| RunFileError::Corrupt {
+    let corrupt = |why: String| RunFileError::Corrupt {
         path: path.to_path_buf(),
-        reason: why.to_string(),
+        reason: why,
     };
-    let rows = results["rows"]
-        .as_array()
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| corrupt("no rows"))?;
-    let num = |v: &serde_json::Value, what: &str| {
-        v.as_f64()
-            .ok_or_else(|| corrupt(&format!("{what} is not a number")))
-    };
+    let doc: MapResults = serde_json::from_value(results.clone())
+        .map_err(|e| corrupt(format!("not a map's results: {e}")))?;
+    if doc.rows.is_empty() {
+        return Err(corrupt("no rows".into()));
+    }
     let mut ks = vec![];
     let mut curves = vec![vec![]; CURVES.len()];
     let mut f_mem = vec![];
     let mut trained: Option<Trained> = None;
-    for r in rows {
-        let model = r["model"].as_str().unwrap_or("exact");
-        if model != "exact" {
-            let t = trained.get_or_insert_with(|| (model.to_string(), vec![vec![]; CURVES.len()]));
-            for (c, (key, _, _)) in t.1.iter_mut().zip(CURVES) {
-                c.push((num(&r["k"], "k")?, num(&r[key], key)?));
+    for r in &doc.rows {
+        let values = [
+            (r.memorized, r.ci.memorized),
+            (r.spurious, r.ci.spurious),
+            (r.generalized, r.ci.generalized),
+            (r.off_support, r.ci.off_support),
+        ];
+        if r.model != "exact" {
+            let t = trained.get_or_insert_with(|| (r.model.clone(), vec![vec![]; CURVES.len()]));
+            for (c, (v, _)) in t.1.iter_mut().zip(values) {
+                c.push((r.k as f64, v));
             }
             continue;
         }
-        ks.push(num(&r["k"], "k")?);
-        for (c, (key, _, _)) in curves.iter_mut().zip(CURVES) {
-            c.push((
-                num(&r[key], key)?,
-                num(&r["ci"][key][0], key)?,
-                num(&r["ci"][key][1], key)?,
-            ));
+        ks.push(r.k as f64);
+        for (c, (v, ci)) in curves.iter_mut().zip(values) {
+            c.push((v, ci[0], ci[1]));
         }
-        f_mem.push(num(&r["f_mem"], "f_mem")?);
+        f_mem.push(r.f_mem);
     }
-    let caps = &results["capacities"];
+    let caps = &doc.capacities;
     Ok(Phase {
         ks,
         curves,
         f_mem,
-        memorization: caps["memorization"].as_f64(),
-        generalization: caps["generalization"].as_f64(),
-        peak: (
-            num(&caps["spurious_peak_k"], "spurious_peak_k")?,
-            num(&caps["spurious_peak"], "spurious_peak")?,
-        ),
+        memorization: caps.memorization,
+        generalization: caps.generalization,
+        peak: (caps.spurious_peak_k as f64, caps.spurious_peak),
         trained,
     })
 }
@@ -110,7 +107,7 @@ fn draw<DB: DrawingBackend>(
         "K, number of training patterns (log scale)",
         "fraction of samples",
     )?;
-    for (curve, (_, label, color)) in p.curves.iter().zip(CURVES) {
+    for (curve, (label, color)) in p.curves.iter().zip(CURVES) {
         let mut band: Vec<(f64, f64)> = p.ks.iter().zip(curve).map(|(&k, c)| (k, c.2)).collect();
         band.extend(p.ks.iter().zip(curve).rev().map(|(&k, c)| (k, c.1)));
         chart.draw_series(std::iter::once(Polygon::new(
@@ -136,7 +133,7 @@ fn draw<DB: DrawingBackend>(
         )?;
     }
     if let Some((name, curves)) = &p.trained {
-        for (curve, (_, label, color)) in curves.iter().zip(CURVES) {
+        for (curve, (label, color)) in curves.iter().zip(CURVES) {
             chart
                 .draw_series(DashedLineSeries::new(
                     curve.iter().copied(),
@@ -171,14 +168,14 @@ fn draw<DB: DrawingBackend>(
         (
             p.memorization,
             "memorization capacity",
-            CURVES[0].2,
+            CURVES[0].1,
             0.97,
             HPos::Left,
         ),
         (
             p.generalization,
             "generalization capacity",
-            CURVES[2].2,
+            CURVES[2].1,
             0.90,
             HPos::Right,
         ),
@@ -204,7 +201,7 @@ fn draw<DB: DrawingBackend>(
     chart.draw_series(std::iter::once(Text::new(
         format!("spurious peak {:.2} at K = {}", p.peak.1, p.peak.0),
         (p.peak.0, (p.peak.1 + 0.06).min(0.98)),
-        ("sans-serif", 13).into_font().color(&CURVES[1].2),
+        ("sans-serif", 13).into_font().color(&CURVES[1].1),
     )))?;
     chart
         .configure_series_labels()

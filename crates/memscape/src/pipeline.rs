@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::capacity::{Capacities, CapacityIntervals, capacities, capacity_intervals};
 use crate::analysis::classify::{
-    Class, Classification, Fractions, Resolved, ThresholdSpec, classify, fractions,
+    Class, Classification, Fractions, Intervals, Resolved, ThresholdSpec, classify, fractions,
 };
 use crate::analysis::cluster::{ClusterCounts, cluster_samples};
 use crate::analysis::embed::Nonlinear;
@@ -422,16 +422,16 @@ impl ModelCapacities {
         }
     }
 
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "memorization": self.capacities.memorization,
-            "memorization_ci": self.ci.memorization,
-            "spurious_peak_k": self.capacities.spurious_peak_k,
-            "spurious_peak": self.capacities.spurious_peak,
-            "spurious_peak_ci": self.ci.spurious_peak,
-            "generalization": self.capacities.generalization,
-            "generalization_ci": self.ci.generalization,
-        })
+    fn summary(&self) -> CapacitySummary {
+        CapacitySummary {
+            memorization: self.capacities.memorization,
+            memorization_ci: self.ci.memorization,
+            spurious_peak_k: self.capacities.spurious_peak_k,
+            spurious_peak: self.capacities.spurious_peak,
+            spurious_peak_ci: self.ci.spurious_peak,
+            generalization: self.capacities.generalization,
+            generalization_ci: self.ci.generalization,
+        }
     }
 }
 
@@ -822,58 +822,149 @@ fn embedding_rows(
     Ok(out)
 }
 
+/// One row of a map's `results.json` and `--json` document: a [`MapRow`] as its readers (the
+/// report, Python) take it, with the fractions flat and their intervals under `ci`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRow {
+    pub k: usize,
+    pub model: String,
+    pub memorized: f64,
+    pub spurious: f64,
+    pub generalized: f64,
+    pub off_support: f64,
+    pub f_mem: f64,
+    pub ci: Intervals,
+    pub support: Option<SupportCalibration>,
+    pub quality: Option<Quality>,
+    pub exact_quality: Option<ExactQualityRow>,
+    pub num_attractors: usize,
+    pub clusters: ClusterTable,
+    pub settled: f64,
+    pub delta_m: f64,
+    pub delta_s: f64,
+    pub train_spacing: f64,
+    pub seconds: f64,
+}
+
+/// The exact quality of the samples and of held-out data (see [`ExactQuality`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactQualityRow {
+    pub measure: String,
+    pub samples: f64,
+    pub heldout: Option<f64>,
+}
+
+/// The three clusterings of a row's settled samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterTable {
+    pub dbscan: ClusterCounts,
+    pub single_linkage: ClusterCounts,
+    pub hdbscan: ClusterCounts,
+}
+
+/// One model's capacities with their bootstrap intervals (`None`: outside the swept K).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacitySummary {
+    pub memorization: Option<f64>,
+    pub memorization_ci: [Option<f64>; 2],
+    pub spurious_peak_k: usize,
+    pub spurious_peak: f64,
+    pub spurious_peak_ci: [f64; 2],
+    pub generalization: Option<f64>,
+    pub generalization_ci: [Option<f64>; 2],
+}
+
+/// A trained model's capacities and its training configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedSummary {
+    pub capacities: CapacitySummary,
+    pub config: Option<serde_json::Value>,
+}
+
+/// A map's `results.json` and `--json` document: the rows, the exact model's capacities, each
+/// trained model's, and the settling scale. The CLI writes it, the report and Python read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapResults {
+    pub rows: Vec<PhaseRow>,
+    pub capacities: CapacitySummary,
+    pub trained: BTreeMap<String, TrainedSummary>,
+    pub sigma_min: f64,
+    /// 1/sigma_min²: the inverse temperature the samples settle at.
+    pub beta_max: f64,
+    /// 2 sigma_min: training points closer than this merge into one attractor.
+    pub pair_merge_distance: f64,
+    pub num_samples: usize,
+    pub image_shape: Option<[usize; 2]>,
+    /// On 2-D data, the landscapes drawn beside the map (the entries of `memscape attractors`'
+    /// documents: model, k, dir, sigma, counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landscapes: Vec<serde_json::Value>,
+}
+
+impl PhaseRow {
+    fn of(r: &MapRow) -> Self {
+        let f = &r.fractions;
+        PhaseRow {
+            k: r.k,
+            model: r.model.clone(),
+            memorized: f.memorized.value,
+            spurious: f.spurious.value,
+            generalized: f.generalized.value,
+            off_support: f.off_support.value,
+            f_mem: f.f_mem.value,
+            ci: Intervals {
+                memorized: f.memorized.ci,
+                spurious: f.spurious.ci,
+                generalized: f.generalized.ci,
+                off_support: f.off_support.ci,
+                f_mem: f.f_mem.ci,
+            },
+            support: r.support,
+            quality: r.quality,
+            exact_quality: r.exact_quality.as_ref().map(|q| ExactQualityRow {
+                measure: q.measure.clone(),
+                samples: q.value,
+                heldout: r.exact_quality_heldout.filter(|h| h.is_finite()),
+            }),
+            num_attractors: r.num_attractors,
+            clusters: ClusterTable {
+                dbscan: r.clusters[0].clone(),
+                single_linkage: r.clusters[1].clone(),
+                hdbscan: r.clusters[2].clone(),
+            },
+            settled: r.settled,
+            delta_m: r.thresholds.delta_m,
+            delta_s: r.thresholds.delta_s,
+            train_spacing: r.thresholds.train_spacing,
+            seconds: r.seconds,
+        }
+    }
+}
+
 impl MapRun {
-    /// The `--json` document and `results.json`: rows, capacities with intervals.
-    pub fn results(&self) -> serde_json::Value {
-        let rows: Vec<serde_json::Value> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let f = &r.fractions;
-                serde_json::json!({
-                    "k": r.k,
-                    "model": r.model,
-                    "memorized": f.memorized.value,
-                    "spurious": f.spurious.value,
-                    "generalized": f.generalized.value,
-                    "off_support": f.off_support.value,
-                    "f_mem": f.f_mem.value,
-                    "ci": {"memorized": f.memorized.ci, "spurious": f.spurious.ci, "generalized": f.generalized.ci, "off_support": f.off_support.ci, "f_mem": f.f_mem.ci},
-                    "support": r.support,
-                    "quality": r.quality,
-                    "exact_quality": r.exact_quality.as_ref().map(|q| serde_json::json!({
-                        "measure": q.measure, "samples": q.value, "heldout": r.exact_quality_heldout,
-                    })),
-                    "num_attractors": r.num_attractors,
-                    "clusters": {"dbscan": r.clusters[0], "single_linkage": r.clusters[1], "hdbscan": r.clusters[2]},
-                    "settled": r.settled,
-                    "delta_m": r.thresholds.delta_m,
-                    "delta_s": r.thresholds.delta_s,
-                    "train_spacing": r.thresholds.train_spacing,
-                    "seconds": r.seconds,
-                })
-            })
-            .collect();
+    /// The `--json` document and `results.json`.
+    pub fn results(&self) -> MapResults {
         let sigma_min = self.sampler.schedule.sigma_min;
-        let trained: serde_json::Map<String, serde_json::Value> = self.models[1..]
-            .iter()
-            .map(|m| {
-                (
-                    m.model.to_string(),
-                    serde_json::json!({"capacities": m.json(), "config": self.trained}),
-                )
-            })
-            .collect();
-        serde_json::json!({
-            "rows": rows,
-            "capacities": self.models[0].json(),
-            "trained": trained,
-            "sigma_min": sigma_min,
-            "beta_max": 1.0 / (sigma_min * sigma_min),
-            "pair_merge_distance": 2.0 * sigma_min,
-            "num_samples": self.request.num_samples,
-            "image_shape": self.image_shape.map(|(h, w)| [h, w]),
-        })
+        MapResults {
+            rows: self.rows.iter().map(PhaseRow::of).collect(),
+            capacities: self.models[0].summary(),
+            trained: self.models[1..]
+                .iter()
+                .map(|m| {
+                    let summary = TrainedSummary {
+                        capacities: m.summary(),
+                        config: self.trained.clone(),
+                    };
+                    (m.model.to_string(), summary)
+                })
+                .collect(),
+            sigma_min,
+            beta_max: 1.0 / (sigma_min * sigma_min),
+            pair_merge_distance: 2.0 * sigma_min,
+            num_samples: self.request.num_samples,
+            image_shape: self.image_shape.map(|(h, w)| [h, w]),
+            landscapes: vec![],
+        }
     }
 
     /// The phase table as CSV: one row per K, fractions with their intervals.

@@ -101,7 +101,7 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         c.thresholds.delta_s
     );
     if args.json {
-        super::print_json(&serde_json::to_value(&result)?);
+        super::print_json(&result);
     }
     Ok(0)
 }

@@ -185,12 +185,12 @@ pub fn write_map(
     run: &memscape::pipeline::MapRun,
     networks: Option<Networks>,
     command: Vec<String>,
-) -> anyhow::Result<(serde_json::Value, Vec<String>)> {
+) -> anyhow::Result<(memscape::pipeline::MapResults, Vec<String>)> {
     let mut manifest = run.write(out, command)?;
     let mut results = run.results();
     if run.train.ncols() == 2 {
         let (files, landscapes) = landscapes(out, run, networks)?;
-        results["landscapes"] = landscapes;
+        results.landscapes = landscapes;
         out.write_json("results.json", &results)?;
         manifest.files.extend(files);
     }
@@ -211,7 +211,7 @@ fn landscapes(
     out: &RunDir,
     run: &memscape::pipeline::MapRun,
     networks: Option<Networks>,
-) -> anyhow::Result<(Vec<String>, serde_json::Value)> {
+) -> anyhow::Result<(Vec<String>, Vec<serde_json::Value>)> {
     let peak = |model: &str| {
         run.models
             .iter()
@@ -220,7 +220,7 @@ fn landscapes(
     };
     let trained_name = networks.as_ref().map(|n| n.name);
     let Some(k) = trained_name.and_then(peak).or_else(|| peak("exact")) else {
-        return Ok((vec![], serde_json::json!([])));
+        return Ok((vec![], vec![]));
     };
     let sigma = run.sampler.schedule.sigma_min;
     let patterns = run.train.slice(ndarray::s![..k, ..]).to_owned();
@@ -268,5 +268,5 @@ fn landscapes(
             );
         }
     }
-    Ok((files, serde_json::json!(entries)))
+    Ok((files, entries))
 }

@@ -43,7 +43,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
 }
 
 /// Prints `value` as one JSON document on stdout.
-pub fn print_json(value: &serde_json::Value) {
+pub fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).expect("serialisable"));
 }
 
