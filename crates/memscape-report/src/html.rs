@@ -71,9 +71,9 @@ fn phase_section(
     }
     let _ = write!(
         out,
-        "<li>Final noise level sigma_min = {} (pairs closer than 2·sigma_min merge: beta·d² &lt; 4); {} samples per K and model</li>\
+        "<li>Final noise level sigma_min = {:.4} (pairs closer than 2·sigma_min merge: beta·d² &lt; 4); {} samples per K and model</li>\
          </ul><p class=\"note\">Intervals are bootstrap 95% percentile intervals over the samples.{}</p></section>",
-        format!("{:.4}", results.sigma_min),
+        results.sigma_min,
         results.num_samples,
         if models.len() > 1 {
             " The trained model (mlp) is one network per K, trained with the configuration in the manifest; its rows are dashed in the figure."
