@@ -912,13 +912,7 @@ impl PhaseRow {
             generalized: f.generalized.value,
             off_support: f.off_support.value,
             f_mem: f.f_mem.value,
-            ci: Intervals {
-                memorized: f.memorized.ci,
-                spurious: f.spurious.ci,
-                generalized: f.generalized.ci,
-                off_support: f.off_support.ci,
-                f_mem: f.f_mem.ci,
-            },
+            ci: f.intervals(),
             support: r.support,
             quality: r.quality,
             exact_quality: r.exact_quality.as_ref().map(|q| ExactQualityRow {

@@ -296,6 +296,19 @@ pub struct Intervals {
     pub f_mem: [f64; 2],
 }
 
+impl Fractions {
+    /// The intervals alone.
+    pub fn intervals(&self) -> Intervals {
+        Intervals {
+            memorized: self.memorized.ci,
+            spurious: self.spurious.ci,
+            generalized: self.generalized.ci,
+            off_support: self.off_support.ci,
+            f_mem: self.f_mem.ci,
+        }
+    }
+}
+
 /// What a classification of one set of samples reports: the class fractions and f_mem with
 /// their intervals, the thresholds used and the support gate's calibration. The CLI's
 /// `classify --json` prints it and the Python package returns it.
@@ -324,13 +337,7 @@ impl ClassifySummary {
             generalized: f.generalized.value,
             off_support: f.off_support.value,
             f_mem: f.f_mem.value,
-            ci: Intervals {
-                memorized: f.memorized.ci,
-                spurious: f.spurious.ci,
-                generalized: f.generalized.ci,
-                off_support: f.off_support.ci,
-                f_mem: f.f_mem.ci,
-            },
+            ci: f.intervals(),
             thresholds: c.thresholds,
             support: c.support,
             num_samples: c.classes.len(),
