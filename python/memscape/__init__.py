@@ -29,10 +29,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _memscape
-from ._memscape import ExactDenoiser, __version__
+from ._memscape import ExactDenoiser, ScoreNetwork, __version__
 
 __all__ = [
     "ExactDenoiser",
+    "ScoreNetwork",
+    "train_network",
     "Dataset",
     "dataset",
     "training_set",
@@ -60,8 +62,9 @@ __all__ = [
     "__version__",
 ]
 
-#: A denoiser: the built-in exact one, or ``denoise(x: (n, d) float64 array, sigma) -> (n, d)``.
-Denoiser = Union[ExactDenoiser, Callable[[np.ndarray, float], Any]]
+#: A denoiser: the built-in exact one, a memscape-trained network, or any callable
+#: ``denoise(x: (n, d) float64 array, sigma) -> (n, d)``.
+Denoiser = Union[ExactDenoiser, ScoreNetwork, Callable[[np.ndarray, float], Any]]
 
 #: ``memscape map``'s default K list: log-spaced from 2 to 1000.
 DEFAULT_KS = (2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000)
@@ -122,6 +125,25 @@ def training_set(spec: str, k: int, *, holdout: int = 0, subset_seed: int = 42) 
     return _memscape.training_set(spec, k, holdout, subset_seed)
 
 
+def train_network(
+    points: Any,
+    *,
+    model: str = "mlp",
+    steps: int = 4000,
+    image_shape: Optional[Tuple[int, int]] = None,
+    **config: Any,
+) -> ScoreNetwork:
+    """Trains memscape's own score network on ``points`` (K × d), as ``memscape train``:
+    ``model`` "mlp" (any data) or "unet" (images of ``image_shape`` (height, width)), for
+    ``steps`` Adam steps; any other ``TrainConfig`` field as a keyword (``width``, ``depth``,
+    ``batch_size``, ``lr``, ``dropout``, ``weight_decay``, ``ema``, ``seed``, ...). The result is a
+    built-in denoiser: pass it to :func:`sample`, :func:`settle`, :func:`fixed_points`;
+    ``save``/``ScoreNetwork.load`` read and write the command line's checkpoints."""
+    return _memscape.train_network(
+        _matrix(points, "points"), model=model, steps=steps, image_shape=image_shape, config=json.dumps(config)
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # sampling and settling
 
@@ -150,7 +172,8 @@ def sample(
     stream i of ``seed``, so results do not depend on ``batch_size`` (rows per denoiser call).
 
     For an :class:`ExactDenoiser` the noise range defaults to 10 × and 1e-3 × the patterns' RMS
-    norm, and ``dim`` is its own; a callable needs ``dim``, ``sigma_max`` and ``sigma_min``.
+    norm; a built-in denoiser knows ``dim``. A :class:`ScoreNetwork` needs ``sigma_max`` and
+    ``sigma_min``; a callable needs ``dim``, ``sigma_max`` and ``sigma_min``.
     With ``final_denoise`` the samples are ``D(y, sigma_min)``.
     """
     return _memscape.sample(

@@ -26,7 +26,7 @@ use memscape::pipeline::{
 };
 use memscape::sampler::{self, SamplerConfig, SamplerKind};
 use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics as dynamics_study};
-use memscape_train::{Architecture, NetworkTrainer, TrainConfig};
+use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -301,6 +301,141 @@ impl ExactDenoiser {
     }
 }
 
+/// A score network trained by memscape (an MLP, or a U-Net on images), with its checkpoint
+/// metadata: a built-in denoiser `D(x, sigma) = c_skip x + c_out F(c_in x, c_noise)` computing
+/// in float32.
+#[pyclass(frozen, module = "memscape._memscape")]
+struct ScoreNetwork {
+    model: ScoreModel,
+    meta: CheckpointMeta,
+    losses: Vec<f32>,
+}
+
+#[pymethods]
+impl ScoreNetwork {
+    /// Reads a checkpoint (`.safetensors` of `memscape train`, `map` or `dynamics`).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        let (model, meta) = py.detach(|| ScoreModel::load(&path)).or_raise()?;
+        Ok(ScoreNetwork {
+            model,
+            meta,
+            losses: vec![],
+        })
+    }
+
+    /// Writes the checkpoint (safetensors with PyTorch-style names and memscape's metadata),
+    /// atomically.
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        py.detach(|| self.model.save(&path, &self.meta)).or_raise()
+    }
+
+    /// `D(x, sigma)` for every row of `x` (n × d).
+    fn denoise<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        sigma: f64,
+    ) -> PyResult<Matrix<'py>> {
+        let x = matrix(&x, "x", Some(self.model.network.dim()))?;
+        let sigma = sigma_of(sigma)?;
+        Ok(py.detach(|| self.model.denoise(x, sigma)).into_pyarray(py))
+    }
+
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        sigma: f64,
+    ) -> PyResult<Matrix<'py>> {
+        self.denoise(py, x, sigma)
+    }
+
+    /// "mlp" or "unet".
+    #[getter]
+    fn architecture(&self) -> &'static str {
+        self.model.network.architecture().name()
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.model.network.dim()
+    }
+
+    /// Optimiser steps taken.
+    #[getter]
+    fn step(&self) -> usize {
+        self.meta.step
+    }
+
+    #[getter]
+    fn num_parameters(&self) -> usize {
+        self.model.network.num_parameters()
+    }
+
+    /// The checkpoint's provenance: the training configuration and data description (JSON).
+    #[getter]
+    fn training(&self) -> String {
+        json(&self.meta.training)
+    }
+
+    /// The mini-batch loss of every step (empty for a loaded checkpoint).
+    #[getter]
+    fn losses<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        self.losses.to_pyarray(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ScoreNetwork({}, d={}, step={}, {} parameters)",
+            self.architecture(),
+            self.dim(),
+            self.meta.step,
+            self.num_parameters()
+        )
+    }
+}
+
+/// Trains a score network on `train` (memscape train): `TrainConfig`'s defaults, the fields in
+/// `config` (JSON), the architecture and the number of steps.
+#[pyfunction]
+#[pyo3(signature = (train, *, model, steps, image_shape, config))]
+fn train_network(
+    py: Python<'_>,
+    train: PyReadonlyArray2<'_, f64>,
+    model: &str,
+    steps: i64,
+    image_shape: Option<(usize, usize)>,
+    config: &str,
+) -> PyResult<ScoreNetwork> {
+    let Some(arch) = architecture(model)? else {
+        return Err(invalid(
+            "model",
+            "mlp or unet (the exact model does not train)",
+            "\"exact\"",
+        ));
+    };
+    let points = matrix(&train, "train", None)?;
+    let config = TrainConfig {
+        image_shape,
+        ..train_config(config, arch, count("steps", steps, 1)?, 1)?
+    };
+    let mut last = None;
+    let run = py
+        .detach(|| {
+            memscape_train::train(&config, points, None, |_, meta, _| {
+                last = Some(meta.clone());
+                Ok(())
+            })
+        })
+        .or_raise()?;
+    Ok(ScoreNetwork {
+        model: run.model,
+        meta: last.expect("the last step is a checkpoint"),
+        losses: run.losses,
+    })
+}
+
 /// A Python callable `denoise(x, sigma) -> array` as a denoiser. Each call takes the GIL,
 /// hands the rows over as a fresh float64 array, and reads back an (n, d) array (anything
 /// `numpy.asarray` turns into one). The first exception is kept and raised when the library
@@ -376,6 +511,7 @@ impl Denoiser for Callable {
 /// A denoiser argument: the built-in exact one, or a Python callable.
 enum Model {
     Exact(Py<ExactDenoiser>),
+    Network(Py<ScoreNetwork>),
     Callable(Callable),
 }
 
@@ -383,6 +519,7 @@ impl Denoiser for Model {
     fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
         match self {
             Model::Exact(e) => e.get().exact.denoise(x, sigma),
+            Model::Network(n) => n.get().model.denoise(x, sigma),
             Model::Callable(c) => c.denoise(x, sigma),
         }
     }
@@ -393,10 +530,13 @@ impl Model {
         if let Ok(e) = denoiser.cast::<ExactDenoiser>() {
             return Ok(Model::Exact(e.clone().unbind()));
         }
+        if let Ok(n) = denoiser.cast::<ScoreNetwork>() {
+            return Ok(Model::Network(n.clone().unbind()));
+        }
         if !denoiser.is_callable() {
             return Err(PyTypeError::new_err(format!(
-                "denoiser must be an ExactDenoiser or a callable denoise(x, sigma) -> ndarray, \
-                 got {}",
+                "denoiser must be an ExactDenoiser, a ScoreNetwork or a callable \
+                 denoise(x, sigma) -> ndarray, got {}",
                 denoiser.get_type().name()?
             )));
         }
@@ -409,21 +549,27 @@ impl Model {
     fn exact(&self) -> Option<&ExactDenoiser> {
         match self {
             Model::Exact(e) => Some(e.get()),
+            _ => None,
+        }
+    }
+
+    /// The dimension of a built-in denoiser's points.
+    fn own_dim(&self) -> Option<usize> {
+        match self {
+            Model::Exact(e) => Some(e.get().patterns.ncols()),
+            Model::Network(n) => Some(n.get().model.network.dim()),
             Model::Callable(_) => None,
         }
     }
 
-    /// The dimension: the exact model's own (checked against `dim` when given), else `dim`.
+    /// The dimension: a built-in denoiser's own (checked against `dim` when given), else `dim`.
     fn dim(&self, dim: Option<i64>) -> PyResult<usize> {
-        match (self.exact(), dim) {
-            (Some(e), None) => Ok(e.patterns.ncols()),
-            (Some(e), Some(d)) if d as usize == e.patterns.ncols() && d > 0 => Ok(d as usize),
-            (Some(e), Some(d)) => Err(invalid(
+        match (self.own_dim(), dim) {
+            (Some(own), None) => Ok(own),
+            (Some(own), Some(d)) if d > 0 && d as usize == own => Ok(own),
+            (Some(own), Some(d)) => Err(invalid(
                 "dim",
-                &format!(
-                    "the exact denoiser's dimension {} (or None)",
-                    e.patterns.ncols()
-                ),
+                &format!("the denoiser's dimension {own} (or None)"),
                 d,
             )),
             (None, Some(d)) => count("dim", d, 1),
@@ -435,7 +581,7 @@ impl Model {
         }
     }
 
-    /// The data scale: the exact model's, else the RMS norm of `points`.
+    /// The data scale: the exact model's patterns', else the RMS norm of `points`.
     fn scale(&self, points: ArrayView2<f64>) -> f64 {
         match self.exact() {
             Some(e) => data_scale(e.patterns.view()),
@@ -447,7 +593,7 @@ impl Model {
     fn check(&self) -> PyResult<()> {
         match self {
             Model::Callable(c) => c.check(),
-            Model::Exact(_) => Ok(()),
+            Model::Exact(_) | Model::Network(_) => Ok(()),
         }
     }
 }
@@ -487,7 +633,7 @@ fn sample<'py>(
         given.or(default).ok_or_else(|| {
             invalid(
                 what,
-                "given for a callable denoiser (memscape cannot see its training data)",
+                "given for a network or a callable (memscape cannot see its training data)",
                 "None",
             )
         })
@@ -526,8 +672,7 @@ fn settle<'py>(
     max_iterations: i64,
 ) -> PyResult<(Matrix<'py>, Bound<'py, PyArray1<bool>>, usize)> {
     let model = Model::of(denoiser)?;
-    let columns = model.exact().map(|e| e.patterns.ncols());
-    let x = matrix(&x, "x", columns)?;
+    let x = matrix(&x, "x", model.own_dim())?;
     let sigma = sigma_of(sigma)?;
     let tolerance = match tolerance {
         Some(t) => require_positive("tolerance", t).or_raise()?,
@@ -595,8 +740,7 @@ fn fixed_points(
     seed: i64,
 ) -> PyResult<String> {
     let model = Model::of(denoiser)?;
-    let columns = model.exact().map(|e| e.patterns.ncols());
-    let starts = matrix(&starts, "starts", columns)?;
+    let starts = matrix(&starts, "starts", model.own_dim())?;
     if starts.nrows() == 0 {
         return Err(invalid("starts", "at least one row", "an empty array"));
     }
@@ -626,7 +770,7 @@ fn stability(
     let model = Model::of(denoiser)?;
     let x = x.as_array().to_owned();
     let row = x.view().insert_axis(Axis(0)).to_owned();
-    if let Some(d) = model.exact().map(|e| e.patterns.ncols())
+    if let Some(d) = model.own_dim()
         && x.len() != d
     {
         return Err(invalid("x", &format!("a point of dimension {d}"), x.len()));
@@ -1133,6 +1277,8 @@ fn set_progress(callback: Option<Py<PyAny>>) {
 fn _memscape(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<ExactDenoiser>()?;
+    m.add_class::<ScoreNetwork>()?;
+    m.add_function(wrap_pyfunction!(train_network, m)?)?;
     m.add_function(wrap_pyfunction!(sample, m)?)?;
     m.add_function(wrap_pyfunction!(settle, m)?)?;
     m.add_function(wrap_pyfunction!(fixed_points, m)?)?;

@@ -123,12 +123,17 @@ BAD = [
     (lambda d: ms.sample(d, 10, process="vq"), ValueError, 'process must be one of ve, vp, vp-cosine, got "vq"'),
     (lambda d: ms.sample(d, 10, batch_size=0), ValueError, "batch_size must be an integer ≥ 1, got 0"),
     (lambda d: ms.sample(lambda x, s: x, 10), ValueError, "dim must be given for a callable denoiser"),
-    (lambda d: ms.sample(lambda x, s: x, 10, dim=2), ValueError, "sigma_max must be given for a callable denoiser"),
+    (lambda d: ms.sample(lambda x, s: x, 10, dim=2), ValueError, "sigma_max must be given for a network or a callable"),
     (lambda d: ms.sample(lambda x, s: x[:, :1], 4, dim=2, sigma_max=1.0, sigma_min=0.1), ValueError,
      "denoiser output must be an array of the input's shape [4, 2], got shape [4, 1]"),
     (lambda d: ms.sample(lambda x, s: "no", 4, dim=2, sigma_max=1.0, sigma_min=0.1), ValueError,
      "denoiser output must be a 2-D array of floats"),
-    (lambda d: ms.sample(42, 10), TypeError, "denoiser must be an ExactDenoiser or a callable"),
+    (lambda d: ms.sample(42, 10), TypeError, "denoiser must be an ExactDenoiser, a ScoreNetwork or a callable"),
+    (lambda d: ms.sample(d, 10, dim=3), ValueError, "dim must be the denoiser's dimension 2 (or None), got 3"),
+    (lambda d: ms.train_network(d.patterns, steps=0), ValueError, "steps must be an integer ≥ 1, got 0"),
+    (lambda d: ms.train_network(d.patterns, dropout=1.5), ValueError, "dropout must be in [0, 1), got 1.5"),
+    (lambda d: ms.train_network(d.patterns, model="unet"), ValueError, "model must be mlp on data without an image shape"),
+    (lambda d: ms.ScoreNetwork.load("/no/such.safetensors"), FileNotFoundError, "/no/such.safetensors"),
     (lambda d: d.denoise(np.ones((3, 5)), 0.1), ValueError, "x must be an (n, 2) array (the data's dimension is 2), got an array of shape [3, 5]"),
     (lambda d: d.denoise(np.ones((3, 2)), -1.0), ValueError, "sigma must be > 0 and finite, got -1"),
     (lambda d: d.denoise(np.array([[np.nan, 0.0]]), 1.0), ValueError, "x: value at row 0, column 0 is NaN"),
@@ -231,3 +236,27 @@ def test_dynamics_runs_and_tabulates():
     assert len(table) == 2 * 3
     assert set(table["k"]) == {4, 8} and table["step"].max() == 150
     assert [t["k"] for t in r.tau_mem] == [4, 8]
+
+
+def test_a_network_trained_from_python_is_the_cli_network_and_samples_alike(cli, tmp_path):
+    cli("train", "--data", "circle", "--k", 4, "--steps", 300, "--checkpoints", 1, "--width", 32, "--depth", 2,
+        "--out", tmp_path / "t")
+    (checkpoint,) = sorted((tmp_path / "t").glob("**/*.safetensors"))
+    theirs = ms.ScoreNetwork.load(checkpoint)
+    train, _ = ms.training_set("circle", 4)
+    ours = ms.train_network(train, steps=300, width=32, depth=2)
+    assert (ours.architecture, ours.dim, ours.step) == ("mlp", 2, 300) and len(ours.losses) == 300
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    # same seed, same configuration: the same weights, so the same denoiser to the last bit
+    assert np.array_equal(ours.denoise(x, 0.3), theirs.denoise(x, 0.3))
+    cli("sample", "--data", "circle", "--k", 4, "--checkpoint", checkpoint, "--n-samples", 100, "--steps", 30,
+        "--sigma-min", 0.02, "--sigma-max", 10, "--seed", 4, "--out", tmp_path / "s")
+    kw = dict(seed=4, steps=30, sigma_min=0.02, sigma_max=10.0)
+    samples = ms.sample(ours, 100, **kw)
+    assert np.array_equal(samples, np.load(tmp_path / "s" / "samples.npy"))
+    assert np.array_equal(samples, ms.sample(lambda x, s: ours.denoise(x, s), 100, dim=2, **kw))
+    ours.save(tmp_path / "ours.safetensors")
+    again = ms.ScoreNetwork.load(tmp_path / "ours.safetensors")
+    assert np.array_equal(again.denoise(x, 0.3), ours.denoise(x, 0.3))
+    fp = ms.fixed_points(ours, ms.settle(ours, samples, 0.02).points[:20], 0.02)
+    assert len(fp.points) >= 1 and all(p.stability is not None for p in fp.points)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
+use memscape_train::TrainConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -282,53 +283,54 @@ impl NetArg {
     }
 }
 
-/// The score network and its training: every intervention of the study is a flag here.
+/// The score network and its training: every intervention of the study is a flag here. The
+/// defaults are `TrainConfig::default()`'s, so the library, the sweep spec and the flags agree.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Hidden width of the MLP.
-    #[arg(long, default_value_t = 160)]
+    #[arg(long, default_value_t = TrainConfig::default().width)]
     pub width: usize,
     /// Number of hidden layers.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = TrainConfig::default().depth)]
     pub depth: usize,
     /// Random Fourier frequencies of the noise-level embedding.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = TrainConfig::default().fourier_features)]
     pub fourier_features: usize,
     /// U-Net base channel count.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = TrainConfig::default().unet_base)]
     pub unet_base: usize,
     /// U-Net channel multipliers, one level each (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2,2")]
     pub unet_mults: Vec<usize>,
     /// U-Net residual blocks per level.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainConfig::default().unet_blocks)]
     pub unet_blocks: usize,
     /// U-Net GroupNorm groups (must divide every level's channel count).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = TrainConfig::default().unet_groups)]
     pub unet_groups: usize,
     /// Standard deviation of those frequencies (per unit of ln(sigma)/4).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().fourier_scale, allow_negative_numbers = true)]
     pub fourier_scale: f64,
     /// Training batch (patterns are cycled with fresh noise when K is smaller).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub train_batch: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().lr, allow_negative_numbers = true)]
     pub lr: f64,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value = "constant")]
     pub lr_schedule: LrScheduleArg,
     /// Linear warm-up steps.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().warmup)]
     pub warmup: usize,
     /// Decoupled weight decay (AdamW); 0 is plain Adam.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay, allow_negative_numbers = true)]
     pub weight_decay: f64,
     /// Dropout probability on every hidden layer, in [0, 1).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().dropout, allow_negative_numbers = true)]
     pub dropout: f64,
     /// Gaussian jitter of the patterns (std, data units) at every step.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().input_noise, allow_negative_numbers = true)]
     pub input_noise: f64,
     /// EMA decay of the evaluated weights, in [0, 1) (default: no EMA).
     #[arg(long, allow_negative_numbers = true)]
@@ -350,7 +352,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub train_sigma_max: Option<f64>,
     /// Seed of the initial weights, batches and noise (a training run is a function of it).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub train_seed: u64,
 }
 

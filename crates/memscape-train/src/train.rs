@@ -110,7 +110,8 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     /// Pham et al.'s toy set-up (`pham.md` §3) at a shorter length: Adam, lr 1e-3 (theirs 1e-4
-    /// for 800k steps), batch min(500, K), no EMA.
+    /// for 800k steps), batch 256 (patterns cycled with fresh noise when K is smaller; theirs
+    /// min(500, K)), no EMA. The command line's training flags take these defaults.
     fn default() -> Self {
         let toy = MlpConfig::toy(2);
         let unet = UnetConfig::small(1, 1, 1);
@@ -127,7 +128,7 @@ impl Default for TrainConfig {
             fourier_scale: toy.fourier_scale,
             steps: 20_000,
             stop_at: None,
-            batch_size: 500,
+            batch_size: 256,
             lr: 1e-3,
             lr_schedule: LrSchedule::Constant,
             warmup: 0,
