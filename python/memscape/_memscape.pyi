@@ -1,6 +1,7 @@
 """Type stubs of the extension module; the documented API is ``memscape`` (``__init__.py``),
 which calls these with its defaults filled in."""
 
+import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -41,8 +42,38 @@ class ExactDenoiser:
     @property
     def precision(self) -> str: ...
 
+class ScoreNetwork:
+    """A score network trained by memscape (MLP, or U-Net on images), with its checkpoint
+    metadata; a built-in denoiser computing in float32."""
+
+    @staticmethod
+    def load(path: Union[str, "os.PathLike[str]"]) -> "ScoreNetwork":
+        """Reads a `.safetensors` checkpoint of `memscape train`, `map` or `dynamics`."""
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Writes the checkpoint atomically."""
+    def denoise(self, x: Array, sigma: float) -> Array: ...
+    def __call__(self, x: Array, sigma: float) -> Array: ...
+    @property
+    def architecture(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def num_parameters(self) -> int: ...
+    @property
+    def training(self) -> str:
+        """The training configuration and data description, as JSON."""
+    @property
+    def losses(self) -> npt.NDArray[np.float32]: ...
+
+Model = Union[ExactDenoiser, ScoreNetwork, Denoise]
+
+def train_network(
+    train: Array, *, model: str, steps: int, image_shape: Optional[Tuple[int, int]], config: str
+) -> ScoreNetwork: ...
 def sample(
-    denoiser: Union[ExactDenoiser, Denoise],
+    denoiser: Model,
     n: int,
     *,
     dim: Optional[int],
@@ -58,7 +89,7 @@ def sample(
     final_denoise: bool,
 ) -> Array: ...
 def settle(
-    denoiser: Union[ExactDenoiser, Denoise],
+    denoiser: Model,
     x: Array,
     sigma: float,
     *,
@@ -66,7 +97,7 @@ def settle(
     max_iterations: int,
 ) -> Tuple[Array, npt.NDArray[np.bool_], int]: ...
 def fixed_points(
-    denoiser: Union[ExactDenoiser, Denoise],
+    denoiser: Model,
     starts: Array,
     sigma: float,
     *,
@@ -77,7 +108,7 @@ def fixed_points(
 ) -> str:
     """The FixedPointSet as JSON."""
 def stability(
-    denoiser: Union[ExactDenoiser, Denoise],
+    denoiser: Model,
     x: Array,
     sigma: float,
     *,
