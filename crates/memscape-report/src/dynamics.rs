@@ -167,7 +167,14 @@ impl Figure for Heatmap<'_> {
             .x_desc("training step (log scale)")
             .y_desc("K, number of training patterns (log scale)")
             .x_label_formatter(&|s| format!("{s:.0}"))
-            .y_label_formatter(&|k| format!("{k:.0}"))
+            .y_label_formatter(&|k| {
+                // no K labels in the legend's band
+                if *k <= ke[ke.len() - 1] {
+                    format!("{k:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .axis_desc_style(("sans-serif", 16))
             .label_style(("sans-serif", 14))
             .disable_mesh()
