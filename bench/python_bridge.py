@@ -49,6 +49,7 @@ def callback_overhead():
     native = best(lambda: ms.sample(exact, N, **kw))[0]
     wrapped = best(lambda: ms.sample(lambda x, s: exact.denoise(x, s), N, dim=D, **kw))[0]
     identity = best(lambda: ms.sample(lambda x, s: x, N, dim=D, **kw))[0]
+
     x = rng.normal(size=(N, D))
     call = best(lambda: exact.denoise(x, 1.0), 20)[0]
     copy = best(lambda: x.copy(), 50)[0]
@@ -59,6 +60,7 @@ def callback_overhead():
     print(f"   overhead per call       {(wrapped - native) / calls * 1e6:8.0f} µs  "
           f"({(wrapped - native) / native * 100:.1f}% of the native run)")
     print(f"   identity callable       {identity / calls * 1e6:8.0f} µs per step (bridge + the sampler's own step)")
+
     print(f"   one exact denoise call  {call * 1e6:8.0f} µs from Python (for scale)")
     print(f"   one copy of the batch   {copy * 1e6:8.0f} µs (numpy, {x.nbytes / 1e6:.1f} MB; the bridge copies it in and out)")
     return (wrapped - native) / calls

@@ -127,9 +127,14 @@ struct ExactDenoiser {
 }
 
 impl ExactDenoiser {
-    fn checked(&self, x: &PyReadonlyArray2<'_, f64>, sigma: f64) -> PyResult<(Array2<f64>, f64)> {
+    /// `x` (a view of the caller's array, no copy) and `sigma`, checked.
+    fn checked<'a>(
+        &self,
+        x: &'a PyReadonlyArray2<'_, f64>,
+        sigma: f64,
+    ) -> PyResult<(ArrayView2<'a, f64>, f64)> {
         let x = matrix(x, "x", Some(self.patterns.ncols()))?;
-        Ok((x.to_owned(), sigma_of(sigma)?))
+        Ok((x, sigma_of(sigma)?))
     }
 }
 
@@ -198,9 +203,7 @@ impl ExactDenoiser {
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let (x, sigma) = self.checked(&x, sigma)?;
-        Ok(py
-            .detach(|| self.exact.denoise(x.view(), sigma))
-            .into_pyarray(py))
+        Ok(py.detach(|| self.exact.denoise(x, sigma)).into_pyarray(py))
     }
 
     fn __call__<'py>(
@@ -220,7 +223,7 @@ impl ExactDenoiser {
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let (x, sigma) = self.checked(&x, sigma)?;
-        let s = py.detach(|| memscape::denoiser::score(&self.exact, x.view(), sigma));
+        let s = py.detach(|| memscape::denoiser::score(&self.exact, x, sigma));
         Ok(s.into_pyarray(py))
     }
 
