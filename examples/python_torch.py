@@ -1,9 +1,10 @@
 """Your own PyTorch score network through memscape, end to end (about a minute on 2 CPU cores).
 
 A small EDM-preconditioned MLP (Karras et al. 2022) is trained on K points of the unit circle
-for each K below; each network is wrapped as a memscape denoiser in three lines, sampled,
-settled at sigma_min, classified against its training set (with held-out circle points for the
-support gate), and the fixed points of its denoiser found and classified by their stability.
+for each K below; each network is wrapped as a memscape denoiser in three lines and sampled; the
+samples are classified against the training set (with held-out circle points for the support
+gate), then settled at sigma_min, and the fixed points of the denoiser found from them and
+classified by their stability.
 The exact model of the same K points is run beside it. Put your own module and data in place
 of `ScoreMLP` and the circle; move the module to your GPU and the wrapper's tensors with it.
 
@@ -66,8 +67,10 @@ def main():
 
         for name, model in [("exact", ms.ExactDenoiser(train_set)), ("torch mlp", denoise)]:
             samples = ms.sample(model, 1000, dim=2, seed=0, steps=100, sigma_max=SIGMA_MAX, sigma_min=SIGMA_MIN)
+            # classify the samples themselves (as memscape map does); settle them to find the
+            # attractors they sit in, and polish those into fixed points
+            c = ms.classify(train_set, samples, heldout=heldout)
             settled = ms.settle(model, samples, SIGMA_MIN)
-            c = ms.classify(train_set, settled.points, heldout=heldout)
             fp = ms.fixed_points(model, settled.points[settled.converged][:200], SIGMA_MIN)
             table = fp.to_pandas()
             rows.append({

@@ -101,8 +101,8 @@ def test_a_trained_torch_network_runs_end_to_end():
     net.eval()
     denoise = as_denoiser(net)
     samples = ms.sample(denoise, 300, dim=2, seed=1, steps=60, sigma_max=10.0, sigma_min=0.02)
+    c = ms.classify(train, samples, heldout=ms.dataset("circle:n=64").points)
     settled = ms.settle(denoise, samples, 0.02)
-    c = ms.classify(train, settled.points, heldout=ms.dataset("circle:n=64").points)
     total = sum(c.fractions[k].value for k in ["memorized", "spurious", "generalized", "off_support"])
     assert total == pytest.approx(1.0)
     # four well-separated points after 600 steps: the network has learnt them as attractors
