@@ -27,7 +27,8 @@ class ExactDenoiser:
     def score(self, x: Array, sigma: float) -> Array:
         """∇ log p_sigma(x) = (D(x, sigma) − x)/sigma² (Tweedie)."""
     def energy(self, x: Array, sigma: float) -> Array:
-        """The energy of each row at beta = 1/sigma², whose gradient is x − D(x, sigma)."""
+        """E(x; beta) = −(1/beta) log Σ_μ exp(−beta |x − ξ_μ|²/2) of each row at beta = 1/sigma²,
+        whose gradient is x − D(x, sigma)."""
     def hessian(self, x: Array, sigma: float) -> Array:
         """The energy's Hessian I − beta Cov_w(ξ) at one point x (d,)."""
     @property

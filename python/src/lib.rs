@@ -227,8 +227,9 @@ impl ExactDenoiser {
         Ok(s.into_pyarray(py))
     }
 
-    /// The energy `E(x) = |x|²/2 − sigma² log Σ_μ exp(−|x − ξ_μ|²/2sigma² + |x|²/2sigma²)` of
-    /// each row at beta = 1/sigma² (theory.md §1), whose gradient is `x − D(x, sigma)`.
+    /// The energy `E(x; beta) = −(1/beta) log Σ_μ exp(−beta |x − ξ_μ|²/2)` of each row at
+    /// beta = 1/sigma² (theory.md §1): `−sigma² log p_sigma(x)` up to a constant, whose gradient
+    /// is `x − D(x, sigma)`.
     fn energy<'py>(
         &self,
         py: Python<'py>,
@@ -948,6 +949,10 @@ fn training_set<'py>(
     ))
 }
 
+/// `TrainConfig` fields the calls set themselves (from the model, the data and their own
+/// arguments), so a `train` dict may not.
+const SET_BY_CALL: [&str; 4] = ["architecture", "steps", "checkpoints", "image_shape"];
+
 /// A training configuration: `TrainConfig`'s defaults, the keys of `overrides` (JSON), then
 /// the architecture and length. Unknown keys are refused by name.
 fn train_config(
@@ -961,10 +966,10 @@ fn train_config(
         .map_err(|e| invalid("train", "a dict of TrainConfig fields", e))?;
     let fields = value.as_object_mut().expect("a struct");
     for (key, v) in given {
-        if !fields.contains_key(&key) || ["architecture", "steps", "image_shape"].contains(&&*key) {
+        if !fields.contains_key(&key) || SET_BY_CALL.contains(&&*key) {
             let known: Vec<&String> = fields
                 .keys()
-                .filter(|k| !["architecture", "steps", "image_shape"].contains(&k.as_str()))
+                .filter(|k| !SET_BY_CALL.contains(&k.as_str()))
                 .collect();
             return Err(invalid(
                 "train",

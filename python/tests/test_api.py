@@ -138,7 +138,7 @@ BAD = [
     (lambda d: d.denoise(np.ones((3, 2)), -1.0), ValueError, "sigma must be > 0 and finite, got -1"),
     (lambda d: d.denoise(np.array([[np.nan, 0.0]]), 1.0), ValueError, "x: value at row 0, column 0 is NaN"),
     (lambda d: ms.ExactDenoiser(np.ones((3, 2)), precision="f16"), ValueError, 'precision must be "f64" or "f32", got "f16"'),
-    (lambda d: ms.ExactDenoiser(np.ones((3, 2)), pruning=3.0), ValueError, "must be in (0, 1), got 3"),
+    (lambda d: ms.ExactDenoiser(np.ones((3, 2)), pruning=3.0), ValueError, "pruning must be a tolerance in (0, 1), got 3"),
     (lambda d: ms.classify(np.ones((1, 2)), np.ones((3, 2))), ValueError, "training set must be at least 2 points"),
     (lambda d: ms.classify(d.patterns, np.ones((3, 4))), ValueError, "samples must be an (n, 2) array"),
     (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_m=-1.0), ValueError, 'delta_m must be a number > 0 or "auto", got -1'),

@@ -556,7 +556,7 @@ pub struct SampleArgs {
     #[command(flatten)]
     pub integrator: IntegratorArgs,
     #[command(flatten)]
-    pub steps: StepsArgs,
+    pub noise_levels: StepsArgs,
     /// Stop at sigma_min with noisy samples instead of returning D(x, sigma_min).
     #[arg(long)]
     pub no_final_denoise: bool,
@@ -628,7 +628,7 @@ pub struct MapArgs {
     #[command(flatten)]
     pub integrator: IntegratorArgs,
     #[command(flatten)]
-    pub steps: StepsArgs,
+    pub noise_levels: StepsArgs,
     /// Samples per K.
     #[arg(long, default_value_t = 2000)]
     pub n_samples: usize,

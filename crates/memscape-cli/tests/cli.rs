@@ -230,11 +230,11 @@ fn bad_input_is_one_line_and_exit_2() {
     for (tol, shown) in [("0", "0"), ("1", "1"), ("-0.001", "-0.001"), ("NaN", "NaN")] {
         fails_with(
             &["sample", "--k", "3", "--prune-tol", tol, "--out", o],
-            &format!("--prune-tol must be in (0, 1), got {shown}"),
+            &format!("--prune-tol must be a tolerance in (0, 1), got {shown}"),
         );
         fails_with(
             &["map", "--k", "2,3", "--prune-tol", tol, "--out", o],
-            &format!("--prune-tol must be in (0, 1), got {shown}"),
+            &format!("--prune-tol must be a tolerance in (0, 1), got {shown}"),
         );
     }
     fails_with(

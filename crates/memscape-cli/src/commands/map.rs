@@ -43,7 +43,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         subset_seed: args.subset_seed,
         plan: args
             .integrator
-            .plan(args.steps.steps.unwrap_or(crate::flags::MAP_STEPS))?,
+            .plan(args.noise_levels.steps.unwrap_or(crate::flags::MAP_STEPS))?,
         num_samples: args.n_samples,
         thresholds: ThresholdSpec {
             delta_m: Threshold::parse("--delta-m", &args.delta_m)?,

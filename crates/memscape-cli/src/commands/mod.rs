@@ -108,7 +108,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("heldout", "--holdout"),
     ("holdout", "--holdout"),
     ("support_quantile", "--support-quantile"),
-    ("pruning tolerance", "--prune-tol"),
+    ("pruning", "--prune-tol"),
     ("sampler", "--sampler"),
     ("eta", "--eta"),
     ("sigma_min", "--sigma-min"),

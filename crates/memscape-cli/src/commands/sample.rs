@@ -45,7 +45,11 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
             PrecisionArg::F32 => Precision::F32,
         },
         pruning: args.pruning.pruning()?,
-        plan: s.plan(args.steps.steps.unwrap_or(crate::flags::SAMPLE_STEPS))?,
+        plan: s.plan(
+            args.noise_levels
+                .steps
+                .unwrap_or(crate::flags::SAMPLE_STEPS),
+        )?,
         final_denoise: !args.no_final_denoise,
         num_samples: args.n,
         record_trajectories: args.record_trajectories,

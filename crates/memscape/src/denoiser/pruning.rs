@@ -95,7 +95,11 @@ impl Pruning {
         if tolerance > 0.0 && tolerance < 1.0 {
             Ok(Pruning::Tolerance(tolerance))
         } else {
-            Err(Error::invalid("pruning tolerance", "in (0, 1)", tolerance))
+            Err(Error::invalid(
+                "pruning",
+                "a tolerance in (0, 1)",
+                tolerance,
+            ))
         }
     }
 
@@ -1137,7 +1141,7 @@ mod tests {
         for bad in [0.0, 1.0, -1e-3, 2.0, f64::NAN] {
             let err = Pruning::tolerance(bad).unwrap_err().to_string();
             assert!(
-                err.starts_with("pruning tolerance must be in (0, 1), got"),
+                err.starts_with("pruning must be a tolerance in (0, 1), got"),
                 "{err}"
             );
         }
