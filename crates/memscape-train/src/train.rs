@@ -746,6 +746,8 @@ mod tests {
             depth: 3,
             steps: 3000,
             checkpoints: 2,
+            // the batch this bound was measured at (the default was 500 then)
+            batch_size: 500,
             ..Default::default()
         };
         let heldout = circle(8).select(ndarray::Axis(0), &[1, 3, 5, 7]);
@@ -871,6 +873,8 @@ mod tests {
             steps: 3000,
             checkpoints: 1,
             objective: Objective::Vp,
+            // the batch these bounds were measured at (the default was 500 then)
+            batch_size: 500,
             ..Default::default()
         };
         let run = train(&config, circle(4).view(), None, |_, _, _| Ok(())).unwrap();
