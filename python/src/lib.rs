@@ -27,7 +27,7 @@ use memscape::pipeline::{
 use memscape::sampler::{self, SamplerConfig, SamplerKind};
 use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics as dynamics_study};
 use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
     ToPyArray,
@@ -91,6 +91,22 @@ fn matrix<'a>(
         ));
     }
     require_finite(what, v).or_raise()?;
+    Ok(v)
+}
+
+/// A point argument (a view, no copy), checked finite, of dimension `dim` when given.
+fn point<'a>(
+    a: &'a PyReadonlyArray1<'_, f64>,
+    what: &str,
+    dim: Option<usize>,
+) -> PyResult<ArrayView1<'a, f64>> {
+    let v = a.as_array();
+    if let Some(d) = dim
+        && v.len() != d
+    {
+        return Err(invalid(what, &format!("a point of dimension {d}"), v.len()));
+    }
+    require_finite(what, v.insert_axis(Axis(0))).or_raise()?;
     Ok(v)
 }
 
@@ -253,19 +269,10 @@ impl ExactDenoiser {
         x: PyReadonlyArray1<'py, f64>,
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = x.as_array().to_owned();
-        let row = x.view().insert_axis(Axis(0));
-        require_finite("x", row).or_raise()?;
-        if x.len() != self.patterns.ncols() {
-            return Err(invalid(
-                "x",
-                &format!("a point of dimension {}", self.patterns.ncols()),
-                x.len(),
-            ));
-        }
+        let x = point(&x, "x", Some(self.patterns.ncols()))?;
         let sigma = sigma_of(sigma)?;
         let landscape = Landscape::new(self.patterns.view(), 1.0 / (sigma * sigma)).or_raise()?;
-        Ok(py.detach(|| landscape.hessian(x.view())).into_pyarray(py))
+        Ok(py.detach(|| landscape.hessian(x)).into_pyarray(py))
     }
 
     /// The K × d patterns (a copy).
@@ -772,27 +779,19 @@ fn stability(
     seed: i64,
 ) -> PyResult<String> {
     let model = Model::of(denoiser)?;
-    let x = x.as_array().to_owned();
-    let row = x.view().insert_axis(Axis(0)).to_owned();
-    if let Some(d) = model.own_dim()
-        && x.len() != d
-    {
-        return Err(invalid("x", &format!("a point of dimension {d}"), x.len()));
-    }
-    require_finite("x", row.view()).or_raise()?;
+    let x = point(&x, "x", model.own_dim())?;
     let sigma = sigma_of(sigma)?;
-    let config = fixed_config(&model, row.view(), scale, float32, eigenvalues, seed)?;
-    let s = py.detach(|| fixed::stability(&model, sigma, x.view(), &config, config.seed));
+    let config = fixed_config(
+        &model,
+        x.insert_axis(Axis(0)),
+        scale,
+        float32,
+        eigenvalues,
+        seed,
+    )?;
+    let s = py.detach(|| fixed::stability(&model, sigma, x, &config, config.seed));
     model.check()?;
     Ok(json(&s))
-}
-
-fn threshold(what: &str, value: Option<f64>) -> PyResult<Threshold> {
-    match value {
-        None => Ok(Threshold::Auto),
-        Some(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
-        Some(v) => Err(invalid(what, "a number > 0 or \"auto\"", v)),
-    }
 }
 
 /// Classifies `samples` against `train` (memscape classify); per-sample arrays and the summary.
@@ -828,8 +827,8 @@ fn classify<'py>(
         .map(|h| matrix(h, "heldout", d))
         .transpose()?;
     let spec = ThresholdSpec {
-        delta_m: threshold("delta_m", delta_m)?,
-        delta_s: threshold("delta_s", delta_s)?,
+        delta_m: Threshold::given("delta_m", delta_m).or_raise()?,
+        delta_s: Threshold::given("delta_s", delta_s).or_raise()?,
         f_mem_ratio,
     };
     let (resamples, seed) = (count("resamples", resamples, 1)?, seed_of(seed)?);
@@ -1083,8 +1082,8 @@ fn map<'py>(
         )?,
         num_samples: count("num_samples", num_samples, 2)?,
         thresholds: ThresholdSpec {
-            delta_m: threshold("delta_m", delta_m)?,
-            delta_s: threshold("delta_s", delta_s)?,
+            delta_m: Threshold::given("delta_m", delta_m).or_raise()?,
+            delta_s: Threshold::given("delta_s", delta_s).or_raise()?,
             ..Default::default()
         },
         resamples: count("resamples", resamples, 1)?,

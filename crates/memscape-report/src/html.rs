@@ -153,17 +153,17 @@ fn phase_section(
     }
     out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>exact quality (held-out)</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
     for r in &results.rows {
-        let (db, hdb) = (&r.clusters.dbscan, &r.clusters.hdbscan);
+        let (db, hdb, f) = (&r.clusters.dbscan, &r.clusters.hdbscan, &r.fractions);
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
             escape(&r.model),
             r.k,
-            estimate(r.memorized, r.ci.memorized),
-            estimate(r.spurious, r.ci.spurious),
-            estimate(r.generalized, r.ci.generalized),
-            estimate(r.off_support, r.ci.off_support),
-            estimate(r.f_mem, r.ci.f_mem),
+            estimate(f.memorized, f.ci.memorized),
+            estimate(f.spurious, f.ci.spurious),
+            estimate(f.generalized, f.ci.generalized),
+            estimate(f.off_support, f.ci.off_support),
+            estimate(f.f_mem, f.ci.f_mem),
             match r.quality {
                 Some(q) => format!("{:.2e} ({:.2e})", q.mmd2, q.mmd2_heldout),
                 None => "—".to_string(),

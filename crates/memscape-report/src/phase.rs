@@ -64,11 +64,12 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
     let mut f_mem = vec![];
     let mut trained: Option<Trained> = None;
     for r in &doc.rows {
+        let f = &r.fractions;
         let values = [
-            (r.memorized, r.ci.memorized),
-            (r.spurious, r.ci.spurious),
-            (r.generalized, r.ci.generalized),
-            (r.off_support, r.ci.off_support),
+            (f.memorized, f.ci.memorized),
+            (f.spurious, f.ci.spurious),
+            (f.generalized, f.ci.generalized),
+            (f.off_support, f.ci.off_support),
         ];
         if r.model != "exact" {
             let t = trained.get_or_insert_with(|| (r.model.clone(), vec![vec![]; CURVES.len()]));
@@ -81,7 +82,7 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
         for (c, (v, ci)) in curves.iter_mut().zip(values) {
             c.push((v, ci[0], ci[1]));
         }
-        f_mem.push(r.f_mem);
+        f_mem.push(f.f_mem);
     }
     let caps = &doc.capacities;
     Ok(Phase {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::capacity::{Capacities, CapacityIntervals, capacities, capacity_intervals};
 use crate::analysis::classify::{
-    Class, Classification, Fractions, Intervals, Resolved, ThresholdSpec, classify, fractions,
+    Class, Classification, FractionValues, Fractions, Resolved, ThresholdSpec, classify, fractions,
 };
 use crate::analysis::cluster::{ClusterCounts, cluster_samples};
 use crate::analysis::embed::Nonlinear;
@@ -828,12 +828,8 @@ fn embedding_rows(
 pub struct PhaseRow {
     pub k: usize,
     pub model: String,
-    pub memorized: f64,
-    pub spurious: f64,
-    pub generalized: f64,
-    pub off_support: f64,
-    pub f_mem: f64,
-    pub ci: Intervals,
+    #[serde(flatten)]
+    pub fractions: FractionValues,
     pub support: Option<SupportCalibration>,
     pub quality: Option<Quality>,
     pub exact_quality: Option<ExactQualityRow>,
@@ -903,16 +899,10 @@ pub struct MapResults {
 
 impl PhaseRow {
     fn of(r: &MapRow) -> Self {
-        let f = &r.fractions;
         PhaseRow {
             k: r.k,
             model: r.model.clone(),
-            memorized: f.memorized.value,
-            spurious: f.spurious.value,
-            generalized: f.generalized.value,
-            off_support: f.off_support.value,
-            f_mem: f.f_mem.value,
-            ci: f.intervals(),
+            fractions: (&r.fractions).into(),
             support: r.support,
             quality: r.quality,
             exact_quality: r.exact_quality.as_ref().map(|q| ExactQualityRow {

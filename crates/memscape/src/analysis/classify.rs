@@ -67,6 +67,17 @@ impl Threshold {
     }
 }
 
+impl Threshold {
+    /// A threshold given as a number (> 0), or `None` for automatic; `what` names it in errors.
+    pub fn given(what: &str, value: Option<f64>) -> Result<Self> {
+        match value {
+            None => Ok(Threshold::Auto),
+            Some(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
+            Some(v) => Err(Error::invalid(what, "a number > 0 or \"auto\"", v)),
+        }
+    }
+}
+
 /// The thresholds of one classification.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdSpec {
@@ -296,15 +307,33 @@ pub struct Intervals {
     pub f_mem: [f64; 2],
 }
 
-impl Fractions {
-    /// The intervals alone.
-    pub fn intervals(&self) -> Intervals {
-        Intervals {
-            memorized: self.memorized.ci,
-            spurious: self.spurious.ci,
-            generalized: self.generalized.ci,
-            off_support: self.off_support.ci,
-            f_mem: self.f_mem.ci,
+/// [`Fractions`] as documents show them: the values under their names, the intervals under
+/// `ci` (flattened into [`ClassifySummary`] and a map's `PhaseRow`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FractionValues {
+    pub memorized: f64,
+    pub spurious: f64,
+    pub generalized: f64,
+    pub off_support: f64,
+    pub f_mem: f64,
+    pub ci: Intervals,
+}
+
+impl From<&Fractions> for FractionValues {
+    fn from(f: &Fractions) -> Self {
+        FractionValues {
+            memorized: f.memorized.value,
+            spurious: f.spurious.value,
+            generalized: f.generalized.value,
+            off_support: f.off_support.value,
+            f_mem: f.f_mem.value,
+            ci: Intervals {
+                memorized: f.memorized.ci,
+                spurious: f.spurious.ci,
+                generalized: f.generalized.ci,
+                off_support: f.off_support.ci,
+                f_mem: f.f_mem.ci,
+            },
         }
     }
 }
@@ -314,12 +343,8 @@ impl Fractions {
 /// `classify --json` prints it and the Python package returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifySummary {
-    pub memorized: f64,
-    pub spurious: f64,
-    pub generalized: f64,
-    pub off_support: f64,
-    pub f_mem: f64,
-    pub ci: Intervals,
+    #[serde(flatten)]
+    pub fractions: FractionValues,
     pub thresholds: Resolved,
     pub support: Option<SupportCalibration>,
     pub num_samples: usize,
@@ -332,12 +357,7 @@ impl ClassifySummary {
     /// The summary of `c` with fractions `f`, for a training set of `num_train` points.
     pub fn new(c: &Classification, f: &Fractions, num_train: usize, against_batch: bool) -> Self {
         ClassifySummary {
-            memorized: f.memorized.value,
-            spurious: f.spurious.value,
-            generalized: f.generalized.value,
-            off_support: f.off_support.value,
-            f_mem: f.f_mem.value,
-            ci: f.intervals(),
+            fractions: f.into(),
             thresholds: c.thresholds,
             support: c.support,
             num_samples: c.classes.len(),
