@@ -15,7 +15,7 @@ use memscape::analysis::classify::{
     ClassifySummary, Threshold, ThresholdSpec, classify as classify_samples, fractions,
 };
 use memscape::analysis::fixed::{self, FixedPointConfig};
-use memscape::analysis::settle::{SettleConfig, settle as settle_points};
+use memscape::analysis::settle::{SettleConfig, SettleStatus, settle as settle_points};
 use memscape::analysis::support::SupportGate;
 use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
@@ -671,37 +671,76 @@ fn sample<'py>(
     Ok(samples.into_pyarray(py))
 }
 
-/// Iterates `x ← D(x, sigma)` until every point moves less than `tolerance`.
+/// Carries each row of `x` to its attractor: `x ← D(x, sigma)` (method "unit") or the flow
+/// dx/ds = D(x) − x (method "flow"); "auto" takes the unit step for the exact model, the flow
+/// otherwise. Returns the end points, each one's status, the most steps any took and the
+/// denoiser rows each spent.
 #[pyfunction]
-#[pyo3(signature = (denoiser, x, sigma, *, tolerance, max_iterations))]
+#[pyo3(signature = (denoiser, x, sigma, *, tolerance, max_iterations, method, margin, max_step))]
+#[allow(clippy::too_many_arguments)]
 fn settle<'py>(
     py: Python<'py>,
     denoiser: &Bound<'py, PyAny>,
     x: PyReadonlyArray2<'py, f64>,
     sigma: f64,
     tolerance: Option<f64>,
-    max_iterations: i64,
-) -> PyResult<(Matrix<'py>, Bound<'py, PyArray1<bool>>, usize)> {
+    max_iterations: Option<i64>,
+    method: &str,
+    margin: Option<f64>,
+    max_step: Option<f64>,
+) -> PyResult<(Matrix<'py>, Vec<&'static str>, usize, Vec<usize>)> {
     let model = Model::of(denoiser)?;
     let x = matrix(&x, "x", model.own_dim())?;
     let sigma = sigma_of(sigma)?;
-    let tolerance = match tolerance {
-        Some(t) => require_positive("tolerance", t).or_raise()?,
-        None => match model.exact() {
-            Some(_) => 1e-9 * model.scale(x),
-            None => 1e-5 * model.scale(x),
-        },
+    let scale = model.scale(x);
+    let exact = model.exact().is_some();
+    let flow = match method {
+        "auto" => !exact,
+        "unit" => false,
+        "flow" => true,
+        other => {
+            return Err(invalid(
+                "method",
+                "one of auto, unit, flow",
+                format!("{other:?}"),
+            ));
+        }
     };
-    let config = SettleConfig {
-        tolerance,
-        max_iterations: count("max_iterations", max_iterations, 1)?,
+    let mut config = if flow {
+        SettleConfig::flow(scale, !exact)
+    } else {
+        SettleConfig::unit_step(if exact { 1e-9 } else { 1e-5 } * scale, 500)
     };
+    if let Some(t) = tolerance {
+        config.tolerance = require_positive("tolerance", t).or_raise()?;
+    }
+    if let Some(m) = max_iterations {
+        config.max_iterations = count("max_iterations", m, 1)?;
+    }
+    if let Some(m) = margin {
+        config.margin = m;
+    }
+    if let Some(m) = max_step {
+        config.max_step = m;
+    }
+    config.validate().or_raise()?;
     let settled = py.detach(|| settle_points(&model, x, sigma, &config));
     model.check()?;
+    let status = settled
+        .status
+        .iter()
+        .map(|s| match s {
+            SettleStatus::Converged => "converged",
+            SettleStatus::Neutral => "neutral",
+            SettleStatus::Unconverged => "unconverged",
+            SettleStatus::NonFinite => "non_finite",
+        })
+        .collect();
     Ok((
         settled.points.into_pyarray(py),
-        Array1::from(settled.converged).into_pyarray(py),
+        status,
         settled.iterations,
+        settled.evaluations,
     ))
 }
 

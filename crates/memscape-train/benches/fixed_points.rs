@@ -25,7 +25,7 @@ mod common;
 use std::time::Instant;
 
 use memscape::analysis::fixed::{FixedPointConfig, fixed_points_dense, newton_krylov, stability};
-use memscape::analysis::settle::{SettleConfig, settle_within};
+use memscape::analysis::settle::{SettleConfig, settle};
 use memscape::dataset::DataSpec;
 use memscape::dataset::data_scale;
 use memscape::pipeline::{SamplingPlan, training_set};
@@ -78,20 +78,12 @@ fn main() {
     };
     let sampler = plan.config(10.0 * scale, sigma, false).unwrap();
     let samples = memscape::sampler::sample(&model, d, 8, &sampler, &mut ()).unwrap();
-    // as the census settles: until the Aitken estimate puts it within delta_s / 4 of its limit
-    let delta_s = memscape::analysis::classify::ThresholdSpec::default()
-        .resolve(train_points.view())
-        .unwrap()
-        .delta_s;
-    let settled = settle_within(
+    // as the census settles: the flow dx/ds = D(x) − x
+    let settled = settle(
         &model,
         samples.view(),
         sigma,
-        &SettleConfig {
-            tolerance: 1e-5 * scale,
-            max_iterations: 1000,
-        },
-        0.25 * delta_s,
+        &SettleConfig::flow(scale, true),
     );
     let start = settled.points.index_axis(Axis(0), 0).to_owned();
     let fixed = FixedPointConfig {

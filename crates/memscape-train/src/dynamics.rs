@@ -24,8 +24,6 @@ use memscape::analysis::classify::{
     percentile_interval,
 };
 use memscape::analysis::dynamics::{first_crossing, power_law};
-use memscape::analysis::fixed::FixedPointConfig;
-use memscape::analysis::settle::SettleConfig;
 use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
 use memscape::dataset::Patterns;
 use memscape::dataset::data_scale;
@@ -89,11 +87,6 @@ impl Default for AttractorRequest {
     }
 }
 
-/// Settling of the census: at most this many iterations, to within this × the data scale
-/// (the map's settings for trained networks).
-const CENSUS_SETTLE_ITERATIONS: usize = 1000;
-const CENSUS_SETTLE_TOLERANCE: f64 = 1e-5;
-
 /// One checkpoint's attractors: counts by kind, basin shares, and the shares of samples in
 /// memory and spurious basins.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,7 +129,7 @@ impl AttractorRow {
             spurious_mass: mass(AttractorKind::Spurious),
             unsettled: c.unsettled,
             unconverged_starts: c.unconverged_starts,
-            rows: c.cost.rows,
+            rows: c.cost.total(),
             asymmetry: (!asym.is_empty()).then(|| asym[asym.len() / 2]),
         }
     }
@@ -379,22 +372,14 @@ impl DynamicsPlan {
             .transpose()?;
         let dim = train_set.points.ncols();
         let resolved = request.thresholds.resolve(train_set.points.view())?;
-        let census_config = request.attractors.map(|a| CensusConfig {
-            settle: SettleConfig {
-                tolerance: CENSUS_SETTLE_TOLERANCE * scale,
-                max_iterations: CENSUS_SETTLE_ITERATIONS,
-            },
-            fixed: FixedPointConfig {
-                eigenvalues: a.eigenvalues,
-                max_arnoldi: dim.min(4 * a.eigenvalues.max(1) + 20),
-                asymmetry_probes: 8,
-                seed: request.plan.seed,
-                ..FixedPointConfig::for_scale(scale, true)
-            },
-            group_radius: resolved.delta_s,
-            memory_radius: resolved.delta_m,
-            max_groups: a.max_groups,
-            saddle_starts: true,
+        let census_config = request.attractors.map(|a| {
+            let mut c =
+                CensusConfig::trained(scale, resolved.delta_s, resolved.delta_m, a.eigenvalues);
+            c.fixed.max_arnoldi = dim.min(c.fixed.max_arnoldi);
+            c.fixed.asymmetry_probes = 8;
+            c.fixed.seed = request.plan.seed;
+            c.max_groups = a.max_groups;
+            c
         });
         if let Some(c) = &census_config {
             // before any training: an eigenvalue count past the dimension is refused here

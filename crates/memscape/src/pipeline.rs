@@ -573,10 +573,7 @@ impl MapPlan {
         gate: Option<&SupportGate>,
         tolerance: f64,
     ) -> Result<MapPoint> {
-        let settle_config = &SettleConfig {
-            tolerance: tolerance * self.scale,
-            max_iterations: SETTLE_ITERATIONS,
-        };
+        let settle_config = &SettleConfig::unit_step(tolerance * self.scale, SETTLE_ITERATIONS);
         let (request, sampler) = (&self.request, &self.sampler);
         let clock = Instant::now();
         let k = train.num_patterns();
@@ -600,7 +597,7 @@ impl MapPlan {
         let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
         let ([cluster_of, _, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
         let converged =
-            settled.converged.iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
+            settled.settled().iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
         Ok(MapPoint {
             row: MapRow {
                 k,

@@ -3,7 +3,7 @@
 use memscape::analysis::classify::{Class, ThresholdSpec, classify, train_spacing};
 use memscape::analysis::critical::{SearchConfig, critical_points};
 use memscape::analysis::distance::{knn, knn_naive};
-use memscape::analysis::settle::{SettleConfig, settle};
+use memscape::analysis::settle::{SettleConfig, SettleStatus, settle};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape};
 use ndarray::{Array2, ArrayView1};
 use proptest::prelude::*;
@@ -110,13 +110,13 @@ proptest! {
     fn settled_points_are_fixed_points(patterns in matrix(2..20, 2), starts in matrix(1..10, 2), log_sigma in -1.0f64..0.5) {
         let sigma = 10f64.powf(log_sigma);
         let den = EmpiricalDenoiser::<f64>::new(patterns.view()).unwrap();
-        let config = SettleConfig { tolerance: 1e-8, max_iterations: 5000 };
+        let config = SettleConfig::unit_step(1e-8, 5000);
         let s = settle(&den, starts.view(), sigma, &config);
         let again = den.denoise(s.points.view(), sigma);
         // the exact model's iteration descends the energy (CCCP): every start settles
-        prop_assert!(s.converged.iter().all(|&c| c), "{:?}", s.converged);
-        for (i, ok) in s.converged.iter().enumerate() {
-            if *ok {
+        prop_assert!(s.status.iter().all(|&c| c == SettleStatus::Converged), "{:?}", s.status);
+        for (i, status) in s.status.iter().enumerate() {
+            if *status == SettleStatus::Converged {
                 let step = distance(again.row(i), s.points.row(i));
                 prop_assert!(step < config.tolerance, "point {}: step {}", i, step);
             }

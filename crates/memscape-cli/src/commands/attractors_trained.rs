@@ -9,7 +9,6 @@ use memscape::analysis::attractor::{AttractorKind, CensusConfig, census};
 use memscape::analysis::basin::{grid_points, padded_box};
 use memscape::analysis::classify::ThresholdSpec;
 use memscape::analysis::distance::squared_distance;
-use memscape::analysis::fixed::FixedPointConfig;
 use memscape::analysis::recovery::{RecoveryConfig, path_energy, recovery};
 use memscape::analysis::settle::{SettleConfig, settle};
 use memscape::analysis::support::{MIN_HELDOUT, SUPPORT_QUANTILE, SupportGate};
@@ -23,9 +22,6 @@ use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 
 use crate::flags::AttractorsArgs;
 
-/// Settling of the census and of the basin map (the dynamics census's settings).
-const SETTLE_ITERATIONS: usize = 1000;
-const SETTLE_TOLERANCE: f64 = 1e-5;
 /// Grid of the 2-D basin map (its points settle for at most `BASIN_MAP_ITERATIONS`).
 const BASIN_MAP_RESOLUTION: usize = 51;
 const BASIN_MAP_ITERATIONS: usize = 500;
@@ -162,22 +158,10 @@ pub fn trained_landscape(
     let gate = (heldout.nrows() >= MIN_HELDOUT)
         .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
         .transpose()?;
-    let config = CensusConfig {
-        settle: SettleConfig {
-            tolerance: SETTLE_TOLERANCE * scale,
-            max_iterations: SETTLE_ITERATIONS,
-        },
-        fixed: FixedPointConfig {
-            eigenvalues,
-            max_arnoldi: d.min(4 * eigenvalues.max(1) + 40),
-            seed: search.seed,
-            ..FixedPointConfig::for_scale(scale, true)
-        },
-        group_radius: thresholds.delta_s,
-        memory_radius: thresholds.delta_m,
-        max_groups: 64,
-        saddle_starts: true,
-    };
+    let mut config =
+        CensusConfig::trained(scale, thresholds.delta_s, thresholds.delta_m, eigenvalues);
+    config.fixed.max_arnoldi = d.min(config.fixed.max_arnoldi);
+    config.fixed.seed = search.seed;
     let c = census(model, train, samples.view(), sigma, gate.as_ref(), &config)?;
     // recovery levels of the stable points with the largest basins
     let mut stable: Vec<usize> = (0..c.attractors.len())

@@ -1,58 +1,94 @@
 //! The attractors a model's samples reach, by kind, with their basins: a census of the
 //! landscape of any [`Denoiser`] at one noise level.
 //!
-//! 1. Settle every sample, `x ← D(x, sigma)`, until it moves less than the tolerance or its
-//!    estimated distance to its limit is below a quarter of `group_radius`
-//!    ([`super::settle::settle_within`]).
-//! 2. Group the settled points within `group_radius` (delta_s); each group's first member starts
-//!    a matrix-free Newton–Krylov run ([`super::fixed`]); so does the midpoint of every stable
-//!    point and each of its two nearest stable neighbours (where index-1 saddles sit between
-//!    memories, as in theory.md §5). Runs that reach one point are merged.
-//! 3. Each distinct fixed point gets its rightmost Jacobian spectrum and a kind:
+//! 1. **Settle** every sample ([`super::settle`]): the flow dx/ds = D(x) − x for a trained
+//!    network (pseudo-transient continuation, which converges where x ← D(x) diverges), the
+//!    unit step x ← D(x) for the exact model (CCCP). A sample ends converged (|x − D(x)| ≤ tol),
+//!    neutral (on a near-neutral set), or unsettled.
+//! 2. **Group**: converged samples within `group_radius` (delta_s) are one group; neutral
+//!    samples are linked into connected near-neutral sets ([`super::manifold`]).
+//! 3. **Polish and certify**: each group's best sample starts Newton–Krylov, polished to the
+//!    arithmetic's round-off ([`super::fixed`]); each point gets the rightmost part of its
+//!    Jacobian spectrum (every eigenvalue with Re λ > 1 − margin, and the gap). Each
+//!    near-neutral set gets the spectrum at up to three of its samples, spread over it.
+//! 4. **Merge by what is known**: two points closer than 3 × their position uncertainties
+//!    (residual / distance from degeneracy) are one when Newton from their midpoint reaches a
+//!    point within those uncertainties of both.
+//! 5. **Saddles beyond midpoints** ([`super::saddles`]): Newton from the midpoints of
+//!    neighbouring stable points, from the saddle neighbourhoods of strings between them, from
+//!    each stable point along its softest directions, and on 2-D data up the index ladder.
+//! 6. **Kinds**:
 //!
 //! ```text
 //! memory       certified index 0, within delta_m of a training pattern
 //! spurious     certified index 0, not a memory, on the data's support
 //! off_support  certified index 0, farther from the data than the support gate allows
+//! manifold     a connected stable set with n ≥ 1 eigenvalues within the margin of 1 (a
+//!              continuum of near-fixed points; dimension n) and no unstable direction
 //! saddle       certified index ≥ 1
-//! uncertain    index not certified (degenerate or unconverged spectrum)
+//! uncertain    index not certified: an eigenvalue within the margin of 1 beside an unstable
+//!              one (near_one), or the rightmost spectrum did not converge (unconverged)
 //! ```
 //!
-//! The basin of a point is the share of samples whose group's run converged to it (a Monte
-//! Carlo estimate of the basin's mass under the sampling distribution). The kinds follow the
-//! sample classes' precedence ([`super::classify`]): a stable state off the data is never
-//! counted as spurious.
+//! A set on which every eigenvalue found is neutral is **flat**: the map is near the identity
+//! there (an untrained network), and it is no attractor. The basin of an attractor is the
+//! share of samples whose converged flow reached it (a Monte Carlo estimate of its mass under
+//! the sampling distribution), with a bootstrap 95% interval; samples whose flow did not
+//! converge, ended on a flat set or at a saddle, or whose group was not analysed are
+//! **unsettled**, and their share is reported beside every basin. The kinds follow the sample
+//! classes' precedence ([`super::classify`]): a stable state off the data is never spurious.
+//!
+//! On 2-D data the census checks its completeness as the exact model's search does: when the
+//! flow points into the data's padded box all along its edge, the critical points inside
+//! satisfy #minima − #saddles + #maxima = 1 (Poincaré–Hopf); a failure is reported, not hidden.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::distance::{knn, squared_distance};
-use super::fixed::{FixedPointConfig, FixedPointSet, fixed_points};
+use super::basin::padded_box;
+use super::classify::{bootstrap_indices, percentile_interval};
+use super::distance::{knn, knn_pairs, squared_distance};
+use super::fixed::{
+    FixedPoint, FixedPointConfig, Stability, Status, Uncertainty, fixed_points, newton_krylov,
+    stability_with_vectors,
+};
 use super::krylov::Cost;
-use super::settle::{SettleConfig, group, settle_within};
+use super::manifold::{extent, neutral_sets};
+use super::saddles::{
+    Origin, SADDLE_NEIGHBOURS, directional_starts, midpoints, reaches, stack, string_starts,
+};
+use super::settle::{SettleConfig, SettleStatus, group, settle};
 use super::support::SupportGate;
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
 
-/// Settling stops once a point is estimated within this × `group_radius` of its limit.
-const SETTLE_DISTANCE: f64 = 0.25;
+/// Members of a near-neutral set whose spectra decide its kind and dimension.
+const MANIFOLD_PROBES: usize = 3;
+/// Softest directions followed from each stable point (and stable directions from each
+/// index-1 saddle on 2-D data).
+const SOFTEST: usize = 2;
+/// Points closer than this many position uncertainties are tested for being one.
+const MERGE_UNCERTAINTIES: f64 = 3.0;
 
-/// What a fixed point is.
+/// What a fixed point (or set) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttractorKind {
     Memory,
     Spurious,
     OffSupport,
+    Manifold,
     Saddle,
     Uncertain,
 }
 
 impl AttractorKind {
-    pub const ALL: [AttractorKind; 5] = [
+    pub const ALL: [AttractorKind; 6] = [
         AttractorKind::Memory,
         AttractorKind::Spurious,
         AttractorKind::OffSupport,
+        AttractorKind::Manifold,
         AttractorKind::Saddle,
         AttractorKind::Uncertain,
     ];
@@ -62,9 +98,21 @@ impl AttractorKind {
             AttractorKind::Memory => "memory",
             AttractorKind::Spurious => "spurious",
             AttractorKind::OffSupport => "off_support",
+            AttractorKind::Manifold => "manifold",
             AttractorKind::Saddle => "saddle",
             AttractorKind::Uncertain => "uncertain",
         }
+    }
+
+    /// Whether samples can settle in it: a stable point or a manifold.
+    pub fn is_attractor(self) -> bool {
+        matches!(
+            self,
+            AttractorKind::Memory
+                | AttractorKind::Spurious
+                | AttractorKind::OffSupport
+                | AttractorKind::Manifold
+        )
     }
 }
 
@@ -72,36 +120,91 @@ impl AttractorKind {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct CensusConfig {
     pub settle: SettleConfig,
+    /// Newton, the spectra and the neutral band (`fixed.margin`, which the settling shares).
     pub fixed: FixedPointConfig,
     /// Settled samples closer than this are one group (delta_s).
     pub group_radius: f64,
     /// Stable points within this of a training pattern are memories (delta_m).
     pub memory_radius: f64,
-    /// Newton runs from at most this many groups, the most populated first (the samples of
-    /// the others count as not analysed).
+    /// Newton runs from at most this many groups and sets, the most populated first (the
+    /// samples of the others count as not analysed).
     pub max_groups: usize,
-    /// Also start from the midpoints of each stable point and its two nearest stable neighbours.
-    pub saddle_starts: bool,
+    /// Search for saddles from midpoints, strings and softest directions (and the index ladder
+    /// on 2-D data).
+    pub saddle_search: bool,
+    /// Bootstrap resamples of the basin shares' intervals.
+    pub resamples: usize,
 }
 
-/// One fixed point of the census.
+impl CensusConfig {
+    /// The census of a trained network (f32 arithmetic) on data of RMS scale `scale`, with the
+    /// classification's radii: the flow to 1e-5 × scale, Newton to 1e-4 × scale polished to
+    /// round-off, margin 0.01.
+    pub fn trained(scale: f64, group_radius: f64, memory_radius: f64, eigenvalues: usize) -> Self {
+        CensusConfig {
+            settle: SettleConfig::flow(scale, true),
+            fixed: FixedPointConfig {
+                eigenvalues,
+                max_arnoldi: 4 * eigenvalues.max(1) + 40,
+                ..FixedPointConfig::for_scale(scale, true)
+            },
+            group_radius,
+            memory_radius,
+            max_groups: 64,
+            saddle_search: true,
+            resamples: 200,
+        }
+    }
+
+    /// Checks the fields against dimension `d`; errors name the parameter.
+    pub fn validate(&self, d: usize) -> Result<()> {
+        self.fixed.validate(d)?;
+        self.settle.validate()?;
+        for (what, v) in [
+            ("group_radius", self.group_radius),
+            ("memory_radius", self.memory_radius),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(what, "a finite number ≥ 0", v));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One fixed point (or manifold) of the census.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attractor {
+    /// The point (for a manifold, its member with the smallest residual).
     pub x: Vec<f64>,
     pub kind: AttractorKind,
     /// Unstable directions found (None when no spectrum was computed).
     pub index: Option<usize>,
     pub certified: bool,
-    /// Share of the samples in its basin (0 for points reached only from saddle starts).
+    /// Why the index is not certified.
+    pub uncertain: Option<Uncertainty>,
+    /// Share of the samples whose converged flow reached it (0 for points found only by the
+    /// saddle search), and its bootstrap 95% interval.
     pub basin: f64,
-    /// Spectral gap 1 − Re λ_max of J (see [`super::fixed::Stability`]).
+    pub basin_ci: [f64; 2],
+    /// 1 − Re λ_max of J: the flow's contraction rate onto a stable point (see
+    /// [`super::fixed::Stability`]).
     pub gap: Option<f64>,
+    /// The leading eigenvalues of J as (re, im), largest real part first.
+    pub eigenvalues: Vec<[f64; 2]>,
     /// ‖J − Jᵀ‖_F / ‖J‖_F.
     pub asymmetry: Option<f64>,
     /// Distance to the nearest training pattern.
     pub nearest_train: f64,
     /// |x − D(x)|.
     pub residual: f64,
+    /// How far the true fixed point may lie: residual / distance from degeneracy.
+    pub position_uncertainty: Option<f64>,
+    /// A manifold's neutral directions (its dimension) and extent (the largest distance
+    /// between two of its settled samples).
+    pub dimension: Option<usize>,
+    pub extent: Option<f64>,
+    pub origin: Origin,
 }
 
 /// Counts by kind.
@@ -110,6 +213,8 @@ pub struct KindCounts {
     pub memory: usize,
     pub spurious: usize,
     pub off_support: usize,
+    #[serde(default)]
+    pub manifold: usize,
     pub saddle: usize,
     pub uncertain: usize,
 }
@@ -120,6 +225,7 @@ impl KindCounts {
             AttractorKind::Memory => self.memory,
             AttractorKind::Spurious => self.spurious,
             AttractorKind::OffSupport => self.off_support,
+            AttractorKind::Manifold => self.manifold,
             AttractorKind::Saddle => self.saddle,
             AttractorKind::Uncertain => self.uncertain,
         }
@@ -130,9 +236,77 @@ impl KindCounts {
             AttractorKind::Memory => &mut self.memory,
             AttractorKind::Spurious => &mut self.spurious,
             AttractorKind::OffSupport => &mut self.off_support,
+            AttractorKind::Manifold => &mut self.manifold,
             AttractorKind::Saddle => &mut self.saddle,
             AttractorKind::Uncertain => &mut self.uncertain,
         } += 1;
+    }
+
+    /// Stable points and manifolds: the states samples can settle in.
+    pub fn attractors(&self) -> usize {
+        self.memory + self.spurious + self.off_support + self.manifold
+    }
+}
+
+/// Why samples are in no basin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsettledCounts {
+    /// The flow did not converge (or left the finite numbers).
+    pub unconverged: usize,
+    /// It ended on a flat set (D near the identity).
+    pub flat: usize,
+    /// It ended at a saddle or at a point whose index is uncertain.
+    pub saddle_or_uncertain: usize,
+    /// Its group was beyond `max_groups`.
+    pub not_analysed: usize,
+}
+
+impl UnsettledCounts {
+    pub fn total(&self) -> usize {
+        self.unconverged + self.flat + self.saddle_or_uncertain + self.not_analysed
+    }
+}
+
+/// The denoiser rows of each stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CensusCost {
+    /// Settling the samples.
+    pub settle: usize,
+    /// The midpoint flows that link near-neutral sets.
+    pub link: usize,
+    /// Newton (with polishing and the merge tests), spectra and asymmetry probes.
+    pub newton: usize,
+    pub stability: usize,
+    /// Strings and the Newton runs and spectra of the saddle search.
+    pub saddles: usize,
+}
+
+impl CensusCost {
+    pub fn total(&self) -> usize {
+        self.settle + self.link + self.newton + self.stability + self.saddles
+    }
+}
+
+/// The Poincaré–Hopf count of a 2-D census.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EulerCheck {
+    /// The box [x0, x1, y0, y1] counted in (the data's padded box).
+    pub bounds: [f64; 4],
+    pub minima: usize,
+    pub saddles: usize,
+    pub maxima: usize,
+    /// #minima − #saddles + #maxima.
+    pub chi: i64,
+    /// Whether the flow points into the box all along its edge (where χ must be 1).
+    pub inward: bool,
+    /// Whether the count can be made: no manifold or uncertain point inside.
+    pub countable: bool,
+}
+
+impl EulerCheck {
+    /// Whether the count shows points missing: inward flow, countable, and χ ≠ 1.
+    pub fn fails(&self) -> bool {
+        self.inward && self.countable && self.chi != 1
     }
 }
 
@@ -142,16 +316,25 @@ pub struct Census {
     pub sigma: f64,
     pub attractors: Vec<Attractor>,
     pub counts: KindCounts,
-    /// For each sample, the position in `attractors` of the point it reached (None: its group
-    /// was not analysed, or its Newton run did not converge).
+    /// For each sample, the position in `attractors` of the attractor its converged flow
+    /// reached (None: unsettled).
     pub sample_attractor: Vec<Option<usize>>,
-    /// Samples whose settling did not converge within `settle.max_iterations`.
+    /// Samples in no basin: their number, share with its bootstrap interval, and the reasons.
     pub unsettled: usize,
-    /// Groups of settled samples, and Newton starts that did not converge.
+    pub unsettled_share: f64,
+    pub unsettled_ci: [f64; 2],
+    pub unsettled_reasons: UnsettledCounts,
+    /// Samples whose flow converged (or settled on a near-neutral set).
+    pub settled: usize,
+    /// Groups of converged samples and near-neutral sets, and Newton starts that did not
+    /// converge.
     pub groups: usize,
+    pub neutral_sets: usize,
     pub unconverged_starts: usize,
-    /// Denoiser work of the Newton runs and the spectra (settling not counted).
-    pub cost: Cost,
+    /// Denoiser rows of each stage.
+    pub cost: CensusCost,
+    /// On 2-D data, the Poincaré–Hopf count.
+    pub euler: Option<EulerCheck>,
 }
 
 impl Census {
@@ -174,6 +357,63 @@ impl Census {
         b.sort_by(|a, b| b.total_cmp(a));
         b
     }
+
+    /// Denoiser rows per settled sample, for all the census's work.
+    pub fn rows_per_settled_sample(&self) -> f64 {
+        self.cost.total() as f64 / self.settled.max(1) as f64
+    }
+}
+
+/// A point under analysis, before its kind is decided.
+struct Candidate {
+    x: Array1<f64>,
+    residual: f64,
+    stability: Option<Stability>,
+    asymmetry: Option<f64>,
+    /// The samples whose flow reached it.
+    members: Vec<usize>,
+    /// For a near-neutral set: its dimension (None: not a manifold) and extent.
+    manifold: Option<(usize, f64)>,
+    flat: bool,
+    origin: Origin,
+}
+
+impl Candidate {
+    fn of(p: FixedPoint, members: Vec<usize>, origin: Origin) -> Self {
+        Candidate {
+            x: Array1::from(p.x),
+            residual: p.residual,
+            asymmetry: p.asymmetry.and_then(|a| a.ratio),
+            flat: p.stability.as_ref().is_some_and(|s| s.flat()),
+            stability: p.stability,
+            members,
+            manifold: None,
+            origin,
+        }
+    }
+
+    fn uncertainty(&self, margin: f64) -> f64 {
+        self.stability.as_ref().map_or(f64::INFINITY, |s| {
+            s.position_uncertainty(self.residual, margin)
+        })
+    }
+
+    /// Index 0 without a neutral direction: a stable point.
+    fn stable(&self) -> bool {
+        self.stability
+            .as_ref()
+            .is_some_and(|s| s.certified && s.index == 0)
+    }
+
+    /// No direction past 1 + margin and at least one within it, not flat.
+    fn neutral_stable(&self, margin: f64) -> bool {
+        self.stability.as_ref().is_some_and(|s| {
+            s.converged
+                && s.neutral > 0
+                && !s.flat()
+                && s.eigenvalues.iter().all(|v| v[0] <= 1.0 + margin)
+        })
+    }
 }
 
 /// Runs the census of `denoiser` at `sigma` from `samples`, against the training set `train`
@@ -186,75 +426,209 @@ pub fn census(
     gate: Option<&SupportGate>,
     config: &CensusConfig,
 ) -> Result<Census> {
-    if samples.ncols() != train.ncols() {
+    let d = train.ncols();
+    if samples.ncols() != d {
         return Err(Error::ShapeMismatch {
             what: "samples".into(),
-            expected: vec![samples.nrows(), train.ncols()],
+            expected: vec![samples.nrows(), d],
             got: vec![samples.nrows(), samples.ncols()],
         });
     }
     if samples.nrows() == 0 {
         return Err(Error::invalid("samples", "at least one row", 0));
     }
-    let n = samples.nrows();
-    let settled = settle_within(
-        denoiser,
-        samples,
-        sigma,
-        &config.settle,
-        SETTLE_DISTANCE * config.group_radius,
-    );
-    let (group_of, groups) = group(settled.points.view(), config.group_radius)?;
-    // groups by size, largest first (ties: first member), up to max_groups
-    let mut members: Vec<Vec<usize>> = vec![vec![]; groups];
-    for (i, &g) in group_of.iter().enumerate() {
-        members[g].push(i);
+    if !(sigma.is_finite() && sigma > 0.0) {
+        return Err(Error::invalid("sigma", "a finite number > 0", sigma));
     }
-    let mut order: Vec<usize> = (0..groups).collect();
-    order.sort_by(|&a, &b| members[b].len().cmp(&members[a].len()).then(a.cmp(&b)));
+    config.validate(d)?;
+    crate::error::require_finite("samples", samples)?;
+    let n = samples.nrows();
+    let margin = config.fixed.margin;
+    let settle_config = SettleConfig {
+        margin,
+        ..config.settle
+    };
+    let mut cost = CensusCost::default();
+    let settled = settle(denoiser, samples, sigma, &settle_config);
+    cost.settle = settled.rows();
+    let mut reasons = UnsettledCounts::default();
+    let of_status =
+        |s: SettleStatus| -> Vec<usize> { (0..n).filter(|&i| settled.status[i] == s).collect() };
+    let (converged, neutral) = (
+        of_status(SettleStatus::Converged),
+        of_status(SettleStatus::Neutral),
+    );
+    reasons.unconverged = n - converged.len() - neutral.len();
+
+    // units: groups of converged samples, and connected near-neutral sets
+    let mut units: Vec<(Vec<usize>, bool)> = vec![];
+    if !converged.is_empty() {
+        let (group_of, count) = group(
+            settled.points.select(Axis(0), &converged).view(),
+            config.group_radius,
+        )?;
+        let mut members = vec![vec![]; count];
+        for (r, &g) in group_of.iter().enumerate() {
+            members[g].push(converged[r]);
+        }
+        units.extend(members.into_iter().map(|m| (m, false)));
+    }
+    let mut neutral_count = 0;
+    if !neutral.is_empty() {
+        let sets = neutral_sets(
+            denoiser,
+            sigma,
+            settled.points.select(Axis(0), &neutral).view(),
+            config.group_radius,
+            &settle_config,
+        )?;
+        cost.link = sets.rows;
+        neutral_count = sets.count;
+        let mut members = vec![vec![]; sets.count];
+        for (r, &s) in sets.label.iter().enumerate() {
+            members[s].push(neutral[r]);
+        }
+        units.extend(members.into_iter().map(|m| (m, true)));
+    }
+    let groups = units.len();
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by(|&a, &b| units[b].0.len().cmp(&units[a].0.len()).then(a.cmp(&b)));
+    for &u in order.iter().skip(config.max_groups) {
+        reasons.not_analysed += units[u].0.len();
+    }
     order.truncate(config.max_groups);
-    let d = train.ncols();
-    let starts = Array2::from_shape_fn((order.len(), d), |(r, j)| {
-        settled.points[[members[order[r]][0], j]]
-    });
-    let mut set = fixed_points(denoiser, sigma, starts.view(), &config.fixed)?;
-    let mut sample_point = vec![None; n];
-    for (r, &g) in order.iter().enumerate() {
-        for &i in &members[g] {
-            sample_point[i] = set.assignment[r];
+    // the best sample of each unit (smallest residual)
+    let best = |members: &[usize]| -> usize {
+        *members
+            .iter()
+            .min_by(|&&a, &&b| {
+                settled.residuals[a]
+                    .total_cmp(&settled.residuals[b])
+                    .then(a.cmp(&b))
+            })
+            .expect("non-empty")
+    };
+
+    let mut candidates: Vec<Candidate> = vec![];
+    let mut unconverged_starts = 0;
+    // near-neutral sets: spectra at up to three spread members decide manifold or not
+    let mut newton_units = vec![];
+    for &u in &order {
+        let (members, is_neutral) = &units[u];
+        if !*is_neutral {
+            newton_units.push(u);
+            continue;
+        }
+        let probes = spread_members(settled.points.view(), members, best(members));
+        let spectra: Vec<Stability> = probes
+            .par_iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                stability_with_vectors(
+                    denoiser,
+                    sigma,
+                    settled.points.row(i),
+                    &config.fixed,
+                    config.fixed.seed ^ ((u as u64) << 24) ^ k as u64,
+                    0,
+                )
+            })
+            .collect();
+        cost.stability += spectra.iter().map(|s| s.cost.rows).sum::<usize>();
+        let neutral_votes = spectra
+            .iter()
+            .filter(|s| {
+                s.neutral > 0 && !s.flat() && s.eigenvalues.iter().all(|v| v[0] <= 1.0 + margin)
+            })
+            .count();
+        let flat_votes = spectra.iter().filter(|s| s.flat()).count();
+        let rep = probes[0];
+        let mut dims: Vec<usize> = spectra.iter().map(|s| s.neutral).collect();
+        dims.sort_unstable();
+        if 2 * flat_votes > spectra.len() {
+            reasons.flat += members.len();
+            continue;
+        }
+        if 2 * neutral_votes > spectra.len() {
+            let points = settled.points.select(Axis(0), members);
+            candidates.push(Candidate {
+                x: settled.points.row(rep).to_owned(),
+                residual: settled.residuals[rep],
+                asymmetry: None,
+                stability: spectra.into_iter().next(),
+                members: members.clone(),
+                manifold: Some((dims[dims.len() / 2], extent(points.view()))),
+                flat: false,
+                origin: Origin::Samples,
+            });
+        } else {
+            // not a neutral set after all: Newton decides, as for a converged group
+            newton_units.push(u);
         }
     }
-    let mut cost = set.newton_cost;
-    cost += set.stability_cost;
-    let mut unconverged_starts = set.unconverged.len();
-    if config.saddle_starts {
-        let extra = saddle_starts(&set)?;
-        if extra.nrows() > 0 {
-            let more = fixed_points(denoiser, sigma, extra.view(), &config.fixed)?;
-            cost += more.newton_cost;
-            cost += more.stability_cost;
-            unconverged_starts += more.unconverged.len();
-            for p in more.points {
-                let dup = set
-                    .points
-                    .iter()
-                    .any(|q| squared_distance(&q.x, &p.x).sqrt() <= config.fixed.merge);
-                if !dup {
-                    set.points.push(p);
-                }
+    // groups of converged samples (and sets that were not neutral): Newton from the best
+    let starts = Array2::from_shape_fn((newton_units.len(), d), |(r, j)| {
+        settled.points[[best(&units[newton_units[r]].0), j]]
+    });
+    if starts.nrows() > 0 {
+        let set = fixed_points(denoiser, sigma, starts.view(), &config.fixed)?;
+        cost.newton += set.newton_cost.rows;
+        cost.stability += set.stability_cost.rows;
+        unconverged_starts += set.unconverged.len();
+        let mut members = vec![vec![]; set.points.len()];
+        for (r, a) in set.assignment.iter().enumerate() {
+            match a {
+                Some(p) => members[*p].extend(&units[newton_units[r]].0),
+                None => reasons.unconverged += units[newton_units[r]].0.len(),
             }
         }
+        for (p, m) in set.points.into_iter().zip(members) {
+            candidates.push(Candidate::of(p, m, Origin::Samples));
+        }
     }
-    let xs = Array2::from_shape_fn((set.points.len(), d), |(i, j)| set.points[i].x[j]);
+    cost.newton += merge_duplicates(denoiser, sigma, &mut candidates, &config.fixed);
+    absorb_into_manifolds(
+        denoiser,
+        sigma,
+        &mut candidates,
+        &settle_config,
+        margin,
+        &mut cost,
+    );
+
+    // flat points hold no attractor
+    candidates.retain(|c| {
+        if c.flat {
+            reasons.flat += c.members.len();
+        }
+        !c.flat
+    });
+    if config.saddle_search {
+        let found = saddle_search(denoiser, sigma, &candidates, config, &mut cost)?;
+        unconverged_starts += found.1;
+        for c in found.0 {
+            add_if_new(
+                denoiser,
+                sigma,
+                &mut candidates,
+                c,
+                &config.fixed,
+                &mut cost,
+            );
+        }
+    }
+
+    // kinds, basins
+    let xs = Array2::from_shape_fn((candidates.len(), d), |(i, j)| candidates[i].x[j]);
     let nearest = if xs.nrows() > 0 {
         knn(xs.view(), train, 1, false)?
             .distances
             .column(0)
             .to_owned()
     } else {
-        ndarray::Array1::zeros(0)
+        Array1::zeros(0)
     };
-    let off = match (gate, xs.nrows()) {
+    let off: Vec<bool> = match (gate, xs.nrows()) {
         (Some(g), m) if m > 0 => g
             .distances(xs.view())?
             .iter()
@@ -262,88 +636,511 @@ pub fn census(
             .collect(),
         _ => vec![false; xs.nrows()],
     };
-    let mut basin = vec![0usize; set.points.len()];
-    for p in sample_point.iter().flatten() {
-        basin[*p] += 1;
-    }
-    let mut counts = KindCounts::default();
-    let attractors: Vec<Attractor> = set
-        .points
+    let kinds: Vec<AttractorKind> = candidates
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            let s = p.stability.as_ref();
-            let certified = s.is_some_and(|s| s.certified);
-            let kind = match s.map(|s| s.index) {
-                _ if !certified => AttractorKind::Uncertain,
-                Some(0) if nearest[i] <= config.memory_radius => AttractorKind::Memory,
-                Some(0) if off[i] => AttractorKind::OffSupport,
-                Some(0) => AttractorKind::Spurious,
-                _ => AttractorKind::Saddle,
-            };
-            counts.add(kind);
-            Attractor {
-                x: p.x.clone(),
-                kind,
-                index: s.map(|s| s.index),
-                certified,
-                basin: basin[i] as f64 / n as f64,
-                gap: s.map(|s| s.gap),
-                asymmetry: p.asymmetry.and_then(|a| a.ratio),
-                nearest_train: nearest[i],
-                residual: p.residual,
+        .map(|(i, c)| {
+            let s = c.stability.as_ref();
+            if c.manifold.is_some() {
+                AttractorKind::Manifold
+            } else if c.neutral_stable(margin) {
+                // an isolated neutral point: a continuum seen through one group
+                AttractorKind::Manifold
+            } else if !s.is_some_and(|s| s.certified) {
+                AttractorKind::Uncertain
+            } else if c.stable() && nearest[i] <= config.memory_radius {
+                AttractorKind::Memory
+            } else if c.stable() && off[i] {
+                AttractorKind::OffSupport
+            } else if c.stable() {
+                AttractorKind::Spurious
+            } else {
+                AttractorKind::Saddle
             }
         })
         .collect();
+    let mut sample_attractor = vec![None; n];
+    for (i, c) in candidates.iter().enumerate() {
+        if kinds[i].is_attractor() {
+            for &m in &c.members {
+                sample_attractor[m] = Some(i);
+            }
+        } else {
+            reasons.saddle_or_uncertain += c.members.len();
+        }
+    }
+    let shares = basin_shares(
+        &sample_attractor,
+        candidates.len(),
+        config.resamples,
+        config.fixed.seed,
+    );
+    let mut counts = KindCounts::default();
+    let attractors: Vec<Attractor> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let s = c.stability.as_ref();
+            counts.add(kinds[i]);
+            Attractor {
+                x: c.x.to_vec(),
+                kind: kinds[i],
+                index: s.map(|s| s.index),
+                certified: s.is_some_and(|s| s.certified),
+                uncertain: s.and_then(|s| s.uncertain),
+                basin: shares.0[i],
+                basin_ci: shares.1[i],
+                gap: s.map(|s| s.gap),
+                eigenvalues: s.map_or(vec![], |s| s.eigenvalues.clone()),
+                asymmetry: c.asymmetry,
+                nearest_train: nearest[i],
+                residual: c.residual,
+                position_uncertainty: s.map(|s| s.position_uncertainty(c.residual, margin)),
+                dimension: match (kinds[i], c.manifold) {
+                    (AttractorKind::Manifold, Some((dim, _))) => Some(dim),
+                    (AttractorKind::Manifold, None) => s.map(|s| s.neutral),
+                    _ => None,
+                },
+                extent: match (kinds[i], c.manifold) {
+                    (AttractorKind::Manifold, Some((_, e))) => Some(e),
+                    (AttractorKind::Manifold, None) => {
+                        Some(extent(settled.points.select(Axis(0), &c.members).view()))
+                    }
+                    _ => None,
+                },
+                origin: c.origin,
+            }
+        })
+        .collect();
+    let unsettled_flags: Vec<f64> = sample_attractor
+        .iter()
+        .map(|a| f64::from(u8::from(a.is_none())))
+        .collect();
+    let unsettled = unsettled_flags.iter().filter(|&&v| v > 0.0).count();
+    let unsettled_ci = percentile_interval(
+        bootstrap_indices(n, config.resamples, config.fixed.seed ^ 0x5E77)
+            .map(|idx| idx.iter().map(|&i| unsettled_flags[i]).sum::<f64>() / n as f64)
+            .collect(),
+    );
+    let euler = (d == 2).then(|| euler_check(denoiser, sigma, train, &attractors));
     Ok(Census {
         sigma,
         attractors,
         counts,
-        sample_attractor: sample_point,
-        unsettled: settled.converged.iter().filter(|c| !**c).count(),
+        unsettled,
+        unsettled_share: unsettled as f64 / n as f64,
+        unsettled_ci,
+        unsettled_reasons: reasons,
+        settled: converged.len() + neutral.len(),
+        sample_attractor,
         groups,
+        neutral_sets: neutral_count,
         unconverged_starts,
         cost,
+        euler,
     })
 }
 
-/// Nearest stable neighbours whose midpoints start saddle searches: 2, so that points on a
-/// ring (each with two equidistant neighbours) get both.
-const SADDLE_NEIGHBOURS: usize = 2;
-
-/// Midpoints of each stable point and its [`SADDLE_NEIGHBOURS`] nearest other stable points
-/// (each pair once).
-fn saddle_starts(set: &FixedPointSet) -> Result<Array2<f64>> {
-    let stable: Vec<&Vec<f64>> = set
-        .points
-        .iter()
-        .filter(|p| p.stability.as_ref().is_some_and(|s| s.index == 0))
-        .map(|p| &p.x)
-        .collect();
-    if stable.len() < 2 {
-        return Ok(Array2::zeros((
-            0,
-            set.points.first().map_or(0, |p| p.x.len()),
-        )));
+/// Up to [`MANIFOLD_PROBES`] members spread over a set: the best one, the member farthest from
+/// it, then the member farthest from both.
+fn spread_members(points: ArrayView2<f64>, members: &[usize], first: usize) -> Vec<usize> {
+    let mut chosen = vec![first];
+    while chosen.len() < MANIFOLD_PROBES.min(members.len()) {
+        let next = members
+            .iter()
+            .copied()
+            .filter(|m| !chosen.contains(m))
+            .max_by(|&a, &b| {
+                let gap = |i: usize| {
+                    chosen
+                        .iter()
+                        .map(|&c| squared_distance(points.row(i), points.row(c)))
+                        .fold(f64::INFINITY, f64::min)
+                };
+                gap(a).total_cmp(&gap(b)).then(b.cmp(&a))
+            })
+            .expect("a member left");
+        chosen.push(next);
     }
-    let d = stable[0].len();
-    let xs = Array2::from_shape_fn((stable.len(), d), |(i, j)| stable[i][j]);
-    let neighbours = SADDLE_NEIGHBOURS.min(stable.len() - 1);
-    let nn = knn(xs.view(), xs.view(), neighbours, true)?;
-    let mut pairs: Vec<(usize, usize)> = (0..stable.len())
-        .flat_map(|i| {
-            nn.indices
-                .row(i)
+    chosen
+}
+
+/// Whether two candidates are one point: closer than the merge radius, or closer than
+/// [`MERGE_UNCERTAINTIES`] × the sum of their position uncertainties with Newton from their
+/// midpoint reaching a point within that distance of both. Adds the Newton rows to `rows`.
+fn same_point(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    a: &Candidate,
+    b: &Candidate,
+    config: &FixedPointConfig,
+    rows: &mut usize,
+) -> bool {
+    if a.manifold.is_some() || b.manifold.is_some() {
+        return false;
+    }
+    let dist = squared_distance(&a.x, &b.x).sqrt();
+    if dist <= config.merge {
+        return true;
+    }
+    let reach = MERGE_UNCERTAINTIES * (a.uncertainty(config.margin) + b.uncertainty(config.margin));
+    if dist > reach {
+        return false;
+    }
+    let mid = (&a.x + &b.x) * 0.5;
+    let run = newton_krylov(denoiser, sigma, mid.view(), config);
+    *rows += run.cost.rows;
+    run.status == Status::Converged
+        && squared_distance(&run.x, &a.x).sqrt() <= reach
+        && squared_distance(&run.x, &b.x).sqrt() <= reach
+}
+
+/// Folds `b` into `a`: both sets of samples, the smaller residual's point and spectrum.
+fn absorb(a: &mut Candidate, b: Candidate) {
+    a.members.extend(b.members);
+    a.members.sort_unstable();
+    if b.residual < a.residual {
+        (a.x, a.residual, a.stability, a.asymmetry) = (b.x, b.residual, b.stability, b.asymmetry);
+    }
+}
+
+/// Merges the candidates that are one point ([`same_point`]), keeping the first of each.
+/// Returns the Newton rows spent.
+fn merge_duplicates(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    candidates: &mut Vec<Candidate>,
+    config: &FixedPointConfig,
+) -> usize {
+    let mut rows = 0;
+    let mut i = 0;
+    while i < candidates.len() {
+        let mut j = i + 1;
+        while j < candidates.len() {
+            if same_point(
+                denoiser,
+                sigma,
+                &candidates[i],
+                &candidates[j],
+                config,
+                &mut rows,
+            ) {
+                let b = candidates.remove(j);
+                absorb(&mut candidates[i], b);
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    rows
+}
+
+/// A candidate that is a neutral stable point (a converged group on a continuum) joins the
+/// manifold whose nearest member it links to by the midpoint test of [`super::manifold`].
+fn absorb_into_manifolds(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    candidates: &mut Vec<Candidate>,
+    settle_config: &SettleConfig,
+    margin: f64,
+    cost: &mut CensusCost,
+) {
+    let manifolds: Vec<usize> = (0..candidates.len())
+        .filter(|&i| candidates[i].manifold.is_some())
+        .collect();
+    if manifolds.is_empty() {
+        return;
+    }
+    let mut absorbed = vec![];
+    for i in 0..candidates.len() {
+        if candidates[i].manifold.is_some() || !candidates[i].neutral_stable(margin) {
+            continue;
+        }
+        // the nearest manifold, by its representative
+        let Some(&m) = manifolds.iter().min_by(|&&a, &&b| {
+            squared_distance(&candidates[a].x, &candidates[i].x)
+                .total_cmp(&squared_distance(&candidates[b].x, &candidates[i].x))
+        }) else {
+            continue;
+        };
+        let pair = ndarray::stack![Axis(0), candidates[i].x.view(), candidates[m].x.view()];
+        if let Ok(sets) = neutral_sets(denoiser, sigma, pair.view(), 0.0, settle_config) {
+            cost.link += sets.rows;
+            if sets.count == 1 {
+                absorbed.push((i, m));
+            }
+        }
+    }
+    for &(i, m) in absorbed.iter().rev() {
+        let members = std::mem::take(&mut candidates[i].members);
+        candidates[m].members.extend(members);
+        candidates[m].members.sort_unstable();
+    }
+    let gone: Vec<usize> = absorbed.iter().map(|&(i, _)| i).collect();
+    let mut k = 0;
+    candidates.retain(|_| {
+        let keep = !gone.contains(&k);
+        k += 1;
+        keep
+    });
+}
+
+/// Starts beyond the samples' attractors (see [`super::saddles`]), run by Newton and
+/// analysed; returns the new candidates (basin 0) and the starts that did not converge.
+fn saddle_search(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    candidates: &[Candidate],
+    config: &CensusConfig,
+    cost: &mut CensusCost,
+) -> Result<(Vec<Candidate>, usize)> {
+    let stable: Vec<&Candidate> = candidates.iter().filter(|c| c.stable()).collect();
+    let d = candidates.first().map_or(0, |c| c.x.len());
+    let mut starts: Vec<(Array1<f64>, Origin)> = vec![];
+    if stable.len() >= 2 {
+        let xs = Array2::from_shape_fn((stable.len(), d), |(i, j)| stable[i].x[j]);
+        let pairs = knn_pairs(xs.view(), SADDLE_NEIGHBOURS)?;
+        let slices: Vec<&[f64]> = stable
+            .iter()
+            .map(|c| c.x.as_slice().expect("contiguous"))
+            .collect();
+        starts.extend(
+            midpoints(&slices, &pairs)
+                .into_iter()
+                .map(|m| (m, Origin::Midpoint)),
+        );
+        let strings: Vec<(Vec<Array1<f64>>, Cost)> = pairs
+            .par_iter()
+            .map(|&(a, b)| {
+                string_starts(
+                    denoiser,
+                    sigma,
+                    stable[a].x.view(),
+                    stable[b].x.view(),
+                    config.fixed.max_step,
+                )
+            })
+            .collect();
+        for (s, c) in strings {
+            cost.saddles += c.rows;
+            starts.extend(s.into_iter().map(|x| (x, Origin::String)));
+        }
+    }
+    let slices: Vec<&[f64]> = stable
+        .iter()
+        .map(|c| c.x.as_slice().expect("contiguous"))
+        .collect();
+    let reach = reaches(
+        &slices,
+        config.fixed.merge,
+        config.memory_radius.max(config.group_radius),
+    );
+    for (c, &r) in stable.iter().zip(&reach) {
+        let s = c.stability.as_ref().expect("stable points have spectra");
+        let directions: Vec<Array1<f64>> = s.vectors.iter().take(SOFTEST).cloned().collect();
+        starts.extend(
+            directional_starts(c.x.view(), &directions, &[0.5 * r, r])
+                .into_iter()
+                .map(|x| (x, Origin::Softest)),
+        );
+    }
+    let run = |starts: &[(Array1<f64>, Origin)],
+               cost: &mut CensusCost|
+     -> Result<(Vec<Candidate>, usize)> {
+        if starts.is_empty() {
+            return Ok((vec![], 0));
+        }
+        let xs = stack(&starts.iter().map(|s| s.0.clone()).collect::<Vec<_>>(), d);
+        let set = fixed_points(denoiser, sigma, xs.view(), &config.fixed)?;
+        cost.saddles += set.newton_cost.rows + set.stability_cost.rows;
+        let mut origin = vec![Origin::Samples; set.points.len()];
+        for (r, a) in set.assignment.iter().enumerate().rev() {
+            if let Some(p) = a {
+                origin[*p] = starts[r].1;
+            }
+        }
+        let unconverged = set.unconverged.len();
+        let found = set
+            .points
+            .into_iter()
+            .zip(origin)
+            .map(|(p, o)| Candidate::of(p, vec![], o))
+            .filter(|c| !c.flat)
+            .collect();
+        Ok((found, unconverged))
+    };
+    let (mut found, mut unconverged) = run(&starts, cost)?;
+    if d == 2 {
+        // the index ladder: from each index-1 saddle along its stable direction
+        let known: Vec<&Candidate> = candidates.iter().chain(&found).collect();
+        let mut saddles: Vec<&Candidate> = vec![];
+        for c in known.iter().copied() {
+            let index_one = c
+                .stability
+                .as_ref()
+                .is_some_and(|s| s.certified && s.index == 1);
+            let copy = saddles
                 .iter()
-                .map(move |&j| (i.min(j), i.max(j)))
-                .collect::<Vec<_>>()
+                .any(|s| squared_distance(&s.x, &c.x).sqrt() <= config.fixed.merge);
+            if index_one && !copy {
+                saddles.push(c);
+            }
+        }
+        let all: Vec<&[f64]> = known
+            .iter()
+            .map(|c| c.x.as_slice().expect("contiguous"))
+            .collect();
+        let reach_all = reaches(
+            &all,
+            config.fixed.merge,
+            config.memory_radius.max(config.group_radius),
+        );
+        let mut ladder = vec![];
+        for s in &saddles {
+            let i = known
+                .iter()
+                .position(|c| std::ptr::eq(*c, *s))
+                .expect("listed");
+            let spectrum = s.stability.as_ref().expect("certified");
+            let directions: Vec<Array1<f64>> = spectrum
+                .vectors
+                .iter()
+                .skip(1)
+                .take(SOFTEST - 1)
+                .cloned()
+                .collect();
+            ladder.extend(
+                directional_starts(
+                    s.x.view(),
+                    &directions,
+                    &[0.5, 1.0, 2.0, 4.0, 8.0].map(|t| t * reach_all[i]),
+                )
+                .into_iter()
+                .map(|x| (x, Origin::Ladder)),
+            );
+        }
+        let (more, missed) = run(&ladder, cost)?;
+        found.extend(more);
+        unconverged += missed;
+    }
+    Ok((found, unconverged))
+}
+
+/// Adds `c` unless it is one of the candidates already ([`same_point`]).
+fn add_if_new(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    candidates: &mut Vec<Candidate>,
+    c: Candidate,
+    config: &FixedPointConfig,
+    cost: &mut CensusCost,
+) {
+    let known = candidates
+        .iter()
+        .position(|k| same_point(denoiser, sigma, k, &c, config, &mut cost.saddles));
+    match known {
+        Some(k) => absorb(&mut candidates[k], c),
+        None => candidates.push(c),
+    }
+}
+
+/// Basin shares of `m` attractors from each sample's attractor, with bootstrap 95% intervals
+/// (resampling the samples).
+fn basin_shares(
+    sample_attractor: &[Option<usize>],
+    m: usize,
+    resamples: usize,
+    seed: u64,
+) -> (Vec<f64>, Vec<[f64; 2]>) {
+    let n = sample_attractor.len();
+    let count = |idx: &mut dyn Iterator<Item = usize>| {
+        let mut c = vec![0usize; m];
+        for i in idx {
+            if let Some(a) = sample_attractor[i] {
+                c[a] += 1;
+            }
+        }
+        c.into_iter()
+            .map(|v| v as f64 / n as f64)
+            .collect::<Vec<f64>>()
+    };
+    let point = count(&mut (0..n));
+    let boot: Vec<Vec<f64>> = bootstrap_indices(n, resamples, seed ^ 0xBA51)
+        .map(|idx| count(&mut idx.into_iter()))
+        .collect();
+    let ci = (0..m)
+        .map(|a| {
+            if resamples == 0 {
+                [point[a], point[a]]
+            } else {
+                percentile_interval(boot.iter().map(|b| b[a]).collect())
+            }
         })
         .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    Ok(Array2::from_shape_fn((pairs.len(), d), |(r, j)| {
-        0.5 * (xs[[pairs[r].0, j]] + xs[[pairs[r].1, j]])
-    }))
+    (point, ci)
+}
+
+/// Boundary points per side of the box for the inward test.
+const EDGE_POINTS: usize = 32;
+
+/// The Poincaré–Hopf count in the data's padded box: the flow must point inward along the
+/// whole edge (checked at [`EDGE_POINTS`] points per side) for χ = 1 to hold.
+fn euler_check(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    train: ArrayView2<f64>,
+    attractors: &[Attractor],
+) -> EulerCheck {
+    let bounds = padded_box(train);
+    let [x0, x1, y0, y1] = bounds;
+    let mut edge = Array2::zeros((4 * EDGE_POINTS, 2));
+    let mut normals = Array2::zeros((4 * EDGE_POINTS, 2));
+    for k in 0..EDGE_POINTS {
+        let t = (k as f64 + 0.5) / EDGE_POINTS as f64;
+        let sides = [
+            ([x0 + t * (x1 - x0), y0], [0.0, -1.0]),
+            ([x0 + t * (x1 - x0), y1], [0.0, 1.0]),
+            ([x0, y0 + t * (y1 - y0)], [-1.0, 0.0]),
+            ([x1, y0 + t * (y1 - y0)], [1.0, 0.0]),
+        ];
+        for (s, (p, nrm)) in sides.into_iter().enumerate() {
+            edge.row_mut(4 * k + s).assign(&ArrayView1::from(&p));
+            normals.row_mut(4 * k + s).assign(&ArrayView1::from(&nrm));
+        }
+    }
+    let flow = &denoiser.denoise(edge.view(), sigma) - &edge;
+    let inward = flow
+        .rows()
+        .into_iter()
+        .zip(normals.rows())
+        .all(|(f, nrm)| f.dot(&nrm) < 0.0);
+    let inside = |a: &&Attractor| a.x[0] >= x0 && a.x[0] <= x1 && a.x[1] >= y0 && a.x[1] <= y1;
+    let within: Vec<&Attractor> = attractors.iter().filter(inside).collect();
+    let count = |k: usize| {
+        within
+            .iter()
+            .filter(|a| a.certified && a.kind != AttractorKind::Manifold && a.index == Some(k))
+            .count()
+    };
+    let (minima, saddles, maxima) = (count(0), count(1), count(2));
+    EulerCheck {
+        bounds,
+        minima,
+        saddles,
+        maxima,
+        chi: minima as i64 - saddles as i64 + maxima as i64,
+        inward,
+        countable: within.iter().all(|a| {
+            matches!(
+                a.kind,
+                AttractorKind::Memory
+                    | AttractorKind::Spurious
+                    | AttractorKind::OffSupport
+                    | AttractorKind::Saddle
+            )
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -354,10 +1151,7 @@ mod tests {
 
     fn config(scale: f64) -> CensusConfig {
         CensusConfig {
-            settle: SettleConfig {
-                tolerance: 1e-10 * scale,
-                max_iterations: 2000,
-            },
+            settle: SettleConfig::unit_step(1e-10 * scale, 2000),
             fixed: FixedPointConfig {
                 eigenvalues: 2,
                 ..FixedPointConfig::for_scale(scale, false)
@@ -365,7 +1159,8 @@ mod tests {
             group_radius: 1e-3 * scale,
             memory_radius: 0.1 * scale,
             max_groups: 64,
-            saddle_starts: true,
+            saddle_search: true,
+            resamples: 100,
         }
     }
 
@@ -374,7 +1169,8 @@ mod tests {
         // the K = 6 polygon at beta = 5 (theory.md §7.8: 6 minima at the vertices, 6 saddles
         // between them, 1 maximum): 600 samples spread over the plane settle into the 6
         // memories, each with basin ≈ 1/6 (the basins are the 6 congruent sectors); the
-        // midpoint starts find the 6 saddles, certified index 1
+        // saddle search finds the 6 saddles, certified index 1, and the maximum at the centre
+        // (index ladder), so χ = 6 − 6 + 1 = 1
         let patterns = kgon(6, 1.0, 0.2);
         let exact = EmpiricalDenoiser::<f64>::new(patterns.view()).unwrap();
         let samples = crate::rng::normal_matrix(600, 2, 3) * 1.5;
@@ -391,10 +1187,16 @@ mod tests {
             c.counts,
             KindCounts {
                 memory: 6,
-                saddle: 6,
+                saddle: 7,
                 ..Default::default()
-            }
+            },
+            "{:?}",
+            c.attractors
+                .iter()
+                .map(|a| (a.kind, a.index, a.x.clone()))
+                .collect::<Vec<_>>()
         );
+        assert_eq!(c.unsettled, 0, "{:?}", c.unsettled_reasons);
         assert!(c.sample_attractor.iter().all(|a| a.is_some()));
         for a in c
             .attractors
@@ -403,16 +1205,28 @@ mod tests {
         {
             // binomial sd of a share of 1/6 over 600 samples: 0.015; 4 sd
             assert!((a.basin - 1.0 / 6.0).abs() < 0.06, "{}", a.basin);
+            assert!(a.basin_ci[0] <= a.basin && a.basin <= a.basin_ci[1]);
         }
-        for a in c
+        let mut indices: Vec<usize> = c
             .attractors
             .iter()
             .filter(|a| a.kind == AttractorKind::Saddle)
+            .map(|a| a.index.unwrap())
+            .collect();
+        indices.sort();
+        assert_eq!(indices, [1, 1, 1, 1, 1, 1, 2]);
+        for a in c
+            .attractors
+            .iter()
+            .filter(|a| a.kind == AttractorKind::Saddle && a.index == Some(1))
         {
-            assert_eq!((a.index, a.basin), (Some(1), 0.0));
+            assert_eq!(a.basin, 0.0);
             let r = a.x.iter().map(|v| v * v).sum::<f64>().sqrt();
             assert!(r < 1.0 && r > 0.5, "{r}");
         }
+        let e = c.euler.unwrap();
+        assert!(e.inward && e.countable && !e.fails(), "{e:?}");
+        assert_eq!((e.minima, e.saddles, e.maxima, e.chi), (6, 6, 1, 1));
     }
 
     #[test]
@@ -437,7 +1251,7 @@ mod tests {
         let samples = ndarray::array![[0.1], [0.2], [1.1], [0.9], [9.0], [11.0], [10.2]];
         let mut cfg = config(1.0);
         cfg.fixed.eigenvalues = 1;
-        cfg.saddle_starts = false;
+        cfg.saddle_search = false;
         let c = census(&den, train.view(), samples.view(), 0.1, Some(&gate), &cfg).unwrap();
         assert_eq!(
             c.counts,

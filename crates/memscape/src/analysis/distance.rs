@@ -195,6 +195,29 @@ pub fn squared_distance<'a>(
     a.into_iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// The pairs (i < j) of each row of `points` and its `k` nearest other rows (fewer when there
+/// are fewer rows), each pair once, sorted.
+pub fn knn_pairs(points: ArrayView2<f64>, k: usize) -> Result<Vec<(usize, usize)>> {
+    let n = points.nrows();
+    let k = k.min(n.saturating_sub(1));
+    if k == 0 {
+        return Ok(vec![]);
+    }
+    let nn = knn(points, points, k, true)?;
+    let mut pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| {
+            nn.indices
+                .row(i)
+                .iter()
+                .map(move |&j| (i.min(j), i.max(j)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    Ok(pairs)
+}
+
 /// Rows per tile of [`pairs_within`].
 const PAIR_BLOCK: usize = 512;
 

@@ -19,11 +19,11 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::critical::symmetric_eigen;
 use super::distance::squared_distance;
-use super::krylov::{Cost, Probe, arnoldi, gmres};
+use super::krylov::{Cost, Probe, RitzValues, arnoldi_until, gmres};
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
 use crate::rng::{fill_normal, stream};
@@ -34,6 +34,9 @@ pub struct FixedPointConfig {
     /// Stop when |x − D(x)| is below this (data units).
     pub tolerance: f64,
     pub max_newton: usize,
+    /// Newton steps past the tolerance that polish a point to the arithmetic's round-off: they
+    /// go on while each step at least halves |x − D(x)| (0: stop at the tolerance).
+    pub polish: usize,
     /// GMRES iterations per Newton step (at most d).
     pub max_krylov: usize,
     /// Finite-difference displacement of a Jacobian-vector product (data units): about
@@ -43,13 +46,16 @@ pub struct FixedPointConfig {
     pub max_step: f64,
     /// Converged points closer than this are one.
     pub merge: f64,
-    /// Rightmost eigenvalues of J to find at each point (0: no stability analysis).
+    /// Rightmost eigenvalues of J to report at each point (0: no stability analysis).
     pub eigenvalues: usize,
     /// Largest Krylov dimension for the eigenvalues (at most d).
     pub max_arnoldi: usize,
-    /// Relative residual at which a Ritz value counts as converged, and the margin around
-    /// Re λ = 1 inside which a point counts as degenerate.
+    /// Relative residual at which a Ritz value counts as converged.
     pub eig_tolerance: f64,
+    /// The neutral band: an eigenvalue with |1 − Re λ| ≤ margin leaves the index undecided (a
+    /// near-degenerate point, or one of a continuum of fixed points). In (0, 1); 0.01 for
+    /// float32 networks, whose finite-difference Jacobians carry errors of about 1e-3.
+    pub margin: f64,
     /// Probe pairs of the asymmetry estimate (0: skip).
     pub asymmetry_probes: usize,
     pub seed: u64,
@@ -62,6 +68,7 @@ impl FixedPointConfig {
         FixedPointConfig {
             tolerance: if f32 { 1e-4 } else { 1e-10 } * scale,
             max_newton: 50,
+            polish: if f32 { 4 } else { 0 },
             max_krylov: 200,
             fd_step: if f32 { 2e-3 } else { 1e-5 } * scale,
             max_step: 0.25 * scale,
@@ -69,6 +76,7 @@ impl FixedPointConfig {
             eigenvalues: 10,
             max_arnoldi: 200,
             eig_tolerance: if f32 { 1e-3 } else { 1e-6 },
+            margin: if f32 { 1e-2 } else { 1e-6 },
             asymmetry_probes: 16,
             seed: 0,
         }
@@ -85,6 +93,9 @@ impl FixedPointConfig {
             if !(v.is_finite() && v > 0.0) {
                 return Err(Error::invalid(what, "a finite number > 0", v));
             }
+        }
+        if !(self.margin > 0.0 && self.margin < 1.0) {
+            return Err(Error::invalid("margin", "in (0, 1)", self.margin));
         }
         if !(self.merge.is_finite() && self.merge >= 0.0) {
             return Err(Error::invalid("merge", "a finite number ≥ 0", self.merge));
@@ -139,6 +150,8 @@ pub fn newton_krylov(
     let mut eta = 0.1_f64;
     let mut status = Status::MaxIterations;
     let mut iterations = 0;
+    // Newton steps past the tolerance, and the residual before the last of them
+    let (mut polished, mut before) = (0, f64::INFINITY);
     while iterations < config.max_newton {
         if !f_norm.is_finite() {
             status = Status::NonFinite;
@@ -146,7 +159,13 @@ pub fn newton_krylov(
         }
         if f_norm <= config.tolerance {
             status = Status::Converged;
-            break;
+            // polish while each step at least halves the residual: the round-off floor
+            if polished >= config.polish || f_norm > 0.5 * before {
+                break;
+            }
+            polished += 1;
+            before = f_norm;
+            eta = eta.min(1e-3);
         }
         iterations += 1;
         let minus_f = -&f;
@@ -175,11 +194,14 @@ pub fn newton_krylov(
             lambda *= 0.5;
         }
         let Some((next, f_next, n_next)) = accepted else {
-            status = Status::Stalled;
+            // a polishing step that lowers nothing has met the round-off floor
+            if status != Status::Converged {
+                status = Status::Stalled;
+            }
             break;
         };
-        // Eisenstat–Walker choice 2, safeguarded
-        eta = (0.9 * (n_next / f_norm).powi(2)).clamp(1e-12, 0.1);
+        // Eisenstat–Walker choice 2, safeguarded (tight while polishing)
+        eta = (0.9 * (n_next / f_norm).powi(2)).clamp(1e-12, if polished > 0 { 1e-3 } else { 0.1 });
         (x, f, f_norm) = (next, f_next, n_next);
     }
     if status == Status::MaxIterations && f_norm <= config.tolerance {
@@ -194,29 +216,90 @@ pub fn newton_krylov(
     }
 }
 
+/// Why a point's index is not certified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Uncertainty {
+    /// An eigenvalue sits within the margin of Re λ = 1 (a near-degenerate point, or a point
+    /// of a continuum).
+    NearOne,
+    /// The rightmost part of the spectrum (every value above 1 − margin and the first below)
+    /// did not converge within the Krylov budget.
+    Unconverged,
+}
+
 /// The rightmost spectrum of J = ∂D/∂x at a fixed point.
+///
+/// The index needs only the rightmost part of the spectrum: the Ritz values from the right
+/// down to and including the first one with Re θ < 1 − margin. Once those have converged, no
+/// further eigenvalue can lie past 1 (for a symmetric J the largest Ritz values approach the
+/// largest eigenvalues from below, Saad 2011 §6.3), so inner values need not converge.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stability {
-    /// Rightmost eigenvalues of J as (re, im), largest real part first.
+    /// Rightmost eigenvalues of J as (re, im), largest real part first (the values asked for;
+    /// the inner ones may be unconverged: see `residuals`).
     pub eigenvalues: Vec<[f64; 2]>,
     /// Residual bound of each (Ritz) value.
     pub residuals: Vec<f64>,
     /// Unstable directions found: #{Re λ > 1} (the Morse index for the exact model).
     pub index: usize,
-    /// Spectral gap 1 − Re λ_max: the contraction rate of x ← D(x) for a stable point
-    /// (negative at saddles); the smallest Hessian eigenvalue for the exact model.
+    /// Neutral directions: #{|1 − Re λ| ≤ margin} among the converged values; the dimension of
+    /// a continuum of fixed points through the point.
+    pub neutral: usize,
+    /// 1 − Re λ_max: the rate at which the flow dx/ds = D(x) − x contracts onto a stable point
+    /// (negative at saddles); the smallest Hessian eigenvalue for the exact model. It is not
+    /// the contraction rate of x ← D(x): a trained network's J can have eigenvalues below −1,
+    /// where that iteration moves away from the point.
     pub gap: f64,
     /// min |1 − Re λ| over the values found: the distance from degeneracy.
     pub margin: f64,
-    /// Whether the index is certain: every value converged (residual ≤ eig_tolerance ×
-    /// max(1, |λ|max)), none lies within eig_tolerance of Re λ = 1, and either the whole
-    /// spectrum was found or the last value found is stable (so no unstable value is missing).
+    /// Whether the index is certain: the rightmost part converged and no value lies within
+    /// the margin of 1.
     pub certified: bool,
+    /// Why not, when not.
+    pub uncertain: Option<Uncertainty>,
+    /// Whether the rightmost part of the spectrum converged.
+    pub converged: bool,
     pub krylov_dimension: usize,
+    /// Unit Ritz vectors of the rightmost values (the softest directions of a stable point),
+    /// as many as asked for.
+    #[serde(skip)]
+    pub vectors: Vec<Array1<f64>>,
     pub cost: Cost,
 }
 
-/// The rightmost eigenvalues of J at `x` by Arnoldi on central-difference products.
+impl Stability {
+    /// Every value found neutral: the map is near the identity here (J ≈ I), and no finite
+    /// count of neutral directions can be told.
+    pub fn flat(&self) -> bool {
+        self.neutral > 0 && self.neutral == self.eigenvalues.len()
+    }
+
+    /// How far the point may lie from the true fixed point given its residual |x − D(x)|:
+    /// residual / σ_min(I − J), with σ_min taken as the distance from degeneracy (exact for a
+    /// normal J), at least `floor`.
+    pub fn position_uncertainty(&self, residual: f64, floor: f64) -> f64 {
+        residual / self.margin.max(floor)
+    }
+}
+
+/// Whether the rightmost part of a spectrum has converged: the values from the right down to
+/// the first with Re θ < 1 − margin, each with residual ≤ tol · max(1, |θ|max).
+fn rightmost_converged(ritz: &RitzValues, tol: f64, margin: f64) -> bool {
+    let top = ritz.scale();
+    for (v, &r) in ritz.values.iter().zip(&ritz.residuals) {
+        if r > tol * top {
+            return false;
+        }
+        if v[0] < 1.0 - margin {
+            return true;
+        }
+    }
+    ritz.exhausted
+}
+
+/// The rightmost eigenvalues of J at `x` by Arnoldi on central-difference products, stopped
+/// once the rightmost part has converged (see [`Stability`]).
 pub fn stability(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
@@ -224,38 +307,64 @@ pub fn stability(
     config: &FixedPointConfig,
     seed: u64,
 ) -> Stability {
+    stability_with_vectors(denoiser, sigma, x, config, seed, 0)
+}
+
+/// [`stability`] with the Ritz vectors of the first `vectors` values.
+pub fn stability_with_vectors(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    x: ArrayView1<f64>,
+    config: &FixedPointConfig,
+    seed: u64,
+    vectors: usize,
+) -> Stability {
     let d = x.len();
     let probe = Probe::new(denoiser, sigma, config.fd_step);
-    let ritz = arnoldi(
+    let (tol, margin) = (config.eig_tolerance, config.margin);
+    let want = config.eigenvalues.max(1);
+    let ritz = arnoldi_until(
         |v| probe.jvp1(x, v),
         d,
-        config.eigenvalues.max(1),
-        config.max_arnoldi.max(config.eigenvalues + 1),
-        config.eig_tolerance,
+        want,
+        config.max_arnoldi.max(want + 1),
         seed,
+        vectors,
+        |r| rightmost_converged(r, tol, margin),
     );
-    let tol = config.eig_tolerance;
-    let top = ritz
+    let converged = rightmost_converged(&ritz, tol, margin);
+    let top = ritz.scale();
+    let index = ritz.values.iter().filter(|v| v[0] > 1.0).count();
+    let neutral = ritz
         .values
         .iter()
-        .map(|v| v[0].hypot(v[1]))
-        .fold(1.0, f64::max);
-    let index = ritz.values.iter().filter(|v| v[0] > 1.0).count();
-    let margin = ritz
+        .zip(&ritz.residuals)
+        .filter(|(v, r)| **r <= tol * top && (1.0 - v[0]).abs() <= margin)
+        .count();
+    let distance = ritz
         .values
         .iter()
         .map(|v| (1.0 - v[0]).abs())
         .fold(f64::INFINITY, f64::min);
-    let converged = ritz.residuals.iter().all(|&r| r <= tol * top);
-    let last_stable = ritz.values.last().is_some_and(|v| v[0] < 1.0 - tol);
+    let uncertain = if !converged {
+        Some(Uncertainty::Unconverged)
+    } else if distance <= margin {
+        Some(Uncertainty::NearOne)
+    } else {
+        None
+    };
     Stability {
         gap: 1.0 - ritz.values.first().map_or(0.0, |v| v[0]),
-        certified: converged && margin > tol && (ritz.exhausted || last_stable),
+        certified: uncertain.is_none(),
+        uncertain,
+        converged,
         index,
-        margin,
+        neutral,
+        margin: distance,
         krylov_dimension: ritz.dimension,
         eigenvalues: ritz.values,
         residuals: ritz.residuals,
+        vectors: ritz.vectors,
         cost: probe.cost(),
     }
 }
@@ -299,6 +408,9 @@ pub fn asymmetry(
         cost: probe.cost(),
     }
 }
+
+/// Ritz vectors kept per analysed point: the softest directions a saddle search follows.
+const SOFTEST: usize = 2;
 
 /// A distinct fixed point.
 #[derive(Debug, Clone, Serialize)]
@@ -392,7 +504,8 @@ pub fn fixed_points(
             let x = ArrayView1::from(&p.x);
             let seed = config.seed ^ ((i as u64) << 24);
             (
-                (config.eigenvalues > 0).then(|| stability(denoiser, sigma, x, config, seed)),
+                (config.eigenvalues > 0)
+                    .then(|| stability_with_vectors(denoiser, sigma, x, config, seed, SOFTEST)),
                 (config.asymmetry_probes > 0).then(|| {
                     asymmetry(
                         denoiser,

@@ -85,6 +85,24 @@ impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
         })
     }
 
+    /// `J v` by forward differences `(D(x + h v̂) − D(x)) |v| / h`, given `dx = D(x)`: one
+    /// denoiser row, error O(h ‖D''‖) + O(u ‖D‖/h). For the settling flow, whose linear solves
+    /// need only a descent direction.
+    pub fn jvp_forward(
+        &self,
+        x: ArrayView1<f64>,
+        dx: ArrayView1<f64>,
+        v: ArrayView1<f64>,
+    ) -> Array1<f64> {
+        let norm = v.dot(&v).sqrt();
+        if norm == 0.0 {
+            return Array1::zeros(v.len());
+        }
+        let h = self.fd_step;
+        let moved = self.apply((&x + &(&v * (h / norm))).view());
+        (moved - dx) * (norm / h)
+    }
+
     /// `J v` of one vector.
     pub fn jvp1(&self, x: ArrayView1<f64>, v: ArrayView1<f64>) -> Array1<f64> {
         self.jvp(x, v.insert_axis(Axis(0)))
@@ -200,20 +218,54 @@ pub struct RitzValues {
     pub dimension: usize,
     /// Whether the Krylov space is the whole space (the values are the full spectrum).
     pub exhausted: bool,
+    /// Unit Ritz vectors (real parts) of the first values, as many as asked for.
+    #[serde(skip)]
+    pub vectors: Vec<Array1<f64>>,
+}
+
+impl RitzValues {
+    /// The largest modulus among the values, at least 1: the scale of the residual test.
+    pub fn scale(&self) -> f64 {
+        self.values
+            .iter()
+            .map(|v| v[0].hypot(v[1]))
+            .fold(1.0, f64::max)
+    }
 }
 
 /// The first `want` eigenvalues by real part of a d × d operator given by its action, by
 /// Arnoldi without restarts (Saad 2011 §6.2): grow the Krylov space from a seeded Gaussian
-/// vector (a fresh one, orthogonalized, whenever the space becomes invariant) until the
-/// `want` rightmost Ritz pairs have residual ≤ `tol` · max(1, |θ|max), or the dimension reaches
-/// `max_dimension` (or d, where the Ritz values are the eigenvalues).
+/// vector until the `want` rightmost Ritz pairs have residual ≤ `tol` · max(1, |θ|max), or the
+/// dimension reaches `max_dimension` (or d, where the Ritz values are the eigenvalues).
 pub fn arnoldi(
-    mut apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
+    apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
     d: usize,
     want: usize,
     max_dimension: usize,
     tol: f64,
     seed: u64,
+) -> RitzValues {
+    let want = want.min(d);
+    arnoldi_until(apply, d, want, max_dimension, seed, 0, |r| {
+        let top = r.scale();
+        r.residuals.iter().take(want).all(|&res| res <= tol * top)
+    })
+}
+
+/// Arnoldi as [`arnoldi`], stopping as soon as `done` accepts the Ritz values (sorted by real
+/// part, largest first, with their residual bounds); checked every 4 steps once the dimension
+/// reaches `want`. A fresh seeded direction continues the space whenever it becomes invariant
+/// (and `done` is not asked before that direction's block has grown). Reports the `want`
+/// rightmost values (every value when the space is exhausted) and the Ritz vectors of the
+/// first `vectors`.
+pub fn arnoldi_until(
+    mut apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
+    d: usize,
+    want: usize,
+    max_dimension: usize,
+    seed: u64,
+    vectors: usize,
+    done: impl Fn(&RitzValues) -> bool,
 ) -> RitzValues {
     let m = max_dimension.min(d).max(1);
     let want = want.min(d);
@@ -257,21 +309,26 @@ pub fn arnoldi(
         let n = k + 1;
         since_restart += usize::from(!invariant);
         let settled = !invariant && (!restarted || since_restart >= want.min(d - n));
-        let due = n == m || n == d || (n >= want && n % 4 == 0 && settled);
+        let due = n == m || n == d || (n >= want.max(1) && n % 4 == 0 && settled);
         if !due {
             continue;
         }
         last = ritz(&h, n, if n < d && !invariant { norm } else { 0.0 });
         last.exhausted = n == d;
-        let top = last
-            .values
-            .iter()
-            .map(|v| v[0].hypot(v[1]))
-            .fold(1.0, f64::max);
-        if last.exhausted || (settled && last.residuals.iter().take(want).all(|&r| r <= tol * top))
-        {
+        if last.exhausted || (settled && done(&last)) {
             break;
         }
+    }
+    let n = last.dimension;
+    if vectors > 0 && n > 0 {
+        last.vectors = ritz_vectors(&h, n, vectors)
+            .into_iter()
+            .map(|y| {
+                let u = basis.slice(s![.., ..n]).dot(&y);
+                let norm = u.dot(&u).sqrt().max(f64::MIN_POSITIVE);
+                u / norm
+            })
+            .collect();
     }
     if !last.exhausted {
         last.values.truncate(want);
@@ -280,40 +337,60 @@ pub fn arnoldi(
     last
 }
 
-/// Ritz values of the leading n × n block of `h`, sorted by real part descending, with their
-/// residual bounds `next · |e_nᵀ y|`.
-fn ritz(h: &Array2<f64>, n: usize, next: f64) -> RitzValues {
-    if n == 0 {
-        return RitzValues {
-            values: vec![],
-            residuals: vec![],
-            dimension: 0,
-            exhausted: false,
-        };
-    }
+/// The eigen-decomposition of the leading n × n block of `h`, as (value, vector) pairs sorted
+/// by real part descending (then imaginary part).
+fn hessenberg_eigen(h: &Array2<f64>, n: usize) -> Vec<([f64; 2], Vec<[f64; 2]>)> {
     let block = Mat::<f64>::from_fn(n, n, |i, j| h[[i, j]]);
     let evd = block
         .eigen()
         .expect("eigen-decomposition of a small Hessenberg matrix converges");
-    let mut pairs: Vec<([f64; 2], f64)> = (0..n)
+    let mut pairs: Vec<([f64; 2], Vec<[f64; 2]>)> = (0..n)
         .map(|i| {
             let lambda = evd.S()[i];
             let col = evd.U().col(i);
-            let norm: f64 = (0..n)
-                .map(|r| col[r].re * col[r].re + col[r].im * col[r].im)
-                .sum::<f64>()
-                .sqrt();
-            let tail = col[n - 1].re.hypot(col[n - 1].im) / norm.max(f64::MIN_POSITIVE);
-            ([lambda.re, lambda.im], next * tail)
+            (
+                [lambda.re, lambda.im],
+                (0..n).map(|r| [col[r].re, col[r].im]).collect(),
+            )
         })
         .collect();
     pairs.sort_by(|a, b| b.0[0].total_cmp(&a.0[0]).then(b.0[1].total_cmp(&a.0[1])));
+    pairs
+}
+
+/// Ritz values of the leading n × n block of `h`, sorted by real part descending, with their
+/// residual bounds `next · |e_nᵀ y|`.
+fn ritz(h: &Array2<f64>, n: usize, next: f64) -> RitzValues {
+    let pairs = if n == 0 {
+        vec![]
+    } else {
+        hessenberg_eigen(h, n)
+    };
+    let residual = |y: &[[f64; 2]]| {
+        let norm: f64 = y
+            .iter()
+            .map(|c| c[0] * c[0] + c[1] * c[1])
+            .sum::<f64>()
+            .sqrt();
+        next * y[n - 1][0].hypot(y[n - 1][1]) / norm.max(f64::MIN_POSITIVE)
+    };
     RitzValues {
         values: pairs.iter().map(|p| p.0).collect(),
-        residuals: pairs.iter().map(|p| p.1).collect(),
+        residuals: pairs.iter().map(|p| residual(&p.1)).collect(),
         dimension: n,
         exhausted: false,
+        vectors: vec![],
     }
+}
+
+/// The real parts of the first `count` eigenvectors of the leading n × n block of `h` (in the
+/// Krylov basis), sorted as [`ritz`] sorts the values.
+fn ritz_vectors(h: &Array2<f64>, n: usize, count: usize) -> Vec<Array1<f64>> {
+    hessenberg_eigen(h, n)
+        .into_iter()
+        .take(count)
+        .map(|(_, y)| y.iter().map(|c| c[0]).collect())
+        .collect()
 }
 
 #[cfg(test)]

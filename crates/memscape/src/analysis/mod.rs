@@ -15,6 +15,8 @@ pub mod embed;
 pub mod fixed;
 pub mod krylov;
 pub mod local;
+pub mod manifold;
 pub mod recovery;
+pub mod saddles;
 pub mod settle;
 pub mod support;

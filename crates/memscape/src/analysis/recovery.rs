@@ -327,10 +327,7 @@ mod tests {
             bracket: [1e-3, 1e3],
             rel_tol: 1e-7,
             ode_steps: 20,
-            settle: SettleConfig {
-                tolerance: 1e-10,
-                max_iterations: 10_000,
-            },
+            settle: SettleConfig::unit_step(1e-10, 10_000),
             resamples: 400,
             seed: 7,
         };

@@ -1,87 +1,368 @@
-//! Carries points to the attractor they sit in: iterate the denoiser at a fixed noise level,
-//! `x ← D(x, sigma)`. For the exact model this is the CCCP / unit-step gradient descent on
-//! E(x; beta = 1/sigma²), which lowers the energy at every step and stops at a critical point
-//! (theory.md §1). Non-convergence is a status, not an error.
+//! Carries points to the attractor they sit in, at a fixed noise level.
+//!
+//! ```text
+//! flow        dx/ds = D(x, sigma) − x            (any denoiser; stop on |x − D(x)| ≤ tol)
+//! unit step   x ← D(x, sigma)                    (the flow's Euler step of length 1)
+//! ```
+//!
+//! For the exact model the unit step is CCCP: it lowers E(x; beta = 1/sigma²) at every step and
+//! stops at a critical point (theory.md §1), so the exact model keeps it. A trained network's
+//! Jacobian J = ∂D/∂x can have eigenvalues far below −1 at its stable points (−3 to −5 on a
+//! U-Net), where x ← D(x) moves *away* from them: its Euler step of length 1 is unstable. Such
+//! denoisers follow the flow by pseudo-transient continuation (Ψtc; Kelley & Keyes 1998, SIAM
+//! J. Numer. Anal. 35, 508): the linearly implicit Euler step
+//!
+//! ```text
+//! ((1/Δs) I + I − J) δ = D(x) − x,      solved by GMRES on forward-difference products J v,
+//! ```
+//!
+//! is stable for any step Δs on the stiff directions; Δs grows as the residual falls (switched
+//! evolution relaxation, Δs ← Δs |f_old|/|f_new|), so the last steps are Newton's. A step that
+//! more than doubles the residual is refused and Δs cut by 4; no step is longer than
+//! `max_step`.
+//!
+//! A point whose residual stops falling (less than halved over three steps) gets one Newton
+//! probe, (I − J) δ = D(x) − x: when |δ| ≥ |x − D(x)| / margin, what is left of the residual
+//! lies along directions with |1 − λ| ≤ margin, where the flow only drifts. The point stops
+//! there as **neutral**: it sits on a near-neutral set (a continuum of near-fixed points, the
+//! shape generalization takes), whose drift the flow would follow for ever. The unit step
+//! detects the same from its step ratios ρ = |step_n| / |step_{n−1}|: three in a row within
+//! the margin of 1. Non-convergence is a status, not an error.
 
-use ndarray::{Array2, ArrayView2, Axis};
-use serde::Serialize;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use super::krylov::{Cost, Probe, gmres};
 use crate::denoiser::Denoiser;
+use crate::error::{Error, Result};
 
-/// When to stop iterating.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct SettleConfig {
-    /// Stop a point once its step |D(x) − x| is below this.
-    pub tolerance: f64,
-    pub max_iterations: usize,
+/// How points are carried to their attractor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettleMethod {
+    /// `x ← D(x, sigma)`: for the exact model the CCCP step, which lowers the energy.
+    UnitStep,
+    /// The flow `dx/ds = D(x) − x` by pseudo-transient continuation (any denoiser).
+    Flow,
 }
 
-/// Where the points ended and how many converged.
+/// When to stop, and how to step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SettleConfig {
+    pub method: SettleMethod,
+    /// Stop a point once |D(x) − x| is below this (data units).
+    pub tolerance: f64,
+    /// Steps per point at most.
+    pub max_iterations: usize,
+    /// The flow's longest step (data units).
+    pub max_step: f64,
+    /// Stop a point as neutral once its residual lies along directions with |1 − λ| ≤ margin
+    /// (0: never; otherwise in (0, 1)).
+    pub margin: f64,
+    /// The flow's finite-difference displacement for J v (data units).
+    pub fd_step: f64,
+}
+
+/// GMRES iterations per flow step at most.
+const FLOW_KRYLOV: usize = 40;
+/// The flow's first pseudo-time step.
+const FLOW_FIRST_STEP: f64 = 1.0;
+
+impl SettleConfig {
+    /// `x ← D(x)` to `tolerance`, without the neutral test.
+    pub fn unit_step(tolerance: f64, max_iterations: usize) -> Self {
+        SettleConfig {
+            method: SettleMethod::UnitStep,
+            tolerance,
+            max_iterations,
+            max_step: f64::INFINITY,
+            margin: 0.0,
+            fd_step: 0.0,
+        }
+    }
+
+    /// The flow with the defaults for data of RMS scale `scale` and a denoiser computing in
+    /// f32 or f64: tolerance 1e-5 × scale (f32) or 1e-9 × scale, steps of at most 0.25 × scale,
+    /// margin 0.01 (f32) or 1e-6, finite differences as [`super::fixed::FixedPointConfig`].
+    pub fn flow(scale: f64, f32: bool) -> Self {
+        SettleConfig {
+            method: SettleMethod::Flow,
+            tolerance: if f32 { 1e-5 } else { 1e-9 } * scale,
+            max_iterations: 200,
+            max_step: 0.25 * scale,
+            margin: if f32 { 1e-2 } else { 1e-6 },
+            fd_step: if f32 { 2e-3 } else { 1e-5 } * scale,
+        }
+    }
+
+    /// Checks the fields; errors name the parameter.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return Err(Error::invalid(
+                "settle_tolerance",
+                "a finite number > 0",
+                self.tolerance,
+            ));
+        }
+        if !(self.max_step > 0.0) {
+            return Err(Error::invalid("settle_max_step", "> 0", self.max_step));
+        }
+        if !(self.margin >= 0.0 && self.margin < 1.0) {
+            return Err(Error::invalid("margin", "in [0, 1)", self.margin));
+        }
+        if self.method == SettleMethod::Flow && !(self.fd_step.is_finite() && self.fd_step > 0.0) {
+            return Err(Error::invalid(
+                "fd_step",
+                "a finite number > 0",
+                self.fd_step,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How a point's settling ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettleStatus {
+    /// |x − D(x)| ≤ tolerance.
+    Converged,
+    /// On a near-neutral set: the rest of the residual lies along directions with
+    /// |1 − λ| ≤ margin.
+    Neutral,
+    /// `max_iterations` steps, or no step the flow could take.
+    Unconverged,
+    /// The point left the finite numbers.
+    NonFinite,
+}
+
+impl SettleStatus {
+    /// Whether the point ended at a (near-)fixed point: converged or neutral.
+    pub fn settled(self) -> bool {
+        matches!(self, SettleStatus::Converged | SettleStatus::Neutral)
+    }
+}
+
+/// Where the points ended, how, and at what cost.
 #[derive(Debug, Clone)]
 pub struct Settled {
     pub points: Array2<f64>,
-    pub converged: Vec<bool>,
+    pub status: Vec<SettleStatus>,
+    /// |x − D(x)| at each end point (NaN where it left the finite numbers).
+    pub residuals: Vec<f64>,
+    /// The most steps any point took.
     pub iterations: usize,
+    /// Denoiser rows each point spent.
+    pub evaluations: Vec<usize>,
 }
 
-/// Iterates `x ← D(x, sigma)` from `start` until every point moves less than the tolerance.
+impl Settled {
+    /// Whether each point settled (converged or neutral).
+    pub fn settled(&self) -> Vec<bool> {
+        self.status.iter().map(|s| s.settled()).collect()
+    }
+
+    /// The denoiser work, in rows.
+    pub fn rows(&self) -> usize {
+        self.evaluations.iter().sum()
+    }
+}
+
+/// Carries every row of `start` toward the attractor it sits in, by `config.method`.
 pub fn settle(
     denoiser: &(impl Denoiser + ?Sized),
     start: ArrayView2<f64>,
     sigma: f64,
     config: &SettleConfig,
 ) -> Settled {
-    settle_impl(denoiser, start, sigma, config, None)
+    match config.method {
+        SettleMethod::UnitStep => unit_steps(denoiser, start, sigma, config),
+        SettleMethod::Flow => flow(denoiser, start, sigma, config),
+    }
 }
 
-/// [`settle`], also stopping a point once its estimated distance to its limit is below
-/// `distance`: in the linear regime, where the step ratios ρ = |step_n| / |step_{n−1}| of two
-/// successive iterations agree to 1% and ρ < 0.999, the rest of the way is |step_n| ρ / (1 − ρ)
-/// (Aitken). Such a point counts as converged; it lies about `distance` from the fixed point,
-/// which a Newton polish then reaches. For slow contractions (ρ near 1, as a trained
-/// network's denoiser at small sigma) this saves most of the iterations.
-pub fn settle_within(
+fn unit_steps(
     denoiser: &(impl Denoiser + ?Sized),
     start: ArrayView2<f64>,
     sigma: f64,
     config: &SettleConfig,
-    distance: f64,
 ) -> Settled {
-    settle_impl(denoiser, start, sigma, config, Some(distance))
-}
-
-fn settle_impl(
-    denoiser: &(impl Denoiser + ?Sized),
-    start: ArrayView2<f64>,
-    sigma: f64,
-    config: &SettleConfig,
-    distance: Option<f64>,
-) -> Settled {
+    let n = start.nrows();
     let mut points = start.to_owned();
-    let mut converged = vec![false; points.nrows()];
-    // the last two step lengths of each point
-    let mut last = vec![[f64::INFINITY; 2]; points.nrows()];
+    let mut status = vec![SettleStatus::Unconverged; n];
+    let mut residuals = vec![f64::INFINITY; n];
+    let mut evaluations = vec![0; n];
+    // the last three step lengths of each point, oldest first
+    let mut last = vec![[f64::INFINITY; 3]; n];
     let mut iterations = 0;
-    while iterations < config.max_iterations && converged.iter().any(|c| !c) {
-        let active: Vec<usize> = (0..points.nrows()).filter(|&i| !converged[i]).collect();
-        let x = points.select(Axis(0), &active);
+    let active = |status: &[SettleStatus]| -> Vec<usize> {
+        (0..n)
+            .filter(|&i| status[i] == SettleStatus::Unconverged)
+            .collect()
+    };
+    while iterations < config.max_iterations {
+        let rows = active(&status);
+        if rows.is_empty() {
+            break;
+        }
+        let x = points.select(Axis(0), &rows);
         let next = denoiser.denoise(x.view(), sigma);
-        for (row, &i) in active.iter().enumerate() {
+        for (row, &i) in rows.iter().enumerate() {
+            evaluations[i] += 1;
             let step = (&next.row(row) - &x.row(row)).mapv(|v| v * v).sum().sqrt();
+            residuals[i] = step;
             points.row_mut(i).assign(&next.row(row));
-            let (rho, before) = (step / last[i][1], last[i][1] / last[i][0]);
-            let linear = rho < 0.999 && (rho - before).abs() < 0.01 * rho;
-            let near = distance.is_some_and(|d| linear && step * rho / (1.0 - rho) < d);
-            converged[i] = step < config.tolerance || near;
-            last[i] = [last[i][1], step];
+            // neutral: three successive step ratios within the margin of 1
+            let [a, b, c] = last[i];
+            let neutral = config.margin > 0.0
+                && [b / a, c / b, step / c]
+                    .iter()
+                    .all(|rho| (rho - 1.0).abs() <= config.margin);
+            status[i] = if !step.is_finite() {
+                SettleStatus::NonFinite
+            } else if step < config.tolerance {
+                SettleStatus::Converged
+            } else if neutral {
+                SettleStatus::Neutral
+            } else {
+                SettleStatus::Unconverged
+            };
+            last[i] = [b, c, step];
         }
         iterations += 1;
     }
     Settled {
         points,
-        converged,
+        status,
+        residuals,
         iterations,
+        evaluations,
     }
+}
+
+/// The flow dx/ds = D(x) − x from every row, by pseudo-transient continuation (module docs).
+/// Points run independently (in parallel), one denoiser row at a time, so the result does not
+/// depend on the thread count or on how the rows are batched.
+pub fn flow(
+    denoiser: &(impl Denoiser + ?Sized),
+    start: ArrayView2<f64>,
+    sigma: f64,
+    config: &SettleConfig,
+) -> Settled {
+    let runs: Vec<(Array1<f64>, SettleStatus, f64, usize, Cost)> = (0..start.nrows())
+        .into_par_iter()
+        .map(|i| {
+            let probe = Probe::new(denoiser, sigma, config.fd_step);
+            let (x, status, residual, steps) = flow_one(&probe, start.row(i), config);
+            (x, status, residual, steps, probe.cost())
+        })
+        .collect();
+    let mut points = start.to_owned();
+    let (mut status, mut residuals, mut evaluations) = (vec![], vec![], vec![]);
+    let mut iterations = 0;
+    for (i, (x, s, r, steps, cost)) in runs.into_iter().enumerate() {
+        points.row_mut(i).assign(&x);
+        status.push(s);
+        residuals.push(r);
+        evaluations.push(cost.rows);
+        iterations = iterations.max(steps);
+    }
+    Settled {
+        points,
+        status,
+        residuals,
+        iterations,
+        evaluations,
+    }
+}
+
+/// One point's flow: its end, status, residual and steps.
+fn flow_one<D: Denoiser + ?Sized>(
+    probe: &Probe<D>,
+    start: ArrayView1<f64>,
+    config: &SettleConfig,
+) -> (Array1<f64>, SettleStatus, f64, usize) {
+    let norm = |v: &Array1<f64>| v.dot(v).sqrt();
+    let krylov = FLOW_KRYLOV.min(start.len());
+    let mut x = start.to_owned();
+    let mut dx = probe.apply(x.view());
+    let mut f = &dx - &x;
+    let mut r = norm(&f);
+    let mut dt = FLOW_FIRST_STEP;
+    // residuals of the last accepted steps, oldest first
+    let mut history: Vec<f64> = vec![];
+    let mut steps = 0;
+    let capped = |mut step: Array1<f64>| {
+        let len = step.dot(&step).sqrt();
+        if len > config.max_step {
+            step *= config.max_step / len;
+        }
+        step
+    };
+    while steps < config.max_iterations {
+        if !r.is_finite() {
+            return (x, SettleStatus::NonFinite, f64::NAN, steps);
+        }
+        if r <= config.tolerance {
+            return (x, SettleStatus::Converged, r, steps);
+        }
+        steps += 1;
+        if config.margin > 0.0 && history.len() >= 3 && r > 0.5 * history[history.len() - 3] {
+            // stagnation: is the rest of the residual along neutral directions?
+            history.clear();
+            let newton = gmres(
+                |v| &v - &probe.jvp_forward(x.view(), dx.view(), v),
+                f.view(),
+                0.1,
+                krylov,
+            )
+            .x;
+            let length = norm(&newton);
+            if length * config.margin >= r {
+                return (x, SettleStatus::Neutral, r, steps);
+            }
+            let trial = &x + &capped(newton);
+            let d_trial = probe.apply(trial.view());
+            let f_trial = &d_trial - &trial;
+            let r_trial = norm(&f_trial);
+            if r_trial < r {
+                // the probe's step is Newton's: continue at its time scale |δ|/|f| ≈ 1/gap
+                dt = dt.max(length / r);
+                (x, dx, f, r) = (trial, d_trial, f_trial, r_trial);
+                continue;
+            }
+        }
+        let shift = 1.0 / dt + 1.0;
+        let step = gmres(
+            |v| &v * shift - &probe.jvp_forward(x.view(), dx.view(), v),
+            f.view(),
+            0.1,
+            krylov,
+        )
+        .x;
+        let trial = &x + &capped(step);
+        let d_trial = probe.apply(trial.view());
+        let f_trial = &d_trial - &trial;
+        let r_trial = norm(&f_trial);
+        if !(r_trial.is_finite() && r_trial <= 2.0 * r) {
+            dt *= 0.25;
+            if dt < 1e-8 {
+                return (x, SettleStatus::Unconverged, r, steps);
+            }
+            continue;
+        }
+        // switched evolution relaxation
+        dt = (dt * r / r_trial).min(1e12);
+        history.push(r_trial);
+        (x, dx, f, r) = (trial, d_trial, f_trial, r_trial);
+    }
+    let status = if r <= config.tolerance {
+        SettleStatus::Converged
+    } else {
+        SettleStatus::Unconverged
+    };
+    (x, status, r, steps)
 }
 
 /// Disjoint sets with path halving: the components of a graph given edge by edge.
@@ -154,39 +435,12 @@ mod tests {
     use ndarray::array;
 
     #[test]
-    fn settle_within_stops_at_the_aitken_distance_of_a_linear_contraction() {
-        // D(x) = 0.99 x from 1: x_n = 0.99^n, and the Aitken estimate |step| ρ/(1 − ρ) is x_n
-        // exactly, so it stops at the first n with 0.99^n < 1e-3 (n = 688), where plain
-        // settling (step 0.01 × 0.99^(n−1) < 1e-12) takes 2,293 iterations
-        let slow = |x: ArrayView2<f64>, _s: f64| x.mapv(|v| 0.99 * v);
-        let cfg = SettleConfig {
-            tolerance: 1e-12,
-            max_iterations: 10_000,
-        };
-        let start = array![[1.0]];
-        let s = settle_within(&slow, start.view(), 1.0, &cfg, 1e-3);
-        assert!(s.converged[0]);
-        assert_eq!(s.iterations, 688);
-        assert!(s.points[[0, 0]] < 1e-3 && s.points[[0, 0]] > 0.99e-3);
-        assert_eq!(settle(&slow, start.view(), 1.0, &cfg).iterations, 2293);
-        // a jump then a slow approach (x ← 0.1 x once past 10, else 0.999 x) is not stopped
-        // by the jump's small ratio: it runs until the linear regime's estimate is small
-        let kink =
-            |x: ArrayView2<f64>, _s: f64| x.mapv(|v| if v > 10.0 { 0.1 * v } else { 0.999 * v });
-        let s = settle_within(&kink, array![[50.0]].view(), 1.0, &cfg, 1e-2);
-        assert!(s.points[[0, 0]] < 1e-2, "{}", s.points[[0, 0]]);
-    }
-
-    #[test]
     fn two_points_settle_on_the_pitchfork_branch() {
         // ±1 at beta = 2: minima at ±0.957504 (theory.md §5); the origin below beta_c = 1.
         let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view()).unwrap();
-        let cfg = SettleConfig {
-            tolerance: 1e-13,
-            max_iterations: 10_000,
-        };
+        let cfg = SettleConfig::unit_step(1e-13, 10_000);
         let s = settle(&den, array![[0.3], [-2.0]].view(), Beta(2.0).sigma(), &cfg);
-        assert!(s.converged.iter().all(|&c| c));
+        assert!(s.status.iter().all(|&c| c == SettleStatus::Converged));
         assert!((s.points[[0, 0]] - 0.957504).abs() < 1e-6);
         assert!((s.points[[1, 0]] + 0.957504).abs() < 1e-6);
         let merged = settle(&den, array![[0.7]].view(), Beta(0.5).sigma(), &cfg);
@@ -199,12 +453,12 @@ mod tests {
     fn points_that_never_settle_are_reported_not_dropped() {
         // D(x) = −x: the origin is fixed, every other point flips sign for ever
         let flip = |x: ArrayView2<f64>, _sigma: f64| x.mapv(|v| -v);
-        let cfg = SettleConfig {
-            tolerance: 1e-9,
-            max_iterations: 7,
-        };
+        let cfg = SettleConfig::unit_step(1e-9, 7);
         let s = settle(&flip, array![[0.0, 0.0], [1.0, -2.0]].view(), 0.1, &cfg);
-        assert_eq!(s.converged, vec![true, false]);
+        assert_eq!(
+            s.status,
+            vec![SettleStatus::Converged, SettleStatus::Unconverged]
+        );
         assert_eq!(s.iterations, 7);
         // the last iterate, after an odd number of flips
         assert_eq!(s.points.row(1).to_vec(), vec![-1.0, 2.0]);
