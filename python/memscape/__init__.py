@@ -195,12 +195,17 @@ def sample(
 
 @dataclass
 class Settled:
-    """Where points ended under ``x ← D(x, sigma)``: ``points``, which ``converged``, and the
-    number of ``iterations`` run."""
+    """Where points ended: ``points``; each one's ``status`` ("converged": |x − D(x)| below the
+    tolerance; "neutral": on a near-neutral set, a continuum of near-fixed points along which
+    it only drifts; "unconverged"; "non_finite"); ``converged``, True where the status is
+    converged or neutral; the most ``iterations`` any point ran; and the denoiser rows each
+    spent (``evaluations``)."""
 
     points: np.ndarray
+    status: List[str]
     converged: np.ndarray
     iterations: int
+    evaluations: np.ndarray
 
 
 def settle(
@@ -208,17 +213,41 @@ def settle(
     x: Any,
     sigma: float,
     *,
+    method: str = "auto",
     tolerance: Optional[float] = None,
-    max_iterations: int = 500,
+    max_iterations: Optional[int] = None,
+    margin: Optional[float] = None,
+    max_step: Optional[float] = None,
 ) -> Settled:
-    """Carries each row of ``x`` to the attractor it sits in by iterating ``x ← D(x, sigma)``
-    until its step is below ``tolerance`` (default: 1e-9 × the data's RMS norm for the exact
-    model, 1e-5 × the RMS norm of ``x`` for a callable, whose arithmetic is usually float32).
-    For the exact model each step lowers the energy (CCCP)."""
-    points, converged, iterations = _memscape.settle(
-        denoiser, _matrix(x, "x"), sigma, tolerance=tolerance, max_iterations=max_iterations
+    """Carries each row of ``x`` to the attractor it sits in.
+
+    ``method="flow"`` follows the flow dx/ds = D(x) − x by pseudo-transient continuation
+    (linearly implicit Euler steps solved by GMRES on finite-difference Jacobian products, the
+    step growing as the residual falls), which converges for any denoiser; ``"unit"`` iterates
+    ``x ← D(x, sigma)``, the flow's unit Euler step: for the exact model the CCCP step, which
+    lowers the energy at every step, but unstable for a trained network whose Jacobian has
+    eigenvalues below −1. ``"auto"`` (default) takes the unit step for the exact model and the
+    flow for everything else.
+
+    A point stops when |x − D(x)| is below ``tolerance`` (default: 1e-9 × the RMS norm of ``x``
+    for the exact model, 1e-5 × for anything else, whose arithmetic is usually float32), or
+    as neutral when what is left of its residual lies along directions with |1 − λ| ≤
+    ``margin`` (default 0.01; 1e-6 for the exact model's flow; 0 for the unit step, which then
+    never stops a point as neutral) and it drifts slower than 0.1 sigma. ``max_iterations``
+    bounds the steps per point (default 200 for the flow, 500 for the unit step),
+    ``max_step`` the length of a flow step (default 0.25 × the RMS norm of ``x``)."""
+    points, status, iterations, evaluations = _memscape.settle(
+        denoiser,
+        _matrix(x, "x"),
+        sigma,
+        tolerance=tolerance,
+        max_iterations=max_iterations,
+        method=method,
+        margin=margin,
+        max_step=max_step,
     )
-    return Settled(points, converged, iterations)
+    converged = np.array([s in ("converged", "neutral") for s in status], dtype=bool)
+    return Settled(points, list(status), converged, iterations, np.array(evaluations, dtype=np.int64))
 
 
 # ---------------------------------------------------------------------------------------------

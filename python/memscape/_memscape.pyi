@@ -95,8 +95,11 @@ def settle(
     sigma: float,
     *,
     tolerance: Optional[float],
-    max_iterations: int,
-) -> Tuple[Array, npt.NDArray[np.bool_], int]: ...
+    max_iterations: Optional[int],
+    method: str,
+    margin: Optional[float],
+    max_step: Optional[float],
+) -> Tuple[Array, List[str], int, List[int]]: ...
 def fixed_points(
     denoiser: Model,
     starts: Array,

@@ -1130,6 +1130,7 @@ fn map<'py>(
         holdout: holdout.map(|h| count("holdout", h, 0)).transpose()?,
         support_quantile,
         pruning: Pruning::Auto,
+        census: Default::default(),
     };
     if let Some(t) = &trainer
         && t.config.architecture == Architecture::Unet
@@ -1254,6 +1255,7 @@ fn dynamics(
             spur_level,
             max_groups: count("attractor_groups", attractor_groups, 1)?,
             eigenvalues,
+            census: Default::default(),
         }),
     };
     request.train.validate().or_raise()?;

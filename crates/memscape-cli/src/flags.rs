@@ -211,6 +211,8 @@ pub struct DynamicsArgs {
     /// dimension (capped at it on 2-D data by default).
     #[arg(long)]
     pub eigenvalues: Option<usize>,
+    #[command(flatten)]
+    pub census: CensusFlags,
     /// An intervention run beside the baseline, as overrides of the training flags, e.g.
     /// `dropout=0.1` or `weight-decay=0.05,ema=0.999`. Repeatable. Keys: dropout,
     /// weight-decay, input-noise, ema, width, depth, lr.
@@ -538,6 +540,34 @@ impl IntegratorArgs {
     }
 }
 
+/// The census's settings (`attractors --checkpoint`, `dynamics`, `map`).
+#[derive(Debug, Args)]
+pub struct CensusFlags {
+    /// Neutral band of the Jacobian spectra: an eigenvalue with |1 − Re λ| ≤ margin leaves a
+    /// point's index undecided, and a stable set with such eigenvalues is a manifold
+    /// attractor (a continuum of near-fixed points). In (0, 1).
+    #[arg(long, default_value_t = memscape::analysis::attractor::DEFAULT_MARGIN, allow_negative_numbers = true)]
+    pub margin: f64,
+    /// The settling flow dx/ds = D(x) − x stops a sample at |x − D(x)| ≤ this (data units;
+    /// default 1e-5 × the data's RMS norm for a network, 1e-9 × for the exact model).
+    #[arg(long, allow_negative_numbers = true)]
+    pub settle_tol: Option<f64>,
+    /// The settling flow's longest step (data units; default 0.25 × the data's RMS norm).
+    #[arg(long, allow_negative_numbers = true)]
+    pub settle_max_step: Option<f64>,
+}
+
+impl CensusFlags {
+    /// The library's settings.
+    pub fn settings(&self) -> memscape::analysis::attractor::CensusSettings {
+        memscape::analysis::attractor::CensusSettings {
+            margin: self.margin,
+            settle_tolerance: self.settle_tol,
+            settle_max_step: self.settle_max_step,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SampleArgs {
     #[command(flatten)]
@@ -647,6 +677,8 @@ pub struct MapArgs {
     #[arg(long)]
     pub holdout: Option<usize>,
     #[command(flatten)]
+    pub census: CensusFlags,
+    #[command(flatten)]
     pub pruning: PruningArgs,
     #[command(flatten)]
     pub support: SupportArgs,
@@ -740,6 +772,8 @@ pub struct AttractorsArgs {
     /// dimension; default 10, capped at it).
     #[arg(long)]
     pub eigenvalues: Option<usize>,
+    #[command(flatten)]
+    pub census: CensusFlags,
     /// With --checkpoint: critical recovery levels of the stable points with the largest
     /// basins, this many (0: none).
     #[arg(long, default_value_t = 4)]

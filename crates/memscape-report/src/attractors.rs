@@ -11,11 +11,11 @@ use plotters::prelude::*;
 use crate::phase::{Figure, register_font, save};
 use crate::{RunFileError, RunReader};
 
-const COUNTS_SIZE: (u32, u32) = (1000, 720);
+const COUNTS_SIZE: (u32, u32) = (1200, 720);
 const SIZE: (u32, u32) = (900, 560);
 
 /// The kinds drawn, their JSON keys and colours.
-const KINDS: [(&str, &str, RGBColor); 4] = [
+const KINDS: [(&str, &str, RGBColor); 5] = [
     ("memories", "memory", RGBColor(214, 39, 40)),
     ("spurious attractors", "spurious", RGBColor(255, 127, 14)),
     ("saddles", "saddle", RGBColor(44, 160, 44)),
@@ -24,10 +24,14 @@ const KINDS: [(&str, &str, RGBColor); 4] = [
         "off_support",
         RGBColor(127, 127, 127),
     ),
+    ("manifolds", "manifold", RGBColor(31, 119, 180)),
 ];
 
-/// (K, step) → seed-mean count of each kind in `KINDS` order.
-type Counts = BTreeMap<(u64, u64), [f64; 4]>;
+/// Panels of the counts figure: the kinds, then the unsettled share.
+const PANELS: usize = KINDS.len() + 1;
+
+/// (K, step) → seed-mean count of each kind in `KINDS` order, then the unsettled share.
+type Counts = BTreeMap<(u64, u64), [f64; PANELS]>;
 
 /// A tau per K: (K, tau, lo, hi), bounds None when open.
 type Taus = Vec<(f64, f64, Option<f64>, Option<f64>)>;
@@ -74,22 +78,24 @@ fn read(results: &serde_json::Value) -> Option<Attractors> {
     if rows.is_empty() {
         return None;
     }
-    let mut sums: BTreeMap<(u64, u64), ([f64; 4], f64)> = BTreeMap::new();
+    let mut sums: BTreeMap<(u64, u64), ([f64; PANELS], f64)> = BTreeMap::new();
     let last = rows.iter().filter_map(|r| r["step"].as_u64()).max()?;
     let mut basins = vec![];
     for r in &rows {
         let (k, step) = (r["k"].as_u64()?, r["step"].as_u64()?);
         let a = &r["attractors"];
-        let e = sums.entry((k, step)).or_insert(([0.0; 4], 0.0));
+        let e = sums.entry((k, step)).or_insert(([0.0; PANELS], 0.0));
         for (i, (_, key, _)) in KINDS.iter().enumerate() {
             e.0[i] += a["counts"][key].as_f64().unwrap_or(0.0);
         }
+        e.0[KINDS.len()] += a["unsettled_share"].as_f64().unwrap_or(0.0);
         e.1 += 1.0;
         if step == last {
             for (i, key) in [
                 (0, "memory_basins"),
                 (1, "spurious_basins"),
                 (3, "off_support_basins"),
+                (4, "manifold_basins"),
             ] {
                 for b in a[key]
                     .as_array()
@@ -135,14 +141,18 @@ impl Figure for CountPanels<'_> {
         root.fill(&WHITE)?;
         let (title, body) = root.split_vertically(36);
         title.titled(
-            "Fixed points of the network at sigma_min along training (seed means)",
+            "Attractors of the network at sigma_min along training (seed means)",
             ("sans-serif", 20),
         )?;
         let (lo, hi) = (
             a.steps[0],
             a.steps[a.steps.len() - 1].max(a.steps[0] * 1.01),
         );
-        for (i, (panel, (name, _, _))) in body.split_evenly((2, 2)).iter().zip(KINDS).enumerate() {
+        let names = KINDS
+            .iter()
+            .map(|k| k.0)
+            .chain(["unsettled share of the samples"]);
+        for (i, (panel, name)) in body.split_evenly((2, 3)).iter().zip(names).enumerate() {
             let top = a.counts.values().map(|c| c[i]).fold(1.0f64, f64::max) * 1.1;
             let mut chart = ChartBuilder::on(panel)
                 .caption(name, ("sans-serif", 16))
@@ -153,7 +163,7 @@ impl Figure for CountPanels<'_> {
             chart
                 .configure_mesh()
                 .x_desc("training step (log)")
-                .y_desc("count")
+                .y_desc(if i < KINDS.len() { "count" } else { "share" })
                 .label_style(("sans-serif", 12))
                 .axis_desc_style(("sans-serif", 13))
                 .draw()?;
@@ -316,7 +326,7 @@ impl Figure for BasinPlot<'_> {
             .disable_x_mesh()
             .draw()?;
         for (kind, (name, _, color)) in KINDS.iter().enumerate() {
-            let offset = (kind as f64 - 1.5) * 0.18;
+            let offset = (kind as f64 - 2.0) * 0.15;
             let pts: Vec<(f64, f64)> = a
                 .basins
                 .iter()

@@ -132,8 +132,13 @@ fn phase_section(
             )
         } else {
             format!(
-                "{} memories, {} spurious, {} off-support, {} saddles, {} uncertain",
-                c["memory"], c["spurious"], c["off_support"], c["saddle"], c["uncertain"]
+                "{} memories, {} spurious, {} off-support, {} manifolds, {} saddles, {} uncertain",
+                c["memory"],
+                c["spurious"],
+                c["off_support"],
+                c["manifold"],
+                c["saddle"],
+                c["uncertain"]
             )
         };
         for (stem, what) in [("landscape", "energy landscape"), ("basins", "basins")] {
@@ -151,12 +156,12 @@ fn phase_section(
             );
         }
     }
-    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>exact quality (held-out)</th><th>attractors</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>exact quality (held-out)</th><th>attractors</th><th>memories / spurious / off-support / manifolds (dimensions) / saddles / uncertain</th><th>unsettled</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
     for r in &results.rows {
         let (db, hdb, f) = (&r.clusters.dbscan, &r.clusters.hdbscan, &r.fractions);
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
             escape(&r.model),
             r.k,
             estimate(f.memorized, f.ci.memorized),
@@ -177,6 +182,30 @@ fn phase_section(
                 None => "—".to_string(),
             },
             r.num_attractors,
+            match &r.census {
+                Some(c) => {
+                    let n = &c.counts;
+                    format!(
+                        "{} / {} / {} / {} ({}) / {} / {}",
+                        n.memory,
+                        n.spurious,
+                        n.off_support,
+                        n.manifold,
+                        c.manifold_dimensions
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        n.saddle,
+                        n.uncertain
+                    )
+                }
+                None => "—".to_string(),
+            },
+            match &r.census {
+                Some(c) => estimate(c.unsettled_share, c.unsettled_ci),
+                None => "—".to_string(),
+            },
             db.clusters,
             db.spurious,
             hdb.clusters,
@@ -184,7 +213,7 @@ fn phase_section(
             r.clusters.single_linkage.clusters,
         );
     }
-    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: distinct states the samples settle into when the denoiser is iterated at sigma_min. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: the distinct stable points and manifolds that hold samples in the attractor census at sigma_min: each sample follows the flow dx/ds = D(x) − x (the exact model by its unit step x ← D(x), a network by pseudo-transient continuation); Newton polishes each group's point and Arnoldi certifies its index; a manifold is a connected set of near-fixed points whose Jacobian has eigenvalues within the margin of 1 (its dimension: how many); saddles are those Newton finds from the midpoints of neighbouring stable points. Unsettled: samples in no basin (flow not converged, on a flat set, at a saddle), with its bootstrap 95% interval. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
 }
 
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.
@@ -289,13 +318,27 @@ fn attractors_along_training(
     out.push_str("<section><h2>Attractors along training</h2>");
     let _ = write!(
         out,
-        "<p>At every checkpoint the samples settle under x ← D(x, sigma_min); matrix-free Newton–Krylov from each group of settled samples (and from midpoints of neighbouring stable points) finds the network's fixed points, and Arnoldi on finite-difference Jacobian products gives each one's rightmost eigenvalues: a certified index 0 near a training pattern is a memory, elsewhere on the data's support a spurious attractor, off it an off-support attractor; index ≥ 1 a saddle. <b>tau_spur</b> is the first step at which the seed-averaged share of samples in spurious basins reaches {}; its interval, the ratio tau_spur/tau_mem and the exponent gap come from the same bootstrap resamples as tau_mem (seeds, then samples).</p>",
+        "<p>At every checkpoint each sample follows the flow dx/ds = D(x) − x at sigma_min (pseudo-transient continuation: x ← D(x) itself diverges where the network's Jacobian has eigenvalues below −1); Newton–Krylov polishes the point of each group of settled samples to round-off, and Arnoldi on finite-difference Jacobian products certifies its index from the rightmost part of its spectrum: a certified index 0 near a training pattern is a memory, elsewhere on the data's support a spurious attractor, off it an off-support attractor; a connected set of near-fixed points with eigenvalues within the margin of 1 a manifold; index ≥ 1 a saddle (also found from midpoints, strings and softest directions). Basins count samples whose flow converged; the rest are unsettled. <b>tau_spur</b> is the first step at which the seed-averaged share of samples in <i>persistent</i> spurious basins (a certified stable point within delta_m of the attractor at the next checkpoint; the last checkpoint has none) reaches {}; its interval, the ratio tau_spur/tau_mem and the exponent gap come from the same bootstrap resamples as tau_mem (seeds, then samples). A checkpoint whose census holds no attractor with more than half the samples unsettled (D near the identity, early in training) is too early to read.</p>",
         results["spur_level"]
     );
+    let early: Vec<String> = results["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["attractors"]["readable"] == false)
+        .map(|r| format!("K = {} seed {} step {}", r["k"], r["seed"], r["step"]))
+        .collect();
+    if !early.is_empty() {
+        let _ = write!(
+            out,
+            "<p><b>Too early to read</b> (no attractor, most samples unsettled): {}.</p>",
+            escape(&early.join("; "))
+        );
+    }
     figure(
         reader,
         "attractor_counts",
-        "Seed-mean counts of memories, spurious attractors, saddles and off-support attractors against the training step, one line per K. From <code>results.json</code> (rows' <code>attractors</code>); every point is in <code>attractors.csv</code>.",
+        "Seed-mean counts of memories, spurious attractors, manifolds, saddles and off-support attractors, and the unsettled share, against the training step, one line per K. From <code>results.json</code> (rows' <code>attractors</code>); every point is in <code>attractors.csv</code>.",
         out,
         problems,
     );
@@ -525,16 +568,24 @@ fn trained_attractors_section(
     let n = |v: &serde_json::Value| v.as_f64().map_or("—".to_string(), |v| format!("{v:.4}"));
     let _ = write!(
         out,
-        "<section><h2>Fixed points of the network at step {} at sigma = {}</h2><p><b>{}</b> memories, <b>{}</b> spurious, <b>{}</b> off-support, <b>{}</b> saddles, <b>{}</b> uncertain (index not certified), from {} samples stopped at this sigma ({} did not settle). Matrix-free Newton–Krylov from the settled samples' groups and from midpoints of neighbouring stable points; kinds from the rightmost eigenvalues of the Jacobian (Arnoldi on finite-difference products).</p>",
+        "<section><h2>Fixed points of the network at step {} at sigma = {}</h2><p><b>{}</b> memories, <b>{}</b> spurious, <b>{}</b> off-support, <b>{}</b> manifolds, <b>{}</b> saddles, <b>{}</b> uncertain (index not certified), from {} samples stopped at this sigma; <b>{}</b> unsettled ({} [{}, {}]: {}). Each sample follows the flow dx/ds = D(x) − x by pseudo-transient continuation (x ← D(x) itself diverges where the Jacobian has eigenvalues below −1); Newton–Krylov polishes each group's point to round-off, and Arnoldi on finite-difference products certifies its index from the rightmost part of the spectrum (every eigenvalue above 1 − margin, margin {}). A manifold is a connected set of near-fixed points with eigenvalues within the margin of 1. Saddles also from midpoints, strings and softest directions between stable points. The census cost {} denoiser rows, {} × what drawing the samples cost.</p>",
         a["step"],
         a["sigma"],
         c["memory"],
         c["spurious"],
         c["off_support"],
+        c["manifold"],
         c["saddle"],
         c["uncertain"],
         a["census"]["num_samples"],
-        a["census"]["unsettled"]
+        a["census"]["unsettled"],
+        n(&a["census"]["unsettled_share"]),
+        n(&a["census"]["unsettled_ci"][0]),
+        n(&a["census"]["unsettled_ci"][1]),
+        a["census"]["unsettled_reasons"],
+        a["census"]["config"]["fixed"]["margin"],
+        a["census"]["rows"],
+        n(&a["census"]["rows_to_sampling"]),
     );
     if a["grids"].is_object() {
         figure(
@@ -547,12 +598,12 @@ fn trained_attractors_section(
         figure(
             reader,
             "basins",
-            "Basins: each grid point coloured by the fixed point it settles to (x ← D(x, sigma), at most 500 iterations), grey where it ends elsewhere. From <code>basin_map.npy</code>.",
+            "Basins: each grid point coloured by the attractor its flow dx/ds = D(x) − x settles in, grey where it ends elsewhere. From <code>basin_map.npy</code>.",
             out,
             problems,
         );
     }
-    out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>certified</th><th>basin</th><th>gap 1 − Re λ_max</th><th>‖J − Jᵀ‖/‖J‖</th><th>to nearest pattern</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>certified</th><th>basin (95% CI)</th><th>gap 1 − Re λ_max</th><th>leading eigenvalues (Re)</th><th>dimension, extent</th><th>‖J − Jᵀ‖/‖J‖</th><th>to nearest pattern</th></tr></thead><tbody>");
     for (i, p) in a["critical_points"]
         .as_array()
         .into_iter()
@@ -562,12 +613,30 @@ fn trained_attractors_section(
     {
         let _ = write!(
             out,
-            "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             p["kind"].as_str().unwrap_or("?"),
             p["index"],
-            p["certified"],
+            match p["uncertain"].as_str() {
+                Some(why) => format!("no ({})", why.replace('_', " ")),
+                None => p["certified"].to_string(),
+            },
             n(&p["basin"]),
+            n(&p["basin_ci"][0]),
+            n(&p["basin_ci"][1]),
             n(&p["gap"]),
+            p["eigenvalues"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(4)
+                .filter_map(|v| v[0].as_f64())
+                .map(|v| format!("{v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match (p["dimension"].as_u64(), p["extent"].as_f64()) {
+                (Some(d), Some(e)) => format!("{d}, {e:.3}"),
+                _ => "—".to_string(),
+            },
             n(&p["asymmetry"]),
             n(&p["nearest_train"]),
         );

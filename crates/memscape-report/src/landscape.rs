@@ -21,6 +21,7 @@ fn kind_style(kind: &str) -> (RGBColor, &'static str) {
         "saddle" => (RGBColor(44, 160, 44), "saddle"),
         "off_support" => (RGBColor(127, 127, 127), "stable, off the data's support"),
         "uncertain" => (RGBColor(188, 189, 34), "index not certified"),
+        "manifold" => (RGBColor(31, 119, 180), "manifold (its best point)"),
         _ => (RGBColor(148, 103, 189), "maximum"),
     }
 }
@@ -186,6 +187,7 @@ fn draw<DB: DrawingBackend>(
         "off_support",
         "saddle",
         "uncertain",
+        "manifold",
         "maximum",
     ] {
         let (color, label) = kind_style(kind);

@@ -218,6 +218,7 @@ impl DynamicsSettings {
             spur_level: self.spur_level,
             max_groups: self.max_groups,
             eigenvalues,
+            census: Default::default(),
         }))
     }
 }
@@ -441,6 +442,7 @@ impl Spec {
                                         holdout: Some(holdout),
                                         support_quantile: file.map.support_quantile,
                                         pruning: file.map.pruning,
+                                        census: Default::default(),
                                     },
                                     train: train.clone(),
                                 },

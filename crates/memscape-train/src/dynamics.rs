@@ -5,10 +5,15 @@
 //!
 //! At every checkpoint the samples' attractors are also counted by kind with their basins
 //! ([`memscape::analysis::attractor`], at the sampler's sigma_min). **tau_spur(K)** is the first
-//! crossing of the seed-averaged share of samples that settle into spurious attractors (stable
-//! fixed points on the data's support that are not memories) at `spur_level` (default 0.1),
-//! interpolated like tau_mem. The ratio tau_spur/tau_mem per K and the difference of the two
-//! power-law exponents come from the same resamples as both taus (paired).
+//! crossing of the seed-averaged share of samples whose flow settles into a *persistent*
+//! spurious attractor at `spur_level` (default 0.1), interpolated like tau_mem: a certified
+//! stable fixed point on the data's support that is not a memory, with a certified stable
+//! point within delta_m of it at the next checkpoint. A transient state of a near-identity
+//! network is neither certified nor persistent, and a network whose D is near the identity has
+//! no attractors at all: its checkpoint is marked too early to read (`readable: false`). The
+//! last checkpoint has no next one, so its spurious attractors are not counted. The ratio
+//! tau_spur/tau_mem per K and the difference of the two power-law exponents come from the
+//! same resamples as both taus (paired).
 //!
 //! Bootstrap: each resample draws the seeds with replacement and, inside every drawn seed and
 //! checkpoint, the samples with replacement; it recomputes the seed-averaged f_mem curve of
@@ -18,7 +23,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use memscape::analysis::attractor::{AttractorKind, Census, CensusConfig, KindCounts, census};
+use memscape::analysis::attractor::{
+    AttractorKind, CensusConfig, CensusSettings, CensusSummary, census,
+};
 use memscape::analysis::classify::{
     Class, Classification, Fractions, ThresholdSpec, censored_interval, classify, fractions,
     percentile_interval,
@@ -75,6 +82,8 @@ pub struct AttractorRequest {
     pub max_groups: usize,
     /// Rightmost eigenvalues per fixed point (at most the dimension).
     pub eigenvalues: usize,
+    /// The census's margin and settling.
+    pub census: CensusSettings,
 }
 
 impl Default for AttractorRequest {
@@ -83,54 +92,7 @@ impl Default for AttractorRequest {
             spur_level: 0.1,
             max_groups: 64,
             eigenvalues: 6,
-        }
-    }
-}
-
-/// One checkpoint's attractors: counts by kind, basin shares, and the shares of samples in
-/// memory and spurious basins.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AttractorRow {
-    pub counts: KindCounts,
-    /// Basin shares of the memory, spurious and off-support attractors, largest first.
-    pub memory_basins: Vec<f64>,
-    pub spurious_basins: Vec<f64>,
-    pub off_support_basins: Vec<f64>,
-    pub memory_mass: f64,
-    pub spurious_mass: f64,
-    /// Samples that did not settle, and Newton starts that did not converge.
-    pub unsettled: usize,
-    pub unconverged_starts: usize,
-    /// Denoiser rows spent by Newton, Arnoldi and the asymmetry probes.
-    pub rows: usize,
-    /// Median asymmetry ‖J − Jᵀ‖/‖J‖ over the stable points (None: none measured).
-    pub asymmetry: Option<f64>,
-}
-
-impl AttractorRow {
-    fn of(c: &Census) -> Self {
-        let kinds = c.sample_kinds();
-        let mass = |kind: AttractorKind| {
-            kinds.iter().filter(|k| **k == Some(kind)).count() as f64 / kinds.len() as f64
-        };
-        let mut asym: Vec<f64> = c
-            .attractors
-            .iter()
-            .filter(|a| a.index == Some(0))
-            .filter_map(|a| a.asymmetry)
-            .collect();
-        asym.sort_by(f64::total_cmp);
-        AttractorRow {
-            counts: c.counts,
-            memory_basins: c.basins(AttractorKind::Memory),
-            spurious_basins: c.basins(AttractorKind::Spurious),
-            off_support_basins: c.basins(AttractorKind::OffSupport),
-            memory_mass: mass(AttractorKind::Memory),
-            spurious_mass: mass(AttractorKind::Spurious),
-            unsettled: c.unsettled,
-            unconverged_starts: c.unconverged_starts,
-            rows: c.cost.total(),
-            asymmetry: (!asym.is_empty()).then(|| asym[asym.len() / 2]),
+            census: CensusSettings::default(),
         }
     }
 }
@@ -158,7 +120,7 @@ pub struct DynamicsRow {
     pub quality: Option<Quality>,
     /// The exact quality of the samples where the data's distribution is known.
     pub exact_quality: Option<ExactQuality>,
-    pub attractors: Option<AttractorRow>,
+    pub attractors: Option<CensusSummary>,
 }
 
 impl DynamicsRow {
@@ -274,6 +236,51 @@ pub struct DynamicsUnit {
     pub grid: Vec<GridCell>,
 }
 
+/// What persistence needs of one checkpoint's census: each sample's spurious attractor (its
+/// position), and where the certified stable points are.
+struct Checkpoint {
+    spurious_of_sample: Vec<Option<Vec<f64>>>,
+    stable: Vec<Vec<f64>>,
+}
+
+impl Checkpoint {
+    fn of(c: &memscape::analysis::attractor::Census) -> Self {
+        let kind = |i: usize| c.attractors[i].kind;
+        Checkpoint {
+            spurious_of_sample: c
+                .sample_attractor
+                .iter()
+                .map(|a| {
+                    a.filter(|&i| kind(i) == AttractorKind::Spurious)
+                        .map(|i| c.attractors[i].x.clone())
+                })
+                .collect(),
+            stable: c
+                .attractors
+                .iter()
+                .filter(|a| a.certified && a.index == Some(0))
+                .map(|a| a.x.clone())
+                .collect(),
+        }
+    }
+
+    /// Per sample: in a spurious basin whose attractor has a certified stable point within
+    /// `radius` at the next checkpoint (false throughout at the last checkpoint, which has
+    /// none to persist to).
+    fn persistent(&self, next: Option<&Checkpoint>, radius: f64) -> Vec<bool> {
+        self.spurious_of_sample
+            .iter()
+            .map(|x| match (x, next) {
+                (Some(x), Some(next)) => next
+                    .stable
+                    .iter()
+                    .any(|p| memscape::analysis::distance::squared_distance(x, p).sqrt() <= radius),
+                _ => false,
+            })
+            .collect()
+    }
+}
+
 /// A study's checked request and the dataset it runs on.
 #[derive(Debug)]
 pub struct DynamicsPlan {
@@ -322,10 +329,11 @@ impl DynamicsPlan {
                 request.fmem_level,
             ));
         }
-        if let Some(a) = &request.attractors
-            && !(a.spur_level > 0.0 && a.spur_level <= 1.0)
-        {
-            return Err(Error::invalid("spur_level", "in (0, 1]", a.spur_level));
+        if let Some(a) = &request.attractors {
+            if !(a.spur_level > 0.0 && a.spur_level <= 1.0) {
+                return Err(Error::invalid("spur_level", "in (0, 1]", a.spur_level));
+            }
+            a.census.validate()?;
         }
         let largest = *request.ks.last().expect("non-empty");
         Split::new(pool.num_patterns(), request.holdout, request.subset_seed)?
@@ -372,15 +380,18 @@ impl DynamicsPlan {
             .transpose()?;
         let dim = train_set.points.ncols();
         let resolved = request.thresholds.resolve(train_set.points.view())?;
-        let census_config = request.attractors.map(|a| {
+        let census_config = request.attractors.map(|a| -> Result<CensusConfig> {
             let mut c =
                 CensusConfig::trained(scale, resolved.delta_s, resolved.delta_m, a.eigenvalues);
             c.fixed.max_arnoldi = dim.min(c.fixed.max_arnoldi);
             c.fixed.asymmetry_probes = 8;
             c.fixed.seed = request.plan.seed;
             c.max_groups = a.max_groups;
-            c
+            c.resamples = request.resamples;
+            a.census.apply(&mut c)?;
+            Ok(c)
         });
+        let census_config = census_config.transpose()?;
         if let Some(c) = &census_config {
             // before any training: an eigenvalue count past the dimension is refused here
             c.fixed.validate(dim)?;
@@ -400,6 +411,7 @@ impl DynamicsPlan {
             losses: vec![],
             grid: vec![],
         };
+        let mut spurious_at: Vec<Checkpoint> = vec![];
         let run = train(
             &config,
             train_set.points.view(),
@@ -433,12 +445,7 @@ impl DynamicsPlan {
                     })
                     .transpose()?;
                 if let Some(a) = &attractors {
-                    unit.spurious_flags.push(
-                        a.sample_kinds()
-                            .iter()
-                            .map(|k| *k == Some(AttractorKind::Spurious))
-                            .collect(),
-                    );
+                    spurious_at.push(Checkpoint::of(a));
                     unit.attractors
                         .extend(a.attractors.iter().map(|x| AttractorRecord {
                             k,
@@ -456,7 +463,7 @@ impl DynamicsPlan {
                     test_loss: point.test_loss,
                     quality,
                     exact_quality: request.data.exact_quality(samples.view()),
-                    attractors: attractors.as_ref().map(AttractorRow::of),
+                    attractors: attractors.as_ref().map(CensusSummary::of),
                 });
                 unit.fmem_flags.push(c.ratio_memorized.clone());
                 if keep_grid {
@@ -473,6 +480,15 @@ impl DynamicsPlan {
             },
         )?;
         unit.losses = run.losses;
+        // a spurious attractor counts once it persists to the next checkpoint
+        for i in 0..spurious_at.len() {
+            let flags = spurious_at[i].persistent(spurious_at.get(i + 1), resolved.delta_m);
+            let share = flags.iter().filter(|&&f| f).count() as f64 / flags.len().max(1) as f64;
+            if let Some(a) = unit.rows[i].attractors.as_mut() {
+                a.persistent_spurious_mass = Some(share);
+            }
+            unit.spurious_flags.push(flags);
+        }
         Ok(unit)
     }
 

@@ -8,13 +8,15 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::attractor::{
+    CensusConfig, CensusSettings, CensusSummary, SaddleSearch, census,
+};
 use crate::analysis::capacity::{Capacities, CapacityIntervals, capacities, capacity_intervals};
 use crate::analysis::classify::{
     Class, Classification, FractionValues, Fractions, Resolved, ThresholdSpec, classify, fractions,
 };
 use crate::analysis::cluster::{ClusterCounts, cluster_samples};
 use crate::analysis::embed::Nonlinear;
-use crate::analysis::settle::{SettleConfig, group, settle};
 use crate::analysis::support::{self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate};
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, ExactQuality, Patterns, data_scale};
@@ -297,6 +299,9 @@ pub struct MapRequest {
     pub support_quantile: f64,
     /// Whether the exact denoiser may skip negligible patterns ([`Pruning`]).
     pub pruning: Pruning,
+    /// The attractor census of every K: margin and settling.
+    #[serde(default)]
+    pub census: CensusSettings,
 }
 
 /// Held-out points `map` keeps aside by default.
@@ -310,12 +315,8 @@ const NONLINEAR_POINTS: usize = 1000;
 /// al.'s toy, which stops at sigma ≈ 0.03.
 pub const MAP_SIGMA_MIN: f64 = 0.02;
 
-/// Settling: at most this many denoiser iterations, to a step below 1e-9 × the data scale for
-/// the exact model (f64) and 1e-5 × for a trained network (f32 arithmetic: its iterates move
-/// by round-off of ~1e-7 relative and never meet the f64 tolerance).
-const SETTLE_ITERATIONS: usize = 500;
-const SETTLE_TOLERANCE: f64 = 1e-9;
-const TRAINED_SETTLE_TOLERANCE: f64 = 1e-5;
+/// Rightmost Jacobian eigenvalues per fixed point in a map's census (at most the dimension).
+const MAP_EIGENVALUES: usize = 6;
 
 /// One K of a phase map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,10 +324,13 @@ pub struct MapRow {
     pub k: usize,
     pub model: String,
     pub fractions: Fractions,
-    /// Distinct attractors reached: settled samples grouped at resolution delta_s.
+    /// Distinct attractors reached (stable points and manifolds that hold samples).
     pub num_attractors: usize,
-    /// Share of samples whose settling converged.
+    /// Share of samples whose settling converged (or settled on a near-neutral set).
     pub settled: f64,
+    /// The attractor census at sigma_min: counts by kind (saddles from the midpoints of
+    /// neighbouring stable points), basins, the unsettled share.
+    pub census: Option<CensusSummary>,
     /// Clusters of the settled samples: DBSCAN and single linkage at the automatic threshold,
     /// HDBSCAN
     /// (an independent count of the attractors, each labelled by its samples' majority class).
@@ -382,8 +386,8 @@ pub struct MapPoint {
     #[serde(skip)]
     pub attractors: Array2<f64>,
     pub classification: Classification,
-    /// The group of the point each sample settles into.
-    pub attractor_of: Vec<usize>,
+    /// The census attractor each sample settles into (None: unsettled).
+    pub attractor_of: Vec<Option<usize>>,
     /// DBSCAN cluster of each sample (`None`: noise).
     pub cluster_of: Vec<Option<usize>>,
     /// `embedding.csv` rows ([`EMBEDDING_HEADER`]); the exact model's only, else empty.
@@ -476,6 +480,7 @@ impl MapPlan {
         if request.num_samples < 2 {
             return Err(Error::invalid("num_samples", "≥ 2", request.num_samples));
         }
+        request.census.validate()?;
         let largest = *request.ks.last().expect("non-empty");
         let holdout = match request.holdout {
             Some(h) => h,
@@ -531,7 +536,7 @@ impl MapPlan {
         let gate = self.gate(&train)?;
         let den =
             EmpiricalDenoiser::<f64>::new(train.points.view())?.with_pruning(self.request.pruning);
-        let mut m = self.measure("exact", &den, &train, gate.as_ref(), SETTLE_TOLERANCE)?;
+        let mut m = self.measure("exact", &den, &train, gate.as_ref(), true)?;
         m.row.pruning = den.pruning_tolerance().map(|_| den.pruning_stats());
         m.embedding = embedding_rows(
             k,
@@ -552,39 +557,52 @@ impl MapPlan {
         let net = model.fit(&train)?;
         let fit_s = clock.elapsed().as_secs_f64();
         let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
-        let mut m = self.measure(
-            model.name(),
-            &den,
-            &train,
-            gate.as_ref(),
-            TRAINED_SETTLE_TOLERANCE,
-        )?;
+        let mut m = self.measure(model.name(), &den, &train, gate.as_ref(), false)?;
         m.row.seconds += fit_s;
         Ok(m)
     }
 
-    /// Samples `den`, settles the samples to `tolerance` × the data scale and classifies them
-    /// against `train`.
+    /// Samples `den`, classifies the samples against `train`, and runs the attractor census
+    /// from them at sigma_min (the exact model's, with its unit step, or a network's).
     fn measure(
         &self,
         model: &str,
         den: &impl Denoiser,
         train: &Patterns,
         gate: Option<&SupportGate>,
-        tolerance: f64,
+        exact: bool,
     ) -> Result<MapPoint> {
-        let settle_config = &SettleConfig::unit_step(tolerance * self.scale, SETTLE_ITERATIONS);
         let (request, sampler) = (&self.request, &self.sampler);
         let clock = Instant::now();
         let k = train.num_patterns();
         let raw = sampler::sample(den, train.dim(), request.num_samples, sampler, &mut ())?;
-        let settled = settle(den, raw.view(), sampler.schedule.sigma_min, settle_config);
         let c = classify(
             train.points.view(),
             raw.view(),
             None,
             &request.thresholds,
             gate,
+        )?;
+        let eigenvalues = MAP_EIGENVALUES.min(train.dim());
+        let (delta_s, delta_m) = (c.thresholds.delta_s, c.thresholds.delta_m);
+        let mut config = if exact {
+            CensusConfig::exact(self.scale, delta_s, delta_m, eigenvalues)
+        } else {
+            CensusConfig::trained(self.scale, delta_s, delta_m, eigenvalues)
+        };
+        config.fixed.max_arnoldi = train.dim().min(config.fixed.max_arnoldi);
+        config.fixed.asymmetry_probes = 0;
+        config.fixed.seed = request.plan.seed ^ k as u64;
+        config.saddle_search = SaddleSearch::Midpoints;
+        config.resamples = request.resamples;
+        request.census.apply(&mut config)?;
+        let landscape = census(
+            den,
+            train.points.view(),
+            raw.view(),
+            sampler.schedule.sigma_min,
+            gate,
+            &config,
         )?;
         let heldout = gate.map(|_| self.heldout.view());
         let quality = heldout
@@ -594,17 +612,21 @@ impl MapPlan {
         let exact_quality_heldout = heldout
             .and_then(|h| request.data.exact_quality(h))
             .map(|q| q.value);
-        let (attractor_of, num_attractors) = group(settled.points.view(), c.thresholds.delta_s)?;
-        let ([cluster_of, _, _], clusters) = cluster_samples(settled.points.view(), &c.classes)?;
-        let converged =
-            settled.settled().iter().filter(|&&c| c).count() as f64 / request.num_samples as f64;
+        let ([cluster_of, _, _], clusters) =
+            cluster_samples(landscape.settled_points.view(), &c.classes)?;
+        let num_attractors = landscape
+            .attractors
+            .iter()
+            .filter(|a| a.kind.is_attractor() && a.basin > 0.0)
+            .count();
         Ok(MapPoint {
             row: MapRow {
                 k,
                 model: model.to_string(),
                 fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
                 num_attractors,
-                settled: converged,
+                settled: landscape.settled as f64 / request.num_samples as f64,
+                census: Some(CensusSummary::of(&landscape)),
                 clusters,
                 thresholds: c.thresholds,
                 support: c.support,
@@ -615,9 +637,9 @@ impl MapPlan {
                 seconds: clock.elapsed().as_secs_f64(),
             },
             samples: raw,
-            attractors: settled.points,
+            attractor_of: landscape.sample_attractor.clone(),
+            attractors: landscape.settled_points,
             classification: c,
-            attractor_of,
             cluster_of,
             embedding: String::new(),
         })
@@ -782,13 +804,14 @@ fn nonlinear_rows(
 pub const EMBEDDING_HEADER: &str = "k,kind,index,pc1,pc2,class,attractor,cluster";
 
 /// CSV rows of a joint PCA of patterns and samples ([`EMBEDDING_HEADER`]): `attractor` is the
-/// group of the point each sample settles into, `cluster` its DBSCAN cluster (empty: noise).
+/// census attractor each sample settles into (empty: unsettled), `cluster` its DBSCAN cluster
+/// (empty: noise).
 fn embedding_rows(
     k: usize,
     patterns: &Array2<f64>,
     samples: &Array2<f64>,
     c: &Classification,
-    attractor_of: &[usize],
+    attractor_of: &[Option<usize>],
     cluster_of: &[Option<usize>],
 ) -> Result<String> {
     let both = ndarray::concatenate(ndarray::Axis(0), &[patterns.view(), samples.view()])
@@ -809,6 +832,7 @@ fn embedding_rows(
     {
         let r = patterns.nrows() + i;
         let cluster = cluster.map_or(String::new(), |c| c.to_string());
+        let attractor = attractor.map_or(String::new(), |a| a.to_string());
         out += &format!(
             "{k},sample,{i},{},{},{},{attractor},{cluster}\n",
             pc(r, 0),
@@ -831,6 +855,9 @@ pub struct PhaseRow {
     pub quality: Option<Quality>,
     pub exact_quality: Option<ExactQualityRow>,
     pub num_attractors: usize,
+    /// The attractor census at sigma_min (counts by kind, basins, unsettled share).
+    #[serde(default)]
+    pub census: Option<CensusSummary>,
     pub clusters: ClusterTable,
     pub settled: f64,
     pub delta_m: f64,
@@ -908,6 +935,7 @@ impl PhaseRow {
                 heldout: r.exact_quality_heldout.filter(|h| h.is_finite()),
             }),
             num_attractors: r.num_attractors,
+            census: r.census.clone(),
             clusters: ClusterTable {
                 dbscan: r.clusters[0].clone(),
                 single_linkage: r.clusters[1].clone(),
@@ -951,7 +979,7 @@ impl MapRun {
     /// The phase table as CSV: one row per K, fractions with their intervals.
     pub fn phase_csv(&self) -> String {
         let mut out = String::from(
-            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout\n",
+            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi\n",
         );
         for r in &self.rows {
             let f = &r.fractions;
@@ -959,8 +987,23 @@ impl MapRun {
                 format!("{},{},{}", e.value, e.ci[0], e.ci[1])
             };
             let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            let census = r.census.as_ref().map_or(",,,,,,,,".to_string(), |c| {
+                let n = &c.counts;
+                format!(
+                    "{},{},{},{},{},{},{},{},{}",
+                    n.memory,
+                    n.spurious,
+                    n.off_support,
+                    n.manifold,
+                    n.saddle,
+                    n.uncertain,
+                    c.unsettled_share,
+                    c.unsettled_ci[0],
+                    c.unsettled_ci[1]
+                )
+            });
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 r.model,
                 r.k,
                 e(&f.memorized),
@@ -981,6 +1024,7 @@ impl MapRun {
                 optional(r.support.map(|s| s.threshold)),
                 optional(r.quality.map(|q| q.mmd2)),
                 optional(r.quality.map(|q| q.mmd2_heldout)),
+                census,
             );
         }
         out

@@ -51,6 +51,8 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
         args.samples >= 1,
         "--samples must be ≥ 1 with --checkpoint (the census starts from them), got 0"
     );
+    let settings = args.census.settings();
+    settings.validate()?;
     let out = RunDir::create(&args.out)?;
     let t = trained_landscape(
         &out,
@@ -66,6 +68,7 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
             seed: args.seed,
             step: meta.step,
             checkpoint: Some(path.clone()),
+            census: settings,
         },
     )?;
     let (c, config, recovery_config, seconds) = (t.census, t.config, t.recovery_config, t.seconds);
@@ -84,18 +87,32 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
     let problems = memscape_report::write_report(out.path())?;
     anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     eprintln!(
-        "the network at step {} (sigma {sigma}): {} memories, {} spurious, {} off-support, {} saddles, {} uncertain, from {} samples ({} unsettled) in {:.2} s; wrote {}",
+        "the network at step {} (sigma {sigma}): {} memories, {} spurious, {} off-support, {} manifolds, {} saddles, {} uncertain; {} of {} samples unsettled ({:.1}% [{:.1}, {:.1}]); census {} denoiser rows = {:.2} × sampling's {} ({:.1} per settled sample), {:.2} s; wrote {}",
         meta.step,
         count(AttractorKind::Memory),
         count(AttractorKind::Spurious),
         count(AttractorKind::OffSupport),
+        count(AttractorKind::Manifold),
         count(AttractorKind::Saddle),
         count(AttractorKind::Uncertain),
-        args.samples,
         c.unsettled,
+        args.samples,
+        100.0 * c.unsettled_share,
+        100.0 * c.unsettled_ci[0],
+        100.0 * c.unsettled_ci[1],
+        c.cost.total(),
+        c.cost.total() as f64 / t.sampling_rows.max(1) as f64,
+        t.sampling_rows,
+        c.rows_per_settled_sample(),
         seconds,
         out.path().display()
     );
+    if let Some(e) = c.euler.filter(|e| e.fails()) {
+        eprintln!(
+            "warning: the flow points into the box {:?}, where #minima − #saddles + #maxima must be 1, but the census counts {} − {} + {} = {}: critical points are missing",
+            e.bounds, e.minima, e.saddles, e.maxima, e.chi
+        );
+    }
     if args.json {
         super::print_json(&result);
     }
@@ -116,6 +133,8 @@ pub struct TrainedSearch {
     /// The network's training step and checkpoint file, for the record.
     pub step: usize,
     pub checkpoint: Option<std::path::PathBuf>,
+    /// The census's margin and settling.
+    pub census: memscape::analysis::attractor::CensusSettings,
 }
 
 /// A trained landscape written into a run directory.
@@ -126,6 +145,8 @@ pub struct TrainedLandscape {
     pub config: CensusConfig,
     pub recovery_config: RecoveryConfig,
     pub seconds: f64,
+    /// Denoiser rows spent drawing the samples.
+    pub sampling_rows: usize,
 }
 
 /// The census of `model` at `sigma` from its own samples, the recovery levels and relative
@@ -145,15 +166,21 @@ pub fn trained_landscape(
     let eigenvalues = search.eigenvalues;
     let scale = data_scale(train);
     let clock = std::time::Instant::now();
-    // the network's samples, stopped at this sigma
+    // the network's samples, stopped at this sigma (their denoiser rows counted)
+    let sampled = std::sync::atomic::AtomicUsize::new(0);
+    let counting = |x: ArrayView2<f64>, s: f64| {
+        sampled.fetch_add(x.nrows(), std::sync::atomic::Ordering::Relaxed);
+        model.denoise(x, s)
+    };
     let (samples, _) = super::attractors::stopped_samples(
-        model,
+        &counting,
         train,
         search.samples,
         sigma,
         ("heun", 50, false),
         search.seed,
     )?;
+    let sampling_rows = sampled.load(std::sync::atomic::Ordering::Relaxed);
     let thresholds = ThresholdSpec::default().resolve(train)?;
     let gate = (heldout.nrows() >= MIN_HELDOUT)
         .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
@@ -162,6 +189,7 @@ pub fn trained_landscape(
         CensusConfig::trained(scale, thresholds.delta_s, thresholds.delta_m, eigenvalues);
     config.fixed.max_arnoldi = d.min(config.fixed.max_arnoldi);
     config.fixed.seed = search.seed;
+    search.census.apply(&mut config)?;
     let c = census(model, train, samples.view(), sigma, gate.as_ref(), &config)?;
     // recovery levels of the stable points with the largest basins
     let mut stable: Vec<usize> = (0..c.attractors.len())
@@ -195,22 +223,19 @@ pub fn trained_landscape(
         }
     }
     let seconds = clock.elapsed().as_secs_f64();
-    let critical_points: Vec<serde_json::Value> = c
-        .attractors
-        .iter()
-        .map(|a| serde_json::json!({"x": a.x, "kind": a.kind.name(), "index": a.index, "certified": a.certified,
-            "basin": a.basin, "gap": a.gap, "asymmetry": a.asymmetry, "nearest_train": a.nearest_train, "residual": a.residual}))
-        .collect();
     let mut result = serde_json::json!({
         "model": "trained",
         "checkpoint": search.checkpoint,
         "step": search.step,
         "sigma": sigma,
         "beta": 1.0 / (sigma * sigma),
-        "critical_points": critical_points,
+        "critical_points": c.attractors,
         "counts": c.counts,
-        "census": {"groups": c.groups, "unsettled": c.unsettled, "unconverged_starts": c.unconverged_starts,
-            "cost": c.cost, "config": config, "num_samples": search.samples,
+        "census": {"sampling_rows": sampling_rows, "rows_to_sampling": c.cost.total() as f64 / sampling_rows.max(1) as f64, "groups": c.groups, "neutral_sets": c.neutral_sets, "settled": c.settled,
+            "unsettled": c.unsettled, "unsettled_share": c.unsettled_share, "unsettled_ci": c.unsettled_ci,
+            "unsettled_reasons": c.unsettled_reasons, "unconverged_starts": c.unconverged_starts,
+            "cost": c.cost, "rows": c.cost.total(), "rows_per_settled_sample": c.rows_per_settled_sample(),
+            "euler": c.euler, "config": config, "num_samples": search.samples,
             "support_gate": gate.as_ref().map(|g| g.calibration)},
         "recovery": recoveries,
         "energies": energies,
@@ -252,6 +277,7 @@ pub fn trained_landscape(
         config,
         recovery_config,
         seconds,
+        sampling_rows,
     })
 }
 

@@ -53,6 +53,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             spur_level: args.spur_level,
             max_groups: args.attractor_groups,
             eigenvalues,
+            census: args.census.settings(),
         }),
     };
     request.train.validate()?;
@@ -316,7 +317,7 @@ fn intervention_summary(name: &str, run: &DynamicsRun) -> serde_json::Value {
                 .filter(|r| r.k == k && r.step == last)
                 .filter_map(|r| r.attractors.as_ref())
                 .collect();
-            let mean = |f: &dyn Fn(&memscape_train::dynamics::AttractorRow) -> f64| {
+            let mean = |f: &dyn Fn(&memscape::analysis::attractor::CensusSummary) -> f64| {
                 let v: Vec<f64> = rows
                     .iter()
                     .map(|a| f(a))
@@ -340,10 +341,13 @@ fn intervention_summary(name: &str, run: &DynamicsRun) -> serde_json::Value {
                 "memory_attractors": mean(&|a| a.counts.memory as f64),
                 "spurious_attractors": mean(&|a| a.counts.spurious as f64),
                 "off_support_attractors": mean(&|a| a.counts.off_support as f64),
+                "manifolds": mean(&|a| a.counts.manifold as f64),
                 "saddles": mean(&|a| a.counts.saddle as f64),
                 "uncertain": mean(&|a| a.counts.uncertain as f64),
                 "memory_mass": mean(&|a| a.memory_mass),
                 "spurious_mass": mean(&|a| a.spurious_mass),
+                "manifold_mass": mean(&|a| a.manifold_mass),
+                "unsettled_share": mean(&|a| a.unsettled_share),
                 "mean_memory_basin": mean(&|a| average(&a.memory_basins)),
                 "mean_spurious_basin": mean(&|a| average(&a.spurious_basins)),
             })

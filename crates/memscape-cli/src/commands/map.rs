@@ -62,6 +62,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         holdout: args.holdout,
         support_quantile: args.support.support_quantile,
         pruning: args.pruning.pruning()?,
+        census: args.census.settings(),
     };
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;
@@ -259,6 +260,7 @@ fn landscapes(
                     seed: run.request.plan.seed,
                     step: n.step,
                     checkpoint: None,
+                    census: run.request.census,
                 },
             )?;
             files.extend(trained.files.iter().map(|f| format!("{dir}/{f}")));

@@ -132,6 +132,9 @@ const FLAGS: &[(&str, &str)] = &[
     ("width", "--width"),
     ("depth", "--depth"),
     ("fourier_scale", "--fourier-scale"),
+    ("margin", "--margin"),
+    ("settle_tolerance", "--settle-tol"),
+    ("settle_max_step", "--settle-max-step"),
 ];
 
 /// Commands whose flags for a parameter differ from [`FLAGS`]: (command, parameter, flag).

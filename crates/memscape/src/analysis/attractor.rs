@@ -54,11 +54,11 @@ use super::fixed::{
     stability_with_vectors,
 };
 use super::krylov::Cost;
-use super::manifold::{extent, neutral_sets};
+use super::manifold::{extent, links_hold, neutral_sets};
 use super::saddles::{
     Origin, SADDLE_NEIGHBOURS, directional_starts, midpoints, reaches, stack, string_starts,
 };
-use super::settle::{SettleConfig, SettleStatus, group, settle};
+use super::settle::{SettleConfig, SettleStatus, Settled, group, settle};
 use super::support::SupportGate;
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
@@ -116,6 +116,18 @@ impl AttractorKind {
     }
 }
 
+/// Where the census looks for saddles beyond the samples' own attractors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaddleSearch {
+    /// Only the points the samples reach.
+    None,
+    /// Newton from the midpoints of neighbouring stable points (one start per pair).
+    Midpoints,
+    /// Midpoints, strings, softest directions, and the index ladder on 2-D data.
+    Full,
+}
+
 /// How the census runs.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct CensusConfig {
@@ -129,9 +141,8 @@ pub struct CensusConfig {
     /// Newton runs from at most this many groups and sets, the most populated first (the
     /// samples of the others count as not analysed).
     pub max_groups: usize,
-    /// Search for saddles from midpoints, strings and softest directions (and the index ladder
-    /// on 2-D data).
-    pub saddle_search: bool,
+    /// How far the search for saddles goes beyond the samples' own attractors.
+    pub saddle_search: SaddleSearch,
     /// Bootstrap resamples of the basin shares' intervals.
     pub resamples: usize,
 }
@@ -151,9 +162,30 @@ impl CensusConfig {
             group_radius,
             memory_radius,
             max_groups: 64,
-            saddle_search: true,
+            saddle_search: SaddleSearch::Full,
             resamples: 200,
         }
+    }
+
+    /// The census of the exact model (f64 arithmetic): the unit step (CCCP) to 1e-9 × scale,
+    /// Newton to 1e-10 × scale, and the census margin.
+    pub fn exact(scale: f64, group_radius: f64, memory_radius: f64, eigenvalues: usize) -> Self {
+        let mut c = CensusConfig {
+            settle: SettleConfig::unit_step(1e-9 * scale, 1000),
+            fixed: FixedPointConfig {
+                eigenvalues,
+                max_arnoldi: 4 * eigenvalues.max(1) + 40,
+                ..FixedPointConfig::for_scale(scale, false)
+            },
+            group_radius,
+            memory_radius,
+            max_groups: 64,
+            saddle_search: SaddleSearch::Full,
+            resamples: 200,
+        };
+        c.fixed.margin = DEFAULT_MARGIN;
+        c.settle.margin = DEFAULT_MARGIN;
+        c
     }
 
     /// Checks the fields against dimension `d`; errors name the parameter.
@@ -167,6 +199,67 @@ impl CensusConfig {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::invalid(what, "a finite number ≥ 0", v));
             }
+        }
+        Ok(())
+    }
+}
+
+/// The census settings a user sets: the neutral band and the settling flow's tolerance and
+/// step bound (data units; None: the defaults for the data's scale).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CensusSettings {
+    /// |1 − Re λ| ≤ margin is neutral: in (0, 1).
+    pub margin: f64,
+    /// Stop the flow at |x − D(x)| ≤ this (> 0).
+    pub settle_tolerance: Option<f64>,
+    /// The flow's longest step (> 0).
+    pub settle_max_step: Option<f64>,
+}
+
+/// The neutral band of a census: eigenvalues of J within 0.01 of 1. Finite-difference
+/// Jacobians of float32 networks carry errors near 1e-3, and the tangential eigenvalues of a
+/// trained network's data manifold lie within about 0.01 of 1 (the circle's MLP, issue 25).
+pub const DEFAULT_MARGIN: f64 = 0.01;
+
+impl Default for CensusSettings {
+    fn default() -> Self {
+        CensusSettings {
+            margin: DEFAULT_MARGIN,
+            settle_tolerance: None,
+            settle_max_step: None,
+        }
+    }
+}
+
+impl CensusSettings {
+    /// Checks the values; errors name the parameter.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.margin > 0.0 && self.margin < 1.0) {
+            return Err(Error::invalid("margin", "in (0, 1)", self.margin));
+        }
+        for (what, v) in [
+            ("settle_tolerance", self.settle_tolerance),
+            ("settle_max_step", self.settle_max_step),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(Error::invalid(what, "a finite number > 0", v));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets them on `config`.
+    pub fn apply(&self, config: &mut CensusConfig) -> Result<()> {
+        self.validate()?;
+        config.fixed.margin = self.margin;
+        config.settle.margin = self.margin;
+        if let Some(t) = self.settle_tolerance {
+            config.settle.tolerance = t;
+        }
+        if let Some(m) = self.settle_max_step {
+            config.settle.max_step = m;
         }
         Ok(())
     }
@@ -335,6 +428,9 @@ pub struct Census {
     pub cost: CensusCost,
     /// On 2-D data, the Poincaré–Hopf count.
     pub euler: Option<EulerCheck>,
+    /// Where each sample's flow ended.
+    #[serde(skip)]
+    pub settled_points: Array2<f64>,
 }
 
 impl Census {
@@ -361,6 +457,104 @@ impl Census {
     /// Denoiser rows per settled sample, for all the census's work.
     pub fn rows_per_settled_sample(&self) -> f64 {
         self.cost.total() as f64 / self.settled.max(1) as f64
+    }
+}
+
+/// A census as one row of a table: counts by kind, basin shares, masses, the unsettled share
+/// and the cost (`map` and `dynamics` keep one per K and checkpoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CensusSummary {
+    pub counts: KindCounts,
+    /// Basin shares of the memory, spurious, off-support and manifold attractors, largest
+    /// first.
+    pub memory_basins: Vec<f64>,
+    pub spurious_basins: Vec<f64>,
+    pub off_support_basins: Vec<f64>,
+    #[serde(default)]
+    pub manifold_basins: Vec<f64>,
+    /// Shares of the samples in memory, spurious and manifold basins.
+    pub memory_mass: f64,
+    pub spurious_mass: f64,
+    #[serde(default)]
+    pub manifold_mass: f64,
+    /// The share of samples in spurious basins that persist to the next checkpoint (set by a
+    /// study along training; None elsewhere).
+    #[serde(default)]
+    pub persistent_spurious_mass: Option<f64>,
+    /// The manifolds' dimensions, largest basin first.
+    #[serde(default)]
+    pub manifold_dimensions: Vec<usize>,
+    /// Samples in no basin: their number, share (with its bootstrap interval) and reasons.
+    pub unsettled: usize,
+    #[serde(default)]
+    pub unsettled_share: f64,
+    #[serde(default)]
+    pub unsettled_ci: [f64; 2],
+    #[serde(default)]
+    pub unsettled_reasons: UnsettledCounts,
+    /// Newton starts that did not converge.
+    pub unconverged_starts: usize,
+    /// Denoiser rows of the whole census, and per settled sample.
+    pub rows: usize,
+    #[serde(default)]
+    pub rows_per_settled_sample: f64,
+    /// Median asymmetry ‖J − Jᵀ‖/‖J‖ over the stable points (None: none measured).
+    pub asymmetry: Option<f64>,
+    /// Whether the census can be read: some attractor holds samples, or at most half the
+    /// samples are unsettled. A network whose D is near the identity (early in training)
+    /// has neither: its checkpoint is too early to read.
+    #[serde(default = "readable_default")]
+    pub readable: bool,
+}
+
+fn readable_default() -> bool {
+    true
+}
+
+impl CensusSummary {
+    pub fn of(c: &Census) -> Self {
+        let kinds = c.sample_kinds();
+        let n = kinds.len().max(1) as f64;
+        let mass =
+            |kind: AttractorKind| kinds.iter().filter(|k| **k == Some(kind)).count() as f64 / n;
+        let mut asym: Vec<f64> = c
+            .attractors
+            .iter()
+            .filter(|a| a.index == Some(0) && a.kind != AttractorKind::Manifold)
+            .filter_map(|a| a.asymmetry)
+            .collect();
+        asym.sort_by(f64::total_cmp);
+        let mut manifolds: Vec<&Attractor> = c
+            .attractors
+            .iter()
+            .filter(|a| a.kind == AttractorKind::Manifold)
+            .collect();
+        manifolds.sort_by(|a, b| b.basin.total_cmp(&a.basin));
+        let held = c
+            .attractors
+            .iter()
+            .any(|a| a.kind.is_attractor() && a.basin > 0.0);
+        CensusSummary {
+            counts: c.counts,
+            memory_basins: c.basins(AttractorKind::Memory),
+            spurious_basins: c.basins(AttractorKind::Spurious),
+            off_support_basins: c.basins(AttractorKind::OffSupport),
+            manifold_basins: c.basins(AttractorKind::Manifold),
+            memory_mass: mass(AttractorKind::Memory),
+            spurious_mass: mass(AttractorKind::Spurious),
+            manifold_mass: mass(AttractorKind::Manifold),
+            persistent_spurious_mass: None,
+            manifold_dimensions: manifolds.iter().filter_map(|a| a.dimension).collect(),
+            unsettled: c.unsettled,
+            unsettled_share: c.unsettled_share,
+            unsettled_ci: c.unsettled_ci,
+            unsettled_reasons: c.unsettled_reasons,
+            unconverged_starts: c.unconverged_starts,
+            rows: c.cost.total(),
+            rows_per_settled_sample: c.rows_per_settled_sample(),
+            asymmetry: (!asym.is_empty()).then(|| asym[asym.len() / 2]),
+            readable: held || c.unsettled_share <= 0.5,
+        }
     }
 }
 
@@ -460,44 +654,8 @@ pub fn census(
     );
     reasons.unconverged = n - converged.len() - neutral.len();
 
-    // units: groups of converged samples, and connected near-neutral sets
-    let mut units: Vec<(Vec<usize>, bool)> = vec![];
-    if !converged.is_empty() {
-        let (group_of, count) = group(
-            settled.points.select(Axis(0), &converged).view(),
-            config.group_radius,
-        )?;
-        let mut members = vec![vec![]; count];
-        for (r, &g) in group_of.iter().enumerate() {
-            members[g].push(converged[r]);
-        }
-        units.extend(members.into_iter().map(|m| (m, false)));
-    }
-    let mut neutral_count = 0;
-    if !neutral.is_empty() {
-        let sets = neutral_sets(
-            denoiser,
-            sigma,
-            settled.points.select(Axis(0), &neutral).view(),
-            config.group_radius,
-            &settle_config,
-        )?;
-        cost.link = sets.rows;
-        neutral_count = sets.count;
-        let mut members = vec![vec![]; sets.count];
-        for (r, &s) in sets.label.iter().enumerate() {
-            members[s].push(neutral[r]);
-        }
-        units.extend(members.into_iter().map(|m| (m, true)));
-    }
-    let groups = units.len();
-    let mut order: Vec<usize> = (0..units.len()).collect();
-    order.sort_by(|&a, &b| units[b].0.len().cmp(&units[a].0.len()).then(a.cmp(&b)));
-    for &u in order.iter().skip(config.max_groups) {
-        reasons.not_analysed += units[u].0.len();
-    }
-    order.truncate(config.max_groups);
-    // the best sample of each unit (smallest residual)
+    // atoms: settled samples grouped within group_radius (converged and neutral apart), each
+    // with its best member (the smallest residual)
     let best = |members: &[usize]| -> usize {
         *members
             .iter()
@@ -508,18 +666,70 @@ pub fn census(
             })
             .expect("non-empty")
     };
+    let mut atoms: Vec<Vec<usize>> = vec![];
+    for of in [&converged, &neutral] {
+        if of.is_empty() {
+            continue;
+        }
+        let (group_of, count) = group(
+            settled.points.select(Axis(0), of).view(),
+            config.group_radius,
+        )?;
+        let mut members = vec![vec![]; count];
+        for (r, &g) in group_of.iter().enumerate() {
+            members[g].push(of[r]);
+        }
+        atoms.extend(members);
+    }
+    let reps: Vec<usize> = atoms.iter().map(|m| best(m)).collect();
+    // units: atoms linked into connected near-neutral sets (a continuum of fixed points
+    // settles into many atoms along it; isolated attractors stay apart, a barrier between)
+    let (unit_of, unit_count) = if atoms.is_empty() {
+        (vec![], 0)
+    } else {
+        let drift: Vec<f64> = reps.iter().map(|&i| settled.residuals[i]).collect();
+        let sets = neutral_sets(
+            denoiser,
+            sigma,
+            settled.points.select(Axis(0), &reps).view(),
+            &drift,
+            margin,
+            0.0,
+        )?;
+        cost.link = sets.rows;
+        (sets.label, sets.count)
+    };
+    let mut units: Vec<Vec<usize>> = vec![vec![]; unit_count];
+    for (atom, &u) in unit_of.iter().enumerate() {
+        units[u].push(atom);
+    }
+    let size = |atom_list: &[usize]| atom_list.iter().map(|&a| atoms[a].len()).sum::<usize>();
+    let is_neutral = |atom: usize| settled.status[reps[atom]] == SettleStatus::Neutral;
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by(|&a, &b| size(&units[b]).cmp(&size(&units[a])).then(a.cmp(&b)));
 
     let mut candidates: Vec<Candidate> = vec![];
     let mut unconverged_starts = 0;
-    // near-neutral sets: spectra at up to three spread members decide manifold or not
-    let mut newton_units = vec![];
-    for &u in &order {
-        let (members, is_neutral) = &units[u];
-        if !*is_neutral {
-            newton_units.push(u);
+    let mut neutral_count = 0;
+    // units of several atoms or of neutral samples: the spectra at up to three spread members
+    // decide manifold, flat, or neither (then each atom goes to Newton)
+    let mut newton_atoms = vec![];
+    for (rank, &u) in order.iter().enumerate() {
+        if rank >= config.max_groups {
+            reasons.not_analysed += size(&units[u]);
             continue;
         }
-        let probes = spread_members(settled.points.view(), members, best(members));
+        let unit = &units[u];
+        if unit.len() == 1 && !is_neutral(unit[0]) {
+            newton_atoms.push(unit[0]);
+            continue;
+        }
+        let members: Vec<usize> = unit
+            .iter()
+            .flat_map(|&a| atoms[a].iter().copied())
+            .collect();
+        let first = best(&members);
+        let probes = spread_members(settled.points.view(), &members, first);
         let spectra: Vec<Stability> = probes
             .par_iter()
             .enumerate()
@@ -538,37 +748,40 @@ pub fn census(
         let neutral_votes = spectra
             .iter()
             .filter(|s| {
-                s.neutral > 0 && !s.flat() && s.eigenvalues.iter().all(|v| v[0] <= 1.0 + margin)
+                s.converged
+                    && s.neutral > 0
+                    && !s.flat()
+                    && s.eigenvalues.iter().all(|v| v[0] <= 1.0 + margin)
             })
             .count();
         let flat_votes = spectra.iter().filter(|s| s.flat()).count();
-        let rep = probes[0];
-        let mut dims: Vec<usize> = spectra.iter().map(|s| s.neutral).collect();
-        dims.sort_unstable();
         if 2 * flat_votes > spectra.len() {
             reasons.flat += members.len();
             continue;
         }
         if 2 * neutral_votes > spectra.len() {
-            let points = settled.points.select(Axis(0), members);
+            neutral_count += 1;
+            let mut dims: Vec<usize> = spectra.iter().map(|s| s.neutral).collect();
+            dims.sort_unstable();
+            let points = settled.points.select(Axis(0), &members);
             candidates.push(Candidate {
-                x: settled.points.row(rep).to_owned(),
-                residual: settled.residuals[rep],
+                x: settled.points.row(first).to_owned(),
+                residual: settled.residuals[first],
                 asymmetry: None,
                 stability: spectra.into_iter().next(),
-                members: members.clone(),
+                members,
                 manifold: Some((dims[dims.len() / 2], extent(points.view()))),
                 flat: false,
                 origin: Origin::Samples,
             });
         } else {
-            // not a neutral set after all: Newton decides, as for a converged group
-            newton_units.push(u);
+            // not a continuum after all: each atom is a group of its own
+            newton_atoms.extend(unit.iter().copied());
         }
     }
-    // groups of converged samples (and sets that were not neutral): Newton from the best
-    let starts = Array2::from_shape_fn((newton_units.len(), d), |(r, j)| {
-        settled.points[[best(&units[newton_units[r]].0), j]]
+    // the remaining groups: Newton from each one's best sample
+    let starts = Array2::from_shape_fn((newton_atoms.len(), d), |(r, j)| {
+        settled.points[[reps[newton_atoms[r]], j]]
     });
     if starts.nrows() > 0 {
         let set = fixed_points(denoiser, sigma, starts.view(), &config.fixed)?;
@@ -578,20 +791,21 @@ pub fn census(
         let mut members = vec![vec![]; set.points.len()];
         for (r, a) in set.assignment.iter().enumerate() {
             match a {
-                Some(p) => members[*p].extend(&units[newton_units[r]].0),
-                None => reasons.unconverged += units[newton_units[r]].0.len(),
+                Some(p) => members[*p].extend(&atoms[newton_atoms[r]]),
+                None => reasons.unconverged += atoms[newton_atoms[r]].len(),
             }
         }
         for (p, m) in set.points.into_iter().zip(members) {
             candidates.push(Candidate::of(p, m, Origin::Samples));
         }
     }
+    let groups = atoms.len();
     cost.newton += merge_duplicates(denoiser, sigma, &mut candidates, &config.fixed);
     absorb_into_manifolds(
         denoiser,
         sigma,
         &mut candidates,
-        &settle_config,
+        &settled,
         margin,
         &mut cost,
     );
@@ -603,7 +817,7 @@ pub fn census(
         }
         !c.flat
     });
-    if config.saddle_search {
+    if config.saddle_search != SaddleSearch::None {
         let found = saddle_search(denoiser, sigma, &candidates, config, &mut cost)?;
         unconverged_starts += found.1;
         for c in found.0 {
@@ -617,6 +831,16 @@ pub fn census(
             );
         }
     }
+
+    cost.settle += kick_off_saddles(
+        denoiser,
+        sigma,
+        samples,
+        &settled,
+        &mut candidates,
+        &settle_config,
+        config,
+    );
 
     // kinds, basins
     let xs = Array2::from_shape_fn((candidates.len(), d), |(i, j)| candidates[i].x[j]);
@@ -738,6 +962,7 @@ pub fn census(
         unconverged_starts,
         cost,
         euler,
+        settled_points: settled.points,
     })
 }
 
@@ -837,12 +1062,13 @@ fn merge_duplicates(
 }
 
 /// A candidate that is a neutral stable point (a converged group on a continuum) joins the
-/// manifold whose nearest member it links to by the midpoint test of [`super::manifold`].
+/// manifold whose nearest settled sample it links to ([`links_hold`]: the segment stays as
+/// near-fixed as its ends).
 fn absorb_into_manifolds(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
     candidates: &mut Vec<Candidate>,
-    settle_config: &SettleConfig,
+    settled: &Settled,
     margin: f64,
     cost: &mut CensusCost,
 ) {
@@ -857,22 +1083,26 @@ fn absorb_into_manifolds(
         if candidates[i].manifold.is_some() || !candidates[i].neutral_stable(margin) {
             continue;
         }
-        // the nearest manifold, by its representative
-        let Some(&m) = manifolds.iter().min_by(|&&a, &&b| {
-            squared_distance(&candidates[a].x, &candidates[i].x)
-                .total_cmp(&squared_distance(&candidates[b].x, &candidates[i].x))
-        }) else {
+        // the nearest settled sample of any manifold
+        let x = &candidates[i].x;
+        let nearest = manifolds
+            .iter()
+            .flat_map(|&m| candidates[m].members.iter().map(move |&s| (m, s)))
+            .min_by(|a, b| {
+                squared_distance(x, settled.points.row(a.1))
+                    .total_cmp(&squared_distance(x, settled.points.row(b.1)))
+            });
+        let Some((m, sample)) = nearest else {
             continue;
         };
-        let pair = ndarray::stack![Axis(0), candidates[i].x.view(), candidates[m].x.view()];
-        if let Ok(sets) = neutral_sets(denoiser, sigma, pair.view(), 0.0, settle_config) {
-            cost.link += sets.rows;
-            if sets.count == 1 {
-                absorbed.push((i, m));
-            }
+        let pair = ndarray::stack![Axis(0), x.view(), settled.points.row(sample)];
+        let drift = [candidates[i].residual, settled.residuals[sample]];
+        cost.link += 3;
+        if links_hold(denoiser, sigma, pair.view(), &drift, margin, &[(0, 1)])[0] {
+            absorbed.push((i, m));
         }
     }
-    for &(i, m) in absorbed.iter().rev() {
+    for &(i, m) in &absorbed {
         let members = std::mem::take(&mut candidates[i].members);
         candidates[m].members.extend(members);
         candidates[m].members.sort_unstable();
@@ -886,6 +1116,82 @@ fn absorb_into_manifolds(
     });
 }
 
+/// Samples whose flow converged onto a saddle (the flow's last, Newton-like steps can reach
+/// one; the flow itself does so from a set of measure zero) are pushed off it along its
+/// unstable direction v, to the side they came from, by max(10 × its position uncertainty,
+/// group_radius), and flow on. A sample that then settles within group_radius of a stable
+/// point, or of a sample of a manifold, joins that basin; the others stay at the saddle (and
+/// count as unsettled). Returns the rows spent.
+fn kick_off_saddles(
+    denoiser: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    samples: ArrayView2<f64>,
+    settled: &Settled,
+    candidates: &mut [Candidate],
+    settle_config: &SettleConfig,
+    config: &CensusConfig,
+) -> usize {
+    let margin = config.fixed.margin;
+    let mut starts = vec![];
+    let mut from = vec![];
+    for (c, cand) in candidates.iter().enumerate() {
+        let Some(s) = cand.stability.as_ref() else {
+            continue;
+        };
+        if cand.members.is_empty() || !s.certified || s.index == 0 || s.vectors.is_empty() {
+            continue;
+        }
+        let v = &s.vectors[0];
+        let eps = (10.0 * cand.uncertainty(margin)).max(config.group_radius);
+        for &m in &cand.members {
+            let side = if (&samples.row(m) - &cand.x).dot(v) < 0.0 {
+                -1.0
+            } else {
+                1.0
+            };
+            starts.push(&cand.x + &(v * (side * eps)));
+            from.push((c, m));
+        }
+    }
+    if starts.is_empty() {
+        return 0;
+    }
+    let ends = settle(
+        denoiser,
+        stack(&starts, samples.ncols()).view(),
+        sigma,
+        settle_config,
+    );
+    let radius = config.group_radius.max(config.fixed.merge);
+    let mut moves = vec![];
+    for (r, &(c, m)) in from.iter().enumerate() {
+        let end = ends.points.row(r);
+        let target = match ends.status[r] {
+            SettleStatus::Converged => candidates.iter().position(|k| {
+                k.stable() && squared_distance(&k.x, end).sqrt() <= radius + k.uncertainty(margin)
+            }),
+            SettleStatus::Neutral => candidates.iter().position(|k| {
+                k.manifold.is_some()
+                    && k.members
+                        .iter()
+                        .any(|&s| squared_distance(settled.points.row(s), end).sqrt() <= radius)
+            }),
+            _ => None,
+        };
+        if let Some(t) = target {
+            moves.push((c, m, t));
+        }
+    }
+    for (c, m, t) in moves {
+        candidates[c].members.retain(|&x| x != m);
+        candidates[t].members.push(m);
+    }
+    for c in candidates.iter_mut() {
+        c.members.sort_unstable();
+    }
+    ends.rows()
+}
+
 /// Starts beyond the samples' attractors (see [`super::saddles`]), run by Newton and
 /// analysed; returns the new candidates (basin 0) and the starts that did not converge.
 fn saddle_search(
@@ -897,6 +1203,7 @@ fn saddle_search(
 ) -> Result<(Vec<Candidate>, usize)> {
     let stable: Vec<&Candidate> = candidates.iter().filter(|c| c.stable()).collect();
     let d = candidates.first().map_or(0, |c| c.x.len());
+    let full = config.saddle_search == SaddleSearch::Full;
     let mut starts: Vec<(Array1<f64>, Origin)> = vec![];
     if stable.len() >= 2 {
         let xs = Array2::from_shape_fn((stable.len(), d), |(i, j)| stable[i].x[j]);
@@ -912,6 +1219,7 @@ fn saddle_search(
         );
         let strings: Vec<(Vec<Array1<f64>>, Cost)> = pairs
             .par_iter()
+            .filter(|_| full)
             .map(|&(a, b)| {
                 string_starts(
                     denoiser,
@@ -936,9 +1244,11 @@ fn saddle_search(
         config.fixed.merge,
         config.memory_radius.max(config.group_radius),
     );
-    for (c, &r) in stable.iter().zip(&reach) {
+    for (c, &r) in stable.iter().zip(&reach).filter(|_| full) {
         let s = c.stability.as_ref().expect("stable points have spectra");
-        let directions: Vec<Array1<f64>> = s.vectors.iter().take(SOFTEST).cloned().collect();
+        // in the plane both directions; above it the softest one
+        let follow = if d == 2 { SOFTEST } else { 1 };
+        let directions: Vec<Array1<f64>> = s.vectors.iter().take(follow).cloned().collect();
         starts.extend(
             directional_starts(c.x.view(), &directions, &[0.5 * r, r])
                 .into_iter()
@@ -971,7 +1281,7 @@ fn saddle_search(
         Ok((found, unconverged))
     };
     let (mut found, mut unconverged) = run(&starts, cost)?;
-    if d == 2 {
+    if d == 2 && full {
         // the index ladder: from each index-1 saddle along its stable direction
         let known: Vec<&Candidate> = candidates.iter().chain(&found).collect();
         let mut saddles: Vec<&Candidate> = vec![];
@@ -1159,7 +1469,7 @@ mod tests {
             group_radius: 1e-3 * scale,
             memory_radius: 0.1 * scale,
             max_groups: 64,
-            saddle_search: true,
+            saddle_search: SaddleSearch::Full,
             resamples: 100,
         }
     }
@@ -1251,7 +1561,7 @@ mod tests {
         let samples = ndarray::array![[0.1], [0.2], [1.1], [0.9], [9.0], [11.0], [10.2]];
         let mut cfg = config(1.0);
         cfg.fixed.eigenvalues = 1;
-        cfg.saddle_search = false;
+        cfg.saddle_search = SaddleSearch::None;
         let c = census(&den, train.view(), samples.view(), 0.1, Some(&gate), &cfg).unwrap();
         assert_eq!(
             c.counts,

@@ -91,15 +91,15 @@ pub fn string_starts(
         let f = &denoiser.denoise(inner.view(), sigma) - &inner;
         cost.calls += 1;
         cost.rows += m;
-        for i in 0..m {
+        for (i, flow_along) in along.iter_mut().enumerate() {
             let tangent = &path.row(i + 2) - &path.row(i);
             let norm = tangent.dot(&tangent).sqrt().max(f64::MIN_POSITIVE);
             let tau = tangent / norm;
-            along[i] = f.row(i).dot(&tau);
+            *flow_along = f.row(i).dot(&tau);
             if step == STRING_STEPS {
                 continue;
             }
-            let mut normal = (&f.row(i) - &(&tau * along[i])) * STRING_STEP;
+            let mut normal = (&f.row(i) - &(&tau * *flow_along)) * STRING_STEP;
             let len = normal.dot(&normal).sqrt();
             if len > max_step {
                 normal *= max_step / len;

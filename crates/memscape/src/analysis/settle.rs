@@ -21,11 +21,12 @@
 //! more than doubles the residual is refused and Δs cut by 4; no step is longer than
 //! `max_step`.
 //!
-//! A point whose residual stops falling (less than halved over three steps) gets one Newton
-//! probe, (I − J) δ = D(x) − x: when |δ| ≥ |x − D(x)| / margin, what is left of the residual
-//! lies along directions with |1 − λ| ≤ margin, where the flow only drifts. The point stops
-//! there as **neutral**: it sits on a near-neutral set (a continuum of near-fixed points, the
-//! shape generalization takes), whose drift the flow would follow for ever. The unit step
+//! A slow point (drifting less than 0.1 sigma per unit of flow time) whose residual stops
+//! falling (less than halved over three steps) gets a Newton probe, (I − J) δ = D(x) − x: when
+//! |δ| ≥ |x − D(x)| / margin, what is left of the residual lies along directions with
+//! |1 − λ| ≤ margin, where the flow only drifts. The point stops there as **neutral**: it sits
+//! on a near-neutral set (a continuum of near-fixed points, the shape generalization takes),
+//! whose drift the flow would follow for ever. The unit step
 //! detects the same from its step ratios ρ = |step_n| / |step_{n−1}|: three in a row within
 //! the margin of 1. Non-convergence is a status, not an error.
 
@@ -63,6 +64,11 @@ pub struct SettleConfig {
     /// The flow's finite-difference displacement for J v (data units).
     pub fd_step: f64,
 }
+
+/// A neutral point drifts slower than this × sigma per unit of flow time: it crosses the
+/// landscape's resolution sigma in no less than 10 units, while it relaxes onto its set in
+/// about 1 / (1 − λ) = O(1). Faster drift is flow, not a near-fixed point.
+pub const NEUTRAL_DRIFT: f64 = 0.1;
 
 /// GMRES iterations per flow step at most.
 const FLOW_KRYLOV: usize = 40;
@@ -105,7 +111,7 @@ impl SettleConfig {
                 self.tolerance,
             ));
         }
-        if !(self.max_step > 0.0) {
+        if self.max_step.is_nan() || self.max_step <= 0.0 {
             return Err(Error::invalid("settle_max_step", "> 0", self.max_step));
         }
         if !(self.margin >= 0.0 && self.margin < 1.0) {
@@ -216,6 +222,7 @@ fn unit_steps(
             // neutral: three successive step ratios within the margin of 1
             let [a, b, c] = last[i];
             let neutral = config.margin > 0.0
+                && step <= NEUTRAL_DRIFT * sigma
                 && [b / a, c / b, step / c]
                     .iter()
                     .all(|rho| (rho - 1.0).abs() <= config.margin);
@@ -308,8 +315,12 @@ fn flow_one<D: Denoiser + ?Sized>(
             return (x, SettleStatus::Converged, r, steps);
         }
         steps += 1;
-        if config.margin > 0.0 && history.len() >= 3 && r > 0.5 * history[history.len() - 3] {
-            // stagnation: is the rest of the residual along neutral directions?
+        if config.margin > 0.0
+            && r <= NEUTRAL_DRIFT * probe.sigma
+            && history.len() >= 3
+            && r > 0.5 * history[history.len() - 3]
+        {
+            // stagnation of a slow point: is the rest of the residual along neutral directions?
             history.clear();
             let newton = gmres(
                 |v| &v - &probe.jvp_forward(x.view(), dx.view(), v),
@@ -318,19 +329,8 @@ fn flow_one<D: Denoiser + ?Sized>(
                 krylov,
             )
             .x;
-            let length = norm(&newton);
-            if length * config.margin >= r {
+            if norm(&newton) * config.margin >= r {
                 return (x, SettleStatus::Neutral, r, steps);
-            }
-            let trial = &x + &capped(newton);
-            let d_trial = probe.apply(trial.view());
-            let f_trial = &d_trial - &trial;
-            let r_trial = norm(&f_trial);
-            if r_trial < r {
-                // the probe's step is Newton's: continue at its time scale |δ|/|f| ≈ 1/gap
-                dt = dt.max(length / r);
-                (x, dx, f, r) = (trial, d_trial, f_trial, r_trial);
-                continue;
             }
         }
         let shift = 1.0 / dt + 1.0;
