@@ -87,7 +87,14 @@ fn dynamics_counts_attractors_and_times_their_onset_with_interventions() {
     // every row's counts are its lines of attractors.csv, by kind; the masses are the sums of
     // the basins of their kind
     let table = csv_rows(&out.join("attractors.csv"));
-    let kinds = ["memory", "spurious", "off_support", "saddle", "uncertain"];
+    let kinds = [
+        "memory",
+        "spurious",
+        "off_support",
+        "manifold",
+        "saddle",
+        "uncertain",
+    ];
     for r in rows {
         let a = &r["attractors"];
         let mine: Vec<&HashMap<String, String>> = table
@@ -123,19 +130,26 @@ fn dynamics_counts_attractors_and_times_their_onset_with_interventions() {
             if t["kind"] == "saddle" {
                 assert!(t["index"].parse::<usize>().unwrap() >= 1);
             }
-            assert!(t["residual"].parse::<f64>().unwrap() < 1e-3, "{t:?}");
+            // a manifold's point is a settled sample, drifting below 0.1 sigma = 0.002
+            let bound = if t["kind"] == "manifold" { 2e-3 } else { 1e-3 };
+            assert!(t["residual"].parse::<f64>().unwrap() < bound, "{t:?}");
         }
     }
-    // tau_spur from the rows: the seed-mean share of samples in spurious basins first reaching
-    // 0.05; the ratio to tau_mem where both exist
-    let mut reached = 0;
+    // an untrained network (step 1: D near the identity) has no attractors and is too early to
+    // read; no spurious basin counts there (issue 25: tau_spur fired on such transients)
+    for r in rows.iter().filter(|r| r["step"] == 1) {
+        let a = &r["attractors"];
+        assert_eq!(a["readable"], false, "{r}");
+        assert_eq!(a["persistent_spurious_mass"].as_f64(), Some(0.0), "{r}");
+    }
+    // tau_spur from the rows: the seed-mean share of samples in persistent spurious basins
+    // first reaching 0.05; the ratio to tau_mem where both exist
     for (i, k) in [4u64, 8].into_iter().enumerate() {
-        let expected = first_crossing(&seed_mean(rows, k, "spurious_mass"), 0.05);
+        let expected = first_crossing(&seed_mean(rows, k, "persistent_spurious_mass"), 0.05);
         let tau = &j["tau_spur"][i];
         assert_eq!(tau["k"], k);
         match expected {
             Some(t) => {
-                reached += 1;
                 let step = tau["step"].as_f64().unwrap();
                 assert!((step - t).abs() < 1e-9 * t, "K = {k}: {step} vs {t}");
                 let mem = j["tau_mem"][i]["step"].as_f64();
@@ -148,11 +162,6 @@ fn dynamics_counts_attractors_and_times_their_onset_with_interventions() {
             None => assert!(tau["step"].is_null(), "{tau}"),
         }
     }
-    assert!(
-        reached >= 1,
-        "no K reached the spurious level: {}",
-        j["tau_spur"]
-    );
     // the interventions: one entry each, per K, with counts; their attractors in the CSV
     let interventions = j["interventions"].as_array().unwrap();
     let names: Vec<&str> = interventions
@@ -267,10 +276,17 @@ fn attractors_of_a_checkpoint_are_fixed_points_with_kinds_basins_and_recovery() 
         let tolerance = j["census"]["config"]["fixed"]["tolerance"]
             .as_f64()
             .unwrap();
-        assert!(p["residual"].as_f64().unwrap() <= tolerance, "{p}");
+        // (a manifold's point is a settled sample, drifting below 0.1 sigma)
+        let bound = if p["kind"] == "manifold" {
+            0.01
+        } else {
+            tolerance
+        };
+        assert!(p["residual"].as_f64().unwrap() <= bound, "{p}");
         let kind = p["kind"].as_str().unwrap();
         let certified = p["certified"].as_bool().unwrap();
-        assert_eq!(kind == "uncertain", !certified, "{p}");
+        // a manifold's point has an eigenvalue within the margin of 1: not certified, by kind
+        assert_eq!(kind == "uncertain" || kind == "manifold", !certified, "{p}");
         if certified {
             let index = p["index"].as_u64().unwrap();
             assert_eq!(index == 0, kind != "saddle", "{p}");
@@ -280,7 +296,14 @@ fn attractors_of_a_checkpoint_are_fixed_points_with_kinds_basins_and_recovery() 
         basins += p["basin"].as_f64().unwrap();
     }
     assert!(basins <= 1.0 + 1e-12);
-    for kind in ["memory", "spurious", "off_support", "saddle", "uncertain"] {
+    for kind in [
+        "memory",
+        "spurious",
+        "off_support",
+        "manifold",
+        "saddle",
+        "uncertain",
+    ] {
         let n = points.iter().filter(|p| p["kind"] == kind).count();
         assert_eq!(j["counts"][kind].as_u64().unwrap() as usize, n, "{kind}");
     }

@@ -936,13 +936,13 @@ impl DynamicsRun {
     /// gap, asymmetry, distance to the nearest training pattern, residual.
     pub fn attractors_csv(&self) -> String {
         let mut out = String::from(
-            "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual\n",
+            "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual,basin_lo,basin_hi,uncertain,dimension,extent\n",
         );
         let q = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         for r in &self.attractors {
             let a = &r.attractor;
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 r.k,
                 r.seed,
                 r.step,
@@ -953,7 +953,15 @@ impl DynamicsRun {
                 q(a.gap),
                 q(a.asymmetry),
                 a.nearest_train,
-                a.residual
+                a.residual,
+                a.basin_ci[0],
+                a.basin_ci[1],
+                a.uncertain.map_or("", |u| match u {
+                    memscape::analysis::fixed::Uncertainty::NearOne => "near_one",
+                    memscape::analysis::fixed::Uncertainty::Unconverged => "unconverged",
+                }),
+                a.dimension.map_or(String::new(), |d| d.to_string()),
+                q(a.extent),
             );
         }
         out

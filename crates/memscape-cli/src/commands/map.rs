@@ -37,33 +37,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }
         .validate()?;
     }
-    let request = MapRequest {
-        data,
-        ks,
-        subset_seed: args.subset_seed,
-        plan: args
-            .integrator
-            .plan(args.noise_levels.steps.unwrap_or(crate::flags::MAP_STEPS))?,
-        num_samples: args.n_samples,
-        thresholds: ThresholdSpec {
-            delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
-            delta_s: Threshold::parse("--delta-s", &args.delta_s)?,
-            ..Default::default()
-        },
-        resamples: args.resamples,
-        nonlinear: args
-            .embed
-            .iter()
-            .map(|e| match e {
-                crate::flags::EmbedArg::Tsne => memscape::analysis::embed::Nonlinear::Tsne,
-                crate::flags::EmbedArg::Umap => memscape::analysis::embed::Nonlinear::Umap,
-            })
-            .collect(),
-        holdout: args.holdout,
-        support_quantile: args.support.support_quantile,
-        pruning: args.pruning.pruning()?,
-        census: args.census.settings(),
-    };
+    let request = request(&args, ks, data)?;
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;
     let networks = trainer.as_ref().map(|t| Networks {
@@ -141,6 +115,37 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&results);
     }
     Ok(0)
+}
+
+/// The library request of `map`'s flags (with the K list and dataset already parsed).
+fn request(args: &MapArgs, ks: Vec<usize>, data: DataSpec) -> anyhow::Result<MapRequest> {
+    Ok(MapRequest {
+        data,
+        ks,
+        subset_seed: args.subset_seed,
+        plan: args
+            .integrator
+            .plan(args.noise_levels.steps.unwrap_or(crate::flags::MAP_STEPS))?,
+        num_samples: args.n_samples,
+        thresholds: ThresholdSpec {
+            delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
+            delta_s: Threshold::parse("--delta-s", &args.delta_s)?,
+            ..Default::default()
+        },
+        resamples: args.resamples,
+        nonlinear: args
+            .embed
+            .iter()
+            .map(|e| match e {
+                crate::flags::EmbedArg::Tsne => memscape::analysis::embed::Nonlinear::Tsne,
+                crate::flags::EmbedArg::Umap => memscape::analysis::embed::Nonlinear::Umap,
+            })
+            .collect(),
+        holdout: args.holdout,
+        support_quantile: args.support.support_quantile,
+        pruning: args.pruning.pruning()?,
+        census: args.census.settings(),
+    })
 }
 
 /// The map's trainer, keeping the network of every K (to draw the trained landscape after).
@@ -271,4 +276,40 @@ fn landscapes(
         }
     }
     Ok((files, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use memscape::pipeline::MapPlan;
+
+    /// Issue 25: the default map's MLP at K = 1000 draws a ring: its census is at most a
+    /// handful of attractors, with a manifold of dimension 1 holding most of the samples (the
+    /// old census counted 1688 attractors there, one per group of settled samples along it).
+    /// The request is the one `memscape map` builds from no arguments, and the measurement is
+    /// the map's own at that K (the 2-D landscapes the command adds are left out).
+    #[test]
+    fn the_default_maps_mlp_at_k1000_is_one_manifold() {
+        let cli = crate::flags::Cli::parse_from(["memscape", "map"]);
+        let crate::flags::Command::Map(args) = cli.command else {
+            unreachable!("parsed map")
+        };
+        let ks = crate::commands::parse_ks(&args.k).unwrap();
+        assert_eq!(ks.last(), Some(&1000));
+        let data = DataSpec::parse(&args.data).unwrap();
+        let plan = MapPlan::new(request(&args, ks, data).unwrap()).unwrap();
+        let trainer = NetworkTrainer {
+            config: args
+                .train
+                .config(memscape_train::Architecture::Mlp, args.train_steps, 1),
+        };
+        let point = plan.measure_trained(1000, &trainer).unwrap();
+        let c = point.row.census.unwrap();
+        eprintln!("{c:?}");
+        assert!(c.counts.attractors() <= 5, "{:?}", c.counts);
+        assert!(c.manifold_dimensions.contains(&1), "{c:?}");
+        assert!(c.manifold_mass >= 0.5, "{c:?}");
+        assert!(point.row.num_attractors <= c.counts.attractors());
+    }
 }
