@@ -259,8 +259,12 @@ class Stability:
     """The rightmost spectrum of the Jacobian J = ∂D/∂x at a point (Arnoldi on
     finite-difference products): ``eigenvalues`` (complex, largest real part first), their
     ``residuals``, ``index`` = #{Re λ > 1} (the Morse index for the exact model), ``gap`` =
-    1 − Re λ_max (the contraction rate; negative at a saddle), ``margin`` from degeneracy, and
-    whether the index is ``certified``."""
+    1 − Re λ_max (the rate at which the flow dx/ds = D(x) − x contracts onto a stable point;
+    negative at a saddle), ``margin`` = min |1 − Re λ| (the distance from degeneracy), the
+    ``neutral`` directions (|1 − Re λ| within the neutral band), and whether the index is
+    ``certified``: the rightmost part of the spectrum (every value above 1 − band and the first
+    below) converged and no value lies in the band; ``uncertain`` says why not ("near_one" or
+    "unconverged")."""
 
     eigenvalues: np.ndarray
     residuals: np.ndarray
@@ -270,6 +274,8 @@ class Stability:
     certified: bool
     krylov_dimension: int
     cost: Dict[str, Any]
+    neutral: int = 0
+    uncertain: Optional[str] = None
 
     @classmethod
     def _of(cls, s: Dict[str, Any]) -> "Stability":
@@ -283,11 +289,13 @@ class Stability:
             s["certified"],
             s["krylov_dimension"],
             s["cost"],
+            s.get("neutral", 0),
+            s.get("uncertain"),
         )
 
     @property
     def stable(self) -> bool:
-        """An attractor of ``x ← D(x)``: no eigenvalue with Re λ > 1."""
+        """An attractor of the flow dx/ds = D(x) − x: no eigenvalue with Re λ > 1."""
         return self.index == 0
 
 

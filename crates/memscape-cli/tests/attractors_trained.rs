@@ -453,6 +453,45 @@ fn bad_attractor_input_is_one_line_and_exit_2() {
             "--spur-level must be in (0, 1], got 0",
         ),
         (
+            att("gmm:d=4,n=300", &["--sigma", "0.1", "--margin", "1.5"]),
+            "--margin must be in (0, 1), got 1.5",
+        ),
+        (
+            att("gmm:d=4,n=300", &["--sigma", "0.1", "--margin", "0"]),
+            "--margin must be in (0, 1), got 0",
+        ),
+        (
+            att("gmm:d=4,n=300", &["--sigma", "0.1", "--settle-tol", "0"]),
+            "--settle-tol must be a finite number > 0, got 0",
+        ),
+        (
+            att(
+                "gmm:d=4,n=300",
+                &["--sigma", "0.1", "--settle-max-step", "-1"],
+            ),
+            "--settle-max-step must be a finite number > 0, got -1",
+        ),
+        (
+            dynamics(&["--margin", "-0.1"]),
+            "--margin must be in (0, 1), got -0.1",
+        ),
+        (
+            dynamics(&["--settle-tol", "-0.001"]),
+            "--settle-tol must be a finite number > 0, got -0.001",
+        ),
+        (
+            ["map", "--k", "2,4", "--margin", "1", "--out", o]
+                .map(String::from)
+                .to_vec(),
+            "--margin must be in (0, 1), got 1",
+        ),
+        (
+            ["map", "--k", "2,4", "--settle-max-step", "0", "--out", o]
+                .map(String::from)
+                .to_vec(),
+            "--settle-max-step must be a finite number > 0, got 0",
+        ),
+        (
             dynamics(&["--intervention", "bogus=1"]),
             "unknown key \"bogus\"",
         ),

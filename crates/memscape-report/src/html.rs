@@ -89,6 +89,15 @@ fn phase_section(
         out,
         problems,
     );
+    if results.rows.iter().any(|r| r.census.is_some()) {
+        figure(
+            reader,
+            "census",
+            "The attractor census of each K at sigma_min, one line per model: memories, spurious attractors, manifolds (connected near-fixed sets with eigenvalues within the margin of 1), saddles between neighbouring stable points, off-support attractors, and the share of samples in no basin. From <code>results.json</code> (rows' <code>census</code>); the counts are in <code>phase.csv</code>.",
+            out,
+            problems,
+        );
+    }
     if reader.dir().join("samples_grid.svg").is_file() {
         figure(
             reader,

@@ -4,6 +4,7 @@
 
 mod attractors;
 mod bifurcation;
+mod census;
 mod dynamics;
 mod embedding;
 mod html;
@@ -31,6 +32,7 @@ pub fn run_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
     let results = RunReader::open(dir)?.json("results.json")?;
     let mut figures = if results["capacities"].is_object() {
         let mut f = phase_figure(dir)?;
+        f.extend(census::census_figure(dir)?);
         f.extend(embedding_figure(dir)?);
         f
     } else if results["tau_mem"].is_array() {

@@ -6,9 +6,9 @@
 //! The network: the image study's U-Net (base 16, multipliers 1,2,2, one block per level),
 //! trained for `MEMSCAPE_BENCH_STEPS` steps (default 1000, batch 64, EMA 0.999) on K = 32
 //! images. The start: one of its samples stopped at sigma = 0.02 × the data scale (the
-//! dynamics census's level), settled as the census settles (until an Aitken estimate puts it
-//! within delta_s / 4 of its limit: near a fixed point, not on it, so that both paths have
-//! Newton steps to take).
+//! dynamics census's level), settled as the census settles (the flow dx/ds = D(x) − x to
+//! 1e-5 × the data scale: near a fixed point, not on it, so that both paths have Newton steps
+//! to take).
 //!
 //! FLOPs: denoiser rows × 2 × the network's multiply-accumulates per image; the rate is set
 //! against the machine's f32 GEMM peak measured here (faer, n = 1024).

@@ -57,6 +57,9 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }),
     };
     request.train.validate()?;
+    if let Some(a) = &request.attractors {
+        a.census.validate()?;
+    }
     let interventions: Vec<(String, TrainConfig)> = args
         .intervention
         .iter()
@@ -121,6 +124,18 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 format!("[{}, {}]", fmt(t.ci[0]), fmt(t.ci[1])),
                 ratio(r.ratio),
                 format!("[{}, {}]", ratio(r.ci[0]), ratio(r.ci[1]))
+            );
+        }
+        let early: Vec<String> = run
+            .rows
+            .iter()
+            .filter(|r| r.attractors.as_ref().is_some_and(|a| !a.readable))
+            .map(|r| format!("K {} seed {} step {}", r.k, r.seed, r.step))
+            .collect();
+        if !early.is_empty() {
+            eprintln!(
+                "too early to read (no attractor, most samples unsettled): {}",
+                early.join("; ")
             );
         }
         if let Some(g) = &run.exponent_gap {
