@@ -31,7 +31,9 @@
 //! ```
 //!
 //! A set on which every eigenvalue found is neutral is **flat**: the map is near the identity
-//! there (an untrained network), and it is no attractor. The basin of an attractor is the
+//! there (an untrained network), and it is no attractor. When the spectra at three spread
+//! samples are all flat, the network is near the identity everywhere it was sampled: the
+//! census stops there, every sample unsettled. The basin of an attractor is the
 //! share of samples whose converged flow reached it (a Monte Carlo estimate of its mass under
 //! the sampling distribution), with a bootstrap 95% interval; samples whose flow did not
 //! converge, ended on a flat set or at a saddle, or whose group was not analysed are
@@ -434,6 +436,32 @@ pub struct Census {
 }
 
 impl Census {
+    /// The census of a network near the identity: no attractor, every sample unsettled on a
+    /// flat set.
+    fn flat(sigma: f64, samples: ArrayView2<f64>, cost: CensusCost) -> Self {
+        let n = samples.nrows();
+        Census {
+            sigma,
+            attractors: vec![],
+            counts: KindCounts::default(),
+            sample_attractor: vec![None; n],
+            unsettled: n,
+            unsettled_share: 1.0,
+            unsettled_ci: [1.0, 1.0],
+            unsettled_reasons: UnsettledCounts {
+                flat: n,
+                ..Default::default()
+            },
+            settled: 0,
+            groups: 0,
+            neutral_sets: 0,
+            unconverged_starts: 0,
+            cost,
+            euler: None,
+            settled_points: samples.to_owned(),
+        }
+    }
+
     /// The kind of the attractor each sample reached.
     pub fn sample_kinds(&self) -> Vec<Option<AttractorKind>> {
         self.sample_attractor
@@ -643,6 +671,25 @@ pub fn census(
         ..config.settle
     };
     let mut cost = CensusCost::default();
+    // a network near the identity (untrained): every eigenvalue found is neutral at three
+    // spread samples; its flow would only creep, and it has no attractor
+    let everyone: Vec<usize> = (0..n).collect();
+    let probes = spread_members(samples, &everyone, 0);
+    let flat = probes.par_iter().enumerate().map(|(k, &i)| {
+        stability_with_vectors(
+            denoiser,
+            sigma,
+            samples.row(i),
+            &config.fixed,
+            config.fixed.seed ^ 0xF1A7 ^ k as u64,
+            0,
+        )
+    });
+    let spectra: Vec<Stability> = flat.collect();
+    cost.stability = spectra.iter().map(|s| s.cost.rows).sum();
+    if spectra.iter().all(|s| s.flat()) {
+        return Ok(Census::flat(sigma, samples, cost));
+    }
     let settled = settle(denoiser, samples, sigma, &settle_config);
     cost.settle = settled.rows();
     let mut reasons = UnsettledCounts::default();

@@ -21,14 +21,12 @@
 //! more than doubles the residual is refused and Δs cut by 4; no step is longer than
 //! `max_step`.
 //!
-//! A slow point (drifting less than sigma per unit of flow time) whose residual stops falling
-//! (less than halved over three steps) gets a Newton probe, (I − J) δ = D(x) − x: when
+//! A slow point (drifting less than 0.1 sigma per unit of flow time) whose residual stops
+//! falling (less than halved over three steps) gets a Newton probe, (I − J) δ = D(x) − x: when
 //! |δ| ≥ |x − D(x)| / margin, what is left of the residual lies along directions with
-//! |1 − λ| ≤ margin, where the flow only drifts. If it drifts slower than 0.1 sigma the point
-//! stops there as **neutral**: it sits on a near-neutral set (a continuum of near-fixed points,
-//! the shape generalization takes), whose drift the flow would follow for ever. A point found
-//! drifting faster, and hardly slowing down, by five such probes (a network near the identity,
-//! early in training) stops unconverged instead of creeping on. The unit step
+//! |1 − λ| ≤ margin, where the flow only drifts. The point stops there as **neutral**: it sits
+//! on a near-neutral set (a continuum of near-fixed points, the shape generalization takes),
+//! whose drift the flow would follow for ever. The unit step
 //! detects the same from its step ratios ρ = |step_n| / |step_{n−1}|: three in a row within
 //! the margin of 1. Non-convergence is a status, not an error.
 
@@ -71,11 +69,6 @@ pub struct SettleConfig {
 /// landscape's resolution sigma in no less than 10 units, while it relaxes onto its set in
 /// about 1 / (1 − λ) = O(1). Faster drift is flow, not a near-fixed point.
 pub const NEUTRAL_DRIFT: f64 = 0.1;
-
-/// Probes that find a point drifting along neutral directions faster than a near-fixed point
-/// (but slower than sigma per unit of flow time), its residual down by less than 10% since the
-/// probe before, until its flow is given up.
-const DRIFT_PROBES: usize = 5;
 
 /// GMRES iterations per flow step at most.
 const FLOW_KRYLOV: usize = 40;
@@ -306,8 +299,6 @@ fn flow_one<D: Denoiser + ?Sized>(
     let mut dt = FLOW_FIRST_STEP;
     // residuals of the last accepted steps, oldest first
     let mut history: Vec<f64> = vec![];
-    // probes that found a fast neutral drift, and the residual at the last probe
-    let (mut drifting, mut last_probe) = (0, f64::INFINITY);
     let mut steps = 0;
     let capped = |mut step: Array1<f64>| {
         let len = step.dot(&step).sqrt();
@@ -325,7 +316,7 @@ fn flow_one<D: Denoiser + ?Sized>(
         }
         steps += 1;
         if config.margin > 0.0
-            && r <= probe.sigma
+            && r <= NEUTRAL_DRIFT * probe.sigma
             && history.len() >= 3
             && r > 0.5 * history[history.len() - 3]
         {
@@ -339,19 +330,7 @@ fn flow_one<D: Denoiser + ?Sized>(
             )
             .x;
             if norm(&newton) * config.margin >= r {
-                if r <= NEUTRAL_DRIFT * probe.sigma {
-                    return (x, SettleStatus::Neutral, r, steps);
-                }
-                // drifting along neutral directions, too fast for a near-fixed point, and
-                // hardly slowing down (a network near the identity here): give up after
-                // DRIFT_PROBES such probes
-                if r > 0.9 * last_probe {
-                    drifting += 1;
-                    if drifting >= DRIFT_PROBES {
-                        return (x, SettleStatus::Unconverged, r, steps);
-                    }
-                }
-                last_probe = r;
+                return (x, SettleStatus::Neutral, r, steps);
             }
         }
         let shift = 1.0 / dt + 1.0;
