@@ -154,44 +154,68 @@ impl Figure for CountPanels<'_> {
             .chain(["unsettled share of the samples"]);
         for (i, (panel, name)) in body.split_evenly((2, 3)).iter().zip(names).enumerate() {
             let top = a.counts.values().map(|c| c[i]).fold(1.0f64, f64::max) * 1.1;
-            let mut chart = ChartBuilder::on(panel)
-                .caption(name, ("sans-serif", 16))
-                .margin(10)
-                .x_label_area_size(36)
-                .y_label_area_size(44)
-                .build_cartesian_2d((lo..hi).log_scale(), 0f64..top)?;
-            chart
-                .configure_mesh()
-                .x_desc("training step (log)")
-                .y_desc(if i < KINDS.len() { "count" } else { "share" })
-                .label_style(("sans-serif", 12))
-                .axis_desc_style(("sans-serif", 13))
-                .draw()?;
-            for (j, &k) in a.ks.iter().enumerate() {
-                let color = Palette99::pick(j).to_rgba();
-                let pts: Vec<(f64, f64)> = a
-                    .steps
-                    .iter()
-                    .filter_map(|&s| a.counts.get(&(k, s as u64)).map(|c| (s, c[i])))
+            let series: Vec<(String, Vec<(f64, f64)>)> =
+                a.ks.iter()
+                    .map(|&k| {
+                        let pts = a
+                            .steps
+                            .iter()
+                            .filter_map(|&s| a.counts.get(&(k, s as u64)).map(|c| (s, c[i])))
+                            .collect();
+                        (format!("K = {k}"), pts)
+                    })
                     .collect();
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                    .label(format!("K = {k}"))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.85))
-                .label_font(("sans-serif", 11))
-                .draw()?;
+            let axes = (
+                "training step (log)",
+                if i < KINDS.len() { "count" } else { "share" },
+            );
+            line_panel(panel, name, (lo, hi, top), axes, &series)?;
         }
         root.present()
     }
+}
+
+/// One panel of lines over a log x axis from `lo` to `hi` (y from 0 to `top`): each series
+/// (label, points) in its own colour with dots, its legend upper left.
+pub(crate) fn line_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    caption: &str,
+    (lo, hi, top): (f64, f64, f64),
+    (x_desc, y_desc): (&str, &str),
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(panel)
+        .caption(caption, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(44)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 13))
+        .draw()?;
+    for (j, (label, pts)) in series.iter().enumerate() {
+        let color = Palette99::pick(j).to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .label_font(("sans-serif", 11))
+        .draw()?;
+    Ok(())
 }
 
 struct TauPlot<'a>(&'a Attractors);

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use memscape::analysis::attractor::CensusSummary;
 use memscape::pipeline::MapResults;
 
+use crate::attractors::line_panel;
 use crate::phase::{Figure, register_font, save};
 use crate::{RunFileError, RunReader};
 
@@ -58,42 +59,22 @@ impl Figure for Census {
                 .flat_map(|m| m.1.iter().map(|p| value(&p.1)))
                 .fold(if i + 1 == PANELS.len() { 0.1 } else { 1.0 }, f64::max)
                 * 1.1;
-            let mut chart = ChartBuilder::on(panel)
-                .caption(name, ("sans-serif", 15))
-                .margin(10)
-                .x_label_area_size(36)
-                .y_label_area_size(44)
-                .build_cartesian_2d((lo..hi).log_scale(), 0f64..top)?;
-            chart
-                .configure_mesh()
-                .x_desc("K (log)")
-                .y_desc(if i + 1 == PANELS.len() {
-                    "share"
-                } else {
-                    "count"
+            let series: Vec<(String, Vec<(f64, f64)>)> = self
+                .0
+                .iter()
+                .map(|(model, points)| {
+                    (
+                        model.clone(),
+                        points.iter().map(|p| (p.0, value(&p.1))).collect(),
+                    )
                 })
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .label_style(("sans-serif", 12))
-                .axis_desc_style(("sans-serif", 13))
-                .draw()?;
-            for (j, (model, points)) in self.0.iter().enumerate() {
-                let color = Palette99::pick(j).to_rgba();
-                let pts: Vec<(f64, f64)> = points.iter().map(|p| (p.0, value(&p.1))).collect();
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                    .label(model.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.85))
-                .label_font(("sans-serif", 11))
-                .draw()?;
+                .collect();
+            let y = if i + 1 == PANELS.len() {
+                "share"
+            } else {
+                "count"
+            };
+            line_panel(panel, name, (lo, hi, top), ("K (log)", y), &series)?;
         }
         root.present()
     }

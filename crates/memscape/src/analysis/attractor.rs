@@ -154,12 +154,48 @@ impl CensusConfig {
     /// classification's radii: the flow to 1e-5 × scale, Newton to 1e-4 × scale polished to
     /// round-off, margin 0.01.
     pub fn trained(scale: f64, group_radius: f64, memory_radius: f64, eigenvalues: usize) -> Self {
+        let settle = SettleConfig::flow(scale, true);
+        Self::with(
+            settle,
+            scale,
+            true,
+            [group_radius, memory_radius],
+            eigenvalues,
+        )
+    }
+
+    /// The census of the exact model (f64 arithmetic): the unit step (CCCP) to 1e-9 × scale,
+    /// Newton to 1e-10 × scale, and the census margin.
+    pub fn exact(scale: f64, group_radius: f64, memory_radius: f64, eigenvalues: usize) -> Self {
+        let settle = SettleConfig::unit_step(1e-9 * scale, 1000);
+        Self::with(
+            settle,
+            scale,
+            false,
+            [group_radius, memory_radius],
+            eigenvalues,
+        )
+    }
+
+    /// `settle`, Newton and Arnoldi at their defaults for the scale and arithmetic, the census
+    /// margin for both, 64 groups, the full saddle search, 200 resamples.
+    fn with(
+        settle: SettleConfig,
+        scale: f64,
+        f32: bool,
+        [group_radius, memory_radius]: [f64; 2],
+        eigenvalues: usize,
+    ) -> Self {
         CensusConfig {
-            settle: SettleConfig::flow(scale, true),
+            settle: SettleConfig {
+                margin: DEFAULT_MARGIN,
+                ..settle
+            },
             fixed: FixedPointConfig {
                 eigenvalues,
                 max_arnoldi: 4 * eigenvalues.max(1) + 40,
-                ..FixedPointConfig::for_scale(scale, true)
+                margin: DEFAULT_MARGIN,
+                ..FixedPointConfig::for_scale(scale, f32)
             },
             group_radius,
             memory_radius,
@@ -167,27 +203,6 @@ impl CensusConfig {
             saddle_search: SaddleSearch::Full,
             resamples: 200,
         }
-    }
-
-    /// The census of the exact model (f64 arithmetic): the unit step (CCCP) to 1e-9 × scale,
-    /// Newton to 1e-10 × scale, and the census margin.
-    pub fn exact(scale: f64, group_radius: f64, memory_radius: f64, eigenvalues: usize) -> Self {
-        let mut c = CensusConfig {
-            settle: SettleConfig::unit_step(1e-9 * scale, 1000),
-            fixed: FixedPointConfig {
-                eigenvalues,
-                max_arnoldi: 4 * eigenvalues.max(1) + 40,
-                ..FixedPointConfig::for_scale(scale, false)
-            },
-            group_radius,
-            memory_radius,
-            max_groups: 64,
-            saddle_search: SaddleSearch::Full,
-            resamples: 200,
-        };
-        c.fixed.margin = DEFAULT_MARGIN;
-        c.settle.margin = DEFAULT_MARGIN;
-        c
     }
 
     /// Checks the fields against dimension `d`; errors name the parameter.
