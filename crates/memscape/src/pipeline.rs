@@ -317,6 +317,10 @@ pub const MAP_SIGMA_MIN: f64 = 0.02;
 
 /// Rightmost Jacobian eigenvalues per fixed point in a map's census (at most the dimension).
 const MAP_EIGENVALUES: usize = 6;
+/// Groups of settled samples a map's census analyses at each K, the most populated first (a
+/// memorizing model at large K has one per pattern reached; the samples of the others are
+/// reported as not analysed).
+const MAP_GROUPS: usize = 256;
 
 /// One K of a phase map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -594,6 +598,7 @@ impl MapPlan {
         config.fixed.asymmetry_probes = 0;
         config.fixed.seed = request.plan.seed ^ k as u64;
         config.saddle_search = SaddleSearch::Midpoints;
+        config.max_groups = MAP_GROUPS;
         config.resamples = request.resamples;
         request.census.apply(&mut config)?;
         let landscape = census(
