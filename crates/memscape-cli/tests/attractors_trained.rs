@@ -8,6 +8,16 @@ use common::{assert_figure, csv_rows, json, memscape};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The census's kinds, as the JSON and CSV name them.
+const KINDS: [&str; 6] = [
+    "memory",
+    "spurious",
+    "off_support",
+    "manifold",
+    "saddle",
+    "uncertain",
+];
+
 /// The seed-averaged curve of `key` (a number inside each row's `attractors`) at K = k.
 fn seed_mean(rows: &[serde_json::Value], k: u64, key: &str) -> Vec<(f64, f64)> {
     let mut steps: Vec<u64> = rows.iter().map(|r| r["step"].as_u64().unwrap()).collect();
@@ -87,14 +97,6 @@ fn dynamics_counts_attractors_and_times_their_onset_with_interventions() {
     // every row's counts are its lines of attractors.csv, by kind; the masses are the sums of
     // the basins of their kind
     let table = csv_rows(&out.join("attractors.csv"));
-    let kinds = [
-        "memory",
-        "spurious",
-        "off_support",
-        "manifold",
-        "saddle",
-        "uncertain",
-    ];
     for r in rows {
         let a = &r["attractors"];
         let mine: Vec<&HashMap<String, String>> = table
@@ -106,7 +108,7 @@ fn dynamics_counts_attractors_and_times_their_onset_with_interventions() {
                         .all(|key| t[*key].parse::<u64>().ok() == r[*key].as_u64())
             })
             .collect();
-        for kind in kinds {
+        for kind in KINDS {
             let n = mine.iter().filter(|t| t["kind"] == kind).count();
             assert_eq!(
                 a["counts"][kind].as_u64().unwrap() as usize,
@@ -296,14 +298,7 @@ fn attractors_of_a_checkpoint_are_fixed_points_with_kinds_basins_and_recovery() 
         basins += p["basin"].as_f64().unwrap();
     }
     assert!(basins <= 1.0 + 1e-12);
-    for kind in [
-        "memory",
-        "spurious",
-        "off_support",
-        "manifold",
-        "saddle",
-        "uncertain",
-    ] {
+    for kind in KINDS {
         let n = points.iter().filter(|p| p["kind"] == kind).count();
         assert_eq!(j["counts"][kind].as_u64().unwrap() as usize, n, "{kind}");
     }

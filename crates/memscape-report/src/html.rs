@@ -591,7 +591,13 @@ fn trained_attractors_section(
         n(&a["census"]["unsettled_share"]),
         n(&a["census"]["unsettled_ci"][0]),
         n(&a["census"]["unsettled_ci"][1]),
-        a["census"]["unsettled_reasons"],
+        {
+            let r = &a["census"]["unsettled_reasons"];
+            format!(
+                "flow not converged {}, on a flat set {}, at a saddle or uncertain point {}, not analysed {}",
+                r["unconverged"], r["flat"], r["saddle_or_uncertain"], r["not_analysed"]
+            )
+        },
         a["census"]["config"]["fixed"]["margin"],
         a["census"]["rows"],
         n(&a["census"]["rows_to_sampling"]),

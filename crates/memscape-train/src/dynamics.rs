@@ -236,47 +236,56 @@ pub struct DynamicsUnit {
     pub grid: Vec<GridCell>,
 }
 
-/// What persistence needs of one checkpoint's census: each sample's spurious attractor (its
-/// position), and where the certified stable points are.
+/// What persistence needs of one checkpoint's census: its attractors' positions, which are
+/// spurious and which certified stable, and each sample's attractor.
 struct Checkpoint {
-    spurious_of_sample: Vec<Option<Vec<f64>>>,
-    stable: Vec<Vec<f64>>,
+    points: Vec<Vec<f64>>,
+    spurious: Vec<bool>,
+    stable: Vec<bool>,
+    sample_attractor: Vec<Option<usize>>,
 }
 
 impl Checkpoint {
     fn of(c: &memscape::analysis::attractor::Census) -> Self {
-        let kind = |i: usize| c.attractors[i].kind;
         Checkpoint {
-            spurious_of_sample: c
-                .sample_attractor
+            points: c.attractors.iter().map(|a| a.x.clone()).collect(),
+            spurious: c
+                .attractors
                 .iter()
-                .map(|a| {
-                    a.filter(|&i| kind(i) == AttractorKind::Spurious)
-                        .map(|i| c.attractors[i].x.clone())
-                })
+                .map(|a| a.kind == AttractorKind::Spurious)
                 .collect(),
             stable: c
                 .attractors
                 .iter()
-                .filter(|a| a.certified && a.index == Some(0))
-                .map(|a| a.x.clone())
+                .map(|a| a.certified && a.index == Some(0))
                 .collect(),
+            sample_attractor: c.sample_attractor.clone(),
         }
     }
 
-    /// Per sample: in a spurious basin whose attractor has a certified stable point within
-    /// `radius` at the next checkpoint (false throughout at the last checkpoint, which has
-    /// none to persist to).
+    /// Per sample: in the basin of a spurious attractor that has a certified stable point
+    /// within `radius` at the next checkpoint (false throughout at the last checkpoint, which
+    /// has none to persist to).
     fn persistent(&self, next: Option<&Checkpoint>, radius: f64) -> Vec<bool> {
-        self.spurious_of_sample
-            .iter()
-            .map(|x| match (x, next) {
-                (Some(x), Some(next)) => next
-                    .stable
-                    .iter()
-                    .any(|p| memscape::analysis::distance::squared_distance(x, p).sqrt() <= radius),
-                _ => false,
+        let persists: Vec<bool> = (0..self.points.len())
+            .map(|i| {
+                self.spurious[i]
+                    && next.is_some_and(|next| {
+                        (0..next.points.len()).any(|j| {
+                            next.stable[j]
+                                && memscape::analysis::distance::squared_distance(
+                                    &self.points[i],
+                                    &next.points[j],
+                                )
+                                .sqrt()
+                                    <= radius
+                        })
+                    })
             })
+            .collect();
+        self.sample_attractor
+            .iter()
+            .map(|a| a.is_some_and(|i| persists[i]))
             .collect()
     }
 }

@@ -619,17 +619,12 @@ impl MapPlan {
             .map(|q| q.value);
         let ([cluster_of, _, _], clusters) =
             cluster_samples(landscape.settled_points.view(), &c.classes)?;
-        let num_attractors = landscape
-            .attractors
-            .iter()
-            .filter(|a| a.kind.is_attractor() && a.basin > 0.0)
-            .count();
         Ok(MapPoint {
             row: MapRow {
                 k,
                 model: model.to_string(),
                 fractions: fractions(&c, request.resamples, request.plan.seed ^ k as u64),
-                num_attractors,
+                num_attractors: landscape.attractors_reached(),
                 settled: landscape.settled as f64 / request.num_samples as f64,
                 census: Some(CensusSummary::of(&landscape)),
                 clusters,
@@ -642,7 +637,7 @@ impl MapPlan {
                 seconds: clock.elapsed().as_secs_f64(),
             },
             samples: raw,
-            attractor_of: landscape.sample_attractor.clone(),
+            attractor_of: landscape.sample_attractor,
             attractors: landscape.settled_points,
             classification: c,
             cluster_of,

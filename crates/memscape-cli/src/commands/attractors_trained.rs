@@ -268,7 +268,6 @@ pub fn trained_landscape(
         );
     }
     out.write_json("attractors.json", &result)?;
-    out.write_json("attractors.json", &result)?;
     files.extend(memscape_report::landscape_figures(out.path())?);
     Ok(TrainedLandscape {
         result,

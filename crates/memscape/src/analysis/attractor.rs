@@ -52,11 +52,11 @@ use super::basin::padded_box;
 use super::classify::{bootstrap_indices, percentile_interval};
 use super::distance::{knn, knn_pairs, squared_distance};
 use super::fixed::{
-    FixedPoint, FixedPointConfig, Stability, Status, Uncertainty, fixed_points, newton_krylov,
-    stability_with_vectors,
+    FixedPoint, FixedPointConfig, SOFTEST, Stability, Status, Uncertainty, fixed_points,
+    newton_krylov, stability,
 };
 use super::krylov::Cost;
-use super::manifold::{extent, links_hold, neutral_sets};
+use super::manifold::{LINK_PROBES, extent, links_hold, neutral_sets};
 use super::saddles::{
     Origin, SADDLE_NEIGHBOURS, directional_starts, midpoints, reaches, stack, string_starts,
 };
@@ -67,9 +67,6 @@ use crate::error::{Error, Result};
 
 /// Members of a near-neutral set whose spectra decide its kind and dimension.
 const MANIFOLD_PROBES: usize = 3;
-/// Softest directions followed from each stable point (and stable directions from each
-/// index-1 saddle on 2-D data).
-const SOFTEST: usize = 2;
 /// Points closer than this many position uncertainties are tested for being one.
 const MERGE_UNCERTAINTIES: f64 = 3.0;
 
@@ -497,6 +494,14 @@ impl Census {
         b
     }
 
+    /// Distinct attractors that hold samples: stable points and manifolds with a basin.
+    pub fn attractors_reached(&self) -> usize {
+        self.attractors
+            .iter()
+            .filter(|a| a.kind.is_attractor() && a.basin > 0.0)
+            .count()
+    }
+
     /// Denoiser rows per settled sample, for all the census's work.
     pub fn rows_per_settled_sample(&self) -> f64 {
         self.cost.total() as f64 / self.settled.max(1) as f64
@@ -573,10 +578,6 @@ impl CensusSummary {
             .filter(|a| a.kind == AttractorKind::Manifold)
             .collect();
         manifolds.sort_by(|a, b| b.basin.total_cmp(&a.basin));
-        let held = c
-            .attractors
-            .iter()
-            .any(|a| a.kind.is_attractor() && a.basin > 0.0);
         CensusSummary {
             counts: c.counts,
             memory_basins: c.basins(AttractorKind::Memory),
@@ -596,7 +597,7 @@ impl CensusSummary {
             rows: c.cost.total(),
             rows_per_settled_sample: c.rows_per_settled_sample(),
             asymmetry: (!asym.is_empty()).then(|| asym[asym.len() / 2]),
-            readable: held || c.unsettled_share <= 0.5,
+            readable: c.attractors_reached() > 0 || c.unsettled_share <= 0.5,
         }
     }
 }
@@ -642,14 +643,11 @@ impl Candidate {
             .is_some_and(|s| s.certified && s.index == 0)
     }
 
-    /// No direction past 1 + margin and at least one within it, not flat.
+    /// A point of a continuum ([`Stability::neutral_stable`]).
     fn neutral_stable(&self, margin: f64) -> bool {
-        self.stability.as_ref().is_some_and(|s| {
-            s.converged
-                && s.neutral > 0
-                && !s.flat()
-                && s.eigenvalues.iter().all(|v| v[0] <= 1.0 + margin)
-        })
+        self.stability
+            .as_ref()
+            .is_some_and(|s| s.neutral_stable(margin))
     }
 }
 
@@ -690,17 +688,14 @@ pub fn census(
     // spread samples; its flow would only creep, and it has no attractor
     let everyone: Vec<usize> = (0..n).collect();
     let probes = spread_members(samples, &everyone, 0);
-    let flat = probes.par_iter().enumerate().map(|(k, &i)| {
-        stability_with_vectors(
-            denoiser,
-            sigma,
-            samples.row(i),
-            &config.fixed,
-            config.fixed.seed ^ 0xF1A7 ^ k as u64,
-            0,
-        )
-    });
-    let spectra: Vec<Stability> = flat.collect();
+    let spectra: Vec<Stability> = probes
+        .par_iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let seed = config.fixed.seed ^ 0xF1A7 ^ k as u64;
+            stability(denoiser, sigma, samples.row(i), &config.fixed, seed)
+        })
+        .collect();
     cost.stability = spectra.iter().map(|s| s.cost.rows).sum();
     if spectra.iter().all(|s| s.flat()) {
         return Ok(Census::flat(sigma, samples, cost));
@@ -796,26 +791,12 @@ pub fn census(
             .par_iter()
             .enumerate()
             .map(|(k, &i)| {
-                stability_with_vectors(
-                    denoiser,
-                    sigma,
-                    settled.points.row(i),
-                    &config.fixed,
-                    config.fixed.seed ^ ((u as u64) << 24) ^ k as u64,
-                    0,
-                )
+                let seed = config.fixed.seed ^ ((u as u64) << 24) ^ k as u64;
+                stability(denoiser, sigma, settled.points.row(i), &config.fixed, seed)
             })
             .collect();
         cost.stability += spectra.iter().map(|s| s.cost.rows).sum::<usize>();
-        let neutral_votes = spectra
-            .iter()
-            .filter(|s| {
-                s.converged
-                    && s.neutral > 0
-                    && !s.flat()
-                    && s.eigenvalues.iter().all(|v| v[0] <= 1.0 + margin)
-            })
-            .count();
+        let neutral_votes = spectra.iter().filter(|s| s.neutral_stable(margin)).count();
         let flat_votes = spectra.iter().filter(|s| s.flat()).count();
         if 2 * flat_votes > spectra.len() {
             reasons.flat += members.len();
@@ -955,7 +936,8 @@ pub fn census(
             reasons.saddle_or_uncertain += c.members.len();
         }
     }
-    let shares = basin_shares(
+    // shares of each attractor and, last, of the unsettled samples
+    let (shares, share_ci) = basin_shares(
         &sample_attractor,
         candidates.len(),
         config.resamples,
@@ -974,8 +956,8 @@ pub fn census(
                 index: s.map(|s| s.index),
                 certified: s.is_some_and(|s| s.certified),
                 uncertain: s.and_then(|s| s.uncertain),
-                basin: shares.0[i],
-                basin_ci: shares.1[i],
+                basin: shares[i],
+                basin_ci: share_ci[i],
                 gap: s.map(|s| s.gap),
                 eigenvalues: s.map_or(vec![], |s| s.eigenvalues.clone()),
                 asymmetry: c.asymmetry,
@@ -998,24 +980,15 @@ pub fn census(
             }
         })
         .collect();
-    let unsettled_flags: Vec<f64> = sample_attractor
-        .iter()
-        .map(|a| f64::from(u8::from(a.is_none())))
-        .collect();
-    let unsettled = unsettled_flags.iter().filter(|&&v| v > 0.0).count();
-    let unsettled_ci = percentile_interval(
-        bootstrap_indices(n, config.resamples, config.fixed.seed ^ 0x5E77)
-            .map(|idx| idx.iter().map(|&i| unsettled_flags[i]).sum::<f64>() / n as f64)
-            .collect(),
-    );
+    let unsettled = sample_attractor.iter().filter(|a| a.is_none()).count();
     let euler = (d == 2).then(|| euler_check(denoiser, sigma, train, &attractors));
     Ok(Census {
         sigma,
         attractors,
         counts,
         unsettled,
-        unsettled_share: unsettled as f64 / n as f64,
-        unsettled_ci,
+        unsettled_share: shares[candidates.len()],
+        unsettled_ci: share_ci[candidates.len()],
         unsettled_reasons: reasons,
         settled: converged.len() + neutral.len(),
         sample_attractor,
@@ -1159,7 +1132,7 @@ fn absorb_into_manifolds(
         };
         let pair = ndarray::stack![Axis(0), x.view(), settled.points.row(sample)];
         let drift = [candidates[i].residual, settled.residuals[sample]];
-        cost.link += 3;
+        cost.link += LINK_PROBES.len();
         if links_hold(denoiser, sigma, pair.view(), &drift, margin, &[(0, 1)])[0] {
             absorbed.push((i, m));
         }
@@ -1417,8 +1390,8 @@ fn add_if_new(
     }
 }
 
-/// Basin shares of `m` attractors from each sample's attractor, with bootstrap 95% intervals
-/// (resampling the samples).
+/// Basin shares of `m` attractors from each sample's attractor, then (at position m) the share
+/// of samples in none, each with its bootstrap 95% interval (resampling the samples).
 fn basin_shares(
     sample_attractor: &[Option<usize>],
     m: usize,
@@ -1426,22 +1399,20 @@ fn basin_shares(
     seed: u64,
 ) -> (Vec<f64>, Vec<[f64; 2]>) {
     let n = sample_attractor.len();
-    let count = |idx: &mut dyn Iterator<Item = usize>| {
-        let mut c = vec![0usize; m];
+    let shares = |idx: &mut dyn Iterator<Item = usize>| {
+        let mut c = vec![0usize; m + 1];
         for i in idx {
-            if let Some(a) = sample_attractor[i] {
-                c[a] += 1;
-            }
+            c[sample_attractor[i].unwrap_or(m)] += 1;
         }
         c.into_iter()
             .map(|v| v as f64 / n as f64)
             .collect::<Vec<f64>>()
     };
-    let point = count(&mut (0..n));
+    let point = shares(&mut (0..n));
     let boot: Vec<Vec<f64>> = bootstrap_indices(n, resamples, seed ^ 0xBA51)
-        .map(|idx| count(&mut idx.into_iter()))
+        .map(|idx| shares(&mut idx.into_iter()))
         .collect();
-    let ci = (0..m)
+    let ci = (0..=m)
         .map(|a| {
             if resamples == 0 {
                 [point[a], point[a]]

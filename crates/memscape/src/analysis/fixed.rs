@@ -275,6 +275,15 @@ impl Stability {
         self.neutral > 0 && self.neutral == self.eigenvalues.len()
     }
 
+    /// A point of a continuum of fixed points: the rightmost spectrum converged, some
+    /// eigenvalue within the margin of 1, none past 1 + margin, and not flat.
+    pub fn neutral_stable(&self, margin: f64) -> bool {
+        self.converged
+            && self.neutral > 0
+            && !self.flat()
+            && self.eigenvalues.iter().all(|v| v[0] <= 1.0 + margin)
+    }
+
     /// How far the point may lie from the true fixed point given its residual |x − D(x)|:
     /// residual / σ_min(I − J), with σ_min taken as the distance from degeneracy (exact for a
     /// normal J), at least `floor`.
@@ -410,7 +419,7 @@ pub fn asymmetry(
 }
 
 /// Ritz vectors kept per analysed point: the softest directions a saddle search follows.
-const SOFTEST: usize = 2;
+pub const SOFTEST: usize = 2;
 
 /// A distinct fixed point.
 #[derive(Debug, Clone, Serialize)]

@@ -218,7 +218,8 @@ pub struct RitzValues {
     pub dimension: usize,
     /// Whether the Krylov space is the whole space (the values are the full spectrum).
     pub exhausted: bool,
-    /// Unit Ritz vectors (real parts) of the first values, as many as asked for.
+    /// Unit Ritz vectors (real parts) of the first values, as many as asked for (in Krylov
+    /// coordinates until [`arnoldi_until`] lifts them).
     #[serde(skip)]
     pub vectors: Vec<Array1<f64>>,
 }
@@ -282,7 +283,7 @@ pub fn arnoldi_until(
     let v0 = fresh(&basis, 0, &mut rng);
     basis.column_mut(0).assign(&v0);
     let mut scale: f64 = 0.0;
-    let mut last = ritz(&h, 0, 0.0);
+    let mut last = ritz(&h, 0, 0.0, 0);
     // steps since the space last became invariant (a multiple eigenvalue shows its further
     // copies only in the fresh direction's block, so that block must grow before stopping)
     let (mut since_restart, mut restarted) = (0, false);
@@ -313,22 +314,18 @@ pub fn arnoldi_until(
         if !due {
             continue;
         }
-        last = ritz(&h, n, if n < d && !invariant { norm } else { 0.0 });
+        last = ritz(&h, n, if n < d && !invariant { norm } else { 0.0 }, vectors);
         last.exhausted = n == d;
         if last.exhausted || (settled && done(&last)) {
             break;
         }
     }
+    // the Ritz vectors, from Krylov coordinates to the space
     let n = last.dimension;
-    if vectors > 0 && n > 0 {
-        last.vectors = ritz_vectors(&h, n, vectors)
-            .into_iter()
-            .map(|y| {
-                let u = basis.slice(s![.., ..n]).dot(&y);
-                let norm = u.dot(&u).sqrt().max(f64::MIN_POSITIVE);
-                u / norm
-            })
-            .collect();
+    for y in &mut last.vectors {
+        let u = basis.slice(s![.., ..n]).dot(&*y);
+        let norm = u.dot(&u).sqrt().max(f64::MIN_POSITIVE);
+        *y = u / norm;
     }
     if !last.exhausted {
         last.values.truncate(want);
@@ -359,8 +356,9 @@ fn hessenberg_eigen(h: &Array2<f64>, n: usize) -> Vec<([f64; 2], Vec<[f64; 2]>)>
 }
 
 /// Ritz values of the leading n × n block of `h`, sorted by real part descending, with their
-/// residual bounds `next · |e_nᵀ y|`.
-fn ritz(h: &Array2<f64>, n: usize, next: f64) -> RitzValues {
+/// residual bounds `next · |e_nᵀ y|`, and the real parts of the first `vectors` eigenvectors y
+/// (in Krylov coordinates).
+fn ritz(h: &Array2<f64>, n: usize, next: f64, vectors: usize) -> RitzValues {
     let pairs = if n == 0 {
         vec![]
     } else {
@@ -379,18 +377,12 @@ fn ritz(h: &Array2<f64>, n: usize, next: f64) -> RitzValues {
         residuals: pairs.iter().map(|p| residual(&p.1)).collect(),
         dimension: n,
         exhausted: false,
-        vectors: vec![],
+        vectors: pairs
+            .iter()
+            .take(vectors)
+            .map(|p| p.1.iter().map(|c| c[0]).collect())
+            .collect(),
     }
-}
-
-/// The real parts of the first `count` eigenvectors of the leading n × n block of `h` (in the
-/// Krylov basis), sorted as [`ritz`] sorts the values.
-fn ritz_vectors(h: &Array2<f64>, n: usize, count: usize) -> Vec<Array1<f64>> {
-    hessenberg_eigen(h, n)
-        .into_iter()
-        .take(count)
-        .map(|(_, y)| y.iter().map(|c| c[0]).collect())
-        .collect()
 }
 
 #[cfg(test)]

@@ -31,8 +31,8 @@ const LINK_NEIGHBOURS: usize = 3;
 const MST_POINTS: usize = 4000;
 /// Links tested per batch (their probes go to the denoiser together).
 const LINK_BATCH: usize = 256;
-/// Where a link is probed, as fractions of the way.
-const LINK_PROBES: [f64; 3] = [0.25, 0.5, 0.75];
+/// Where a link is probed, as fractions of the way (one denoiser row each).
+pub const LINK_PROBES: [f64; 3] = [0.25, 0.5, 0.75];
 
 /// The connected near-neutral sets of a group of neutral points.
 #[derive(Debug, Clone)]

@@ -164,11 +164,6 @@ pub struct Settled {
 }
 
 impl Settled {
-    /// Whether each point settled (converged or neutral).
-    pub fn settled(&self) -> Vec<bool> {
-        self.status.iter().map(|s| s.settled()).collect()
-    }
-
     /// The denoiser work, in rows.
     pub fn rows(&self) -> usize {
         self.evaluations.iter().sum()
@@ -284,6 +279,26 @@ pub fn flow(
     }
 }
 
+/// The solution δ of (shift · I − J) δ = f at x (with D(x) = `dx`), by GMRES to a relative
+/// residual of 0.1 on forward-difference products: the linearly implicit Euler step of the
+/// flow for shift = 1/Δs + 1, Newton's step for shift = 1.
+fn implicit_step<D: Denoiser + ?Sized>(
+    probe: &Probe<D>,
+    x: &Array1<f64>,
+    dx: &Array1<f64>,
+    f: &Array1<f64>,
+    shift: f64,
+    krylov: usize,
+) -> Array1<f64> {
+    gmres(
+        |v| &v * shift - &probe.jvp_forward(x.view(), dx.view(), v),
+        f.view(),
+        0.1,
+        krylov,
+    )
+    .x
+}
+
 /// One point's flow: its end, status, residual and steps.
 fn flow_one<D: Denoiser + ?Sized>(
     probe: &Probe<D>,
@@ -322,25 +337,12 @@ fn flow_one<D: Denoiser + ?Sized>(
         {
             // stagnation of a slow point: is the rest of the residual along neutral directions?
             history.clear();
-            let newton = gmres(
-                |v| &v - &probe.jvp_forward(x.view(), dx.view(), v),
-                f.view(),
-                0.1,
-                krylov,
-            )
-            .x;
+            let newton = implicit_step(probe, &x, &dx, &f, 1.0, krylov);
             if norm(&newton) * config.margin >= r {
                 return (x, SettleStatus::Neutral, r, steps);
             }
         }
-        let shift = 1.0 / dt + 1.0;
-        let step = gmres(
-            |v| &v * shift - &probe.jvp_forward(x.view(), dx.view(), v),
-            f.view(),
-            0.1,
-            krylov,
-        )
-        .x;
+        let step = implicit_step(probe, &x, &dx, &f, 1.0 / dt + 1.0, krylov);
         let trial = &x + &capped(step);
         let d_trial = probe.apply(trial.view());
         let f_trial = &d_trial - &trial;
