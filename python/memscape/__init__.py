@@ -686,6 +686,7 @@ def dynamics(
     spacing: str = "karras",
     batch_size: int = 1024,
     fmem_level: float = 0.1,
+    gen_level: float = 0.1,
     resamples: int = 200,
     support_quantile: float = 0.99,
     attractors: bool = True,
@@ -696,7 +697,9 @@ def dynamics(
 ) -> DynamicsResult:
     """Training dynamics, as ``memscape dynamics`` with the same defaults: for each K and seed a
     network is trained once and, at ``checkpoints`` log-spaced steps, sampled and classified
-    (and its attractors counted); tau_mem is where f_mem first reaches ``fmem_level``."""
+    (and its attractors counted); tau_mem is where f_mem first reaches ``fmem_level``, and
+    tau_gen (sample quality) the first checkpoint whose MMD² above the held-out floor is within
+    1 + ``gen_level`` of its minimum."""
     r = json.loads(
         _memscape.dynamics(
             data,
@@ -718,6 +721,7 @@ def dynamics(
             spacing=spacing,
             batch_size=batch_size,
             fmem_level=fmem_level,
+            gen_level=gen_level,
             resamples=resamples,
             support_quantile=support_quantile,
             attractors=attractors,

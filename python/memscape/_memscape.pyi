@@ -184,6 +184,7 @@ def dynamics(
     spacing: str,
     batch_size: int,
     fmem_level: float,
+    gen_level: float,
     resamples: int,
     support_quantile: float,
     attractors: bool,

@@ -1174,8 +1174,8 @@ fn map<'py>(
 #[pyfunction]
 #[pyo3(signature = (data, ks, *, model, seeds, subset_seed, holdout, train_steps,
     checkpoints, num_samples, steps, seed, sigma_min, sigma_max, sampler, eta, process,
-    spacing, batch_size, fmem_level, resamples, support_quantile, attractors, spur_level,
-    attractor_groups, eigenvalues, train))]
+    spacing, batch_size, fmem_level, gen_level, resamples, support_quantile, attractors,
+    spur_level, attractor_groups, eigenvalues, train))]
 #[allow(clippy::too_many_arguments)]
 fn dynamics(
     py: Python<'_>,
@@ -1198,6 +1198,7 @@ fn dynamics(
     spacing: &str,
     batch_size: i64,
     fmem_level: f64,
+    gen_level: f64,
     resamples: i64,
     support_quantile: f64,
     attractors: bool,
@@ -1249,6 +1250,7 @@ fn dynamics(
         num_samples: count("num_samples", num_samples, 2)?,
         thresholds: ThresholdSpec::default(),
         fmem_level,
+        gen_level,
         resamples: count("resamples", resamples, 1)?,
         grid_k: None,
         attractors: attractors.then_some(AttractorRequest {

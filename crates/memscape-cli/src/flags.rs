@@ -41,6 +41,11 @@ pub enum Command {
     /// checkpoint; tau_mem(K) with bootstrap intervals, tau_gen, the fit tau_mem = a K^p, and
     /// the (K, step) phase table.
     Dynamics(DynamicsArgs),
+    /// The random-features score model of Bonnaire et al. (MT §3), solved exactly: train and
+    /// test losses, the score error and U's spectrum along gradient descent, tau_gen and tau_mem
+    /// measured with intervals over seeds beside the theory's predictions, the fit of tau_mem
+    /// against psi_n. Defaults: their MT Fig. 5 setting.
+    Rf(RfArgs),
     /// Write report.html for a run directory: figures inline, headline numbers, tables,
     /// manifest. Exit 1 when files are missing or corrupt (the rest is still drawn).
     Report(ReportArgs),
@@ -187,6 +192,10 @@ pub struct DynamicsArgs {
     /// tau_mem is where f_mem first reaches this level.
     #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub fmem_level: f64,
+    /// tau_gen (sample quality) is the first checkpoint whose MMD² above the held-out floor is
+    /// within 1 + this share of its minimum: (s − floor) ≤ (1 + x)(min − floor).
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub gen_level: f64,
     /// Bootstrap resamples for the intervals.
     #[arg(long, default_value_t = 200)]
     pub resamples: usize,
@@ -827,6 +836,64 @@ pub struct BifurcateArgs {
     #[arg(long, default_value_t = 100)]
     pub random_starts: usize,
     #[arg(long, default_value = "runs/bifurcate")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RfSolverArg {
+    /// Gradient descent's iterates in closed form in U's eigenbasis (any number of steps).
+    Modes,
+    /// Gradient descent step by step with the full gradient (O(d p²) per step).
+    Gradient,
+}
+
+#[derive(Debug, Args)]
+pub struct RfArgs {
+    /// Data dimension d (x ~ N(0, I_d)).
+    #[arg(long, default_value_t = 100)]
+    pub d: usize,
+    /// Features per dimension: p = psi_p d.
+    #[arg(long, default_value_t = 64.0, allow_negative_numbers = true)]
+    pub psi_p: f64,
+    /// Training points per dimension, comma-separated: n = psi_n d (one model per value).
+    #[arg(long, default_value = "4,8,16,32", allow_hyphen_values = true)]
+    pub psi_n: String,
+    /// Diffusion time t (x_t = e^(−t) x + sqrt(1 − e^(−2t)) ξ).
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub t: f64,
+    /// Gradient-descent steps.
+    #[arg(long, default_value_t = 100_000)]
+    pub steps: usize,
+    /// Seeds (each draws W, the data, the noise draws and the test set afresh).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Noise draws per training point over which the loss's E_ξ is taken (default: the least
+    /// m with n m ≥ 32 p; fewer draws add slow modes that fit them and delay tau_mem).
+    #[arg(long)]
+    pub noise_draws: Option<usize>,
+    /// Step dτ as a share of the stability limit psi_p/(Δ_t λ_max(U)).
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub step_fraction: f64,
+    /// Log-spaced steps at which the losses are measured.
+    #[arg(long, default_value_t = 60)]
+    pub checkpoints: usize,
+    /// Fresh (x, ξ) pairs for the test loss and the score error.
+    #[arg(long, default_value_t = 4000)]
+    pub test_points: usize,
+    #[arg(long, value_enum, default_value = "modes")]
+    pub solver: RfSolverArg,
+    /// tau_gen is the first checkpoint whose score error is within 1 + this share of its
+    /// minimum (the test loss above its Bayes floor).
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub gen_level: f64,
+    /// Bootstrap resamples of the seeds.
+    #[arg(long, default_value_t = 200)]
+    pub resamples: usize,
+    #[arg(long, default_value = "runs/rf")]
     pub out: PathBuf,
     #[arg(long)]
     pub json: bool,

@@ -155,6 +155,34 @@ fn bad_training_input_is_one_line_and_exit_2() {
         ),
         (with(&["--k", "400"]), "400"),
         (
+            vec![
+                "dynamics",
+                "--data",
+                "gmm:d=4,n=300",
+                "--k",
+                "4",
+                "--gen-level",
+                "1.5",
+                "--out",
+                o,
+            ],
+            "--gen-level must be in (0, 1), got 1.5",
+        ),
+        (
+            vec![
+                "dynamics",
+                "--data",
+                "gmm:d=4,n=300",
+                "--k",
+                "4",
+                "--gen-level",
+                "0",
+                "--out",
+                o,
+            ],
+            "--gen-level must be in (0, 1), got 0",
+        ),
+        (
             [sample(&c, "gmm:d=4,n=300"), vec![o]].concat(),
             "not a valid safetensors file",
         ),
@@ -355,6 +383,39 @@ fn dynamics_json_has_rows_tau_and_fit() {
         let loss = of(k, "test_loss");
         let best = loss.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
         assert_eq!(j["tau_gen"][i]["step"].as_f64().unwrap(), best);
+        // tau_gen from quality: the first checkpoint whose seed-averaged MMD² above the
+        // seed-averaged held-out floor is within 1.1 of its minimum, never one above
+        // 1.1 (min − floor) + floor
+        let quality = |r: &serde_json::Value, key: &str| r["quality"][key].as_f64().unwrap();
+        let mmd2: Vec<(f64, f64)> = of(k, "step")
+            .iter()
+            .map(|&(s, _)| {
+                let v: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r["k"] == k && r["step"].as_f64() == Some(s))
+                    .map(|r| quality(r, "mmd2"))
+                    .collect();
+                (s, v.iter().sum::<f64>() / v.len() as f64)
+            })
+            .collect();
+        let held: Vec<f64> = rows
+            .iter()
+            .filter(|r| r["k"] == k)
+            .map(|r| quality(r, "mmd2_heldout"))
+            .collect();
+        let floor = held.iter().sum::<f64>() / held.len() as f64;
+        let min = mmd2.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
+        let bound = floor + 1.1 * (min - floor).max(0.0);
+        let onset = mmd2.iter().find(|c| c.1 <= bound).unwrap().0;
+        let q = &j["tau_gen_quality"][i];
+        assert_eq!(q["step"].as_f64(), Some(onset), "K = {k}: {q}");
+        let at = mmd2.iter().find(|c| c.0 == onset).unwrap().1;
+        assert!(at <= bound + 1e-12, "K = {k}: {at} above {bound}");
+        let ci = [q["ci"][0].as_f64(), q["ci"][1].as_f64()];
+        assert!(
+            ci[0].is_none_or(|lo| ci[1].is_none_or(|hi| lo <= hi)),
+            "{q}"
+        );
     }
     // both K memorize a little by step 400 at this level (K = 4 crosses near step 73)
     assert_eq!(crossed.len(), 2, "{}", j["tau_mem"]);

@@ -256,8 +256,13 @@ fn dynamics_section(
     }
     let _ = write!(
         out,
-        "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss, and (sample quality) the first checkpoint whose MMD² to held-out data is within 10% of its range above its minimum; {} seeds, {} samples per checkpoint</li></ul></section>",
-        results["fmem_level"], results["seeds"], results["num_samples"]
+        "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss, and (sample quality) the first checkpoint whose MMD² to held-out data, above the held-out floor, is within {} of its minimum ((s − floor) ≤ (1 + x)(min − floor)), with its bootstrap 95% interval over the seeds; {} seeds, {} samples per checkpoint</li></ul></section>",
+        results["fmem_level"],
+        results["gen_level"]
+            .as_f64()
+            .map_or("10%".into(), |x| format!("{}%", 100.0 * x)),
+        results["seeds"],
+        results["num_samples"]
     );
     out.push_str("<section><h2>Phase map over K and training step</h2>");
     figure(
@@ -274,7 +279,7 @@ fn dynamics_section(
         out,
         problems,
     );
-    out.push_str("<table><thead><tr><th>K</th><th>tau_mem</th><th>95% interval</th><th>tau_gen (held-out loss)</th><th>tau_gen (sample quality)</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>K</th><th>tau_mem</th><th>95% interval</th><th>tau_gen (held-out loss)</th><th>tau_gen (sample quality)</th><th>95% interval</th></tr></thead><tbody>");
     let gens = results["tau_gen"].as_array().cloned().unwrap_or_default();
     let quality = results["tau_gen_quality"]
         .as_array()
@@ -288,13 +293,15 @@ fn dynamics_section(
     {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>[{}, {}]</td></tr>",
             t["k"],
             step(&t["step"]),
             step(&t["ci"][0]),
             step(&t["ci"][1]),
             gens.get(i).map_or("—".into(), |g| step(&g["step"])),
             quality.get(i).map_or("—".into(), |g| step(&g["step"])),
+            quality.get(i).map_or("—".into(), |g| step(&g["ci"][0])),
+            quality.get(i).map_or("—".into(), |g| step(&g["ci"][1])),
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Tables: <code>phase.csv</code> (every K, seed and checkpoint: fractions, dominant phase, train and held-out losses), <code>loss.csv</code> (mini-batch loss of every step), <code>results.json</code>.</p></section>");
@@ -775,6 +782,112 @@ fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<
     );
 }
 
+/// The section of an `rf` run: the timescales against the theory, the spectrum, the curves.
+fn rf_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+    let study = match crate::rf::read_study(reader) {
+        Ok(s) => s,
+        Err(e) => return problems.push(e.to_string()),
+    };
+    let (r, th) = (&study.request, &study.theory);
+    let _ = write!(
+        out,
+        "<section><h2>Random-features model (Bonnaire et al. 2025, §3)</h2><ul>\
+         <li>s_A(x) = (A/√p) tanh(Wx/√d), d = {}, p = {} (psi_p = {}), t = {}, {} gradient-descent steps of dτ = {:.4e} ({} solver), {} seeds</li>\
+         <li>theory at t: Δ_t = {:.5}, μ₁ = {:.5}, b_t = {:.5}, v_t² = {:.5}, s_t² = {:.5}; Bayes loss 1 − Δ_t/Γ_t² = {:.5}</li>\
+         <li>tau_gen: the first checkpoint whose score error E_score (the test loss above its Bayes floor, over Δ_t) is within {}% of its minimum; tau_mem: the first time the test − train gap reaches {} of its limit at tau → ∞; both from seed means, with bootstrap 95% intervals over the seeds; predicted: psi_p/(Δ_t λ_min) at the lower edge of ρ₂ and of ρ₁</li>",
+        r.d,
+        r.p(),
+        r.psi_p,
+        r.t,
+        r.steps,
+        r.dtau(),
+        serde_json::to_value(r.solver)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        r.seeds,
+        th.delta,
+        th.mu1,
+        th.b,
+        th.v2,
+        th.s2,
+        study.bayes_loss,
+        100.0 * r.gen_level,
+        memscape_train::rf::GAP_SHARE,
+    );
+    match &study.fit {
+        Some(f) => {
+            let _ = write!(
+                out,
+                "<li>fit tau_mem = a·psi_n^q: q = {:.3} [{:.3}, {:.3}] ({} of {} resamples); the predicted tau_mem over the same psi_n: q = {:.3} (1 where psi_p ≫ psi_n)</li>",
+                f.q, f.ci[0], f.ci[1], f.resamples, r.resamples, f.predicted_q
+            );
+        }
+        None => out.push_str("<li>No fit: tau_mem was reached at fewer than two psi_n.</li>"),
+    }
+    if let Some(e) = study.score_exponent {
+        let _ = write!(
+            out,
+            "<li>the smallest score error E_score* against psi_n: exponent {e:.3} (MT Fig. 5: −0.59)</li>"
+        );
+    }
+    for w in &study.warnings {
+        let _ = write!(out, "<li class=\"warn\">{}</li>", escape(w));
+    }
+    out.push_str("</ul>");
+    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3e}"));
+    out.push_str("<table><thead><tr><th>psi_n</th><th>n</th><th>noise draws m</th><th>tau_gen predicted</th><th>tau_gen</th><th>95% interval</th><th>tau_mem predicted</th><th>tau_mem</th><th>95% interval</th><th>measured/predicted tau_mem</th><th>E_score*</th><th>eigenvalues in δ-spread / ρ₁ / ρ₂ (theory)</th><th>in none</th></tr></thead><tbody>");
+    for t in &study.timescales {
+        let Some(run) = study.runs.iter().find(|x| x.psi_n == t.psi_n) else {
+            continue;
+        };
+        let s = &run.spectrum;
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3e}</td><td>{}</td><td>[{}, {}]</td><td>{:.3e}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{:.3e}</td><td>{} / {} / {} ({} / {} / {})</td><td>{:.1}%</td></tr>",
+            t.psi_n,
+            run.n,
+            run.noise_draws,
+            t.predicted_tau_gen,
+            fmt(t.tau_gen),
+            fmt(t.tau_gen_ci[0]),
+            fmt(t.tau_gen_ci[1]),
+            t.predicted_tau_mem,
+            fmt(t.tau_mem),
+            fmt(t.tau_mem_ci[0]),
+            fmt(t.tau_mem_ci[1]),
+            t.tau_mem
+                .map_or("—".into(), |m| format!("{:.3}", m / t.predicted_tau_mem)),
+            t.score_min,
+            s.counts[0],
+            s.counts[1],
+            s.counts[2],
+            s.expected[0],
+            s.expected[1],
+            s.expected[2],
+            100.0 * s.outside,
+        );
+    }
+    out.push_str("</tbody></table>");
+    for (name, caption) in [
+        (
+            "rf_timescales",
+            "tau_gen and tau_mem against psi_n: markers measured (bars: 95% intervals over seeds), dashed the theory's predictions, the solid line the fit. From <code>rf.json</code>.",
+        ),
+        (
+            "rf_losses",
+            "Top: the score error (seed mean) against the training time, one line per psi_n; its plateau onset is tau_gen. Bottom: the test − train loss gap over its limit at tau → ∞; its crossing of the dashed level is tau_mem. From <code>rf.json</code>; every checkpoint of every seed is in <code>rf.csv</code>.",
+        ),
+        (
+            "rf_spectrum",
+            "U's eigenvalues for the first seed of each psi_n, as counts per bin of log10 λ, over the theory's parts: the noise draws' spread of the δ peak at s_t², the bulk ρ₁ and the envelope of ρ₂ (Theorem 3.2). From <code>spectrum.csv</code>.",
+        ),
+    ] {
+        figure(reader, name, caption, out, problems);
+    }
+    out.push_str("</section>");
+}
+
 /// Builds the report of a run directory.
 pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     let reader = RunReader::open(dir)?;
@@ -827,6 +940,9 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     }
     if inventory.files.iter().any(|(n, _)| n == "attractors.json") {
         attractors_section(&reader, &mut body, &mut problems);
+    }
+    if inventory.files.iter().any(|(n, _)| n == "rf.json") {
+        rf_section(&reader, &mut body, &mut problems);
     }
     if let Some(m) = manifest {
         let _ = write!(

@@ -11,6 +11,7 @@ mod html;
 mod images;
 mod landscape;
 mod phase;
+mod rf;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ pub use html::{Report, report, write_report};
 pub use images::image_grid_figure;
 pub use landscape::landscape_figures;
 pub use phase::phase_figure;
+pub use rf::rf_figures;
 
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;

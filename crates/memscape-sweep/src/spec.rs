@@ -25,7 +25,7 @@
 //!
 //! With `study = "dynamics"` (top level) a cell is instead one network at one (K, training seed)
 //! of `memscape dynamics`, trained once and measured at every checkpoint; the `[dynamics]` table
-//! then takes that command's settings (`checkpoints`, `fmem_level`, `attractors`, `spur_level`,
+//! then takes that command's settings (`checkpoints`, `fmem_level`, `gen_level`, `attractors`, `spur_level`,
 //! `max_groups`, `eigenvalues`, `sampler_seed`, `grid_k`), the seed axis gives the training
 //! seeds, and `collect` assembles one study per (data, model, steps), interventions beside the
 //! baseline.
@@ -166,6 +166,8 @@ pub struct DynamicsSettings {
     pub checkpoints: usize,
     /// tau_mem is where f_mem first reaches this level.
     pub fmem_level: f64,
+    /// tau_gen (sample quality) is the first checkpoint within 1 + this share of its minimum.
+    pub gen_level: f64,
     /// The attractor census at every checkpoint (and tau_spur).
     pub attractors: bool,
     pub spur_level: f64,
@@ -185,6 +187,7 @@ impl Default for DynamicsSettings {
         DynamicsSettings {
             checkpoints: 12,
             fmem_level: 0.1,
+            gen_level: 0.1,
             attractors: true,
             spur_level: a.spur_level,
             max_groups: a.max_groups,
@@ -424,6 +427,7 @@ impl Spec {
                                         num_samples: file.map.n_samples,
                                         thresholds,
                                         fmem_level: d.fmem_level,
+                                        gen_level: d.gen_level,
                                         resamples: file.map.resamples,
                                         grid_k: d.grid_k.filter(|&g| g == k),
                                         attractors,

@@ -30,7 +30,7 @@ use memscape::analysis::classify::{
     Class, Classification, Fractions, ThresholdSpec, censored_interval, classify, fractions,
     percentile_interval,
 };
-use memscape::analysis::dynamics::{first_crossing, power_law};
+use memscape::analysis::dynamics::{first_crossing, plateau_onset_over_seeds, power_law};
 use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
 use memscape::dataset::Patterns;
 use memscape::dataset::data_scale;
@@ -66,6 +66,9 @@ pub struct DynamicsRequest {
     pub thresholds: ThresholdSpec,
     /// The f_mem level θ whose first crossing is tau_mem.
     pub fmem_level: f64,
+    /// tau_gen from sample quality: the first checkpoint whose MMD² above the held-out floor is
+    /// within 1 + `gen_level` of its minimum.
+    pub gen_level: f64,
     pub resamples: usize,
     /// A K whose first seed's samples and labels are kept at every checkpoint (for pictures).
     pub grid_k: Option<usize>,
@@ -202,8 +205,9 @@ pub struct DynamicsRun {
     pub exponent_gap: Option<ExponentGap>,
     /// The checkpoint of the smallest seed-averaged held-out loss.
     pub tau_gen: Vec<Tau>,
-    /// The first checkpoint whose seed-averaged MMD² is within 10% of its range above its
-    /// minimum (Bonnaire et al.'s tau_gen with MMD² for FID, bonnaire.md "τ_gen").
+    /// The first checkpoint whose seed-averaged MMD² above the held-out floor is within
+    /// 1 + `gen_level` of its minimum, with a bootstrap interval over the seeds (Bonnaire et
+    /// al.'s tau_gen with MMD² for FID; [`memscape::analysis::dynamics::plateau_onset`]).
     pub tau_gen_quality: Vec<Tau>,
     pub fit: Option<PowerFit>,
     /// Mini-batch loss curves, one per (K, seed).
@@ -337,6 +341,9 @@ impl DynamicsPlan {
                 "in (0, 1]",
                 request.fmem_level,
             ));
+        }
+        if !(request.gen_level > 0.0 && request.gen_level < 1.0) {
+            return Err(Error::invalid("gen_level", "in (0, 1)", request.gen_level));
         }
         if let Some(a) = &request.attractors {
             if !(a.spur_level > 0.0 && a.spur_level <= 1.0) {
@@ -558,7 +565,14 @@ impl DynamicsPlan {
             None => (vec![], None, vec![], None),
         };
         let tau_gen = tau_gen(&request.ks, &rows, steps);
-        let tau_gen_quality = tau_gen_quality(&request.ks, &rows, steps);
+        let tau_gen_quality = tau_gen_quality(
+            &request.ks,
+            &rows,
+            steps,
+            request.gen_level,
+            request.resamples,
+            request.plan.seed ^ 0x6E4,
+        );
 
         Ok(DynamicsRun {
             rows,
@@ -828,29 +842,45 @@ fn tau_gen(ks: &[usize], rows: &[DynamicsRow], steps: &[usize]) -> Vec<Tau> {
         .collect()
 }
 
-/// Share of its range above its minimum within which the MMD² curve counts as arrived.
-const QUALITY_PLATEAU: f64 = 0.1;
-
-/// tau_gen from sample quality per K: the first checkpoint whose seed-averaged MMD² is at most
-/// min + 0.1 (max − min) of its curve (`None` without quality scores).
-fn tau_gen_quality(ks: &[usize], rows: &[DynamicsRow], steps: &[usize]) -> Vec<Tau> {
+/// tau_gen from sample quality per K: the plateau onset of the seed-averaged MMD² above the
+/// seed-averaged held-out floor (`mmd2_heldout`), with its interval over the seeds; `None`
+/// without quality scores.
+fn tau_gen_quality(
+    ks: &[usize],
+    rows: &[DynamicsRow],
+    steps: &[usize],
+    level: f64,
+    resamples: usize,
+    seed: u64,
+) -> Vec<Tau> {
+    let at: Vec<f64> = steps.iter().map(|&s| s as f64).collect();
     ks.iter()
         .map(|&k| {
-            let curve: Vec<(usize, f64)> =
-                seed_mean(rows, k, steps, |r| r.quality.map_or(f64::NAN, |q| q.mmd2))
-                    .into_iter()
-                    .filter(|(_, v)| v.is_finite())
+            let mut seeds: Vec<u64> = rows.iter().filter(|r| r.k == k).map(|r| r.seed).collect();
+            seeds.dedup();
+            let (mut curves, mut floors) = (vec![], vec![]);
+            for &s in &seeds {
+                let of = |step: usize| {
+                    rows.iter()
+                        .find(|r| r.k == k && r.seed == s && r.step == step)
+                };
+                curves.push(
+                    steps
+                        .iter()
+                        .map(|&t| of(t).and_then(|r| r.quality).map_or(f64::NAN, |q| q.mmd2))
+                        .collect(),
+                );
+                let held: Vec<f64> = steps
+                    .iter()
+                    .filter_map(|&t| of(t).and_then(|r| r.quality).map(|q| q.mmd2_heldout))
                     .collect();
-            let lo = curve.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
-            let hi = curve.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
-            let step = curve
-                .iter()
-                .find(|(_, v)| *v <= lo + QUALITY_PLATEAU * (hi - lo))
-                .map(|(s, _)| *s as f64);
+                floors.push(held.iter().sum::<f64>() / held.len().max(1) as f64);
+            }
+            let onset = plateau_onset_over_seeds(&at, &curves, &floors, level, resamples, seed);
             Tau {
                 k,
-                step,
-                ci: [None, None],
+                step: onset.step,
+                ci: onset.ci,
             }
         })
         .collect()
@@ -886,6 +916,7 @@ impl DynamicsRun {
             "grid_k": self.request.grid_k,
             "fit": self.fit,
             "fmem_level": self.request.fmem_level,
+            "gen_level": self.request.gen_level,
             "tau_spur": self.tau_spur,
             "fit_spur": self.fit_spur,
             "spur_ratio": self.spur_ratio,
@@ -1089,8 +1120,9 @@ mod tests {
     fn tau_gen_is_the_minimum_of_the_seed_averaged_curves() {
         let steps = [10, 20, 40, 80, 160];
         // K = 2: seed 0 is lowest at 40, seed 1 at 80; their average (2.5, 1.5, 1.0, 1.05, 3.0)
-        // is lowest at 40. MMD² (1, 0.5, 0.2, 0.1, 0.3): min + 0.1·range = 0.19 is first
-        // reached at 80, not at 40 (0.2). K = 5: no quality scores; the NaN loss is skipped.
+        // is lowest at 40. MMD² (1, 0.5, 0.2, 0.1, 0.3) above the floor 0: within 1.1 × 0.1 first
+        // at 80 (the range rule's 0.19 would have taken 40 too, at 0.2 = 2× the minimum). K = 5:
+        // no quality scores; the NaN loss is skipped.
         let losses = [[2.0, 1.0, 0.5, 1.6, 3.0], [3.0, 2.0, 1.5, 0.5, 3.0]];
         let mmd2 = [1.0, 0.5, 0.2, 0.1, 0.3];
         let mut rows = vec![];
@@ -1103,8 +1135,10 @@ mod tests {
         }
         let gen_ = tau_gen(&[2, 5], &rows, &steps);
         assert_eq!((gen_[0].step, gen_[1].step), (Some(40.0), Some(160.0)));
-        let quality = tau_gen_quality(&[2, 5], &rows, &steps);
+        let quality = tau_gen_quality(&[2, 5], &rows, &steps, 0.1, 100, 3);
         assert_eq!((quality[0].step, quality[1].step), (Some(80.0), None));
+        assert_eq!(quality[0].ci, [Some(80.0), Some(80.0)]);
+        assert_eq!(quality[1].ci, [None, None]);
     }
 
     /// tau_mem(K) = a K^p, seed-to-seed jitter: each seed's curve is the same sigmoid in

@@ -9,6 +9,7 @@ pub mod model;
 pub mod network;
 pub mod optim;
 pub mod precondition;
+pub mod rf;
 pub mod safetensors;
 pub mod train;
 pub mod unet;

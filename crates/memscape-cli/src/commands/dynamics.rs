@@ -47,6 +47,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         num_samples: args.n_samples,
         thresholds: ThresholdSpec::default(),
         fmem_level: args.fmem_level,
+        gen_level: args.gen_level,
         resamples: args.resamples,
         grid_k,
         attractors: (!args.no_attractors).then_some(AttractorRequest {

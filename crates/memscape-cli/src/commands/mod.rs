@@ -7,6 +7,7 @@ mod classify;
 mod dynamics;
 mod hopfield;
 mod map;
+mod rf;
 mod sample;
 mod sweep;
 mod train;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Hopfield(_) => "hopfield",
         Command::Train(_) => "train",
         Command::Dynamics(_) => "dynamics",
+        Command::Rf(_) => "rf",
         Command::Report(_) => "report",
         Command::Sweep(_) => "sweep",
     };
@@ -36,6 +38,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Hopfield(args) => hopfield::run(args),
         Command::Train(args) => train::run(args, command),
         Command::Dynamics(args) => dynamics::run(args, command),
+        Command::Rf(args) => rf::run(args, command),
         Command::Report(args) => report(&args.run_dir),
         Command::Sweep(args) => sweep::run(args, command),
     }
@@ -102,8 +105,10 @@ const FLAGS: &[(&str, &str)] = &[
     ("k", "--k"),
     ("num_samples", "--n-samples"),
     ("seeds", "--seeds"),
+    ("resamples", "--resamples"),
     ("grid_k", "--grid-k"),
     ("fmem_level", "--fmem-level"),
+    ("gen_level", "--gen-level"),
     ("spur_level", "--spur-level"),
     ("heldout", "--holdout"),
     ("holdout", "--holdout"),
@@ -142,6 +147,13 @@ const COMMAND_FLAGS: &[(&str, &str, &str)] = &[
     ("train", "train_steps", "--steps"),
     ("dynamics", "train_steps", "--steps"),
     ("dynamics", "steps", "--sample-steps"),
+    ("rf", "d", "--d"),
+    ("rf", "t", "--t"),
+    ("rf", "psi_p", "--psi-p"),
+    ("rf", "psi_n", "--psi-n"),
+    ("rf", "noise_draws", "--noise-draws"),
+    ("rf", "step_fraction", "--step-fraction"),
+    ("rf", "test_points", "--test-points"),
 ];
 
 /// The flag of `command` that sets the library parameter `parameter` (the parameter itself
