@@ -153,6 +153,10 @@ fn bad_rf_input_is_one_line_and_exit_2() {
             vec!["--noise-draws", "0"],
             "--noise-draws must be ≥ 1, got 0",
         ),
+        (
+            vec!["--d", "1000", "--psi-p", "64"],
+            "--psi-p must be such that p = psi_p·d ≤ 20000",
+        ),
     ];
     for (extra, needle) in cases {
         let mut args = vec!["rf", "--out", o];

@@ -64,6 +64,9 @@ pub const GAP_SHARE: f64 = 0.5;
 pub const SPILL: f64 = 0.2;
 /// Rows of the noised training draws whose features are formed and folded into U and V at once.
 const CHUNK: usize = 2048;
+/// The most features p: U, its eigenvectors and the eigen-solver's workspace take about
+/// 3 · 8 p² bytes (9.6 GB here).
+pub const MAX_FEATURES: usize = 20_000;
 /// Eigenvalues of U below this share of the largest are treated as zero in the τ → ∞ limit.
 const PSEUDO_INVERSE_CUT: f64 = 1e-12;
 
@@ -175,6 +178,16 @@ impl RfRequest {
             return Err(Error::invalid(
                 "psi_p",
                 "≥ 1/d (at least one feature)",
+                self.psi_p,
+            ));
+        }
+        if self.p() > MAX_FEATURES {
+            return Err(Error::invalid(
+                "psi_p",
+                format!(
+                    "such that p = psi_p·d ≤ {MAX_FEATURES} (U is p×p; p = {} here)",
+                    self.p()
+                ),
                 self.psi_p,
             ));
         }
