@@ -99,16 +99,23 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let (results, figures, table) = write_dynamics(&out, ("none", &run), &others, saved, command)?;
     let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));
     eprintln!(
-        "{:>6}  {:>12}  {:>25}  {:>10}",
-        "K", "tau_mem", "95% CI", "tau_gen"
+        "{:>6}  {:>12}  {:>25}  {:>10}  {:>12}  {:>25}",
+        "K", "tau_mem", "95% CI", "tau_gen", "tau_gen(MMD)", "95% CI"
     );
-    for (m, g) in run.tau_mem.iter().zip(&run.tau_gen) {
+    let taus = run
+        .tau_mem
+        .iter()
+        .zip(&run.tau_gen)
+        .zip(&run.tau_gen_quality);
+    for ((m, g), q) in taus {
         eprintln!(
-            "{:>6}  {:>12}  {:>25}  {:>10}",
+            "{:>6}  {:>12}  {:>25}  {:>10}  {:>12}  {:>25}",
             m.k,
             fmt(m.step),
             format!("[{}, {}]", fmt(m.ci[0]), fmt(m.ci[1])),
-            fmt(g.step)
+            fmt(g.step),
+            fmt(q.step),
+            format!("[{}, {}]", fmt(q.ci[0]), fmt(q.ci[1])),
         );
     }
     if run.request.attractors.is_some() {
