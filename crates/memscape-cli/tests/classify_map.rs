@@ -402,6 +402,9 @@ fn default_map_shows_the_three_phases() {
     let html = std::fs::read_to_string(map_dir.join("report.html")).unwrap();
     for l in landscapes {
         assert_eq!(l["k"], peak);
+        // the captions name whose peak K it is (issue 31: not "the exact model's")
+        assert_eq!(l["peak_of"], "mlp");
+        assert!(html.contains(&format!("at K = {peak} (the mlp model's spurious peak)")));
         let sub = map_dir.join(l["dir"].as_str().unwrap());
         let a: serde_json::Value =
             serde_json::from_slice(&std::fs::read(sub.join("attractors.json")).unwrap()).unwrap();

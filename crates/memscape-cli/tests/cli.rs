@@ -480,3 +480,24 @@ fn report_exits_1_naming_a_missing_file_and_still_writes_the_page() {
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(html.contains("embedding.csv") && html.contains("id=\"fig-phase\""));
 }
+
+#[test]
+fn report_refuses_a_folder_that_holds_no_run_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a run").unwrap();
+    for folder in [dir.path().to_path_buf(), dir.path().join("absent")] {
+        let out = memscape(&["report", folder.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.trim_end().lines().count() == 1
+                && (err.contains("holds no memscape run") || err.contains("not a folder")),
+            "{err}"
+        );
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("notes.txt")]);
+}

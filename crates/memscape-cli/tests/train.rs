@@ -445,3 +445,41 @@ fn dynamics_json_has_rows_tau_and_fit() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("id=\"fig-dynamics\"") && !html.contains("Missing or unreadable"));
 }
+
+#[test]
+fn more_checkpoints_than_steps_are_clamped_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t");
+    let r = memscape(&[
+        "train",
+        "--data",
+        "gmm:d=4,n=300",
+        "--k",
+        "8",
+        "--steps",
+        "10",
+        "--checkpoints",
+        "100",
+        "--holdout",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("note: --checkpoints 100 log-spaced over --steps 10 give 10 distinct steps"),
+        "{err}"
+    );
+    let saved = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "safetensors")
+        })
+        .count();
+    assert_eq!(saved, 10);
+}

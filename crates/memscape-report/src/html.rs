@@ -155,9 +155,14 @@ fn phase_section(
                 reader,
                 &format!("{dir}/{stem}"),
                 &format!(
-                    "The {} model's {what} at the spurious-peak K = {} and sigma_min = {:.4}: {counts}. Samples stopped at sigma_min (dots), training patterns (crosses), fixed points by kind. From <code>{dir}/attractors.json</code> and its grids.",
+                    "The {} model's {what} at K = {} ({}) and sigma_min = {:.4}: {counts}. Samples stopped at sigma_min (dots), training patterns (crosses), fixed points by kind. From <code>{dir}/attractors.json</code> and its grids.",
                     escape(model),
                     l["k"],
+                    l["peak_of"]
+                        .as_str()
+                        .map_or("the spurious-peak K".into(), |m| {
+                            format!("the {} model's spurious peak", escape(m))
+                        }),
                     l["sigma"].as_f64().unwrap_or(f64::NAN)
                 ),
                 out,

@@ -225,7 +225,10 @@ fn landscapes(
             .map(|m| m.capacities.spurious_peak_k)
     };
     let trained_name = networks.as_ref().map(|n| n.name);
-    let Some(k) = trained_name.and_then(peak).or_else(|| peak("exact")) else {
+    let chosen = trained_name
+        .and_then(|name| Some((peak(name)?, name)))
+        .or_else(|| Some((peak("exact")?, "exact")));
+    let Some((k, peak_of)) = chosen else {
         return Ok((vec![], vec![]));
     };
     let sigma = run.sampler.schedule.sigma_min;
@@ -245,8 +248,11 @@ fn landscapes(
         },
     )?;
     files.extend(exact.files.iter().map(|f| format!("{dir}/{f}")));
-    entries.push(serde_json::json!({"model": "exact", "k": k, "dir": dir, "sigma": sigma,
-        "counts": exact.result["counts"], "euler_characteristic": exact.result["euler_characteristic"]}));
+    entries.push(
+        serde_json::json!({"model": "exact", "k": k, "peak_of": peak_of, "dir": dir,
+        "sigma": sigma, "counts": exact.result["counts"],
+        "euler_characteristic": exact.result["euler_characteristic"]}),
+    );
     if let Some(n) = &networks {
         let name = n.name;
         if let Some(model) = (n.at)(k)? {
@@ -270,8 +276,8 @@ fn landscapes(
             )?;
             files.extend(trained.files.iter().map(|f| format!("{dir}/{f}")));
             entries.push(
-                serde_json::json!({"model": name, "k": k, "dir": dir, "sigma": sigma,
-                "counts": trained.result["counts"]}),
+                serde_json::json!({"model": name, "k": k, "peak_of": peak_of, "dir": dir,
+                "sigma": sigma, "counts": trained.result["counts"]}),
             );
         }
     }

@@ -45,6 +45,17 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
     .map_err(|e| flag_names(e, name))
 }
 
+/// Says on stderr when `--checkpoints` log-spaced steps over `--steps` coincide (more
+/// checkpoints than steps, or rounding): the run keeps the distinct steps.
+pub fn note_checkpoints(checkpoints: usize, steps: usize) {
+    let kept = memscape_train::train::checkpoint_steps(steps, checkpoints).len();
+    if kept < checkpoints {
+        eprintln!(
+            "note: --checkpoints {checkpoints} log-spaced over --steps {steps} give {kept} distinct steps; the run keeps those {kept}"
+        );
+    }
+}
+
 /// Prints `value` as one JSON document on stdout.
 pub fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).expect("serialisable"));
@@ -76,15 +87,42 @@ pub fn patterns(
     Ok(split.train(&pool, k)?.points)
 }
 
+/// Files of which a run directory holds at least one (its manifest, or a command's result).
+const RUN_FILES: [&str; 6] = [
+    "manifest.json",
+    "results.json",
+    "attractors.json",
+    "bifurcations.json",
+    "cusps.json",
+    "rf.json",
+];
+
 /// `memscape report`: redraws the figures of a map or dynamics run from its tables and arrays,
-/// then writes report.html; 1 when files were missing or corrupt.
+/// then writes report.html; 1 when files were missing or corrupt. A folder that holds no run
+/// is refused (exit 2) and nothing is written into it.
 fn report(dir: &std::path::Path) -> anyhow::Result<i32> {
+    anyhow::ensure!(
+        dir.is_dir(),
+        "report: {}: not a folder (a run directory is expected)",
+        dir.display()
+    );
+    anyhow::ensure!(
+        RUN_FILES.iter().any(|f| dir.join(f).is_file()),
+        "report: {}: holds no memscape run (none of {})",
+        dir.display(),
+        RUN_FILES.join(", ")
+    );
     let mut problems = vec![];
-    if dir.join("results.json").is_file() {
-        // a figure that cannot be redrawn keeps its earlier file; the page is still written
-        if let Err(e) = memscape_report::run_figures(dir) {
-            problems.push(e.to_string());
-        }
+    // a figure that cannot be redrawn keeps its earlier file; the page is still written
+    if dir.join("results.json").is_file()
+        && let Err(e) = memscape_report::run_figures(dir)
+    {
+        problems.push(e.to_string());
+    }
+    if dir.join("rf.json").is_file()
+        && let Err(e) = memscape_report::rf_figures(dir)
+    {
+        problems.push(e.to_string());
     }
     for p in memscape_report::write_report(dir)? {
         if !problems.contains(&p) {

@@ -16,6 +16,7 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
             .config(args.model.architecture(), args.steps, args.checkpoints)
     };
     config.validate()?;
+    super::note_checkpoints(args.checkpoints, args.steps);
     let out = RunDir::create(&args.out)?;
     std::fs::create_dir_all(out.path().join("checkpoints"))?;
     out.write_npy("train.npy", &set.train.points)?;
