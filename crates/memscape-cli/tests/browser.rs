@@ -225,6 +225,24 @@ fn reports_render_in_chromium_with_every_figure_and_no_console_message() {
                 "16",
             ],
         ),
+        run(
+            "rf",
+            &[
+                "rf",
+                "--d",
+                "20",
+                "--psi-p",
+                "8",
+                "--psi-n",
+                "2,4",
+                "--steps",
+                "20000",
+                "--seeds",
+                "2",
+                "--test-points",
+                "300",
+            ],
+        ),
     ];
     for out in runs {
         let name = out.file_name().unwrap().to_str().unwrap().to_string();
