@@ -869,13 +869,16 @@ pub struct RfArgs {
     /// Seeds (each draws W, the data, the noise draws and the test set afresh).
     #[arg(long, default_value_t = 3)]
     pub seeds: usize,
+    /// The first seed (the models use seed, seed + 1, …).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Noise draws per training point over which the loss's E_ξ is taken (default: the least
     /// m with n m ≥ 32 p; fewer draws add slow modes that fit them and delay tau_mem).
     #[arg(long)]
     pub noise_draws: Option<usize>,
-    /// Step dτ as a share of the stability limit psi_p/(Δ_t λ_max(U)).
+    /// Step dτ as a share of psi_p/(Δ_t λ₊), λ₊ the theory's bound on λ_max(U) (the upper
+    /// edge of the ρ₂ envelope): one dτ for every model, so all are measured at the same τ; a
+    /// draw whose λ_max(U) makes that step unstable is refused.
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub step_fraction: f64,
     /// Log-spaced steps at which the losses are measured.
