@@ -89,6 +89,8 @@ fn rf_tau_mem_grows_with_the_data_and_tau_gen_does_not() {
     assert!(!html.contains("Missing or unreadable"));
 }
 
+/// p = 400, above the size (about 315) where faer's parallel tridiagonal reduction would sum
+/// per thread.
 #[test]
 fn rf_gives_the_same_bytes_on_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
@@ -96,7 +98,7 @@ fn rf_gives_the_same_bytes_on_any_thread_count() {
         let out = dir.path().join(format!("t{threads}"));
         let o = Command::new(env!("CARGO_BIN_EXE_memscape"))
             .args([
-                "rf", "--d", "20", "--psi-p", "8", "--psi-n", "2,4", "--steps", "2000", "--seeds",
+                "rf", "--d", "50", "--psi-p", "8", "--psi-n", "2,4", "--steps", "200", "--seeds",
                 "2",
             ])
             .args([
@@ -152,6 +154,10 @@ fn bad_rf_input_is_one_line_and_exit_2() {
         (
             vec!["--noise-draws", "0"],
             "--noise-draws must be ≥ 1, got 0",
+        ),
+        (
+            vec!["--psi-n", "2,2"],
+            "--psi-n must be values without repeats, got 2",
         ),
         (
             vec!["--d", "1000", "--psi-p", "64"],

@@ -21,7 +21,8 @@
 //! has a closed form, Prop. C.1 with (1 − h_i)^k, h_i = 2Δ_t λ_i dτ/ψ_p, in place of the
 //! exponential of each eigenmode λ_i of U.
 //!
-//! Along training, at log-spaced steps: the train loss (exact, on the fixed draws), the test
+//! Along training, at log-spaced steps: the train loss (the loss above, computed from U and V),
+//! the test
 //! loss on fresh (x, ξ) pairs and the score error E_score = (1/d) E‖s_A(y) + y/Γ_t²‖² on the same
 //! fresh y = x_t ~ N(0, Γ_t² I) (MT §3; the test loss exceeds the Bayes loss 1 − Δ_t/Γ_t² by
 //! Δ_t E_score in expectation). The timescales read off them:
@@ -36,9 +37,11 @@
 
 pub mod theory;
 
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::BlockStructure;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, Mat, MatRef, Par};
 use memscape::analysis::classify::percentile_interval;
 use memscape::analysis::dynamics::{
     Onset, first_crossing, plateau_onset, power_law, seed_mean, time_over_seeds,
@@ -194,9 +197,12 @@ impl RfRequest {
         if self.psi_n.is_empty() {
             return Err(Error::invalid("psi_n", "at least one value", "none"));
         }
-        for &psi_n in &self.psi_n {
+        for (i, &psi_n) in self.psi_n.iter().enumerate() {
             if !(psi_n.is_finite() && psi_n > 0.0) {
                 return Err(Error::invalid("psi_n", "> 0", psi_n));
+            }
+            if self.psi_n[..i].contains(&psi_n) {
+                return Err(Error::invalid("psi_n", "values without repeats", psi_n));
             }
             if self.n(psi_n) < 2 {
                 return Err(Error::invalid(
@@ -237,7 +243,7 @@ impl RfRequest {
         if self.resamples < 1 {
             return Err(Error::invalid("resamples", "≥ 1", self.resamples));
         }
-        Ok(self
+        let mut warnings: Vec<String> = self
             .psi_n
             .iter()
             .filter(|&&psi_n| psi_n >= self.psi_p)
@@ -247,7 +253,18 @@ impl RfRequest {
                     self.psi_p
                 )
             })
-            .collect())
+            .collect();
+        for &psi_n in &self.psi_n {
+            let n = self.n(psi_n);
+            if n * self.draws(n) < self.p() {
+                warnings.push(format!(
+                    "psi_n = {psi_n}: n·m = {} noise draws is below p = {}: U is singular, its null modes grow without bound under gradient descent and tau_mem loses its meaning (more --noise-draws)",
+                    n * self.draws(n),
+                    self.p()
+                ));
+            }
+        }
+        Ok(warnings)
     }
 }
 
@@ -426,14 +443,29 @@ impl RfProblem {
         self.w.as_ref()
     }
 
-    /// U's eigen-decomposition and C = Vᵀ Q.
+    /// U's eigen-decomposition and C = Vᵀ Q. The decomposition runs on one thread: faer's
+    /// parallel tridiagonal reduction sums per thread (for p above about 315), so its result
+    /// would depend on the thread count.
     pub fn modes(&self) -> Modes {
-        let evd = self
-            .u
-            .self_adjoint_eigen(Side::Lower)
-            .expect("the symmetric eigen-decomposition of U converges");
-        let q = evd.U().to_owned();
-        let values = (0..self.p).map(|i| evd.S()[i]).collect();
+        let p = self.p;
+        let mut s = faer::diag::Diag::<f64>::zeros(p);
+        let mut q = Mat::<f64>::zeros(p, p);
+        let scratch = self_adjoint_evd_scratch::<f64>(
+            p,
+            ComputeEigenvectors::Yes,
+            Par::Seq,
+            Default::default(),
+        );
+        self_adjoint_evd(
+            self.u.as_ref(),
+            s.as_mut(),
+            Some(q.as_mut()),
+            Par::Seq,
+            MemStack::new(&mut MemBuffer::new(scratch)),
+            Default::default(),
+        )
+        .expect("the symmetric eigen-decomposition of U converges");
+        let values = (0..p).map(|i| s[i]).collect();
         let mut c = Mat::<f64>::zeros(self.d, self.p);
         gemm(c.as_mut(), false, self.v.transpose(), q.as_ref(), 1.0);
         let mut test_features = Mat::<f64>::zeros(self.test_y.nrows(), self.p);

@@ -19,6 +19,10 @@
 //! τ_mem = ψ_p / (Δ_t λ_min(ρ₁)) ∝ ψ_n,   τ_gen = ψ_p / (Δ_t λ_min(ρ₂)) ~ 1/Δ_t
 //! ```
 //!
+//! The paper gives τ_gen only as ~1/Δ_t; its form at the lower edge of ρ₂ is [derived], the
+//! same convention as τ_mem. For unit-variance data Γ_t = 1 and μ₁ = a_t, so the ρ₂ scale
+//! e^{−2t} a_t² + b_t² = Γ_t² a_t² is μ₁² Γ_t²; other data variances would need a_t there.
+//!
 //! A mode of U with eigenvalue λ relaxes as e^{−2Δ_t λ τ/ψ_p} (Prop. C.1); τ_mem and τ_gen use the
 //! paper's convention ψ_p/(Δ_t λ) at the lower edge of each bulk. The expectations are one- and
 //! two-dimensional Gaussian integrals, taken by the trapezoidal rule on [−10, 10] (spectrally
@@ -131,7 +135,7 @@ impl RfTheory {
         psi_p / (self.delta * self.rho1(psi_p, psi_n)[0])
     }
 
-    /// τ_gen = ψ_p / (Δ_t λ_min(ρ₂)).
+    /// τ_gen = ψ_p / (Δ_t λ_min(ρ₂)) [derived; the paper: τ_gen ~ 1/Δ_t].
     pub fn tau_gen(&self, psi_p: f64) -> f64 {
         psi_p / (self.delta * self.rho2(psi_p)[0])
     }
