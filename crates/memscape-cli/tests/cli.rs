@@ -501,3 +501,43 @@ fn report_refuses_a_folder_that_holds_no_run_and_writes_nothing() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("notes.txt")]);
 }
+
+#[test]
+fn tiny_and_huge_numbers_print_in_scientific_notation() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let o = out.to_str().unwrap();
+    let r = memscape(&[
+        "sample",
+        "--data",
+        "circle",
+        "--k",
+        "9",
+        "--n",
+        "10",
+        "--sigma-min",
+        "1e-300",
+        "--out",
+        o,
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        r.status.success() && err.contains("sigma 10 → 1e-300,"),
+        "{err}"
+    );
+    let r = memscape(&[
+        "sample",
+        "--data",
+        "circle",
+        "--k",
+        "9",
+        "--n",
+        "10",
+        "--sigma-min=-0.0000001",
+        "--out",
+        o,
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("got -1e-7") && err.len() < 200, "{err}");
+}
