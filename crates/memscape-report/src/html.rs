@@ -805,18 +805,15 @@ fn rf_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) 
         r.psi_p,
         r.t,
         r.steps,
-        r.dtau(),
-        serde_json::to_value(r.solver)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
+        study.runs.first().map_or(f64::NAN, |run| run.dtau),
+        r.solver.name(),
         r.seeds,
         th.delta,
         th.mu1,
         th.b,
         th.v2,
         th.s2,
-        study.bayes_loss,
+        th.bayes_loss(),
         100.0 * r.gen_level,
         memscape_train::rf::GAP_SHARE,
     );
@@ -843,7 +840,10 @@ fn rf_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) 
     let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3e}"));
     out.push_str("<table><thead><tr><th>psi_n</th><th>n</th><th>noise draws m</th><th>tau_gen predicted</th><th>tau_gen</th><th>95% interval</th><th>tau_mem predicted</th><th>tau_mem</th><th>95% interval</th><th>measured/predicted tau_mem</th><th>E_score*</th><th>eigenvalues in δ-spread / ρ₁ / ρ₂ (theory)</th><th>in none</th></tr></thead><tbody>");
     for t in &study.timescales {
-        let Some(run) = study.runs.iter().find(|x| x.psi_n == t.psi_n) else {
+        let Some(run) = memscape_train::rf::runs_at(&study.runs, t.psi_n)
+            .first()
+            .copied()
+        else {
             continue;
         };
         let s = &run.spectrum;

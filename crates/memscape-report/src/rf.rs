@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use memscape::analysis::dynamics::seed_mean;
-use memscape_train::rf::{GAP_SHARE, RfRun, RfStudy};
+use memscape_train::rf::{GAP_SHARE, RfRun, RfStudy, runs_at};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -53,7 +53,7 @@ impl Figure for Losses<'_> {
             .request
             .psi_n
             .iter()
-            .map(|&psi| study.runs.iter().filter(|r| r.psi_n == psi).collect())
+            .map(|&psi| runs_at(&study.runs, psi))
             .collect();
         let scores: Vec<Vec<(f64, f64)>> = groups
             .iter()
@@ -180,7 +180,7 @@ impl Figure for Spectrum<'_> {
                 .request
                 .psi_n
                 .iter()
-                .filter_map(|&psi| self.study.runs.iter().find(|r| r.psi_n == psi)),
+                .filter_map(|&psi| runs_at(&self.study.runs, psi).first().copied()),
         ) {
             let mut counts = vec![0usize; BINS];
             for v in values.iter().filter(|v| **v > 0.0) {

@@ -52,13 +52,33 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A number as people read it: as Rust prints it (the shortest text that reads back to the
+/// same value) inside [1e-4, 1e7), in scientific notation outside (1e-300, not 0.000…0001).
+pub fn number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e7).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A value quoted in an error: a float as [`number`] prints it (one with a decimal point, or
+/// longer than any integer), anything else as given.
+fn readable(value: String) -> String {
+    let float = value.contains('.') || value.len() > 20;
+    match value.parse::<f64>() {
+        Ok(v) if float && !value.contains(['e', 'E']) => number(v),
+        _ => value,
+    }
+}
+
 impl Error {
-    /// Shorthand for [`Error::InvalidParameter`].
+    /// Shorthand for [`Error::InvalidParameter`]; a float value is quoted as [`number`] prints it.
     pub fn invalid(what: impl Into<String>, rule: impl Into<String>, value: impl ToString) -> Self {
         Error::InvalidParameter {
             what: what.into(),
             rule: rule.into(),
-            value: value.to_string(),
+            value: readable(value.to_string()),
         }
     }
 
@@ -93,4 +113,29 @@ pub fn require_finite(what: &str, x: ndarray::ArrayView2<f64>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_far_from_one_print_in_scientific_notation() {
+        assert_eq!(number(1e-300), "1e-300");
+        assert_eq!(number(-2.5e-7), "-2.5e-7");
+        assert_eq!(number(3e12), "3e12");
+        assert_eq!(number(0.05), "0.05");
+        assert_eq!(number(10.0), "10");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(f64::NAN), "NaN");
+        // error values: numbers reformatted, other text kept
+        assert_eq!(readable(format!("{}", 1e-300)), "1e-300");
+        assert_eq!(readable("0.5".into()), "0.5");
+        assert_eq!(readable("\"exact\"".into()), "\"exact\"");
+        assert_eq!(readable("[1, 2]".into()), "[1, 2]");
+        assert_eq!(readable(format!("{}", 1e300)), "1e300");
+        assert_eq!(readable("123456789012".into()), "123456789012");
+        let e = Error::invalid("sigma_min", "> 0", -1e-7);
+        assert_eq!(e.to_string(), "sigma_min must be > 0, got -1e-7");
+    }
 }

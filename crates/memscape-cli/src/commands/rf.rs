@@ -1,7 +1,7 @@
 //! `memscape rf`: the random-features score model, its timescales against the theory.
 
 use memscape::store::{Manifest, RunDir};
-use memscape_train::rf::{RfRequest, RfSolver, rf_study};
+use memscape_train::rf::{RfRequest, RfSolver, rf_study, runs_at};
 
 use crate::flags::{RfArgs, RfSolverArg};
 
@@ -55,7 +55,13 @@ pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let th = &study.theory;
     eprintln!(
         "t = {}: Δ_t = {:.5}, μ₁ = {:.5}, b_t = {:.5}, v_t² = {:.5}, s_t² = {:.5}; Bayes loss {:.5}",
-        study.request.t, th.delta, th.mu1, th.b, th.v2, th.s2, study.bayes_loss
+        study.request.t,
+        th.delta,
+        th.mu1,
+        th.b,
+        th.v2,
+        th.s2,
+        th.bayes_loss()
     );
     let fmt = |t: Option<f64>| t.map_or("—".to_string(), |v| format!("{v:.3e}"));
     eprintln!(
@@ -63,11 +69,7 @@ pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
         "psi_n", "n", "m", "tau_gen th", "tau_gen", "95% CI", "tau_mem th", "tau_mem", "95% CI"
     );
     for ts in &study.timescales {
-        let run = study
-            .runs
-            .iter()
-            .find(|r| r.psi_n == ts.psi_n)
-            .expect("a run per psi_n");
+        let run = runs_at(&study.runs, ts.psi_n)[0];
         eprintln!(
             "{:>6} {:>6} {:>4}  {:>10.3e} {:>10} {:>23}  {:>10.3e} {:>10} {:>23}",
             ts.psi_n,

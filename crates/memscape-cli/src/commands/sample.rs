@@ -81,8 +81,8 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         run.samples.ncols(),
         run.training.train.num_patterns(),
         run.sampler.kind,
-        super::number(sigmas.sigma_max),
-        super::number(sigmas.sigma_min),
+        memscape::error::number(sigmas.sigma_max),
+        memscape::error::number(sigmas.sigma_min),
         sigmas.num_steps,
         run.timings["sample_s"],
         out.path().display()

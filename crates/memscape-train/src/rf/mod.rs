@@ -118,6 +118,16 @@ pub struct RfRequest {
     pub resamples: usize,
 }
 
+impl RfSolver {
+    /// The solver's name, as `--solver` and `rf.json` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RfSolver::Modes => "modes",
+            RfSolver::Gradient => "gradient",
+        }
+    }
+}
+
 impl Default for RfRequest {
     /// Bonnaire et al.'s MT Fig. 5 setting: d = 100, ψ_p = 64, ψ_n ∈ {4, 8, 16, 32}, t = 0.1.
     fn default() -> Self {
@@ -725,7 +735,6 @@ pub struct RfFit {
 pub struct RfStudy {
     pub request: RfRequest,
     pub theory: RfTheory,
-    pub bayes_loss: f64,
     pub runs: Vec<RfRun>,
     pub timescales: Vec<RfTimescales>,
     pub fit: Option<RfFit>,
@@ -838,6 +847,11 @@ fn spectrum_check(problem: &RfProblem, values: &[f64], psi_p: f64, psi_n: f64) -
     }
 }
 
+/// The runs at one ψ_n, in seed order.
+pub fn runs_at(runs: &[RfRun], psi_n: f64) -> Vec<&RfRun> {
+    runs.iter().filter(|r| r.psi_n == psi_n).collect()
+}
+
 /// τ_gen of seed-averaged curves: the plateau onset of E_score.
 fn tau_gen_of(runs: &[&RfRun], seeds: &[usize], level: f64) -> Option<f64> {
     let curves: Vec<Vec<f64>> = runs.iter().map(|r| r.score_error.clone()).collect();
@@ -871,7 +885,7 @@ pub fn rf_study(request: RfRequest) -> Result<RfStudy> {
     let by_psi: Vec<Vec<&RfRun>> = request
         .psi_n
         .iter()
-        .map(|&psi| runs.iter().filter(|r| r.psi_n == psi).collect())
+        .map(|&psi| runs_at(&runs, psi))
         .collect();
     let boot_seed = request.seed ^ 0xF17;
     let timescales: Vec<RfTimescales> = request
@@ -911,7 +925,6 @@ pub fn rf_study(request: RfRequest) -> Result<RfStudy> {
     Ok(RfStudy {
         score_exponent,
         theory,
-        bayes_loss: theory.bayes_loss(),
         runs,
         timescales,
         fit,
@@ -989,7 +1002,7 @@ impl RfStudy {
             .write_record(["psi_n", "seed", "rank", "eigenvalue"])
             .map_err(io)?;
         for &psi_n in &self.request.psi_n {
-            if let Some(r) = self.runs.iter().find(|r| r.psi_n == psi_n) {
+            if let Some(r) = runs_at(&self.runs, psi_n).first() {
                 for (rank, v) in r.eigenvalues.iter().enumerate() {
                     spectrum.serialize((psi_n, r.seed, rank, v)).map_err(io)?;
                 }
