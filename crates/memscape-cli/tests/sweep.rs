@@ -339,6 +339,158 @@ fn a_sweep_killed_at_random_moments_ends_as_an_uninterrupted_one() {
     }
 }
 
+/// Exact-model cells of the circle: 3 K × 4 seeds = 12 cells of about 0.5 s each.
+const TWELVE_SPEC: &str = r#"
+[axes]
+data = ["circle"]
+k = [2, 9, 30]
+seed = [0, 1, 2, 3]
+
+[map]
+n_samples = 800
+steps = 60
+resamples = 50
+"#;
+
+/// A `memscape sweep SPEC --out OUT --jobs 1` started in the background.
+fn spawn_sweep(spec: &str, out: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_memscape"))
+        .args(["sweep", spec, "--out", out.to_str().unwrap(), "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// (status, attempts, worker) of every cell of a store.
+fn attempts(store: &Path) -> BTreeMap<String, (String, i64, String)> {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, status, attempts, worker FROM cells")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// Two sweeps started together on one store compute every cell once: a worker claims a cell
+/// in one write transaction before computing it, so the attempts sum to the cells.
+#[test]
+fn two_concurrent_sweeps_on_one_store_compute_each_cell_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "twelve.toml", TWELVE_SPEC);
+    let out = dir.path().join("y");
+    let children = [spawn_sweep(&spec, &out), spawn_sweep(&spec, &out)];
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    for child in children {
+        let done = child.wait_with_output().unwrap();
+        assert!(done.status.success(), "{}", stderr(&done));
+    }
+    let cells = attempts(&out.join("sweep.db"));
+    assert_eq!(cells.len(), 12);
+    assert!(cells.values().all(|(s, _, _)| s == "done"), "{cells:?}");
+    let total: i64 = cells.values().map(|(_, a, _)| a).sum();
+    assert_eq!(total, 12, "attempts: {cells:?}");
+    // both worked
+    for pid in pids {
+        assert!(
+            cells
+                .values()
+                .any(|(_, _, w)| w.ends_with(&format!(":{pid}"))),
+            "worker {pid} computed no cell: {cells:?}"
+        );
+    }
+}
+
+/// A worker killed (SIGKILL) while it holds a cell loses its claim, and the other worker,
+/// still running, computes that cell: it ends done, on its second attempt, by the survivor.
+#[test]
+fn a_killed_workers_cell_is_taken_by_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "twelve.toml", TWELVE_SPEC);
+    let out = dir.path().join("y");
+    let mut victim = spawn_sweep(&spec, &out);
+    let pid = format!(":{}", victim.id());
+    // the victim's first claim
+    let store = out.join("sweep.db");
+    let mut held = None;
+    for _ in 0..500 {
+        if store.exists() {
+            let conn = rusqlite::Connection::open(&store).unwrap();
+            held = conn
+                .query_row(
+                    "SELECT id FROM cells WHERE status = 'running' AND worker LIKE ?1",
+                    [format!("%{pid}")],
+                    |r| r.get::<_, String>(0),
+                )
+                .ok();
+            if held.is_some() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let held = held.expect("the first sweep claims a cell within 5 s");
+    let survivor = spawn_sweep(&spec, &out);
+    std::thread::sleep(Duration::from_millis(300));
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    let survivor_pid = format!(":{}", survivor.id());
+    let done = survivor.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", stderr(&done));
+    let cells = attempts(&store);
+    assert_eq!(cells.len(), 12);
+    assert!(cells.values().all(|(s, _, _)| s == "done"), "{cells:?}");
+    let (_, tries, worker) = &cells[&held];
+    assert_eq!(*tries, 2, "the killed cell: {cells:?}");
+    assert!(worker.ends_with(&survivor_pid), "{worker}");
+    let total: i64 = cells.values().map(|(_, a, _)| a).sum();
+    assert_eq!(total, 13, "only the killed cell twice: {cells:?}");
+}
+
+/// A golden store of schema 1 (`tests/fixtures/sweep-v1`, written by memscape at 34f44c8) is
+/// migrated to the current schema when opened: its cells stay done, and it collects. (A store
+/// of an unknown schema is refused: `bad_specs_and_stores_exit_2_naming_the_file_and_key`.)
+#[test]
+fn a_store_of_schema_1_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sweep-v1");
+    let out = dir.path().join("old");
+    std::fs::create_dir_all(out.join("cells")).unwrap();
+    std::fs::copy(fixture.join("sweep.db"), out.join("sweep.db")).unwrap();
+    for id in ["3a65aa7596585b53", "68fd72bca70d5f8b"] {
+        let cell = out.join("cells").join(id);
+        std::fs::create_dir_all(&cell).unwrap();
+        for f in ["samples.npy", "attractors.npy", "point.json"] {
+            std::fs::copy(fixture.join("cells").join(id).join(f), cell.join(f)).unwrap();
+        }
+    }
+    let spec = fixture.join("spec.toml");
+    let spec = spec.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    let status = common::json(&sweep(&["status", spec, "--out", o, "--json"]));
+    assert_eq!(status["done"].as_u64(), Some(2), "{status}");
+    let conn = rusqlite::Connection::open(out.join("sweep.db")).unwrap();
+    let meta = |key: &str| -> String {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(meta("schema_version"), "2");
+    assert_eq!(meta("migrated_from"), "1");
+    // a second run computes nothing, and the cells collect into a map
+    let r = sweep(&[spec, "--out", o]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(
+        stderr(&r).contains("0 computed now, 2 were done"),
+        "{}",
+        stderr(&r)
+    );
+    let c = sweep(&["collect", spec, "--out", o]);
+    assert!(c.status.success(), "{}", stderr(&c));
+    assert!(out.join("collect/circle_seed0_exact/phase.csv").is_file());
+}
+
 /// The documented schema (docs/sweep-store.md), read with plain SQL.
 #[test]
 fn the_store_reads_with_plain_sql() {
@@ -355,7 +507,7 @@ fn the_store_reads_with_plain_sql() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(version, "1");
+    assert_eq!(version, "2");
     let journal: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -365,7 +517,7 @@ fn the_store_reads_with_plain_sql() {
             "SELECT k, model, status, attempts,
                     json_extract(results, '$.fractions.memorized.value'),
                     json_extract(config, '$.work.request.num_samples'), files, seconds,
-                    memscape_version
+                    memscape_version, expires_at
              FROM cells ORDER BY k",
         )
         .unwrap();
@@ -378,6 +530,8 @@ fn the_store_reads_with_plain_sql() {
             (r.get(3).unwrap(), r.get(4).unwrap(), r.get(5).unwrap());
         let (files, seconds, version): (String, f64, String) =
             (r.get(6).unwrap(), r.get(7).unwrap(), r.get(8).unwrap());
+        let lease: f64 = r.get(9).unwrap();
+        assert!(lease > 0.0, "the lease of the last claim is kept");
         seen.push(k);
         assert_eq!(
             (model.as_str(), status.as_str(), attempts, n),
@@ -520,7 +674,7 @@ fn bad_specs_and_stores_exit_2_naming_the_file_and_key() {
     assert!(
         err.contains("sweep.db")
             && err.contains("store schema 99")
-            && err.contains("reads schema 1"),
+            && err.contains("reads schemas 1 and 2"),
         "{err}"
     );
     let garbage = dir.path().join("garbage");
@@ -548,7 +702,7 @@ fn bad_specs_and_stores_exit_2_naming_the_file_and_key() {
 }
 
 /// The same sweep as a Slurm job array (two cells per task) gives the local run's store
-/// results and collected maps. Needs a running Slurm: `scripts/slurm-local.sh start` (CI).
+/// results and collected maps; a resubmission while the array is queued submits nothing. Needs a running Slurm: `scripts/slurm-local.sh start` (CI).
 #[test]
 #[ignore = "needs a running Slurm (scripts/slurm-local.sh start)"]
 fn a_slurm_job_array_gives_the_local_results() {
@@ -571,6 +725,14 @@ fn a_slurm_job_array_gives_the_local_results() {
     ]));
     let job = submitted["job_id"].as_str().unwrap().to_string();
     assert_eq!(submitted["tasks"].as_u64(), Some(5));
+    // while the array is queued or running, a resubmission assigns none of its cells again
+    let again = sweep(&[spec.as_str(), "--out", s, "--slurm", "--json"]);
+    assert_eq!(common::json(&again)["job_id"], serde_json::Value::Null);
+    assert!(
+        stderr(&again).contains("nothing to submit"),
+        "{}",
+        stderr(&again)
+    );
     let mut finished = false;
     for _ in 0..600 {
         let q = Command::new("squeue")
@@ -596,6 +758,11 @@ fn a_slurm_job_array_gives_the_local_results() {
         })
         .unwrap();
     assert!(workers.contains(&format!("slurm {job}_")), "{workers}");
+    let attempts: i64 = rusqlite::Connection::open(remote.join("sweep.db"))
+        .unwrap()
+        .query_row("SELECT sum(attempts) FROM cells", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(attempts, 9, "every cell computed once");
     for d in [&local, &remote] {
         let c = sweep(&["collect", &spec, "--out", d.to_str().unwrap()]);
         assert!(c.status.success(), "{}", stderr(&c));

@@ -1,6 +1,6 @@
 //! Running cells: one cell's work, a local pool, and the share of a Slurm array task.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use memscape_train::{NetworkTrainer, ScoreModel};
 
 use crate::error::{Result, SweepError};
 use crate::spec::{Cell, Spec, Work};
-use crate::store::{Outcome, Store, worker_name};
+use crate::store::{LEASE_S, Outcome, Store, worker_name};
 
 /// The files of a map cell, in `cells/<id>/` beside the store.
 pub const POINT_FILE: &str = "point.json";
@@ -251,12 +251,13 @@ impl TrainedModel for Saving {
 pub struct Tally {
     /// Cells of the spec.
     pub total: usize,
-    /// Finished before this run.
+    /// Finished before this run, or by another worker during it.
     pub skipped: usize,
     /// Finished by this run, failed in this run.
     pub done: usize,
     pub failed: usize,
-    /// Left out because another live worker is computing them.
+    /// Left out because another live worker holds them (a local worker's lease, or a queued
+    /// or running Slurm array task).
     pub elsewhere: usize,
 }
 
@@ -264,11 +265,15 @@ pub struct Tally {
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Runs the cells of `cells` not yet done in `store` on a pool of `jobs` threads, committing
-/// each as it ends. Cells another live worker holds are left to it.
+/// each as it ends. A thread claims its cell in the store before computing it, so a cell another
+/// live worker holds, or claims meanwhile, is left to it; when the pool is done, cells whose
+/// worker died meanwhile (or whose lease expired) are claimed in another round. The cells in
+/// `held` (by Slurm arrays: [`crate::slurm::array_holds`]) are left alone.
 pub fn run_cells(
     runner: &CellRunner,
     store: &Store,
     cells: &[&Cell],
+    held: &HashSet<String>,
     jobs: usize,
 ) -> Result<Tally> {
     let records = store.records()?;
@@ -280,7 +285,7 @@ pub fn run_cells(
     for &cell in cells {
         match records.get(&cell.id) {
             Some(r) if r.status == "done" => tally.skipped += 1,
-            Some(r) if r.in_flight() => tally.elsewhere += 1,
+            _ if held.contains(&cell.id) => tally.elsewhere += 1,
             _ => todo.push(cell),
         }
     }
@@ -293,20 +298,58 @@ pub fn run_cells(
         .num_threads(jobs.max(1))
         .build()
         .map_err(|e| memscape::Error::invalid("jobs", "a thread count the system allows", e))?;
+    loop {
+        let refused = run_round(runner, store, &todo, &pool, &worker, &mut tally, &progress)?;
+        let records = store.records()?;
+        let mut free = vec![];
+        for cell in refused {
+            match records.get(&cell.id) {
+                Some(r) if r.status == "done" => tally.skipped += 1,
+                Some(r) if r.in_flight() => tally.elsewhere += 1,
+                _ => {
+                    free.push(cell);
+                    continue;
+                }
+            }
+            progress.advance(1);
+        }
+        if free.is_empty() {
+            return Ok(tally);
+        }
+        todo = free;
+    }
+}
+
+/// One pass of [`run_cells`] over `todo`; returns the cells whose claim was refused.
+fn run_round<'c>(
+    runner: &CellRunner,
+    store: &Store,
+    todo: &[&'c Cell],
+    pool: &rayon::ThreadPool,
+    worker: &str,
+    tally: &mut Tally,
+    progress: &memscape::progress::Task,
+) -> Result<Vec<&'c Cell>> {
     enum Message {
-        Started(usize),
+        /// A thread asks to compute cell i; the store's answer goes back on the channel.
+        Claim(usize, mpsc::Sender<bool>),
         Finished(usize, Outcome),
     }
     let (send, receive) = mpsc::channel::<Message>();
     let mut in_flight: Vec<usize> = vec![];
+    let mut refused = vec![];
     std::thread::scope(|scope| -> Result<()> {
-        let todo = &todo;
         scope.spawn(move || {
             pool.scope(|s| {
                 for (i, &cell) in todo.iter().enumerate() {
                     let send = send.clone();
                     s.spawn(move |_| {
-                        let _ = send.send(Message::Started(i));
+                        let (answer, granted) = mpsc::channel();
+                        if send.send(Message::Claim(i, answer)).is_err()
+                            || granted.recv() != Ok(true)
+                        {
+                            return;
+                        }
                         let outcome = runner.run(cell);
                         let _ = send.send(Message::Finished(i, outcome));
                     });
@@ -317,9 +360,15 @@ pub fn run_cells(
         let mut remaining = todo.len();
         while remaining > 0 {
             match receive.recv_timeout(HEARTBEAT) {
-                Ok(Message::Started(i)) => {
-                    store.start(todo[i], &worker)?;
-                    in_flight.push(i);
+                Ok(Message::Claim(i, answer)) => {
+                    let claimed = store.claim(todo[i], worker, LEASE_S);
+                    let _ = answer.send(matches!(claimed, Ok(true)));
+                    if claimed? {
+                        in_flight.push(i);
+                    } else {
+                        refused.push(todo[i]);
+                        remaining -= 1;
+                    }
                 }
                 Ok(Message::Finished(i, outcome)) => {
                     store.finish(&todo[i].id, &outcome)?;
@@ -342,7 +391,7 @@ pub fn run_cells(
         }
         Ok(())
     })?;
-    Ok(tally)
+    Ok(refused)
 }
 
 /// Cells of each state, for `sweep status`.
@@ -356,14 +405,16 @@ pub struct Status {
     pub pending: usize,
     /// Of the pending: left running by a worker that is gone.
     pub stalled: usize,
+    /// Of the pending: waiting in a queued or running Slurm array task.
+    pub queued: usize,
     /// The failed cells' ids and errors.
     pub errors: Vec<(String, String)>,
     /// The running cells: id, worker, and its tasks' progress at the last heartbeat.
     pub in_flight: Vec<(String, String, String)>,
 }
 
-/// The state of every cell of `spec` in `store`.
-pub fn status(spec: &Spec, store: &Store) -> Result<Status> {
+/// The state of every cell of `spec` in `store`; `held`: the cells Slurm arrays hold.
+pub fn status(spec: &Spec, store: &Store, held: &HashSet<String>) -> Result<Status> {
     let records = store.records()?;
     let mut s = Status {
         total: spec.cells.len(),
@@ -371,6 +422,10 @@ pub fn status(spec: &Spec, store: &Store) -> Result<Status> {
     };
     for cell in &spec.cells {
         match records.get(&cell.id) {
+            None if held.contains(&cell.id) => {
+                s.pending += 1;
+                s.queued += 1;
+            }
             None => s.pending += 1,
             Some(r) => match r.status.as_str() {
                 "done" => s.done += 1,
@@ -386,6 +441,10 @@ pub fn status(spec: &Spec, store: &Store) -> Result<Status> {
                         r.worker.clone(),
                         r.progress.clone().unwrap_or_default(),
                     ));
+                }
+                _ if held.contains(&cell.id) => {
+                    s.pending += 1;
+                    s.queued += 1;
                 }
                 _ => {
                     s.pending += 1;

@@ -2,7 +2,12 @@
 //! `cells_per_task`, written to `slurm/<stamp>/assignment.json`; `job.sbatch` beside it runs
 //! `memscape sweep run-cells` on share `$SLURM_ARRAY_TASK_ID`, which writes its own store
 //! `tasks/<stamp>-<task>.db`. Every command that reads the sweep merges those stores.
+//!
+//! The store records which array task each submitted cell went to (`submitted`); while Slurm
+//! lists that task as queued or running, the cell is held: a resubmission and a local run
+//! leave it to the array.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -80,12 +85,68 @@ pub fn script(
     s
 }
 
-/// Writes the assignment and the script of the cells of `spec` not done (nor in flight) in
-/// `store`, and submits them with `sbatch`; `None` when nothing is left to do.
+/// The cells of a sweep that a queued or running Slurm array holds.
+#[derive(Debug, Clone, Default)]
+pub struct ArrayHolds {
+    pub cells: HashSet<String>,
+    /// Why Slurm could not be asked (`squeue` missing or failing); then no cell counts as held.
+    pub unknown: Option<String>,
+}
+
+/// Asks Slurm (`squeue`) which of the cells `store` records as submitted, and not done, are in
+/// an array task still queued or running. Slurm is not asked when no such cell exists.
+pub fn array_holds(store: &Store) -> Result<ArrayHolds> {
+    let submitted = store.submitted()?;
+    if submitted.is_empty() {
+        return Ok(ArrayHolds::default());
+    }
+    let output = Command::new("squeue")
+        .args(["--noheader", "--array", "--me", "--format", "%F %K"])
+        .output();
+    let listed = match output {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
+        Ok(o) => {
+            return Ok(ArrayHolds {
+                cells: HashSet::new(),
+                unknown: Some(format!(
+                    "squeue failed ({}): {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+            });
+        }
+        Err(e) => {
+            return Ok(ArrayHolds {
+                cells: HashSet::new(),
+                unknown: Some(format!("cannot run squeue: {e}")),
+            });
+        }
+    };
+    let live: HashSet<(String, u64)> = listed
+        .lines()
+        .filter_map(|line| {
+            let (job, task) = line.trim().split_once(' ')?;
+            Some((job.to_string(), task.trim().parse().ok()?))
+        })
+        .collect();
+    Ok(ArrayHolds {
+        cells: submitted
+            .into_iter()
+            .filter(|(_, at)| live.contains(at))
+            .map(|(id, _)| id)
+            .collect(),
+        unknown: None,
+    })
+}
+
+/// Writes the assignment and the script of the cells of `spec` not done in `store`, nor in
+/// flight, nor `held` by an array, submits them with `sbatch`, and records them in the store;
+/// `None` when nothing is left to do.
 pub fn submit(
     spec: &Spec,
     dir: &SweepDir,
     store: &Store,
+    held: &HashSet<String>,
     options: &SlurmOptions,
     exe: &Path,
 ) -> Result<Option<Submission>> {
@@ -97,9 +158,10 @@ pub fn submit(
         .cells
         .iter()
         .filter(|c| {
-            records
-                .get(&c.id)
-                .is_none_or(|r| r.status != "done" && !r.in_flight())
+            !held.contains(&c.id)
+                && records
+                    .get(&c.id)
+                    .is_none_or(|r| r.status != "done" && !r.in_flight())
         })
         .map(|c| c.id.clone())
         .collect();
@@ -149,6 +211,7 @@ pub fn submit(
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
+    store.record_submission(&job_id, &assignment.tasks)?;
     Ok(Some(Submission {
         job_id,
         tasks: assignment.tasks.len(),
@@ -203,6 +266,6 @@ pub fn run_task(
     let store = Store::open_task(&dir.tasks_dir().join(format!("{stamp}-{task}.db")))?;
     store.set_spec(&spec.text)?;
     let runner = CellRunner::new(dir.clone(), &spec);
-    let tally = run_cells(&runner, &store, &mine, jobs)?;
+    let tally = run_cells(&runner, &store, &mine, &HashSet::new(), jobs)?;
     Ok((spec, tally))
 }

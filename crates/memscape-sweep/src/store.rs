@@ -4,8 +4,11 @@
 //!
 //! A finished cell is written in one transaction, after its arrays are in place beside the
 //! store (written atomically by [`memscape::store::RunDir`]), so a `kill -9` at any moment
-//! loses at most the cells in flight. The schema is in `docs/sweep-store.md`; bump
-//! [`SCHEMA_VERSION`] when it changes, and a store of another version is refused.
+//! loses at most the cells in flight. A worker claims a cell in one write transaction and holds
+//! it on a lease that its heartbeats extend, so two workers on one store never compute the same
+//! cell and a dead worker's cells go to the next. The schema is in `docs/sweep-store.md`; bump
+//! [`SCHEMA_VERSION`] when it changes and migrate the previous one in [`Store::migrate`]; a
+//! store of any other version is refused.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,7 +19,7 @@ use crate::error::{Result, SweepError};
 use crate::spec::Cell;
 
 /// The layout of the tables below.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -44,8 +47,29 @@ CREATE TABLE IF NOT EXISTS cells (
     progress         TEXT,
     finished_at      REAL,
     memscape_version TEXT NOT NULL,
-    git_revision     TEXT NOT NULL
+    git_revision     TEXT NOT NULL,
+    expires_at       REAL
 );
+CREATE TABLE IF NOT EXISTS submitted (
+    id           TEXT PRIMARY KEY,
+    job_id       TEXT NOT NULL,
+    task         INTEGER NOT NULL,
+    submitted_at REAL NOT NULL
+);
+";
+
+/// Schema 1 → 2: the lease's end (`cells.expires_at`, a running cell's heartbeat plus
+/// [`LEASE_S`]) and the cells submitted to Slurm arrays (`submitted`).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE cells ADD COLUMN expires_at REAL;
+UPDATE cells SET expires_at = heartbeat + 120.0 WHERE status = 'running';
+CREATE TABLE submitted (
+    id           TEXT PRIMARY KEY,
+    job_id       TEXT NOT NULL,
+    task         INTEGER NOT NULL,
+    submitted_at REAL NOT NULL
+);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 ";
 
 /// Seconds since the Unix epoch.
@@ -55,9 +79,10 @@ pub fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// A running cell whose worker has not written for this long counts as stalled (its worker
-/// is gone) when the worker is on another host; on this host a dead process is seen at once.
-pub const STALL_S: f64 = 120.0;
+/// How long a claim on a cell lasts without a heartbeat (workers beat every 10 s). A running
+/// cell whose lease has expired is stalled: its worker is gone, and the next worker claims it.
+/// On the worker's own host a dead process is seen at once.
+pub const LEASE_S: f64 = 120.0;
 
 /// What the store holds of one cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,16 +92,35 @@ pub struct Record {
     pub attempts: i64,
     pub worker: String,
     pub heartbeat: f64,
+    /// When the worker's lease on a running cell ends (Unix seconds).
+    pub expires_at: Option<f64>,
     pub error: Option<String>,
     /// The worker's tasks in progress at its last heartbeat (running cells).
     pub progress: Option<String>,
 }
 
+/// The columns of a [`Record`], in [`Record::from_row`]'s order.
+const RECORD_COLUMNS: &str = "id, status, attempts, worker, heartbeat, expires_at, error, progress";
+
 impl Record {
-    /// Whether a worker is still computing this cell: it is running, and its process is alive
-    /// (same host) or wrote within [`STALL_S`] (another host).
+    fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Record> {
+        Ok(Record {
+            id: r.get(0)?,
+            status: r.get(1)?,
+            attempts: r.get(2)?,
+            worker: r.get(3)?,
+            heartbeat: r.get(4)?,
+            expires_at: r.get(5)?,
+            error: r.get(6)?,
+            progress: r.get(7)?,
+        })
+    }
+
+    /// Whether a worker still holds this cell: it is running, its lease has not expired, and,
+    /// on this host, its process is alive.
     pub fn in_flight(&self) -> bool {
-        self.status == "running" && worker_alive(&self.worker, self.heartbeat)
+        let expires = self.expires_at.unwrap_or(self.heartbeat + LEASE_S);
+        self.status == "running" && now() < expires && process_alive(&self.worker)
     }
 }
 
@@ -100,15 +144,22 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-fn worker_alive(worker: &str, heartbeat: f64) -> bool {
+/// Whether `worker`'s process may be alive: false only when it ran on this host and its
+/// process is gone.
+fn process_alive(worker: &str) -> bool {
     let head = worker.split(' ').next().unwrap_or("");
     match head.rsplit_once(':') {
         Some((host, pid)) if host == hostname() => {
-            Path::new(&format!("/proc/{pid}")).exists() && pid != "0"
+            pid != "0" && Path::new(&format!("/proc/{pid}")).exists()
         }
-        _ => now() - heartbeat < STALL_S,
+        _ => true,
     }
 }
+
+/// The columns of `cells`, named (a migrated store holds them in another order).
+const CELL_COLUMNS: &str = "id, status, data, k, seed, model, intervention, train_steps, config,
+    results, files, seconds, error, attempts, worker, started_at, heartbeat, progress,
+    finished_at, memscape_version, git_revision, expires_at";
 
 /// How a cell ended.
 #[derive(Debug, Clone)]
@@ -171,11 +222,17 @@ impl Store {
         Ok(store)
     }
 
-    /// Creates the tables in a new store; refuses a store of another schema.
+    /// Creates the tables in a new store, migrates a store of the previous schema, and refuses
+    /// a store of any other.
     fn check_version(&self) -> Result<()> {
         let err = |e: rusqlite::Error| SweepError::store(&self.path, e);
-        let has_meta: bool = self
-            .conn
+        // one write transaction: two processes opening one new (or old) store agree
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(err)?;
+        let has_meta: bool = tx
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
                 [],
@@ -185,26 +242,31 @@ impl Store {
             > 0;
         if has_meta {
             let meta = |key: &str| -> Result<Option<String>> {
-                self.conn
-                    .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                     .optional()
                     .map_err(err)
             };
             let version = meta("schema_version")?;
-            if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+            if version.as_deref() == Some("1") {
+                tx.execute_batch(MIGRATE_1_TO_2).map_err(err)?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from', '1')",
+                    [],
+                )
+                .map_err(err)?;
+            } else if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
                 return Err(SweepError::store(
                     &self.path,
                     format!(
-                        "written with store schema {} by memscape {}; this memscape ({}) reads schema {SCHEMA_VERSION} only",
+                        "written with store schema {} by memscape {}; this memscape ({}) reads schemas 1 and {SCHEMA_VERSION}",
                         version.unwrap_or_else(|| "(none)".into()),
                         meta("memscape_version")?.unwrap_or_else(|| "(unknown)".into()),
                         memscape::store::VERSION,
                     ),
                 ));
             }
-            return Ok(());
+            return tx.commit().map_err(err);
         }
-        let tx = self.conn.unchecked_transaction().map_err(err)?;
         tx.execute_batch(SCHEMA).map_err(err)?;
         for (key, value) in [
             ("schema_version", SCHEMA_VERSION.to_string()),
@@ -242,21 +304,9 @@ impl Store {
         let err = |e: rusqlite::Error| SweepError::store(&self.path, e);
         let mut stmt = self
             .conn
-            .prepare("SELECT id, status, attempts, worker, heartbeat, error, progress FROM cells")
+            .prepare(&format!("SELECT {RECORD_COLUMNS} FROM cells"))
             .map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Record {
-                    id: r.get(0)?,
-                    status: r.get(1)?,
-                    attempts: r.get(2)?,
-                    worker: r.get(3)?,
-                    heartbeat: r.get(4)?,
-                    error: r.get(5)?,
-                    progress: r.get(6)?,
-                })
-            })
-            .map_err(err)?;
+        let rows = stmt.query_map([], Record::from_row).map_err(err)?;
         rows.map(|r| r.map(|r| (r.id.clone(), r)).map_err(err))
             .collect()
     }
@@ -282,36 +332,58 @@ impl Store {
         .transpose()
     }
 
-    /// Marks `cell` as running on `worker` (one more attempt).
-    pub fn start(&self, cell: &Cell, worker: &str) -> Result<()> {
+    /// Claims `cell` for `worker` on a lease of `lease_s` seconds, in one write transaction:
+    /// false when it is done or another worker holds it; otherwise it is marked running (one
+    /// more attempt) and true.
+    pub fn claim(&self, cell: &Cell, worker: &str, lease_s: f64) -> Result<bool> {
+        let err = |e: rusqlite::Error| SweepError::store(&self.path, e);
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(err)?;
+        let held = tx
+            .query_row(
+                &format!("SELECT {RECORD_COLUMNS} FROM cells WHERE id = ?1"),
+                [&cell.id],
+                Record::from_row,
+            )
+            .optional()
+            .map_err(err)?
+            .is_some_and(|r| r.status == "done" || (r.in_flight() && r.worker != worker));
+        if held {
+            return Ok(false);
+        }
         let config = serde_json::to_string(&cell.config).expect("a configuration serialises");
         let t = now();
-        self.conn
-            .execute(
-                "INSERT INTO cells (id, status, data, k, seed, model, intervention, train_steps,
-                     config, attempts, worker, started_at, heartbeat, memscape_version, git_revision)
-                 VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?10, ?11, ?12)
-                 ON CONFLICT(id) DO UPDATE SET status = 'running', attempts = attempts + 1,
-                     worker = excluded.worker, started_at = excluded.started_at,
-                     heartbeat = excluded.heartbeat, error = NULL, finished_at = NULL,
-                     progress = NULL",
-                params![
-                    cell.id,
-                    cell.data,
-                    cell.k as i64,
-                    cell.seed as i64,
-                    cell.model,
-                    cell.intervention,
-                    cell.train_steps.map(|s| s as i64),
-                    config,
-                    worker,
-                    t,
-                    memscape::store::VERSION,
-                    memscape::store::GIT_REVISION,
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| SweepError::store(&self.path, e))
+        tx.execute(
+            "INSERT INTO cells (id, status, data, k, seed, model, intervention, train_steps,
+                 config, attempts, worker, started_at, heartbeat, expires_at, memscape_version,
+                 git_revision)
+             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?10, ?11, ?12, ?13)
+             ON CONFLICT(id) DO UPDATE SET status = 'running', attempts = attempts + 1,
+                 worker = excluded.worker, started_at = excluded.started_at,
+                 heartbeat = excluded.heartbeat, expires_at = excluded.expires_at, error = NULL,
+                 finished_at = NULL, progress = NULL",
+            params![
+                cell.id,
+                cell.data,
+                cell.k as i64,
+                cell.seed as i64,
+                cell.model,
+                cell.intervention,
+                cell.train_steps.map(|s| s as i64),
+                config,
+                worker,
+                t,
+                t + lease_s,
+                memscape::store::VERSION,
+                memscape::store::GIT_REVISION,
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(true)
     }
 
     /// Records how `cell` ended, in one transaction.
@@ -344,19 +416,58 @@ impl Store {
     }
 
     /// Tells readers the cells in `ids` are still being computed, and how far their worker's
-    /// tasks are (`progress`).
+    /// tasks are (`progress`); their leases run [`LEASE_S`] from now.
     pub fn heartbeat(&self, ids: &[String], progress: &str) -> Result<()> {
         let t = now();
         for id in ids {
             self.conn
                 .execute(
-                    "UPDATE cells SET heartbeat = ?2, progress = ?3
+                    "UPDATE cells SET heartbeat = ?2, expires_at = ?3, progress = ?4
                      WHERE id = ?1 AND status = 'running'",
-                    params![id, t, progress],
+                    params![id, t, t + LEASE_S, progress],
                 )
                 .map_err(|e| SweepError::store(&self.path, e))?;
         }
         Ok(())
+    }
+
+    /// Records that array `job_id` was given `tasks` (cell ids per array task).
+    pub fn record_submission(&self, job_id: &str, tasks: &[Vec<String>]) -> Result<()> {
+        let err = |e: rusqlite::Error| SweepError::store(&self.path, e);
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        let t = now();
+        for (task, ids) in tasks.iter().enumerate() {
+            for id in ids {
+                tx.execute(
+                    "INSERT OR REPLACE INTO submitted (id, job_id, task, submitted_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id, job_id, task as i64, t],
+                )
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The cells submitted to Slurm arrays and not done: id → (job id, array task).
+    pub fn submitted(&self) -> Result<std::collections::HashMap<String, (String, u64)>> {
+        let err = |e: rusqlite::Error| SweepError::store(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.id, s.job_id, s.task FROM submitted s LEFT JOIN cells c ON c.id = s.id
+                 WHERE c.status IS NULL OR c.status != 'done'",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get(1)?, r.get::<_, i64>(2)? as u64),
+                ))
+            })
+            .map_err(err)?;
+        rows.map(|r| r.map_err(err)).collect()
     }
 
     /// Merges an array task's store: a cell not done here takes the task's record when the
@@ -371,18 +482,20 @@ impl Store {
         let merged = (|| {
             let tx = self.conn.unchecked_transaction()?;
             tx.execute(
-                "INSERT INTO main.cells SELECT * FROM task.cells WHERE true
-                 ON CONFLICT(id) DO UPDATE SET
+                &format!(
+                    "INSERT INTO main.cells ({CELL_COLUMNS}) SELECT {CELL_COLUMNS} FROM task.cells
+                     WHERE true ON CONFLICT(id) DO UPDATE SET
                      status = excluded.status, results = excluded.results,
                      files = excluded.files, seconds = excluded.seconds,
                      error = excluded.error, attempts = excluded.attempts,
                      worker = excluded.worker, started_at = excluded.started_at,
-                     heartbeat = excluded.heartbeat, progress = excluded.progress,
-                     finished_at = excluded.finished_at,
+                     heartbeat = excluded.heartbeat, expires_at = excluded.expires_at,
+                     progress = excluded.progress, finished_at = excluded.finished_at,
                      memscape_version = excluded.memscape_version,
                      git_revision = excluded.git_revision
-                 WHERE main.cells.status != 'done'
-                     AND (excluded.status = 'done' OR excluded.heartbeat > main.cells.heartbeat)",
+                     WHERE main.cells.status != 'done' AND (excluded.status = 'done'
+                         OR excluded.heartbeat > main.cells.heartbeat)"
+                ),
                 [],
             )?;
             tx.commit()
@@ -413,36 +526,94 @@ mod tests {
         }
     }
 
+    /// Claims `c` for `worker` with the usual lease, asserting it was granted.
+    fn start(store: &Store, c: &Cell, worker: &str) {
+        assert!(
+            store.claim(c, worker, LEASE_S).unwrap(),
+            "{worker} claims {}",
+            c.id
+        );
+    }
+
     #[test]
     fn a_heartbeat_records_progress_and_finish_clears_the_cell_of_running() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         let c = &cells()[0];
-        store.start(c, &worker_name()).unwrap();
+        start(&store, c, &worker_name());
         store
             .heartbeat(std::slice::from_ref(&c.id), "training (steps) 3/10")
             .unwrap();
         let r = &store.records().unwrap()[&c.id];
         assert_eq!(r.status, "running");
         assert!(r.in_flight(), "this process is alive");
+        assert!(r.expires_at.unwrap() >= r.heartbeat + LEASE_S);
         assert_eq!(r.progress.as_deref(), Some("training (steps) 3/10"));
         store.finish(&c.id, &done("{}")).unwrap();
         let r = &store.records().unwrap()[&c.id];
         assert_eq!((r.status.as_str(), r.attempts), ("done", 1));
         assert!(!r.in_flight());
+        assert!(!store.claim(c, "elsewhere:1", LEASE_S).unwrap(), "done");
     }
 
     #[test]
-    fn a_running_cell_of_a_dead_worker_on_this_host_is_not_in_flight() {
+    fn a_running_cell_of_a_dead_worker_on_this_host_is_claimed_again() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         let c = &cells()[0];
         // pid 0 is never a worker's
-        store.start(c, &format!("{}:0", hostname())).unwrap();
+        start(&store, c, &format!("{}:0", hostname()));
         assert!(!store.records().unwrap()[&c.id].in_flight());
-        // another host: alive while it wrote within STALL_S
-        store.start(c, "elsewhere:1").unwrap();
-        assert!(store.records().unwrap()[&c.id].in_flight());
+        start(&store, c, "elsewhere:1");
+        assert_eq!(store.records().unwrap()[&c.id].attempts, 2);
+    }
+
+    /// A worker on another host holds its cell until its lease expires; then the next worker
+    /// claims it (one more attempt).
+    #[test]
+    fn a_lease_holds_a_cell_until_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let [a, b] = [&cells()[0], &cells()[1]];
+        start(&store, a, "elsewhere:1");
+        assert!(store.records().unwrap()[&a.id].in_flight());
+        assert!(!store.claim(a, "node:2", LEASE_S).unwrap(), "leased");
+        assert!(store.claim(a, "elsewhere:1", LEASE_S).unwrap(), "its own");
+        // a lease of 50 ms, and no heartbeat
+        assert!(store.claim(b, "elsewhere:1", 0.05).unwrap());
+        assert!(!store.claim(b, "node:2", LEASE_S).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!store.records().unwrap()[&b.id].in_flight(), "expired");
+        assert!(store.claim(b, "node:2", LEASE_S).unwrap());
+        let r = &store.records().unwrap()[&b.id];
+        assert_eq!((r.worker.as_str(), r.attempts), ("node:2", 2));
+    }
+
+    /// Eight connections race to claim each of two cells: exactly one wins each.
+    #[test]
+    fn concurrent_claims_grant_a_cell_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(Store::open(&path).unwrap());
+        let cells = cells();
+        let wins: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|w| {
+                    let (path, cells) = (&path, &cells);
+                    s.spawn(move || {
+                        let store = Store::open(path).unwrap();
+                        cells
+                            .iter()
+                            .filter(|c| store.claim(c, &format!("host{w}:1"), LEASE_S).unwrap())
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(wins.iter().sum::<usize>(), cells.len(), "{wins:?}");
+        let records = Store::open(&path).unwrap().records().unwrap();
+        assert!(records.values().all(|r| r.attempts == 1));
     }
 
     /// Merging a task's store: a finished cell is taken, a finished cell here is kept, and a
@@ -455,12 +626,12 @@ mod tests {
         let task = Store::open_task(&task_path).unwrap();
         let [a, b] = [&cells()[0], &cells()[1]];
         // a: done in the task, running here; b: done here, failed later in the task
-        main.start(a, "elsewhere:1").unwrap();
-        task.start(a, "node:2").unwrap();
+        start(&main, a, "elsewhere:1");
+        start(&task, a, "node:2");
         task.finish(&a.id, &done("{\"from\":\"task\"}")).unwrap();
-        main.start(b, "elsewhere:1").unwrap();
+        start(&main, b, "elsewhere:1");
         main.finish(&b.id, &done("{\"from\":\"main\"}")).unwrap();
-        task.start(b, "node:2").unwrap();
+        start(&task, b, "node:2");
         task.finish(
             &b.id,
             &Outcome::Failed {

@@ -1,12 +1,13 @@
 //! `memscape sweep`: run a spec's cells locally or submit them to Slurm; `status`, `collect`,
 //! and `run-cells` (one array task's share).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use memscape::store::RunDir;
 use memscape_sweep::collect::collect;
 use memscape_sweep::run::{CellRunner, SweepDir, run_cells, status};
-use memscape_sweep::slurm::{SlurmOptions, run_task, submit};
+use memscape_sweep::slurm::{SlurmOptions, array_holds, run_task, submit};
 use memscape_sweep::spec::{Cell, Spec};
 use memscape_sweep::store::Store;
 
@@ -45,9 +46,12 @@ pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
                     cpus_per_task: args.cpus_per_task,
                 };
                 let exe = std::env::current_exe()?;
-                return match submit(&spec, &dir, &store, &options, &exe)? {
+                let held = holds(&store)?;
+                return match submit(&spec, &dir, &store, &held, &options, &exe)? {
                     None => {
-                        eprintln!("nothing to submit: every cell is done or running");
+                        eprintln!(
+                            "nothing to submit: every cell is done, running, or queued in a Slurm array"
+                        );
                         if args.out.json {
                             super::print_json(&serde_json::json!({"job_id": null}));
                         }
@@ -76,8 +80,9 @@ pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
             let runner = CellRunner::new(dir.clone(), &spec);
             let cells: Vec<&Cell> = spec.cells.iter().collect();
             let clock = std::time::Instant::now();
-            let tally = run_cells(&runner, &store, &cells, jobs)?;
-            let s = status(&spec, &store)?;
+            let held = holds(&store)?;
+            let tally = run_cells(&runner, &store, &cells, &held, jobs)?;
+            let s = status(&spec, &store, &held)?;
             for (id, error) in &s.errors {
                 eprintln!("memscape: cell {id} failed: {error}");
             }
@@ -117,17 +122,30 @@ fn open(spec_path: &Path, out: &SweepOut) -> anyhow::Result<(Spec, SweepDir, Sto
     Ok((spec, dir, store))
 }
 
+/// The cells queued or running in this sweep's Slurm arrays; when Slurm cannot be asked, none
+/// (said on stderr).
+fn holds(store: &Store) -> anyhow::Result<HashSet<String>> {
+    let holds = array_holds(store)?;
+    if let Some(why) = holds.unknown {
+        eprintln!(
+            "memscape: note: cells were submitted to Slurm arrays, but {why}; they count as not queued"
+        );
+    }
+    Ok(holds.cells)
+}
+
 fn show_status(spec_path: &Path, out: &SweepOut) -> anyhow::Result<i32> {
     let (spec, dir, store) = open(spec_path, out)?;
-    let s = status(&spec, &store)?;
+    let s = status(&spec, &store, &holds(&store)?)?;
     eprintln!(
-        "{}: {} cells: {} done, {} running, {} failed, {} pending ({} of them stalled: their worker is gone)",
+        "{}: {} cells: {} done, {} running, {} failed, {} pending ({} queued in a Slurm array, {} stalled: their worker is gone)",
         dir.store_path().display(),
         s.total,
         s.done,
         s.running,
         s.failed,
         s.pending,
+        s.queued,
         s.stalled
     );
     for (id, worker, progress) in &s.in_flight {
