@@ -21,7 +21,8 @@ fn memscape(args: &[&str]) {
 
 /// Appended to a copy of each report: once the page has loaded, it writes the laid-out box of
 /// every figure's SVG (page coordinates) and the SVG content's bounding box (`getBBox`, which
-/// needs layout) into the DOM, where `--dump-dom` reads them.
+/// needs layout) into the DOM, where `--dump-dom` reads them; and the page's scroll width, the
+/// window's width and every table's right edge.
 const PROBE: &str = r#"<script>addEventListener('load', () => {
   const out = [...document.querySelectorAll('figure[id]')].map(f => {
     const svg = f.querySelector('svg');
@@ -29,10 +30,16 @@ const PROBE: &str = r#"<script>addEventListener('load', () => {
     const b = svg ? svg.getBBox() : {width: 0, height: 0};
     return [f.id, r.left + scrollX, r.top + scrollY, r.width, r.height, b.width, b.height];
   });
+  const tables = [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right);
+  const page = [document.documentElement.scrollWidth, innerWidth, tables];
   const pre = document.createElement('pre');
   pre.id = 'probe';
   pre.textContent = JSON.stringify(out);
+  const widths = document.createElement('pre');
+  widths.id = 'widths';
+  widths.textContent = JSON.stringify(page);
   document.body.appendChild(pre);
+  document.body.appendChild(widths);
 });</script>"#;
 
 /// A figure as Chromium laid it out: id, its SVG's page box (x, y, width, height) and content
@@ -58,9 +65,13 @@ const FLAGS: [&str; 9] = [
 /// the 980-pixel page column and so lie wholly inside it.
 const WIDTH: u32 = 1280;
 
-/// Renders `page` headless: the console lines, the figures as laid out, and a screenshot of the
-/// whole page (`{name}.png` in `work`).
-fn render(page: &Path, work: &Path, name: &str) -> (Vec<String>, Vec<Laid>) {
+/// The page's width as laid out: its scroll width, the window's inner width, and the right
+/// edge of every table.
+type Widths = (f64, f64, Vec<f64>);
+
+/// Renders `page` headless: the console lines, the figures as laid out, the page's widths, and
+/// a screenshot of the whole page (`{name}.png` in `work`).
+fn render(page: &Path, work: &Path, name: &str) -> (Vec<String>, Vec<Laid>, Widths) {
     let html = std::fs::read_to_string(page).unwrap();
     let probed = page.with_file_name(format!("{name}-probe.html"));
     std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
@@ -97,6 +108,13 @@ fn render(page: &Path, work: &Path, name: &str) -> (Vec<String>, Vec<Laid>) {
         }
         None => vec![],
     };
+    let widths: Widths = dom
+        .split_once("<pre id=\"widths\">")
+        .map(|(_, rest)| {
+            let json = rest.split("</pre>").next().unwrap().replace("&quot;", "\"");
+            serde_json::from_str(&json).expect("the probe's widths")
+        })
+        .unwrap_or_default();
     let bottom = laid
         .iter()
         .map(|f| f.area[1] + f.area[3])
@@ -118,7 +136,7 @@ fn render(page: &Path, work: &Path, name: &str) -> (Vec<String>, Vec<Laid>) {
         .output()
         .expect("chromium runs");
     assert!(s.status.success() && shot.is_file(), "screenshot of {name}");
-    (console, laid)
+    (console, laid, widths)
 }
 
 #[test]
@@ -139,10 +157,21 @@ fn reports_render_in_chromium_with_every_figure_and_no_console_message() {
         "<!DOCTYPE html><html><body><script>console.error('boom')</script></body></html>",
     )
     .unwrap();
-    let (console, _) = render(&work.join("bad.html"), work, "bad");
+    let (console, _, _) = render(&work.join("bad.html"), work, "bad");
     assert!(
         console.iter().any(|l| l.contains("boom")),
         "the console check must catch an error: {console:?}"
+    );
+    // negative control: a table wider than the window is seen
+    std::fs::write(
+        work.join("wide.html"),
+        "<!DOCTYPE html><html><body><table><tr><td style=\"min-width:2000px\">x</td></tr></table></body></html>",
+    )
+    .unwrap();
+    let (_, _, (scroll, window, tables)) = render(&work.join("wide.html"), work, "wide");
+    assert!(
+        scroll > window && tables[0] > window,
+        "the width check must catch a wide table: {scroll} {window} {tables:?}"
     );
 
     let run = |name: &str, args: &[&str]| {
@@ -252,8 +281,20 @@ fn reports_render_in_chromium_with_every_figure_and_no_console_message() {
             .map(|(i, _)| &html[i + 12..i + 12 + html[i + 12..].find('"').unwrap()])
             .collect();
         assert!(!figures.is_empty(), "{name}: the report has figures");
-        let (console, laid) = render(&out.join("report.html"), work, &name);
+        let (console, laid, (scroll, window, tables)) =
+            render(&out.join("report.html"), work, &name);
         assert!(console.is_empty(), "{name}: console messages {console:?}");
+        // nothing overflows a 1280-px window: wide tables scroll inside their own box
+        assert_eq!(window, f64::from(WIDTH), "{name}");
+        assert!(scroll <= window, "{name}: the page is {scroll} px wide");
+        assert!(
+            html.matches("<table").count() == tables.len(),
+            "{name}: {} tables",
+            tables.len()
+        );
+        for (i, right) in tables.iter().enumerate() {
+            assert!(*right <= window, "{name}: table {i} ends at {right} px");
+        }
         let ids: Vec<&str> = laid.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, figures, "{name}: every figure is laid out");
         let shot = image::open(work.join(format!("{name}.png")))

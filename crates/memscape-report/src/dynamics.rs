@@ -97,13 +97,15 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Dynamics, RunFileErr
         .iter()
         .filter_map(|t| Some((t["k"].as_f64()?, t["step"].as_f64()?)))
         .collect();
-    let fit = results["fit"].as_object().and_then(|f| {
+    // indexing a Value, never a Map: a missing key is Null, not a panic
+    let f = &results["fit"];
+    let fit = (|| {
         Some((
-            f.get("a")?.as_f64()?,
-            f.get("p")?.as_f64()?,
+            f["a"].as_f64()?,
+            f["p"].as_f64()?,
             [f["ci"][0].as_f64()?, f["ci"][1].as_f64()?],
         ))
-    });
+    })();
     Ok(Dynamics {
         ks,
         steps,

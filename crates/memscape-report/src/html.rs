@@ -242,7 +242,8 @@ fn dynamics_section(
             .map_or("not reached".into(), |s| format!("{s:.0}"))
     };
     out.push_str("<section><h2>Headline</h2><ul>");
-    match results["fit"].as_object() {
+    // a Value, not a Map: a missing key reads as Null, not a panic
+    match Some(&results["fit"]).filter(|f| f.is_object()) {
         Some(f) => {
             let _ = write!(
                 out,
@@ -404,7 +405,7 @@ fn attractors_along_training(
         );
     }
     out.push_str("</tbody></table>");
-    if let Some(g) = results["exponent_gap"].as_object() {
+    if let Some(g) = Some(&results["exponent_gap"]).filter(|g| g.is_object()) {
         let _ = write!(
             out,
             "<p>Exponent gap p_spur − p_mem = <b>{}</b> (95% interval [{}, {}], {} paired resamples): 0 when tau_spur/tau_mem does not depend on K.</p>",
@@ -959,7 +960,7 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     let mut html = String::from(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>memscape report</title><style>\
          body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}\
-         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
+         table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
          figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption,.note{color:#555;font-size:90%}.problems{background:#fff3f3;border:1px solid #d66;padding:0.5em 1em}\
          pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:80%}</style></head><body>",
     );

@@ -31,7 +31,7 @@ impl SweepError {
     pub fn store(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
         SweepError::Store {
             path: path.into(),
-            message: e.to_string(),
+            message: memscape::error::one_line(&e.to_string()),
         }
     }
 }

@@ -191,6 +191,12 @@ impl ScoreModel {
             }
             Ok(t)
         };
+        let stored: usize = tensors.values().map(|t| t.data.len()).sum();
+        if let Some(why) = too_large(&meta, stored) {
+            return Err(bad(format!(
+                "its metadata describes a network larger than the {stored} parameters it holds ({why})"
+            )));
+        }
         let network = match (meta.format.as_str(), &meta.mlp, &meta.unet) {
             (CHECKPOINT_FORMAT, Some(config), _) => {
                 let mut mlp = Mlp::new(*config, 0).map_err(|e| bad(e.to_string()))?;
@@ -223,6 +229,44 @@ impl ScoreModel {
         };
         Ok((model, meta))
     }
+}
+
+/// Why the network that `meta` describes cannot fit in `stored` parameters, judged from its
+/// sizes before it is built (building it from corrupt metadata could overflow or allocate
+/// without bound): every weight matrix of the network is stored, so each size, and the product
+/// of a layer's fan-in and fan-out, is at most `stored`.
+fn too_large(meta: &CheckpointMeta, stored: usize) -> Option<String> {
+    let at_most = |what: &str, v: Option<usize>| match v {
+        Some(v) if v <= stored => None,
+        Some(v) => Some(format!("{what} = {v}")),
+        None => Some(format!("{what} overflows")),
+    };
+    if let Some(m) = &meta.mlp {
+        let input = m
+            .fourier_features
+            .checked_mul(2)
+            .and_then(|f| f.checked_add(m.dim));
+        return at_most("mlp width", Some(m.width))
+            .or_else(|| at_most("mlp depth", Some(m.depth)))
+            .or_else(|| at_most("mlp fourier_features", Some(m.fourier_features)))
+            .or_else(|| {
+                at_most(
+                    "mlp width × input width",
+                    input.and_then(|i| i.checked_mul(m.width)),
+                )
+            })
+            .or_else(|| at_most("mlp width²", m.width.checked_mul(m.width)))
+            .or_else(|| at_most("mlp dim × width", m.dim.checked_mul(m.width)));
+    }
+    if let Some(u) = &meta.unet {
+        let widest = u.mults.iter().max().and_then(|&m| m.checked_mul(u.base));
+        return at_most("unet levels", Some(u.mults.len()))
+            .or_else(|| at_most("unet blocks × levels", u.blocks.checked_mul(u.mults.len())))
+            .or_else(|| at_most("unet channels × base", u.channels.checked_mul(u.base)))
+            .or_else(|| at_most("unet widest level²", widest.and_then(|w| w.checked_mul(w))))
+            .or_else(|| at_most("unet groups", Some(u.groups)));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -92,8 +92,8 @@ pub fn read(path: &Path) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, S
             .map_err(|_| bad(format!("tensor {name:?} has no valid shape")))?;
         let [begin, end]: [usize; 2] = serde_json::from_value(entry["data_offsets"].clone())
             .map_err(|_| bad(format!("tensor {name:?} has no valid data_offsets")))?;
-        let count: usize = shape.iter().product();
-        if begin > end || end > data.len() || end - begin != 4 * count {
+        let bytes = shape.iter().try_fold(4usize, |n, &s| n.checked_mul(s));
+        if begin > end || end > data.len() || Some(end - begin) != bytes {
             return Err(bad(format!(
                 "tensor {name:?} (shape {shape:?}) has byte range {begin}..{end} in {} bytes of data",
                 data.len()

@@ -62,6 +62,21 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// A computed value to `digits` significant digits: fixed notation inside [1e-3, 1e6)
+/// (0.02000, 2500), scientific outside (1.000e-6), where fixed notation would print 0.0000.
+pub fn significant(v: f64, digits: usize) -> String {
+    let digits = digits.max(1);
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    if (1e-3..1e6).contains(&v.abs()) {
+        let decimals = (digits as i32 - 1 - v.abs().log10().floor() as i32).max(0) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.*e}", digits - 1)
+    }
+}
+
 /// A value quoted in an error: a float as [`number`] prints it (one with a decimal point, or
 /// longer than any integer), anything else as given.
 fn readable(value: String) -> String {
@@ -72,21 +87,42 @@ fn readable(value: String) -> String {
     }
 }
 
+/// A message from another library as one line: its lines trimmed and joined with spaces,
+/// without the lines that only draw (a parser's `|` gutters and `^---` markers), and control
+/// characters shown escaped, so every error prints as one readable line.
+pub fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| matches!(c, '|' | '^' | '-' | ' ')))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`]; a float value is quoted as [`number`] prints it.
     pub fn invalid(what: impl Into<String>, rule: impl Into<String>, value: impl ToString) -> Self {
         Error::InvalidParameter {
             what: what.into(),
             rule: rule.into(),
-            value: readable(value.to_string()),
+            value: one_line(&readable(value.to_string())),
         }
     }
 
-    /// Shorthand for [`Error::File`].
+    /// Shorthand for [`Error::File`]; the message is made [`one_line`].
     pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::File {
             path: path.into(),
-            message: message.into(),
+            message: one_line(&message.into()),
         }
     }
 }
@@ -137,5 +173,29 @@ mod tests {
         assert_eq!(readable("123456789012".into()), "123456789012");
         let e = Error::invalid("sigma_min", "> 0", -1e-7);
         assert_eq!(e.to_string(), "sigma_min must be > 0, got -1e-7");
+    }
+
+    #[test]
+    fn computed_values_keep_their_significant_digits() {
+        assert_eq!(significant(0.02, 4), "0.02000");
+        assert_eq!(significant(2500.0, 5), "2500.0");
+        assert_eq!(significant(1e-6, 4), "1.000e-6");
+        assert_eq!(significant(-3.14159e9, 3), "-3.14e9");
+        assert_eq!(significant(0.001, 2), "0.0010");
+        assert_eq!(significant(0.0, 4), "0");
+    }
+
+    /// Another library's multi-line message (a parser drawing the error) becomes one line.
+    #[test]
+    fn messages_become_one_line() {
+        let pest =
+            "syntax error:  --> 1:7\n  |\n1 | {'a': x}\n  |       ^---\n  |\n  = expected value";
+        assert_eq!(
+            one_line(pest),
+            "syntax error:  --> 1:7 1 | {'a': x} = expected value"
+        );
+        assert_eq!(one_line("a\u{0}b\n\tc"), "a\\u{0}b c");
+        let e = Error::file("f.npy", "two\nlines");
+        assert_eq!(e.to_string(), "f.npy: two lines");
     }
 }

@@ -5,6 +5,7 @@ use memscape::analysis::classify::{
 };
 use memscape::analysis::support::SupportGate;
 use memscape::dataset::DataSpec;
+use memscape::error::significant;
 use memscape::store::RunDir;
 use ndarray::Array2;
 
@@ -86,7 +87,7 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         out.write_json("manifest.json", &manifest)?;
     }
     eprintln!(
-        "memorized {:.3} {:?}, spurious {:.3} {:?}, generalized {:.3} {:?}, off-support {:.3} {:?}, f_mem {:.3} {:?} (delta_m {:.4}, delta_s {:.4})",
+        "memorized {:.3} {:?}, spurious {:.3} {:?}, generalized {:.3} {:?}, off-support {:.3} {:?}, f_mem {:.3} {:?} (delta_m {}, delta_s {})",
         f.memorized.value,
         f.memorized.ci,
         f.spurious.value,
@@ -97,8 +98,8 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         f.off_support.ci,
         f.f_mem.value,
         f.f_mem.ci,
-        c.thresholds.delta_m,
-        c.thresholds.delta_s
+        significant(c.thresholds.delta_m, 4),
+        significant(c.thresholds.delta_s, 4)
     );
     if args.json {
         super::print_json(&result);

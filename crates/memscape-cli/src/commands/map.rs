@@ -2,6 +2,7 @@
 
 use memscape::analysis::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
+use memscape::error::significant;
 use std::sync::Mutex;
 
 use memscape::denoiser::TrainedModel;
@@ -104,9 +105,10 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     }
     let sigma_min = run.sampler.schedule.sigma_min;
     eprintln!(
-        "sigma_min {sigma_min:.4} (beta = {:.1}: training points closer than 2 sigma_min = {:.4} merge); wrote {} ({}, report.html) in {:.1} s",
-        1.0 / (sigma_min * sigma_min),
-        2.0 * sigma_min,
+        "sigma_min {} (beta = {}: training points closer than 2 sigma_min = {} merge); wrote {} ({}, report.html) in {:.1} s",
+        significant(sigma_min, 4),
+        significant(1.0 / (sigma_min * sigma_min), 5),
+        significant(2.0 * sigma_min, 4),
         out.path().display(),
         figures.join(", "),
         run.timings["total_s"]

@@ -1,5 +1,6 @@
 //! `memscape rf`: the random-features score model, its timescales against the theory.
 
+use memscape::error::significant;
 use memscape::store::{Manifest, RunDir};
 use memscape_train::rf::{RfRequest, RfSolver, rf_study, runs_at};
 
@@ -54,14 +55,14 @@ pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
 
     let th = &study.theory;
     eprintln!(
-        "t = {}: Δ_t = {:.5}, μ₁ = {:.5}, b_t = {:.5}, v_t² = {:.5}, s_t² = {:.5}; Bayes loss {:.5}",
+        "t = {}: Δ_t = {}, μ₁ = {}, b_t = {}, v_t² = {}, s_t² = {}; Bayes loss {}",
         study.request.t,
-        th.delta,
-        th.mu1,
-        th.b,
-        th.v2,
-        th.s2,
-        th.bayes_loss()
+        significant(th.delta, 5),
+        significant(th.mu1, 5),
+        significant(th.b, 5),
+        significant(th.v2, 5),
+        significant(th.s2, 5),
+        significant(th.bayes_loss(), 5)
     );
     let fmt = |t: Option<f64>| t.map_or("—".to_string(), |v| format!("{v:.3e}"));
     eprintln!(

@@ -1,6 +1,7 @@
 //! `memscape train`: one score network on K patterns, checkpoints along training.
 
 use memscape::dataset::DataSpec;
+use memscape::error::significant;
 use memscape::pipeline::training_set;
 use memscape::store::{Manifest, RunDir};
 
@@ -68,15 +69,15 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
     out.write_json("manifest.json", &manifest)?;
     let last = run.evals.last().expect("the last step is a checkpoint");
     eprintln!(
-        "trained a {}-parameter {} on K = {} patterns: {} steps in {:.1} s ({steps_per_s:.2} steps/s); loss train {:.4}, held-out {}; wrote {}",
+        "trained a {}-parameter {} on K = {} patterns: {} steps in {:.1} s ({steps_per_s:.2} steps/s); loss train {}, held-out {}; wrote {}",
         run.model.network.num_parameters(),
         run.model.network.architecture().name(),
         args.k,
         run.losses.len(),
         run.seconds,
-        last.train_loss,
+        significant(last.train_loss, 4),
         if last.test_loss.is_finite() {
-            format!("{:.4}", last.test_loss)
+            significant(last.test_loss, 4)
         } else {
             "— (no --holdout)".into()
         },

@@ -3,11 +3,12 @@
 //! flattened to rows (an N×28×28 image stack becomes N×784) and keep their image shape: N×H×W
 //! and N×C×H×W are H × W images (with C channels). Every value must be finite.
 
-use std::io::{Cursor, Read, Seek};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use ndarray::{Array2, ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError};
+use ndarray_npy::npy::header::{Header, ReadHeaderError};
+use ndarray_npy::{ReadNpyError, ReadNpyExt};
 
 use crate::error::{Error, Result, require_finite};
 
@@ -51,8 +52,50 @@ pub fn read_images(path: &Path, key: Option<&str>) -> Result<Rows> {
     Ok((points, image))
 }
 
-/// Reads one `.npy` array of any supported element type as f64.
+/// Reads one `.npy` array of any supported element type as f64. The header is read first
+/// and its shape checked against the bytes that follow, so a corrupt header cannot make the
+/// reader allocate more than the file holds.
 fn read_npy_any<R: Read + Seek>(mut reader: R) -> Result<ArrayD<f64>, String> {
+    check_preamble(&mut reader)?;
+    let header = Header::from_reader(&mut reader).map_err(|e| match e {
+        ReadHeaderError::Io(e) => format!("truncated .npy header ({e})"),
+        ReadHeaderError::Parse(e) => format!("not a valid .npy file ({})", header_error(&e)),
+    })?;
+    let data_start = reader.stream_position().map_err(|e| e.to_string())?;
+    let data_bytes = reader.seek(SeekFrom::End(0)).map_err(|e| e.to_string())? - data_start;
+    // a simple descriptor ('<f8', '|u1') ends in its item size; other descriptors are refused
+    // below, before any data is read
+    let descriptor = header.type_descriptor.to_string();
+    let digits: String = descriptor
+        .trim_end_matches('\'')
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let item = digits
+        .chars()
+        .rev()
+        .collect::<String>()
+        .parse::<u64>()
+        .unwrap_or(0);
+    let expected = header
+        .shape
+        .iter()
+        .try_fold(item, |n, &s| n.checked_mul(s as u64));
+    if item > 0 && expected != Some(data_bytes) {
+        let short = expected.is_none_or(|e| e > data_bytes);
+        return Err(format!(
+            "{}: its header says shape {:?} of {} ({} bytes), but {data_bytes} bytes of data follow",
+            if short {
+                "truncated .npy"
+            } else {
+                "corrupt .npy"
+            },
+            header.shape,
+            descriptor,
+            expected.map_or("more than 2^64".into(), |b| b.to_string()),
+        ));
+    }
     macro_rules! try_type {
         ($t:ty) => {{
             reader.rewind().map_err(|e| e.to_string())?;
@@ -77,17 +120,68 @@ fn npy_message(e: ReadNpyError) -> String {
         ReadNpyError::ExtraBytes(n) => {
             format!("corrupt .npy: {n} bytes beyond what its header says")
         }
-        ReadNpyError::ParseHeader(h) => format!("not a valid .npy file ({h})"),
+        ReadNpyError::ParseHeader(h) => format!("not a valid .npy file ({})", header_error(&h)),
         other => format!("cannot read .npy: {other}"),
     }
 }
 
+/// Checks the `.npy` preamble (magic string, version, header length: NumPy's format
+/// description, NEP 1) against the file's size, then rewinds.
+fn check_preamble<R: Read + Seek>(reader: &mut R) -> Result<(), String> {
+    let total = reader.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+    reader.rewind().map_err(|e| e.to_string())?;
+    let mut pre = [0u8; 12];
+    let got = reader.take(12).read(&mut pre).map_err(|e| e.to_string())?;
+    if got < 10 || &pre[..6] != b"\x93NUMPY" {
+        return Err(
+            "not a valid .npy file (it does not start with \\x93NUMPY and a version)".into(),
+        );
+    }
+    let (len, start) = match pre[6] {
+        1 => (u64::from(u16::from_le_bytes([pre[8], pre[9]])), 10),
+        2 | 3 if got == 12 => (
+            u64::from(u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]])),
+            12,
+        ),
+        v => return Err(format!("unsupported .npy format version {v}.{}", pre[7])),
+    };
+    if start + len > total {
+        return Err(format!(
+            "truncated .npy: its header of {len} bytes does not fit in the file ({total} bytes)"
+        ));
+    }
+    reader.rewind().map_err(|e| e.to_string())
+}
+
+/// ndarray-npy's header error in brief: a syntax error in the header's dict as its column and
+/// what the parser expected there (its message draws the header over several lines).
+fn header_error(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let position = text
+        .split_once("-->")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|p| p.split_once(':'))
+        .map(|(_, column)| column.to_string());
+    let expected = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .map(str::to_string);
+    match (position, expected) {
+        (Some(column), Some(expected)) => {
+            format!("its header dict does not parse at character {column}: {expected}")
+        }
+        _ => crate::error::one_line(&text),
+    }
+}
+
+/// Reads array `key` (or the only array) of a `.npz` archive: a zip of `.npy` files.
 fn read_npz(path: &Path, bytes: Vec<u8>, key: Option<&str>) -> Result<ArrayD<f64>> {
-    let mut npz = NpzReader::new(Cursor::new(bytes))
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| Error::file(path, format!("not a valid .npz archive ({e})")))?;
-    let names = npz
-        .names()
-        .map_err(|e| Error::file(path, format!("corrupt .npz ({e})")))?;
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string())
+        .collect();
     let key = match key {
         Some(k) if names.iter().any(|n| n == k) => k.to_string(),
         Some(k) => {
@@ -104,30 +198,20 @@ fn read_npz(path: &Path, bytes: Vec<u8>, key: Option<&str>) -> Result<ArrayD<f64
             ));
         }
     };
-    macro_rules! try_type {
-        ($t:ty) => {
-            match npz.by_name::<ndarray::OwnedRepr<$t>, IxDyn>(&key) {
-                Ok(a) => return Ok(a.mapv(|v| v as f64)),
-                Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
-                Err(ReadNpzError::Npy(e)) => {
-                    return Err(Error::file(
-                        path,
-                        format!("array {key:?}: {}", npy_message(e)),
-                    ));
-                }
-                Err(e) => return Err(Error::file(path, format!("array {key:?}: {e}"))),
-            }
-        };
-    }
-    try_type!(f64);
-    try_type!(f32);
-    try_type!(u8);
-    try_type!(i64);
-    try_type!(i32);
-    Err(Error::file(
-        path,
-        format!("array {key:?}: unsupported element type"),
-    ))
+    let entry = [format!("{key}.npy"), key.clone()]
+        .into_iter()
+        .find(|name| archive.index_for_name(name).is_some())
+        .expect("a listed name");
+    // read as it inflates: memory grows with the data, whatever size the archive claims
+    let mut data = Vec::new();
+    archive
+        .by_name(&entry)
+        .and_then(|mut f| {
+            f.read_to_end(&mut data)
+                .map_err(zip::result::ZipError::from)
+        })
+        .map_err(|e| Error::file(path, format!("array {key:?}: corrupt .npz entry ({e})")))?;
+    read_npy_any(Cursor::new(data)).map_err(|m| Error::file(path, format!("array {key:?}: {m}")))
 }
 
 /// Rows of a CSV file; the first row is skipped as a header when any of its cells is not a

@@ -140,7 +140,11 @@ pub fn load_idx_dir(
     if labels.len() != n {
         return Err(Error::file(
             lab_path,
-            format!("{} labels for {n} images", labels.len()),
+            format!(
+                "{} labels for the {n} images of {}",
+                labels.len(),
+                img_path.display()
+            ),
         ));
     }
     let raw = Array2::from_shape_vec(

@@ -291,6 +291,10 @@ fn data_err(spec: &str, message: impl Into<String>) -> Error {
     }
 }
 
+/// The most values a generated dataset may hold (800 MB as f64): a bound on what a spec can
+/// make memscape allocate.
+pub const MAX_SYNTHETIC_VALUES: u64 = 100_000_000;
+
 const NAMES: &str = "circle, kgon, two-points, gmm, binary, sphere, ball, mnist, fashion-mnist, digits, cifar10, or a path to .npy/.npz/.csv";
 
 impl DataSpec {
@@ -312,7 +316,7 @@ impl DataSpec {
                 h.parse::<usize>().map_err(|_| bad())?,
                 w.parse::<usize>().map_err(|_| bad())?,
             );
-            if h == 0 || w == 0 {
+            if h == 0 || w == 0 || h.checked_mul(w).is_none() {
                 return Err(bad());
             }
             return Ok(DataSpec::File {
@@ -400,7 +404,37 @@ impl DataSpec {
             }
         };
         a.finish()?;
+        if let Some(values) = parsed.synthetic_values()
+            && values.is_none_or(|v| v > MAX_SYNTHETIC_VALUES)
+        {
+            return Err(data_err(
+                spec,
+                format!(
+                    "a generated pool holds at most {MAX_SYNTHETIC_VALUES:e} values (points × dimension, {} GB as f64), got {}; save a larger pool as .npy",
+                    MAX_SYNTHETIC_VALUES * 8 / 1_000_000_000,
+                    values.map_or("more than 2^64".into(), |v| format!("{v:e}"))
+                ),
+            ));
+        }
         Ok(parsed)
+    }
+
+    /// The values (points × dimension, and a mixture's means) a generated dataset holds;
+    /// `None` inside when that overflows, and `None` outside for data read from files.
+    fn synthetic_values(&self) -> Option<Option<u64>> {
+        let times = |a: usize, b: usize| (a as u64).checked_mul(b as u64);
+        Some(match *self {
+            DataSpec::Circle { n, .. } => times(n, 2),
+            DataSpec::Kgon { k, .. } => times(k, 2),
+            DataSpec::TwoPoints { dim, .. } => times(2, dim),
+            DataSpec::Gmm {
+                d, components, n, ..
+            } => times(n, d).and_then(|v| v.checked_add(times(components, d)?)),
+            DataSpec::Binary { n, d, .. }
+            | DataSpec::Sphere { n, d, .. }
+            | DataSpec::Ball { n, d, .. } => times(n, d),
+            _ => return None,
+        })
     }
 
     fn parse_path(spec: &str) -> Option<DataSpec> {
