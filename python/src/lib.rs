@@ -432,18 +432,52 @@ fn train_network(
         ..train_config(config, arch, count("steps", steps, 1)?, 1)?
     };
     let mut last = None;
-    let run = py
-        .detach(|| {
-            memscape_train::train(&config, points, None, |_, meta, _| {
-                last = Some(meta.clone());
-                Ok(())
-            })
+    let run = interruptible(py, || {
+        memscape_train::train(&config, points, None, |_, meta, _| {
+            last = Some(meta.clone());
+            Ok(())
         })
-        .or_raise()?;
+    })?
+    .or_raise()?;
     Ok(ScoreNetwork {
         model: run.model,
         meta: last.expect("the last step is a checkpoint"),
         losses: run.losses,
+    })
+}
+
+/// How often a long call looks for Ctrl-C (Python's signal handlers) while the library works.
+const SIGNAL_POLL: Duration = Duration::from_millis(20);
+
+/// Runs long library work `f` on a worker thread while Python's thread, without the GIL,
+/// runs the signal handlers every [`SIGNAL_POLL`]: when one raises (Ctrl-C:
+/// `KeyboardInterrupt`), the library is interrupted ([`memscape::progress::interrupt`]) and
+/// unwinds at its next progress step or denoiser probe, and the call raises that exception.
+/// Progress callbacks and Python denoisers run on the worker's threads, so neither can
+/// swallow the interrupt.
+fn interruptible<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    use memscape::progress::{Interrupted, clear_interrupt, interrupt};
+    clear_interrupt();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(f);
+        let mut raised = None;
+        while !worker.is_finished() {
+            py.detach(|| std::thread::sleep(SIGNAL_POLL));
+            if raised.is_none()
+                && let Err(e) = py.check_signals()
+            {
+                interrupt();
+                raised = Some(e);
+            }
+        }
+        let out = py.detach(|| worker.join());
+        clear_interrupt();
+        match (out, raised) {
+            (Ok(value), None) => Ok(value),
+            (Ok(_), Some(e)) => Err(e),
+            (Err(payload), Some(e)) if payload.is::<Interrupted>() => Err(e),
+            (Err(payload), _) => std::panic::resume_unwind(payload),
+        }
     })
 }
 
@@ -500,6 +534,7 @@ impl Callable {
 
 impl Denoiser for Callable {
     fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        memscape::progress::check_interrupt();
         let failed = || Array2::from_elem(x.raw_dim(), f64::NAN);
         if self
             .error
@@ -664,9 +699,8 @@ fn sample<'py>(
         seed: seed_of(seed)?,
         batch_size: count("batch_size", batch_size, 1)?,
     };
-    let samples = py
-        .detach(|| sampler::sample(&model, dim, n, &config, &mut ()))
-        .or_raise()?;
+    let samples =
+        interruptible(py, || sampler::sample(&model, dim, n, &config, &mut ()))?.or_raise()?;
     model.check()?;
     Ok(samples.into_pyarray(py))
 }
@@ -724,7 +758,7 @@ fn settle<'py>(
         config.max_step = m;
     }
     config.validate().or_raise()?;
-    let settled = py.detach(|| settle_points(&model, x, sigma, &config));
+    let settled = interruptible(py, || settle_points(&model, x, sigma, &config))?;
     model.check()?;
     let status = settled
         .status
@@ -796,9 +830,8 @@ fn fixed_points(
     }
     let sigma = sigma_of(sigma)?;
     let config = fixed_config(&model, starts, scale, float32, eigenvalues, seed)?;
-    let set = py
-        .detach(|| fixed::fixed_points(&model, sigma, starts, &config))
-        .or_raise()?;
+    let set =
+        interruptible(py, || fixed::fixed_points(&model, sigma, starts, &config))?.or_raise()?;
     model.check()?;
     Ok(json(&set))
 }
@@ -828,7 +861,9 @@ fn stability(
         eigenvalues,
         seed,
     )?;
-    let s = py.detach(|| fixed::stability(&model, sigma, x, &config, config.seed));
+    let s = interruptible(py, || {
+        fixed::stability(&model, sigma, x, &config, config.seed)
+    })?;
     model.check()?;
     Ok(json(&s))
 }
@@ -1142,9 +1177,10 @@ fn map<'py>(
         .validate()
         .or_raise()?;
     }
-    let run = py
-        .detach(|| map_study(request, trainer.as_ref().map(|t| t as &dyn TrainedModel)))
-        .or_raise()?;
+    let run = interruptible(py, || {
+        map_study(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
+    })?
+    .or_raise()?;
     let out = PyDict::new(py);
     out.set_item("results", json(&run.results()))?;
     out.set_item("sampler", json(&run.sampler))?;
@@ -1261,9 +1297,7 @@ fn dynamics(
         }),
     };
     request.train.validate().or_raise()?;
-    let run = py
-        .detach(|| dynamics_study(request, |_, _, _, _| Ok(())))
-        .or_raise()?;
+    let run = interruptible(py, || dynamics_study(request, |_, _, _, _| Ok(())))?.or_raise()?;
     Ok(json(&serde_json::json!({
         "rows": run.rows,
         "attractors": run.attractors,

@@ -1100,7 +1100,10 @@ mod regressions {
         .unwrap();
         let r = memscape_report::report(d).unwrap();
         assert!(r.html.contains("<b>p = —</b>"), "{}", r.html);
-        assert!(memscape_report::run_figures(d).is_err(), "no phase table to draw");
+        assert!(
+            memscape_report::run_figures(d).is_err(),
+            "no phase table to draw"
+        );
     }
 
     /// `FILE,image=HxW` with H·W past usize overflowed at load; it is refused at parse.

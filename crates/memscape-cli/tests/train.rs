@@ -447,28 +447,44 @@ fn dynamics_json_has_rows_tau_and_fit() {
 }
 
 #[test]
-fn more_checkpoints_than_steps_are_clamped_and_said() {
+fn more_checkpoints_than_steps_are_refused_and_coinciding_ones_said() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("t");
-    let r = memscape(&[
-        "train",
+    let o = out.to_str().unwrap();
+    let base = [
         "--data",
         "gmm:d=4,n=300",
         "--k",
         "8",
         "--steps",
         "10",
-        "--checkpoints",
-        "100",
         "--holdout",
         "50",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    ];
+    for command in ["train", "dynamics"] {
+        let mut args = vec![command];
+        args.extend(base);
+        args.extend(["--checkpoints", "100", "--out", o]);
+        let r = memscape(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{command}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{command}: {err}");
+        assert!(
+            err.contains("--checkpoints must be at most the training steps (10)")
+                && err.contains("got 100"),
+            "{command}: {err}"
+        );
+        assert!(!out.exists(), "{command}: nothing written");
+    }
+    // 8 log-spaced steps in 1..=10 round to 7 distinct ones: kept, and said
+    let mut args = vec!["train"];
+    args.extend(base);
+    args.extend(["--checkpoints", "8", "--out", o]);
+    let r = memscape(&args);
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("note: --checkpoints 100 log-spaced over --steps 10 give 10 distinct steps"),
+        err.contains("note: --checkpoints 8 log-spaced over --steps 10 give 7 distinct steps"),
         "{err}"
     );
     let saved = std::fs::read_dir(out.join("checkpoints"))
@@ -481,5 +497,5 @@ fn more_checkpoints_than_steps_are_clamped_and_said() {
                 .is_some_and(|x| x == "safetensors")
         })
         .count();
-    assert_eq!(saved, 10);
+    assert_eq!(saved, 7);
 }

@@ -4,9 +4,14 @@
 //! could feed tqdm). With no hook nothing is sent. The tasks in progress can also be read at
 //! any time ([`snapshot`]; a sweep writes them into its store). Progress never changes a
 //! result.
+//!
+//! Long work can also be interrupted: after [`interrupt`], the next progress step or denoiser
+//! probe ([`check_interrupt`]) unwinds with the payload [`Interrupted`], which the caller that
+//! interrupted catches (`std::panic::catch_unwind`, or a thread's join). The Python package
+//! turns Ctrl-C into it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// What a hook is told.
@@ -27,9 +32,34 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// The tasks in progress: id → (name, done, total).
 static RUNNING: Mutex<BTreeMap<u64, (String, u64, u64)>> = Mutex::new(BTreeMap::new());
 
-/// Sends every task's progress to `hook` from now on (`None`: to nobody).
+/// Sends every task's progress to `hook` from now on (`None`: to nobody). A hook may call
+/// this itself: it is called without the lock held.
 pub fn set_hook(hook: Option<Hook>) {
     *HOOK.write().unwrap_or_else(|e| e.into_inner()) = hook;
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The payload long work unwinds with after [`interrupt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
+
+/// Asks all long work in this process to stop at its next progress step or denoiser probe.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Lets long work run again after [`interrupt`].
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// Unwinds with [`Interrupted`] when [`interrupt`] was called (without the panic hook's
+/// message: `resume_unwind`). Called at every progress step and denoiser probe.
+pub fn check_interrupt() {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        std::panic::resume_unwind(Box::new(Interrupted));
+    }
 }
 
 fn send(event: &Event) {
@@ -49,7 +79,9 @@ fn send(event: &Event) {
             }
         }
     }
-    if let Some(hook) = HOOK.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    // the hook is called without the lock held, so that it may set another hook
+    let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(hook) = hook {
         hook(event);
     }
 }
@@ -83,10 +115,11 @@ impl Task {
         }
     }
 
-    /// `n` more units done (from any thread).
+    /// `n` more units done (from any thread); unwinds here when the work was interrupted.
     pub fn advance(&self, n: u64) {
         let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
         send(&Event::Advance { id: self.id, done });
+        check_interrupt();
     }
 }
 
@@ -100,6 +133,30 @@ impl Drop for Task {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    /// A hook that replaces itself does not deadlock; an interrupted task unwinds with
+    /// `Interrupted` at its next step, and runs again once cleared.
+    #[test]
+    fn a_hook_may_set_the_hook_and_interrupted_work_unwinds() {
+        set_hook(Some(Arc::new(|_: &Event| set_hook(None))));
+        drop(Task::start("replaces its hook", 1));
+        assert!(HOOK.read().unwrap().is_none());
+        let unwound = std::thread::spawn(|| {
+            std::panic::catch_unwind(|| {
+                let t = Task::start("interrupted", 10);
+                t.advance(1);
+                interrupt();
+                t.advance(1);
+                unreachable!("the second step unwinds");
+            })
+        })
+        .join()
+        .unwrap();
+        clear_interrupt();
+        let payload = unwound.expect_err("unwound");
+        assert_eq!(payload.downcast_ref::<Interrupted>(), Some(&Interrupted));
+        Task::start("after", 1).advance(1);
+    }
 
     #[test]
     fn a_task_reports_start_advances_and_finish_to_the_hook() {

@@ -30,7 +30,6 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let grid_k = args
         .grid_k
         .or_else(|| image_shape.map(|_| ks[ks.len() / 2]));
-    super::note_checkpoints(args.checkpoints, args.steps);
     let request = DynamicsRequest {
         data,
         ks,
@@ -59,6 +58,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }),
     };
     request.train.validate()?;
+    super::note_checkpoints(args.checkpoints, args.steps);
     if let Some(a) = &request.attractors {
         a.census.validate()?;
     }

@@ -45,8 +45,8 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
     .map_err(|e| flag_names(e, name))
 }
 
-/// Says on stderr when `--checkpoints` log-spaced steps over `--steps` coincide (more
-/// checkpoints than steps, or rounding): the run keeps the distinct steps.
+/// Says on stderr when `--checkpoints` log-spaced steps over `--steps` coincide after rounding
+/// (more checkpoints than steps are refused): the run keeps the distinct steps.
 pub fn note_checkpoints(checkpoints: usize, steps: usize) {
     let kept = memscape_train::train::checkpoint_steps(steps, checkpoints).len();
     if kept < checkpoints {

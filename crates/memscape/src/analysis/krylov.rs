@@ -51,8 +51,10 @@ impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
         self.cost.get()
     }
 
-    /// `D(x, sigma)` for every row, counted.
+    /// `D(x, sigma)` for every row, counted; unwinds here when the work was interrupted
+    /// ([`crate::progress::interrupt`]).
     pub fn denoise(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        crate::progress::check_interrupt();
         let mut c = self.cost.get();
         c.calls += 1;
         c.rows += x.nrows();

@@ -203,6 +203,7 @@ fn unit_steps(
             .collect()
     };
     while iterations < config.max_iterations {
+        crate::progress::check_interrupt();
         let rows = active(&status);
         if rows.is_empty() {
             break;

@@ -1,0 +1,73 @@
+"""Ctrl-C interrupts long calls: SIGINT sent 2 s into ``ms.map`` and ``ms.sample``, with and
+without progress bars, raises a plain ``KeyboardInterrupt`` within 2 s, and the next call runs
+whole; a progress callback may replace the callback without deadlocking."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import memscape as ms
+
+# Each call would run for minutes: a map that trains 40,000 steps per K, and 800 million
+# sampler rows.
+SCRIPT = textwrap.dedent("""
+    import sys, time
+    import memscape as ms
+    what, mode = sys.argv[1:]
+    if mode == "progress":
+        ms.show_progress()
+    print("started", flush=True)
+    t0 = time.time()
+    try:
+        if what == "map":
+            ms.map("circle", [2, 9, 90, 500], train_steps=40000)
+        else:
+            x = ms.dataset("circle:n=2000").points[:500]
+            ms.sample(ms.ExactDenoiser(x), 2_000_000, steps=400, seed=1)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt after %.2f s" % (time.time() - t0), flush=True)
+    # the next call runs whole
+    small = ms.sample(ms.ExactDenoiser(ms.dataset("circle:n=200").points[:20]), 50, steps=10)
+    print(repr(float(small.sum())), flush=True)
+""")
+
+
+@pytest.mark.parametrize("what", ["map", "sample"])
+@pytest.mark.parametrize("mode", ["plain", "progress"])
+def test_sigint_raises_keyboard_interrupt_within_2_s(what, mode):
+    p = subprocess.Popen([sys.executable, "-c", SCRIPT, what, mode], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "started"
+    time.sleep(2)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert p.returncode == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("KeyboardInterrupt"), (out, err[-2000:])
+    small = ms.sample(ms.ExactDenoiser(ms.dataset("circle:n=200").points[:20]), 50, steps=10)
+    assert lines[1] == repr(float(small.sum())), "a call after the interrupt is whole"
+    assert took < 2.0, f"{what} ({mode}) ran {took:.2f} s after SIGINT"
+    assert "PanicException" not in err and "panicked" not in err, err[-2000:]
+
+
+def test_a_progress_callback_may_replace_the_callback():
+    events = []
+
+    def once(event, task, name, value):
+        events.append(event)
+        ms.set_progress(None)  # deadlocked: the hook was called under its own lock
+
+    ms.set_progress(once)
+    try:
+        x = ms.dataset("circle:n=200").points[:20]
+        ms.sample(ms.ExactDenoiser(x), 50, steps=10, seed=0)
+    finally:
+        ms.set_progress(None)
+    assert events == ["start"]
