@@ -10,7 +10,8 @@
 //!
 //! `MEMSCAPE_FUZZ_ITERS` sets the inputs per format (10,000 by default, the CI budget; 10⁶ by
 //! hand), `MEMSCAPE_FUZZ_SEED` the mutation seed. A failing input is saved under
-//! `target/tmp/fuzz-failures/` and named in the failure (an input that aborts the process is
+//! `target/tmp/fuzz-failures/` and named in the failure, and each format's counts in
+//! `target/tmp/fuzz-summary/` (CI prints them) (an input that aborts the process is
 //! left there as `FORMAT-last.bin`); each fix gets a regression test below, named after what it
 //! guards.
 
@@ -428,15 +429,21 @@ fn check(format: Format) {
     let iters = iterations();
     let clock = Instant::now();
     let found = fuzz(format, iters);
-    println!(
-        "fuzz {name}: {iters} inputs in {:.1} s: {} accepted, {} refused, slowest {:.1} ms, at most {:.1} MB for one input ({})",
+    let line = format!(
+        "fuzz {name}: {iters} inputs in {:.1} s: {} accepted, {} refused, slowest {:.1} ms, at most {:.1} MB for one input ({}), {} findings",
         clock.elapsed().as_secs_f64(),
         found.accepted,
         found.refused,
         found.slowest.as_secs_f64() * 1e3,
         found.peak as f64 / 1e6,
         found.peak_input,
+        found.failures.len(),
     );
+    println!("{line}");
+    // the counts, for CI's log (libtest keeps a passing test's output to itself)
+    let summary = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-summary");
+    std::fs::create_dir_all(&summary).unwrap();
+    std::fs::write(summary.join(format!("{name}.txt")), format!("{line}\n")).unwrap();
     assert!(
         found.failures.is_empty(),
         "fuzz {name}: {} findings:\n{}",

@@ -166,6 +166,15 @@ impl TrainConfig {
                 self.checkpoints,
             ));
         }
+        if let Some(s) = self.stop_at
+            && (s == 0 || s > self.steps)
+        {
+            return Err(Error::invalid(
+                "stop_at",
+                format!("in 1..={} (train_steps)", self.steps),
+                s,
+            ));
+        }
         if self.checkpoints > self.last_step() {
             return Err(Error::invalid(
                 "checkpoints",
@@ -174,15 +183,6 @@ impl TrainConfig {
                     self.last_step()
                 ),
                 self.checkpoints,
-            ));
-        }
-        if let Some(s) = self.stop_at
-            && (s == 0 || s > self.steps)
-        {
-            return Err(Error::invalid(
-                "stop_at",
-                format!("in 1..={} (train_steps)", self.steps),
-                s,
             ));
         }
         memscape::error::require_positive("lr", self.lr)?;

@@ -87,7 +87,7 @@ fn unet_config(steps: usize) -> TrainConfig {
         steps,
         batch_size: 16,
         lr: 2e-3,
-        checkpoints: 2,
+        checkpoints: steps.min(2),
         ..Default::default()
     }
 }
