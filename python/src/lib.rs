@@ -449,20 +449,44 @@ fn train_network(
 /// How often a long call looks for Ctrl-C (Python's signal handlers) while the library works.
 const SIGNAL_POLL: Duration = Duration::from_millis(20);
 
+/// Long calls in progress (from any Python thread): the interrupt flag is cleared when the
+/// first starts and when the last ends, so one call never clears another's Ctrl-C.
+static ACTIVE_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The main thread's stack size, for the worker that runs a long call.
+const WORKER_STACK: usize = 8 << 20;
+
 /// Runs long library work `f` on a worker thread while Python's thread, without the GIL,
-/// runs the signal handlers every [`SIGNAL_POLL`]: when one raises (Ctrl-C:
-/// `KeyboardInterrupt`), the library is interrupted ([`memscape::progress::interrupt`]) and
-/// unwinds at its next progress step or denoiser probe, and the call raises that exception.
-/// Progress callbacks and Python denoisers run on the worker's threads, so neither can
-/// swallow the interrupt.
+/// runs the signal handlers every [`SIGNAL_POLL`] (and wakes as soon as the work ends): when
+/// one raises (Ctrl-C: `KeyboardInterrupt`), the library is interrupted
+/// ([`memscape::progress::interrupt`]) and unwinds at its next progress step or denoiser
+/// probe, and the call raises that exception. Ctrl-C stops every memscape call in progress;
+/// those in other Python threads raise `KeyboardInterrupt` too. Progress callbacks and Python
+/// denoisers run on the worker's threads, so neither can swallow the interrupt.
 fn interruptible<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     use memscape::progress::{Interrupted, clear_interrupt, interrupt};
-    clear_interrupt();
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(f);
+    use std::sync::atomic::Ordering;
+    if ACTIVE_CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
+        clear_interrupt();
+    }
+    let out = std::thread::scope(|scope| {
+        let (ended, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Mutex::new(wait); // shared with the GIL-free wait below
+        let worker = std::thread::Builder::new()
+            .stack_size(WORKER_STACK)
+            .spawn_scoped(scope, move || {
+                let value = f();
+                drop(ended); // wakes the wait below (as does unwinding)
+                value
+            })
+            .map_err(|e| PyOSError::new_err(format!("cannot start a worker thread: {e}")))?;
         let mut raised = None;
         while !worker.is_finished() {
-            py.detach(|| std::thread::sleep(SIGNAL_POLL));
+            let _ = py.detach(|| {
+                wait.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .recv_timeout(SIGNAL_POLL)
+            });
             if raised.is_none()
                 && let Err(e) = py.check_signals()
             {
@@ -470,15 +494,22 @@ fn interruptible<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyRes
                 raised = Some(e);
             }
         }
-        let out = py.detach(|| worker.join());
-        clear_interrupt();
-        match (out, raised) {
+        match (py.detach(|| worker.join()), raised) {
             (Ok(value), None) => Ok(value),
             (Ok(_), Some(e)) => Err(e),
             (Err(payload), Some(e)) if payload.is::<Interrupted>() => Err(e),
+            (Err(payload), None) if payload.is::<Interrupted>() => {
+                Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
+                    "interrupted: Ctrl-C during another memscape call",
+                ))
+            }
             (Err(payload), _) => std::panic::resume_unwind(payload),
         }
-    })
+    });
+    if ACTIVE_CALLS.fetch_sub(1, Ordering::SeqCst) == 1 {
+        clear_interrupt();
+    }
+    out
 }
 
 /// A Python callable `denoise(x, sigma) -> array` as a denoiser. Each call takes the GIL,

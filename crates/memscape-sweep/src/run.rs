@@ -253,22 +253,25 @@ pub struct Tally {
     pub total: usize,
     /// Finished before this run, or by another worker during it.
     pub skipped: usize,
-    /// Finished by this run, failed in this run.
+    /// Finished by this run; failed in this run (or by another worker during it).
     pub done: usize,
     pub failed: usize,
-    /// Left out because another live worker holds them (a local worker's lease, or a queued
-    /// or running Slurm array task).
+    /// Left to a queued or running Slurm array task.
     pub elsewhere: usize,
 }
 
 /// How often the store is told that in-flight cells are alive.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
+/// How often a run that has nothing left to claim looks at the cells other workers hold.
+const LEASE_POLL: Duration = Duration::from_millis(500);
+
 /// Runs the cells of `cells` not yet done in `store` on a pool of `jobs` threads, committing
 /// each as it ends. A thread claims its cell in the store before computing it, so a cell another
-/// live worker holds, or claims meanwhile, is left to it; when the pool is done, cells whose
-/// worker died meanwhile (or whose lease expired) are claimed in another round. The cells in
-/// `held` (by Slurm arrays: [`crate::slurm::array_holds`]) are left alone.
+/// live worker holds, or claims meanwhile, is left to it. When the pool has nothing left to
+/// claim, the run waits for the cells other workers hold: it returns when each is done or
+/// failed, and claims in another round each whose worker died or whose lease expired. The cells
+/// in `held` (by Slurm arrays: [`crate::slurm::array_holds`]) are left alone.
 pub fn run_cells(
     runner: &CellRunner,
     store: &Store,
@@ -299,24 +302,38 @@ pub fn run_cells(
         .build()
         .map_err(|e| memscape::Error::invalid("jobs", "a thread count the system allows", e))?;
     loop {
-        let refused = run_round(runner, store, &todo, &pool, &worker, &mut tally, &progress)?;
-        let records = store.records()?;
-        let mut free = vec![];
-        for cell in refused {
-            match records.get(&cell.id) {
-                Some(r) if r.status == "done" => tally.skipped += 1,
-                Some(r) if r.in_flight() => tally.elsewhere += 1,
-                _ => {
-                    free.push(cell);
-                    continue;
+        let mut pending = run_round(runner, store, &todo, &pool, &worker, &mut tally, &progress)?;
+        // the refused cells: done or failed by another worker, free again (their worker
+        // died, or its lease expired: another round), or still leased (wait for them)
+        loop {
+            let records = store.records()?;
+            let (mut free, mut leased) = (vec![], vec![]);
+            for cell in pending {
+                match records.get(&cell.id) {
+                    Some(r) if r.status == "done" => tally.skipped += 1,
+                    Some(r) if r.status == "failed" => tally.failed += 1,
+                    Some(r) if r.in_flight() => {
+                        leased.push(cell);
+                        continue;
+                    }
+                    _ => {
+                        free.push(cell);
+                        continue;
+                    }
                 }
+                progress.advance(1);
             }
-            progress.advance(1);
+            if !free.is_empty() {
+                free.extend(leased);
+                todo = free;
+                break;
+            }
+            if leased.is_empty() {
+                return Ok(tally);
+            }
+            std::thread::sleep(LEASE_POLL);
+            pending = leased;
         }
-        if free.is_empty() {
-            return Ok(tally);
-        }
-        todo = free;
     }
 }
 
@@ -356,22 +373,38 @@ fn run_round<'c>(
                 }
             });
         });
+        // after a store error every claim is refused, so that every job ends, and the error is
+        // returned once the pool has drained
+        let mut failure: Option<SweepError> = None;
         let mut last_beat = Instant::now();
         let mut remaining = todo.len();
         while remaining > 0 {
             match receive.recv_timeout(HEARTBEAT) {
                 Ok(Message::Claim(i, answer)) => {
-                    let claimed = store.claim(todo[i], worker, LEASE_S);
-                    let _ = answer.send(matches!(claimed, Ok(true)));
-                    if claimed? {
-                        in_flight.push(i);
-                    } else {
-                        refused.push(todo[i]);
-                        remaining -= 1;
+                    let claimed = match failure {
+                        None => store.claim(todo[i], worker, LEASE_S),
+                        Some(_) => Ok(false),
+                    };
+                    let granted = matches!(claimed, Ok(true));
+                    let _ = answer.send(granted);
+                    match claimed {
+                        Ok(true) => in_flight.push(i),
+                        Ok(false) => {
+                            refused.push(todo[i]);
+                            remaining -= 1;
+                        }
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                            remaining -= 1;
+                        }
                     }
                 }
                 Ok(Message::Finished(i, outcome)) => {
-                    store.finish(&todo[i].id, &outcome)?;
+                    if failure.is_none()
+                        && let Err(e) = store.finish(&todo[i].id, worker, &outcome)
+                    {
+                        failure = Some(e);
+                    }
                     in_flight.retain(|&j| j != i);
                     remaining -= 1;
                     match outcome {
@@ -383,13 +416,15 @@ fn run_round<'c>(
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            if last_beat.elapsed() >= HEARTBEAT {
+            if failure.is_none() && last_beat.elapsed() >= HEARTBEAT {
                 let ids: Vec<String> = in_flight.iter().map(|&i| todo[i].id.clone()).collect();
-                store.heartbeat(&ids, &memscape::progress::snapshot())?;
+                if let Err(e) = store.heartbeat(&ids, worker, &memscape::progress::snapshot()) {
+                    failure = Some(e);
+                }
                 last_beat = Instant::now();
             }
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     })?;
     Ok(refused)
 }

@@ -94,7 +94,8 @@ pub struct ArrayHolds {
 }
 
 /// Asks Slurm (`squeue`) which of the cells `store` records as submitted, and not done, are in
-/// an array task still queued or running. Slurm is not asked when no such cell exists.
+/// an array task still queued or running, and forgets the submissions of the others. Slurm is
+/// not asked when no such cell exists.
 pub fn array_holds(store: &Store) -> Result<ArrayHolds> {
     let submitted = store.submitted()?;
     if submitted.is_empty() {
@@ -129,12 +130,12 @@ pub fn array_holds(store: &Store) -> Result<ArrayHolds> {
             Some((job.to_string(), task.trim().parse().ok()?))
         })
         .collect();
+    // a submission whose array task Slurm no longer lists has ended: forget it
+    let (held, ended): (Vec<_>, Vec<_>) =
+        submitted.into_iter().partition(|(_, at)| live.contains(at));
+    store.forget_submissions(&ended.into_iter().map(|(id, _)| id).collect::<Vec<_>>())?;
     Ok(ArrayHolds {
-        cells: submitted
-            .into_iter()
-            .filter(|(_, at)| live.contains(at))
-            .map(|(id, _)| id)
-            .collect(),
+        cells: held.into_iter().map(|(id, _)| id).collect(),
         unknown: None,
     })
 }

@@ -59,18 +59,18 @@ CREATE TABLE IF NOT EXISTS submitted (
 ";
 
 /// Schema 1 → 2: the lease's end (`cells.expires_at`, a running cell's heartbeat plus
-/// [`LEASE_S`]) and the cells submitted to Slurm arrays (`submitted`).
-const MIGRATE_1_TO_2: &str = "
-ALTER TABLE cells ADD COLUMN expires_at REAL;
-UPDATE cells SET expires_at = heartbeat + 120.0 WHERE status = 'running';
-CREATE TABLE submitted (
+/// [`LEASE_S`], bound as ?1) and the cells submitted to Slurm arrays (`submitted`).
+const MIGRATE_1_TO_2: [&str; 4] = [
+    "ALTER TABLE cells ADD COLUMN expires_at REAL",
+    "UPDATE cells SET expires_at = heartbeat + ?1 WHERE status = 'running'",
+    "CREATE TABLE submitted (
     id           TEXT PRIMARY KEY,
     job_id       TEXT NOT NULL,
     task         INTEGER NOT NULL,
     submitted_at REAL NOT NULL
-);
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
-";
+)",
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+];
 
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
@@ -248,7 +248,10 @@ impl Store {
             };
             let version = meta("schema_version")?;
             if version.as_deref() == Some("1") {
-                tx.execute_batch(MIGRATE_1_TO_2).map_err(err)?;
+                for (i, step) in MIGRATE_1_TO_2.iter().enumerate() {
+                    let lease = if i == 1 { params![LEASE_S] } else { params![] };
+                    tx.execute(step, lease).map_err(err)?;
+                }
                 tx.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from', '1')",
                     [],
@@ -386,8 +389,9 @@ impl Store {
         Ok(true)
     }
 
-    /// Records how `cell` ended, in one transaction.
-    pub fn finish(&self, id: &str, outcome: &Outcome) -> Result<()> {
+    /// Records how `cell` ended on `worker`, in one transaction: only while `worker` holds
+    /// it (a worker whose lease lapsed and whose cell another claimed writes nothing).
+    pub fn finish(&self, id: &str, worker: &str, outcome: &Outcome) -> Result<()> {
         let t = now();
         let done = match outcome {
             Outcome::Done {
@@ -395,10 +399,12 @@ impl Store {
                 files,
                 seconds,
             } => self.conn.execute(
-                "UPDATE cells SET status = 'done', results = ?2, files = ?3, seconds = ?4,
-                     error = NULL, finished_at = ?5, heartbeat = ?5 WHERE id = ?1",
+                "UPDATE cells SET status = 'done', results = ?3, files = ?4, seconds = ?5,
+                     error = NULL, finished_at = ?6, heartbeat = ?6
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
                 params![
                     id,
+                    worker,
                     results,
                     serde_json::to_string(files).expect("strings serialise"),
                     seconds,
@@ -406,25 +412,26 @@ impl Store {
                 ],
             ),
             Outcome::Failed { error, seconds } => self.conn.execute(
-                "UPDATE cells SET status = 'failed', error = ?2, seconds = ?3,
-                     finished_at = ?4, heartbeat = ?4 WHERE id = ?1",
-                params![id, error, seconds, t],
+                "UPDATE cells SET status = 'failed', error = ?3, seconds = ?4,
+                     finished_at = ?5, heartbeat = ?5
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                params![id, worker, error, seconds, t],
             ),
         };
         done.map(|_| ())
             .map_err(|e| SweepError::store(&self.path, e))
     }
 
-    /// Tells readers the cells in `ids` are still being computed, and how far their worker's
+    /// Tells readers that `worker` is still computing the cells in `ids`, and how far its
     /// tasks are (`progress`); their leases run [`LEASE_S`] from now.
-    pub fn heartbeat(&self, ids: &[String], progress: &str) -> Result<()> {
+    pub fn heartbeat(&self, ids: &[String], worker: &str, progress: &str) -> Result<()> {
         let t = now();
         for id in ids {
             self.conn
                 .execute(
-                    "UPDATE cells SET heartbeat = ?2, expires_at = ?3, progress = ?4
-                     WHERE id = ?1 AND status = 'running'",
-                    params![id, t, t + LEASE_S, progress],
+                    "UPDATE cells SET heartbeat = ?3, expires_at = ?4, progress = ?5
+                     WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                    params![id, worker, t, t + LEASE_S, progress],
                 )
                 .map_err(|e| SweepError::store(&self.path, e))?;
         }
@@ -445,6 +452,17 @@ impl Store {
                 )
                 .map_err(err)?;
             }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Forgets the submissions of `ids` (their array tasks have ended).
+    pub fn forget_submissions(&self, ids: &[String]) -> Result<()> {
+        let err = |e: rusqlite::Error| SweepError::store(&self.path, e);
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        for id in ids {
+            tx.execute("DELETE FROM submitted WHERE id = ?1", [id])
+                .map_err(err)?;
         }
         tx.commit().map_err(err)
     }
@@ -542,14 +560,18 @@ mod tests {
         let c = &cells()[0];
         start(&store, c, &worker_name());
         store
-            .heartbeat(std::slice::from_ref(&c.id), "training (steps) 3/10")
+            .heartbeat(
+                std::slice::from_ref(&c.id),
+                &worker_name(),
+                "training (steps) 3/10",
+            )
             .unwrap();
         let r = &store.records().unwrap()[&c.id];
         assert_eq!(r.status, "running");
         assert!(r.in_flight(), "this process is alive");
         assert!(r.expires_at.unwrap() >= r.heartbeat + LEASE_S);
         assert_eq!(r.progress.as_deref(), Some("training (steps) 3/10"));
-        store.finish(&c.id, &done("{}")).unwrap();
+        store.finish(&c.id, &worker_name(), &done("{}")).unwrap();
         let r = &store.records().unwrap()[&c.id];
         assert_eq!((r.status.as_str(), r.attempts), ("done", 1));
         assert!(!r.in_flight());
@@ -587,6 +609,34 @@ mod tests {
         assert!(store.claim(b, "node:2", LEASE_S).unwrap());
         let r = &store.records().unwrap()[&b.id];
         assert_eq!((r.worker.as_str(), r.attempts), ("node:2", 2));
+    }
+
+    /// A worker whose lease lapsed and whose cell another worker claimed writes nothing: its
+    /// late outcome and heartbeat leave the new holder's row alone.
+    #[test]
+    fn a_worker_that_lost_its_lease_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let c = &cells()[0];
+        assert!(store.claim(c, "slow:1", 0.0).unwrap());
+        start(&store, c, "node:2");
+        let failed = Outcome::Failed {
+            error: "late".into(),
+            seconds: 1.0,
+        };
+        store.finish(&c.id, "slow:1", &failed).unwrap();
+        store
+            .heartbeat(std::slice::from_ref(&c.id), "slow:1", "late")
+            .unwrap();
+        let r = &store.records().unwrap()[&c.id];
+        assert_eq!(
+            (r.status.as_str(), r.worker.as_str()),
+            ("running", "node:2")
+        );
+        assert_eq!(r.progress, None);
+        store.finish(&c.id, "node:2", &done("{}")).unwrap();
+        store.finish(&c.id, "slow:1", &failed).unwrap();
+        assert_eq!(store.records().unwrap()[&c.id].status, "done");
     }
 
     /// Eight connections race to claim each of two cells: exactly one wins each.
@@ -628,12 +678,15 @@ mod tests {
         // a: done in the task, running here; b: done here, failed later in the task
         start(&main, a, "elsewhere:1");
         start(&task, a, "node:2");
-        task.finish(&a.id, &done("{\"from\":\"task\"}")).unwrap();
+        task.finish(&a.id, "node:2", &done("{\"from\":\"task\"}"))
+            .unwrap();
         start(&main, b, "elsewhere:1");
-        main.finish(&b.id, &done("{\"from\":\"main\"}")).unwrap();
+        main.finish(&b.id, "elsewhere:1", &done("{\"from\":\"main\"}"))
+            .unwrap();
         start(&task, b, "node:2");
         task.finish(
             &b.id,
+            "node:2",
             &Outcome::Failed {
                 error: "boom".into(),
                 seconds: 0.0,

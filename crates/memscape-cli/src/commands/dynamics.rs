@@ -176,9 +176,9 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     }
     match &run.fit {
         Some(f) => eprintln!(
-            "tau_mem = {:.3} K^p with p = {:.3} [{:.3}, {:.3}] over {} K values (f_mem level {}; \
+            "tau_mem = {} K^p with p = {:.3} [{:.3}, {:.3}] over {} K values (f_mem level {}; \
              interval from the {} of {} resamples in which every one of them crossed)",
-            f.a,
+            memscape::error::significant(f.a, 4),
             f.p,
             f.ci[0],
             f.ci[1],
