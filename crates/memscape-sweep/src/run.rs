@@ -500,3 +500,41 @@ pub fn by_id(spec: &Spec) -> HashMap<&str, &Cell> {
 pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that refuses writes under a running sweep (here: read-only) makes the run
+    /// return the store's error, with every job of the pool ended; it hung, each job waiting
+    /// for an answer to its claim.
+    #[test]
+    fn a_store_error_during_a_run_is_returned_not_hung() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = Spec::parse(
+            Path::new("s.toml"),
+            "[axes]\ndata = [\"circle:n=200\"]\nk = [2, 3, 4, 5]\n[map]\nn_samples = 10\n".into(),
+        )
+        .unwrap();
+        let sweep = SweepDir::new(dir.path());
+        let (send, receive) = mpsc::channel();
+        let store_path = sweep.store_path();
+        std::thread::spawn(move || {
+            let store = Store::open(&store_path).unwrap();
+            store
+                .connection()
+                .execute_batch("PRAGMA query_only = ON;")
+                .unwrap();
+            let runner = CellRunner::new(sweep, &spec);
+            let cells: Vec<&Cell> = spec.cells.iter().collect();
+            let r = run_cells(&runner, &store, &cells, &HashSet::new(), 2);
+            let _ = send.send(r.map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let r = receive
+            .recv_timeout(Duration::from_secs(60))
+            .expect("run_cells returns");
+        let e = r.expect_err("the store refuses the claims");
+        assert!(e.contains("s.db") || e.contains("sweep.db"), "{e}");
+        assert!(e.contains("readonly") || e.contains("read-only"), "{e}");
+    }
+}

@@ -290,6 +290,12 @@ impl Store {
         &self.path
     }
 
+    /// The connection, for tests that break the store under a running sweep.
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Keeps the spec's text in `meta` (the last one run against this store).
     pub fn set_spec(&self, text: &str) -> Result<()> {
         self.conn
