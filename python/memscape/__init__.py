@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -65,6 +65,14 @@ __all__ = [
 #: A denoiser: the built-in exact one, a memscape-trained network, or any callable
 #: ``denoise(x: (n, d) float64 array, sigma) -> (n, d)``.
 Denoiser = Union[ExactDenoiser, ScoreNetwork, Callable[[np.ndarray, float], Any]]
+
+#: The options, as editors offer them (the command line's flag values).
+Sampler = Literal["em", "ddim", "heun"]
+Process = Literal["ve", "vp", "vp-cosine"]
+Spacing = Literal["karras", "geometric", "linear-t"]
+Model = Literal["exact", "mlp", "unet"]
+Network = Literal["mlp", "unet"]
+SettleMethod = Literal["auto", "unit", "flow"]
 
 #: ``memscape map``'s default K list: log-spaced from 2 to 1000.
 DEFAULT_KS = (2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000)
@@ -128,7 +136,7 @@ def training_set(spec: str, k: int, *, holdout: int = 0, subset_seed: int = 42) 
 def train_network(
     points: Any,
     *,
-    model: str = "mlp",
+    model: Network = "mlp",
     steps: int = 4000,
     image_shape: Optional[Tuple[int, int]] = None,
     **config: Any,
@@ -157,10 +165,10 @@ def sample(
     steps: int = 200,
     sigma_min: Optional[float] = None,
     sigma_max: Optional[float] = None,
-    sampler: str = "em",
+    sampler: Sampler = "em",
     eta: float = 0.0,
-    process: str = "ve",
-    spacing: str = "karras",
+    process: Process = "ve",
+    spacing: Spacing = "karras",
     batch_size: int = 1024,
     final_denoise: bool = True,
 ) -> np.ndarray:
@@ -213,7 +221,7 @@ def settle(
     x: Any,
     sigma: float,
     *,
-    method: str = "auto",
+    method: SettleMethod = "auto",
     tolerance: Optional[float] = None,
     max_iterations: Optional[int] = None,
     margin: Optional[float] = None,
@@ -545,6 +553,8 @@ class MapResult:
     samples: Dict[Tuple[str, int], np.ndarray]
     attractors: Dict[Tuple[str, int], np.ndarray]
     train: np.ndarray
+    #: ``phase.csv`` as the command line writes it.
+    phase_csv: str = field(repr=False, default="")
 
     @property
     def rows(self) -> List[Dict[str, Any]]:
@@ -556,37 +566,31 @@ class MapResult:
         return self.results["capacities"]
 
     def to_pandas(self):
-        """The phase table, as ``phase.csv``: model, k, the four fractions and f_mem with their
-        intervals, attractors, settled share, thresholds."""
+        """The phase table: exactly ``phase.csv``'s columns and values (one row per model and
+        K: the fractions with their intervals, attractors, clusters, settled share, thresholds,
+        support, MMD² and the census counts)."""
+        import io
+
         import pandas as pd
 
-        records = []
-        for r in self.rows:
-            rec = {"model": r["model"], "k": r["k"]}
-            for name in ["memorized", "spurious", "generalized", "off_support", "f_mem"]:
-                rec[name] = r[name]
-                rec[f"{name}_lo"], rec[f"{name}_hi"] = r["ci"][name]
-            for name in ["num_attractors", "settled", "delta_m", "delta_s"]:
-                rec[name] = r[name]
-            records.append(rec)
-        return pd.DataFrame(records)
+        return pd.read_csv(io.StringIO(self.phase_csv))
 
 
 def map(  # noqa: A001 - the study is called map, as the command
     data: str = "circle",
     ks: Sequence[int] = DEFAULT_KS,
     *,
-    model: str = "mlp",
+    model: Model = "mlp",
     subset_seed: int = 42,
     n_samples: int = 2000,
     steps: int = 100,
     seed: int = 0,
     sigma_min: Optional[float] = None,
     sigma_max: Optional[float] = None,
-    sampler: str = "em",
+    sampler: Sampler = "em",
     eta: float = 0.0,
-    process: str = "ve",
-    spacing: str = "karras",
+    process: Process = "ve",
+    spacing: Spacing = "karras",
     batch_size: int = 1024,
     delta_m: Union[str, float] = "auto",
     delta_s: Union[str, float] = "auto",
@@ -631,6 +635,7 @@ def map(  # noqa: A001 - the study is called map, as the command
         dict(zip(keys, r["samples"])),
         dict(zip(keys, r["attractors"])),
         r["train"],
+        r["phase_csv"],
     )
 
 
@@ -669,7 +674,7 @@ def dynamics(
     data: str = "circle",
     ks: Sequence[int] = (8, 16, 32, 64),
     *,
-    model: str = "mlp",
+    model: Network = "mlp",
     seeds: int = 3,
     subset_seed: int = 42,
     holdout: int = 1000,
@@ -680,10 +685,10 @@ def dynamics(
     seed: int = 0,
     sigma_min: Optional[float] = None,
     sigma_max: Optional[float] = None,
-    sampler: str = "em",
+    sampler: Sampler = "em",
     eta: float = 0.0,
-    process: str = "ve",
-    spacing: str = "karras",
+    process: Process = "ve",
+    spacing: Spacing = "karras",
     batch_size: int = 1024,
     fmem_level: float = 0.1,
     gen_level: float = 0.1,
@@ -742,12 +747,15 @@ def dynamics(
 class Run:
     """A run directory of the command line, read back: its CSV ``tables`` as DataFrames (by
     file stem: ``phase``, ``labels``, ``embedding``, ``loss``, ``attractors``, ...), its JSON
-    documents (``results``, ``manifest``, ...), and its ``.npy`` ``arrays`` (memory-mapped)."""
+    documents (``results``, ``manifest``, ...), its ``.npy`` ``arrays`` (memory-mapped), and its
+    sub-folders as ``runs`` (a map's ``landscape_*`` folders, ...)."""
 
     path: str
     tables: Dict[str, Any] = field(default_factory=dict)
     documents: Dict[str, Any] = field(default_factory=dict)
     arrays: Dict[str, np.ndarray] = field(default_factory=dict)
+    #: The run's sub-folders read the same way, by name (a map's ``landscape_*``, ...).
+    runs: Dict[str, "Run"] = field(default_factory=dict)
 
     @property
     def results(self) -> Dict[str, Any]:
@@ -770,6 +778,9 @@ def read_run(path: Union[str, os.PathLike]) -> Run:
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
         stem, ext = os.path.splitext(name)
+        if os.path.isdir(full):
+            run.runs[name] = read_run(full)
+            continue
         if not os.path.isfile(full):
             continue
         try:
@@ -815,3 +826,41 @@ def show_progress(enabled: bool = True) -> None:
             bars.pop(task).close()
 
     set_progress(hook)
+
+
+# ---------------------------------------------------------------------------------------------
+# how results print
+
+
+def _brief(value: Any) -> str:
+    """One field in a few characters: an array's shape and type, a container's length."""
+    if isinstance(value, np.ndarray):
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    if hasattr(value, "shape") and hasattr(value, "columns"):  # a DataFrame
+        return f"DataFrame({value.shape[0]} rows, {value.shape[1]} columns)"
+    if isinstance(value, dict):
+        keys = list(value)
+        shown = ", ".join(repr(k) for k in keys[:4]) + (", ..." if len(keys) > 4 else "")
+        return f"{{{len(keys)} entries: {shown}}}"
+    if isinstance(value, (list, tuple)):
+        return f"[{len(value)} items]"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _summary_repr(self: Any) -> str:
+    from dataclasses import fields
+
+    parts = ", ".join(f"{f.name}={_brief(getattr(self, f.name))}" for f in fields(self) if f.repr)
+    return f"{type(self).__name__}({parts})"
+
+
+for _cls in (Dataset, Settled, Stability, FixedPoints, Classification, Capacities, MapResult,
+             DynamicsResult, Run):
+    _cls.__repr__ = _summary_repr  # type: ignore[method-assign]
+del _cls
+
+
+def __dir__() -> List[str]:
+    """The API only, not the modules and typing names this module uses."""
+    return sorted(__all__)

@@ -2,7 +2,7 @@
 which calls these with its defaults filled in."""
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +20,9 @@ class ExactDenoiser:
     softmax weight for K ≥ 1024 and d ≥ 128, at about the unit round-off), "off", or a tolerance
     in (0, 1): the largest total weight skipped."""
 
-    def __init__(self, patterns: Array, precision: str = "f64", pruning: Union[str, float, None] = None) -> None: ...
+    def __init__(
+        self, patterns: Array, precision: Literal["f64", "f32"] = "f64", pruning: Union[Literal["auto"], float, None] = None
+    ) -> None: ...
     def denoise(self, x: Array, sigma: float) -> Array:
         """D(x, sigma) for every row of x (n × d)."""
     def __call__(self, x: Array, sigma: float) -> Array: ...
@@ -41,7 +43,7 @@ class ExactDenoiser:
     def scale(self) -> float:
         """The patterns' RMS norm √(mean |ξ|²)."""
     @property
-    def precision(self) -> str: ...
+    def precision(self) -> Literal["f64", "f32"]: ...
 
 class ScoreNetwork:
     """A score network trained by memscape (MLP, or U-Net on images), with its checkpoint
@@ -55,7 +57,7 @@ class ScoreNetwork:
     def denoise(self, x: Array, sigma: float) -> Array: ...
     def __call__(self, x: Array, sigma: float) -> Array: ...
     @property
-    def architecture(self) -> str: ...
+    def architecture(self) -> Literal["mlp", "unet"]: ...
     @property
     def dim(self) -> int: ...
     @property
@@ -71,7 +73,7 @@ class ScoreNetwork:
 Model = Union[ExactDenoiser, ScoreNetwork, Denoise]
 
 def train_network(
-    train: Array, *, model: str, steps: int, image_shape: Optional[Tuple[int, int]], config: str
+    train: Array, *, model: Literal["mlp", "unet"], steps: int, image_shape: Optional[Tuple[int, int]], config: str
 ) -> ScoreNetwork: ...
 def sample(
     denoiser: Model,
@@ -82,10 +84,10 @@ def sample(
     steps: int,
     sigma_min: Optional[float],
     sigma_max: Optional[float],
-    sampler: str,
+    sampler: Literal["em", "ddim", "heun"],
     eta: float,
-    process: str,
-    spacing: str,
+    process: Literal["ve", "vp", "vp-cosine"],
+    spacing: Literal["karras", "geometric", "linear-t"],
     batch_size: int,
     final_denoise: bool,
 ) -> Array: ...
@@ -96,7 +98,7 @@ def settle(
     *,
     tolerance: Optional[float],
     max_iterations: Optional[int],
-    method: str,
+    method: Literal["auto", "unit", "flow"],
     margin: Optional[float],
     max_step: Optional[float],
 ) -> Tuple[Array, List[str], int, List[int]]: ...
@@ -143,17 +145,17 @@ def map(
     data: str,
     ks: List[int],
     *,
-    model: str,
+    model: Literal["exact", "mlp", "unet"],
     subset_seed: int,
     num_samples: int,
     steps: int,
     seed: int,
     sigma_min: Optional[float],
     sigma_max: Optional[float],
-    sampler: str,
+    sampler: Literal["em", "ddim", "heun"],
     eta: float,
-    process: str,
-    spacing: str,
+    process: Literal["ve", "vp", "vp-cosine"],
+    spacing: Literal["karras", "geometric", "linear-t"],
     batch_size: int,
     delta_m: Optional[float],
     delta_s: Optional[float],
@@ -167,7 +169,7 @@ def dynamics(
     data: str,
     ks: List[int],
     *,
-    model: str,
+    model: Literal["mlp", "unet"],
     seeds: int,
     subset_seed: int,
     holdout: int,
@@ -178,10 +180,10 @@ def dynamics(
     seed: int,
     sigma_min: Optional[float],
     sigma_max: Optional[float],
-    sampler: str,
+    sampler: Literal["em", "ddim", "heun"],
     eta: float,
-    process: str,
-    spacing: str,
+    process: Literal["ve", "vp", "vp-cosine"],
+    spacing: Literal["karras", "geometric", "linear-t"],
     batch_size: int,
     fmem_level: float,
     gen_level: float,

@@ -1214,6 +1214,7 @@ fn map<'py>(
     .or_raise()?;
     let out = PyDict::new(py);
     out.set_item("results", json(&run.results()))?;
+    out.set_item("phase_csv", run.phase_csv())?;
     out.set_item("sampler", json(&run.sampler))?;
     let models: Vec<String> = run.rows.iter().map(|r| r.model.clone()).collect();
     let ks: Vec<usize> = run.rows.iter().map(|r| r.k).collect();

@@ -41,13 +41,20 @@ def test_map_gives_the_cli_phase_table_and_read_run_reads_it(cli, tmp_path):
         "--seed", 2, "--resamples", 50, "--out", tmp_path / "m")
     run = ms.read_run(tmp_path / "m")
     result = ms.map("circle", [2, 9, 40], **args)
-    phase = run.tables["phase"]
-    ours = result.to_pandas()
-    for column in ["k", "memorized", "memorized_lo", "spurious", "generalized", "f_mem", "f_mem_hi", "num_attractors"]:
-        assert np.array_equal(phase[column].to_numpy(), ours[column].to_numpy()), column
+    # the table is phase.csv: every column, every value
+    pd.testing.assert_frame_equal(result.to_pandas(), pd.read_csv(tmp_path / "m" / "phase.csv"))
+    pd.testing.assert_frame_equal(result.to_pandas(), run.tables["phase"])
     assert np.array_equal(run.arrays["samples_k9"], result.samples[("exact", 9)])
     assert np.array_equal(run.arrays["attractors_k40"], result.attractors[("exact", 40)])
     assert run.manifest["command"][1] == "map"
+    # the landscape folders beside the map are read too
+    landscapes = [name for name in run.runs if name.startswith("landscape")]
+    assert landscapes, sorted(run.runs)
+    assert all(run.runs[name].documents or run.runs[name].arrays for name in landscapes)
+    # results and runs print in a few lines
+    for shown in [result, run, ms.classify(result.train[:9], result.samples[("exact", 9)])]:
+        text = repr(shown)
+        assert len(text) < 600 and text.count("\n") == 0, text
     # the same typed document as results.json, but for the timings and the 2-D landscapes the
     # command draws beside the map
     written = dict(run.results)
@@ -263,3 +270,25 @@ def test_a_network_trained_from_python_is_the_cli_network_and_samples_alike(cli,
     assert np.array_equal(again.denoise(x, 0.3), ours.denoise(x, 0.3))
     fp = ms.fixed_points(ours, ms.settle(ours, samples, 0.02).points[:20], 0.02)
     assert len(fp.points) >= 1 and all(p.stability is not None for p in fp.points)
+
+
+def test_dir_lists_the_api_only():
+    assert dir(ms) == sorted(ms.__all__)
+    assert "np" not in dir(ms) and "Any" not in dir(ms)
+
+
+def test_options_are_typed_as_their_allowed_values():
+    import typing
+
+    for function, parameter, value in [
+        (ms.sample, "sampler", "heun"),
+        (ms.sample, "process", "vp-cosine"),
+        (ms.sample, "spacing", "linear-t"),
+        (ms.settle, "method", "flow"),
+        (ms.map, "model", "exact"),
+        (ms.dynamics, "model", "unet"),
+        (ms.train_network, "model", "mlp"),
+    ]:
+        hint = typing.get_type_hints(function)[parameter]
+        assert typing.get_origin(hint) is typing.Literal, (function.__name__, parameter, hint)
+        assert value in typing.get_args(hint), (function.__name__, parameter, hint)
