@@ -2,8 +2,8 @@
 
 A small EDM-preconditioned MLP (Karras et al. 2022) is trained on K points of the unit circle
 for each K below; each network is wrapped as a memscape denoiser in three lines and sampled; the
-samples are classified against the training set (with held-out circle points for the support
-gate), then settled at sigma_min, and the fixed points of the denoiser found from them and
+samples are classified against the training set (with held-out circle points, in no training
+set, for the support gate), then settled at sigma_min, and the fixed points of the denoiser found from them and
 classified by their stability.
 The exact model of the same K points is run beside it. Put your own module and data in place
 of `ScoreMLP` and the circle; move the module to your GPU and the wrapper's tensors with it.
@@ -54,11 +54,20 @@ def train(points, steps=3000, seed=0):
     return net.eval()
 
 
+#: The training-set sizes.
+KS = [4, 16, 64, 256]
+
+
+def data(k):
+    """The training set of K circle points and the held-out points, the tail of the same
+    permutation: in no training set (1000 points, as memscape map keeps)."""
+    return ms.training_set("circle", k)
+
+
 def main():
-    heldout = ms.dataset("circle:n=2000").points
     rows = []
-    for k in [4, 16, 64, 256]:
-        train_set, _ = ms.training_set("circle", k)
+    for k in KS:
+        train_set, heldout = data(k)
         net = train(train_set)
 
         def denoise(x, sigma):  # the three lines that wrap any torch module

@@ -126,10 +126,14 @@ def dataset(spec: str) -> Dataset:
     return Dataset(points, labels, shape)
 
 
-def training_set(spec: str, k: int, *, holdout: int = 0, subset_seed: int = 42) -> Tuple[np.ndarray, np.ndarray]:
+def training_set(
+    spec: str, k: int, *, holdout: Optional[int] = None, subset_seed: int = 42
+) -> Tuple[np.ndarray, np.ndarray]:
     """The training set of K patterns and the held-out points, as ``memscape sample`` and
     ``map`` take them: the first K of a permutation seeded by ``subset_seed`` (nested across K),
-    the last ``holdout`` points kept aside. Returns ``(train, heldout)``."""
+    the last ``holdout`` points kept aside, never in any training set of that permutation.
+    ``holdout`` defaults to ``map``'s: min(1000, the points left after K), or none when fewer
+    than 20 are left; 0 keeps none. Returns ``(train, heldout)``."""
     return _memscape.training_set(spec, k, holdout, subset_seed)
 
 

@@ -16,7 +16,7 @@ use memscape::analysis::classify::{
 };
 use memscape::analysis::fixed::{self, FixedPointConfig};
 use memscape::analysis::settle::{SettleConfig, SettleStatus, settle as settle_points};
-use memscape::analysis::support::SupportGate;
+use memscape::analysis::support::{SupportGate, require_held_out};
 use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
 use memscape::error::{Error, require_finite, require_positive};
@@ -940,7 +940,11 @@ fn classify<'py>(
     let (c, f) = py
         .detach(|| {
             let gate = heldout
-                .map(|h| SupportGate::calibrate(train, h, support_quantile))
+                .map(|h| {
+                    let gate = SupportGate::calibrate(train, h, support_quantile)?;
+                    require_held_out(train, h)?;
+                    Ok::<_, Error>(gate)
+                })
                 .transpose()?;
             let c = classify_samples(train, samples, samples_b, &spec, gate.as_ref())?;
             let f = fractions(&c, resamples, seed);
@@ -1038,11 +1042,12 @@ fn training_set<'py>(
     py: Python<'py>,
     spec: &str,
     k: i64,
-    holdout: i64,
+    holdout: Option<i64>,
     subset_seed: i64,
 ) -> PyResult<(Matrix<'py>, Matrix<'py>)> {
     let spec = DataSpec::parse(spec).or_raise()?;
-    let (k, holdout) = (count("k", k, 1)?, count("holdout", holdout, 0)?);
+    let k = count("k", k, 1)?;
+    let holdout = holdout.map(|h| count("holdout", h, 0)).transpose()?;
     let seed = count("subset_seed", subset_seed, 0)? as u64;
     let t = py
         .detach(|| split_pool(&spec, k, holdout, seed))

@@ -292,3 +292,16 @@ def test_options_are_typed_as_their_allowed_values():
         hint = typing.get_type_hints(function)[parameter]
         assert typing.get_origin(hint) is typing.Literal, (function.__name__, parameter, hint)
         assert value in typing.get_args(hint), (function.__name__, parameter, hint)
+
+
+def test_training_sets_keep_held_out_points_out_and_classify_refuses_shared_ones():
+    sets = {k: ms.training_set("circle", k) for k in [4, 16, 64, 256]}
+    for k, (train, heldout) in sets.items():
+        assert len(train) == k and len(heldout) == 1000, (k, heldout.shape)
+        held = {tuple(r) for r in heldout}
+        assert all(not held & {tuple(r) for r in t} for t, _ in sets.values()), k
+    assert len(ms.training_set("circle", 4, holdout=0)[1]) == 0
+    train, heldout = sets[16]
+    samples = ms.sample(ms.ExactDenoiser(train), 50, steps=10, seed=0)
+    with pytest.raises(ValueError, match="heldout must be points outside the training set.*got 3 of its 1003 points"):
+        ms.classify(train, samples, heldout=np.vstack([train[:3], heldout]))

@@ -85,7 +85,7 @@ def test_a_torch_hopfield_module_memorizes_like_the_exact_model():
 
 def test_a_trained_torch_network_runs_end_to_end():
     torch.manual_seed(0)
-    train, _ = ms.training_set("circle:n=64", 4)
+    train, heldout = ms.training_set("circle:n=64", 4, holdout=40)
     net = ScoreMLP(2)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     x0 = torch.tensor(train, dtype=torch.float32)
@@ -101,7 +101,7 @@ def test_a_trained_torch_network_runs_end_to_end():
     net.eval()
     denoise = as_denoiser(net)
     samples = ms.sample(denoise, 300, dim=2, seed=1, steps=60, sigma_max=10.0, sigma_min=0.02)
-    c = ms.classify(train, samples, heldout=ms.dataset("circle:n=64").points)
+    c = ms.classify(train, samples, heldout=heldout)
     settled = ms.settle(denoise, samples, 0.02)
     total = sum(c.fractions[k].value for k in ["memorized", "spurious", "generalized", "off_support"])
     assert total == pytest.approx(1.0)
@@ -111,3 +111,21 @@ def test_a_trained_torch_network_runs_end_to_end():
     assert len(fp.points) >= 1
     assert all(p.residual < 1e-3 and p.stability is not None for p in fp.points)
     assert (fp.to_pandas()["index"] == 0).any()
+
+
+def test_the_examples_held_out_points_are_in_no_training_set():
+    """examples/python_torch.py classifies against held-out points that none of its training
+    sets holds (asserted on the example's own sets)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python_torch.py"
+    spec = importlib.util.spec_from_file_location("python_torch_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    sets = {k: example.data(k) for k in example.KS}
+    for k, (_, heldout) in sets.items():
+        assert len(heldout) >= 20, k
+        held = {tuple(row) for row in heldout}
+        for other, (train, _) in sets.items():
+            assert not held & {tuple(row) for row in train}, (k, other)

@@ -117,7 +117,7 @@ fn classify_bad_input() {
     let nan = save(dir.path(), "nan.npy", &nan);
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "a,b\n").unwrap();
-    let cases: [(Vec<&str>, &str); 7] = [
+    let cases: [(Vec<&str>, &str); 8] = [
         (
             vec![
                 "--train",
@@ -179,6 +179,18 @@ fn classify_bad_input() {
         (
             vec!["--train", "circle", "--samples", t.to_str().unwrap()],
             "--train must be a .npy, .npz[:KEY] or .csv file",
+        ),
+        (
+            // the 20 training points as held-out points
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                t.to_str().unwrap(),
+                "--holdout",
+                t.to_str().unwrap(),
+            ],
+            "--holdout must be points outside the training set (held-out data must be held out), got 20 of its 20 points are training points",
         ),
     ];
     for (args, needle) in cases {

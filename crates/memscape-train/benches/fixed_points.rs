@@ -42,7 +42,7 @@ fn main() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("MNIST spec");
-    let set = training_set(&spec, 32, 0, 42).expect("MNIST in ../shared/data/mnist");
+    let set = training_set(&spec, 32, Some(0), 42).expect("MNIST in ../shared/data/mnist");
     let train_points = set.train.points;
     let d = train_points.ncols();
     let config = TrainConfig {

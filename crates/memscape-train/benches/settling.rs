@@ -83,7 +83,7 @@ fn main() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("MNIST spec");
-    let set = training_set(&spec, k, 0, 42).expect("MNIST in ../shared/data/mnist");
+    let set = training_set(&spec, k, Some(0), 42).expect("MNIST in ../shared/data/mnist");
     let points = set.train.points;
     let model: ScoreModel = match env("MEMSCAPE_BENCH_CHECKPOINT") {
         Some(path) => {

@@ -44,14 +44,15 @@ pub struct TrainingSet {
 }
 
 /// Loads `data` and takes the first `k` of the seeded permutation (nested across K), keeping
-/// the last `holdout` points aside.
+/// the last `holdout` points aside (`None`: [`default_holdout`]).
 pub fn training_set(
     data: &DataSpec,
     k: usize,
-    holdout: usize,
+    holdout: Option<usize>,
     subset_seed: u64,
 ) -> Result<TrainingSet> {
     let pool = data.load()?;
+    let holdout = holdout.unwrap_or_else(|| default_holdout(pool.num_patterns(), k));
     let split = Split::new(pool.num_patterns(), holdout, subset_seed)?;
     let train = split.train(&pool, k)?;
     let heldout = split.heldout(&pool);
@@ -154,7 +155,7 @@ pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<
     let training = training_set(
         &request.data,
         request.k,
-        request.holdout,
+        Some(request.holdout),
         request.subset_seed,
     )?;
     timings.insert("load_s".into(), clock.elapsed().as_secs_f64());

@@ -37,7 +37,7 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
     let k = args.k.unwrap_or(pool.num_patterns());
     model.check_data(&path, pool.dim(), pool.image_shape, "--data")?;
     let holdout = args.holdout.min(pool.num_patterns().saturating_sub(k));
-    let set = training_set(&spec, k, holdout, args.subset_seed)?;
+    let set = training_set(&spec, k, Some(holdout), args.subset_seed)?;
     let train = set.train.points.view();
     let d = train.ncols();
     let eigenvalues = match args.eigenvalues {

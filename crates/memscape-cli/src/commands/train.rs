@@ -9,7 +9,12 @@ use crate::flags::TrainCmdArgs;
 
 pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let data = DataSpec::parse(&args.data.data)?;
-    let set = training_set(&data, args.k, args.data.holdout, args.data.subset_seed)?;
+    let set = training_set(
+        &data,
+        args.k,
+        Some(args.data.holdout),
+        args.data.subset_seed,
+    )?;
     let config = memscape_train::TrainConfig {
         image_shape: set.train.image_shape,
         ..args

@@ -60,6 +60,32 @@ pub struct SupportCalibration {
     pub median_heldout_distance: f64,
 }
 
+/// Refuses a held-out set given beside a training set when it shares points with it, naming
+/// how many: held-out points that are training points would calibrate the support gate, and
+/// any chance level, on the training set itself. For sets a user brings (a pool split by index
+/// keeps its own duplicates, which are distinct data).
+pub fn require_held_out(train: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<()> {
+    let bits = |r: ndarray::ArrayView1<f64>| r.iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
+    let training: std::collections::HashSet<Vec<u64>> =
+        train.rows().into_iter().map(bits).collect();
+    let shared = heldout
+        .rows()
+        .into_iter()
+        .filter(|r| training.contains(&bits(*r)))
+        .count();
+    if shared > 0 {
+        return Err(Error::invalid(
+            "heldout",
+            "points outside the training set (held-out data must be held out)",
+            format!(
+                "{shared} of its {} points are training points",
+                heldout.nrows()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl SupportGate {
     /// Calibrates the gate on `heldout` (rows of the data distribution, none of them in
     /// `train`) at quantile `quantile`.
@@ -234,6 +260,30 @@ mod tests {
         let c = gate.calibration;
         assert!(c.threshold_ci[0] <= c.threshold && c.threshold <= c.threshold_ci[1]);
         assert!(c.median_heldout_distance < c.threshold);
+    }
+
+    /// Held-out points that are training points are refused, with how many; distinct ones
+    /// pass.
+    #[test]
+    fn heldout_points_in_the_training_set_are_refused() {
+        let train = synthetic::circle(50, 1.0, 1);
+        let mut heldout = synthetic::circle(100, 1.0, 2);
+        for i in 0..3 {
+            heldout.row_mut(10 * i).assign(&train.row(i));
+        }
+        let e = require_held_out(train.view(), heldout.view())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("heldout must be points outside the training set"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("got 3 of its 100 points are training points"),
+            "{e}"
+        );
+        let fresh = synthetic::circle(100, 1.0, 2);
+        require_held_out(train.view(), fresh.view()).unwrap();
     }
 
     /// The leave-one-out distance never counts a held-out point as its own neighbour: with
