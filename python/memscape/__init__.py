@@ -74,6 +74,10 @@ Model = Literal["exact", "mlp", "unet"]
 Network = Literal["mlp", "unet"]
 SettleMethod = Literal["auto", "unit", "flow"]
 
+#: Rows per denoiser call, in every call that evaluates a denoiser (``batch_size``): chunks of
+#: a larger call go to the model one after another, which changes no result.
+BATCH_SIZE = 1024
+
 #: ``memscape map``'s default K list: log-spaced from 2 to 1000.
 DEFAULT_KS = (2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000)
 
@@ -87,6 +91,13 @@ def _matrix(x: Any, name: str) -> np.ndarray:
     if a.ndim != 2:
         raise ValueError(f"{name} must be an (n, d) array of numbers, got an array of shape {a.shape}")
     return a
+
+
+def _warn(message: str) -> None:
+    """A RuntimeWarning pointing at the caller of the public function."""
+    import warnings
+
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _vector(x: Any, name: str) -> np.ndarray:
@@ -173,7 +184,7 @@ def sample(
     eta: float = 0.0,
     process: Process = "ve",
     spacing: Spacing = "karras",
-    batch_size: int = 1024,
+    batch_size: int = BATCH_SIZE,
     final_denoise: bool = True,
 ) -> np.ndarray:
     """Draws ``n`` samples (n × d) with the reverse-time sampler, as ``memscape sample``.
@@ -218,6 +229,8 @@ class Settled:
     converged: np.ndarray
     iterations: int
     evaluations: np.ndarray
+    #: Points neither converged nor neutral.
+    unconverged: int = 0
 
 
 def settle(
@@ -230,6 +243,7 @@ def settle(
     max_iterations: Optional[int] = None,
     margin: Optional[float] = None,
     max_step: Optional[float] = None,
+    batch_size: int = BATCH_SIZE,
 ) -> Settled:
     """Carries each row of ``x`` to the attractor it sits in.
 
@@ -247,7 +261,11 @@ def settle(
     ``margin`` (default 0.01; 1e-6 for the exact model's flow; 0 for the unit step, which then
     never stops a point as neutral) and it drifts slower than 0.1 sigma. ``max_iterations``
     bounds the steps per point (default 200 for the flow, 500 for the unit step),
-    ``max_step`` the length of a flow step (default 0.25 × the RMS norm of ``x``)."""
+    ``max_step`` the length of a flow step (default 0.25 × the RMS norm of ``x``). The denoiser
+    sees at most ``batch_size`` rows per call.
+
+    Points that end unconverged or non-finite are counted in ``unconverged``, and a
+    ``RuntimeWarning`` says how many (an under-trained network may leave most of them)."""
     points, status, iterations, evaluations = _memscape.settle(
         denoiser,
         _matrix(x, "x"),
@@ -257,9 +275,16 @@ def settle(
         method=method,
         margin=margin,
         max_step=max_step,
+        batch_size=batch_size,
     )
     converged = np.array([s in ("converged", "neutral") for s in status], dtype=bool)
-    return Settled(points, list(status), converged, iterations, np.array(evaluations, dtype=np.int64))
+    unconverged = int((~converged).sum())
+    if unconverged:
+        _warn(
+            f"settle: {unconverged} of {len(status)} points did not converge in {iterations} steps "
+            "(see Settled.status; raise max_iterations, or the network is not yet a denoiser there)"
+        )
+    return Settled(points, list(status), converged, iterations, np.array(evaluations, dtype=np.int64), unconverged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,6 +391,7 @@ def fixed_points(
     float32: Optional[bool] = None,
     eigenvalues: Optional[int] = None,
     seed: int = 0,
+    batch_size: int = BATCH_SIZE,
 ) -> FixedPoints:
     """Fixed points of ``x ↦ D(x, sigma)`` by matrix-free Newton–Krylov (GMRES on
     finite-difference Jacobian products) from every row of ``starts``, merged, each analysed for
@@ -374,12 +400,26 @@ def fixed_points(
     Tolerances scale with ``scale`` (default: the exact model's data RMS norm, or the RMS norm
     of ``starts`` for a callable) and with the arithmetic: ``float32`` (default: True for a
     callable, as most networks compute in float32; the exact model's own precision otherwise)
-    loosens them to what float32 can resolve. Start from settled samples (:func:`settle`)."""
+    loosens them to what float32 can resolve. Start from settled samples (:func:`settle`). The
+    denoiser sees at most ``batch_size`` rows per call. Starts from which Newton did not
+    converge are listed in ``unconverged``, and a ``RuntimeWarning`` says how many."""
     s = json.loads(
         _memscape.fixed_points(
-            denoiser, _matrix(starts, "starts"), sigma, scale=scale, float32=float32, eigenvalues=eigenvalues, seed=seed
+            denoiser,
+            _matrix(starts, "starts"),
+            sigma,
+            scale=scale,
+            float32=float32,
+            eigenvalues=eigenvalues,
+            seed=seed,
+            batch_size=batch_size,
         )
     )
+    if s["unconverged"]:
+        _warn(
+            f"fixed_points: Newton did not converge from {len(s['unconverged'])} of {len(s['assignment'])} "
+            "starts (see FixedPoints.unconverged)"
+        )
     points = [
         FixedPoint(
             np.array(p["x"], dtype=np.float64),
@@ -402,11 +442,19 @@ def stability(
     float32: Optional[bool] = None,
     eigenvalues: Optional[int] = None,
     seed: int = 0,
+    batch_size: int = BATCH_SIZE,
 ) -> Stability:
     """The rightmost ``eigenvalues`` (default min(10, d)) of the Jacobian of ``D(·, sigma)`` at
     the point ``x`` (d,), matrix-free (see :func:`fixed_points` for ``scale`` and ``float32``)."""
     s = _memscape.stability(
-        denoiser, _vector(x, "x"), sigma, scale=scale, float32=float32, eigenvalues=eigenvalues, seed=seed
+        denoiser,
+        _vector(x, "x"),
+        sigma,
+        scale=scale,
+        float32=float32,
+        eigenvalues=eigenvalues,
+        seed=seed,
+        batch_size=batch_size,
     )
     return Stability._of(json.loads(s))
 
@@ -595,7 +643,7 @@ def map(  # noqa: A001 - the study is called map, as the command
     eta: float = 0.0,
     process: Process = "ve",
     spacing: Spacing = "karras",
-    batch_size: int = 1024,
+    batch_size: int = BATCH_SIZE,
     delta_m: Union[str, float] = "auto",
     delta_s: Union[str, float] = "auto",
     resamples: int = 200,
@@ -693,7 +741,7 @@ def dynamics(
     eta: float = 0.0,
     process: Process = "ve",
     spacing: Spacing = "karras",
-    batch_size: int = 1024,
+    batch_size: int = BATCH_SIZE,
     fmem_level: float = 0.1,
     gen_level: float = 0.1,
     resamples: int = 200,

@@ -101,6 +101,7 @@ def settle(
     method: Literal["auto", "unit", "flow"],
     margin: Optional[float],
     max_step: Optional[float],
+    batch_size: int,
 ) -> Tuple[Array, List[str], int, List[int]]: ...
 def fixed_points(
     denoiser: Model,
@@ -111,6 +112,7 @@ def fixed_points(
     float32: Optional[bool],
     eigenvalues: Optional[int],
     seed: int,
+    batch_size: int,
 ) -> str:
     """The FixedPointSet as JSON."""
 def stability(
@@ -122,6 +124,7 @@ def stability(
     float32: Optional[bool],
     eigenvalues: Optional[int],
     seed: int,
+    batch_size: int,
 ) -> str:
     """The Stability as JSON."""
 def classify(

@@ -602,6 +602,37 @@ impl Denoiser for Model {
     }
 }
 
+/// A denoiser called on at most `rows` rows at a time: a larger call is cut into chunks (a GPU
+/// model's memory) and put back together. Rows are denoised independently, so no result
+/// changes.
+struct Batched<'a> {
+    model: &'a Model,
+    rows: usize,
+}
+
+impl Batched<'_> {
+    fn of(model: &Model, batch_size: i64) -> PyResult<Batched<'_>> {
+        Ok(Batched {
+            model,
+            rows: count("batch_size", batch_size, 1)?,
+        })
+    }
+}
+
+impl Denoiser for Batched<'_> {
+    fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        if x.nrows() <= self.rows {
+            return self.model.denoise(x, sigma);
+        }
+        let parts: Vec<Array2<f64>> = x
+            .axis_chunks_iter(Axis(0), self.rows)
+            .map(|chunk| self.model.denoise(chunk, sigma))
+            .collect();
+        let views: Vec<ArrayView2<f64>> = parts.iter().map(|p| p.view()).collect();
+        ndarray::concatenate(Axis(0), &views).expect("chunks of one width")
+    }
+}
+
 impl Model {
     fn of(denoiser: &Bound<'_, PyAny>) -> PyResult<Self> {
         if let Ok(e) = denoiser.cast::<ExactDenoiser>() {
@@ -741,7 +772,7 @@ fn sample<'py>(
 /// otherwise. Returns the end points, each one's status, the most steps any took and the
 /// denoiser rows each spent.
 #[pyfunction]
-#[pyo3(signature = (denoiser, x, sigma, *, tolerance, max_iterations, method, margin, max_step))]
+#[pyo3(signature = (denoiser, x, sigma, *, tolerance, max_iterations, method, margin, max_step, batch_size))]
 #[allow(clippy::too_many_arguments)]
 fn settle<'py>(
     py: Python<'py>,
@@ -753,8 +784,10 @@ fn settle<'py>(
     method: &str,
     margin: Option<f64>,
     max_step: Option<f64>,
+    batch_size: i64,
 ) -> PyResult<(Matrix<'py>, Vec<&'static str>, usize, Vec<usize>)> {
     let model = Model::of(denoiser)?;
+    let batched = Batched::of(&model, batch_size)?;
     let x = matrix(&x, "x", model.own_dim())?;
     let sigma = sigma_of(sigma)?;
     let scale = model.scale(x);
@@ -789,7 +822,7 @@ fn settle<'py>(
         config.max_step = m;
     }
     config.validate().or_raise()?;
-    let settled = interruptible(py, || settle_points(&model, x, sigma, &config))?;
+    let settled = interruptible(py, || settle_points(&batched, x, sigma, &config))?;
     model.check()?;
     let status = settled
         .status
@@ -842,7 +875,7 @@ fn fixed_config(
 /// Newton–Krylov from every row of `starts`, merged, each point's stability analysed; the
 /// `FixedPointSet` as JSON.
 #[pyfunction]
-#[pyo3(signature = (denoiser, starts, sigma, *, scale, float32, eigenvalues, seed))]
+#[pyo3(signature = (denoiser, starts, sigma, *, scale, float32, eigenvalues, seed, batch_size))]
 #[allow(clippy::too_many_arguments)]
 fn fixed_points(
     py: Python<'_>,
@@ -853,8 +886,10 @@ fn fixed_points(
     float32: Option<bool>,
     eigenvalues: Option<i64>,
     seed: i64,
+    batch_size: i64,
 ) -> PyResult<String> {
     let model = Model::of(denoiser)?;
+    let batched = Batched::of(&model, batch_size)?;
     let starts = matrix(&starts, "starts", model.own_dim())?;
     if starts.nrows() == 0 {
         return Err(invalid("starts", "at least one row", "an empty array"));
@@ -862,14 +897,14 @@ fn fixed_points(
     let sigma = sigma_of(sigma)?;
     let config = fixed_config(&model, starts, scale, float32, eigenvalues, seed)?;
     let set =
-        interruptible(py, || fixed::fixed_points(&model, sigma, starts, &config))?.or_raise()?;
+        interruptible(py, || fixed::fixed_points(&batched, sigma, starts, &config))?.or_raise()?;
     model.check()?;
     Ok(json(&set))
 }
 
 /// The rightmost eigenvalues of the denoiser's Jacobian at one point; `Stability` as JSON.
 #[pyfunction]
-#[pyo3(signature = (denoiser, x, sigma, *, scale, float32, eigenvalues, seed))]
+#[pyo3(signature = (denoiser, x, sigma, *, scale, float32, eigenvalues, seed, batch_size))]
 #[allow(clippy::too_many_arguments)]
 fn stability(
     py: Python<'_>,
@@ -880,8 +915,10 @@ fn stability(
     float32: Option<bool>,
     eigenvalues: Option<i64>,
     seed: i64,
+    batch_size: i64,
 ) -> PyResult<String> {
     let model = Model::of(denoiser)?;
+    let batched = Batched::of(&model, batch_size)?;
     let x = point(&x, "x", model.own_dim())?;
     let sigma = sigma_of(sigma)?;
     let config = fixed_config(
@@ -893,7 +930,7 @@ fn stability(
         seed,
     )?;
     let s = interruptible(py, || {
-        fixed::stability(&model, sigma, x, &config, config.seed)
+        fixed::stability(&batched, sigma, x, &config, config.seed)
     })?;
     model.check()?;
     Ok(json(&s))

@@ -305,3 +305,40 @@ def test_training_sets_keep_held_out_points_out_and_classify_refuses_shared_ones
     samples = ms.sample(ms.ExactDenoiser(train), 50, steps=10, seed=0)
     with pytest.raises(ValueError, match="heldout must be points outside the training set.*got 3 of its 1003 points"):
         ms.classify(train, samples, heldout=np.vstack([train[:3], heldout]))
+
+
+def test_every_denoiser_call_is_batched_and_unconverged_points_are_said():
+    """settle, fixed_points and stability call a denoiser on at most batch_size rows, with the
+    same results as one call; points left unconverged are counted and warned about."""
+    import warnings
+
+    train, _ = ms.training_set("circle", 9)
+    exact = ms.ExactDenoiser(train)
+    largest = [0]
+
+    def counting(x, sigma):
+        largest[0] = max(largest[0], len(x))
+        return exact.denoise(x, sigma)
+
+    x = ms.sample(exact, 300, steps=20, seed=0, sigma_min=0.05)
+    whole = ms.settle(counting, x, 0.05, method="unit")
+    assert largest[0] == 300
+    largest[0] = 0
+    cut = ms.settle(counting, x, 0.05, method="unit", batch_size=64)
+    assert largest[0] == 64
+    assert np.array_equal(whole.points, cut.points) and whole.status == cut.status
+    largest[0] = 0
+    ms.fixed_points(counting, whole.points[:40], 0.05, batch_size=16)
+    assert 0 < largest[0] <= 16
+    largest[0] = 0
+    ms.stability(counting, whole.points[0], 0.05, batch_size=4)
+    assert 0 < largest[0] <= 4
+    with pytest.raises(ValueError, match="batch_size must be"):
+        ms.settle(counting, x, 0.05, batch_size=0)
+    # two unit steps cannot settle noisy samples: said, and counted
+    with pytest.warns(RuntimeWarning, match=r"settle: \d+ of 300 points did not converge"):
+        few = ms.settle(exact, x + 0.3, 0.05, method="unit", max_iterations=2)
+    assert few.unconverged == int((~few.converged).sum()) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ms.settle(exact, x, 0.05).unconverged == 0
