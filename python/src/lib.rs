@@ -522,17 +522,19 @@ struct Callable {
 }
 
 impl Callable {
+    /// Calls the function and checks what it returns: an array of the input's shape (its own
+    /// shape quoted otherwise), every value finite (the first row that is not, named).
     fn call(&self, py: Python<'_>, x: ArrayView2<f64>, sigma: f64) -> PyResult<Array2<f64>> {
         let out = self.function.call1(py, (x.to_pyarray(py), sigma))?;
         let out = out.bind(py);
-        let array: PyReadonlyArray2<'_, f64> = match out.extract() {
+        let array: numpy::PyReadonlyArrayDyn<'_, f64> = match out.extract() {
             Ok(a) => a,
             Err(_) => {
                 let not_an_array = |_| {
                     let kind = out.get_type().name().map_or("?".into(), |n| n.to_string());
                     invalid(
                         "denoiser output",
-                        "a 2-D array of floats",
+                        "an array of floats (a torch tensor on the CPU, a NumPy array, a list)",
                         format!("{kind} object"),
                     )
                 };
@@ -551,7 +553,27 @@ impl Callable {
                 format!("shape {:?}", array.shape()),
             ));
         }
-        Ok(array.as_array().to_owned())
+        let values = array
+            .as_array()
+            .into_dimensionality::<ndarray::Ix2>()
+            .expect("two axes, as checked")
+            .to_owned();
+        if let Some((row, v)) = values
+            .rows()
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, r)| r.iter().find(|v| !v.is_finite()).map(|&v| (i, v)))
+        {
+            return Err(invalid(
+                "denoiser output",
+                "finite (no NaN or infinity)",
+                format!(
+                    "{v} in row {row} at sigma {}",
+                    memscape::error::number(sigma)
+                ),
+            ));
+        }
+        Ok(values)
     }
 
     /// Raises the first exception the callable raised, if any.

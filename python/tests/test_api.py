@@ -137,7 +137,7 @@ BAD = [
     (lambda d: ms.sample(lambda x, s: x[:, :1], 4, dim=2, sigma_max=1.0, sigma_min=0.1), ValueError,
      "denoiser output must be an array of the input's shape [4, 2], got shape [4, 1]"),
     (lambda d: ms.sample(lambda x, s: "no", 4, dim=2, sigma_max=1.0, sigma_min=0.1), ValueError,
-     "denoiser output must be a 2-D array of floats"),
+     "denoiser output must be an array of floats (a torch tensor on the CPU, a NumPy array, a list), got str object"),
     (lambda d: ms.sample(42, 10), TypeError, "denoiser must be an ExactDenoiser, a ScoreNetwork or a callable"),
     (lambda d: ms.sample(d, 10, dim=3), ValueError, "dim must be the denoiser's dimension 2 (or None), got 3"),
     (lambda d: ms.train_network(d.patterns, steps=0), ValueError, "steps must be an integer ≥ 1, got 0"),
@@ -342,3 +342,14 @@ def test_every_denoiser_call_is_batched_and_unconverged_points_are_said():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ms.settle(exact, x, 0.05).unconverged == 0
+
+
+@pytest.mark.parametrize("output, message", [
+    (lambda x, s: x[:, 0], r"denoiser output must be an array of the input's shape \[\d+, 2\], got shape \[\d+\]"),
+    (lambda x, s: np.where(np.arange(len(x))[:, None] == 3, np.nan, x),
+     r"denoiser output must be finite \(no NaN or infinity\), got NaN in row 3 at sigma 0.1"),
+])
+def test_a_callables_output_is_checked_for_shape_and_finiteness(output, message):
+    x = ms.dataset("circle:n=200").points[:20]
+    with pytest.raises(ValueError, match=message):
+        ms.settle(output, x, 0.1, method="unit")
