@@ -82,15 +82,47 @@ BATCH_SIZE = 1024
 DEFAULT_KS = (2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000)
 
 
-def _matrix(x: Any, name: str) -> np.ndarray:
-    """``x`` as a C-contiguous float64 (n, d) array (no copy when it already is one)."""
+def _array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a NumPy array of real numbers: a torch tensor (on any device) is copied to the
+    CPU; lists and NumPy arrays of any real dtype are read as they are."""
+    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):
+        x = x.detach().cpu().numpy()
     try:
-        a = np.ascontiguousarray(x, dtype=np.float64)
+        a = np.asarray(x)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be an (n, d) array of numbers, got {type(x).__name__}: {e}") from None
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be an (n, d) array of numbers, got an array of shape {a.shape}")
+        raise ValueError(f"{name} must be an array of real numbers, got {type(x).__name__}: {e}") from None
+    if a.dtype.kind not in "fiu":
+        raise ValueError(
+            f"{name} must be an array of real numbers, got an array of dtype {a.dtype} and shape {a.shape}"
+        )
     return a
+
+
+def _matrix(x: Any, name: str) -> np.ndarray:
+    """``x`` as a C-contiguous float64 (n, d) array, the package's one rule for points: any
+    array-like of real numbers (NumPy of any real dtype, nested lists, a torch tensor on any
+    device); an image stack N×H×W or N×C×H×W is flattened to N rows. No copy when ``x`` is
+    already such an array."""
+    a = _array(x, name)
+    if a.ndim in (3, 4):
+        a = a.reshape(a.shape[0], -1)
+    if a.ndim != 2:
+        raise ValueError(
+            f"{name} must be an (n, d) array of numbers (or an image stack N×H×W or N×C×H×W), "
+            f"got an array of shape {a.shape} and dtype {a.dtype}"
+        )
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _spec(data: Any, name: str = "data") -> str:
+    """A dataset spec: a string (``circle``, ``mnist:DIR``, a ``.npy`` path) or a path."""
+    if isinstance(data, (str, os.PathLike)):
+        return os.fspath(data)
+    shape = f" of shape {data.shape}" if hasattr(data, "shape") else ""
+    raise TypeError(
+        f'{name} must be a dataset spec such as "circle", "gmm:d=4,n=300", "mnist:DIR" or a '
+        f".npy/.npz/.csv path (save your own points with numpy.save), got {type(data).__name__}{shape}"
+    )
 
 
 def _warn(message: str) -> None:
@@ -101,10 +133,13 @@ def _warn(message: str) -> None:
 
 
 def _vector(x: Any, name: str) -> np.ndarray:
-    a = np.ascontiguousarray(x, dtype=np.float64)
+    """One point, (d,), by the rule of :func:`_matrix`."""
+    a = _array(x, name)
     if a.ndim != 1:
-        raise ValueError(f"{name} must be a point, a 1-D array, got an array of shape {a.shape}")
-    return a
+        raise ValueError(
+            f"{name} must be a point, a 1-D array, got an array of shape {a.shape} and dtype {a.dtype}"
+        )
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def _threshold(value: Union[str, float], name: str) -> Optional[float]:
@@ -133,7 +168,7 @@ def dataset(spec: str) -> Dataset:
     """Loads a dataset by spec, as ``--data`` takes it: ``circle``, ``circle:n=64``,
     ``gmm:d=4,n=300``, ``mnist:PATH,downscale=2``, ``digits:PATH``, a ``.npy``/``.npz``/``.csv``
     file, ..."""
-    points, labels, shape = _memscape.load_dataset(spec)
+    points, labels, shape = _memscape.load_dataset(_spec(spec, "spec"))
     return Dataset(points, labels, shape)
 
 
@@ -145,7 +180,7 @@ def training_set(
     the last ``holdout`` points kept aside, never in any training set of that permutation.
     ``holdout`` defaults to ``map``'s: min(1000, the points left after K), or none when fewer
     than 20 are left; 0 keeps none. Returns ``(train, heldout)``."""
-    return _memscape.training_set(spec, k, holdout, subset_seed)
+    return _memscape.training_set(_spec(spec, "spec"), k, holdout, subset_seed)
 
 
 def train_network(
@@ -658,7 +693,7 @@ def map(  # noqa: A001 - the study is called map, as the command
     sampled, the samples settled at ``sigma_min`` (default 0.02 × the data's RMS norm) and
     classified; capacities with bootstrap intervals. Nothing is written to disk."""
     r = _memscape.map(
-        data,
+        _spec(data),
         list(ks),
         model=model,
         subset_seed=subset_seed,
@@ -759,7 +794,7 @@ def dynamics(
     1 + ``gen_level`` of its minimum."""
     r = json.loads(
         _memscape.dynamics(
-            data,
+            _spec(data),
             list(ks),
             model=model,
             seeds=seeds,

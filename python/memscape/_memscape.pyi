@@ -10,6 +10,9 @@ import numpy.typing as npt
 __version__: str
 
 Array = npt.NDArray[np.float64]
+#: Points as the package reads them: NumPy arrays of any real dtype, nested lists, torch tensors
+#: on any device, image stacks N×H×W or N×C×H×W.
+ArrayLike = Any
 Denoise = Callable[[Array, float], Any]
 
 class ExactDenoiser:
@@ -21,17 +24,17 @@ class ExactDenoiser:
     in (0, 1): the largest total weight skipped."""
 
     def __init__(
-        self, patterns: Array, precision: Literal["f64", "f32"] = "f64", pruning: Union[Literal["auto"], float, None] = None
+        self, patterns: ArrayLike, precision: Literal["f64", "f32"] = "f64", pruning: Union[Literal["auto"], float, None] = None
     ) -> None: ...
-    def denoise(self, x: Array, sigma: float) -> Array:
+    def denoise(self, x: ArrayLike, sigma: float) -> Array:
         """D(x, sigma) for every row of x (n × d)."""
-    def __call__(self, x: Array, sigma: float) -> Array: ...
-    def score(self, x: Array, sigma: float) -> Array:
+    def __call__(self, x: ArrayLike, sigma: float) -> Array: ...
+    def score(self, x: ArrayLike, sigma: float) -> Array:
         """∇ log p_sigma(x) = (D(x, sigma) − x)/sigma² (Tweedie)."""
-    def energy(self, x: Array, sigma: float) -> Array:
+    def energy(self, x: ArrayLike, sigma: float) -> Array:
         """E(x; beta) = −(1/beta) log Σ_μ exp(−beta |x − ξ_μ|²/2) of each row at beta = 1/sigma²,
         whose gradient is x − D(x, sigma)."""
-    def hessian(self, x: Array, sigma: float) -> Array:
+    def hessian(self, x: ArrayLike, sigma: float) -> Array:
         """The energy's Hessian I − beta Cov_w(ξ) at one point x (d,)."""
     @property
     def patterns(self) -> Array: ...
@@ -54,8 +57,8 @@ class ScoreNetwork:
         """Reads a `.safetensors` checkpoint of `memscape train`, `map` or `dynamics`."""
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Writes the checkpoint atomically."""
-    def denoise(self, x: Array, sigma: float) -> Array: ...
-    def __call__(self, x: Array, sigma: float) -> Array: ...
+    def denoise(self, x: ArrayLike, sigma: float) -> Array: ...
+    def __call__(self, x: ArrayLike, sigma: float) -> Array: ...
     @property
     def architecture(self) -> Literal["mlp", "unet"]: ...
     @property

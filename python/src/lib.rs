@@ -75,6 +75,26 @@ fn seed_of(value: i64) -> PyResult<u64> {
 }
 
 /// A matrix argument, checked finite, with `columns` columns when given.
+/// `x` read as the package reads points (`memscape._matrix`, its one input rule: any
+/// array-like of numbers, a torch tensor on any device, an image stack flattened to rows), as
+/// a float64 (n, d) array; errors name `what`.
+fn as_points<'py>(x: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, f64>> {
+    x.py()
+        .import("memscape")?
+        .getattr("_matrix")?
+        .call1((x, what))?
+        .extract()
+}
+
+/// One point as the package reads it (`memscape._vector`).
+fn as_point<'py>(x: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray1<'py, f64>> {
+    x.py()
+        .import("memscape")?
+        .getattr("_vector")?
+        .call1((x, what))?
+        .extract()
+}
+
 fn matrix<'a>(
     a: &'a PyReadonlyArray2<'_, f64>,
     what: &str,
@@ -159,10 +179,11 @@ impl ExactDenoiser {
     #[new]
     #[pyo3(signature = (patterns, precision = "f64", pruning = None))]
     fn new(
-        patterns: PyReadonlyArray2<'_, f64>,
+        patterns: &Bound<'_, PyAny>,
         precision: &str,
         pruning: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let patterns = as_points(patterns, "patterns")?;
         let points = matrix(&patterns, "patterns", None)?;
         let pruning = match pruning {
             None => Pruning::Auto,
@@ -215,9 +236,10 @@ impl ExactDenoiser {
     fn denoise<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
+        x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = as_points(x, "x")?;
         let (x, sigma) = self.checked(&x, sigma)?;
         Ok(py.detach(|| self.exact.denoise(x, sigma)).into_pyarray(py))
     }
@@ -225,7 +247,7 @@ impl ExactDenoiser {
     fn __call__<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
+        x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         self.denoise(py, x, sigma)
@@ -235,9 +257,10 @@ impl ExactDenoiser {
     fn score<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
+        x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = as_points(x, "x")?;
         let (x, sigma) = self.checked(&x, sigma)?;
         let s = py.detach(|| memscape::denoiser::score(&self.exact, x, sigma));
         Ok(s.into_pyarray(py))
@@ -249,9 +272,10 @@ impl ExactDenoiser {
     fn energy<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
+        x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let x = as_points(x, "x")?;
         let (x, sigma) = self.checked(&x, sigma)?;
         let landscape = Landscape::new(self.patterns.view(), 1.0 / (sigma * sigma)).or_raise()?;
         let e: Array1<f64> = py.detach(|| {
@@ -266,9 +290,10 @@ impl ExactDenoiser {
     fn hessian<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray1<'py, f64>,
+        x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = as_point(x, "x")?;
         let x = point(&x, "x", Some(self.patterns.ncols()))?;
         let sigma = sigma_of(sigma)?;
         let landscape = Landscape::new(self.patterns.view(), 1.0 / (sigma * sigma)).or_raise()?;
@@ -345,9 +370,10 @@ impl ScoreNetwork {
     fn denoise<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
+        x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Matrix<'py>> {
+        let x = as_points(x, "x")?;
         let x = matrix(&x, "x", Some(self.model.network.dim()))?;
         let sigma = sigma_of(sigma)?;
         Ok(py.detach(|| self.model.denoise(x, sigma)).into_pyarray(py))
@@ -356,7 +382,7 @@ impl ScoreNetwork {
     fn __call__<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
+        x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Matrix<'py>> {
         self.denoise(py, x, sigma)

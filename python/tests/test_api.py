@@ -353,3 +353,55 @@ def test_a_callables_output_is_checked_for_shape_and_finiteness(output, message)
     x = ms.dataset("circle:n=200").points[:20]
     with pytest.raises(ValueError, match=message):
         ms.settle(output, x, 0.1, method="unit")
+
+
+# Every function that takes points reads them by one rule: the same input is accepted, or
+# refused with the same kind of message, by each of them.
+_TRAIN = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0], [0.7, 0.7], [-0.7, 0.7]])
+_INPUTS = {
+    "float32": (lambda: _TRAIN.astype(np.float32), None),
+    "list": (lambda: _TRAIN.tolist(), None),
+    "int": (lambda: np.rint(_TRAIN).astype(np.int64), None),
+    "image stack (6, 1, 2)": (lambda: _TRAIN.reshape(6, 1, 2), None),
+    "wrong width": (lambda: np.ones((6, 3)), r"must be an \(n, 2\) array|dimension"),
+    "one point": (lambda: np.ones(2), r"must be an \(n, d\) array of numbers .* got an array of shape \(2,\) and dtype float64"),
+    "NaN": (lambda: np.where(_TRAIN == 1.0, np.nan, _TRAIN), r"is NaN"),
+    "complex": (lambda: _TRAIN.astype(complex), r"must be an array of real numbers, got an array of dtype complex128"),
+}
+_EXACT = ms.ExactDenoiser(_TRAIN)
+_TAKERS = {
+    "ExactDenoiser": lambda x: ms.ExactDenoiser(x),
+    "ExactDenoiser.denoise": lambda x: _EXACT.denoise(x, 0.1),
+    "ExactDenoiser.energy": lambda x: _EXACT.energy(x, 0.1),
+    "classify(samples)": lambda x: ms.classify(_TRAIN, x),
+    "settle": lambda x: ms.settle(_EXACT, x, 0.1),
+    "fixed_points": lambda x: ms.fixed_points(_EXACT, x, 0.1, eigenvalues=0),
+}
+
+
+@pytest.mark.parametrize("taker", list(_TAKERS))
+@pytest.mark.parametrize("kind", list(_INPUTS))
+def test_every_function_reads_points_by_one_rule(taker, kind):
+    make, refusal = _INPUTS[kind]
+    x = make()
+    if kind == "wrong width" and taker == "ExactDenoiser":
+        refusal = None  # a denoiser of 3-D patterns is fine
+    if refusal is None:
+        _TAKERS[taker](x)
+    else:
+        with pytest.raises(ValueError, match=refusal):
+            _TAKERS[taker](x)
+
+
+def test_a_torch_tensor_is_read_as_its_values():
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(_TRAIN, dtype=torch.float32)
+    assert np.array_equal(ms.ExactDenoiser(t).patterns, _TRAIN.astype(np.float32).astype(np.float64))
+    assert np.array_equal(_EXACT.denoise(t, 0.1), _EXACT.denoise(_TRAIN.astype(np.float32), 0.1))
+
+
+def test_studies_name_their_data_argument():
+    with pytest.raises(TypeError, match=r'data must be a dataset spec such as "circle".*got ndarray of shape \(6, 2\)'):
+        ms.map(_TRAIN)
+    with pytest.raises(TypeError, match="spec must be a dataset spec"):
+        ms.training_set(_TRAIN, 2)
