@@ -196,9 +196,13 @@ def train_network(
     ``steps`` Adam steps; any other ``TrainConfig`` field as a keyword (``width``, ``depth``,
     ``batch_size``, ``lr``, ``dropout``, ``weight_decay``, ``ema``, ``seed``, ...). The result is a
     built-in denoiser: pass it to :func:`sample`, :func:`settle`, :func:`fixed_points`;
-    ``save``/``ScoreNetwork.load`` read and write the command line's checkpoints."""
+    ``save``/``ScoreNetwork.load`` read and write the command line's checkpoints. An image stack
+    N×H×W or N×C×H×W gives ``image_shape`` (H, W) itself."""
+    a = _array(points, "points")
+    if image_shape is None and a.ndim in (3, 4):
+        image_shape = (int(a.shape[-2]), int(a.shape[-1]))
     return _memscape.train_network(
-        _matrix(points, "points"), model=model, steps=steps, image_shape=image_shape, config=json.dumps(config)
+        _matrix(a, "points"), model=model, steps=steps, image_shape=image_shape, config=json.dumps(config)
     )
 
 

@@ -405,3 +405,14 @@ def test_studies_name_their_data_argument():
         ms.map(_TRAIN)
     with pytest.raises(TypeError, match="spec must be a dataset spec"):
         ms.training_set(_TRAIN, 2)
+
+
+def test_an_image_stack_keeps_its_image_shape():
+    """train_network reads (H, W) from an N×H×W or N×C×H×W stack: a U-Net trains on it without
+    image_shape, and denoises the same stack (flattened rows come back)."""
+    images = np.random.default_rng(0).uniform(-1, 1, (6, 8, 8))
+    tiny = dict(model="unet", steps=2, unet_base=8, unet_mults=[1, 2], unet_groups=4, batch_size=4)
+    for stack in [images, images[:, None]]:
+        net = ms.train_network(stack, **tiny)
+        assert net.architecture == "unet"
+        assert net.denoise(stack[:2], 0.5).shape == (2, 64)
