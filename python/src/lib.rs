@@ -75,24 +75,15 @@ fn seed_of(value: i64) -> PyResult<u64> {
 }
 
 /// A matrix argument, checked finite, with `columns` columns when given.
-/// `x` read as the package reads points (`memscape._matrix`, its one input rule: any
-/// array-like of numbers, a torch tensor on any device, an image stack flattened to rows), as
-/// a float64 (n, d) array; errors name `what`.
-fn as_points<'py>(x: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, f64>> {
-    x.py()
-        .import("memscape")?
-        .getattr("_matrix")?
-        .call1((x, what))?
-        .extract()
+/// `x` read by the package's one input rule for points, `memscape.<reader>` (`_matrix`: any
+/// array-like of numbers, a torch tensor on any device, an image stack flattened to rows, as a
+/// float64 (n, d) array; `_vector`: one point), before extracting; errors name `what`.
+fn read_by<'py>(reader: &str, x: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyAny>> {
+    x.py().import("memscape")?.getattr(reader)?.call1((x, what))
 }
 
-/// One point as the package reads it (`memscape._vector`).
-fn as_point<'py>(x: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray1<'py, f64>> {
-    x.py()
-        .import("memscape")?
-        .getattr("_vector")?
-        .call1((x, what))?
-        .extract()
+fn as_points<'py>(x: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, f64>> {
+    read_by("_matrix", x, what)?.extract()
 }
 
 fn matrix<'a>(
@@ -293,7 +284,7 @@ impl ExactDenoiser {
         x: &Bound<'py, PyAny>,
         sigma: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = as_point(x, "x")?;
+        let x: PyReadonlyArray1<'_, f64> = read_by("_vector", x, "x")?.extract()?;
         let x = point(&x, "x", Some(self.patterns.ncols()))?;
         let sigma = sigma_of(sigma)?;
         let landscape = Landscape::new(self.patterns.view(), 1.0 / (sigma * sigma)).or_raise()?;

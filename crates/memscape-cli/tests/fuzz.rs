@@ -1078,7 +1078,7 @@ mod regressions {
     }
 
     /// `checkpoints = 9007199254740993` made a dynamics spec allocate a step per checkpoint
-    /// (abort); checkpoints are bounded, and more than the steps cost nothing.
+    /// (abort); checkpoints are now bounded (and at most the training steps).
     #[test]
     fn a_spec_with_absurd_checkpoints_is_refused() {
         let e = spec_error(

@@ -104,24 +104,22 @@ pub fn array_holds(store: &Store) -> Result<ArrayHolds> {
     let output = Command::new("squeue")
         .args(["--noheader", "--array", "--me", "--format", "%F %K"])
         .output();
+    let unknown = |why: String| {
+        Ok(ArrayHolds {
+            cells: HashSet::new(),
+            unknown: Some(why),
+        })
+    };
     let listed = match output {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
         Ok(o) => {
-            return Ok(ArrayHolds {
-                cells: HashSet::new(),
-                unknown: Some(format!(
-                    "squeue failed ({}): {}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )),
-            });
+            return unknown(format!(
+                "squeue failed ({}): {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
         }
-        Err(e) => {
-            return Ok(ArrayHolds {
-                cells: HashSet::new(),
-                unknown: Some(format!("cannot run squeue: {e}")),
-            });
-        }
+        Err(e) => return unknown(format!("cannot run squeue: {e}")),
     };
     let live: HashSet<(String, u64)> = listed
         .lines()

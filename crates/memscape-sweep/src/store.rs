@@ -7,7 +7,7 @@
 //! loses at most the cells in flight. A worker claims a cell in one write transaction and holds
 //! it on a lease that its heartbeats extend, so two workers on one store never compute the same
 //! cell and a dead worker's cells go to the next. The schema is in `docs/sweep-store.md`; bump
-//! [`SCHEMA_VERSION`] when it changes and migrate the previous one in [`Store::migrate`]; a
+//! [`SCHEMA_VERSION`] when it changes and migrate the previous one (`migrate_1_to_2`); a
 //! store of any other version is refused.
 
 use std::path::{Path, PathBuf};
@@ -58,19 +58,26 @@ CREATE TABLE IF NOT EXISTS submitted (
 );
 ";
 
-/// Schema 1 → 2: the lease's end (`cells.expires_at`, a running cell's heartbeat plus
-/// [`LEASE_S`], bound as ?1) and the cells submitted to Slurm arrays (`submitted`).
-const MIGRATE_1_TO_2: [&str; 4] = [
-    "ALTER TABLE cells ADD COLUMN expires_at REAL",
-    "UPDATE cells SET expires_at = heartbeat + ?1 WHERE status = 'running'",
-    "CREATE TABLE submitted (
-    id           TEXT PRIMARY KEY,
-    job_id       TEXT NOT NULL,
-    task         INTEGER NOT NULL,
-    submitted_at REAL NOT NULL
-)",
-    "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
-];
+/// Migrates a schema-1 store to schema 2 inside `tx`: the lease's end (`cells.expires_at`, a
+/// running cell's heartbeat plus [`LEASE_S`]) and the table of Slurm submissions, which
+/// [`SCHEMA`] creates as it creates whatever table is missing.
+fn migrate_1_to_2(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute("ALTER TABLE cells ADD COLUMN expires_at REAL", [])?;
+    tx.execute(
+        "UPDATE cells SET expires_at = heartbeat + ?1 WHERE status = 'running'",
+        [LEASE_S],
+    )?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from', '1')",
+        [],
+    )?;
+    Ok(())
+}
 
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
@@ -248,15 +255,7 @@ impl Store {
             };
             let version = meta("schema_version")?;
             if version.as_deref() == Some("1") {
-                for (i, step) in MIGRATE_1_TO_2.iter().enumerate() {
-                    let lease = if i == 1 { params![LEASE_S] } else { params![] };
-                    tx.execute(step, lease).map_err(err)?;
-                }
-                tx.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from', '1')",
-                    [],
-                )
-                .map_err(err)?;
+                migrate_1_to_2(&tx).map_err(err)?;
             } else if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
                 return Err(SweepError::store(
                     &self.path,

@@ -66,16 +66,9 @@ fn read_npy_any<R: Read + Seek>(mut reader: R) -> Result<ArrayD<f64>, String> {
     // a simple descriptor ('<f8', '|u1') ends in its item size; other descriptors are refused
     // below, before any data is read
     let descriptor = header.type_descriptor.to_string();
-    let digits: String = descriptor
-        .trim_end_matches('\'')
-        .chars()
-        .rev()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let item = digits
-        .chars()
-        .rev()
-        .collect::<String>()
+    let item = descriptor
+        .trim_matches('\'')
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
         .parse::<u64>()
         .unwrap_or(0);
     let expected = header
