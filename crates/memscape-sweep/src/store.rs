@@ -184,6 +184,17 @@ pub enum Outcome {
     },
 }
 
+/// How long a connection waits for another process's lock before it gives up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether SQLite refused because another connection holds a lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -207,17 +218,27 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| SweepError::store(dir, e))?;
         }
         let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(60))
-            .map_err(err)?;
-        let is_sqlite: std::result::Result<String, _> =
-            conn.query_row(&format!("PRAGMA journal_mode = {journal}"), [], |r| {
-                r.get(0)
-            });
-        if let Err(e) = is_sqlite {
-            return Err(SweepError::store(
-                path,
-                format!("not a memscape sweep store (SQLite: {e})"),
-            ));
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // SQLite answers a change of journal mode with "database is locked" without calling
+        // the busy handler when another process holds the file (two sweeps started together
+        // on one new store), so the change is retried here for as long as the busy timeout.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match conn.query_row(&format!("PRAGMA journal_mode = {journal}"), [], |r| {
+                r.get::<_, String>(0)
+            }) {
+                Ok(_) => break,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) if is_busy(&e) => return Err(err(e)),
+                Err(e) => {
+                    return Err(SweepError::store(
+                        path,
+                        format!("not a memscape sweep store (SQLite: {e})"),
+                    ));
+                }
+            }
         }
         conn.execute_batch("PRAGMA synchronous = FULL;")
             .map_err(err)?;
@@ -556,6 +577,30 @@ mod tests {
             "{worker} claims {}",
             c.id
         );
+    }
+
+    /// Many connections opening one new store at once all succeed (SQLite refuses a change
+    /// of journal mode under another's lock without waiting; the open retries it).
+    #[test]
+    fn connections_opening_one_new_store_together_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..20 {
+            let path = dir.path().join(format!("s{round}.db"));
+            let barrier = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            Store::open(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for o in opened {
+                    o.join().unwrap().unwrap();
+                }
+            });
+        }
     }
 
     #[test]
