@@ -1,6 +1,7 @@
 """Ctrl-C interrupts long calls: SIGINT sent 2 s into ``ms.map`` and ``ms.sample``, with and
-without progress bars, raises a plain ``KeyboardInterrupt`` within 2 s, and the next call runs
-whole; a progress callback may replace the callback without deadlocking."""
+without progress bars, raises a plain ``KeyboardInterrupt`` within 2 s, leaves no file in its
+working folder, and the next call runs whole; a progress callback may replace the callback
+without deadlocking."""
 
 import signal
 import subprocess
@@ -39,9 +40,10 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("what", ["map", "sample"])
 @pytest.mark.parametrize("mode", ["plain", "progress"])
-def test_sigint_raises_keyboard_interrupt_within_2_s(what, mode):
+def test_sigint_raises_keyboard_interrupt_within_2_s(what, mode, tmp_path):
+    # run in an empty folder: neither call writes a file, so none may be left there
     p = subprocess.Popen([sys.executable, "-c", SCRIPT, what, mode], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     assert p.stdout.readline().strip() == "started"
     time.sleep(2)
     sent = time.monotonic()
@@ -55,6 +57,7 @@ def test_sigint_raises_keyboard_interrupt_within_2_s(what, mode):
     assert lines[1] == repr(float(small.sum())), "a call after the interrupt is whole"
     assert took < 2.0, f"{what} ({mode}) ran {took:.2f} s after SIGINT"
     assert "PanicException" not in err and "panicked" not in err, err[-2000:]
+    assert list(tmp_path.iterdir()) == [], "no file is left behind"
 
 
 def test_a_progress_callback_may_replace_the_callback():
