@@ -295,7 +295,8 @@ def test_options_are_typed_as_their_allowed_values():
 
 
 def test_training_sets_keep_held_out_points_out_and_classify_refuses_shared_ones():
-    sets = {k: ms.training_set("circle", k) for k in [4, 16, 64, 256]}
+    # K = 9 is the README's call, ms.training_set("circle", 9)
+    sets = {k: ms.training_set("circle", k) for k in [4, 9, 16, 64, 256]}
     for k, (train, heldout) in sets.items():
         assert len(train) == k and len(heldout) == 1000, (k, heldout.shape)
         held = {tuple(r) for r in heldout}
