@@ -369,6 +369,13 @@ _INPUTS = {
     "NaN": (lambda: np.where(_TRAIN == 1.0, np.nan, _TRAIN), r"is NaN"),
     "complex": (lambda: _TRAIN.astype(complex), r"must be an array of real numbers, got an array of dtype complex128"),
 }
+try:
+    import torch
+
+    _INPUTS["torch float32 tensor"] = (lambda: torch.tensor(_TRAIN, dtype=torch.float32), None)
+    _INPUTS["torch tensor with NaN"] = (lambda: torch.tensor(_INPUTS["NaN"][0]()), r"is NaN")
+except ImportError:  # CI requires torch (MEMSCAPE_REQUIRE_TORCH=1, test_torch.py)
+    pass
 _EXACT = ms.ExactDenoiser(_TRAIN)
 _TAKERS = {
     "ExactDenoiser": lambda x: ms.ExactDenoiser(x),
