@@ -932,9 +932,9 @@ def _brief(value: Any) -> str:
     if isinstance(value, dict):
         keys = list(value)
         shown = ", ".join(repr(k) for k in keys[:4]) + (", ..." if len(keys) > 4 else "")
-        return f"{{{len(keys)} entries: {shown}}}"
+        return f"{{{len(keys)} {'entry' if len(keys) == 1 else 'entries'}: {shown}}}"
     if isinstance(value, (list, tuple)):
-        return f"[{len(value)} items]"
+        return f"[{len(value)} {'item' if len(value) == 1 else 'items'}]"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
