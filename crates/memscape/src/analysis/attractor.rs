@@ -807,11 +807,19 @@ pub fn census(
             let mut dims: Vec<usize> = spectra.iter().map(|s| s.neutral).collect();
             dims.sort_unstable();
             let points = settled.points.select(Axis(0), &members);
+            // the set is represented by a member whose spectrum voted neutral, so the point's
+            // own spectrum agrees with its kind (a member off the majority, with a gap beyond
+            // the margin, was reported certified under the kind manifold)
+            let (shown, spectrum) = probes
+                .iter()
+                .zip(spectra)
+                .find(|(_, s)| s.neutral_stable(margin))
+                .expect("a majority voted neutral");
             candidates.push(Candidate {
-                x: settled.points.row(first).to_owned(),
-                residual: settled.residuals[first],
+                x: settled.points.row(*shown).to_owned(),
+                residual: settled.residuals[*shown],
                 asymmetry: None,
-                stability: spectra.into_iter().next(),
+                stability: Some(spectrum),
                 members,
                 manifold: Some((dims[dims.len() / 2], extent(points.view()))),
                 flat: false,
