@@ -1,6 +1,6 @@
 //! `memscape._memscape`: the library's calls for Python. NumPy arrays come in as read-only
 //! views (no copy) and go out by moving the Rust array into NumPy (no copy); every call that
-//! computes releases the GIL. A denoiser is a built-in [`ExactDenoiser`] or any Python
+//! computes releases the GIL. A denoiser is a built-in `ExactDenoiser` or any Python
 //! callable `denoise(x, sigma) -> ndarray`, which is called with the GIL held (so a PyTorch
 //! model on the user's GPU runs through memscape's samplers and analyses). Library errors
 //! become `ValueError` (a missing file `FileNotFoundError`, a failed write `OSError`) with the

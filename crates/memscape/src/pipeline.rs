@@ -368,7 +368,7 @@ pub struct MapRun {
     pub samples: Vec<Array2<f64>>,
     pub attractors: Vec<Array2<f64>>,
     pub classifications: Vec<Classification>,
-    /// `embedding.csv` rows of the exact model (see [`embedding_rows`]).
+    /// `embedding.csv` rows of the exact model (see `embedding_rows`).
     pub embedding: String,
     /// `embedding_nonlinear.csv` rows ([`NONLINEAR_HEADER`]); empty when none was asked for.
     pub nonlinear: String,

@@ -19,7 +19,7 @@
 //! τ_mem = ψ_p / (Δ_t λ_min(ρ₁)) ∝ ψ_n,   τ_gen = ψ_p / (Δ_t λ_min(ρ₂)) ~ 1/Δ_t
 //! ```
 //!
-//! The paper gives τ_gen only as ~1/Δ_t; its form at the lower edge of ρ₂ is [derived], the
+//! The paper gives τ_gen only as ~1/Δ_t; its form at the lower edge of ρ₂ is \[derived\], the
 //! same convention as τ_mem. For unit-variance data Γ_t = 1 and μ₁ = a_t, so the ρ₂ scale
 //! e^{−2t} a_t² + b_t² = Γ_t² a_t² is μ₁² Γ_t²; other data variances would need a_t there.
 //!

@@ -106,7 +106,7 @@ pub struct Event {
     pub branches: Vec<EventBranch>,
     /// For a symmetric event: the branches meeting at the point besides the centre.
     pub k: Option<usize>,
-    /// |D³E[v,v,v]| along the softest direction v (0 for a symmetric pitchfork).
+    /// |D³E\[v,v,v\]| along the softest direction v (0 for a symmetric pitchfork).
     pub cubic: f64,
     /// For a pitchfork: whether the new pair has the lower index (supercritical).
     pub supercritical: Option<bool>,
@@ -609,14 +609,14 @@ pub struct FoldPoint {
     pub beta: f64,
     pub weight: f64,
     pub x: Vec<f64>,
-    /// D³E[v,v,v] along the unit kernel vector v (continued along the curve, so its sign is
+    /// D³E\[v,v,v\] along the unit kernel vector v (continued along the curve, so its sign is
     /// meaningful): the fold's quadratic coefficient, zero at a cusp.
     pub cubic: f64,
 }
 
-/// A cusp: a point of a fold curve where the cubic coefficient D³E[v,v,v] vanishes
+/// A cusp: a point of a fold curve where the cubic coefficient D³E\[v,v,v\] vanishes
 /// (theory.md §2, generic codim-2), with the centre-manifold quartic
-/// c = D⁴E[v⁴] − 3 Σ_j (D³E[v,v,e_j])²/μ_j (e_j, μ_j: the other Hessian eigenpairs) that must
+/// c = D⁴E\[v⁴\] − 3 Σ_j (D³E\[v,v,e_j\])²/μ_j (e_j, μ_j: the other Hessian eigenpairs) that must
 /// not vanish there.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cusp {

@@ -40,7 +40,7 @@ use crate::error::Result;
 const REPEAT_FLOOR: f64 = 1e-6;
 
 /// The first valley of the density of log distances (a 40-bin histogram, smoothed over 3 bins,
-/// distances floored at [`REPEAT_FLOOR`] × the median), as a distance; None when the density
+/// distances floored at `REPEAT_FLOOR` × the median), as a distance; None when the density
 /// has a single mode.
 pub fn first_valley(distances: &[f64]) -> Option<f64> {
     let mut sorted: Vec<f64> = distances
@@ -237,7 +237,7 @@ pub const MIN_CLUSTER_SIZE: usize = 5;
 /// nearest other sample; mutual reachability `max(core_i, core_j, d_ij)`; its minimum spanning
 /// tree (Prim, O(N²)); the single-linkage hierarchy condensed with a minimum cluster size of 5;
 /// the clusters of greatest stability `Σ_points (λ_exit − λ_birth)`, λ = 1/distance, the root
-/// excluded; distances below [`REPEAT_FLOOR`] × the largest tree edge count as equal. It needs
+/// excluded; distances below `REPEAT_FLOOR` × the largest tree edge count as equal. It needs
 /// no threshold.
 pub fn hdbscan(samples: ArrayView2<f64>) -> Result<(Labels, usize)> {
     let n = samples.nrows();
