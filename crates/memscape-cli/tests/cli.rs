@@ -541,3 +541,60 @@ fn tiny_and_huge_numbers_print_in_scientific_notation() {
     assert_eq!(r.status.code(), Some(2), "{err}");
     assert!(err.contains("got -1e-7") && err.len() < 200, "{err}");
 }
+
+/// Each file of a run is written once: `RunDir` stops a debug build (this binary) at a second
+/// write of one name. `map` on 2-D data used to write results.json and manifest.json twice
+/// (before and after its landscapes), `train` rewrites evals.csv at every checkpoint on purpose
+/// (`RunDir::rewrite_bytes`, so an interrupted run keeps its table).
+#[test]
+#[cfg(debug_assertions)]
+fn every_file_of_a_run_is_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for args in [
+        vec![
+            "map",
+            "--k",
+            "2,9",
+            "--train-steps",
+            "40",
+            "--n-samples",
+            "100",
+            "--steps",
+            "20",
+            "--resamples",
+            "20",
+            "--out",
+            &out("map"),
+        ],
+        vec![
+            "train",
+            "--k",
+            "4",
+            "--steps",
+            "20",
+            "--checkpoints",
+            "3",
+            "--out",
+            &out("train"),
+        ],
+        vec![
+            "attractors",
+            "--data",
+            "circle",
+            "--k",
+            "3",
+            "--sigma",
+            "0.3",
+            "--out",
+            &out("attractors"),
+        ],
+    ] {
+        let done = memscape(&args);
+        assert!(
+            done.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+}

@@ -1040,8 +1040,16 @@ impl MapRun {
         out
     }
 
-    /// Writes manifest, results.json, phase.csv, labels.csv and per-K samples and attractors.
-    pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
+    /// Writes results.json (with `landscapes`, the entries of the landscapes the caller drew
+    /// beside the map on 2-D data), phase.csv, labels.csv, the embeddings and per-K samples
+    /// and attractors, each once. Returns the manifest, which the caller completes with its
+    /// own files and writes.
+    pub fn write(
+        &self,
+        out: &RunDir,
+        command: Vec<String>,
+        landscapes: Vec<serde_json::Value>,
+    ) -> Result<Manifest> {
         let clock = Instant::now();
         let config = serde_json::json!({"request": self.request, "sampler": self.sampler, "trained": self.trained});
         let mut manifest = Manifest::new(command, config);
@@ -1071,7 +1079,9 @@ impl MapRun {
             "embedding.csv",
             format!("{EMBEDDING_HEADER}\n{}", self.embedding).as_bytes(),
         )?;
-        out.write_json("results.json", &self.results())?;
+        let mut results = self.results();
+        results.landscapes = landscapes;
+        out.write_json("results.json", &results)?;
         out.write_npy("train.npy", &self.train)?;
         manifest.files.push("train.npy".into());
         if !self.nonlinear.is_empty() {
@@ -1092,7 +1102,6 @@ impl MapRun {
             .timings
             .insert("write_s".into(), clock.elapsed().as_secs_f64());
         manifest.files.push("manifest.json".into());
-        out.write_json("manifest.json", &manifest)?;
         Ok(manifest)
     }
 }

@@ -49,10 +49,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// A run directory (`--out`).
+/// A run directory (`--out`). Each file of a run is written once: the names written through
+/// it (and its clones) are kept, and a second write of one name is a bug that debug builds,
+/// and so the tests, stop at.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,
+    written: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl RunDir {
@@ -69,7 +72,10 @@ impl RunDir {
             path: path.clone(),
             source,
         })?;
-        Ok(RunDir { path })
+        Ok(RunDir {
+            path,
+            written: Default::default(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -96,10 +102,22 @@ impl RunDir {
         self.write_bytes(name, text.as_bytes())
     }
 
-    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    /// Writes a file that the run rewrites as it goes (a table that grows with the
+    /// checkpoints, so an interrupted run keeps it); the only kind written more than once.
+    pub fn rewrite_bytes(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
         let p = self.path.join(name);
         write_atomic(&p, bytes)?;
         Ok(p)
+    }
+
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let first = self
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
+        debug_assert!(first, "{name} written twice in one run of {:?}", self.path);
+        self.rewrite_bytes(name, bytes)
     }
 }
 
@@ -141,6 +159,27 @@ impl Manifest {
 mod tests {
     use super::*;
 
+    /// A second write of one name in one run stops debug builds, and so every test that runs
+    /// a command; a file rewritten on purpose as a run goes uses `rewrite_bytes`.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "x.json written twice in one run")]
+    fn a_file_written_twice_in_one_run_stops_debug_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        run.write_json("x.json", &1).unwrap();
+        run.clone().write_json("x.json", &2).unwrap();
+    }
+
+    #[test]
+    fn a_progress_file_may_be_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        run.rewrite_bytes("evals.csv", b"1").unwrap();
+        let p = run.rewrite_bytes("evals.csv", b"12").unwrap();
+        assert_eq!(std::fs::read(p).unwrap(), b"12");
+    }
+
     #[test]
     fn atomic_write_replaces_whole_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -148,8 +187,7 @@ mod tests {
         let p = run
             .write_json("x.json", &serde_json::json!({"v": 1}))
             .unwrap();
-        run.write_json("x.json", &serde_json::json!({"v": 2}))
-            .unwrap();
+        write_atomic(&p, b"{\"v\": 2}").unwrap();
         assert!(std::fs::read_to_string(&p).unwrap().contains("\"v\": 2"));
         let leftovers: Vec<_> = std::fs::read_dir(run.path())
             .unwrap()

@@ -194,14 +194,15 @@ pub fn write_map(
     networks: Option<Networks>,
     command: Vec<String>,
 ) -> anyhow::Result<(memscape::pipeline::MapResults, Vec<String>)> {
-    let mut manifest = run.write(out, command)?;
+    let (files, drawn) = if run.train.ncols() == 2 {
+        landscapes(out, run, networks)?
+    } else {
+        (vec![], vec![])
+    };
     let mut results = run.results();
-    if run.train.ncols() == 2 {
-        let (files, landscapes) = landscapes(out, run, networks)?;
-        results.landscapes = landscapes;
-        out.write_json("results.json", &results)?;
-        manifest.files.extend(files);
-    }
+    results.landscapes = drawn.clone();
+    let mut manifest = run.write(out, command, drawn)?;
+    manifest.files.extend(files);
     let figures = memscape_report::run_figures(out.path())?;
     manifest.files.extend(figures.iter().cloned());
     manifest.files.push("report.html".into());

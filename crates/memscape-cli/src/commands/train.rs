@@ -44,7 +44,7 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 point.step, point.train_loss, point.test_loss
             );
             // rewritten at every checkpoint, so an interrupted run keeps its table too
-            out.write_bytes("evals.csv", evals.as_bytes())?;
+            out.rewrite_bytes("evals.csv", evals.as_bytes())?;
             files.push(name);
             Ok(())
         },
