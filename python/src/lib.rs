@@ -21,10 +21,8 @@ use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
 use memscape::error::{Error, require_finite, require_positive};
 use memscape::noise::{NoiseProcess, Schedule, Spacing};
-use memscape::pipeline::{
-    MapRequest, SamplingPlan, default_sigma_range, map as map_study, training_set as split_pool,
-};
-use memscape::sampler::{self, SamplerConfig, SamplerKind};
+use memscape::pipeline::{MapRequest, map as map_study, training_set as split_pool};
+use memscape::sampler::{self, SamplerConfig, SamplerKind, SamplingPlan, default_sigma_range};
 use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics as dynamics_study};
 use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};

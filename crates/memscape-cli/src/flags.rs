@@ -535,8 +535,8 @@ pub struct StepsArgs {
 
 impl IntegratorArgs {
     /// The library's sampling plan with `num_steps` noise levels (checks --sampler and --eta).
-    pub fn plan(&self, num_steps: usize) -> memscape::Result<memscape::pipeline::SamplingPlan> {
-        Ok(memscape::pipeline::SamplingPlan {
+    pub fn plan(&self, num_steps: usize) -> memscape::Result<memscape::sampler::SamplingPlan> {
+        Ok(memscape::sampler::SamplingPlan {
             kind: memscape::sampler::SamplerKind::parse(&self.sampler, self.eta)?,
             process: self.process.noise_process(),
             spacing: self.spacing.spacing(),

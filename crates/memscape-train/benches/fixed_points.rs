@@ -28,7 +28,8 @@ use memscape::analysis::fixed::{FixedPointConfig, fixed_points_dense, newton_kry
 use memscape::analysis::settle::{SettleConfig, settle};
 use memscape::dataset::DataSpec;
 use memscape::dataset::data_scale;
-use memscape::pipeline::{SamplingPlan, training_set};
+use memscape::pipeline::training_set;
+use memscape::sampler::SamplingPlan;
 use memscape_train::{Architecture, ScoreModel, TrainConfig, train};
 use ndarray::{Array2, Axis};
 

@@ -24,8 +24,9 @@ use memscape::analysis::settle::{SettleConfig, SettleStatus, settle};
 use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::Denoiser;
 use memscape::noise::{NoiseProcess, Spacing};
-use memscape::pipeline::{SamplingPlan, default_sigma_range, training_set};
+use memscape::pipeline::training_set;
 use memscape::sampler::{self, SamplerKind};
+use memscape::sampler::{SamplingPlan, default_sigma_range};
 use memscape_train::{Architecture, ScoreModel, TrainConfig, train};
 use ndarray::{Array2, ArrayView2};
 

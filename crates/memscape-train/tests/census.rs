@@ -18,8 +18,8 @@ use memscape::analysis::settle::{SettleConfig, SettleStatus, settle};
 use memscape::dataset::data_scale;
 use memscape::denoiser::Denoiser;
 use memscape::noise::{NoiseProcess, Spacing};
-use memscape::pipeline::{SamplingPlan, default_sigma_range};
 use memscape::sampler::{self, SamplerKind};
+use memscape::sampler::{SamplingPlan, default_sigma_range};
 use memscape_train::{Architecture, ScoreModel, TrainConfig, train};
 use ndarray::{Array1, Array2, ArrayView1};
 

@@ -9,8 +9,8 @@ use memscape::analysis::support::{SUPPORT_QUANTILE, SupportGate};
 use memscape::dataset::data_scale;
 use memscape::denoiser::Denoiser;
 use memscape::noise::{NoiseProcess, Spacing};
-use memscape::pipeline::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
 use memscape::sampler::{self, SamplerKind};
+use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
 use memscape_train::{Architecture, TrainConfig, train};
 use ndarray::Array2;
 

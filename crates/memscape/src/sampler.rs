@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::denoiser::{Denoiser, ode_derivative};
 use crate::error::{Error, Result};
-use crate::noise::Schedule;
+use crate::noise::{NoiseProcess, Schedule, Spacing};
 use crate::rng;
 
 /// Which integrator.
@@ -111,6 +111,60 @@ pub struct SamplerConfig {
     pub seed: u64,
     /// Rows per denoiser call; never changes the result.
     pub batch_size: usize,
+}
+
+/// Default final noise level of the studies (`map`, `dynamics`), relative to the data's RMS
+/// norm: training points closer than 2 × 0.02 = 0.04 merge into one attractor (beta d² < 4,
+/// theory.md §5), as in Pham et al.'s toy, which stops at sigma ≈ 0.03.
+pub const MAP_SIGMA_MIN: f64 = 0.02;
+
+/// Default noise range for data of RMS norm `scale`: sigma_max = 10·scale, so the N(0,
+/// sigma_max² I) prior is within KL ≈ E|ξ|²/(2 sigma_max²) = 0.005 nats of p_sigma_max; sigma_min
+/// = 1e-3·scale, well inside the memorization regime of the exact model.
+pub fn default_sigma_range(scale: f64) -> (f64, f64) {
+    let scale = if scale > 0.0 { scale } else { 1.0 };
+    (10.0 * scale, 1e-3 * scale)
+}
+
+/// The sampler as a user gives it: integrator, noise grid, seed; `None` means "the documented
+/// default" of the command that uses it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SamplingPlan {
+    pub kind: SamplerKind,
+    pub process: NoiseProcess,
+    pub spacing: Spacing,
+    pub sigma_max: Option<f64>,
+    pub sigma_min: Option<f64>,
+    pub num_steps: usize,
+    pub seed: u64,
+    /// Rows per denoiser call; never changes the result.
+    pub batch_size: usize,
+}
+
+impl SamplingPlan {
+    /// The resolved sampler, with these defaults for the noise range; checks the grid.
+    pub fn config(
+        &self,
+        default_sigma_max: f64,
+        default_sigma_min: f64,
+        final_denoise: bool,
+    ) -> Result<SamplerConfig> {
+        let schedule = Schedule {
+            process: self.process,
+            spacing: self.spacing,
+            sigma_max: self.sigma_max.unwrap_or(default_sigma_max),
+            sigma_min: self.sigma_min.unwrap_or(default_sigma_min),
+            num_steps: self.num_steps,
+            final_denoise,
+        };
+        schedule.validate()?;
+        Ok(SamplerConfig {
+            kind: self.kind,
+            schedule,
+            seed: self.seed,
+            batch_size: self.batch_size,
+        })
+    }
 }
 
 /// Draws `n` samples in R^dim. Returns them in data coordinates `y` (for VP, `x = √alpha_bar y`;

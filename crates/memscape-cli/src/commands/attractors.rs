@@ -203,8 +203,8 @@ pub fn stopped_samples(
     seed: u64,
 ) -> anyhow::Result<(ndarray::Array2<f64>, memscape::sampler::SamplerConfig)> {
     let scale = memscape::dataset::data_scale(patterns);
-    let (sigma_max, _) = memscape::pipeline::default_sigma_range(scale);
-    let plan = memscape::pipeline::SamplingPlan {
+    let (sigma_max, _) = memscape::sampler::default_sigma_range(scale);
+    let plan = memscape::sampler::SamplingPlan {
         kind: memscape::sampler::SamplerKind::parse(kind, 0.0)?,
         process: memscape::noise::NoiseProcess::Ve,
         spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
