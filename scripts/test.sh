@@ -19,7 +19,7 @@ fi
 "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.9,<2" numpy pandas pytest tqdm torch
 rm -rf target/wheels
 start=$(date +%s%N)
-(cd python && "../$venv/bin/maturin" build --release -q)
+(cd python && "../$venv/bin/maturin" build --release -q --out ../target/wheels)
 wheel=$(echo target/wheels/memscape-*-abi3-*.whl)
 [ -f "$wheel" ] || { echo "no abi3 wheel in target/wheels/" >&2; exit 1; }
 echo "wheel: $wheel, built in $(( ($(date +%s%N) - start) / 1000000 )) ms"

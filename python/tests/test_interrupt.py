@@ -3,6 +3,7 @@ without progress bars, raises a plain ``KeyboardInterrupt`` within 2 s, leaves n
 working folder, and the next call runs whole; a progress callback may replace the callback
 without deadlocking."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -41,9 +42,13 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.parametrize("what", ["map", "sample"])
 @pytest.mark.parametrize("mode", ["plain", "progress"])
 def test_sigint_raises_keyboard_interrupt_within_2_s(what, mode, tmp_path):
-    # run in an empty folder: neither call writes a file, so none may be left there
+    # run in an empty folder, with the temporary folder inside it: neither call writes a file,
+    # so none may be left in either
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
     p = subprocess.Popen([sys.executable, "-c", SCRIPT, what, mode], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
     assert p.stdout.readline().strip() == "started"
     time.sleep(2)
     sent = time.monotonic()
@@ -57,7 +62,7 @@ def test_sigint_raises_keyboard_interrupt_within_2_s(what, mode, tmp_path):
     assert lines[1] == repr(float(small.sum())), "a call after the interrupt is whole"
     assert took < 2.0, f"{what} ({mode}) ran {took:.2f} s after SIGINT"
     assert "PanicException" not in err and "panicked" not in err, err[-2000:]
-    assert list(tmp_path.iterdir()) == [], "no file is left behind"
+    assert list(tmp_path.iterdir()) == [tmp] and list(tmp.iterdir()) == [], "no file is left behind"
 
 
 def test_a_progress_callback_may_replace_the_callback():

@@ -12,18 +12,22 @@ fn help(path: &[String]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_memscape"))
         .args(path)
         .arg("--help")
+        .env_remove("CLICOLOR_FORCE")
         .output()
         .unwrap();
     assert!(out.status.success(), "memscape {path:?} --help failed");
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The subcommands listed under `Commands:` (clap's own `help` left out).
+/// The subcommands listed under `Commands:`, one per line indented by two spaces (a wrapped
+/// description's lines are indented further); clap's own `help` left out.
 fn subcommands(text: &str) -> Vec<String> {
     text.lines()
         .skip_while(|l| *l != "Commands:")
         .skip(1)
         .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| !l.starts_with(' '))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|name| *name != "help")
         .map(String::from)

@@ -10,12 +10,13 @@
 //!           lambda = 1/sigma², Pham et al.'s toy loss |s sigma + z|²)
 //! ```
 //!
-//! EDM's c_skip removes from the target every part linear in the input (it is the Wiener
-//! coefficient), so only the network's non-affine part can fit it; the epsilon target keeps a
-//! linear part. An MLP whose input weights were initialised by the first layer's whole fan-in
-//! was nearly affine in its input and sat on EDM's plateau for thousands of steps; the first
-//! layer now initialises its input by its own fan-in ([`crate::mlp::Mlp::init_parameters`]),
-//! and EDM learns. memscape keeps `epsilon` as the default, which its recorded results use.
+//! For centred data of covariance sigma_data² I (the circle, for one), EDM's c_skip is the
+//! Wiener coefficient and removes from the target every part linear in the input, so only the
+//! network's non-affine part can fit it; the epsilon target keeps a linear part. An MLP whose
+//! input weights were initialised by the first layer's whole fan-in was nearly affine in its
+//! input and sat on EDM's plateau for thousands of steps; the first layer now initialises its
+//! input by its own fan-in ([`crate::mlp::Mlp::init_parameters`]), and EDM learns. memscape
+//! keeps `epsilon` as the default, which its recorded results use.
 
 use memscape::denoiser::Denoiser;
 use ndarray::{Array2, ArrayView2};

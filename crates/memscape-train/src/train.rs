@@ -924,8 +924,9 @@ mod tests {
 
     /// The EDM parametrization in an actual run: after 3000 steps the large-sigma denoiser is
     /// at least 2× closer to the exact one than the 1-step network's, at sigma = 3, where
-    /// EDM's target is the posterior mean. (Its plateau at small sigma, and the cause, are
-    /// pinned by `edm_escapes_its_plateau_by_the_input_blocks_own_fan_in`.)
+    /// EDM's target is the posterior mean. (The plateau it had under the joint fan-in
+    /// initialisation, and its cause, are pinned by
+    /// `edm_escapes_its_plateau_by_the_input_blocks_own_fan_in`.)
     #[test]
     fn edm_parametrization_training_improves_the_large_sigma_denoiser() {
         let config = TrainConfig {

@@ -987,16 +987,11 @@ impl MapRun {
         out
     }
 
-    /// Writes results.json (with `landscapes`, the entries of the landscapes the caller drew
-    /// beside the map on 2-D data), phase.csv, labels.csv, the embeddings and per-K samples
-    /// and attractors, each once. Returns the manifest, which the caller completes with its
-    /// own files and writes.
-    pub fn write(
-        &self,
-        out: &RunDir,
-        command: Vec<String>,
-        landscapes: Vec<serde_json::Value>,
-    ) -> Result<Manifest> {
+    /// Writes phase.csv, labels.csv, the embeddings and per-K samples and attractors, each
+    /// once. Returns the manifest, which lists them and results.json and manifest.json: the
+    /// caller writes those after what it draws beside the map (the landscapes on 2-D data, with
+    /// their entries in results.json), so a failure there keeps the tables.
+    pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
         let clock = Instant::now();
         let config = serde_json::json!({"request": self.request, "sampler": self.sampler, "trained": self.trained});
         let mut manifest = Manifest::new(command, config);
@@ -1026,9 +1021,6 @@ impl MapRun {
             "embedding.csv",
             format!("{EMBEDDING_HEADER}\n{}", self.embedding).as_bytes(),
         )?;
-        let mut results = self.results();
-        results.landscapes = landscapes;
-        out.write_json("results.json", &results)?;
         out.write_npy("train.npy", &self.train)?;
         manifest.files.push("train.npy".into());
         if !self.nonlinear.is_empty() {

@@ -55,7 +55,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,
-    written: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Each name written through this run, and whether it is rewritten as the run goes.
+    written: std::sync::Arc<std::sync::Mutex<BTreeMap<String, bool>>>,
 }
 
 impl RunDir {
@@ -105,19 +106,34 @@ impl RunDir {
     /// Writes a file that the run rewrites as it goes (a table that grows with the
     /// checkpoints, so an interrupted run keeps it); the only kind written more than once.
     pub fn rewrite_bytes(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let p = self.path.join(name);
-        write_atomic(&p, bytes)?;
-        Ok(p)
+        self.record(name, true);
+        self.write_file(name, bytes)
     }
 
     pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let first = self
+        self.record(name, false);
+        self.write_file(name, bytes)
+    }
+
+    /// Notes a write of `name`; debug builds stop at a second write of a file written once,
+    /// and at a name written both ways.
+    fn record(&self, name: &str, rewritten: bool) {
+        let before = self
             .written
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string());
-        debug_assert!(first, "{name} written twice in one run of {:?}", self.path);
-        self.rewrite_bytes(name, bytes)
+            .insert(name.to_string(), rewritten);
+        debug_assert!(
+            before.is_none() || (rewritten && before == Some(true)),
+            "{name} written twice in one run of {:?}",
+            self.path
+        );
+    }
+
+    fn write_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let p = self.path.join(name);
+        write_atomic(&p, bytes)?;
+        Ok(p)
     }
 }
 
@@ -169,6 +185,16 @@ mod tests {
         let run = RunDir::create(dir.path()).unwrap();
         run.write_json("x.json", &1).unwrap();
         run.clone().write_json("x.json", &2).unwrap();
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "x.csv written twice in one run")]
+    fn a_file_written_once_may_not_be_rewritten_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        run.write_bytes("x.csv", b"1").unwrap();
+        run.rewrite_bytes("x.csv", b"2").unwrap();
     }
 
     #[test]

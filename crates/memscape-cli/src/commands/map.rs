@@ -194,15 +194,14 @@ pub fn write_map(
     networks: Option<Networks>,
     command: Vec<String>,
 ) -> anyhow::Result<(memscape::pipeline::MapResults, Vec<String>)> {
-    let (files, drawn) = if run.train.ncols() == 2 {
-        landscapes(out, run, networks)?
-    } else {
-        (vec![], vec![])
-    };
+    let mut manifest = run.write(out, command)?;
     let mut results = run.results();
-    results.landscapes = drawn.clone();
-    let mut manifest = run.write(out, command, drawn)?;
-    manifest.files.extend(files);
+    if run.train.ncols() == 2 {
+        let (files, landscapes) = landscapes(out, run, networks)?;
+        results.landscapes = landscapes;
+        manifest.files.extend(files);
+    }
+    out.write_json("results.json", &results)?;
     let figures = memscape_report::run_figures(out.path())?;
     manifest.files.extend(figures.iter().cloned());
     manifest.files.push("report.html".into());

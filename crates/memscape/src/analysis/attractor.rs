@@ -934,6 +934,13 @@ pub fn census(
             }
         })
         .collect();
+    // a manifold's point is represented by a spectrum that voted neutral: never certified
+    debug_assert!(
+        candidates.iter().zip(&kinds).all(|(c, k)| {
+            *k != AttractorKind::Manifold || !c.stability.as_ref().is_some_and(|s| s.certified)
+        }),
+        "a manifold reported with a certified spectrum"
+    );
     let mut sample_attractor = vec![None; n];
     for (i, c) in candidates.iter().enumerate() {
         if kinds[i].is_attractor() {
