@@ -24,6 +24,7 @@ use memscape::noise::{NoiseProcess, Schedule, Spacing};
 use memscape::pipeline::{MapRequest, map as map_study, training_set as split_pool};
 use memscape::sampler::{self, SamplerConfig, SamplerKind, SamplingPlan, default_sigma_range};
 use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics as dynamics_study};
+use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use numpy::{
@@ -1144,26 +1145,20 @@ fn train_config(
     steps: usize,
     checkpoints: usize,
 ) -> PyResult<TrainConfig> {
-    let mut value = serde_json::to_value(TrainConfig::default()).expect("serialises");
     let given: serde_json::Map<String, serde_json::Value> = serde_json::from_str(overrides)
         .map_err(|e| invalid("train", "a dict of TrainConfig fields", e))?;
-    let fields = value.as_object_mut().expect("a struct");
-    for (key, v) in given {
-        if !fields.contains_key(&key) || SET_BY_CALL.contains(&&*key) {
-            let known: Vec<&String> = fields
-                .keys()
-                .filter(|k| !SET_BY_CALL.contains(&k.as_str()))
-                .collect();
-            return Err(invalid(
+    let mut config = TrainConfig::default()
+        .with_overrides(given, &SET_BY_CALL)
+        .map_err(|e| match e {
+            OverrideError::Unknown { key, known } => invalid(
                 "train",
                 &format!("a dict with keys among {known:?}"),
                 format!("key {key:?}"),
-            ));
-        }
-        fields.insert(key, v);
-    }
-    let mut config: TrainConfig = serde_json::from_value(value)
-        .map_err(|e| invalid("train", "a dict of TrainConfig fields of their types", e))?;
+            ),
+            OverrideError::Invalid(e) => {
+                invalid("train", "a dict of TrainConfig fields of their types", e)
+            }
+        })?;
     config.architecture = architecture;
     config.steps = steps;
     config.checkpoints = checkpoints;

@@ -46,6 +46,7 @@ use memscape::pipeline::{MapPlan, MapRequest, default_holdout};
 use memscape::sampler::SamplerKind;
 use memscape::sampler::SamplingPlan;
 use memscape_train::dynamics::{AttractorRequest, DynamicsPlan, DynamicsRequest};
+use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, TrainConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -555,7 +556,7 @@ fn checked(file: &SpecFile, path: &Path) -> Result<Option<DynamicsSettings>> {
             ));
         }
     }
-    let known = train_keys();
+    let known = TrainConfig::override_keys(&reserved_keys());
     let check_keys =
         |table: &toml::Table, section: &str| match table.keys().find(|k| !known.contains(k)) {
             Some(k) => Err(err(
@@ -605,14 +606,12 @@ fn cell_id(config: &CellConfig) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The fields of [`TrainConfig`] a spec may set (those no axis or the data sets).
-fn train_keys() -> Vec<String> {
-    let json = serde_json::to_value(TrainConfig::default()).expect("serialises");
-    json.as_object()
-        .expect("a struct")
-        .keys()
-        .filter(|k| !AXIS_KEYS.iter().any(|(a, _)| a == k) && *k != "image_shape")
-        .cloned()
+/// The [`TrainConfig`] fields no axis or the data sets: those a spec may set.
+fn reserved_keys() -> Vec<&'static str> {
+    AXIS_KEYS
+        .iter()
+        .map(|(key, _)| *key)
+        .chain(["image_shape"])
         .collect()
 }
 
@@ -636,9 +635,19 @@ fn train_config(
     } else {
         format!("train or interventions.{intervention}")
     };
-    let mut config: TrainConfig = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| (section.clone(), e.message().trim().to_string()))?;
+    let overrides = match serde_json::to_value(table) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => return Err((section, "not a table of training fields".into())),
+    };
+    let mut config = TrainConfig::default()
+        .with_overrides(overrides, &reserved_keys())
+        .map_err(|e| match e {
+            OverrideError::Unknown { key, known } => (
+                format!("{section}.{key}"),
+                format!("unknown training field (known: {})", known.join(", ")),
+            ),
+            OverrideError::Invalid(message) => (section.clone(), message),
+        })?;
     config.architecture = match model {
         "unet" => Architecture::Unet,
         _ => Architecture::Mlp,

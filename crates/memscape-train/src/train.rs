@@ -146,7 +146,48 @@ impl Default for TrainConfig {
     }
 }
 
+/// Why [`TrainConfig::with_overrides`] refused a set of overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OverrideError {
+    /// A key that is not a field a caller may set, and the keys that are.
+    Unknown { key: String, known: Vec<String> },
+    /// A value of the wrong type for its field (serde's message).
+    Invalid(String),
+}
+
 impl TrainConfig {
+    /// The fields a caller may override: every field but `reserved` (those the caller sets
+    /// itself, from its model, data or axes).
+    pub fn override_keys(reserved: &[&str]) -> Vec<String> {
+        let json = serde_json::to_value(TrainConfig::default()).expect("serialises");
+        json.as_object()
+            .expect("a struct")
+            .keys()
+            .filter(|k| !reserved.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// `self` with the fields named in `overrides` replaced (values as serde reads them), the
+    /// one parser of training overrides for the command line, sweep specs and Python. A key
+    /// that is not a field, or is `reserved`, is refused by name; the result is not validated.
+    pub fn with_overrides(
+        &self,
+        overrides: serde_json::Map<String, serde_json::Value>,
+        reserved: &[&str],
+    ) -> std::result::Result<TrainConfig, OverrideError> {
+        let known = TrainConfig::override_keys(reserved);
+        let mut value = serde_json::to_value(self).expect("serialises");
+        let fields = value.as_object_mut().expect("a struct");
+        for (key, v) in overrides {
+            if !known.contains(&key) {
+                return Err(OverrideError::Unknown { key, known });
+            }
+            fields.insert(key, v);
+        }
+        serde_json::from_value(value).map_err(|e| OverrideError::Invalid(e.to_string()))
+    }
+
     /// Checks every field; the error names the flag.
     pub fn validate(&self) -> Result<()> {
         let positive = |flag: &str, v: usize| {
@@ -951,6 +992,40 @@ mod tests {
             trained < 0.5 * initial,
             "error at sigma 3: {initial} → {trained}"
         );
+    }
+
+    /// The one parser of training overrides: fields replaced by name, unknown and reserved
+    /// keys refused by name (with the keys that may be set), values of the wrong type refused.
+    #[test]
+    fn overrides_replace_fields_and_refuse_unknown_or_reserved_keys() {
+        let map = |pairs: &[(&str, serde_json::Value)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        let base = TrainConfig::default();
+        let c = base
+            .with_overrides(
+                map(&[("width", 32.into()), ("ema", 0.99.into()), ("lr", 1.into())]),
+                &["steps"],
+            )
+            .unwrap();
+        assert_eq!((c.width, c.ema, c.lr), (32, Some(0.99), 1.0));
+        assert_eq!((c.depth, c.steps), (base.depth, base.steps));
+        for key in ["widht", "steps"] {
+            match base.with_overrides(map(&[(key, 1.into())]), &["steps"]) {
+                Err(OverrideError::Unknown { key: k, known }) => {
+                    assert_eq!(k, key);
+                    assert!(known.contains(&"width".to_string()) && !known.contains(&k));
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            base.with_overrides(map(&[("width", 2.5.into())]), &[]),
+            Err(OverrideError::Invalid(m)) if m.contains("expected usize")
+        ));
     }
 
     /// The Bayes floor of the training loss on `data`: E_sigma |x0 − D*(x)|² / (c_out² d), with

@@ -5,6 +5,7 @@ use memscape::dataset::DataSpec;
 use memscape::store::{Manifest, RunDir};
 use memscape_train::TrainConfig;
 use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, DynamicsRun, dynamics};
+use memscape_train::train::OverrideError;
 
 use crate::flags::DynamicsArgs;
 
@@ -282,41 +283,45 @@ pub fn write_dynamics(
     Ok((results, figures, table))
 }
 
+/// The training fields `--intervention` takes, as the flag spells them.
+const INTERVENTION_KEYS: [&str; 7] = [
+    "dropout",
+    "weight-decay",
+    "input-noise",
+    "ema",
+    "lr",
+    "width",
+    "depth",
+];
+
 /// The training configuration of one `--intervention` spec: comma-separated `key=value`
-/// overrides of `base`.
+/// overrides of `base` (numbers), read by [`TrainConfig::with_overrides`].
 fn intervention(base: &TrainConfig, spec: &str) -> anyhow::Result<(String, TrainConfig)> {
-    let mut train = base.clone();
+    let mut overrides = serde_json::Map::new();
     for part in spec.split(',') {
         let (key, value) = part.split_once('=').ok_or_else(|| {
             anyhow::anyhow!(
                 "--intervention must be key=value pairs separated by commas, got {spec:?}"
             )
         })?;
-        let number = || {
-            value.trim().parse::<f64>().map_err(|_| {
-                anyhow::anyhow!("--intervention: {key} must be a number, got {value:?} in {spec:?}")
-            })
-        };
-        let count = || {
-            value.trim().parse::<usize>().map_err(|_| {
-                anyhow::anyhow!(
-                    "--intervention: {key} must be a positive integer, got {value:?} in {spec:?}"
-                )
-            })
-        };
-        match key.trim() {
-            "dropout" => train.dropout = number()?,
-            "weight-decay" => train.weight_decay = number()?,
-            "input-noise" => train.input_noise = number()?,
-            "ema" => train.ema = Some(number()?),
-            "lr" => train.lr = number()?,
-            "width" => train.width = count()?,
-            "depth" => train.depth = count()?,
-            other => anyhow::bail!(
-                "--intervention: unknown key {other:?} in {spec:?} (keys: dropout, weight-decay, input-noise, ema, lr, width, depth)"
-            ),
+        let key = key.trim();
+        if !INTERVENTION_KEYS.contains(&key) {
+            anyhow::bail!(
+                "--intervention: unknown key {key:?} in {spec:?} (keys: {})",
+                INTERVENTION_KEYS.join(", ")
+            );
         }
+        let number: serde_json::Number = value.trim().parse().map_err(|_| {
+            anyhow::anyhow!("--intervention: {key} must be a number, got {value:?} in {spec:?}")
+        })?;
+        overrides.insert(key.replace('-', "_"), number.into());
     }
+    let train = base.with_overrides(overrides, &[]).map_err(|e| match e {
+        OverrideError::Invalid(message) => anyhow::anyhow!("--intervention {spec:?}: {message}"),
+        OverrideError::Unknown { key, .. } => {
+            anyhow::anyhow!("--intervention {spec:?}: {key} is not a training field")
+        }
+    })?;
     train
         .validate()
         .map_err(|e| anyhow::anyhow!("--intervention {spec:?}: {e}"))?;
