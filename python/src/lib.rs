@@ -1155,9 +1155,11 @@ fn train_config(
                 &format!("a dict with keys among {known:?}"),
                 format!("key {key:?}"),
             ),
-            OverrideError::Invalid(e) => {
-                invalid("train", "a dict of TrainConfig fields of their types", e)
-            }
+            OverrideError::Invalid { key, message } => invalid(
+                "train",
+                "a dict of TrainConfig fields of their types",
+                format!("{key}: {message}"),
+            ),
         })?;
     config.architecture = architecture;
     config.steps = steps;

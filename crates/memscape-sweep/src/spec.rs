@@ -606,7 +606,7 @@ fn cell_id(config: &CellConfig) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The [`TrainConfig`] fields no axis or the data sets: those a spec may set.
+/// The [`TrainConfig`] fields an axis or the data sets: those a spec may not set.
 fn reserved_keys() -> Vec<&'static str> {
     AXIS_KEYS
         .iter()
@@ -635,18 +635,29 @@ fn train_config(
     } else {
         format!("train or interventions.{intervention}")
     };
-    let overrides = match serde_json::to_value(table) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => return Err((section, "not a table of training fields".into())),
+    // JSON has no NaN or infinity (they would read as an absent Option), so refuse them here
+    if let Some((key, v)) = table.iter().find_map(|(k, v)| match v {
+        toml::Value::Float(f) if !f.is_finite() => Some((k, f)),
+        _ => None,
+    }) {
+        return Err((
+            format!("{section}.{key}"),
+            format!("must be finite, got {v}"),
+        ));
+    }
+    let overrides = match serde_json::to_value(table).expect("a TOML table serialises") {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a TOML table is a JSON object"),
     };
     let mut config = TrainConfig::default()
         .with_overrides(overrides, &reserved_keys())
         .map_err(|e| match e {
+            // (unknown keys are refused by name when the spec is read)
             OverrideError::Unknown { key, known } => (
                 format!("{section}.{key}"),
                 format!("unknown training field (known: {})", known.join(", ")),
             ),
-            OverrideError::Invalid(message) => (section.clone(), message),
+            OverrideError::Invalid { key, message } => (format!("{section}.{key}"), message),
         })?;
     config.architecture = match model {
         "unet" => Architecture::Unet,

@@ -151,8 +151,8 @@ impl Default for TrainConfig {
 pub enum OverrideError {
     /// A key that is not a field a caller may set, and the keys that are.
     Unknown { key: String, known: Vec<String> },
-    /// A value of the wrong type for its field (serde's message).
-    Invalid(String),
+    /// A value of the wrong type for its field `key` (serde's message).
+    Invalid { key: String, message: String },
 }
 
 impl TrainConfig {
@@ -177,15 +177,23 @@ impl TrainConfig {
         reserved: &[&str],
     ) -> std::result::Result<TrainConfig, OverrideError> {
         let known = TrainConfig::override_keys(reserved);
-        let mut value = serde_json::to_value(self).expect("serialises");
-        let fields = value.as_object_mut().expect("a struct");
+        let mut config = self.clone();
+        // one key at a time, so a value of the wrong type is named by its key
         for (key, v) in overrides {
             if !known.contains(&key) {
                 return Err(OverrideError::Unknown { key, known });
             }
-            fields.insert(key, v);
+            let mut value = serde_json::to_value(&config).expect("serialises");
+            value
+                .as_object_mut()
+                .expect("a struct")
+                .insert(key.clone(), v);
+            config = serde_json::from_value(value).map_err(|e| OverrideError::Invalid {
+                key,
+                message: e.to_string(),
+            })?;
         }
-        serde_json::from_value(value).map_err(|e| OverrideError::Invalid(e.to_string()))
+        Ok(config)
     }
 
     /// Checks every field; the error names the flag.
@@ -1023,8 +1031,9 @@ mod tests {
             }
         }
         assert!(matches!(
-            base.with_overrides(map(&[("width", 2.5.into())]), &[]),
-            Err(OverrideError::Invalid(m)) if m.contains("expected usize")
+            base.with_overrides(map(&[("lr", 0.1.into()), ("width", 2.5.into())]), &[]),
+            Err(OverrideError::Invalid { key, message })
+                if key == "width" && message.contains("expected usize")
         ));
     }
 

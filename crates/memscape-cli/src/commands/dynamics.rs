@@ -311,16 +311,29 @@ fn intervention(base: &TrainConfig, spec: &str) -> anyhow::Result<(String, Train
                 INTERVENTION_KEYS.join(", ")
             );
         }
-        let number: serde_json::Number = value.trim().parse().map_err(|_| {
-            anyhow::anyhow!("--intervention: {key} must be a number, got {value:?} in {spec:?}")
-        })?;
+        // Rust's own number syntax (".1", "+32", "04"): an integer where one reads, else a
+        // finite float
+        let number = match value.trim().parse::<u64>() {
+            Ok(n) => serde_json::Number::from(n),
+            Err(_) => value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--intervention: {key} must be a number, got {value:?} in {spec:?}"
+                    )
+                })?,
+        };
         overrides.insert(key.replace('-', "_"), number.into());
     }
     let train = base.with_overrides(overrides, &[]).map_err(|e| match e {
-        OverrideError::Invalid(message) => anyhow::anyhow!("--intervention {spec:?}: {message}"),
-        OverrideError::Unknown { key, .. } => {
-            anyhow::anyhow!("--intervention {spec:?}: {key} is not a training field")
-        }
+        OverrideError::Invalid { key, message } => anyhow::anyhow!(
+            "--intervention: {}: {message} (in {spec:?})",
+            key.replace('_', "-")
+        ),
+        OverrideError::Unknown { .. } => unreachable!("INTERVENTION_KEYS are TrainConfig fields"),
     })?;
     train
         .validate()
