@@ -16,7 +16,7 @@ use memscape::analysis::classify::{
 };
 use memscape::analysis::fixed::{self, FixedPointConfig};
 use memscape::analysis::settle::{SettleConfig, SettleStatus, settle as settle_points};
-use memscape::analysis::support::{SupportGate, require_held_out};
+use memscape::analysis::support::SupportGate;
 use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
 use memscape::error::{Error, require_finite, require_positive};
@@ -1015,11 +1015,7 @@ fn classify<'py>(
     let (c, f) = py
         .detach(|| {
             let gate = heldout
-                .map(|h| {
-                    let gate = SupportGate::calibrate(train, h, support_quantile)?;
-                    require_held_out(train, h)?;
-                    Ok::<_, Error>(gate)
-                })
+                .map(|h| SupportGate::calibrate_user(train, h, support_quantile))
                 .transpose()?;
             let c = classify_samples(train, samples, samples_b, &spec, gate.as_ref())?;
             let f = fractions(&c, resamples, seed);

@@ -3,7 +3,7 @@
 use memscape::analysis::classify::{
     ClassifySummary, Threshold, ThresholdSpec, classify, fractions,
 };
-use memscape::analysis::support::{SupportGate, require_held_out};
+use memscape::analysis::support::SupportGate;
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
 use memscape::store::RunDir;
@@ -54,12 +54,7 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
     };
     let gate = holdout
         .as_ref()
-        .map(|h| {
-            let gate =
-                SupportGate::calibrate(train.view(), h.view(), args.support.support_quantile)?;
-            require_held_out(train.view(), h.view())?;
-            Ok::<_, memscape::Error>(gate)
-        })
+        .map(|h| SupportGate::calibrate_user(train.view(), h.view(), args.support.support_quantile))
         .transpose()?;
     let c = classify(
         train.view(),

@@ -64,7 +64,7 @@ pub struct SupportCalibration {
 /// how many: held-out points that are training points would calibrate the support gate, and
 /// any chance level, on the training set itself. For sets a user brings (a pool split by index
 /// keeps its own duplicates, which are distinct data).
-pub fn require_held_out(train: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<()> {
+fn require_held_out(train: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<()> {
     let bits = |r: ndarray::ArrayView1<f64>| r.iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
     let training: std::collections::HashSet<Vec<u64>> =
         train.rows().into_iter().map(bits).collect();
@@ -87,6 +87,17 @@ pub fn require_held_out(train: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Res
 }
 
 impl SupportGate {
+    /// [`Self::calibrate`] on a held-out set a user brings: one that shares points with
+    /// `train` is refused first, naming how many.
+    pub fn calibrate_user(
+        train: ArrayView2<f64>,
+        heldout: ArrayView2<f64>,
+        quantile: f64,
+    ) -> Result<Self> {
+        require_held_out(train, heldout)?;
+        Self::calibrate(train, heldout, quantile)
+    }
+
     /// Calibrates the gate on `heldout` (rows of the data distribution, none of them in
     /// `train`) at quantile `quantile`.
     pub fn calibrate(
