@@ -10,13 +10,13 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use memscape::analysis::capacity::capacities as capacities_of;
-use memscape::analysis::classify::{
+use memscape::analysis::landscape::fixed::{self, FixedPointConfig};
+use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle as settle_points};
+use memscape::analysis::samples::capacity::capacities as capacities_of;
+use memscape::analysis::samples::classify::{
     ClassifySummary, Threshold, ThresholdSpec, classify as classify_samples, fractions,
 };
-use memscape::analysis::fixed::{self, FixedPointConfig};
-use memscape::analysis::settle::{SettleConfig, SettleStatus, settle as settle_points};
-use memscape::analysis::support::SupportGate;
+use memscape::analysis::samples::support::SupportGate;
 use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
 use memscape::error::{Error, require_finite, require_positive};

@@ -247,7 +247,7 @@ pub struct ReportArgs {
 pub struct SupportArgs {
     /// A sample is off-support past this quantile of the held-out points' leave-one-out
     /// nearest-neighbour distances to the data.
-    #[arg(long, default_value_t = memscape::analysis::support::SUPPORT_QUANTILE)]
+    #[arg(long, default_value_t = memscape::analysis::samples::support::SUPPORT_QUANTILE)]
     pub support_quantile: f64,
 }
 
@@ -555,7 +555,7 @@ pub struct CensusFlags {
     /// Neutral band of the Jacobian spectra: an eigenvalue with |1 − Re λ| ≤ margin leaves a
     /// point's index undecided, and a stable set with such eigenvalues is a manifold
     /// attractor (a continuum of near-fixed points). In (0, 1).
-    #[arg(long, default_value_t = memscape::analysis::attractor::DEFAULT_MARGIN, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = memscape::analysis::landscape::attractor::DEFAULT_MARGIN, allow_negative_numbers = true)]
     pub margin: f64,
     /// The settling flow dx/ds = D(x) − x stops a sample at |x − D(x)| ≤ this (data units;
     /// default 1e-5 × the data's RMS norm for a network, 1e-9 × for the exact model).
@@ -568,8 +568,8 @@ pub struct CensusFlags {
 
 impl CensusFlags {
     /// The library's settings.
-    pub fn settings(&self) -> memscape::analysis::attractor::CensusSettings {
-        memscape::analysis::attractor::CensusSettings {
+    pub fn settings(&self) -> memscape::analysis::landscape::attractor::CensusSettings {
+        memscape::analysis::landscape::attractor::CensusSettings {
             margin: self.margin,
             settle_tolerance: self.settle_tol,
             settle_max_step: self.settle_max_step,

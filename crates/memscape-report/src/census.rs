@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use memscape::analysis::attractor::CensusSummary;
+use memscape::analysis::landscape::attractor::CensusSummary;
 use memscape::pipeline::MapResults;
 
 use crate::attractors::line_panel;

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use memscape::analysis::dynamics::seed_mean;
+use memscape::analysis::samples::dynamics::seed_mean;
 use memscape_train::rf::{GAP_SHARE, RfRun, RfStudy, runs_at};
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -186,10 +186,10 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
             cell.intervention.as_deref().unwrap_or(""),
             cell.train_steps.map_or(String::new(), |s| s.to_string()),
         );
-        let e = |e: &memscape::analysis::classify::Estimate| {
+        let e = |e: &memscape::analysis::samples::classify::Estimate| {
             format!("{},{},{}", e.value, e.ci[0], e.ci[1])
         };
-        let fractions = |f: &memscape::analysis::classify::Fractions| {
+        let fractions = |f: &memscape::analysis::samples::classify::Fractions| {
             [
                 &f.memorized,
                 &f.spurious,

@@ -37,8 +37,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memscape::analysis::classify::{Threshold, ThresholdSpec};
-use memscape::analysis::support::SUPPORT_QUANTILE;
+use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
+use memscape::analysis::samples::support::SUPPORT_QUANTILE;
 use memscape::dataset::{DataSpec, Patterns};
 use memscape::denoiser::Pruning;
 use memscape::noise::{NoiseProcess, Spacing};

@@ -1,6 +1,6 @@
 //! One fixed point and its 10 rightmost Jacobian eigenvalues of a U-Net trained on 14×14 MNIST
 //! (a benchmark, not a test): matrix-free Newton–Krylov and Arnoldi
-//! ([`memscape::analysis::fixed`]) against the dense finite-difference path (2d + 1 rows and a
+//! ([`memscape::analysis::landscape::fixed`]) against the dense finite-difference path (2d + 1 rows and a
 //! d × d eigen-decomposition per Newton step), from the same start, in the same run.
 //!
 //! The network: the image study's U-Net (base 16, multipliers 1,2,2, one block per level),
@@ -24,8 +24,10 @@ mod common;
 
 use std::time::Instant;
 
-use memscape::analysis::fixed::{FixedPointConfig, fixed_points_dense, newton_krylov, stability};
-use memscape::analysis::settle::{SettleConfig, settle};
+use memscape::analysis::landscape::fixed::{
+    FixedPointConfig, fixed_points_dense, newton_krylov, stability,
+};
+use memscape::analysis::landscape::settle::{SettleConfig, settle};
 use memscape::dataset::DataSpec;
 use memscape::dataset::data_scale;
 use memscape::pipeline::training_set;

@@ -1,7 +1,7 @@
 //! Settling a trained network's samples (a benchmark, not a test): the flow dx/ds = D(x) − x by
-//! pseudo-transient continuation ([`memscape::analysis::settle`]) against the unit step
+//! pseudo-transient continuation ([`memscape::analysis::landscape::settle`]) against the unit step
 //! x ← D(x) and the damped fixed step x ← x + 0.15 (D(x) − x), from the same samples, in the
-//! same run; then the whole census ([`memscape::analysis::attractor`]) against what drawing
+//! same run; then the whole census ([`memscape::analysis::landscape::attractor`]) against what drawing
 //! the samples cost.
 //!
 //! The network: issue 25's U-Net (14×14 MNIST, K = 16, base 8, multipliers 1,2,2, batch 256,
@@ -18,9 +18,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use memscape::analysis::attractor::{CensusConfig, census};
-use memscape::analysis::classify::ThresholdSpec;
-use memscape::analysis::settle::{SettleConfig, SettleStatus, settle};
+use memscape::analysis::landscape::attractor::{CensusConfig, census};
+use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle};
+use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::Denoiser;
 use memscape::noise::{NoiseProcess, Spacing};

@@ -1,10 +1,10 @@
 //! The (K, training step) phase map: for each K and seed, train once; at every checkpoint,
 //! sample, classify (memorized / spurious / generalized, f_mem) and record the train and
 //! held-out losses; then estimate tau_mem(K) with a bootstrap interval, tau_gen, and the
-//! exponent p of tau_mem = a K^p (definitions in [`memscape::analysis::dynamics`]).
+//! exponent p of tau_mem = a K^p (definitions in [`memscape::analysis::samples::dynamics`]).
 //!
 //! At every checkpoint the samples' attractors are also counted by kind with their basins
-//! ([`memscape::analysis::attractor`], at the sampler's sigma_min). **tau_spur(K)** is the first
+//! ([`memscape::analysis::landscape::attractor`], at the sampler's sigma_min). **tau_spur(K)** is the first
 //! crossing of the seed-averaged share of samples whose flow settles into a *persistent*
 //! spurious attractor at `spur_level` (default 0.1), interpolated like tau_mem: a certified
 //! stable fixed point on the data's support that is not a memory, with a certified stable
@@ -23,15 +23,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use memscape::analysis::attractor::{
+use memscape::analysis::landscape::attractor::{
     AttractorKind, CensusConfig, CensusSettings, CensusSummary, census,
 };
-use memscape::analysis::classify::{
+use memscape::analysis::samples::classify::{
     Class, Classification, Fractions, ThresholdSpec, censored_interval, classify, fractions,
     percentile_interval,
 };
-use memscape::analysis::dynamics::{first_crossing, plateau_onset_over_seeds, power_law};
-use memscape::analysis::support::{MIN_HELDOUT, Quality, SupportGate, quality};
+use memscape::analysis::samples::dynamics::{first_crossing, plateau_onset_over_seeds, power_law};
+use memscape::analysis::samples::support::{MIN_HELDOUT, Quality, SupportGate, quality};
 use memscape::dataset::Patterns;
 use memscape::dataset::data_scale;
 use memscape::dataset::subset::Split;
@@ -188,7 +188,7 @@ pub struct AttractorRecord {
     pub k: usize,
     pub seed: u64,
     pub step: usize,
-    pub attractor: memscape::analysis::attractor::Attractor,
+    pub attractor: memscape::analysis::landscape::attractor::Attractor,
 }
 
 /// A finished study.
@@ -207,7 +207,7 @@ pub struct DynamicsRun {
     pub tau_gen: Vec<Tau>,
     /// The first checkpoint whose seed-averaged MMD² above the held-out floor is within
     /// 1 + `gen_level` of its minimum, with a bootstrap interval over the seeds (Bonnaire et
-    /// al.'s tau_gen with MMD² for FID; [`memscape::analysis::dynamics::plateau_onset`]).
+    /// al.'s tau_gen with MMD² for FID; [`memscape::analysis::samples::dynamics::plateau_onset`]).
     pub tau_gen_quality: Vec<Tau>,
     pub fit: Option<PowerFit>,
     /// Mini-batch loss curves, one per (K, seed).
@@ -250,7 +250,7 @@ struct Checkpoint {
 }
 
 impl Checkpoint {
-    fn of(c: &memscape::analysis::attractor::Census) -> Self {
+    fn of(c: &memscape::analysis::landscape::attractor::Census) -> Self {
         Checkpoint {
             points: c.attractors.iter().map(|a| a.x.clone()).collect(),
             spurious: c
@@ -277,7 +277,7 @@ impl Checkpoint {
                     && next.is_some_and(|next| {
                         (0..next.points.len()).any(|j| {
                             next.stable[j]
-                                && memscape::analysis::distance::squared_distance(
+                                && memscape::analysis::samples::distance::squared_distance(
                                     &self.points[i],
                                     &next.points[j],
                                 )
@@ -997,8 +997,8 @@ impl DynamicsRun {
                 a.basin_ci[0],
                 a.basin_ci[1],
                 a.uncertain.map_or("", |u| match u {
-                    memscape::analysis::fixed::Uncertainty::NearOne => "near_one",
-                    memscape::analysis::fixed::Uncertainty::Unconverged => "unconverged",
+                    memscape::analysis::landscape::fixed::Uncertainty::NearOne => "near_one",
+                    memscape::analysis::landscape::fixed::Uncertainty::Unconverged => "unconverged",
                 }),
                 a.dimension.map_or(String::new(), |d| d.to_string()),
                 q(a.extent),
@@ -1014,7 +1014,10 @@ impl DynamicsRun {
 
     /// Per-sample labels of the grid's checkpoints as CSV, `model` naming the step.
     pub fn grid_labels_csv(&self) -> String {
-        let mut out = format!("model,k,{}\n", memscape::analysis::classify::CSV_HEADER);
+        let mut out = format!(
+            "model,k,{}\n",
+            memscape::analysis::samples::classify::CSV_HEADER
+        );
         for cell in &self.grid {
             let prefix = format!(
                 "{},{},",
@@ -1089,7 +1092,7 @@ mod tests {
 
     /// A row whose only informative columns are the held-out loss and MMD².
     fn row(k: usize, seed: u64, step: usize, test_loss: f64, mmd2: Option<f64>) -> DynamicsRow {
-        let e = memscape::analysis::classify::Estimate {
+        let e = memscape::analysis::samples::classify::Estimate {
             value: 0.0,
             ci: [0.0, 0.0],
         };

@@ -10,11 +10,11 @@
 //!   box, point for point and by index, and the Poincaré–Hopf count is 1.
 
 use faer::Mat;
-use memscape::analysis::attractor::{Census, CensusConfig, census};
-use memscape::analysis::classify::ThresholdSpec;
-use memscape::analysis::distance::squared_distance;
-use memscape::analysis::fixed::{FixedPointConfig, Status, newton_krylov};
-use memscape::analysis::settle::{SettleConfig, SettleStatus, settle};
+use memscape::analysis::landscape::attractor::{Census, CensusConfig, census};
+use memscape::analysis::landscape::fixed::{FixedPointConfig, Status, newton_krylov};
+use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle};
+use memscape::analysis::samples::classify::ThresholdSpec;
+use memscape::analysis::samples::distance::squared_distance;
 use memscape::dataset::data_scale;
 use memscape::denoiser::Denoiser;
 use memscape::noise::{NoiseProcess, Spacing};

@@ -4,8 +4,8 @@
 //! until its loss plateaus reproduces them (memorized); and U-Net training is bit-identical for
 //! a seed on 1 and 2 threads (loss curve, checkpoint bytes, samples).
 
-use memscape::analysis::classify::{ThresholdSpec, classify, fractions};
-use memscape::analysis::support::{SUPPORT_QUANTILE, SupportGate};
+use memscape::analysis::samples::classify::{ThresholdSpec, classify, fractions};
+use memscape::analysis::samples::support::{SUPPORT_QUANTILE, SupportGate};
 use memscape::dataset::data_scale;
 use memscape::denoiser::Denoiser;
 use memscape::noise::{NoiseProcess, Spacing};

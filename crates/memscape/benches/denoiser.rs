@@ -19,7 +19,7 @@
 mod common;
 
 use common::{gemm_peak, numpy_kernels, record_seconds, reference, time};
-use memscape::analysis::distance::knn;
+use memscape::analysis::samples::distance::knn;
 use memscape::dataset::{DataSpec, PixelRange};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Float, Pruning};
 use memscape::rng::{normal_matrix, stream, uniform};

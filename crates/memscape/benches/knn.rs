@@ -11,7 +11,7 @@
 mod common;
 
 use common::{gemm_peak, numpy_kernels, record_seconds, reference, time};
-use memscape::analysis::distance::knn;
+use memscape::analysis::samples::distance::knn;
 use memscape::dataset::{DataSpec, PixelRange};
 use memscape::rng::{stream, uniform};
 use ndarray::Array2;

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{gemm_peak, time};
-use memscape::analysis::classify::train_spacing;
-use memscape::analysis::critical::{SearchConfig, critical_points};
+use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+use memscape::analysis::samples::classify::train_spacing;
 use memscape::denoiser::Landscape;
 use memscape::rng::normal_matrix;
 

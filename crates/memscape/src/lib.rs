@@ -14,20 +14,21 @@
 //! of `y = x/√alpha_bar` with `sigma² = (1 − alpha_bar)/alpha_bar`; diffusion time `t` lives
 //! only in [`noise`]; training progress is a `step`.
 //!
-//! Modules are declared in flow order; a stage imports only earlier stages
-//! (`tests/layering.rs` checks it).
+//! Modules are declared in flow order, the shared foundations (`error`, `units`, `rng`,
+//! `progress`) first; a stage imports only earlier stages, and inside a stage a module imports
+//! only modules declared before it (`tests/layering.rs` checks both).
 
-pub mod analysis;
-pub mod dataset;
-pub mod denoiser;
 pub mod error;
-pub mod hopfield;
-pub mod noise;
-pub mod pipeline;
-pub mod progress;
-pub mod rng;
-pub mod sampler;
-pub mod store;
 pub mod units;
+pub mod rng;
+pub mod progress;
+pub mod dataset;
+pub mod noise;
+pub mod denoiser;
+pub mod hopfield;
+pub mod sampler;
+pub mod analysis;
+pub mod store;
+pub mod pipeline;
 
 pub use error::{Error, Result};

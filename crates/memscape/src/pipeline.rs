@@ -8,16 +8,20 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::attractor::{
+use crate::analysis::landscape::attractor::{
     CensusConfig, CensusSettings, CensusSummary, SaddleSearch, census,
 };
-use crate::analysis::capacity::{Capacities, CapacityIntervals, capacities, capacity_intervals};
-use crate::analysis::classify::{
+use crate::analysis::samples::capacity::{
+    Capacities, CapacityIntervals, capacities, capacity_intervals,
+};
+use crate::analysis::samples::classify::{
     Class, Classification, FractionValues, Fractions, Resolved, ThresholdSpec, classify, fractions,
 };
-use crate::analysis::cluster::{ClusterCounts, cluster_samples};
-use crate::analysis::embed::Nonlinear;
-use crate::analysis::support::{self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate};
+use crate::analysis::samples::cluster::{ClusterCounts, cluster_samples};
+use crate::analysis::samples::embed::Nonlinear;
+use crate::analysis::samples::support::{
+    self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate,
+};
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, ExactQuality, Patterns, data_scale};
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float, PruneStats, Pruning, TrainedModel};
@@ -765,7 +769,7 @@ fn embedding_rows(
     let both = ndarray::concatenate(ndarray::Axis(0), &[patterns.view(), samples.view()])
         .expect("same dimension");
     let dims = both.ncols().min(2);
-    let (proj, _) = crate::analysis::embed::pca(both.view(), dims)?;
+    let (proj, _) = crate::analysis::samples::embed::pca(both.view(), dims)?;
     let pc = |i: usize, j: usize| if j < dims { proj[[i, j]] } else { 0.0 };
     let mut out = String::new();
     for i in 0..patterns.nrows() {
@@ -931,7 +935,7 @@ impl MapRun {
         );
         for r in &self.rows {
             let f = &r.fractions;
-            let e = |e: &crate::analysis::classify::Estimate| {
+            let e = |e: &crate::analysis::samples::classify::Estimate| {
                 format!("{},{},{}", e.value, e.ci[0], e.ci[1])
             };
             let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
@@ -980,7 +984,10 @@ impl MapRun {
 
     /// Per-sample labels of every K as CSV.
     pub fn labels_csv(&self) -> String {
-        let mut out = format!("model,k,{}\n", crate::analysis::classify::CSV_HEADER);
+        let mut out = format!(
+            "model,k,{}\n",
+            crate::analysis::samples::classify::CSV_HEADER
+        );
         for (r, c) in self.rows.iter().zip(&self.classifications) {
             out += &c.csv_rows(&format!("{},{},", r.model, r.k));
         }

@@ -1,7 +1,7 @@
 //! Landscape oracles on the continuum circle (theory.md §5 and §7.6): 2000 equally spaced
 //! points on the unit circle approximate the uniform ring.
 
-use memscape::analysis::critical::symmetric_eigen;
+use memscape::analysis::linalg::symmetric_eigen;
 use memscape::dataset::synthetic::kgon;
 use memscape::denoiser::Landscape;
 use ndarray::array;

@@ -1,9 +1,9 @@
 //! Invariants as properties (proptest).
 
-use memscape::analysis::classify::{Class, ThresholdSpec, classify, train_spacing};
-use memscape::analysis::critical::{SearchConfig, critical_points};
-use memscape::analysis::distance::{knn, knn_naive};
-use memscape::analysis::settle::{SettleConfig, SettleStatus, settle};
+use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle};
+use memscape::analysis::samples::classify::{Class, ThresholdSpec, classify, train_spacing};
+use memscape::analysis::samples::distance::{knn, knn_naive};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape};
 use ndarray::{Array2, ArrayView1};
 use proptest::prelude::*;

@@ -1,11 +1,11 @@
 //! `memscape attractors`: the critical points of the exact landscape at one beta (with
 //! `--checkpoint`, a trained network's: [`super::attractors_trained`]).
 
-use memscape::analysis::basin::{
+use memscape::analysis::landscape::basin::{
     basin_map, basin_weights, energy_grid, morse_smale, padded_box, score_grid,
 };
-use memscape::analysis::classify::train_spacing;
-use memscape::analysis::critical::{SearchConfig, critical_points};
+use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+use memscape::analysis::samples::classify::train_spacing;
 use memscape::denoiser::Landscape;
 use memscape::error::require_positive;
 use memscape::store::{Manifest, RunDir};
@@ -69,7 +69,7 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         set.minima,
         set.points
             .iter()
-            .filter(|p| p.kind == memscape::analysis::critical::Kind::Memory)
+            .filter(|p| p.kind == memscape::analysis::landscape::critical::Kind::Memory)
             .count(),
         set.saddles,
         set.maxima,
@@ -96,7 +96,7 @@ pub struct Search {
 pub struct ExactLandscape {
     pub result: serde_json::Value,
     pub files: Vec<String>,
-    pub set: memscape::analysis::critical::CriticalSet,
+    pub set: memscape::analysis::landscape::critical::CriticalSet,
     pub config: SearchConfig,
     pub seconds: f64,
 }

@@ -1,17 +1,17 @@
 //! `memscape attractors --checkpoint FILE --sigma S`: the landscape of a trained network at one
 //! noise level. Its samples (stopped at sigma) settle and start matrix-free Newton–Krylov runs;
 //! each fixed point gets its rightmost Jacobian spectrum, a kind and a basin
-//! ([`memscape::analysis::attractor`]); the stable points with the largest basins get their
+//! ([`memscape::analysis::landscape::attractor`]); the stable points with the largest basins get their
 //! critical recovery level, and the relative energy from the largest basin's point to every
-//! other stable point along a segment ([`memscape::analysis::recovery`]).
+//! other stable point along a segment ([`memscape::analysis::landscape::recovery`]).
 
-use memscape::analysis::attractor::{AttractorKind, CensusConfig, census};
-use memscape::analysis::basin::{grid_points, padded_box};
-use memscape::analysis::classify::ThresholdSpec;
-use memscape::analysis::distance::squared_distance;
-use memscape::analysis::recovery::{RecoveryConfig, path_energy, recovery};
-use memscape::analysis::settle::{SettleConfig, settle};
-use memscape::analysis::support::{MIN_HELDOUT, SUPPORT_QUANTILE, SupportGate};
+use memscape::analysis::landscape::attractor::{AttractorKind, CensusConfig, census};
+use memscape::analysis::landscape::basin::{grid_points, padded_box};
+use memscape::analysis::landscape::recovery::{RecoveryConfig, path_energy, recovery};
+use memscape::analysis::landscape::settle::{SettleConfig, settle};
+use memscape::analysis::samples::classify::ThresholdSpec;
+use memscape::analysis::samples::distance::squared_distance;
+use memscape::analysis::samples::support::{MIN_HELDOUT, SUPPORT_QUANTILE, SupportGate};
 use memscape::dataset::DataSpec;
 use memscape::dataset::data_scale;
 use memscape::denoiser::Denoiser;
@@ -134,14 +134,14 @@ pub struct TrainedSearch {
     pub step: usize,
     pub checkpoint: Option<std::path::PathBuf>,
     /// The census's margin and settling.
-    pub census: memscape::analysis::attractor::CensusSettings,
+    pub census: memscape::analysis::landscape::attractor::CensusSettings,
 }
 
 /// A trained landscape written into a run directory.
 pub struct TrainedLandscape {
     pub result: serde_json::Value,
     pub files: Vec<String>,
-    pub census: memscape::analysis::attractor::Census,
+    pub census: memscape::analysis::landscape::attractor::Census,
     pub config: CensusConfig,
     pub recovery_config: RecoveryConfig,
     pub seconds: f64,
@@ -314,7 +314,7 @@ fn basin_map(
     model: &impl Denoiser,
     sigma: f64,
     bounds: [f64; 4],
-    c: &memscape::analysis::attractor::Census,
+    c: &memscape::analysis::landscape::attractor::Census,
     config: &CensusConfig,
 ) -> Array2<f64> {
     let n = BASIN_MAP_RESOLUTION;

@@ -1,9 +1,9 @@
 //! `memscape bifurcate`: events along beta, or along one pattern's weight; with
 //! `--cusp-weights`, the curves of folds in (beta, w) and their cusps.
 
-use memscape::analysis::bifurcation::{Parameter, SweepConfig, fold_curves, sweep};
-use memscape::analysis::classify::train_spacing;
-use memscape::analysis::critical::SearchConfig;
+use memscape::analysis::landscape::bifurcation::{Parameter, SweepConfig, fold_curves, sweep};
+use memscape::analysis::landscape::critical::SearchConfig;
+use memscape::analysis::samples::classify::train_spacing;
 use memscape::store::{Manifest, RunDir};
 
 use crate::flags::BifurcateArgs;

@@ -1,9 +1,9 @@
 //! `memscape classify`: memorized / spurious / generalized and f_mem for samples from anywhere.
 
-use memscape::analysis::classify::{
+use memscape::analysis::samples::classify::{
     ClassifySummary, Threshold, ThresholdSpec, classify, fractions,
 };
-use memscape::analysis::support::SupportGate;
+use memscape::analysis::samples::support::SupportGate;
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
 use memscape::store::RunDir;
@@ -69,7 +69,7 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         let out = RunDir::create(dir)?;
         let labels = format!(
             "{}\n{}",
-            memscape::analysis::classify::CSV_HEADER,
+            memscape::analysis::samples::classify::CSV_HEADER,
             c.csv_rows("")
         );
         out.write_bytes("labels.csv", labels.as_bytes())?;

@@ -1,6 +1,6 @@
 //! `memscape dynamics`: tau_mem(K), tau_gen and the (K, step) phase table.
 
-use memscape::analysis::classify::ThresholdSpec;
+use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::dataset::DataSpec;
 use memscape::store::{Manifest, RunDir};
 use memscape_train::TrainConfig;
@@ -359,14 +359,15 @@ fn intervention_summary(name: &str, run: &DynamicsRun) -> serde_json::Value {
                 .filter(|r| r.k == k && r.step == last)
                 .filter_map(|r| r.attractors.as_ref())
                 .collect();
-            let mean = |f: &dyn Fn(&memscape::analysis::attractor::CensusSummary) -> f64| {
-                let v: Vec<f64> = rows
-                    .iter()
-                    .map(|a| f(a))
-                    .filter(|v| v.is_finite())
-                    .collect();
-                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-            };
+            let mean =
+                |f: &dyn Fn(&memscape::analysis::landscape::attractor::CensusSummary) -> f64| {
+                    let v: Vec<f64> = rows
+                        .iter()
+                        .map(|a| f(a))
+                        .filter(|v| v.is_finite())
+                        .collect();
+                    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+                };
             let average = |b: &[f64]| {
                 if b.is_empty() {
                     f64::NAN

@@ -1,6 +1,6 @@
 //! `memscape map`: the phase map over K, a table on stderr, a run directory, `--json`.
 
-use memscape::analysis::classify::{Threshold, ThresholdSpec};
+use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
 use std::sync::Mutex;
@@ -60,7 +60,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     );
     for r in &run.rows {
         let f = &r.fractions;
-        let e = |e: &memscape::analysis::classify::Estimate| {
+        let e = |e: &memscape::analysis::samples::classify::Estimate| {
             format!("{:.3} [{:.3}, {:.3}]", e.value, e.ci[0], e.ci[1])
         };
         eprintln!(
@@ -139,8 +139,8 @@ fn request(args: &MapArgs, ks: Vec<usize>, data: DataSpec) -> anyhow::Result<Map
             .embed
             .iter()
             .map(|e| match e {
-                crate::flags::EmbedArg::Tsne => memscape::analysis::embed::Nonlinear::Tsne,
-                crate::flags::EmbedArg::Umap => memscape::analysis::embed::Nonlinear::Umap,
+                crate::flags::EmbedArg::Tsne => memscape::analysis::samples::embed::Nonlinear::Tsne,
+                crate::flags::EmbedArg::Umap => memscape::analysis::samples::embed::Nonlinear::Umap,
             })
             .collect(),
         holdout: args.holdout,

@@ -27,7 +27,7 @@
 //! fresh y = x_t ~ N(0, Γ_t² I) (MT §3; the test loss exceeds the Bayes loss 1 − Δ_t/Γ_t² by
 //! Δ_t E_score in expectation). The timescales read off them:
 //! - τ_gen: the plateau onset of E_score (the test loss above its Bayes floor), the first
-//!   checkpoint with E ≤ (1 + x) min E ([`memscape::analysis::dynamics::plateau_onset`]);
+//!   checkpoint with E ≤ (1 + x) min E ([`memscape::analysis::samples::dynamics::plateau_onset`]);
 //! - τ_mem: where the test loss departs from the train loss, the first time (interpolated in
 //!   ln τ) the gap L_test − L_train reaches half its limit at τ → ∞ (where A is the least-squares
 //!   fit of the training draws);
@@ -42,8 +42,8 @@ use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::BlockStructure;
 use faer::{Accum, Mat, MatRef, Par};
-use memscape::analysis::classify::percentile_interval;
-use memscape::analysis::dynamics::{
+use memscape::analysis::samples::classify::percentile_interval;
+use memscape::analysis::samples::dynamics::{
     Onset, first_crossing, plateau_onset, power_law, seed_mean, time_over_seeds,
 };
 use memscape::error::{Error, Result};
@@ -943,10 +943,13 @@ fn fit_tau_mem(request: &RfRequest, by_psi: &[Vec<&RfRun>], seed: u64) -> Option
     };
     let all: Vec<usize> = (0..request.seeds).collect();
     let (a, q) = fit(&all)?;
-    let boot: Vec<f64> =
-        memscape::analysis::classify::bootstrap_indices(request.seeds, request.resamples, seed)
-            .filter_map(|idx| fit(&idx).map(|f| f.1))
-            .collect();
+    let boot: Vec<f64> = memscape::analysis::samples::classify::bootstrap_indices(
+        request.seeds,
+        request.resamples,
+        seed,
+    )
+    .filter_map(|idx| fit(&idx).map(|f| f.1))
+    .collect();
     let theory = RfTheory::at(request.t);
     let predicted: Vec<f64> = request
         .psi_n

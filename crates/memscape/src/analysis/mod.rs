@@ -1,22 +1,13 @@
-//! Stage 5: analysis of samples and landscapes: exact nearest neighbours, the memorized /
-//! spurious / generalized classification with f_mem, capacities over K, and attractor settling.
+//! Stage 5: analysis, in two halves. The modules are declared in flow order, and each imports
+//! only modules declared before it (`tests/layering.rs` checks it):
+//! - [`linalg`]: the dense symmetric eigensolver both halves use;
+//! - [`samples`]: statistics of samples: exact nearest neighbours, the support gate, the
+//!   memorized / spurious / generalized classification with f_mem, capacities over K, clusters,
+//!   embeddings, and the timescales of training dynamics;
+//! - [`landscape`]: the geometry of a denoiser's landscape: critical points and their Morse
+//!   indices, continuation and bifurcations, basins, settling, the census of attractors of a
+//!   trained network, and recovery levels.
 
-pub mod attractor;
-pub mod basin;
-pub mod bifurcation;
-pub mod capacity;
-pub mod classify;
-pub mod cluster;
-pub mod continuation;
-pub mod critical;
-pub mod distance;
-pub mod dynamics;
-pub mod embed;
-pub mod fixed;
-pub mod krylov;
-pub mod local;
-pub mod manifold;
-pub mod recovery;
-pub mod saddles;
-pub mod settle;
-pub mod support;
+pub mod linalg;
+pub mod samples;
+pub mod landscape;

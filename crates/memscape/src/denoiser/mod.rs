@@ -6,9 +6,9 @@
 //! [`Denoiser`] has one method, and closures implement it, so oracle tests can pass analytic
 //! denoisers as closures (candle's `Module` pattern).
 
+pub mod pruning;
 pub mod empirical;
 pub mod energy;
-pub mod pruning;
 
 use ndarray::{Array2, ArrayView2};
 

@@ -10,7 +10,8 @@
 
 use ndarray::{Array1, Array2, ArrayView1};
 
-use super::critical::{newton, scales, symmetric_eigen};
+use super::newton::{newton, scales};
+use crate::analysis::linalg::symmetric_eigen;
 use crate::denoiser::Landscape;
 
 /// A critical point near the centre, with its Morse index.

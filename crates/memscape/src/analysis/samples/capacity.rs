@@ -66,7 +66,7 @@ pub fn capacities(
 
 /// The memorization and generalization capacities with a crossing outside the sweep coded as
 /// −∞ (below the smallest K) or +∞ (beyond the largest), so that bootstrap intervals keep such
-/// resamples in their ranks ([`crate::analysis::classify::censored_interval`]).
+/// resamples in their ranks ([`crate::analysis::samples::classify::censored_interval`]).
 pub fn extended(c: &Capacities, memorized: &[f64], generalized: &[f64]) -> [f64; 2] {
     let beyond = |above: bool| {
         if above {

@@ -21,9 +21,9 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::critical::symmetric_eigen;
-use super::distance::squared_distance;
 use super::krylov::{Cost, Probe, RitzValues, arnoldi_until, gmres};
+use crate::analysis::linalg::symmetric_eigen;
+use crate::analysis::samples::distance::squared_distance;
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
 use crate::rng::{fill_normal, stream};
@@ -636,7 +636,8 @@ pub fn fixed_points_dense(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::analysis::critical::{SearchConfig, critical_points, newton, scales};
+    use crate::analysis::landscape::critical::{SearchConfig, critical_points};
+    use crate::analysis::landscape::newton::{newton, scales};
     use crate::dataset::synthetic::{kgon, two_points};
     use crate::denoiser::{EmpiricalDenoiser, Landscape};
 

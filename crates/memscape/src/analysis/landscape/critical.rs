@@ -22,10 +22,11 @@
 //! kernel dimension counts the eigenvalues within 10× the smallest. With a degenerate point the
 //! Euler characteristic is undefined: its local contribution is not (−1)^index.
 
-use faer::{Mat, Side};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::Serialize;
 
+use super::newton::{descend, newton, scales};
+use crate::analysis::linalg::symmetric_eigen;
 use crate::denoiser::Landscape;
 use crate::error::Result;
 use crate::rng::{stream, uniform};
@@ -93,89 +94,6 @@ pub struct CriticalSet {
     pub num_unconverged: usize,
 }
 
-/// Symmetric eigen-decomposition: eigenvalues ascending and eigenvectors as columns.
-pub fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
-    let d = a.nrows();
-    let m = Mat::<f64>::from_fn(d, d, |i, j| a[[i, j]]);
-    let evd = m
-        .self_adjoint_eigen(Side::Lower)
-        .expect("symmetric eigen-decomposition converges");
-    let values = (0..d).map(|i| evd.S()[i]).collect();
-    let vectors = Array2::from_shape_fn((d, d), |(i, j)| evd.U()[(i, j)]);
-    (values, vectors)
-}
-
-/// The Newton step H⁻¹ r from H's eigen-decomposition, with |λ| clamped below at 1e-12.
-fn newton_step(values: &[f64], vectors: &Array2<f64>, residual: &Array1<f64>) -> Array1<f64> {
-    let coeffs: Array1<f64> = vectors
-        .t()
-        .dot(residual)
-        .iter()
-        .zip(values)
-        .map(|(c, &l)| c / l.abs().max(1e-12).copysign(l))
-        .collect();
-    vectors.dot(&coeffs)
-}
-
-/// Damped Newton on ∇E = 0: steps along the Hessian's eigenvectors with |λ| clamped away from
-/// zero, each step at most `max_step` long. The Newton step H⁻¹∇E estimates the distance to the
-/// critical point; the search stops when it is below the round-off floor
-/// `10 u scale (1 + beta R²) / |λ|min` (or 1e-12 · `max_step`), so nearly degenerate points are
-/// polished along their soft direction instead of stopping wherever |∇E| first looks small.
-/// Returns the point, whether it converged in `iterations` steps, and its floor.
-pub(crate) fn newton(
-    land: &Landscape,
-    start: ArrayView1<f64>,
-    floor_scale: f64,
-    max_step: f64,
-    iterations: usize,
-) -> (Array1<f64>, bool, f64) {
-    let mut x = start.to_owned();
-    for _ in 0..iterations {
-        let g = land.gradient(x.view());
-        let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
-        let mut step = newton_step(&values, &vectors, &g);
-        let len = step.dot(&step).sqrt();
-        let smallest = values
-            .iter()
-            .fold(f64::INFINITY, |m, l| m.min(l.abs()))
-            .max(1e-300);
-        let floor = (floor_scale / smallest).max(1e-12 * max_step);
-        if len < floor {
-            return (x, true, floor);
-        }
-        if len > max_step {
-            step *= max_step / len;
-        }
-        x -= &step;
-        if !x.iter().all(|v| v.is_finite()) {
-            break;
-        }
-    }
-    (x, false, f64::INFINITY)
-}
-
-/// CCCP descent x ← D(x) (monotone in E), then Newton polish.
-pub(crate) fn descend(
-    land: &Landscape,
-    start: ArrayView1<f64>,
-    tol: f64,
-    floor_scale: f64,
-    max_step: f64,
-    iterations: usize,
-) -> (Array1<f64>, bool, f64) {
-    let mut x = start.to_owned();
-    for _ in 0..iterations {
-        let next = land.denoise(x.view());
-        let moved = (&next - &x).mapv(|v| v * v).sum().sqrt();
-        x = next;
-        if moved < tol {
-            break;
-        }
-    }
-    newton(land, x.view(), floor_scale, max_step, iterations)
-}
-
 /// Starts for the search: patterns, midpoints, the centroid, random points in the bounding box.
 fn starts(
     patterns: ArrayView2<f64>,
@@ -217,7 +135,7 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
             .flat_map(|i| (i + 1..k).map(move |j| (i, j)))
             .collect()
     } else {
-        let nn = super::distance::knn(patterns, patterns, 8.min(k - 1), true)
+        let nn = crate::analysis::samples::distance::knn(patterns, patterns, 8.min(k - 1), true)
             .expect("patterns are valid");
         (0..k)
             .flat_map(|i| {
@@ -238,7 +156,7 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
     // centroids and circumcentres of each pattern with two of its nearest neighbours (12 in d ≤ 3, 4 above):
     // maxima and higher-index saddles sit in such holes, where random starts rarely converge
     if k >= 3 {
-        let nn = super::distance::knn(
+        let nn = crate::analysis::samples::distance::knn(
             patterns,
             patterns,
             (if patterns.ncols() <= 3 { 12 } else { 4 }).min(k - 1),
@@ -268,24 +186,6 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
             }
         }
     }
-}
-
-/// The landscape's length scale (largest distance of a pattern from their mean), that distance
-/// squared, and the numerator of Newton's round-off floor `10 u scale (1 + beta R²)`.
-pub(crate) fn scales(land: &Landscape) -> (f64, f64, f64) {
-    let patterns = land.patterns();
-    let center = patterns.mean_axis(ndarray::Axis(0)).expect("k ≥ 1");
-    let radius_sq = patterns
-        .rows()
-        .into_iter()
-        .map(|r| (&r - &center).mapv(|v| v * v).sum())
-        .fold(0.0, f64::max);
-    let scale = radius_sq.sqrt().max(f64::MIN_POSITIVE);
-    (
-        scale,
-        radius_sq,
-        10.0 * f64::EPSILON * scale * (1.0 + land.beta * radius_sq),
-    )
 }
 
 /// Finds the critical points of `land`.
@@ -427,10 +327,11 @@ impl SearchConfig {
 mod tests {
     use super::*;
     use crate::dataset::synthetic::{kgon, two_points};
+    use ndarray::Array2;
 
     fn find(patterns: &Array2<f64>, beta: f64) -> CriticalSet {
         let land = Landscape::new(patterns.view(), beta).unwrap();
-        let spacing = crate::analysis::classify::train_spacing(patterns.view()).unwrap();
+        let spacing = crate::analysis::samples::classify::train_spacing(patterns.view()).unwrap();
         critical_points(&land, &SearchConfig::for_spacing(spacing), None).unwrap()
     }
 

@@ -12,7 +12,9 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::critical::{CriticalSet, descend, scales, symmetric_eigen};
+use super::critical::CriticalSet;
+use super::newton::{descend, scales};
+use crate::analysis::linalg::symmetric_eigen;
 use crate::denoiser::Landscape;
 use crate::rng::{normal, stream, uniform};
 
@@ -218,12 +220,12 @@ pub fn morse_smale(land: &Landscape, set: &CriticalSet, radius: f64) -> Vec<Conn
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::critical::{SearchConfig, critical_points};
+    use crate::analysis::landscape::critical::{SearchConfig, critical_points};
     use crate::dataset::synthetic::kgon;
 
     fn setup(patterns: &Array2<f64>, beta: f64) -> (Landscape, CriticalSet, f64) {
         let land = Landscape::new(patterns.view(), beta).unwrap();
-        let spacing = crate::analysis::classify::train_spacing(patterns.view()).unwrap();
+        let spacing = crate::analysis::samples::classify::train_spacing(patterns.view()).unwrap();
         let set = critical_points(&land, &SearchConfig::for_spacing(spacing), None).unwrap();
         (land, set, 0.05 * spacing)
     }

@@ -23,8 +23,8 @@
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
-use super::distance::squared_distance;
 use super::krylov::Cost;
+use crate::analysis::samples::distance::squared_distance;
 use crate::denoiser::Denoiser;
 
 /// Nearest stable neighbours whose pairs start saddle searches: 2, so that points on a ring

@@ -18,8 +18,8 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::distance::{knn_pairs, pairs_within, squared_distance};
-use super::settle::UnionFind;
+use crate::analysis::samples::distance::UnionFind;
+use crate::analysis::samples::distance::{knn_pairs, pairs_within, squared_distance};
 use crate::denoiser::Denoiser;
 use crate::error::Result;
 

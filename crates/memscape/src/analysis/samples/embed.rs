@@ -19,7 +19,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 
 use serde::Serialize;
 
-use super::critical::symmetric_eigen;
+use crate::analysis::linalg::symmetric_eigen;
 use crate::error::{Error, Result};
 
 /// A nonlinear 2-D map, drawn on request.
@@ -335,7 +335,7 @@ mod tests {
             ("UMAP", umap(x.view(), 1).unwrap()),
         ] {
             assert!(y.iter().all(|v| v.is_finite()), "{name}");
-            let nn = crate::analysis::distance::knn_naive(y.view(), y.view(), 1, true);
+            let nn = crate::analysis::samples::distance::knn_naive(y.view(), y.view(), 1, true);
             let wrong = (0..90).filter(|&i| nn.indices[[i, 0]] % 3 != i % 3).count();
             assert_eq!(wrong, 0, "{name}: {wrong} points next to another cluster");
         }

@@ -38,7 +38,7 @@
 //! the sampling distribution), with a bootstrap 95% interval; samples whose flow did not
 //! converge, ended on a flat set or at a saddle, or whose group was not analysed are
 //! **unsettled**, and their share is reported beside every basin. The kinds follow the sample
-//! classes' precedence ([`super::classify`]): a stable state off the data is never spurious.
+//! classes' precedence ([`crate::analysis::samples::classify`]): a stable state off the data is never spurious.
 //!
 //! On 2-D data the census checks its completeness as the exact model's search does: when the
 //! flow points into the data's padded box all along its edge, the critical points inside
@@ -49,8 +49,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::basin::padded_box;
-use super::classify::{bootstrap_indices, percentile_interval};
-use super::distance::{knn, knn_pairs, squared_distance};
 use super::fixed::{
     FixedPoint, FixedPointConfig, SOFTEST, Stability, Status, Uncertainty, fixed_points,
     newton_krylov, stability,
@@ -60,8 +58,10 @@ use super::manifold::{LINK_PROBES, extent, links_hold, neutral_sets};
 use super::saddles::{
     Origin, SADDLE_NEIGHBOURS, directional_starts, midpoints, reaches, stack, string_starts,
 };
-use super::settle::{SettleConfig, SettleStatus, Settled, group, settle};
-use super::support::SupportGate;
+use super::settle::{SettleConfig, SettleStatus, Settled, settle};
+use crate::analysis::samples::classify::{bootstrap_indices, percentile_interval};
+use crate::analysis::samples::distance::{group, knn, knn_pairs, squared_distance};
+use crate::analysis::samples::support::SupportGate;
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
 

@@ -13,10 +13,14 @@
 //!    at θ* ± ε near it are found ([`local_points`]); those not yet on a branch start new
 //!    branches (branch switching).
 //! 4. Each special point is an event candidate. Its critical points on both sides, at θ* ± ε,
-//!    are paired by continuation through the point ([`LocalChange`]); where nothing changes (no
-//!    point born or lost, no paired branch changes index) no event is reported.
+//!    are paired by continuation through the point ([`super::local::LocalChange`]); where
+//!    nothing changes (no point born or lost, no paired branch changes index) no event is
+//!    reported.
 //! 5. The counts by index carried from one grid value across the events to the next must equal
 //!    that value's multi-start counts; an interval where they do not is reported as unexplained.
+//!
+//! This module holds the sweep; its `event` module classifies one event and its `fold` module
+//! follows curves of folds in the (beta, w) plane.
 //!
 //! Classification (theory.md §2; Golubitsky & Schaeffer I, ch. I, III), with n the dimension of
 //! the Hessian's kernel at the point:
@@ -32,89 +36,20 @@
 //! degenerate     any other change at a point with n = 1
 //! ```
 
+mod event;
+mod fold;
+
 use serde::Serialize;
 
 pub use super::continuation::Parameter;
 use super::continuation::{Branch, ContinuationConfig, End, Family};
-use super::critical::{CriticalSet, SearchConfig, critical_points, symmetric_eigen};
-use super::local::{LocalChange, LocalPoint, local_points};
+use super::critical::{CriticalSet, SearchConfig, critical_points};
+use super::local::local_points;
 use crate::error::{Error, Result};
+pub use event::{Counts, Event, EventBranch, EventType};
+use event::{event_at, side_step};
+pub use fold::{Cusp, FoldCurve, FoldPoint, fold_curves};
 use ndarray::{Array1, Array2};
-
-/// Critical points by index class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub minima: usize,
-    pub saddles: usize,
-    pub maxima: usize,
-}
-
-impl Counts {
-    fn of(set: &CriticalSet) -> Self {
-        Counts {
-            minima: set.minima,
-            saddles: set.saddles,
-            maxima: set.maxima,
-        }
-    }
-
-    /// Adds (`sign` = 1) or removes (−1) a point of Morse index `index` in dimension `d`.
-    fn add(&mut self, index: usize, d: usize, sign: i64) {
-        let slot = match index {
-            0 => &mut self.minima,
-            i if i == d => &mut self.maxima,
-            _ => &mut self.saddles,
-        };
-        *slot = (*slot as i64 + sign).max(0) as usize;
-    }
-}
-
-/// The type of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventType {
-    Fold,
-    Pitchfork,
-    Transcritical,
-    Symmetric,
-    Degenerate,
-}
-
-/// One branch meeting at an event point: its index on each side (None where it does not exist
-/// on that side) and the unit direction from the point toward it (after the event where it
-/// exists there).
-#[derive(Debug, Clone, Serialize)]
-pub struct EventBranch {
-    pub index_before: Option<usize>,
-    pub index_after: Option<usize>,
-    pub direction: Vec<f64>,
-}
-
-/// One bifurcation.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    /// Parameter value (beta, or w).
-    pub at: f64,
-    #[serde(rename = "type")]
-    pub kind: EventType,
-    /// Where it happens.
-    pub x: Vec<f64>,
-    /// Hessian eigenvalues that vanish at the point.
-    pub kernel_dim: usize,
-    /// Every branch that meets at the point; the first passes through with the smallest
-    /// displacement (the centre of a pitchfork or of a symmetric event).
-    pub branches: Vec<EventBranch>,
-    /// For a symmetric event: the branches meeting at the point besides the centre.
-    pub k: Option<usize>,
-    /// |D³E\[v,v,v\]| along the softest direction v (0 for a symmetric pitchfork).
-    pub cubic: f64,
-    /// For a pitchfork: whether the new pair has the lower index (supercritical).
-    pub supercritical: Option<bool>,
-    /// All critical points just before and just after (the counts carried across events from
-    /// the grid's multi-start sets).
-    pub counts_before: Counts,
-    pub counts_after: Counts,
-}
 
 /// A sweep: the grid, the critical set at every grid value, the branches, and the events.
 #[derive(Debug, Clone, Serialize)]
@@ -232,171 +167,6 @@ fn set_at(
         };
     }
     Ok((th, set))
-}
-
-/// How an event changes the counts: (Morse index, +1 or −1) per point gained or lost.
-type CountChange = Vec<(usize, i64)>;
-
-/// The event at a special point (θ*, x*), or None when nothing changes there.
-fn event_at(
-    family: &Family,
-    theta: f64,
-    x: &Array1<f64>,
-    radius: f64,
-) -> Result<Option<(Event, CountChange)>> {
-    let d = x.len();
-    let land = family.landscape(theta)?;
-    let hessian = land.hessian(x.view());
-    let (values, vectors) = symmetric_eigen(&hessian);
-    let top = values.iter().fold(1.0f64, |m, l| m.max(l.abs()));
-    let kernel_dim = values.iter().filter(|l| l.abs() <= 1e-5 * top).count();
-    // The local Euler characteristic Σ(−1)^index over the ball is the same on both sides
-    // (Poincaré–Hopf: no critical point crosses its boundary). Where the sides disagree the
-    // new points are not resolved at this ε — e.g. the D_K centre for K ≥ 5, whose born points
-    // differ in energy only at order r^K — so ε (and the radius with √ε) grows tenfold, up to
-    // 1e-2; past that the event is reported as it stands, and the carried counts show it.
-    let chi = |points: &[LocalPoint]| -> i64 {
-        points
-            .iter()
-            .map(|p| if p.index % 2 == 0 { 1 } else { -1 })
-            .sum()
-    };
-    let mut eps = side_step(theta);
-    let mut radius = radius;
-    let (before, after) = loop {
-        let before = local_points(&family.landscape(theta - eps)?, x.view(), &hessian, radius);
-        let after = local_points(&family.landscape(theta + eps)?, x.view(), &hessian, radius);
-        if chi(&before) == chi(&after) || eps >= 1e-2 * theta.abs().max(1.0) {
-            break (before, after);
-        }
-        eps *= 10.0;
-        radius *= 10f64.sqrt();
-    };
-    let mut change = LocalChange::of(x.view(), &before, &after);
-    if !change.changed(&before, &after) {
-        return Ok(None);
-    }
-    // A branch that keeps its index belongs to the event only if it meets the point: closer
-    // to x* at θ* ± ε/16 (a branch through the point moves ∝ ε). Other critical points inside
-    // the radius are bystanders.
-    // (searched only when some paired branch keeps its index)
-    let near = if change
-        .through
-        .iter()
-        .any(|&(i, j)| before[i].index == after[j].index)
-    {
-        local_points(
-            &family.landscape(theta - eps / 16.0)?,
-            x.view(),
-            &hessian,
-            radius,
-        )
-    } else {
-        vec![]
-    };
-    let distance = |p: &Array1<f64>| (p - x).mapv(|v| v * v).sum().sqrt();
-    change.through.retain(|&(i, j)| {
-        before[i].index != after[j].index
-            || near.iter().any(|q| {
-                q.index == before[i].index && distance(&q.x) <= 0.5 * distance(&before[i].x)
-            })
-    });
-    let unit = |p: &LocalPoint| {
-        let v = &p.x - x;
-        let n = v.dot(&v).sqrt();
-        if n > 0.0 {
-            (v / n).to_vec()
-        } else {
-            vec![0.0; d]
-        }
-    };
-    let displacement = |&(i, j): &(usize, usize)| {
-        let (a, b) = (&before[i].x - x, &after[j].x - x);
-        a.dot(&a).sqrt() + b.dot(&b).sqrt()
-    };
-    let mut through = change.through.clone();
-    through.sort_by(|p, q| displacement(p).total_cmp(&displacement(q)));
-    let mut branches: Vec<EventBranch> = through
-        .iter()
-        .map(|&(i, j)| EventBranch {
-            index_before: Some(before[i].index),
-            index_after: Some(after[j].index),
-            direction: unit(&after[j]),
-        })
-        .collect();
-    branches.extend(change.died.iter().map(|&i| EventBranch {
-        index_before: Some(before[i].index),
-        index_after: None,
-        direction: unit(&before[i]),
-    }));
-    branches.extend(change.born.iter().map(|&j| EventBranch {
-        index_before: None,
-        index_after: Some(after[j].index),
-        direction: unit(&after[j]),
-    }));
-    let soft = (0..d)
-        .min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()))
-        .unwrap_or(0);
-    let (d3, _) = land.directional_derivatives_3_4(x.view(), vectors.column(soft));
-    let (n_through, n_born, n_died) = (through.len(), change.born.len(), change.died.len());
-    let index_changed = |&(i, j): &(usize, usize)| before[i].index != after[j].index;
-    let kind = if kernel_dim >= 2 {
-        EventType::Symmetric
-    } else if n_through == 0 && n_born + n_died == 2 {
-        EventType::Fold
-    } else if n_through == 1 && n_born + n_died == 2 && index_changed(&through[0]) {
-        EventType::Pitchfork
-    } else if n_through == 2 && n_born + n_died == 0 && through.iter().all(index_changed) {
-        EventType::Transcritical
-    } else {
-        EventType::Degenerate
-    };
-    let supercritical = (kind == EventType::Pitchfork).then(|| {
-        let (i, j) = through[0];
-        let central = before[i].index.min(after[j].index);
-        change
-            .born
-            .iter()
-            .map(|&j| after[j].index)
-            .chain(change.died.iter().map(|&i| before[i].index))
-            .all(|k| k == central)
-    });
-    // the change of the counts: (index, ±1)
-    let mut delta: Vec<(usize, i64)> = vec![];
-    for &(i, j) in &through {
-        if before[i].index != after[j].index {
-            delta.push((before[i].index, -1));
-            delta.push((after[j].index, 1));
-        }
-    }
-    delta.extend(change.died.iter().map(|&i| (before[i].index, -1)));
-    delta.extend(change.born.iter().map(|&j| (after[j].index, 1)));
-    let zero = Counts {
-        minima: 0,
-        saddles: 0,
-        maxima: 0,
-    };
-    Ok(Some((
-        Event {
-            at: family.value(theta),
-            kind,
-            x: x.to_vec(),
-            kernel_dim: kernel_dim.max(1),
-            k: (kind == EventType::Symmetric).then(|| branches.len().saturating_sub(1)),
-            branches,
-            cubic: d3.abs(),
-            supercritical,
-            counts_before: zero,
-            counts_after: zero,
-        },
-        delta,
-    )))
-}
-
-/// The step ε in θ to either side of an event at which its critical points are compared and
-/// from which branch switching starts.
-fn side_step(theta: f64) -> f64 {
-    1e-5 * theta.abs().max(1.0)
 }
 
 /// Continuation settings of a sweep: special points located to 1% of its tolerance.
@@ -603,284 +373,10 @@ pub fn sweep(
     })
 }
 
-/// A point on a curve of folds in the (beta, w) plane.
-#[derive(Debug, Clone, Serialize)]
-pub struct FoldPoint {
-    pub beta: f64,
-    pub weight: f64,
-    pub x: Vec<f64>,
-    /// D³E\[v,v,v\] along the unit kernel vector v (continued along the curve, so its sign is
-    /// meaningful): the fold's quadratic coefficient, zero at a cusp.
-    pub cubic: f64,
-}
-
-/// A cusp: a point of a fold curve where the cubic coefficient D³E\[v,v,v\] vanishes
-/// (theory.md §2, generic codim-2), with the centre-manifold quartic
-/// c = D⁴E\[v⁴\] − 3 Σ_j (D³E\[v,v,e_j\])²/μ_j (e_j, μ_j: the other Hessian eigenpairs) that must
-/// not vanish there.
-#[derive(Debug, Clone, Serialize)]
-pub struct Cusp {
-    pub beta: f64,
-    pub weight: f64,
-    pub x: Vec<f64>,
-    pub quartic: f64,
-}
-
-/// A curve of folds followed in (beta, w), with the cusps on it.
-#[derive(Debug, Clone, Serialize)]
-pub struct FoldCurve {
-    pub points: Vec<FoldPoint>,
-    pub cusps: Vec<Cusp>,
-    pub ends: [super::continuation::End; 2],
-}
-
-/// The fold curves of pattern `index`'s weight and beta, in z = (x/s, v, ln beta, w) (the
-/// standard augmented system, Allgower & Georg §8; MatCont's `LP` continuation):
-///
-/// ```text
-/// ∇E(x; beta, w) = 0,   Hess E(x; beta, w) v = 0,   cᵀv = 1      (2d + 1 equations)
-/// ```
-///
-/// with c the kernel vector at the start. The Jacobian is by central differences (step 1e-7);
-/// Newton then converges to the residual's round-off, not to the difference error.
-struct FoldSystem {
-    family: Family,
-    reference: Array1<f64>,
-}
-
-impl FoldSystem {
-    fn parts(&self, z: &Array1<f64>) -> (Array1<f64>, Array1<f64>, f64, f64) {
-        let d = self.reference.len();
-        (
-            z.slice(ndarray::s![..d]).mapv(|v| v * self.family.scale),
-            z.slice(ndarray::s![d..2 * d]).to_owned(),
-            z[2 * d].exp(),
-            z[2 * d + 1],
-        )
-    }
-
-    fn landscape(&self, beta: f64, weight: f64) -> Result<crate::denoiser::Landscape> {
-        let Parameter::Weight { index, .. } = self.family.parameter else {
-            unreachable!("fold curves move a weight")
-        };
-        let mut m = vec![1.0; self.family.patterns().nrows()];
-        m[index] = weight.max(0.0);
-        crate::denoiser::Landscape::with_multiplicities(self.family.patterns(), &m, beta)
-    }
-
-    fn residual(&self, z: &Array1<f64>) -> Result<Array1<f64>> {
-        let d = self.reference.len();
-        let (x, v, beta, weight) = self.parts(z);
-        let land = self.landscape(beta, weight)?;
-        let mut r = Array1::zeros(2 * d + 1);
-        r.slice_mut(ndarray::s![..d])
-            .assign(&(land.gradient(x.view()) / self.family.scale));
-        r.slice_mut(ndarray::s![d..2 * d])
-            .assign(&land.hessian(x.view()).dot(&v));
-        r[2 * d] = self.reference.dot(&v) - 1.0;
-        Ok(r)
-    }
-
-    /// D³E[v̂,v̂,v̂] at z, v̂ = v/|v|.
-    fn cubic(&self, z: &Array1<f64>) -> Result<f64> {
-        let (x, v, beta, weight) = self.parts(z);
-        let unit = &v / v.dot(&v).sqrt();
-        Ok(self
-            .landscape(beta, weight)?
-            .directional_derivatives_3_4(x.view(), unit.view())
-            .0)
-    }
-}
-
-impl super::continuation::Curve for FoldSystem {
-    fn eval(&self, z: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
-        let r = self.residual(z)?;
-        let mut j = Array2::zeros((r.len(), z.len()));
-        let h = 1e-7;
-        for c in 0..z.len() {
-            let (mut a, mut b) = (z.clone(), z.clone());
-            a[c] += h;
-            b[c] -= h;
-            j.column_mut(c)
-                .assign(&((self.residual(&a)? - self.residual(&b)?) / (2.0 * h)));
-        }
-        Ok((r, j))
-    }
-}
-
-/// The centre-manifold quartic at a cusp (see [`Cusp`]), from the joint cumulants of ξ·u under
-/// the Hopfield weights: D³E[u,u,w] = −beta² E_p[(a − ā)²(b − b̄)], a = ξ·u, b = ξ·w.
-fn cusp_quartic(land: &crate::denoiser::Landscape, x: &Array1<f64>, v: &Array1<f64>) -> f64 {
-    let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
-    let soft = (0..values.len())
-        .min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()))
-        .unwrap_or(0);
-    let p = land.weights(x.view());
-    let patterns = land.patterns();
-    let a: Array1<f64> = patterns.dot(v);
-    let abar = p.dot(&a);
-    let (_, d4) = land.directional_derivatives_3_4(x.view(), v.view());
-    let mut correction = 0.0;
-    for j in (0..values.len()).filter(|&j| j != soft) {
-        let b: Array1<f64> = patterns.dot(&vectors.column(j));
-        let bbar = p.dot(&b);
-        let m: f64 = (0..a.len())
-            .map(|i| p[i] * (a[i] - abar).powi(2) * (b[i] - bbar))
-            .sum();
-        let d3 = -land.beta * land.beta * m;
-        correction += d3 * d3 / values[j];
-    }
-    d4 - 3.0 * correction
-}
-
-/// Follows the curves of folds of pattern `index`'s weight w and beta within
-/// [`beta_from`, `beta_to`] × [`weights.0`, `weights.1`] (w is a multiplicity and may exceed 1),
-/// from the folds of beta sweeps at each of `seed_weights`; detects cusps on them.
-pub fn fold_curves(
-    patterns: ndarray::ArrayView2<f64>,
-    index: usize,
-    beta_range: (f64, f64),
-    weight_range: (f64, f64),
-    seed_weights: &[f64],
-    config: &SweepConfig,
-) -> Result<Vec<FoldCurve>> {
-    let (beta_from, beta_to) = beta_range;
-    if !(weight_range.0.is_finite() && weight_range.1.is_finite())
-        || weight_range.0 < 0.0
-        || weight_range.0 >= weight_range.1
-    {
-        return Err(Error::invalid(
-            "weight range",
-            "finite, 0 ≤ from < to",
-            format!("{} .. {}", weight_range.0, weight_range.1),
-        ));
-    }
-    if seed_weights.is_empty()
-        || seed_weights
-            .iter()
-            .any(|w| !(weight_range.0..=weight_range.1).contains(w))
-    {
-        return Err(Error::invalid(
-            "seed weights",
-            format!(
-                "at least one, within the weight range {} .. {}",
-                weight_range.0, weight_range.1
-            ),
-            format!("{seed_weights:?}"),
-        ));
-    }
-    let family = Family::new(
-        patterns,
-        Parameter::Weight {
-            index,
-            beta: beta_from,
-        },
-    )?;
-    let d = patterns.ncols();
-    let (tlo, thi) = (beta_from.ln(), beta_to.ln());
-    let inside = |z: &Array1<f64>| {
-        (tlo..=thi).contains(&z[2 * d]) && (weight_range.0..=weight_range.1).contains(&z[2 * d + 1])
-    };
-    let continuation = continuation_config(config);
-    let mut curves: Vec<FoldCurve> = vec![];
-    for &w in seed_weights {
-        let s = sweep(
-            patterns,
-            Parameter::BetaWeighted { index, weight: w },
-            beta_from,
-            beta_to,
-            config,
-        )?;
-        for e in s.events.iter().filter(|e| e.kind == EventType::Fold) {
-            let known = curves.iter().any(|c| {
-                c.points.windows(2).any(|p| {
-                    let (a, b) = (&p[0], &p[1]);
-                    let spans = (a.weight - w) * (b.weight - w) <= 0.0;
-                    spans && {
-                        let f = if a.weight == b.weight {
-                            0.5
-                        } else {
-                            (w - a.weight) / (b.weight - a.weight)
-                        };
-                        let beta = a.beta + f * (b.beta - a.beta);
-                        let dx: f64 =
-                            a.x.iter()
-                                .zip(&b.x)
-                                .zip(&e.x)
-                                .map(|((p, q), r)| (p + f * (q - p) - r).powi(2))
-                                .sum::<f64>()
-                                .sqrt();
-                        (beta - e.at).abs() <= 1e-3 * e.at && dx <= 1e-3 * family.scale
-                    }
-                })
-            });
-            if known {
-                continue;
-            }
-            let x = Array1::from(e.x.clone());
-            let land = Family::new(patterns, Parameter::BetaWeighted { index, weight: w })?
-                .landscape(e.at.ln())?;
-            let (values, vectors) = symmetric_eigen(&land.hessian(x.view()));
-            let soft = (0..d)
-                .min_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()))
-                .unwrap_or(0);
-            let v = vectors.column(soft).to_owned();
-            let system = FoldSystem {
-                family: family.clone(),
-                reference: v.clone(),
-            };
-            let mut z = Array1::zeros(2 * d + 2);
-            z.slice_mut(ndarray::s![..d]).assign(&(&x / family.scale));
-            z.slice_mut(ndarray::s![d..2 * d]).assign(&v);
-            z[2 * d] = e.at.ln();
-            z[2 * d + 1] = w;
-            let Some(t0) = super::continuation::tangent(&system, &z, None)? else {
-                continue;
-            };
-            let observe = |z: &Array1<f64>, _: &Array1<f64>| Ok(system.cubic(z)? > 0.0);
-            let (backward, forward) =
-                super::continuation::follow_both(&system, &z, &t0, inside, observe, &continuation)?;
-            let point = |z: &Array1<f64>| -> Result<FoldPoint> {
-                let (x, _, beta, weight) = system.parts(z);
-                Ok(FoldPoint {
-                    beta,
-                    weight,
-                    x: x.to_vec(),
-                    cubic: system.cubic(z)?,
-                })
-            };
-            let mut points = vec![];
-            for st in backward.steps.iter().rev() {
-                points.push(point(&st.u)?);
-            }
-            for st in forward.steps.iter().skip(1) {
-                points.push(point(&st.u)?);
-            }
-            let mut cusps = vec![];
-            for c in backward.changes.iter().chain(&forward.changes) {
-                let (x, v, beta, weight) = system.parts(&c.at.u);
-                let unit = &v / v.dot(&v).sqrt();
-                cusps.push(Cusp {
-                    beta,
-                    weight,
-                    x: x.to_vec(),
-                    quartic: cusp_quartic(&system.landscape(beta, weight)?, &x, &unit),
-                });
-            }
-            curves.push(FoldCurve {
-                points,
-                cusps,
-                ends: [backward.end, forward.end],
-            });
-        }
-    }
-    Ok(curves)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::classify::train_spacing;
+    use crate::analysis::samples::classify::train_spacing;
     use crate::dataset::synthetic::{kgon, two_points};
     use ndarray::{Array2, array};
 
@@ -1205,7 +701,7 @@ mod tests {
         let arms: Vec<usize> = branch.points.iter().map(|q| q.index).collect();
         assert!(arms.contains(&0) && arms.contains(&1));
         // both arms reach the end of the range
-        let high: Vec<&crate::analysis::continuation::BranchPoint> =
+        let high: Vec<&crate::analysis::landscape::continuation::BranchPoint> =
             branch.points.iter().filter(|q| q.at > 3.99).collect();
         assert_eq!(high.len(), 2, "{:?}", branch.points.len());
         // the fold independently: Newton on (x, beta) for x = D(x), beta Var_p = 1

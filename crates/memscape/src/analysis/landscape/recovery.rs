@@ -26,8 +26,8 @@ use ndarray::{Array1, ArrayView1, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::classify::percentile_interval;
 use super::settle::{SettleConfig, settle};
+use crate::analysis::samples::classify::percentile_interval;
 use crate::denoiser::Denoiser;
 use crate::error::{Error, Result};
 use crate::hopfield::normal_cdf;
@@ -317,7 +317,7 @@ mod tests {
         let patterns = two_points(dist, d);
         let exact = EmpiricalDenoiser::<f64>::new(patterns.view()).unwrap();
         let sigma = 1.0 / f64::sqrt(beta);
-        let m = crate::analysis::fixed::tests::two_pattern_memory(dist, beta);
+        let m = crate::analysis::landscape::fixed::tests::two_pattern_memory(dist, beta);
         let mut a = Array1::zeros(d);
         a[0] = m;
         let config = RecoveryConfig {

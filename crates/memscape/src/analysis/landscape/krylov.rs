@@ -390,7 +390,7 @@ fn ritz(h: &Array2<f64>, n: usize, next: f64, vectors: usize) -> RitzValues {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::critical::symmetric_eigen;
+    use crate::analysis::linalg::symmetric_eigen;
 
     /// A random symmetric matrix (GOE-like, spectrum in about [−√2, √2]).
     fn test_matrix(d: usize, seed: u64) -> Array2<f64> {
@@ -459,7 +459,7 @@ mod tests {
         a[[1, 1]] = 2.0;
         a[[0, 1]] = 3.0;
         a[[1, 0]] = -3.0;
-        let q = crate::analysis::critical::symmetric_eigen(&test_matrix(d, 9)).1;
+        let q = crate::analysis::linalg::symmetric_eigen(&test_matrix(d, 9)).1;
         let b = q.dot(&a).dot(&q.t());
         let r = arnoldi(|v| b.dot(&v), d, 3, d, 1e-10, 3);
         assert!((r.values[0][0] - 2.0).abs() < 1e-9 && (r.values[0][1].abs() - 3.0).abs() < 1e-9);

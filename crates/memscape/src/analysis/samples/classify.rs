@@ -563,7 +563,7 @@ mod tests {
     /// design (module docs), so there the thresholds are copy-scale ones, s/50 and s/200.
     #[test]
     fn the_support_gate_passes_the_distribution_and_fails_noise() {
-        use crate::analysis::support::{SUPPORT_QUANTILE, SupportGate};
+        use crate::analysis::samples::support::{SUPPORT_QUANTILE, SupportGate};
         use crate::dataset::synthetic;
         let (gmm, _) = synthetic::gmm(2600, 8, 2, 8f64.sqrt(), 1.0, 5);
         let pools = [

@@ -368,71 +368,10 @@ fn flow_one<D: Denoiser + ?Sized>(
     (x, status, r, steps)
 }
 
-/// Disjoint sets with path halving: the components of a graph given edge by edge.
-#[derive(Debug, Clone)]
-pub struct UnionFind {
-    parent: Vec<usize>,
-}
-
-impl UnionFind {
-    pub fn new(n: usize) -> Self {
-        UnionFind {
-            parent: (0..n).collect(),
-        }
-    }
-
-    pub fn root(&mut self, mut i: usize) -> usize {
-        while self.parent[i] != i {
-            self.parent[i] = self.parent[self.parent[i]];
-            i = self.parent[i];
-        }
-        i
-    }
-
-    pub fn join(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.root(a), self.root(b));
-        self.parent[ra] = rb;
-    }
-
-    /// Component labels 0.. in order of first appearance, for the elements `keep` selects
-    /// (`None` elsewhere), and the number of components.
-    pub fn labels(&mut self, keep: impl Fn(usize) -> bool) -> (Vec<Option<usize>>, usize) {
-        let n = self.parent.len();
-        let mut label = vec![usize::MAX; n];
-        let mut count = 0;
-        let out = (0..n)
-            .map(|i| {
-                if !keep(i) {
-                    return None;
-                }
-                let r = self.root(i);
-                if label[r] == usize::MAX {
-                    label[r] = count;
-                    count += 1;
-                }
-                Some(label[r])
-            })
-            .collect();
-        (out, count)
-    }
-}
-
-/// Groups points closer than `radius` (single linkage: the components of the graph of all
-/// pairs within `radius`) and returns each point's group and the number of groups.
-pub fn group(points: ArrayView2<f64>, radius: f64) -> crate::error::Result<(Vec<usize>, usize)> {
-    crate::error::require_finite("points to group", points)?;
-    let mut sets = UnionFind::new(points.nrows());
-    super::distance::pairs_within(points, radius, |i, j| sets.join(i, j));
-    let (labels, count) = sets.labels(|_| true);
-    Ok((
-        labels.into_iter().map(|l| l.expect("kept")).collect(),
-        count,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::samples::distance::group;
     use crate::denoiser::EmpiricalDenoiser;
     use crate::units::Beta;
     use ndarray::array;
@@ -465,23 +404,5 @@ mod tests {
         assert_eq!(s.iterations, 7);
         // the last iterate, after an odd number of flips
         assert_eq!(s.points.row(1).to_vec(), vec![-1.0, 2.0]);
-    }
-
-    /// Regression (90e60a3): grouping through each point's 10 nearest neighbours split a state
-    /// reached by more than 10 samples into several groups whenever its round-off jitter
-    /// formed sub-clumps, and overcounted attractors. Three sub-clumps of 11 repeats each,
-    /// 1e-10 apart, inside one state; a second state far away.
-    #[test]
-    fn group_keeps_a_state_reached_by_many_samples_whole() {
-        let points = Array2::from_shape_fn((66, 3), |(i, j)| {
-            let state = if i < 33 { 0.0 } else { 5.0 };
-            let clump = ((i % 33) / 11) as f64 * 1e-10;
-            let jitter = (i % 11) as f64 * 1e-14;
-            state + if j == 0 { clump + jitter } else { 0.0 }
-        });
-        let (labels, count) = group(points.view(), 1e-6).unwrap();
-        assert_eq!(count, 2);
-        assert!(labels[..33].iter().all(|&l| l == labels[0]));
-        assert!(labels[33..].iter().all(|&l| l == labels[33]) && labels[0] != labels[33]);
     }
 }

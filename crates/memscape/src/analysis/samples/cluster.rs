@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::classify::Class;
 use super::distance::squared_distance;
-use super::settle::{UnionFind, group};
+use super::distance::{UnionFind, group};
 use crate::error::Result;
 
 /// Distances below this fraction of the median pair distance count as repeats of one state

@@ -28,7 +28,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use serde::Serialize;
 
-use super::critical::symmetric_eigen;
+use crate::analysis::linalg::symmetric_eigen;
 use crate::denoiser::Landscape;
 use crate::error::{Error, Result};
 
@@ -333,6 +333,42 @@ fn point_at<C: Curve, S>(
     Ok(Some(Step { u, t, state }))
 }
 
+/// Which side of the change being bracketed a probe lies on.
+enum Side {
+    Near,
+    Far,
+    /// Stop bisecting (the corrector failed at the probe).
+    Stop,
+}
+
+/// The one bracketing routine of continuation: bisection in arclength h from the accepted step
+/// `a`, between `lo` (on the near side of a change) and `hi` (on its far side), to `tolerance`.
+/// Each probe is the corrected point at arclength h (None where the corrector fails) and `side`
+/// places it. Returns the final bracket and the far side's nearest corrected point, if any.
+fn bisect<C: Curve, S>(
+    curve: &C,
+    a: &Step<S>,
+    (mut lo, mut hi): (f64, f64),
+    tolerance: f64,
+    observe: &impl Fn(&Array1<f64>, &Array1<f64>) -> Result<S>,
+    side: impl Fn(Option<&Step<S>>) -> Side,
+) -> Result<(f64, f64, Option<Step<S>>)> {
+    let mut far = None;
+    while (hi - lo).abs() > tolerance {
+        let mid = 0.5 * (lo + hi);
+        let p = point_at(curve, a, mid, observe)?;
+        match side(p.as_ref()) {
+            Side::Near => lo = mid,
+            Side::Far => {
+                hi = mid;
+                far = p;
+            }
+            Side::Stop => break,
+        }
+    }
+    Ok((lo, hi, far))
+}
+
 /// The changes of state between two accepted steps, by bisection in arclength to `tolerance`.
 fn locate<C: Curve, S: Clone + PartialEq>(
     curve: &C,
@@ -346,21 +382,14 @@ fn locate<C: Curve, S: Clone + PartialEq>(
     let (mut from, mut from_state) = (0.0, a.state.clone());
     let mut out = vec![];
     while from_state != b.state && out.len() <= a.u.len() {
-        let (mut lo, mut hi) = (from, h);
-        let mut hi_step = b.clone();
-        while (hi - lo).abs() > tolerance {
-            let mid = 0.5 * (lo + hi);
-            // the corrector can fail within round-off of a singular point (a branch point
-            // whose Hessian and parameter derivative vanish together): stop there
-            match point_at(curve, a, mid, observe)? {
-                Some(p) if p.state == from_state => lo = mid,
-                Some(p) => {
-                    hi = mid;
-                    hi_step = p;
-                }
-                None => break,
-            }
-        }
+        // the corrector can fail within round-off of a singular point (a branch point whose
+        // Hessian and parameter derivative vanish together): stop there
+        let (lo, hi, far) = bisect(curve, a, (from, h), tolerance, observe, |p| match p {
+            Some(p) if p.state == from_state => Side::Near,
+            Some(_) => Side::Far,
+            None => Side::Stop,
+        })?;
+        let hi_step = far.unwrap_or_else(|| b.clone());
         let at = point_at(curve, a, 0.5 * (lo + hi), observe)?.unwrap_or_else(|| hi_step.clone());
         out.push(Change {
             at,
@@ -414,14 +443,17 @@ pub(crate) fn follow<C: Curve, S: Clone + PartialEq>(
         let leaving = !inside(&b.u);
         if leaving {
             // the boundary, by bisection on `inside` along the corrected curve
-            let (mut lo, mut hi) = (0.0, ds);
-            while hi - lo > config.tolerance {
-                let mid = 0.5 * (lo + hi);
-                match point_at(curve, a, mid, &observe)? {
-                    Some(p) if inside(&p.u) => lo = mid,
-                    _ => hi = mid,
-                }
-            }
+            let (lo, _, _) = bisect(
+                curve,
+                a,
+                (0.0, ds),
+                config.tolerance,
+                &observe,
+                |p| match p {
+                    Some(p) if inside(&p.u) => Side::Near,
+                    _ => Side::Far,
+                },
+            )?;
             match point_at(curve, a, lo, &observe)? {
                 Some(p) => b = p,
                 None => break End::Boundary,
@@ -658,7 +690,7 @@ impl Family {
     ) -> Result<bool> {
         let value = self.value(theta);
         let land = self.landscape(theta)?;
-        let (_, _, floor_scale) = super::critical::scales(&land);
+        let (_, _, floor_scale) = super::newton::scales(&land);
         // the ends of a branch sit on the range's boundary to the location tolerance
         let slack = 1e-9 * value.abs().max(1.0);
         for pair in branches.iter().flat_map(|b| b.points.windows(2)) {
@@ -677,7 +709,7 @@ impl Family {
                 continue;
             }
             let (y, ok, floor) =
-                super::critical::newton(&land, guess.view(), floor_scale, 0.25 * self.scale, 100);
+                super::newton::newton(&land, guess.view(), floor_scale, 0.25 * self.scale, 100);
             if ok && norm(&(&y - &x)) <= 2.0 * floor + 1e-9 * self.scale {
                 return Ok(true);
             }
