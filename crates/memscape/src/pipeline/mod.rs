@@ -1,0 +1,62 @@
+//! The whole flow on one screen: load a dataset, take a nested training subset, build the exact
+//! denoiser, sample, write a run directory. Everything the command line does is a call here.
+//!
+//! This module holds the training set; `sample` samples one, `map` measures the phase map over
+//! K, and `results` holds the map's documents and tables (their items are re-exported here).
+
+mod sample;
+mod map;
+mod results;
+
+pub use map::{
+    DEFAULT_HOLDOUT, EMBEDDING_HEADER, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
+    ModelCapacities, NONLINEAR_HEADER, default_holdout, map,
+};
+pub use results::{
+    CapacitySummary, ClusterTable, ExactQualityRow, MapResults, PhaseRow, TrainedSummary,
+};
+pub use sample::{SampleRequest, SampleRun, sample};
+
+use serde::Serialize;
+
+use crate::dataset::subset::Split;
+use crate::dataset::{DataSpec, Patterns};
+use crate::error::Result;
+
+/// Arithmetic precision of the exact denoiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F64,
+    F32,
+}
+
+/// A dataset's pool, split into a nested training set of size K and a held-out set.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    pub pool_size: usize,
+    pub split: Split,
+    pub train: Patterns,
+    pub heldout: Patterns,
+}
+
+/// Loads `data` and takes the first `k` of the seeded permutation (nested across K), keeping
+/// the last `holdout` points aside (`None`: [`default_holdout`]).
+pub fn training_set(
+    data: &DataSpec,
+    k: usize,
+    holdout: Option<usize>,
+    subset_seed: u64,
+) -> Result<TrainingSet> {
+    let pool = data.load()?;
+    let holdout = holdout.unwrap_or_else(|| default_holdout(pool.num_patterns(), k));
+    let split = Split::new(pool.num_patterns(), holdout, subset_seed)?;
+    let train = split.train(&pool, k)?;
+    let heldout = split.heldout(&pool);
+    Ok(TrainingSet {
+        pool_size: pool.num_patterns(),
+        split,
+        train,
+        heldout,
+    })
+}

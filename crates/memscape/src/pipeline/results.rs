@@ -1,0 +1,286 @@
+//! A phase map as it is read and written: the rows of `results.json` and `--json`, the
+//! capacities, the CSV tables, and the run directory.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::map::{EMBEDDING_HEADER, MapRow, MapRun, ModelCapacities, NONLINEAR_HEADER};
+use crate::analysis::landscape::attractor::CensusSummary;
+use crate::analysis::samples::classify::FractionValues;
+use crate::analysis::samples::cluster::ClusterCounts;
+use crate::analysis::samples::support::{Quality, SupportCalibration};
+use crate::error::Result;
+use crate::store::{Manifest, RunDir};
+
+/// One row of a map's `results.json` and `--json` document: a [`MapRow`] as its readers (the
+/// report, Python) take it, with the fractions flat and their intervals under `ci`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRow {
+    pub k: usize,
+    pub model: String,
+    #[serde(flatten)]
+    pub fractions: FractionValues,
+    pub support: Option<SupportCalibration>,
+    pub quality: Option<Quality>,
+    pub exact_quality: Option<ExactQualityRow>,
+    pub num_attractors: usize,
+    /// The attractor census at sigma_min (counts by kind, basins, unsettled share).
+    #[serde(default)]
+    pub census: Option<CensusSummary>,
+    pub clusters: ClusterTable,
+    pub settled: f64,
+    pub delta_m: f64,
+    pub delta_s: f64,
+    pub train_spacing: f64,
+    pub seconds: f64,
+}
+
+/// The exact quality of the samples and of held-out data (see [`crate::dataset::ExactQuality`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactQualityRow {
+    pub measure: String,
+    pub samples: f64,
+    pub heldout: Option<f64>,
+}
+
+/// The three clusterings of a row's settled samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterTable {
+    pub dbscan: ClusterCounts,
+    pub single_linkage: ClusterCounts,
+    pub hdbscan: ClusterCounts,
+}
+
+/// One model's capacities with their bootstrap intervals (`None`: outside the swept K).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacitySummary {
+    pub memorization: Option<f64>,
+    pub memorization_ci: [Option<f64>; 2],
+    pub spurious_peak_k: usize,
+    pub spurious_peak: f64,
+    pub spurious_peak_ci: [f64; 2],
+    pub generalization: Option<f64>,
+    pub generalization_ci: [Option<f64>; 2],
+}
+
+/// A trained model's capacities and its training configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedSummary {
+    pub capacities: CapacitySummary,
+    pub config: Option<serde_json::Value>,
+}
+
+/// A map's `results.json` and `--json` document: the rows, the exact model's capacities, each
+/// trained model's, and the settling scale. The CLI writes it, the report and Python read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapResults {
+    pub rows: Vec<PhaseRow>,
+    pub capacities: CapacitySummary,
+    pub trained: BTreeMap<String, TrainedSummary>,
+    pub sigma_min: f64,
+    /// 1/sigma_min²: the inverse temperature the samples settle at.
+    pub beta_max: f64,
+    /// 2 sigma_min: training points closer than this merge into one attractor.
+    pub pair_merge_distance: f64,
+    pub num_samples: usize,
+    pub image_shape: Option<[usize; 2]>,
+    /// On 2-D data, the landscapes drawn beside the map (the entries of `memscape attractors`'
+    /// documents: model, k, dir, sigma, counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landscapes: Vec<serde_json::Value>,
+}
+
+impl PhaseRow {
+    fn of(r: &MapRow) -> Self {
+        PhaseRow {
+            k: r.k,
+            model: r.model.clone(),
+            fractions: (&r.fractions).into(),
+            support: r.support,
+            quality: r.quality,
+            exact_quality: r.exact_quality.as_ref().map(|q| ExactQualityRow {
+                measure: q.measure.clone(),
+                samples: q.value,
+                heldout: r.exact_quality_heldout.filter(|h| h.is_finite()),
+            }),
+            num_attractors: r.num_attractors,
+            census: r.census.clone(),
+            clusters: ClusterTable {
+                dbscan: r.clusters[0].clone(),
+                single_linkage: r.clusters[1].clone(),
+                hdbscan: r.clusters[2].clone(),
+            },
+            settled: r.settled,
+            delta_m: r.thresholds.delta_m,
+            delta_s: r.thresholds.delta_s,
+            train_spacing: r.thresholds.train_spacing,
+            seconds: r.seconds,
+        }
+    }
+}
+
+impl MapRun {
+    /// The `--json` document and `results.json`.
+    pub fn results(&self) -> MapResults {
+        let sigma_min = self.sampler.schedule.sigma_min;
+        MapResults {
+            rows: self.rows.iter().map(PhaseRow::of).collect(),
+            capacities: self.models[0].summary(),
+            trained: self.models[1..]
+                .iter()
+                .map(|m| {
+                    let summary = TrainedSummary {
+                        capacities: m.summary(),
+                        config: self.trained.clone(),
+                    };
+                    (m.model.to_string(), summary)
+                })
+                .collect(),
+            sigma_min,
+            beta_max: 1.0 / (sigma_min * sigma_min),
+            pair_merge_distance: 2.0 * sigma_min,
+            num_samples: self.request.num_samples,
+            image_shape: self.image_shape.map(|(h, w)| [h, w]),
+            landscapes: vec![],
+        }
+    }
+
+    /// The phase table as CSV: one row per K, fractions with their intervals.
+    pub fn phase_csv(&self) -> String {
+        let mut out = String::from(
+            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi\n",
+        );
+        for r in &self.rows {
+            let f = &r.fractions;
+            let e = |e: &crate::analysis::samples::classify::Estimate| {
+                format!("{},{},{}", e.value, e.ci[0], e.ci[1])
+            };
+            let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            let census = r.census.as_ref().map_or(",,,,,,,,".to_string(), |c| {
+                let n = &c.counts;
+                format!(
+                    "{},{},{},{},{},{},{},{},{}",
+                    n.memory,
+                    n.spurious,
+                    n.off_support,
+                    n.manifold,
+                    n.saddle,
+                    n.uncertain,
+                    c.unsettled_share,
+                    c.unsettled_ci[0],
+                    c.unsettled_ci[1]
+                )
+            });
+            out += &format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                r.model,
+                r.k,
+                e(&f.memorized),
+                e(&f.spurious),
+                e(&f.generalized),
+                e(&f.f_mem),
+                r.num_attractors,
+                r.clusters[0].clusters,
+                r.clusters[0].spurious,
+                r.clusters[0].noise,
+                r.clusters[1].clusters,
+                r.clusters[2].clusters,
+                r.clusters[2].spurious,
+                r.settled,
+                r.thresholds.delta_m,
+                r.thresholds.delta_s,
+                e(&f.off_support),
+                optional(r.support.map(|s| s.threshold)),
+                optional(r.quality.map(|q| q.mmd2)),
+                optional(r.quality.map(|q| q.mmd2_heldout)),
+                census,
+            );
+        }
+        out
+    }
+
+    /// Per-sample labels of every K as CSV.
+    pub fn labels_csv(&self) -> String {
+        let mut out = format!(
+            "model,k,{}\n",
+            crate::analysis::samples::classify::CSV_HEADER
+        );
+        for (r, c) in self.rows.iter().zip(&self.classifications) {
+            out += &c.csv_rows(&format!("{},{},", r.model, r.k));
+        }
+        out
+    }
+
+    /// Writes phase.csv, labels.csv, the embeddings and per-K samples and attractors, each
+    /// once. Returns the manifest, which lists them and results.json and manifest.json: the
+    /// caller writes those after what it draws beside the map (the landscapes on 2-D data, with
+    /// their entries in results.json), so a failure there keeps the tables.
+    pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
+        let clock = Instant::now();
+        let config = serde_json::json!({"request": self.request, "sampler": self.sampler, "trained": self.trained});
+        let mut manifest = Manifest::new(command, config);
+        manifest
+            .seeds
+            .insert("sampler".into(), self.request.plan.seed);
+        manifest
+            .seeds
+            .insert("subset".into(), self.request.subset_seed);
+        for ((r, s), a) in self.rows.iter().zip(&self.samples).zip(&self.attractors) {
+            // the exact model's files keep their plain names
+            let tag = match r.model.as_str() {
+                "exact" => String::new(),
+                m => format!("{m}_"),
+            };
+            let (sn, an) = (
+                format!("samples_{tag}k{}.npy", r.k),
+                format!("attractors_{tag}k{}.npy", r.k),
+            );
+            out.write_npy(&sn, s)?;
+            out.write_npy(&an, a)?;
+            manifest.files.extend([sn, an]);
+        }
+        out.write_bytes("phase.csv", self.phase_csv().as_bytes())?;
+        out.write_bytes("labels.csv", self.labels_csv().as_bytes())?;
+        out.write_bytes(
+            "embedding.csv",
+            format!("{EMBEDDING_HEADER}\n{}", self.embedding).as_bytes(),
+        )?;
+        out.write_npy("train.npy", &self.train)?;
+        manifest.files.push("train.npy".into());
+        if !self.nonlinear.is_empty() {
+            out.write_bytes(
+                "embedding_nonlinear.csv",
+                format!("{NONLINEAR_HEADER}\n{}", self.nonlinear).as_bytes(),
+            )?;
+            manifest.files.push("embedding_nonlinear.csv".into());
+        }
+        manifest.files.extend([
+            "phase.csv".into(),
+            "labels.csv".into(),
+            "embedding.csv".into(),
+            "results.json".into(),
+        ]);
+        manifest.timings = self.timings.clone();
+        manifest
+            .timings
+            .insert("write_s".into(), clock.elapsed().as_secs_f64());
+        manifest.files.push("manifest.json".into());
+        Ok(manifest)
+    }
+}
+
+impl ModelCapacities {
+    pub(super) fn summary(&self) -> CapacitySummary {
+        CapacitySummary {
+            memorization: self.capacities.memorization,
+            memorization_ci: self.ci.memorization,
+            spurious_peak_k: self.capacities.spurious_peak_k,
+            spurious_peak: self.capacities.spurious_peak,
+            spurious_peak_ci: self.ci.spurious_peak,
+            generalization: self.capacities.generalization,
+            generalization_ci: self.ci.generalization,
+        }
+    }
+}
