@@ -13,7 +13,7 @@ cargo test --workspace
 
 echo "== $(date +%T) Python package: the abi3 wheel (maturin build --release), installed, then pytest (python/tests)"
 venv=target/python-venv
-echo "disk free: $(df -h --output=avail . | tail -1 | tr -d ' '), target/ holds $(du -sh target | cut -f1)"
+echo "disk free: $(df -h --output=avail . 2>/dev/null | tail -1 | tr -d ' '), target/ holds $(du -sh target 2>/dev/null | cut -f1)"
 if [ ! -x "$venv/bin/python" ]; then
   "${MEMSCAPE_PYTHON:-python3}" -m venv "$venv"
 fi

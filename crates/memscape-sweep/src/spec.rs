@@ -23,15 +23,16 @@
 //! weight_decay = 0.01
 //! ```
 //!
-//! With `study = "dynamics"` (top level) a cell is instead one network at one (K, training seed)
-//! of `memscape dynamics`, trained once and measured at every checkpoint; the `[dynamics]` table
-//! then takes that command's settings (`checkpoints`, `fmem_level`, `gen_level`, `attractors`, `spur_level`,
-//! `max_groups`, `eigenvalues`, `sampler_seed`, `grid_k`), the seed axis gives the training
-//! seeds, and `collect` assembles one study per (data, model, steps), interventions beside the
-//! baseline.
+//! With `study = "dynamics"` (top level) a cell is instead one network at one (K, training seed) of
+//! `memscape dynamics`, trained once and measured at every checkpoint; the `[dynamics]` table then
+//! takes that command's settings (`checkpoints`, `fmem_level`, `gen_level`, `attractors`,
+//! `spur_level`, `max_groups`, `eigenvalues`, `sampler_seed`, `grid_k`), the seed axis gives the
+//! training seeds, and `collect` assembles one study per (data, model, steps), interventions beside
+//! the baseline.
 //!
-//! In a map study the exact model is part of every sweep, as of every map, and ignores the training axes: it
-//! has one cell per (data, K, seed). A network cell trains with `seed` as its training seed and samples with it as the sampler's seed.
+//! In a map study the exact model is part of every sweep, as of every map, and ignores the training
+//! axes: it has one cell per (data, K, seed). A network cell trains with `seed` as its training
+//! seed and samples with it as the sampler's seed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
-//! One fixed point and its 10 rightmost Jacobian eigenvalues of a U-Net trained on 14×14 MNIST
-//! (a benchmark, not a test): matrix-free Newton–Krylov and Arnoldi
-//! ([`memscape::analysis::landscape::fixed`]) against the dense finite-difference path (2d + 1 rows and a
-//! d × d eigen-decomposition per Newton step), from the same start, in the same run.
+//! One fixed point and its 10 rightmost Jacobian eigenvalues of a U-Net trained on 14×14 MNIST (a
+//! benchmark, not a test): matrix-free Newton–Krylov and Arnoldi
+//! ([`memscape::analysis::landscape::fixed`]) against the dense finite-difference path (2d + 1 rows
+//! and a d × d eigen-decomposition per Newton step), from the same start, in the same run.
 //!
 //! The network: the image study's U-Net (base 16, multipliers 1,2,2, one block per level),
 //! trained for `MEMSCAPE_BENCH_STEPS` steps (default 1000, batch 64, EMA 0.999) on K = 32

@@ -1,7 +1,7 @@
 //! Settling a trained network's samples (a benchmark, not a test): the flow dx/ds = D(x) − x by
 //! pseudo-transient continuation ([`memscape::analysis::landscape::settle`]) against the unit step
-//! x ← D(x) and the damped fixed step x ← x + 0.15 (D(x) − x), from the same samples, in the
-//! same run; then the whole census ([`memscape::analysis::landscape::attractor`]) against what drawing
+//! x ← D(x) and the damped fixed step x ← x + 0.15 (D(x) − x), from the same samples, in the same
+//! run; then the whole census ([`memscape::analysis::landscape::attractor`]) against what drawing
 //! the samples cost.
 //!
 //! The network: issue 25's U-Net (14×14 MNIST, K = 16, base 8, multipliers 1,2,2, batch 256,

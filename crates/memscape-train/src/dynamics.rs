@@ -4,16 +4,15 @@
 //! exponent p of tau_mem = a K^p (definitions in [`memscape::analysis::samples::dynamics`]).
 //!
 //! At every checkpoint the samples' attractors are also counted by kind with their basins
-//! ([`memscape::analysis::landscape::attractor`], at the sampler's sigma_min). **tau_spur(K)** is the first
-//! crossing of the seed-averaged share of samples whose flow settles into a *persistent*
-//! spurious attractor at `spur_level` (default 0.1), interpolated like tau_mem: a certified
-//! stable fixed point on the data's support that is not a memory, with a certified stable
-//! point within delta_m of it at the next checkpoint. A transient state of a near-identity
-//! network is neither certified nor persistent, and a network whose D is near the identity has
-//! no attractors at all: its checkpoint is marked too early to read (`readable: false`). The
-//! last checkpoint has no next one, so its spurious attractors are not counted. The ratio
-//! tau_spur/tau_mem per K and the difference of the two power-law exponents come from the
-//! same resamples as both taus (paired).
+//! ([`memscape::analysis::landscape::attractor`], at the sampler's sigma_min). **tau_spur(K)** is
+//! the first crossing of the seed-averaged share of samples whose flow settles into a *persistent*
+//! spurious attractor at `spur_level` (default 0.1), interpolated like tau_mem: a certified stable
+//! fixed point on the data's support that is not a memory, with a certified stable point within
+//! delta_m of it at the next checkpoint. A transient state of a near-identity network is neither
+//! certified nor persistent, and a network whose D is near the identity has no attractors at all:
+//! its checkpoint is marked too early to read (`readable: false`). The last checkpoint has no next
+//! one, so its spurious attractors are not counted. The ratio tau_spur/tau_mem per K and the
+//! difference of the two power-law exponents come from the same resamples as both taus (paired).
 //!
 //! Bootstrap: each resample draws the seeds with replacement and, inside every drawn seed and
 //! checkpoint, the samples with replacement; it recomputes the seed-averaged f_mem curve of

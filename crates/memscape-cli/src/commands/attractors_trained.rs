@@ -1,8 +1,8 @@
 //! `memscape attractors --checkpoint FILE --sigma S`: the landscape of a trained network at one
 //! noise level. Its samples (stopped at sigma) settle and start matrix-free Newton–Krylov runs;
 //! each fixed point gets its rightmost Jacobian spectrum, a kind and a basin
-//! ([`memscape::analysis::landscape::attractor`]); the stable points with the largest basins get their
-//! critical recovery level, and the relative energy from the largest basin's point to every
+//! ([`memscape::analysis::landscape::attractor`]); the stable points with the largest basins get
+//! their critical recovery level, and the relative energy from the largest basin's point to every
 //! other stable point along a segment ([`memscape::analysis::landscape::recovery`]).
 
 use memscape::analysis::landscape::attractor::{AttractorKind, CensusConfig, census};

@@ -6,6 +6,7 @@
 //! [`Denoiser`] has one method, and closures implement it, so oracle tests can pass analytic
 //! denoisers as closures (candle's `Module` pattern).
 
+pub mod float;
 pub mod pruning;
 pub mod empirical;
 pub mod energy;
@@ -15,8 +16,9 @@ use ndarray::{Array2, ArrayView2};
 use crate::dataset::Patterns;
 use crate::error::Result;
 
-pub use empirical::{EmpiricalDenoiser, Float};
+pub use empirical::EmpiricalDenoiser;
 pub use energy::Landscape;
+pub use float::Float;
 pub use pruning::{PruneStats, Pruning};
 
 /// `D(x, sigma)` for every row of `x` (N×d), in VE coordinates.

@@ -53,7 +53,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::Float;
+use super::float::Float;
 use crate::error::{Error, Result};
 
 /// Exact coordinates in the first bound (a measured optimum on MNIST, K = 60,000: 48 and 80

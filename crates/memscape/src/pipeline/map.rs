@@ -9,6 +9,7 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use super::default_holdout;
 use crate::analysis::landscape::attractor::{
     CensusConfig, CensusSettings, CensusSummary, SaddleSearch, census,
 };
@@ -59,9 +60,6 @@ pub struct MapRequest {
     #[serde(default)]
     pub census: CensusSettings,
 }
-
-/// Held-out points `map` keeps aside by default.
-pub const DEFAULT_HOLDOUT: usize = 1000;
 
 /// Points in a nonlinear map: the first (up to) half patterns, then samples.
 const NONLINEAR_POINTS: usize = 1000;
@@ -460,13 +458,6 @@ impl MapPlan {
             request: self.request,
         })
     }
-}
-
-/// Held-out points by default: min([`DEFAULT_HOLDOUT`], pool − largest K), and none when that
-/// is below [`MIN_HELDOUT`].
-pub fn default_holdout(pool: usize, largest_k: usize) -> usize {
-    let h = DEFAULT_HOLDOUT.min(pool.saturating_sub(largest_k));
-    if h >= MIN_HELDOUT { h } else { 0 }
 }
 
 /// Runs the phase map of the exact model and, when given, of a model trained at every K.

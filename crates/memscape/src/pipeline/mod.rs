@@ -9,8 +9,8 @@ mod map;
 mod results;
 
 pub use map::{
-    DEFAULT_HOLDOUT, EMBEDDING_HEADER, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
-    ModelCapacities, NONLINEAR_HEADER, default_holdout, map,
+    EMBEDDING_HEADER, MapPlan, MapPoint, MapRequest, MapRow, MapRun, ModelCapacities,
+    NONLINEAR_HEADER, map,
 };
 pub use results::{
     CapacitySummary, ClusterTable, ExactQualityRow, MapResults, PhaseRow, TrainedSummary,
@@ -19,6 +19,7 @@ pub use sample::{SampleRequest, SampleRun, sample};
 
 use serde::Serialize;
 
+use crate::analysis::samples::support::MIN_HELDOUT;
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, Patterns};
 use crate::error::Result;
@@ -59,4 +60,14 @@ pub fn training_set(
         train,
         heldout,
     })
+}
+
+/// Held-out points `map` keeps aside by default.
+pub const DEFAULT_HOLDOUT: usize = 1000;
+
+/// Held-out points by default: min([`DEFAULT_HOLDOUT`], pool − largest K), and none when that
+/// is below [`MIN_HELDOUT`].
+pub fn default_holdout(pool: usize, largest_k: usize) -> usize {
+    let h = DEFAULT_HOLDOUT.min(pool.saturating_sub(largest_k));
+    if h >= MIN_HELDOUT { h } else { 0 }
 }

@@ -272,7 +272,7 @@ impl MapRun {
 }
 
 impl ModelCapacities {
-    pub(super) fn summary(&self) -> CapacitySummary {
+    fn summary(&self) -> CapacitySummary {
         CapacitySummary {
             memorization: self.capacities.memorization,
             memorization_ci: self.ci.memorization,

@@ -30,15 +30,15 @@
 //!              one (near_one), or the rightmost spectrum did not converge (unconverged)
 //! ```
 //!
-//! A set on which every eigenvalue found is neutral is **flat**: the map is near the identity
-//! there (an untrained network), and it is no attractor. When the spectra at three spread
-//! samples are all flat, the network is near the identity everywhere it was sampled: the
-//! census stops there, every sample unsettled. The basin of an attractor is the
-//! share of samples whose converged flow reached it (a Monte Carlo estimate of its mass under
-//! the sampling distribution), with a bootstrap 95% interval; samples whose flow did not
-//! converge, ended on a flat set or at a saddle, or whose group was not analysed are
-//! **unsettled**, and their share is reported beside every basin. The kinds follow the sample
-//! classes' precedence ([`crate::analysis::samples::classify`]): a stable state off the data is never spurious.
+//! A set on which every eigenvalue found is neutral is **flat**: the map is near the identity there
+//! (an untrained network), and it is no attractor. When the spectra at three spread samples are all
+//! flat, the network is near the identity everywhere it was sampled: the census stops there, every
+//! sample unsettled. The basin of an attractor is the share of samples whose converged flow reached
+//! it (a Monte Carlo estimate of its mass under the sampling distribution), with a bootstrap 95%
+//! interval; samples whose flow did not converge, ended on a flat set or at a saddle, or whose
+//! group was not analysed are **unsettled**, and their share is reported beside every basin. The
+//! kinds follow the sample classes' precedence ([`crate::analysis::samples::classify`]): a stable
+//! state off the data is never spurious.
 //!
 //! On 2-D data the census checks its completeness as the exact model's search does: when the
 //! flow points into the data's padded box all along its edge, the critical points inside

@@ -153,8 +153,9 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
             .into_iter()
             .map(|(i, j)| (&patterns.row(i) + &patterns.row(j)) / 2.0),
     );
-    // centroids and circumcentres of each pattern with two of its nearest neighbours (12 in d ≤ 3, 4 above):
-    // maxima and higher-index saddles sit in such holes, where random starts rarely converge
+    // centroids and circumcentres of each pattern with two of its nearest neighbours (12 in d ≤ 3,
+    // 4 above): maxima and higher-index saddles sit in such holes, where random starts rarely
+    // converge
     if k >= 3 {
         let nn = crate::analysis::samples::distance::knn(
             patterns,

@@ -18,8 +18,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::analysis::samples::distance::UnionFind;
-use crate::analysis::samples::distance::{knn_pairs, pairs_within, squared_distance};
+use crate::analysis::samples::distance::{UnionFind, knn_pairs, pairs_within, squared_distance};
 use crate::denoiser::Denoiser;
 use crate::error::Result;
 

@@ -4,7 +4,7 @@
 //! any denoiser's attractors (Krylov solvers, settling, certified fixed points, near-neutral
 //! sets, saddles, recovery levels, the census).
 
-pub mod newton;
+pub(crate) mod newton;
 pub mod local;
 pub mod critical;
 pub mod basin;

@@ -1,6 +1,6 @@
 //! One event: the bifurcation at a special point of a branch, classified by the critical
-//! points on both sides of it (see the module above for the types), and the counts by index it
-//! changes.
+//! points on both sides of it (the table in the parent module's docs), and the counts by index
+//! it changes.
 
 use ndarray::Array1;
 use serde::Serialize;

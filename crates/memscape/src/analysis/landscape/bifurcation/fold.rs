@@ -187,7 +187,7 @@ pub fn fold_curves(
     let inside = |z: &Array1<f64>| {
         (tlo..=thi).contains(&z[2 * d]) && (weight_range.0..=weight_range.1).contains(&z[2 * d + 1])
     };
-    let continuation = continuation_config(config);
+    let settings = continuation_config(config);
     let mut curves: Vec<FoldCurve> = vec![];
     for &w in seed_weights {
         let s = sweep(
@@ -245,7 +245,7 @@ pub fn fold_curves(
             };
             let observe = |z: &Array1<f64>, _: &Array1<f64>| Ok(system.cubic(z)? > 0.0);
             let (backward, forward) =
-                continuation::follow_both(&system, &z, &t0, inside, observe, &continuation)?;
+                continuation::follow_both(&system, &z, &t0, inside, observe, &settings)?;
             let point = |z: &Array1<f64>| -> Result<FoldPoint> {
                 let (x, _, beta, weight) = system.parts(z);
                 Ok(FoldPoint {

@@ -39,6 +39,7 @@
 mod event;
 mod fold;
 
+use ndarray::{Array1, Array2};
 use serde::Serialize;
 
 pub use super::continuation::Parameter;
@@ -49,7 +50,6 @@ use crate::error::{Error, Result};
 pub use event::{Counts, Event, EventBranch, EventType};
 use event::{event_at, side_step};
 pub use fold::{Cusp, FoldCurve, FoldPoint, fold_curves};
-use ndarray::{Array1, Array2};
 
 /// A sweep: the grid, the critical set at every grid value, the branches, and the events.
 #[derive(Debug, Clone, Serialize)]
