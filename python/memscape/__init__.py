@@ -74,12 +74,17 @@ Model = Literal["exact", "mlp", "unet"]
 Network = Literal["mlp", "unet"]
 SettleMethod = Literal["auto", "unit", "flow"]
 
+#: The map's and the sampler's defaults, as the library states them once (``MAP_DEFAULTS``,
+#: ``SAMPLER_DEFAULTS``) and ``memscape map``'s flags and the sweep spec read them too.
+_DEFAULTS = json.loads(_memscape.defaults())
+_MAP, _SAMPLER = _DEFAULTS["map"], _DEFAULTS["sampler"]
+
 #: Rows per denoiser call, in every call that evaluates a denoiser (``batch_size``): chunks of
 #: a larger call go to the model one after another, which changes no result.
-BATCH_SIZE = 1024
+BATCH_SIZE: int = _SAMPLER["batch_size"]
 
 #: ``memscape map``'s default K list: log-spaced from 2 to 1000.
-DEFAULT_KS = (2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000)
+DEFAULT_KS: Tuple[int, ...] = tuple(_MAP["ks"])
 
 
 def _array(x: Any, name: str) -> np.ndarray:
@@ -668,27 +673,27 @@ class MapResult:
 
 
 def map(  # noqa: A001 - the study is called map, as the command
-    data: str = "circle",
+    data: str = _MAP["data"],
     ks: Sequence[int] = DEFAULT_KS,
     *,
-    model: Model = "mlp",
-    subset_seed: int = 42,
-    n_samples: int = 2000,
-    steps: int = 100,
-    seed: int = 0,
+    model: Model = _MAP["model"],
+    subset_seed: int = _MAP["subset_seed"],
+    n_samples: int = _MAP["n_samples"],
+    steps: int = _MAP["steps"],
+    seed: int = _SAMPLER["seed"],
     sigma_min: Optional[float] = None,
     sigma_max: Optional[float] = None,
-    sampler: Sampler = "em",
-    eta: float = 0.0,
-    process: Process = "ve",
-    spacing: Spacing = "karras",
+    sampler: Sampler = _SAMPLER["sampler"],
+    eta: float = _SAMPLER["eta"],
+    process: Process = _SAMPLER["process"],
+    spacing: Spacing = _SAMPLER["spacing"],
     batch_size: int = BATCH_SIZE,
     delta_m: Union[str, float] = "auto",
     delta_s: Union[str, float] = "auto",
-    resamples: int = 200,
+    resamples: int = _MAP["resamples"],
     holdout: Optional[int] = None,
-    support_quantile: float = 0.99,
-    train_steps: int = 4000,
+    support_quantile: float = _MAP["support_quantile"],
+    train_steps: int = _MAP["train_steps"],
     train: Optional[Dict[str, Any]] = None,
 ) -> MapResult:
     """The phase map over K, as ``memscape map`` with the same defaults: for each K, the exact

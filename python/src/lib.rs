@@ -21,8 +21,13 @@ use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
 use memscape::error::{Error, require_finite, require_positive};
 use memscape::noise::{NoiseProcess, Schedule, Spacing};
-use memscape::pipeline::{MapRequest, map as map_study, training_set as split_pool};
-use memscape::sampler::{self, SamplerConfig, SamplerKind, SamplingPlan, default_sigma_range};
+use memscape::pipeline::{
+    MAP_DEFAULTS, MapDefaults, MapRequest, map as map_study, training_set as split_pool,
+};
+use memscape::sampler::{
+    self, SAMPLER_DEFAULTS, SamplerConfig, SamplerDefaults, SamplerKind, SamplingPlan,
+    default_sigma_range,
+};
 use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics as dynamics_study};
 use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
@@ -1212,6 +1217,22 @@ fn ks_of(ks: Vec<i64>) -> PyResult<Vec<usize>> {
     Ok(ks.iter().map(|&k| k as usize).collect())
 }
 
+/// The map's and the sampler's defaults, stated once in the library ([`MAP_DEFAULTS`],
+/// [`SAMPLER_DEFAULTS`]), as a JSON document `{"map": …, "sampler": …}`: `memscape.map` takes
+/// its signature's defaults from it, as `memscape map`'s flags and the sweep spec do.
+#[pyfunction]
+fn defaults() -> String {
+    #[derive(serde::Serialize)]
+    struct Defaults {
+        map: MapDefaults,
+        sampler: SamplerDefaults,
+    }
+    json(&Defaults {
+        map: MAP_DEFAULTS,
+        sampler: SAMPLER_DEFAULTS,
+    })
+}
+
 /// The phase map over K (memscape map): its results document (`MapResults`, as the CLI's
 /// `results.json`) and arrays.
 #[pyfunction]
@@ -1475,6 +1496,7 @@ fn _memscape(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(capacities, m)?)?;
     m.add_function(wrap_pyfunction!(load_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(training_set, m)?)?;
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
     m.add_function(wrap_pyfunction!(map, m)?)?;
     m.add_function(wrap_pyfunction!(dynamics, m)?)?;
     m.add_function(wrap_pyfunction!(set_progress, m)?)?;

@@ -424,3 +424,39 @@ def test_an_image_stack_keeps_its_image_shape():
         net = ms.train_network(stack, **tiny)
         assert net.architecture == "unet"
         assert net.denoise(stack[:2], 0.5).shape == (2, 64)
+
+
+def test_map_states_the_defaults_of_memscape_map(cli):
+    """Each default stated once (issue 29): ``memscape.map``'s signature takes its defaults from
+    the library's MAP_DEFAULTS and SAMPLER_DEFAULTS, which ``memscape map``'s flags also read;
+    the help text is an independent reader of the flags."""
+    import inspect
+    import re
+
+    help_text = cli("map", "--help").stdout
+    flag_default, flag = {}, None
+    for line in help_text.splitlines():
+        start = re.match(r"\s+(?:-\w, )?--([a-z-]+)", line)
+        if start:
+            flag = start.group(1)
+        default = re.search(r"\[default: ([^\]]+)\]", line)
+        if default and flag:
+            assert flag not in flag_default, flag
+            flag_default[flag] = default.group(1)
+    params = inspect.signature(ms.map).parameters
+    pairs = {
+        "data": "data", "ks": "k", "model": "model", "subset_seed": "subset-seed",
+        "n_samples": "n-samples", "seed": "seed", "sampler": "sampler", "eta": "eta",
+        "process": "process", "spacing": "spacing", "batch_size": "batch-size",
+        "resamples": "resamples", "support_quantile": "support-quantile",
+        "train_steps": "train-steps",
+    }
+    for name, flag in pairs.items():
+        default = params[name].default
+        shown = ",".join(map(str, default)) if name == "ks" else str(default)
+        if isinstance(default, float):
+            assert float(flag_default[flag]) == default, (name, flag_default[flag])
+        else:
+            assert flag_default[flag] == shown, (name, flag_default[flag], shown)
+    # --steps has no flag default (sample and map differ); the map's is the library's
+    assert params["steps"].default == 100

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
+use memscape::pipeline::MAP_DEFAULTS;
+use memscape::sampler::SAMPLER_DEFAULTS;
 use memscape_train::TrainConfig;
 
 #[derive(Debug, Parser)]
@@ -184,7 +186,7 @@ pub struct DynamicsArgs {
     #[command(flatten)]
     pub integrator: IntegratorArgs,
     /// Sampler noise levels (as --steps of `map`).
-    #[arg(long, default_value_t = MAP_STEPS)]
+    #[arg(long, default_value_t = MAP_DEFAULTS.steps)]
     pub sample_steps: usize,
     /// Samples per checkpoint.
     #[arg(long, default_value_t = 500)]
@@ -493,16 +495,16 @@ pub enum PrecisionArg {
 #[derive(Debug, Args)]
 pub struct IntegratorArgs {
     /// Integrator: em (Euler–Maruyama on the reverse SDE), ddim (with --eta), heun (PF-ODE).
-    #[arg(long, default_value = "em")]
+    #[arg(long, default_value = SAMPLER_DEFAULTS.sampler)]
     pub sampler: String,
     /// DDIM stochasticity in [0, 1]: 0 deterministic, 1 ancestral.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SAMPLER_DEFAULTS.eta, allow_negative_numbers = true)]
     pub eta: f64,
     /// Noise process.
-    #[arg(long, value_enum, default_value = "ve")]
+    #[arg(long, value_enum, default_value = SAMPLER_DEFAULTS.process)]
     pub process: Process,
     /// Spacing of the sigma grid.
-    #[arg(long, value_enum, default_value = "karras")]
+    #[arg(long, value_enum, default_value = SAMPLER_DEFAULTS.spacing)]
     pub spacing: SpacingArg,
     /// Largest noise level (default 10 × the RMS norm of the data).
     #[arg(long, allow_negative_numbers = true)]
@@ -513,16 +515,12 @@ pub struct IntegratorArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub sigma_min: Option<f64>,
     /// Seed of the sampler's noise (sample i uses ChaCha stream i).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SAMPLER_DEFAULTS.seed)]
     pub seed: u64,
     /// Rows per denoiser call (never changes the result).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = SAMPLER_DEFAULTS.batch_size)]
     pub batch_size: usize,
 }
-
-/// Default number of noise levels of `sample`, and of `map` and `dynamics`.
-pub const SAMPLE_STEPS: usize = 200;
-pub const MAP_STEPS: usize = 100;
 
 /// The sampler's number of noise levels, for the commands where `--steps` means that.
 #[derive(Debug, Args)]
@@ -642,25 +640,22 @@ impl PruningArgs {
     }
 }
 
-/// Default K list of `map`: log-spaced from 2 to 1000.
-pub const DEFAULT_KS: &str = "2,3,5,9,16,28,50,90,160,280,500,1000";
-
 #[derive(Debug, Args)]
 pub struct MapArgs {
     /// Dataset (as for `sample`).
-    #[arg(long, default_value = "circle")]
+    #[arg(long, default_value = MAP_DEFAULTS.data)]
     pub data: String,
     /// Training-set sizes, comma-separated and increasing; nested subsets of one permutation.
-    #[arg(long, default_value = DEFAULT_KS)]
+    #[arg(long, default_value_t = MAP_DEFAULTS.ks_text())]
     pub k: String,
     /// Seed of the permutation whose first K points are the training set.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = MAP_DEFAULTS.subset_seed)]
     pub subset_seed: u64,
     /// The model to map: exact alone, or mlp (a network trained at every K, beside exact).
-    #[arg(long, value_enum, default_value = "mlp")]
+    #[arg(long, value_enum, default_value = MAP_DEFAULTS.model)]
     pub model: Model,
     /// Training steps of the mlp at every K.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = MAP_DEFAULTS.train_steps)]
     pub train_steps: usize,
     #[command(flatten)]
     pub train: TrainArgs,
@@ -669,7 +664,7 @@ pub struct MapArgs {
     #[command(flatten)]
     pub noise_levels: StepsArgs,
     /// Samples per K.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = MAP_DEFAULTS.n_samples)]
     pub n_samples: usize,
     /// Memorization threshold delta_m: a distance, or auto (1/4 of the training set's median
     /// nearest-neighbour spacing).
@@ -679,7 +674,7 @@ pub struct MapArgs {
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_s: String,
     /// Bootstrap resamples for the confidence intervals.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = MAP_DEFAULTS.resamples)]
     pub resamples: usize,
     /// Held-out points (the tail of the permutation) that calibrate the support gate and score
     /// sample quality (default: min(1000, pool − largest K); 0 turns the gate off).

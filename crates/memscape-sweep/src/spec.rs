@@ -39,13 +39,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
-use memscape::analysis::samples::support::SUPPORT_QUANTILE;
 use memscape::dataset::{DataSpec, Patterns};
 use memscape::denoiser::Pruning;
 use memscape::noise::{NoiseProcess, Spacing};
-use memscape::pipeline::{MapPlan, MapRequest, default_holdout};
-use memscape::sampler::SamplerKind;
-use memscape::sampler::SamplingPlan;
+use memscape::pipeline::{MAP_DEFAULTS, MapPlan, MapRequest, default_holdout};
+use memscape::sampler::{SAMPLER_DEFAULTS, SamplerKind, SamplingPlan};
 use memscape_train::dynamics::{AttractorRequest, DynamicsPlan, DynamicsRequest};
 use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, TrainConfig};
@@ -84,13 +82,11 @@ fn default_interventions() -> Vec<String> {
     vec![NO_INTERVENTION.into()]
 }
 fn default_train_steps() -> Vec<usize> {
-    vec![DEFAULT_TRAIN_STEPS]
+    vec![MAP_DEFAULTS.train_steps]
 }
 
 /// The intervention that changes nothing; always defined.
 pub const NO_INTERVENTION: &str = "none";
-/// Training steps when `[axes] train_steps` is not given (`memscape map`'s default).
-pub const DEFAULT_TRAIN_STEPS: usize = 4000;
 
 /// The `[map]` table: what `memscape map` takes as flags, with its defaults.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,22 +124,23 @@ pub struct MapSettings {
 
 impl Default for MapSettings {
     fn default() -> Self {
+        let (map, sampler) = (MAP_DEFAULTS, SAMPLER_DEFAULTS);
         MapSettings {
-            n_samples: 2000,
-            steps: 100,
-            sampler: "em".into(),
-            eta: 0.0,
-            process: "ve".into(),
-            spacing: "karras".into(),
+            n_samples: map.n_samples,
+            steps: map.steps,
+            sampler: sampler.sampler.into(),
+            eta: sampler.eta,
+            process: sampler.process.into(),
+            spacing: sampler.spacing.into(),
             sigma_max: None,
             sigma_min: None,
-            batch_size: 1024,
-            subset_seed: 42,
-            resamples: 200,
+            batch_size: sampler.batch_size,
+            subset_seed: map.subset_seed,
+            resamples: map.resamples,
             delta_m: None,
             delta_s: None,
             holdout: None,
-            support_quantile: SUPPORT_QUANTILE,
+            support_quantile: map.support_quantile,
             pruning: Pruning::Auto,
         }
     }
@@ -703,4 +700,39 @@ fn sampling_plan(m: &MapSettings) -> memscape::Result<SamplingPlan> {
         seed: 0,
         batch_size: m.batch_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each default stated once (issue 29): a map cell of a spec that sets nothing but its axes
+    /// asks the library for `MapRequest::default()` at its K, with the held-out size `map`
+    /// would choose, and a network cell trains for `MAP_DEFAULTS.train_steps`.
+    #[test]
+    fn a_map_cell_without_settings_is_the_library_default_request() {
+        let text = "[axes]\ndata = [\"circle\"]\nk = [9]\nmodel = [\"exact\", \"mlp\"]\n";
+        let spec = Spec::parse(Path::new("s.toml"), text.into()).unwrap();
+        assert_eq!(spec.cells.len(), 2);
+        let pool = spec.pools["circle"].num_patterns();
+        for cell in &spec.cells {
+            let Work::Map { request, train } = &cell.config.work else {
+                unreachable!("a map study")
+            };
+            assert_eq!(request.holdout, Some(default_holdout(pool, 9)));
+            let expected = MapRequest {
+                ks: vec![9],
+                holdout: request.holdout,
+                ..MapRequest::default()
+            };
+            assert_eq!(
+                serde_json::to_value(request).unwrap(),
+                serde_json::to_value(&expected).unwrap()
+            );
+            if let Some(train) = train {
+                assert_eq!(train.steps, MAP_DEFAULTS.train_steps);
+                assert_eq!(cell.train_steps, Some(MAP_DEFAULTS.train_steps));
+            }
+        }
+    }
 }

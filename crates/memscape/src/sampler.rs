@@ -126,6 +126,34 @@ pub fn default_sigma_range(scale: f64) -> (f64, f64) {
     (10.0 * scale, 1e-3 * scale)
 }
 
+/// The sampler's defaults as its users state them: the flags of `sample`, `map` and `dynamics`,
+/// the sweep spec's `[map]` table and Python's functions all read this one value (issue 29:
+/// each default stated once). Names are those [`SamplerKind::parse`], [`NoiseProcess::parse`]
+/// and [`Spacing::parse`] take.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SamplerDefaults {
+    pub sampler: &'static str,
+    /// DDIM's stochasticity (unused by the other integrators).
+    pub eta: f64,
+    pub process: &'static str,
+    pub spacing: &'static str,
+    /// Noise levels of one sampling run (`memscape sample`; the studies use their own).
+    pub steps: usize,
+    pub seed: u64,
+    pub batch_size: usize,
+}
+
+/// See [`SamplerDefaults`].
+pub const SAMPLER_DEFAULTS: SamplerDefaults = SamplerDefaults {
+    sampler: "em",
+    eta: 0.0,
+    process: "ve",
+    spacing: "karras",
+    steps: 200,
+    seed: 0,
+    batch_size: 1024,
+};
+
 /// The sampler as a user gives it: integrator, noise grid, seed; `None` means "the documented
 /// default" of the command that uses it.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -139,6 +167,23 @@ pub struct SamplingPlan {
     pub seed: u64,
     /// Rows per denoiser call; never changes the result.
     pub batch_size: usize,
+}
+
+impl Default for SamplingPlan {
+    /// [`SAMPLER_DEFAULTS`], with the noise range left to the data.
+    fn default() -> Self {
+        let d = SAMPLER_DEFAULTS;
+        SamplingPlan {
+            kind: SamplerKind::parse(d.sampler, d.eta).expect("the default integrator parses"),
+            process: NoiseProcess::parse(d.process).expect("the default process parses"),
+            spacing: Spacing::parse(d.spacing).expect("the default spacing parses"),
+            sigma_max: None,
+            sigma_min: None,
+            num_steps: d.steps,
+            seed: d.seed,
+            batch_size: d.batch_size,
+        }
+    }
 }
 
 impl SamplingPlan {

@@ -125,9 +125,11 @@ fn request(args: &MapArgs, ks: Vec<usize>, data: DataSpec) -> anyhow::Result<Map
         data,
         ks,
         subset_seed: args.subset_seed,
-        plan: args
-            .integrator
-            .plan(args.noise_levels.steps.unwrap_or(crate::flags::MAP_STEPS))?,
+        plan: args.integrator.plan(
+            args.noise_levels
+                .steps
+                .unwrap_or(memscape::pipeline::MAP_DEFAULTS.steps),
+        )?,
         num_samples: args.n_samples,
         thresholds: ThresholdSpec {
             delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
@@ -290,7 +292,32 @@ fn landscapes(
 mod tests {
     use super::*;
     use clap::Parser;
-    use memscape::pipeline::MapPlan;
+    use memscape::pipeline::{MAP_DEFAULTS, MapPlan};
+
+    /// `memscape map` without flags: its flags and the library request they make.
+    fn default_map() -> (MapArgs, MapRequest) {
+        let cli = crate::flags::Cli::parse_from(["memscape", "map"]);
+        let crate::flags::Command::Map(args) = cli.command else {
+            unreachable!("parsed map")
+        };
+        let ks = crate::commands::parse_ks(&args.k).unwrap();
+        let data = DataSpec::parse(&args.data).unwrap();
+        let request = request(&args, ks, data).unwrap();
+        (args, request)
+    }
+
+    /// Each default stated once (issue 29): `memscape map` without flags asks the library for
+    /// exactly `MapRequest::default()`, and trains the default model for its default steps.
+    #[test]
+    fn map_without_flags_is_the_library_default_request() {
+        let (args, request) = default_map();
+        assert_eq!(
+            serde_json::to_value(request).unwrap(),
+            serde_json::to_value(MapRequest::default()).unwrap()
+        );
+        assert_eq!(args.train_steps, MAP_DEFAULTS.train_steps);
+        assert!(matches!(args.model, Model::Mlp) && MAP_DEFAULTS.model == "mlp");
+    }
 
     /// Issue 25: the default map's MLP at K = 1000 draws a ring: its census is at most a
     /// handful of attractors, with a manifold of dimension 1 holding most of the samples (the
@@ -299,14 +326,9 @@ mod tests {
     /// the map's own at that K (the 2-D landscapes the command adds are left out).
     #[test]
     fn the_default_maps_mlp_at_k1000_is_one_manifold() {
-        let cli = crate::flags::Cli::parse_from(["memscape", "map"]);
-        let crate::flags::Command::Map(args) = cli.command else {
-            unreachable!("parsed map")
-        };
-        let ks = crate::commands::parse_ks(&args.k).unwrap();
-        assert_eq!(ks.last(), Some(&1000));
-        let data = DataSpec::parse(&args.data).unwrap();
-        let plan = MapPlan::new(request(&args, ks, data).unwrap()).unwrap();
+        let (args, request) = default_map();
+        assert_eq!(request.ks.last(), Some(&1000));
+        let plan = MapPlan::new(request).unwrap();
         let trainer = NetworkTrainer {
             config: args
                 .train

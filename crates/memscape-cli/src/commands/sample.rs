@@ -48,7 +48,7 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         plan: s.plan(
             args.noise_levels
                 .steps
-                .unwrap_or(crate::flags::SAMPLE_STEPS),
+                .unwrap_or(memscape::sampler::SAMPLER_DEFAULTS.steps),
         )?,
         final_denoise: !args.no_final_denoise,
         num_samples: args.n,

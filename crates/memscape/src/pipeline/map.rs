@@ -22,7 +22,7 @@ use crate::analysis::samples::classify::{
 use crate::analysis::samples::cluster::{ClusterCounts, cluster_samples};
 use crate::analysis::samples::embed::Nonlinear;
 use crate::analysis::samples::support::{
-    self, MIN_HELDOUT, Quality, SupportCalibration, SupportGate,
+    self, MIN_HELDOUT, Quality, SUPPORT_QUANTILE, SupportCalibration, SupportGate,
 };
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, ExactQuality, Patterns, data_scale};
@@ -59,6 +59,74 @@ pub struct MapRequest {
     /// The attractor census of every K: margin and settling.
     #[serde(default)]
     pub census: CensusSettings,
+}
+
+/// The phase map's defaults as its users state them: `memscape map`'s flags, the sweep spec's
+/// `[map]` table and axes, and Python's `map()` all read this one value (issue 29: each default
+/// stated once); the sampler's are [`sampler::SAMPLER_DEFAULTS`]. [`MapRequest::default`] is
+/// built from both.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MapDefaults {
+    /// Dataset spec ([`DataSpec::parse`]).
+    pub data: &'static str,
+    /// Training-set sizes: log-spaced from 2 to 1000.
+    pub ks: &'static [usize],
+    /// The model mapped beside the exact one: a network trained at every K.
+    pub model: &'static str,
+    pub subset_seed: u64,
+    pub n_samples: usize,
+    /// Noise levels of the sampler.
+    pub steps: usize,
+    pub resamples: usize,
+    /// Training steps of the network at every K.
+    pub train_steps: usize,
+    pub support_quantile: f64,
+}
+
+/// See [`MapDefaults`].
+pub const MAP_DEFAULTS: MapDefaults = MapDefaults {
+    data: "circle",
+    ks: &[2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000],
+    model: "mlp",
+    subset_seed: 42,
+    n_samples: 2000,
+    steps: 100,
+    resamples: 200,
+    train_steps: 4000,
+    support_quantile: SUPPORT_QUANTILE,
+};
+
+impl MapDefaults {
+    /// The K list as the command line writes it: `2,3,5,…`.
+    pub fn ks_text(&self) -> String {
+        let ks: Vec<String> = self.ks.iter().map(|k| k.to_string()).collect();
+        ks.join(",")
+    }
+}
+
+impl Default for MapRequest {
+    /// [`MAP_DEFAULTS`] and [`sampler::SAMPLER_DEFAULTS`]: automatic thresholds, the held-out set and
+    /// noise range chosen from the data, pruning where it pays, no nonlinear maps.
+    fn default() -> Self {
+        let d = MAP_DEFAULTS;
+        MapRequest {
+            data: DataSpec::parse(d.data).expect("the default dataset parses"),
+            ks: d.ks.to_vec(),
+            subset_seed: d.subset_seed,
+            plan: SamplingPlan {
+                num_steps: d.steps,
+                ..SamplingPlan::default()
+            },
+            num_samples: d.n_samples,
+            thresholds: ThresholdSpec::default(),
+            resamples: d.resamples,
+            nonlinear: vec![],
+            holdout: None,
+            support_quantile: d.support_quantile,
+            pruning: Pruning::Auto,
+            census: CensusSettings::default(),
+        }
+    }
 }
 
 /// Points in a nonlinear map: the first (up to) half patterns, then samples.

@@ -9,8 +9,8 @@ mod map;
 mod results;
 
 pub use map::{
-    EMBEDDING_HEADER, MapPlan, MapPoint, MapRequest, MapRow, MapRun, ModelCapacities,
-    NONLINEAR_HEADER, map,
+    EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
+    ModelCapacities, NONLINEAR_HEADER, map,
 };
 pub use results::{
     CapacitySummary, ClusterTable, ExactQualityRow, MapResults, PhaseRow, TrainedSummary,
