@@ -529,6 +529,32 @@ impl MapPlan {
 }
 
 /// Runs the phase map of the exact model and, when given, of a model trained at every K.
+///
+/// ```
+/// use memscape::pipeline::{MapRequest, map};
+///
+/// // The exact model of the default data (the unit circle) at K = 2 and 5, briefly sampled:
+/// // it memorizes, and its samples settle on the patterns (at most K attractors; patterns
+/// // closer than 2 sigma_min share one).
+/// let mut request = MapRequest {
+///     ks: vec![2, 5],
+///     num_samples: 200,
+///     resamples: 20,
+///     ..MapRequest::default()
+/// };
+/// request.plan.num_steps = 40;
+/// let run = map(request, None)?;
+/// for row in &run.rows {
+///     assert!(row.fractions.memorized.value >= 0.9, "K = {}: {:?}", row.k, row.fractions);
+///     assert!(row.fractions.spurious.value <= 0.05 && row.num_attractors <= row.k);
+/// }
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A request that does not check out (K not increasing or above the pool less the held-out
+/// points, fewer than 2 samples, bad sampler or threshold settings, a dataset that cannot be
+/// loaded), and the errors of the trained model.
 pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<MapRun> {
     let clock = Instant::now();
     let plan = MapPlan::new(request)?;

@@ -43,6 +43,23 @@ pub struct TrainingSet {
 
 /// Loads `data` and takes the first `k` of the seeded permutation (nested across K), keeping
 /// the last `holdout` points aside (`None`: [`default_holdout`]).
+///
+/// ```
+/// use memscape::dataset::DataSpec;
+/// use memscape::pipeline::training_set;
+///
+/// let data = DataSpec::parse("circle:n=500")?;
+/// let small = training_set(&data, 5, Some(100), 42)?;
+/// let large = training_set(&data, 50, Some(100), 42)?;
+/// // nested: the first 5 of the 50 are the 5; the held-out tail is the same
+/// assert_eq!(small.train.points, large.train.points.slice(ndarray::s![..5, ..]));
+/// assert_eq!(small.heldout.points, large.heldout.points);
+/// assert_eq!((small.heldout.num_patterns(), small.pool_size), (100, 500));
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A dataset that cannot be loaded, or `k` plus the held-out points above the pool.
 pub fn training_set(
     data: &DataSpec,
     k: usize,

@@ -190,6 +190,24 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
 }
 
 /// Finds the critical points of `land`.
+///
+/// ```
+/// use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+/// use memscape::analysis::samples::classify::train_spacing;
+/// use memscape::denoiser::Landscape;
+/// use ndarray::array;
+///
+/// // ±1 at beta = 2 (theory.md §5): minima at ±0.957504, and the origin, a maximum in 1-D
+/// let patterns = array![[1.0], [-1.0]];
+/// let land = Landscape::new(patterns.view(), 2.0)?;
+/// let set = critical_points(&land, &SearchConfig::for_spacing(train_spacing(patterns.view())?), None)?;
+/// assert_eq!((set.minima, set.saddles, set.maxima), (2, 0, 1));
+/// assert_eq!(set.euler_characteristic, Some(1));
+/// let mut minima: Vec<f64> = set.points.iter().filter(|p| p.index == 0).map(|p| p.x[0]).collect();
+/// minima.sort_by(f64::total_cmp);
+/// assert!((minima[1] - 0.957504).abs() < 1e-6 && (minima[0] + 0.957504).abs() < 1e-6);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn critical_points(
     land: &Landscape,
     config: &SearchConfig,

@@ -171,6 +171,21 @@ impl Settled {
 }
 
 /// Carries every row of `start` toward the attractor it sits in, by `config.method`.
+///
+/// ```
+/// use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle};
+/// use memscape::denoiser::EmpiricalDenoiser;
+/// use memscape::units::Beta;
+/// use ndarray::array;
+///
+/// // ±1 at beta = 2: the minima sit at ±0.957504 (theory.md §5); x ← D(x) is CCCP here
+/// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+/// let config = SettleConfig::unit_step(1e-13, 10_000);
+/// let s = settle(&den, array![[0.3], [-2.0]].view(), Beta(2.0).sigma(), &config);
+/// assert!(s.status.iter().all(|&c| c == SettleStatus::Converged));
+/// assert!((s.points[[0, 0]] - 0.957504).abs() < 1e-6 && (s.points[[1, 0]] + 0.957504).abs() < 1e-6);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn settle(
     denoiser: &(impl Denoiser + ?Sized),
     start: ArrayView2<f64>,

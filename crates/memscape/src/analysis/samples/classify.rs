@@ -196,6 +196,25 @@ impl ThresholdSpec {
 
 /// Classifies `samples` against `train`; with `samples_b`, "spurious" is judged against that
 /// independent batch instead of the other samples.
+///
+/// ```
+/// use memscape::analysis::samples::classify::{Class, ThresholdSpec, classify};
+/// use ndarray::array;
+///
+/// // Two patterns 1 apart: automatic thresholds delta_m = 1/4, delta_s = 1/16 of that spacing.
+/// // One sample on a pattern; two on the midpoint, a state the model shares but no pattern is.
+/// let train = array![[0.0, 0.0], [1.0, 0.0]];
+/// let samples = array![[0.0, 0.01], [0.5, 0.0], [0.5, 0.0]];
+/// let c = classify(train.view(), samples.view(), None, &ThresholdSpec::default(), None)?;
+/// assert_eq!(c.classes, [Class::Memorized, Class::Spurious, Class::Spurious]);
+/// assert_eq!(c.thresholds.delta_m, 0.25);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// An `f_mem_ratio` outside (0, 1]; fewer than two distinct training points; empty or
+/// non-finite point sets, or sets of different dimensions ([`knn`]'s errors); a support gate
+/// of another dimension.
 pub fn classify(
     train: ArrayView2<f64>,
     samples: ArrayView2<f64>,

@@ -40,6 +40,17 @@ pub struct Neighbours {
 
 /// Exact k nearest neighbours of every row of `queries` among the rows of `points`.
 ///
+/// ```
+/// use memscape::analysis::samples::distance::knn;
+/// use ndarray::array;
+///
+/// let points = array![[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]];
+/// let nn = knn(array![[0.9, 0.1]].view(), points.view(), 2, false)?;
+/// assert_eq!(nn.indices.row(0).to_vec(), [1, 0]);
+/// assert!((nn.distances[[0, 0]] - 0.02f64.sqrt()).abs() < 1e-12);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
 /// # Errors
 /// Dimension mismatch, empty sets, non-finite values, or `k` larger than the points available
 /// (one fewer with `exclude_self`).

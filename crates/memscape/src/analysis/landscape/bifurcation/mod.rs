@@ -272,6 +272,30 @@ pub fn branches_from(
 }
 
 /// Sweeps `parameter` from `from` to `to` (module docs).
+///
+/// ```
+/// use memscape::analysis::landscape::bifurcation::{EventType, Parameter, SweepConfig, sweep};
+/// use memscape::analysis::landscape::critical::SearchConfig;
+/// use ndarray::array;
+///
+/// // ±1 (theory.md §5): below beta_c = 1 the origin is the one minimum; at beta_c it splits
+/// // into the two memories, a supercritical pitchfork
+/// let patterns = array![[1.0], [-1.0]];
+/// let search = SearchConfig::for_spacing(2.0);
+/// let config = SweepConfig { steps: 8, tolerance: 1e-9, search };
+/// let s = sweep(patterns.view(), Parameter::Beta, 0.5, 2.0, &config)?;
+/// assert_eq!(s.events.len(), 1);
+/// let e = &s.events[0];
+/// assert_eq!((e.kind, e.supercritical), (EventType::Pitchfork, Some(true)));
+/// assert!((e.at - 1.0).abs() < 1e-6, "{}", e.at);
+/// assert!(s.unexplained.is_empty());
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A range that is not finite and increasing (beta from > 0, weights ≥ 0), a tolerance outside
+/// [1e-12, 1e-3], too few steps for a grid no coarser than [`MAX_GRID_SPACING`] in θ, a pattern
+/// index out of range, and the continuation's errors.
 pub fn sweep(
     patterns: ndarray::ArrayView2<f64>,
     parameter: Parameter,
