@@ -212,6 +212,39 @@ impl SamplingPlan {
     }
 }
 
+/// `n` samples of `den` from sigma_max = max(10 × the data scale, 2 sigma) down to `sigma`
+/// (Karras spacing, VE), with the integrator `kind` (as [`SamplerKind::parse`] reads it, eta 0),
+/// `steps` noise levels and, with `final_denoise`, a last step to D(y, sigma); and the sampler's
+/// configuration. The landscapes' samples: stopped where the landscape is measured.
+///
+/// # Errors
+/// An unknown integrator, a noise grid that does not check out (sigma not finite and positive,
+/// or above sigma_max; no steps), and the sampler's errors.
+pub fn stopped_samples(
+    den: &impl Denoiser,
+    patterns: ArrayView2<f64>,
+    n: usize,
+    sigma: f64,
+    (kind, steps, final_denoise): (&str, usize, bool),
+    seed: u64,
+) -> Result<(Array2<f64>, SamplerConfig)> {
+    let scale = crate::dataset::data_scale(patterns);
+    let (sigma_max, _) = default_sigma_range(scale);
+    let plan = SamplingPlan {
+        kind: SamplerKind::parse(kind, 0.0)?,
+        process: NoiseProcess::Ve,
+        spacing: Spacing::Karras { rho: 7.0 },
+        sigma_max: Some(sigma_max.max(2.0 * sigma)),
+        sigma_min: Some(sigma),
+        num_steps: steps,
+        seed,
+        batch_size: 1024,
+    };
+    let sampler = plan.config(sigma_max, sigma, final_denoise)?;
+    let samples = sample(den, patterns.ncols(), n, &sampler, &mut ())?;
+    Ok((samples, sampler))
+}
+
 /// Draws `n` samples in R^dim. Returns them in data coordinates `y` (for VP, `x = √alpha_bar y`;
 /// with `final_denoise` the last grid value is 0 and `y` is `D(y, sigma_min)`).
 pub fn sample(

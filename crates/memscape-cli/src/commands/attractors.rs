@@ -160,7 +160,7 @@ pub fn exact_landscape(
             // samples of the exact model stopped at this landscape's sigma = 1/√beta
             let sigma = Beta(beta).sigma();
             let den = memscape::denoiser::EmpiricalDenoiser::<f64>::new(patterns.view())?;
-            let (samples, sampler) = stopped_samples(
+            let (samples, sampler) = memscape::sampler::stopped_samples(
                 &den,
                 patterns.view(),
                 search.samples,
@@ -189,32 +189,4 @@ pub fn exact_landscape(
         config,
         seconds,
     })
-}
-
-/// `n` samples of `den` from sigma_max = max(10 × the data scale, 2 sigma) down to `sigma`
-/// (Karras spacing, VE), with the sampler, its step count and whether it ends with a final
-/// denoise; and the sampler's configuration.
-pub fn stopped_samples(
-    den: &impl memscape::denoiser::Denoiser,
-    patterns: ndarray::ArrayView2<f64>,
-    n: usize,
-    sigma: f64,
-    (kind, steps, final_denoise): (&str, usize, bool),
-    seed: u64,
-) -> anyhow::Result<(ndarray::Array2<f64>, memscape::sampler::SamplerConfig)> {
-    let scale = memscape::dataset::data_scale(patterns);
-    let (sigma_max, _) = memscape::sampler::default_sigma_range(scale);
-    let plan = memscape::sampler::SamplingPlan {
-        kind: memscape::sampler::SamplerKind::parse(kind, 0.0)?,
-        process: memscape::noise::NoiseProcess::Ve,
-        spacing: memscape::noise::Spacing::Karras { rho: 7.0 },
-        sigma_max: Some(sigma_max.max(2.0 * sigma)),
-        sigma_min: Some(sigma),
-        num_steps: steps,
-        seed,
-        batch_size: 1024,
-    };
-    let sampler = plan.config(sigma_max, sigma, final_denoise)?;
-    let samples = memscape::sampler::sample(den, patterns.ncols(), n, &sampler, &mut ())?;
-    Ok((samples, sampler))
 }

@@ -6,7 +6,7 @@ use memscape::error::significant;
 use std::sync::Mutex;
 
 use memscape::denoiser::TrainedModel;
-use memscape::pipeline::{MapRequest, map};
+use memscape::pipeline::{LandscapeRequest, MapRequest, map, trained_landscape};
 use memscape::store::RunDir;
 use memscape_train::{NetworkTrainer, ScoreModel};
 
@@ -261,27 +261,27 @@ fn landscapes(
         let name = n.name;
         if let Some(model) = (n.at)(k)? {
             let dir = format!("landscape_{name}_k{k}");
-            let trained = super::attractors_trained::trained_landscape(
-                &RunDir::create(out.path().join(&dir))?,
+            let trained = trained_landscape(
                 &model,
-                &patterns,
+                patterns.view(),
                 ndarray::Array2::<f64>::zeros((0, 2)).view(),
-                sigma,
-                &super::attractors_trained::TrainedSearch {
+                &LandscapeRequest {
+                    sigma,
                     samples: 500,
                     eigenvalues: 2,
                     recovery: 0,
                     trials: 16,
                     seed: run.request.plan.seed,
-                    step: n.step,
-                    checkpoint: None,
                     census: run.request.census,
                 },
             )?;
-            files.extend(trained.files.iter().map(|f| format!("{dir}/{f}")));
+            let landscape_dir = RunDir::create(out.path().join(&dir))?;
+            let mut written = trained.write(&landscape_dir, n.step, None)?;
+            written.extend(memscape_report::landscape_figures(landscape_dir.path())?);
+            files.extend(written.iter().map(|f| format!("{dir}/{f}")));
             entries.push(
                 serde_json::json!({"model": name, "k": k, "peak_of": peak_of, "dir": dir,
-                "sigma": sigma, "counts": trained.result["counts"]}),
+                "sigma": sigma, "counts": trained.census.counts}),
             );
         }
     }

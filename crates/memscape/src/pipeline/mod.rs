@@ -5,9 +5,14 @@
 //! K, and `results` holds the map's documents and tables (their items are re-exported here).
 
 mod sample;
+mod landscape;
 mod map;
 mod results;
 
+pub use landscape::{
+    AttractorRecovery, LandscapeGrids, LandscapeRequest, SegmentEnergy, TrainedLandscape,
+    trained_landscape,
+};
 pub use map::{
     EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
     ModelCapacities, NONLINEAR_HEADER, map,

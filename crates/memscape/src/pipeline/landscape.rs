@@ -1,0 +1,420 @@
+//! The landscape of a trained network at one noise level (`memscape attractors --checkpoint`,
+//! and `map`'s trained landscape on 2-D data). The network's own samples, stopped at sigma,
+//! settle and start the census ([`crate::analysis::landscape::attractor`]). The stable points
+//! with the largest basins get their critical recovery level, and the relative energy from the
+//! largest basin's point to every other stable point along a segment
+//! ([`crate::analysis::landscape::recovery`]). On 2-D data come grids of the energy, the score
+//! and the basins.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
+use serde::Serialize;
+
+use crate::analysis::landscape::attractor::{
+    Attractor, Census, CensusConfig, CensusCost, CensusSettings, EulerCheck, KindCounts,
+    UnsettledCounts, census,
+};
+use crate::analysis::landscape::basin::{grid_points, padded_box};
+use crate::analysis::landscape::recovery::{Recovery, RecoveryConfig, path_energy, recovery};
+use crate::analysis::landscape::settle::{SettleConfig, settle};
+use crate::analysis::samples::classify::{Resolved, ThresholdSpec};
+use crate::analysis::samples::distance::squared_distance;
+use crate::analysis::samples::support::{
+    MIN_HELDOUT, SUPPORT_QUANTILE, SupportCalibration, SupportGate,
+};
+use crate::dataset::data_scale;
+use crate::denoiser::Denoiser;
+use crate::error::Result;
+use crate::sampler::stopped_samples;
+use crate::store::RunDir;
+
+/// Grid of the 2-D basin map (its points settle for at most `BASIN_MAP_ITERATIONS`).
+const BASIN_MAP_RESOLUTION: usize = 51;
+const BASIN_MAP_ITERATIONS: usize = 500;
+/// Grid of the 2-D energy (integrated along grid lines) and of the score arrows.
+const ENERGY_RESOLUTION: usize = 101;
+const SCORE_RESOLUTION: usize = 21;
+
+/// What the trained landscape is measured with.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LandscapeRequest {
+    /// The noise level.
+    pub sigma: f64,
+    /// Samples stopped at sigma: the census's starts (at least 1).
+    pub samples: usize,
+    /// Rightmost Jacobian eigenvalues per fixed point (at most the dimension).
+    pub eigenvalues: usize,
+    /// Critical recovery levels of the stable points with the largest basins, this many.
+    pub recovery: usize,
+    /// Noise directions per recovery level.
+    pub trials: usize,
+    /// Seeds the sampler, the census's Arnoldi starts and the recovery trials.
+    pub seed: u64,
+    /// The census's margin and settling.
+    pub census: CensusSettings,
+}
+
+/// The critical recovery level of one attractor.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttractorRecovery {
+    /// Its position in the census's attractors.
+    pub attractor: usize,
+    pub recovery: Recovery,
+}
+
+/// The energy along the segment from the largest basin's stable point to another.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SegmentEnergy {
+    pub from: usize,
+    pub to: usize,
+    /// E(to) − E(from).
+    pub delta: f64,
+    /// The highest E − E(from) along the segment.
+    pub barrier: f64,
+}
+
+/// The 2-D grids of a landscape.
+#[derive(Debug, Clone)]
+pub struct LandscapeGrids {
+    /// [x_min, x_max, y_min, y_max]: the patterns' padded box.
+    pub bounds: [f64; 4],
+    /// E = −sigma² log p_sigma, [`ENERGY_RESOLUTION`]², row = y.
+    pub energy: Array2<f64>,
+    /// The score (D − x)/sigma², [`SCORE_RESOLUTION`]² × 2.
+    pub score: Array3<f64>,
+    /// Position in the census's attractors of the point each grid point settles within
+    /// delta_s of, −1 elsewhere; [`BASIN_MAP_RESOLUTION`]².
+    pub basins: Array2<f64>,
+}
+
+/// A trained network's landscape at one noise level.
+#[derive(Debug, Clone)]
+pub struct TrainedLandscape {
+    pub request: LandscapeRequest,
+    /// The samples the census started from.
+    pub samples: Array2<f64>,
+    /// Denoiser rows spent drawing them.
+    pub sampling_rows: usize,
+    pub thresholds: Resolved,
+    /// The support gate's calibration, where there were enough held-out points.
+    pub support_gate: Option<SupportCalibration>,
+    pub census: Census,
+    pub config: CensusConfig,
+    pub recovery_config: RecoveryConfig,
+    pub recoveries: Vec<AttractorRecovery>,
+    pub energies: Vec<SegmentEnergy>,
+    /// On 2-D data: the grids, and the patterns they are drawn over.
+    pub grids: Option<(LandscapeGrids, Array2<f64>)>,
+    pub seconds: f64,
+}
+
+/// The census of `model` at `request.sigma` from its own samples, the recovery levels and
+/// relative energies of its largest basins, and on 2-D data the grids. `heldout` calibrates the
+/// support gate when it has at least [`MIN_HELDOUT`] points.
+///
+/// # Errors
+/// Training and held-out points of different dimensions, a sigma or a census setting that does
+/// not check out, and the errors of the sampler, the census and the recovery runs.
+pub fn trained_landscape(
+    model: &(impl Denoiser + ?Sized),
+    train: ArrayView2<f64>,
+    heldout: ArrayView2<f64>,
+    request: &LandscapeRequest,
+) -> Result<TrainedLandscape> {
+    let (d, sigma) = (train.ncols(), request.sigma);
+    let scale = data_scale(train);
+    let clock = Instant::now();
+    // the network's samples, stopped at this sigma (their denoiser rows counted)
+    let sampled = AtomicUsize::new(0);
+    let counting = |x: ArrayView2<f64>, s: f64| {
+        sampled.fetch_add(x.nrows(), Ordering::Relaxed);
+        model.denoise(x, s)
+    };
+    let (samples, _) = stopped_samples(
+        &counting,
+        train,
+        request.samples,
+        sigma,
+        ("heun", 50, false),
+        request.seed,
+    )?;
+    let sampling_rows = sampled.load(Ordering::Relaxed);
+    let thresholds = ThresholdSpec::default().resolve(train)?;
+    let gate = (heldout.nrows() >= MIN_HELDOUT)
+        .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
+        .transpose()?;
+    let mut config = CensusConfig::trained(
+        scale,
+        thresholds.delta_s,
+        thresholds.delta_m,
+        request.eigenvalues,
+    );
+    config.fixed.max_arnoldi = d.min(config.fixed.max_arnoldi);
+    config.fixed.seed = request.seed;
+    request.census.apply(&mut config)?;
+    let c = census(model, train, samples.view(), sigma, gate.as_ref(), &config)?;
+    // recovery levels of the stable points with the largest basins
+    let mut stable: Vec<usize> = (0..c.attractors.len())
+        .filter(|&i| c.attractors[i].index == Some(0) && c.attractors[i].certified)
+        .collect();
+    stable.sort_by(|&a, &b| c.attractors[b].basin.total_cmp(&c.attractors[a].basin));
+    let recovery_config = RecoveryConfig {
+        trials: request.trials,
+        rate: 0.9,
+        delta: thresholds.delta_m,
+        bracket: [1e-3 * scale, 10.0 * scale],
+        rel_tol: 1e-3,
+        ode_steps: 20,
+        settle: config.settle,
+        resamples: 200,
+        seed: request.seed,
+    };
+    let mut recoveries = vec![];
+    for &i in stable.iter().take(request.recovery) {
+        let a = ArrayView1::from(&c.attractors[i].x);
+        recoveries.push(AttractorRecovery {
+            attractor: i,
+            recovery: recovery(model, a, sigma, &recovery_config)?,
+        });
+    }
+    let mut energies = vec![];
+    if let Some(&first) = stable.first() {
+        let a = ArrayView1::from(&c.attractors[first].x);
+        for &j in stable.iter().skip(1) {
+            let b = ArrayView1::from(&c.attractors[j].x);
+            let path = path_energy(model, a, b, sigma, 32)?;
+            energies.push(SegmentEnergy {
+                from: first,
+                to: j,
+                delta: path.delta,
+                barrier: path.barrier,
+            });
+        }
+    }
+    let seconds = clock.elapsed().as_secs_f64();
+    let grids = (d == 2).then(|| {
+        let bounds = padded_box(train);
+        let (energy, score) = energy_and_score(model, sigma, bounds);
+        let basins = basin_map(model, sigma, bounds, &c, &config);
+        let grids = LandscapeGrids {
+            bounds,
+            energy,
+            score,
+            basins,
+        };
+        (grids, train.to_owned())
+    });
+    Ok(TrainedLandscape {
+        request: *request,
+        samples,
+        sampling_rows,
+        thresholds,
+        support_gate: gate.map(|g| g.calibration),
+        census: c,
+        config,
+        recovery_config,
+        recoveries,
+        energies,
+        grids,
+        seconds,
+    })
+}
+
+/// `attractors.json` of a trained landscape.
+#[derive(Serialize)]
+struct Document<'a> {
+    model: &'static str,
+    checkpoint: Option<&'a PathBuf>,
+    step: usize,
+    sigma: f64,
+    beta: f64,
+    critical_points: &'a [Attractor],
+    counts: &'a KindCounts,
+    census: CensusRecord<'a>,
+    recovery: &'a [AttractorRecovery],
+    energies: &'a [SegmentEnergy],
+    thresholds: &'a Resolved,
+    seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grids: Option<GridsRecord>,
+}
+
+/// The census's bookkeeping in `attractors.json`.
+#[derive(Serialize)]
+struct CensusRecord<'a> {
+    sampling_rows: usize,
+    rows_to_sampling: f64,
+    groups: usize,
+    neutral_sets: usize,
+    settled: usize,
+    unsettled: usize,
+    unsettled_share: f64,
+    unsettled_ci: [f64; 2],
+    unsettled_reasons: &'a UnsettledCounts,
+    unconverged_starts: usize,
+    cost: &'a CensusCost,
+    rows: usize,
+    rows_per_settled_sample: f64,
+    euler: &'a Option<EulerCheck>,
+    config: &'a CensusConfig,
+    num_samples: usize,
+    support_gate: Option<SupportCalibration>,
+}
+
+/// Where the 2-D grids are and what they hold.
+#[derive(Serialize)]
+struct GridsRecord {
+    bounds: [f64; 4],
+    energy: String,
+    score: String,
+    basins: String,
+}
+
+impl TrainedLandscape {
+    /// The `attractors.json` document (and `--json` output), with the network's training
+    /// `step` and `checkpoint` file for the record.
+    pub fn document(&self, step: usize, checkpoint: Option<&PathBuf>) -> serde_json::Value {
+        let c = &self.census;
+        let sigma = self.request.sigma;
+        let doc = Document {
+            model: "trained",
+            checkpoint,
+            step,
+            sigma,
+            beta: 1.0 / (sigma * sigma),
+            critical_points: &c.attractors,
+            counts: &c.counts,
+            census: CensusRecord {
+                sampling_rows: self.sampling_rows,
+                rows_to_sampling: c.cost.total() as f64 / self.sampling_rows.max(1) as f64,
+                groups: c.groups,
+                neutral_sets: c.neutral_sets,
+                settled: c.settled,
+                unsettled: c.unsettled,
+                unsettled_share: c.unsettled_share,
+                unsettled_ci: c.unsettled_ci,
+                unsettled_reasons: &c.unsettled_reasons,
+                unconverged_starts: c.unconverged_starts,
+                cost: &c.cost,
+                rows: c.cost.total(),
+                rows_per_settled_sample: c.rows_per_settled_sample(),
+                euler: &c.euler,
+                config: &self.config,
+                num_samples: self.request.samples,
+                support_gate: self.support_gate,
+            },
+            recovery: &self.recoveries,
+            energies: &self.energies,
+            thresholds: &self.thresholds,
+            seconds: self.seconds,
+            grids: self.grids.as_ref().map(|(g, _)| GridsRecord {
+                bounds: g.bounds,
+                energy: format!(
+                    "energy_grid.npy ({ENERGY_RESOLUTION} × {ENERGY_RESOLUTION}, row = y): E = −sigma² log p_sigma, integrated along grid lines from the lower-left corner (path dependent where the learned field has curl)"
+                ),
+                score: format!(
+                    "score_grid.npy ({SCORE_RESOLUTION} × {SCORE_RESOLUTION} × 2, (D − x)/sigma²)"
+                ),
+                basins: format!(
+                    "basin_map.npy ({BASIN_MAP_RESOLUTION} × {BASIN_MAP_RESOLUTION}): position in critical_points of the point each grid point settles within delta_s of, −1 elsewhere (at most {BASIN_MAP_ITERATIONS} iterations)"
+                ),
+            }),
+        };
+        // through a Value: keys in the order every other document of a run has (sorted)
+        serde_json::to_value(doc).expect("the document serialises")
+    }
+
+    /// Writes `samples.npy`, on 2-D data `energy_grid.npy`, `score_grid.npy`, `basin_map.npy`
+    /// and `patterns.npy`, then `attractors.json` ([`Self::document`]); returns the files in
+    /// that order.
+    ///
+    /// # Errors
+    /// The run directory's write errors.
+    pub fn write(
+        &self,
+        out: &RunDir,
+        step: usize,
+        checkpoint: Option<&PathBuf>,
+    ) -> Result<Vec<String>> {
+        let mut files = vec!["attractors.json".to_string(), "samples.npy".to_string()];
+        out.write_npy("samples.npy", &self.samples)?;
+        if let Some((g, patterns)) = &self.grids {
+            out.write_npy("energy_grid.npy", &g.energy)?;
+            out.write_npy("score_grid.npy", &g.score)?;
+            out.write_npy("basin_map.npy", &g.basins)?;
+            out.write_npy("patterns.npy", patterns)?;
+            files.extend(
+                [
+                    "energy_grid.npy",
+                    "score_grid.npy",
+                    "basin_map.npy",
+                    "patterns.npy",
+                ]
+                .map(String::from),
+            );
+        }
+        out.write_json("attractors.json", &self.document(step, checkpoint))?;
+        Ok(files)
+    }
+}
+
+/// E = −sigma² log p_sigma on a grid, from ∇E = x − D(x) by the trapezoid rule along the first
+/// column then along each row (exact for a gradient field), and the score (D − x)/sigma² on a
+/// coarser grid.
+fn energy_and_score(
+    model: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    bounds: [f64; 4],
+) -> (Array2<f64>, Array3<f64>) {
+    let n = ENERGY_RESOLUTION;
+    let pts = grid_points(bounds, n);
+    let g = &pts - &model.denoise(pts.view(), sigma);
+    let [x0, x1, y0, y1] = bounds;
+    let (dx, dy) = ((x1 - x0) / (n - 1) as f64, (y1 - y0) / (n - 1) as f64);
+    let mut e = Array2::<f64>::zeros((n, n));
+    for r in 1..n {
+        e[[r, 0]] = e[[r - 1, 0]] + 0.5 * (g[[(r - 1) * n, 1]] + g[[r * n, 1]]) * dy;
+    }
+    for r in 0..n {
+        for c in 1..n {
+            e[[r, c]] = e[[r, c - 1]] + 0.5 * (g[[r * n + c - 1, 0]] + g[[r * n + c, 0]]) * dx;
+        }
+    }
+    let m = SCORE_RESOLUTION;
+    let coarse = grid_points(bounds, m);
+    let s = (model.denoise(coarse.view(), sigma) - &coarse) / (sigma * sigma);
+    let score = Array3::from_shape_fn((m, m, 2), |(r, c, j)| s[[r * m + c, j]]);
+    (e, score)
+}
+
+/// Each grid point settled, labelled by the census point it ends within delta_s of (−1: none).
+fn basin_map(
+    model: &(impl Denoiser + ?Sized),
+    sigma: f64,
+    bounds: [f64; 4],
+    c: &Census,
+    config: &CensusConfig,
+) -> Array2<f64> {
+    let n = BASIN_MAP_RESOLUTION;
+    let pts = grid_points(bounds, n);
+    let settled = settle(
+        model,
+        pts.view(),
+        sigma,
+        &SettleConfig {
+            max_iterations: BASIN_MAP_ITERATIONS,
+            ..config.settle
+        },
+    );
+    let radius = config.group_radius.max(config.fixed.merge);
+    Array2::from_shape_fn((n, n), |(r, col)| {
+        let p = settled.points.row(r * n + col);
+        c.attractors
+            .iter()
+            .position(|a| squared_distance(&a.x, p).sqrt() <= radius)
+            .map_or(-1.0, |i| i as f64)
+    })
+}
