@@ -46,6 +46,8 @@ __all__ = [
     "FixedPoints",
     "fixed_points",
     "stability",
+    "Landscape",
+    "landscape",
     "Estimate",
     "Classification",
     "classify",
@@ -501,6 +503,73 @@ def stability(
         batch_size=batch_size,
     )
     return Stability._of(json.loads(s))
+
+
+@dataclass
+class Landscape:
+    """A denoiser's landscape at one noise level (:func:`landscape`), as ``memscape attractors
+    --checkpoint`` writes it. ``document`` is that run's ``attractors.json``: the critical points
+    (``critical_points``: position, kind, Morse index, Jacobian spectrum, basin), their
+    ``counts`` by kind, the census's bookkeeping (``census``: settled and unsettled samples,
+    denoiser rows, the support gate), the recovery levels of the largest basins and the energy
+    along segments between stable points. ``samples`` are the census's starts; on 2-D data the
+    grids are those of ``energy_grid.npy``, ``score_grid.npy`` and ``basin_map.npy``."""
+
+    document: Dict[str, Any]
+    samples: np.ndarray
+    energy_grid: Optional[np.ndarray] = None
+    score_grid: Optional[np.ndarray] = None
+    basin_map: Optional[np.ndarray] = None
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        """Attractors and saddles by kind: memory, spurious, off_support, manifold, saddle,
+        uncertain."""
+        return self.document["counts"]
+
+    @property
+    def critical_points(self) -> List[Dict[str, Any]]:
+        return self.document["critical_points"]
+
+
+def landscape(
+    denoiser: Denoiser,
+    train: Any,
+    sigma: float,
+    *,
+    heldout: Any = None,
+    samples: int = 500,
+    eigenvalues: Optional[int] = None,
+    recovery: int = 4,
+    trials: int = 32,
+    seed: int = 0,
+    margin: Optional[float] = None,
+    batch_size: int = BATCH_SIZE,
+) -> Landscape:
+    """The landscape of ``denoiser`` (a trained network, or any callable) at noise level
+    ``sigma``, as ``memscape attractors --checkpoint`` measures it, with the same defaults: its
+    own ``samples`` stopped at sigma settle and start matrix-free Newton–Krylov runs; each fixed
+    point gets its rightmost ``eigenvalues`` (default min(10, d)) Jacobian eigenvalues, a kind
+    and a basin; the ``recovery`` stable points with the largest basins get their critical
+    recovery level (``trials`` noise directions each). ``heldout`` points (at least 20)
+    calibrate the support gate, so that stable points off the data are called off-support.
+    ``margin`` is the census's neutral band (default 0.01). Tolerances are those of float32
+    arithmetic, as networks compute. The denoiser sees at most ``batch_size`` rows per call."""
+    document, starts, grids = _memscape.landscape(
+        denoiser,
+        _matrix(train, "train"),
+        None if heldout is None else _matrix(heldout, "heldout"),
+        sigma,
+        samples=samples,
+        eigenvalues=eigenvalues,
+        recovery=recovery,
+        trials=trials,
+        seed=seed,
+        margin=margin,
+        batch_size=batch_size,
+    )
+    energy, score, basins = grids if grids is not None else (None, None, None)
+    return Landscape(json.loads(document), starts, energy, score, basins)
 
 
 # ---------------------------------------------------------------------------------------------

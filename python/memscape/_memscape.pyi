@@ -118,6 +118,22 @@ def fixed_points(
     batch_size: int,
 ) -> str:
     """The FixedPointSet as JSON."""
+def landscape(
+    denoiser: Model,
+    train: Array,
+    heldout: Optional[Array],
+    sigma: float,
+    *,
+    samples: int,
+    eigenvalues: Optional[int],
+    recovery: int,
+    trials: int,
+    seed: int,
+    margin: Optional[float],
+    batch_size: int,
+) -> Tuple[str, Array, Optional[Tuple[Array, npt.NDArray[np.float64], Array]]]:
+    """The attractors.json document as JSON, the census's starts, and on 2-D data the energy,
+    score and basin grids."""
 def stability(
     denoiser: Model,
     x: Array,

@@ -10,6 +10,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use memscape::analysis::landscape::attractor::CensusSettings;
 use memscape::analysis::landscape::fixed::{self, FixedPointConfig};
 use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle as settle_points};
 use memscape::analysis::samples::capacity::capacities as capacities_of;
@@ -22,7 +23,8 @@ use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, Traine
 use memscape::error::{Error, require_finite, require_positive};
 use memscape::noise::{NoiseProcess, Schedule, Spacing};
 use memscape::pipeline::{
-    MAP_DEFAULTS, MapDefaults, MapRequest, map as map_study, training_set as split_pool,
+    LandscapeRequest, MAP_DEFAULTS, MapDefaults, MapRequest, map as map_study, trained_landscape,
+    training_set as split_pool,
 };
 use memscape::sampler::{
     self, SAMPLER_DEFAULTS, SamplerConfig, SamplerDefaults, SamplerKind, SamplingPlan,
@@ -33,8 +35,8 @@ use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
-    ToPyArray,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods, ToPyArray,
 };
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -945,6 +947,85 @@ fn fixed_points(
     Ok(json(&set))
 }
 
+/// The landscape of a denoiser at one noise level, as `memscape attractors --checkpoint`
+/// measures it (`memscape::pipeline::trained_landscape`): the `attractors.json` document, the
+/// samples the census started from, and on 2-D data the energy, score and basin grids.
+#[pyfunction]
+#[pyo3(signature = (denoiser, train, heldout, sigma, *, samples, eigenvalues, recovery, trials,
+    seed, margin, batch_size))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn landscape<'py>(
+    py: Python<'py>,
+    denoiser: &Bound<'py, PyAny>,
+    train: PyReadonlyArray2<'py, f64>,
+    heldout: Option<PyReadonlyArray2<'py, f64>>,
+    sigma: f64,
+    samples: i64,
+    eigenvalues: Option<i64>,
+    recovery: i64,
+    trials: i64,
+    seed: i64,
+    margin: Option<f64>,
+    batch_size: i64,
+) -> PyResult<(
+    String,
+    Matrix<'py>,
+    Option<(Matrix<'py>, Bound<'py, PyArray3<f64>>, Matrix<'py>)>,
+)> {
+    let model = Model::of(denoiser)?;
+    let batched = Batched::of(&model, batch_size)?;
+    let train = matrix(&train, "train", model.own_dim())?;
+    let d = train.ncols();
+    let no_heldout = Array2::<f64>::zeros((0, d));
+    let heldout = match &heldout {
+        Some(h) => matrix(h, "heldout", Some(d))?,
+        None => no_heldout.view(),
+    };
+    let eigenvalues = match eigenvalues {
+        Some(e) => count("eigenvalues", e, 1)?,
+        None => 10.min(d),
+    };
+    if eigenvalues > d {
+        return Err(invalid(
+            "eigenvalues",
+            &format!("at most the data's dimension {d}"),
+            eigenvalues,
+        ));
+    }
+    let mut census = CensusSettings::default();
+    if let Some(m) = margin {
+        census.margin = m;
+    }
+    let request = LandscapeRequest {
+        sigma: sigma_of(sigma)?,
+        samples: count("samples", samples, 1)?,
+        eigenvalues,
+        recovery: count("recovery", recovery, 0)?,
+        trials: count("trials", trials, 1)?,
+        seed: count("seed", seed, 0)? as u64,
+        census,
+    };
+    let t =
+        interruptible(py, || trained_landscape(&batched, train, heldout, &request))?.or_raise()?;
+    model.check()?;
+    let step = match &model {
+        Model::Network(n) => n.get().meta.step,
+        _ => 0,
+    };
+    let grids = t.grids.as_ref().map(|(g, _)| {
+        (
+            g.energy.clone().into_pyarray(py),
+            g.score.clone().into_pyarray(py),
+            g.basins.clone().into_pyarray(py),
+        )
+    });
+    Ok((
+        json(&t.document(step, None)),
+        t.samples.clone().into_pyarray(py),
+        grids,
+    ))
+}
+
 /// The rightmost eigenvalues of the denoiser's Jacobian at one point; `Stability` as JSON.
 #[pyfunction]
 #[pyo3(signature = (denoiser, x, sigma, *, scale, float32, eigenvalues, seed, batch_size))]
@@ -1492,6 +1573,7 @@ fn _memscape(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settle, m)?)?;
     m.add_function(wrap_pyfunction!(fixed_points, m)?)?;
     m.add_function(wrap_pyfunction!(stability, m)?)?;
+    m.add_function(wrap_pyfunction!(landscape, m)?)?;
     m.add_function(wrap_pyfunction!(classify, m)?)?;
     m.add_function(wrap_pyfunction!(capacities, m)?)?;
     m.add_function(wrap_pyfunction!(load_dataset, m)?)?;

@@ -460,3 +460,27 @@ def test_map_states_the_defaults_of_memscape_map(cli):
             assert flag_default[flag] == shown, (name, flag_default[flag], shown)
     # --steps has no flag default (sample and map differ); the map's is the library's
     assert params["steps"].default == 100
+
+
+def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):
+    """The trained landscape is one library study (issue 29): ``ms.landscape`` on a loaded
+    checkpoint gives the ``attractors.json`` that ``memscape attractors --checkpoint`` writes,
+    apart from the timing and the checkpoint's path, and the same samples and grids."""
+    cli("train", "--data", "circle", "--k", 5, "--steps", 400, "--checkpoints", 1, "--width", 32, "--depth", 2,
+        "--out", tmp_path / "t")
+    (checkpoint,) = sorted((tmp_path / "t").glob("**/*.safetensors"))
+    cli("attractors", "--checkpoint", checkpoint, "--data", "circle", "--k", 5, "--sigma", 0.05,
+        "--samples", 120, "--recovery", 1, "--trials", 8, "--holdout", 0, "--out", tmp_path / "a")
+    theirs = json.loads((tmp_path / "a" / "attractors.json").read_text())
+    train, _ = ms.training_set("circle", 5, holdout=0)
+    ours = ms.landscape(ms.ScoreNetwork.load(checkpoint), train, 0.05, samples=120, recovery=1, trials=8)
+    for doc in (theirs, ours.document):
+        doc.pop("seconds")
+        doc.pop("checkpoint")
+    assert ours.document == theirs
+    assert ours.counts == theirs["counts"] and len(ours.critical_points) >= 1
+    assert np.array_equal(ours.samples, np.load(tmp_path / "a" / "samples.npy"))
+    for grid, name in [(ours.energy_grid, "energy_grid"), (ours.score_grid, "score_grid"), (ours.basin_map, "basin_map")]:
+        assert np.array_equal(grid, np.load(tmp_path / "a" / f"{name}.npy")), name
+    with pytest.raises(ValueError, match="samples"):
+        ms.landscape(ms.ScoreNetwork.load(checkpoint), train, 0.05, samples=0)
