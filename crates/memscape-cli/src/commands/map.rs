@@ -6,7 +6,9 @@ use memscape::error::significant;
 use std::sync::Mutex;
 
 use memscape::denoiser::TrainedModel;
-use memscape::pipeline::{LandscapeRequest, MapRequest, map, trained_landscape};
+use memscape::pipeline::{
+    ExactLandscapeRequest, LandscapeRequest, MapRequest, exact_landscape, map, trained_landscape,
+};
 use memscape::store::RunDir;
 use memscape_train::{NetworkTrainer, ScoreModel};
 
@@ -240,22 +242,24 @@ fn landscapes(
     let mut files = vec![];
     let mut entries = vec![];
     let dir = format!("landscape_exact_k{k}");
-    let exact = super::attractors::exact_landscape(
-        &RunDir::create(out.path().join(&dir))?,
-        &patterns,
-        1.0 / (sigma * sigma),
-        &super::attractors::Search {
+    let exact = exact_landscape(
+        patterns.view(),
+        &ExactLandscapeRequest {
+            beta: 1.0 / (sigma * sigma),
             random_starts: 200,
             basin_starts: 0,
             samples: 500,
             seed: run.request.plan.seed,
         },
     )?;
-    files.extend(exact.files.iter().map(|f| format!("{dir}/{f}")));
+    let exact_dir = RunDir::create(out.path().join(&dir))?;
+    let mut written = exact.write(&exact_dir)?;
+    written.extend(memscape_report::landscape_figures(exact_dir.path())?);
+    files.extend(written.iter().map(|f| format!("{dir}/{f}")));
     entries.push(
         serde_json::json!({"model": "exact", "k": k, "peak_of": peak_of, "dir": dir,
-        "sigma": sigma, "counts": exact.result["counts"],
-        "euler_characteristic": exact.result["euler_characteristic"]}),
+        "sigma": sigma, "counts": exact.counts(),
+        "euler_characteristic": exact.set.euler_characteristic}),
     );
     if let Some(n) = &networks {
         let name = n.name;

@@ -1,10 +1,13 @@
-//! The landscape of a trained network at one noise level (`memscape attractors --checkpoint`,
-//! and `map`'s trained landscape on 2-D data). The network's own samples, stopped at sigma,
-//! settle and start the census ([`crate::analysis::landscape::attractor`]). The stable points
-//! with the largest basins get their critical recovery level, and the relative energy from the
-//! largest basin's point to every other stable point along a segment
-//! ([`crate::analysis::landscape::recovery`]). On 2-D data come grids of the energy, the score
-//! and the basins.
+//! The landscapes `memscape attractors` measures, as library studies: the exact model's at one
+//! beta ([`exact_landscape`]: its critical points, Morse–Smale connections, basins and 2-D
+//! grids), and a trained network's at one noise level ([`trained_landscape`], with
+//! `--checkpoint`; also `map`'s landscapes on 2-D data).
+//!
+//! In the trained landscape, the network's own samples, stopped at sigma, settle and start the
+//! census ([`crate::analysis::landscape::attractor`]). The stable points with the largest basins
+//! get their critical recovery level, and the relative energy from the largest basin's point to
+//! every other stable point along a segment ([`crate::analysis::landscape::recovery`]). On 2-D
+//! data come grids of the energy, the score and the basins.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,19 +20,26 @@ use crate::analysis::landscape::attractor::{
     Attractor, Census, CensusConfig, CensusCost, CensusSettings, EulerCheck, KindCounts,
     UnsettledCounts, census,
 };
-use crate::analysis::landscape::basin::{grid_points, padded_box};
+use crate::analysis::landscape::basin::{
+    Connection, basin_map, basin_weights, energy_grid, grid_points, morse_smale, padded_box,
+    score_grid,
+};
+use crate::analysis::landscape::critical::{
+    CriticalPoint, CriticalSet, SearchConfig, critical_points,
+};
 use crate::analysis::landscape::recovery::{Recovery, RecoveryConfig, path_energy, recovery};
 use crate::analysis::landscape::settle::{SettleConfig, settle};
-use crate::analysis::samples::classify::{Resolved, ThresholdSpec};
+use crate::analysis::samples::classify::{Resolved, ThresholdSpec, train_spacing};
 use crate::analysis::samples::distance::squared_distance;
 use crate::analysis::samples::support::{
     MIN_HELDOUT, SUPPORT_QUANTILE, SupportCalibration, SupportGate,
 };
 use crate::dataset::data_scale;
-use crate::denoiser::Denoiser;
+use crate::denoiser::{Denoiser, EmpiricalDenoiser, Landscape};
 use crate::error::Result;
-use crate::sampler::stopped_samples;
+use crate::sampler::{SamplerConfig, stopped_samples};
 use crate::store::RunDir;
+use crate::units::Beta;
 
 /// Grid of the 2-D basin map (its points settle for at most `BASIN_MAP_ITERATIONS`).
 const BASIN_MAP_RESOLUTION: usize = 51;
@@ -198,7 +208,7 @@ pub fn trained_landscape(
     let grids = (d == 2).then(|| {
         let bounds = padded_box(train);
         let (energy, score) = energy_and_score(model, sigma, bounds);
-        let basins = basin_map(model, sigma, bounds, &c, &config);
+        let basins = trained_basin_map(model, sigma, bounds, &c, &config);
         let grids = LandscapeGrids {
             bounds,
             energy,
@@ -391,7 +401,7 @@ fn energy_and_score(
 }
 
 /// Each grid point settled, labelled by the census point it ends within delta_s of (−1: none).
-fn basin_map(
+fn trained_basin_map(
     model: &(impl Denoiser + ?Sized),
     sigma: f64,
     bounds: [f64; 4],
@@ -417,4 +427,268 @@ fn basin_map(
             .position(|a| squared_distance(&a.x, p).sqrt() <= radius)
             .map_or(-1.0, |i| i as f64)
     })
+}
+
+/// What the exact landscape (`memscape attractors` without a checkpoint, and `map`'s exact
+/// landscape on 2-D data) is searched and drawn with.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ExactLandscapeRequest {
+    /// The inverse temperature, 1/sigma².
+    pub beta: f64,
+    /// Random starts of the critical-point search, besides the structured ones.
+    pub random_starts: usize,
+    /// Monte Carlo starts for the basin weights (0: skip).
+    pub basin_starts: usize,
+    /// Samples of the exact model stopped at sigma = 1/√beta, on 2-D data (0: none).
+    pub samples: usize,
+    /// Seeds the random starts, the basin starts and the sampler.
+    pub seed: u64,
+}
+
+/// The exact landscape's 2-D grids over the patterns' padded box, and its stopped samples.
+#[derive(Debug, Clone)]
+pub struct ExactGrids {
+    pub bounds: [f64; 4],
+    /// The position in the critical points of the minimum each grid point descends to (−1:
+    /// elsewhere), [`EXACT_GRID`]².
+    pub basin_map: Array2<f64>,
+    /// E(x; beta) on [`EXACT_GRID`]², row = y.
+    pub energy: Array2<f64>,
+    /// −beta ∇E on [`EXACT_SCORE_GRID`]² × 2.
+    pub score: Array3<f64>,
+    /// The exact model's samples stopped at sigma, with the sampler (when asked for).
+    pub samples: Option<(Array2<f64>, SamplerConfig)>,
+    pub patterns: Array2<f64>,
+}
+
+/// Grids of the exact landscape: basins and energy, and the score arrows.
+const EXACT_GRID: usize = 101;
+const EXACT_SCORE_GRID: usize = 21;
+
+/// The critical points of the exact landscape at one beta, their connections and basins.
+#[derive(Debug, Clone)]
+pub struct ExactLandscape {
+    pub request: ExactLandscapeRequest,
+    pub set: CriticalSet,
+    pub config: SearchConfig,
+    pub connections: Vec<Connection>,
+    /// (critical point, weight) of each basin with Monte Carlo starts; the share that ended
+    /// elsewhere and the share that did not converge.
+    pub basin_weights: Vec<(usize, f64)>,
+    pub basin_elsewhere: f64,
+    pub basin_unconverged: f64,
+    pub seconds: f64,
+    /// On 2-D data.
+    pub grids: Option<ExactGrids>,
+}
+
+/// The critical points of E(x; beta) over `patterns` ([`critical_points`]), their Morse–Smale
+/// connections and basin weights; on 2-D data the basin, energy and score grids and the exact
+/// model's samples stopped at sigma = 1/√beta.
+///
+/// # Errors
+/// Patterns that do not make a landscape (empty, non-finite, a non-positive beta), fewer than
+/// two distinct patterns, and the sampler's errors.
+pub fn exact_landscape(
+    patterns: ArrayView2<f64>,
+    request: &ExactLandscapeRequest,
+) -> Result<ExactLandscape> {
+    let beta = request.beta;
+    let land = Landscape::new(patterns, beta)?;
+    let spacing = train_spacing(patterns)?;
+    let mut config = SearchConfig::for_spacing(spacing);
+    config.random_starts = request.random_starts;
+    config.seed = request.seed;
+    let clock = Instant::now();
+    let set = critical_points(&land, &config, None)?;
+    let radius = 0.05 * spacing;
+    let connections = morse_smale(&land, &set, radius);
+    let (basin_weights, basin_elsewhere, basin_unconverged) = if request.basin_starts > 0 {
+        basin_weights(&land, &set, request.basin_starts, request.seed, radius)
+    } else {
+        (vec![], 0.0, 0.0)
+    };
+    let seconds = clock.elapsed().as_secs_f64();
+    let grids = if patterns.ncols() == 2 {
+        // the basin of every point of a grid over the data's box, padded by 20%
+        let bounds = padded_box(patterns);
+        let samples = if request.samples > 0 {
+            let den = EmpiricalDenoiser::<f64>::new(patterns)?;
+            Some(stopped_samples(
+                &den,
+                patterns,
+                request.samples,
+                Beta(beta).sigma(),
+                ("em", 100, true),
+                request.seed,
+            )?)
+        } else {
+            None
+        };
+        Some(ExactGrids {
+            bounds,
+            basin_map: basin_map(&land, &set, bounds, EXACT_GRID, radius).mapv(|v| v as f64),
+            energy: energy_grid(&land, bounds, EXACT_GRID),
+            score: score_grid(&land, bounds, EXACT_SCORE_GRID),
+            samples,
+            patterns: patterns.to_owned(),
+        })
+    } else {
+        None
+    };
+    Ok(ExactLandscape {
+        request: *request,
+        set,
+        config,
+        connections,
+        basin_weights,
+        basin_elsewhere,
+        basin_unconverged,
+        seconds,
+        grids,
+    })
+}
+
+/// `attractors.json` of an exact landscape.
+#[derive(Serialize)]
+struct ExactDocument<'a> {
+    beta: f64,
+    sigma: f64,
+    critical_points: &'a [CriticalPoint],
+    counts: ExactCounts,
+    euler_characteristic: Option<i64>,
+    complete: bool,
+    degenerate: usize,
+    connections: &'a [Connection],
+    basin_weights: Vec<BasinWeight>,
+    basin_elsewhere: f64,
+    basin_unconverged: f64,
+    num_starts: usize,
+    num_unconverged: usize,
+    seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basin_map: Option<BasinMapRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    samples: Option<SamplesRecord<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grids: Option<ExactGridsRecord>,
+}
+
+/// Critical points by index class.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ExactCounts {
+    pub minima: usize,
+    pub saddles: usize,
+    pub maxima: usize,
+}
+
+#[derive(Serialize)]
+struct BasinWeight {
+    point: usize,
+    weight: f64,
+}
+
+#[derive(Serialize)]
+struct BasinMapRecord {
+    file: &'static str,
+    bounds: [f64; 4],
+    resolution: usize,
+    labels: &'static str,
+}
+
+#[derive(Serialize)]
+struct SamplesRecord<'a> {
+    file: &'static str,
+    n: usize,
+    sampler: &'a SamplerConfig,
+}
+
+#[derive(Serialize)]
+struct ExactGridsRecord {
+    bounds: [f64; 4],
+    energy: String,
+    score: String,
+}
+
+impl ExactLandscape {
+    /// The critical points by index class.
+    pub fn counts(&self) -> ExactCounts {
+        ExactCounts {
+            minima: self.set.minima,
+            saddles: self.set.saddles,
+            maxima: self.set.maxima,
+        }
+    }
+
+    /// The `attractors.json` document (and `--json` output).
+    pub fn document(&self) -> serde_json::Value {
+        let set = &self.set;
+        let g = self.grids.as_ref();
+        let doc = ExactDocument {
+            beta: self.request.beta,
+            sigma: Beta(self.request.beta).sigma(),
+            critical_points: &set.points,
+            counts: self.counts(),
+            euler_characteristic: set.euler_characteristic,
+            complete: set.euler_characteristic == Some(1),
+            degenerate: set.points.iter().filter(|p| p.degenerate).count(),
+            connections: &self.connections,
+            basin_weights: self
+                .basin_weights
+                .iter()
+                .map(|&(point, weight)| BasinWeight { point, weight })
+                .collect(),
+            basin_elsewhere: self.basin_elsewhere,
+            basin_unconverged: self.basin_unconverged,
+            num_starts: set.num_starts,
+            num_unconverged: set.num_unconverged,
+            seconds: self.seconds,
+            basin_map: g.map(|g| BasinMapRecord {
+                file: "basin_map.npy",
+                bounds: g.bounds,
+                resolution: EXACT_GRID,
+                labels: "position in critical_points, −1 where the descent ends elsewhere",
+            }),
+            samples: g
+                .and_then(|g| g.samples.as_ref())
+                .map(|(_, sampler)| SamplesRecord {
+                    file: "samples.npy",
+                    n: self.request.samples,
+                    sampler,
+                }),
+            grids: g.map(|g| ExactGridsRecord {
+                bounds: g.bounds,
+                energy: format!("energy_grid.npy ({EXACT_GRID} × {EXACT_GRID}, row = y)"),
+                score: format!(
+                    "score_grid.npy ({EXACT_SCORE_GRID} × {EXACT_SCORE_GRID} × 2, −beta ∇E)"
+                ),
+            }),
+        };
+        // through a Value: keys sorted, as in every other document of a run
+        serde_json::to_value(doc).expect("the document serialises")
+    }
+
+    /// Writes, on 2-D data, `basin_map.npy`, `energy_grid.npy`, `score_grid.npy`,
+    /// `patterns.npy` and `samples.npy` (when drawn), then `attractors.json`
+    /// ([`Self::document`]); returns the files.
+    ///
+    /// # Errors
+    /// The run directory's write errors.
+    pub fn write(&self, out: &RunDir) -> Result<Vec<String>> {
+        let mut files = vec!["attractors.json".to_string()];
+        if let Some(g) = &self.grids {
+            out.write_npy("basin_map.npy", &g.basin_map)?;
+            files.push("basin_map.npy".into());
+            out.write_npy("energy_grid.npy", &g.energy)?;
+            out.write_npy("score_grid.npy", &g.score)?;
+            out.write_npy("patterns.npy", &g.patterns)?;
+            if let Some((samples, _)) = &g.samples {
+                out.write_npy("samples.npy", samples)?;
+                files.push("samples.npy".into());
+            }
+            files.extend(["energy_grid.npy", "score_grid.npy", "patterns.npy"].map(String::from));
+        }
+        out.write_json("attractors.json", &self.document())?;
+        Ok(files)
+    }
 }

@@ -10,7 +10,8 @@ mod map;
 mod results;
 
 pub use landscape::{
-    AttractorRecovery, LandscapeGrids, LandscapeRequest, SegmentEnergy, TrainedLandscape,
+    AttractorRecovery, ExactCounts, ExactGrids, ExactLandscape, ExactLandscapeRequest,
+    LandscapeGrids, LandscapeRequest, SegmentEnergy, TrainedLandscape, exact_landscape,
     trained_landscape,
 };
 pub use map::{
