@@ -79,7 +79,7 @@ SettleMethod = Literal["auto", "unit", "flow"]
 #: The map's and the sampler's defaults, as the library states them once (``MAP_DEFAULTS``,
 #: ``SAMPLER_DEFAULTS``) and ``memscape map``'s flags and the sweep spec read them too.
 _DEFAULTS = json.loads(_memscape.defaults())
-_MAP, _SAMPLER = _DEFAULTS["map"], _DEFAULTS["sampler"]
+_MAP, _SAMPLER, _LANDSCAPE = _DEFAULTS["map"], _DEFAULTS["sampler"], _DEFAULTS["landscape"]
 
 #: Rows per denoiser call, in every call that evaluates a denoiser (``batch_size``): chunks of
 #: a larger call go to the model one after another, which changes no result.
@@ -538,23 +538,26 @@ def landscape(
     sigma: float,
     *,
     heldout: Any = None,
-    samples: int = 500,
+    samples: int = _LANDSCAPE["samples"],
     eigenvalues: Optional[int] = None,
-    recovery: int = 4,
-    trials: int = 32,
-    seed: int = 0,
+    recovery: int = _LANDSCAPE["recovery"],
+    trials: int = _LANDSCAPE["trials"],
+    seed: int = _LANDSCAPE["seed"],
     margin: Optional[float] = None,
     batch_size: int = BATCH_SIZE,
 ) -> Landscape:
     """The landscape of ``denoiser`` (a trained network, or any callable) at noise level
     ``sigma``, as ``memscape attractors --checkpoint`` measures it, with the same defaults: its
     own ``samples`` stopped at sigma settle and start matrix-free Newton–Krylov runs; each fixed
-    point gets its rightmost ``eigenvalues`` (default min(10, d)) Jacobian eigenvalues, a kind
-    and a basin; the ``recovery`` stable points with the largest basins get their critical
-    recovery level (``trials`` noise directions each). ``heldout`` points (at least 20)
-    calibrate the support gate, so that stable points off the data are called off-support.
-    ``margin`` is the census's neutral band (default 0.01). Tolerances are those of float32
-    arithmetic, as networks compute. The denoiser sees at most ``batch_size`` rows per call."""
+    point gets its rightmost ``eigenvalues`` (default min(10, d); 0 skips the spectra) Jacobian
+    eigenvalues, a kind and a basin; the ``recovery`` stable points with the largest basins get
+    their critical recovery level (``trials`` noise directions each). ``heldout`` points (at
+    least 20; fewer are not used) calibrate the support gate, so that stable points off the data
+    are called off-support: without them (the default here, while the command line keeps 1000
+    points of a ``--data`` spec aside) no point is off-support. ``margin`` is the census's
+    neutral band (default 0.01). Tolerances are those of float32 arithmetic, as networks
+    compute, whatever the denoiser; the document's ``step`` is a ScoreNetwork's training step
+    (None otherwise). The denoiser sees at most ``batch_size`` rows per call."""
     document, starts, grids = _memscape.landscape(
         denoiser,
         _matrix(train, "train"),

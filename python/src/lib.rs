@@ -23,8 +23,8 @@ use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, Traine
 use memscape::error::{Error, require_finite, require_positive};
 use memscape::noise::{NoiseProcess, Schedule, Spacing};
 use memscape::pipeline::{
-    LandscapeRequest, MAP_DEFAULTS, MapDefaults, MapRequest, map as map_study, trained_landscape,
-    training_set as split_pool,
+    LANDSCAPE_DEFAULTS, LandscapeDefaults, LandscapeRequest, MAP_DEFAULTS, MapDefaults, MapRequest,
+    map as map_study, trained_landscape, training_set as split_pool,
 };
 use memscape::sampler::{
     self, SAMPLER_DEFAULTS, SamplerConfig, SamplerDefaults, SamplerKind, SamplingPlan,
@@ -982,16 +982,9 @@ fn landscape<'py>(
         None => no_heldout.view(),
     };
     let eigenvalues = match eigenvalues {
-        Some(e) => count("eigenvalues", e, 1)?,
-        None => 10.min(d),
+        Some(e) => count("eigenvalues", e, 0)?,
+        None => LANDSCAPE_DEFAULTS.eigenvalues_for(d),
     };
-    if eigenvalues > d {
-        return Err(invalid(
-            "eigenvalues",
-            &format!("at most the data's dimension {d}"),
-            eigenvalues,
-        ));
-    }
     let mut census = CensusSettings::default();
     if let Some(m) = margin {
         census.margin = m;
@@ -1002,28 +995,25 @@ fn landscape<'py>(
         eigenvalues,
         recovery: count("recovery", recovery, 0)?,
         trials: count("trials", trials, 1)?,
-        seed: count("seed", seed, 0)? as u64,
+        seed: seed_of(seed)?,
         census,
     };
     let t =
         interruptible(py, || trained_landscape(&batched, train, heldout, &request))?.or_raise()?;
     model.check()?;
     let step = match &model {
-        Model::Network(n) => n.get().meta.step,
-        _ => 0,
+        Model::Network(n) => Some(n.get().meta.step),
+        _ => None,
     };
-    let grids = t.grids.as_ref().map(|(g, _)| {
+    let document = json(&t.document(step, None));
+    let grids = t.grids.map(|(g, _)| {
         (
-            g.energy.clone().into_pyarray(py),
-            g.score.clone().into_pyarray(py),
-            g.basins.clone().into_pyarray(py),
+            g.energy.into_pyarray(py),
+            g.score.into_pyarray(py),
+            g.basins.into_pyarray(py),
         )
     });
-    Ok((
-        json(&t.document(step, None)),
-        t.samples.clone().into_pyarray(py),
-        grids,
-    ))
+    Ok((document, t.samples.into_pyarray(py), grids))
 }
 
 /// The rightmost eigenvalues of the denoiser's Jacobian at one point; `Stability` as JSON.
@@ -1298,19 +1288,22 @@ fn ks_of(ks: Vec<i64>) -> PyResult<Vec<usize>> {
     Ok(ks.iter().map(|&k| k as usize).collect())
 }
 
-/// The map's and the sampler's defaults, stated once in the library ([`MAP_DEFAULTS`],
-/// [`SAMPLER_DEFAULTS`]), as a JSON document `{"map": …, "sampler": …}`: `memscape.map` takes
-/// its signature's defaults from it, as `memscape map`'s flags and the sweep spec do.
+/// The map's, the sampler's and the trained landscape's defaults, stated once in the library
+/// ([`MAP_DEFAULTS`], [`SAMPLER_DEFAULTS`], [`LANDSCAPE_DEFAULTS`]), as a JSON document
+/// `{"map": …, "sampler": …, "landscape": …}`: `memscape.map` and `memscape.landscape` take
+/// their signatures' defaults from it, as the command line's flags do.
 #[pyfunction]
 fn defaults() -> String {
     #[derive(serde::Serialize)]
     struct Defaults {
         map: MapDefaults,
         sampler: SamplerDefaults,
+        landscape: LandscapeDefaults,
     }
     json(&Defaults {
         map: MAP_DEFAULTS,
         sampler: SAMPLER_DEFAULTS,
+        landscape: LANDSCAPE_DEFAULTS,
     })
 }
 

@@ -1,7 +1,9 @@
 """The Python API against the command line (bit for bit), against the built-in paths, on bad
 arguments, and with the GIL released."""
 
+import inspect
 import json
+import re
 import threading
 import time
 
@@ -426,23 +428,26 @@ def test_an_image_stack_keeps_its_image_shape():
         assert net.denoise(stack[:2], 0.5).shape == (2, 64)
 
 
-def test_map_states_the_defaults_of_memscape_map(cli):
-    """Each default stated once (issue 29): ``memscape.map``'s signature takes its defaults from
-    the library's MAP_DEFAULTS and SAMPLER_DEFAULTS, which ``memscape map``'s flags also read;
-    the help text is an independent reader of the flags."""
-    import inspect
-    import re
-
-    help_text = cli("map", "--help").stdout
-    flag_default, flag = {}, None
+def help_defaults(help_text):
+    """Each flag's ``[default: …]`` in a command's ``--help`` (clap: the flag's line starts with
+    ``--name`` or ``-x, --name``; its default ends its description)."""
+    defaults, flag = {}, None
     for line in help_text.splitlines():
         start = re.match(r"\s+(?:-\w, )?--([a-z-]+)", line)
         if start:
             flag = start.group(1)
         default = re.search(r"\[default: ([^\]]+)\]", line)
         if default and flag:
-            assert flag not in flag_default, flag
-            flag_default[flag] = default.group(1)
+            assert flag not in defaults, flag
+            defaults[flag] = default.group(1)
+    return defaults
+
+
+def test_map_states_the_defaults_of_memscape_map(cli):
+    """Each default stated once (issue 29): ``memscape.map``'s signature takes its defaults from
+    the library's MAP_DEFAULTS and SAMPLER_DEFAULTS, which ``memscape map``'s flags also read;
+    the help text is an independent reader of the flags."""
+    flag_default = help_defaults(cli("map", "--help").stdout)
     params = inspect.signature(ms.map).parameters
     pairs = {
         "data": "data", "ks": "k", "model": "model", "subset_seed": "subset-seed",
@@ -482,5 +487,18 @@ def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):
     assert np.array_equal(ours.samples, np.load(tmp_path / "a" / "samples.npy"))
     for grid, name in [(ours.energy_grid, "energy_grid"), (ours.score_grid, "score_grid"), (ours.basin_map, "basin_map")]:
         assert np.array_equal(grid, np.load(tmp_path / "a" / f"{name}.npy")), name
-    with pytest.raises(ValueError, match="samples"):
-        ms.landscape(ms.ScoreNetwork.load(checkpoint), train, 0.05, samples=0)
+    # bad input is refused by name, before any denoiser call
+    net = ms.ScoreNetwork.load(checkpoint)
+    for kwargs, name in [
+        (dict(samples=0), "samples"), (dict(eigenvalues=3), "eigenvalues"), (dict(seed=-1), "seed"),
+        (dict(margin=1.5), "margin"), (dict(heldout=np.zeros((30, 3))), "heldout"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            ms.landscape(net, train, 0.05, **kwargs)
+    with pytest.raises(ValueError, match="train"):
+        ms.landscape(net, np.zeros((5, 3)), 0.05)
+    # the defaults are those of memscape attractors
+    shown = help_defaults(cli("attractors", "--help").stdout)
+    params = inspect.signature(ms.landscape).parameters
+    for name in ("samples", "recovery", "trials", "seed"):
+        assert int(shown[name]) == params[name].default, (name, shown[name])

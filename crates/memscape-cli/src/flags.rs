@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use memscape::noise::{NoiseProcess, Spacing, VpSchedule};
-use memscape::pipeline::MAP_DEFAULTS;
+use memscape::pipeline::{LANDSCAPE_DEFAULTS, MAP_DEFAULTS};
 use memscape::sampler::SAMPLER_DEFAULTS;
 use memscape_train::TrainConfig;
 
@@ -763,9 +763,9 @@ pub struct AttractorsArgs {
     pub basin_starts: usize,
     /// Samples of the model stopped at this sigma: drawn on the 2-D landscape (0: none), and
     /// with --checkpoint the starts of the attractor census (at least 1).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = LANDSCAPE_DEFAULTS.samples)]
     pub samples: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = LANDSCAPE_DEFAULTS.seed)]
     pub seed: u64,
     /// A trained network's checkpoint (`memscape train`): its fixed points at --sigma
     /// (matrix-free Newton–Krylov from its settled samples), their Jacobian spectra, kinds,
@@ -780,10 +780,10 @@ pub struct AttractorsArgs {
     pub census: CensusFlags,
     /// With --checkpoint: critical recovery levels of the stable points with the largest
     /// basins, this many (0: none).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = LANDSCAPE_DEFAULTS.recovery)]
     pub recovery: usize,
     /// With --checkpoint: noise directions per recovery level.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = LANDSCAPE_DEFAULTS.trials)]
     pub trials: usize,
     /// With --checkpoint: held-out points (the tail of the permutation) that calibrate the
     /// support gate, so that stable points off the data are told apart (needs at least 20).

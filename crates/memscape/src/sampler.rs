@@ -127,8 +127,8 @@ pub fn default_sigma_range(scale: f64) -> (f64, f64) {
 }
 
 /// The sampler's defaults as its users state them: the flags of `sample`, `map` and `dynamics`,
-/// the sweep spec's `[map]` table and Python's functions all read this one value (issue 29:
-/// each default stated once). Names are those [`SamplerKind::parse`], [`NoiseProcess::parse`]
+/// the sweep spec's `[map]` table and Python's `map()` read this one value (issue 29: each
+/// default stated once; Python's `sample()` and `dynamics()` still state their own). Names are those [`SamplerKind::parse`], [`NoiseProcess::parse`]
 /// and [`Spacing::parse`] take.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct SamplerDefaults {
@@ -219,7 +219,7 @@ impl SamplingPlan {
 ///
 /// # Errors
 /// An unknown integrator, a noise grid that does not check out (sigma not finite and positive,
-/// or above sigma_max; no steps), and the sampler's errors.
+/// no steps), and the sampler's errors.
 pub fn stopped_samples(
     den: &impl Denoiser,
     patterns: ArrayView2<f64>,
@@ -238,7 +238,7 @@ pub fn stopped_samples(
         sigma_min: Some(sigma),
         num_steps: steps,
         seed,
-        batch_size: 1024,
+        batch_size: SAMPLER_DEFAULTS.batch_size,
     };
     let sampler = plan.config(sigma_max, sigma, final_denoise)?;
     let samples = sample(den, patterns.ncols(), n, &sampler, &mut ())?;

@@ -5,7 +5,7 @@
 
 use memscape::analysis::landscape::attractor::AttractorKind;
 use memscape::dataset::DataSpec;
-use memscape::pipeline::{LandscapeRequest, trained_landscape, training_set};
+use memscape::pipeline::{LANDSCAPE_DEFAULTS, LandscapeRequest, trained_landscape, training_set};
 use memscape::store::{Manifest, RunDir};
 
 use crate::flags::AttractorsArgs;
@@ -26,7 +26,7 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
             anyhow::bail!("--eigenvalues must be at most the data's dimension {d}, got {e}")
         }
         Some(e) => e,
-        None => 10.min(d),
+        None => LANDSCAPE_DEFAULTS.eigenvalues_for(d),
     };
     anyhow::ensure!(
         args.samples >= 1,
@@ -49,9 +49,9 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
             census: settings,
         },
     )?;
-    let mut files = t.write(&out, meta.step, Some(&path))?;
+    let mut files = t.write(&out, Some(meta.step), Some(&path))?;
     files.extend(memscape_report::landscape_figures(out.path())?);
-    let result = t.document(meta.step, Some(&path));
+    let result = t.document(Some(meta.step), Some(&path));
     let (c, config, recovery_config, seconds) = (&t.census, t.config, t.recovery_config, t.seconds);
     let count = |k: AttractorKind| c.counts.get(k);
     let mut manifest = Manifest::new(

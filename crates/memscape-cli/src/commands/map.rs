@@ -280,7 +280,7 @@ fn landscapes(
                 },
             )?;
             let landscape_dir = RunDir::create(out.path().join(&dir))?;
-            let mut written = trained.write(&landscape_dir, n.step, None)?;
+            let mut written = trained.write(&landscape_dir, Some(n.step), None)?;
             written.extend(memscape_report::landscape_figures(landscape_dir.path())?);
             files.extend(written.iter().map(|f| format!("{dir}/{f}")));
             entries.push(

@@ -36,7 +36,7 @@ use crate::analysis::samples::support::{
 };
 use crate::dataset::data_scale;
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Landscape};
-use crate::error::Result;
+use crate::error::{Error, Result, require_positive};
 use crate::sampler::{SamplerConfig, stopped_samples};
 use crate::store::RunDir;
 use crate::units::Beta;
@@ -47,6 +47,35 @@ const BASIN_MAP_ITERATIONS: usize = 500;
 /// Grid of the 2-D energy (integrated along grid lines) and of the score arrows.
 const ENERGY_RESOLUTION: usize = 101;
 const SCORE_RESOLUTION: usize = 21;
+
+/// The trained landscape's defaults as users state them: `memscape attractors`' flags and
+/// Python's `landscape()` read this one value.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LandscapeDefaults {
+    pub samples: usize,
+    /// Rightmost Jacobian eigenvalues per fixed point, capped at the dimension
+    /// ([`Self::eigenvalues_for`]).
+    pub eigenvalues: usize,
+    pub recovery: usize,
+    pub trials: usize,
+    pub seed: u64,
+}
+
+/// See [`LandscapeDefaults`].
+pub const LANDSCAPE_DEFAULTS: LandscapeDefaults = LandscapeDefaults {
+    samples: 500,
+    eigenvalues: 10,
+    recovery: 4,
+    trials: 32,
+    seed: 0,
+};
+
+impl LandscapeDefaults {
+    /// The default number of eigenvalues for data of dimension `d`.
+    pub fn eigenvalues_for(&self, d: usize) -> usize {
+        self.eigenvalues.min(d)
+    }
+}
 
 /// What the trained landscape is measured with.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -91,12 +120,12 @@ pub struct SegmentEnergy {
 pub struct LandscapeGrids {
     /// [x_min, x_max, y_min, y_max]: the patterns' padded box.
     pub bounds: [f64; 4],
-    /// E = −sigma² log p_sigma, [`ENERGY_RESOLUTION`]², row = y.
+    /// E = −sigma² log p_sigma, 101 × 101, row = y.
     pub energy: Array2<f64>,
-    /// The score (D − x)/sigma², [`SCORE_RESOLUTION`]² × 2.
+    /// The score (D − x)/sigma², 21 × 21 × 2.
     pub score: Array3<f64>,
     /// Position in the census's attractors of the point each grid point settles within
-    /// delta_s of, −1 elsewhere; [`BASIN_MAP_RESOLUTION`]².
+    /// delta_s of, −1 elsewhere; 51 × 51.
     pub basins: Array2<f64>,
 }
 
@@ -121,13 +150,44 @@ pub struct TrainedLandscape {
     pub seconds: f64,
 }
 
+impl LandscapeRequest {
+    /// Checks the request against training data of dimension `d` and the held-out points
+    /// (before any denoiser call); errors name the parameter.
+    pub fn validate(&self, d: usize, heldout: ArrayView2<f64>) -> Result<()> {
+        require_positive("sigma", self.sigma)?;
+        if self.samples == 0 {
+            return Err(Error::invalid(
+                "samples",
+                "≥ 1 (the census starts from them)",
+                0,
+            ));
+        }
+        if self.eigenvalues > d {
+            return Err(Error::invalid(
+                "eigenvalues",
+                format!("at most the data's dimension {d}"),
+                self.eigenvalues,
+            ));
+        }
+        if heldout.nrows() > 0 && heldout.ncols() != d {
+            return Err(Error::ShapeMismatch {
+                what: "heldout".into(),
+                expected: vec![heldout.nrows(), d],
+                got: heldout.shape().to_vec(),
+            });
+        }
+        self.census.validate()
+    }
+}
+
 /// The census of `model` at `request.sigma` from its own samples, the recovery levels and
 /// relative energies of its largest basins, and on 2-D data the grids. `heldout` calibrates the
-/// support gate when it has at least [`MIN_HELDOUT`] points.
+/// support gate when it has at least [`MIN_HELDOUT`] points (fewer: no gate).
 ///
 /// # Errors
-/// Training and held-out points of different dimensions, a sigma or a census setting that does
-/// not check out, and the errors of the sampler, the census and the recovery runs.
+/// A request that does not check out ([`LandscapeRequest::validate`], before any denoiser
+/// call), fewer than two distinct training points, and the errors of the sampler, the census
+/// and the recovery runs.
 pub fn trained_landscape(
     model: &(impl Denoiser + ?Sized),
     train: ArrayView2<f64>,
@@ -135,6 +195,7 @@ pub fn trained_landscape(
     request: &LandscapeRequest,
 ) -> Result<TrainedLandscape> {
     let (d, sigma) = (train.ncols(), request.sigma);
+    request.validate(d, heldout)?;
     let scale = data_scale(train);
     let clock = Instant::now();
     // the network's samples, stopped at this sigma (their denoiser rows counted)
@@ -238,7 +299,7 @@ pub fn trained_landscape(
 struct Document<'a> {
     model: &'static str,
     checkpoint: Option<&'a PathBuf>,
-    step: usize,
+    step: Option<usize>,
     sigma: f64,
     beta: f64,
     critical_points: &'a [Attractor],
@@ -285,8 +346,8 @@ struct GridsRecord {
 
 impl TrainedLandscape {
     /// The `attractors.json` document (and `--json` output), with the network's training
-    /// `step` and `checkpoint` file for the record.
-    pub fn document(&self, step: usize, checkpoint: Option<&PathBuf>) -> serde_json::Value {
+    /// `step` and `checkpoint` file for the record (null where unknown).
+    pub fn document(&self, step: Option<usize>, checkpoint: Option<&PathBuf>) -> serde_json::Value {
         let c = &self.census;
         let sigma = self.request.sigma;
         let doc = Document {
@@ -346,7 +407,7 @@ impl TrainedLandscape {
     pub fn write(
         &self,
         out: &RunDir,
-        step: usize,
+        step: Option<usize>,
         checkpoint: Option<&PathBuf>,
     ) -> Result<Vec<String>> {
         let mut files = vec!["attractors.json".to_string(), "samples.npy".to_string()];
@@ -450,11 +511,11 @@ pub struct ExactLandscapeRequest {
 pub struct ExactGrids {
     pub bounds: [f64; 4],
     /// The position in the critical points of the minimum each grid point descends to (−1:
-    /// elsewhere), [`EXACT_GRID`]².
+    /// elsewhere), 101 × 101.
     pub basin_map: Array2<f64>,
-    /// E(x; beta) on [`EXACT_GRID`]², row = y.
+    /// E(x; beta) on 101 × 101, row = y.
     pub energy: Array2<f64>,
-    /// −beta ∇E on [`EXACT_SCORE_GRID`]² × 2.
+    /// −beta ∇E on 21 × 21 × 2.
     pub score: Array3<f64>,
     /// The exact model's samples stopped at sigma, with the sampler (when asked for).
     pub samples: Option<(Array2<f64>, SamplerConfig)>,

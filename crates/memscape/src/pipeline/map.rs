@@ -552,9 +552,9 @@ impl MapPlan {
 /// ```
 ///
 /// # Errors
-/// A request that does not check out (K not increasing or above the pool less the held-out
-/// points, fewer than 2 samples, bad sampler or threshold settings, a dataset that cannot be
-/// loaded), and the errors of the trained model.
+/// A request that does not check out (its K list, sample count, held-out size, sampler,
+/// thresholds or census settings), a dataset that cannot be loaded, and the errors of the
+/// trained model.
 pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<MapRun> {
     let clock = Instant::now();
     let plan = MapPlan::new(request)?;

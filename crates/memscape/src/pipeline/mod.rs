@@ -11,8 +11,8 @@ mod results;
 
 pub use landscape::{
     AttractorRecovery, ExactCounts, ExactGrids, ExactLandscape, ExactLandscapeRequest,
-    LandscapeGrids, LandscapeRequest, SegmentEnergy, TrainedLandscape, exact_landscape,
-    trained_landscape,
+    LANDSCAPE_DEFAULTS, LandscapeDefaults, LandscapeGrids, LandscapeRequest, SegmentEnergy,
+    TrainedLandscape, exact_landscape, trained_landscape,
 };
 pub use map::{
     EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
