@@ -1006,7 +1006,7 @@ fn landscape<'py>(
         _ => None,
     };
     let document = json(&t.document(step, None));
-    let grids = t.grids.map(|(g, _)| {
+    let grids = t.grids.map(|g| {
         (
             g.energy.into_pyarray(py),
             g.score.into_pyarray(py),

@@ -21,33 +21,25 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
     let set = training_set(&spec, k, Some(holdout), args.subset_seed)?;
     let train = set.train.points.view();
     let d = train.ncols();
-    let eigenvalues = match args.eigenvalues {
-        Some(e) if e > d => {
-            anyhow::bail!("--eigenvalues must be at most the data's dimension {d}, got {e}")
-        }
-        Some(e) => e,
-        None => LANDSCAPE_DEFAULTS.eigenvalues_for(d),
+    let request = LandscapeRequest {
+        sigma,
+        samples: args.samples,
+        eigenvalues: args
+            .eigenvalues
+            .unwrap_or(LANDSCAPE_DEFAULTS.eigenvalues_for(d)),
+        recovery: args.recovery,
+        trials: args.trials,
+        seed: args.seed,
+        census: args.census.settings(),
     };
-    anyhow::ensure!(
-        args.samples >= 1,
-        "--samples must be ≥ 1 with --checkpoint (the census starts from them), got 0"
-    );
-    let settings = args.census.settings();
-    settings.validate()?;
+    // bad input is refused before the run directory exists
+    request.validate(d, set.heldout.points.view())?;
     let out = RunDir::create(&args.out)?;
     let t = trained_landscape(
         &model,
         set.train.points.view(),
         set.heldout.points.view(),
-        &LandscapeRequest {
-            sigma,
-            samples: args.samples,
-            eigenvalues,
-            recovery: args.recovery,
-            trials: args.trials,
-            seed: args.seed,
-            census: settings,
-        },
+        &request,
     )?;
     let mut files = t.write(&out, Some(meta.step), Some(&path))?;
     files.extend(memscape_report::landscape_figures(out.path())?);

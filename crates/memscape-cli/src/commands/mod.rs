@@ -182,6 +182,8 @@ const FLAGS: &[(&str, &str)] = &[
 
 /// Commands whose flags for a parameter differ from [`FLAGS`]: (command, parameter, flag).
 const COMMAND_FLAGS: &[(&str, &str, &str)] = &[
+    ("attractors", "samples", "--samples"),
+    ("attractors", "eigenvalues", "--eigenvalues"),
     ("train", "train_steps", "--steps"),
     ("dynamics", "train_steps", "--steps"),
     ("dynamics", "steps", "--sample-steps"),

@@ -24,6 +24,7 @@ use crate::analysis::landscape::basin::{
     Connection, basin_map, basin_weights, energy_grid, grid_points, morse_smale, padded_box,
     score_grid,
 };
+use crate::analysis::landscape::bifurcation::Counts;
 use crate::analysis::landscape::critical::{
     CriticalPoint, CriticalSet, SearchConfig, critical_points,
 };
@@ -127,6 +128,8 @@ pub struct LandscapeGrids {
     /// Position in the census's attractors of the point each grid point settles within
     /// delta_s of, −1 elsewhere; 51 × 51.
     pub basins: Array2<f64>,
+    /// The training points the grids are drawn over.
+    pub patterns: Array2<f64>,
 }
 
 /// A trained network's landscape at one noise level.
@@ -145,8 +148,8 @@ pub struct TrainedLandscape {
     pub recovery_config: RecoveryConfig,
     pub recoveries: Vec<AttractorRecovery>,
     pub energies: Vec<SegmentEnergy>,
-    /// On 2-D data: the grids, and the patterns they are drawn over.
-    pub grids: Option<(LandscapeGrids, Array2<f64>)>,
+    /// On 2-D data.
+    pub grids: Option<LandscapeGrids>,
     pub seconds: f64,
 }
 
@@ -270,13 +273,13 @@ pub fn trained_landscape(
         let bounds = padded_box(train);
         let (energy, score) = energy_and_score(model, sigma, bounds);
         let basins = trained_basin_map(model, sigma, bounds, &c, &config);
-        let grids = LandscapeGrids {
+        LandscapeGrids {
             bounds,
             energy,
             score,
             basins,
-        };
-        (grids, train.to_owned())
+            patterns: train.to_owned(),
+        }
     });
     Ok(TrainedLandscape {
         request: *request,
@@ -381,7 +384,7 @@ impl TrainedLandscape {
             energies: &self.energies,
             thresholds: &self.thresholds,
             seconds: self.seconds,
-            grids: self.grids.as_ref().map(|(g, _)| GridsRecord {
+            grids: self.grids.as_ref().map(|g| GridsRecord {
                 bounds: g.bounds,
                 energy: format!(
                     "energy_grid.npy ({ENERGY_RESOLUTION} × {ENERGY_RESOLUTION}, row = y): E = −sigma² log p_sigma, integrated along grid lines from the lower-left corner (path dependent where the learned field has curl)"
@@ -412,11 +415,11 @@ impl TrainedLandscape {
     ) -> Result<Vec<String>> {
         let mut files = vec!["attractors.json".to_string(), "samples.npy".to_string()];
         out.write_npy("samples.npy", &self.samples)?;
-        if let Some((g, patterns)) = &self.grids {
+        if let Some(g) = &self.grids {
             out.write_npy("energy_grid.npy", &g.energy)?;
             out.write_npy("score_grid.npy", &g.score)?;
             out.write_npy("basin_map.npy", &g.basins)?;
-            out.write_npy("patterns.npy", patterns)?;
+            out.write_npy("patterns.npy", &g.patterns)?;
             files.extend(
                 [
                     "energy_grid.npy",
@@ -616,7 +619,7 @@ struct ExactDocument<'a> {
     beta: f64,
     sigma: f64,
     critical_points: &'a [CriticalPoint],
-    counts: ExactCounts,
+    counts: Counts,
     euler_characteristic: Option<i64>,
     complete: bool,
     degenerate: usize,
@@ -633,14 +636,6 @@ struct ExactDocument<'a> {
     samples: Option<SamplesRecord<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     grids: Option<ExactGridsRecord>,
-}
-
-/// Critical points by index class.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct ExactCounts {
-    pub minima: usize,
-    pub saddles: usize,
-    pub maxima: usize,
 }
 
 #[derive(Serialize)]
@@ -673,12 +668,8 @@ struct ExactGridsRecord {
 
 impl ExactLandscape {
     /// The critical points by index class.
-    pub fn counts(&self) -> ExactCounts {
-        ExactCounts {
-            minima: self.set.minima,
-            saddles: self.set.saddles,
-            maxima: self.set.maxima,
-        }
+    pub fn counts(&self) -> Counts {
+        Counts::of(&self.set)
     }
 
     /// The `attractors.json` document (and `--json` output).

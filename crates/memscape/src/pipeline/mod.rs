@@ -10,9 +10,9 @@ mod map;
 mod results;
 
 pub use landscape::{
-    AttractorRecovery, ExactCounts, ExactGrids, ExactLandscape, ExactLandscapeRequest,
-    LANDSCAPE_DEFAULTS, LandscapeDefaults, LandscapeGrids, LandscapeRequest, SegmentEnergy,
-    TrainedLandscape, exact_landscape, trained_landscape,
+    AttractorRecovery, ExactGrids, ExactLandscape, ExactLandscapeRequest, LANDSCAPE_DEFAULTS,
+    LandscapeDefaults, LandscapeGrids, LandscapeRequest, SegmentEnergy, TrainedLandscape,
+    exact_landscape, trained_landscape,
 };
 pub use map::{
     EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,

@@ -20,7 +20,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub(super) fn of(set: &CriticalSet) -> Self {
+    /// The counts of a critical set.
+    pub fn of(set: &CriticalSet) -> Self {
         Counts {
             minima: set.minima,
             saddles: set.saddles,
