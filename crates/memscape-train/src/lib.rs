@@ -3,16 +3,16 @@
 //! checkpoints, the trained model as a memscape [`memscape::denoiser::Denoiser`], and the
 //! training loop with its interventions, and the training-dynamics study built on it.
 
-pub mod dynamics;
+pub mod precondition;
 pub mod mlp;
-pub mod model;
+pub mod unet;
 pub mod network;
 pub mod optim;
-pub mod precondition;
-pub mod rf;
 pub mod safetensors;
+pub mod model;
 pub mod train;
-pub mod unet;
+pub mod dynamics;
+pub mod rf;
 
 pub use model::{CheckpointMeta, ScoreModel};
 pub use network::{Architecture, ImageShape, Network};
