@@ -19,7 +19,9 @@ use memscape::analysis::samples::classify::{
 };
 use memscape::analysis::samples::support::SupportGate;
 use memscape::dataset::{DataSpec, data_scale};
-use memscape::denoiser::{Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel};
+use memscape::denoiser::{
+    Arithmetic, Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel,
+};
 use memscape::error::{Error, require_finite, require_positive};
 use memscape::noise::{NoiseProcess, Schedule, Spacing};
 use memscape::pipeline::{
@@ -146,6 +148,13 @@ impl Denoiser for Exact {
         match self {
             Exact::F64(d) => d.denoise(x, sigma),
             Exact::F32(d) => d.denoise(x, sigma),
+        }
+    }
+
+    fn arithmetic(&self) -> Arithmetic {
+        match self {
+            Exact::F64(_) => Arithmetic::F64,
+            Exact::F32(_) => Arithmetic::F32,
         }
     }
 }
@@ -645,6 +654,15 @@ impl Denoiser for Model {
             Model::Callable(c) => c.denoise(x, sigma),
         }
     }
+
+    /// A Python callable is taken to compute in f32, as networks on accelerators do.
+    fn arithmetic(&self) -> Arithmetic {
+        match self {
+            Model::Exact(e) => e.get().exact.arithmetic(),
+            Model::Network(n) => n.get().model.arithmetic(),
+            Model::Callable(_) => Arithmetic::F32,
+        }
+    }
 }
 
 /// A denoiser called on at most `rows` rows at a time: a larger call is cut into chunks (a GPU
@@ -675,6 +693,10 @@ impl Denoiser for Batched<'_> {
             .collect();
         let views: Vec<ArrayView2<f64>> = parts.iter().map(|p| p.view()).collect();
         ndarray::concatenate(Axis(0), &views).expect("chunks of one width")
+    }
+
+    fn arithmetic(&self) -> Arithmetic {
+        self.model.arithmetic()
     }
 }
 
@@ -849,10 +871,11 @@ fn settle<'py>(
             ));
         }
     };
+    let arithmetic = model.arithmetic();
     let mut config = if flow {
-        SettleConfig::flow(scale, !exact)
+        SettleConfig::flow(scale, arithmetic)
     } else {
-        SettleConfig::unit_step(if exact { 1e-9 } else { 1e-5 } * scale, 500)
+        SettleConfig::unit_step(arithmetic.settle_tolerance(scale), 500)
     };
     if let Some(t) = tolerance {
         config.tolerance = require_positive("tolerance", t).or_raise()?;
@@ -900,11 +923,12 @@ fn fixed_config(
         Some(s) => require_positive("scale", s).or_raise()?,
         None => model.scale(points),
     };
-    let f32 = float32.unwrap_or(match model.exact() {
-        Some(e) => e.precision == "f32",
-        None => true,
-    });
-    let defaults = FixedPointConfig::for_scale(scale, f32);
+    let arithmetic = match float32 {
+        Some(true) => Arithmetic::F32,
+        Some(false) => Arithmetic::F64,
+        None => model.arithmetic(),
+    };
+    let defaults = FixedPointConfig::for_scale(scale, arithmetic);
     let config = FixedPointConfig {
         eigenvalues: match eigenvalues {
             Some(e) => count("eigenvalues", e, 0)?,

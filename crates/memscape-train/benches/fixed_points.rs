@@ -30,6 +30,7 @@ use memscape::analysis::landscape::fixed::{
 use memscape::analysis::landscape::settle::{SettleConfig, settle};
 use memscape::dataset::DataSpec;
 use memscape::dataset::data_scale;
+use memscape::denoiser::Arithmetic;
 use memscape::pipeline::training_set;
 use memscape::sampler::SamplingPlan;
 use memscape_train::{Architecture, ScoreModel, TrainConfig, train};
@@ -86,13 +87,13 @@ fn main() {
         &model,
         samples.view(),
         sigma,
-        &SettleConfig::flow(scale, true),
+        &SettleConfig::flow(scale, Arithmetic::F32),
     );
     let start = settled.points.index_axis(Axis(0), 0).to_owned();
     let fixed = FixedPointConfig {
         eigenvalues: 10,
         max_arnoldi: 120,
-        ..FixedPointConfig::for_scale(scale, true)
+        ..FixedPointConfig::for_scale(scale, Arithmetic::F32)
     };
     let macs = model.network.macs_per_sample() as f64;
     let peak = common::gemm_peak(1024);

@@ -22,7 +22,7 @@ use memscape::analysis::landscape::attractor::{CensusConfig, census};
 use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle};
 use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::dataset::{DataSpec, data_scale};
-use memscape::denoiser::Denoiser;
+use memscape::denoiser::{Arithmetic, Denoiser};
 use memscape::noise::{NoiseProcess, Spacing};
 use memscape::pipeline::training_set;
 use memscape::sampler::{self, SamplerKind};
@@ -154,7 +154,7 @@ fn main() {
         &model,
         samples.view(),
         sigma,
-        &SettleConfig::flow(scale, true),
+        &SettleConfig::flow(scale, Arithmetic::F32),
     );
     let settled = flow.status.iter().filter(|s| s.settled()).count();
     let converged = flow
@@ -171,7 +171,7 @@ fn main() {
         settled - converged
     );
     let t = ThresholdSpec::default().resolve(points.view()).unwrap();
-    let mut config = CensusConfig::trained(scale, t.delta_s, t.delta_m, 10);
+    let mut config = CensusConfig::trained(Arithmetic::F32, scale, t.delta_s, t.delta_m, 10);
     config.fixed.max_arnoldi = points.ncols().min(config.fixed.max_arnoldi);
     let clock = Instant::now();
     let c = census(&model, points.view(), samples.view(), sigma, None, &config).unwrap();

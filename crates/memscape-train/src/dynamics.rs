@@ -35,6 +35,7 @@ use memscape::dataset::Patterns;
 use memscape::dataset::data_scale;
 use memscape::dataset::subset::Split;
 use memscape::dataset::{DataSpec, ExactQuality};
+use memscape::denoiser::Arithmetic;
 use memscape::error::{Error, Result};
 use memscape::rng;
 use memscape::sampler;
@@ -396,8 +397,14 @@ impl DynamicsPlan {
         let dim = train_set.points.ncols();
         let resolved = request.thresholds.resolve(train_set.points.view())?;
         let census_config = request.attractors.map(|a| -> Result<CensusConfig> {
-            let mut c =
-                CensusConfig::trained(scale, resolved.delta_s, resolved.delta_m, a.eigenvalues);
+            // the networks memscape trains compute in f32 (`ScoreModel::arithmetic`)
+            let mut c = CensusConfig::trained(
+                Arithmetic::F32,
+                scale,
+                resolved.delta_s,
+                resolved.delta_m,
+                a.eigenvalues,
+            );
             c.fixed.max_arnoldi = dim.min(c.fixed.max_arnoldi);
             c.fixed.asymmetry_probes = 8;
             c.fixed.seed = request.plan.seed;

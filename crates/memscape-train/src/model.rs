@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use memscape::denoiser::Denoiser;
+use memscape::denoiser::{Arithmetic, Denoiser};
 use memscape::error::{Error, Result};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,11 @@ impl Denoiser for ScoreModel {
             }
         }
         out
+    }
+
+    /// The network computes in f32.
+    fn arithmetic(&self) -> Arithmetic {
+        Arithmetic::F32
     }
 }
 

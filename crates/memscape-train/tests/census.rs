@@ -16,7 +16,7 @@ use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle};
 use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::analysis::samples::distance::squared_distance;
 use memscape::dataset::data_scale;
-use memscape::denoiser::Denoiser;
+use memscape::denoiser::{Arithmetic, Denoiser};
 use memscape::noise::{NoiseProcess, Spacing};
 use memscape::sampler::{self, SamplerKind};
 use memscape::sampler::{SamplingPlan, default_sigma_range};
@@ -91,7 +91,7 @@ fn run_census(
     let scale = data_scale(train.view());
     let t = ThresholdSpec::default().resolve(train.view()).unwrap();
     let d = train.ncols();
-    let mut config = CensusConfig::trained(scale, t.delta_s, t.delta_m, 10.min(d));
+    let mut config = CensusConfig::trained(Arithmetic::F32, scale, t.delta_s, t.delta_m, 10.min(d));
     config.fixed.max_arnoldi = d.min(config.fixed.max_arnoldi);
     census(model, train.view(), samples.view(), sigma, None, &config).unwrap()
 }
@@ -121,7 +121,7 @@ fn the_census_of_a_trained_unet_agrees_with_the_dense_jacobian() {
     let sigma = 0.02 * scale;
     let samples = stopped_samples(&model, &images, 120, sigma);
     let c = run_census(&model, &images, &samples, sigma);
-    let fixed = FixedPointConfig::for_scale(scale, true);
+    let fixed = FixedPointConfig::for_scale(scale, Arithmetic::F32);
     let margin = fixed.margin;
     eprintln!(
         "census: {:?}, unsettled {}, rows {}",
@@ -196,7 +196,7 @@ fn the_flow_settles_a_unet_where_the_unit_step_diverges() {
         &model,
         samples.view(),
         sigma,
-        &SettleConfig::flow(scale, true),
+        &SettleConfig::flow(scale, Arithmetic::F32),
     );
     let share = |s: &[SettleStatus]| {
         s.iter().filter(|&&s| s == SettleStatus::Converged).count() as f64 / s.len() as f64

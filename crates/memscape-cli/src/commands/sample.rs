@@ -1,7 +1,8 @@
 //! `memscape sample`: draw samples from the exact model of K patterns into a run directory.
 
 use memscape::dataset::DataSpec;
-use memscape::pipeline::{Precision, SampleRequest, sample};
+use memscape::denoiser::Arithmetic;
+use memscape::pipeline::{SampleRequest, sample};
 use memscape::store::RunDir;
 
 use crate::flags::{PrecisionArg, SampleArgs};
@@ -41,8 +42,8 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         subset_seed: args.data.subset_seed,
         holdout: args.data.holdout,
         precision: match args.precision {
-            PrecisionArg::F64 => Precision::F64,
-            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::F64 => Arithmetic::F64,
+            PrecisionArg::F32 => Arithmetic::F32,
         },
         pruning: args.pruning.pruning()?,
         plan: s.plan(

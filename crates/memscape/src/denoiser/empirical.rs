@@ -38,7 +38,7 @@ use rayon::prelude::*;
 use std::sync::OnceLock;
 
 use super::Denoiser;
-use super::float::Float;
+use super::float::{Arithmetic, Float};
 use super::pruning::{self, Counters, PruneIndex, PruneStats, Pruner, Pruning};
 use crate::error::{Error, Result, require_finite};
 
@@ -549,6 +549,10 @@ impl<T: Float> Denoiser for EmpiricalDenoiser<T> {
         self.denoise_into(x, sigma, out.view_mut());
         out
     }
+
+    fn arithmetic(&self) -> Arithmetic {
+        T::ARITHMETIC
+    }
 }
 
 #[cfg(test)]
@@ -598,6 +602,21 @@ mod tests {
                 .mapv(f64::abs)
                 .fold(0.0, |a: f64, &b| a.max(b));
             assert!(err < 1e-3, "f32 sigma={sigma}: {err}");
+        }
+        // each precision says the arithmetic it computes in, which sets its tolerances
+        let one = |x: ArrayView2<f64>, _| x.to_owned();
+        assert_eq!(one.arithmetic(), Arithmetic::F64);
+        for (d, want) in [
+            (
+                &EmpiricalDenoiser::<f64>::new(p.view()).unwrap() as &dyn Denoiser,
+                Arithmetic::F64,
+            ),
+            (
+                &EmpiricalDenoiser::<f32>::new(p.view()).unwrap(),
+                Arithmetic::F32,
+            ),
+        ] {
+            assert_eq!(d.arithmetic(), want);
         }
     }
 

@@ -1,4 +1,73 @@
-//! The arithmetic precisions of the exact denoiser, with the constants each one's round-off sets.
+//! The arithmetic precisions of the denoisers, with the constants each one's round-off sets:
+//! the exact denoiser's cut-offs ([`Float`]) and the tolerances to which a fixed point of any
+//! denoiser can be resolved ([`Arithmetic`]).
+
+use serde::Serialize;
+
+/// The arithmetic a denoiser computes in ([`super::Denoiser::arithmetic`]). Its round-off u
+/// bounds how closely `x = D(x)` can be resolved, so it sets the tolerances of settling and
+/// Newton and the finite-difference step of a Jacobian-vector product, all in units of the
+/// data's RMS scale. The values, one place for each:
+///
+/// | | f32 (u = 6e-8) | f64 (u = 1.1e-16) |
+/// |---|---|---|
+/// | settling tolerance | 1e-5 | 1e-9 |
+/// | Newton tolerance | 1e-4, then polished to round-off | 1e-10 |
+/// | finite-difference step, about u^(1/3) | 2e-3 | 1e-5 |
+/// | neutral band \|1 − λ\| ≤ margin | 1e-2 | 1e-6 |
+/// | Ritz residual of a converged eigenvalue | 1e-3 | 1e-6 |
+///
+/// A finite-difference Jacobian of an f32 network carries errors of about 1e-3, which sets
+/// the f32 margin and Ritz residual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arithmetic {
+    F32,
+    F64,
+}
+
+impl Arithmetic {
+    /// Settling stops once |x − D(x)| is below this, for data of RMS scale `scale`.
+    pub fn settle_tolerance(self, scale: f64) -> f64 {
+        self.pick(1e-5, 1e-9) * scale
+    }
+
+    /// Newton stops once |x − D(x)| is below this, for data of RMS scale `scale`.
+    pub fn newton_tolerance(self, scale: f64) -> f64 {
+        self.pick(1e-4, 1e-10) * scale
+    }
+
+    /// Newton steps past [`Self::newton_tolerance`] that polish a point to round-off.
+    pub fn polish(self) -> usize {
+        match self {
+            Arithmetic::F32 => 4,
+            Arithmetic::F64 => 0,
+        }
+    }
+
+    /// The finite-difference displacement of a Jacobian-vector product, for data of RMS scale
+    /// `scale`.
+    pub fn fd_step(self, scale: f64) -> f64 {
+        self.pick(2e-3, 1e-5) * scale
+    }
+
+    /// The neutral band: an eigenvalue with |1 − Re λ| at most this leaves an index undecided.
+    pub fn margin(self) -> f64 {
+        self.pick(1e-2, 1e-6)
+    }
+
+    /// The relative residual at which a Ritz value counts as converged.
+    pub fn eig_tolerance(self) -> f64 {
+        self.pick(1e-3, 1e-6)
+    }
+
+    fn pick(self, f32: f64, f64: f64) -> f64 {
+        match self {
+            Arithmetic::F32 => f32,
+            Arithmetic::F64 => f64,
+        }
+    }
+}
 
 /// The two precisions the denoiser runs in: f64 for analysis and sampling, f32 for throughput.
 pub trait Float:
@@ -14,6 +83,8 @@ pub trait Float:
     + std::ops::MulAssign
     + 'static
 {
+    /// The arithmetic of this precision.
+    const ARITHMETIC: Arithmetic;
     /// Unit round-off.
     const UNIT_ROUNDOFF: f64;
     /// Logits this far below the row maximum have weight < e^−CUTOFF: below the precision.
@@ -31,6 +102,7 @@ pub trait Float:
 }
 
 impl Float for f64 {
+    const ARITHMETIC: Arithmetic = Arithmetic::F64;
     const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
     const CUTOFF: f64 = 60.0;
     const REFINE_TOL: f64 = 1e-12;
@@ -83,6 +155,7 @@ impl Float for f64 {
 }
 
 impl Float for f32 {
+    const ARITHMETIC: Arithmetic = Arithmetic::F32;
     const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
     const CUTOFF: f64 = 30.0;
     const REFINE_TOL: f64 = 1e-3;
@@ -115,5 +188,35 @@ impl Float for f32 {
     #[inline(always)]
     fn max(self, other: f32) -> f32 {
         if other > self { other } else { self }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tolerances follow each precision's round-off u (`Float::UNIT_ROUNDOFF`): the
+    /// finite-difference step is within a factor 3 of u^(1/3) (the step that balances
+    /// truncation against round-off in a forward difference, Nocedal & Wright 2006 §8.1), and
+    /// the settling and Newton tolerances are at least 100 u, so they can be reached.
+    #[test]
+    fn tolerances_follow_the_round_off() {
+        for (arithmetic, u) in [
+            (f32::ARITHMETIC, f32::UNIT_ROUNDOFF),
+            (f64::ARITHMETIC, f64::UNIT_ROUNDOFF),
+        ] {
+            let scale = 3.0;
+            let step = arithmetic.fd_step(scale) / scale;
+            let ideal = u.cbrt();
+            assert!(
+                step / ideal < 3.0 && ideal / step < 3.0,
+                "{arithmetic:?}: {step} vs {ideal}"
+            );
+            assert!(arithmetic.settle_tolerance(scale) / scale >= 100.0 * u);
+            assert!(arithmetic.newton_tolerance(scale) / scale >= 100.0 * u);
+            assert!(arithmetic.margin() > 0.0 && arithmetic.margin() < 1.0);
+        }
+        assert_eq!(f32::ARITHMETIC, Arithmetic::F32);
+        assert_eq!(f64::ARITHMETIC, Arithmetic::F64);
     }
 }

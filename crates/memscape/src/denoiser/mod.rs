@@ -3,7 +3,7 @@
 //! noised density follows from Tweedie's formula, `∇ log p_sigma(x) = (D(x, sigma) − x)/sigma²`
 //! (theory.md §1).
 //!
-//! [`Denoiser`] has one method, and closures implement it, so oracle tests can pass analytic
+//! [`Denoiser`] has one required method, and closures implement it, so oracle tests can pass analytic
 //! denoisers as closures (candle's `Module` pattern).
 
 pub mod float;
@@ -18,12 +18,18 @@ use crate::error::Result;
 
 pub use empirical::EmpiricalDenoiser;
 pub use energy::Landscape;
-pub use float::Float;
+pub use float::{Arithmetic, Float};
 pub use pruning::{PruneStats, Pruning};
 
 /// `D(x, sigma)` for every row of `x` (N×d), in VE coordinates.
 pub trait Denoiser: Sync {
     fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64>;
+
+    /// The arithmetic `denoise` computes in, which sets the tolerances of settling and Newton
+    /// on it ([`Arithmetic`]). f64 unless the denoiser says otherwise.
+    fn arithmetic(&self) -> Arithmetic {
+        Arithmetic::F64
+    }
 }
 
 impl<F> Denoiser for F

@@ -221,6 +221,7 @@ pub fn trained_landscape(
         .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
         .transpose()?;
     let mut config = CensusConfig::trained(
+        model.arithmetic(),
         scale,
         thresholds.delta_s,
         thresholds.delta_m,

@@ -395,9 +395,9 @@ impl MapPlan {
         let eigenvalues = MAP_EIGENVALUES.min(train.dim());
         let (delta_s, delta_m) = (c.thresholds.delta_s, c.thresholds.delta_m);
         let mut config = if exact {
-            CensusConfig::exact(self.scale, delta_s, delta_m, eigenvalues)
+            CensusConfig::exact(den.arithmetic(), self.scale, delta_s, delta_m, eigenvalues)
         } else {
-            CensusConfig::trained(self.scale, delta_s, delta_m, eigenvalues)
+            CensusConfig::trained(den.arithmetic(), self.scale, delta_s, delta_m, eigenvalues)
         };
         config.fixed.max_arnoldi = train.dim().min(config.fixed.max_arnoldi);
         config.fixed.asymmetry_probes = 0;

@@ -23,20 +23,10 @@ pub use results::{
 };
 pub use sample::{SampleRequest, SampleRun, sample};
 
-use serde::Serialize;
-
 use crate::analysis::samples::support::MIN_HELDOUT;
 use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, Patterns};
 use crate::error::Result;
-
-/// Arithmetic precision of the exact denoiser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    F64,
-    F32,
-}
 
 /// A dataset's pool, split into a nested training set of size K and a held-out set.
 #[derive(Debug, Clone)]

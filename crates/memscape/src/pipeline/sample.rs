@@ -7,8 +7,9 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
-use super::{Precision, TrainingSet, training_set};
+use super::{TrainingSet, training_set};
 use crate::dataset::{DataSpec, data_scale};
+use crate::denoiser::Arithmetic;
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float, PruneStats, Pruning};
 use crate::error::{Error, Result};
 use crate::sampler::{self, SamplerConfig, SamplingPlan, TrajectoryRecorder, default_sigma_range};
@@ -21,7 +22,7 @@ pub struct SampleRequest {
     pub k: usize,
     pub subset_seed: u64,
     pub holdout: usize,
-    pub precision: Precision,
+    pub precision: Arithmetic,
     /// Whether the exact denoiser may skip negligible patterns ([`Pruning`]).
     pub pruning: Pruning,
     pub plan: SamplingPlan,
@@ -86,10 +87,10 @@ pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<
             };
             (samples, None)
         }
-        (None, Precision::F64) => {
+        (None, Arithmetic::F64) => {
             sample_exact_in::<f64>(points, pruning, n, &sampler, recorder.as_mut())?
         }
-        (None, Precision::F32) => {
+        (None, Arithmetic::F32) => {
             sample_exact_in::<f32>(points, pruning, n, &sampler, recorder.as_mut())?
         }
     };

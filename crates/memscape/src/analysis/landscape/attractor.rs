@@ -62,7 +62,7 @@ use super::settle::{SettleConfig, SettleStatus, Settled, settle};
 use crate::analysis::samples::classify::{bootstrap_indices, percentile_interval};
 use crate::analysis::samples::distance::{group, knn, knn_pairs, squared_distance};
 use crate::analysis::samples::support::SupportGate;
-use crate::denoiser::Denoiser;
+use crate::denoiser::{Arithmetic, Denoiser};
 use crate::error::{Error, Result};
 
 /// Members of a near-neutral set whose spectra decide its kind and dimension.
@@ -147,28 +147,41 @@ pub struct CensusConfig {
 }
 
 impl CensusConfig {
-    /// The census of a trained network (f32 arithmetic) on data of RMS scale `scale`, with the
-    /// classification's radii: the flow to 1e-5 × scale, Newton to 1e-4 × scale polished to
-    /// round-off, margin 0.01.
-    pub fn trained(scale: f64, group_radius: f64, memory_radius: f64, eigenvalues: usize) -> Self {
-        let settle = SettleConfig::flow(scale, true);
+    /// The census of a trained network computing in `arithmetic` on data of RMS scale `scale`,
+    /// with the classification's radii: the flow to the arithmetic's settling tolerance, Newton
+    /// to its tolerance (polished to round-off in f32), the census margin.
+    pub fn trained(
+        arithmetic: Arithmetic,
+        scale: f64,
+        group_radius: f64,
+        memory_radius: f64,
+        eigenvalues: usize,
+    ) -> Self {
+        let settle = SettleConfig::flow(scale, arithmetic);
         Self::with(
             settle,
             scale,
-            true,
+            arithmetic,
             [group_radius, memory_radius],
             eigenvalues,
         )
     }
 
-    /// The census of the exact model (f64 arithmetic): the unit step (CCCP) to 1e-9 × scale,
-    /// Newton to 1e-10 × scale, and the census margin.
-    pub fn exact(scale: f64, group_radius: f64, memory_radius: f64, eigenvalues: usize) -> Self {
-        let settle = SettleConfig::unit_step(1e-9 * scale, 1000);
+    /// The census of the exact model computing in `arithmetic`: the unit step (CCCP, which
+    /// converges on the exact model) to the arithmetic's settling tolerance, Newton to its
+    /// tolerance, the census margin.
+    pub fn exact(
+        arithmetic: Arithmetic,
+        scale: f64,
+        group_radius: f64,
+        memory_radius: f64,
+        eigenvalues: usize,
+    ) -> Self {
+        let settle = SettleConfig::unit_step(arithmetic.settle_tolerance(scale), 1000);
         Self::with(
             settle,
             scale,
-            false,
+            arithmetic,
             [group_radius, memory_radius],
             eigenvalues,
         )
@@ -179,7 +192,7 @@ impl CensusConfig {
     fn with(
         settle: SettleConfig,
         scale: f64,
-        f32: bool,
+        arithmetic: Arithmetic,
         [group_radius, memory_radius]: [f64; 2],
         eigenvalues: usize,
     ) -> Self {
@@ -192,7 +205,7 @@ impl CensusConfig {
                 eigenvalues,
                 max_arnoldi: 4 * eigenvalues.max(1) + 40,
                 margin: DEFAULT_MARGIN,
-                ..FixedPointConfig::for_scale(scale, f32)
+                ..FixedPointConfig::for_scale(scale, arithmetic)
             },
             group_radius,
             memory_radius,
@@ -1512,7 +1525,7 @@ mod tests {
             settle: SettleConfig::unit_step(1e-10 * scale, 2000),
             fixed: FixedPointConfig {
                 eigenvalues: 2,
-                ..FixedPointConfig::for_scale(scale, false)
+                ..FixedPointConfig::for_scale(scale, Arithmetic::F64)
             },
             group_radius: 1e-3 * scale,
             memory_radius: 0.1 * scale,

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::krylov::{Cost, Probe, RitzValues, arnoldi_until, gmres};
 use crate::analysis::linalg::symmetric_eigen;
 use crate::analysis::samples::distance::squared_distance;
-use crate::denoiser::Denoiser;
+use crate::denoiser::{Arithmetic, Denoiser};
 use crate::error::{Error, Result};
 use crate::rng::{fill_normal, stream};
 
@@ -40,7 +40,7 @@ pub struct FixedPointConfig {
     /// GMRES iterations per Newton step (at most d).
     pub max_krylov: usize,
     /// Finite-difference displacement of a Jacobian-vector product (data units): about
-    /// u^(1/3) × the data scale for round-off u (1e-5 for f64 denoisers, 2e-3 for f32 networks).
+    /// u^(1/3) × the data scale for round-off u ([`Arithmetic::fd_step`]).
     pub fd_step: f64,
     /// Longest Newton step (data units).
     pub max_step: f64,
@@ -62,21 +62,22 @@ pub struct FixedPointConfig {
 }
 
 impl FixedPointConfig {
-    /// Defaults for data of RMS scale `scale` and a denoiser computing in f64 (`f32 = false`) or
-    /// f32.
-    pub fn for_scale(scale: f64, f32: bool) -> Self {
+    /// Defaults for data of RMS scale `scale` and a denoiser computing in `arithmetic`: its
+    /// Newton tolerance, polish, finite-difference step, margin and Ritz residual
+    /// ([`Arithmetic`]).
+    pub fn for_scale(scale: f64, arithmetic: Arithmetic) -> Self {
         FixedPointConfig {
-            tolerance: if f32 { 1e-4 } else { 1e-10 } * scale,
+            tolerance: arithmetic.newton_tolerance(scale),
             max_newton: 50,
-            polish: if f32 { 4 } else { 0 },
+            polish: arithmetic.polish(),
             max_krylov: 200,
-            fd_step: if f32 { 2e-3 } else { 1e-5 } * scale,
+            fd_step: arithmetic.fd_step(scale),
             max_step: 0.25 * scale,
             merge: 1e-3 * scale,
             eigenvalues: 10,
             max_arnoldi: 200,
-            eig_tolerance: if f32 { 1e-3 } else { 1e-6 },
-            margin: if f32 { 1e-2 } else { 1e-6 },
+            eig_tolerance: arithmetic.eig_tolerance(),
+            margin: arithmetic.margin(),
             asymmetry_probes: 16,
             seed: 0,
         }
@@ -680,7 +681,7 @@ pub(crate) mod tests {
         let starts = Array2::from_shape_fn((analytic.points.len(), 2), |(i, j)| {
             analytic.points[i].x[j] + 0.01 * ((i + j) % 3) as f64
         });
-        let mut config = FixedPointConfig::for_scale(1.0, false);
+        let mut config = FixedPointConfig::for_scale(1.0, Arithmetic::F64);
         config.eigenvalues = 2;
         let set = fixed_points(&exact, sigma, starts.view(), &config).unwrap();
         let dense = fixed_points_dense(&exact, sigma, starts.view(), 1e-5, 1e-10, 1e-4);
@@ -735,7 +736,7 @@ pub(crate) mod tests {
                 .assign(&((&patterns.row(0) + &patterns.row(j)) / 2.0));
         }
         starts += &nudge;
-        let mut config = FixedPointConfig::for_scale(scale, false);
+        let mut config = FixedPointConfig::for_scale(scale, Arithmetic::F64);
         config.eigenvalues = 6;
         let set = fixed_points(&exact, sigma, starts.view(), &config).unwrap();
         // every nudged pattern converges; Newton from a midpoint may stall (a local method: at
@@ -828,7 +829,7 @@ pub(crate) mod tests {
         starts.row_mut(0).assign(&patterns.row(0));
         starts.row_mut(1).assign(&patterns.row(1));
         starts += &nudge;
-        let mut config = FixedPointConfig::for_scale(1.5, false);
+        let mut config = FixedPointConfig::for_scale(1.5, Arithmetic::F64);
         config.eigenvalues = 3;
         let set = fixed_points(&exact, 1.0 / f64::sqrt(beta), starts.view(), &config).unwrap();
         assert_eq!(set.points.len(), 3);
@@ -869,7 +870,7 @@ pub(crate) mod tests {
         // D(x) = 2x + 1 has its fixed point at −1, but a map with no fixed point (D(x) = x + 1)
         // stalls: no step lowers |F| = 1
         let shift = |x: ArrayView2<f64>, _s: f64| x.mapv(|v| v + 1.0);
-        let mut config = FixedPointConfig::for_scale(1.0, false);
+        let mut config = FixedPointConfig::for_scale(1.0, Arithmetic::F64);
         config.eigenvalues = 3;
         let set = fixed_points(&shift, 1.0, Array2::zeros((2, 3)).view(), &config).unwrap();
         assert!(set.points.is_empty());
@@ -895,7 +896,7 @@ pub(crate) mod tests {
                 .dot(&q.t());
             move |x: ArrayView2<f64>, _s: f64| x.dot(&m.t())
         };
-        let mut config = FixedPointConfig::for_scale(1.0, false);
+        let mut config = FixedPointConfig::for_scale(1.0, Arithmetic::F64);
         config.eigenvalues = 4;
         let s = stability(
             &linear([1.05, 0.95, 0.5, 0.2]),
@@ -948,7 +949,7 @@ pub(crate) mod tests {
     #[test]
     fn bad_parameters_name_the_parameter() {
         let id = |x: ArrayView2<f64>, _s: f64| x.to_owned();
-        let config = FixedPointConfig::for_scale(1.0, false);
+        let config = FixedPointConfig::for_scale(1.0, Arithmetic::F64);
         let starts = Array2::zeros((1, 3));
         let e = fixed_points(&id, -1.0, starts.view(), &config).unwrap_err();
         assert_eq!(e.to_string(), "sigma must be a finite number > 0, got -1");

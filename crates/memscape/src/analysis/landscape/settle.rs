@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::krylov::{Cost, Probe, gmres};
-use crate::denoiser::Denoiser;
+use crate::denoiser::{Arithmetic, Denoiser};
 use crate::error::{Error, Result};
 
 /// How points are carried to their attractor.
@@ -89,16 +89,16 @@ impl SettleConfig {
     }
 
     /// The flow with the defaults for data of RMS scale `scale` and a denoiser computing in
-    /// f32 or f64: tolerance 1e-5 × scale (f32) or 1e-9 × scale, steps of at most 0.25 × scale,
-    /// margin 0.01 (f32) or 1e-6, finite differences as [`super::fixed::FixedPointConfig`].
-    pub fn flow(scale: f64, f32: bool) -> Self {
+    /// `arithmetic`: its settling tolerance, margin and finite-difference step
+    /// ([`Arithmetic`]), steps of at most 0.25 × scale.
+    pub fn flow(scale: f64, arithmetic: Arithmetic) -> Self {
         SettleConfig {
             method: SettleMethod::Flow,
-            tolerance: if f32 { 1e-5 } else { 1e-9 } * scale,
+            tolerance: arithmetic.settle_tolerance(scale),
             max_iterations: 200,
             max_step: 0.25 * scale,
-            margin: if f32 { 1e-2 } else { 1e-6 },
-            fd_step: if f32 { 2e-3 } else { 1e-5 } * scale,
+            margin: arithmetic.margin(),
+            fd_step: arithmetic.fd_step(scale),
         }
     }
 
