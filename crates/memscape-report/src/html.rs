@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use memscape::pipeline::MapResults;
+use memscape::pipeline::{LandscapeCounts, MapResults};
 
 use crate::{RunFileError, RunReader};
 
@@ -127,43 +127,30 @@ fn phase_section(
         }
     }
     for l in &results.landscapes {
-        let (Some(dir), Some(model)) = (l["dir"].as_str(), l["model"].as_str()) else {
-            continue;
-        };
-        let c = &l["counts"];
-        let counts = if model == "exact" {
-            format!(
+        let counts = match &l.counts {
+            LandscapeCounts::Exact(c) => format!(
                 "{} minima, {} saddles, {} maxima (Euler characteristic {})",
-                c["minima"],
-                c["saddles"],
-                c["maxima"],
-                euler(&l["euler_characteristic"])
-            )
-        } else {
-            format!(
+                c.minima,
+                c.saddles,
+                c.maxima,
+                euler(&l.euler_characteristic.into())
+            ),
+            LandscapeCounts::Trained(c) => format!(
                 "{} memories, {} spurious, {} off-support, {} manifolds, {} saddles, {} uncertain",
-                c["memory"],
-                c["spurious"],
-                c["off_support"],
-                c["manifold"],
-                c["saddle"],
-                c["uncertain"]
-            )
+                c.memory, c.spurious, c.off_support, c.manifold, c.saddle, c.uncertain
+            ),
         };
+        let dir = &l.dir;
         for (stem, what) in [("landscape", "energy landscape"), ("basins", "basins")] {
             figure(
                 reader,
                 &format!("{dir}/{stem}"),
                 &format!(
-                    "The {} model's {what} at K = {} ({}) and sigma_min = {:.4}: {counts}. Samples stopped at sigma_min (dots), training patterns (crosses), fixed points by kind. From <code>{dir}/attractors.json</code> and its grids.",
-                    escape(model),
-                    l["k"],
-                    l["peak_of"]
-                        .as_str()
-                        .map_or("the spurious-peak K".into(), |m| {
-                            format!("the {} model's spurious peak", escape(m))
-                        }),
-                    l["sigma"].as_f64().unwrap_or(f64::NAN)
+                    "The {} model's {what} at K = {} (the {} model's spurious peak) and sigma_min = {:.4}: {counts}. Samples stopped at sigma_min (dots), training patterns (crosses), fixed points by kind. From <code>{dir}/attractors.json</code> and its grids.",
+                    escape(&l.model),
+                    l.k,
+                    escape(&l.peak_of),
+                    l.sigma
                 ),
                 out,
                 problems,

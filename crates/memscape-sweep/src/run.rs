@@ -207,7 +207,7 @@ impl CellRunner {
     }
 
     /// The trained network of a finished cell.
-    pub fn load_model(&self, cell: &Cell) -> Result<ScoreModel> {
+    pub fn load_model(&self, cell: &Cell) -> memscape::Result<ScoreModel> {
         Ok(ScoreModel::load(&self.dir.cell_dir(&cell.id).join(MODEL_FILE))?.0)
     }
 }

@@ -221,7 +221,7 @@ impl SamplingPlan {
 /// An unknown integrator, a noise grid that does not check out (sigma not finite and positive,
 /// no steps), and the sampler's errors.
 pub fn stopped_samples(
-    den: &impl Denoiser,
+    den: &(impl Denoiser + ?Sized),
     patterns: ArrayView2<f64>,
     n: usize,
     sigma: f64,
@@ -248,7 +248,7 @@ pub fn stopped_samples(
 /// Draws `n` samples in R^dim. Returns them in data coordinates `y` (for VP, `x = √alpha_bar y`;
 /// with `final_denoise` the last grid value is 0 and `y` is `D(y, sigma_min)`).
 pub fn sample(
-    denoiser: &impl Denoiser,
+    denoiser: &(impl Denoiser + ?Sized),
     dim: usize,
     n: usize,
     config: &SamplerConfig,
@@ -309,7 +309,7 @@ fn fill_normal(y: &mut Array2<f64>, streams: &mut [ChaCha8Rng], scale: f64) {
 
 #[allow(clippy::too_many_arguments)]
 fn step(
-    denoiser: &impl Denoiser,
+    denoiser: &(impl Denoiser + ?Sized),
     kind: SamplerKind,
     y: Array2<f64>,
     sigma: f64,

@@ -6,9 +6,7 @@ use memscape::error::significant;
 use std::sync::Mutex;
 
 use memscape::denoiser::TrainedModel;
-use memscape::pipeline::{
-    ExactLandscapeRequest, LandscapeRequest, MapRequest, exact_landscape, map, trained_landscape,
-};
+use memscape::pipeline::{MapNetworks, MapRequest, map};
 use memscape::store::RunDir;
 use memscape_train::{NetworkTrainer, ScoreModel};
 
@@ -43,7 +41,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let request = request(&args, ks, data)?;
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;
-    let networks = trainer.as_ref().map(|t| Networks {
+    let networks = trainer.as_ref().map(|t| MapNetworks {
         name: t.trainer.name(),
         step: t.trainer.config.last_step(),
         at: Box::new(move |k| {
@@ -52,7 +50,7 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 .expect("no panic while held")
                 .iter()
                 .find(|(kk, _)| *kk == k)
-                .map(|(_, m)| m.clone()))
+                .map(|(_, m)| Box::new(m.clone()) as Box<dyn memscape::denoiser::Denoiser>))
         }),
     });
     let (results, figures) = write_map(&out, &run, networks, command)?;
@@ -182,28 +180,27 @@ impl TrainedModel for Keeping {
     }
 }
 
-/// The trained networks of a map by K, for its landscape: the model's name, its last step,
-/// and the network of each K.
-pub struct Networks<'a> {
-    pub name: &'a str,
-    pub step: usize,
-    pub at: Box<dyn Fn(usize) -> anyhow::Result<Option<ScoreModel>> + 'a>,
-}
-
 /// Writes a map's run directory: arrays, tables, results.json (with the landscapes on 2-D
-/// data), figures and report.html. Returns results.json's document and the figures' files.
+/// data, [`memscape::pipeline::MapRun::landscapes`]), figures and report.html. Returns
+/// results.json's document and the figures' files.
 pub fn write_map(
     out: &RunDir,
     run: &memscape::pipeline::MapRun,
-    networks: Option<Networks>,
+    networks: Option<MapNetworks>,
     command: Vec<String>,
 ) -> anyhow::Result<(memscape::pipeline::MapResults, Vec<String>)> {
     let mut manifest = run.write(out, command)?;
     let mut results = run.results();
-    if run.train.ncols() == 2 {
-        let (files, landscapes) = landscapes(out, run, networks)?;
-        results.landscapes = landscapes;
-        manifest.files.extend(files);
+    if run.train.ncols() == 2
+        && let Some(landscapes) = run.landscapes(networks.as_ref())?
+    {
+        for (dir, mut files) in landscapes.write(out)? {
+            files.extend(memscape_report::landscape_figures(&out.path().join(&dir))?);
+            manifest
+                .files
+                .extend(files.iter().map(|f| format!("{dir}/{f}")));
+        }
+        results.landscapes = landscapes.entries;
     }
     out.write_json("results.json", &results)?;
     let figures = memscape_report::run_figures(out.path())?;
@@ -213,83 +210,6 @@ pub fn write_map(
     let problems = memscape_report::write_report(out.path())?;
     anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     Ok((results, figures))
-}
-
-/// On 2-D data, the exact and the trained landscapes at the spurious-peak K (the trained
-/// model's peak when one was mapped, else the exact model's), at the sampler's sigma_min, each
-/// in a subdirectory `landscape_{model}_k{K}/` as `attractors` writes it. Returns the files
-/// and the `landscapes` entry of `results.json`.
-fn landscapes(
-    out: &RunDir,
-    run: &memscape::pipeline::MapRun,
-    networks: Option<Networks>,
-) -> anyhow::Result<(Vec<String>, Vec<serde_json::Value>)> {
-    let peak = |model: &str| {
-        run.models
-            .iter()
-            .find(|m| m.model == model)
-            .map(|m| m.capacities.spurious_peak_k)
-    };
-    let trained_name = networks.as_ref().map(|n| n.name);
-    let chosen = trained_name
-        .and_then(|name| Some((peak(name)?, name)))
-        .or_else(|| Some((peak("exact")?, "exact")));
-    let Some((k, peak_of)) = chosen else {
-        return Ok((vec![], vec![]));
-    };
-    let sigma = run.sampler.schedule.sigma_min;
-    let patterns = run.train.slice(ndarray::s![..k, ..]).to_owned();
-    let mut files = vec![];
-    let mut entries = vec![];
-    let dir = format!("landscape_exact_k{k}");
-    let exact = exact_landscape(
-        patterns.view(),
-        &ExactLandscapeRequest {
-            beta: 1.0 / (sigma * sigma),
-            random_starts: 200,
-            basin_starts: 0,
-            samples: 500,
-            seed: run.request.plan.seed,
-        },
-    )?;
-    let exact_dir = RunDir::create(out.path().join(&dir))?;
-    let mut written = exact.write(&exact_dir)?;
-    written.extend(memscape_report::landscape_figures(exact_dir.path())?);
-    files.extend(written.iter().map(|f| format!("{dir}/{f}")));
-    entries.push(
-        serde_json::json!({"model": "exact", "k": k, "peak_of": peak_of, "dir": dir,
-        "sigma": sigma, "counts": exact.counts(),
-        "euler_characteristic": exact.set.euler_characteristic}),
-    );
-    if let Some(n) = &networks {
-        let name = n.name;
-        if let Some(model) = (n.at)(k)? {
-            let dir = format!("landscape_{name}_k{k}");
-            let trained = trained_landscape(
-                &model,
-                patterns.view(),
-                ndarray::Array2::<f64>::zeros((0, 2)).view(),
-                &LandscapeRequest {
-                    sigma,
-                    samples: 500,
-                    eigenvalues: 2,
-                    recovery: 0,
-                    trials: 16,
-                    seed: run.request.plan.seed,
-                    census: run.request.census,
-                },
-            )?;
-            let landscape_dir = RunDir::create(out.path().join(&dir))?;
-            let mut written = trained.write(&landscape_dir, Some(n.step), None)?;
-            written.extend(memscape_report::landscape_figures(landscape_dir.path())?);
-            files.extend(written.iter().map(|f| format!("{dir}/{f}")));
-            entries.push(
-                serde_json::json!({"model": name, "k": k, "peak_of": peak_of, "dir": dir,
-                "sigma": sigma, "counts": trained.census.counts}),
-            );
-        }
-    }
-    Ok((files, entries))
 }
 
 #[cfg(test)]

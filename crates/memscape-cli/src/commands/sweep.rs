@@ -169,21 +169,27 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
     let mut runs = vec![];
     for m in &collection.maps {
         let out = RunDir::create(root.path().join(&m.name))?;
-        let networks = m.trained.first().map(|first| super::map::Networks {
-            name: m.run.rows.last().map_or("", |r| r.model.as_str()),
-            step: match &first.config.work {
-                memscape_sweep::spec::Work::Map { train: Some(t), .. } => t.last_step(),
-                _ => 0,
-            },
-            at: Box::new(|k| {
-                m.trained
-                    .iter()
-                    .find(|c| c.k == k)
-                    .map(|c| runner.load_model(c))
-                    .transpose()
-                    .map_err(Into::into)
-            }),
-        });
+        let networks = m
+            .trained
+            .first()
+            .map(|first| memscape::pipeline::MapNetworks {
+                name: m.run.rows.last().map_or("", |r| r.model.as_str()),
+                step: match &first.config.work {
+                    memscape_sweep::spec::Work::Map { train: Some(t), .. } => t.last_step(),
+                    _ => 0,
+                },
+                at: Box::new(|k| {
+                    m.trained
+                        .iter()
+                        .find(|c| c.k == k)
+                        .map(|c| {
+                            runner
+                                .load_model(c)
+                                .map(|m| Box::new(m) as Box<dyn memscape::denoiser::Denoiser>)
+                        })
+                        .transpose()
+                }),
+            });
         let (results, _) = super::map::write_map(&out, &m.run, networks, command.clone())?;
         eprintln!(
             "{}: {} rows; wrote {}",

@@ -53,7 +53,7 @@ pub trait TrainedModel: Sync {
 }
 
 /// The score `∇ log p_sigma(x) = (D(x, sigma) − x) / sigma²` (Tweedie; theory.md §1).
-pub fn score(denoiser: &impl Denoiser, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+pub fn score(denoiser: &(impl Denoiser + ?Sized), x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
     let d = denoiser.denoise(x, sigma);
     (d - x) / (sigma * sigma)
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::analysis::landscape::attractor::{
     Attractor, Census, CensusConfig, CensusCost, CensusSettings, EulerCheck, KindCounts,
@@ -743,5 +743,88 @@ impl ExactLandscape {
         }
         out.write_json("attractors.json", &self.document())?;
         Ok(files)
+    }
+}
+
+/// A landscape drawn beside a map on 2-D data, as `results.json` lists it: the model, K and
+/// sigma it was drawn at, the subdirectory `dir` that holds it as `memscape attractors` writes
+/// it, and its counts. Fields (and the counts' keys) in alphabetical order, as `results.json`
+/// has always had them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapLandscape {
+    #[serde(serialize_with = "sorted_keys")]
+    pub counts: LandscapeCounts,
+    pub dir: String,
+    /// The exact landscape's Euler characteristic, where its critical set is known complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub euler_characteristic: Option<i64>,
+    pub k: usize,
+    pub model: String,
+    /// The model whose spurious peak chose K.
+    pub peak_of: String,
+    pub sigma: f64,
+}
+
+/// A map landscape's counts: the exact model's critical points by index, or a trained
+/// network's attractors by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LandscapeCounts {
+    Exact(Counts),
+    Trained(KindCounts),
+}
+
+/// Serializes `value` with its keys sorted (through a JSON value, whose maps are sorted).
+fn sorted_keys<T: Serialize, S: Serializer>(
+    value: &T,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serde_json::to_value(value)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A map landscape's entry reads back as the variant it was written from, with its keys in
+    /// the sorted order `results.json` has always had.
+    #[test]
+    fn map_landscape_entries_round_trip_with_sorted_keys() {
+        let exact = MapLandscape {
+            counts: LandscapeCounts::Exact(Counts {
+                minima: 3,
+                saddles: 2,
+                maxima: 0,
+            }),
+            dir: "landscape_exact_k3".into(),
+            euler_characteristic: Some(1),
+            k: 3,
+            model: "exact".into(),
+            peak_of: "mlp".into(),
+            sigma: 0.05,
+        };
+        let trained = MapLandscape {
+            counts: LandscapeCounts::Trained(KindCounts {
+                memory: 2,
+                spurious: 1,
+                ..KindCounts::default()
+            }),
+            dir: "landscape_mlp_k3".into(),
+            euler_characteristic: None,
+            model: "mlp".into(),
+            ..exact.clone()
+        };
+        let text = serde_json::to_string(&[&exact, &trained]).unwrap();
+        assert!(
+            text.starts_with(r#"[{"counts":{"maxima":0,"minima":3,"saddles":2},"dir":"#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"{"manifold":0,"memory":2,"off_support":0,"saddle":0,"spurious":1,"uncertain":0}"#
+        ));
+        let back: Vec<MapLandscape> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, vec![exact, trained]);
     }
 }

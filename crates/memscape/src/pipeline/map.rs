@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::default_holdout;
@@ -365,8 +365,7 @@ impl MapPlan {
         let clock = Instant::now();
         let net = model.fit(&train)?;
         let fit_s = clock.elapsed().as_secs_f64();
-        let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
-        let mut m = self.measure(model.name(), &den, &train, gate.as_ref(), false)?;
+        let mut m = self.measure(model.name(), net.as_ref(), &train, gate.as_ref(), false)?;
         m.row.seconds += fit_s;
         Ok(m)
     }
@@ -376,7 +375,7 @@ impl MapPlan {
     fn measure(
         &self,
         model: &str,
-        den: &impl Denoiser,
+        den: &(impl Denoiser + ?Sized),
         train: &Patterns,
         gate: Option<&SupportGate>,
         exact: bool,

@@ -11,15 +11,16 @@ mod results;
 
 pub use landscape::{
     AttractorRecovery, ExactGrids, ExactLandscape, ExactLandscapeRequest, LANDSCAPE_DEFAULTS,
-    LandscapeDefaults, LandscapeGrids, LandscapeRequest, SegmentEnergy, TrainedLandscape,
-    exact_landscape, trained_landscape,
+    LandscapeCounts, LandscapeDefaults, LandscapeGrids, LandscapeRequest, MapLandscape,
+    SegmentEnergy, TrainedLandscape, exact_landscape, trained_landscape,
 };
 pub use map::{
     EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
     ModelCapacities, NONLINEAR_HEADER, map,
 };
 pub use results::{
-    CapacitySummary, ClusterTable, ExactQualityRow, MapResults, PhaseRow, TrainedSummary,
+    CapacitySummary, ClusterTable, ExactQualityRow, MapLandscapes, MapNetworks, MapResults,
+    PhaseRow, TrainedSummary,
 };
 pub use sample::{SampleRequest, SampleRun, sample};
 

@@ -4,13 +4,19 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use super::landscape::{
+    ExactLandscape, ExactLandscapeRequest, LandscapeCounts, LandscapeRequest, MapLandscape,
+    TrainedLandscape, exact_landscape, trained_landscape,
+};
 use super::map::{EMBEDDING_HEADER, MapRow, MapRun, ModelCapacities, NONLINEAR_HEADER};
 use crate::analysis::landscape::attractor::CensusSummary;
 use crate::analysis::samples::classify::FractionValues;
 use crate::analysis::samples::cluster::ClusterCounts;
 use crate::analysis::samples::support::{Quality, SupportCalibration};
+use crate::denoiser::Denoiser;
 use crate::error::Result;
 use crate::store::{Manifest, RunDir};
 
@@ -86,10 +92,9 @@ pub struct MapResults {
     pub pair_merge_distance: f64,
     pub num_samples: usize,
     pub image_shape: Option<[usize; 2]>,
-    /// On 2-D data, the landscapes drawn beside the map (the entries of `memscape attractors`'
-    /// documents: model, k, dir, sigma, counts).
+    /// On 2-D data, the landscapes drawn beside the map ([`MapRun::landscapes`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub landscapes: Vec<serde_json::Value>,
+    pub landscapes: Vec<MapLandscape>,
 }
 
 impl PhaseRow {
@@ -121,7 +126,127 @@ impl PhaseRow {
     }
 }
 
+/// A map's trained networks, for the trained landscape beside it: the model's name, its last
+/// training step, and its network at a K (`None` where none was kept).
+pub struct MapNetworks<'a> {
+    pub name: &'a str,
+    pub step: usize,
+    pub at: NetworkAt<'a>,
+}
+
+/// The network of a K, where one was kept.
+pub type NetworkAt<'a> = Box<dyn Fn(usize) -> Result<Option<Box<dyn Denoiser>>> + 'a>;
+
+/// The landscapes drawn beside a map on 2-D data, at one K: the exact model's and, where a
+/// network was mapped, the network's (with its model name and step), and their entries in
+/// `results.json`.
+pub struct MapLandscapes {
+    pub exact: ExactLandscape,
+    pub trained: Option<(String, usize, TrainedLandscape)>,
+    pub entries: Vec<MapLandscape>,
+}
+
+impl MapLandscapes {
+    /// Writes each landscape into its subdirectory of `out` (`landscape_{model}_k{K}/`, as
+    /// `memscape attractors` writes it); returns each subdirectory with its files.
+    ///
+    /// # Errors
+    /// The run directory's write errors.
+    pub fn write(&self, out: &RunDir) -> Result<Vec<(String, Vec<String>)>> {
+        let mut written = vec![];
+        for entry in &self.entries {
+            let dir = RunDir::create(out.path().join(&entry.dir))?;
+            let files = match &self.trained {
+                Some((name, step, trained)) if *name == entry.model => {
+                    trained.write(&dir, Some(*step), None)?
+                }
+                _ => self.exact.write(&dir)?,
+            };
+            written.push((entry.dir.clone(), files));
+        }
+        Ok(written)
+    }
+}
+
 impl MapRun {
+    /// On 2-D data, the exact and the trained landscapes at the spurious-peak K (the trained
+    /// model's peak when one was mapped, else the exact model's), at the sampler's sigma_min,
+    /// with 500 stopped samples each: the exact one from 200 random starts, the trained one's
+    /// census at the map's settings. `None` where no model has a peak.
+    ///
+    /// # Errors
+    /// The landscapes' errors, and `networks`' own.
+    pub fn landscapes(&self, networks: Option<&MapNetworks>) -> Result<Option<MapLandscapes>> {
+        let peak = |model: &str| {
+            self.models
+                .iter()
+                .find(|m| m.model == model)
+                .map(|m| m.capacities.spurious_peak_k)
+        };
+        let chosen = networks
+            .and_then(|n| Some((peak(n.name)?, n.name)))
+            .or_else(|| Some((peak("exact")?, "exact")));
+        let Some((k, peak_of)) = chosen else {
+            return Ok(None);
+        };
+        let sigma = self.sampler.schedule.sigma_min;
+        let patterns = self.train.slice(ndarray::s![..k, ..]).to_owned();
+        let exact = exact_landscape(
+            patterns.view(),
+            &ExactLandscapeRequest {
+                beta: 1.0 / (sigma * sigma),
+                random_starts: 200,
+                basin_starts: 0,
+                samples: 500,
+                seed: self.request.plan.seed,
+            },
+        )?;
+        let entry = |model: &str, counts, euler_characteristic| MapLandscape {
+            counts,
+            dir: format!("landscape_{model}_k{k}"),
+            euler_characteristic,
+            k,
+            model: model.to_string(),
+            peak_of: peak_of.to_string(),
+            sigma,
+        };
+        let mut entries = vec![entry(
+            "exact",
+            LandscapeCounts::Exact(exact.counts()),
+            exact.set.euler_characteristic,
+        )];
+        let mut trained = None;
+        if let Some(n) = networks
+            && let Some(model) = (n.at)(k)?
+        {
+            let landscape = trained_landscape(
+                model.as_ref(),
+                patterns.view(),
+                Array2::<f64>::zeros((0, 2)).view(),
+                &LandscapeRequest {
+                    sigma,
+                    samples: 500,
+                    eigenvalues: 2,
+                    recovery: 0,
+                    trials: 16,
+                    seed: self.request.plan.seed,
+                    census: self.request.census,
+                },
+            )?;
+            entries.push(entry(
+                n.name,
+                LandscapeCounts::Trained(landscape.census.counts),
+                None,
+            ));
+            trained = Some((n.name.to_string(), n.step, landscape));
+        }
+        Ok(Some(MapLandscapes {
+            exact,
+            trained,
+            entries,
+        }))
+    }
+
     /// The `--json` document and `results.json`.
     pub fn results(&self) -> MapResults {
         let sigma_min = self.sampler.schedule.sigma_min;

@@ -80,10 +80,9 @@ pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<
     let pruning = request.pruning;
     let (samples, pruning) = match (trained, request.precision) {
         (Some(net), _) => {
-            let den = |x: ArrayView2<f64>, sigma: f64| net.denoise(x, sigma);
             let samples = match recorder.as_mut() {
-                Some(r) => sampler::sample(&den, dim, n, &sampler, r)?,
-                None => sampler::sample(&den, dim, n, &sampler, &mut ())?,
+                Some(r) => sampler::sample(net, dim, n, &sampler, r)?,
+                None => sampler::sample(net, dim, n, &sampler, &mut ())?,
             };
             (samples, None)
         }

@@ -3,7 +3,7 @@
 //! it changes.
 
 use ndarray::Array1;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::landscape::continuation::Family;
 use crate::analysis::landscape::critical::CriticalSet;
@@ -12,7 +12,7 @@ use crate::analysis::linalg::symmetric_eigen;
 use crate::error::Result;
 
 /// Critical points by index class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub minima: usize,
     pub saddles: usize,
