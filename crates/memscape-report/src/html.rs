@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use memscape::pipeline::{LandscapeCounts, MapResults};
+use memscape_train::dynamics::DynamicsResults;
 
 use crate::{RunFileError, RunReader};
 
@@ -220,42 +221,31 @@ fn phase_section(
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.
 fn dynamics_section(
     reader: &RunReader,
-    results: &serde_json::Value,
+    results: &DynamicsResults,
     out: &mut String,
     problems: &mut Vec<String>,
 ) {
-    let step = |v: &serde_json::Value| {
-        v.as_f64()
-            .map_or("not reached".into(), |s| format!("{s:.0}"))
-    };
     out.push_str("<section><h2>Headline</h2><ul>");
-    // a Value, not a Map: a missing key reads as Null, not a panic
-    match Some(&results["fit"]).filter(|f| f.is_object()) {
+    match &results.fit {
         Some(f) => {
             let _ = write!(
                 out,
                 "<li>tau_mem = a·K^p with <b>p = {}</b> (bootstrap 95% interval [{}, {}]) over {} values of K</li>",
-                f["p"].as_f64().map_or("—".into(), |v| format!("{v:.3}")),
-                f["ci"][0]
-                    .as_f64()
-                    .map_or("—".into(), |v| format!("{v:.3}")),
-                f["ci"][1]
-                    .as_f64()
-                    .map_or("—".into(), |v| format!("{v:.3}")),
-                f["num_k"]
+                finite(f.p, 3),
+                finite(f.ci[0], 3),
+                finite(f.ci[1], 3),
+                f.num_k
             );
         }
         None => out.push_str("<li>No fit: tau_mem was reached at fewer than two K.</li>"),
     }
     let _ = write!(
         out,
-        "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss, and (sample quality) the first checkpoint whose MMD² to held-out data, above the held-out floor, is within {} of its minimum ((s − floor) ≤ (1 + x)(min − floor)), with its bootstrap 95% interval over the seeds; {} seeds, {} samples per checkpoint</li></ul></section>",
-        results["fmem_level"],
-        results["gen_level"]
-            .as_f64()
-            .map_or("10%".into(), |x| format!("{}%", 100.0 * x)),
-        results["seeds"],
-        results["num_samples"]
+        "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss, and (sample quality) the first checkpoint whose MMD² to held-out data, above the held-out floor, is within {}% of its minimum ((s − floor) ≤ (1 + x)(min − floor)), with its bootstrap 95% interval over the seeds; {} seeds, {} samples per checkpoint</li></ul></section>",
+        json_number(Some(results.fmem_level)),
+        100.0 * results.gen_level,
+        results.seeds,
+        results.num_samples
     );
     out.push_str("<section><h2>Phase map over K and training step</h2>");
     figure(
@@ -273,69 +263,76 @@ fn dynamics_section(
         problems,
     );
     out.push_str("<table><thead><tr><th>K</th><th>tau_mem</th><th>95% interval</th><th>tau_gen (held-out loss)</th><th>tau_gen (sample quality)</th><th>95% interval</th></tr></thead><tbody>");
-    let gens = results["tau_gen"].as_array().cloned().unwrap_or_default();
-    let quality = results["tau_gen_quality"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for (i, t) in results["tau_mem"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, t) in results.tau_mem.iter().enumerate() {
+        let held_out = results.tau_gen.get(i);
+        let quality = results.tau_gen_quality.get(i);
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>[{}, {}]</td></tr>",
-            t["k"],
-            step(&t["step"]),
-            step(&t["ci"][0]),
-            step(&t["ci"][1]),
-            gens.get(i).map_or("—".into(), |g| step(&g["step"])),
-            quality.get(i).map_or("—".into(), |g| step(&g["step"])),
-            quality.get(i).map_or("—".into(), |g| step(&g["ci"][0])),
-            quality.get(i).map_or("—".into(), |g| step(&g["ci"][1])),
+            t.k,
+            step(t.step),
+            step(t.ci[0]),
+            step(t.ci[1]),
+            held_out.map_or("—".into(), |g| step(g.step)),
+            quality.map_or("—".into(), |g| step(g.step)),
+            quality.map_or("—".into(), |g| step(g.ci[0])),
+            quality.map_or("—".into(), |g| step(g.ci[1])),
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Tables: <code>phase.csv</code> (every K, seed and checkpoint: fractions, dominant phase, train and held-out losses), <code>loss.csv</code> (mini-batch loss of every step), <code>results.json</code>.</p></section>");
-    if results["tau_spur"]
-        .as_array()
-        .is_some_and(|t| !t.is_empty())
-    {
+    if !results.tau_spur.is_empty() {
         attractors_along_training(reader, results, out, problems);
     }
-    if results["grid_k"].is_u64() {
+    if results.grid_k.is_some() {
         out.push_str("<section><h2>Samples along training</h2>");
         model_grids(reader, out, problems);
         out.push_str("</section>");
     }
 }
 
+/// A training step, or "not reached".
+fn step(v: Option<f64>) -> String {
+    v.map_or("not reached".into(), |s| format!("{s:.0}"))
+}
+
+/// `v` to 2 decimals, or "—".
+fn two_places(v: Option<f64>) -> String {
+    v.map_or("—".into(), |s| format!("{s:.2}"))
+}
+
+/// `v` to `places` decimals where finite, else "—" (as JSON's null reads).
+fn finite(v: f64, places: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.places$}")
+    } else {
+        "—".into()
+    }
+}
+
+/// A number as `results.json` writes it (`null` for none or NaN).
+fn json_number(v: Option<f64>) -> String {
+    serde_json::to_string(&v).expect("a number serialises")
+}
+
 /// The attractor census of a `dynamics` run: counts, tau_spur against tau_mem, basins, and
 /// the interventions table.
 fn attractors_along_training(
     reader: &RunReader,
-    results: &serde_json::Value,
+    results: &DynamicsResults,
     out: &mut String,
     problems: &mut Vec<String>,
 ) {
-    let step = |v: &serde_json::Value| {
-        v.as_f64()
-            .map_or("not reached".into(), |s| format!("{s:.0}"))
-    };
-    let num = |v: &serde_json::Value| v.as_f64().map_or("—".into(), |s| format!("{s:.2}"));
     out.push_str("<section><h2>Attractors along training</h2>");
     let _ = write!(
         out,
         "<p>At every checkpoint each sample follows the flow dx/ds = D(x) − x at sigma_min (pseudo-transient continuation: x ← D(x) itself diverges where the network's Jacobian has eigenvalues below −1); Newton–Krylov polishes the point of each group of settled samples to round-off, and Arnoldi on finite-difference Jacobian products certifies its index from the rightmost part of its spectrum: a certified index 0 near a training pattern is a memory, elsewhere on the data's support a spurious attractor, off it an off-support attractor; a connected set of near-fixed points with eigenvalues within the margin of 1 a manifold; index ≥ 1 a saddle (also found from midpoints, strings and softest directions). Basins count samples whose flow converged; the rest are unsettled. <b>tau_spur</b> is the first step at which the seed-averaged share of samples in <i>persistent</i> spurious basins (a certified stable point within delta_m of the attractor at the next checkpoint; the last checkpoint has none) reaches {}; its interval, the ratio tau_spur/tau_mem and the exponent gap come from the same bootstrap resamples as tau_mem (seeds, then samples). A checkpoint whose census holds no attractor with more than half the samples unsettled (D near the identity, early in training) is too early to read.</p>",
-        results["spur_level"]
+        json_number(results.spur_level)
     );
-    let early: Vec<String> = results["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["attractors"]["readable"] == false)
-        .map(|r| format!("K = {} seed {} step {}", r["k"], r["seed"], r["step"]))
+    let early: Vec<String> = results
+        .rows
+        .iter()
+        .filter(|r| r.attractors.as_ref().is_some_and(|a| !a.readable))
+        .map(|r| format!("K = {} seed {} step {}", r.k, r.seed, r.step))
         .collect();
     if !early.is_empty() {
         let _ = write!(
@@ -366,60 +363,50 @@ fn attractors_along_training(
         problems,
     );
     out.push_str("<table><thead><tr><th>K</th><th>tau_spur</th><th>95% interval</th><th>tau_mem</th><th>tau_spur / tau_mem</th><th>95% interval</th></tr></thead><tbody>");
-    let mems = results["tau_mem"].as_array().cloned().unwrap_or_default();
-    let ratios = results["spur_ratio"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for (i, t) in results["tau_spur"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let r = ratios.get(i).cloned().unwrap_or_default();
+    for (i, t) in results.tau_spur.iter().enumerate() {
+        let r = results.spur_ratio.get(i);
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>[{}, {}]</td></tr>",
-            t["k"],
-            step(&t["step"]),
-            step(&t["ci"][0]),
-            step(&t["ci"][1]),
-            mems.get(i).map_or("—".into(), |m| step(&m["step"])),
-            num(&r["ratio"]),
-            num(&r["ci"][0]),
-            num(&r["ci"][1]),
+            t.k,
+            step(t.step),
+            step(t.ci[0]),
+            step(t.ci[1]),
+            results.tau_mem.get(i).map_or("—".into(), |m| step(m.step)),
+            two_places(r.and_then(|r| r.ratio)),
+            two_places(r.and_then(|r| r.ci[0])),
+            two_places(r.and_then(|r| r.ci[1])),
         );
     }
     out.push_str("</tbody></table>");
-    if let Some(g) = Some(&results["exponent_gap"]).filter(|g| g.is_object()) {
+    if let Some(g) = &results.exponent_gap {
         let _ = write!(
             out,
             "<p>Exponent gap p_spur − p_mem = <b>{}</b> (95% interval [{}, {}], {} paired resamples): 0 when tau_spur/tau_mem does not depend on K.</p>",
-            num(&g["gap"]),
-            num(&g["ci"][0]),
-            num(&g["ci"][1]),
-            g["resamples"]
+            finite(g.gap, 2),
+            finite(g.ci[0], 2),
+            finite(g.ci[1], 2),
+            g.resamples
         );
     }
-    if let Some(rows) = results["interventions"].as_array().filter(|r| r.len() > 1) {
+    if results.interventions.len() > 1 {
         out.push_str("<h3>Interventions</h3><table><thead><tr><th>intervention</th><th>K</th><th>tau_mem</th><th>tau_spur</th><th>memories</th><th>spurious attractors</th><th>saddles</th><th>off-support</th><th>spurious mass</th><th>mean memory basin</th><th>mean spurious basin</th></tr></thead><tbody>");
-        for row in rows {
-            for k in row["by_k"].as_array().into_iter().flatten() {
+        for row in &results.interventions {
+            for k in &row.by_k {
                 let _ = write!(
                     out,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(row["name"].as_str().unwrap_or("?")),
-                    k["k"],
-                    step(&k["tau_mem"]),
-                    step(&k["tau_spur"]),
-                    num(&k["memory_attractors"]),
-                    num(&k["spurious_attractors"]),
-                    num(&k["saddles"]),
-                    num(&k["off_support_attractors"]),
-                    num(&k["spurious_mass"]),
-                    num(&k["mean_memory_basin"]),
-                    num(&k["mean_spurious_basin"]),
+                    escape(&row.name),
+                    k.k,
+                    step(k.tau_mem),
+                    step(k.tau_spur),
+                    two_places(k.memory_attractors),
+                    two_places(k.spurious_attractors),
+                    two_places(k.saddles),
+                    two_places(k.off_support_attractors),
+                    two_places(k.spurious_mass),
+                    two_places(k.mean_memory_basin),
+                    two_places(k.mean_spurious_basin),
                 );
             }
         }
@@ -912,7 +899,13 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     if inventory.files.iter().any(|(n, _)| n == "results.json") {
         match reader.json("results.json") {
             Ok(r) if r.get("tau_mem").is_some() => {
-                dynamics_section(&reader, &r, &mut body, &mut problems)
+                match serde_json::from_value::<DynamicsResults>(r) {
+                    Ok(d) => dynamics_section(&reader, &d, &mut body, &mut problems),
+                    Err(e) => problems.push(format!(
+                        "{}: not a dynamics study's results ({e})",
+                        reader.dir().join("results.json").display()
+                    )),
+                }
             }
             Ok(r) => match serde_json::from_value::<MapResults>(r) {
                 Ok(map) => phase_section(&reader, &map, &mut body, &mut problems),

@@ -40,6 +40,7 @@ use memscape::error::{Error, Result};
 use memscape::rng;
 use memscape::sampler;
 use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
+use memscape::store::RunDir;
 use ndarray::Array2;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -144,7 +145,7 @@ impl DynamicsRow {
 }
 
 /// tau_mem (or tau_gen) of one K with its interval; `step` is `None` when never reached.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Tau {
     pub k: usize,
     pub step: Option<f64>,
@@ -152,10 +153,12 @@ pub struct Tau {
 }
 
 /// The fitted exponent of tau_mem = a K^p.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PowerFit {
     pub a: f64,
     pub p: f64,
+    /// NaN without resamples.
+    #[serde(deserialize_with = "memscape::store::null_as_nan_pair")]
     pub ci: [f64; 2],
     /// The K values that entered the fit (those whose tau_mem was reached).
     pub num_k: usize,
@@ -164,7 +167,7 @@ pub struct PowerFit {
 }
 
 /// tau_spur/tau_mem at one K with its paired-bootstrap interval.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
     pub k: usize,
     pub ratio: Option<f64>,
@@ -175,9 +178,11 @@ pub struct Ratio {
 
 /// p_spur − p_mem of the two power laws with its paired-bootstrap interval: 0 when the ratio
 /// tau_spur/tau_mem does not depend on K.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ExponentGap {
     pub gap: f64,
+    /// NaN without resamples.
+    #[serde(deserialize_with = "memscape::store::null_as_nan_pair")]
     pub ci: [f64; 2],
     pub resamples: usize,
 }
@@ -189,6 +194,117 @@ pub struct AttractorRecord {
     pub seed: u64,
     pub step: usize,
     pub attractor: memscape::analysis::landscape::attractor::Attractor,
+}
+
+/// A study's `results.json` (and `--json` document): a flat row per (K, seed, checkpoint),
+/// the timescales with their intervals and fits, the levels that define them, and, from the
+/// command line, the interventions table. Written with its keys sorted ([`Self::write`]).
+/// Fields missing from a stored document take their defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DynamicsResults {
+    pub rows: Vec<ResultRow>,
+    pub tau_mem: Vec<Tau>,
+    pub tau_gen: Vec<Tau>,
+    pub tau_gen_quality: Vec<Tau>,
+    pub tau_spur: Vec<Tau>,
+    pub fit: Option<PowerFit>,
+    pub fit_spur: Option<PowerFit>,
+    pub spur_ratio: Vec<Ratio>,
+    pub exponent_gap: Option<ExponentGap>,
+    /// (height, width) when the patterns are images.
+    pub image_shape: Option<[usize; 2]>,
+    pub grid_k: Option<usize>,
+    pub fmem_level: f64,
+    pub gen_level: f64,
+    /// The spurious-mass level of tau_spur (None without a census).
+    pub spur_level: Option<f64>,
+    pub seeds: usize,
+    pub num_samples: usize,
+    pub seconds: f64,
+    /// One entry per training configuration: the baseline (`none`) and each intervention.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interventions: Vec<InterventionSummary>,
+}
+
+/// One (K, seed, checkpoint) of [`DynamicsResults`]: the fractions (f_mem with its interval),
+/// the dominant class, the losses, the sample quality and the census summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResultRow {
+    pub k: usize,
+    pub seed: u64,
+    pub step: usize,
+    pub memorized: f64,
+    pub spurious: f64,
+    pub generalized: f64,
+    pub off_support: f64,
+    pub f_mem: f64,
+    pub f_mem_ci: [f64; 2],
+    pub dominant: String,
+    #[serde(deserialize_with = "memscape::store::null_as_nan")]
+    pub train_loss: f64,
+    /// NaN without held-out data.
+    #[serde(deserialize_with = "memscape::store::null_as_nan")]
+    pub test_loss: f64,
+    pub quality: Option<Quality>,
+    pub exact_quality: Option<ExactQuality>,
+    pub attractors: Option<CensusSummary>,
+}
+
+/// A training configuration's line of the interventions table: its configuration, last
+/// checkpoint, fits, and per K the timescales and the census at the last checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InterventionSummary {
+    pub name: String,
+    pub train: TrainConfig,
+    /// The last checkpoint, where the census columns are measured.
+    pub step: usize,
+    pub by_k: Vec<InterventionAtK>,
+    pub fit: Option<PowerFit>,
+    pub fit_spur: Option<PowerFit>,
+    pub exponent_gap: Option<ExponentGap>,
+}
+
+/// One K of an [`InterventionSummary`]: tau_mem and tau_spur with their intervals, and the
+/// seed means (of the finite values; None where there are none) of the census at the last
+/// checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterventionAtK {
+    pub k: usize,
+    pub tau_mem: Option<f64>,
+    pub tau_mem_ci: [Option<f64>; 2],
+    pub tau_spur: Option<f64>,
+    pub tau_spur_ci: Option<[Option<f64>; 2]>,
+    pub memory_attractors: Option<f64>,
+    pub spurious_attractors: Option<f64>,
+    pub off_support_attractors: Option<f64>,
+    pub manifolds: Option<f64>,
+    pub saddles: Option<f64>,
+    pub uncertain: Option<f64>,
+    pub memory_mass: Option<f64>,
+    pub spurious_mass: Option<f64>,
+    pub manifold_mass: Option<f64>,
+    pub unsettled_share: Option<f64>,
+    pub mean_memory_basin: Option<f64>,
+    pub mean_spurious_basin: Option<f64>,
+}
+
+impl DynamicsResults {
+    /// Writes `results.json` with its keys sorted, as it has always been written.
+    ///
+    /// # Errors
+    /// The run directory's write errors.
+    pub fn write(&self, out: &RunDir) -> Result<()> {
+        out.write_json("results.json", &self.sorted())?;
+        Ok(())
+    }
+
+    /// The document with its keys sorted (through a JSON value, whose maps are sorted): what
+    /// `results.json` holds and `--json` prints.
+    pub fn sorted(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("results serialise")
+    }
 }
 
 /// A finished study.
@@ -893,45 +1009,116 @@ fn tau_gen_quality(
 }
 
 impl DynamicsRun {
-    /// The `--json` document: rows, tau_mem, tau_gen, fit.
-    pub fn results(&self) -> serde_json::Value {
-        let rows: Vec<serde_json::Value> = self
+    /// The `--json` document and `results.json`, without the interventions table
+    /// ([`Self::intervention_summary`] gives a line of it).
+    pub fn results(&self) -> DynamicsResults {
+        let rows = self
             .rows
             .iter()
             .map(|r| {
                 let f = &r.fractions;
-                serde_json::json!({
-                    "k": r.k, "seed": r.seed, "step": r.step,
-                    "memorized": f.memorized.value, "spurious": f.spurious.value,
-                    "generalized": f.generalized.value, "off_support": f.off_support.value,
-                    "f_mem": f.f_mem.value,
-                    "f_mem_ci": f.f_mem.ci, "dominant": r.dominant(),
-                    "train_loss": r.train_loss, "test_loss": r.test_loss,
-                    "quality": r.quality,
-                    "exact_quality": r.exact_quality,
-                    "attractors": r.attractors,
-                })
+                ResultRow {
+                    k: r.k,
+                    seed: r.seed,
+                    step: r.step,
+                    memorized: f.memorized.value,
+                    spurious: f.spurious.value,
+                    generalized: f.generalized.value,
+                    off_support: f.off_support.value,
+                    f_mem: f.f_mem.value,
+                    f_mem_ci: f.f_mem.ci,
+                    dominant: r.dominant().to_string(),
+                    train_loss: r.train_loss,
+                    test_loss: r.test_loss,
+                    quality: r.quality,
+                    exact_quality: r.exact_quality.clone(),
+                    attractors: r.attractors.clone(),
+                }
             })
             .collect();
-        serde_json::json!({
-            "rows": rows,
-            "tau_mem": self.tau_mem,
-            "tau_gen": self.tau_gen,
-            "tau_gen_quality": self.tau_gen_quality,
-            "image_shape": self.image_shape.map(|(h, w)| [h, w]),
-            "grid_k": self.request.grid_k,
-            "fit": self.fit,
-            "fmem_level": self.request.fmem_level,
-            "gen_level": self.request.gen_level,
-            "tau_spur": self.tau_spur,
-            "fit_spur": self.fit_spur,
-            "spur_ratio": self.spur_ratio,
-            "exponent_gap": self.exponent_gap,
-            "spur_level": self.request.attractors.map(|a| a.spur_level),
-            "seeds": self.request.seeds,
-            "num_samples": self.request.num_samples,
-            "seconds": self.seconds,
-        })
+        DynamicsResults {
+            rows,
+            tau_mem: self.tau_mem.clone(),
+            tau_gen: self.tau_gen.clone(),
+            tau_gen_quality: self.tau_gen_quality.clone(),
+            tau_spur: self.tau_spur.clone(),
+            fit: self.fit,
+            fit_spur: self.fit_spur,
+            spur_ratio: self.spur_ratio.clone(),
+            exponent_gap: self.exponent_gap,
+            image_shape: self.image_shape.map(|(h, w)| [h, w]),
+            grid_k: self.request.grid_k,
+            fmem_level: self.request.fmem_level,
+            gen_level: self.request.gen_level,
+            spur_level: self.request.attractors.map(|a| a.spur_level),
+            seeds: self.request.seeds,
+            num_samples: self.request.num_samples,
+            seconds: self.seconds,
+            interventions: vec![],
+        }
+    }
+
+    /// This run's line of the interventions table under `name`: per K, tau_mem and tau_spur,
+    /// and the seed means of the census at the last checkpoint.
+    pub fn intervention_summary(&self, name: &str) -> InterventionSummary {
+        let last = self.rows.iter().map(|r| r.step).max().unwrap_or(0);
+        let by_k = self
+            .request
+            .ks
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let censuses: Vec<&CensusSummary> = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.k == k && r.step == last)
+                    .filter_map(|r| r.attractors.as_ref())
+                    .collect();
+                let mean = |f: &dyn Fn(&CensusSummary) -> f64| {
+                    let v: Vec<f64> = censuses
+                        .iter()
+                        .map(|a| f(a))
+                        .filter(|v| v.is_finite())
+                        .collect();
+                    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+                };
+                let average = |b: &[f64]| {
+                    if b.is_empty() {
+                        f64::NAN
+                    } else {
+                        b.iter().sum::<f64>() / b.len() as f64
+                    }
+                };
+                InterventionAtK {
+                    k,
+                    tau_mem: self.tau_mem[i].step,
+                    tau_mem_ci: self.tau_mem[i].ci,
+                    tau_spur: self.tau_spur.get(i).and_then(|t| t.step),
+                    tau_spur_ci: self.tau_spur.get(i).map(|t| t.ci),
+                    memory_attractors: mean(&|a| a.counts.memory as f64),
+                    spurious_attractors: mean(&|a| a.counts.spurious as f64),
+                    off_support_attractors: mean(&|a| a.counts.off_support as f64),
+                    manifolds: mean(&|a| a.counts.manifold as f64),
+                    saddles: mean(&|a| a.counts.saddle as f64),
+                    uncertain: mean(&|a| a.counts.uncertain as f64),
+                    memory_mass: mean(&|a| a.memory_mass),
+                    spurious_mass: mean(&|a| a.spurious_mass),
+                    manifold_mass: mean(&|a| a.manifold_mass),
+                    unsettled_share: mean(&|a| a.unsettled_share),
+                    mean_memory_basin: mean(&|a| average(&a.memory_basins)),
+                    mean_spurious_basin: mean(&|a| average(&a.spurious_basins)),
+                }
+            })
+            .collect();
+        InterventionSummary {
+            name: name.to_string(),
+            train: self.request.train.clone(),
+            step: last,
+            by_k,
+            fit: self.fit,
+            fit_spur: self.fit_spur,
+            exponent_gap: self.exponent_gap,
+        }
     }
 
     /// The (K, seed, step) phase table as CSV; the attractor columns are empty without a

@@ -22,6 +22,14 @@ pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Resul
     Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+/// [`null_as_nan`] for an interval `[lo, hi]`.
+pub fn null_as_nan_pair<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<[f64; 2], D::Error> {
+    let [lo, hi] = <[Option<f64>; 2] as serde::Deserialize>::deserialize(d)?;
+    Ok([lo.unwrap_or(f64::NAN), hi.unwrap_or(f64::NAN)])
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io {

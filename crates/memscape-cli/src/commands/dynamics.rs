@@ -4,7 +4,9 @@ use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::dataset::DataSpec;
 use memscape::store::{Manifest, RunDir};
 use memscape_train::TrainConfig;
-use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, DynamicsRun, dynamics};
+use memscape_train::dynamics::{
+    AttractorRequest, DynamicsRequest, DynamicsResults, DynamicsRun, dynamics,
+};
 use memscape_train::train::OverrideError;
 
 use crate::flags::DynamicsArgs;
@@ -98,7 +100,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         )?;
         others.push((name, other));
     }
-    let (results, figures, table) = write_dynamics(&out, ("none", &run), &others, saved, command)?;
+    let (results, figures) = write_dynamics(&out, ("none", &run), &others, saved, command)?;
     let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));
     eprintln!(
         "{:>6}  {:>12}  {:>25}  {:>10}  {:>12}  {:>25}",
@@ -158,18 +160,19 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
             eprintln!(
                 "interventions (last checkpoint, seed means): see results.json \"interventions\""
             );
-            for row in &table {
-                eprintln!("  {}", row["name"].as_str().unwrap_or(""));
-                for k in row["by_k"].as_array().into_iter().flatten() {
+            let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+            for row in &results.interventions {
+                eprintln!("  {}", row.name);
+                for k in &row.by_k {
                     eprintln!(
                         "    K {:>5}  tau_mem {:>10}  tau_spur {:>10}  spurious attractors {:>6.2}  memories {:>6.2}  saddles {:>6.2}  spurious basin {:>6.3}",
-                        k["k"],
-                        fmt(k["tau_mem"].as_f64()),
-                        fmt(k["tau_spur"].as_f64()),
-                        k["spurious_attractors"].as_f64().unwrap_or(f64::NAN),
-                        k["memory_attractors"].as_f64().unwrap_or(f64::NAN),
-                        k["saddles"].as_f64().unwrap_or(f64::NAN),
-                        k["mean_spurious_basin"].as_f64().unwrap_or(f64::NAN),
+                        k.k,
+                        fmt(k.tau_mem),
+                        fmt(k.tau_spur),
+                        nan(k.spurious_attractors),
+                        nan(k.memory_attractors),
+                        nan(k.saddles),
+                        nan(k.mean_spurious_basin),
                     );
                 }
             }
@@ -197,7 +200,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         run.seconds
     );
     if args.json {
-        super::print_json(&results);
+        super::print_json(&results.sorted());
     }
     Ok(0)
 }
@@ -205,24 +208,24 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
 /// Writes a study's run directory: phase.csv, loss.csv, attractors.csv (every run, by
 /// intervention), the grid's samples and labels, results.json (with the interventions table),
 /// manifest.json, figures and report.html. `base` is the baseline run and its name, `others`
-/// the intervention runs. Returns results.json's document, the figures and the table.
+/// the intervention runs. Returns results.json's document (with the interventions table) and
+/// the figures.
 pub fn write_dynamics(
     out: &RunDir,
     base: (&str, &DynamicsRun),
     others: &[(String, DynamicsRun)],
     saved: Vec<String>,
     command: Vec<String>,
-) -> anyhow::Result<(serde_json::Value, Vec<String>, Vec<serde_json::Value>)> {
+) -> anyhow::Result<(DynamicsResults, Vec<String>)> {
     let run = base.1;
     let mut results = run.results();
     let intervention_runs: Vec<(&str, &DynamicsRun)> = std::iter::once(base)
         .chain(others.iter().map(|(n, r)| (n.as_str(), r)))
         .collect();
-    let table: Vec<serde_json::Value> = intervention_runs
+    results.interventions = intervention_runs
         .iter()
-        .map(|(name, r)| intervention_summary(name, r))
+        .map(|(name, r)| r.intervention_summary(name))
         .collect();
-    results["interventions"] = serde_json::json!(table);
     let mut grid_files = vec![];
     if let (Some(k), Some(train)) = (run.request.grid_k, &run.grid_train) {
         out.write_npy("train.npy", train)?;
@@ -251,7 +254,7 @@ pub fn write_dynamics(
         grid_files.push("attractors.csv".into());
     }
     out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
-    out.write_json("results.json", &results)?;
+    results.write(out)?;
     let mut manifest = Manifest::new(command, serde_json::json!({"request": run.request}));
     manifest
         .seeds
@@ -280,7 +283,7 @@ pub fn write_dynamics(
     out.write_json("manifest.json", &manifest)?;
     let problems = memscape_report::write_report(out.path())?;
     anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
-    Ok((results, figures, table))
+    Ok((results, figures))
 }
 
 /// The training fields `--intervention` takes, as the flag spells them.
@@ -339,70 +342,4 @@ fn intervention(base: &TrainConfig, spec: &str) -> anyhow::Result<(String, Train
         .validate()
         .map_err(|e| anyhow::anyhow!("--intervention {spec:?}: {e}"))?;
     Ok((spec.to_string(), train))
-}
-
-/// One intervention's row of the `interventions` table: per K, tau_mem and tau_spur with
-/// their intervals, and at the last checkpoint the seed means of the attractor counts by kind,
-/// of the shares of samples in memory and spurious basins, and of the mean basin share of a
-/// spurious and of a memory attractor.
-fn intervention_summary(name: &str, run: &DynamicsRun) -> serde_json::Value {
-    let last = run.rows.iter().map(|r| r.step).max().unwrap_or(0);
-    let by_k: Vec<serde_json::Value> = run
-        .request
-        .ks
-        .iter()
-        .enumerate()
-        .map(|(i, &k)| {
-            let rows: Vec<_> = run
-                .rows
-                .iter()
-                .filter(|r| r.k == k && r.step == last)
-                .filter_map(|r| r.attractors.as_ref())
-                .collect();
-            let mean =
-                |f: &dyn Fn(&memscape::analysis::landscape::attractor::CensusSummary) -> f64| {
-                    let v: Vec<f64> = rows
-                        .iter()
-                        .map(|a| f(a))
-                        .filter(|v| v.is_finite())
-                        .collect();
-                    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-                };
-            let average = |b: &[f64]| {
-                if b.is_empty() {
-                    f64::NAN
-                } else {
-                    b.iter().sum::<f64>() / b.len() as f64
-                }
-            };
-            serde_json::json!({
-                "k": k,
-                "tau_mem": run.tau_mem[i].step,
-                "tau_mem_ci": run.tau_mem[i].ci,
-                "tau_spur": run.tau_spur.get(i).and_then(|t| t.step),
-                "tau_spur_ci": run.tau_spur.get(i).map(|t| t.ci),
-                "memory_attractors": mean(&|a| a.counts.memory as f64),
-                "spurious_attractors": mean(&|a| a.counts.spurious as f64),
-                "off_support_attractors": mean(&|a| a.counts.off_support as f64),
-                "manifolds": mean(&|a| a.counts.manifold as f64),
-                "saddles": mean(&|a| a.counts.saddle as f64),
-                "uncertain": mean(&|a| a.counts.uncertain as f64),
-                "memory_mass": mean(&|a| a.memory_mass),
-                "spurious_mass": mean(&|a| a.spurious_mass),
-                "manifold_mass": mean(&|a| a.manifold_mass),
-                "unsettled_share": mean(&|a| a.unsettled_share),
-                "mean_memory_basin": mean(&|a| average(&a.memory_basins)),
-                "mean_spurious_basin": mean(&|a| average(&a.spurious_basins)),
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "name": name,
-        "train": run.request.train,
-        "step": last,
-        "by_k": by_k,
-        "fit": run.fit,
-        "fit_spur": run.fit_spur,
-        "exponent_gap": run.exponent_gap,
-    })
 }
