@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use memscape::analysis::landscape::attractor::{CensusSummary, KindCounts};
+use memscape_train::dynamics::{DynamicsResults, PowerFit, ResultRow, Tau};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -14,17 +16,22 @@ use crate::{RunFileError, RunReader};
 const COUNTS_SIZE: (u32, u32) = (1200, 720);
 const SIZE: (u32, u32) = (900, 560);
 
-/// The kinds drawn, their JSON keys and colours.
-const KINDS: [(&str, &str, RGBColor); 5] = [
-    ("memories", "memory", RGBColor(214, 39, 40)),
-    ("spurious attractors", "spurious", RGBColor(255, 127, 14)),
-    ("saddles", "saddle", RGBColor(44, 160, 44)),
+/// The kinds drawn, their counts and colours.
+type KindCount = fn(&KindCounts) -> usize;
+const KINDS: [(&str, KindCount, RGBColor); 5] = [
+    ("memories", |c| c.memory, RGBColor(214, 39, 40)),
+    (
+        "spurious attractors",
+        |c| c.spurious,
+        RGBColor(255, 127, 14),
+    ),
+    ("saddles", |c| c.saddle, RGBColor(44, 160, 44)),
     (
         "off-support attractors",
-        "off_support",
+        |c| c.off_support,
         RGBColor(127, 127, 127),
     ),
-    ("manifolds", "manifold", RGBColor(31, 119, 180)),
+    ("manifolds", |c| c.manifold, RGBColor(31, 119, 180)),
 ];
 
 /// Panels of the counts figure: the kinds, then the unsettled share.
@@ -49,62 +56,43 @@ struct Attractors {
     spur_level: f64,
 }
 
-fn taus(v: &serde_json::Value) -> Taus {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            Some((
-                t["k"].as_f64()?,
-                t["step"].as_f64()?,
-                t["ci"][0].as_f64(),
-                t["ci"][1].as_f64(),
-            ))
-        })
+fn taus(taus: &[Tau]) -> Taus {
+    taus.iter()
+        .filter_map(|t| Some((t.k as f64, t.step?, t.ci[0], t.ci[1])))
         .collect()
 }
 
-fn fit(v: &serde_json::Value) -> Option<(f64, f64)> {
-    Some((v["a"].as_f64()?, v["p"].as_f64()?))
+fn fit(fit: Option<PowerFit>) -> Option<(f64, f64)> {
+    fit.filter(|f| f.a.is_finite() && f.p.is_finite())
+        .map(|f| (f.a, f.p))
 }
 
 /// None when the run has no census.
-fn read(results: &serde_json::Value) -> Option<Attractors> {
-    let rows: Vec<&serde_json::Value> = results["rows"]
-        .as_array()?
+fn read(results: &DynamicsResults) -> Option<Attractors> {
+    let rows: Vec<(&ResultRow, &CensusSummary)> = results
+        .rows
         .iter()
-        .filter(|r| r["attractors"].is_object())
+        .filter_map(|r| Some((r, r.attractors.as_ref()?)))
         .collect();
-    if rows.is_empty() {
-        return None;
-    }
+    let last = rows.iter().map(|(r, _)| r.step).max()?;
     let mut sums: BTreeMap<(u64, u64), ([f64; PANELS], f64)> = BTreeMap::new();
-    let last = rows.iter().filter_map(|r| r["step"].as_u64()).max()?;
     let mut basins = vec![];
-    for r in &rows {
-        let (k, step) = (r["k"].as_u64()?, r["step"].as_u64()?);
-        let a = &r["attractors"];
-        let e = sums.entry((k, step)).or_insert(([0.0; PANELS], 0.0));
-        for (i, (_, key, _)) in KINDS.iter().enumerate() {
-            e.0[i] += a["counts"][key].as_f64().unwrap_or(0.0);
+    for (r, a) in &rows {
+        let (k, step) = (r.k as u64, r.step);
+        let e = sums.entry((k, step as u64)).or_insert(([0.0; PANELS], 0.0));
+        for (i, (_, count, _)) in KINDS.iter().enumerate() {
+            e.0[i] += count(&a.counts) as f64;
         }
-        e.0[KINDS.len()] += a["unsettled_share"].as_f64().unwrap_or(0.0);
+        e.0[KINDS.len()] += a.unsettled_share;
         e.1 += 1.0;
         if step == last {
-            for (i, key) in [
-                (0, "memory_basins"),
-                (1, "spurious_basins"),
-                (3, "off_support_basins"),
-                (4, "manifold_basins"),
+            for (i, shares) in [
+                (0, &a.memory_basins),
+                (1, &a.spurious_basins),
+                (3, &a.off_support_basins),
+                (4, &a.manifold_basins),
             ] {
-                for b in a[key]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_f64())
-                {
-                    basins.push((i, k, b));
-                }
+                basins.extend(shares.iter().map(|&b| (i, k, b)));
             }
         }
     }
@@ -121,12 +109,12 @@ fn read(results: &serde_json::Value) -> Option<Attractors> {
         ks,
         steps,
         counts,
-        tau_mem: taus(&results["tau_mem"]),
-        tau_spur: taus(&results["tau_spur"]),
-        fit_mem: fit(&results["fit"]),
-        fit_spur: fit(&results["fit_spur"]),
+        tau_mem: taus(&results.tau_mem),
+        tau_spur: taus(&results.tau_spur),
+        fit_mem: fit(results.fit),
+        fit_spur: fit(results.fit_spur),
         basins,
-        spur_level: results["spur_level"].as_f64().unwrap_or(f64::NAN),
+        spur_level: results.spur_level.unwrap_or(f64::NAN),
     })
 }
 
@@ -387,7 +375,7 @@ impl Figure for BasinPlot<'_> {
 /// census; returns the file names (none without one).
 pub fn attractor_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
-    let results = RunReader::open(dir)?.json("results.json")?;
+    let results: DynamicsResults = RunReader::open(dir)?.document("results.json")?;
     let Some(a) = read(&results) else {
         return Ok(vec![]);
     };
@@ -413,7 +401,9 @@ mod tests {
             .iter()
             .map(|&s| {
                 serde_json::json!({"k": 4, "seed": 0, "step": s, "attractors": {"counts": counts,
-                "memory_basins": [], "spurious_basins": [], "off_support_basins": []}})
+                "memory_basins": [], "spurious_basins": [], "off_support_basins": [],
+                "memory_mass": 0.0, "spurious_mass": 0.0, "unsettled": 3, "unconverged_starts": 0,
+                "rows": 30, "asymmetry": null}})
             })
             .collect();
         let results = serde_json::json!({"rows": rows, "spur_level": 0.1,

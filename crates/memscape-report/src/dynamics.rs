@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use memscape_train::dynamics::DynamicsResults;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -38,36 +39,31 @@ struct Dynamics {
     level: f64,
 }
 
-fn read(results: &serde_json::Value, path: &Path) -> Result<Dynamics, RunFileError> {
-    let corrupt = |why: &str| RunFileError::Corrupt {
-        path: path.to_path_buf(),
-        reason: why.to_string(),
-    };
-    let rows = results["rows"]
-        .as_array()
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| corrupt("no rows"))?;
+fn read(results: &DynamicsResults, path: &Path) -> Result<Dynamics, RunFileError> {
+    if results.rows.is_empty() {
+        return Err(RunFileError::Corrupt {
+            path: path.to_path_buf(),
+            reason: "no rows".into(),
+        });
+    }
     let mut sums: BTreeMap<(u64, u64), ([f64; 5], f64)> = BTreeMap::new();
-    for r in rows {
-        let (k, step) = (
-            r["k"]
-                .as_u64()
-                .ok_or_else(|| corrupt("k is not an integer"))?,
-            r["step"]
-                .as_u64()
-                .ok_or_else(|| corrupt("step is not an integer"))?,
-        );
-        let e = sums.entry((k, step)).or_insert(([0.0; 5], 0.0));
-        for (i, key) in ["memorized", "spurious", "generalized", "f_mem"]
-            .iter()
-            .enumerate()
+    for r in &results.rows {
+        let e = sums
+            .entry((r.k as u64, r.step as u64))
+            .or_insert(([0.0; 5], 0.0));
+        // runs written before the support gate have no off-support fraction (read as 0)
+        for (i, v) in [
+            r.memorized,
+            r.spurious,
+            r.generalized,
+            r.f_mem,
+            r.off_support,
+        ]
+        .into_iter()
+        .enumerate()
         {
-            e.0[i] += r[key]
-                .as_f64()
-                .ok_or_else(|| corrupt(&format!("{key} is not a number")))?;
+            e.0[i] += v;
         }
-        // runs written before the support gate have no off-support fraction
-        e.0[4] += r["off_support"].as_f64().unwrap_or(0.0);
         e.1 += 1.0;
     }
     let cells: Cells = sums
@@ -79,33 +75,20 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Dynamics, RunFileErr
     let mut steps: Vec<f64> = cells.keys().map(|k| k.1 as f64).collect();
     steps.sort_by(f64::total_cmp);
     steps.dedup();
-    let tau = |v: &serde_json::Value| -> Vec<serde_json::Value> {
-        v.as_array().cloned().unwrap_or_default()
-    };
-    let tau_mem = tau(&results["tau_mem"])
+    let tau_mem = results
+        .tau_mem
         .iter()
-        .filter_map(|t| {
-            Some((
-                t["k"].as_f64()?,
-                t["step"].as_f64()?,
-                t["ci"][0].as_f64(),
-                t["ci"][1].as_f64(),
-            ))
-        })
+        .filter_map(|t| Some((t.k as f64, t.step?, t.ci[0], t.ci[1])))
         .collect();
-    let tau_gen = tau(&results["tau_gen"])
+    let tau_gen = results
+        .tau_gen
         .iter()
-        .filter_map(|t| Some((t["k"].as_f64()?, t["step"].as_f64()?)))
+        .filter_map(|t| Some((t.k as f64, t.step?)))
         .collect();
-    // indexing a Value, never a Map: a missing key is Null, not a panic
-    let f = &results["fit"];
-    let fit = (|| {
-        Some((
-            f["a"].as_f64()?,
-            f["p"].as_f64()?,
-            [f["ci"][0].as_f64()?, f["ci"][1].as_f64()?],
-        ))
-    })();
+    let fit = results
+        .fit
+        .filter(|f| [f.a, f.p, f.ci[0], f.ci[1]].iter().all(|v| v.is_finite()))
+        .map(|f| (f.a, f.p, f.ci));
     Ok(Dynamics {
         ks,
         steps,
@@ -113,7 +96,7 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Dynamics, RunFileErr
         tau_mem,
         tau_gen,
         fit,
-        level: results["fmem_level"].as_f64().unwrap_or(f64::NAN),
+        level: results.fmem_level,
     })
 }
 
@@ -322,7 +305,7 @@ impl Figure for Curves<'_> {
 pub fn dynamics_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
-    let results = reader.json("results.json")?;
+    let results: DynamicsResults = reader.document("results.json")?;
     let d = read(&results, &dir.join("results.json"))?;
     let mut files = save(dir, "dynamics", HEATMAP_SIZE, &Heatmap(&d))?;
     files.extend(save(dir, "fmem_curves", SIZE, &Curves(&d))?);
@@ -349,7 +332,7 @@ mod tests {
         let results = serde_json::json!({"rows": rows, "fmem_level": 0.1,
             "tau_mem": [{"k": 4, "step": 5.0, "ci": [2.0, 9.0]}, {"k": 8, "step": 8.0, "ci": [3.0, null]}],
             "tau_gen": [{"k": 4, "step": 10.0, "ci": [null, null]}],
-            "fit": {"a": 1.5, "p": 0.68, "ci": [0.1, 1.2], "num_k": 2}});
+            "fit": {"a": 1.5, "p": 0.68, "ci": [0.1, 1.2], "num_k": 2, "resamples": 100}});
         std::fs::write(dir.path().join("results.json"), results.to_string()).unwrap();
         let files = dynamics_figure(dir.path()).unwrap();
         assert_eq!(files.len(), 4);

@@ -97,6 +97,12 @@ impl RunReader {
 
     /// Parses a JSON file of the run.
     pub fn json(&self, name: &str) -> Result<serde_json::Value, RunFileError> {
+        self.document(name)
+    }
+
+    /// Reads a JSON file of the run as the typed document `T` (a file that does not parse as
+    /// `T` is corrupt).
+    pub fn document<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, RunFileError> {
         let p = self.path(name)?;
         let text = std::fs::read_to_string(&p).map_err(|e| RunFileError::Corrupt {
             path: p.clone(),
