@@ -1,15 +1,16 @@
 //! The safetensors file format (Hugging Face, `safetensors` specification): an 8-byte
 //! little-endian header length N, N bytes of JSON mapping each tensor name to its dtype, shape
 //! and byte range, an optional `__metadata__` string map, then the raw little-endian data.
-//! Only `F32` tensors are written and read. Files are written atomically; every way a file can
-//! be wrong is reported with its path.
+//! Only `F32` tensors are written and read. The format is the `safetensors` crate's (Hugging
+//! Face's own implementation, so files load in PyTorch's `safetensors`); this module adds
+//! atomic writes and errors that name the file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use memscape::error::{Error, Result};
 use memscape::store::write_atomic;
-use serde_json::{Map, Value, json};
+use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 
 /// One named `f32` tensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,99 +19,84 @@ pub struct Tensor {
     pub data: Vec<f32>,
 }
 
-/// Writes `tensors` and `metadata` to `path` (through a temporary file and a rename).
+/// Writes `tensors` and `metadata` to `path` (through a temporary file and a rename), laid out
+/// by the `safetensors` crate.
 pub fn write(
     path: &Path,
     tensors: &BTreeMap<String, Tensor>,
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
-    let mut header = Map::new();
-    header.insert("__metadata__".into(), json!(metadata));
-    let mut offset = 0usize;
-    for (name, t) in tensors {
-        let bytes = t.data.len() * 4;
-        header.insert(
-            name.clone(),
-            json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]}),
-        );
-        offset += bytes;
-    }
-    let mut head = serde_json::to_vec(&Value::Object(header)).expect("JSON of strings");
-    while !head.len().is_multiple_of(8) {
-        head.push(b' ');
-    }
-    let mut out = Vec::with_capacity(8 + head.len() + offset);
-    out.extend_from_slice(&(head.len() as u64).to_le_bytes());
-    out.extend_from_slice(&head);
-    for t in tensors.values() {
-        for v in &t.data {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
+    let bytes: Vec<Vec<u8>> = tensors
+        .values()
+        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let bad = |e: SafeTensorError| Error::file(path, format!("cannot write safetensors: {e}"));
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, t), b)| {
+            Ok((
+                name.as_str(),
+                TensorView::new(Dtype::F32, t.shape.clone(), b)?,
+            ))
+        })
+        .collect::<std::result::Result<Vec<_>, SafeTensorError>>()
+        .map_err(bad)?;
+    let info: HashMap<String, String> = metadata.clone().into_iter().collect();
+    let out = safetensors::serialize(views, Some(info)).map_err(bad)?;
     write_atomic(path, &out)
 }
 
-/// Reads every tensor and the metadata of a safetensors file.
+/// Reads every tensor and the metadata of a safetensors file (`F32` tensors only).
 pub fn read(path: &Path) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let bad = |why: String| Error::file(path, format!("not a valid safetensors file: {why}"));
-    if bytes.len() < 8 {
-        return Err(bad(format!(
-            "{} bytes, shorter than its header",
-            bytes.len()
-        )));
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    if n > bytes.len() - 8 {
-        return Err(bad(format!(
-            "header length {n} exceeds the file ({} bytes)",
-            bytes.len()
-        )));
-    }
-    let header: Map<String, Value> = serde_json::from_slice(&bytes[8..8 + n])
-        .map_err(|e| bad(format!("header is not a JSON object ({e})")))?;
-    let data = &bytes[8 + n..];
-    let mut tensors = BTreeMap::new();
-    let mut metadata = BTreeMap::new();
-    for (name, entry) in header {
-        if name == "__metadata__" {
-            for (k, v) in entry.as_object().into_iter().flatten() {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| bad(format!("metadata {k:?} is not a string")))?;
-                metadata.insert(k.clone(), v.to_string());
+    let len = bytes.len();
+    let invalid = |e: SafeTensorError| {
+        bad(match e {
+            SafeTensorError::HeaderTooSmall => format!("{len} bytes, shorter than its header"),
+            SafeTensorError::InvalidHeaderLength => {
+                let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+                format!("header length {n} exceeds the file ({len} bytes)")
             }
-            continue;
-        }
-        if entry["dtype"] != "F32" {
+            SafeTensorError::MetadataIncompleteBuffer
+            | SafeTensorError::InvalidOffset(_)
+            | SafeTensorError::TensorInvalidInfo
+            | SafeTensorError::ValidationOverflow => {
+                format!("the tensors' byte ranges do not match the {len}-byte file ({e})")
+            }
+            e => e.to_string(),
+        })
+    };
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(invalid)?;
+    let file = SafeTensors::deserialize(&bytes).map_err(invalid)?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in file.tensors() {
+        if view.dtype() != Dtype::F32 {
             return Err(bad(format!(
                 "tensor {name:?} has dtype {}, only F32 is supported",
-                entry["dtype"]
+                view.dtype()
             )));
         }
-        let shape: Vec<usize> = serde_json::from_value(entry["shape"].clone())
-            .map_err(|_| bad(format!("tensor {name:?} has no valid shape")))?;
-        let [begin, end]: [usize; 2] = serde_json::from_value(entry["data_offsets"].clone())
-            .map_err(|_| bad(format!("tensor {name:?} has no valid data_offsets")))?;
-        let bytes = shape.iter().try_fold(4usize, |n, &s| n.checked_mul(s));
-        if begin > end || end > data.len() || Some(end - begin) != bytes {
-            return Err(bad(format!(
-                "tensor {name:?} (shape {shape:?}) has byte range {begin}..{end} in {} bytes of data",
-                data.len()
-            )));
-        }
-        let values = data[begin..end]
+        let data = view
+            .data()
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
         tensors.insert(
             name,
             Tensor {
-                shape,
-                data: values,
+                shape: view.shape().to_vec(),
+                data,
             },
         );
     }
+    let metadata = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     Ok((tensors, metadata))
 }
 
