@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use memscape::analysis::samples::classify::Fractions;
 use memscape::pipeline::{MapPlan, MapRow, MapRun};
+use memscape::store::{CsvTable, field};
 use memscape_train::dynamics::{DynamicsPlan, DynamicsRow, DynamicsRun};
 
 use crate::error::{Result, SweepError};
@@ -168,7 +170,7 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
             assembled.push(CollectedDynamics { name, runs });
         }
     }
-    let mut cells_csv = format!("{CELLS_HEADER}\n");
+    let mut cells = CsvTable::new(CELLS_HEADER);
     for cell in &spec.cells {
         let Some((results, _, seconds)) = store.result(&cell.id)? else {
             continue;
@@ -176,20 +178,16 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
         let bad = |e: serde_json::Error| {
             SweepError::store(store.path(), format!("cell {}: results: {e}", cell.id))
         };
-        let head = format!(
-            "{},{},{},{},{},{},{}",
-            cell.id,
-            csv_field(&cell.data),
-            cell.k,
-            cell.seed,
-            cell.model,
-            cell.intervention.as_deref().unwrap_or(""),
-            cell.train_steps.map_or(String::new(), |s| s.to_string()),
-        );
-        let e = |e: &memscape::analysis::samples::classify::Estimate| {
-            format!("{},{},{}", e.value, e.ci[0], e.ci[1])
-        };
-        let fractions = |f: &memscape::analysis::samples::classify::Fractions| {
+        let head = [
+            cell.id.to_string(),
+            cell.data.clone(),
+            cell.k.to_string(),
+            cell.seed.to_string(),
+            cell.model.to_string(),
+            cell.intervention.clone().unwrap_or_default(),
+            field(cell.train_steps),
+        ];
+        let fractions = |f: &Fractions| -> Vec<String> {
             [
                 &f.memorized,
                 &f.spurious,
@@ -197,33 +195,40 @@ pub fn collect(spec: &Spec, store: &Store, runner: &CellRunner) -> Result<Collec
                 &f.off_support,
                 &f.f_mem,
             ]
-            .map(e)
-            .join(",")
+            .iter()
+            .flat_map(|e| [e.value, e.ci[0], e.ci[1]].map(|v| v.to_string()))
+            .collect()
         };
         match cell.config.work {
             Work::Map { .. } => {
                 let row: MapRow = serde_json::from_str(&results).map_err(bad)?;
-                cells_csv += &format!(
-                    "{head},,{},{},{seconds}\n",
-                    fractions(&row.fractions),
-                    row.num_attractors
+                cells.row(
+                    head.iter()
+                        .cloned()
+                        .chain([String::new()])
+                        .chain(fractions(&row.fractions))
+                        .chain([row.num_attractors.to_string(), seconds.to_string()]),
                 );
             }
             Work::Dynamics { .. } => {
                 let rows: Vec<DynamicsRow> = serde_json::from_str(&results).map_err(bad)?;
                 for r in rows {
-                    let attractors = r.attractors.map_or(String::new(), |a| {
-                        (a.counts.memory + a.counts.spurious + a.counts.off_support).to_string()
-                    });
-                    cells_csv += &format!(
-                        "{head},{},{},{attractors},{seconds}\n",
-                        r.step,
-                        fractions(&r.fractions)
+                    let attractors = field(
+                        r.attractors
+                            .map(|a| a.counts.memory + a.counts.spurious + a.counts.off_support),
+                    );
+                    cells.row(
+                        head.iter()
+                            .cloned()
+                            .chain([r.step.to_string()])
+                            .chain(fractions(&r.fractions))
+                            .chain([attractors, seconds.to_string()]),
                     );
                 }
             }
         }
     }
+    let cells_csv = cells.into_string();
     Ok(Collection {
         maps,
         studies: assembled,
@@ -265,13 +270,4 @@ fn assemble_study(cells: &[&Cell], runner: &CellRunner, store: &Store) -> Result
         units.push(unit);
     }
     Ok(plan.assemble(units, seconds)?)
-}
-
-/// A CSV field, quoted when it holds a comma or a quote.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }

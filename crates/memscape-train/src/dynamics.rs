@@ -26,8 +26,8 @@ use memscape::analysis::landscape::attractor::{
     AttractorKind, CensusConfig, CensusSettings, CensusSummary, census,
 };
 use memscape::analysis::samples::classify::{
-    Class, Classification, Fractions, ThresholdSpec, censored_interval, classify, fractions,
-    percentile_interval,
+    CSV_HEADER, Class, Classification, Fractions, ThresholdSpec, censored_interval, classify,
+    fractions, percentile_interval,
 };
 use memscape::analysis::samples::dynamics::{first_crossing, plateau_onset_over_seeds, power_law};
 use memscape::analysis::samples::support::{MIN_HELDOUT, Quality, SupportGate, quality};
@@ -40,7 +40,7 @@ use memscape::error::{Error, Result};
 use memscape::rng;
 use memscape::sampler;
 use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
-use memscape::store::RunDir;
+use memscape::store::{CsvTable, RunDir, field};
 use ndarray::Array2;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -1124,80 +1124,75 @@ impl DynamicsRun {
     /// The (K, seed, step) phase table as CSV; the attractor columns are empty without a
     /// census.
     pub fn phase_csv(&self) -> String {
-        let mut out = String::from(
-            "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout,memory_attractors,spurious_attractors,off_support_attractors,saddles,uncertain,memory_mass,spurious_mass\n",
-        );
+        let mut table = CsvTable::new(PHASE_HEADER);
         for r in &self.rows {
             let f = &r.fractions;
-            let q = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-            let a = r.attractors.as_ref().map_or(",,,,,,".to_string(), |a| {
-                let c = &a.counts;
-                format!(
-                    "{},{},{},{},{},{},{}",
-                    c.memory,
-                    c.spurious,
-                    c.off_support,
-                    c.saddle,
-                    c.uncertain,
-                    a.memory_mass,
-                    a.spurious_mass
-                )
-            });
-            out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{a}\n",
-                r.k,
-                r.seed,
-                r.step,
-                f.memorized.value,
-                f.spurious.value,
-                f.generalized.value,
-                f.f_mem.value,
-                f.f_mem.ci[0],
-                f.f_mem.ci[1],
-                r.dominant(),
-                r.train_loss,
-                r.test_loss,
-                f.off_support.value,
-                q(r.quality.map(|q| q.mmd2)),
-                q(r.quality.map(|q| q.mmd2_heldout)),
+            let mut row: Vec<String> = [r.k, r.seed as usize, r.step].map(|v| v.to_string()).into();
+            row.extend(
+                [
+                    f.memorized.value,
+                    f.spurious.value,
+                    f.generalized.value,
+                    f.f_mem.value,
+                    f.f_mem.ci[0],
+                    f.f_mem.ci[1],
+                ]
+                .map(|v| v.to_string()),
             );
+            row.push(r.dominant().to_string());
+            row.extend([r.train_loss, r.test_loss, f.off_support.value].map(|v| v.to_string()));
+            row.extend([
+                field(r.quality.map(|q| q.mmd2)),
+                field(r.quality.map(|q| q.mmd2_heldout)),
+            ]);
+            row.extend(match &r.attractors {
+                Some(a) => {
+                    let c = &a.counts;
+                    let counts = [c.memory, c.spurious, c.off_support, c.saddle, c.uncertain];
+                    counts
+                        .map(|v| v.to_string())
+                        .into_iter()
+                        .chain([a.memory_mass, a.spurious_mass].map(|v| v.to_string()))
+                        .collect()
+                }
+                None => vec![String::new(); 7],
+            });
+            table.row(row);
         }
-        out
+        table.into_string()
     }
 
-    /// Every attractor of every checkpoint as CSV: kind, certified index, basin share, spectral
-    /// gap, asymmetry, distance to the nearest training pattern, residual.
-    pub fn attractors_csv(&self) -> String {
-        let mut out = String::from(
-            "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual,basin_lo,basin_hi,uncertain,dimension,extent\n",
-        );
-        let q = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-        for r in &self.attractors {
+    /// Every attractor of every checkpoint as rows of `attractors.csv` ([`ATTRACTORS_HEADER`]
+    /// after its `intervention` column): kind, certified index, basin share, spectral gap,
+    /// asymmetry, distance to the nearest training pattern, residual.
+    pub fn attractor_rows(&self) -> impl Iterator<Item = Vec<String>> + '_ {
+        self.attractors.iter().map(|r| {
             let a = &r.attractor;
-            out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                r.k,
-                r.seed,
-                r.step,
-                a.kind.name(),
-                a.index.map_or(String::new(), |i| i.to_string()),
-                a.certified,
-                a.basin,
-                q(a.gap),
-                q(a.asymmetry),
-                a.nearest_train,
-                a.residual,
-                a.basin_ci[0],
-                a.basin_ci[1],
-                a.uncertain.map_or("", |u| match u {
-                    memscape::analysis::landscape::fixed::Uncertainty::NearOne => "near_one",
-                    memscape::analysis::landscape::fixed::Uncertainty::Unconverged => "unconverged",
-                }),
-                a.dimension.map_or(String::new(), |d| d.to_string()),
-                q(a.extent),
-            );
-        }
-        out
+            let mut row: Vec<String> = [r.k, r.seed as usize, r.step].map(|v| v.to_string()).into();
+            row.extend([
+                a.kind.name().to_string(),
+                field(a.index),
+                a.certified.to_string(),
+                a.basin.to_string(),
+                field(a.gap),
+                field(a.asymmetry),
+                a.nearest_train.to_string(),
+                a.residual.to_string(),
+                a.basin_ci[0].to_string(),
+                a.basin_ci[1].to_string(),
+                a.uncertain
+                    .map_or("", |u| match u {
+                        memscape::analysis::landscape::fixed::Uncertainty::NearOne => "near_one",
+                        memscape::analysis::landscape::fixed::Uncertainty::Unconverged => {
+                            "unconverged"
+                        }
+                    })
+                    .to_string(),
+                field(a.dimension),
+                field(a.extent),
+            ]);
+            row
+        })
     }
 
     /// The grid's name for the samples of checkpoint `step` (a "model" in `labels.csv`).
@@ -1207,32 +1202,42 @@ impl DynamicsRun {
 
     /// Per-sample labels of the grid's checkpoints as CSV, `model` naming the step.
     pub fn grid_labels_csv(&self) -> String {
-        let mut out = format!(
-            "model,k,{}\n",
-            memscape::analysis::samples::classify::CSV_HEADER
-        );
+        let mut table = CsvTable::new(&format!("model,k,{CSV_HEADER}"));
+        let k = self.request.grid_k.unwrap_or(0).to_string();
         for cell in &self.grid {
-            let prefix = format!(
-                "{},{},",
-                Self::grid_name(cell.step),
-                self.request.grid_k.unwrap_or(0)
-            );
-            out += &cell.classification.csv_rows(&prefix);
+            for row in cell.classification.csv_rows() {
+                table.row(
+                    [Self::grid_name(cell.step), k.clone()]
+                        .into_iter()
+                        .chain(row),
+                );
+            }
         }
-        out
+        table.into_string()
     }
 
     /// Mini-batch loss curves as CSV `k,seed,step,loss`.
     pub fn loss_csv(&self) -> String {
-        let mut out = String::from("k,seed,step,loss\n");
+        let mut table = CsvTable::new("k,seed,step,loss");
         for (k, seed, curve) in &self.losses {
             for (i, l) in curve.iter().enumerate() {
-                out += &format!("{k},{seed},{},{l}\n", i + 1);
+                table.row([
+                    k.to_string(),
+                    seed.to_string(),
+                    (i + 1).to_string(),
+                    l.to_string(),
+                ]);
             }
         }
-        out
+        table.into_string()
     }
 }
+
+/// Header of a study's `phase.csv`.
+pub const PHASE_HEADER: &str = "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout,memory_attractors,spurious_attractors,off_support_attractors,saddles,uncertain,memory_mass,spurious_mass";
+
+/// Header of `attractors.csv`, after its `intervention` column.
+pub const ATTRACTORS_HEADER: &str = "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual,basin_lo,basin_hi,uncertain,dimension,extent";
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,57 @@ use crate::error::{Error, Result};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("MEMSCAPE_GIT_REVISION");
 
+/// A CSV table built row by row and written through `csv::Writer`, which quotes a field where
+/// it needs it. Fields are text: numbers as Rust's `Display` writes them ([`field`] for an
+/// optional one), so every table of a run reads the same way.
+pub struct CsvTable(csv::Writer<Vec<u8>>);
+
+impl CsvTable {
+    /// A table with the comma-separated column names of `header`.
+    pub fn new(header: &str) -> Self {
+        let mut table = CsvTable(csv::Writer::from_writer(vec![]));
+        table.row(header.split(','));
+        table
+    }
+
+    /// The text of a table of `rows` under `header`.
+    pub fn of<R, S>(header: &str, rows: impl IntoIterator<Item = R>) -> String
+    where
+        R: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let mut table = CsvTable::new(header);
+        for row in rows {
+            table.row(row);
+        }
+        table.into_string()
+    }
+
+    /// Appends one row.
+    pub fn row<S: AsRef<[u8]>>(&mut self, fields: impl IntoIterator<Item = S>) {
+        self.0
+            .write_record(fields)
+            .expect("a CSV row into memory cannot fail");
+    }
+
+    /// The table's text so far; more rows may follow.
+    pub fn text(&mut self) -> String {
+        self.0.flush().expect("a CSV table in memory flushes");
+        String::from_utf8(self.0.get_ref().clone()).expect("CSV of UTF-8 fields")
+    }
+
+    /// The table's text.
+    pub fn into_string(self) -> String {
+        let bytes = self.0.into_inner().expect("a CSV table in memory flushes");
+        String::from_utf8(bytes).expect("CSV of UTF-8 fields")
+    }
+}
+
+/// A CSV field of an optional value: its `Display`, or empty.
+pub fn field(v: Option<impl std::fmt::Display>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
+
 /// Reads a number JSON wrote as `null` back as NaN (serde_json writes NaN and infinities as
 /// `null`): for fields that are NaN by design, such as a missing held-out loss.
 pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {

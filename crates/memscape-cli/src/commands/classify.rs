@@ -6,6 +6,7 @@ use memscape::analysis::samples::classify::{
 use memscape::analysis::samples::support::SupportGate;
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
+use memscape::store::CsvTable;
 use memscape::store::RunDir;
 use ndarray::Array2;
 
@@ -67,12 +68,11 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let result = ClassifySummary::new(&c, &f, train.nrows(), samples_b.is_some());
     if let Some(dir) = &args.out {
         let out = RunDir::create(dir)?;
-        let labels = format!(
-            "{}\n{}",
-            memscape::analysis::samples::classify::CSV_HEADER,
-            c.csv_rows("")
-        );
-        out.write_bytes("labels.csv", labels.as_bytes())?;
+        let mut labels = CsvTable::new(memscape::analysis::samples::classify::CSV_HEADER);
+        for row in c.csv_rows() {
+            labels.row(row);
+        }
+        out.write_bytes("labels.csv", labels.into_string().as_bytes())?;
         out.write_json("results.json", &result)?;
         let mut manifest = memscape::store::Manifest::new(
             command,

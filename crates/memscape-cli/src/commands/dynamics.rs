@@ -2,10 +2,11 @@
 
 use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::dataset::DataSpec;
+use memscape::store::CsvTable;
 use memscape::store::{Manifest, RunDir};
 use memscape_train::TrainConfig;
 use memscape_train::dynamics::{
-    AttractorRequest, DynamicsRequest, DynamicsResults, DynamicsRun, dynamics,
+    ATTRACTORS_HEADER, AttractorRequest, DynamicsRequest, DynamicsResults, DynamicsRun, dynamics,
 };
 use memscape_train::train::OverrideError;
 
@@ -240,17 +241,13 @@ pub fn write_dynamics(
     }
     out.write_bytes("phase.csv", run.phase_csv().as_bytes())?;
     if run.request.attractors.is_some() {
-        let mut csv = String::new();
+        let mut table = CsvTable::new(&format!("intervention,{ATTRACTORS_HEADER}"));
         for (name, r) in &intervention_runs {
-            for (i, line) in r.attractors_csv().lines().enumerate() {
-                if i == 0 && csv.is_empty() {
-                    csv += &format!("intervention,{line}\n");
-                } else if i > 0 {
-                    csv += &format!("{name},{line}\n");
-                }
+            for row in r.attractor_rows() {
+                table.row(std::iter::once(name.to_string()).chain(row));
             }
         }
-        out.write_bytes("attractors.csv", csv.as_bytes())?;
+        out.write_bytes("attractors.csv", table.into_string().as_bytes())?;
         grid_files.push("attractors.csv".into());
     }
     out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;

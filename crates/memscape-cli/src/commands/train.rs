@@ -3,7 +3,7 @@
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
 use memscape::pipeline::training_set;
-use memscape::store::{Manifest, RunDir};
+use memscape::store::{CsvTable, Manifest, RunDir};
 
 use crate::flags::TrainCmdArgs;
 
@@ -27,7 +27,7 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
     std::fs::create_dir_all(out.path().join("checkpoints"))?;
     out.write_npy("train.npy", &set.train.points)?;
     let heldout = (set.heldout.num_patterns() > 0).then(|| set.heldout.points.view());
-    let mut evals = String::from("step,train_loss,test_loss,checkpoint\n");
+    let mut evals = CsvTable::new("step,train_loss,test_loss,checkpoint");
     let mut files = vec!["train.npy".to_string()];
     let run = memscape_train::train(
         &config,
@@ -39,20 +39,23 @@ pub fn run(args: TrainCmdArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 memscape_train::model::checkpoint_file(meta.step)
             );
             model.save(&out.path().join(&name), meta)?;
-            evals += &format!(
-                "{},{},{},{name}\n",
-                point.step, point.train_loss, point.test_loss
-            );
+            evals.row([
+                point.step.to_string(),
+                point.train_loss.to_string(),
+                point.test_loss.to_string(),
+                name.clone(),
+            ]);
             // rewritten at every checkpoint, so an interrupted run keeps its table too
-            out.rewrite_bytes("evals.csv", evals.as_bytes())?;
+            out.rewrite_bytes("evals.csv", evals.text().as_bytes())?;
             files.push(name);
             Ok(())
         },
     )?;
-    let mut loss = String::from("step,loss\n");
+    let mut loss = CsvTable::new("step,loss");
     for (i, l) in run.losses.iter().enumerate() {
-        loss += &format!("{},{l}\n", i + 1);
+        loss.row([(i + 1).to_string(), l.to_string()]);
     }
+    let loss = loss.into_string();
     out.write_bytes("loss.csv", loss.as_bytes())?;
     let steps_per_s = run.losses.len() as f64 / run.seconds;
     let mut manifest = Manifest::new(

@@ -29,6 +29,7 @@ use crate::dataset::{DataSpec, ExactQuality, Patterns, data_scale};
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, PruneStats, Pruning, TrainedModel};
 use crate::error::{Error, Result};
 use crate::sampler::{self, MAP_SIGMA_MIN, SamplerConfig, SamplingPlan, default_sigma_range};
+use crate::store::field;
 
 /// A phase map over K: for each training-set size, sample the exact model down to a final
 /// noise level sigma_min, ending with the denoised estimate D(y, sigma_min), and classify those
@@ -185,9 +186,9 @@ pub struct MapRun {
     pub attractors: Vec<Array2<f64>>,
     pub classifications: Vec<Classification>,
     /// `embedding.csv` rows of the exact model (see `embedding_rows`).
-    pub embedding: String,
+    pub embedding: Vec<Vec<String>>,
     /// `embedding_nonlinear.csv` rows ([`NONLINEAR_HEADER`]); empty when none was asked for.
-    pub nonlinear: String,
+    pub nonlinear: Vec<Vec<String>>,
     /// The training set of the largest K (`train.npy`; the first K rows are the set of K).
     pub train: Array2<f64>,
     /// (height, width) when the patterns are images.
@@ -212,7 +213,31 @@ pub struct MapPoint {
     /// DBSCAN cluster of each sample (`None`: noise).
     pub cluster_of: Vec<Option<usize>>,
     /// `embedding.csv` rows ([`EMBEDDING_HEADER`]); the exact model's only, else empty.
-    pub embedding: String,
+    #[serde(deserialize_with = "rows_or_text")]
+    pub embedding: Vec<Vec<String>>,
+}
+
+/// CSV rows, also from the CSV text that sweep stores written before the rows were typed hold
+/// (`point.json`'s `embedding`).
+fn rows_or_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Rows(Vec<Vec<String>>),
+        Text(String),
+    }
+    match Stored::deserialize(d)? {
+        Stored::Rows(rows) => Ok(rows),
+        Stored::Text(text) => csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.map(|r| r.iter().map(String::from).collect()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// The capacities of one model's rows, with bootstrap intervals.
@@ -445,7 +470,7 @@ impl MapPlan {
             attractors: landscape.settled_points,
             classification: c,
             cluster_of,
-            embedding: String::new(),
+            embedding: vec![],
         })
     }
 
@@ -496,18 +521,18 @@ impl MapPlan {
                 timings.insert("nonlinear_s".into(), clock.elapsed().as_secs_f64());
                 rows
             }
-            _ => String::new(),
+            _ => vec![],
         };
         let train = self.train(largest)?.points;
         let (mut rows, mut samples, mut attractors, mut classifications) =
             (vec![], vec![], vec![], vec![]);
-        let mut embedding = String::new();
+        let mut embedding = vec![];
         for m in points {
             rows.push(m.row);
             samples.push(m.samples);
             attractors.push(m.attractors);
             classifications.push(m.classification);
-            embedding += &m.embedding;
+            embedding.extend(m.embedding);
         }
         Ok(MapRun {
             trained,
@@ -591,7 +616,7 @@ fn nonlinear_rows(
     train: &Patterns,
     m: &MapPoint,
     seed: u64,
-) -> Result<String> {
+) -> Result<Vec<Vec<String>>> {
     let np = train.num_patterns().min(NONLINEAR_POINTS / 2);
     let ns = m.samples.nrows().min(NONLINEAR_POINTS - np);
     let both = ndarray::concatenate(
@@ -603,24 +628,36 @@ fn nonlinear_rows(
     )
     .expect("same dimension");
     let k = m.row.k;
-    let mut out = String::new();
+    let mut rows = vec![];
     for method in methods {
         let y = method.layout(both.view(), seed)?;
         let name = method.name();
         for i in 0..np {
-            out += &format!("{name},{k},pattern,{i},{},{},,\n", y[[i, 0]], y[[i, 1]]);
+            rows.push(vec![
+                name.to_string(),
+                k.to_string(),
+                "pattern".into(),
+                i.to_string(),
+                y[[i, 0]].to_string(),
+                y[[i, 1]].to_string(),
+                String::new(),
+                String::new(),
+            ]);
         }
         for i in 0..ns {
-            let cluster = m.cluster_of[i].map_or(String::new(), |c| c.to_string());
-            out += &format!(
-                "{name},{k},sample,{i},{},{},{},{cluster}\n",
-                y[[np + i, 0]],
-                y[[np + i, 1]],
-                m.classification.classes[i].name()
-            );
+            rows.push(vec![
+                name.to_string(),
+                k.to_string(),
+                "sample".into(),
+                i.to_string(),
+                y[[np + i, 0]].to_string(),
+                y[[np + i, 1]].to_string(),
+                m.classification.classes[i].name().to_string(),
+                field(m.cluster_of[i]),
+            ]);
         }
     }
-    Ok(out)
+    Ok(rows)
 }
 
 /// Header of `embedding.csv`.
@@ -636,15 +673,24 @@ fn embedding_rows(
     c: &Classification,
     attractor_of: &[Option<usize>],
     cluster_of: &[Option<usize>],
-) -> Result<String> {
+) -> Result<Vec<Vec<String>>> {
     let both = ndarray::concatenate(ndarray::Axis(0), &[patterns.view(), samples.view()])
         .expect("same dimension");
     let dims = both.ncols().min(2);
     let (proj, _) = crate::analysis::samples::embed::pca(both.view(), dims)?;
     let pc = |i: usize, j: usize| if j < dims { proj[[i, j]] } else { 0.0 };
-    let mut out = String::new();
+    let mut rows = vec![];
     for i in 0..patterns.nrows() {
-        out += &format!("{k},pattern,{i},{},{},,,\n", pc(i, 0), pc(i, 1));
+        rows.push(vec![
+            k.to_string(),
+            "pattern".into(),
+            i.to_string(),
+            pc(i, 0).to_string(),
+            pc(i, 1).to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
     }
     for (i, ((class, attractor), cluster)) in c
         .classes
@@ -654,14 +700,16 @@ fn embedding_rows(
         .enumerate()
     {
         let r = patterns.nrows() + i;
-        let cluster = cluster.map_or(String::new(), |c| c.to_string());
-        let attractor = attractor.map_or(String::new(), |a| a.to_string());
-        out += &format!(
-            "{k},sample,{i},{},{},{},{attractor},{cluster}\n",
-            pc(r, 0),
-            pc(r, 1),
-            class.name()
-        );
+        rows.push(vec![
+            k.to_string(),
+            "sample".into(),
+            i.to_string(),
+            pc(r, 0).to_string(),
+            pc(r, 1).to_string(),
+            class.name().to_string(),
+            field(*attractor),
+            field(*cluster),
+        ]);
     }
-    Ok(out)
+    Ok(rows)
 }

@@ -13,12 +13,12 @@ use super::landscape::{
 };
 use super::map::{EMBEDDING_HEADER, MapRow, MapRun, ModelCapacities, NONLINEAR_HEADER};
 use crate::analysis::landscape::attractor::CensusSummary;
-use crate::analysis::samples::classify::FractionValues;
+use crate::analysis::samples::classify::{CSV_HEADER, Estimate, FractionValues};
 use crate::analysis::samples::cluster::ClusterCounts;
 use crate::analysis::samples::support::{Quality, SupportCalibration};
 use crate::denoiser::Denoiser;
 use crate::error::Result;
-use crate::store::{Manifest, RunDir};
+use crate::store::{CsvTable, Manifest, RunDir, field};
 
 /// One row of a map's `results.json` and `--json` document: a [`MapRow`] as its readers (the
 /// report, Python) take it, with the fractions flat and their intervals under `ci`.
@@ -125,6 +125,9 @@ impl PhaseRow {
         }
     }
 }
+
+/// Header of `phase.csv`.
+pub const PHASE_HEADER: &str = "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi";
 
 /// A map's trained networks, for the trained landscape beside it: the model's name, its last
 /// training step, and its network at a K (`None` where none was kept).
@@ -274,68 +277,69 @@ impl MapRun {
 
     /// The phase table as CSV: one row per K, fractions with their intervals.
     pub fn phase_csv(&self) -> String {
-        let mut out = String::from(
-            "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi\n",
-        );
+        let mut table = CsvTable::new(PHASE_HEADER);
         for r in &self.rows {
             let f = &r.fractions;
-            let e = |e: &crate::analysis::samples::classify::Estimate| {
-                format!("{},{},{}", e.value, e.ci[0], e.ci[1])
-            };
-            let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-            let census = r.census.as_ref().map_or(",,,,,,,,".to_string(), |c| {
-                let n = &c.counts;
-                format!(
-                    "{},{},{},{},{},{},{},{},{}",
-                    n.memory,
-                    n.spurious,
-                    n.off_support,
-                    n.manifold,
-                    n.saddle,
-                    n.uncertain,
-                    c.unsettled_share,
-                    c.unsettled_ci[0],
-                    c.unsettled_ci[1]
-                )
-            });
-            out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                r.model,
-                r.k,
-                e(&f.memorized),
-                e(&f.spurious),
-                e(&f.generalized),
-                e(&f.f_mem),
-                r.num_attractors,
-                r.clusters[0].clusters,
-                r.clusters[0].spurious,
-                r.clusters[0].noise,
-                r.clusters[1].clusters,
-                r.clusters[2].clusters,
-                r.clusters[2].spurious,
-                r.settled,
-                r.thresholds.delta_m,
-                r.thresholds.delta_s,
-                e(&f.off_support),
-                optional(r.support.map(|s| s.threshold)),
-                optional(r.quality.map(|q| q.mmd2)),
-                optional(r.quality.map(|q| q.mmd2_heldout)),
-                census,
+            let mut row = vec![r.model.clone(), r.k.to_string()];
+            let estimate = |e: &Estimate| [e.value, e.ci[0], e.ci[1]].map(|v| v.to_string());
+            for e in [&f.memorized, &f.spurious, &f.generalized, &f.f_mem] {
+                row.extend(estimate(e));
+            }
+            row.extend(
+                [
+                    r.num_attractors,
+                    r.clusters[0].clusters,
+                    r.clusters[0].spurious,
+                    r.clusters[0].noise,
+                    r.clusters[1].clusters,
+                    r.clusters[2].clusters,
+                    r.clusters[2].spurious,
+                ]
+                .map(|v| v.to_string()),
             );
+            row.extend(
+                [r.settled, r.thresholds.delta_m, r.thresholds.delta_s].map(|v| v.to_string()),
+            );
+            row.extend(estimate(&f.off_support));
+            row.extend([
+                field(r.support.map(|s| s.threshold)),
+                field(r.quality.map(|q| q.mmd2)),
+                field(r.quality.map(|q| q.mmd2_heldout)),
+            ]);
+            row.extend(match &r.census {
+                Some(c) => {
+                    let n = &c.counts;
+                    let counts = [
+                        n.memory,
+                        n.spurious,
+                        n.off_support,
+                        n.manifold,
+                        n.saddle,
+                        n.uncertain,
+                    ];
+                    let shares = [c.unsettled_share, c.unsettled_ci[0], c.unsettled_ci[1]];
+                    counts
+                        .map(|v| v.to_string())
+                        .into_iter()
+                        .chain(shares.map(|v| v.to_string()))
+                        .collect()
+                }
+                None => vec![String::new(); 9],
+            });
+            table.row(row);
         }
-        out
+        table.into_string()
     }
 
     /// Per-sample labels of every K as CSV.
     pub fn labels_csv(&self) -> String {
-        let mut out = format!(
-            "model,k,{}\n",
-            crate::analysis::samples::classify::CSV_HEADER
-        );
+        let mut table = CsvTable::new(&format!("model,k,{CSV_HEADER}"));
         for (r, c) in self.rows.iter().zip(&self.classifications) {
-            out += &c.csv_rows(&format!("{},{},", r.model, r.k));
+            for row in c.csv_rows() {
+                table.row([r.model.clone(), r.k.to_string()].into_iter().chain(row));
+            }
         }
-        out
+        table.into_string()
     }
 
     /// Writes phase.csv, labels.csv, the embeddings and per-K samples and attractors, each
@@ -370,14 +374,14 @@ impl MapRun {
         out.write_bytes("labels.csv", self.labels_csv().as_bytes())?;
         out.write_bytes(
             "embedding.csv",
-            format!("{EMBEDDING_HEADER}\n{}", self.embedding).as_bytes(),
+            CsvTable::of(EMBEDDING_HEADER, &self.embedding).as_bytes(),
         )?;
         out.write_npy("train.npy", &self.train)?;
         manifest.files.push("train.npy".into());
         if !self.nonlinear.is_empty() {
             out.write_bytes(
                 "embedding_nonlinear.csv",
-                format!("{NONLINEAR_HEADER}\n{}", self.nonlinear).as_bytes(),
+                CsvTable::of(NONLINEAR_HEADER, &self.nonlinear).as_bytes(),
             )?;
             manifest.files.push("embedding_nonlinear.csv".into());
         }

@@ -272,26 +272,21 @@ pub fn classify(
 }
 
 impl Classification {
-    /// Per-sample rows as CSV, each prefixed with `prefix` (e.g. "k,"-columns of a sweep):
-    /// `sample,class,d_train,d_train2,nearest_train,d_sample,ratio_memorized`.
-    pub fn csv_rows(&self, prefix: &str) -> String {
-        let mut out = String::new();
-        for i in 0..self.classes.len() {
-            let d_support = self
-                .d_support
-                .as_ref()
-                .map_or(String::new(), |d| d[i].to_string());
-            out += &format!(
-                "{prefix}{i},{},{},{},{},{},{},{d_support}\n",
-                self.classes[i].name(),
-                self.d_train[i],
-                self.d_train2[i],
-                self.nearest_train[i],
-                self.d_sample[i],
-                self.ratio_memorized[i]
-            );
-        }
-        out
+    /// Per-sample rows of a CSV table ([`CSV_HEADER`]): `sample, class, d_train, d_train2,
+    /// nearest_train, d_sample, ratio_memorized, d_support` (empty without a support gate).
+    pub fn csv_rows(&self) -> impl Iterator<Item = [String; 8]> + '_ {
+        (0..self.classes.len()).map(|i| {
+            [
+                i.to_string(),
+                self.classes[i].name().to_string(),
+                self.d_train[i].to_string(),
+                self.d_train2[i].to_string(),
+                self.nearest_train[i].to_string(),
+                self.d_sample[i].to_string(),
+                self.ratio_memorized[i].to_string(),
+                crate::store::field(self.d_support.as_ref().map(|d| d[i])),
+            ]
+        })
     }
 }
 
