@@ -1029,7 +1029,7 @@ fn landscape<'py>(
         Model::Network(n) => Some(n.get().meta.step),
         _ => None,
     };
-    let document = json(&t.document(step, None));
+    let document = json(&memscape::store::sorted_json(&t.document(step, None)));
     let grids = t.grids.map(|g| {
         (
             g.energy.into_pyarray(py),

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use memscape::pipeline::{LandscapeCounts, MapResults};
+use memscape::pipeline::{ExactDocument, LandscapeCounts, MapResults, TrainedDocument};
 use memscape_train::dynamics::DynamicsResults;
 
 use crate::{RunFileError, RunReader};
@@ -134,7 +134,7 @@ fn phase_section(
                 c.minima,
                 c.saddles,
                 c.maxima,
-                euler(&l.euler_characteristic.into())
+                euler(l.euler_characteristic)
             ),
             LandscapeCounts::Trained(c) => format!(
                 "{} memories, {} spurious, {} off-support, {} manifolds, {} saddles, {} uncertain",
@@ -242,7 +242,7 @@ fn dynamics_section(
     let _ = write!(
         out,
         "<li>tau_mem: the first step where f_mem reaches {} (interpolated in log step); tau_gen: the checkpoint of the smallest held-out loss, and (sample quality) the first checkpoint whose MMD² to held-out data, above the held-out floor, is within {}% of its minimum ((s − floor) ≤ (1 + x)(min − floor)), with its bootstrap 95% interval over the seeds; {} seeds, {} samples per checkpoint</li></ul></section>",
-        json_number(Some(results.fmem_level)),
+        json_text(&results.fmem_level),
         100.0 * results.gen_level,
         results.seeds,
         results.num_samples
@@ -309,11 +309,6 @@ fn finite(v: f64, places: usize) -> String {
     }
 }
 
-/// A number as `results.json` writes it (`null` for none or NaN).
-fn json_number(v: Option<f64>) -> String {
-    serde_json::to_string(&v).expect("a number serialises")
-}
-
 /// The attractor census of a `dynamics` run: counts, tau_spur against tau_mem, basins, and
 /// the interventions table.
 fn attractors_along_training(
@@ -326,7 +321,7 @@ fn attractors_along_training(
     let _ = write!(
         out,
         "<p>At every checkpoint each sample follows the flow dx/ds = D(x) − x at sigma_min (pseudo-transient continuation: x ← D(x) itself diverges where the network's Jacobian has eigenvalues below −1); Newton–Krylov polishes the point of each group of settled samples to round-off, and Arnoldi on finite-difference Jacobian products certifies its index from the rightmost part of its spectrum: a certified index 0 near a training pattern is a memory, elsewhere on the data's support a spurious attractor, off it an off-support attractor; a connected set of near-fixed points with eigenvalues within the margin of 1 a manifold; index ≥ 1 a saddle (also found from midpoints, strings and softest directions). Basins count samples whose flow converged; the rest are unsettled. <b>tau_spur</b> is the first step at which the seed-averaged share of samples in <i>persistent</i> spurious basins (a certified stable point within delta_m of the attractor at the next checkpoint; the last checkpoint has none) reaches {}; its interval, the ratio tau_spur/tau_mem and the exponent gap come from the same bootstrap resamples as tau_mem (seeds, then samples). A checkpoint whose census holds no attractor with more than half the samples unsettled (D near the identity, early in training) is too early to read.</p>",
-        json_number(results.spur_level)
+        json_text(&results.spur_level)
     );
     let early: Vec<String> = results
         .rows
@@ -478,27 +473,38 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
         Ok(a) => a,
         Err(e) => return problems.push(e.to_string()),
     };
-    if a["model"] == "trained" {
-        return trained_attractors_section(reader, &a, out, problems);
+    let trained = a.get("model").is_some_and(|m| m == "trained");
+    let path = reader.dir().join("attractors.json");
+    let corrupt = |e: serde_json::Error| format!("{}: corrupt ({e})", path.display());
+    if trained {
+        match serde_json::from_value::<TrainedDocument>(a) {
+            Ok(t) => trained_attractors_section(reader, &t, out, problems),
+            Err(e) => problems.push(corrupt(e)),
+        }
+        return;
     }
-    let c = &a["counts"];
+    let a: ExactDocument = match serde_json::from_value(a) {
+        Ok(a) => a,
+        Err(e) => return problems.push(corrupt(e)),
+    };
+    let c = &a.counts;
     let _ = write!(
         out,
         "<section><h2>Critical points at beta = {}</h2><p><b>{}</b> minima, <b>{}</b> saddles, <b>{}</b> maxima; Euler characteristic Σ(−1)^index = <b>{}</b>{}.</p>",
-        a["beta"],
-        c["minima"],
-        c["saddles"],
-        c["maxima"],
-        euler(&a["euler_characteristic"]),
-        if a["complete"] == true {
+        json_text(&a.beta),
+        c.minima,
+        c.saddles,
+        c.maxima,
+        euler(a.euler_characteristic),
+        if a.complete {
             " (the set is complete)"
-        } else if a["euler_characteristic"].is_null() {
+        } else if a.euler_characteristic.is_none() {
             " (beta is a bifurcation value: degenerate points are flagged with their kernel dimension in the table)"
         } else {
             " (≠ 1: the search missed points)"
         }
     );
-    if a["grids"].is_object() {
+    if a.grids.is_some() {
         figure(
             reader,
             "landscape",
@@ -515,39 +521,20 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
         );
     }
     out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>energy</th><th>x</th><th>smallest |eigenvalue|</th></tr></thead><tbody>");
-    for (i, p) in a["critical_points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .take(200)
-    {
-        let x: Vec<String> = p["x"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .take(4)
-            .filter_map(|v| v.as_f64())
-            .map(|v| format!("{v:.4}"))
-            .collect();
-        let min_eig = p["eigenvalues"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_f64())
+    for (i, p) in a.critical_points.iter().enumerate().take(200) {
+        let x: Vec<String> = p.x.iter().take(4).map(|v| format!("{v:.4}")).collect();
+        let min_eig = p
+            .eigenvalues
+            .iter()
             .fold(f64::INFINITY, |m, v| m.min(v.abs()));
         let _ = write!(
             out,
             "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{:.5}</td><td>({}{})</td><td>{min_eig:.2e}</td></tr>",
-            p["kind"].as_str().unwrap_or("?"),
-            p["index"],
-            p["energy"].as_f64().unwrap_or(f64::NAN),
+            serde_name(&p.kind),
+            p.index,
+            p.energy,
             x.join(", "),
-            if p["x"].as_array().is_some_and(|v| v.len() > 4) {
-                ", …"
-            } else {
-                ""
-            }
+            if p.x.len() > 4 { ", …" } else { "" }
         );
     }
     out.push_str("</tbody></table><p class=\"note\">Table: <code>attractors.json</code> (first 200 points).</p></section>");
@@ -556,40 +543,38 @@ fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<S
 /// The landscape section of `attractors --checkpoint`: the census of a trained network.
 fn trained_attractors_section(
     reader: &RunReader,
-    a: &serde_json::Value,
+    a: &TrainedDocument,
     out: &mut String,
     problems: &mut Vec<String>,
 ) {
-    let c = &a["counts"];
-    let n = |v: &serde_json::Value| v.as_f64().map_or("—".to_string(), |v| format!("{v:.4}"));
+    let (c, census) = (&a.counts, &a.census);
+    let n = |v: f64| finite(v, 4);
+    let r = &census.unsettled_reasons;
     let _ = write!(
         out,
         "<section><h2>Fixed points of the network at step {} at sigma = {}</h2><p><b>{}</b> memories, <b>{}</b> spurious, <b>{}</b> off-support, <b>{}</b> manifolds, <b>{}</b> saddles, <b>{}</b> uncertain (index not certified), from {} samples stopped at this sigma; <b>{}</b> unsettled ({} [{}, {}]: {}). Each sample follows the flow dx/ds = D(x) − x by pseudo-transient continuation (x ← D(x) itself diverges where the Jacobian has eigenvalues below −1); Newton–Krylov polishes each group's point to round-off, and Arnoldi on finite-difference products certifies its index from the rightmost part of the spectrum (every eigenvalue above 1 − margin, margin {}). A manifold is a connected set of near-fixed points with eigenvalues within the margin of 1. Saddles also from midpoints, strings and softest directions between stable points. The census cost {} denoiser rows, {} × what drawing the samples cost.</p>",
-        a["step"],
-        a["sigma"],
-        c["memory"],
-        c["spurious"],
-        c["off_support"],
-        c["manifold"],
-        c["saddle"],
-        c["uncertain"],
-        a["census"]["num_samples"],
-        a["census"]["unsettled"],
-        n(&a["census"]["unsettled_share"]),
-        n(&a["census"]["unsettled_ci"][0]),
-        n(&a["census"]["unsettled_ci"][1]),
-        {
-            let r = &a["census"]["unsettled_reasons"];
-            format!(
-                "flow not converged {}, on a flat set {}, at a saddle or uncertain point {}, not analysed {}",
-                r["unconverged"], r["flat"], r["saddle_or_uncertain"], r["not_analysed"]
-            )
-        },
-        a["census"]["config"]["fixed"]["margin"],
-        a["census"]["rows"],
-        n(&a["census"]["rows_to_sampling"]),
+        json_text(&a.step),
+        json_text(&a.sigma),
+        c.memory,
+        c.spurious,
+        c.off_support,
+        c.manifold,
+        c.saddle,
+        c.uncertain,
+        census.num_samples,
+        census.unsettled,
+        n(census.unsettled_share),
+        n(census.unsettled_ci[0]),
+        n(census.unsettled_ci[1]),
+        format!(
+            "flow not converged {}, on a flat set {}, at a saddle or uncertain point {}, not analysed {}",
+            r.unconverged, r.flat, r.saddle_or_uncertain, r.not_analysed
+        ),
+        json_text(&census.config.fixed.margin),
+        census.rows,
+        n(census.rows_to_sampling),
     );
-    if a["grids"].is_object() {
+    if a.grids.is_some() {
         figure(
             reader,
             "landscape",
@@ -605,77 +590,70 @@ fn trained_attractors_section(
             problems,
         );
     }
+    let optional = |v: Option<f64>| v.map_or("—".to_string(), n);
     out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>certified</th><th>basin (95% CI)</th><th>gap 1 − Re λ_max</th><th>leading eigenvalues (Re)</th><th>dimension, extent</th><th>‖J − Jᵀ‖/‖J‖</th><th>to nearest pattern</th></tr></thead><tbody>");
-    for (i, p) in a["critical_points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .take(200)
-    {
+    for (i, p) in a.critical_points.iter().enumerate().take(200) {
         let _ = write!(
             out,
             "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            p["kind"].as_str().unwrap_or("?"),
-            p["index"],
-            match p["uncertain"].as_str() {
-                Some(why) => format!("no ({})", why.replace('_', " ")),
-                None => p["certified"].to_string(),
+            serde_name(&p.kind),
+            json_text(&p.index),
+            match &p.uncertain {
+                Some(why) => format!("no ({})", serde_name(why).replace('_', " ")),
+                None => p.certified.to_string(),
             },
-            n(&p["basin"]),
-            n(&p["basin_ci"][0]),
-            n(&p["basin_ci"][1]),
-            n(&p["gap"]),
-            p["eigenvalues"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            n(p.basin),
+            n(p.basin_ci[0]),
+            n(p.basin_ci[1]),
+            optional(p.gap),
+            p.eigenvalues
+                .iter()
                 .take(4)
-                .filter_map(|v| v[0].as_f64())
-                .map(|v| format!("{v:.3}"))
+                .filter(|v| v[0].is_finite())
+                .map(|v| format!("{:.3}", v[0]))
                 .collect::<Vec<_>>()
                 .join(", "),
-            match (p["dimension"].as_u64(), p["extent"].as_f64()) {
+            match (p.dimension, p.extent.filter(|e| e.is_finite())) {
                 (Some(d), Some(e)) => format!("{d}, {e:.3}"),
                 _ => "—".to_string(),
             },
-            n(&p["asymmetry"]),
-            n(&p["nearest_train"]),
+            optional(p.asymmetry),
+            n(p.nearest_train),
         );
     }
     out.push_str("</tbody></table>");
-    if let Some(rs) = a["recovery"].as_array().filter(|r| !r.is_empty()) {
+    if !a.recovery.is_empty() {
         out.push_str("<table><thead><tr><th>#</th><th>critical sigma (95% CI)</th><th>DDPM time t</th><th>implied radius (95% CI)</th><th>displacement s*√d</th><th>censored (high / low)</th></tr></thead><tbody>");
-        for r in rs {
-            let v = &r["recovery"];
+        for r in &a.recovery {
+            let v = &r.recovery;
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{} / {}</td></tr>",
-                r["attractor"],
-                n(&v["critical_sigma"]),
-                n(&v["ci"][0]),
-                n(&v["ci"][1]),
-                n(&v["critical_t"]),
-                n(&v["radius"]),
-                n(&v["radius_ci"][0]),
-                n(&v["radius_ci"][1]),
-                n(&v["displacement"]),
-                v["censored_high"],
-                v["censored_low"]
+                r.attractor,
+                n(v.critical_sigma),
+                n(v.ci[0]),
+                n(v.ci[1]),
+                n(v.critical_t),
+                n(v.radius),
+                n(v.radius_ci[0]),
+                n(v.radius_ci[1]),
+                n(v.displacement),
+                v.censored_high,
+                v.censored_low
             );
         }
         out.push_str("</tbody></table>");
     }
-    if let Some(es) = a["energies"].as_array().filter(|e| !e.is_empty()) {
+    if !a.energies.is_empty() {
         out.push_str("<table><thead><tr><th>from</th><th>to</th><th>E(to) − E(from)</th><th>barrier along the segment</th></tr></thead><tbody>");
-        for e in es {
+        for e in &a.energies {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e["from"],
-                e["to"],
-                n(&e["delta"]),
-                n(&e["barrier"])
+                e.from,
+                e.to,
+                n(e.delta),
+                n(e.barrier)
             );
         }
         out.push_str("</tbody></table>");
@@ -683,12 +661,23 @@ fn trained_attractors_section(
     out.push_str("<p class=\"note\">Tables: <code>attractors.json</code>. Critical sigma: the noise level at which 90% of noised copies still return (reverse ODE, then settling) within delta_m, located per trial by bisection; implied radius s*·Φ⁻¹(0.9), the distance of a flat basin boundary crossed that often; DDPM time t on the linear schedule (vp_beta 0.1..20). Energies: E = −sigma² log p_sigma along the straight segment, by Gauss–Legendre quadrature of the score.</p></section>");
 }
 
-/// An Euler characteristic from JSON; null (a degenerate point in the set) is undefined.
-fn euler(value: &serde_json::Value) -> String {
-    if value.is_null() {
-        "undefined (a degenerate point)".to_string()
-    } else {
-        value.to_string()
+/// An Euler characteristic; none (a degenerate point in the set) is undefined.
+fn euler(value: Option<i64>) -> String {
+    value.map_or("undefined (a degenerate point)".to_string(), |v| {
+        v.to_string()
+    })
+}
+
+/// `value` as a run's documents write it (`null` for none or NaN).
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("a document's field serialises")
+}
+
+/// The name serde gives a unit variant ("off_support").
+fn serde_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "?".to_string(),
     }
 }
 

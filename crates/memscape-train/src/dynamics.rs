@@ -40,7 +40,7 @@ use memscape::error::{Error, Result};
 use memscape::rng;
 use memscape::sampler;
 use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
-use memscape::store::{CsvTable, RunDir, field};
+use memscape::store::{CsvTable, RunDir, field, sorted_json};
 use ndarray::Array2;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -291,19 +291,14 @@ pub struct InterventionAtK {
 }
 
 impl DynamicsResults {
-    /// Writes `results.json` with its keys sorted, as it has always been written.
+    /// Writes `results.json` with its keys sorted ([`memscape::store::sorted_json`]), as it
+    /// has always been written.
     ///
     /// # Errors
     /// The run directory's write errors.
     pub fn write(&self, out: &RunDir) -> Result<()> {
-        out.write_json("results.json", &self.sorted())?;
+        out.write_json("results.json", &sorted_json(self))?;
         Ok(())
-    }
-
-    /// The document with its keys sorted (through a JSON value, whose maps are sorted): what
-    /// `results.json` holds and `--json` prints.
-    pub fn sorted(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("results serialise")
     }
 }
 

@@ -7,13 +7,13 @@
 //! `dy = √(dσ²/dt) dW`, so one set of samplers serves both; a process fixes the prior and how
 //! diffusion time `t` maps to `sigma`. Diffusion time `t` lives only in this module.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::units::{alpha_bar_from_sigma, sigma_from_alpha_bar};
 
 /// The VP noise schedule `alpha_bar(t)`, t ∈ [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "schedule", rename_all = "lowercase")]
 pub enum VpSchedule {
     /// Song et al. (2021) VP SDE, the continuous limit of DDPM's linear betas:
@@ -139,7 +139,7 @@ fn cosine_f(t: f64, s: f64) -> f64 {
 }
 
 /// A forward noising process.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "process", rename_all = "lowercase")]
 pub enum NoiseProcess {
     /// Variance exploding: `x_sigma = x_0 + sigma z`; diffusion time `sigma(t) = sigma_max √t`
@@ -190,7 +190,7 @@ impl NoiseProcess {
 }
 
 /// How the sigma grid is spaced between `sigma_max` and `sigma_min`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "spacing", rename_all = "kebab-case")]
 pub enum Spacing {
     /// Uniform in log sigma.
@@ -219,7 +219,7 @@ impl Spacing {
 }
 
 /// A complete discretisation: process, spacing, range, number of steps.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     pub process: NoiseProcess,
     pub spacing: Spacing,

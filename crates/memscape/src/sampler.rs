@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use ndarray::{Array2, Array3, ArrayView2, Axis, s};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::denoiser::{Denoiser, ode_derivative};
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use crate::noise::{NoiseProcess, Schedule, Spacing};
 use crate::rng;
 
 /// Which integrator.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
 pub enum SamplerKind {
     /// Euler–Maruyama on the reverse SDE (Song et al. 2021; Pham et al.'s toy sampler):
@@ -104,7 +104,7 @@ impl Observer for TrajectoryRecorder {
 }
 
 /// Everything a sampler needs besides the denoiser.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SamplerConfig {
     pub kind: SamplerKind,
     pub schedule: Schedule,

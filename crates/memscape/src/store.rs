@@ -16,6 +16,13 @@ use crate::error::{Error, Result};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("MEMSCAPE_GIT_REVISION");
 
+/// `value` as JSON with every object's keys sorted (serde_json's maps are sorted): the form
+/// every document of a run directory is written in, whatever the order of its struct's
+/// fields.
+pub fn sorted_json(value: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).expect("a run's documents serialise")
+}
+
 /// A CSV table built row by row and written through `csv::Writer`, which quotes a field where
 /// it needs it. Fields are text: numbers as Rust's `Display` writes them ([`field`] for an
 /// optional one), so every table of a run reads the same way.

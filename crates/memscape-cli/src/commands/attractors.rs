@@ -74,7 +74,7 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         out.path().display()
     );
     if args.json {
-        super::print_json(&result);
+        super::print_json(&memscape::store::sorted_json(&result));
     }
     Ok(0)
 }

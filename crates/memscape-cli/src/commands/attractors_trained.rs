@@ -85,7 +85,7 @@ pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Re
         );
     }
     if args.json {
-        super::print_json(&result);
+        super::print_json(&memscape::store::sorted_json(&result));
     }
     Ok(0)
 }

@@ -201,7 +201,7 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         run.seconds
     );
     if args.json {
-        super::print_json(&results.sorted());
+        super::print_json(&memscape::store::sorted_json(&results));
     }
     Ok(0)
 }

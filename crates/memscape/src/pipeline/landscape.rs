@@ -39,7 +39,7 @@ use crate::dataset::data_scale;
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Landscape};
 use crate::error::{Error, Result, require_positive};
 use crate::sampler::{SamplerConfig, stopped_samples};
-use crate::store::RunDir;
+use crate::store::{RunDir, sorted_json};
 use crate::units::Beta;
 
 /// Grid of the 2-D basin map (its points settle for at most `BASIN_MAP_ITERATIONS`).
@@ -98,7 +98,7 @@ pub struct LandscapeRequest {
 }
 
 /// The critical recovery level of one attractor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttractorRecovery {
     /// Its position in the census's attractors.
     pub attractor: usize,
@@ -106,7 +106,7 @@ pub struct AttractorRecovery {
 }
 
 /// The energy along the segment from the largest basin's stable point to another.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct SegmentEnergy {
     pub from: usize,
     pub to: usize,
@@ -298,70 +298,76 @@ pub fn trained_landscape(
     })
 }
 
-/// `attractors.json` of a trained landscape.
-#[derive(Serialize)]
-struct Document<'a> {
-    model: &'static str,
-    checkpoint: Option<&'a PathBuf>,
-    step: Option<usize>,
-    sigma: f64,
-    beta: f64,
-    critical_points: &'a [Attractor],
-    counts: &'a KindCounts,
-    census: CensusRecord<'a>,
-    recovery: &'a [AttractorRecovery],
-    energies: &'a [SegmentEnergy],
-    thresholds: &'a Resolved,
-    seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grids: Option<GridsRecord>,
+/// `attractors.json` of a trained landscape (written with its keys sorted): the census's
+/// attractors and counts at sigma, its bookkeeping, the recovery levels and segment energies,
+/// the thresholds, and on 2-D data where the grids are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainedDocument {
+    /// "trained".
+    pub model: String,
+    pub checkpoint: Option<PathBuf>,
+    pub step: Option<usize>,
+    pub sigma: f64,
+    pub beta: f64,
+    pub critical_points: Vec<Attractor>,
+    pub counts: KindCounts,
+    pub census: CensusRecord,
+    pub recovery: Vec<AttractorRecovery>,
+    pub energies: Vec<SegmentEnergy>,
+    pub thresholds: Resolved,
+    pub seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grids: Option<GridsRecord>,
 }
 
-/// The census's bookkeeping in `attractors.json`.
-#[derive(Serialize)]
-struct CensusRecord<'a> {
-    sampling_rows: usize,
-    rows_to_sampling: f64,
-    groups: usize,
-    neutral_sets: usize,
-    settled: usize,
-    unsettled: usize,
-    unsettled_share: f64,
-    unsettled_ci: [f64; 2],
-    unsettled_reasons: &'a UnsettledCounts,
-    unconverged_starts: usize,
-    cost: &'a CensusCost,
-    rows: usize,
-    rows_per_settled_sample: f64,
-    euler: &'a Option<EulerCheck>,
-    config: &'a CensusConfig,
-    num_samples: usize,
-    support_gate: Option<SupportCalibration>,
+/// The census's bookkeeping in a trained landscape's `attractors.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CensusRecord {
+    /// Denoiser rows the sampler spent, and the census's rows against them.
+    pub sampling_rows: usize,
+    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    pub rows_to_sampling: f64,
+    pub groups: usize,
+    pub neutral_sets: usize,
+    pub settled: usize,
+    pub unsettled: usize,
+    pub unsettled_share: f64,
+    pub unsettled_ci: [f64; 2],
+    pub unsettled_reasons: UnsettledCounts,
+    pub unconverged_starts: usize,
+    pub cost: CensusCost,
+    pub rows: usize,
+    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    pub rows_per_settled_sample: f64,
+    pub euler: Option<EulerCheck>,
+    pub config: CensusConfig,
+    pub num_samples: usize,
+    pub support_gate: Option<SupportCalibration>,
 }
 
-/// Where the 2-D grids are and what they hold.
-#[derive(Serialize)]
-struct GridsRecord {
-    bounds: [f64; 4],
-    energy: String,
-    score: String,
-    basins: String,
+/// Where a trained landscape's 2-D grids are and what they hold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GridsRecord {
+    pub bounds: [f64; 4],
+    pub energy: String,
+    pub score: String,
+    pub basins: String,
 }
 
 impl TrainedLandscape {
     /// The `attractors.json` document (and `--json` output), with the network's training
     /// `step` and `checkpoint` file for the record (null where unknown).
-    pub fn document(&self, step: Option<usize>, checkpoint: Option<&PathBuf>) -> serde_json::Value {
+    pub fn document(&self, step: Option<usize>, checkpoint: Option<&PathBuf>) -> TrainedDocument {
         let c = &self.census;
         let sigma = self.request.sigma;
-        let doc = Document {
-            model: "trained",
-            checkpoint,
+        TrainedDocument {
+            model: "trained".into(),
+            checkpoint: checkpoint.cloned(),
             step,
             sigma,
             beta: 1.0 / (sigma * sigma),
-            critical_points: &c.attractors,
-            counts: &c.counts,
+            critical_points: c.attractors.clone(),
+            counts: c.counts,
             census: CensusRecord {
                 sampling_rows: self.sampling_rows,
                 rows_to_sampling: c.cost.total() as f64 / self.sampling_rows.max(1) as f64,
@@ -371,19 +377,19 @@ impl TrainedLandscape {
                 unsettled: c.unsettled,
                 unsettled_share: c.unsettled_share,
                 unsettled_ci: c.unsettled_ci,
-                unsettled_reasons: &c.unsettled_reasons,
+                unsettled_reasons: c.unsettled_reasons,
                 unconverged_starts: c.unconverged_starts,
-                cost: &c.cost,
+                cost: c.cost,
                 rows: c.cost.total(),
                 rows_per_settled_sample: c.rows_per_settled_sample(),
-                euler: &c.euler,
-                config: &self.config,
+                euler: c.euler,
+                config: self.config,
                 num_samples: self.request.samples,
                 support_gate: self.support_gate,
             },
-            recovery: &self.recoveries,
-            energies: &self.energies,
-            thresholds: &self.thresholds,
+            recovery: self.recoveries.clone(),
+            energies: self.energies.clone(),
+            thresholds: self.thresholds,
             seconds: self.seconds,
             grids: self.grids.as_ref().map(|g| GridsRecord {
                 bounds: g.bounds,
@@ -397,9 +403,7 @@ impl TrainedLandscape {
                     "basin_map.npy ({BASIN_MAP_RESOLUTION} × {BASIN_MAP_RESOLUTION}): position in critical_points of the point each grid point settles within delta_s of, −1 elsewhere (at most {BASIN_MAP_ITERATIONS} iterations)"
                 ),
             }),
-        };
-        // through a Value: keys in the order every other document of a run has (sorted)
-        serde_json::to_value(doc).expect("the document serialises")
+        }
     }
 
     /// Writes `samples.npy`, on 2-D data `energy_grid.npy`, `score_grid.npy`, `basin_map.npy`
@@ -431,7 +435,10 @@ impl TrainedLandscape {
                 .map(String::from),
             );
         }
-        out.write_json("attractors.json", &self.document(step, checkpoint))?;
+        out.write_json(
+            "attractors.json",
+            &sorted_json(&self.document(step, checkpoint)),
+        )?;
         Ok(files)
     }
 }
@@ -614,57 +621,64 @@ pub fn exact_landscape(
     })
 }
 
-/// `attractors.json` of an exact landscape.
-#[derive(Serialize)]
-struct ExactDocument<'a> {
-    beta: f64,
-    sigma: f64,
-    critical_points: &'a [CriticalPoint],
-    counts: Counts,
-    euler_characteristic: Option<i64>,
-    complete: bool,
-    degenerate: usize,
-    connections: &'a [Connection],
-    basin_weights: Vec<BasinWeight>,
-    basin_elsewhere: f64,
-    basin_unconverged: f64,
-    num_starts: usize,
-    num_unconverged: usize,
-    seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    basin_map: Option<BasinMapRecord>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    samples: Option<SamplesRecord<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grids: Option<ExactGridsRecord>,
+/// `attractors.json` of an exact landscape (written with its keys sorted): the critical
+/// points with their counts and Euler characteristic, the saddle connections, the basin
+/// weights, the search's bookkeeping, and on 2-D data where the grids and samples are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExactDocument {
+    pub beta: f64,
+    pub sigma: f64,
+    pub critical_points: Vec<CriticalPoint>,
+    pub counts: Counts,
+    pub euler_characteristic: Option<i64>,
+    /// Whether the critical set is known complete (its Euler characteristic is 1).
+    pub complete: bool,
+    pub degenerate: usize,
+    pub connections: Vec<Connection>,
+    pub basin_weights: Vec<BasinWeight>,
+    pub basin_elsewhere: f64,
+    pub basin_unconverged: f64,
+    pub num_starts: usize,
+    pub num_unconverged: usize,
+    pub seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basin_map: Option<BasinMapRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<SamplesRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grids: Option<ExactGridsRecord>,
 }
 
-#[derive(Serialize)]
-struct BasinWeight {
-    point: usize,
-    weight: f64,
+/// The share of basin starts that descend to one critical point.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct BasinWeight {
+    pub point: usize,
+    pub weight: f64,
 }
 
-#[derive(Serialize)]
-struct BasinMapRecord {
-    file: &'static str,
-    bounds: [f64; 4],
-    resolution: usize,
-    labels: &'static str,
+/// Where the basin map is and what it holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BasinMapRecord {
+    pub file: String,
+    pub bounds: [f64; 4],
+    pub resolution: usize,
+    pub labels: String,
 }
 
-#[derive(Serialize)]
-struct SamplesRecord<'a> {
-    file: &'static str,
-    n: usize,
-    sampler: &'a SamplerConfig,
+/// Where the stopped samples are, how many, and the sampler that drew them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamplesRecord {
+    pub file: String,
+    pub n: usize,
+    pub sampler: SamplerConfig,
 }
 
-#[derive(Serialize)]
-struct ExactGridsRecord {
-    bounds: [f64; 4],
-    energy: String,
-    score: String,
+/// Where an exact landscape's 2-D grids are and what they hold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExactGridsRecord {
+    pub bounds: [f64; 4],
+    pub energy: String,
+    pub score: String,
 }
 
 impl ExactLandscape {
@@ -674,18 +688,18 @@ impl ExactLandscape {
     }
 
     /// The `attractors.json` document (and `--json` output).
-    pub fn document(&self) -> serde_json::Value {
+    pub fn document(&self) -> ExactDocument {
         let set = &self.set;
         let g = self.grids.as_ref();
-        let doc = ExactDocument {
+        ExactDocument {
             beta: self.request.beta,
             sigma: Beta(self.request.beta).sigma(),
-            critical_points: &set.points,
+            critical_points: set.points.clone(),
             counts: self.counts(),
             euler_characteristic: set.euler_characteristic,
             complete: set.euler_characteristic == Some(1),
             degenerate: set.points.iter().filter(|p| p.degenerate).count(),
-            connections: &self.connections,
+            connections: self.connections.clone(),
             basin_weights: self
                 .basin_weights
                 .iter()
@@ -697,17 +711,17 @@ impl ExactLandscape {
             num_unconverged: set.num_unconverged,
             seconds: self.seconds,
             basin_map: g.map(|g| BasinMapRecord {
-                file: "basin_map.npy",
+                file: "basin_map.npy".into(),
                 bounds: g.bounds,
                 resolution: EXACT_GRID,
-                labels: "position in critical_points, −1 where the descent ends elsewhere",
+                labels: "position in critical_points, −1 where the descent ends elsewhere".into(),
             }),
             samples: g
                 .and_then(|g| g.samples.as_ref())
                 .map(|(_, sampler)| SamplesRecord {
-                    file: "samples.npy",
+                    file: "samples.npy".into(),
                     n: self.request.samples,
-                    sampler,
+                    sampler: *sampler,
                 }),
             grids: g.map(|g| ExactGridsRecord {
                 bounds: g.bounds,
@@ -716,9 +730,7 @@ impl ExactLandscape {
                     "score_grid.npy ({EXACT_SCORE_GRID} × {EXACT_SCORE_GRID} × 2, −beta ∇E)"
                 ),
             }),
-        };
-        // through a Value: keys sorted, as in every other document of a run
-        serde_json::to_value(doc).expect("the document serialises")
+        }
     }
 
     /// Writes, on 2-D data, `basin_map.npy`, `energy_grid.npy`, `score_grid.npy`,
@@ -741,7 +753,7 @@ impl ExactLandscape {
             }
             files.extend(["energy_grid.npy", "score_grid.npy", "patterns.npy"].map(String::from));
         }
-        out.write_json("attractors.json", &self.document())?;
+        out.write_json("attractors.json", &sorted_json(&self.document()))?;
         Ok(files)
     }
 }
@@ -774,19 +786,61 @@ pub enum LandscapeCounts {
     Trained(KindCounts),
 }
 
-/// Serializes `value` with its keys sorted (through a JSON value, whose maps are sorted).
+/// Serializes `value` with its keys sorted ([`sorted_json`]).
 fn sorted_keys<T: Serialize, S: Serializer>(
     value: &T,
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
-    serde_json::to_value(value)
-        .map_err(serde::ser::Error::custom)?
-        .serialize(s)
+    sorted_json(value).serialize(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `attractors.json` reads back (as the report reads it) into the document it was written
+    /// from: the exact landscape of a triangle with its grids and samples, and the census of a
+    /// network (here the exact denoiser in its place) with recovery levels.
+    #[test]
+    fn attractor_documents_read_back_as_written() {
+        let patterns = ndarray::array![[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]];
+        let exact = exact_landscape(
+            patterns.view(),
+            &ExactLandscapeRequest {
+                beta: 4.0,
+                random_starts: 50,
+                basin_starts: 50,
+                samples: 50,
+                seed: 3,
+            },
+        )
+        .unwrap();
+        let written = sorted_json(&exact.document());
+        let read: ExactDocument = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(sorted_json(&read), written);
+        assert!(read.grids.is_some() && read.samples.is_some());
+        let network = EmpiricalDenoiser::<f64>::new(patterns.view()).unwrap();
+        let trained = trained_landscape(
+            &network,
+            patterns.view(),
+            Array2::<f64>::zeros((0, 2)).view(),
+            &LandscapeRequest {
+                sigma: 0.3,
+                samples: 60,
+                eigenvalues: 2,
+                recovery: 1,
+                trials: 4,
+                seed: 3,
+                census: CensusSettings::default(),
+            },
+        )
+        .unwrap();
+        let written = sorted_json(&trained.document(Some(7), None));
+        let read: TrainedDocument = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(sorted_json(&read), written);
+        assert_eq!(read.step, Some(7));
+        assert!(!read.critical_points.is_empty() && !read.recovery.is_empty());
+    }
 
     /// A map landscape's entry reads back as the variant it was written from, with its keys in
     /// the sorted order `results.json` has always had.

@@ -10,9 +10,11 @@ mod map;
 mod results;
 
 pub use landscape::{
-    AttractorRecovery, ExactGrids, ExactLandscape, ExactLandscapeRequest, LANDSCAPE_DEFAULTS,
+    AttractorRecovery, BasinMapRecord, BasinWeight, CensusRecord, ExactDocument, ExactGrids,
+    ExactGridsRecord, ExactLandscape, ExactLandscapeRequest, GridsRecord, LANDSCAPE_DEFAULTS,
     LandscapeCounts, LandscapeDefaults, LandscapeGrids, LandscapeRequest, MapLandscape,
-    SegmentEnergy, TrainedLandscape, exact_landscape, trained_landscape,
+    SamplesRecord, SegmentEnergy, TrainedDocument, TrainedLandscape, exact_landscape,
+    trained_landscape,
 };
 pub use map::{
     EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,

@@ -128,7 +128,7 @@ pub enum SaddleSearch {
 }
 
 /// How the census runs.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct CensusConfig {
     pub settle: SettleConfig,
     /// Newton, the spectra and the neutral band (`fixed.margin`, which the settling shares).

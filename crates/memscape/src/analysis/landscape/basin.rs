@@ -10,7 +10,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::critical::CriticalSet;
 use super::newton::{descend, scales};
@@ -19,7 +19,7 @@ use crate::denoiser::Landscape;
 use crate::rng::{normal, stream, uniform};
 
 /// Where a descent ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Endpoint {
     /// The minimum with this position in the critical set.
@@ -184,7 +184,7 @@ pub fn score_grid(land: &Landscape, bounds: [f64; 4], resolution: usize) -> ndar
 }
 
 /// One edge of the Morse–Smale graph: an index-1 saddle and where its two unstable branches end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Connection {
     pub saddle: usize,
     pub ends: [Endpoint; 2],

@@ -23,7 +23,7 @@
 //! Euler characteristic is undefined: its local contribution is not (−1)^index.
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::newton::{descend, newton, scales};
 use crate::analysis::linalg::symmetric_eigen;
@@ -32,7 +32,7 @@ use crate::error::Result;
 use crate::rng::{stream, uniform};
 
 /// What a critical point is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A minimum within the memorization threshold of a pattern.
@@ -44,7 +44,7 @@ pub enum Kind {
 }
 
 /// One critical point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CriticalPoint {
     pub x: Vec<f64>,
     pub energy: f64,

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::rng::{fill_normal, stream};
 
 /// How the search runs.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct FixedPointConfig {
     /// Stop when |x − D(x)| is below this (data units).
     pub tolerance: f64,

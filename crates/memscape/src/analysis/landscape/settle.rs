@@ -49,7 +49,7 @@ pub enum SettleMethod {
 }
 
 /// When to stop, and how to step.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SettleConfig {
     pub method: SettleMethod,
     /// Stop a point once |D(x) − x| is below this (data units).
@@ -57,12 +57,18 @@ pub struct SettleConfig {
     /// Steps per point at most.
     pub max_iterations: usize,
     /// The flow's longest step (data units).
+    #[serde(deserialize_with = "null_as_infinity")]
     pub max_step: f64,
     /// Stop a point as neutral once its residual lies along directions with |1 − λ| ≤ margin
     /// (0: never; otherwise in (0, 1)).
     pub margin: f64,
     /// The flow's finite-difference displacement for J v (data units).
     pub fd_step: f64,
+}
+
+/// Reads a step bound JSON wrote as `null` (an unbounded step, `f64::INFINITY`) back.
+fn null_as_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 /// A neutral point drifts slower than this × sigma per unit of flow time: it crosses the
