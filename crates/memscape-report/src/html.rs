@@ -552,7 +552,7 @@ fn trained_attractors_section(
     let r = &census.unsettled_reasons;
     let _ = write!(
         out,
-        "<section><h2>Fixed points of the network at step {} at sigma = {}</h2><p><b>{}</b> memories, <b>{}</b> spurious, <b>{}</b> off-support, <b>{}</b> manifolds, <b>{}</b> saddles, <b>{}</b> uncertain (index not certified), from {} samples stopped at this sigma; <b>{}</b> unsettled ({} [{}, {}]: {}). Each sample follows the flow dx/ds = D(x) − x by pseudo-transient continuation (x ← D(x) itself diverges where the Jacobian has eigenvalues below −1); Newton–Krylov polishes each group's point to round-off, and Arnoldi on finite-difference products certifies its index from the rightmost part of the spectrum (every eigenvalue above 1 − margin, margin {}). A manifold is a connected set of near-fixed points with eigenvalues within the margin of 1. Saddles also from midpoints, strings and softest directions between stable points. The census cost {} denoiser rows, {} × what drawing the samples cost.</p>",
+        "<section><h2>Fixed points of the network at step {} at sigma = {}</h2><p><b>{}</b> memories, <b>{}</b> spurious, <b>{}</b> off-support, <b>{}</b> manifolds, <b>{}</b> saddles, <b>{}</b> uncertain (index not certified), from {} samples stopped at this sigma; <b>{}</b> unsettled ({} [{}, {}]: flow not converged {}, on a flat set {}, at a saddle or uncertain point {}, not analysed {}). Each sample follows the flow dx/ds = D(x) − x by pseudo-transient continuation (x ← D(x) itself diverges where the Jacobian has eigenvalues below −1); Newton–Krylov polishes each group's point to round-off, and Arnoldi on finite-difference products certifies its index from the rightmost part of the spectrum (every eigenvalue above 1 − margin, margin {}). A manifold is a connected set of near-fixed points with eigenvalues within the margin of 1. Saddles also from midpoints, strings and softest directions between stable points. The census cost {} denoiser rows, {} × what drawing the samples cost.</p>",
         json_text(&a.step),
         json_text(&a.sigma),
         c.memory,
@@ -566,10 +566,10 @@ fn trained_attractors_section(
         n(census.unsettled_share),
         n(census.unsettled_ci[0]),
         n(census.unsettled_ci[1]),
-        format!(
-            "flow not converged {}, on a flat set {}, at a saddle or uncertain point {}, not analysed {}",
-            r.unconverged, r.flat, r.saddle_or_uncertain, r.not_analysed
-        ),
+        r.unconverged,
+        r.flat,
+        r.saddle_or_uncertain,
+        r.not_analysed,
         json_text(&census.config.fixed.margin),
         census.rows,
         n(census.rows_to_sampling),
