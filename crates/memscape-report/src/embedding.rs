@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::phase::{Figure, register_font, save};
-use crate::{RunFileError, RunReader};
+use crate::{Results, RunFileError, RunReader};
 
 const SIZE: (u32, u32) = (1200, 600);
 
@@ -206,10 +206,10 @@ fn read_csv(
 pub fn embedding_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
-    let results = reader.json("results.json")?;
-    let k = results["capacities"]["spurious_peak_k"]
-        .as_u64()
-        .unwrap_or(0);
+    let k = match reader.results()? {
+        Some(Results::Map(m)) => m.capacities.spurious_peak_k as u64,
+        _ => 0,
+    };
     let (patterns, samples) = read_csv(
         &dir.join("embedding.csv"),
         ["k", "kind", "pc1", "pc2", "class", "cluster"],

@@ -6,10 +6,11 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use memscape::pipeline::{ExactDocument, LandscapeCounts, MapResults, TrainedDocument};
+use memscape::pipeline::{LandscapeCounts, MapResults, TrainedDocument};
+use memscape::store::sorted_json;
 use memscape_train::dynamics::DynamicsResults;
 
-use crate::{RunFileError, RunReader};
+use crate::{Attractors, Results, RunFileError, RunReader, json_text, serde_name};
 
 /// The report and the problems met while writing it (missing or corrupt files).
 pub struct Report {
@@ -469,23 +470,10 @@ fn figure(
 
 /// The landscape section of an `attractors` run.
 fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
-    let a = match reader.json("attractors.json") {
-        Ok(a) => a,
+    let a = match reader.attractors() {
+        Ok(Attractors::Exact(a)) => a,
+        Ok(Attractors::Trained(t)) => return trained_attractors_section(reader, &t, out, problems),
         Err(e) => return problems.push(e.to_string()),
-    };
-    let trained = a.get("model").is_some_and(|m| m == "trained");
-    let path = reader.dir().join("attractors.json");
-    let corrupt = |e: serde_json::Error| format!("{}: corrupt ({e})", path.display());
-    if trained {
-        match serde_json::from_value::<TrainedDocument>(a) {
-            Ok(t) => trained_attractors_section(reader, &t, out, problems),
-            Err(e) => problems.push(corrupt(e)),
-        }
-        return;
-    }
-    let a: ExactDocument = match serde_json::from_value(a) {
-        Ok(a) => a,
-        Err(e) => return problems.push(corrupt(e)),
     };
     let c = &a.counts;
     let _ = write!(
@@ -666,19 +654,6 @@ fn euler(value: Option<i64>) -> String {
     value.map_or("undefined (a degenerate point)".to_string(), |v| {
         v.to_string()
     })
-}
-
-/// `value` as a run's documents write it (`null` for none or NaN).
-fn json_text(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("a document's field serialises")
-}
-
-/// The name serde gives a unit variant ("off_support").
-fn serde_name(value: &impl serde::Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "?".to_string(),
-    }
 }
 
 /// The section of a `bifurcate` run: the events and the diagram.
@@ -864,45 +839,27 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     let mut problems: Vec<String> = inventory.problems().iter().map(|e| e.to_string()).collect();
     let manifest = inventory.manifest.as_ref().ok();
     let command = manifest
-        .and_then(|m| m["command"].as_array())
-        .map(|c| {
-            c.iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|m| m.command.join(" "))
         .unwrap_or_else(|| "(no manifest)".into());
     let mut body = String::new();
     let _ = write!(
         body,
         "<header><h1>memscape run</h1><p><code>{}</code></p><p>version {}, git {}, {} threads</p></header>",
         escape(&command),
-        escape(manifest.and_then(|m| m["version"].as_str()).unwrap_or("?")),
-        escape(
-            manifest
-                .and_then(|m| m["git_revision"].as_str())
-                .unwrap_or("?")
-        ),
-        manifest.map_or("?".into(), |m| m["threads"].to_string()),
+        escape(manifest.map_or("?", |m| m.version.as_str())),
+        escape(manifest.map_or("?", |m| m.git_revision.as_str())),
+        manifest.map_or("?".into(), |m| m.threads.to_string()),
     );
     if inventory.files.iter().any(|(n, _)| n == "results.json") {
-        match reader.json("results.json") {
-            Ok(r) if r.get("tau_mem").is_some() => {
-                match serde_json::from_value::<DynamicsResults>(r) {
-                    Ok(d) => dynamics_section(&reader, &d, &mut body, &mut problems),
-                    Err(e) => problems.push(format!(
-                        "{}: not a dynamics study's results ({e})",
-                        reader.dir().join("results.json").display()
-                    )),
-                }
+        match reader.results() {
+            Ok(Some(Results::Dynamics(d))) => {
+                dynamics_section(&reader, &d, &mut body, &mut problems)
             }
-            Ok(r) => match serde_json::from_value::<MapResults>(r) {
-                Ok(map) => phase_section(&reader, &map, &mut body, &mut problems),
-                Err(e) => problems.push(format!(
-                    "{}: not a map's results ({e})",
-                    reader.dir().join("results.json").display()
-                )),
-            },
+            Ok(Some(Results::Map(map))) => phase_section(&reader, &map, &mut body, &mut problems),
+            Ok(None) => problems.push(format!(
+                "{}: neither a map's nor a dynamics study's results",
+                reader.dir().join("results.json").display()
+            )),
             Err(e) => problems.push(e.to_string()),
         }
     }
@@ -923,7 +880,7 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
         let _ = write!(
             body,
             "<section><h2>Manifest</h2><pre id=\"manifest\">{}</pre></section>",
-            escape(&serde_json::to_string_pretty(m).unwrap_or_default())
+            escape(&serde_json::to_string_pretty(&sorted_json(m)).unwrap_or_default())
         );
     }
     let mut html = String::from(

@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::phase::{Figure, register_font, save};
-use crate::{RunFileError, RunReader};
+use crate::{Results, RunFileError, RunReader};
 
 /// Sample / nearest-training pairs shown per class.
 const PAIRS: usize = 8;
@@ -106,20 +106,14 @@ type LabelRow = (String, u64, String, usize, f64, usize, f64);
 pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
-    let results = reader.json("results.json")?;
-    let Some(shape) = results["image_shape"].as_array() else {
-        return Ok(vec![]);
+    // a map has the exact model's peak; a dynamics run only its checkpoints
+    let (shape, peak) = match reader.results()? {
+        Some(Results::Map(m)) => (m.image_shape, Some(m.capacities.spurious_peak_k)),
+        Some(Results::Dynamics(d)) => (d.image_shape, None),
+        None => (None, None),
     };
-    let results_path = dir.join("results.json");
-    let dims: Vec<usize> = shape
-        .iter()
-        .filter_map(|v| v.as_u64().map(|v| v as usize))
-        .collect();
-    let [h, w] = dims[..] else {
-        return Err(RunFileError::Corrupt {
-            path: results_path,
-            reason: "image_shape is not [h, w]".into(),
-        });
+    let Some([h, w]) = shape else {
+        return Ok(vec![]);
     };
     let train = reader.array("train.npy")?;
     let labels = read_labels(dir)?;
@@ -130,9 +124,8 @@ pub fn image_grid_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
         labels: &labels,
         shape: (h, w),
     };
-    // a map has the exact model's peak; a dynamics run only its checkpoints
-    let mut figures = match results["capacities"]["spurious_peak_k"].as_u64() {
-        Some(peak) => cells.grid("exact", peak, "samples_grid")?,
+    let mut figures = match peak {
+        Some(peak) => cells.grid("exact", peak as u64, "samples_grid")?,
         None => vec![],
     };
     let mut trained: Vec<(String, u64)> = labels

@@ -9,8 +9,10 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use memscape::analysis::landscape::basin::Endpoint;
+
 use crate::phase::{Figure, register_font, save};
-use crate::{RunFileError, RunReader};
+use crate::{Attractors, RunFileError, RunReader, serde_name};
 
 const SIZE: (u32, u32) = (760, 700);
 
@@ -232,42 +234,45 @@ impl Figure for Scene {
 pub fn landscape_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
-    let json = reader.json("attractors.json")?;
-    let Some(bounds) = json["grids"]["bounds"].as_array() else {
-        return Ok(vec![]);
+    // (x, y, kind) of each point, the saddle-to-minimum edges, beta
+    let (points, connections, beta, trained, bounds) = match reader.attractors()? {
+        Attractors::Exact(a) => {
+            let points: Vec<(f64, f64, String)> = a
+                .critical_points
+                .iter()
+                .filter(|p| p.x.len() >= 2)
+                .map(|p| (p.x[0], p.x[1], serde_name(&p.kind)))
+                .collect();
+            let Some(grids) = &a.grids else {
+                return Ok(vec![]);
+            };
+            (points, a.connections.clone(), a.beta, false, grids.bounds)
+        }
+        Attractors::Trained(a) => {
+            let points = a
+                .critical_points
+                .iter()
+                .filter(|p| p.x.len() >= 2)
+                .map(|p| (p.x[0], p.x[1], serde_name(&p.kind)))
+                .collect();
+            let Some(grids) = &a.grids else {
+                return Ok(vec![]);
+            };
+            (points, vec![], a.beta, true, grids.bounds)
+        }
     };
-    let bounds: Vec<f64> = bounds.iter().filter_map(|v| v.as_f64()).collect();
-    let bounds = [bounds[0], bounds[1], bounds[2], bounds[3]];
-    let points: Vec<(f64, f64, String)> = json["critical_points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            Some((
-                p["x"][0].as_f64()?,
-                p["x"][1].as_f64()?,
-                p["kind"].as_str()?.to_string(),
-            ))
-        })
-        .collect();
     let at = |i: usize| (points[i].0, points[i].1);
-    let edges = json["connections"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let edges = connections
+        .iter()
         .flat_map(|c| {
-            let s = c["saddle"].as_u64().map(|s| s as usize);
-            c["ends"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(move |e| Some((s?, e["minimum"].as_u64()? as usize)))
-                .collect::<Vec<_>>()
+            c.ends.iter().filter_map(|e| match e {
+                Endpoint::Minimum(m) => Some((c.saddle, *m)),
+                _ => None,
+            })
         })
         .filter(|&(s, m)| s < points.len() && m < points.len())
         .map(|(s, m)| (at(s), at(m)))
         .collect();
-    let beta = json["beta"].as_f64().unwrap_or(f64::NAN);
     let mut scene = Scene {
         bounds,
         cells: reader.array("energy_grid.npy")?,
@@ -278,7 +283,7 @@ pub fn landscape_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
         edges,
         basins: false,
         beta,
-        trained: json["model"] == "trained",
+        trained,
     };
     let mut files = save(dir, "landscape", SIZE, &scene)?;
     scene.cells = reader.array("basin_map.npy")?;

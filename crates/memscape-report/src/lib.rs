@@ -24,6 +24,9 @@ pub use landscape::landscape_figures;
 pub use phase::phase_figure;
 pub use rf::rf_figures;
 
+use memscape::pipeline::{ExactDocument, MapResults, TrainedDocument};
+use memscape::store::Manifest;
+use memscape_train::dynamics::DynamicsResults;
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 
@@ -31,18 +34,19 @@ use ndarray_npy::ReadNpyExt;
 /// run (the (K, step) map, image grids) from its tables and arrays; other runs draw their own.
 /// Returns the files written.
 pub fn run_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
-    let results = RunReader::open(dir)?.json("results.json")?;
-    let mut figures = if results["capacities"].is_object() {
-        let mut f = phase_figure(dir)?;
-        f.extend(census::census_figure(dir)?);
-        f.extend(embedding_figure(dir)?);
-        f
-    } else if results["tau_mem"].is_array() {
-        let mut f = dynamics_figure(dir)?;
-        f.extend(attractors::attractor_figures(dir)?);
-        f
-    } else {
-        return Ok(vec![]);
+    let mut figures = match RunReader::open(dir)?.results()? {
+        Some(Results::Map(_)) => {
+            let mut f = phase_figure(dir)?;
+            f.extend(census::census_figure(dir)?);
+            f.extend(embedding_figure(dir)?);
+            f
+        }
+        Some(Results::Dynamics(_)) => {
+            let mut f = dynamics_figure(dir)?;
+            f.extend(attractors::attractor_figures(dir)?);
+            f
+        }
+        None => return Ok(vec![]),
     };
     figures.extend(image_grid_figure(dir)?);
     Ok(figures)
@@ -57,6 +61,44 @@ pub enum RunFileError {
     Corrupt { path: PathBuf, reason: String },
 }
 
+/// A run's `results.json`: a phase map's or a dynamics study's.
+#[derive(Debug, Clone)]
+pub enum Results {
+    Map(Box<MapResults>),
+    Dynamics(Box<DynamicsResults>),
+}
+
+/// A run's `attractors.json`: an exact landscape's, or a trained network's census.
+#[derive(Debug, Clone)]
+pub enum Attractors {
+    Exact(Box<ExactDocument>),
+    Trained(Box<TrainedDocument>),
+}
+
+/// Which document a run's `results.json` or `attractors.json` is, from the keys only it has.
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(default)]
+    capacities: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    tau_mem: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// `value` as a run's documents write it (`null` for none or NaN).
+pub(crate) fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("a document's field serialises")
+}
+
+/// The name serde gives a unit variant ("off_support").
+pub(crate) fn serde_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "?".to_string(),
+    }
+}
+
 /// A run directory opened for reading.
 #[derive(Debug, Clone)]
 pub struct RunReader {
@@ -69,7 +111,7 @@ pub type FileState = Result<Option<Vec<usize>>, RunFileError>;
 /// What a run directory holds: its manifest (when readable) and each listed file's state.
 #[derive(Debug)]
 pub struct RunInventory {
-    pub manifest: Result<serde_json::Value, RunFileError>,
+    pub manifest: Result<Manifest, RunFileError>,
     pub files: Vec<(String, FileState)>,
 }
 
@@ -98,6 +140,42 @@ impl RunReader {
     /// Parses a JSON file of the run.
     pub fn json(&self, name: &str) -> Result<serde_json::Value, RunFileError> {
         self.document(name)
+    }
+
+    /// `results.json` as the document it is (`None`: neither a map's nor a dynamics study's).
+    pub fn results(&self) -> Result<Option<Results>, RunFileError> {
+        let value = self.json("results.json")?;
+        let probe: Probe = self.typed("results.json", value.clone())?;
+        Ok(if probe.capacities.is_some() {
+            Some(Results::Map(self.typed("results.json", value)?))
+        } else if probe.tau_mem.is_some() {
+            Some(Results::Dynamics(self.typed("results.json", value)?))
+        } else {
+            None
+        })
+    }
+
+    /// `attractors.json` as the document it is.
+    pub fn attractors(&self) -> Result<Attractors, RunFileError> {
+        let value = self.json("attractors.json")?;
+        let probe: Probe = self.typed("attractors.json", value.clone())?;
+        Ok(if probe.model.as_deref() == Some("trained") {
+            Attractors::Trained(self.typed("attractors.json", value)?)
+        } else {
+            Attractors::Exact(self.typed("attractors.json", value)?)
+        })
+    }
+
+    /// `value`, read from the run's file `name`, as `T` (corrupt when it is not one).
+    fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        value: serde_json::Value,
+    ) -> Result<T, RunFileError> {
+        serde_json::from_value(value).map_err(|e| RunFileError::Corrupt {
+            path: self.dir.join(name),
+            reason: e.to_string(),
+        })
     }
 
     /// Reads a JSON file of the run as the typed document `T` (a file that does not parse as
@@ -129,14 +207,12 @@ impl RunReader {
 
     /// The manifest and, for every file it lists, whether it reads (and an array's shape).
     pub fn inventory(&self) -> RunInventory {
-        let manifest = self.json("manifest.json");
+        let manifest: Result<Manifest, RunFileError> = self.document("manifest.json");
         let names: Vec<String> = manifest
             .as_ref()
-            .ok()
-            .and_then(|m| m["files"].as_array().cloned())
+            .map(|m| m.files.clone())
             .unwrap_or_default()
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
+            .into_iter()
             .filter(|n| n != "manifest.json" && n != "report.html")
             .collect();
         let files = names

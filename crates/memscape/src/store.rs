@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayBase, Data, Dimension};
 use ndarray_npy::WriteNpyExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -203,13 +203,14 @@ impl RunDir {
     }
 }
 
-/// Provenance of a run: `manifest.json`.
-#[derive(Debug, Clone, Serialize)]
+/// Provenance of a run: `manifest.json`. Fields a stored manifest lacks read as empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
     /// The command line as run.
     pub command: Vec<String>,
-    pub version: &'static str,
-    pub git_revision: &'static str,
+    pub version: String,
+    pub git_revision: String,
     /// The resolved configuration: every default filled in.
     pub config: serde_json::Value,
     pub seeds: BTreeMap<String, u64>,
@@ -217,7 +218,7 @@ pub struct Manifest {
     pub timings: BTreeMap<String, f64>,
     /// Files of the run, relative to its folder.
     pub files: Vec<String>,
-    pub conventions: &'static str,
+    pub conventions: String,
     pub threads: usize,
 }
 
@@ -225,13 +226,13 @@ impl Manifest {
     pub fn new(command: Vec<String>, config: serde_json::Value) -> Self {
         Manifest {
             command,
-            version: VERSION,
-            git_revision: GIT_REVISION,
+            version: VERSION.into(),
+            git_revision: GIT_REVISION.into(),
             config,
             seeds: BTreeMap::new(),
             timings: BTreeMap::new(),
             files: Vec::new(),
-            conventions: "sigma: noise level in data units; beta = 1/sigma^2 (Ramsauer, weights softmax(-beta|x-xi|^2/2)); VP states are VE states of y = x/sqrt(alpha_bar)",
+            conventions: "sigma: noise level in data units; beta = 1/sigma^2 (Ramsauer, weights softmax(-beta|x-xi|^2/2)); VP states are VE states of y = x/sqrt(alpha_bar)".into(),
             threads: rayon::current_num_threads(),
         }
     }
