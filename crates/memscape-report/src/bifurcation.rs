@@ -8,7 +8,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::phase::{Figure, register_font, save};
-use crate::{RunFileError, RunReader};
+use memscape::pipeline::{BifurcationDocument, parameter_name};
+
+use crate::{RunFileError, RunReader, serde_name};
 
 const SIZE: (u32, u32) = (900, 760);
 const INDEX_COLORS: [RGBColor; 4] = [
@@ -152,34 +154,26 @@ impl Figure for Diagram {
 pub fn bifurcation_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
-    let json = reader.json("bifurcations.json")?;
-    let name = if json["parameter"]["parameter"] == "weight" {
+    let b: BifurcationDocument = reader.document("bifurcations.json")?;
+    let weight = parameter_name(&b.parameter) == "weight";
+    let name = if weight {
         "weight w"
     } else {
         "beta (inverse temperature)"
     };
-    let key = if json["parameter"]["parameter"] == "weight" {
-        "weight"
-    } else {
-        "beta"
-    };
-    let branches: Vec<Vec<(f64, f64, f64, usize)>> = json["branches"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|b| {
-            b["points"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|p| {
-                    Some((
-                        p["at"].as_f64()?,
-                        p["x"][0].as_f64()?,
-                        p["energy"].as_f64()?,
-                        p["index"].as_u64()? as usize,
-                    ))
+    let branches: Vec<Vec<(f64, f64, f64, usize)>> = b
+        .branches
+        .iter()
+        .map(|branch| {
+            branch
+                .points
+                .iter()
+                .filter(|p| {
+                    p.x.first().is_some_and(|x| x.is_finite())
+                        && p.at.is_finite()
+                        && p.energy.is_finite()
                 })
+                .map(|p| (p.at, p.x[0], p.energy, p.index))
                 .collect::<Vec<_>>()
         })
         .filter(|b| b.len() >= 2)
@@ -190,15 +184,14 @@ pub fn bifurcation_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
             reason: "no branches".into(),
         });
     }
-    let events = json["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| Some((e["at"].as_f64()?, e["type"].as_str()?.to_string())))
+    let events = b
+        .events
+        .iter()
+        .map(|e| (e.at, serde_name(&e.kind)))
         .collect();
     let diagram = Diagram {
         name: name.into(),
-        log_axis: key == "beta",
+        log_axis: !weight,
         branches,
         events,
     };

@@ -6,7 +6,10 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use memscape::pipeline::{LandscapeCounts, MapResults, TrainedDocument};
+use memscape::analysis::landscape::bifurcation::Counts;
+use memscape::pipeline::{
+    BifurcationDocument, LandscapeCounts, MapResults, TrainedDocument, parameter_name,
+};
 use memscape::store::sorted_json;
 use memscape_train::dynamics::DynamicsResults;
 
@@ -658,15 +661,11 @@ fn euler(value: Option<i64>) -> String {
 
 /// The section of a `bifurcate` run: the events and the diagram.
 fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
-    let b = match reader.json("bifurcations.json") {
+    let b: BifurcationDocument = match reader.document("bifurcations.json") {
         Ok(b) => b,
         Err(e) => return problems.push(e.to_string()),
     };
-    let key = if b["parameter"]["parameter"] == "weight" {
-        "weight"
-    } else {
-        "beta"
-    };
+    let key = parameter_name(&b.parameter);
     out.push_str("<section><h2>Bifurcations</h2>");
     figure(
         reader,
@@ -675,12 +674,13 @@ fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<
         out,
         problems,
     );
-    if let Some(u) = b["unexplained"].as_array().filter(|u| !u.is_empty()) {
+    if !b.unexplained.is_empty() {
         let _ = write!(
             out,
             "<p class=\"warn\">Between these grid values the counts changed more than the events explain (a missed event): {}</p>",
-            u.iter()
-                .map(|r| r.to_string())
+            b.unexplained
+                .iter()
+                .map(json_text)
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -689,36 +689,30 @@ fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<
         out,
         "<table><thead><tr><th>{key}</th><th>type</th><th>kernel dim</th><th>branches at the point (index before→after)</th><th>counts before (min/saddle/max)</th><th>counts after</th><th>|D³E[v,v,v]|</th></tr></thead><tbody>"
     );
-    let counts =
-        |c: &serde_json::Value| format!("{}/{}/{}", c["minima"], c["saddles"], c["maxima"]);
-    let side = |v: &serde_json::Value| v.as_u64().map_or("–".to_string(), |i| i.to_string());
-    for e in b["events"].as_array().into_iter().flatten() {
-        let branches: Vec<String> = e["branches"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|b| format!("{}→{}", side(&b["index_before"]), side(&b["index_after"])))
+    let counts = |c: &Counts| format!("{}/{}/{}", c.minima, c.saddles, c.maxima);
+    let side = |v: Option<usize>| v.map_or("–".to_string(), |i| i.to_string());
+    for e in &b.events {
+        let branches: Vec<String> = e
+            .branches
+            .iter()
+            .map(|b| format!("{}→{}", side(b.index_before), side(b.index_after)))
             .collect();
         let _ = write!(
             out,
             "<tr><td>{:.8}</td><td>{}{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2e}</td></tr>",
-            e["at"].as_f64().unwrap_or(f64::NAN),
-            e["type"].as_str().unwrap_or("?"),
-            if e["supercritical"] == true {
-                " (supercritical)"
-            } else if e["supercritical"] == false {
-                " (subcritical)"
-            } else {
-                ""
+            e.at,
+            serde_name(&e.kind),
+            match e.supercritical {
+                Some(true) => " (supercritical)",
+                Some(false) => " (subcritical)",
+                None => "",
             },
-            e["k"]
-                .as_u64()
-                .map_or(String::new(), |k| format!(", k = {k}")),
-            e["kernel_dim"],
+            e.k.map_or(String::new(), |k| format!(", k = {k}")),
+            e.kernel_dim,
             branches.join(" "),
-            counts(&e["counts_before"]),
-            counts(&e["counts_after"]),
-            e["cubic"].as_f64().unwrap_or(f64::NAN),
+            counts(&e.counts_before),
+            counts(&e.counts_after),
+            e.cubic,
         );
     }
     out.push_str(

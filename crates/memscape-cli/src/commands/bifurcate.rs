@@ -4,7 +4,8 @@
 use memscape::analysis::landscape::bifurcation::{Parameter, SweepConfig, fold_curves, sweep};
 use memscape::analysis::landscape::critical::SearchConfig;
 use memscape::analysis::samples::classify::train_spacing;
-use memscape::store::{Manifest, RunDir};
+use memscape::pipeline::{BifurcationDocument, CuspDocument, parameter_name};
+use memscape::store::{Manifest, RunDir, sorted_json};
 
 use crate::flags::BifurcateArgs;
 
@@ -47,15 +48,11 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
             &weights,
             &config,
         )?;
-        let cusps: Vec<_> = curves.iter().flat_map(|c| c.cusps.iter()).collect();
-        let result = serde_json::json!({
-            "fold_curves": curves, "cusps": cusps, "seed_weights": weights,
-            "seconds": clock.elapsed().as_secs_f64(),
-        });
+        let result = CuspDocument::of(curves, weights, clock.elapsed().as_secs_f64());
         let out = RunDir::create(&args.out)?;
-        out.write_json("cusps.json", &result)?;
+        result.write(&out)?;
         out_manifest(vec!["cusps.json".into(), "manifest.json".into()], &out)?;
-        for c in &cusps {
+        for c in &result.cusps {
             eprintln!(
                 "cusp at beta = {:.8}, w = {:.8}, x = {:?} (centre-manifold quartic {:.3e})",
                 c.beta, c.weight, c.x, c.quartic
@@ -63,17 +60,17 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }
         eprintln!(
             "{} fold curves, {} cusps; wrote {}",
-            curves.len(),
-            cusps.len(),
+            result.fold_curves.len(),
+            result.cusps.len(),
             out.path().display()
         );
         if args.json {
-            super::print_json(&result);
+            super::print_json(&sorted_json(&result));
         }
         return Ok(0);
     }
-    let (parameter, from, to, name) = match args.weight_of {
-        None => (Parameter::Beta, args.beta_from, args.beta_to, "beta"),
+    let (parameter, from, to) = match args.weight_of {
+        None => (Parameter::Beta, args.beta_from, args.beta_to),
         Some(index) => (
             Parameter::Weight {
                 index,
@@ -81,25 +78,13 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
             },
             0.0,
             args.weight_to,
-            "weight",
         ),
     };
+    let name = parameter_name(&parameter);
     let s = sweep(patterns.view(), parameter, from, to, &config)?;
-    let grid: Vec<serde_json::Value> = s
-        .values
-        .iter()
-        .zip(&s.sets)
-        .map(|(v, set)| {
-            serde_json::json!({name: v, "minima": set.minima, "saddles": set.saddles,
-                "maxima": set.maxima, "euler_characteristic": set.euler_characteristic})
-        })
-        .collect();
-    let result = serde_json::json!({
-        "parameter": s.parameter, "name": name, "events": s.events, "branches": s.branches,
-        "grid": grid, "unexplained": s.unexplained, "incomplete": s.incomplete, "seconds": clock.elapsed().as_secs_f64(),
-    });
+    let result = BifurcationDocument::of(&s, clock.elapsed().as_secs_f64());
     let out = RunDir::create(&args.out)?;
-    out.write_json("bifurcations.json", &result)?;
+    result.write(&out)?;
     let mut files = vec!["bifurcations.json".to_string()];
     files.extend(memscape_report::bifurcation_figure(out.path())?);
     files.extend(["report.html".into(), "manifest.json".into()]);
@@ -145,10 +130,7 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         out.path().display()
     );
     if args.json {
-        super::print_json(&serde_json::json!({
-            "events": result["events"], "parameter": result["parameter"],
-            "unexplained": result["unexplained"],
-        }));
+        super::print_json(&sorted_json(&result.events()));
     }
     Ok(0)
 }

@@ -6,9 +6,13 @@
 
 mod sample;
 mod landscape;
+mod bifurcate;
 mod map;
 mod results;
 
+pub use bifurcate::{
+    BifurcationDocument, BifurcationEvents, CuspDocument, GridCounts, parameter_name,
+};
 pub use landscape::{
     AttractorRecovery, BasinMapRecord, BasinWeight, CensusRecord, ExactDocument, ExactGrids,
     ExactGridsRecord, ExactLandscape, ExactLandscapeRequest, GridsRecord, LANDSCAPE_DEFAULTS,

@@ -26,14 +26,14 @@
 //! the kernel, correct).
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::linalg::symmetric_eigen;
 use crate::denoiser::Landscape;
 use crate::error::{Error, Result};
 
 /// The parameter that moves.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "parameter", rename_all = "lowercase")]
 pub enum Parameter {
     /// The inverse temperature.
@@ -218,7 +218,7 @@ pub(crate) struct Change<S> {
 }
 
 /// How a followed curve ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum End {
     /// It left the parameter range (its last point is on the boundary).
@@ -544,7 +544,7 @@ impl Curve for Family {
 pub(crate) type BranchState = (usize, bool);
 
 /// One point of a branch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BranchPoint {
     /// The parameter value (beta or w).
     pub at: f64,
@@ -554,7 +554,7 @@ pub struct BranchPoint {
 }
 
 /// A special point on a branch: its index changes, or it turns back in the parameter.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SpecialPoint {
     pub at: f64,
     pub x: Vec<f64>,
@@ -566,7 +566,7 @@ pub struct SpecialPoint {
 
 /// A branch of critical points, continued across the parameter range (special points are
 /// vertices of it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Branch {
     pub points: Vec<BranchPoint>,
     pub special: Vec<SpecialPoint>,

@@ -41,7 +41,7 @@ impl Counts {
 }
 
 /// The type of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
     Fold,
@@ -54,7 +54,7 @@ pub enum EventType {
 /// One branch meeting at an event point: its index on each side (None where it does not exist
 /// on that side) and the unit direction from the point toward it (after the event where it
 /// exists there).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventBranch {
     pub index_before: Option<usize>,
     pub index_after: Option<usize>,
@@ -62,7 +62,7 @@ pub struct EventBranch {
 }
 
 /// One bifurcation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     /// Parameter value (beta, or w).
     pub at: f64,
@@ -78,6 +78,7 @@ pub struct Event {
     /// For a symmetric event: the branches meeting at the point besides the centre.
     pub k: Option<usize>,
     /// |D³E\[v,v,v\]| along the softest direction v (0 for a symmetric pitchfork).
+    #[serde(deserialize_with = "crate::store::null_as_nan")]
     pub cubic: f64,
     /// For a pitchfork: whether the new pair has the lower index (supercritical).
     pub supercritical: Option<bool>,

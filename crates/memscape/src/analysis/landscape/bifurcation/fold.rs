@@ -2,7 +2,7 @@
 //! (∇E = 0, Hess E v = 0, |v| = 1), and the cusps on them.
 
 use ndarray::{Array1, Array2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{EventType, SweepConfig, continuation_config, sweep};
 use crate::analysis::landscape::continuation::{self, Curve, Family, Parameter};
@@ -10,7 +10,7 @@ use crate::analysis::linalg::symmetric_eigen;
 use crate::error::{Error, Result};
 
 /// A point on a curve of folds in the (beta, w) plane.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FoldPoint {
     pub beta: f64,
     pub weight: f64,
@@ -24,7 +24,7 @@ pub struct FoldPoint {
 /// (theory.md §2, generic codim-2), with the centre-manifold quartic
 /// c = D⁴E\[v⁴\] − 3 Σ_j (D³E\[v,v,e_j\])²/μ_j (e_j, μ_j: the other Hessian eigenpairs) that must
 /// not vanish there.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cusp {
     pub beta: f64,
     pub weight: f64,
@@ -33,7 +33,7 @@ pub struct Cusp {
 }
 
 /// A curve of folds followed in (beta, w), with the cusps on it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FoldCurve {
     pub points: Vec<FoldPoint>,
     pub cusps: Vec<Cusp>,
