@@ -182,6 +182,10 @@ const FLAGS: &[(&str, &str)] = &[
 
 /// Commands whose flags for a parameter differ from [`FLAGS`]: (command, parameter, flag).
 const COMMAND_FLAGS: &[(&str, &str, &str)] = &[
+    ("hopfield", "alpha", "--alpha"),
+    ("hopfield", "n", "--n"),
+    ("hopfield", "flip", "--flip"),
+    ("hopfield", "degree", "--degree"),
     ("attractors", "samples", "--samples"),
     ("attractors", "eigenvalues", "--eigenvalues"),
     ("train", "train_steps", "--steps"),

@@ -7,11 +7,15 @@
 mod sample;
 mod landscape;
 mod bifurcate;
+mod hopfield;
 mod map;
 mod results;
 
 pub use bifurcate::{
     BifurcationDocument, BifurcationEvents, CuspDocument, GridCounts, parameter_name,
+};
+pub use hopfield::{
+    HopfieldModel, HopfieldRequest, HopfieldResult, MAX_HOPFIELD_PATTERNS, hopfield,
 };
 pub use landscape::{
     AttractorRecovery, BasinMapRecord, BasinWeight, CensusRecord, ExactDocument, ExactGrids,
