@@ -302,7 +302,8 @@ def settle(
     flow for everything else.
 
     A point stops when |x − D(x)| is below ``tolerance`` (default: 1e-9 × the RMS norm of ``x``
-    for the exact model, 1e-5 × for anything else, whose arithmetic is usually float32), or
+    for a float64 exact model, 1e-5 × for a float32 one and for anything else, whose arithmetic
+    is usually float32), or
     as neutral when what is left of its residual lies along directions with |1 − λ| ≤
     ``margin`` (default 0.01; 1e-6 for the exact model's flow; 0 for the unit step, which then
     never stops a point as neutral) and it drifts slower than 0.1 sigma. ``max_iterations``
@@ -555,8 +556,9 @@ def landscape(
     least 20; fewer are not used) calibrate the support gate, so that stable points off the data
     are called off-support: without them (the default here, while the command line keeps 1000
     points of a ``--data`` spec aside) no point is off-support. ``margin`` is the census's
-    neutral band (default 0.01). Tolerances are those of float32 arithmetic, as networks
-    compute, whatever the denoiser; the document's ``step`` is a ScoreNetwork's training step
+    neutral band (default 0.01). Settling, Newton and finite-difference tolerances follow the
+    denoiser's arithmetic: float32 for a ScoreNetwork or a Python callable, the precision of an
+    ExactDenoiser (float64 by default); the document's ``step`` is a ScoreNetwork's training step
     (None otherwise). The denoiser sees at most ``batch_size`` rows per call."""
     document, starts, grids = _memscape.landscape(
         denoiser,

@@ -168,11 +168,7 @@ pub fn bifurcation_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
             branch
                 .points
                 .iter()
-                .filter(|p| {
-                    p.x.first().is_some_and(|x| x.is_finite())
-                        && p.at.is_finite()
-                        && p.energy.is_finite()
-                })
+                .filter(|p| p.x.first().is_some_and(|x| x.is_finite()))
                 .map(|p| (p.at, p.x[0], p.energy, p.index))
                 .collect::<Vec<_>>()
         })

@@ -138,7 +138,7 @@ fn phase_section(
                 c.minima,
                 c.saddles,
                 c.maxima,
-                euler(l.euler_characteristic)
+                euler(l.euler_characteristic.flatten())
             ),
             LandscapeCounts::Trained(c) => format!(
                 "{} memories, {} spurious, {} off-support, {} manifolds, {} saddles, {} uncertain",
@@ -151,10 +151,14 @@ fn phase_section(
                 reader,
                 &format!("{dir}/{stem}"),
                 &format!(
-                    "The {} model's {what} at K = {} (the {} model's spurious peak) and sigma_min = {:.4}: {counts}. Samples stopped at sigma_min (dots), training patterns (crosses), fixed points by kind. From <code>{dir}/attractors.json</code> and its grids.",
+                    "The {} model's {what} at K = {} ({}) and sigma_min = {:.4}: {counts}. Samples stopped at sigma_min (dots), training patterns (crosses), fixed points by kind. From <code>{dir}/attractors.json</code> and its grids.",
                     escape(&l.model),
                     l.k,
-                    escape(&l.peak_of),
+                    if l.peak_of.is_empty() {
+                        "the spurious-peak K".to_string()
+                    } else {
+                        format!("the {} model's spurious peak", escape(&l.peak_of))
+                    },
                     l.sigma
                 ),
                 out,
@@ -561,7 +565,7 @@ fn trained_attractors_section(
         r.flat,
         r.saddle_or_uncertain,
         r.not_analysed,
-        json_text(&census.config.fixed.margin),
+        json_text(&census.config.map(|c| c.fixed.margin)),
         census.rows,
         n(census.rows_to_sampling),
     );
@@ -600,11 +604,10 @@ fn trained_attractors_section(
             p.eigenvalues
                 .iter()
                 .take(4)
-                .filter(|v| v[0].is_finite())
                 .map(|v| format!("{:.3}", v[0]))
                 .collect::<Vec<_>>()
                 .join(", "),
-            match (p.dimension, p.extent.filter(|e| e.is_finite())) {
+            match (p.dimension, p.extent) {
                 (Some(d), Some(e)) => format!("{d}, {e:.3}"),
                 _ => "—".to_string(),
             },

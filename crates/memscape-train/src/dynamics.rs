@@ -162,7 +162,9 @@ pub struct PowerFit {
     pub ci: [f64; 2],
     /// The K values that entered the fit (those whose tau_mem was reached).
     pub num_k: usize,
-    /// Bootstrap resamples behind `ci`: those in which all `num_k` values crossed.
+    /// Bootstrap resamples behind `ci`: those in which all `num_k` values crossed (0 in
+    /// documents written before it was kept).
+    #[serde(default)]
     pub resamples: usize,
 }
 

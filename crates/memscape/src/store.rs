@@ -16,9 +16,10 @@ use crate::error::{Error, Result};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("MEMSCAPE_GIT_REVISION");
 
-/// `value` as JSON with every object's keys sorted (serde_json's maps are sorted): the form
-/// every document of a run directory is written in, whatever the order of its struct's
-/// fields.
+/// `value` as JSON with every object's keys sorted (serde_json's maps are sorted), whatever
+/// the order of its struct's fields: the form `attractors.json`, `bifurcations.json`,
+/// `cusps.json` and a dynamics study's `results.json` have always been written in (a map's
+/// `results.json` and every `manifest.json` keep their structs' order).
 pub fn sorted_json(value: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(value).expect("a run's documents serialise")
 }

@@ -17,11 +17,15 @@ use crate::store::{RunDir, sorted_json};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BifurcationDocument {
     pub parameter: Parameter,
+    #[serde(default)]
     pub name: String,
     pub events: Vec<Event>,
     pub branches: Vec<Branch>,
+    #[serde(default)]
     pub grid: Vec<GridCounts>,
+    #[serde(default)]
     pub unexplained: Vec<[f64; 2]>,
+    #[serde(default)]
     pub incomplete: Vec<f64>,
     pub seconds: f64,
 }
@@ -49,6 +53,14 @@ pub struct BifurcationEvents<'a> {
 }
 
 /// The parameter's name in documents and tables.
+///
+/// ```
+/// use memscape::analysis::landscape::bifurcation::Parameter;
+/// use memscape::pipeline::parameter_name;
+///
+/// assert_eq!(parameter_name(&Parameter::Beta), "beta");
+/// assert_eq!(parameter_name(&Parameter::Weight { index: 0, beta: 4.0 }), "weight");
+/// ```
 pub fn parameter_name(parameter: &Parameter) -> &'static str {
     match parameter {
         Parameter::Weight { .. } => "weight",

@@ -129,6 +129,27 @@ fn corrupted(patterns: &Array2<f64>, rows: usize, flip: f64, seed: u64) -> Array
 /// # Errors
 /// A request that breaks a rule ([`HopfieldRequest::validate`]), or a load that stores more
 /// than [`MAX_HOPFIELD_PATTERNS`] patterns (named `alpha`).
+///
+/// ```
+/// use memscape::pipeline::{HopfieldModel, HopfieldRequest, hopfield};
+///
+/// // a classical network at load 0.05 (below alpha_c = 0.138) retrieves its patterns
+/// let request = HopfieldRequest {
+///     model: HopfieldModel::Classical,
+///     n: 400,
+///     alpha: 0.05,
+///     degree: 2,
+///     nets: 1,
+///     per_net: 5,
+///     flip: 0.0,
+///     seed: 0,
+/// };
+/// let r = hopfield(&request)?;
+/// assert_eq!(r.k, 20);
+/// assert!(r.retrieval_overlap.unwrap() > 0.99);
+/// assert!(hopfield(&HopfieldRequest { alpha: -1.0, ..request }).is_err());
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn hopfield(request: &HopfieldRequest) -> Result<HopfieldResult> {
     request.validate()?;
     let (n, k, nets) = (request.n, request.num_patterns(), request.nets);

@@ -191,6 +191,29 @@ impl LandscapeRequest {
 /// A request that does not check out ([`LandscapeRequest::validate`], before any denoiser
 /// call), fewer than two distinct training points, and the errors of the sampler, the census
 /// and the recovery runs.
+///
+/// ```
+/// use memscape::analysis::landscape::attractor::CensusSettings;
+/// use memscape::denoiser::EmpiricalDenoiser;
+/// use memscape::pipeline::{LandscapeRequest, trained_landscape};
+/// use ndarray::{Array2, array};
+///
+/// // any denoiser in place of a network: the exact one of three far patterns has three memories
+/// let train = array![[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]];
+/// let network = EmpiricalDenoiser::<f64>::new(train.view())?;
+/// let request = LandscapeRequest {
+///     sigma: 0.2,
+///     samples: 60,
+///     eigenvalues: 2,
+///     recovery: 0,
+///     trials: 4,
+///     seed: 0,
+///     census: CensusSettings::default(),
+/// };
+/// let l = trained_landscape(&network, train.view(), Array2::zeros((0, 2)).view(), &request)?;
+/// assert_eq!(l.census.counts.memory, 3);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn trained_landscape(
     model: &(impl Denoiser + ?Sized),
     train: ArrayView2<f64>,
@@ -320,8 +343,10 @@ pub struct TrainedDocument {
     pub grids: Option<GridsRecord>,
 }
 
-/// The census's bookkeeping in a trained landscape's `attractors.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The census's bookkeeping in a trained landscape's `attractors.json`. Fields older documents
+/// lack read as empty (`config` as none).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CensusRecord {
     /// Denoiser rows the sampler spent, and the census's rows against them.
     pub sampling_rows: usize,
@@ -340,7 +365,7 @@ pub struct CensusRecord {
     #[serde(deserialize_with = "crate::store::null_as_nan")]
     pub rows_per_settled_sample: f64,
     pub euler: Option<EulerCheck>,
-    pub config: CensusConfig,
+    pub config: Option<CensusConfig>,
     pub num_samples: usize,
     pub support_gate: Option<SupportCalibration>,
 }
@@ -383,7 +408,7 @@ impl TrainedLandscape {
                 rows: c.cost.total(),
                 rows_per_settled_sample: c.rows_per_settled_sample(),
                 euler: c.euler,
-                config: self.config,
+                config: Some(self.config),
                 num_samples: self.request.samples,
                 support_gate: self.support_gate,
             },
@@ -561,6 +586,20 @@ pub struct ExactLandscape {
 /// # Errors
 /// Patterns that do not make a landscape (empty, non-finite, a non-positive beta), fewer than
 /// two distinct patterns, and the sampler's errors.
+///
+/// ```
+/// use memscape::pipeline::{ExactLandscapeRequest, exact_landscape};
+/// use ndarray::array;
+///
+/// // an equilateral triangle at beta = 4: three minima, three saddles, and Euler characteristic 1
+/// let triangle = array![[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]];
+/// let request = ExactLandscapeRequest { beta: 4.0, random_starts: 100, basin_starts: 0, samples: 0, seed: 0 };
+/// let l = exact_landscape(triangle.view(), &request)?;
+/// let c = l.counts();
+/// assert_eq!((c.minima, c.saddles), (3, 3));
+/// assert_eq!(l.set.euler_characteristic, Some(1));
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn exact_landscape(
     patterns: ArrayView2<f64>,
     request: &ExactLandscapeRequest,
@@ -767,12 +806,18 @@ pub struct MapLandscape {
     #[serde(serialize_with = "sorted_keys")]
     pub counts: LandscapeCounts,
     pub dir: String,
-    /// The exact landscape's Euler characteristic, where its critical set is known complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub euler_characteristic: Option<i64>,
+    /// The exact landscape's Euler characteristic (`Some(None)`, written `null`, when a
+    /// degenerate point leaves it undefined); absent for a network's landscape.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub euler_characteristic: Option<Option<i64>>,
     pub k: usize,
     pub model: String,
-    /// The model whose spurious peak chose K.
+    /// The model whose spurious peak chose K (empty in documents written before it was kept).
+    #[serde(default)]
     pub peak_of: String,
     pub sigma: f64,
 }
@@ -784,6 +829,13 @@ pub struct MapLandscape {
 pub enum LandscapeCounts {
     Exact(Counts),
     Trained(KindCounts),
+}
+
+/// A field that is present reads as `Some`, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// Serializes `value` with its keys sorted ([`sorted_json`]).
@@ -853,7 +905,7 @@ mod tests {
                 maxima: 0,
             }),
             dir: "landscape_exact_k3".into(),
-            euler_characteristic: Some(1),
+            euler_characteristic: Some(Some(1)),
             k: 3,
             model: "exact".into(),
             peak_of: "mlp".into(),

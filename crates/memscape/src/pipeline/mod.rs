@@ -91,6 +91,15 @@ pub const DEFAULT_HOLDOUT: usize = 1000;
 
 /// Held-out points by default: min([`DEFAULT_HOLDOUT`], pool − largest K), and none when that
 /// is below [`MIN_HELDOUT`].
+///
+/// ```
+/// use memscape::pipeline::default_holdout;
+///
+/// // a pool of 70,000 MNIST images mapped up to K = 4096 keeps 1000 aside
+/// assert_eq!(default_holdout(70_000, 4096), 1000);
+/// // too small a pool keeps none rather than a held-out set too small to calibrate on
+/// assert_eq!(default_holdout(1000, 999), 0);
+/// ```
 pub fn default_holdout(pool: usize, largest_k: usize) -> usize {
     let h = DEFAULT_HOLDOUT.min(pool.saturating_sub(largest_k));
     if h >= MIN_HELDOUT { h } else { 0 }

@@ -216,7 +216,7 @@ impl MapRun {
         let mut entries = vec![entry(
             "exact",
             LandscapeCounts::Exact(exact.counts()),
-            exact.set.euler_characteristic,
+            Some(exact.set.euler_characteristic),
         )];
         let mut trained = None;
         if let Some(n) = networks

@@ -48,6 +48,33 @@ pub struct SampleRun {
 
 /// Samples the exact empirical model of the training set, or `trained` (a network trained on
 /// data of the same dimension) when given.
+///
+/// ```
+/// use memscape::dataset::DataSpec;
+/// use memscape::denoiser::Arithmetic;
+/// use memscape::pipeline::{SampleRequest, sample};
+/// use memscape::sampler::SamplingPlan;
+///
+/// // 50 samples of the exact model of 5 points of the unit circle
+/// let request = SampleRequest {
+///     data: DataSpec::parse("circle")?,
+///     k: 5,
+///     subset_seed: 42,
+///     holdout: 0,
+///     precision: Arithmetic::F64,
+///     pruning: Default::default(),
+///     plan: SamplingPlan::default(),
+///     final_denoise: true,
+///     num_samples: 50,
+///     record_trajectories: 0,
+/// };
+/// let run = sample(request, None)?;
+/// assert_eq!(run.samples.dim(), (50, 2));
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A dataset that does not load, K larger than its pool, a plan that breaks a rule, or the sampler's errors.
 pub fn sample(request: SampleRequest, trained: Option<&dyn Denoiser>) -> Result<SampleRun> {
     if request.num_samples == 0 {
         return Err(Error::invalid("num_samples", "≥ 1", 0));

@@ -534,9 +534,9 @@ pub struct CensusSummary {
     #[serde(default)]
     pub manifold_basins: Vec<f64>,
     /// Shares of the samples in memory, spurious and manifold basins.
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(default, deserialize_with = "crate::store::null_as_nan")]
     pub memory_mass: f64,
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(default, deserialize_with = "crate::store::null_as_nan")]
     pub spurious_mass: f64,
     #[serde(default, deserialize_with = "crate::store::null_as_nan")]
     pub manifold_mass: f64,
@@ -548,6 +548,7 @@ pub struct CensusSummary {
     #[serde(default)]
     pub manifold_dimensions: Vec<usize>,
     /// Samples in no basin: their number, share (with its bootstrap interval) and reasons.
+    #[serde(default)]
     pub unsettled: usize,
     #[serde(default, deserialize_with = "crate::store::null_as_nan")]
     pub unsettled_share: f64,
@@ -556,12 +557,15 @@ pub struct CensusSummary {
     #[serde(default)]
     pub unsettled_reasons: UnsettledCounts,
     /// Newton starts that did not converge.
+    #[serde(default)]
     pub unconverged_starts: usize,
     /// Denoiser rows of the whole census, and per settled sample.
+    #[serde(default)]
     pub rows: usize,
     #[serde(default, deserialize_with = "crate::store::null_as_nan")]
     pub rows_per_settled_sample: f64,
     /// Median asymmetry ‖J − Jᵀ‖/‖J‖ over the stable points (None: none measured).
+    #[serde(default)]
     pub asymmetry: Option<f64>,
     /// Whether the census can be read: some attractor holds samples, or at most half the
     /// samples are unsettled. A network whose D is near the identity (early in training)
@@ -668,6 +672,26 @@ impl Candidate {
 
 /// Runs the census of `denoiser` at `sigma` from `samples`, against the training set `train`
 /// and, where given, the support gate.
+///
+/// ```
+/// use memscape::analysis::landscape::attractor::{CensusConfig, census};
+/// use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+/// use ndarray::array;
+///
+/// // three patterns at sigma = 0.1: samples near each settle into its memory
+/// let train = array![[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]];
+/// let den = EmpiricalDenoiser::<f64>::new(train.view())?;
+/// let samples = array![[0.1, 0.0], [1.9, 0.1], [0.0, 2.1], [0.05, -0.05]];
+/// let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+/// let c = census(&den, train.view(), samples.view(), 0.1, None, &config)?;
+/// assert_eq!(c.counts.memory, 3);
+/// assert_eq!(c.counts.spurious, 0);
+/// assert_eq!(c.unsettled, 0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// No samples, a sigma that is not finite and > 0, a configuration that breaks a rule ([`CensusConfig::validate`]), or non-finite samples.
 pub fn census(
     denoiser: &(impl Denoiser + ?Sized),
     train: ArrayView2<f64>,

@@ -31,7 +31,7 @@ pub enum Endpoint {
 }
 
 /// Descends from `x` and names the minimum reached.
-pub fn descend_to(
+pub(crate) fn descend_to(
     land: &Landscape,
     set: &CriticalSet,
     x: ArrayView1<f64>,
@@ -63,6 +63,24 @@ pub fn descend_to(
 
 /// Monte Carlo basin weights: for each minimum (by its position in `set.points`), the share of
 /// `n` starts from p_sigma that descend to it; the rest lists (elsewhere, unconverged).
+///
+/// ```
+/// use memscape::analysis::landscape::basin::basin_weights;
+/// use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+/// use memscape::denoiser::Landscape;
+/// use ndarray::array;
+///
+/// // two patterns at beta = 4: two minima and the saddle between them
+/// let patterns = array![[-1.0, 0.0], [1.0, 0.0]];
+/// let land = Landscape::new(patterns.view(), 4.0)?;
+/// let set = critical_points(&land, &SearchConfig::for_spacing(2.0), None)?;
+/// let (weights, elsewhere, unconverged) = basin_weights(&land, &set, 400, 0, 0.05);
+/// // the two minima share the starts about equally, and every start ends at one of them
+/// assert_eq!(weights.len(), 2);
+/// assert!(weights.iter().all(|&(_, w)| (0.4..0.6).contains(&w)));
+/// assert_eq!(elsewhere + unconverged, 0.0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn basin_weights(
     land: &Landscape,
     set: &CriticalSet,
@@ -106,6 +124,24 @@ pub fn basin_weights(
 
 /// The basin label of every point of a 2-D grid over [x0, x1] × [y0, y1] (`resolution` per
 /// side, row-major from the bottom-left): the minimum's position in `set.points`, or −1.
+///
+/// ```
+/// use memscape::analysis::landscape::basin::basin_map;
+/// use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+/// use memscape::denoiser::Landscape;
+/// use ndarray::array;
+///
+/// // two patterns at beta = 4: two minima and the saddle between them
+/// let patterns = array![[-1.0, 0.0], [1.0, 0.0]];
+/// let land = Landscape::new(patterns.view(), 4.0)?;
+/// let set = critical_points(&land, &SearchConfig::for_spacing(2.0), None)?;
+/// let map = basin_map(&land, &set, [-2.0, 2.0, -1.0, 1.0], 9, 0.05);
+/// // the left half of the grid descends to one minimum, the right half to the other
+/// assert_eq!(map.dim(), (9, 9));
+/// assert_ne!(map[[4, 0]], map[[4, 8]]);
+/// assert!(map[[4, 0]] >= 0 && map[[4, 8]] >= 0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn basin_map(
     land: &Landscape,
     set: &CriticalSet,
@@ -136,7 +172,7 @@ fn grid_point(bounds: [f64; 4], resolution: usize, k: usize) -> [f64; 2] {
 }
 
 /// Every point of the grid of [`basin_map`] as the rows of a (resolution², 2) array.
-pub fn grid_points(bounds: [f64; 4], resolution: usize) -> Array2<f64> {
+pub(crate) fn grid_points(bounds: [f64; 4], resolution: usize) -> Array2<f64> {
     Array2::from_shape_fn((resolution * resolution, 2), |(k, j)| {
         grid_point(bounds, resolution, k)[j]
     })
@@ -144,7 +180,7 @@ pub fn grid_points(bounds: [f64; 4], resolution: usize) -> Array2<f64> {
 
 /// The bounding box [x0, x1, y0, y1] of 2-D points, padded by 20% of its extent on each side
 /// (the window of the landscape figures).
-pub fn padded_box(points: ArrayView2<f64>) -> [f64; 4] {
+pub(crate) fn padded_box(points: ArrayView2<f64>) -> [f64; 4] {
     let range = |j: usize| {
         let (a, b) = points
             .column(j)
@@ -159,6 +195,19 @@ pub fn padded_box(points: ArrayView2<f64>) -> [f64; 4] {
 }
 
 /// E(x; beta) on a 2-D grid (same layout as [`basin_map`]).
+///
+/// ```
+/// use memscape::analysis::landscape::basin::energy_grid;
+/// use memscape::denoiser::Landscape;
+/// use ndarray::array;
+///
+/// let land = Landscape::new(array![[-1.0, 0.0], [1.0, 0.0]].view(), 4.0)?;
+/// let e = energy_grid(&land, [-2.0, 2.0, -1.0, 1.0], 5);
+/// // symmetric under x → −x, lowest near the patterns
+/// assert!((e[[2, 0]] - e[[2, 4]]).abs() < 1e-12);
+/// assert!(e[[2, 1]] < e[[2, 2]]);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn energy_grid(land: &Landscape, bounds: [f64; 4], resolution: usize) -> Array2<f64> {
     let values: Vec<f64> = (0..resolution * resolution)
         .into_par_iter()
@@ -170,6 +219,19 @@ pub fn energy_grid(land: &Landscape, bounds: [f64; 4], resolution: usize) -> Arr
 }
 
 /// The score ∇log p_sigma = −beta ∇E on a 2-D grid: `[row, column, component]`.
+///
+/// ```
+/// use memscape::analysis::landscape::basin::score_grid;
+/// use memscape::denoiser::Landscape;
+/// use ndarray::array;
+///
+/// let land = Landscape::new(array![[-1.0, 0.0], [1.0, 0.0]].view(), 4.0)?;
+/// let s = score_grid(&land, [-2.0, 2.0, -1.0, 1.0], 5);
+/// assert_eq!(s.dim(), (5, 5, 2));
+/// // at the far right the score points back towards the pattern at (1, 0)
+/// assert!(s[[2, 4, 0]] < 0.0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn score_grid(land: &Landscape, bounds: [f64; 4], resolution: usize) -> ndarray::Array3<f64> {
     let values: Vec<f64> = (0..resolution * resolution)
         .into_par_iter()
@@ -193,6 +255,24 @@ pub struct Connection {
 }
 
 /// The minima each index-1 saddle connects.
+///
+/// ```
+/// use memscape::analysis::landscape::basin::{Endpoint, morse_smale};
+/// use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+/// use memscape::denoiser::Landscape;
+/// use ndarray::array;
+///
+/// // two patterns at beta = 4: two minima and the saddle between them
+/// let patterns = array![[-1.0, 0.0], [1.0, 0.0]];
+/// let land = Landscape::new(patterns.view(), 4.0)?;
+/// let set = critical_points(&land, &SearchConfig::for_spacing(2.0), None)?;
+/// let connections = morse_smale(&land, &set, 0.05);
+/// // the saddle's two branches end at the two minima
+/// assert_eq!(connections.len(), 1);
+/// assert!(connections[0].transversal);
+/// assert!(connections[0].ends.iter().all(|e| matches!(e, Endpoint::Minimum(_))));
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn morse_smale(land: &Landscape, set: &CriticalSet, radius: f64) -> Vec<Connection> {
     set.points
         .iter()

@@ -137,6 +137,21 @@ pub struct NewtonRun {
 }
 
 /// Newton–Krylov on F(x) = x − D(x, sigma) from `start`.
+///
+/// ```
+/// use memscape::analysis::landscape::fixed::{FixedPointConfig, Status, newton_krylov};
+/// use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+/// use memscape::units::Beta;
+/// use ndarray::array;
+///
+/// // ±1 at beta = 2: x = D(x) at ±0.957504 (theory.md §5)
+/// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+/// let config = FixedPointConfig::for_scale(1.0, Arithmetic::F64);
+/// let run = newton_krylov(&den, Beta(2.0).sigma(), array![0.8].view(), &config);
+/// assert_eq!(run.status, Status::Converged);
+/// assert!((run.x[0] - 0.957504).abs() < 1e-6);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn newton_krylov(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
@@ -310,6 +325,21 @@ fn rightmost_converged(ritz: &RitzValues, tol: f64, margin: f64) -> bool {
 
 /// The rightmost eigenvalues of J at `x` by Arnoldi on central-difference products, stopped
 /// once the rightmost part has converged (see [`Stability`]).
+///
+/// ```
+/// use memscape::analysis::landscape::fixed::{FixedPointConfig, stability};
+/// use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+/// use memscape::units::Beta;
+/// use ndarray::array;
+///
+/// // ±1 at beta = 2: the minimum at 0.957504 is stable (index 0), the origin is not (index 1)
+/// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+/// let config = FixedPointConfig { eigenvalues: 1, max_arnoldi: 1, ..FixedPointConfig::for_scale(1.0, Arithmetic::F64) };
+/// let sigma = Beta(2.0).sigma();
+/// assert_eq!(stability(&den, sigma, array![0.957504].view(), &config, 0).index, 0);
+/// assert_eq!(stability(&den, sigma, array![0.0].view(), &config, 0).index, 1);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn stability(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
@@ -321,7 +351,7 @@ pub fn stability(
 }
 
 /// [`stability`] with the Ritz vectors of the first `vectors` values.
-pub fn stability_with_vectors(
+pub(crate) fn stability_with_vectors(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
     x: ArrayView1<f64>,
@@ -391,6 +421,18 @@ pub struct Asymmetry {
 }
 
 /// Estimates the asymmetry of J at `x`; one denoiser call of 4 × `probes` rows.
+///
+/// ```
+/// use memscape::analysis::landscape::fixed::asymmetry;
+/// use memscape::denoiser::EmpiricalDenoiser;
+/// use ndarray::array;
+///
+/// // the exact denoiser is a gradient map: its Jacobian is symmetric
+/// let den = EmpiricalDenoiser::<f64>::new(array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]].view())?;
+/// let a = asymmetry(&den, 0.5, array![0.2, 0.1].view(), 8, 1e-5, 0);
+/// assert!(a.ratio.unwrap() < 1e-6);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn asymmetry(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
@@ -459,6 +501,27 @@ pub struct FixedPointSet {
 /// Newton–Krylov from every row of `starts`, merged within `config.merge`, each distinct point
 /// analysed for stability. Deterministic whatever the thread count: runs are independent and
 /// merged in start order; point i's Arnoldi start is seeded by (seed, i).
+///
+/// ```
+/// use memscape::analysis::landscape::fixed::{FixedPointConfig, fixed_points};
+/// use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+/// use memscape::units::Beta;
+/// use ndarray::array;
+///
+/// // ±1 at beta = 2 from five starts: the two minima and the origin
+/// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+/// let config = FixedPointConfig { eigenvalues: 1, max_arnoldi: 1, ..FixedPointConfig::for_scale(1.0, Arithmetic::F64) };
+/// let starts = array![[-2.0], [-0.7], [0.01], [0.6], [1.5]];
+/// let set = fixed_points(&den, Beta(2.0).sigma(), starts.view(), &config)?;
+/// let mut xs: Vec<f64> = set.points.iter().map(|p| p.x[0]).collect();
+/// xs.sort_by(f64::total_cmp);
+/// assert_eq!(xs.len(), 3);
+/// assert!((xs[2] - 0.957504).abs() < 1e-6 && xs[1].abs() < 1e-9);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A configuration that breaks a rule ([`FixedPointConfig::validate`]), or starts of another dimension than the denoiser's.
 pub fn fixed_points(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
@@ -564,6 +627,20 @@ pub struct DenseFixedPoint {
 /// dense central-difference Jacobian (2d + 1 rows per step, displacement `h`) and a dense
 /// symmetric eigen-decomposition; points closer than `merge` are one. The index counts the
 /// negative eigenvalues of the symmetric part of I − J.
+///
+/// ```
+/// use memscape::analysis::landscape::fixed::fixed_points_dense;
+/// use memscape::denoiser::EmpiricalDenoiser;
+/// use memscape::units::Beta;
+/// use ndarray::array;
+///
+/// // the dense reference (full Jacobians by finite differences) finds the same minimum
+/// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+/// let points = fixed_points_dense(&den, Beta(2.0).sigma(), array![[0.8]].view(), 1e-5, 1e-10, 1e-4);
+/// assert_eq!(points.len(), 1);
+/// assert!((points[0].x[0] - 0.957504).abs() < 1e-6 && points[0].index == 0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn fixed_points_dense(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,

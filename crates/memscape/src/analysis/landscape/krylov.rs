@@ -136,6 +136,17 @@ pub struct GmresSolution {
 /// Solves `A x = b` by GMRES without restarts (Saad & Schultz 1986): Arnoldi on the Krylov space
 /// of `b` with CGS2, Givens rotations for the least-squares problem, stop when the relative
 /// residual is below `rtol` or after `max_iterations` products.
+///
+/// ```
+/// use memscape::analysis::landscape::krylov::gmres;
+/// use ndarray::{Array1, array};
+///
+/// // A = [[2, 1], [1, 3]], b = (3, 5): x = (0.8, 1.4)
+/// let a = array![[2.0, 1.0], [1.0, 3.0]];
+/// let solution = gmres(|v| a.dot(&v), array![3.0, 5.0].view(), 1e-12, 10);
+/// let want: Array1<f64> = array![0.8, 1.4];
+/// assert!((&solution.x - &want).iter().all(|e| e.abs() < 1e-10));
+/// ```
 pub fn gmres(
     mut apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
     b: ArrayView1<f64>,
@@ -221,7 +232,7 @@ pub struct RitzValues {
     /// Whether the Krylov space is the whole space (the values are the full spectrum).
     pub exhausted: bool,
     /// Unit Ritz vectors (real parts) of the first values, as many as asked for (in Krylov
-    /// coordinates until [`arnoldi_until`] lifts them).
+    /// coordinates until `arnoldi_until` lifts them).
     #[serde(skip)]
     pub vectors: Vec<Array1<f64>>,
 }
@@ -240,6 +251,16 @@ impl RitzValues {
 /// Arnoldi without restarts (Saad 2011 §6.2): grow the Krylov space from a seeded Gaussian
 /// vector until the `want` rightmost Ritz pairs have residual ≤ `tol` · max(1, |θ|max), or the
 /// dimension reaches `max_dimension` (or d, where the Ritz values are the eigenvalues).
+///
+/// ```
+/// use memscape::analysis::landscape::krylov::arnoldi;
+/// use ndarray::Array1;
+///
+/// // diag(1, 2, …, 10): the rightmost eigenvalue is 10
+/// let d = 10;
+/// let ritz = arnoldi(|v| Array1::from_shape_fn(d, |i| (i + 1) as f64 * v[i]), d, 1, d, 1e-10, 0);
+/// assert!((ritz.values[0][0] - 10.0).abs() < 1e-8 && ritz.values[0][1].abs() < 1e-8);
+/// ```
 pub fn arnoldi(
     apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
     d: usize,
@@ -261,7 +282,7 @@ pub fn arnoldi(
 /// (and `done` is not asked before that direction's block has grown). Reports the `want`
 /// rightmost values (every value when the space is exhausted) and the Ritz vectors of the
 /// first `vectors`.
-pub fn arnoldi_until(
+pub(crate) fn arnoldi_until(
     mut apply: impl FnMut(ArrayView1<f64>) -> Array1<f64>,
     d: usize,
     want: usize,

@@ -30,7 +30,7 @@ fn norm(v: &Array1<f64>) -> f64 {
 /// eigenvector of `hessian` (the singular point's), 16 directions in the plane of its two
 /// softest eigenvectors and 8 seeded random directions. Points closer than their round-off
 /// floors (plus 1e-12 × the data scale) are one.
-pub fn local_points(
+pub(crate) fn local_points(
     land: &Landscape,
     centre: ArrayView1<f64>,
     hessian: &Array2<f64>,

@@ -48,7 +48,7 @@ pub struct NeutralSets {
 /// |D(x) − x| at each probe at most twice the larger drift of the two ends (`drift`) plus
 /// `margin` × the segment's length (what a direction with |1 − λ| ≤ margin, or the chord of a
 /// curved set, adds over it). One denoiser call for all pairs.
-pub fn links_hold(
+pub(crate) fn links_hold(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
     points: ArrayView2<f64>,
@@ -79,7 +79,7 @@ pub fn links_hold(
 
 /// Links the rows of `points` (points settled as neutral, with their drifts |D(x) − x|) into
 /// connected near-neutral sets; `radius` joins points without a test.
-pub fn neutral_sets(
+pub(crate) fn neutral_sets(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
     points: ArrayView2<f64>,
@@ -171,7 +171,7 @@ fn spanning_tree(points: ArrayView2<f64>) -> Vec<(usize, usize)> {
 }
 
 /// The largest distance between two rows (the diameter of a point set); 0 for one row.
-pub fn extent(points: ArrayView2<f64>) -> f64 {
+pub(crate) fn extent(points: ArrayView2<f64>) -> f64 {
     let n = points.nrows();
     let mut best: f64 = 0.0;
     for i in 0..n {

@@ -109,7 +109,7 @@ pub struct Recovery {
 }
 
 /// Φ⁻¹(p) by bisection on Φ (to 1e-14).
-pub fn normal_quantile(p: f64) -> f64 {
+pub(crate) fn normal_quantile(p: f64) -> f64 {
     let (mut lo, mut hi) = (-40.0_f64, 40.0_f64);
     while hi - lo > 1e-14 {
         let mid = 0.5 * (lo + hi);
@@ -124,7 +124,7 @@ pub fn normal_quantile(p: f64) -> f64 {
 
 /// The q-quantile of `values` with linear interpolation between order statistics (Hyndman &
 /// Fan type 7, NumPy's default).
-pub fn quantile(values: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(values: &[f64], q: f64) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let pos = q * (v.len() - 1) as f64;
@@ -167,6 +167,33 @@ fn recovered(
 }
 
 /// The critical level of the attractor `a` of `denoiser` at `sigma` (module doc).
+///
+/// ```
+/// use memscape::analysis::landscape::recovery::{RecoveryConfig, recovery};
+/// use memscape::analysis::landscape::settle::SettleConfig;
+/// use memscape::denoiser::EmpiricalDenoiser;
+/// use ndarray::array;
+///
+/// // a memory of two patterns 2 apart: noise well below the half-distance is recovered from
+/// let den = EmpiricalDenoiser::<f64>::new(array![[-1.0], [1.0]].view())?;
+/// let config = RecoveryConfig {
+///     trials: 16,
+///     rate: 0.9,
+///     delta: 0.1,
+///     bracket: [0.01, 5.0],
+///     rel_tol: 0.01,
+///     ode_steps: 50,
+///     settle: SettleConfig::unit_step(1e-10, 10_000),
+///     resamples: 50,
+///     seed: 0,
+/// };
+/// let r = recovery(&den, array![1.0].view(), 0.05, &config)?;
+/// assert!(r.critical_sigma > 0.05 && r.critical_sigma < 5.0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A configuration that breaks a rule ([`RecoveryConfig::validate`]), or a sigma that is not finite and > 0.
 pub fn recovery(
     denoiser: &(impl Denoiser + ?Sized),
     a: ArrayView1<f64>,
@@ -250,7 +277,7 @@ pub struct EnergyPath {
 
 /// E(γ(τ)) − E(a) along γ(τ) = a + τ (b − a) for the denoiser at `sigma` (module doc):
 /// composite 3-point Gauss–Legendre over `segments` pieces, one denoiser call.
-pub fn path_energy(
+pub(crate) fn path_energy(
     denoiser: &(impl Denoiser + ?Sized),
     a: ArrayView1<f64>,
     b: ArrayView1<f64>,

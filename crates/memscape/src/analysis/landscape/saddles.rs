@@ -54,7 +54,7 @@ pub enum Origin {
 }
 
 /// The midpoint of each pair.
-pub fn midpoints(points: &[&[f64]], pairs: &[(usize, usize)]) -> Vec<Array1<f64>> {
+pub(crate) fn midpoints(points: &[&[f64]], pairs: &[(usize, usize)]) -> Vec<Array1<f64>> {
     pairs
         .iter()
         .map(|&(a, b)| {
@@ -70,7 +70,7 @@ pub fn midpoints(points: &[&[f64]], pairs: &[(usize, usize)]) -> Vec<Array1<f64>
 /// The string between `a` and `b` relaxed under the flow's normal component, and the images
 /// around each turn of f·τ from negative to positive (the saddle's neighbourhood). Steps are
 /// at most `max_step` long.
-pub fn string_starts(
+pub(crate) fn string_starts(
     denoiser: &(impl Denoiser + ?Sized),
     sigma: f64,
     a: ArrayView1<f64>,
@@ -149,7 +149,7 @@ fn redistribute(path: &Array2<f64>) -> Array2<f64> {
 }
 
 /// The starts p ± t v along each direction v, at each distance t.
-pub fn directional_starts(
+pub(crate) fn directional_starts(
     p: ArrayView1<f64>,
     directions: &[Array1<f64>],
     distances: &[f64],
@@ -166,7 +166,7 @@ pub fn directional_starts(
 
 /// Half the distance from each point to its nearest other point farther than `apart` (points
 /// closer are copies of it); `fallback` when there is none.
-pub fn reaches(points: &[&[f64]], apart: f64, fallback: f64) -> Vec<f64> {
+pub(crate) fn reaches(points: &[&[f64]], apart: f64, fallback: f64) -> Vec<f64> {
     (0..points.len())
         .map(|i| {
             let nearest = (0..points.len())
@@ -183,7 +183,7 @@ pub fn reaches(points: &[&[f64]], apart: f64, fallback: f64) -> Vec<f64> {
 }
 
 /// Rows of a list of points, as a matrix of width `d`.
-pub fn stack(points: &[Array1<f64>], d: usize) -> Array2<f64> {
+pub(crate) fn stack(points: &[Array1<f64>], d: usize) -> Array2<f64> {
     let mut out = Array2::zeros((points.len(), d));
     for (mut row, p) in out.axis_iter_mut(Axis(0)).zip(points) {
         row.assign(p);

@@ -97,6 +97,21 @@ impl SettleConfig {
     /// The flow with the defaults for data of RMS scale `scale` and a denoiser computing in
     /// `arithmetic`: its settling tolerance, margin and finite-difference step
     /// ([`Arithmetic`]), steps of at most 0.25 × scale.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, flow};
+    /// use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+    /// use memscape::units::Beta;
+    /// use ndarray::array;
+    ///
+    /// // ±1 at beta = 2: the flow reaches the minima at ±0.957504 (theory.md §5)
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+    /// let config = SettleConfig::flow(1.0, Arithmetic::F64);
+    /// let s = flow(&den, array![[0.3], [-2.0]].view(), Beta(2.0).sigma(), &config);
+    /// assert!(s.status.iter().all(|&c| c == SettleStatus::Converged));
+    /// assert!((s.points[[0, 0]] - 0.957504).abs() < 1e-6);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn flow(scale: f64, arithmetic: Arithmetic) -> Self {
         SettleConfig {
             method: SettleMethod::Flow,
@@ -268,6 +283,18 @@ fn unit_steps(
 /// The flow dx/ds = D(x) − x from every row, by pseudo-transient continuation (module docs).
 /// Points run independently (in parallel), one denoiser row at a time, so the result does not
 /// depend on the thread count or on how the rows are batched.
+///
+/// ```
+/// use memscape::analysis::landscape::settle::{SettleConfig, flow};
+/// use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+/// use ndarray::array;
+///
+/// // three patterns at sigma = 0.2: a start near each flows into it
+/// let den = EmpiricalDenoiser::<f64>::new(array![[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]].view())?;
+/// let s = flow(&den, array![[0.3, 0.1], [1.7, 0.2]].view(), 0.2, &SettleConfig::flow(1.0, Arithmetic::F64));
+/// assert!(s.points[[0, 0]].abs() < 1e-3 && (s.points[[1, 0]] - 2.0).abs() < 1e-3);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn flow(
     denoiser: &(impl Denoiser + ?Sized),
     start: ArrayView2<f64>,

@@ -25,7 +25,7 @@ pub struct Capacities {
 
 /// Where the piecewise-linear curve through (ln x_i, f_i) reaches `level` between x_i and
 /// x_{i+1}, as an x (interpolated linearly in ln x).
-pub fn log_crossing(xs: &[f64], f: &[f64], i: usize, level: f64) -> f64 {
+pub(crate) fn log_crossing(xs: &[f64], f: &[f64], i: usize, level: f64) -> f64 {
     let (a, b) = (xs[i].ln(), xs[i + 1].ln());
     let t = (level - f[i]) / (f[i + 1] - f[i]);
     (a + t * (b - a)).exp()
@@ -37,6 +37,24 @@ fn crossing(ks: &[usize], f: &[f64], i: usize) -> f64 {
 }
 
 /// Capacities from the class fractions at each K.
+///
+/// ```
+/// use memscape::analysis::samples::capacity::capacities;
+///
+/// // memorized until K ≈ 10, a spurious bump at K = 20, generalized from K ≈ 40
+/// let ks = [5, 10, 20, 40, 80];
+/// let c = capacities(
+///     &ks,
+///     &[1.0, 0.8, 0.3, 0.0, 0.0],
+///     &[0.0, 0.1, 0.4, 0.2, 0.0],
+///     &[0.0, 0.1, 0.3, 0.8, 1.0],
+/// );
+/// assert_eq!(c.spurious_peak_k, 20);
+/// let memorization = c.memorization.unwrap();
+/// assert!((10.0..20.0).contains(&memorization));
+/// let generalization = c.generalization.unwrap();
+/// assert!((20.0..40.0).contains(&generalization));
+/// ```
 pub fn capacities(
     ks: &[usize],
     memorized: &[f64],
@@ -67,6 +85,16 @@ pub fn capacities(
 /// The memorization and generalization capacities with a crossing outside the sweep coded as
 /// −∞ (below the smallest K) or +∞ (beyond the largest), so that bootstrap intervals keep such
 /// resamples in their ranks ([`crate::analysis::samples::classify::censored_interval`]).
+///
+/// ```
+/// use memscape::analysis::samples::capacity::{capacities, extended};
+///
+/// // never memorized at 50%, always generalized: both crossings lie below the sweep
+/// let ks = [5, 10];
+/// let (m, s, g) = ([0.2, 0.1], [0.0, 0.0], [0.8, 0.9]);
+/// let c = capacities(&ks, &m, &s, &g);
+/// assert_eq!(extended(&c, &m, &g), [f64::NEG_INFINITY, f64::NEG_INFINITY]);
+/// ```
 pub fn extended(c: &Capacities, memorized: &[f64], generalized: &[f64]) -> [f64; 2] {
     let beyond = |above: bool| {
         if above {
@@ -98,6 +126,17 @@ pub struct CapacityIntervals {
 /// resampled together: resample b draws K's samples from stream b of `seed + 1 + i`. A
 /// resample whose crossing falls outside the swept K counts as below or beyond it, so the
 /// interval says so instead of leaving the resample out.
+///
+/// ```
+/// use memscape::analysis::samples::capacity::capacity_intervals;
+/// use memscape::analysis::samples::classify::Class::{Generalized, Memorized};
+///
+/// // K = 4 all memorized, K = 64 all generalized: the crossings lie between them in every resample
+/// let (low, high) = ([Memorized; 50], [Generalized; 50]);
+/// let ci = capacity_intervals(&[4, 64], &[&low, &high], 100, 7);
+/// let [lo, hi] = ci.memorization;
+/// assert!(lo.unwrap() >= 4.0 && hi.unwrap() <= 64.0);
+/// ```
 pub fn capacity_intervals(
     ks: &[usize],
     classes: &[&[Class]],

@@ -150,6 +150,20 @@ pub struct Classification {
 }
 
 /// Median distance from each training point to its nearest other training point.
+///
+/// ```
+/// use memscape::analysis::samples::classify::train_spacing;
+/// use ndarray::array;
+///
+/// // nearest-neighbour distances 1, 1 and 2: the median is 1
+/// let train = array![[0.0], [1.0], [3.0]];
+/// assert_eq!(train_spacing(train.view())?, 1.0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Fewer than two training points, all of them equal, or non-finite values (named
+/// `training set`).
 pub fn train_spacing(train: ArrayView2<f64>) -> Result<f64> {
     if train.nrows() < 2 {
         return Err(Error::invalid(
@@ -417,6 +431,14 @@ fn means(ind: &[[bool; 5]], idx: impl Iterator<Item = usize>) -> [f64; 5] {
 }
 
 /// The 2.5% and 97.5% percentiles.
+///
+/// ```
+/// use memscape::analysis::samples::classify::percentile_interval;
+///
+/// let values: Vec<f64> = (0..=1000).map(|i| i as f64 / 1000.0).collect();
+/// let [lo, hi] = percentile_interval(values);
+/// assert!((lo - 0.025).abs() < 1e-9 && (hi - 0.975).abs() < 1e-9);
+/// ```
 pub fn percentile_interval(mut values: Vec<f64>) -> [f64; 2] {
     if values.is_empty() {
         return [f64::NAN, f64::NAN];
@@ -430,12 +452,31 @@ pub fn percentile_interval(mut values: Vec<f64>) -> [f64; 2] {
 /// The 95% percentile interval of estimates that may lie outside the measured range, coded
 /// as −∞ (below it) or +∞ (beyond it, e.g. a crossing never reached): such resamples count in
 /// the ranks, and a bound that falls on one is `None` (not bounded inside the range).
+///
+/// ```
+/// use memscape::analysis::samples::classify::censored_interval;
+///
+/// // most resamples never cross: the upper bound is not inside the measured range
+/// let mut values = vec![f64::INFINITY; 90];
+/// values.extend((1..=10).map(|i| i as f64));
+/// assert_eq!(censored_interval(values)[1], None);
+/// ```
 pub fn censored_interval(values: Vec<f64>) -> [Option<f64>; 2] {
     percentile_interval(values).map(|v| v.is_finite().then_some(v))
 }
 
 /// Bootstrap resamples of the samples' indices: `resamples[b]` lists n indices drawn with
 /// replacement from stream b of `seed`.
+///
+/// ```
+/// use memscape::analysis::samples::classify::bootstrap_indices;
+///
+/// let resamples: Vec<Vec<usize>> = bootstrap_indices(5, 3, 1).collect();
+/// assert_eq!(resamples.len(), 3);
+/// assert!(resamples.iter().all(|r| r.len() == 5 && r.iter().all(|&i| i < 5)));
+/// // the same seed draws the same resamples
+/// assert_eq!(resamples, bootstrap_indices(5, 3, 1).collect::<Vec<_>>());
+/// ```
 pub fn bootstrap_indices(
     n: usize,
     resamples: usize,
@@ -448,6 +489,20 @@ pub fn bootstrap_indices(
 }
 
 /// Fractions with bootstrap 95% intervals over `resamples` resamples of the samples.
+///
+/// ```
+/// use memscape::analysis::samples::classify::{ThresholdSpec, classify, fractions};
+/// use ndarray::array;
+///
+/// let train = array![[0.0, 0.0], [4.0, 0.0]];
+/// // two copies of training points and two new points far from both
+/// let samples = array![[0.0, 0.0], [4.0, 0.0], [2.0, 3.0], [2.0, -3.0]];
+/// let c = classify(train.view(), samples.view(), None, &ThresholdSpec::default(), None)?;
+/// let f = fractions(&c, 200, 0);
+/// assert_eq!(f.memorized.value, 0.5);
+/// assert!(f.memorized.ci[0] <= 0.5 && 0.5 <= f.memorized.ci[1]);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn fractions(c: &Classification, resamples: usize, seed: u64) -> Fractions {
     let ind = indicators(c);
     let n = ind.len();

@@ -42,6 +42,16 @@ const REPEAT_FLOOR: f64 = 1e-6;
 /// The first valley of the density of log distances (a 40-bin histogram, smoothed over 3 bins,
 /// distances floored at `REPEAT_FLOOR` × the median), as a distance; None when the density
 /// has a single mode.
+///
+/// ```
+/// use memscape::analysis::samples::cluster::first_valley;
+///
+/// // many short distances (within clusters) and many long ones (between them)
+/// let mut d: Vec<f64> = (0..200).map(|i| 0.01 * (1.0 + (i % 7) as f64 / 10.0)).collect();
+/// d.extend((0..200).map(|i| 5.0 * (1.0 + (i % 7) as f64 / 10.0)));
+/// let valley = first_valley(&d).unwrap();
+/// assert!(valley > 0.02 && valley < 5.0);
+/// ```
 pub fn first_valley(distances: &[f64]) -> Option<f64> {
     let mut sorted: Vec<f64> = distances
         .iter()
@@ -122,6 +132,20 @@ fn pair_distances(samples: ArrayView2<f64>) -> Vec<f64> {
 
 /// Clusters of `samples` by single linkage at `threshold`, or at the automatic threshold.
 /// Returns each sample's cluster, the number of clusters and the threshold used.
+///
+/// ```
+/// use memscape::analysis::samples::cluster::clusters;
+/// use ndarray::array;
+///
+/// let samples = array![[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]];
+/// let (labels, n, threshold) = clusters(samples.view(), Some(1.0))?;
+/// assert_eq!((n, threshold), (2, 1.0));
+/// assert!(labels[0] == labels[1] && labels[1] != labels[2]);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Non-finite samples ([`crate::analysis::samples::distance::group`]).
 pub fn clusters(
     samples: ArrayView2<f64>,
     threshold: Option<f64>,
@@ -147,6 +171,26 @@ pub const MIN_POINTS: usize = 5;
 const NEIGHBOURS: usize = 10;
 
 /// DBSCAN at radius `eps`: each sample's cluster (`None`: noise) and the number of clusters.
+///
+/// ```
+/// use memscape::analysis::samples::cluster::dbscan;
+/// use ndarray::Array2;
+///
+/// // two tight groups of 6 and one far outlier
+/// let mut samples = Array2::zeros((13, 2));
+/// for i in 0..6 {
+///     samples[[i, 0]] = 0.01 * i as f64;
+///     samples[[6 + i, 0]] = 10.0 + 0.01 * i as f64;
+/// }
+/// samples[[12, 1]] = 100.0;
+/// let (labels, n) = dbscan(samples.view(), 0.1)?;
+/// assert_eq!(n, 2);
+/// assert_eq!(labels[12], None);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Non-finite samples (their neighbours; fewer than 5 samples are all noise, not an error).
 pub fn dbscan(samples: ArrayView2<f64>, eps: f64) -> Result<(Labels, usize)> {
     let n = samples.nrows();
     if n < MIN_POINTS {
@@ -194,7 +238,7 @@ pub struct ClusterCounts {
 
 /// Counts the clusters of `labels` by the majority class of their samples (ties: memorized,
 /// then spurious, generalized, off-support).
-pub fn count_by_class(
+pub(crate) fn count_by_class(
     method: &'static str,
     threshold: Option<f64>,
     labels: &[Option<usize>],
@@ -239,6 +283,24 @@ pub const MIN_CLUSTER_SIZE: usize = 5;
 /// the clusters of greatest stability `Σ_points (λ_exit − λ_birth)`, λ = 1/distance, the root
 /// excluded; distances below `REPEAT_FLOOR` × the largest tree edge count as equal. It needs
 /// no threshold.
+///
+/// ```
+/// use memscape::analysis::samples::cluster::hdbscan;
+/// use ndarray::Array2;
+///
+/// // two Gaussian blobs of 20 points (sd 0.1) 50 apart
+/// let mut r = memscape::rng::stream(1, 0);
+/// let samples = Array2::from_shape_fn((40, 2), |(i, _)| {
+///     (if i < 20 { 0.0 } else { 50.0 }) + 0.1 * memscape::rng::normal(&mut r)
+/// });
+/// let (labels, n) = hdbscan(samples.view())?;
+/// assert_eq!(n, 2);
+/// assert_ne!(labels[0], labels[39]);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Non-finite samples (their neighbours).
 pub fn hdbscan(samples: ArrayView2<f64>) -> Result<(Labels, usize)> {
     let n = samples.nrows();
     if n < 2 * MIN_CLUSTER_SIZE {
@@ -394,6 +456,26 @@ pub fn hdbscan(samples: ArrayView2<f64>) -> Result<(Labels, usize)> {
 
 /// The three clusterings of `samples` with their labels and counts by class: DBSCAN and single
 /// linkage at the automatic threshold (single linkage labels every sample), and HDBSCAN.
+///
+/// ```
+/// use memscape::analysis::samples::classify::Class;
+/// use memscape::analysis::samples::cluster::cluster_samples;
+/// use ndarray::Array2;
+///
+/// // two Gaussian blobs of 20 points (sd 0.1) 50 apart
+/// let mut r = memscape::rng::stream(1, 0);
+/// let samples = Array2::from_shape_fn((40, 2), |(i, _)| {
+///     (if i < 20 { 0.0 } else { 50.0 }) + 0.1 * memscape::rng::normal(&mut r)
+/// });
+/// let classes = [Class::Spurious; 40];
+/// let (_, [dbscan, hdbscan, linkage]) = cluster_samples(samples.view(), &classes)?;
+/// assert_eq!((dbscan.clusters, hdbscan.clusters, linkage.clusters), (2, 2, 2));
+/// assert_eq!(linkage.spurious, 2);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`clusters`], [`dbscan`] and [`hdbscan`].
 pub fn cluster_samples(
     samples: ArrayView2<f64>,
     classes: &[Class],

@@ -16,7 +16,7 @@
 //!
 //! With `exclude_self`, queries and points are the same set and row i never returns point i.
 //!
-//! Beside the neighbours: the pairs within a radius ([`pairs_within`]) and their single-linkage
+//! Beside the neighbours: the pairs within a radius (`pairs_within`) and their single-linkage
 //! groups ([`group`], components found by [`UnionFind`]).
 
 use faer::{Accum, MatMut, MatRef, Par};
@@ -202,6 +202,12 @@ pub fn knn(
 }
 
 /// `|a − b|²` by direct differences.
+///
+/// ```
+/// use memscape::analysis::samples::distance::squared_distance;
+///
+/// assert_eq!(squared_distance(&[1.0, 2.0], &[4.0, 6.0]), 25.0);
+/// ```
 pub fn squared_distance<'a>(
     a: impl IntoIterator<Item = &'a f64>,
     b: impl IntoIterator<Item = &'a f64>,
@@ -211,7 +217,7 @@ pub fn squared_distance<'a>(
 
 /// The pairs (i < j) of each row of `points` and its `k` nearest other rows (fewer when there
 /// are fewer rows), each pair once, sorted.
-pub fn knn_pairs(points: ArrayView2<f64>, k: usize) -> Result<Vec<(usize, usize)>> {
+pub(crate) fn knn_pairs(points: ArrayView2<f64>, k: usize) -> Result<Vec<(usize, usize)>> {
     let n = points.nrows();
     let k = k.min(n.saturating_sub(1));
     if k == 0 {
@@ -240,7 +246,11 @@ const PAIR_BLOCK: usize = 512;
 /// within the screen's round-off of the radius are checked directly. Unlike a k-nearest-
 /// neighbour graph, this never misses a pair among many near-identical points (a group of
 /// repeats whose 10-NN links stay inside sub-groups).
-pub fn pairs_within(points: ArrayView2<f64>, radius: f64, mut visit: impl FnMut(usize, usize)) {
+pub(crate) fn pairs_within(
+    points: ArrayView2<f64>,
+    radius: f64,
+    mut visit: impl FnMut(usize, usize),
+) {
     let (n, d) = points.dim();
     if n < 2 || d == 0 || radius.is_nan() || radius < 0.0 {
         return;
@@ -308,6 +318,18 @@ pub fn pairs_within(points: ArrayView2<f64>, radius: f64, mut visit: impl FnMut(
 }
 
 /// Reference implementation: every distance by direct differences, then a full sort.
+///
+/// ```
+/// use memscape::analysis::samples::distance::{knn, knn_naive};
+/// use ndarray::array;
+///
+/// let points = array![[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0]];
+/// let naive = knn_naive(points.view(), points.view(), 2, true);
+/// let fast = knn(points.view(), points.view(), 2, true)?;
+/// assert_eq!(naive.indices, fast.indices);
+/// assert_eq!(naive.indices.row(0).to_vec(), [1, 2]);
+/// # Ok::<(), memscape::Error>(())
+/// ```
 pub fn knn_naive(
     queries: ArrayView2<f64>,
     points: ArrayView2<f64>,
@@ -385,6 +407,21 @@ impl UnionFind {
 
 /// Groups points closer than `radius` (single linkage: the components of the graph of all
 /// pairs within `radius`) and returns each point's group and the number of groups.
+///
+/// ```
+/// use memscape::analysis::samples::distance::group;
+/// use ndarray::array;
+///
+/// // a chain 0 – 1 – 2 within the radius, and a point apart
+/// let points = array![[0.0], [0.5], [1.0], [9.0]];
+/// let (groups, n) = group(points.view(), 0.6)?;
+/// assert_eq!(n, 2);
+/// assert!(groups[0] == groups[2] && groups[2] != groups[3]);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Non-finite points.
 pub fn group(points: ArrayView2<f64>, radius: f64) -> Result<(Vec<usize>, usize)> {
     require_finite("points to group", points)?;
     let mut sets = UnionFind::new(points.nrows());

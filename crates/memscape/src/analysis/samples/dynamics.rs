@@ -19,6 +19,15 @@ use super::classify::{bootstrap_indices, censored_interval};
 
 /// The first step where `f` reaches `level`, interpolated in log step; the first checkpoint
 /// itself when `f` starts at or above `level`; `None` when it never does.
+///
+/// ```
+/// use memscape::analysis::samples::dynamics::first_crossing;
+///
+/// // f_mem crosses 0.5 halfway (in log step) between steps 10 and 1000
+/// let step = first_crossing(&[1.0, 10.0, 1000.0], &[0.0, 0.2, 0.8], 0.5).unwrap();
+/// assert!((step - 100.0).abs() < 1e-9);
+/// assert_eq!(first_crossing(&[1.0, 10.0], &[0.0, 0.1], 0.5), None);
+/// ```
 pub fn first_crossing(steps: &[f64], f: &[f64], level: f64) -> Option<f64> {
     let i = f.iter().position(|&v| v >= level)?;
     if i == 0 {
@@ -32,6 +41,15 @@ pub fn first_crossing(steps: &[f64], f: &[f64], level: f64) -> Option<f64> {
 /// (s_i − floor)⁺ ≤ (1 + level)(min s − floor)⁺, where (·)⁺ = max(·, 0). A curve that reaches
 /// the floor (a minimum at or below it, as an unbiased MMD² can) is on its plateau from the first
 /// checkpoint at or below the floor. Non-finite scores are skipped; `None` when none is finite.
+///
+/// ```
+/// use memscape::analysis::samples::dynamics::plateau_onset;
+///
+/// // the excess over the floor 0.1 falls to its minimum 0.1 by step 100; within 10% of it from there
+/// let steps = [1.0, 10.0, 100.0, 1000.0];
+/// let scores = [2.1, 0.5, 0.205, 0.2];
+/// assert_eq!(plateau_onset(&steps, &scores, 0.1, 0.1), Some(100.0));
+/// ```
 pub fn plateau_onset(steps: &[f64], scores: &[f64], floor: f64, level: f64) -> Option<f64> {
     let excess = |s: f64| (s - floor).max(0.0);
     let lowest = scores
@@ -57,6 +75,15 @@ pub struct Onset {
 /// `time(seeds)` reads it from the seeds listed (with repeats), once from all `n` seeds and once
 /// from each of `resamples` draws of n seeds with replacement (stream b of `seed`). A resample
 /// in which the time is not reached counts as beyond the range.
+///
+/// ```
+/// use memscape::analysis::samples::dynamics::time_over_seeds;
+///
+/// // a time that every resample of the seeds reads as 7
+/// let onset = time_over_seeds(4, 50, 0, |_| Some(7.0));
+/// assert_eq!(onset.step, Some(7.0));
+/// assert_eq!(onset.ci, [Some(7.0), Some(7.0)]);
+/// ```
 pub fn time_over_seeds(
     n: usize,
     resamples: usize,
@@ -80,6 +107,15 @@ pub fn time_over_seeds(
 }
 
 /// The mean over `seeds` (with repeats) of `curves[seed][i]`, for every i.
+///
+/// ```
+/// use memscape::analysis::samples::dynamics::seed_mean;
+///
+/// let curves = vec![vec![1.0, 2.0], vec![3.0, 6.0]];
+/// assert_eq!(seed_mean(&curves, &[0, 1]), [2.0, 4.0]);
+/// // seeds drawn with repeats weigh accordingly
+/// assert_eq!(seed_mean(&curves, &[1, 1, 0]), [7.0 / 3.0, 14.0 / 3.0]);
+/// ```
 pub fn seed_mean(curves: &[Vec<f64>], seeds: &[usize]) -> Vec<f64> {
     let len = curves.first().map_or(0, Vec::len);
     (0..len)
@@ -89,6 +125,16 @@ pub fn seed_mean(curves: &[Vec<f64>], seeds: &[usize]) -> Vec<f64> {
 
 /// [`plateau_onset`] of the seed-averaged curve `curves[seed][checkpoint]` above the
 /// seed-averaged floor, with its interval over the seeds ([`time_over_seeds`]).
+///
+/// ```
+/// use memscape::analysis::samples::dynamics::plateau_onset_over_seeds;
+///
+/// // three seeds whose quality curves all settle by step 100
+/// let steps = [1.0, 10.0, 100.0, 1000.0];
+/// let curves = vec![vec![2.0, 0.5, 0.11, 0.1]; 3];
+/// let onset = plateau_onset_over_seeds(&steps, &curves, &[0.0; 3], 0.1, 100, 0);
+/// assert_eq!(onset.step, Some(100.0));
+/// ```
 pub fn plateau_onset_over_seeds(
     steps: &[f64],
     curves: &[Vec<f64>],
@@ -104,6 +150,17 @@ pub fn plateau_onset_over_seeds(
 }
 
 /// Least-squares fit of `y = a x^p` in log–log space; `None` with fewer than two distinct x.
+///
+/// ```
+/// use memscape::analysis::samples::dynamics::power_law;
+///
+/// // tau = 3 K^0.5
+/// let ks = [4.0, 16.0, 64.0];
+/// let taus = ks.map(|k: f64| 3.0 * k.sqrt());
+/// let (a, p) = power_law(&ks, &taus).unwrap();
+/// assert!((a - 3.0).abs() < 1e-9 && (p - 0.5).abs() < 1e-12);
+/// assert_eq!(power_law(&[2.0, 2.0], &[1.0, 3.0]), None);
+/// ```
 pub fn power_law(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
     let n = xs.len() as f64;
     let lx: Vec<f64> = xs.iter().map(|x| x.ln()).collect();

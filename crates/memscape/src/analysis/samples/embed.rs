@@ -48,6 +48,22 @@ impl Nonlinear {
 }
 
 /// Projection of `points` on their first `dims` principal axes, and the variance each explains.
+///
+/// ```
+/// use memscape::analysis::samples::embed::pca;
+/// use ndarray::array;
+///
+/// // points along the diagonal: one axis explains all the variance
+/// let points = array![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]];
+/// let (projection, variance) = pca(points.view(), 1)?;
+/// assert_eq!(projection.dim(), (4, 1));
+/// assert!((projection[[3, 0]] - projection[[0, 0]]).abs() > 4.0);
+/// assert!(variance[0] > 0.0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Fewer than two points, or `dims` outside 1..=d (named `PCA`).
 pub fn pca(points: ArrayView2<f64>, dims: usize) -> Result<(Array2<f64>, Vec<f64>)> {
     let (n, d) = points.dim();
     if n < 2 || dims == 0 || dims > d {
@@ -104,6 +120,25 @@ const TSNE_STEPS: usize = 1000;
 const EXAGGERATION_STEPS: usize = 250;
 
 /// Exact t-SNE of `points` into 2-D (see the module notes).
+///
+/// ```
+/// use memscape::analysis::samples::embed::tsne;
+/// use ndarray::Array2;
+///
+/// // two far groups stay apart in the 2-D map
+/// let points = Array2::from_shape_fn((40, 5), |(i, j)| {
+///     (if i < 20 { 0.0 } else { 100.0 }) + ((i * 3 + j) % 7) as f64 * 0.1
+/// });
+/// let y = tsne(points.view())?;
+/// assert_eq!(y.dim(), (40, 2));
+/// let centre = |r: std::ops::Range<usize>| y.slice(ndarray::s![r, ..]).mean_axis(ndarray::Axis(0)).unwrap();
+/// let gap = &centre(0..20) - &centre(20..40);
+/// assert!(gap.dot(&gap).sqrt() > 1.0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Fewer than four points (named `t-SNE`).
 pub fn tsne(points: ArrayView2<f64>) -> Result<Array2<f64>> {
     let n = points.nrows();
     if n < 4 {
@@ -221,6 +256,23 @@ const UMAP_EPOCHS: usize = 200;
 const UMAP_NEGATIVES: usize = 5;
 
 /// UMAP of `points` into 2-D (see the module notes); `seed` fixes the negative samples.
+///
+/// ```
+/// use memscape::analysis::samples::embed::umap;
+/// use ndarray::Array2;
+///
+/// let points = Array2::from_shape_fn((40, 5), |(i, j)| {
+///     (if i < 20 { 0.0 } else { 100.0 }) + ((i * 3 + j) % 7) as f64 * 0.1
+/// });
+/// let y = umap(points.view(), 1)?;
+/// assert_eq!(y.dim(), (40, 2));
+/// // the same seed gives the same layout
+/// assert_eq!(y, umap(points.view(), 1)?);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Fewer than four points (named `UMAP`), or non-finite points (their neighbours).
 pub fn umap(points: ArrayView2<f64>, seed: u64) -> Result<Array2<f64>> {
     use rand::RngExt;
     let n = points.nrows();

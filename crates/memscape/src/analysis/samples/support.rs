@@ -188,6 +188,21 @@ pub struct Quality {
 
 /// Scores `samples` against `heldout` (see the module documentation). Needs at least 4
 /// held-out points; uses at most the first 1000 of each set.
+///
+/// ```
+/// use memscape::analysis::samples::support::quality;
+/// use ndarray::Array2;
+///
+/// // held-out points against themselves sit at the floor; shifted samples are far above it
+/// let heldout = Array2::from_shape_fn((200, 2), |(i, j)| ((i * 7 + j * 13) % 17) as f64 / 17.0);
+/// let shifted = &heldout + 3.0;
+/// let q = quality(shifted.view(), heldout.view())?;
+/// assert!(q.mmd2 > 10.0 * q.mmd2_heldout.abs());
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Fewer than 4 held-out points or 2 samples (named `heldout`).
 pub fn quality(samples: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<Quality> {
     let n = heldout.nrows().min(MMD_POINTS);
     if n < 4 || samples.nrows() < 2 {

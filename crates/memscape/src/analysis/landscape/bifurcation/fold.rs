@@ -142,6 +142,23 @@ fn cusp_quartic(land: &crate::denoiser::Landscape, x: &Array1<f64>, v: &Array1<f
 /// Follows the curves of folds of pattern `index`'s weight w and beta within
 /// [`beta_from`, `beta_to`] × [`weights.0`, `weights.1`] (w is a multiplicity and may exceed 1),
 /// from the folds of beta sweeps at each of `seed_weights`; detects cusps on them.
+///
+/// ```
+/// use memscape::analysis::landscape::bifurcation::{SweepConfig, fold_curves};
+/// use memscape::analysis::landscape::critical::SearchConfig;
+/// use ndarray::array;
+///
+/// // two patterns, the weight of the first moving: its fold curve in (beta, w)
+/// let patterns = array![[1.0], [-1.0]];
+/// let config = SweepConfig { steps: 40, tolerance: 1e-9, search: SearchConfig::for_spacing(2.0) };
+/// let curves = fold_curves(patterns.view(), 0, (2.0, 20.0), (0.0, 1.0), &[0.3], &config)?;
+/// assert!(!curves.is_empty());
+/// assert!(curves[0].points.iter().all(|p| (2.0..=20.0).contains(&p.beta)));
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A weight range that is not finite with 0 ≤ from < to, no seed weight inside it, an index outside the patterns, or a continuation that fails.
 pub fn fold_curves(
     patterns: ndarray::ArrayView2<f64>,
     index: usize,

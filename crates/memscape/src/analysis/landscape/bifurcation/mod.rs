@@ -10,7 +10,7 @@
 //!    turning points. Changes of Morse index and turning points along a branch are located by
 //!    bisection in arclength.
 //! 3. At a special point where the branch does not turn (a branch point), the critical points
-//!    at θ* ± ε near it are found ([`local_points`]); those not yet on a branch start new
+//!    at θ* ± ε near it are found (`local_points`); those not yet on a branch start new
 //!    branches (branch switching).
 //! 4. Each special point is an event candidate. Its critical points on both sides, at θ* ± ε,
 //!    are paired by continuation through the point ([`super::local::LocalChange`]); where
@@ -249,6 +249,23 @@ fn continue_all(
 
 /// The branches through `seeds` (parameter value, x), continued over [`from`, `to`] with
 /// branch switching (the continuation part of [`sweep`], without its grid).
+///
+/// ```
+/// use memscape::analysis::landscape::bifurcation::{Parameter, SweepConfig, branches_from};
+/// use memscape::analysis::landscape::critical::SearchConfig;
+/// use ndarray::array;
+///
+/// // ±1: the minimum near 1 at beta = 4, continued down to beta = 1, where it has merged into
+/// // the origin (the pitchfork at beta = 1)
+/// let patterns = array![[1.0], [-1.0]];
+/// let config = SweepConfig { steps: 40, tolerance: 1e-9, search: SearchConfig::for_spacing(2.0) };
+/// let branches = branches_from(patterns.view(), Parameter::Beta, 0.5, 4.0, &[(4.0, vec![0.9993])], &config)?;
+/// assert!(!branches.is_empty());
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// Patterns or a parameter the family refuses, or a parameter range too coarse for `config.steps`.
 pub fn branches_from(
     patterns: ndarray::ArrayView2<f64>,
     parameter: Parameter,
