@@ -75,6 +75,9 @@ pub struct HopfieldResult {
 
 impl HopfieldRequest {
     /// Checks the fields; errors name the parameter.
+    ///
+    /// # Errors
+    /// A field that breaks its rule, named.
     pub fn validate(&self) -> Result<()> {
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(Error::invalid("alpha", "> 0", self.alpha));

@@ -156,6 +156,9 @@ pub struct TrainedLandscape {
 impl LandscapeRequest {
     /// Checks the request against training data of dimension `d` and the held-out points
     /// (before any denoiser call); errors name the parameter.
+    ///
+    /// # Errors
+    /// A field that breaks its rule, or held-out points of another dimension, named.
     pub fn validate(&self, d: usize, heldout: ArrayView2<f64>) -> Result<()> {
         require_positive("sigma", self.sigma)?;
         if self.samples == 0 {

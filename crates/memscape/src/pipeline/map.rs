@@ -290,12 +290,20 @@ pub struct MapPlan {
 
 impl MapPlan {
     /// Checks the request, loads the data and resolves the held-out set and the sampler.
+    ///
+    /// # Errors
+    /// A K list that is not increasing with every K ≥ 2, fewer than 2 samples, a held-out size
+    /// between 0 and the gate's minimum, census settings that break a rule, or a pool smaller
+    /// than the largest K.
     pub fn new(request: MapRequest) -> Result<Self> {
         let pool = Arc::new(request.data.load()?);
         Self::with_pool(request, pool)
     }
 
     /// [`MapPlan::new`] on a pool already loaded from `request.data`.
+    ///
+    /// # Errors
+    /// As [`MapPlan::new`].
     pub fn with_pool(request: MapRequest, pool: Arc<Patterns>) -> Result<Self> {
         if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::invalid(
@@ -347,6 +355,9 @@ impl MapPlan {
     }
 
     /// The training set of size `k` (the first `k` of the seeded permutation).
+    ///
+    /// # Errors
+    /// `k` larger than the pool.
     pub fn train(&self, k: usize) -> Result<Patterns> {
         self.split.train(&self.pool, k)
     }
@@ -365,6 +376,9 @@ impl MapPlan {
     }
 
     /// The exact model at `k`: sampled, settled, classified, with its embedding rows.
+    ///
+    /// # Errors
+    /// The sampler's, the classification's or the census's errors.
     pub fn measure_exact(&self, k: usize) -> Result<MapPoint> {
         let train = self.train(k)?;
         let gate = self.gate(&train)?;
@@ -384,6 +398,9 @@ impl MapPlan {
     }
 
     /// `model` trained at `k`, then sampled, settled and classified like the exact model.
+    ///
+    /// # Errors
+    /// The model's training errors, and as [`Self::measure_exact`].
     pub fn measure_trained(&self, k: usize, model: &dyn TrainedModel) -> Result<MapPoint> {
         let train = self.train(k)?;
         let gate = self.gate(&train)?;
@@ -477,6 +494,9 @@ impl MapPlan {
     /// The map from its points: the exact model's at every K of the request, then, when
     /// `trained` names a model's configuration, that model's at every K. Capacities,
     /// intervals and the nonlinear maps are computed here.
+    ///
+    /// # Errors
+    /// Points missing for a K of the request, or the capacities' and embeddings' errors.
     pub fn assemble(
         self,
         points: Vec<MapPoint>,

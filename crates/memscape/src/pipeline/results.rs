@@ -346,6 +346,9 @@ impl MapRun {
     /// once. Returns the manifest, which lists them and results.json and manifest.json: the
     /// caller writes those after what it draws beside the map (the landscapes on 2-D data, with
     /// their entries in results.json), so a failure there keeps the tables.
+    ///
+    /// # Errors
+    /// The run directory's write errors.
     pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
         let clock = Instant::now();
         let config = serde_json::json!({"request": self.request, "sampler": self.sampler, "trained": self.trained});

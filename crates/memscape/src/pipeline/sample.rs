@@ -159,6 +159,9 @@ fn sample_exact_in<T: Float>(
 impl SampleRun {
     /// Writes `samples.npy`, `train.npy`, `train_indices.json`, `trajectories.npy` and
     /// `sigmas.npy` (when recorded) and `manifest.json`; returns the manifest.
+    ///
+    /// # Errors
+    /// The run directory's write errors.
     pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
         let clock = Instant::now();
         let config = serde_json::json!({

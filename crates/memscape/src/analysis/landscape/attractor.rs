@@ -216,6 +216,9 @@ impl CensusConfig {
     }
 
     /// Checks the fields against dimension `d`; errors name the parameter.
+    ///
+    /// # Errors
+    /// A field that breaks its rule (its settle and Newton parts included), named.
     pub fn validate(&self, d: usize) -> Result<()> {
         self.fixed.validate(d)?;
         self.settle.validate()?;
@@ -260,6 +263,9 @@ impl Default for CensusSettings {
 
 impl CensusSettings {
     /// Checks the values; errors name the parameter.
+    ///
+    /// # Errors
+    /// A value that breaks its rule, named.
     pub fn validate(&self) -> Result<()> {
         if !(self.margin > 0.0 && self.margin < 1.0) {
             return Err(Error::invalid("margin", "in (0, 1)", self.margin));
@@ -278,6 +284,9 @@ impl CensusSettings {
     }
 
     /// Sets them on `config`.
+    ///
+    /// # Errors
+    /// A value that breaks its rule, named (nothing is set then).
     pub fn apply(&self, config: &mut CensusConfig) -> Result<()> {
         self.validate()?;
         config.fixed.margin = self.margin;

@@ -55,6 +55,9 @@ pub struct Family {
 
 impl Family {
     /// The family of `patterns` along `parameter`; the weighted index must name a pattern.
+    ///
+    /// # Errors
+    /// No patterns, or a weighted index outside them (named `weight index`).
     pub fn new(patterns: ArrayView2<f64>, parameter: Parameter) -> Result<Self> {
         let k = patterns.nrows();
         if let Parameter::Weight { index, .. } | Parameter::BetaWeighted { index, .. } = parameter
@@ -121,6 +124,9 @@ impl Family {
     }
 
     /// The landscape at θ.
+    ///
+    /// # Errors
+    /// A beta or weights the landscape refuses.
     pub fn landscape(&self, theta: f64) -> Result<Landscape> {
         Landscape::with_multiplicities(
             self.patterns.view(),
@@ -609,6 +615,10 @@ impl Family {
 
     /// The branch through the critical point x at θ, continued both ways within
     /// [`range.0`, `range.1`] (in θ).
+    ///
+    /// # Errors
+    /// A start that is not a regular point of the curve of critical points (named `branch
+    /// start`), or a corrector that fails along the way.
     pub fn trace(
         &self,
         theta: f64,

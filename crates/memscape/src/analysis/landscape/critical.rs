@@ -208,6 +208,9 @@ fn structured_starts(patterns: ArrayView2<f64>, config: &SearchConfig, out: &mut
 /// assert!((minima[1] - 0.957504).abs() < 1e-6 && (minima[0] + 0.957504).abs() < 1e-6);
 /// # Ok::<(), memscape::Error>(())
 /// ```
+///
+/// # Errors
+/// None today: a start that does not converge is counted in `num_unconverged`, not raised.
 pub fn critical_points(
     land: &Landscape,
     config: &SearchConfig,

@@ -84,6 +84,9 @@ impl FixedPointConfig {
     }
 
     /// Checks the fields against dimension `d`; errors name the field.
+    ///
+    /// # Errors
+    /// A field that breaks its rule, named.
     pub fn validate(&self, d: usize) -> Result<()> {
         for (what, v) in [
             ("tolerance", self.tolerance),

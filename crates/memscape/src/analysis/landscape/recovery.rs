@@ -56,6 +56,9 @@ pub struct RecoveryConfig {
 
 impl RecoveryConfig {
     /// Checks every field; errors name the field.
+    ///
+    /// # Errors
+    /// A field that breaks its rule, named.
     pub fn validate(&self) -> Result<()> {
         if self.trials < 2 {
             return Err(Error::invalid("trials", "≥ 2", self.trials));

@@ -124,6 +124,9 @@ impl SettleConfig {
     }
 
     /// Checks the fields; errors name the parameter.
+    ///
+    /// # Errors
+    /// A field that breaks its rule, named.
     pub fn validate(&self) -> Result<()> {
         if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
             return Err(Error::invalid(

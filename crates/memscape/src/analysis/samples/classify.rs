@@ -56,6 +56,9 @@ pub enum Threshold {
 
 impl Threshold {
     /// Parses `auto` or a positive number; `flag` names it in errors.
+    ///
+    /// # Errors
+    /// Text that is neither `auto` nor a number > 0, named by `flag`.
     pub fn parse(flag: &str, text: &str) -> Result<Self> {
         if text == "auto" {
             return Ok(Threshold::Auto);
@@ -69,6 +72,9 @@ impl Threshold {
 
 impl Threshold {
     /// A threshold given as a number (> 0), or `None` for automatic; `what` names it in errors.
+    ///
+    /// # Errors
+    /// A number that is not finite and > 0, named by `what`.
     pub fn given(what: &str, value: Option<f64>) -> Result<Self> {
         match value {
             None => Ok(Threshold::Auto),
@@ -193,6 +199,9 @@ pub fn train_spacing(train: ArrayView2<f64>) -> Result<f64> {
 
 impl ThresholdSpec {
     /// The thresholds for the training set `train` (automatic ones from its spacing).
+    ///
+    /// # Errors
+    /// A training set whose spacing is undefined ([`train_spacing`]).
     pub fn resolve(&self, train: ArrayView2<f64>) -> Result<Resolved> {
         let spacing = train_spacing(train)?;
         let resolve = |t: Threshold, factor: f64| match t {

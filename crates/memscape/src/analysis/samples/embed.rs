@@ -39,6 +39,9 @@ impl Nonlinear {
     }
 
     /// The layout of `points` (seeded where the method is random).
+    ///
+    /// # Errors
+    /// As [`pca`], [`tsne`] and [`umap`].
     pub fn layout(self, points: ArrayView2<f64>, seed: u64) -> Result<Array2<f64>> {
         match self {
             Nonlinear::Tsne => tsne(points),

@@ -89,6 +89,9 @@ fn require_held_out(train: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<
 impl SupportGate {
     /// [`Self::calibrate`] on a held-out set a user brings: one that shares points with
     /// `train` is refused first, naming how many.
+    ///
+    /// # Errors
+    /// A held-out set that shares points with `train`, or as [`Self::calibrate`].
     pub fn calibrate_user(
         train: ArrayView2<f64>,
         heldout: ArrayView2<f64>,
@@ -100,6 +103,9 @@ impl SupportGate {
 
     /// Calibrates the gate on `heldout` (rows of the data distribution, none of them in
     /// `train`) at quantile `quantile`.
+    ///
+    /// # Errors
+    /// Too few held-out points, a quantile outside (0, 1), or non-finite points.
     pub fn calibrate(
         train: ArrayView2<f64>,
         heldout: ArrayView2<f64>,
@@ -155,6 +161,9 @@ impl SupportGate {
     }
 
     /// d_R: each sample's distance to its nearest point of R.
+    ///
+    /// # Errors
+    /// Samples of another dimension than the gate's points, or non-finite samples.
     pub fn distances(&self, samples: ArrayView2<f64>) -> Result<Array1<f64>> {
         if samples.ncols() != self.reference.ncols() {
             return Err(Error::invalid(
