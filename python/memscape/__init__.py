@@ -80,6 +80,7 @@ SettleMethod = Literal["auto", "unit", "flow"]
 #: ``SAMPLER_DEFAULTS``) and ``memscape map``'s flags and the sweep spec read them too.
 _DEFAULTS = json.loads(_memscape.defaults())
 _MAP, _SAMPLER, _LANDSCAPE = _DEFAULTS["map"], _DEFAULTS["sampler"], _DEFAULTS["landscape"]
+_DYNAMICS = _DEFAULTS["dynamics"]
 
 #: Rows per denoiser call, in every call that evaluates a denoiser (``batch_size``): chunks of
 #: a larger call go to the model one after another, which changes no result.
@@ -841,16 +842,16 @@ class DynamicsResult:
 
 
 def dynamics(
-    data: str = "circle",
-    ks: Sequence[int] = (8, 16, 32, 64),
+    data: str = _DYNAMICS["data"],
+    ks: Sequence[int] = tuple(_DYNAMICS["ks"]),
     *,
-    model: Network = "mlp",
-    seeds: int = 3,
-    subset_seed: int = 42,
-    holdout: int = 1000,
-    train_steps: int = 20000,
-    checkpoints: int = 12,
-    n_samples: int = 500,
+    model: Network = _DYNAMICS["model"],
+    seeds: int = _DYNAMICS["seeds"],
+    subset_seed: int = _DYNAMICS["subset_seed"],
+    holdout: int = _DYNAMICS["holdout"],
+    train_steps: int = _DYNAMICS["train_steps"],
+    checkpoints: int = _DYNAMICS["checkpoints"],
+    n_samples: int = _DYNAMICS["n_samples"],
     steps: int = 100,
     seed: int = 0,
     sigma_min: Optional[float] = None,
@@ -860,13 +861,13 @@ def dynamics(
     process: Process = "ve",
     spacing: Spacing = "karras",
     batch_size: int = BATCH_SIZE,
-    fmem_level: float = 0.1,
-    gen_level: float = 0.1,
-    resamples: int = 200,
+    fmem_level: float = _DYNAMICS["fmem_level"],
+    gen_level: float = _DYNAMICS["gen_level"],
+    resamples: int = _DYNAMICS["resamples"],
     support_quantile: float = 0.99,
     attractors: bool = True,
-    spur_level: float = 0.1,
-    attractor_groups: int = 64,
+    spur_level: float = _DYNAMICS["spur_level"],
+    attractor_groups: int = _DYNAMICS["attractor_groups"],
     eigenvalues: Optional[int] = None,
     train: Optional[Dict[str, Any]] = None,
 ) -> DynamicsResult:

@@ -32,7 +32,10 @@ use memscape::sampler::{
     self, SAMPLER_DEFAULTS, SamplerConfig, SamplerDefaults, SamplerKind, SamplingPlan,
     default_sigma_range,
 };
-use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics as dynamics_study};
+use memscape_train::dynamics::{
+    AttractorRequest, DYNAMICS_DEFAULTS, DynamicsDefaults, DynamicsRequest,
+    dynamics as dynamics_study,
+};
 use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -1323,11 +1326,13 @@ fn defaults() -> String {
         map: MapDefaults,
         sampler: SamplerDefaults,
         landscape: LandscapeDefaults,
+        dynamics: DynamicsDefaults,
     }
     json(&Defaults {
         map: MAP_DEFAULTS,
         sampler: SAMPLER_DEFAULTS,
         landscape: LANDSCAPE_DEFAULTS,
+        dynamics: DYNAMICS_DEFAULTS,
     })
 }
 

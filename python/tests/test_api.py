@@ -467,6 +467,29 @@ def test_map_states_the_defaults_of_memscape_map(cli):
     assert params["steps"].default == 100
 
 
+def test_dynamics_states_the_defaults_of_memscape_dynamics(cli):
+    """Each default stated once (issue 29): ``memscape.dynamics``' signature takes its defaults
+    from the library's DYNAMICS_DEFAULTS, which ``memscape dynamics``' flags (and the sweep
+    spec's ``[dynamics]`` table) also read; the help text is an independent reader of the
+    flags."""
+    flag_default = help_defaults(cli("dynamics", "--help").stdout)
+    params = inspect.signature(ms.dynamics).parameters
+    pairs = {
+        "data": "data", "ks": "k", "model": "model", "seeds": "seeds",
+        "subset_seed": "subset-seed", "holdout": "holdout", "train_steps": "steps",
+        "checkpoints": "checkpoints", "n_samples": "n-samples", "fmem_level": "fmem-level",
+        "gen_level": "gen-level", "resamples": "resamples", "spur_level": "spur-level",
+        "attractor_groups": "attractor-groups",
+    }
+    for name, flag in pairs.items():
+        default = params[name].default
+        shown = ",".join(map(str, default)) if name == "ks" else str(default)
+        if isinstance(default, float):
+            assert float(flag_default[flag]) == default, (name, flag_default[flag])
+        else:
+            assert flag_default[flag] == shown, (name, flag_default[flag], shown)
+
+
 def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):
     """The trained landscape is one library study (issue 29): ``ms.landscape`` on a loaded
     checkpoint gives the ``attractors.json`` that ``memscape attractors --checkpoint`` writes,

@@ -44,7 +44,9 @@ use memscape::denoiser::Pruning;
 use memscape::noise::{NoiseProcess, Spacing};
 use memscape::pipeline::{MAP_DEFAULTS, MapPlan, MapRequest, default_holdout};
 use memscape::sampler::{SAMPLER_DEFAULTS, SamplerKind, SamplingPlan};
-use memscape_train::dynamics::{AttractorRequest, DynamicsPlan, DynamicsRequest};
+use memscape_train::dynamics::{
+    AttractorRequest, DYNAMICS_DEFAULTS, DynamicsPlan, DynamicsRequest,
+};
 use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -185,9 +187,9 @@ impl Default for DynamicsSettings {
     fn default() -> Self {
         let a = AttractorRequest::default();
         DynamicsSettings {
-            checkpoints: 12,
-            fmem_level: 0.1,
-            gen_level: 0.1,
+            checkpoints: DYNAMICS_DEFAULTS.checkpoints,
+            fmem_level: DYNAMICS_DEFAULTS.fmem_level,
+            gen_level: DYNAMICS_DEFAULTS.gen_level,
             attractors: true,
             spur_level: a.spur_level,
             max_groups: a.max_groups,

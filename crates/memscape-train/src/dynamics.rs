@@ -90,12 +90,74 @@ pub struct AttractorRequest {
     pub census: CensusSettings,
 }
 
+/// The defaults of `memscape dynamics`, stated once: its flags, the sweep spec's `[dynamics]`
+/// table and Python's `memscape.dynamics` read them ([`DYNAMICS_DEFAULTS`]).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DynamicsDefaults {
+    /// Dataset spec.
+    pub data: &'static str,
+    /// Training-set sizes.
+    pub ks: &'static [usize],
+    /// The network trained at every K and seed.
+    pub model: &'static str,
+    /// Training seeds per K.
+    pub seeds: usize,
+    pub subset_seed: u64,
+    /// Held-out points kept aside.
+    pub holdout: usize,
+    /// Training steps, and the log-spaced checkpoints among them where samples are measured.
+    pub train_steps: usize,
+    pub checkpoints: usize,
+    /// Samples per checkpoint.
+    pub n_samples: usize,
+    /// tau_mem is where f_mem first reaches `fmem_level`; tau_gen (sample quality) the first
+    /// checkpoint within 1 + `gen_level` of its minimum.
+    pub fmem_level: f64,
+    pub gen_level: f64,
+    /// Bootstrap resamples of every interval.
+    pub resamples: usize,
+    /// tau_spur's level of persistent spurious mass.
+    pub spur_level: f64,
+    /// Newton–Krylov runs per checkpoint from at most this many groups of settled samples.
+    pub attractor_groups: usize,
+    /// Rightmost Jacobian eigenvalues per fixed point (at most the data's dimension).
+    pub eigenvalues: usize,
+}
+
+/// See [`DynamicsDefaults`].
+pub const DYNAMICS_DEFAULTS: DynamicsDefaults = DynamicsDefaults {
+    data: "circle",
+    ks: &[8, 16, 32, 64],
+    model: "mlp",
+    seeds: 3,
+    subset_seed: 42,
+    holdout: 1000,
+    train_steps: 20_000,
+    checkpoints: 12,
+    n_samples: 500,
+    fmem_level: 0.1,
+    gen_level: 0.1,
+    resamples: 200,
+    spur_level: 0.1,
+    attractor_groups: 64,
+    eigenvalues: 6,
+};
+
+impl DynamicsDefaults {
+    /// The K list as the command line writes it: `8,16,32,64`.
+    pub fn ks_text(&self) -> String {
+        let ks: Vec<String> = self.ks.iter().map(|k| k.to_string()).collect();
+        ks.join(",")
+    }
+}
+
 impl Default for AttractorRequest {
+    /// [`DYNAMICS_DEFAULTS`]' census settings.
     fn default() -> Self {
         AttractorRequest {
-            spur_level: 0.1,
-            max_groups: 64,
-            eigenvalues: 6,
+            spur_level: DYNAMICS_DEFAULTS.spur_level,
+            max_groups: DYNAMICS_DEFAULTS.attractor_groups,
+            eigenvalues: DYNAMICS_DEFAULTS.eigenvalues,
             census: CensusSettings::default(),
         }
     }

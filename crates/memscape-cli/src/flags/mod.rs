@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use memscape::pipeline::{LANDSCAPE_DEFAULTS, MAP_DEFAULTS};
+use memscape_train::dynamics::DYNAMICS_DEFAULTS;
 
 pub use groups::{
     CensusFlags, DataArgs, EmbedArg, IntegratorArgs, Model, NetArg, PrecisionArg, PruningArgs,
@@ -164,29 +165,29 @@ pub struct TrainCmdArgs {
 #[derive(Debug, Args)]
 pub struct DynamicsArgs {
     /// Dataset (as for `sample`).
-    #[arg(long, default_value = "circle")]
+    #[arg(long, default_value = DYNAMICS_DEFAULTS.data)]
     pub data: String,
     /// Training-set sizes, comma-separated and increasing.
-    #[arg(long, default_value = "8,16,32,64")]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.ks_text())]
     pub k: String,
     /// Seed of the permutation whose first K points are the training set.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.subset_seed)]
     pub subset_seed: u64,
     /// Held-out points (the tail of the permutation) for the test loss, the support gate and
     /// the quality score (the gate needs at least 20).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.holdout)]
     pub holdout: usize,
     /// Training steps per run.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.train_steps)]
     pub steps: usize,
     /// Log-spaced checkpoints per run, where samples are drawn and classified.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.checkpoints)]
     pub checkpoints: usize,
     /// Training seeds per K (train-seed, train-seed + 1, ...).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.seeds)]
     pub seeds: usize,
     /// The score network: mlp (any data) or unet (images).
-    #[arg(long, value_enum, default_value = "mlp")]
+    #[arg(long, value_enum, default_value = DYNAMICS_DEFAULTS.model)]
     pub model: NetArg,
     #[command(flatten)]
     pub train: TrainArgs,
@@ -196,17 +197,17 @@ pub struct DynamicsArgs {
     #[arg(long, default_value_t = MAP_DEFAULTS.steps)]
     pub sample_steps: usize,
     /// Samples per checkpoint.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.n_samples)]
     pub n_samples: usize,
     /// tau_mem is where f_mem first reaches this level.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.fmem_level, allow_negative_numbers = true)]
     pub fmem_level: f64,
     /// tau_gen (sample quality) is the first checkpoint whose MMD² above the held-out floor is
     /// within 1 + this share of its minimum: (s − floor) ≤ (1 + x)(min − floor).
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.gen_level, allow_negative_numbers = true)]
     pub gen_level: f64,
     /// Bootstrap resamples for the intervals.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.resamples)]
     pub resamples: usize,
     #[command(flatten)]
     pub support: SupportArgs,
@@ -216,14 +217,14 @@ pub struct DynamicsArgs {
     pub grid_k: Option<usize>,
     /// tau_spur is where the share of samples that settle into spurious attractors (stable,
     /// on the support, not memories) first reaches this level.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.spur_level, allow_negative_numbers = true)]
     pub spur_level: f64,
     /// Skip the attractor census at every checkpoint (and tau_spur).
     #[arg(long)]
     pub no_attractors: bool,
     /// Newton–Krylov runs per checkpoint start from at most this many groups of settled
     /// samples, the most populated first.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.attractor_groups)]
     pub attractor_groups: usize,
     /// Rightmost Jacobian eigenvalues per fixed point (its index estimate); at most the data's
     /// dimension (capped at it on 2-D data by default).
