@@ -428,6 +428,17 @@ def test_an_image_stack_keeps_its_image_shape():
         assert net.denoise(stack[:2], 0.5).shape == (2, 64)
 
 
+def assert_defaults_agree(params, flag_default, pairs):
+    """Each Python parameter's default equals its flag's (``pairs``: parameter → flag)."""
+    for name, flag in pairs.items():
+        default = params[name].default
+        shown = ",".join(map(str, default)) if name == "ks" else str(default)
+        if isinstance(default, float):
+            assert float(flag_default[flag]) == default, (name, flag_default[flag])
+        else:
+            assert flag_default[flag] == shown, (name, flag_default[flag], shown)
+
+
 def help_defaults(help_text):
     """Each flag's ``[default: …]`` in a command's ``--help`` (clap: the flag's line starts with
     ``--name`` or ``-x, --name``; its default ends its description)."""
@@ -456,13 +467,7 @@ def test_map_states_the_defaults_of_memscape_map(cli):
         "resamples": "resamples", "support_quantile": "support-quantile",
         "train_steps": "train-steps",
     }
-    for name, flag in pairs.items():
-        default = params[name].default
-        shown = ",".join(map(str, default)) if name == "ks" else str(default)
-        if isinstance(default, float):
-            assert float(flag_default[flag]) == default, (name, flag_default[flag])
-        else:
-            assert flag_default[flag] == shown, (name, flag_default[flag], shown)
+    assert_defaults_agree(params, flag_default, pairs)
     # --steps has no flag default (sample and map differ); the map's is the library's
     assert params["steps"].default == 100
 
@@ -481,13 +486,7 @@ def test_dynamics_states_the_defaults_of_memscape_dynamics(cli):
         "gen_level": "gen-level", "resamples": "resamples", "spur_level": "spur-level",
         "attractor_groups": "attractor-groups",
     }
-    for name, flag in pairs.items():
-        default = params[name].default
-        shown = ",".join(map(str, default)) if name == "ks" else str(default)
-        if isinstance(default, float):
-            assert float(flag_default[flag]) == default, (name, flag_default[flag])
-        else:
-            assert flag_default[flag] == shown, (name, flag_default[flag], shown)
+    assert_defaults_agree(params, flag_default, pairs)
 
 
 def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):
