@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 
 use memscape::analysis::samples::classify::Fractions;
+use memscape::numbers::field;
 use memscape::pipeline::{MapPlan, MapRow, MapRun};
-use memscape::store::{CsvTable, field};
+use memscape::store::CsvTable;
 use memscape_train::dynamics::{DynamicsPlan, DynamicsRow, DynamicsRun};
 
 use crate::error::{Result, SweepError};

@@ -37,10 +37,11 @@ use memscape::dataset::subset::Split;
 use memscape::dataset::{DataSpec, ExactQuality};
 use memscape::denoiser::Arithmetic;
 use memscape::error::{Error, Result};
+use memscape::numbers::field;
 use memscape::rng;
 use memscape::sampler;
 use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
-use memscape::store::{CsvTable, RunDir, field, sorted_json};
+use memscape::store::{CsvTable, RunDir, sorted_json};
 use ndarray::Array2;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -180,7 +181,7 @@ pub struct DynamicsRow {
     pub fractions: Fractions,
     pub train_loss: f64,
     /// NaN without held-out data.
-    #[serde(deserialize_with = "memscape::store::null_as_nan")]
+    #[serde(deserialize_with = "memscape::numbers::null_as_nan")]
     pub test_loss: f64,
     /// Kernel MMD² of the samples against held-out data (none without held-out data).
     pub quality: Option<Quality>,
@@ -220,7 +221,7 @@ pub struct PowerFit {
     pub a: f64,
     pub p: f64,
     /// NaN without resamples.
-    #[serde(deserialize_with = "memscape::store::null_as_nan_pair")]
+    #[serde(deserialize_with = "memscape::numbers::null_as_nan_pair")]
     pub ci: [f64; 2],
     /// The K values that entered the fit (those whose tau_mem was reached).
     pub num_k: usize,
@@ -246,7 +247,7 @@ pub struct Ratio {
 pub struct ExponentGap {
     pub gap: f64,
     /// NaN without resamples.
-    #[serde(deserialize_with = "memscape::store::null_as_nan_pair")]
+    #[serde(deserialize_with = "memscape::numbers::null_as_nan_pair")]
     pub ci: [f64; 2],
     pub resamples: usize,
 }
@@ -306,10 +307,10 @@ pub struct ResultRow {
     pub f_mem: f64,
     pub f_mem_ci: [f64; 2],
     pub dominant: String,
-    #[serde(deserialize_with = "memscape::store::null_as_nan")]
+    #[serde(deserialize_with = "memscape::numbers::null_as_nan")]
     pub train_loss: f64,
     /// NaN without held-out data.
-    #[serde(deserialize_with = "memscape::store::null_as_nan")]
+    #[serde(deserialize_with = "memscape::numbers::null_as_nan")]
     pub test_loss: f64,
     pub quality: Option<Quality>,
     pub exact_quality: Option<ExactQuality>,

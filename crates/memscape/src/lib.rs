@@ -14,11 +14,12 @@
 //! of `y = x/√alpha_bar` with `sigma² = (1 − alpha_bar)/alpha_bar`; diffusion time `t` lives
 //! only in [`noise`]; training progress is a `step`.
 //!
-//! Modules are declared in flow order, the shared foundations (`error`, `units`, `rng`,
-//! `progress`) first; a stage imports only earlier stages, and inside a stage a module imports
+//! Modules are declared in flow order, the shared foundations (`error`, `numbers`,
+//! `units`, `rng`, `progress`) first; a stage imports only earlier stages, and inside a stage a module imports
 //! only modules declared before it (`tests/layering.rs` checks both).
 
 pub mod error;
+pub mod numbers;
 pub mod units;
 pub mod rng;
 pub mod progress;

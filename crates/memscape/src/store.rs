@@ -25,7 +25,7 @@ pub fn sorted_json(value: &impl Serialize) -> serde_json::Value {
 }
 
 /// A CSV table built row by row and written through `csv::Writer`, which quotes a field where
-/// it needs it. Fields are text: numbers as Rust's `Display` writes them ([`field`] for an
+/// it needs it. Fields are text: numbers as Rust's `Display` writes them ([`crate::numbers::field`] for an
 /// optional one), so every table of a run reads the same way.
 pub struct CsvTable(csv::Writer<Vec<u8>>);
 
@@ -68,25 +68,6 @@ impl CsvTable {
         let bytes = self.0.into_inner().expect("a CSV table in memory flushes");
         String::from_utf8(bytes).expect("CSV of UTF-8 fields")
     }
-}
-
-/// A CSV field of an optional value: its `Display`, or empty.
-pub fn field(v: Option<impl std::fmt::Display>) -> String {
-    v.map_or(String::new(), |v| v.to_string())
-}
-
-/// Reads a number JSON wrote as `null` back as NaN (serde_json writes NaN and infinities as
-/// `null`): for fields that are NaN by design, such as a missing held-out loss.
-pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
-/// [`null_as_nan`] for an interval `[lo, hi]`.
-pub fn null_as_nan_pair<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<[f64; 2], D::Error> {
-    let [lo, hi] = <[Option<f64>; 2] as serde::Deserialize>::deserialize(d)?;
-    Ok([lo.unwrap_or(f64::NAN), hi.unwrap_or(f64::NAN)])
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.

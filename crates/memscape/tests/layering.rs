@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// The stages in flow order; `error`, `units`, `rng` and `progress` are shared foundations.
 const STAGES: &[&str] = &[
-    "error", "units", "rng", "progress", "dataset", "noise", "denoiser", "hopfield", "sampler",
-    "analysis", "store", "pipeline",
+    "error", "numbers", "units", "rng", "progress", "dataset", "noise", "denoiser", "hopfield",
+    "sampler", "analysis", "store", "pipeline",
 ];
 
 /// The analysis stage's halves: statistics of samples before the geometry of landscapes.

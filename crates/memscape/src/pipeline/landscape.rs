@@ -353,7 +353,7 @@ pub struct TrainedDocument {
 pub struct CensusRecord {
     /// Denoiser rows the sampler spent, and the census's rows against them.
     pub sampling_rows: usize,
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
     pub rows_to_sampling: f64,
     pub groups: usize,
     pub neutral_sets: usize,
@@ -365,7 +365,7 @@ pub struct CensusRecord {
     pub unconverged_starts: usize,
     pub cost: CensusCost,
     pub rows: usize,
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
     pub rows_per_settled_sample: f64,
     pub euler: Option<EulerCheck>,
     pub config: Option<CensusConfig>,

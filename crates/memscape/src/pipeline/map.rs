@@ -28,8 +28,8 @@ use crate::dataset::subset::Split;
 use crate::dataset::{DataSpec, ExactQuality, Patterns, data_scale};
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, PruneStats, Pruning, TrainedModel};
 use crate::error::{Error, Result};
+use crate::numbers::field;
 use crate::sampler::{self, MAP_SIGMA_MIN, SamplerConfig, SamplingPlan, default_sigma_range};
-use crate::store::field;
 
 /// A phase map over K: for each training-set size, sample the exact model down to a final
 /// noise level sigma_min, ending with the denoised estimate D(y, sigma_min), and classify those

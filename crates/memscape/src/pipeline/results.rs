@@ -18,7 +18,8 @@ use crate::analysis::samples::cluster::ClusterCounts;
 use crate::analysis::samples::support::{Quality, SupportCalibration};
 use crate::denoiser::Denoiser;
 use crate::error::Result;
-use crate::store::{CsvTable, Manifest, RunDir, field};
+use crate::numbers::field;
+use crate::store::{CsvTable, Manifest, RunDir};
 
 /// One row of a map's `results.json` and `--json` document: a [`MapRow`] as its readers (the
 /// report, Python) take it, with the fractions flat and their intervals under `ci`.

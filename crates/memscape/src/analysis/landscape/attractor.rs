@@ -543,11 +543,11 @@ pub struct CensusSummary {
     #[serde(default)]
     pub manifold_basins: Vec<f64>,
     /// Shares of the samples in memory, spurious and manifold basins.
-    #[serde(default, deserialize_with = "crate::store::null_as_nan")]
+    #[serde(default, deserialize_with = "crate::numbers::null_as_nan")]
     pub memory_mass: f64,
-    #[serde(default, deserialize_with = "crate::store::null_as_nan")]
+    #[serde(default, deserialize_with = "crate::numbers::null_as_nan")]
     pub spurious_mass: f64,
-    #[serde(default, deserialize_with = "crate::store::null_as_nan")]
+    #[serde(default, deserialize_with = "crate::numbers::null_as_nan")]
     pub manifold_mass: f64,
     /// The share of samples in spurious basins that persist to the next checkpoint (set by a
     /// study along training; None elsewhere).
@@ -559,7 +559,7 @@ pub struct CensusSummary {
     /// Samples in no basin: their number, share (with its bootstrap interval) and reasons.
     #[serde(default)]
     pub unsettled: usize,
-    #[serde(default, deserialize_with = "crate::store::null_as_nan")]
+    #[serde(default, deserialize_with = "crate::numbers::null_as_nan")]
     pub unsettled_share: f64,
     #[serde(default)]
     pub unsettled_ci: [f64; 2],
@@ -571,7 +571,7 @@ pub struct CensusSummary {
     /// Denoiser rows of the whole census, and per settled sample.
     #[serde(default)]
     pub rows: usize,
-    #[serde(default, deserialize_with = "crate::store::null_as_nan")]
+    #[serde(default, deserialize_with = "crate::numbers::null_as_nan")]
     pub rows_per_settled_sample: f64,
     /// Median asymmetry ‖J − Jᵀ‖/‖J‖ over the stable points (None: none measured).
     #[serde(default)]

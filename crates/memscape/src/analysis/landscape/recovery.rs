@@ -87,20 +87,20 @@ impl RecoveryConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recovery {
     /// s*: the noise level at which the recovery rate falls to `rate`.
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
     pub critical_sigma: f64,
-    #[serde(deserialize_with = "crate::store::null_as_nan_pair")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan_pair")]
     pub ci: [f64; 2],
     /// The diffusion time of s* on DDPM's linear schedule (VP SDE with beta 0.1..20).
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
     pub critical_t: f64,
     /// s* Φ⁻¹(rate): the distance to a flat basin boundary (see the module doc).
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
     pub radius: f64,
-    #[serde(deserialize_with = "crate::store::null_as_nan_pair")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan_pair")]
     pub radius_ci: [f64; 2],
     /// s* √d: the typical distance of the noised point (Pham et al.'s radius).
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
     pub displacement: f64,
     /// Each trial's critical level, clamped to the bracket.
     pub trial_levels: Vec<f64>,

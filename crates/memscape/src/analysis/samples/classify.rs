@@ -307,7 +307,7 @@ impl Classification {
                 self.nearest_train[i].to_string(),
                 self.d_sample[i].to_string(),
                 self.ratio_memorized[i].to_string(),
-                crate::store::field(self.d_support.as_ref().map(|d| d[i])),
+                crate::numbers::field(self.d_support.as_ref().map(|d| d[i])),
             ]
         })
     }

@@ -78,7 +78,7 @@ pub struct Event {
     /// For a symmetric event: the branches meeting at the point besides the centre.
     pub k: Option<usize>,
     /// |D³E\[v,v,v\]| along the softest direction v (0 for a symmetric pitchfork).
-    #[serde(deserialize_with = "crate::store::null_as_nan")]
+    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
     pub cubic: f64,
     /// For a pitchfork: whether the new pair has the lower index (supercritical).
     pub supercritical: Option<bool>,

@@ -1,0 +1,21 @@
+//! How numbers are written and read back where a format has no word for them: NaN (and
+//! infinity) as JSON's `null`, and a missing value as an empty CSV field.
+
+/// Reads a number JSON wrote as `null` back as NaN (serde_json writes NaN and infinities as
+/// `null`): for fields that are NaN by design, such as a missing held-out loss.
+pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`null_as_nan`] for an interval `[lo, hi]`.
+pub fn null_as_nan_pair<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<[f64; 2], D::Error> {
+    let [lo, hi] = <[Option<f64>; 2] as serde::Deserialize>::deserialize(d)?;
+    Ok([lo.unwrap_or(f64::NAN), hi.unwrap_or(f64::NAN)])
+}
+
+/// A CSV field of an optional value: its `Display`, or empty.
+pub fn field(v: Option<impl std::fmt::Display>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
