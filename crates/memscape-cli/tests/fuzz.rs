@@ -1133,7 +1133,7 @@ mod regressions {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("t.safetensors") && e.contains("byte range 0..4"),
+            e.contains("t.safetensors") && e.contains("byte ranges") && e.contains("overflow"),
             "{e}"
         );
     }

@@ -37,7 +37,7 @@ use memscape::dataset::subset::Split;
 use memscape::dataset::{DataSpec, ExactQuality};
 use memscape::denoiser::Arithmetic;
 use memscape::error::{Error, Result};
-use memscape::numbers::field;
+use memscape::numbers::{field, nan, nan_pair, null_as_nan, null_as_nan_pair};
 use memscape::rng;
 use memscape::sampler;
 use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
@@ -181,7 +181,7 @@ pub struct DynamicsRow {
     pub fractions: Fractions,
     pub train_loss: f64,
     /// NaN without held-out data.
-    #[serde(deserialize_with = "memscape::numbers::null_as_nan")]
+    #[serde(deserialize_with = "null_as_nan")]
     pub test_loss: f64,
     /// Kernel MMD² of the samples against held-out data (none without held-out data).
     pub quality: Option<Quality>,
@@ -212,18 +212,23 @@ impl DynamicsRow {
 pub struct Tau {
     pub k: usize,
     pub step: Option<f64>,
+    #[serde(default)]
     pub ci: [Option<f64>; 2],
 }
 
-/// The fitted exponent of tau_mem = a K^p.
+/// The fitted exponent of tau_mem = a K^p. Numbers a stored document lacks read as NaN (the
+/// report draws them as "—"), counts as 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PowerFit {
+    #[serde(default = "nan", deserialize_with = "null_as_nan")]
     pub a: f64,
+    #[serde(default = "nan", deserialize_with = "null_as_nan")]
     pub p: f64,
     /// NaN without resamples.
-    #[serde(deserialize_with = "memscape::numbers::null_as_nan_pair")]
+    #[serde(default = "nan_pair", deserialize_with = "null_as_nan_pair")]
     pub ci: [f64; 2],
     /// The K values that entered the fit (those whose tau_mem was reached).
+    #[serde(default)]
     pub num_k: usize,
     /// Bootstrap resamples behind `ci`: those in which all `num_k` values crossed (0 in
     /// documents written before it was kept).
@@ -247,8 +252,9 @@ pub struct Ratio {
 pub struct ExponentGap {
     pub gap: f64,
     /// NaN without resamples.
-    #[serde(deserialize_with = "memscape::numbers::null_as_nan_pair")]
+    #[serde(default = "nan_pair", deserialize_with = "null_as_nan_pair")]
     pub ci: [f64; 2],
+    #[serde(default)]
     pub resamples: usize,
 }
 
@@ -307,10 +313,10 @@ pub struct ResultRow {
     pub f_mem: f64,
     pub f_mem_ci: [f64; 2],
     pub dominant: String,
-    #[serde(deserialize_with = "memscape::numbers::null_as_nan")]
+    #[serde(deserialize_with = "null_as_nan")]
     pub train_loss: f64,
     /// NaN without held-out data.
-    #[serde(deserialize_with = "memscape::numbers::null_as_nan")]
+    #[serde(deserialize_with = "null_as_nan")]
     pub test_loss: f64,
     pub quality: Option<Quality>,
     pub exact_quality: Option<ExactQuality>,

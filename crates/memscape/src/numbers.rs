@@ -19,3 +19,13 @@ pub fn null_as_nan_pair<'de, D: serde::Deserializer<'de>>(
 pub fn field(v: Option<impl std::fmt::Display>) -> String {
     v.map_or(String::new(), |v| v.to_string())
 }
+
+/// NaN: the value of a number a stored document lacks.
+pub fn nan() -> f64 {
+    f64::NAN
+}
+
+/// `[NaN, NaN]`: the value of an interval a stored document lacks.
+pub fn nan_pair() -> [f64; 2] {
+    [f64::NAN; 2]
+}
