@@ -42,8 +42,21 @@ pub fn write(
         })
         .collect::<std::result::Result<Vec<_>, SafeTensorError>>()
         .map_err(bad)?;
-    let info: HashMap<String, String> = metadata.clone().into_iter().collect();
-    let out = safetensors::serialize(views, Some(info)).map_err(bad)?;
+    // safetensors 0.8 writes an unreadable header for metadata without tensors
+    // (`{},"__metadata__":{…}}`): refused here, and empty metadata is left out
+    if tensors.is_empty() && !metadata.is_empty() {
+        return Err(Error::file(
+            path,
+            "cannot write safetensors: metadata without any tensor",
+        ));
+    }
+    let info = (!metadata.is_empty()).then(|| {
+        metadata
+            .clone()
+            .into_iter()
+            .collect::<HashMap<String, String>>()
+    });
+    let out = safetensors::serialize(views, info).map_err(bad)?;
     write_atomic(path, &out)
 }
 
@@ -137,6 +150,22 @@ mod tests {
         // data of 8 floats follows the header exactly
         assert_eq!(bytes.len(), 8 + n + 8 * 4);
         assert_eq!(read(&path).unwrap(), (t, m));
+    }
+
+    /// An empty file round-trips; metadata without tensors is refused by name (the crate
+    /// would write a header it cannot read back).
+    #[test]
+    fn empty_files_round_trip_and_metadata_alone_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.safetensors");
+        write(&path, &BTreeMap::new(), &BTreeMap::new()).unwrap();
+        assert_eq!(read(&path).unwrap(), (BTreeMap::new(), BTreeMap::new()));
+        let (_, m) = example();
+        let e = write(&path, &BTreeMap::new(), &m).unwrap_err().to_string();
+        assert!(
+            e.contains("e.safetensors") && e.contains("without any tensor"),
+            "{e}"
+        );
     }
 
     #[test]
