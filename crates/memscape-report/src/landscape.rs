@@ -229,37 +229,36 @@ impl Figure for Scene {
     }
 }
 
+/// The first two coordinates and the kind of every point with at least two.
+fn plane_points<'a, K: serde::Serialize + 'a>(
+    points: impl Iterator<Item = (&'a Vec<f64>, &'a K)>,
+) -> Vec<(f64, f64, String)> {
+    points
+        .filter(|(x, _)| x.len() >= 2)
+        .map(|(x, kind)| (x[0], x[1], serde_name(kind)))
+        .collect()
+}
+
 /// Writes `landscape.svg/png` and `basins.svg/png` for a 2-D attractors run; returns the
 /// file names, or an empty list when the run has no grids (not 2-D).
 pub fn landscape_figures(dir: &Path) -> Result<Vec<String>, RunFileError> {
     register_font();
     let reader = RunReader::open(dir)?;
-    // (x, y, kind) of each point, the saddle-to-minimum edges, beta
-    let (points, connections, beta, trained, bounds) = match reader.attractors()? {
+    // (x, y, kind) of each point, the saddle-to-minimum edges, beta, and the grids' box
+    let (points, connections, beta, trained, grids) = match reader.attractors()? {
         Attractors::Exact(a) => {
-            let points: Vec<(f64, f64, String)> = a
-                .critical_points
-                .iter()
-                .filter(|p| p.x.len() >= 2)
-                .map(|p| (p.x[0], p.x[1], serde_name(&p.kind)))
-                .collect();
-            let Some(grids) = &a.grids else {
-                return Ok(vec![]);
-            };
-            (points, a.connections.clone(), a.beta, false, grids.bounds)
+            let points = plane_points(a.critical_points.iter().map(|p| (&p.x, &p.kind)));
+            let bounds = a.grids.as_ref().map(|g| g.bounds);
+            (points, a.connections, a.beta, false, bounds)
         }
         Attractors::Trained(a) => {
-            let points = a
-                .critical_points
-                .iter()
-                .filter(|p| p.x.len() >= 2)
-                .map(|p| (p.x[0], p.x[1], serde_name(&p.kind)))
-                .collect();
-            let Some(grids) = &a.grids else {
-                return Ok(vec![]);
-            };
-            (points, vec![], a.beta, true, grids.bounds)
+            let points = plane_points(a.critical_points.iter().map(|p| (&p.x, &p.kind)));
+            let bounds = a.grids.as_ref().map(|g| g.bounds);
+            (points, vec![], a.beta, true, bounds)
         }
+    };
+    let Some(bounds) = grids else {
+        return Ok(vec![]);
     };
     let at = |i: usize| (points[i].0, points[i].1);
     let edges = connections

@@ -29,3 +29,19 @@ pub fn nan() -> f64 {
 pub fn nan_pair() -> [f64; 2] {
     [f64::NAN; 2]
 }
+
+/// A JSON field that is present reads as `Some`, even when it is `null` (`Some(None)`); an
+/// absent one, with `#[serde(default)]`, as `None`. For fields whose `null` means something.
+pub fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// A list of counts as a command line writes it: `8,16,32,64`.
+pub fn list_text(values: &[usize]) -> String {
+    let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    values.join(",")
+}

@@ -152,8 +152,7 @@ pub const DYNAMICS_DEFAULTS: DynamicsDefaults = DynamicsDefaults {
 impl DynamicsDefaults {
     /// The K list as the command line writes it: `8,16,32,64`.
     pub fn ks_text(&self) -> String {
-        let ks: Vec<String> = self.ks.iter().map(|k| k.to_string()).collect();
-        ks.join(",")
+        memscape::numbers::list_text(self.ks)
     }
 }
 

@@ -63,7 +63,7 @@ pub struct HopfieldResult {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "crate::numbers::present"
     )]
     pub ags_overlap: Option<Option<f64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,13 +108,6 @@ impl HopfieldRequest {
         };
         (k.round() as usize).max(1)
     }
-}
-
-/// A field that is present reads as `Some`, even when it is `null`.
-fn present<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<f64>>, D::Error> {
-    Option::<f64>::deserialize(d).map(Some)
 }
 
 /// `rows` of `patterns` with a fraction `flip` of their bits flipped (stream per row).

@@ -814,7 +814,7 @@ pub struct MapLandscape {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "crate::numbers::present"
     )]
     pub euler_characteristic: Option<Option<i64>>,
     pub k: usize,
@@ -832,13 +832,6 @@ pub struct MapLandscape {
 pub enum LandscapeCounts {
     Exact(Counts),
     Trained(KindCounts),
-}
-
-/// A field that is present reads as `Some`, even when it is `null`.
-fn present<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// Serializes `value` with its keys sorted ([`sorted_json`]).

@@ -100,8 +100,7 @@ pub const MAP_DEFAULTS: MapDefaults = MapDefaults {
 impl MapDefaults {
     /// The K list as the command line writes it: `2,3,5,…`.
     pub fn ks_text(&self) -> String {
-        let ks: Vec<String> = self.ks.iter().map(|k| k.to_string()).collect();
-        ks.join(",")
+        crate::numbers::list_text(self.ks)
     }
 }
 
