@@ -812,33 +812,46 @@ def map(  # noqa: A001 - the study is called map, as the command
 
 @dataclass
 class DynamicsResult:
-    """Training dynamics (``memscape dynamics``): one row per (K, seed, checkpoint) with the
-    class fractions, losses and the attractor census; tau_mem(K), tau_gen(K), tau_spur(K) with
-    bootstrap intervals, and the fits tau = a K^p."""
+    """Training dynamics (``memscape dynamics``): the document the command writes as
+    ``results.json`` (``DynamicsResults``: one flat row per (K, seed, checkpoint) with the class
+    fractions, f_mem and its interval, the losses, the sample quality and the census summary;
+    tau_mem(K), tau_gen(K), tau_gen_quality(K) and tau_spur(K) with bootstrap intervals; the fits
+    tau = a K^p, the ratio tau_spur/tau_mem and the exponent gap; the levels that define them),
+    and every checkpoint's attractors beside it."""
 
     rows: List[Dict[str, Any]]
-    attractors: List[Dict[str, Any]]
     tau_mem: List[Dict[str, Any]]
     tau_gen: List[Dict[str, Any]]
     tau_gen_quality: List[Dict[str, Any]]
     tau_spur: List[Dict[str, Any]]
     fit: Optional[Dict[str, Any]]
     fit_spur: Optional[Dict[str, Any]]
+    spur_ratio: List[Dict[str, Any]]
+    exponent_gap: Optional[Dict[str, Any]]
+    image_shape: Optional[Tuple[int, int]]
+    grid_k: Optional[int]
+    fmem_level: float
+    gen_level: float
+    spur_level: Optional[float]
+    seeds: int
+    num_samples: int
     seconds: float
+    attractors: List[Dict[str, Any]]
 
     def to_pandas(self):
-        """The (K, seed, step) table: fractions, f_mem, train and test loss."""
+        """The (K, seed, step) table, a column per field of a row: the fractions, f_mem,
+        ``f_mem_lo``/``f_mem_hi``, the dominant class, the losses, and the sample quality and
+        census summary flattened (``quality.mmd2``, ``attractors.counts.memory``, ...)."""
         import pandas as pd
 
-        records = []
-        for r in self.rows:
-            rec = {"k": r["k"], "seed": r["seed"], "step": r["step"]}
-            for name, e in r["fractions"].items():
-                rec[name] = e["value"]
-            rec["train_loss"] = r["train_loss"]
-            rec["test_loss"] = r["test_loss"]
-            records.append(rec)
-        return pd.DataFrame(records)
+        if not self.rows:
+            return pd.DataFrame()
+        table = pd.json_normalize(self.rows)
+        lo, hi = zip(*table.pop("f_mem_ci"))
+        at = table.columns.get_loc("f_mem") + 1
+        table.insert(at, "f_mem_lo", list(lo))
+        table.insert(at + 1, "f_mem_hi", list(hi))
+        return table
 
 
 def dynamics(
@@ -907,6 +920,8 @@ def dynamics(
             train=json.dumps(train or {}),
         )
     )
+    if r["image_shape"] is not None:
+        r["image_shape"] = tuple(r["image_shape"])
     return DynamicsResult(**r)
 
 

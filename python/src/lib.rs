@@ -33,8 +33,8 @@ use memscape::sampler::{
     default_sigma_range,
 };
 use memscape_train::dynamics::{
-    AttractorRequest, DYNAMICS_DEFAULTS, DynamicsDefaults, DynamicsRequest,
-    dynamics as dynamics_study,
+    AttractorRecord, AttractorRequest, DYNAMICS_DEFAULTS, DynamicsDefaults, DynamicsRequest,
+    DynamicsResults, dynamics as dynamics_study,
 };
 use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, CheckpointMeta, NetworkTrainer, ScoreModel, TrainConfig};
@@ -1526,17 +1526,18 @@ fn dynamics(
     };
     request.train.validate().or_raise()?;
     let run = interruptible(py, || dynamics_study(request, |_, _, _, _| Ok(())))?.or_raise()?;
-    Ok(json(&serde_json::json!({
-        "rows": run.rows,
-        "attractors": run.attractors,
-        "tau_mem": run.tau_mem,
-        "tau_gen": run.tau_gen,
-        "tau_gen_quality": run.tau_gen_quality,
-        "tau_spur": run.tau_spur,
-        "fit": run.fit,
-        "fit_spur": run.fit_spur,
-        "seconds": run.seconds,
-    })))
+    /// `results.json`'s document (flat rows, the timescales and their levels), with every
+    /// checkpoint's attractors beside it.
+    #[derive(serde::Serialize)]
+    struct Study<'a> {
+        #[serde(flatten)]
+        results: DynamicsResults,
+        attractors: &'a [AttractorRecord],
+    }
+    Ok(json(&Study {
+        results: run.results(),
+        attractors: &run.attractors,
+    }))
 }
 
 /// Progress hooks forward a task's advance at most this often (and always its end).

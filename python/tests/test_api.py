@@ -1,6 +1,7 @@
 """The Python API against the command line (bit for bit), against the built-in paths, on bad
 arguments, and with the GIL released."""
 
+import dataclasses
 import inspect
 import json
 import re
@@ -241,12 +242,29 @@ def test_progress_reaches_the_callback_and_tqdm():
         ms.show_progress(False)
 
 
-def test_dynamics_runs_and_tabulates():
-    r = ms.dynamics("circle", [4, 8], seeds=1, train_steps=150, checkpoints=3, n_samples=60, steps=20,
-                    holdout=200, attractors=False, resamples=20, train={"width": 32, "depth": 2})
+def test_dynamics_is_the_cli_results_document(cli, tmp_path):
+    """One shape of a dynamics row (issue 29): ``memscape.dynamics`` returns the document
+    ``memscape dynamics`` writes as ``results.json``, flat rows and all (the command adds only its
+    interventions table), from the same library call; the table has a row per (K, checkpoint)."""
+    kw = dict(seeds=1, train_steps=150, checkpoints=3, n_samples=60, steps=20, holdout=200,
+              resamples=20, attractor_groups=4, train={"width": 32, "depth": 2})
+    r = ms.dynamics("circle", [4, 8], **kw)
+    cli("dynamics", "--data", "circle", "--k", "4,8", "--seeds", 1, "--steps", 150, "--checkpoints", 3,
+        "--n-samples", 60, "--sample-steps", 20, "--holdout", 200, "--resamples", 20,
+        "--attractor-groups", 4, "--width", 32, "--depth", 2, "--out", tmp_path / "d")
+    theirs = json.loads((tmp_path / "d" / "results.json").read_text())
+    ours = json.loads(json.dumps(dataclasses.asdict(r)))
+    assert [i["name"] for i in theirs.pop("interventions")] == ["none"]
+    assert len(ours.pop("attractors")) >= 1
+    for doc in (theirs, ours):
+        doc.pop("seconds")
+    assert ours == theirs
+    assert set(r.rows[0]) >= {"k", "seed", "step", "memorized", "f_mem", "f_mem_ci", "train_loss", "attractors"}
     table = r.to_pandas()
     assert len(table) == 2 * 3
     assert set(table["k"]) == {4, 8} and table["step"].max() == 150
+    assert (table["f_mem_lo"] <= table["f_mem"]).all() and (table["f_mem"] <= table["f_mem_hi"]).all()
+    assert "attractors.counts.memory" in table
     assert [t["k"] for t in r.tau_mem] == [4, 8]
 
 
