@@ -502,9 +502,22 @@ def test_dynamics_states_the_defaults_of_memscape_dynamics(cli):
         "subset_seed": "subset-seed", "holdout": "holdout", "train_steps": "steps",
         "checkpoints": "checkpoints", "n_samples": "n-samples", "fmem_level": "fmem-level",
         "gen_level": "gen-level", "resamples": "resamples", "spur_level": "spur-level",
-        "attractor_groups": "attractor-groups",
+        "attractor_groups": "attractor-groups", "steps": "sample-steps", "seed": "seed",
+        "sampler": "sampler", "eta": "eta", "process": "process", "spacing": "spacing",
+        "support_quantile": "support-quantile",
     }
     assert_defaults_agree(params, flag_default, pairs)
+
+
+def test_sample_states_the_defaults_of_memscape_sample(cli):
+    """Each default stated once (issue 29): ``memscape.sample``'s sampler defaults are the
+    library's SAMPLER_DEFAULTS, which ``memscape sample``'s flags read too."""
+    flag_default = help_defaults(cli("sample", "--help").stdout)
+    params = inspect.signature(ms.sample).parameters
+    pairs = {"seed": "seed", "sampler": "sampler", "eta": "eta", "process": "process",
+             "spacing": "spacing", "batch_size": "batch-size"}
+    assert_defaults_agree(params, flag_default, pairs)
+    assert params["steps"].default == json.loads(ms._memscape.defaults())["sampler"]["steps"]
 
 
 def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):

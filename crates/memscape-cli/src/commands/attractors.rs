@@ -9,6 +9,17 @@ use memscape::units::Beta;
 
 use crate::flags::AttractorsArgs;
 
+/// The exact landscape the flags ask for, at `beta`.
+pub(crate) fn exact_request(args: &AttractorsArgs, beta: f64) -> ExactLandscapeRequest {
+    ExactLandscapeRequest {
+        beta,
+        random_starts: args.random_starts,
+        basin_starts: args.basin_starts,
+        samples: args.samples,
+        seed: args.seed,
+    }
+}
+
 pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let beta = match (args.beta, args.sigma) {
         (Some(b), _) => require_positive("--beta", b)?,
@@ -20,16 +31,7 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
     }
     let patterns = super::patterns(&args.data, args.k, args.subset_seed)?;
     let out = RunDir::create(&args.out)?;
-    let exact = exact_landscape(
-        patterns.view(),
-        &ExactLandscapeRequest {
-            beta,
-            random_starts: args.random_starts,
-            basin_starts: args.basin_starts,
-            samples: args.samples,
-            seed: args.seed,
-        },
-    )?;
+    let exact = exact_landscape(patterns.view(), &exact_request(&args, beta))?;
     let mut files = exact.write(&out)?;
     files.extend(memscape_report::landscape_figures(out.path())?);
     let result = exact.document();
@@ -77,4 +79,31 @@ pub fn run(args: AttractorsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&memscape::store::sorted_json(&result));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Each default stated once (issue 29): `memscape attractors` with only the data and the
+    /// level it asks for gives `ExactLandscapeRequest::default()` at that level.
+    #[test]
+    fn attractors_without_optional_flags_is_the_library_default_request() {
+        let cli = crate::flags::Cli::parse_from([
+            "memscape",
+            "attractors",
+            "--data",
+            "circle",
+            "--beta",
+            "100",
+        ]);
+        let crate::flags::Command::Attractors(args) = cli.command else {
+            unreachable!("parsed attractors")
+        };
+        assert_eq!(
+            serde_json::to_value(exact_request(&args, 100.0)).unwrap(),
+            serde_json::to_value(ExactLandscapeRequest::default()).unwrap()
+        );
+    }
 }

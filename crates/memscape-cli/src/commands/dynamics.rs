@@ -12,7 +12,9 @@ use memscape_train::train::OverrideError;
 
 use crate::flags::DynamicsArgs;
 
-pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
+/// The study the flags ask for, checked: the K list, the training configuration of the
+/// data's image shape, the spurious level and the eigenvalues against the data's dimension.
+pub(crate) fn request(args: &DynamicsArgs) -> anyhow::Result<DynamicsRequest> {
     let ks = super::parse_ks(&args.k)?;
     let data = DataSpec::parse(&args.data)?;
     // the image shape of image data (a U-Net's configuration is checked, and the grid's K
@@ -62,10 +64,15 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }),
     };
     request.train.validate()?;
-    super::note_checkpoints(args.checkpoints, args.steps);
     if let Some(a) = &request.attractors {
         a.census.validate()?;
     }
+    Ok(request)
+}
+
+pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let request = request(&args)?;
+    super::note_checkpoints(args.checkpoints, args.steps);
     let interventions: Vec<(String, TrainConfig)> = args
         .intervention
         .iter()
@@ -339,4 +346,29 @@ fn intervention(base: &TrainConfig, spec: &str) -> anyhow::Result<(String, Train
         .validate()
         .map_err(|e| anyhow::anyhow!("--intervention {spec:?}: {e}"))?;
     Ok((spec.to_string(), train))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Each default stated once (issue 29): `memscape dynamics` without flags asks the library
+    /// for `DynamicsRequest::default()`, its census's eigenvalues capped at the default data's
+    /// dimension.
+    #[test]
+    fn dynamics_without_flags_is_the_library_default_request() {
+        let cli = crate::flags::Cli::parse_from(["memscape", "dynamics"]);
+        let crate::flags::Command::Dynamics(args) = cli.command else {
+            unreachable!("parsed dynamics")
+        };
+        let mut expected = DynamicsRequest::default();
+        let dim = expected.data.load().unwrap().dim();
+        let census = expected.attractors.as_mut().unwrap();
+        census.eigenvalues = census.eigenvalues.min(dim);
+        assert_eq!(
+            serde_json::to_value(request(&args).unwrap()).unwrap(),
+            serde_json::to_value(expected).unwrap()
+        );
+    }
 }

@@ -6,8 +6,9 @@ use memscape::store::sorted_json;
 
 use crate::flags::{HopfieldArgs, HopfieldModel};
 
-pub fn run(args: HopfieldArgs) -> anyhow::Result<i32> {
-    let request = HopfieldRequest {
+/// The baseline the flags ask for.
+pub(crate) fn request(args: &HopfieldArgs) -> HopfieldRequest {
+    HopfieldRequest {
         model: match args.model {
             HopfieldModel::Classical => memscape::pipeline::HopfieldModel::Classical,
             HopfieldModel::Dense => memscape::pipeline::HopfieldModel::Dense,
@@ -20,7 +21,11 @@ pub fn run(args: HopfieldArgs) -> anyhow::Result<i32> {
         per_net: args.per_net,
         flip: args.flip,
         seed: args.seed,
-    };
+    }
+}
+
+pub fn run(args: HopfieldArgs) -> anyhow::Result<i32> {
+    let request = request(&args);
     let result = sorted_json(&hopfield(&request)?);
     // one quantity a line, in the document's (sorted) order
     for (key, value) in result.as_object().expect("a JSON object") {
@@ -30,4 +35,25 @@ pub fn run(args: HopfieldArgs) -> anyhow::Result<i32> {
         super::print_json(&result);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Each default stated once (issue 29): `memscape hopfield` with only the model and the
+    /// load it asks for gives `HopfieldRequest::default()`.
+    #[test]
+    fn hopfield_without_optional_flags_is_the_library_default_request() {
+        let cli =
+            crate::flags::Cli::parse_from(["memscape", "hopfield", "classical", "--alpha", "0.1"]);
+        let crate::flags::Command::Hopfield(args) = cli.command else {
+            unreachable!("parsed hopfield")
+        };
+        assert_eq!(
+            serde_json::to_value(request(&args)).unwrap(),
+            serde_json::to_value(HopfieldRequest::default()).unwrap()
+        );
+    }
 }

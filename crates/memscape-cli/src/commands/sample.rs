@@ -7,8 +7,30 @@ use memscape::store::RunDir;
 
 use crate::flags::{PrecisionArg, SampleArgs};
 
+/// The sampling the flags ask for.
+pub(crate) fn request(args: &SampleArgs) -> anyhow::Result<SampleRequest> {
+    Ok(SampleRequest {
+        data: DataSpec::parse(&args.data.data)?,
+        k: args.k,
+        subset_seed: args.data.subset_seed,
+        holdout: args.data.holdout,
+        precision: match args.precision {
+            PrecisionArg::F64 => Arithmetic::F64,
+            PrecisionArg::F32 => Arithmetic::F32,
+        },
+        pruning: args.pruning.pruning()?,
+        plan: args.integrator.plan(
+            args.noise_levels
+                .steps
+                .unwrap_or(memscape::sampler::SAMPLER_DEFAULTS.steps),
+        )?,
+        final_denoise: !args.no_final_denoise,
+        num_samples: args.n,
+        record_trajectories: args.record_trajectories,
+    })
+}
+
 pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
-    let s = &args.integrator;
     let net = args
         .checkpoint
         .as_deref()
@@ -36,25 +58,7 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
             c.display()
         ),
     }
-    let request = SampleRequest {
-        data: DataSpec::parse(&args.data.data)?,
-        k: args.k,
-        subset_seed: args.data.subset_seed,
-        holdout: args.data.holdout,
-        precision: match args.precision {
-            PrecisionArg::F64 => Arithmetic::F64,
-            PrecisionArg::F32 => Arithmetic::F32,
-        },
-        pruning: args.pruning.pruning()?,
-        plan: s.plan(
-            args.noise_levels
-                .steps
-                .unwrap_or(memscape::sampler::SAMPLER_DEFAULTS.steps),
-        )?,
-        final_denoise: !args.no_final_denoise,
-        num_samples: args.n,
-        record_trajectories: args.record_trajectories,
-    };
+    let request = request(&args)?;
     if let Some((net, _)) = &net {
         let pool = memscape::dataset::DataSpec::parse(&args.data.data)?.load()?;
         net.check_data(
@@ -105,4 +109,25 @@ pub fn run(args: SampleArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Each default stated once (issue 29): `memscape sample` with only the K it asks for
+    /// gives `SampleRequest::default()`.
+    #[test]
+    fn sample_without_optional_flags_is_the_library_default_request() {
+        let k = SampleRequest::default().k.to_string();
+        let cli = crate::flags::Cli::parse_from(["memscape", "sample", "--k", k.as_str()]);
+        let crate::flags::Command::Sample(args) = cli.command else {
+            unreachable!("parsed sample")
+        };
+        assert_eq!(
+            serde_json::to_value(request(&args).unwrap()).unwrap(),
+            serde_json::to_value(SampleRequest::default()).unwrap()
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! support flags, and the value enums they take.
 
 use clap::{Args, ValueEnum};
+use memscape::pipeline::{MAP_DEFAULTS, SampleRequest};
 use memscape::sampler::SAMPLER_DEFAULTS;
 use memscape_train::TrainConfig;
 
@@ -19,13 +20,13 @@ pub struct SupportArgs {
 pub struct DataArgs {
     /// Dataset: circle, kgon, two-points, gmm, binary, sphere, ball (with `:key=value,...`),
     /// mnist:DIR, fashion-mnist:DIR, digits:FILE, or a .npy/.npz[:KEY]/.csv file of points.
-    #[arg(long, default_value = "circle")]
+    #[arg(long, default_value = MAP_DEFAULTS.data)]
     pub data: String,
     /// Seed of the permutation whose first K points are the training set (nested across K).
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = SampleRequest::default().subset_seed)]
     pub subset_seed: u64,
     /// Points kept aside as a held-out set (the last of the permutation).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SampleRequest::default().holdout)]
     pub holdout: usize,
 }
 

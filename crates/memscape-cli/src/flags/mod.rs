@@ -9,7 +9,9 @@ mod groups;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use memscape::pipeline::{LANDSCAPE_DEFAULTS, MAP_DEFAULTS};
+use memscape::pipeline::{
+    ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS, MAP_DEFAULTS, SampleRequest,
+};
 use memscape_train::dynamics::DYNAMICS_DEFAULTS;
 
 pub use groups::{
@@ -187,14 +189,14 @@ pub struct DynamicsArgs {
     #[arg(long, default_value_t = DYNAMICS_DEFAULTS.seeds)]
     pub seeds: usize,
     /// The score network: mlp (any data) or unet (images).
-    #[arg(long, value_enum, default_value = DYNAMICS_DEFAULTS.model)]
+    #[arg(long, value_enum, default_value = DYNAMICS_DEFAULTS.model.name())]
     pub model: NetArg,
     #[command(flatten)]
     pub train: TrainArgs,
     #[command(flatten)]
     pub integrator: IntegratorArgs,
     /// Sampler noise levels (as --steps of `map`).
-    #[arg(long, default_value_t = MAP_DEFAULTS.steps)]
+    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.sample_steps)]
     pub sample_steps: usize,
     /// Samples per checkpoint.
     #[arg(long, default_value_t = DYNAMICS_DEFAULTS.n_samples)]
@@ -275,7 +277,7 @@ pub struct SampleArgs {
     #[arg(long)]
     pub no_final_denoise: bool,
     /// Number of samples.
-    #[arg(long = "n-samples", visible_alias = "n", default_value_t = 1000)]
+    #[arg(long = "n-samples", visible_alias = "n", default_value_t = SampleRequest::default().num_samples)]
     pub n: usize,
     /// Arithmetic of the exact denoiser.
     #[arg(long, value_enum, default_value = "f64")]
@@ -283,7 +285,7 @@ pub struct SampleArgs {
     #[command(flatten)]
     pub pruning: PruningArgs,
     /// Record the trajectories of the first N samples (trajectories.npy: steps × N × d).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SampleRequest::default().record_trajectories)]
     pub record_trajectories: usize,
     /// Run directory to write.
     #[arg(long, default_value = "runs/sample")]
@@ -409,10 +411,10 @@ pub struct AttractorsArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub sigma: Option<f64>,
     /// Random starts in the data's bounding box (besides patterns, midpoints and triples).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = ExactLandscapeRequest::default().random_starts)]
     pub random_starts: usize,
     /// Monte Carlo starts for the basin weights (0: skip).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = ExactLandscapeRequest::default().basin_starts)]
     pub basin_starts: usize,
     /// Samples of the model stopped at this sigma: drawn on the 2-D landscape (0: none), and
     /// with --checkpoint the starts of the attractor census (at least 1).
@@ -565,24 +567,24 @@ pub struct HopfieldArgs {
     #[arg(value_enum)]
     pub model: HopfieldModel,
     /// Number of neurons N.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = HopfieldRequest::default().n)]
     pub n: usize,
     /// Load: K = alpha N (classical), alpha N^(degree−1) (dense), e^(alpha N) (modern).
     #[arg(long, allow_negative_numbers = true)]
     pub alpha: f64,
     /// Degree n of the dense interaction.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = HopfieldRequest::default().degree)]
     pub degree: u32,
     /// Networks (independent pattern sets) to average over.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = HopfieldRequest::default().nets)]
     pub nets: usize,
     /// Stored patterns tested per network.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = HopfieldRequest::default().per_net)]
     pub per_net: usize,
     /// Fraction of bits flipped in the starting states of retrieval.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = HopfieldRequest::default().flip, allow_negative_numbers = true)]
     pub flip: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = HopfieldRequest::default().seed)]
     pub seed: u64,
     #[arg(long)]
     pub json: bool,

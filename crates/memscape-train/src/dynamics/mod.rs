@@ -28,7 +28,9 @@ use memscape::analysis::landscape::attractor::{
 use memscape::analysis::samples::classify::{
     Class, Classification, Fractions, ThresholdSpec, classify, fractions,
 };
-use memscape::analysis::samples::support::{MIN_HELDOUT, Quality, SupportGate, quality};
+use memscape::analysis::samples::support::{
+    MIN_HELDOUT, Quality, SUPPORT_QUANTILE, SupportGate, quality,
+};
 use memscape::dataset::Patterns;
 use memscape::dataset::data_scale;
 use memscape::dataset::subset::Split;
@@ -51,6 +53,7 @@ pub use results::{
 use timescales::*;
 pub use timescales::{ExponentGap, PowerFit, Ratio, Tau};
 
+use crate::Architecture;
 use crate::model::{CheckpointMeta, ScoreModel};
 use crate::train::{TrainConfig, checkpoint_steps, train};
 
@@ -105,7 +108,7 @@ pub struct DynamicsDefaults {
     /// Training-set sizes.
     pub ks: &'static [usize],
     /// The network trained at every K and seed.
-    pub model: &'static str,
+    pub model: Architecture,
     /// Training seeds per K.
     pub seeds: usize,
     pub subset_seed: u64,
@@ -114,8 +117,9 @@ pub struct DynamicsDefaults {
     /// Training steps, and the log-spaced checkpoints among them where samples are measured.
     pub train_steps: usize,
     pub checkpoints: usize,
-    /// Samples per checkpoint.
+    /// Samples per checkpoint, and the sampler's noise levels.
     pub n_samples: usize,
+    pub sample_steps: usize,
     /// tau_mem is where f_mem first reaches `fmem_level`; tau_gen (sample quality) the first
     /// checkpoint within 1 + `gen_level` of its minimum.
     pub fmem_level: f64,
@@ -134,13 +138,14 @@ pub struct DynamicsDefaults {
 pub const DYNAMICS_DEFAULTS: DynamicsDefaults = DynamicsDefaults {
     data: "circle",
     ks: &[8, 16, 32, 64],
-    model: "mlp",
+    model: Architecture::Mlp,
     seeds: 3,
     subset_seed: 42,
     holdout: 1000,
     train_steps: 20_000,
     checkpoints: 12,
     n_samples: 500,
+    sample_steps: 100,
     fmem_level: 0.1,
     gen_level: 0.1,
     resamples: 200,
@@ -153,6 +158,43 @@ impl DynamicsDefaults {
     /// The K list as the command line writes it: `8,16,32,64`.
     pub fn ks_text(&self) -> String {
         memscape::numbers::list_text(self.ks)
+    }
+}
+
+impl Default for DynamicsRequest {
+    /// [`DYNAMICS_DEFAULTS`]: the default model trained with [`TrainConfig::default`]'s
+    /// optimiser for `train_steps` steps and `checkpoints` checkpoints, sampled with
+    /// `sample_steps` noise levels and the default sampler otherwise, automatic thresholds, the
+    /// support gate's default quantile, no sample grid, and the attractor census
+    /// ([`AttractorRequest::default`]; its eigenvalues are capped at the data's dimension
+    /// where the study runs).
+    fn default() -> Self {
+        let d = DYNAMICS_DEFAULTS;
+        DynamicsRequest {
+            data: DataSpec::parse(d.data).expect("the default dataset parses"),
+            ks: d.ks.to_vec(),
+            seeds: d.seeds,
+            train: TrainConfig {
+                architecture: d.model,
+                steps: d.train_steps,
+                checkpoints: d.checkpoints,
+                ..TrainConfig::default()
+            },
+            subset_seed: d.subset_seed,
+            holdout: d.holdout,
+            support_quantile: SUPPORT_QUANTILE,
+            plan: SamplingPlan {
+                num_steps: d.sample_steps,
+                ..SamplingPlan::default()
+            },
+            num_samples: d.n_samples,
+            thresholds: ThresholdSpec::default(),
+            fmem_level: d.fmem_level,
+            gen_level: d.gen_level,
+            resamples: d.resamples,
+            grid_k: None,
+            attractors: Some(AttractorRequest::default()),
+        }
     }
 }
 

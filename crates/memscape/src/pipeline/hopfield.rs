@@ -37,6 +37,25 @@ pub struct HopfieldRequest {
     pub seed: u64,
 }
 
+impl Default for HopfieldRequest {
+    /// `memscape hopfield`'s defaults: the classical network of N = 1000 neurons at load
+    /// alpha = 0.1, inside its retrieval phase (alpha_c ≈ 0.138, Amit, Gutfreund & Sompolinsky
+    /// 1985), degree 3 when dense, 3 networks of 20 tested patterns each, exact starts, seed 0.
+    /// The command asks for the model and the load; its other flags read these.
+    fn default() -> Self {
+        HopfieldRequest {
+            model: HopfieldModel::Classical,
+            n: 1000,
+            alpha: 0.1,
+            degree: 3,
+            nets: 3,
+            per_net: 20,
+            flip: 0.0,
+            seed: 0,
+        }
+    }
+}
+
 /// The measured baseline beside its theory. Fields a model has no value for are left out of
 /// its JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -97,6 +97,25 @@ pub struct LandscapeRequest {
     pub census: CensusSettings,
 }
 
+impl Default for LandscapeRequest {
+    /// [`LANDSCAPE_DEFAULTS`] and the census's default margin and settling, at sigma = 0.1: a
+    /// level a caller replaces with the one studied (`memscape attractors --checkpoint` asks
+    /// for it). The eigenvalues are capped at the data's dimension where the request is used
+    /// ([`LandscapeDefaults::eigenvalues_for`]).
+    fn default() -> Self {
+        let d = LANDSCAPE_DEFAULTS;
+        LandscapeRequest {
+            sigma: 0.1,
+            samples: d.samples,
+            eigenvalues: d.eigenvalues,
+            recovery: d.recovery,
+            trials: d.trials,
+            seed: d.seed,
+            census: CensusSettings::default(),
+        }
+    }
+}
+
 /// The critical recovery level of one attractor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttractorRecovery {
@@ -543,6 +562,21 @@ pub struct ExactLandscapeRequest {
     pub samples: usize,
     /// Seeds the random starts, the basin starts and the sampler.
     pub seed: u64,
+}
+
+impl Default for ExactLandscapeRequest {
+    /// `memscape attractors`' defaults: 200 random starts besides the structured ones, 2000
+    /// basin starts, and [`LANDSCAPE_DEFAULTS`]' samples and seed, at beta = 100 (sigma = 0.1):
+    /// a level a caller replaces with the one studied (the command asks for it).
+    fn default() -> Self {
+        ExactLandscapeRequest {
+            beta: 100.0,
+            random_starts: 200,
+            basin_starts: 2000,
+            samples: LANDSCAPE_DEFAULTS.samples,
+            seed: LANDSCAPE_DEFAULTS.seed,
+        }
+    }
 }
 
 /// The exact landscape's 2-D grids over the patterns' padded box, and its stopped samples.

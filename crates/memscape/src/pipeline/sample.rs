@@ -7,7 +7,7 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
-use super::{TrainingSet, training_set};
+use super::{MAP_DEFAULTS, TrainingSet, training_set};
 use crate::dataset::{DataSpec, data_scale};
 use crate::denoiser::Arithmetic;
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float, PruneStats, Pruning};
@@ -31,6 +31,27 @@ pub struct SampleRequest {
     pub num_samples: usize,
     /// Record the trajectories of the first this many samples.
     pub record_trajectories: usize,
+}
+
+impl Default for SampleRequest {
+    /// `memscape sample`'s defaults: the map's dataset and subset seed ([`MAP_DEFAULTS`]), no
+    /// held-out points, the f64 exact denoiser with pruning where it pays, the default sampler
+    /// ([`SamplingPlan::default`]) ending in D(y, sigma_min), 1000 samples and no trajectories,
+    /// at K = 16 (the command asks for `--k`).
+    fn default() -> Self {
+        SampleRequest {
+            data: DataSpec::parse(MAP_DEFAULTS.data).expect("the default dataset parses"),
+            k: 16,
+            subset_seed: MAP_DEFAULTS.subset_seed,
+            holdout: 0,
+            precision: Arithmetic::F64,
+            pruning: Pruning::Auto,
+            plan: SamplingPlan::default(),
+            final_denoise: true,
+            num_samples: 1000,
+            record_trajectories: 0,
+        }
+    }
 }
 
 /// A finished sampling run.
