@@ -80,7 +80,7 @@ SettleMethod = Literal["auto", "unit", "flow"]
 #: ``SAMPLER_DEFAULTS``) and ``memscape map``'s flags and the sweep spec read them too.
 _DEFAULTS = json.loads(_memscape.defaults())
 _MAP, _SAMPLER, _LANDSCAPE = _DEFAULTS["map"], _DEFAULTS["sampler"], _DEFAULTS["landscape"]
-_DYNAMICS = _DEFAULTS["dynamics"]
+_DYNAMICS, _CLASSIFY = _DEFAULTS["dynamics"], _DEFAULTS["classify"]
 
 #: Rows per denoiser call, in every call that evaluates a denoiser (``batch_size``): chunks of
 #: a larger call go to the model one after another, which changes no result.
@@ -649,10 +649,10 @@ def classify(
     heldout: Any = None,
     delta_m: Union[str, float] = "auto",
     delta_s: Union[str, float] = "auto",
-    f_mem_ratio: float = 1.0 / 3.0,
-    support_quantile: float = _MAP["support_quantile"],
-    resamples: int = 1000,
-    seed: int = 0,
+    f_mem_ratio: float = _CLASSIFY["thresholds"]["f_mem_ratio"],
+    support_quantile: float = _CLASSIFY["support_quantile"],
+    resamples: int = _CLASSIFY["resamples"],
+    seed: int = _CLASSIFY["seed"],
 ) -> Classification:
     """Classifies ``samples`` against ``train``, as ``memscape classify``.
 

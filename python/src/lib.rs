@@ -14,10 +14,7 @@ use memscape::analysis::landscape::attractor::CensusSettings;
 use memscape::analysis::landscape::fixed::{self, FixedPointConfig};
 use memscape::analysis::landscape::settle::{SettleConfig, SettleStatus, settle as settle_points};
 use memscape::analysis::samples::capacity::capacities as capacities_of;
-use memscape::analysis::samples::classify::{
-    ClassifySummary, Threshold, ThresholdSpec, classify as classify_samples, fractions,
-};
-use memscape::analysis::samples::support::SupportGate;
+use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::{DataSpec, data_scale};
 use memscape::denoiser::{
     Arithmetic, Denoiser, EmpiricalDenoiser, Landscape, Pruning, TrainedModel,
@@ -25,8 +22,9 @@ use memscape::denoiser::{
 use memscape::error::{Error, require_finite, require_positive};
 use memscape::noise::{NoiseProcess, Schedule, Spacing};
 use memscape::pipeline::{
-    LANDSCAPE_DEFAULTS, LandscapeDefaults, LandscapeRequest, MAP_DEFAULTS, MapDefaults, MapRequest,
-    map as map_study, trained_landscape, training_set as split_pool,
+    ClassifyRequest, ClassifyRun, LANDSCAPE_DEFAULTS, LandscapeDefaults, LandscapeRequest,
+    MAP_DEFAULTS, MapDefaults, MapRequest, classify as classify_study, map as map_study,
+    trained_landscape, training_set as split_pool,
 };
 use memscape::sampler::{
     self, SAMPLER_DEFAULTS, SamplerConfig, SamplerDefaults, SamplerKind, SamplingPlan,
@@ -1114,19 +1112,20 @@ fn classify<'py>(
         delta_s: Threshold::given("delta_s", delta_s).or_raise()?,
         f_mem_ratio,
     };
-    let (resamples, seed) = (count("resamples", resamples, 1)?, seed_of(seed)?);
-    let (c, f) = py
-        .detach(|| {
-            let gate = heldout
-                .map(|h| SupportGate::calibrate_user(train, h, support_quantile))
-                .transpose()?;
-            let c = classify_samples(train, samples, samples_b, &spec, gate.as_ref())?;
-            let f = fractions(&c, resamples, seed);
-            Ok((c, f))
-        })
+    let request = ClassifyRequest {
+        thresholds: spec,
+        support_quantile,
+        resamples: count("resamples", resamples, 1)?,
+        seed: seed_of(seed)?,
+    };
+    let ClassifyRun {
+        classification: c,
+        fractions: f,
+        summary,
+    } = py
+        .detach(|| classify_study(train, samples, samples_b, heldout, &request))
         .or_raise()?;
     let out = PyDict::new(py);
-    let summary = ClassifySummary::new(&c, &f, train.nrows(), samples_b.is_some());
     out.set_item(
         "classes",
         c.classes.iter().map(|k| k.name()).collect::<Vec<_>>(),
@@ -1327,12 +1326,14 @@ fn defaults() -> String {
         sampler: SamplerDefaults,
         landscape: LandscapeDefaults,
         dynamics: DynamicsDefaults,
+        classify: ClassifyRequest,
     }
     json(&Defaults {
         map: MAP_DEFAULTS,
         sampler: SAMPLER_DEFAULTS,
         landscape: LANDSCAPE_DEFAULTS,
         dynamics: DYNAMICS_DEFAULTS,
+        classify: ClassifyRequest::default(),
     })
 }
 

@@ -520,6 +520,16 @@ def test_sample_states_the_defaults_of_memscape_sample(cli):
     assert params["steps"].default == json.loads(ms._memscape.defaults())["sampler"]["steps"]
 
 
+def test_classify_states_the_defaults_of_memscape_classify(cli):
+    """Each default stated once (issue 29): ``memscape.classify``'s defaults are the library's
+    ``ClassifyRequest::default()``, which ``memscape classify``'s flags read too."""
+    flag_default = help_defaults(cli("classify", "--help").stdout)
+    params = inspect.signature(ms.classify).parameters
+    pairs = {"delta_m": "delta-m", "delta_s": "delta-s", "f_mem_ratio": "f-mem-ratio",
+             "support_quantile": "support-quantile", "resamples": "resamples", "seed": "seed"}
+    assert_defaults_agree(params, flag_default, pairs)
+
+
 def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):
     """The trained landscape is one library study (issue 29): ``ms.landscape`` on a loaded
     checkpoint gives the ``attractors.json`` that ``memscape attractors --checkpoint`` writes,

@@ -1,12 +1,9 @@
 //! `memscape classify`: memorized / spurious / generalized and f_mem for samples from anywhere.
 
-use memscape::analysis::samples::classify::{
-    ClassifySummary, Threshold, ThresholdSpec, classify, fractions,
-};
-use memscape::analysis::samples::support::SupportGate;
+use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
-use memscape::store::CsvTable;
+use memscape::pipeline::{ClassifyRequest, classify};
 use memscape::store::RunDir;
 use ndarray::Array2;
 
@@ -18,6 +15,20 @@ fn points(flag: &str, spec: &str) -> anyhow::Result<Array2<f64>> {
         s @ DataSpec::File { .. } => Ok(s.load()?.points),
         _ => anyhow::bail!("{flag} must be a .npy, .npz[:KEY] or .csv file, got {spec:?}"),
     }
+}
+
+/// The classification the flags ask for.
+pub(crate) fn request(args: &ClassifyArgs) -> anyhow::Result<ClassifyRequest> {
+    Ok(ClassifyRequest {
+        thresholds: ThresholdSpec {
+            delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
+            delta_s: Threshold::parse("--delta-s", &args.delta_s)?,
+            f_mem_ratio: args.f_mem_ratio,
+        },
+        support_quantile: args.support.support_quantile,
+        resamples: args.resamples,
+        seed: args.seed,
+    })
 }
 
 pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
@@ -48,44 +59,25 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
             );
         }
     }
-    let spec = ThresholdSpec {
-        delta_m: Threshold::parse("--delta-m", &args.delta_m)?,
-        delta_s: Threshold::parse("--delta-s", &args.delta_s)?,
-        f_mem_ratio: args.f_mem_ratio,
-    };
-    let gate = holdout
-        .as_ref()
-        .map(|h| SupportGate::calibrate_user(train.view(), h.view(), args.support.support_quantile))
-        .transpose()?;
-    let c = classify(
+    let run = classify(
         train.view(),
         samples.view(),
         samples_b.as_ref().map(|b| b.view()),
-        &spec,
-        gate.as_ref(),
+        holdout.as_ref().map(|h| h.view()),
+        &request(&args)?,
     )?;
-    let f = fractions(&c, args.resamples, args.seed);
-    let result = ClassifySummary::new(&c, &f, train.nrows(), samples_b.is_some());
     if let Some(dir) = &args.out {
         let out = RunDir::create(dir)?;
-        let mut labels = CsvTable::new(memscape::analysis::samples::classify::CSV_HEADER);
-        for row in c.csv_rows() {
-            labels.row(row);
-        }
-        out.write_bytes("labels.csv", labels.into_string().as_bytes())?;
-        out.write_json("results.json", &result)?;
         let mut manifest = memscape::store::Manifest::new(
             command,
             serde_json::json!({"args": format!("{args:?}")}),
         );
-        manifest.files = vec![
-            "labels.csv".into(),
-            "results.json".into(),
-            "manifest.json".into(),
-        ];
+        manifest.files = run.write(&out)?;
+        manifest.files.push("manifest.json".into());
         manifest.seeds.insert("bootstrap".into(), args.seed);
         out.write_json("manifest.json", &manifest)?;
     }
+    let (c, f) = (&run.classification, &run.fractions);
     eprintln!(
         "memorized {:.3} {:?}, spurious {:.3} {:?}, generalized {:.3} {:?}, off-support {:.3} {:?}, f_mem {:.3} {:?} (delta_m {}, delta_s {})",
         f.memorized.value,
@@ -102,7 +94,35 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         significant(c.thresholds.delta_s, 4)
     );
     if args.json {
-        super::print_json(&result);
+        super::print_json(&run.summary);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Each default stated once (issue 29): `memscape classify` with only the files it asks
+    /// for gives `ClassifyRequest::default()`.
+    #[test]
+    fn classify_without_optional_flags_is_the_library_default_request() {
+        let argv = [
+            "memscape",
+            "classify",
+            "--train",
+            "t.npy",
+            "--samples",
+            "s.npy",
+        ];
+        let crate::flags::Command::Classify(args) = crate::flags::Cli::parse_from(argv).command
+        else {
+            unreachable!("parsed classify")
+        };
+        assert_eq!(
+            serde_json::to_value(request(&args).unwrap()).unwrap(),
+            serde_json::to_value(ClassifyRequest::default()).unwrap()
+        );
+    }
 }

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use memscape::pipeline::{
-    ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS, MAP_DEFAULTS, SampleRequest,
+    ClassifyRequest, ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS, MAP_DEFAULTS,
+    SampleRequest,
 };
 use memscape_train::dynamics::DYNAMICS_DEFAULTS;
 
@@ -376,11 +377,11 @@ pub struct ClassifyArgs {
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_s: String,
     /// f_mem counts samples with d1/d2 below this (Bonnaire et al.: 1/3).
-    #[arg(long, default_value_t = 1.0 / 3.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = ClassifyRequest::default().thresholds.f_mem_ratio, allow_negative_numbers = true)]
     pub f_mem_ratio: f64,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = ClassifyRequest::default().resamples)]
     pub resamples: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = ClassifyRequest::default().seed)]
     pub seed: u64,
     /// Run directory for labels.csv and results.json (nothing written without it).
     #[arg(long)]

@@ -5,6 +5,7 @@
 //! K, and `results` holds the map's documents and tables (their items are re-exported here).
 
 mod sample;
+mod classify;
 mod landscape;
 mod bifurcate;
 mod hopfield;
@@ -14,6 +15,7 @@ mod results;
 pub use bifurcate::{
     BifurcationDocument, BifurcationEvents, CuspDocument, GridCounts, parameter_name,
 };
+pub use classify::{ClassifyRequest, ClassifyRun, classify};
 pub use hopfield::{
     HopfieldModel, HopfieldRequest, HopfieldResult, MAX_HOPFIELD_PATTERNS, hopfield,
 };

@@ -1,0 +1,140 @@
+//! `memscape classify` as a library study: samples from anywhere, labelled memorized,
+//! spurious, generalized or off-support against a training set, with the class fractions'
+//! bootstrap intervals ([`classify`]).
+
+use ndarray::ArrayView2;
+use serde::Serialize;
+
+use crate::analysis::samples::classify::{
+    self as samples, CSV_HEADER, Classification, ClassifySummary, Fractions, ThresholdSpec,
+    fractions,
+};
+use crate::analysis::samples::support::{SUPPORT_QUANTILE, SupportGate};
+use crate::error::{Error, Result};
+use crate::store::{CsvTable, RunDir};
+
+/// How samples are classified: the thresholds (distances or automatic) and the f_mem ratio,
+/// the support gate's quantile (used when held-out points are given), and the bootstrap of
+/// the fractions' intervals.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ClassifyRequest {
+    pub thresholds: ThresholdSpec,
+    pub support_quantile: f64,
+    /// Bootstrap resamples of the samples for the fractions' 95% intervals.
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+impl Default for ClassifyRequest {
+    /// Automatic thresholds with Bonnaire et al.'s f_mem ratio 1/3
+    /// ([`ThresholdSpec::default`]), the gate's default quantile, 1000 resamples, seed 0:
+    /// `memscape classify`'s flags and Python's `classify` read these.
+    fn default() -> Self {
+        ClassifyRequest {
+            thresholds: ThresholdSpec::default(),
+            support_quantile: SUPPORT_QUANTILE,
+            resamples: 1000,
+            seed: 0,
+        }
+    }
+}
+
+/// A classified set of samples: per-sample labels and distances, the class fractions with
+/// their intervals, and the summary `results.json` holds.
+#[derive(Debug, Clone)]
+pub struct ClassifyRun {
+    pub classification: Classification,
+    pub fractions: Fractions,
+    pub summary: ClassifySummary,
+}
+
+impl ClassifyRun {
+    /// Writes `labels.csv` (a row per sample) and `results.json` (the summary); returns the
+    /// names written.
+    ///
+    /// # Errors
+    /// The run directory's write errors.
+    pub fn write(&self, out: &RunDir) -> Result<Vec<String>> {
+        let mut labels = CsvTable::new(CSV_HEADER);
+        for row in self.classification.csv_rows() {
+            labels.row(row);
+        }
+        out.write_bytes("labels.csv", labels.into_string().as_bytes())?;
+        out.write_json("results.json", &self.summary)?;
+        Ok(vec!["labels.csv".into(), "results.json".into()])
+    }
+}
+
+/// Classifies `samples` against `train` (rows are points): memorized within delta_m of a
+/// training point, spurious within delta_s of another sample (or of `samples_b`, an
+/// independent batch), off-support past the support gate calibrated on `heldout` (when given),
+/// generalized otherwise; then the fractions with bootstrap intervals (Pham et al. 2025 §4.1;
+/// `theory.md` §4).
+///
+/// ```
+/// use memscape::pipeline::{ClassifyRequest, classify};
+/// use ndarray::array;
+///
+/// let train = array![[0.0, 0.0], [10.0, 0.0]];
+/// // one sample on a training point, two close together far from both
+/// let samples = array![[0.0, 0.01], [5.0, 5.0], [5.0, 5.001]];
+/// let run = classify(train.view(), samples.view(), None, None, &ClassifyRequest::default())?;
+/// assert_eq!(run.summary.num_samples, 3);
+/// assert!((run.fractions.memorized.value - 1.0 / 3.0).abs() < 1e-12);
+/// assert!((run.fractions.spurious.value - 2.0 / 3.0).abs() < 1e-12);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// No samples, samples, `samples_b` or `heldout` of another dimension than `train`, a
+/// held-out set that shares points with `train` or is too small for the gate, and the
+/// classification's own (an f_mem ratio outside (0, 1], non-finite points).
+pub fn classify(
+    train: ArrayView2<f64>,
+    samples: ArrayView2<f64>,
+    samples_b: Option<ArrayView2<f64>>,
+    heldout: Option<ArrayView2<f64>>,
+    request: &ClassifyRequest,
+) -> Result<ClassifyRun> {
+    if samples.nrows() == 0 {
+        return Err(Error::invalid("samples", "at least one row", "none"));
+    }
+    let d = train.ncols();
+    for (name, x) in [
+        ("samples", Some(samples)),
+        ("samples_b", samples_b),
+        ("heldout", heldout),
+    ] {
+        if let Some(x) = x
+            && x.ncols() != d
+        {
+            return Err(Error::invalid(
+                name,
+                format!("the training set's dimension {d}"),
+                format!("{} columns", x.ncols()),
+            ));
+        }
+    }
+    let gate = heldout
+        .map(|h| SupportGate::calibrate_user(train, h, request.support_quantile))
+        .transpose()?;
+    let classification = samples::classify(
+        train,
+        samples,
+        samples_b,
+        &request.thresholds,
+        gate.as_ref(),
+    )?;
+    let fractions = fractions(&classification, request.resamples, request.seed);
+    let summary = ClassifySummary::new(
+        &classification,
+        &fractions,
+        train.nrows(),
+        samples_b.is_some(),
+    );
+    Ok(ClassifyRun {
+        classification,
+        fractions,
+        summary,
+    })
+}
