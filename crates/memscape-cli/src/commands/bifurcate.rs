@@ -1,24 +1,28 @@
 //! `memscape bifurcate`: events along beta, or along one pattern's weight; with
 //! `--cusp-weights`, the curves of folds in (beta, w) and their cusps.
 
-use memscape::analysis::landscape::bifurcation::{Parameter, SweepConfig, fold_curves, sweep};
-use memscape::analysis::landscape::critical::SearchConfig;
-use memscape::analysis::samples::classify::train_spacing;
-use memscape::pipeline::{BifurcationDocument, CuspDocument, parameter_name};
+use memscape::pipeline::{BifurcateRequest, bifurcate, cusps};
 use memscape::store::{Manifest, RunDir, sorted_json};
 
 use crate::flags::BifurcateArgs;
 
-pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
-    let patterns = super::patterns(&args.data, args.k, args.subset_seed)?;
-    let mut search = SearchConfig::for_spacing(train_spacing(patterns.view())?);
-    search.random_starts = args.random_starts;
-    let config = SweepConfig {
+/// The study the flags ask for.
+pub(crate) fn request(args: &BifurcateArgs) -> BifurcateRequest {
+    BifurcateRequest {
+        beta_from: args.beta_from,
+        beta_to: args.beta_to,
+        weight_of: args.weight_of,
+        weight_to: args.weight_to,
         steps: args.steps,
         tolerance: args.tolerance,
-        search,
-    };
-    let clock = std::time::Instant::now();
+        random_starts: args.random_starts,
+    }
+}
+
+pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let patterns = super::patterns(&args.data, args.k, args.subset_seed)?;
+    let request = request(&args);
+    let config = request.config(patterns.view())?;
     let out_manifest = |files: Vec<String>, out: &RunDir| -> anyhow::Result<()> {
         let mut manifest = Manifest::new(
             command.clone(),
@@ -29,9 +33,9 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         Ok(())
     };
     if let Some(list) = &args.cusp_weights {
-        let Some(index) = args.weight_of else {
+        if args.weight_of.is_none() {
             anyhow::bail!("--cusp-weights needs --weight-of")
-        };
+        }
         let weights = list
             .split(',')
             .map(|v| {
@@ -40,15 +44,7 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 })
             })
             .collect::<anyhow::Result<Vec<f64>>>()?;
-        let curves = fold_curves(
-            patterns.view(),
-            index,
-            (args.beta_from, args.beta_to),
-            (0.0, args.weight_to),
-            &weights,
-            &config,
-        )?;
-        let result = CuspDocument::of(curves, weights, clock.elapsed().as_secs_f64());
+        let result = cusps(patterns.view(), &request, &weights)?;
         let out = RunDir::create(&args.out)?;
         result.write(&out)?;
         out_manifest(vec!["cusps.json".into(), "manifest.json".into()], &out)?;
@@ -69,20 +65,9 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    let (parameter, from, to) = match args.weight_of {
-        None => (Parameter::Beta, args.beta_from, args.beta_to),
-        Some(index) => (
-            Parameter::Weight {
-                index,
-                beta: args.beta_to,
-            },
-            0.0,
-            args.weight_to,
-        ),
-    };
-    let name = parameter_name(&parameter);
-    let s = sweep(patterns.view(), parameter, from, to, &config)?;
-    let result = BifurcationDocument::of(&s, clock.elapsed().as_secs_f64());
+    let s = bifurcate(patterns.view(), &request)?;
+    let name = s.name.as_str();
+    let result = &s;
     let out = RunDir::create(&args.out)?;
     result.write(&out)?;
     let mut files = vec!["bifurcations.json".to_string()];
@@ -133,4 +118,31 @@ pub fn run(args: BifurcateArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&sorted_json(&result.events()));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Each default stated once (issue 29): `memscape bifurcate` with only the data and the
+    /// beta range it asks for gives `BifurcateRequest::default()` over that range.
+    #[test]
+    fn bifurcate_without_optional_flags_is_the_library_default_request() {
+        let argv = [
+            "memscape",
+            "bifurcate",
+            "--data",
+            "circle",
+            "--beta-from",
+            "1",
+            "--beta-to",
+            "6",
+        ];
+        let crate::flags::Command::Bifurcate(args) = crate::flags::Cli::parse_from(argv).command
+        else {
+            unreachable!("parsed bifurcate")
+        };
+        assert_eq!(request(&args), BifurcateRequest::default());
+    }
 }

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use memscape::pipeline::{
-    ClassifyRequest, ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS, MAP_DEFAULTS,
-    SampleRequest,
+    BifurcateRequest, ClassifyRequest, ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS,
+    MAP_DEFAULTS, SampleRequest,
 };
 use memscape_train::dynamics::DYNAMICS_DEFAULTS;
 
@@ -470,7 +470,7 @@ pub struct BifurcateArgs {
     #[arg(long)]
     pub weight_of: Option<usize>,
     /// The end of the weight range (a multiplicity: it may exceed 1).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = BifurcateRequest::default().weight_to)]
     pub weight_to: f64,
     /// With --weight-of: follow the curves of folds in (beta, w) over [--beta-from, --beta-to]
     /// × [0, --weight-to], starting from the folds of beta sweeps at these weights
@@ -479,12 +479,12 @@ pub struct BifurcateArgs {
     pub cusp_weights: Option<String>,
     /// Grid values of the multi-start search that seeds the continuation (at most 0.25 apart
     /// in ln beta, or in w).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = BifurcateRequest::default().steps)]
     pub steps: usize,
     /// Events are located to this width in ln beta (or in w), within [1e-12, 1e-3].
-    #[arg(long, default_value_t = 1e-9)]
+    #[arg(long, default_value_t = BifurcateRequest::default().tolerance)]
     pub tolerance: f64,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = BifurcateRequest::default().random_starts)]
     pub random_starts: usize,
     #[arg(long, default_value = "runs/bifurcate")]
     pub out: PathBuf,

@@ -1,15 +1,152 @@
-//! `memscape bifurcate`'s documents: a sweep's events, branches and counts along beta or one
-//! pattern's weight (`bifurcations.json`), and the curves of folds in (beta, w) with their
-//! cusps (`cusps.json`). [`sweep`](crate::analysis::landscape::bifurcation::sweep) and
-//! [`fold_curves`](crate::analysis::landscape::bifurcation::fold_curves) compute them; the
-//! report reads them back.
+//! `memscape bifurcate` as a library study: a sweep's events, branches and counts along beta
+//! or one pattern's weight ([`bifurcate`], `bifurcations.json`), and the curves of folds in
+//! (beta, w) with their cusps ([`cusps`], `cusps.json`). [`sweep`] and [`fold_curves`] compute
+//! them; the report reads the documents back.
 
+use std::time::Instant;
+
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::landscape::bifurcation::{Cusp, Event, FoldCurve, Sweep};
+use crate::analysis::landscape::bifurcation::{
+    Cusp, Event, FoldCurve, Sweep, SweepConfig, fold_curves, sweep,
+};
 use crate::analysis::landscape::continuation::{Branch, Parameter};
-use crate::error::Result;
+use crate::analysis::landscape::critical::SearchConfig;
+use crate::analysis::samples::classify::train_spacing;
+use crate::error::{Error, Result};
 use crate::store::{RunDir, sorted_json};
+
+/// A bifurcation study of the exact landscape of a set of patterns: beta over
+/// [`beta_from`, `beta_to`], or, with `weight_of`, that pattern's weight (multiplicity) over
+/// [0, `weight_to`] at beta = `beta_to`; the multi-start grid that seeds the continuation, the
+/// width to which events are located, and the random starts of each multi-start search.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BifurcateRequest {
+    pub beta_from: f64,
+    pub beta_to: f64,
+    pub weight_of: Option<usize>,
+    pub weight_to: f64,
+    /// Grid values of the multi-start search (at most 0.25 apart in ln beta, or in w).
+    pub steps: usize,
+    /// Events are located to this width in ln beta (or in w), within [1e-12, 1e-3].
+    pub tolerance: f64,
+    pub random_starts: usize,
+}
+
+impl Default for BifurcateRequest {
+    /// `memscape bifurcate`'s defaults: 40 grid values, events to 1e-9, 100 random starts,
+    /// the weight moved up to 1, over beta in [1, 6] (a range the command asks for).
+    fn default() -> Self {
+        BifurcateRequest {
+            beta_from: 1.0,
+            beta_to: 6.0,
+            weight_of: None,
+            weight_to: 1.0,
+            steps: 40,
+            tolerance: 1e-9,
+            random_starts: 100,
+        }
+    }
+}
+
+impl BifurcateRequest {
+    /// The sweep's configuration for `patterns`: the multi-start search scaled to their
+    /// spacing ([`SearchConfig::for_spacing`]), with this request's starts, grid and width.
+    ///
+    /// # Errors
+    /// Fewer than two patterns, or patterns that are not finite.
+    pub fn config(&self, patterns: ArrayView2<f64>) -> Result<SweepConfig> {
+        let mut search = SearchConfig::for_spacing(train_spacing(patterns)?);
+        search.random_starts = self.random_starts;
+        Ok(SweepConfig {
+            steps: self.steps,
+            tolerance: self.tolerance,
+            search,
+        })
+    }
+
+    /// The swept parameter and its range: beta, or the weight of `weight_of` at `beta_to`.
+    pub fn parameter(&self) -> (Parameter, f64, f64) {
+        match self.weight_of {
+            None => (Parameter::Beta, self.beta_from, self.beta_to),
+            Some(index) => (
+                Parameter::Weight {
+                    index,
+                    beta: self.beta_to,
+                },
+                0.0,
+                self.weight_to,
+            ),
+        }
+    }
+}
+
+/// The events, branches and counts of the exact landscape of `patterns` along the request's
+/// parameter ([`sweep`]: pseudo-arclength continuation from a multi-start grid, events located
+/// and classified, counts carried across them and checked).
+///
+/// ```
+/// use memscape::pipeline::{BifurcateRequest, bifurcate};
+/// use ndarray::array;
+///
+/// // two points ±1: one minimum at 0 for small beta, a pitchfork into two at beta = 1
+/// let patterns = array![[-1.0], [1.0]];
+/// let request = BifurcateRequest { beta_from: 0.5, beta_to: 2.0, steps: 12, ..Default::default() };
+/// let doc = bifurcate(patterns.view(), &request)?;
+/// assert_eq!(doc.events.len(), 1);
+/// assert!((doc.events[0].at - 1.0).abs() < 1e-6);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// The configuration's ([`BifurcateRequest::config`]) and the sweep's: a range or grid it
+/// refuses, a weight index past the patterns.
+pub fn bifurcate(
+    patterns: ArrayView2<f64>,
+    request: &BifurcateRequest,
+) -> Result<BifurcationDocument> {
+    let clock = Instant::now();
+    let config = request.config(patterns)?;
+    let (parameter, from, to) = request.parameter();
+    let s = sweep(patterns, parameter, from, to, &config)?;
+    Ok(BifurcationDocument::of(&s, clock.elapsed().as_secs_f64()))
+}
+
+/// The curves of folds of the exact landscape in (beta, w), w the weight of the request's
+/// `weight_of` over [0, `weight_to`] and beta over [`beta_from`, `beta_to`], traced from the
+/// folds of beta sweeps at `seed_weights`, and the cusps on them ([`fold_curves`]).
+///
+/// # Errors
+/// A request without `weight_of`, and as [`fold_curves`]: ranges it refuses, no seed weights.
+pub fn cusps(
+    patterns: ArrayView2<f64>,
+    request: &BifurcateRequest,
+    seed_weights: &[f64],
+) -> Result<CuspDocument> {
+    let clock = Instant::now();
+    let Some(index) = request.weight_of else {
+        return Err(Error::invalid(
+            "weight_of",
+            "a pattern's index for the curves of folds in (beta, w)",
+            "none",
+        ));
+    };
+    let config = request.config(patterns)?;
+    let curves = fold_curves(
+        patterns,
+        index,
+        (request.beta_from, request.beta_to),
+        (0.0, request.weight_to),
+        seed_weights,
+        &config,
+    )?;
+    Ok(CuspDocument::of(
+        curves,
+        seed_weights.to_vec(),
+        clock.elapsed().as_secs_f64(),
+    ))
+}
 
 /// `bifurcations.json`: the sweep's parameter (and its name, "beta" or "weight"), its events
 /// and branches, the counts at every grid value, the intervals whose count changes no event

@@ -13,7 +13,8 @@ mod map;
 mod results;
 
 pub use bifurcate::{
-    BifurcationDocument, BifurcationEvents, CuspDocument, GridCounts, parameter_name,
+    BifurcateRequest, BifurcationDocument, BifurcationEvents, CuspDocument, GridCounts, bifurcate,
+    cusps, parameter_name,
 };
 pub use classify::{ClassifyRequest, ClassifyRun, classify};
 pub use hopfield::{
