@@ -2,7 +2,8 @@
 //! support flags, and the value enums they take.
 
 use clap::{Args, ValueEnum};
-use memscape::pipeline::{MAP_DEFAULTS, SampleRequest};
+use memscape::dataset::DEFAULT_DATA;
+use memscape::pipeline::SampleRequest;
 use memscape::sampler::SAMPLER_DEFAULTS;
 use memscape_train::TrainConfig;
 
@@ -20,7 +21,7 @@ pub struct SupportArgs {
 pub struct DataArgs {
     /// Dataset: circle, kgon, two-points, gmm, binary, sphere, ball (with `:key=value,...`),
     /// mnist:DIR, fashion-mnist:DIR, digits:FILE, or a .npy/.npz[:KEY]/.csv file of points.
-    #[arg(long, default_value = MAP_DEFAULTS.data)]
+    #[arg(long, default_value = DEFAULT_DATA)]
     pub data: String,
     /// Seed of the permutation whose first K points are the training set (nested across K).
     #[arg(long, default_value_t = SampleRequest::default().subset_seed)]

@@ -9,6 +9,7 @@ mod groups;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use memscape::dataset::subset::DEFAULT_SUBSET_SEED;
 use memscape::pipeline::{
     BifurcateRequest, ClassifyRequest, ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS,
     MAP_DEFAULTS, SampleRequest,
@@ -398,7 +399,7 @@ pub struct AttractorsArgs {
     /// Use the first K points of the seeded permutation (default: all points).
     #[arg(long)]
     pub k: Option<usize>,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DEFAULT_SUBSET_SEED)]
     pub subset_seed: u64,
     /// Inverse temperature (convention R: weights softmax(−beta |x − ξ|²/2)).
     #[arg(
@@ -458,7 +459,7 @@ pub struct BifurcateArgs {
     pub data: String,
     #[arg(long)]
     pub k: Option<usize>,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DEFAULT_SUBSET_SEED)]
     pub subset_seed: u64,
     /// Start of the beta range (with --weight-of: the fixed beta is --beta-to).
     #[arg(long, allow_negative_numbers = true)]

@@ -31,9 +31,10 @@ use memscape::analysis::samples::classify::{
 use memscape::analysis::samples::support::{
     MIN_HELDOUT, Quality, SUPPORT_QUANTILE, SupportGate, quality,
 };
+use memscape::dataset::DEFAULT_DATA;
 use memscape::dataset::Patterns;
 use memscape::dataset::data_scale;
-use memscape::dataset::subset::Split;
+use memscape::dataset::subset::{DEFAULT_SUBSET_SEED, Split};
 use memscape::dataset::{DataSpec, ExactQuality};
 use memscape::denoiser::Arithmetic;
 use memscape::error::{Error, Result};
@@ -136,11 +137,11 @@ pub struct DynamicsDefaults {
 
 /// See [`DynamicsDefaults`].
 pub const DYNAMICS_DEFAULTS: DynamicsDefaults = DynamicsDefaults {
-    data: "circle",
+    data: DEFAULT_DATA,
     ks: &[8, 16, 32, 64],
     model: Architecture::Mlp,
     seeds: 3,
-    subset_seed: 42,
+    subset_seed: DEFAULT_SUBSET_SEED,
     holdout: 1000,
     train_steps: 20_000,
     checkpoints: 12,

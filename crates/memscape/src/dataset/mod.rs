@@ -31,6 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The dataset every study takes by default: 2-D points on the unit circle, where the exact
+/// landscape can be drawn.
+pub const DEFAULT_DATA: &str = "circle";
+
 /// A set of points (rows) in R^d: the patterns ξ_μ of the associative memory.
 #[derive(Debug, Clone)]
 pub struct Patterns {

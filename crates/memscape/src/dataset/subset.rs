@@ -9,6 +9,9 @@ use super::Patterns;
 use crate::error::{Error, Result};
 use crate::rng::permutation;
 
+/// The seed of the permutation every study's nested training sets are drawn from by default.
+pub const DEFAULT_SUBSET_SEED: u64 = 42;
+
 /// A seeded ordering of a pool of points into nested training prefixes and a held-out tail.
 #[derive(Debug, Clone, Serialize)]
 pub struct Split {

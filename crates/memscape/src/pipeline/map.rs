@@ -24,8 +24,8 @@ use crate::analysis::samples::embed::Nonlinear;
 use crate::analysis::samples::support::{
     self, MIN_HELDOUT, Quality, SUPPORT_QUANTILE, SupportCalibration, SupportGate,
 };
-use crate::dataset::subset::Split;
-use crate::dataset::{DataSpec, ExactQuality, Patterns, data_scale};
+use crate::dataset::subset::{DEFAULT_SUBSET_SEED, Split};
+use crate::dataset::{DEFAULT_DATA, DataSpec, ExactQuality, Patterns, data_scale};
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, PruneStats, Pruning, TrainedModel};
 use crate::error::{Error, Result};
 use crate::numbers::field;
@@ -86,10 +86,10 @@ pub struct MapDefaults {
 
 /// See [`MapDefaults`].
 pub const MAP_DEFAULTS: MapDefaults = MapDefaults {
-    data: "circle",
+    data: DEFAULT_DATA,
     ks: &[2, 3, 5, 9, 16, 28, 50, 90, 160, 280, 500, 1000],
     model: "mlp",
-    subset_seed: 42,
+    subset_seed: DEFAULT_SUBSET_SEED,
     n_samples: 2000,
     steps: 100,
     resamples: 200,

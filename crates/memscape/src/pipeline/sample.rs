@@ -7,8 +7,9 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
-use super::{MAP_DEFAULTS, TrainingSet, training_set};
-use crate::dataset::{DataSpec, data_scale};
+use super::{TrainingSet, training_set};
+use crate::dataset::subset::DEFAULT_SUBSET_SEED;
+use crate::dataset::{DEFAULT_DATA, DataSpec, data_scale};
 use crate::denoiser::Arithmetic;
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, Float, PruneStats, Pruning};
 use crate::error::{Error, Result};
@@ -34,15 +35,16 @@ pub struct SampleRequest {
 }
 
 impl Default for SampleRequest {
-    /// `memscape sample`'s defaults: the map's dataset and subset seed ([`MAP_DEFAULTS`]), no
+    /// `memscape sample`'s defaults: the default dataset and subset seed ([`DEFAULT_DATA`],
+    /// [`DEFAULT_SUBSET_SEED`]), no
     /// held-out points, the f64 exact denoiser with pruning where it pays, the default sampler
     /// ([`SamplingPlan::default`]) ending in D(y, sigma_min), 1000 samples and no trajectories,
     /// at K = 16 (the command asks for `--k`).
     fn default() -> Self {
         SampleRequest {
-            data: DataSpec::parse(MAP_DEFAULTS.data).expect("the default dataset parses"),
+            data: DataSpec::parse(DEFAULT_DATA).expect("the default dataset parses"),
             k: 16,
-            subset_seed: MAP_DEFAULTS.subset_seed,
+            subset_seed: DEFAULT_SUBSET_SEED,
             holdout: 0,
             precision: Arithmetic::F64,
             pruning: Pruning::Auto,
