@@ -92,6 +92,15 @@ impl AttractorKind {
         AttractorKind::Uncertain,
     ];
 
+    /// The kind as tables and JSON write it (snake case).
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::AttractorKind;
+    ///
+    /// assert_eq!(AttractorKind::OffSupport.name(), "off_support");
+    /// let names: Vec<&str> = AttractorKind::ALL.iter().map(|k| k.name()).collect();
+    /// assert_eq!(names, ["memory", "spurious", "off_support", "manifold", "saddle", "uncertain"]);
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             AttractorKind::Memory => "memory",
@@ -104,6 +113,13 @@ impl AttractorKind {
     }
 
     /// Whether samples can settle in it: a stable point or a manifold.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::AttractorKind;
+    ///
+    /// assert!(AttractorKind::Spurious.is_attractor() && AttractorKind::Manifold.is_attractor());
+    /// assert!(!AttractorKind::Saddle.is_attractor() && !AttractorKind::Uncertain.is_attractor());
+    /// ```
     pub fn is_attractor(self) -> bool {
         matches!(
             self,
@@ -150,6 +166,18 @@ impl CensusConfig {
     /// The census of a trained network computing in `arithmetic` on data of RMS scale `scale`,
     /// with the classification's radii: the flow to the arithmetic's settling tolerance, Newton
     /// to its tolerance (polished to round-off in f32), the census margin.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::{CensusConfig, DEFAULT_MARGIN};
+    /// use memscape::analysis::landscape::settle::SettleMethod;
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// let config = CensusConfig::trained(Arithmetic::F32, 1.0, 0.05, 0.2, 4);
+    /// assert_eq!(config.settle.method, SettleMethod::Flow);
+    /// assert_eq!((config.settle.margin, config.fixed.margin), (DEFAULT_MARGIN, DEFAULT_MARGIN));
+    /// assert_eq!((config.group_radius, config.memory_radius), (0.05, 0.2));
+    /// assert!(config.validate(4).is_ok());
+    /// ```
     pub fn trained(
         arithmetic: Arithmetic,
         scale: f64,
@@ -170,6 +198,17 @@ impl CensusConfig {
     /// The census of the exact model computing in `arithmetic`: the unit step (CCCP, which
     /// converges on the exact model) to the arithmetic's settling tolerance, Newton to its
     /// tolerance, the census margin.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::{CensusConfig, DEFAULT_MARGIN};
+    /// use memscape::analysis::landscape::settle::SettleMethod;
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+    /// assert_eq!(config.settle.method, SettleMethod::UnitStep);
+    /// assert_eq!(config.settle.max_iterations, 1000);
+    /// assert_eq!(config.fixed.margin, DEFAULT_MARGIN);
+    /// ```
     pub fn exact(
         arithmetic: Arithmetic,
         scale: f64,
@@ -216,6 +255,18 @@ impl CensusConfig {
     }
 
     /// Checks the fields against dimension `d`; errors name the parameter.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::CensusConfig;
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+    /// assert!(config.validate(2).is_ok());
+    /// // two eigenvalues asked for in one dimension; a negative radius
+    /// assert!(config.validate(1).unwrap_err().to_string().starts_with("eigenvalues"));
+    /// let bad = CensusConfig { group_radius: -1.0, ..config };
+    /// assert!(bad.validate(2).unwrap_err().to_string().starts_with("group_radius"));
+    /// ```
     ///
     /// # Errors
     /// A field that breaks its rule (its settle and Newton parts included), named.
@@ -264,6 +315,16 @@ impl Default for CensusSettings {
 impl CensusSettings {
     /// Checks the values; errors name the parameter.
     ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::CensusSettings;
+    ///
+    /// assert!(CensusSettings::default().validate().is_ok());
+    /// let wide = CensusSettings { margin: 1.5, ..Default::default() };
+    /// assert_eq!(wide.validate().unwrap_err().to_string(), "margin must be in (0, 1), got 1.5");
+    /// let still = CensusSettings { settle_tolerance: Some(0.0), ..Default::default() };
+    /// assert!(still.validate().unwrap_err().to_string().starts_with("settle_tolerance"));
+    /// ```
+    ///
     /// # Errors
     /// A value that breaks its rule, named.
     pub fn validate(&self) -> Result<()> {
@@ -284,6 +345,21 @@ impl CensusSettings {
     }
 
     /// Sets them on `config`.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::{CensusConfig, CensusSettings};
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// let mut config = CensusConfig::trained(Arithmetic::F32, 1.0, 0.05, 0.2, 2);
+    /// let settings = CensusSettings { margin: 0.05, settle_tolerance: Some(1e-4), settle_max_step: None };
+    /// settings.apply(&mut config)?;
+    /// assert_eq!((config.fixed.margin, config.settle.margin), (0.05, 0.05));
+    /// assert_eq!((config.settle.tolerance, config.settle.max_step), (1e-4, 0.25));
+    /// // a bad value sets nothing
+    /// assert!(CensusSettings { margin: 0.0, ..settings }.apply(&mut config).is_err());
+    /// assert_eq!(config.fixed.margin, 0.05);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// A value that breaks its rule, named (nothing is set then).
@@ -349,6 +425,16 @@ pub struct KindCounts {
 }
 
 impl KindCounts {
+    /// The count of `kind`.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::{AttractorKind, KindCounts};
+    ///
+    /// let counts = KindCounts { memory: 3, saddle: 2, ..Default::default() };
+    /// assert_eq!(counts.get(AttractorKind::Memory), 3);
+    /// assert_eq!(counts.get(AttractorKind::Saddle), 2);
+    /// assert_eq!(counts.get(AttractorKind::Spurious), 0);
+    /// ```
     pub fn get(&self, kind: AttractorKind) -> usize {
         match kind {
             AttractorKind::Memory => self.memory,
@@ -372,6 +458,15 @@ impl KindCounts {
     }
 
     /// Stable points and manifolds: the states samples can settle in.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::KindCounts;
+    ///
+    /// // saddles and uncertain points hold no samples
+    /// let counts =
+    ///     KindCounts { memory: 3, spurious: 1, manifold: 1, saddle: 2, uncertain: 1, off_support: 0 };
+    /// assert_eq!(counts.attractors(), 5);
+    /// ```
     pub fn attractors(&self) -> usize {
         self.memory + self.spurious + self.off_support + self.manifold
     }
@@ -391,6 +486,14 @@ pub struct UnsettledCounts {
 }
 
 impl UnsettledCounts {
+    /// All the unsettled samples, whatever the reason.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::UnsettledCounts;
+    ///
+    /// let reasons = UnsettledCounts { unconverged: 2, flat: 1, saddle_or_uncertain: 0, not_analysed: 4 };
+    /// assert_eq!(reasons.total(), 7);
+    /// ```
     pub fn total(&self) -> usize {
         self.unconverged + self.flat + self.saddle_or_uncertain + self.not_analysed
     }
@@ -411,6 +514,14 @@ pub struct CensusCost {
 }
 
 impl CensusCost {
+    /// The denoiser rows of all the stages.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::CensusCost;
+    ///
+    /// let cost = CensusCost { settle: 100, link: 10, newton: 40, stability: 30, saddles: 20 };
+    /// assert_eq!(cost.total(), 200);
+    /// ```
     pub fn total(&self) -> usize {
         self.settle + self.link + self.newton + self.stability + self.saddles
     }
@@ -434,6 +545,23 @@ pub struct EulerCheck {
 
 impl EulerCheck {
     /// Whether the count shows points missing: inward flow, countable, and χ ≠ 1.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::EulerCheck;
+    ///
+    /// // two minima and one saddle: χ = 1, complete
+    /// let check = EulerCheck {
+    ///     bounds: [-1.0, 1.0, -1.0, 1.0],
+    ///     minima: 2, saddles: 1, maxima: 0, chi: 1,
+    ///     inward: true, countable: true,
+    /// };
+    /// assert!(!check.fails());
+    /// // the saddle between them missed: χ = 2
+    /// let missing = EulerCheck { saddles: 0, chi: 2, ..check };
+    /// assert!(missing.fails());
+    /// // with the flow leaving the box, χ need not be 1
+    /// assert!(!EulerCheck { inward: false, ..missing }.fails());
+    /// ```
     pub fn fails(&self) -> bool {
         self.inward && self.countable && self.chi != 1
     }
@@ -497,6 +625,22 @@ impl Census {
     }
 
     /// The kind of the attractor each sample reached.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::AttractorKind;
+    /// # use memscape::analysis::landscape::attractor::{CensusConfig, census};
+    /// # use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+    /// # use ndarray::array;
+    /// // three patterns at sigma = 0.1: two samples settle into the first memory, one into each other
+    /// let train = array![[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]];
+    /// # let den = EmpiricalDenoiser::<f64>::new(train.view())?;
+    /// let samples = array![[0.1, 0.0], [1.9, 0.1], [0.0, 2.1], [0.05, -0.05]];
+    /// # let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+    /// let c = census(&den, train.view(), samples.view(), 0.1, None, &config)?;
+    ///
+    /// assert_eq!(c.sample_kinds(), vec![Some(AttractorKind::Memory); 4]);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn sample_kinds(&self) -> Vec<Option<AttractorKind>> {
         self.sample_attractor
             .iter()
@@ -505,6 +649,23 @@ impl Census {
     }
 
     /// The basin sizes (shares of samples) of the attractors of `kind`, largest first.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::attractor::AttractorKind;
+    /// # use memscape::analysis::landscape::attractor::{CensusConfig, census};
+    /// # use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+    /// # use ndarray::array;
+    /// // three patterns at sigma = 0.1: two samples settle into the first memory, one into each other
+    /// let train = array![[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]];
+    /// # let den = EmpiricalDenoiser::<f64>::new(train.view())?;
+    /// let samples = array![[0.1, 0.0], [1.9, 0.1], [0.0, 2.1], [0.05, -0.05]];
+    /// # let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+    /// let c = census(&den, train.view(), samples.view(), 0.1, None, &config)?;
+    ///
+    /// assert_eq!(c.basins(AttractorKind::Memory), [0.5, 0.25, 0.25]);
+    /// assert!(c.basins(AttractorKind::Spurious).is_empty());
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn basins(&self, kind: AttractorKind) -> Vec<f64> {
         let mut b: Vec<f64> = self
             .attractors
@@ -517,6 +678,23 @@ impl Census {
     }
 
     /// Distinct attractors that hold samples: stable points and manifolds with a basin.
+    ///
+    /// ```
+    /// # use memscape::analysis::landscape::attractor::{CensusConfig, census};
+    /// # use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+    /// # use ndarray::array;
+    /// // three patterns at sigma = 0.1: two samples settle into the first memory, one into each other
+    /// let train = array![[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]];
+    /// # let den = EmpiricalDenoiser::<f64>::new(train.view())?;
+    /// let samples = array![[0.1, 0.0], [1.9, 0.1], [0.0, 2.1], [0.05, -0.05]];
+    /// # let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+    /// let c = census(&den, train.view(), samples.view(), 0.1, None, &config)?;
+    ///
+    /// // the three memories; saddles found between them hold no samples
+    /// assert_eq!(c.attractors_reached(), 3);
+    /// assert!(c.counts.saddle > 0 && c.attractors.len() == 3 + c.counts.saddle);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn attractors_reached(&self) -> usize {
         self.attractors
             .iter()
@@ -525,6 +703,24 @@ impl Census {
     }
 
     /// Denoiser rows per settled sample, for all the census's work.
+    ///
+    /// ```
+    /// # use memscape::analysis::landscape::attractor::{CensusConfig, census};
+    /// # use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+    /// # use ndarray::array;
+    /// // three patterns at sigma = 0.1: two samples settle into the first memory, one into each other
+    /// let train = array![[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]];
+    /// # let den = EmpiricalDenoiser::<f64>::new(train.view())?;
+    /// let samples = array![[0.1, 0.0], [1.9, 0.1], [0.0, 2.1], [0.05, -0.05]];
+    /// # let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+    /// let c = census(&den, train.view(), samples.view(), 0.1, None, &config)?;
+    ///
+    /// // all four samples settled
+    /// assert_eq!(c.settled, 4);
+    /// assert_eq!(c.rows_per_settled_sample(), c.cost.total() as f64 / 4.0);
+    /// assert!(c.rows_per_settled_sample() >= 1.0); // settling alone takes a row per sample
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn rows_per_settled_sample(&self) -> f64 {
         self.cost.total() as f64 / self.settled.max(1) as f64
     }
@@ -588,6 +784,26 @@ fn readable_default() -> bool {
 }
 
 impl CensusSummary {
+    /// The summary of census `c`.
+    ///
+    /// ```
+    /// # use memscape::analysis::landscape::attractor::{CensusConfig, CensusSummary, census};
+    /// # use memscape::denoiser::{Arithmetic, EmpiricalDenoiser};
+    /// # use ndarray::array;
+    /// // three patterns at sigma = 0.1: two samples settle into the first memory, one into each other
+    /// let train = array![[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]];
+    /// # let den = EmpiricalDenoiser::<f64>::new(train.view())?;
+    /// let samples = array![[0.1, 0.0], [1.9, 0.1], [0.0, 2.1], [0.05, -0.05]];
+    /// # let config = CensusConfig::exact(Arithmetic::F64, 1.0, 0.05, 0.2, 2);
+    /// let c = census(&den, train.view(), samples.view(), 0.1, None, &config)?;
+    ///
+    /// let s = CensusSummary::of(&c);
+    /// assert_eq!(s.counts.memory, 3);
+    /// assert_eq!(s.memory_basins, [0.5, 0.25, 0.25]);
+    /// assert_eq!((s.memory_mass, s.spurious_mass, s.unsettled_share), (1.0, 0.0, 0.0));
+    /// assert!(s.readable);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn of(c: &Census) -> Self {
         let kinds = c.sample_kinds();
         let n = kinds.len().max(1) as f64;

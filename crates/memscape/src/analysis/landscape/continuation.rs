@@ -56,6 +56,19 @@ pub struct Family {
 impl Family {
     /// The family of `patterns` along `parameter`; the weighted index must name a pattern.
     ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// // ±3: each pattern lies 3 from the mean
+    /// let patterns = array![[3.0, 0.0], [-3.0, 0.0]];
+    /// assert_eq!(Family::new(patterns.view(), Parameter::Beta)?.scale, 3.0);
+    /// let third = Parameter::Weight { index: 2, beta: 1.0 };
+    /// let err = Family::new(patterns.view(), third).unwrap_err();
+    /// assert!(err.to_string().starts_with("weight index"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// No patterns, or a weighted index outside them (named `weight index`).
     pub fn new(patterns: ArrayView2<f64>, parameter: Parameter) -> Result<Self> {
@@ -85,11 +98,34 @@ impl Family {
         })
     }
 
+    /// The patterns ξ_μ.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// let patterns = array![[1.0], [-1.0]];
+    /// let family = Family::new(patterns.view(), Parameter::Beta)?;
+    /// assert_eq!(family.patterns(), patterns);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn patterns(&self) -> ArrayView2<'_, f64> {
         self.patterns.view()
     }
 
     /// θ of a parameter value: ln beta, or w.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// let patterns = array![[1.0], [-1.0]];
+    /// let beta = Family::new(patterns.view(), Parameter::Beta)?;
+    /// assert_eq!(beta.theta(std::f64::consts::E), 1.0);
+    /// let weight = Family::new(patterns.view(), Parameter::Weight { index: 0, beta: 2.0 })?;
+    /// assert_eq!(weight.theta(3.0), 3.0);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn theta(&self, value: f64) -> f64 {
         match self.parameter {
             Parameter::Weight { .. } => value,
@@ -98,6 +134,19 @@ impl Family {
     }
 
     /// The parameter value (beta or w) at θ.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// // the inverse of theta: e^θ for beta, θ itself for a weight
+    /// let patterns = array![[1.0], [-1.0]];
+    /// let beta = Family::new(patterns.view(), Parameter::Beta)?;
+    /// assert!((beta.value(beta.theta(4.0)) - 4.0).abs() < 1e-15);
+    /// let weight = Family::new(patterns.view(), Parameter::Weight { index: 0, beta: 2.0 })?;
+    /// assert_eq!(weight.value(0.5), 0.5);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn value(&self, theta: f64) -> f64 {
         match self.parameter {
             Parameter::Weight { .. } => theta,
@@ -106,6 +155,19 @@ impl Family {
     }
 
     /// The inverse temperature at θ.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// let patterns = array![[1.0], [-1.0]];
+    /// // beta moves with θ = ln beta, or stays where a weight moves
+    /// let beta = Family::new(patterns.view(), Parameter::Beta)?;
+    /// assert!((beta.beta(2f64.ln()) - 2.0).abs() < 1e-15);
+    /// let weight = Family::new(patterns.view(), Parameter::Weight { index: 0, beta: 4.0 })?;
+    /// assert_eq!(weight.beta(0.5), 4.0);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn beta(&self, theta: f64) -> f64 {
         match self.parameter {
             Parameter::Weight { beta, .. } => beta,
@@ -125,6 +187,20 @@ impl Family {
 
     /// The landscape at θ.
     ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// // pattern 0 at weight 3 against pattern 1 at weight 1: at the midpoint p = (3/4, 1/4)
+    /// let patterns = array![[1.0], [-1.0]];
+    /// let family = Family::new(patterns.view(), Parameter::Weight { index: 0, beta: 2.0 })?;
+    /// let land = family.landscape(3.0)?;
+    /// assert_eq!(land.beta, 2.0);
+    /// let p = land.weights(array![0.0].view());
+    /// assert!((p[0] - 0.75).abs() < 1e-15 && (p[1] - 0.25).abs() < 1e-15);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// A beta or weights the landscape refuses.
     pub fn landscape(&self, theta: f64) -> Result<Landscape> {
@@ -136,6 +212,21 @@ impl Family {
     }
 
     /// ∂∇E/∂θ at x (module docs); `land` is the landscape at θ.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// // against a central difference of ∇E in θ = ln beta
+    /// let patterns = array![[1.0, 0.0], [-1.0, 0.5], [0.0, 2.0]];
+    /// let family = Family::new(patterns.view(), Parameter::Beta)?;
+    /// let (theta, h, x) = (0.3, 1e-5, array![0.2, 0.4]);
+    /// let analytic = family.parameter_derivative(theta, &family.landscape(theta)?, x.view());
+    /// let fd = (family.landscape(theta + h)?.gradient(x.view())
+    ///     - family.landscape(theta - h)?.gradient(x.view())) / (2.0 * h);
+    /// assert!((&analytic - &fd).iter().all(|e| e.abs() < 1e-8));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn parameter_derivative(
         &self,
         theta: f64,
@@ -615,6 +706,24 @@ impl Family {
 
     /// The branch through the critical point x at θ, continued both ways within
     /// [`range.0`, `range.1`] (in θ).
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::continuation::{ContinuationConfig, End, Family, Parameter};
+    /// use ndarray::array;
+    ///
+    /// // ±1: the origin is critical at every beta, and turns from minimum to saddle at the
+    /// // pitchfork beta = 1 (theory.md §5)
+    /// let family = Family::new(array![[1.0], [-1.0]].view(), Parameter::Beta)?;
+    /// let range = (family.theta(0.5), family.theta(2.0));
+    /// let start = family.theta(0.7);
+    /// let branch = family.trace(start, array![0.0].view(), range, &ContinuationConfig::default())?;
+    /// assert_eq!(branch.ends, [End::Boundary, End::Boundary]);
+    /// assert_eq!(branch.special.len(), 1);
+    /// let p = &branch.special[0];
+    /// assert_eq!((p.index_before, p.index_after, p.turning), (0, 1, false));
+    /// assert!((p.at - 1.0).abs() < 1e-9 && p.x[0].abs() < 1e-12);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// A start that is not a regular point of the curve of critical points (named `branch

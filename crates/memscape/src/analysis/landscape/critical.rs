@@ -331,6 +331,15 @@ fn bifurcates_at(land: &Landscape, x: ArrayView1<f64>, radius: f64, eps: f64) ->
 
 impl SearchConfig {
     /// Defaults for patterns whose nearest-neighbour spacing is `spacing`.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::critical::SearchConfig;
+    ///
+    /// // the radii scale with the spacing: memories within a quarter of it
+    /// let config = SearchConfig::for_spacing(2.0);
+    /// assert_eq!(config.memory_radius, 0.5);
+    /// assert!((config.merge_radius - 2e-6).abs() < 1e-20);
+    /// ```
     pub fn for_spacing(spacing: f64) -> Self {
         SearchConfig {
             random_starts: 200,

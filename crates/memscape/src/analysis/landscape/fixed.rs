@@ -65,6 +65,17 @@ impl FixedPointConfig {
     /// Defaults for data of RMS scale `scale` and a denoiser computing in `arithmetic`: its
     /// Newton tolerance, polish, finite-difference step, margin and Ritz residual
     /// ([`Arithmetic`]).
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::fixed::FixedPointConfig;
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// // data of scale 2 in float32: Newton to 2e-4, steps of at most 0.5, the f32 neutral band
+    /// let config = FixedPointConfig::for_scale(2.0, Arithmetic::F32);
+    /// assert_eq!((config.tolerance, config.max_step), (2e-4, 0.5));
+    /// assert_eq!(config.margin, Arithmetic::F32.margin());
+    /// assert_eq!(config.polish, 4);
+    /// ```
     pub fn for_scale(scale: f64, arithmetic: Arithmetic) -> Self {
         FixedPointConfig {
             tolerance: arithmetic.newton_tolerance(scale),
@@ -84,6 +95,18 @@ impl FixedPointConfig {
     }
 
     /// Checks the fields against dimension `d`; errors name the field.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::fixed::FixedPointConfig;
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// // the defaults ask for 10 eigenvalues: fine in 10 dimensions, not in 2
+    /// let config = FixedPointConfig::for_scale(1.0, Arithmetic::F64);
+    /// assert!(config.validate(10).is_ok());
+    /// assert_eq!(config.validate(2).unwrap_err().to_string(), "eigenvalues must be at most the dimension 2, got 10");
+    /// let closed = FixedPointConfig { margin: 0.0, ..config };
+    /// assert!(closed.validate(10).unwrap_err().to_string().starts_with("margin"));
+    /// ```
     ///
     /// # Errors
     /// A field that breaks its rule, named.
@@ -290,12 +313,40 @@ pub struct Stability {
 impl Stability {
     /// Every value found neutral: the map is near the identity here (J ≈ I), and no finite
     /// count of neutral directions can be told.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::fixed::{FixedPointConfig, stability};
+    /// use memscape::denoiser::Arithmetic;
+    /// use ndarray::{Array2, ArrayView2, array};
+    ///
+    /// let config = FixedPointConfig { eigenvalues: 2, max_arnoldi: 2, ..FixedPointConfig::for_scale(1.0, Arithmetic::F64) };
+    /// // D(x) = x (J = I) is flat; D(x) = x/2 (J = I/2) is not
+    /// let identity = |x: ArrayView2<f64>, _: f64| x.to_owned();
+    /// let half = |x: ArrayView2<f64>, _: f64| -> Array2<f64> { &x * 0.5 };
+    /// assert!(stability(&identity, 1.0, array![0.3, -0.2].view(), &config, 0).flat());
+    /// assert!(!stability(&half, 1.0, array![0.0, 0.0].view(), &config, 0).flat());
+    /// ```
     pub fn flat(&self) -> bool {
         self.neutral > 0 && self.neutral == self.eigenvalues.len()
     }
 
     /// A point of a continuum of fixed points: the rightmost spectrum converged, some
     /// eigenvalue within the margin of 1, none past 1 + margin, and not flat.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::fixed::{FixedPointConfig, stability};
+    /// use memscape::denoiser::Arithmetic;
+    /// use ndarray::{Array2, ArrayView2, array};
+    ///
+    /// let config = FixedPointConfig { eigenvalues: 2, max_arnoldi: 2, ..FixedPointConfig::for_scale(1.0, Arithmetic::F64) };
+    /// // D(x, y) = (x, y/2): the x-axis is a line of fixed points, eigenvalues 1 and 1/2
+    /// let line = |x: ArrayView2<f64>, _: f64| -> Array2<f64> { &x * &array![1.0, 0.5] };
+    /// let s = stability(&line, 1.0, array![0.4, 0.0].view(), &config, 0);
+    /// assert!(s.neutral_stable(config.margin) && !s.flat());
+    /// // D(x) = x/2: an isolated stable point
+    /// let half = |x: ArrayView2<f64>, _: f64| -> Array2<f64> { &x * 0.5 };
+    /// assert!(!stability(&half, 1.0, array![0.0, 0.0].view(), &config, 0).neutral_stable(config.margin));
+    /// ```
     pub fn neutral_stable(&self, margin: f64) -> bool {
         self.converged
             && self.neutral > 0
@@ -306,6 +357,20 @@ impl Stability {
     /// How far the point may lie from the true fixed point given its residual |x − D(x)|:
     /// residual / σ_min(I − J), with σ_min taken as the distance from degeneracy (exact for a
     /// normal J), at least `floor`.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::fixed::{FixedPointConfig, stability};
+    /// use memscape::denoiser::Arithmetic;
+    /// use ndarray::{Array2, ArrayView2, array};
+    ///
+    /// // D(x) = x/2 at the origin: 1 − λ = 1/2, so a residual of 1e-3 places it within 2e-3
+    /// let config = FixedPointConfig { eigenvalues: 2, max_arnoldi: 2, ..FixedPointConfig::for_scale(1.0, Arithmetic::F64) };
+    /// let half = |x: ArrayView2<f64>, _: f64| -> Array2<f64> { &x * 0.5 };
+    /// let s = stability(&half, 1.0, array![0.0, 0.0].view(), &config, 0);
+    /// assert!((s.position_uncertainty(1e-3, 0.01) - 2e-3).abs() < 1e-12);
+    /// // the floor caps the division
+    /// assert!((s.position_uncertainty(1e-3, 1.0) - 1e-3).abs() < 1e-12);
+    /// ```
     pub fn position_uncertainty(&self, residual: f64, floor: f64) -> f64 {
         residual / self.margin.max(floor)
     }

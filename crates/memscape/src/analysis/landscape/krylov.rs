@@ -37,6 +37,20 @@ pub struct Probe<'a, D: Denoiser + ?Sized> {
 }
 
 impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
+    /// A probe of `denoiser` at `sigma`, with finite-difference displacement `fd_step`; it has
+    /// spent nothing yet.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::{Cost, Probe};
+    /// use memscape::denoiser::EmpiricalDenoiser;
+    /// use ndarray::array;
+    ///
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+    /// let probe = Probe::new(&den, 0.5, 1e-5);
+    /// assert_eq!((probe.sigma, probe.fd_step), (0.5, 1e-5));
+    /// assert_eq!(probe.cost(), Cost::default());
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn new(denoiser: &'a D, sigma: f64, fd_step: f64) -> Self {
         Probe {
             denoiser,
@@ -47,12 +61,39 @@ impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
     }
 
     /// The work spent so far.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::{Cost, Probe};
+    /// use memscape::denoiser::EmpiricalDenoiser;
+    /// use ndarray::array;
+    ///
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0, 0.0], [-1.0, 0.0]].view())?;
+    /// let probe = Probe::new(&den, 1.0, 1e-5);
+    /// let x = array![0.3, 0.1];
+    /// probe.apply(x.view()); // one call of one row
+    /// probe.jvp(x.view(), array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]].view()); // one call of 2 × 3 rows
+    /// assert_eq!(probe.cost(), Cost { calls: 2, rows: 7 });
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn cost(&self) -> Cost {
         self.cost.get()
     }
 
     /// `D(x, sigma)` for every row, counted; unwinds here when the work was interrupted
     /// ([`crate::progress::interrupt`]).
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::Probe;
+    /// use memscape::denoiser::{Denoiser, EmpiricalDenoiser};
+    /// use ndarray::array;
+    ///
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0, 0.0], [-1.0, 2.0]].view())?;
+    /// let probe = Probe::new(&den, 0.7, 1e-5);
+    /// let x = array![[0.3, 0.1], [-0.5, 1.5], [2.0, 2.0]];
+    /// assert_eq!(probe.denoise(x.view()), den.denoise(x.view(), 0.7));
+    /// assert_eq!(probe.cost().rows, 3);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn denoise(&self, x: ArrayView2<f64>) -> Array2<f64> {
         crate::progress::check_interrupt();
         let mut c = self.cost.get();
@@ -63,6 +104,18 @@ impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
     }
 
     /// `D(x, sigma)` of one point.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::Probe;
+    /// use memscape::denoiser::EmpiricalDenoiser;
+    /// use ndarray::array;
+    ///
+    /// // ±1 at sigma = 1: D(x) = tanh(x)
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+    /// let probe = Probe::new(&den, 1.0, 1e-5);
+    /// assert!((probe.apply(array![0.5].view())[0] - 0.5f64.tanh()).abs() < 1e-12);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn apply(&self, x: ArrayView1<f64>) -> Array1<f64> {
         self.denoise(x.insert_axis(Axis(0)))
             .index_axis_move(Axis(0), 0)
@@ -71,6 +124,21 @@ impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
     /// `J v` for every row `v` of `vs`, by central differences
     /// `(D(x + h v̂) − D(x − h v̂)) |v| / 2h` with `h = fd_step`, `v̂ = v/|v|`: one denoiser call
     /// of 2m rows. Error O(h² ‖D'''‖) + O(u ‖D‖/h) for round-off u.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::Probe;
+    /// use memscape::denoiser::{EmpiricalDenoiser, Landscape};
+    /// use ndarray::{Array2, array};
+    ///
+    /// // the exact denoiser's Jacobian at sigma = 1 is Cov_p(ξ): J e_i are its columns
+    /// let patterns = array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]];
+    /// let den = EmpiricalDenoiser::<f64>::new(patterns.view())?;
+    /// let x = array![0.2, -0.1];
+    /// let j = Probe::new(&den, 1.0, 1e-5).jvp(x.view(), Array2::eye(2).view());
+    /// let (cov, _) = Landscape::new(patterns.view(), 1.0)?.covariance(x.view());
+    /// assert!((&j.t() - &cov).iter().all(|e| e.abs() < 1e-9));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn jvp(&self, x: ArrayView1<f64>, vs: ArrayView2<f64>) -> Array2<f64> {
         let (m, d) = vs.dim();
         let h = self.fd_step;
@@ -90,6 +158,22 @@ impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
     /// `J v` by forward differences `(D(x + h v̂) − D(x)) |v| / h`, given `dx = D(x)`: one
     /// denoiser row, error O(h ‖D''‖) + O(u ‖D‖/h). For the settling flow, whose linear solves
     /// need only a descent direction.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::Probe;
+    /// use memscape::denoiser::EmpiricalDenoiser;
+    /// use ndarray::array;
+    ///
+    /// // ±1 at sigma = 1: D(x) = tanh(x), so J v = v / cosh²(x), to O(h)
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+    /// let probe = Probe::new(&den, 1.0, 1e-6);
+    /// let x = array![0.5];
+    /// let dx = probe.apply(x.view());
+    /// let jv = probe.jvp_forward(x.view(), dx.view(), array![2.0].view());
+    /// assert!((jv[0] - 2.0 / 0.5f64.cosh().powi(2)).abs() < 1e-5);
+    /// assert_eq!(probe.cost().rows, 2); // D(x), then one displaced row
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn jvp_forward(
         &self,
         x: ArrayView1<f64>,
@@ -106,6 +190,18 @@ impl<'a, D: Denoiser + ?Sized> Probe<'a, D> {
     }
 
     /// `J v` of one vector.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::Probe;
+    /// use memscape::denoiser::EmpiricalDenoiser;
+    /// use ndarray::array;
+    ///
+    /// // ±1 at sigma = 1: D(x) = tanh(x), so J v = v / cosh²(x)
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+    /// let jv = Probe::new(&den, 1.0, 1e-5).jvp1(array![0.5].view(), array![2.0].view());
+    /// assert!((jv[0] - 2.0 / 0.5f64.cosh().powi(2)).abs() < 1e-9);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn jvp1(&self, x: ArrayView1<f64>, v: ArrayView1<f64>) -> Array1<f64> {
         self.jvp(x, v.insert_axis(Axis(0)))
             .index_axis_move(Axis(0), 0)
@@ -239,6 +335,16 @@ pub struct RitzValues {
 
 impl RitzValues {
     /// The largest modulus among the values, at least 1: the scale of the residual test.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::krylov::arnoldi;
+    /// use ndarray::{Array1, ArrayView1, array};
+    ///
+    /// // diag(−3, 0.5): the largest modulus is 3; diag(0.1, 0.2): 1, the floor
+    /// let diag = |a: Array1<f64>| move |v: ArrayView1<f64>| &a * &v;
+    /// assert!((arnoldi(diag(array![-3.0, 0.5]), 2, 2, 2, 1e-12, 0).scale() - 3.0).abs() < 1e-12);
+    /// assert_eq!(arnoldi(diag(array![0.1, 0.2]), 2, 2, 2, 1e-12, 0).scale(), 1.0);
+    /// ```
     pub fn scale(&self) -> f64 {
         self.values
             .iter()

@@ -115,6 +115,21 @@ pub struct LocalChange {
 impl LocalChange {
     /// Pairs `before` with `after` by reflection through `centre` (module docs), greedily from
     /// the best-matched pair.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::local::{LocalChange, LocalPoint};
+    /// use ndarray::array;
+    ///
+    /// // a pitchfork at 0: the minimum stays as a maximum, two minima are born beside it
+    /// let point = |x: f64, index: usize| LocalPoint { x: array![x], index };
+    /// let before = [point(0.0, 0)];
+    /// let after = [point(0.0, 1), point(0.1, 0), point(-0.1, 0)];
+    /// let change = LocalChange::of(array![0.0].view(), &before, &after);
+    /// assert_eq!((change.through, change.born, change.died), (vec![(0, 0)], vec![1, 2], vec![]));
+    /// // a branch crossing the centre: the point before pairs with its reflection after
+    /// let crossing = LocalChange::of(array![1.0].view(), &[point(0.99, 1)], &[point(1.01, 1)]);
+    /// assert_eq!(crossing.through, [(0, 0)]);
+    /// ```
     pub fn of(centre: ArrayView1<f64>, before: &[LocalPoint], after: &[LocalPoint]) -> Self {
         let mut candidates = vec![];
         for (i, b) in before.iter().enumerate() {
@@ -151,6 +166,20 @@ impl LocalChange {
     }
 
     /// Whether anything changes: a point is born or dies, or a branch changes its index.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::local::{LocalChange, LocalPoint};
+    /// use ndarray::array;
+    ///
+    /// let point = |x: f64, index: usize| LocalPoint { x: array![x], index };
+    /// let centre = array![0.0];
+    /// // a branch that crosses with its index kept: nothing changes
+    /// let (before, after) = ([point(-0.01, 0)], [point(0.01, 0)]);
+    /// assert!(!LocalChange::of(centre.view(), &before, &after).changed(&before, &after));
+    /// // the same branch turning from minimum to saddle does
+    /// let after = [point(0.01, 1)];
+    /// assert!(LocalChange::of(centre.view(), &before, &after).changed(&before, &after));
+    /// ```
     pub fn changed(&self, before: &[LocalPoint], after: &[LocalPoint]) -> bool {
         !self.born.is_empty()
             || !self.died.is_empty()

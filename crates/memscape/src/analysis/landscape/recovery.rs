@@ -57,6 +57,20 @@ pub struct RecoveryConfig {
 impl RecoveryConfig {
     /// Checks every field; errors name the field.
     ///
+    /// ```
+    /// use memscape::analysis::landscape::recovery::RecoveryConfig;
+    /// use memscape::analysis::landscape::settle::SettleConfig;
+    ///
+    /// let config = RecoveryConfig {
+    ///     trials: 10, rate: 0.9, delta: 0.1, bracket: [0.01, 5.0], rel_tol: 0.01, ode_steps: 20,
+    ///     settle: SettleConfig::unit_step(1e-10, 1000), resamples: 50, seed: 0,
+    /// };
+    /// assert!(config.validate().is_ok());
+    /// let upside_down = RecoveryConfig { bracket: [5.0, 0.01], ..config };
+    /// assert_eq!(upside_down.validate().unwrap_err().to_string(), "bracket must be 0 < lo < hi < ∞, got [5, 0.01]");
+    /// assert!(RecoveryConfig { rate: 1.0, ..config }.validate().unwrap_err().to_string().starts_with("rate"));
+    /// ```
+    ///
     /// # Errors
     /// A field that breaks its rule, named.
     pub fn validate(&self) -> Result<()> {

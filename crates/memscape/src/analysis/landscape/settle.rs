@@ -83,6 +83,16 @@ const FLOW_FIRST_STEP: f64 = 1.0;
 
 impl SettleConfig {
     /// `x ← D(x)` to `tolerance`, without the neutral test.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::settle::{SettleConfig, SettleMethod};
+    ///
+    /// let config = SettleConfig::unit_step(1e-10, 1000);
+    /// assert_eq!((config.method, config.tolerance, config.max_iterations), (SettleMethod::UnitStep, 1e-10, 1000));
+    /// // no neutral test, no step bound, and no finite differences to need a step for
+    /// assert_eq!((config.margin, config.max_step), (0.0, f64::INFINITY));
+    /// assert!(config.validate().is_ok());
+    /// ```
     pub fn unit_step(tolerance: f64, max_iterations: usize) -> Self {
         SettleConfig {
             method: SettleMethod::UnitStep,
@@ -124,6 +134,17 @@ impl SettleConfig {
     }
 
     /// Checks the fields; errors name the parameter.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::settle::SettleConfig;
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// let zero = SettleConfig::unit_step(0.0, 100);
+    /// assert_eq!(zero.validate().unwrap_err().to_string(), "settle_tolerance must be a finite number > 0, got 0");
+    /// // the flow takes finite differences, so it needs a step for them
+    /// let flow = SettleConfig { fd_step: 0.0, ..SettleConfig::flow(1.0, Arithmetic::F64) };
+    /// assert!(flow.validate().unwrap_err().to_string().starts_with("fd_step"));
+    /// ```
     ///
     /// # Errors
     /// A field that breaks its rule, named.
@@ -169,6 +190,13 @@ pub enum SettleStatus {
 
 impl SettleStatus {
     /// Whether the point ended at a (near-)fixed point: converged or neutral.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::settle::SettleStatus;
+    ///
+    /// assert!(SettleStatus::Converged.settled() && SettleStatus::Neutral.settled());
+    /// assert!(!SettleStatus::Unconverged.settled() && !SettleStatus::NonFinite.settled());
+    /// ```
     pub fn settled(self) -> bool {
         matches!(self, SettleStatus::Converged | SettleStatus::Neutral)
     }
@@ -189,6 +217,19 @@ pub struct Settled {
 
 impl Settled {
     /// The denoiser work, in rows.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::settle::{SettleConfig, settle};
+    /// use memscape::denoiser::EmpiricalDenoiser;
+    /// use ndarray::array;
+    ///
+    /// // five unit steps each from two points; the origin, a fixed point of ±1, stops after one
+    /// let den = EmpiricalDenoiser::<f64>::new(array![[1.0], [-1.0]].view())?;
+    /// let s = settle(&den, array![[0.3], [-2.0], [0.0]].view(), 0.7, &SettleConfig::unit_step(1e-30, 5));
+    /// assert_eq!(s.evaluations, [5, 5, 1]);
+    /// assert_eq!(s.rows(), 11);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn rows(&self) -> usize {
         self.evaluations.iter().sum()
     }

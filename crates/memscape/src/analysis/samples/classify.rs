@@ -57,6 +57,16 @@ pub enum Threshold {
 impl Threshold {
     /// Parses `auto` or a positive number; `flag` names it in errors.
     ///
+    /// ```
+    /// use memscape::analysis::samples::classify::Threshold;
+    ///
+    /// assert_eq!(Threshold::parse("--delta-m", "auto")?, Threshold::Auto);
+    /// assert_eq!(Threshold::parse("--delta-m", "0.05")?, Threshold::Value(0.05));
+    /// let err = Threshold::parse("--delta-m", "-1").unwrap_err();
+    /// assert_eq!(err.to_string(), r#"--delta-m must be a number > 0 or "auto", got -1"#);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// Text that is neither `auto` nor a number > 0, named by `flag`.
     pub fn parse(flag: &str, text: &str) -> Result<Self> {
@@ -72,6 +82,16 @@ impl Threshold {
 
 impl Threshold {
     /// A threshold given as a number (> 0), or `None` for automatic; `what` names it in errors.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::classify::Threshold;
+    ///
+    /// assert_eq!(Threshold::given("delta_s", None)?, Threshold::Auto);
+    /// assert_eq!(Threshold::given("delta_s", Some(0.2))?, Threshold::Value(0.2));
+    /// let err = Threshold::given("delta_s", Some(0.0)).unwrap_err();
+    /// assert!(err.to_string().starts_with("delta_s must be a number > 0"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// A number that is not finite and > 0, named by `what`.
@@ -125,6 +145,14 @@ pub enum Class {
 }
 
 impl Class {
+    /// The class as tables write it.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::classify::Class;
+    ///
+    /// assert_eq!(Class::Memorized.name(), "memorized");
+    /// assert_eq!(Class::OffSupport.name(), "off-support");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Class::Memorized => "memorized",
@@ -199,6 +227,20 @@ pub fn train_spacing(train: ArrayView2<f64>) -> Result<f64> {
 
 impl ThresholdSpec {
     /// The thresholds for the training set `train` (automatic ones from its spacing).
+    ///
+    /// ```
+    /// use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
+    /// use ndarray::array;
+    ///
+    /// // spacing 1: an automatic delta_m is 1/4 of it; a given delta_s stays as given
+    /// let train = array![[0.0], [1.0], [3.0]];
+    /// let spec = ThresholdSpec { delta_s: Threshold::Value(0.1), ..Default::default() };
+    /// let r = spec.resolve(train.view())?;
+    /// assert_eq!((r.train_spacing, r.delta_m, r.delta_s), (1.0, 0.25, 0.1));
+    /// // one point has no spacing
+    /// assert!(spec.resolve(array![[0.0]].view()).is_err());
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// A training set whose spacing is undefined ([`train_spacing`]).
@@ -297,6 +339,21 @@ pub fn classify(
 impl Classification {
     /// Per-sample rows of a CSV table ([`CSV_HEADER`]): `sample, class, d_train, d_train2,
     /// nearest_train, d_sample, ratio_memorized, d_support` (empty without a support gate).
+    ///
+    /// ```
+    /// use memscape::analysis::samples::classify::{CSV_HEADER, ThresholdSpec, classify};
+    /// use ndarray::array;
+    ///
+    /// let train = array![[0.0, 0.0], [1.0, 0.0]];
+    /// let samples = array![[1.0, 0.0], [0.5, 3.0]];
+    /// let c = classify(train.view(), samples.view(), None, &ThresholdSpec::default(), None)?;
+    /// let rows: Vec<[String; 8]> = c.csv_rows().collect();
+    /// // the copy of pattern 1: d_train 0, d_train2 1, the other sample √9.25 away, no gate
+    /// assert_eq!(rows[0], ["0", "memorized", "0", "1", "1", "3.0413812651491097", "true", ""]);
+    /// assert_eq!(rows[1][1], "generalized");
+    /// assert_eq!(CSV_HEADER.split(',').count(), 8);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn csv_rows(&self) -> impl Iterator<Item = [String; 8]> + '_ {
         (0..self.classes.len()).map(|i| {
             [
@@ -392,6 +449,21 @@ pub struct ClassifySummary {
 
 impl ClassifySummary {
     /// The summary of `c` with fractions `f`, for a training set of `num_train` points.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::classify::{ClassifySummary, ThresholdSpec, classify, fractions};
+    /// use ndarray::array;
+    ///
+    /// // one sample on a pattern, two reproducing the midpoint
+    /// let train = array![[0.0, 0.0], [1.0, 0.0]];
+    /// let samples = array![[0.0, 0.01], [0.5, 0.0], [0.5, 0.0]];
+    /// let c = classify(train.view(), samples.view(), None, &ThresholdSpec::default(), None)?;
+    /// let s = ClassifySummary::new(&c, &fractions(&c, 50, 0), train.nrows(), false);
+    /// assert_eq!((s.num_samples, s.num_train), (3, 2));
+    /// assert_eq!(s.spurious_against, "other samples");
+    /// assert!((s.fractions.spurious - 2.0 / 3.0).abs() < 1e-12);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn new(c: &Classification, f: &Fractions, num_train: usize, against_batch: bool) -> Self {
         ClassifySummary {
             fractions: f.into(),

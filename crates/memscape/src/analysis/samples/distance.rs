@@ -363,12 +363,32 @@ pub struct UnionFind {
 }
 
 impl UnionFind {
+    /// `n` elements, each its own set.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::distance::UnionFind;
+    ///
+    /// let mut sets = UnionFind::new(3);
+    /// assert_eq!((sets.root(0), sets.root(1), sets.root(2)), (0, 1, 2));
+    /// assert_eq!(sets.labels(|_| true).1, 3);
+    /// ```
     pub fn new(n: usize) -> Self {
         UnionFind {
             parent: (0..n).collect(),
         }
     }
 
+    /// The representative of `i`'s set (halving the path on the way).
+    ///
+    /// ```
+    /// use memscape::analysis::samples::distance::UnionFind;
+    ///
+    /// // 0 → 1 → 2: every element of the chain has root 2; 3 is alone
+    /// let mut sets = UnionFind::new(4);
+    /// sets.join(0, 1);
+    /// sets.join(1, 2);
+    /// assert_eq!([sets.root(0), sets.root(1), sets.root(2), sets.root(3)], [2, 2, 2, 3]);
+    /// ```
     pub fn root(&mut self, mut i: usize) -> usize {
         while self.parent[i] != i {
             self.parent[i] = self.parent[self.parent[i]];
@@ -377,6 +397,20 @@ impl UnionFind {
         i
     }
 
+    /// Merges the sets of `a` and `b`: `a`'s root now points to `b`'s.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::distance::UnionFind;
+    ///
+    /// let mut sets = UnionFind::new(4);
+    /// sets.join(0, 1);
+    /// sets.join(2, 3);
+    /// assert_ne!(sets.root(0), sets.root(3));
+    /// // joining two roots merges the two sets
+    /// let (a, b) = (sets.root(0), sets.root(2));
+    /// sets.join(a, b);
+    /// assert_eq!(sets.root(0), sets.root(3));
+    /// ```
     pub fn join(&mut self, a: usize, b: usize) {
         let (ra, rb) = (self.root(a), self.root(b));
         self.parent[ra] = rb;
@@ -384,6 +418,16 @@ impl UnionFind {
 
     /// Component labels 0.. in order of first appearance, for the elements `keep` selects
     /// (`None` elsewhere), and the number of components.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::distance::UnionFind;
+    ///
+    /// // {0, 2}, {1}, {3, 4}; element 4 left out
+    /// let mut sets = UnionFind::new(5);
+    /// sets.join(0, 2);
+    /// sets.join(3, 4);
+    /// assert_eq!(sets.labels(|i| i != 4), (vec![Some(0), Some(1), Some(0), Some(2), None], 3));
+    /// ```
     pub fn labels(&mut self, keep: impl Fn(usize) -> bool) -> (Vec<Option<usize>>, usize) {
         let n = self.parent.len();
         let mut label = vec![usize::MAX; n];

@@ -31,6 +31,13 @@ pub enum Nonlinear {
 }
 
 impl Nonlinear {
+    /// The method as file names and tables write it.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::embed::Nonlinear;
+    ///
+    /// assert_eq!((Nonlinear::Tsne.name(), Nonlinear::Umap.name()), ("tsne", "umap"));
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Nonlinear::Tsne => "tsne",
@@ -39,6 +46,24 @@ impl Nonlinear {
     }
 
     /// The layout of `points` (seeded where the method is random).
+    ///
+    /// ```
+    /// use memscape::analysis::samples::embed::{Nonlinear, umap};
+    /// use ndarray::array;
+    ///
+    /// // two groups of three in 3-D; UMAP is seeded, so the layout is umap's with that seed
+    /// let points = array![
+    ///     [0.0, 0.0, 0.0], [0.1, 0.0, 0.2], [0.0, 0.3, 0.1],
+    ///     [5.0, 5.0, 5.0], [5.1, 4.9, 5.0], [4.8, 5.0, 5.2],
+    /// ];
+    /// let y = Nonlinear::Umap.layout(points.view(), 3)?;
+    /// assert_eq!(y, umap(points.view(), 3)?);
+    /// assert_eq!(Nonlinear::Tsne.layout(points.view(), 0)?.dim(), (6, 2));
+    /// // three points are too few for a map
+    /// let err = Nonlinear::Tsne.layout(points.slice(ndarray::s![..3, ..]), 0).unwrap_err();
+    /// assert!(err.to_string().starts_with("t-SNE"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`pca`], [`tsne`] and [`umap`].

@@ -90,6 +90,25 @@ impl SupportGate {
     /// [`Self::calibrate`] on a held-out set a user brings: one that shares points with
     /// `train` is refused first, naming how many.
     ///
+    /// ```
+    /// use memscape::analysis::samples::support::SupportGate;
+    /// use ndarray::{Axis, concatenate, s};
+    /// # use std::f64::consts::TAU;
+    /// # use ndarray::Array2;
+    /// // the unit circle: 8 training points, 24 held-out points between them
+    /// let circle = |n: usize, offset: f64| Array2::from_shape_fn((n, 2), |(i, j)| {
+    ///     let a = TAU * (i as f64 + offset) / n as f64;
+    ///     if j == 0 { a.cos() } else { a.sin() }
+    /// });
+    /// let (train, heldout) = (circle(8, 0.0), circle(24, 0.5));
+    /// assert!(SupportGate::calibrate_user(train.view(), heldout.view(), 0.99).is_ok());
+    /// // a training point slipped into the held-out set
+    /// let leaky = concatenate![Axis(0), heldout, train.slice(s![..1, ..])];
+    /// let err = SupportGate::calibrate_user(train.view(), leaky.view(), 0.99).unwrap_err().to_string();
+    /// assert!(err.starts_with("heldout") && err.ends_with("got 1 of its 25 points are training points"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// A held-out set that shares points with `train`, or as [`Self::calibrate`].
     pub fn calibrate_user(
@@ -103,6 +122,25 @@ impl SupportGate {
 
     /// Calibrates the gate on `heldout` (rows of the data distribution, none of them in
     /// `train`) at quantile `quantile`.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::support::SupportGate;
+    /// # use std::f64::consts::TAU;
+    /// # use ndarray::Array2;
+    /// // the unit circle: 8 training points, 24 held-out points between them
+    /// let circle = |n: usize, offset: f64| Array2::from_shape_fn((n, 2), |(i, j)| {
+    ///     let a = TAU * (i as f64 + offset) / n as f64;
+    ///     if j == 0 { a.cos() } else { a.sin() }
+    /// });
+    /// let (train, heldout) = (circle(8, 0.0), circle(24, 0.5));
+    /// // held-out neighbours lie 2 sin(π/24) apart: the largest leave-one-out distance
+    /// let gate = SupportGate::calibrate(train.view(), heldout.view(), 0.99)?;
+    /// assert!((gate.calibration.threshold - 2.0 * (TAU / 48.0).sin()).abs() < 1e-12);
+    /// assert_eq!(gate.calibration.heldout, 24);
+    /// let err = SupportGate::calibrate(train.view(), heldout.view(), 1.0).unwrap_err();
+    /// assert!(err.to_string().starts_with("support_quantile"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// Too few held-out points, a quantile outside (0, 1), or non-finite points.
@@ -162,6 +200,25 @@ impl SupportGate {
 
     /// d_R: each sample's distance to its nearest point of R.
     ///
+    /// ```
+    /// use memscape::analysis::samples::support::SupportGate;
+    /// use ndarray::array;
+    /// # use std::f64::consts::TAU;
+    /// # use ndarray::Array2;
+    /// // the unit circle: 8 training points, 24 held-out points between them
+    /// let circle = |n: usize, offset: f64| Array2::from_shape_fn((n, 2), |(i, j)| {
+    ///     let a = TAU * (i as f64 + offset) / n as f64;
+    ///     if j == 0 { a.cos() } else { a.sin() }
+    /// });
+    /// let (train, heldout) = (circle(8, 0.0), circle(24, 0.5));
+    /// let gate = SupportGate::calibrate(train.view(), heldout.view(), 0.99)?;
+    /// // the centre and (2, 0) lie 1 from the circle; (1, 0) is a training point
+    /// let d = gate.distances(array![[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]].view())?;
+    /// assert!((d[0] - 1.0).abs() < 1e-12 && d[1] == 0.0 && d[2] == 1.0);
+    /// assert!(gate.distances(array![[0.0, 0.0, 0.0]].view()).is_err());
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// Samples of another dimension than the gate's points, or non-finite samples.
     pub fn distances(&self, samples: ArrayView2<f64>) -> Result<Array1<f64>> {
@@ -179,6 +236,25 @@ impl SupportGate {
     }
 
     /// Whether a sample at distance `d_r` from R is off-support (a NaN distance is).
+    ///
+    /// ```
+    /// use memscape::analysis::samples::support::SupportGate;
+    /// use ndarray::array;
+    /// # use std::f64::consts::TAU;
+    /// # use ndarray::Array2;
+    /// // the unit circle: 8 training points, 24 held-out points between them
+    /// let circle = |n: usize, offset: f64| Array2::from_shape_fn((n, 2), |(i, j)| {
+    ///     let a = TAU * (i as f64 + offset) / n as f64;
+    ///     if j == 0 { a.cos() } else { a.sin() }
+    /// });
+    /// let (train, heldout) = (circle(8, 0.0), circle(24, 0.5));
+    /// let gate = SupportGate::calibrate(train.view(), heldout.view(), 0.99)?;
+    /// // just outside the circle is on the support; its centre is not
+    /// let d = gate.distances(array![[1.05, 0.0], [0.0, 0.0]].view())?;
+    /// assert!(!gate.is_off_support(d[0]) && gate.is_off_support(d[1]));
+    /// assert!(gate.is_off_support(f64::NAN));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn is_off_support(&self, d_r: f64) -> bool {
         d_r.is_nan() || d_r > self.calibration.threshold
     }

@@ -21,6 +21,19 @@ pub struct Counts {
 
 impl Counts {
     /// The counts of a critical set.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::bifurcation::Counts;
+    /// use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+    /// use memscape::denoiser::Landscape;
+    /// use ndarray::array;
+    ///
+    /// // ±1 at beta = 2: two minima, and the origin, a maximum in 1-D
+    /// let land = Landscape::new(array![[1.0], [-1.0]].view(), 2.0)?;
+    /// let set = critical_points(&land, &SearchConfig::for_spacing(2.0), None)?;
+    /// assert_eq!(Counts::of(&set), Counts { minima: 2, saddles: 0, maxima: 1 });
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn of(set: &CriticalSet) -> Self {
         Counts {
             minima: set.minima,
