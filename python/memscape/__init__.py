@@ -48,6 +48,9 @@ __all__ = [
     "stability",
     "Landscape",
     "landscape",
+    "exact_landscape",
+    "bifurcate",
+    "hopfield",
     "Estimate",
     "Classification",
     "classify",
@@ -81,6 +84,7 @@ SettleMethod = Literal["auto", "unit", "flow"]
 _DEFAULTS = json.loads(_memscape.defaults())
 _MAP, _SAMPLER, _LANDSCAPE = _DEFAULTS["map"], _DEFAULTS["sampler"], _DEFAULTS["landscape"]
 _DYNAMICS, _CLASSIFY = _DEFAULTS["dynamics"], _DEFAULTS["classify"]
+_EXACT, _BIFURCATE, _HOPFIELD = _DEFAULTS["exact_landscape"], _DEFAULTS["bifurcate"], _DEFAULTS["hopfield"]
 
 #: Rows per denoiser call, in every call that evaluates a denoiser (``batch_size``): chunks of
 #: a larger call go to the model one after another, which changes no result.
@@ -576,6 +580,101 @@ def landscape(
     )
     energy, score, basins = grids if grids is not None else (None, None, None)
     return Landscape(json.loads(document), starts, energy, score, basins)
+
+
+def exact_landscape(
+    patterns: Any,
+    beta: Optional[float] = None,
+    *,
+    sigma: Optional[float] = None,
+    random_starts: int = _EXACT["random_starts"],
+    basin_starts: int = _EXACT["basin_starts"],
+    samples: int = _EXACT["samples"],
+    seed: int = _EXACT["seed"],
+) -> Landscape:
+    """The exact model's landscape E(x) = −(1/beta) log Σ_μ exp(−beta |x − ξ_μ|²/2) + |x|²/2 of
+    ``patterns`` at inverse temperature ``beta`` (or noise level ``sigma``, beta = 1/sigma²), as
+    ``memscape attractors`` measures it without a checkpoint, with the same defaults: every
+    critical point from a multi-start Newton search (patterns, midpoints, triples and
+    ``random_starts`` random starts), with its Morse index, the saddles' connections, and the
+    basin weights from ``basin_starts`` Monte Carlo starts (0 skips them). ``document`` is that
+    run's ``attractors.json``; on 2-D data the grids are ``basin_map.npy``, ``energy_grid.npy``
+    and ``score_grid.npy``, and ``samples`` the exact model's ``samples`` stopped at sigma
+    (empty otherwise)."""
+    if (beta is None) == (sigma is None):
+        raise ValueError("exact_landscape takes beta or sigma, exactly one of them")
+    if beta is None:
+        if not sigma > 0:
+            raise ValueError(f"sigma must be positive, got {sigma}")
+        beta = 1.0 / sigma**2
+    points = _matrix(patterns, "patterns")
+    document, grids = _memscape.exact_landscape(
+        points, beta, random_starts=random_starts, basin_starts=basin_starts, samples=samples,
+        seed=seed,
+    )
+    basins, energy, score, stopped = grids if grids is not None else (None, None, None, None)
+    if stopped is None:
+        stopped = np.zeros((0, points.shape[1]))
+    return Landscape(json.loads(document), stopped, energy, score, basins)
+
+
+def bifurcate(
+    patterns: Any,
+    beta_from: float,
+    beta_to: float,
+    *,
+    weight_of: Optional[int] = None,
+    weight_to: float = _BIFURCATE["weight_to"],
+    steps: int = _BIFURCATE["steps"],
+    tolerance: float = _BIFURCATE["tolerance"],
+    random_starts: int = _BIFURCATE["random_starts"],
+    cusp_weights: Optional[Sequence[float]] = None,
+) -> Dict[str, Any]:
+    """Bifurcations of the exact landscape of ``patterns``, as ``memscape bifurcate`` with the
+    same defaults: pseudo-arclength continuation of every critical point along beta over
+    [``beta_from``, ``beta_to``] (or, with ``weight_of``, along that pattern's weight over
+    [0, ``weight_to``] at beta = ``beta_to``) from a multi-start grid of ``steps`` values, with
+    the events located to ``tolerance`` and classified (fold, pitchfork, transcritical,
+    symmetric) and the counts carried across them and checked. Returns ``bifurcations.json``'s
+    document (``events``, ``branches``, ``grid``, ``unexplained``, ``incomplete``); with
+    ``cusp_weights`` (and ``weight_of``), ``cusps.json``'s: the curves of folds in (beta, w)
+    traced from the folds at those weights, and their cusps."""
+    return json.loads(
+        _memscape.bifurcate(
+            _matrix(patterns, "patterns"),
+            beta_from,
+            beta_to,
+            weight_of=weight_of,
+            weight_to=weight_to,
+            steps=steps,
+            tolerance=tolerance,
+            random_starts=random_starts,
+            cusp_weights=None if cusp_weights is None else [float(w) for w in cusp_weights],
+        )
+    )
+
+
+def hopfield(
+    model: Literal["classical", "dense", "modern"],
+    alpha: float,
+    *,
+    n: int = _HOPFIELD["n"],
+    degree: int = _HOPFIELD["degree"],
+    nets: int = _HOPFIELD["nets"],
+    per_net: int = _HOPFIELD["per_net"],
+    flip: float = _HOPFIELD["flip"],
+    seed: int = _HOPFIELD["seed"],
+) -> Dict[str, Any]:
+    """A Hopfield baseline beside its theory, as ``memscape hopfield --json`` with the same
+    defaults: ``nets`` networks of ``n`` ±1 neurons at load ``alpha`` (K = alpha N classical,
+    alpha N^(degree−1) dense, e^(alpha N) modern), ``per_net`` stored patterns each retrieved
+    from starts with a fraction ``flip`` of their bits flipped. Returns the measured unstable
+    bit fraction and retrieval overlap beside the theory's one-step error and capacity."""
+    return json.loads(
+        _memscape.hopfield(
+            model, alpha, n=n, degree=degree, nets=nets, per_net=per_net, flip=flip, seed=seed
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------

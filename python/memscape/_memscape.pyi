@@ -134,6 +134,42 @@ def landscape(
 ) -> Tuple[str, Array, Optional[Tuple[Array, npt.NDArray[np.float64], Array]]]:
     """The attractors.json document as JSON, the census's starts, and on 2-D data the energy,
     score and basin grids."""
+def exact_landscape(
+    patterns: Array,
+    beta: float,
+    *,
+    random_starts: int,
+    basin_starts: int,
+    samples: int,
+    seed: int,
+) -> Tuple[str, Optional[Tuple[Array, Array, npt.NDArray[np.float64], Optional[Array]]]]:
+    """The exact landscape's attractors.json document as JSON, and on 2-D data the basin map,
+    energy and score grids and the stopped samples (when asked for)."""
+def bifurcate(
+    patterns: Array,
+    beta_from: float,
+    beta_to: float,
+    *,
+    weight_of: Optional[int],
+    weight_to: float,
+    steps: int,
+    tolerance: float,
+    random_starts: int,
+    cusp_weights: Optional[List[float]],
+) -> str:
+    """bifurcations.json's document as JSON, or with cusp_weights cusps.json's."""
+def hopfield(
+    model: str,
+    alpha: float,
+    *,
+    n: int,
+    degree: int,
+    nets: int,
+    per_net: int,
+    flip: float,
+    seed: int,
+) -> str:
+    """The HopfieldResult as JSON."""
 def stability(
     denoiser: Model,
     x: Array,

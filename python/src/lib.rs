@@ -22,14 +22,17 @@ use memscape::denoiser::{
 use memscape::error::{Error, require_finite, require_positive};
 use memscape::noise::{NoiseProcess, Schedule, Spacing};
 use memscape::pipeline::{
-    ClassifyRequest, ClassifyRun, LANDSCAPE_DEFAULTS, LandscapeDefaults, LandscapeRequest,
-    MAP_DEFAULTS, MapDefaults, MapRequest, classify as classify_study, map as map_study,
+    BifurcateRequest, ClassifyRequest, ClassifyRun, ExactLandscapeRequest, HopfieldModel,
+    HopfieldRequest, LANDSCAPE_DEFAULTS, LandscapeDefaults, LandscapeRequest, MAP_DEFAULTS,
+    MapDefaults, MapRequest, bifurcate as bifurcate_study, classify as classify_study, cusps,
+    exact_landscape as exact_landscape_study, hopfield as hopfield_study, map as map_study,
     trained_landscape, training_set as split_pool,
 };
 use memscape::sampler::{
     self, SAMPLER_DEFAULTS, SamplerConfig, SamplerDefaults, SamplerKind, SamplingPlan,
     default_sigma_range,
 };
+use memscape::store::sorted_json;
 use memscape_train::dynamics::{
     AttractorRecord, AttractorRequest, DYNAMICS_DEFAULTS, DynamicsDefaults, DynamicsRequest,
     DynamicsResults, dynamics as dynamics_study,
@@ -1030,7 +1033,7 @@ fn landscape<'py>(
         Model::Network(n) => Some(n.get().meta.step),
         _ => None,
     };
-    let document = json(&memscape::store::sorted_json(&t.document(step, None)));
+    let document = json(&sorted_json(&t.document(step, None)));
     let grids = t.grids.map(|g| {
         (
             g.energy.into_pyarray(py),
@@ -1039,6 +1042,132 @@ fn landscape<'py>(
         )
     });
     Ok((document, t.samples.into_pyarray(py), grids))
+}
+
+/// The exact landscape of `patterns` at inverse temperature `beta`, as `memscape attractors`
+/// measures it without a checkpoint (`memscape::pipeline::exact_landscape`): the
+/// `attractors.json` document, and on 2-D data the basin map, energy and score grids and the
+/// stopped samples.
+#[pyfunction]
+#[pyo3(signature = (patterns, beta, *, random_starts, basin_starts, samples, seed))]
+#[allow(clippy::type_complexity)]
+fn exact_landscape<'py>(
+    py: Python<'py>,
+    patterns: PyReadonlyArray2<'py, f64>,
+    beta: f64,
+    random_starts: i64,
+    basin_starts: i64,
+    samples: i64,
+    seed: i64,
+) -> PyResult<(
+    String,
+    Option<(
+        Matrix<'py>,
+        Matrix<'py>,
+        Bound<'py, PyArray3<f64>>,
+        Option<Matrix<'py>>,
+    )>,
+)> {
+    let patterns = matrix(&patterns, "patterns", None)?;
+    let request = ExactLandscapeRequest {
+        beta: require_positive("beta", beta).or_raise()?,
+        random_starts: count("random_starts", random_starts, 0)?,
+        basin_starts: count("basin_starts", basin_starts, 0)?,
+        samples: count("samples", samples, 0)?,
+        seed: seed_of(seed)?,
+    };
+    let l = interruptible(py, || exact_landscape_study(patterns, &request))?.or_raise()?;
+    let document = json(&sorted_json(&l.document()));
+    let grids = l.grids.map(|g| {
+        (
+            g.basin_map.into_pyarray(py),
+            g.energy.into_pyarray(py),
+            g.score.into_pyarray(py),
+            g.samples.map(|(s, _)| s.into_pyarray(py)),
+        )
+    });
+    Ok((document, grids))
+}
+
+/// Events, branches and counts of the exact landscape of `patterns` along beta or one
+/// pattern's weight (`memscape::pipeline::bifurcate`), or with `cusp_weights` the curves of
+/// folds in (beta, w) and their cusps (`memscape::pipeline::cusps`): `bifurcations.json`'s or
+/// `cusps.json`'s document.
+#[pyfunction]
+#[pyo3(signature = (patterns, beta_from, beta_to, *, weight_of, weight_to, steps, tolerance,
+    random_starts, cusp_weights))]
+#[allow(clippy::too_many_arguments)]
+fn bifurcate(
+    py: Python<'_>,
+    patterns: PyReadonlyArray2<'_, f64>,
+    beta_from: f64,
+    beta_to: f64,
+    weight_of: Option<i64>,
+    weight_to: f64,
+    steps: i64,
+    tolerance: f64,
+    random_starts: i64,
+    cusp_weights: Option<Vec<f64>>,
+) -> PyResult<String> {
+    let patterns = matrix(&patterns, "patterns", None)?;
+    let request = BifurcateRequest {
+        beta_from,
+        beta_to,
+        weight_of: weight_of.map(|w| count("weight_of", w, 0)).transpose()?,
+        weight_to,
+        steps: count("steps", steps, 1)?,
+        tolerance,
+        random_starts: count("random_starts", random_starts, 0)?,
+    };
+    let document = interruptible(py, || match &cusp_weights {
+        Some(weights) => cusps(patterns, &request, weights).map(|d| json(&sorted_json(&d))),
+        None => bifurcate_study(patterns, &request).map(|d| json(&sorted_json(&d))),
+    })?
+    .or_raise()?;
+    Ok(document)
+}
+
+/// A classical, dense or modern Hopfield baseline beside its theory
+/// (`memscape::pipeline::hopfield`): `HopfieldResult` as JSON.
+#[pyfunction]
+#[pyo3(signature = (model, alpha, *, n, degree, nets, per_net, flip, seed))]
+#[allow(clippy::too_many_arguments)]
+fn hopfield(
+    py: Python<'_>,
+    model: &str,
+    alpha: f64,
+    n: i64,
+    degree: i64,
+    nets: i64,
+    per_net: i64,
+    flip: f64,
+    seed: i64,
+) -> PyResult<String> {
+    let model = match model {
+        "classical" => HopfieldModel::Classical,
+        "dense" => HopfieldModel::Dense,
+        "modern" => HopfieldModel::Modern,
+        other => {
+            return Err(invalid(
+                "model",
+                "classical, dense or modern",
+                format!("{other:?}"),
+            ));
+        }
+    };
+    let request = HopfieldRequest {
+        model,
+        n: count("n", n, 1)?,
+        alpha,
+        degree: u32::try_from(count("degree", degree, 0)?)
+            .map_err(|_| invalid("degree", "an integer below 2^32", degree))?,
+        nets: count("nets", nets, 1)?,
+        per_net: count("per_net", per_net, 1)?,
+        flip,
+        seed: seed_of(seed)?,
+    };
+    let result = interruptible(py, || hopfield_study(&request))?.or_raise()?;
+    Ok(json(&sorted_json(&result)))
 }
 
 /// The rightmost eigenvalues of the denoiser's Jacobian at one point; `Stability` as JSON.
@@ -1327,6 +1456,9 @@ fn defaults() -> String {
         landscape: LandscapeDefaults,
         dynamics: DynamicsDefaults,
         classify: ClassifyRequest,
+        exact_landscape: ExactLandscapeRequest,
+        bifurcate: BifurcateRequest,
+        hopfield: HopfieldRequest,
     }
     json(&Defaults {
         map: MAP_DEFAULTS,
@@ -1334,6 +1466,9 @@ fn defaults() -> String {
         landscape: LANDSCAPE_DEFAULTS,
         dynamics: DYNAMICS_DEFAULTS,
         classify: ClassifyRequest::default(),
+        exact_landscape: ExactLandscapeRequest::default(),
+        bifurcate: BifurcateRequest::default(),
+        hopfield: HopfieldRequest::default(),
     })
 }
 
@@ -1598,6 +1733,9 @@ fn _memscape(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fixed_points, m)?)?;
     m.add_function(wrap_pyfunction!(stability, m)?)?;
     m.add_function(wrap_pyfunction!(landscape, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_landscape, m)?)?;
+    m.add_function(wrap_pyfunction!(bifurcate, m)?)?;
+    m.add_function(wrap_pyfunction!(hopfield, m)?)?;
     m.add_function(wrap_pyfunction!(classify, m)?)?;
     m.add_function(wrap_pyfunction!(capacities, m)?)?;
     m.add_function(wrap_pyfunction!(load_dataset, m)?)?;

@@ -530,6 +530,72 @@ def test_classify_states_the_defaults_of_memscape_classify(cli):
     assert_defaults_agree(params, flag_default, pairs)
 
 
+def test_exact_landscape_is_the_cli_attractors(cli, tmp_path):
+    """The exact landscape is one library study (issue 29): ``ms.exact_landscape`` gives the
+    ``attractors.json`` and grids that ``memscape attractors`` writes, apart from the timing,
+    and takes its defaults from the same request (checked against ``--help``)."""
+    cli("attractors", "--data", "circle", "--k", 5, "--sigma", 0.4, "--basin-starts", 300,
+        "--samples", 50, "--out", tmp_path / "a")
+    theirs = json.loads((tmp_path / "a" / "attractors.json").read_text())
+    train, _ = ms.training_set("circle", 5, holdout=0)
+    ours = ms.exact_landscape(train, sigma=0.4, basin_starts=300, samples=50)
+    for doc in (theirs, ours.document):
+        doc.pop("seconds")
+    assert ours.document == theirs
+    assert ours.counts["minima"] >= 1
+    assert np.array_equal(ours.basin_map, np.load(tmp_path / "a" / "basin_map.npy"))
+    assert np.array_equal(ours.energy_grid, np.load(tmp_path / "a" / "energy_grid.npy"))
+    assert np.array_equal(ours.samples, np.load(tmp_path / "a" / "samples.npy"))
+    flag_default = help_defaults(cli("attractors", "--help").stdout)
+    params = inspect.signature(ms.exact_landscape).parameters
+    pairs = {"random_starts": "random-starts", "basin_starts": "basin-starts", "samples": "samples",
+             "seed": "seed"}
+    assert_defaults_agree(params, flag_default, pairs)
+    with pytest.raises(ValueError, match="exactly one"):
+        ms.exact_landscape(train)
+
+
+def test_bifurcate_is_the_cli_bifurcate(cli, tmp_path):
+    """``ms.bifurcate`` gives ``bifurcations.json`` and ``cusps.json`` as ``memscape bifurcate``
+    writes them, apart from the timing, with the command's defaults."""
+    cli("bifurcate", "--data", "kgon:k=3", "--beta-from", 1, "--beta-to", 6, "--out", tmp_path / "b")
+    theirs = json.loads((tmp_path / "b" / "bifurcations.json").read_text())
+    triangle, _ = ms.training_set("kgon:k=3", 3, holdout=0)
+    ours = ms.bifurcate(triangle, 1, 6)
+    for doc in (theirs, ours):
+        doc.pop("seconds")
+    assert ours == theirs and len(ours["events"]) >= 1
+    cli("bifurcate", "--data", "circle", "--k", 4, "--weight-of", 0, "--beta-from", 2, "--beta-to", 20,
+        "--cusp-weights", "0.3,0.6", "--out", tmp_path / "c")
+    theirs = json.loads((tmp_path / "c" / "cusps.json").read_text())
+    circle, _ = ms.training_set("circle", 4, holdout=0)
+    ours = ms.bifurcate(circle, 2, 20, weight_of=0, cusp_weights=[0.3, 0.6])
+    for doc in (theirs, ours):
+        doc.pop("seconds")
+    assert ours == theirs and len(ours["fold_curves"]) >= 1
+    flag_default = help_defaults(cli("bifurcate", "--help").stdout)
+    params = inspect.signature(ms.bifurcate).parameters
+    pairs = {"weight_to": "weight-to", "steps": "steps", "tolerance": "tolerance",
+             "random_starts": "random-starts"}
+    assert_defaults_agree(params, flag_default, pairs)
+    with pytest.raises(ValueError, match="weight_of"):
+        ms.bifurcate(circle, 2, 20, cusp_weights=[0.3])
+
+
+def test_hopfield_is_the_cli_hopfield(cli):
+    """``ms.hopfield`` gives ``memscape hopfield --json``'s document, with its defaults."""
+    for model, alpha in [("classical", 0.1), ("dense", 0.05), ("modern", 0.01)]:
+        theirs = json.loads(cli("hopfield", model, "--alpha", alpha, "--n", 100, "--json").stdout)
+        assert ms.hopfield(model, alpha, n=100) == theirs
+    flag_default = help_defaults(cli("hopfield", "--help").stdout)
+    params = inspect.signature(ms.hopfield).parameters
+    pairs = {"n": "n", "degree": "degree", "nets": "nets", "per_net": "per-net", "flip": "flip",
+             "seed": "seed"}
+    assert_defaults_agree(params, flag_default, pairs)
+    with pytest.raises(ValueError, match="model must be classical, dense or modern"):
+        ms.hopfield("sparse", 0.1)
+
+
 def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):
     """The trained landscape is one library study (issue 29): ``ms.landscape`` on a loaded
     checkpoint gives the ``attractors.json`` that ``memscape attractors --checkpoint`` writes,
