@@ -1,56 +1,18 @@
-//! `report.html`: one self-contained page per run directory (figures inline as SVG, no network):
-//! what was run, the headline numbers with their intervals, each figure with a caption naming
-//! the table it was drawn from, the tables themselves, and the manifest. Missing or corrupt
-//! files are listed at the top; everything that reads is still shown.
+//! The report's sections of the studies: a map's phase table and figures, a dynamics run's
+//! timescales, its attractors along training and its sample grids, and the random-features
+//! model's losses.
 
 use std::fmt::Write;
-use std::path::Path;
 
-use memscape::analysis::landscape::bifurcation::Counts;
-use memscape::pipeline::{
-    BifurcationDocument, LandscapeCounts, MapResults, TrainedDocument, parameter_name,
-};
-use memscape::store::sorted_json;
+use memscape::pipeline::{LandscapeCounts, MapResults};
 use memscape_train::dynamics::DynamicsResults;
 
-use crate::{Attractors, Results, RunFileError, RunReader, json_text, serde_name};
-
-/// The report and the problems met while writing it (missing or corrupt files).
-pub struct Report {
-    pub html: String,
-    pub problems: Vec<String>,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Formats an estimate with its interval: `0.291 [0.275, 0.307]`.
-fn estimate(v: f64, ci: [f64; 2]) -> String {
-    match (v.is_finite(), ci[0].is_finite() && ci[1].is_finite()) {
-        (true, true) => format!("{v:.3} [{:.3}, {:.3}]", ci[0], ci[1]),
-        (true, false) => format!("{v:.3}"),
-        _ => "—".into(),
-    }
-}
-
-fn capacity(v: Option<f64>, ci: [Option<f64>; 2]) -> String {
-    match v {
-        // an open bound (None) means more than 2.5% of the resamples crossed outside the sweep
-        Some(k) => format!(
-            "K ≈ {k:.0} [{}, {}]",
-            ci[0].map_or("below the sweep".into(), |lo| format!("{lo:.0}")),
-            ci[1].map_or("beyond the sweep".into(), |hi| format!("{hi:.0}"))
-        ),
-        None => "outside the swept K".into(),
-    }
-}
+use super::landscapes::euler;
+use super::{capacity, escape, estimate, figure, finite, step, two_places};
+use crate::{RunReader, json_text};
 
 /// The phase-map section: headline, figure, table.
-fn phase_section(
+pub(super) fn phase_section(
     reader: &RunReader,
     results: &MapResults,
     out: &mut String,
@@ -227,7 +189,7 @@ fn phase_section(
 }
 
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.
-fn dynamics_section(
+pub(super) fn dynamics_section(
     reader: &RunReader,
     results: &DynamicsResults,
     out: &mut String,
@@ -298,28 +260,9 @@ fn dynamics_section(
     }
 }
 
-/// A training step, or "not reached".
-fn step(v: Option<f64>) -> String {
-    v.map_or("not reached".into(), |s| format!("{s:.0}"))
-}
-
-/// `v` to 2 decimals, or "—".
-fn two_places(v: Option<f64>) -> String {
-    v.map_or("—".into(), |s| format!("{s:.2}"))
-}
-
-/// `v` to `places` decimals where finite, else "—" (as JSON's null reads).
-fn finite(v: f64, places: usize) -> String {
-    if v.is_finite() {
-        format!("{v:.places$}")
-    } else {
-        "—".into()
-    }
-}
-
 /// The attractor census of a `dynamics` run: counts, tau_spur against tau_mem, basins, and
 /// the interventions table.
-fn attractors_along_training(
+pub(super) fn attractors_along_training(
     reader: &RunReader,
     results: &DynamicsResults,
     out: &mut String,
@@ -420,7 +363,7 @@ fn attractors_along_training(
 
 /// Inlines every `samples_grid_{model}_k{K}.svg` (a trained model at each K, or a dynamics
 /// run's checkpoints `step{S}`), in order of model and K.
-fn model_grids(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+pub(super) fn model_grids(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
     let mut grids: Vec<(String, u64, String)> = std::fs::read_dir(reader.dir())
         .into_iter()
         .flatten()
@@ -453,278 +396,8 @@ fn model_grids(reader: &RunReader, out: &mut String, problems: &mut Vec<String>)
     }
 }
 
-/// Inlines `NAME.svg` as a figure with `caption`, or records it as missing.
-fn figure(
-    reader: &RunReader,
-    name: &str,
-    caption: &str,
-    out: &mut String,
-    problems: &mut Vec<String>,
-) {
-    match std::fs::read_to_string(reader.dir().join(format!("{name}.svg"))) {
-        Ok(svg) if svg.trim_start().starts_with("<svg") => {
-            let _ = write!(
-                out,
-                "<figure id=\"fig-{name}\">{svg}<figcaption>{caption}</figcaption></figure>"
-            );
-        }
-        _ => problems.push(format!(
-            "{}: missing or not SVG",
-            reader.dir().join(format!("{name}.svg")).display()
-        )),
-    }
-}
-
-/// The landscape section of an `attractors` run.
-fn attractors_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
-    let a = match reader.attractors() {
-        Ok(Attractors::Exact(a)) => a,
-        Ok(Attractors::Trained(t)) => return trained_attractors_section(reader, &t, out, problems),
-        Err(e) => return problems.push(e.to_string()),
-    };
-    let c = &a.counts;
-    let _ = write!(
-        out,
-        "<section><h2>Critical points at beta = {}</h2><p><b>{}</b> minima, <b>{}</b> saddles, <b>{}</b> maxima; Euler characteristic Σ(−1)^index = <b>{}</b>{}.</p>",
-        json_text(&a.beta),
-        c.minima,
-        c.saddles,
-        c.maxima,
-        euler(a.euler_characteristic),
-        if a.complete {
-            " (the set is complete)"
-        } else if a.euler_characteristic.is_none() {
-            " (beta is a bifurcation value: degenerate points are flagged with their kernel dimension in the table)"
-        } else {
-            " (≠ 1: the search missed points)"
-        }
-    );
-    if a.grids.is_some() {
-        figure(
-            reader,
-            "landscape",
-            "Energy E(x; beta) (colour, square-root scale), the score field −beta ∇E (white arrows, log length), training patterns (crosses) and critical points by kind; black segments join each index-1 saddle to the minima its unstable manifold reaches. From <code>energy_grid.npy</code>, <code>score_grid.npy</code>, <code>patterns.npy</code>, <code>attractors.json</code>.",
-            out,
-            problems,
-        );
-        figure(
-            reader,
-            "basins",
-            "Basins of attraction: each grid point coloured by the minimum its descent (x ← D(x)) reaches, grey where it ends elsewhere; same overlay. From <code>basin_map.npy</code> and <code>attractors.json</code>.",
-            out,
-            problems,
-        );
-    }
-    out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>energy</th><th>x</th><th>smallest |eigenvalue|</th></tr></thead><tbody>");
-    for (i, p) in a.critical_points.iter().enumerate().take(200) {
-        let x: Vec<String> = p.x.iter().take(4).map(|v| format!("{v:.4}")).collect();
-        let min_eig = p
-            .eigenvalues
-            .iter()
-            .fold(f64::INFINITY, |m, v| m.min(v.abs()));
-        let _ = write!(
-            out,
-            "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{:.5}</td><td>({}{})</td><td>{min_eig:.2e}</td></tr>",
-            serde_name(&p.kind),
-            p.index,
-            p.energy,
-            x.join(", "),
-            if p.x.len() > 4 { ", …" } else { "" }
-        );
-    }
-    out.push_str("</tbody></table><p class=\"note\">Table: <code>attractors.json</code> (first 200 points).</p></section>");
-}
-
-/// The landscape section of `attractors --checkpoint`: the census of a trained network.
-fn trained_attractors_section(
-    reader: &RunReader,
-    a: &TrainedDocument,
-    out: &mut String,
-    problems: &mut Vec<String>,
-) {
-    let (c, census) = (&a.counts, &a.census);
-    let n = |v: f64| finite(v, 4);
-    let r = &census.unsettled_reasons;
-    let _ = write!(
-        out,
-        "<section><h2>Fixed points of the network at step {} at sigma = {}</h2><p><b>{}</b> memories, <b>{}</b> spurious, <b>{}</b> off-support, <b>{}</b> manifolds, <b>{}</b> saddles, <b>{}</b> uncertain (index not certified), from {} samples stopped at this sigma; <b>{}</b> unsettled ({} [{}, {}]: flow not converged {}, on a flat set {}, at a saddle or uncertain point {}, not analysed {}). Each sample follows the flow dx/ds = D(x) − x by pseudo-transient continuation (x ← D(x) itself diverges where the Jacobian has eigenvalues below −1); Newton–Krylov polishes each group's point to round-off, and Arnoldi on finite-difference products certifies its index from the rightmost part of the spectrum (every eigenvalue above 1 − margin, margin {}). A manifold is a connected set of near-fixed points with eigenvalues within the margin of 1. Saddles also from midpoints, strings and softest directions between stable points. The census cost {} denoiser rows, {} × what drawing the samples cost.</p>",
-        json_text(&a.step),
-        json_text(&a.sigma),
-        c.memory,
-        c.spurious,
-        c.off_support,
-        c.manifold,
-        c.saddle,
-        c.uncertain,
-        census.num_samples,
-        census.unsettled,
-        n(census.unsettled_share),
-        n(census.unsettled_ci[0]),
-        n(census.unsettled_ci[1]),
-        r.unconverged,
-        r.flat,
-        r.saddle_or_uncertain,
-        r.not_analysed,
-        json_text(&census.config.map(|c| c.fixed.margin)),
-        census.rows,
-        n(census.rows_to_sampling),
-    );
-    if a.grids.is_some() {
-        figure(
-            reader,
-            "landscape",
-            "The network's energy E = −sigma² log p_sigma (colour, square-root scale; integrated from its score along grid lines), its score (D − x)/sigma² (white arrows, log length), training patterns (crosses), its samples stopped at sigma (dots) and its fixed points by kind. From <code>energy_grid.npy</code>, <code>score_grid.npy</code>, <code>samples.npy</code>, <code>attractors.json</code>.",
-            out,
-            problems,
-        );
-        figure(
-            reader,
-            "basins",
-            "Basins: each grid point coloured by the attractor its flow dx/ds = D(x) − x settles in, grey where it ends elsewhere. From <code>basin_map.npy</code>.",
-            out,
-            problems,
-        );
-    }
-    let optional = |v: Option<f64>| v.map_or("—".to_string(), n);
-    out.push_str("<table><thead><tr><th>#</th><th>kind</th><th>index</th><th>certified</th><th>basin (95% CI)</th><th>gap 1 − Re λ_max</th><th>leading eigenvalues (Re)</th><th>dimension, extent</th><th>‖J − Jᵀ‖/‖J‖</th><th>to nearest pattern</th></tr></thead><tbody>");
-    for (i, p) in a.critical_points.iter().enumerate().take(200) {
-        let _ = write!(
-            out,
-            "<tr><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            serde_name(&p.kind),
-            json_text(&p.index),
-            match &p.uncertain {
-                Some(why) => format!("no ({})", serde_name(why).replace('_', " ")),
-                None => p.certified.to_string(),
-            },
-            n(p.basin),
-            n(p.basin_ci[0]),
-            n(p.basin_ci[1]),
-            optional(p.gap),
-            p.eigenvalues
-                .iter()
-                .take(4)
-                .map(|v| format!("{:.3}", v[0]))
-                .collect::<Vec<_>>()
-                .join(", "),
-            match (p.dimension, p.extent) {
-                (Some(d), Some(e)) => format!("{d}, {e:.3}"),
-                _ => "—".to_string(),
-            },
-            optional(p.asymmetry),
-            n(p.nearest_train),
-        );
-    }
-    out.push_str("</tbody></table>");
-    if !a.recovery.is_empty() {
-        out.push_str("<table><thead><tr><th>#</th><th>critical sigma (95% CI)</th><th>DDPM time t</th><th>implied radius (95% CI)</th><th>displacement s*√d</th><th>censored (high / low)</th></tr></thead><tbody>");
-        for r in &a.recovery {
-            let v = &r.recovery;
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{} / {}</td></tr>",
-                r.attractor,
-                n(v.critical_sigma),
-                n(v.ci[0]),
-                n(v.ci[1]),
-                n(v.critical_t),
-                n(v.radius),
-                n(v.radius_ci[0]),
-                n(v.radius_ci[1]),
-                n(v.displacement),
-                v.censored_high,
-                v.censored_low
-            );
-        }
-        out.push_str("</tbody></table>");
-    }
-    if !a.energies.is_empty() {
-        out.push_str("<table><thead><tr><th>from</th><th>to</th><th>E(to) − E(from)</th><th>barrier along the segment</th></tr></thead><tbody>");
-        for e in &a.energies {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e.from,
-                e.to,
-                n(e.delta),
-                n(e.barrier)
-            );
-        }
-        out.push_str("</tbody></table>");
-    }
-    out.push_str("<p class=\"note\">Tables: <code>attractors.json</code>. Critical sigma: the noise level at which 90% of noised copies still return (reverse ODE, then settling) within delta_m, located per trial by bisection; implied radius s*·Φ⁻¹(0.9), the distance of a flat basin boundary crossed that often; DDPM time t on the linear schedule (vp_beta 0.1..20). Energies: E = −sigma² log p_sigma along the straight segment, by Gauss–Legendre quadrature of the score.</p></section>");
-}
-
-/// An Euler characteristic; none (a degenerate point in the set) is undefined.
-fn euler(value: Option<i64>) -> String {
-    value.map_or("undefined (a degenerate point)".to_string(), |v| {
-        v.to_string()
-    })
-}
-
-/// The section of a `bifurcate` run: the events and the diagram.
-fn bifurcation_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
-    let b: BifurcationDocument = match reader.document("bifurcations.json") {
-        Ok(b) => b,
-        Err(e) => return problems.push(e.to_string()),
-    };
-    let key = parameter_name(&b.parameter);
-    out.push_str("<section><h2>Bifurcations</h2>");
-    figure(
-        reader,
-        "bifurcation",
-        "Every branch of critical points, followed by pseudo-arclength continuation: first coordinate (top) and energy (bottom) against the parameter, coloured by Morse index; dashed lines mark the located events. From <code>bifurcations.json</code>.",
-        out,
-        problems,
-    );
-    if !b.unexplained.is_empty() {
-        let _ = write!(
-            out,
-            "<p class=\"warn\">Between these grid values the counts changed more than the events explain (a missed event): {}</p>",
-            b.unexplained
-                .iter()
-                .map(json_text)
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let _ = write!(
-        out,
-        "<table><thead><tr><th>{key}</th><th>type</th><th>kernel dim</th><th>branches at the point (index before→after)</th><th>counts before (min/saddle/max)</th><th>counts after</th><th>|D³E[v,v,v]|</th></tr></thead><tbody>"
-    );
-    let counts = |c: &Counts| format!("{}/{}/{}", c.minima, c.saddles, c.maxima);
-    let side = |v: Option<usize>| v.map_or("–".to_string(), |i| i.to_string());
-    for e in &b.events {
-        let branches: Vec<String> = e
-            .branches
-            .iter()
-            .map(|b| format!("{}→{}", side(b.index_before), side(b.index_after)))
-            .collect();
-        let _ = write!(
-            out,
-            "<tr><td>{:.8}</td><td>{}{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2e}</td></tr>",
-            e.at,
-            serde_name(&e.kind),
-            match e.supercritical {
-                Some(true) => " (supercritical)",
-                Some(false) => " (subcritical)",
-                None => "",
-            },
-            e.k.map_or(String::new(), |k| format!(", k = {k}")),
-            e.kernel_dim,
-            branches.join(" "),
-            counts(&e.counts_before),
-            counts(&e.counts_after),
-            e.cubic,
-        );
-    }
-    out.push_str(
-        "</tbody></table><p class=\"note\">Table: <code>bifurcations.json</code>.</p></section>",
-    );
-}
-
 /// The section of an `rf` run: the timescales against the theory, the spectrum, the curves.
-fn rf_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+pub(super) fn rf_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
     let study = match crate::rf::read_study(reader) {
         Ok(s) => s,
         Err(e) => return problems.push(e.to_string()),
@@ -827,127 +500,4 @@ fn rf_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) 
         figure(reader, name, caption, out, problems);
     }
     out.push_str("</section>");
-}
-
-/// Builds the report of a run directory.
-pub fn report(dir: &Path) -> Result<Report, RunFileError> {
-    let reader = RunReader::open(dir)?;
-    let inventory = reader.inventory();
-    let mut problems: Vec<String> = inventory.problems().iter().map(|e| e.to_string()).collect();
-    let manifest = inventory.manifest.as_ref().ok();
-    let command = manifest
-        .map(|m| m.command.join(" "))
-        .unwrap_or_else(|| "(no manifest)".into());
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<header><h1>memscape run</h1><p><code>{}</code></p><p>version {}, git {}, {} threads</p></header>",
-        escape(&command),
-        escape(manifest.map_or("?", |m| m.version.as_str())),
-        escape(manifest.map_or("?", |m| m.git_revision.as_str())),
-        manifest.map_or("?".into(), |m| m.threads.to_string()),
-    );
-    if inventory.files.iter().any(|(n, _)| n == "results.json") {
-        match reader.results() {
-            Ok(Some(Results::Dynamics(d))) => {
-                dynamics_section(&reader, &d, &mut body, &mut problems)
-            }
-            Ok(Some(Results::Map(map))) => phase_section(&reader, &map, &mut body, &mut problems),
-            Ok(None) => problems.push(format!(
-                "{}: neither a map's nor a dynamics study's results",
-                reader.dir().join("results.json").display()
-            )),
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    if inventory
-        .files
-        .iter()
-        .any(|(n, _)| n == "bifurcations.json")
-    {
-        bifurcation_section(&reader, &mut body, &mut problems);
-    }
-    if inventory.files.iter().any(|(n, _)| n == "attractors.json") {
-        attractors_section(&reader, &mut body, &mut problems);
-    }
-    if inventory.files.iter().any(|(n, _)| n == "rf.json") {
-        rf_section(&reader, &mut body, &mut problems);
-    }
-    if let Some(m) = manifest {
-        let _ = write!(
-            body,
-            "<section><h2>Manifest</h2><pre id=\"manifest\">{}</pre></section>",
-            escape(&serde_json::to_string_pretty(&sorted_json(m)).unwrap_or_default())
-        );
-    }
-    let mut html = String::from(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>memscape report</title><style>\
-         body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}\
-         table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
-         figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption,.note{color:#555;font-size:90%}.problems{background:#fff3f3;border:1px solid #d66;padding:0.5em 1em}\
-         pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:80%}</style></head><body>",
-    );
-    if !problems.is_empty() {
-        html.push_str("<section class=\"problems\"><h2>Missing or unreadable files</h2><ul>");
-        for p in &problems {
-            let _ = write!(html, "<li>{}</li>", escape(p));
-        }
-        html.push_str("</ul></section>");
-    }
-    html.push_str(&body);
-    html.push_str("</body></html>\n");
-    Ok(Report { html, problems })
-}
-
-/// Writes `report.html` into the run directory; returns the problems met.
-pub fn write_report(dir: &Path) -> Result<Vec<String>, RunFileError> {
-    let r = report(dir)?;
-    memscape::store::write_atomic(&dir.join("report.html"), r.html.as_bytes()).map_err(|e| {
-        RunFileError::Corrupt {
-            path: dir.join("report.html"),
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(r.problems)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_table_is_named_and_the_rest_drawn() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        std::fs::write(d.join("manifest.json"), r#"{"command": ["memscape", "map"], "version": "0.1.0", "git_revision": "x", "threads": 2, "files": ["results.json", "phase.csv"]}"#).unwrap();
-        std::fs::write(
-            d.join("results.json"),
-            r#"{"rows": [{"k": 2, "model": "exact", "memorized": 1.0, "spurious": 0.0, "generalized": 0.0, "off_support": 0.0, "f_mem": 1.0,
-                "ci": {"memorized": [1, 1], "spurious": [0, 0], "generalized": [0, 0], "off_support": [0, 0], "f_mem": [1, 1]},
-                "support": null, "quality": null, "exact_quality": null, "num_attractors": 2,
-                "clusters": {"dbscan": {"method": "dbscan", "threshold": 0.0, "clusters": 2, "memorized": 2, "spurious": 0, "generalized": 0, "off_support": 0, "noise": 0},
-                             "single_linkage": {"method": "single-linkage", "threshold": 0.0, "clusters": 2, "memorized": 2, "spurious": 0, "generalized": 0, "off_support": 0, "noise": 0},
-                             "hdbscan": {"method": "hdbscan", "threshold": null, "clusters": 2, "memorized": 2, "spurious": 0, "generalized": 0, "off_support": 0, "noise": 0}},
-                "settled": 1.0, "delta_m": 0.17, "delta_s": 0.04, "train_spacing": 0.68, "seconds": 0.0}],
-                "capacities": {"memorization": null, "memorization_ci": [null, null], "spurious_peak_k": 2, "spurious_peak": 0.0, "spurious_peak_ci": [0, 0], "generalization": null, "generalization_ci": [null, null]},
-                "trained": {}, "sigma_min": 0.02, "beta_max": 2500.0, "pair_merge_distance": 0.04, "num_samples": 10, "image_shape": null}"#,
-        )
-        .unwrap();
-        let problems = write_report(d).unwrap();
-        let html = std::fs::read_to_string(d.join("report.html")).unwrap();
-        assert!(
-            problems.iter().any(|p| p.contains("phase.csv: missing")),
-            "{problems:?}"
-        );
-        assert!(
-            problems.iter().any(|p| p.contains("phase.svg")),
-            "{problems:?}"
-        );
-        assert!(
-            html.contains("Missing or unreadable files")
-                && html.contains("<table>")
-                && html.contains("id=\"manifest\"")
-        );
-        assert!(html.contains("outside the swept K"));
-    }
 }
