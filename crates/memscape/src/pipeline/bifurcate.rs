@@ -54,6 +54,20 @@ impl BifurcateRequest {
     /// The sweep's configuration for `patterns`: the multi-start search scaled to their
     /// spacing ([`SearchConfig::for_spacing`]), with this request's starts, grid and width.
     ///
+    /// ```
+    /// use memscape::pipeline::BifurcateRequest;
+    /// use ndarray::array;
+    ///
+    /// // ±1 are 2 apart: memories within a quarter of that, and the request's 100 random starts
+    /// let request = BifurcateRequest { steps: 12, ..Default::default() };
+    /// let config = request.config(array![[-1.0], [1.0]].view())?;
+    /// assert_eq!((config.steps, config.tolerance), (12, 1e-9));
+    /// assert_eq!((config.search.memory_radius, config.search.random_starts), (0.5, 100));
+    /// // one pattern has no spacing
+    /// assert!(request.config(array![[1.0]].view()).is_err());
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// Fewer than two patterns, or patterns that are not finite.
     pub fn config(&self, patterns: ArrayView2<f64>) -> Result<SweepConfig> {
@@ -67,6 +81,17 @@ impl BifurcateRequest {
     }
 
     /// The swept parameter and its range: beta, or the weight of `weight_of` at `beta_to`.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::bifurcation::Parameter;
+    /// use memscape::pipeline::BifurcateRequest;
+    ///
+    /// let request = BifurcateRequest { beta_from: 0.5, beta_to: 4.0, ..Default::default() };
+    /// assert_eq!(request.parameter(), (Parameter::Beta, 0.5, 4.0));
+    /// // with `weight_of`: that pattern's weight over [0, weight_to], at beta_to
+    /// let weight = BifurcateRequest { weight_of: Some(0), weight_to: 2.0, ..request };
+    /// assert_eq!(weight.parameter(), (Parameter::Weight { index: 0, beta: 4.0 }, 0.0, 2.0));
+    /// ```
     pub fn parameter(&self) -> (Parameter, f64, f64) {
         match self.weight_of {
             None => (Parameter::Beta, self.beta_from, self.beta_to),
@@ -116,6 +141,31 @@ pub fn bifurcate(
 /// The curves of folds of the exact landscape in (beta, w), w the weight of the request's
 /// `weight_of` over [0, `weight_to`] and beta over [`beta_from`, `beta_to`], traced from the
 /// folds of beta sweeps at `seed_weights`, and the cusps on them ([`fold_curves`]).
+///
+/// ```
+/// use memscape::pipeline::{BifurcateRequest, cusps};
+/// use ndarray::array;
+///
+/// // ±1, the first at weight w: off w = 1 the pitchfork at beta = 1 unfolds into a fold, and
+/// // the curve of folds in (beta, w) has its cusp at (1, 1)
+/// let patterns = array![[-1.0], [1.0]];
+/// let request = BifurcateRequest {
+///     beta_from: 0.5,
+///     beta_to: 4.0,
+///     weight_of: Some(0),
+///     weight_to: 2.0,
+///     steps: 10,
+///     ..Default::default()
+/// };
+/// let doc = cusps(patterns.view(), &request, &[0.5])?;
+/// assert_eq!(doc.cusps.len(), 1);
+/// assert!((doc.cusps[0].beta - 1.0).abs() < 1e-6 && (doc.cusps[0].weight - 1.0).abs() < 1e-6);
+/// // without `weight_of` there is no weight to trace
+/// let none = BifurcateRequest { weight_of: None, ..request };
+/// let e = cusps(patterns.view(), &none, &[0.5]).unwrap_err();
+/// assert!(e.to_string().starts_with("weight_of"), "{e}");
+/// # Ok::<(), memscape::Error>(())
+/// ```
 ///
 /// # Errors
 /// A request without `weight_of`, and as [`fold_curves`]: ranges it refuses, no seed weights.
@@ -207,6 +257,24 @@ pub fn parameter_name(parameter: &Parameter) -> &'static str {
 
 impl BifurcationDocument {
     /// The document of sweep `s`, which took `seconds`.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::bifurcation::{Parameter, SweepConfig, sweep};
+    /// use memscape::analysis::landscape::critical::SearchConfig;
+    /// use memscape::pipeline::BifurcationDocument;
+    /// use ndarray::array;
+    ///
+    /// // ±1 over beta in [0.5, 2]: one minimum below the pitchfork at beta = 1, two above it
+    /// let patterns = array![[-1.0], [1.0]];
+    /// let config = SweepConfig { steps: 12, tolerance: 1e-9, search: SearchConfig::for_spacing(2.0) };
+    /// let s = sweep(patterns.view(), Parameter::Beta, 0.5, 2.0, &config)?;
+    /// let doc = BifurcationDocument::of(&s, 0.1);
+    /// assert_eq!((doc.name.as_str(), doc.events.len(), doc.grid.len()), ("beta", 1, 12));
+    /// let (first, last) = (&doc.grid[0], &doc.grid[11]);
+    /// assert_eq!((first.beta, first.weight, first.minima), (Some(0.5), None, 1));
+    /// assert_eq!((last.beta, last.minima, last.maxima), (Some(2.0), 2, 1));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn of(s: &Sweep, seconds: f64) -> Self {
         let name = parameter_name(&s.parameter);
         let grid = s
@@ -235,6 +303,19 @@ impl BifurcationDocument {
     }
 
     /// What `--json` prints of it.
+    ///
+    /// ```
+    /// use memscape::pipeline::{BifurcateRequest, bifurcate};
+    /// use ndarray::array;
+    ///
+    /// let request = BifurcateRequest { beta_from: 0.5, beta_to: 2.0, steps: 12, ..Default::default() };
+    /// let doc = bifurcate(array![[-1.0], [1.0]].view(), &request)?;
+    /// let printed = serde_json::to_value(doc.events()).unwrap();
+    /// assert_eq!(printed["parameter"]["parameter"], "beta");
+    /// assert_eq!(printed["events"].as_array().unwrap().len(), 1);
+    /// assert_eq!(printed["unexplained"], serde_json::json!([]));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn events(&self) -> BifurcationEvents<'_> {
         BifurcationEvents {
             events: &self.events,
@@ -244,6 +325,24 @@ impl BifurcationDocument {
     }
 
     /// Writes `bifurcations.json` (keys sorted, [`sorted_json`]).
+    ///
+    /// ```
+    /// use memscape::pipeline::{BifurcateRequest, BifurcationDocument, bifurcate};
+    /// use memscape::store::RunDir;
+    /// use ndarray::array;
+    ///
+    /// let request = BifurcateRequest { beta_from: 0.5, beta_to: 2.0, steps: 12, ..Default::default() };
+    /// let doc = bifurcate(array![[-1.0], [1.0]].view(), &request)?;
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-bifurcations-{}", std::process::id()));
+    /// doc.write(&RunDir::create(&dir)?)?;
+    /// // it reads back as the report reads it: the pitchfork at beta = 1
+    /// let text = std::fs::read_to_string(dir.join("bifurcations.json")).unwrap();
+    /// let back: BifurcationDocument = serde_json::from_str(&text).unwrap();
+    /// assert_eq!((back.name.as_str(), back.events.len()), ("beta", 1));
+    /// assert!((back.events[0].at - 1.0).abs() < 1e-6);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The run directory's write errors.
@@ -265,6 +364,24 @@ pub struct CuspDocument {
 
 impl CuspDocument {
     /// The document of `curves`, traced from `seed_weights` in `seconds`.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::bifurcation::{SweepConfig, fold_curves};
+    /// use memscape::analysis::landscape::critical::SearchConfig;
+    /// use memscape::pipeline::CuspDocument;
+    /// use ndarray::array;
+    ///
+    /// // the curve of folds of ±1 in (beta, w) passes through the cusp at (1, 1)
+    /// let patterns = array![[-1.0], [1.0]];
+    /// let config = SweepConfig { steps: 10, tolerance: 1e-9, search: SearchConfig::for_spacing(2.0) };
+    /// let curves = fold_curves(patterns.view(), 0, (0.5, 4.0), (0.0, 2.0), &[0.5], &config)?;
+    /// let on_curves: usize = curves.iter().map(|c| c.cusps.len()).sum();
+    /// let doc = CuspDocument::of(curves, vec![0.5], 0.2);
+    /// // the cusps of every curve, gathered
+    /// assert_eq!((doc.cusps.len(), on_curves), (1, 1));
+    /// assert!((doc.cusps[0].beta - 1.0).abs() < 1e-6);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn of(curves: Vec<FoldCurve>, seed_weights: Vec<f64>, seconds: f64) -> Self {
         let cusps = curves
             .iter()
@@ -279,6 +396,31 @@ impl CuspDocument {
     }
 
     /// Writes `cusps.json` (keys sorted, [`sorted_json`]).
+    ///
+    /// ```
+    /// use memscape::pipeline::{BifurcateRequest, CuspDocument, cusps};
+    /// use memscape::store::RunDir;
+    /// use ndarray::array;
+    ///
+    /// let request = BifurcateRequest {
+    ///     beta_from: 0.5,
+    ///     beta_to: 4.0,
+    ///     weight_of: Some(0),
+    ///     weight_to: 2.0,
+    ///     steps: 10,
+    ///     ..Default::default()
+    /// };
+    /// let doc = cusps(array![[-1.0], [1.0]].view(), &request, &[0.5])?;
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-cusps-{}", std::process::id()));
+    /// doc.write(&RunDir::create(&dir)?)?;
+    /// // it reads back as the report reads it: the cusp at (1, 1), traced from w = 0.5
+    /// let text = std::fs::read_to_string(dir.join("cusps.json")).unwrap();
+    /// let back: CuspDocument = serde_json::from_str(&text).unwrap();
+    /// assert_eq!((back.cusps.len(), back.seed_weights), (1, vec![0.5]));
+    /// assert!((back.cusps[0].weight - 1.0).abs() < 1e-6);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The run directory's write errors.

@@ -52,6 +52,29 @@ impl ClassifyRun {
     /// Writes `labels.csv` (a row per sample) and `results.json` (the summary); returns the
     /// names written.
     ///
+    /// ```
+    /// use memscape::analysis::samples::classify::CSV_HEADER;
+    /// use memscape::pipeline::{ClassifyRequest, classify};
+    /// use memscape::store::RunDir;
+    /// use ndarray::array;
+    ///
+    /// let train = array![[0.0, 0.0], [10.0, 0.0]];
+    /// let samples = array![[0.0, 0.01], [5.0, 5.0], [5.0, 5.001]];
+    /// let run = classify(train.view(), samples.view(), None, None, &ClassifyRequest::default())?;
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-classify-{}", std::process::id()));
+    /// assert_eq!(run.write(&RunDir::create(&dir)?)?, ["labels.csv", "results.json"]);
+    /// // a header and a row per sample, the first on a training point
+    /// let labels = std::fs::read_to_string(dir.join("labels.csv")).unwrap();
+    /// let lines: Vec<&str> = labels.lines().collect();
+    /// assert_eq!((lines.len(), lines[0]), (4, CSV_HEADER));
+    /// assert!(lines[1].starts_with("0,memorized,"));
+    /// let results: serde_json::Value =
+    ///     serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    /// assert_eq!((results["num_samples"].as_u64(), results["num_train"].as_u64()), (Some(3), Some(2)));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// The run directory's write errors.
     pub fn write(&self, out: &RunDir) -> Result<Vec<String>> {

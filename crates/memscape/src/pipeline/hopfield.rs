@@ -95,6 +95,20 @@ pub struct HopfieldResult {
 impl HopfieldRequest {
     /// Checks the fields; errors name the parameter.
     ///
+    /// ```
+    /// use memscape::pipeline::{HopfieldModel, HopfieldRequest};
+    ///
+    /// let request = HopfieldRequest::default();
+    /// request.validate()?;
+    /// // half the bits flipped is no longer a corrupted copy of the pattern
+    /// let e = HopfieldRequest { flip: 0.5, ..request }.validate().unwrap_err();
+    /// assert!(e.to_string().starts_with("flip must be in [0, 0.5)"), "{e}");
+    /// // a dense network of degree 1 is no network
+    /// let dense = HopfieldRequest { model: HopfieldModel::Dense, degree: 1, ..request };
+    /// assert!(dense.validate().unwrap_err().to_string().starts_with("degree"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// A field that breaks its rule, named.
     pub fn validate(&self) -> Result<()> {
@@ -118,6 +132,20 @@ impl HopfieldRequest {
     }
 
     /// K, the number of stored patterns the load gives.
+    ///
+    /// ```
+    /// use memscape::pipeline::{HopfieldModel, HopfieldRequest};
+    ///
+    /// // classical: K = alpha N
+    /// let classical = HopfieldRequest { alpha: 0.1, n: 1000, ..Default::default() };
+    /// assert_eq!(classical.num_patterns(), 100);
+    /// // dense of degree 3: K = alpha N²
+    /// let dense = HopfieldRequest { model: HopfieldModel::Dense, degree: 3, alpha: 0.5, n: 100, ..classical };
+    /// assert_eq!(dense.num_patterns(), 5000);
+    /// // modern: K = e^(alpha N), e^5 ≈ 148.4
+    /// let modern = HopfieldRequest { model: HopfieldModel::Modern, alpha: 0.05, n: 100, ..classical };
+    /// assert_eq!(modern.num_patterns(), 148);
+    /// ```
     pub fn num_patterns(&self) -> usize {
         let n = self.n as f64;
         let k = match self.model {

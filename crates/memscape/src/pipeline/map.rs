@@ -99,6 +99,12 @@ pub const MAP_DEFAULTS: MapDefaults = MapDefaults {
 
 impl MapDefaults {
     /// The K list as the command line writes it: `2,3,5,…`.
+    ///
+    /// ```
+    /// use memscape::pipeline::MAP_DEFAULTS;
+    ///
+    /// assert_eq!(MAP_DEFAULTS.ks_text(), "2,3,5,9,16,28,50,90,160,280,500,1000");
+    /// ```
     pub fn ks_text(&self) -> String {
         crate::numbers::list_text(self.ks)
     }
@@ -294,12 +300,68 @@ impl MapPlan {
     /// A K list that is not increasing with every K ≥ 2, fewer than 2 samples, a held-out size
     /// between 0 and the gate's minimum, census settings that break a rule, or a pool smaller
     /// than the largest K.
+    ///
+    /// ```
+    /// use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan};
+    ///
+    /// // a brief map of the unit circle at K = 2 and 4, without held-out points
+    /// let request = MapRequest {
+    ///     data: DataSpec::parse("circle")?,
+    ///     ks: vec![2, 4],
+    ///     num_samples: 20,
+    ///     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    ///     resamples: 10,
+    ///     holdout: Some(0),
+    ///     ..MapRequest::default()
+    /// };
+    /// let plan = MapPlan::new(request.clone())?;
+    /// assert_eq!(plan.holdout, 0);
+    /// // sigma_min is MAP_SIGMA_MIN times the data's RMS norm, 1 on the unit circle
+    /// assert!((plan.sampler.schedule.sigma_min - MAP_SIGMA_MIN).abs() < 1e-12);
+    /// // by default 1000 of the circle's 10,000 points are held out
+    /// let default_holdout = MapPlan::new(MapRequest { holdout: None, ..request.clone() })?;
+    /// assert_eq!(default_holdout.holdout, 1000);
+    /// // K must increase
+    /// let e = MapPlan::new(MapRequest { ks: vec![4, 2], ..request }).unwrap_err();
+    /// assert!(e.to_string().starts_with("k must be"), "{e}");
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn new(request: MapRequest) -> Result<Self> {
         let pool = Arc::new(request.data.load()?);
         Self::with_pool(request, pool)
     }
 
     /// [`MapPlan::new`] on a pool already loaded from `request.data`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// // one pool for two maps with different subset seeds
+    /// let pool = Arc::new(request.data.load()?);
+    /// let a = MapPlan::with_pool(request.clone(), Arc::clone(&pool))?;
+    /// let b = MapPlan::with_pool(MapRequest { subset_seed: 7, ..request.clone() }, Arc::clone(&pool))?;
+    /// assert_ne!(a.train(4)?.points, b.train(4)?.points);
+    /// // the circle's 10,000 points hold no training set of 20,000
+    /// let e = MapPlan::with_pool(MapRequest { ks: vec![2, 20_000], ..request }, pool).unwrap_err();
+    /// assert!(e.to_string().starts_with("k must be"), "{e}");
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`MapPlan::new`].
@@ -355,6 +417,29 @@ impl MapPlan {
 
     /// The training set of size `k` (the first `k` of the seeded permutation).
     ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let plan = MapPlan::new(request)?;
+    /// // nested: the set of 2 is the first 2 of the set of 4
+    /// let (small, large) = (plan.train(2)?, plan.train(4)?);
+    /// assert_eq!(small.points, large.points.slice(ndarray::s![..2, ..]));
+    /// assert!(plan.train(20_000).is_err()); // the circle has 10,000 points
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `k` larger than the pool.
     pub fn train(&self, k: usize) -> Result<Patterns> {
@@ -375,6 +460,32 @@ impl MapPlan {
     }
 
     /// The exact model at `k`: sampled, settled, classified, with its embedding rows.
+    ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let point = MapPlan::new(request)?.measure_exact(4)?;
+    /// assert_eq!((point.row.k, point.row.model.as_str()), (4, "exact"));
+    /// assert_eq!(point.samples.dim(), (20, 2));
+    /// // the exact model memorizes: its samples settle on at most K attractors
+    /// assert!(point.row.fractions.memorized.value >= 0.9, "{:?}", point.row.fractions);
+    /// assert!(point.row.num_attractors <= 4);
+    /// // embedding rows: the 4 patterns, then the 20 samples
+    /// assert_eq!(point.embedding.len(), 24);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The sampler's, the classification's or the census's errors.
@@ -397,6 +508,49 @@ impl MapPlan {
     }
 
     /// `model` trained at `k`, then sampled, settled and classified like the exact model.
+    ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::dataset::Patterns;
+    /// use memscape::denoiser::{Denoiser, TrainedModel};
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// # use memscape::sampler::SamplingPlan;
+    /// use ndarray::{Array2, ArrayView2, Axis};
+    ///
+    /// // a "network" that learns only its training set's mean: D(x, sigma) = mean
+    /// struct Mean;
+    /// impl TrainedModel for Mean {
+    ///     fn name(&self) -> &'static str {
+    ///         "mean"
+    ///     }
+    ///     fn fit(&self, train: &Patterns) -> memscape::Result<Box<dyn Denoiser>> {
+    ///         let mean = train.points.mean_axis(Axis(0)).expect("K ≥ 2");
+    ///         Ok(Box::new(move |x: ArrayView2<f64>, _sigma: f64| {
+    ///             Array2::from_shape_fn(x.raw_dim(), |(_, j)| mean[j])
+    ///         }))
+    ///     }
+    ///     fn config(&self) -> serde_json::Value {
+    ///         serde_json::json!({ "model": "mean" })
+    ///     }
+    /// }
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let point = MapPlan::new(request)?.measure_trained(4, &Mean)?;
+    /// assert_eq!((point.row.k, point.row.model.as_str()), (4, "mean"));
+    /// // every sample is the mean, away from the patterns on the circle: one spurious attractor
+    /// assert_eq!(point.row.fractions.spurious.value, 1.0);
+    /// assert_eq!(point.row.num_attractors, 1);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The model's training errors, and as [`Self::measure_exact`].
@@ -493,6 +647,36 @@ impl MapPlan {
     /// The map from its points: the exact model's at every K of the request, then, when
     /// `trained` names a model's configuration, that model's at every K. Capacities,
     /// intervals and the nonlinear maps are computed here.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    ///
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// // the points may be measured anywhere (a sweep's machines), then assembled in K order
+    /// let plan = MapPlan::new(request.clone())?;
+    /// let (two, four) = (plan.measure_exact(2)?, plan.measure_exact(4)?);
+    /// let run = plan.assemble(vec![two, four.clone()], None, BTreeMap::new())?;
+    /// assert_eq!(run.rows.iter().map(|r| r.k).collect::<Vec<_>>(), [2, 4]);
+    /// assert_eq!((run.models.len(), run.models[0].model.as_str()), (1, "exact"));
+    /// assert_eq!(run.train.nrows(), 4); // the largest K's training set
+    /// // a K of the request without its point
+    /// let e = MapPlan::new(request)?.assemble(vec![four], None, BTreeMap::new()).unwrap_err();
+    /// assert!(e.to_string().starts_with("points"), "{e}");
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// Points missing for a K of the request, or the capacities' and embeddings' errors.

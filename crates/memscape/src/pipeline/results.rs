@@ -154,6 +154,37 @@ impl MapLandscapes {
     /// Writes each landscape into its subdirectory of `out` (`landscape_{model}_k{K}/`, as
     /// `memscape attractors` writes it); returns each subdirectory with its files.
     ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{ExactDocument, LandscapeCounts, MapRequest, map};
+    /// # use memscape::sampler::SamplingPlan;
+    /// use memscape::store::RunDir;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let run = map(request, None)?;
+    /// let drawn = run.landscapes(None)?.expect("2-D data");
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-map-landscapes-{}", std::process::id()));
+    /// let written = drawn.write(&RunDir::create(&dir)?)?;
+    /// // the exact landscape only (no network was mapped), in its subdirectory
+    /// assert_eq!(written.len(), 1);
+    /// let (sub, files) = &written[0];
+    /// assert_eq!((sub, files[0].as_str()), (&drawn.entries[0].dir, "attractors.json"));
+    /// let text = std::fs::read_to_string(dir.join(sub).join("attractors.json")).unwrap();
+    /// let doc: ExactDocument = serde_json::from_str(&text).unwrap();
+    /// assert_eq!(LandscapeCounts::Exact(doc.counts), drawn.entries[0].counts);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// The run directory's write errors.
     pub fn write(&self, out: &RunDir) -> Result<Vec<(String, Vec<String>)>> {
@@ -177,6 +208,34 @@ impl MapRun {
     /// model's peak when one was mapped, else the exact model's), at the sampler's sigma_min,
     /// with 500 stopped samples each: the exact one from 200 random starts, the trained one's
     /// census at the map's settings. `None` where no model has a peak.
+    ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapRequest, map};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let run = map(request, None)?;
+    /// let drawn = run.landscapes(None)?.expect("2-D data");
+    /// // the exact model's landscape at its spurious-peak K, at sigma_min
+    /// let entry = &drawn.entries[0];
+    /// assert_eq!((entry.model.as_str(), entry.k), ("exact", run.models[0].capacities.spurious_peak_k));
+    /// assert_eq!(entry.dir, format!("landscape_exact_k{}", entry.k));
+    /// assert_eq!(entry.sigma, run.sampler.schedule.sigma_min);
+    /// // its critical set is complete: Euler characteristic 1
+    /// assert_eq!(entry.euler_characteristic, Some(Some(1)));
+    /// assert!(drawn.trained.is_none());
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The landscapes' errors, and `networks`' own.
@@ -252,6 +311,32 @@ impl MapRun {
     }
 
     /// The `--json` document and `results.json`.
+    ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapRequest, map};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let run = map(request, None)?;
+    /// let results = run.results();
+    /// assert_eq!((results.rows.len(), results.num_samples), (2, 20));
+    /// assert!(results.rows[1].fractions.memorized >= 0.9 && results.trained.is_empty());
+    /// // the samples settle at beta_max = 1/sigma_min², and patterns closer than 2 sigma_min merge
+    /// let sigma_min = results.sigma_min;
+    /// assert!((results.beta_max * sigma_min * sigma_min - 1.0).abs() < 1e-12);
+    /// assert_eq!(results.pair_merge_distance, 2.0 * sigma_min);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn results(&self) -> MapResults {
         let sigma_min = self.sampler.schedule.sigma_min;
         MapResults {
@@ -277,6 +362,30 @@ impl MapRun {
     }
 
     /// The phase table as CSV: one row per K, fractions with their intervals.
+    ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapRequest, map};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let run = map(request, None)?;
+    /// let csv = run.phase_csv();
+    /// let lines: Vec<&str> = csv.lines().collect();
+    /// assert_eq!(lines.len(), 3); // the header, then a row per K
+    /// assert!(lines[0].starts_with("model,k,memorized,memorized_lo,memorized_hi,spurious,"));
+    /// assert!(lines[1].starts_with("exact,2,") && lines[2].starts_with("exact,4,"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn phase_csv(&self) -> String {
         let mut table = CsvTable::new(PHASE_HEADER);
         for r in &self.rows {
@@ -333,6 +442,31 @@ impl MapRun {
     }
 
     /// Per-sample labels of every K as CSV.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::classify::CSV_HEADER;
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapRequest, map};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let run = map(request, None)?;
+    /// let csv = run.labels_csv();
+    /// // the classification's columns after the model and K, and a row per sample of each K
+    /// assert_eq!(csv.lines().next(), Some(format!("model,k,{CSV_HEADER}").as_str()));
+    /// assert_eq!(csv.lines().count(), 1 + 2 * 20);
+    /// assert!(csv.lines().nth(1).unwrap().starts_with("exact,2,0,"));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn labels_csv(&self) -> String {
         let mut table = CsvTable::new(&format!("model,k,{CSV_HEADER}"));
         for (r, c) in self.rows.iter().zip(&self.classifications) {
@@ -347,6 +481,34 @@ impl MapRun {
     /// once. Returns the manifest, which lists them and results.json and manifest.json: the
     /// caller writes those after what it draws beside the map (the landscapes on 2-D data, with
     /// their entries in results.json), so a failure there keeps the tables.
+    ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{MapRequest, map};
+    /// # use memscape::sampler::SamplingPlan;
+    /// use memscape::store::RunDir;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let run = map(request, None)?;
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-map-{}", std::process::id()));
+    /// let manifest = run.write(&RunDir::create(&dir)?, vec!["memscape".into(), "map".into()])?;
+    /// assert_eq!(std::fs::read_to_string(dir.join("phase.csv")).unwrap(), run.phase_csv());
+    /// assert!(dir.join("samples_k4.npy").is_file() && dir.join("attractors_k2.npy").is_file());
+    /// // results.json and manifest.json are listed, and left to the caller
+    /// assert_eq!(manifest.files[manifest.files.len() - 2..], ["results.json", "manifest.json"]);
+    /// assert!(!dir.join("results.json").exists() && !dir.join("manifest.json").exists());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The run directory's write errors.

@@ -183,6 +183,35 @@ impl SampleRun {
     /// Writes `samples.npy`, `train.npy`, `train_indices.json`, `trajectories.npy` and
     /// `sigmas.npy` (when recorded) and `manifest.json`; returns the manifest.
     ///
+    /// ```
+    /// use memscape::dataset::DataSpec;
+    /// use memscape::pipeline::{SampleRequest, sample};
+    /// use memscape::store::{Manifest, RunDir};
+    ///
+    /// // 50 samples of the exact model of 5 points of the circle, the first 2 with trajectories
+    /// let request = SampleRequest {
+    ///     data: DataSpec::parse("circle")?,
+    ///     k: 5,
+    ///     num_samples: 50,
+    ///     record_trajectories: 2,
+    ///     ..Default::default()
+    /// };
+    /// let run = sample(request, None)?;
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-sample-{}", std::process::id()));
+    /// let manifest = run.write(&RunDir::create(&dir)?, vec!["memscape".into(), "sample".into()])?;
+    /// let expected = ["samples.npy", "train.npy", "train_indices.json", "trajectories.npy", "sigmas.npy", "manifest.json"];
+    /// assert_eq!(manifest.files, expected);
+    /// // the training set's positions in the pool, and the manifest, read back
+    /// let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    /// let indices: Vec<usize> = serde_json::from_str(&read("train_indices.json")).unwrap();
+    /// assert_eq!(indices, run.training.split.train_indices(5)?);
+    /// let back: Manifest = serde_json::from_str(&read("manifest.json")).unwrap();
+    /// assert_eq!(back.seeds["subset"], run.request.subset_seed);
+    /// assert_eq!(back.config["num_patterns"], 5);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// The run directory's write errors.
     pub fn write(&self, out: &RunDir, command: Vec<String>) -> Result<Manifest> {
