@@ -11,7 +11,7 @@ use memscape::numbers::{field, null_as_nan};
 use memscape::store::{CsvTable, RunDir, sorted_json};
 use serde::{Deserialize, Serialize};
 
-use super::{DynamicsRun, ExponentGap, PowerFit, Ratio, Tau};
+use super::{DYNAMICS_DEFAULTS, DynamicsRun, ExponentGap, PowerFit, Ratio, Tau};
 use crate::train::TrainConfig;
 
 /// A study's `results.json` (and `--json` document): a flat row per (K, seed, checkpoint),
@@ -33,7 +33,11 @@ pub struct DynamicsResults {
     /// (height, width) when the patterns are images.
     pub image_shape: Option<[usize; 2]>,
     pub grid_k: Option<usize>,
+    /// The levels of tau_mem and tau_gen (documents written before they were kept used
+    /// [`DYNAMICS_DEFAULTS`]' levels, which they read as).
+    #[serde(default = "default_fmem_level")]
     pub fmem_level: f64,
+    #[serde(default = "default_gen_level")]
     pub gen_level: f64,
     /// The spurious-mass level of tau_spur (None without a census).
     pub spur_level: Option<f64>,
@@ -43,6 +47,14 @@ pub struct DynamicsResults {
     /// One entry per training configuration: the baseline (`none`) and each intervention.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub interventions: Vec<InterventionSummary>,
+}
+
+fn default_fmem_level() -> f64 {
+    DYNAMICS_DEFAULTS.fmem_level
+}
+
+fn default_gen_level() -> f64 {
+    DYNAMICS_DEFAULTS.gen_level
 }
 
 /// One (K, seed, checkpoint) of [`DynamicsResults`]: the fractions (f_mem with its interval),
@@ -350,3 +362,27 @@ pub const PHASE_HEADER: &str = "k,seed,step,memorized,spurious,generalized,f_mem
 
 /// Header of `attractors.csv`, after its `intervention` column.
 pub const ATTRACTORS_HEADER: &str = "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual,basin_lo,basin_hi,uncertain,dimension,extent";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `results.json` written before the levels were kept reads them as the levels those
+    /// versions used (the report then states them as it did), and a written one reads back
+    /// as written.
+    #[test]
+    fn results_without_levels_read_the_default_levels() {
+        let read: DynamicsResults =
+            serde_json::from_str(r#"{"rows": [], "seconds": 1.0}"#).unwrap();
+        assert_eq!(read.fmem_level, DYNAMICS_DEFAULTS.fmem_level);
+        assert_eq!(read.gen_level, DYNAMICS_DEFAULTS.gen_level);
+        let written = DynamicsResults {
+            gen_level: 0.25,
+            fmem_level: 0.5,
+            ..read
+        };
+        let again: DynamicsResults =
+            serde_json::from_value(serde_json::to_value(&written).unwrap()).unwrap();
+        assert_eq!((again.gen_level, again.fmem_level), (0.25, 0.5));
+    }
+}

@@ -73,6 +73,14 @@ pub const LANDSCAPE_DEFAULTS: LandscapeDefaults = LandscapeDefaults {
 
 impl LandscapeDefaults {
     /// The default number of eigenvalues for data of dimension `d`.
+    ///
+    /// ```
+    /// use memscape::pipeline::LANDSCAPE_DEFAULTS;
+    ///
+    /// // 10 on MNIST's 784 dimensions, both of them on 2-D data
+    /// assert_eq!(LANDSCAPE_DEFAULTS.eigenvalues_for(784), 10);
+    /// assert_eq!(LANDSCAPE_DEFAULTS.eigenvalues_for(2), 2);
+    /// ```
     pub fn eigenvalues_for(&self, d: usize) -> usize {
         self.eigenvalues.min(d)
     }
@@ -175,6 +183,24 @@ pub struct TrainedLandscape {
 impl LandscapeRequest {
     /// Checks the request against training data of dimension `d` and the held-out points
     /// (before any denoiser call); errors name the parameter.
+    ///
+    /// ```
+    /// use memscape::pipeline::LandscapeRequest;
+    /// use ndarray::Array2;
+    ///
+    /// let none = Array2::<f64>::zeros((0, 2));
+    /// // the defaults ask for 10 eigenvalues: more than 2-D data has
+    /// let e = LandscapeRequest::default().validate(2, none.view()).unwrap_err();
+    /// assert!(e.to_string().starts_with("eigenvalues must be at most the data's dimension 2"), "{e}");
+    /// let request = LandscapeRequest { eigenvalues: 2, ..Default::default() };
+    /// request.validate(2, none.view())?;
+    /// let e = LandscapeRequest { sigma: -1.0, ..request }.validate(2, none.view()).unwrap_err();
+    /// assert!(e.to_string().starts_with("sigma"), "{e}");
+    /// // held-out points of another dimension
+    /// let e = request.validate(2, Array2::zeros((5, 3)).view()).unwrap_err();
+    /// assert!(e.to_string().starts_with("heldout"), "{e}");
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// A field that breaks its rule, or held-out points of another dimension, named.
@@ -366,13 +392,16 @@ pub struct TrainedDocument {
 }
 
 /// The census's bookkeeping in a trained landscape's `attractors.json`. Fields older documents
-/// lack read as empty (`config` as none).
+/// lack read as empty (`config` as none, the cost ratios as NaN: unknown).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CensusRecord {
     /// Denoiser rows the sampler spent, and the census's rows against them.
     pub sampling_rows: usize,
-    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
+    #[serde(
+        default = "crate::numbers::nan",
+        deserialize_with = "crate::numbers::null_as_nan"
+    )]
     pub rows_to_sampling: f64,
     pub groups: usize,
     pub neutral_sets: usize,
@@ -384,12 +413,27 @@ pub struct CensusRecord {
     pub unconverged_starts: usize,
     pub cost: CensusCost,
     pub rows: usize,
-    #[serde(deserialize_with = "crate::numbers::null_as_nan")]
+    #[serde(
+        default = "crate::numbers::nan",
+        deserialize_with = "crate::numbers::null_as_nan"
+    )]
     pub rows_per_settled_sample: f64,
     pub euler: Option<EulerCheck>,
+    /// The configuration, for the record: none where a document's is of a form this version
+    /// no longer reads (before the census's margin, the settling flow and the polish).
+    #[serde(deserialize_with = "readable_or_none")]
     pub config: Option<CensusConfig>,
     pub num_samples: usize,
     pub support_gate: Option<SupportCalibration>,
+}
+
+/// A record read where it still reads, none otherwise: for a document's fields kept for the
+/// record whose earlier forms this version does not read.
+fn readable_or_none<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    let value = <serde_json::Value as Deserialize>::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// Where a trained landscape's 2-D grids are and what they hold.
@@ -404,6 +448,34 @@ pub struct GridsRecord {
 impl TrainedLandscape {
     /// The `attractors.json` document (and `--json` output), with the network's training
     /// `step` and `checkpoint` file for the record (null where unknown).
+    ///
+    /// ```
+    /// # use memscape::analysis::landscape::attractor::CensusSettings;
+    /// # use memscape::denoiser::EmpiricalDenoiser;
+    /// # use memscape::pipeline::{LandscapeRequest, trained_landscape};
+    /// # use ndarray::{Array2, array};
+    /// // `l`: trained_landscape's example, the exact denoiser of three far patterns in place of
+    /// // a network, at sigma = 0.2 from 60 samples
+    /// # let train = array![[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]];
+    /// # let network = EmpiricalDenoiser::<f64>::new(train.view())?;
+    /// # let request = LandscapeRequest {
+    /// #     sigma: 0.2,
+    /// #     samples: 60,
+    /// #     eigenvalues: 2,
+    /// #     recovery: 0,
+    /// #     trials: 4,
+    /// #     seed: 0,
+    /// #     census: CensusSettings::default(),
+    /// # };
+    /// # let l = trained_landscape(&network, train.view(), Array2::zeros((0, 2)).view(), &request)?;
+    /// let doc = l.document(Some(7), None);
+    /// assert_eq!((doc.model.as_str(), doc.step, doc.checkpoint), ("trained", Some(7), None));
+    /// assert!((doc.beta - 25.0).abs() < 1e-9); // 1/sigma²
+    /// assert_eq!(doc.counts.memory, 3);
+    /// assert_eq!(doc.census.num_samples, 60);
+    /// assert!(doc.grids.is_some()); // 2-D data
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn document(&self, step: Option<usize>, checkpoint: Option<&PathBuf>) -> TrainedDocument {
         let c = &self.census;
         let sigma = self.request.sigma;
@@ -456,6 +528,40 @@ impl TrainedLandscape {
     /// Writes `samples.npy`, on 2-D data `energy_grid.npy`, `score_grid.npy`, `basin_map.npy`
     /// and `patterns.npy`, then `attractors.json` ([`Self::document`]); returns the files in
     /// that order.
+    ///
+    /// ```
+    /// use memscape::pipeline::TrainedDocument;
+    /// use memscape::store::RunDir;
+    /// # use memscape::analysis::landscape::attractor::CensusSettings;
+    /// # use memscape::denoiser::EmpiricalDenoiser;
+    /// # use memscape::pipeline::{LandscapeRequest, trained_landscape};
+    /// # use ndarray::{Array2, array};
+    ///
+    /// // `l`: trained_landscape's example, the exact denoiser of three far patterns in place of
+    /// // a network, at sigma = 0.2 from 60 samples
+    /// # let train = array![[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]];
+    /// # let network = EmpiricalDenoiser::<f64>::new(train.view())?;
+    /// # let request = LandscapeRequest {
+    /// #     sigma: 0.2,
+    /// #     samples: 60,
+    /// #     eigenvalues: 2,
+    /// #     recovery: 0,
+    /// #     trials: 4,
+    /// #     seed: 0,
+    /// #     census: CensusSettings::default(),
+    /// # };
+    /// # let l = trained_landscape(&network, train.view(), Array2::zeros((0, 2)).view(), &request)?;
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-trained-{}", std::process::id()));
+    /// let files = l.write(&RunDir::create(&dir)?, Some(7), None)?;
+    /// assert_eq!(files[..2], ["attractors.json", "samples.npy"]);
+    /// assert!(files.iter().all(|f| dir.join(f).is_file())); // the grids too: 2-D data
+    /// // it reads back as the report reads it
+    /// let text = std::fs::read_to_string(dir.join("attractors.json")).unwrap();
+    /// let back: TrainedDocument = serde_json::from_str(&text).unwrap();
+    /// assert_eq!((back.step, back.counts.memory), (Some(7), 3));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The run directory's write errors.
@@ -759,11 +865,42 @@ pub struct ExactGridsRecord {
 
 impl ExactLandscape {
     /// The critical points by index class.
+    ///
+    /// ```
+    /// use memscape::pipeline::{ExactLandscapeRequest, exact_landscape};
+    /// use ndarray::array;
+    ///
+    /// // an equilateral triangle at beta = 4
+    /// let triangle = array![[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]];
+    /// let request = ExactLandscapeRequest { beta: 4.0, random_starts: 100, basin_starts: 0, samples: 0, seed: 0 };
+    /// let l = exact_landscape(triangle.view(), &request)?;
+    /// // three minima at the vertices, three saddles between them, the maximum at the centre
+    /// let c = l.counts();
+    /// assert_eq!((c.minima, c.saddles, c.maxima), (3, 3, 1));
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn counts(&self) -> Counts {
         Counts::of(&self.set)
     }
 
     /// The `attractors.json` document (and `--json` output).
+    ///
+    /// ```
+    /// use memscape::pipeline::{ExactLandscapeRequest, exact_landscape};
+    /// use ndarray::array;
+    ///
+    /// // an equilateral triangle at beta = 4
+    /// let triangle = array![[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]];
+    /// let request = ExactLandscapeRequest { beta: 4.0, random_starts: 100, basin_starts: 0, samples: 0, seed: 0 };
+    /// let l = exact_landscape(triangle.view(), &request)?;
+    /// let doc = l.document();
+    /// assert_eq!((doc.sigma, doc.critical_points.len()), (0.5, 7));
+    /// // Euler characteristic 3 − 3 + 1 = 1: the set is known complete
+    /// assert_eq!((doc.euler_characteristic, doc.complete), (Some(1), true));
+    /// // 2-D data: the grids are written beside it, no samples were asked for
+    /// assert!(doc.grids.is_some() && doc.samples.is_none());
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     pub fn document(&self) -> ExactDocument {
         let set = &self.set;
         let g = self.grids.as_ref();
@@ -812,6 +949,27 @@ impl ExactLandscape {
     /// Writes, on 2-D data, `basin_map.npy`, `energy_grid.npy`, `score_grid.npy`,
     /// `patterns.npy` and `samples.npy` (when drawn), then `attractors.json`
     /// ([`Self::document`]); returns the files.
+    ///
+    /// ```
+    /// use memscape::pipeline::{ExactDocument, ExactLandscapeRequest, exact_landscape};
+    /// use memscape::store::RunDir;
+    /// use ndarray::array;
+    ///
+    /// // an equilateral triangle at beta = 4
+    /// let triangle = array![[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]];
+    /// let request = ExactLandscapeRequest { beta: 4.0, random_starts: 100, basin_starts: 0, samples: 0, seed: 0 };
+    /// let l = exact_landscape(triangle.view(), &request)?;
+    /// let dir = std::env::temp_dir().join(format!("memscape-doc-exact-{}", std::process::id()));
+    /// let files = l.write(&RunDir::create(&dir)?)?;
+    /// // no samples were asked for
+    /// let expected = ["attractors.json", "basin_map.npy", "energy_grid.npy", "score_grid.npy", "patterns.npy"];
+    /// assert_eq!(files, expected);
+    /// let text = std::fs::read_to_string(dir.join("attractors.json")).unwrap();
+    /// let back: ExactDocument = serde_json::from_str(&text).unwrap();
+    /// assert_eq!((back.counts.minima, back.counts.saddles, back.counts.maxima), (3, 3, 1));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The run directory's write errors.
@@ -879,6 +1037,7 @@ fn sorted_keys<T: Serialize, S: Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::landscape::attractor::SaddleSearch;
 
     /// `attractors.json` reads back (as the report reads it) into the document it was written
     /// from: the exact landscape of a triangle with its grids and samples, and the census of a
@@ -922,6 +1081,57 @@ mod tests {
         assert_eq!(sorted_json(&read), written);
         assert_eq!(read.step, Some(7));
         assert!(!read.critical_points.is_empty() && !read.recovery.is_empty());
+    }
+
+    /// A trained landscape's `attractors.json` as the census of issue 25's first form wrote it
+    /// (no cost ratios, no settling cost, the saddle search a yes/no) still reads: the ratios
+    /// as NaN (the report prints "—"), `true` as the full search; a configuration of a form no
+    /// longer read is dropped, not the document.
+    #[test]
+    fn earlier_trained_documents_still_read() {
+        let patterns = ndarray::array![[1.0, 0.0], [-1.0, 0.0]];
+        let network = EmpiricalDenoiser::<f64>::new(patterns.view()).unwrap();
+        let request = LandscapeRequest {
+            sigma: 0.3,
+            samples: 20,
+            eigenvalues: 2,
+            recovery: 0,
+            ..LandscapeRequest::default()
+        };
+        let t = trained_landscape(
+            &network,
+            patterns.view(),
+            Array2::<f64>::zeros((0, 2)).view(),
+            &request,
+        )
+        .unwrap();
+        let mut doc = sorted_json(&t.document(None, None));
+        let census = doc["census"].as_object_mut().unwrap();
+        census.remove("rows_to_sampling");
+        census.remove("rows_per_settled_sample");
+        census["cost"].as_object_mut().unwrap().remove("settle");
+        census["config"]["saddle_search"] = serde_json::json!(true);
+        let read: TrainedDocument = serde_json::from_value(doc.clone()).unwrap();
+        assert!(
+            read.census.rows_to_sampling.is_nan() && read.census.rows_per_settled_sample.is_nan()
+        );
+        assert_eq!(read.census.cost.settle, 0);
+        assert_eq!(
+            read.census.config.unwrap().saddle_search,
+            SaddleSearch::Full
+        );
+        doc["census"]["config"]["saddle_search"] = serde_json::json!(false);
+        let read: TrainedDocument = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(
+            read.census.config.unwrap().saddle_search,
+            SaddleSearch::None
+        );
+        doc["census"]["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("settle");
+        let read: TrainedDocument = serde_json::from_value(doc).unwrap();
+        assert!(read.census.config.is_none());
     }
 
     /// A map landscape's entry reads back as the variant it was written from, with its keys in

@@ -35,7 +35,9 @@ pub struct FixedPointConfig {
     pub tolerance: f64,
     pub max_newton: usize,
     /// Newton steps past the tolerance that polish a point to the arithmetic's round-off: they
-    /// go on while each step at least halves |x − D(x)| (0: stop at the tolerance).
+    /// go on while each step at least halves |x − D(x)| (0: stop at the tolerance; documents
+    /// written before the polish read as 0).
+    #[serde(default)]
     pub polish: usize,
     /// GMRES iterations per Newton step (at most d).
     pub max_krylov: usize,

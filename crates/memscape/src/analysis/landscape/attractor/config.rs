@@ -8,9 +8,11 @@ use crate::analysis::landscape::settle::SettleConfig;
 use crate::denoiser::Arithmetic;
 use crate::error::{Error, Result};
 
-/// Where the census looks for saddles beyond the samples' own attractors.
+/// Where the census looks for saddles beyond the samples' own attractors. Documents written
+/// when this was a yes/no read `true` as [`SaddleSearch::Full`] (the search it switched on)
+/// and `false` as [`SaddleSearch::None`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", from = "SaddleSearchRecord")]
 pub enum SaddleSearch {
     /// Only the points the samples reach.
     None,
@@ -18,6 +20,36 @@ pub enum SaddleSearch {
     Midpoints,
     /// Midpoints, strings, softest directions, and the index ladder on 2-D data.
     Full,
+}
+
+/// [`SaddleSearch`] as documents hold it: its name, or the yes/no of earlier versions.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SaddleSearchRecord {
+    Named(SaddleSearchName),
+    Old(bool),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SaddleSearchName {
+    None,
+    Midpoints,
+    Full,
+}
+
+impl From<SaddleSearchRecord> for SaddleSearch {
+    fn from(record: SaddleSearchRecord) -> Self {
+        match record {
+            SaddleSearchRecord::Named(SaddleSearchName::None) | SaddleSearchRecord::Old(false) => {
+                SaddleSearch::None
+            }
+            SaddleSearchRecord::Named(SaddleSearchName::Midpoints) => SaddleSearch::Midpoints,
+            SaddleSearchRecord::Named(SaddleSearchName::Full) | SaddleSearchRecord::Old(true) => {
+                SaddleSearch::Full
+            }
+        }
+    }
 }
 
 /// How the census runs.

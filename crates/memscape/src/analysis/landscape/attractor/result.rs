@@ -191,8 +191,9 @@ impl UnsettledCounts {
     }
 }
 
-/// The denoiser rows of each stage.
+/// The denoiser rows of each stage (a stage a stored document lacks reads as 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CensusCost {
     /// Settling the samples.
     pub settle: usize,
