@@ -62,7 +62,7 @@ pub struct MapRequest {
 
 /// The phase map's defaults as its users state them: `memscape map`'s flags, the sweep spec's
 /// `[map]` table and axes, and Python's `map()` all read this one value (issue 29: each default
-/// stated once); the sampler's are [`sampler::SAMPLER_DEFAULTS`]. [`MapRequest::default`] is
+/// stated once); the sampler's are [`crate::sampler::SAMPLER_DEFAULTS`]. [`MapRequest::default`] is
 /// built from both.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct MapDefaults {
