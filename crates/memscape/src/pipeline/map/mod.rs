@@ -39,7 +39,7 @@ pub struct MapRequest {
     /// Training-set sizes, ascending.
     pub ks: Vec<usize>,
     pub subset_seed: u64,
-    /// The sampler; its sigma_min defaults to [`MAP_SIGMA_MIN`] × the data scale here.
+    /// The sampler; its sigma_min defaults to [`crate::sampler::MAP_SIGMA_MIN`] × the data scale here.
     pub plan: SamplingPlan,
     pub num_samples: usize,
     pub thresholds: ThresholdSpec,
@@ -49,7 +49,7 @@ pub struct MapRequest {
     pub nonlinear: Vec<Nonlinear>,
     /// Held-out points (the tail of the permutation) that calibrate the support gate and
     /// score sample quality; `None`: min(1000, pool − largest K), and no gate when that is
-    /// below [`MIN_HELDOUT`].
+    /// below [`crate::analysis::samples::support::MIN_HELDOUT`].
     pub holdout: Option<usize>,
     /// Quantile of the held-out distances past which a sample is off-support.
     pub support_quantile: f64,
