@@ -48,7 +48,7 @@ __all__ = [
     "stability",
     "Landscape",
     "landscape",
-    "exact_landscape",
+    "attractors",
     "bifurcate",
     "hopfield",
     "Estimate",
@@ -582,31 +582,54 @@ def landscape(
     return Landscape(json.loads(document), starts, energy, score, basins)
 
 
-def exact_landscape(
+def attractors(
     patterns: Any,
     beta: Optional[float] = None,
     *,
     sigma: Optional[float] = None,
+    denoiser: Optional[Denoiser] = None,
+    heldout: Any = None,
     random_starts: int = _EXACT["random_starts"],
     basin_starts: int = _EXACT["basin_starts"],
     samples: int = _EXACT["samples"],
     seed: int = _EXACT["seed"],
+    eigenvalues: Optional[int] = None,
+    recovery: int = _LANDSCAPE["recovery"],
+    trials: int = _LANDSCAPE["trials"],
+    margin: Optional[float] = None,
+    batch_size: int = BATCH_SIZE,
 ) -> Landscape:
-    """The exact model's landscape E(x) = −(1/beta) log Σ_μ exp(−beta |x − ξ_μ|²/2) + |x|²/2 of
-    ``patterns`` at inverse temperature ``beta`` (or noise level ``sigma``, beta = 1/sigma²), as
-    ``memscape attractors`` measures it without a checkpoint, with the same defaults: every
-    critical point from a multi-start Newton search (patterns, midpoints, triples and
-    ``random_starts`` random starts), with its Morse index, the saddles' connections, and the
-    basin weights from ``basin_starts`` Monte Carlo starts (0 skips them). ``document`` is that
-    run's ``attractors.json``; on 2-D data the grids are ``basin_map.npy``, ``energy_grid.npy``
-    and ``score_grid.npy``, and ``samples`` the exact model's ``samples`` stopped at sigma
-    (empty otherwise)."""
+    """The attractors at one noise level, as ``memscape attractors`` finds them, with the same
+    defaults. At inverse temperature ``beta`` (or noise level ``sigma``, beta = 1/sigma²):
+
+    - without ``denoiser``, the exact model's landscape
+      E(x) = −(1/beta) log Σ_μ exp(−beta |x − ξ_μ|²/2) + |x|²/2 of ``patterns``: every critical
+      point from a multi-start Newton search (patterns, midpoints, triples and
+      ``random_starts`` random starts) with its Morse index, the saddles' connections, and the
+      basin weights from ``basin_starts`` Monte Carlo starts (0 skips them); on 2-D data the
+      grids and the exact model's ``samples`` stopped at sigma;
+    - with ``denoiser`` (a trained network, or any callable), its census at sigma over its
+      own ``samples``, ``patterns`` being its training set: :func:`landscape` with these
+      arguments (``heldout``, ``eigenvalues``, ``recovery``, ``trials``, ``margin``,
+      ``batch_size`` apply here).
+
+    ``document`` is that run's ``attractors.json``."""
     if (beta is None) == (sigma is None):
-        raise ValueError("exact_landscape takes beta or sigma, exactly one of them")
+        raise ValueError("attractors takes beta or sigma, exactly one of them")
     if beta is None:
         if not sigma > 0:
             raise ValueError(f"sigma must be positive, got {sigma}")
         beta = 1.0 / sigma**2
+    elif not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    else:
+        sigma = beta**-0.5
+    if denoiser is not None:
+        return landscape(
+            denoiser, patterns, sigma, heldout=heldout, samples=samples,
+            eigenvalues=eigenvalues, recovery=recovery, trials=trials, seed=seed, margin=margin,
+            batch_size=batch_size,
+        )
     points = _matrix(patterns, "patterns")
     document, grids = _memscape.exact_landscape(
         points, beta, random_starts=random_starts, basin_starts=basin_starts, samples=samples,

@@ -530,15 +530,16 @@ def test_classify_states_the_defaults_of_memscape_classify(cli):
     assert_defaults_agree(params, flag_default, pairs)
 
 
-def test_exact_landscape_is_the_cli_attractors(cli, tmp_path):
-    """The exact landscape is one library study (issue 29): ``ms.exact_landscape`` gives the
+def test_attractors_is_the_cli_attractors(cli, tmp_path):
+    """The exact landscape is one library study (issue 29): ``ms.attractors`` gives the
     ``attractors.json`` and grids that ``memscape attractors`` writes, apart from the timing,
-    and takes its defaults from the same request (checked against ``--help``)."""
+    and takes its defaults from the same request (checked against ``--help``); with a
+    denoiser it is ``ms.landscape``."""
     cli("attractors", "--data", "circle", "--k", 5, "--sigma", 0.4, "--basin-starts", 300,
         "--samples", 50, "--out", tmp_path / "a")
     theirs = json.loads((tmp_path / "a" / "attractors.json").read_text())
     train, _ = ms.training_set("circle", 5, holdout=0)
-    ours = ms.exact_landscape(train, sigma=0.4, basin_starts=300, samples=50)
+    ours = ms.attractors(train, sigma=0.4, basin_starts=300, samples=50)
     for doc in (theirs, ours.document):
         doc.pop("seconds")
     assert ours.document == theirs
@@ -547,12 +548,18 @@ def test_exact_landscape_is_the_cli_attractors(cli, tmp_path):
     assert np.array_equal(ours.energy_grid, np.load(tmp_path / "a" / "energy_grid.npy"))
     assert np.array_equal(ours.samples, np.load(tmp_path / "a" / "samples.npy"))
     flag_default = help_defaults(cli("attractors", "--help").stdout)
-    params = inspect.signature(ms.exact_landscape).parameters
+    params = inspect.signature(ms.attractors).parameters
     pairs = {"random_starts": "random-starts", "basin_starts": "basin-starts", "samples": "samples",
-             "seed": "seed"}
+             "seed": "seed", "recovery": "recovery", "trials": "trials"}
     assert_defaults_agree(params, flag_default, pairs)
     with pytest.raises(ValueError, match="exactly one"):
-        ms.exact_landscape(train)
+        ms.attractors(train)
+    exact = ms.ExactDenoiser(train)
+    via = ms.attractors(train, sigma=0.4, denoiser=exact, samples=50, recovery=0)
+    direct = ms.landscape(exact, train, 0.4, samples=50, recovery=0)
+    for doc in (via.document, direct.document):
+        doc.pop("seconds")
+    assert via.document == direct.document and via.document["model"] == "trained"
 
 
 def test_bifurcate_is_the_cli_bifurcate(cli, tmp_path):
