@@ -1,0 +1,387 @@
+//! The studies: the map over K and the training dynamics (with their training configurations
+//! and sampling plans read from Python's arguments), the defaults both read, and progress.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::{OrRaise, count, interruptible, invalid, json, seed_of};
+use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
+use memscape::dataset::DataSpec;
+use memscape::denoiser::{Pruning, TrainedModel};
+use memscape::noise::{NoiseProcess, Spacing};
+use memscape::pipeline::{
+    BifurcateRequest, ClassifyRequest, ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS,
+    LandscapeDefaults, MAP_DEFAULTS, MapDefaults, MapRequest, map as map_study,
+};
+use memscape::sampler::{SAMPLER_DEFAULTS, SamplerDefaults, SamplerKind, SamplingPlan};
+use memscape_train::dynamics::{
+    AttractorRecord, AttractorRequest, DYNAMICS_DEFAULTS, DynamicsDefaults, DynamicsRequest,
+    DynamicsResults, dynamics as dynamics_study,
+};
+use memscape_train::train::OverrideError;
+use memscape_train::{Architecture, NetworkTrainer, TrainConfig};
+use numpy::IntoPyArray;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// `TrainConfig` fields the calls set themselves (from the model, the data and their own
+/// arguments), so a `train` dict may not.
+pub(crate) const SET_BY_CALL: [&str; 4] = ["architecture", "steps", "checkpoints", "image_shape"];
+
+/// A training configuration: `TrainConfig`'s defaults, the keys of `overrides` (JSON), then
+/// the architecture and length. Unknown keys are refused by name.
+pub(crate) fn train_config(
+    overrides: &str,
+    architecture: Architecture,
+    steps: usize,
+    checkpoints: usize,
+) -> PyResult<TrainConfig> {
+    let given: serde_json::Map<String, serde_json::Value> = serde_json::from_str(overrides)
+        .map_err(|e| invalid("train", "a dict of TrainConfig fields", e))?;
+    let mut config = TrainConfig::default()
+        .with_overrides(given, &SET_BY_CALL)
+        .map_err(|e| match e {
+            OverrideError::Unknown { key, known } => invalid(
+                "train",
+                &format!("a dict with keys among {known:?}"),
+                format!("key {key:?}"),
+            ),
+            OverrideError::Invalid { key, message } => invalid(
+                "train",
+                "a dict of TrainConfig fields of their types",
+                format!("{key}: {message}"),
+            ),
+        })?;
+    config.architecture = architecture;
+    config.steps = steps;
+    config.checkpoints = checkpoints;
+    Ok(config)
+}
+
+pub(crate) fn architecture(model: &str) -> PyResult<Option<Architecture>> {
+    match model {
+        "exact" => Ok(None),
+        "mlp" => Ok(Some(Architecture::Mlp)),
+        "unet" => Ok(Some(Architecture::Unet)),
+        other => Err(invalid(
+            "model",
+            "one of exact, mlp, unet",
+            format!("{other:?}"),
+        )),
+    }
+}
+
+/// The sampling plan of `map` and `dynamics`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn plan(
+    steps: i64,
+    seed: i64,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    sampler: &str,
+    eta: f64,
+    process: &str,
+    spacing: &str,
+    batch_size: i64,
+) -> PyResult<SamplingPlan> {
+    Ok(SamplingPlan {
+        kind: SamplerKind::parse(sampler, eta).or_raise()?,
+        process: NoiseProcess::parse(process).or_raise()?,
+        spacing: Spacing::parse(spacing).or_raise()?,
+        sigma_max,
+        sigma_min,
+        num_steps: count("steps", steps, 1)?,
+        seed: seed_of(seed)?,
+        batch_size: count("batch_size", batch_size, 1)?,
+    })
+}
+
+pub(crate) fn ks_of(ks: Vec<i64>) -> PyResult<Vec<usize>> {
+    if ks.is_empty() || ks[0] < 1 || ks.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(invalid(
+            "ks",
+            "a non-empty, strictly increasing list of integers ≥ 1",
+            format!("{ks:?}"),
+        ));
+    }
+    Ok(ks.iter().map(|&k| k as usize).collect())
+}
+
+/// The map's, the sampler's and the trained landscape's defaults, stated once in the library
+/// ([`MAP_DEFAULTS`], [`SAMPLER_DEFAULTS`], [`LANDSCAPE_DEFAULTS`]), as a JSON document
+/// `{"map": …, "sampler": …, "landscape": …}`: `memscape.map` and `memscape.landscape` take
+/// their signatures' defaults from it, as the command line's flags do.
+#[pyfunction]
+pub(crate) fn defaults() -> String {
+    #[derive(serde::Serialize)]
+    struct Defaults {
+        map: MapDefaults,
+        sampler: SamplerDefaults,
+        landscape: LandscapeDefaults,
+        dynamics: DynamicsDefaults,
+        classify: ClassifyRequest,
+        exact_landscape: ExactLandscapeRequest,
+        bifurcate: BifurcateRequest,
+        hopfield: HopfieldRequest,
+    }
+    json(&Defaults {
+        map: MAP_DEFAULTS,
+        sampler: SAMPLER_DEFAULTS,
+        landscape: LANDSCAPE_DEFAULTS,
+        dynamics: DYNAMICS_DEFAULTS,
+        classify: ClassifyRequest::default(),
+        exact_landscape: ExactLandscapeRequest::default(),
+        bifurcate: BifurcateRequest::default(),
+        hopfield: HopfieldRequest::default(),
+    })
+}
+
+/// The phase map over K (memscape map): its results document (`MapResults`, as the CLI's
+/// `results.json`) and arrays.
+#[pyfunction]
+#[pyo3(signature = (data, ks, *, model, subset_seed, num_samples, steps, seed, sigma_min,
+    sigma_max, sampler, eta, process, spacing, batch_size, delta_m, delta_s, resamples,
+    holdout, support_quantile, train_steps, train))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn map<'py>(
+    py: Python<'py>,
+    data: &str,
+    ks: Vec<i64>,
+    model: &str,
+    subset_seed: i64,
+    num_samples: i64,
+    steps: i64,
+    seed: i64,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    sampler: &str,
+    eta: f64,
+    process: &str,
+    spacing: &str,
+    batch_size: i64,
+    delta_m: Option<f64>,
+    delta_s: Option<f64>,
+    resamples: i64,
+    holdout: Option<i64>,
+    support_quantile: f64,
+    train_steps: i64,
+    train: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let trainer = architecture(model)?
+        .map(|a| -> PyResult<NetworkTrainer> {
+            Ok(NetworkTrainer {
+                config: train_config(train, a, count("train_steps", train_steps, 1)?, 1)?,
+            })
+        })
+        .transpose()?;
+    let request = MapRequest {
+        data: DataSpec::parse(data).or_raise()?,
+        ks: ks_of(ks)?,
+        subset_seed: count("subset_seed", subset_seed, 0)? as u64,
+        plan: plan(
+            steps, seed, sigma_min, sigma_max, sampler, eta, process, spacing, batch_size,
+        )?,
+        num_samples: count("num_samples", num_samples, 2)?,
+        thresholds: ThresholdSpec {
+            delta_m: Threshold::given("delta_m", delta_m).or_raise()?,
+            delta_s: Threshold::given("delta_s", delta_s).or_raise()?,
+            ..Default::default()
+        },
+        resamples: count("resamples", resamples, 1)?,
+        nonlinear: vec![],
+        holdout: holdout.map(|h| count("holdout", h, 0)).transpose()?,
+        support_quantile,
+        pruning: Pruning::Auto,
+        census: Default::default(),
+    };
+    if let Some(t) = &trainer
+        && t.config.architecture == Architecture::Unet
+    {
+        TrainConfig {
+            image_shape: request.data.load().or_raise()?.image_shape,
+            ..t.config.clone()
+        }
+        .validate()
+        .or_raise()?;
+    }
+    let run = interruptible(py, || {
+        map_study(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
+    })?
+    .or_raise()?;
+    let out = PyDict::new(py);
+    out.set_item("results", json(&run.results()))?;
+    out.set_item("phase_csv", run.phase_csv())?;
+    out.set_item("sampler", json(&run.sampler))?;
+    let models: Vec<String> = run.rows.iter().map(|r| r.model.clone()).collect();
+    let ks: Vec<usize> = run.rows.iter().map(|r| r.k).collect();
+    out.set_item("models", models)?;
+    out.set_item("ks", ks)?;
+    out.set_item(
+        "samples",
+        run.samples
+            .into_iter()
+            .map(|s| s.into_pyarray(py))
+            .collect::<Vec<_>>(),
+    )?;
+    out.set_item(
+        "attractors",
+        run.attractors
+            .into_iter()
+            .map(|s| s.into_pyarray(py))
+            .collect::<Vec<_>>(),
+    )?;
+    out.set_item("train", run.train.into_pyarray(py))?;
+    Ok(out)
+}
+
+/// The training-dynamics study (memscape dynamics): rows per (K, seed, checkpoint) and taus.
+#[pyfunction]
+#[pyo3(signature = (data, ks, *, model, seeds, subset_seed, holdout, train_steps,
+    checkpoints, num_samples, steps, seed, sigma_min, sigma_max, sampler, eta, process,
+    spacing, batch_size, fmem_level, gen_level, resamples, support_quantile, attractors,
+    spur_level, attractor_groups, eigenvalues, train))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dynamics(
+    py: Python<'_>,
+    data: &str,
+    ks: Vec<i64>,
+    model: &str,
+    seeds: i64,
+    subset_seed: i64,
+    holdout: i64,
+    train_steps: i64,
+    checkpoints: i64,
+    num_samples: i64,
+    steps: i64,
+    seed: i64,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    sampler: &str,
+    eta: f64,
+    process: &str,
+    spacing: &str,
+    batch_size: i64,
+    fmem_level: f64,
+    gen_level: f64,
+    resamples: i64,
+    support_quantile: f64,
+    attractors: bool,
+    spur_level: f64,
+    attractor_groups: i64,
+    eigenvalues: Option<i64>,
+    train: &str,
+) -> PyResult<String> {
+    let Some(arch) = architecture(model)? else {
+        return Err(invalid(
+            "model",
+            "mlp or unet (the exact model does not train)",
+            "\"exact\"",
+        ));
+    };
+    let data = DataSpec::parse(data).or_raise()?;
+    let loaded = py.detach(|| data.load()).or_raise()?;
+    let dim = loaded.dim();
+    let eigenvalues = match eigenvalues {
+        Some(e) if e as usize > dim || e < 1 => {
+            return Err(invalid(
+                "eigenvalues",
+                &format!("between 1 and the data's dimension {dim}"),
+                e,
+            ));
+        }
+        Some(e) => e as usize,
+        None => AttractorRequest::default().eigenvalues.min(dim),
+    };
+    let request = DynamicsRequest {
+        data,
+        ks: ks_of(ks)?,
+        seeds: count("seeds", seeds, 1)?,
+        train: TrainConfig {
+            image_shape: loaded.image_shape,
+            ..train_config(
+                train,
+                arch,
+                count("train_steps", train_steps, 1)?,
+                count("checkpoints", checkpoints, 1)?,
+            )?
+        },
+        subset_seed: count("subset_seed", subset_seed, 0)? as u64,
+        holdout: count("holdout", holdout, 0)?,
+        support_quantile,
+        plan: plan(
+            steps, seed, sigma_min, sigma_max, sampler, eta, process, spacing, batch_size,
+        )?,
+        num_samples: count("num_samples", num_samples, 2)?,
+        thresholds: ThresholdSpec::default(),
+        fmem_level,
+        gen_level,
+        resamples: count("resamples", resamples, 1)?,
+        grid_k: None,
+        attractors: attractors.then_some(AttractorRequest {
+            spur_level,
+            max_groups: count("attractor_groups", attractor_groups, 1)?,
+            eigenvalues,
+            census: Default::default(),
+        }),
+    };
+    request.train.validate().or_raise()?;
+    let run = interruptible(py, || dynamics_study(request, |_, _, _, _| Ok(())))?.or_raise()?;
+    /// `results.json`'s document (flat rows, the timescales and their levels), with every
+    /// checkpoint's attractors beside it.
+    #[derive(serde::Serialize)]
+    struct Study<'a> {
+        #[serde(flatten)]
+        results: DynamicsResults,
+        attractors: &'a [AttractorRecord],
+    }
+    Ok(json(&Study {
+        results: run.results(),
+        attractors: &run.attractors,
+    }))
+}
+
+/// Progress hooks forward a task's advance at most this often (and always its end).
+pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Sends the library's progress to `callback(event, id, name, value)` from now on: event
+/// "start" (value: total units, 0 unknown), "advance" (value: units done; at most every
+/// 0.1 s per task, and the last) or "finish"; `None` stops it. A callback that raises is
+/// reported as unraisable and does not stop the work.
+#[pyfunction]
+pub(crate) fn set_progress(callback: Option<Py<PyAny>>) {
+    use memscape::progress::{Event, set_hook};
+    let Some(callback) = callback else {
+        set_hook(None);
+        return;
+    };
+    let tasks: Mutex<std::collections::HashMap<u64, (u64, Instant)>> = Mutex::default();
+    set_hook(Some(std::sync::Arc::new(move |event: &Event| {
+        let args = {
+            let mut tasks = tasks.lock().unwrap_or_else(|e| e.into_inner());
+            match *event {
+                Event::Start { id, name, total } => {
+                    tasks.insert(id, (total, Instant::now()));
+                    ("start", id, Some(name.to_string()), total)
+                }
+                Event::Advance { id, done } => match tasks.get_mut(&id) {
+                    Some((total, last))
+                        if done >= *total || last.elapsed() >= PROGRESS_INTERVAL =>
+                    {
+                        *last = Instant::now();
+                        ("advance", id, None, done)
+                    }
+                    _ => return,
+                },
+                Event::Finish { id } => {
+                    tasks.remove(&id);
+                    ("finish", id, None, 0)
+                }
+            }
+        };
+        Python::attach(|py| {
+            if let Err(e) = callback.call1(py, args) {
+                e.write_unraisable(py, None);
+            }
+        });
+    })));
+}
