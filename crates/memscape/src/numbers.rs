@@ -40,8 +40,8 @@ where
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// A list of counts as a command line writes it: `8,16,32,64`.
-pub fn list_text(values: &[usize]) -> String {
+/// A list as a command line writes it: `8,16,32,64` (a float prints without a needless `.0`).
+pub fn list_text(values: &[impl std::fmt::Display]) -> String {
     let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
     values.join(",")
 }

@@ -6,7 +6,8 @@ use memscape_train::rf::{RfRequest, RfSolver, rf_study, runs_at};
 
 use crate::flags::{RfArgs, RfSolverArg};
 
-pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
+/// The study the flags ask for.
+pub(crate) fn request(args: &RfArgs) -> anyhow::Result<RfRequest> {
     let psi_n = args
         .psi_n
         .split(',')
@@ -18,7 +19,7 @@ pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
                 args.psi_n
             )
         })?;
-    let request = RfRequest {
+    Ok(RfRequest {
         d: args.d,
         psi_p: args.psi_p,
         psi_n,
@@ -36,7 +37,11 @@ pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
         },
         gen_level: args.gen_level,
         resamples: args.resamples,
-    };
+    })
+}
+
+pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let request = request(&args)?;
     for w in request.validate()? {
         eprintln!("warning: {w}");
     }
@@ -99,4 +104,25 @@ pub fn run(args: RfArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&study);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Each default stated once (issue 29): `memscape rf` without flags asks the library for
+    /// `RfRequest::default()`, Bonnaire et al.'s setting.
+    #[test]
+    fn rf_without_flags_is_the_library_default_request() {
+        let crate::flags::Command::Rf(args) =
+            crate::flags::Cli::parse_from(["memscape", "rf"]).command
+        else {
+            unreachable!("parsed rf")
+        };
+        assert_eq!(
+            serde_json::to_value(request(&args).unwrap()).unwrap(),
+            serde_json::to_value(RfRequest::default()).unwrap()
+        );
+    }
 }

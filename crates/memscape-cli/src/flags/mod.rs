@@ -15,6 +15,7 @@ use memscape::pipeline::{
     MAP_DEFAULTS, SampleRequest,
 };
 use memscape_train::dynamics::DYNAMICS_DEFAULTS;
+use memscape_train::rf::RfRequest;
 
 pub use groups::{
     CensusFlags, DataArgs, EmbedArg, IntegratorArgs, Model, NetArg, PrecisionArg, PruningArgs,
@@ -150,10 +151,10 @@ pub struct TrainCmdArgs {
     #[arg(long)]
     pub k: usize,
     /// Training steps (the length of the learning-rate schedule).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = memscape_train::TrainConfig::default().steps)]
     pub steps: usize,
     /// Log-spaced checkpoints (the last step is always one).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = memscape_train::TrainConfig::default().checkpoints)]
     pub checkpoints: usize,
     /// The score network: mlp (any data) or unet (images).
     #[arg(long, value_enum, default_value = "mlp")]
@@ -504,25 +505,25 @@ pub enum RfSolverArg {
 #[derive(Debug, Args)]
 pub struct RfArgs {
     /// Data dimension d (x ~ N(0, I_d)).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = RfRequest::default().d)]
     pub d: usize,
     /// Features per dimension: p = psi_p d.
-    #[arg(long, default_value_t = 64.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RfRequest::default().psi_p, allow_negative_numbers = true)]
     pub psi_p: f64,
     /// Training points per dimension, comma-separated: n = psi_n d (one model per value).
-    #[arg(long, default_value = "4,8,16,32", allow_hyphen_values = true)]
+    #[arg(long, default_value_t = memscape::numbers::list_text(&RfRequest::default().psi_n), allow_hyphen_values = true)]
     pub psi_n: String,
     /// Diffusion time t (x_t = e^(−t) x + sqrt(1 − e^(−2t)) ξ).
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RfRequest::default().t, allow_negative_numbers = true)]
     pub t: f64,
     /// Gradient-descent steps.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = RfRequest::default().steps)]
     pub steps: usize,
     /// Seeds (each draws W, the data, the noise draws and the test set afresh).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = RfRequest::default().seeds)]
     pub seeds: usize,
     /// The first seed (the models use seed, seed + 1, …).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = RfRequest::default().seed)]
     pub seed: u64,
     /// Noise draws per training point over which the loss's E_ξ is taken (default: the least
     /// m with n m ≥ 32 p; fewer draws add slow modes that fit them and delay tau_mem).
@@ -531,22 +532,22 @@ pub struct RfArgs {
     /// Step dτ as a share of psi_p/(Δ_t λ₊), λ₊ the theory's bound on λ_max(U) (the upper
     /// edge of the ρ₂ envelope): one dτ for every model, so all are measured at the same τ; a
     /// draw whose λ_max(U) makes that step unstable is refused.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RfRequest::default().step_fraction, allow_negative_numbers = true)]
     pub step_fraction: f64,
     /// Log-spaced steps at which the losses are measured.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = RfRequest::default().checkpoints)]
     pub checkpoints: usize,
     /// Fresh (x, ξ) pairs for the test loss and the score error.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = RfRequest::default().test_points)]
     pub test_points: usize,
     #[arg(long, value_enum, default_value = "modes")]
     pub solver: RfSolverArg,
     /// tau_gen is the first checkpoint whose score error is within 1 + this share of its
     /// minimum (the test loss above its Bayes floor).
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RfRequest::default().gen_level, allow_negative_numbers = true)]
     pub gen_level: f64,
     /// Bootstrap resamples of the seeds.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = RfRequest::default().resamples)]
     pub resamples: usize,
     #[arg(long, default_value = "runs/rf")]
     pub out: PathBuf,
