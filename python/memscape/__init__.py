@@ -137,6 +137,12 @@ def _spec(data: Any, name: str = "data") -> str:
     )
 
 
+def _command(study: str, **arguments: Any) -> List[str]:
+    """How a run directory written from Python records the call that made it (its manifest's
+    ``command``): the study and the arguments that name what was run."""
+    return [f"memscape.{study}"] + [f"{k}={v!r}" for k, v in arguments.items() if v is not None]
+
+
 def _warn(message: str) -> None:
     """A RuntimeWarning pointing at the caller of the public function."""
     import warnings
@@ -892,12 +898,16 @@ def map(  # noqa: A001 - the study is called map, as the command
     support_quantile: float = _MAP["support_quantile"],
     train_steps: int = _MAP["train_steps"],
     train: Optional[Dict[str, Any]] = None,
+    out: Optional[Union[str, os.PathLike]] = None,
 ) -> MapResult:
     """The phase map over K, as ``memscape map`` with the same defaults: for each K, the exact
     model (and with ``model="mlp"`` or ``"unet"`` a network trained for ``train_steps`` steps;
     ``train`` overrides any ``TrainConfig`` field, e.g. ``{"width": 64, "dropout": 0.1}``) is
     sampled, the samples settled at ``sigma_min`` (default 0.02 × the data's RMS norm) and
-    classified; capacities with bootstrap intervals. Nothing is written to disk."""
+    classified; capacities with bootstrap intervals. With ``out``, the run directory
+    ``memscape map --out`` writes is written there (tables, arrays, the landscapes on 2-D data,
+    figures, ``manifest.json`` and ``report.html``), and ``results`` is its ``results.json``;
+    without it nothing is written to disk."""
     r = _memscape.map(
         _spec(data),
         list(ks),
@@ -920,6 +930,8 @@ def map(  # noqa: A001 - the study is called map, as the command
         support_quantile=support_quantile,
         train_steps=train_steps,
         train=json.dumps(train or {}),
+        out=None if out is None else os.fspath(out),
+        command=_command("map", data=data, ks=list(ks), model=model, out=out),
     )
     keys = list(zip(r["models"], r["ks"]))
     return MapResult(
@@ -1005,12 +1017,15 @@ def dynamics(
     attractor_groups: int = _DYNAMICS["attractor_groups"],
     eigenvalues: Optional[int] = None,
     train: Optional[Dict[str, Any]] = None,
+    out: Optional[Union[str, os.PathLike]] = None,
 ) -> DynamicsResult:
     """Training dynamics, as ``memscape dynamics`` with the same defaults: for each K and seed a
     network is trained once and, at ``checkpoints`` log-spaced steps, sampled and classified
     (and its attractors counted); tau_mem is where f_mem first reaches ``fmem_level``, and
     tau_gen (sample quality) the first checkpoint whose MMD² above the held-out floor is within
-    1 + ``gen_level`` of its minimum."""
+    1 + ``gen_level`` of its minimum. With ``out``, the run directory ``memscape dynamics --out``
+    writes is written there (phase, loss and attractor tables, figures, ``manifest.json`` and
+    ``report.html``)."""
     r = json.loads(
         _memscape.dynamics(
             _spec(data),
@@ -1040,8 +1055,11 @@ def dynamics(
             attractor_groups=attractor_groups,
             eigenvalues=eigenvalues,
             train=json.dumps(train or {}),
+            out=None if out is None else os.fspath(out),
+            command=_command("dynamics", data=data, ks=list(ks), model=model, out=out),
         )
     )
+    r.pop("interventions", None)
     if r["image_shape"] is not None:
         r["image_shape"] = tuple(r["image_shape"])
     return DynamicsResult(**r)

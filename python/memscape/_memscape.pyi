@@ -224,6 +224,8 @@ def map(
     support_quantile: float,
     train_steps: int,
     train: str,
+    out: Optional[str],
+    command: List[str],
 ) -> Dict[str, Any]: ...
 def dynamics(
     data: str,
@@ -254,5 +256,7 @@ def dynamics(
     attractor_groups: int,
     eigenvalues: Optional[int],
     train: str,
+    out: Optional[str],
+    command: List[str],
 ) -> str: ...
 def set_progress(callback: Optional[Callable[[str, int, Optional[str], int], None]]) -> None: ...

@@ -1,6 +1,7 @@
 //! The studies: the map over K and the training dynamics (with their training configurations
 //! and sampling plans read from Python's arguments), the defaults both read, and progress.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,12 +15,14 @@ use memscape::pipeline::{
     LandscapeDefaults, MAP_DEFAULTS, MapDefaults, MapRequest, map as map_study,
 };
 use memscape::sampler::{SAMPLER_DEFAULTS, SamplerDefaults, SamplerKind, SamplingPlan};
+use memscape::store::RunDir;
+use memscape_report::{WriteError, write_dynamics, write_map};
 use memscape_train::dynamics::{
     AttractorRecord, AttractorRequest, DYNAMICS_DEFAULTS, DynamicsDefaults, DynamicsRequest,
     DynamicsResults, dynamics as dynamics_study,
 };
 use memscape_train::train::OverrideError;
-use memscape_train::{Architecture, NetworkTrainer, TrainConfig};
+use memscape_train::{Architecture, KeepingTrainer, NetworkTrainer, TrainConfig};
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -141,7 +144,7 @@ pub(crate) fn defaults() -> String {
 #[pyfunction]
 #[pyo3(signature = (data, ks, *, model, subset_seed, num_samples, steps, seed, sigma_min,
     sigma_max, sampler, eta, process, spacing, batch_size, delta_m, delta_s, resamples,
-    holdout, support_quantile, train_steps, train))]
+    holdout, support_quantile, train_steps, train, out, command))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn map<'py>(
     py: Python<'py>,
@@ -166,12 +169,14 @@ pub(crate) fn map<'py>(
     support_quantile: f64,
     train_steps: i64,
     train: &str,
+    out: Option<PathBuf>,
+    command: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let trainer = architecture(model)?
-        .map(|a| -> PyResult<NetworkTrainer> {
-            Ok(NetworkTrainer {
+        .map(|a| -> PyResult<KeepingTrainer> {
+            Ok(KeepingTrainer::new(NetworkTrainer {
                 config: train_config(train, a, count("train_steps", train_steps, 1)?, 1)?,
-            })
+            }))
         })
         .transpose()?;
     let request = MapRequest {
@@ -195,11 +200,11 @@ pub(crate) fn map<'py>(
         census: Default::default(),
     };
     if let Some(t) = &trainer
-        && t.config.architecture == Architecture::Unet
+        && t.trainer.config.architecture == Architecture::Unet
     {
         TrainConfig {
             image_shape: request.data.load().or_raise()?.image_shape,
-            ..t.config.clone()
+            ..t.trainer.config.clone()
         }
         .validate()
         .or_raise()?;
@@ -208,8 +213,21 @@ pub(crate) fn map<'py>(
         map_study(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
     })?
     .or_raise()?;
+    // with a run directory, the results are its results.json (landscapes included)
+    let results = match &out {
+        Some(dir) => {
+            py.detach(|| {
+                let dir = RunDir::create(dir)?;
+                let networks = trainer.as_ref().map(KeepingTrainer::networks);
+                write_map(&dir, &run, networks, command)
+            })
+            .map_err(written)?
+            .0
+        }
+        None => run.results(),
+    };
     let out = PyDict::new(py);
-    out.set_item("results", json(&run.results()))?;
+    out.set_item("results", json(&results))?;
     out.set_item("phase_csv", run.phase_csv())?;
     out.set_item("sampler", json(&run.sampler))?;
     let models: Vec<String> = run.rows.iter().map(|r| r.model.clone()).collect();
@@ -239,7 +257,7 @@ pub(crate) fn map<'py>(
 #[pyo3(signature = (data, ks, *, model, seeds, subset_seed, holdout, train_steps,
     checkpoints, num_samples, steps, seed, sigma_min, sigma_max, sampler, eta, process,
     spacing, batch_size, fmem_level, gen_level, resamples, support_quantile, attractors,
-    spur_level, attractor_groups, eigenvalues, train))]
+    spur_level, attractor_groups, eigenvalues, train, out, command))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dynamics(
     py: Python<'_>,
@@ -270,6 +288,8 @@ pub(crate) fn dynamics(
     attractor_groups: i64,
     eigenvalues: Option<i64>,
     train: &str,
+    out: Option<PathBuf>,
+    command: Vec<String>,
 ) -> PyResult<String> {
     let Some(arch) = architecture(model)? else {
         return Err(invalid(
@@ -334,10 +354,30 @@ pub(crate) fn dynamics(
         results: DynamicsResults,
         attractors: &'a [AttractorRecord],
     }
+    // with a run directory, the results are its results.json (with the interventions table)
+    let results = match &out {
+        Some(dir) => {
+            py.detach(|| {
+                let dir = RunDir::create(dir)?;
+                write_dynamics(&dir, ("none", &run), &[], vec![], command)
+            })
+            .map_err(written)?
+            .0
+        }
+        None => run.results(),
+    };
     Ok(json(&Study {
-        results: run.results(),
+        results,
         attractors: &run.attractors,
     }))
+}
+
+/// A run directory that could not be written, as the exception of its kind.
+fn written(e: WriteError) -> PyErr {
+    match e {
+        WriteError::Library(e) => crate::py_err(e),
+        other => pyo3::exceptions::PyOSError::new_err(other.to_string()),
+    }
 }
 
 /// Progress hooks forward a task's advance at most this often (and always its end).

@@ -248,7 +248,7 @@ def test_dynamics_is_the_cli_results_document(cli, tmp_path):
     interventions table), from the same library call; the table has a row per (K, checkpoint)."""
     kw = dict(seeds=1, train_steps=150, checkpoints=3, n_samples=60, steps=20, holdout=200,
               resamples=20, attractor_groups=4, train={"width": 32, "depth": 2})
-    r = ms.dynamics("circle", [4, 8], **kw)
+    r = ms.dynamics("circle", [4, 8], out=tmp_path / "py", **kw)
     cli("dynamics", "--data", "circle", "--k", "4,8", "--seeds", 1, "--steps", 150, "--checkpoints", 3,
         "--n-samples", 60, "--sample-steps", 20, "--holdout", 200, "--resamples", 20,
         "--attractor-groups", 4, "--width", 32, "--depth", 2, "--out", tmp_path / "d")
@@ -266,6 +266,44 @@ def test_dynamics_is_the_cli_results_document(cli, tmp_path):
     assert (table["f_mem_lo"] <= table["f_mem"]).all() and (table["f_mem"] <= table["f_mem_hi"]).all()
     assert "attractors.counts.memory" in table
     assert [t["k"] for t in r.tau_mem] == [4, 8]
+    assert_same_run_directory(tmp_path / "py", tmp_path / "d")
+
+
+def untimed(doc):
+    """A JSON document without its timings (``seconds``, ``timings`` and ``*_s`` at any depth)."""
+    if isinstance(doc, dict):
+        return {k: untimed(v) for k, v in doc.items() if k not in ("seconds", "timings") and not k.endswith("_s")}
+    if isinstance(doc, list):
+        return [untimed(v) for v in doc]
+    return doc
+
+
+def assert_same_run_directory(ours, theirs):
+    """Two run directories of one study hold the same files with the same bytes, apart from
+    what records the call (``manifest.json``, ``report.html``) and the timings of their JSON
+    documents."""
+    files = sorted(p.relative_to(theirs) for p in theirs.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file()) == files
+    for f in files:
+        if f.name in ("manifest.json", "report.html"):
+            continue
+        a, b = (ours / f).read_bytes(), (theirs / f).read_bytes()
+        if f.suffix == ".json":
+            a, b = (untimed(json.loads(x)) for x in (a, b))
+        assert a == b, f
+    manifest = json.loads((ours / "manifest.json").read_text())
+    assert manifest["command"][0].startswith("memscape.")
+    assert sorted(manifest["files"]) == sorted(json.loads((theirs / "manifest.json").read_text())["files"])
+
+
+def test_map_writes_the_cli_run_directory(cli, tmp_path):
+    """Studies write their run directory from Python (issue 30): ``ms.map(out=)`` writes what
+    ``memscape map --out`` writes, the trained network's landscape on 2-D data included."""
+    r = ms.map("circle", [4, 16], model="mlp", n_samples=200, steps=40, train_steps=300, out=tmp_path / "py")
+    cli("map", "--k", "4,16", "--n-samples", 200, "--steps", 40, "--train-steps", 300, "--out", tmp_path / "m")
+    assert_same_run_directory(tmp_path / "py", tmp_path / "m")
+    assert [l["model"] for l in r.results["landscapes"]] == ["exact", "mlp"]
+    assert (tmp_path / "py" / "report.html").read_text().count("<figure") >= 3
 
 
 def test_a_network_trained_from_python_is_the_cli_network_and_samples_alike(cli, tmp_path):

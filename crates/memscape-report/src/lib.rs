@@ -12,6 +12,7 @@ mod images;
 mod landscape;
 mod phase;
 mod rf;
+mod write;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,7 @@ pub use images::image_grid_figure;
 pub use landscape::landscape_figures;
 pub use phase::phase_figure;
 pub use rf::rf_figures;
+pub use write::{WriteError, write_dynamics, write_map};
 
 use memscape::pipeline::{ExactDocument, MapResults, TrainedDocument};
 use memscape::store::Manifest;

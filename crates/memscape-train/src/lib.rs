@@ -17,4 +17,4 @@ pub mod rf;
 pub use model::{CheckpointMeta, ScoreModel};
 pub use network::{Architecture, ImageShape, Network};
 pub use precondition::{Preconditioned, Preconditioning};
-pub use train::{NetworkTrainer, Objective, TrainConfig, TrainRun, train};
+pub use train::{KeepingTrainer, NetworkTrainer, Objective, TrainConfig, TrainRun, train};

@@ -2,12 +2,9 @@
 
 use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::dataset::DataSpec;
-use memscape::store::CsvTable;
-use memscape::store::{Manifest, RunDir};
+use memscape::store::RunDir;
 use memscape_train::TrainConfig;
-use memscape_train::dynamics::{
-    ATTRACTORS_HEADER, AttractorRequest, DynamicsRequest, DynamicsResults, DynamicsRun, dynamics,
-};
+use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics};
 use memscape_train::train::OverrideError;
 
 use crate::flags::DynamicsArgs;
@@ -108,7 +105,8 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         )?;
         others.push((name, other));
     }
-    let (results, figures) = write_dynamics(&out, ("none", &run), &others, saved, command)?;
+    let (results, figures) =
+        memscape_report::write_dynamics(&out, ("none", &run), &others, saved, command)?;
     let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));
     eprintln!(
         "{:>6}  {:>12}  {:>25}  {:>10}  {:>12}  {:>25}",
@@ -211,83 +209,6 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         super::print_json(&memscape::store::sorted_json(&results));
     }
     Ok(0)
-}
-
-/// Writes a study's run directory: phase.csv, loss.csv, attractors.csv (every run, by
-/// intervention), the grid's samples and labels, results.json (with the interventions table),
-/// manifest.json, figures and report.html. `base` is the baseline run and its name, `others`
-/// the intervention runs. Returns results.json's document (with the interventions table) and
-/// the figures.
-pub fn write_dynamics(
-    out: &RunDir,
-    base: (&str, &DynamicsRun),
-    others: &[(String, DynamicsRun)],
-    saved: Vec<String>,
-    command: Vec<String>,
-) -> anyhow::Result<(DynamicsResults, Vec<String>)> {
-    let run = base.1;
-    let mut results = run.results();
-    let intervention_runs: Vec<(&str, &DynamicsRun)> = std::iter::once(base)
-        .chain(others.iter().map(|(n, r)| (n.as_str(), r)))
-        .collect();
-    results.interventions = intervention_runs
-        .iter()
-        .map(|(name, r)| r.intervention_summary(name))
-        .collect();
-    let mut grid_files = vec![];
-    if let (Some(k), Some(train)) = (run.request.grid_k, &run.grid_train) {
-        out.write_npy("train.npy", train)?;
-        grid_files.push("train.npy".to_string());
-        for cell in &run.grid {
-            let name = format!("samples_{}_k{k}.npy", DynamicsRun::grid_name(cell.step));
-            out.write_npy(&name, &cell.samples)?;
-            grid_files.push(name);
-        }
-        out.write_bytes("labels.csv", run.grid_labels_csv().as_bytes())?;
-        grid_files.push("labels.csv".into());
-    }
-    out.write_bytes("phase.csv", run.phase_csv().as_bytes())?;
-    if run.request.attractors.is_some() {
-        let mut table = CsvTable::new(&format!("intervention,{ATTRACTORS_HEADER}"));
-        for (name, r) in &intervention_runs {
-            for row in r.attractor_rows() {
-                table.row(std::iter::once(name.to_string()).chain(row));
-            }
-        }
-        out.write_bytes("attractors.csv", table.into_string().as_bytes())?;
-        grid_files.push("attractors.csv".into());
-    }
-    out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
-    results.write(out)?;
-    let mut manifest = Manifest::new(command, serde_json::json!({"request": run.request}));
-    manifest
-        .seeds
-        .insert("train".into(), run.request.train.seed);
-    manifest
-        .seeds
-        .insert("sampler".into(), run.request.plan.seed);
-    manifest
-        .seeds
-        .insert("subset".into(), run.request.subset_seed);
-    manifest.timings.insert("total_s".into(), run.seconds);
-    manifest.files = saved;
-    let figures = memscape_report::run_figures(out.path())?;
-    manifest.files.extend(figures.iter().cloned());
-    manifest.files.extend(grid_files);
-    manifest.files.extend(
-        [
-            "phase.csv",
-            "loss.csv",
-            "results.json",
-            "report.html",
-            "manifest.json",
-        ]
-        .map(String::from),
-    );
-    out.write_json("manifest.json", &manifest)?;
-    let problems = memscape_report::write_report(out.path())?;
-    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
-    Ok((results, figures))
 }
 
 /// The training fields `--intervention` takes, as the flag spells them.

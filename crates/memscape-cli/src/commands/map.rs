@@ -3,12 +3,11 @@
 use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
-use std::sync::Mutex;
 
 use memscape::denoiser::TrainedModel;
-use memscape::pipeline::{MapNetworks, MapRequest, map};
+use memscape::pipeline::{MapRequest, map};
 use memscape::store::RunDir;
-use memscape_train::{NetworkTrainer, ScoreModel};
+use memscape_train::{KeepingTrainer, NetworkTrainer};
 
 use crate::flags::{MapArgs, Model};
 
@@ -18,11 +17,10 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
         Model::Mlp => Some(memscape_train::Architecture::Mlp),
         Model::Unet => Some(memscape_train::Architecture::Unet),
     };
-    let trainer = architecture.map(|a| Keeping {
-        trainer: NetworkTrainer {
+    let trainer = architecture.map(|a| {
+        KeepingTrainer::new(NetworkTrainer {
             config: args.train.config(a, args.train_steps, 1),
-        },
-        models: Mutex::new(vec![]),
+        })
     });
     let ks = super::parse_ks(&args.k)?;
     let data = DataSpec::parse(&args.data)?;
@@ -41,19 +39,8 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let request = request(&args, ks, data)?;
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;
-    let networks = trainer.as_ref().map(|t| MapNetworks {
-        name: t.trainer.name(),
-        step: t.trainer.config.last_step(),
-        at: Box::new(move |k| {
-            Ok(t.models
-                .lock()
-                .expect("no panic while held")
-                .iter()
-                .find(|(kk, _)| *kk == k)
-                .map(|(_, m)| Box::new(m.clone()) as Box<dyn memscape::denoiser::Denoiser>))
-        }),
-    });
-    let (results, figures) = write_map(&out, &run, networks, command)?;
+    let networks = trainer.as_ref().map(KeepingTrainer::networks);
+    let (results, figures) = memscape_report::write_map(&out, &run, networks, command)?;
     eprintln!(
         "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
         "model", "K", "memorized", "spurious", "generalized", "off-support", "f_mem", "attractors"
@@ -150,66 +137,6 @@ fn request(args: &MapArgs, ks: Vec<usize>, data: DataSpec) -> anyhow::Result<Map
         pruning: args.pruning.pruning()?,
         census: args.census.settings(),
     })
-}
-
-/// The map's trainer, keeping the network of every K (to draw the trained landscape after).
-struct Keeping {
-    trainer: NetworkTrainer,
-    models: Mutex<Vec<(usize, ScoreModel)>>,
-}
-
-impl TrainedModel for Keeping {
-    fn name(&self) -> &'static str {
-        self.trainer.name()
-    }
-
-    fn fit(
-        &self,
-        train: &memscape::dataset::Patterns,
-    ) -> memscape::Result<Box<dyn memscape::denoiser::Denoiser>> {
-        let model = self.trainer.fit_model(train)?;
-        self.models
-            .lock()
-            .expect("no panic while held")
-            .push((train.num_patterns(), model.clone()));
-        Ok(Box::new(model))
-    }
-
-    fn config(&self) -> serde_json::Value {
-        self.trainer.config()
-    }
-}
-
-/// Writes a map's run directory: arrays, tables, results.json (with the landscapes on 2-D
-/// data, [`memscape::pipeline::MapRun::landscapes`]), figures and report.html. Returns
-/// results.json's document and the figures' files.
-pub fn write_map(
-    out: &RunDir,
-    run: &memscape::pipeline::MapRun,
-    networks: Option<MapNetworks>,
-    command: Vec<String>,
-) -> anyhow::Result<(memscape::pipeline::MapResults, Vec<String>)> {
-    let mut manifest = run.write(out, command)?;
-    let mut results = run.results();
-    if run.train.ncols() == 2
-        && let Some(landscapes) = run.landscapes(networks.as_ref())?
-    {
-        for (dir, mut files) in landscapes.write(out)? {
-            files.extend(memscape_report::landscape_figures(&out.path().join(&dir))?);
-            manifest
-                .files
-                .extend(files.iter().map(|f| format!("{dir}/{f}")));
-        }
-        results.landscapes = landscapes.entries;
-    }
-    out.write_json("results.json", &results)?;
-    let figures = memscape_report::run_figures(out.path())?;
-    manifest.files.extend(figures.iter().cloned());
-    manifest.files.push("report.html".into());
-    out.write_json("manifest.json", &manifest)?;
-    let problems = memscape_report::write_report(out.path())?;
-    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
-    Ok((results, figures))
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
                         .transpose()
                 }),
             });
-        let (results, _) = super::map::write_map(&out, &m.run, networks, command.clone())?;
+        let (results, _) = memscape_report::write_map(&out, &m.run, networks, command.clone())?;
         eprintln!(
             "{}: {} rows; wrote {}",
             m.name,
@@ -202,7 +202,7 @@ fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyho
     for study in &collection.studies {
         let out = RunDir::create(root.path().join(&study.name))?;
         let (base, others) = study.runs.split_first().expect("a study has a run");
-        let (results, _) = super::dynamics::write_dynamics(
+        let (results, _) = memscape_report::write_dynamics(
             &out,
             (base.0.as_str(), &base.1),
             others,

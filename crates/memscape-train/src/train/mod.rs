@@ -262,6 +262,62 @@ impl memscape::denoiser::TrainedModel for NetworkTrainer {
     }
 }
 
+/// A [`NetworkTrainer`] that keeps the network of every K it trains, so that a map can draw
+/// each K's trained landscape after ([`Self::networks`]).
+pub struct KeepingTrainer {
+    pub trainer: NetworkTrainer,
+    models: std::sync::Mutex<Vec<(usize, ScoreModel)>>,
+}
+
+impl KeepingTrainer {
+    pub fn new(trainer: NetworkTrainer) -> Self {
+        KeepingTrainer {
+            trainer,
+            models: Default::default(),
+        }
+    }
+
+    /// The kept networks, as a map's landscapes take them
+    /// ([`memscape::pipeline::MapRun::landscapes`]).
+    pub fn networks(&self) -> memscape::pipeline::MapNetworks<'_> {
+        memscape::pipeline::MapNetworks {
+            name: self.trainer.config.architecture.name(),
+            step: self.trainer.config.last_step(),
+            at: Box::new(move |k| {
+                Ok(self
+                    .models
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .find(|(kept, _)| *kept == k)
+                    .map(|(_, m)| Box::new(m.clone()) as Box<dyn memscape::denoiser::Denoiser>))
+            }),
+        }
+    }
+}
+
+impl memscape::denoiser::TrainedModel for KeepingTrainer {
+    fn name(&self) -> &'static str {
+        self.trainer.name()
+    }
+
+    fn fit(
+        &self,
+        train: &memscape::dataset::Patterns,
+    ) -> Result<Box<dyn memscape::denoiser::Denoiser>> {
+        let model = self.trainer.fit_model(train)?;
+        self.models
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((train.num_patterns(), model.clone()));
+        Ok(Box::new(model))
+    }
+
+    fn config(&self) -> serde_json::Value {
+        self.trainer.config()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
