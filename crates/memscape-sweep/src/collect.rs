@@ -6,15 +6,18 @@
 //! dynamics`, the interventions beside the baseline (`none`, else the first).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use memscape::analysis::samples::classify::Fractions;
 use memscape::numbers::field;
-use memscape::pipeline::{MapPlan, MapRow, MapRun};
-use memscape::store::CsvTable;
-use memscape_train::dynamics::{DynamicsPlan, DynamicsRow, DynamicsRun};
+use memscape::pipeline::{MapPlan, MapResults, MapRow, MapRun};
+use memscape::store::{CsvTable, RunDir, sorted_json};
+use memscape_report::{write_dynamics, write_map};
+use memscape_train::dynamics::{DynamicsPlan, DynamicsResults, DynamicsRow, DynamicsRun};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SweepError};
-use crate::run::CellRunner;
+use crate::run::{CellRunner, SweepDir};
 use crate::spec::{Cell, NO_INTERVENTION, Spec, Work};
 use crate::store::Store;
 
@@ -42,6 +45,139 @@ pub struct Collection {
     pub incomplete: Vec<(String, usize)>,
     /// `cells.csv`: one row per finished cell ([`CELLS_HEADER`]).
     pub cells_csv: String,
+}
+
+/// `collect.json`: every run directory written (its kind, name, folder and `results.json`)
+/// and the maps left out because cells are not done. Written with its keys sorted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectSummary {
+    pub incomplete: Vec<Incomplete>,
+    pub runs: Vec<CollectedRun>,
+}
+
+/// A map left out of a collection: its name and how many of its cells are not done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Incomplete {
+    pub missing: usize,
+    pub name: String,
+}
+
+/// One run directory of a collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectedRun {
+    pub dir: PathBuf,
+    /// "map" or "dynamics".
+    pub kind: String,
+    pub name: String,
+    pub results: CollectedResults,
+}
+
+/// The `results.json` of a collected run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CollectedResults {
+    Map(Box<MapResults>),
+    Dynamics(Box<DynamicsResults>),
+}
+
+/// Collects a sweep ([`collect`]) and writes it under its folder's `collect/`: `cells.csv`, one
+/// run directory per map and dynamics study (as `memscape map` and `memscape dynamics` write
+/// them, reports included) and `collect.json`. `progress` gets a line per run directory
+/// written. Returns the collection and `collect.json`'s document.
+///
+/// # Errors
+/// The store's and the assembly's ([`collect`]), and a run directory that cannot be written.
+pub fn write_collection(
+    spec: &Spec,
+    dir: &SweepDir,
+    store: &Store,
+    command: Vec<String>,
+    mut progress: impl FnMut(&str),
+) -> Result<(Collection, CollectSummary)> {
+    let runner = CellRunner::new(dir.clone(), spec);
+    let collection = collect(spec, store, &runner)?;
+    let root = RunDir::create(dir.path.join("collect"))?;
+    root.write_bytes("cells.csv", collection.cells_csv.as_bytes())?;
+    let mut runs = vec![];
+    for m in &collection.maps {
+        let out = RunDir::create(root.path().join(&m.name))?;
+        let networks = m
+            .trained
+            .first()
+            .map(|first| memscape::pipeline::MapNetworks {
+                name: m.run.rows.last().map_or("", |r| r.model.as_str()),
+                step: match &first.config.work {
+                    Work::Map { train: Some(t), .. } => t.last_step(),
+                    _ => 0,
+                },
+                at: Box::new(|k| {
+                    m.trained
+                        .iter()
+                        .find(|c| c.k == k)
+                        .map(|c| {
+                            runner
+                                .load_model(c)
+                                .map(|m| Box::new(m) as Box<dyn memscape::denoiser::Denoiser>)
+                        })
+                        .transpose()
+                }),
+            });
+        let (results, _) = write_map(&out, &m.run, networks, command.clone())?;
+        progress(&format!(
+            "{}: {} rows; wrote {}",
+            m.name,
+            m.run.rows.len(),
+            out.path().join("report.html").display()
+        ));
+        runs.push(CollectedRun {
+            dir: out.path().to_path_buf(),
+            kind: "map".into(),
+            name: m.name.clone(),
+            results: CollectedResults::Map(Box::new(results)),
+        });
+    }
+    for study in &collection.studies {
+        let out = RunDir::create(root.path().join(&study.name))?;
+        let (base, others) = study.runs.split_first().expect("a study has a run");
+        let (results, _) = write_dynamics(
+            &out,
+            (base.0.as_str(), &base.1),
+            others,
+            vec![],
+            command.clone(),
+        )?;
+        progress(&format!(
+            "{}: {} runs ({}); wrote {}",
+            study.name,
+            study.runs.len(),
+            study
+                .runs
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            out.path().join("report.html").display()
+        ));
+        runs.push(CollectedRun {
+            dir: out.path().to_path_buf(),
+            kind: "dynamics".into(),
+            name: study.name.clone(),
+            results: CollectedResults::Dynamics(Box::new(results)),
+        });
+    }
+    let summary = CollectSummary {
+        incomplete: collection
+            .incomplete
+            .iter()
+            .map(|(name, missing)| Incomplete {
+                missing: *missing,
+                name: name.clone(),
+            })
+            .collect(),
+        runs,
+    };
+    root.write_json("collect.json", &sorted_json(&summary))?;
+    Ok((collection, summary))
 }
 
 /// Header of `cells.csv`.

@@ -22,6 +22,10 @@ pub enum SweepError {
     /// A library error inside a cell or while collecting.
     #[error(transparent)]
     Memscape(#[from] memscape::Error),
+
+    /// A collected run directory that could not be written.
+    #[error(transparent)]
+    Write(#[from] memscape_report::WriteError),
 }
 
 pub type Result<T, E = SweepError> = std::result::Result<T, E>;

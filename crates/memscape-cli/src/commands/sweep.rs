@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use memscape::store::RunDir;
-use memscape_sweep::collect::collect;
+use memscape::store::sorted_json;
+use memscape_sweep::collect::write_collection;
 use memscape_sweep::run::{CellRunner, SweepDir, run_cells, status};
 use memscape_sweep::slurm::{SlurmOptions, array_holds, run_task, submit};
 use memscape_sweep::spec::{Cell, Spec};
@@ -162,84 +162,23 @@ fn show_status(spec_path: &Path, out: &SweepOut) -> anyhow::Result<i32> {
 
 fn collect_maps(spec_path: &Path, out: &SweepOut, command: Vec<String>) -> anyhow::Result<i32> {
     let (spec, dir, store) = open(spec_path, out)?;
-    let runner = CellRunner::new(dir.clone(), &spec);
-    let collection = collect(&spec, &store, &runner)?;
-    let root = RunDir::create(dir.path.join("collect"))?;
-    root.write_bytes("cells.csv", collection.cells_csv.as_bytes())?;
-    let mut runs = vec![];
-    for m in &collection.maps {
-        let out = RunDir::create(root.path().join(&m.name))?;
-        let networks = m
-            .trained
-            .first()
-            .map(|first| memscape::pipeline::MapNetworks {
-                name: m.run.rows.last().map_or("", |r| r.model.as_str()),
-                step: match &first.config.work {
-                    memscape_sweep::spec::Work::Map { train: Some(t), .. } => t.last_step(),
-                    _ => 0,
-                },
-                at: Box::new(|k| {
-                    m.trained
-                        .iter()
-                        .find(|c| c.k == k)
-                        .map(|c| {
-                            runner
-                                .load_model(c)
-                                .map(|m| Box::new(m) as Box<dyn memscape::denoiser::Denoiser>)
-                        })
-                        .transpose()
-                }),
-            });
-        let (results, _) = memscape_report::write_map(&out, &m.run, networks, command.clone())?;
+    let (collection, summary) =
+        write_collection(&spec, &dir, &store, command, |line| eprintln!("{line}"))?;
+    for i in &summary.incomplete {
         eprintln!(
-            "{}: {} rows; wrote {}",
-            m.name,
-            m.run.rows.len(),
-            out.path().join("report.html").display()
+            "memscape: {}: left out, {} cells not done",
+            i.name, i.missing
         );
-        runs.push(serde_json::json!({"kind": "map", "name": m.name, "dir": out.path(), "results": results}));
     }
-    for study in &collection.studies {
-        let out = RunDir::create(root.path().join(&study.name))?;
-        let (base, others) = study.runs.split_first().expect("a study has a run");
-        let (results, _) = memscape_report::write_dynamics(
-            &out,
-            (base.0.as_str(), &base.1),
-            others,
-            vec![],
-            command.clone(),
-        )?;
-        eprintln!(
-            "{}: {} runs ({}); wrote {}",
-            study.name,
-            study.runs.len(),
-            study
-                .runs
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            out.path().join("report.html").display()
-        );
-        runs.push(serde_json::json!({"kind": "dynamics", "name": study.name, "dir": out.path(), "results": results}));
-    }
-    for (name, missing) in &collection.incomplete {
-        eprintln!("memscape: {name}: left out, {missing} cells not done");
-    }
-    let summary = serde_json::json!({
-        "runs": runs,
-        "incomplete": collection.incomplete.iter().map(|(n, m)| serde_json::json!({"name": n, "missing": m})).collect::<Vec<_>>(),
-    });
-    root.write_json("collect.json", &summary)?;
     eprintln!(
         "{} maps and {} dynamics studies in {}; every finished cell in {}",
         collection.maps.len(),
         collection.studies.len(),
-        root.path().display(),
-        root.path().join("cells.csv").display()
+        dir.path.join("collect").display(),
+        dir.path.join("collect").join("cells.csv").display()
     );
     if out.json {
-        super::print_json(&summary);
+        super::print_json(&sorted_json(&summary));
     }
-    Ok(i32::from(!collection.incomplete.is_empty()))
+    Ok(i32::from(!summary.incomplete.is_empty()))
 }
