@@ -60,6 +60,9 @@ __all__ = [
     "map",
     "DynamicsResult",
     "dynamics",
+    "sweep",
+    "sweep_status",
+    "sweep_collect",
     "Run",
     "read_run",
     "set_progress",
@@ -1063,6 +1066,54 @@ def dynamics(
     if r["image_shape"] is not None:
         r["image_shape"] = tuple(r["image_shape"])
     return DynamicsResult(**r)
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps
+
+
+def sweep(
+    spec: Union[str, os.PathLike],
+    *,
+    out: Optional[Union[str, os.PathLike]] = None,
+    jobs: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Runs a sweep spec's cells here, as ``memscape sweep SPEC`` without ``--slurm``: every
+    cell not yet done (nor queued in a Slurm array) is computed, ``jobs`` at once (default: the
+    CPUs), into the crash-safe store of the sweep's folder (``out``, else
+    ``runs/sweep-<spec stem>``), which the command line shares. Returns the sweep's status
+    (``sweep status --json``): cells done, running, failed and pending, and the errors."""
+    return json.loads(
+        _memscape.sweep_run(
+            os.fspath(spec), out=None if out is None else os.fspath(out), jobs=jobs
+        )
+    )
+
+
+def sweep_status(
+    spec: Union[str, os.PathLike], *, out: Optional[Union[str, os.PathLike]] = None
+) -> Dict[str, Any]:
+    """A sweep's status, as ``memscape sweep status --json``."""
+    return json.loads(
+        _memscape.sweep_status(os.fspath(spec), out=None if out is None else os.fspath(out))
+    )
+
+
+def sweep_collect(
+    spec: Union[str, os.PathLike], *, out: Optional[Union[str, os.PathLike]] = None
+) -> Dict[str, Any]:
+    """Collects a sweep's finished cells, as ``memscape sweep collect``: under the sweep's
+    folder, ``collect/`` gets ``cells.csv`` and one run directory (with its report) per map and
+    dynamics study. Returns ``collect.json``'s document: ``runs`` (kind, name, folder and
+    ``results.json`` of each) and ``incomplete`` (maps left out, with their missing cells);
+    read a run with :func:`read_run`."""
+    return json.loads(
+        _memscape.sweep_collect(
+            os.fspath(spec),
+            out=None if out is None else os.fspath(out),
+            command=_command("sweep_collect", spec=os.fspath(spec), out=out),
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------

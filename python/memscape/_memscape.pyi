@@ -260,3 +260,9 @@ def dynamics(
     command: List[str],
 ) -> str: ...
 def set_progress(callback: Optional[Callable[[str, int, Optional[str], int], None]]) -> None: ...
+def sweep_run(spec: str, *, out: Optional[str], jobs: Optional[int]) -> str:
+    """The sweep's status as JSON."""
+def sweep_status(spec: str, *, out: Optional[str]) -> str:
+    """The sweep's status as JSON."""
+def sweep_collect(spec: str, *, out: Optional[str], command: List[str]) -> str:
+    """collect.json's document as JSON."""

@@ -10,6 +10,7 @@
 mod calls;
 mod denoisers;
 mod studies;
+mod sweep;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -211,5 +212,8 @@ fn _memscape(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(studies::map, m)?)?;
     m.add_function(wrap_pyfunction!(studies::dynamics, m)?)?;
     m.add_function(wrap_pyfunction!(studies::set_progress, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_run, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_status, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_collect, m)?)?;
     Ok(())
 }

@@ -641,6 +641,25 @@ def test_hopfield_is_the_cli_hopfield(cli):
         ms.hopfield("sparse", 0.1)
 
 
+def test_sweeps_run_and_collect_from_python_into_the_cli_store(cli, tmp_path):
+    """``ms.sweep``, ``ms.sweep_status`` and ``ms.sweep_collect`` (issue 30) work on the store
+    the command line uses: the status and ``collect.json`` are ``memscape sweep status --json``'s
+    and ``sweep collect --json``'s, and the collected map reads as a run directory."""
+    spec = tmp_path / "small.toml"
+    spec.write_text('[axes]\ndata = ["circle"]\nk = [2, 9]\n[map]\nn_samples = 100\nsteps = 20\nresamples = 20\n')
+    out = tmp_path / "sweep"
+    s = ms.sweep(spec, out=out, jobs=1)
+    assert (s["total"], s["done"], s["failed"]) == (2, 2, 0)
+    assert ms.sweep_status(spec, out=out) == json.loads(cli("sweep", "status", spec, "--out", out, "--json").stdout)
+    ours = ms.sweep_collect(spec, out=out)
+    theirs = json.loads(cli("sweep", "collect", spec, "--out", out, "--json").stdout)
+    assert untimed(ours) == untimed(theirs) and [r["kind"] for r in ours["runs"]] == ["map"]
+    run = ms.read_run(ours["runs"][0]["dir"])
+    assert list(run.tables["phase"]["k"]) == [2, 9]
+    with pytest.raises(FileNotFoundError, match="missing.toml"):
+        ms.sweep(tmp_path / "missing.toml", out=out)
+
+
 def test_landscape_is_the_cli_attractors_of_a_checkpoint(cli, tmp_path):
     """The trained landscape is one library study (issue 29): ``ms.landscape`` on a loaded
     checkpoint gives the ``attractors.json`` that ``memscape attractors --checkpoint`` writes,

@@ -31,6 +31,14 @@ pub struct SweepDir {
 }
 
 impl SweepDir {
+    /// The folder of a spec's sweep when none is given: `runs/sweep-<spec file stem>`.
+    pub fn default_for(spec: &Path) -> PathBuf {
+        let stem = spec
+            .file_stem()
+            .map_or("spec".into(), |s| s.to_string_lossy().to_string());
+        PathBuf::from("runs").join(format!("sweep-{stem}"))
+    }
+
     pub fn new(path: impl Into<PathBuf>) -> Self {
         SweepDir { path: path.into() }
     }

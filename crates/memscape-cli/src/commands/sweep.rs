@@ -106,12 +106,9 @@ pub fn run(args: SweepArgs, command: Vec<String>) -> anyhow::Result<i32> {
 
 /// The sweep's folder: `--out`, or `runs/sweep-<spec file stem>`.
 fn folder(spec: &Path, out: &SweepOut) -> PathBuf {
-    out.out.clone().unwrap_or_else(|| {
-        let stem = spec
-            .file_stem()
-            .map_or("spec".into(), |s| s.to_string_lossy().to_string());
-        PathBuf::from("runs").join(format!("sweep-{stem}"))
-    })
+    out.out
+        .clone()
+        .unwrap_or_else(|| SweepDir::default_for(spec))
 }
 
 /// The spec at `spec_path`, its sweep's folder, and the store with the array tasks' merged.
