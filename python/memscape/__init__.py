@@ -82,8 +82,8 @@ Model = Literal["exact", "mlp", "unet"]
 Network = Literal["mlp", "unet"]
 SettleMethod = Literal["auto", "unit", "flow"]
 
-#: The map's and the sampler's defaults, as the library states them once (``MAP_DEFAULTS``,
-#: ``SAMPLER_DEFAULTS``) and ``memscape map``'s flags and the sweep spec read them too.
+#: The studies' defaults, as the library states them once (``MAP_DEFAULTS``, ``SAMPLER_DEFAULTS``,
+#: ``DYNAMICS_DEFAULTS``, the requests' ``Default``) and the command line's flags read them too.
 _DEFAULTS = json.loads(_memscape.defaults())
 _MAP, _SAMPLER, _LANDSCAPE = _DEFAULTS["map"], _DEFAULTS["sampler"], _DEFAULTS["landscape"]
 _DYNAMICS, _CLASSIFY = _DEFAULTS["dynamics"], _DEFAULTS["classify"]
@@ -1082,7 +1082,9 @@ def sweep(
     cell not yet done (nor queued in a Slurm array) is computed, ``jobs`` at once (default: the
     CPUs), into the crash-safe store of the sweep's folder (``out``, else
     ``runs/sweep-<spec stem>``), which the command line shares. Returns the sweep's status
-    (``sweep status --json``): cells done, running, failed and pending, and the errors."""
+    (``sweep status --json``): cells done, running, failed and pending, and the errors. Ctrl-C
+    takes effect when the call returns (the store keeps every finished cell; for a sweep to stop
+    and resume, run ``memscape sweep`` and kill it)."""
     return json.loads(
         _memscape.sweep_run(
             os.fspath(spec), out=None if out is None else os.fspath(out), jobs=jobs

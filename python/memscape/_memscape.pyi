@@ -200,7 +200,8 @@ def capacities(ks: List[int], memorized: List[float], spurious: List[float], gen
 def load_dataset(spec: str) -> Tuple[Array, Optional[npt.NDArray[np.uint32]], Optional[Tuple[int, int]]]: ...
 def training_set(spec: str, k: int, holdout: Optional[int], subset_seed: int) -> Tuple[Array, Array]: ...
 def defaults() -> str:
-    """The map's and the sampler's defaults as JSON: {"map": {...}, "sampler": {...}}."""
+    """The studies' defaults as JSON: {"map", "sampler", "landscape", "dynamics", "classify",
+    "exact_landscape", "bifurcate", "hopfield"}."""
 def map(
     data: str,
     ks: List[int],

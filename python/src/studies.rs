@@ -110,10 +110,11 @@ pub(crate) fn ks_of(ks: Vec<i64>) -> PyResult<Vec<usize>> {
     Ok(ks.iter().map(|&k| k as usize).collect())
 }
 
-/// The map's, the sampler's and the trained landscape's defaults, stated once in the library
-/// ([`MAP_DEFAULTS`], [`SAMPLER_DEFAULTS`], [`LANDSCAPE_DEFAULTS`]), as a JSON document
-/// `{"map": …, "sampler": …, "landscape": …}`: `memscape.map` and `memscape.landscape` take
-/// their signatures' defaults from it, as the command line's flags do.
+/// The studies' defaults, stated once in the library ([`MAP_DEFAULTS`], [`SAMPLER_DEFAULTS`],
+/// [`LANDSCAPE_DEFAULTS`], [`DYNAMICS_DEFAULTS`] and the requests' `Default`s), as a JSON
+/// document `{"map", "sampler", "landscape", "dynamics", "classify", "exact_landscape",
+/// "bifurcate", "hopfield"}`: the package's functions take their signatures' defaults from it,
+/// as the command line's flags do.
 #[pyfunction]
 pub(crate) fn defaults() -> String {
     #[derive(serde::Serialize)]
@@ -219,7 +220,8 @@ pub(crate) fn map<'py>(
             py.detach(|| {
                 let dir = RunDir::create(dir)?;
                 let networks = trainer.as_ref().map(KeepingTrainer::networks);
-                write_map(&dir, &run, networks, command)
+                let landscapes = run.landscapes(networks.as_ref())?;
+                write_map(&dir, &run, landscapes, command)
             })
             .map_err(written)?
             .0
@@ -312,9 +314,12 @@ pub(crate) fn dynamics(
         Some(e) => e as usize,
         None => AttractorRequest::default().eigenvalues.min(dim),
     };
+    let ks = ks_of(ks)?;
+    // as the command: on image data, the middle K keeps its sample grid
+    let grid_k = loaded.image_shape.map(|_| ks[ks.len() / 2]);
     let request = DynamicsRequest {
         data,
-        ks: ks_of(ks)?,
+        ks,
         seeds: count("seeds", seeds, 1)?,
         train: TrainConfig {
             image_shape: loaded.image_shape,
@@ -336,7 +341,7 @@ pub(crate) fn dynamics(
         fmem_level,
         gen_level,
         resamples: count("resamples", resamples, 1)?,
-        grid_k: None,
+        grid_k,
         attractors: attractors.then_some(AttractorRequest {
             spur_level,
             max_groups: count("attractor_groups", attractor_groups, 1)?,

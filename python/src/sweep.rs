@@ -35,7 +35,9 @@ fn open(spec: &Path, out: Option<PathBuf>) -> Result<(Spec, SweepDir, Store), Sw
     Ok((parsed, dir, store))
 }
 
-/// Runs the spec's cells not yet done here, `jobs` at once; the sweep's status as JSON.
+/// Runs the spec's cells not yet done here, `jobs` at once; the sweep's status as JSON. The GIL
+/// is released, but Ctrl-C waits for the call to end: the library's interrupt would unwind the
+/// thread that hands out cells while a worker waits on it (a hang), so it is not used here.
 #[pyfunction]
 #[pyo3(signature = (spec, *, out, jobs))]
 pub(crate) fn sweep_run(
@@ -48,7 +50,7 @@ pub(crate) fn sweep_run(
         Some(j) => count("jobs", j, 1)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    interruptible(py, || -> Result<String, SweepError> {
+    py.detach(|| -> Result<String, SweepError> {
         let (spec, dir, store) = open(&spec, out)?;
         store.set_spec(&spec.text)?;
         let held = array_holds(&store)?.cells;
@@ -56,7 +58,7 @@ pub(crate) fn sweep_run(
         let cells: Vec<&Cell> = spec.cells.iter().collect();
         run_cells(&runner, &store, &cells, &held, jobs)?;
         Ok(json(&status(&spec, &store, &held)?))
-    })?
+    })
     .map_err(sweep_err)
 }
 

@@ -1,6 +1,8 @@
 //! Reads a memscape run directory, never recomputing anything: the manifest and the arrays and
 //! tables beside it. A missing or corrupt file is reported by name, and the rest stays readable,
-//! so a report can draw what is there and say what is not.
+//! so a report can draw what is there and say what is not. It also writes a study's whole run
+//! directory from results the library has computed ([`write_map`], [`write_dynamics`]): their
+//! documents, then the figures and the report drawn from what was written.
 
 mod attractors;
 mod bifurcation;

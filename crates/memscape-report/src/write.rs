@@ -2,7 +2,7 @@
 //! Python write the same one: its documents, tables and arrays, its figures, `manifest.json`
 //! and `report.html` ([`write_map`], [`write_dynamics`]).
 
-use memscape::pipeline::{MapNetworks, MapResults, MapRun};
+use memscape::pipeline::{MapLandscapes, MapResults, MapRun};
 use memscape::store::{CsvTable, Manifest, RunDir};
 use memscape_train::dynamics::{ATTRACTORS_HEADER, DynamicsResults, DynamicsRun};
 
@@ -20,20 +20,18 @@ pub enum WriteError {
     Report(String),
 }
 
-/// Writes a map's run directory: arrays, tables, results.json (with the landscapes on 2-D
-/// data, [`memscape::pipeline::MapRun::landscapes`]), figures and report.html. Returns
-/// results.json's document and the figures' files.
+/// Writes a map's run directory: arrays, tables, results.json (with the `landscapes` the
+/// caller drew, [`memscape::pipeline::MapRun::landscapes`]: nothing is computed here),
+/// figures and report.html. Returns results.json's document and the figures' files.
 pub fn write_map(
     out: &RunDir,
     run: &MapRun,
-    networks: Option<MapNetworks>,
+    landscapes: Option<MapLandscapes>,
     command: Vec<String>,
 ) -> Result<(MapResults, Vec<String>), WriteError> {
     let mut manifest = run.write(out, command)?;
     let mut results = run.results();
-    if run.train.ncols() == 2
-        && let Some(landscapes) = run.landscapes(networks.as_ref())?
-    {
+    if let Some(landscapes) = landscapes {
         for (dir, mut files) in landscapes.write(out)? {
             files.extend(crate::landscape_figures(&out.path().join(&dir))?);
             manifest

@@ -122,7 +122,8 @@ pub fn write_collection(
                         .transpose()
                 }),
             });
-        let (results, _) = write_map(&out, &m.run, networks, command.clone())?;
+        let landscapes = m.run.landscapes(networks.as_ref())?;
+        let (results, _) = write_map(&out, &m.run, landscapes, command.clone())?;
         progress(&format!(
             "{}: {} rows; wrote {}",
             m.name,

@@ -1,7 +1,8 @@
 //! Sweeps: a grid of phase-map cells from a TOML spec ([`spec`]), computed locally or as a
 //! Slurm job array ([`slurm`]), each finished cell committed in one transaction to a SQLite
-//! store ([`store`]) so that a crash loses at most the cells in flight, and the usual `map`
-//! run directories assembled from the store ([`collect`]).
+//! store ([`store`]) so that a crash loses at most the cells in flight, and the usual `map` and
+//! `dynamics` run directories assembled from the store and written under `collect/`
+//! ([`collect`]).
 
 pub mod collect;
 pub mod error;

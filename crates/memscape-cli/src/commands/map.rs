@@ -40,7 +40,8 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let run = map(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))?;
     let out = RunDir::create(&args.out)?;
     let networks = trainer.as_ref().map(KeepingTrainer::networks);
-    let (results, figures) = memscape_report::write_map(&out, &run, networks, command)?;
+    let landscapes = run.landscapes(networks.as_ref())?;
+    let (results, figures) = memscape_report::write_map(&out, &run, landscapes, command)?;
     eprintln!(
         "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
         "model", "K", "memorized", "spurious", "generalized", "off-support", "f_mem", "attractors"

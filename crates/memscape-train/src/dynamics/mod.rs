@@ -167,8 +167,9 @@ impl Default for DynamicsRequest {
     /// optimiser for `train_steps` steps and `checkpoints` checkpoints, sampled with
     /// `sample_steps` noise levels and the default sampler otherwise, automatic thresholds, the
     /// support gate's default quantile, no sample grid, and the attractor census
-    /// ([`AttractorRequest::default`]; its eigenvalues are capped at the data's dimension
-    /// where the study runs).
+    /// ([`AttractorRequest::default`]). Its 6 eigenvalues are more than 2-D data has: callers
+    /// cap them at the data's dimension (the command line, Python and the sweep spec do), and
+    /// the study refuses more.
     fn default() -> Self {
         let d = DYNAMICS_DEFAULTS;
         DynamicsRequest {

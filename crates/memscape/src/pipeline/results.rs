@@ -207,7 +207,8 @@ impl MapRun {
     /// On 2-D data, the exact and the trained landscapes at the spurious-peak K (the trained
     /// model's peak when one was mapped, else the exact model's), at the sampler's sigma_min,
     /// with 500 stopped samples each: the exact one from 200 random starts, the trained one's
-    /// census at the map's settings. `None` where no model has a peak.
+    /// census at the map's settings. `None` on data of another dimension, or where no model
+    /// has a peak.
     ///
     /// ```
     /// # use memscape::dataset::DataSpec;
@@ -240,6 +241,9 @@ impl MapRun {
     /// # Errors
     /// The landscapes' errors, and `networks`' own.
     pub fn landscapes(&self, networks: Option<&MapNetworks>) -> Result<Option<MapLandscapes>> {
+        if self.train.ncols() != 2 {
+            return Ok(None);
+        }
         let peak = |model: &str| {
             self.models
                 .iter()
