@@ -143,7 +143,8 @@ def _spec(data: Any, name: str = "data") -> str:
 def _command(study: str, **arguments: Any) -> List[str]:
     """How a run directory written from Python records the call that made it (its manifest's
     ``command``): the study and the arguments that name what was run."""
-    return [f"memscape.{study}"] + [f"{k}={v!r}" for k, v in arguments.items() if v is not None]
+    shown = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in arguments.items()}
+    return [f"memscape.{study}"] + [f"{k}={v!r}" for k, v in shown.items() if v is not None]
 
 
 def _warn(message: str) -> None:

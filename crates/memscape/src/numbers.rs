@@ -15,6 +15,15 @@ pub fn null_as_nan_pair<'de, D: serde::Deserializer<'de>>(
     Ok([lo.unwrap_or(f64::NAN), hi.unwrap_or(f64::NAN)])
 }
 
+/// A record read where it still reads, none otherwise: for a stored document's fields kept
+/// for the record whose earlier forms this version does not read.
+pub fn readable_or_none<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    let value = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
 /// A CSV field of an optional value: its `Display`, or empty.
 pub fn field(v: Option<impl std::fmt::Display>) -> String {
     v.map_or(String::new(), |v| v.to_string())

@@ -39,6 +39,7 @@ use memscape::dataset::{DataSpec, ExactQuality};
 use memscape::denoiser::Arithmetic;
 use memscape::error::{Error, Result};
 use memscape::numbers::null_as_nan;
+use memscape::pipeline::MAP_DEFAULTS;
 use memscape::sampler;
 use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
 use ndarray::Array2;
@@ -118,7 +119,7 @@ pub struct DynamicsDefaults {
     /// Training steps, and the log-spaced checkpoints among them where samples are measured.
     pub train_steps: usize,
     pub checkpoints: usize,
-    /// Samples per checkpoint, and the sampler's noise levels.
+    /// Samples per checkpoint, and the sampler's noise levels (the map's).
     pub n_samples: usize,
     pub sample_steps: usize,
     /// tau_mem is where f_mem first reaches `fmem_level`; tau_gen (sample quality) the first
@@ -146,7 +147,7 @@ pub const DYNAMICS_DEFAULTS: DynamicsDefaults = DynamicsDefaults {
     train_steps: 20_000,
     checkpoints: 12,
     n_samples: 500,
-    sample_steps: 100,
+    sample_steps: MAP_DEFAULTS.steps,
     fmem_level: 0.1,
     gen_level: 0.1,
     resamples: 200,

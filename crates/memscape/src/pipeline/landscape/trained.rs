@@ -406,19 +406,10 @@ pub struct CensusRecord {
     pub euler: Option<EulerCheck>,
     /// The configuration, for the record: none where a document's is of a form this version
     /// no longer reads (before the census's margin, the settling flow and the polish).
-    #[serde(deserialize_with = "readable_or_none")]
+    #[serde(deserialize_with = "crate::numbers::readable_or_none")]
     pub config: Option<CensusConfig>,
     pub num_samples: usize,
     pub support_gate: Option<SupportCalibration>,
-}
-
-/// A record read where it still reads, none otherwise: for a document's fields kept for the
-/// record whose earlier forms this version does not read.
-pub(super) fn readable_or_none<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
-    d: D,
-) -> std::result::Result<Option<T>, D::Error> {
-    let value = <serde_json::Value as Deserialize>::deserialize(d)?;
-    Ok(serde_json::from_value(value).ok())
 }
 
 /// Where a trained landscape's 2-D grids are and what they hold.
