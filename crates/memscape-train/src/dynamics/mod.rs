@@ -34,15 +34,16 @@ use memscape::analysis::samples::support::{
 use memscape::dataset::DEFAULT_DATA;
 use memscape::dataset::Patterns;
 use memscape::dataset::data_scale;
-use memscape::dataset::subset::{DEFAULT_SUBSET_SEED, Split};
+use memscape::dataset::subset::{DEFAULT_SUBSET_SEED, Split, TrainingSets};
 use memscape::dataset::{DataSpec, ExactQuality};
-use memscape::denoiser::Arithmetic;
+use memscape::denoiser::{Arithmetic, Denoiser};
 use memscape::error::{Error, Result};
 use memscape::numbers::null_as_nan;
 use memscape::pipeline::MAP_DEFAULTS;
+use memscape::rng;
 use memscape::sampler;
-use memscape::sampler::{MAP_SIGMA_MIN, SamplingPlan, default_sigma_range};
-use ndarray::Array2;
+use memscape::sampler::{MAP_SIGMA_MIN, SamplerConfig, SamplingPlan, default_sigma_range};
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 mod results;
@@ -368,11 +369,95 @@ impl Checkpoint {
     }
 }
 
+/// What every checkpoint of one (K, seed) shares, and the unit it fills.
+struct UnitContext {
+    unit: DynamicsUnit,
+    keep_grid: bool,
+    train_set: Patterns,
+    heldout: Option<Array2<f64>>,
+    gate: Option<SupportGate>,
+    sampler: SamplerConfig,
+    /// The training set's RMS norm.
+    scale: f64,
+    delta_s: f64,
+    delta_m: f64,
+    /// Every checkpoint's census, for persistence.
+    spurious_at: Vec<Checkpoint>,
+}
+
+impl UnitContext {
+    /// The unit, once every checkpoint is measured: a spurious attractor counts once it
+    /// persists to the next checkpoint.
+    fn finish(mut self) -> DynamicsUnit {
+        let unit = &mut self.unit;
+        for i in 0..self.spurious_at.len() {
+            let flags = self.spurious_at[i].persistent(self.spurious_at.get(i + 1), self.delta_m);
+            let share = flags.iter().filter(|&&f| f).count() as f64 / flags.len().max(1) as f64;
+            if let Some(a) = unit.rows[i].attractors.as_mut() {
+                a.persistent_spurious_mass = Some(share);
+            }
+            unit.spurious_flags.push(flags);
+        }
+        self.unit
+    }
+}
+
+/// Noise levels of [`denoising_loss`], and its fewest rows at each.
+const LOSS_LEVELS: usize = 16;
+const LOSS_ROWS_PER_LEVEL: usize = 64;
+/// The seed of [`denoising_loss`]'s noise.
+const LOSS_SEED: u64 = 0x10_55E5;
+
+/// The ε-prediction loss of any denoiser on `points` (Ho et al. 2020; memscape's default
+/// objective, [`crate::precondition`]): the mean over fixed draws of |D(x + sigma n, sigma) −
+/// x|² / (sigma² d) at 16 noise levels, the midpoint quantiles of the VE objective's
+/// log-uniform sigma over [0.01, 10] × `scale`, with 64 rows per level or more, so that every
+/// point is drawn; row i takes point i mod n and the noise of stream i of a fixed seed. For a
+/// network trained with memscape's default parametrisation this is its own evaluation loss,
+/// on other draws.
+///
+/// # Errors
+/// A denoiser whose output is not finite.
+pub fn denoising_loss(den: &dyn Denoiser, points: ArrayView2<f64>, scale: f64) -> Result<f64> {
+    let (n, d) = points.dim();
+    let per_level = LOSS_ROWS_PER_LEVEL.max(n.div_ceil(LOSS_LEVELS));
+    let (lo, hi) = (0.01 * scale, 10.0 * scale);
+    let mut total = 0.0;
+    for level in 0..LOSS_LEVELS {
+        let u = (level as f64 + 0.5) / LOSS_LEVELS as f64;
+        let sigma = (lo.ln() + u * (hi / lo).ln()).exp();
+        let mut x0 = Array2::zeros((per_level, d));
+        let mut noisy = Array2::zeros((per_level, d));
+        let mut noise = vec![0.0; d];
+        for r in 0..per_level {
+            let i = level * per_level + r;
+            x0.row_mut(r).assign(&points.row(i % n));
+            rng::fill_normal(&mut rng::stream(LOSS_SEED, i as u64), &mut noise);
+            for j in 0..d {
+                noisy[[r, j]] = x0[[r, j]] + sigma * noise[j];
+            }
+        }
+        let sum: f64 = (&den.denoise(noisy.view(), sigma) - &x0)
+            .iter()
+            .map(|e| e * e)
+            .sum();
+        if !sum.is_finite() {
+            return Err(Error::invalid(
+                "denoiser",
+                "finite on noisy points",
+                format!("an output that is not finite at sigma = {sigma}"),
+            ));
+        }
+        total += sum / (sigma * sigma);
+    }
+    Ok(total / (LOSS_LEVELS * per_level * d) as f64)
+}
+
 /// A study's checked request and the dataset it runs on.
 #[derive(Debug)]
 pub struct DynamicsPlan {
     pub request: DynamicsRequest,
-    pool: Arc<Patterns>,
+    sets: TrainingSets,
     /// The checkpoint steps of every unit.
     steps: Vec<usize>,
 }
@@ -386,6 +471,49 @@ impl DynamicsPlan {
 
     /// [`DynamicsPlan::new`] on a pool already loaded from `request.data`.
     pub fn with_pool(request: DynamicsRequest, pool: Arc<Patterns>) -> Result<Self> {
+        Self::check_request(&request)?;
+        let largest = *request.ks.last().expect("non-empty");
+        let split = Split::new(pool.num_patterns(), request.holdout, request.subset_seed)?;
+        split.train_indices(largest)?;
+        let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
+        Ok(DynamicsPlan {
+            request,
+            sets: TrainingSets::Split { pool, split },
+            steps,
+        })
+    }
+
+    /// A study of networks trained elsewhere: their training sets, one per K of the request,
+    /// and the steps at which every (K, seed) has a checkpoint ([`Self::given_unit`] measures
+    /// them). `request.data`, `holdout`, `subset_seed` and `train` are not read.
+    ///
+    /// # Errors
+    /// As [`Self::new`], and steps that do not increase.
+    pub fn given(request: DynamicsRequest, sets: TrainingSets, steps: Vec<usize>) -> Result<Self> {
+        Self::check_request(&request)?;
+        for &k in &request.ks {
+            sets.train(k)?;
+        }
+        if steps.is_empty() || steps.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::invalid(
+                "steps",
+                "a non-empty, strictly increasing list",
+                format!("{steps:?}"),
+            ));
+        }
+        Ok(DynamicsPlan {
+            request,
+            sets,
+            steps,
+        })
+    }
+
+    /// The checkpoint steps of every unit.
+    pub fn steps(&self) -> &[usize] {
+        &self.steps
+    }
+
+    fn check_request(request: &DynamicsRequest) -> Result<()> {
         if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) || request.ks[0] < 2
         {
             return Err(Error::invalid(
@@ -425,23 +553,159 @@ impl DynamicsPlan {
             }
             a.census.validate()?;
         }
-        let largest = *request.ks.last().expect("non-empty");
-        Split::new(pool.num_patterns(), request.holdout, request.subset_seed)?
-            .train_indices(largest)?;
-        let steps = checkpoint_steps(request.train.last_step(), request.train.checkpoints);
-        Ok(DynamicsPlan {
-            request,
-            pool,
-            steps,
-        })
+        Ok(())
     }
 
-    fn split(&self) -> Result<Split> {
-        Split::new(
-            self.pool.num_patterns(),
-            self.request.holdout,
-            self.request.subset_seed,
-        )
+    /// What every checkpoint of the unit (`k`, `seed`) shares.
+    fn context(&self, k: usize, seed: u64) -> Result<UnitContext> {
+        let request = &self.request;
+        let train_set = self.sets.train(k)?;
+        let heldout_set = self.sets.heldout();
+        let scale = data_scale(train_set.points.view());
+        let (default_max, _) = default_sigma_range(scale);
+        let sampler = request
+            .plan
+            .config(default_max, MAP_SIGMA_MIN * scale, true)?;
+        let heldout = (heldout_set.num_patterns() > 0).then_some(heldout_set.points);
+        let gate = heldout
+            .as_ref()
+            .filter(|h| h.nrows() >= MIN_HELDOUT)
+            .map(|h| {
+                SupportGate::calibrate(train_set.points.view(), h.view(), request.support_quantile)
+            })
+            .transpose()?;
+        let resolved = request.thresholds.resolve(train_set.points.view())?;
+        let cx = UnitContext {
+            keep_grid: request.grid_k == Some(k) && seed == request.train.seed,
+            unit: DynamicsUnit {
+                k,
+                seed,
+                rows: vec![],
+                fmem_flags: vec![],
+                spurious_flags: vec![],
+                attractors: vec![],
+                losses: vec![],
+                grid: vec![],
+            },
+            train_set,
+            heldout,
+            gate,
+            sampler,
+            scale,
+            delta_s: resolved.delta_s,
+            delta_m: resolved.delta_m,
+            spurious_at: vec![],
+        };
+        if let Some(c) = self.census_config(&cx, Arithmetic::F32)? {
+            // before any training: an eigenvalue count past the dimension is refused here
+            c.fixed.validate(cx.train_set.dim())?;
+        }
+        Ok(cx)
+    }
+
+    /// The census settings of a checkpoint computing in `arithmetic`.
+    fn census_config(
+        &self,
+        cx: &UnitContext,
+        arithmetic: Arithmetic,
+    ) -> Result<Option<CensusConfig>> {
+        let request = &self.request;
+        let dim = cx.train_set.dim();
+        request
+            .attractors
+            .map(|a| -> Result<CensusConfig> {
+                let mut c = CensusConfig::trained(
+                    arithmetic,
+                    cx.scale,
+                    cx.delta_s,
+                    cx.delta_m,
+                    a.eigenvalues,
+                );
+                c.fixed.max_arnoldi = dim.min(c.fixed.max_arnoldi);
+                c.fixed.asymmetry_probes = 8;
+                c.fixed.seed = request.plan.seed;
+                c.max_groups = a.max_groups;
+                c.resamples = request.resamples;
+                a.census.apply(&mut c)?;
+                Ok(c)
+            })
+            .transpose()
+    }
+
+    /// Samples the model of one checkpoint, classifies its samples, scores their quality and
+    /// counts its attractors: the unit's row at `step`.
+    fn measure(
+        &self,
+        cx: &mut UnitContext,
+        model: &dyn Denoiser,
+        step: usize,
+        (train_loss, test_loss): (f64, f64),
+    ) -> Result<()> {
+        let request = &self.request;
+        let k = cx.unit.k;
+        let samples = sampler::sample(
+            model,
+            cx.train_set.dim(),
+            request.num_samples,
+            &cx.sampler,
+            &mut (),
+        )?;
+        let c = classify(
+            cx.train_set.points.view(),
+            samples.view(),
+            None,
+            &request.thresholds,
+            cx.gate.as_ref(),
+        )?;
+        let quality = match (&cx.gate, &cx.heldout) {
+            (Some(_), Some(h)) => Some(quality(samples.view(), h.view())?),
+            _ => None,
+        };
+        let seed = request.plan.seed ^ (k as u64) ^ (step as u64) << 20;
+        let attractors = self
+            .census_config(cx, model.arithmetic())?
+            .map(|cfg| {
+                census(
+                    model,
+                    cx.train_set.points.view(),
+                    samples.view(),
+                    cx.sampler.schedule.sigma_min,
+                    cx.gate.as_ref(),
+                    &cfg,
+                )
+            })
+            .transpose()?;
+        let unit = &mut cx.unit;
+        if let Some(a) = &attractors {
+            cx.spurious_at.push(Checkpoint::of(a));
+            unit.attractors
+                .extend(a.attractors.iter().map(|x| AttractorRecord {
+                    k,
+                    seed: unit.seed,
+                    step,
+                    attractor: x.clone(),
+                }));
+        }
+        unit.rows.push(DynamicsRow {
+            k,
+            seed: unit.seed,
+            step,
+            fractions: fractions(&c, request.resamples, seed),
+            train_loss,
+            test_loss,
+            quality,
+            exact_quality: request.data.exact_quality(samples.view()),
+            attractors: attractors.as_ref().map(CensusSummary::of),
+        });
+        unit.fmem_flags.push(c.ratio_memorized.clone());
+        if cx.keep_grid {
+            unit.grid.push(GridCell {
+                step,
+                samples,
+                classification: c,
+            });
+        }
+        Ok(())
     }
 
     /// Trains the network of `k` with training seed `seed` and measures every checkpoint;
@@ -453,146 +717,77 @@ impl DynamicsPlan {
         progress: Option<&memscape::progress::Task>,
         mut on_checkpoint: impl FnMut(usize, u64, &ScoreModel, &CheckpointMeta) -> Result<()>,
     ) -> Result<DynamicsUnit> {
-        let request = &self.request;
-        let split = self.split()?;
-        let train_set = split.train(&self.pool, k)?;
-        let heldout_set = split.heldout(&self.pool);
-        let keep_grid = request.grid_k == Some(k) && seed == request.train.seed;
-        let scale = data_scale(train_set.points.view());
-        let (default_max, _) = default_sigma_range(scale);
-        let plan = request
-            .plan
-            .config(default_max, MAP_SIGMA_MIN * scale, true)?;
-        let heldout = (heldout_set.num_patterns() > 0).then(|| heldout_set.points.view());
-        let gate = heldout
-            .filter(|h| h.nrows() >= MIN_HELDOUT)
-            .map(|h| SupportGate::calibrate(train_set.points.view(), h, request.support_quantile))
-            .transpose()?;
-        let dim = train_set.points.ncols();
-        let resolved = request.thresholds.resolve(train_set.points.view())?;
-        let census_config = request.attractors.map(|a| -> Result<CensusConfig> {
-            // the networks memscape trains compute in f32 (`ScoreModel::arithmetic`)
-            let mut c = CensusConfig::trained(
-                Arithmetic::F32,
-                scale,
-                resolved.delta_s,
-                resolved.delta_m,
-                a.eigenvalues,
-            );
-            c.fixed.max_arnoldi = dim.min(c.fixed.max_arnoldi);
-            c.fixed.asymmetry_probes = 8;
-            c.fixed.seed = request.plan.seed;
-            c.max_groups = a.max_groups;
-            c.resamples = request.resamples;
-            a.census.apply(&mut c)?;
-            Ok(c)
-        });
-        let census_config = census_config.transpose()?;
-        if let Some(c) = &census_config {
-            // before any training: an eigenvalue count past the dimension is refused here
-            c.fixed.validate(dim)?;
-        }
+        let mut cx = self.context(k, seed)?;
         let config = TrainConfig {
             seed,
-            image_shape: train_set.image_shape,
-            ..request.train.clone()
+            image_shape: cx.train_set.image_shape,
+            ..self.request.train.clone()
         };
-        let mut unit = DynamicsUnit {
-            k,
-            seed,
-            rows: vec![],
-            fmem_flags: vec![],
-            spurious_flags: vec![],
-            attractors: vec![],
-            losses: vec![],
-            grid: vec![],
-        };
-        let mut spurious_at: Vec<Checkpoint> = vec![];
+        let (train_set, heldout) = (cx.train_set.clone(), cx.heldout.clone());
         let run = train(
             &config,
             train_set.points.view(),
-            heldout,
+            heldout.as_ref().map(|h| h.view()),
             |model, meta, point| {
                 on_checkpoint(k, config.seed, model, meta)?;
-                let samples =
-                    sampler::sample(model, model.dim(), request.num_samples, &plan, &mut ())?;
-                let c = classify(
-                    train_set.points.view(),
-                    samples.view(),
-                    None,
-                    &request.thresholds,
-                    gate.as_ref(),
+                self.measure(
+                    &mut cx,
+                    model,
+                    meta.step,
+                    (point.train_loss, point.test_loss),
                 )?;
-                let quality = match (&gate, heldout) {
-                    (Some(_), Some(h)) => Some(quality(samples.view(), h)?),
-                    _ => None,
-                };
-                let seed = request.plan.seed ^ (k as u64) ^ (meta.step as u64) << 20;
-                let attractors = census_config
-                    .map(|cfg| {
-                        census(
-                            model,
-                            train_set.points.view(),
-                            samples.view(),
-                            plan.schedule.sigma_min,
-                            gate.as_ref(),
-                            &cfg,
-                        )
-                    })
-                    .transpose()?;
-                if let Some(a) = &attractors {
-                    spurious_at.push(Checkpoint::of(a));
-                    unit.attractors
-                        .extend(a.attractors.iter().map(|x| AttractorRecord {
-                            k,
-                            seed: config.seed,
-                            step: meta.step,
-                            attractor: x.clone(),
-                        }));
-                }
-                unit.rows.push(DynamicsRow {
-                    k,
-                    seed: config.seed,
-                    step: meta.step,
-                    fractions: fractions(&c, request.resamples, seed),
-                    train_loss: point.train_loss,
-                    test_loss: point.test_loss,
-                    quality,
-                    exact_quality: request.data.exact_quality(samples.view()),
-                    attractors: attractors.as_ref().map(CensusSummary::of),
-                });
-                unit.fmem_flags.push(c.ratio_memorized.clone());
-                if keep_grid {
-                    unit.grid.push(GridCell {
-                        step: meta.step,
-                        samples,
-                        classification: c,
-                    });
-                }
                 if let Some(p) = progress {
                     p.advance(1);
                 }
                 Ok(())
             },
         )?;
-        unit.losses = run.losses;
-        // a spurious attractor counts once it persists to the next checkpoint
-        for i in 0..spurious_at.len() {
-            let flags = spurious_at[i].persistent(spurious_at.get(i + 1), resolved.delta_m);
-            let share = flags.iter().filter(|&&f| f).count() as f64 / flags.len().max(1) as f64;
-            if let Some(a) = unit.rows[i].attractors.as_mut() {
-                a.persistent_spurious_mass = Some(share);
-            }
-            unit.spurious_flags.push(flags);
+        cx.unit.losses = run.losses;
+        Ok(cx.finish())
+    }
+
+    /// Measures the checkpoints of the unit (`k`, `seed`) of a network trained elsewhere, one
+    /// per step of the plan, in step order. Their losses are the ε-prediction loss
+    /// ([`denoising_loss`]) on the training set and the held-out points; the unit has no
+    /// mini-batch loss curve.
+    ///
+    /// # Errors
+    /// Checkpoints at steps other than the plan's, and as [`Self::unit`].
+    pub fn given_unit(
+        &self,
+        k: usize,
+        seed: u64,
+        checkpoints: &[(usize, &dyn Denoiser)],
+        progress: Option<&memscape::progress::Task>,
+    ) -> Result<DynamicsUnit> {
+        let at: Vec<usize> = checkpoints.iter().map(|c| c.0).collect();
+        if at != self.steps {
+            return Err(Error::invalid(
+                format!("checkpoints[K={k}, seed={seed}]"),
+                format!("one per step of {:?}, in order", self.steps),
+                format!("steps {at:?}"),
+            ));
         }
-        Ok(unit)
+        let mut cx = self.context(k, seed)?;
+        for &(step, model) in checkpoints {
+            let train_loss = denoising_loss(model, cx.train_set.points.view(), cx.scale)?;
+            let test_loss = match &cx.heldout {
+                Some(h) => denoising_loss(model, h.view(), cx.scale)?,
+                None => f64::NAN,
+            };
+            self.measure(&mut cx, model, step, (train_loss, test_loss))?;
+            if let Some(p) = progress {
+                p.advance(1);
+            }
+        }
+        Ok(cx.finish())
     }
 
     /// The study from its units, one per (K, seed), in the order of the request's K and then
     /// of the seeds: taus with their bootstrap intervals, tau_gen, the fits.
     pub fn assemble(self, units: Vec<DynamicsUnit>, seconds: f64) -> Result<DynamicsRun> {
         let grid_train = match self.request.grid_k {
-            Some(k) => Some(self.split()?.train(&self.pool, k)?.points),
+            Some(k) => Some(self.sets.train(k)?.points),
             None => None,
         };
         let request = self.request;
@@ -668,7 +863,7 @@ impl DynamicsPlan {
             losses,
             grid,
             grid_train,
-            image_shape: self.pool.image_shape,
+            image_shape: self.sets.image_shape(),
             seconds,
             request,
         })
@@ -695,6 +890,79 @@ pub fn dynamics(
     }
     drop(progress);
     plan.assemble(units, clock.elapsed().as_secs_f64())
+}
+
+/// The checkpoints of one (K, training seed) of a network trained elsewhere, in step order.
+pub struct GivenUnit<'a> {
+    pub k: usize,
+    pub seed: u64,
+    pub checkpoints: Vec<(usize, &'a dyn Denoiser)>,
+}
+
+/// Runs the study on networks trained elsewhere: every unit's checkpoints measured as
+/// [`dynamics`] measures its own (samples, classes, quality, census, persistence), with the
+/// losses of [`denoising_loss`], then the taus, intervals and fits. The units set the
+/// request's `ks`, `seeds` and first seed (`train.seed`, whose samples the grid keeps); every
+/// K has the same number of seeds and every unit the same steps.
+///
+/// # Errors
+/// No units, units out of (K, seed) order, K values with unequal seed counts, a unit whose
+/// steps differ from the first's, a K without its training set, and as [`dynamics`].
+pub fn given_dynamics(
+    mut request: DynamicsRequest,
+    sets: TrainingSets,
+    units: &[GivenUnit],
+) -> Result<DynamicsRun> {
+    let clock = Instant::now();
+    let first = units
+        .first()
+        .ok_or_else(|| Error::invalid("checkpoints", "at least one (K, seed)", "none"))?;
+    if units
+        .windows(2)
+        .any(|w| (w[0].k, w[0].seed) >= (w[1].k, w[1].seed))
+    {
+        return Err(Error::invalid(
+            "checkpoints",
+            "in increasing (K, seed) order",
+            format!(
+                "{:?}",
+                units.iter().map(|u| (u.k, u.seed)).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    let mut ks: Vec<usize> = units.iter().map(|u| u.k).collect();
+    ks.dedup();
+    let seeds_of = |k: usize| units.iter().filter(|u| u.k == k).count();
+    if let Some(&k) = ks.iter().find(|&&k| seeds_of(k) != seeds_of(ks[0])) {
+        return Err(Error::invalid(
+            "checkpoints",
+            format!(
+                "as many seeds at every K ({} at K = {})",
+                seeds_of(ks[0]),
+                ks[0]
+            ),
+            format!("{} at K = {k}", seeds_of(k)),
+        ));
+    }
+    request.seeds = seeds_of(ks[0]);
+    request.train.seed = request
+        .grid_k
+        .and_then(|g| units.iter().find(|u| u.k == g))
+        .unwrap_or(first)
+        .seed;
+    request.ks = ks;
+    let steps = first.checkpoints.iter().map(|c| c.0).collect();
+    let plan = DynamicsPlan::given(request, sets, steps)?;
+    let progress = memscape::progress::Task::start(
+        "dynamics (K × seed × checkpoint)",
+        (units.len() * plan.steps.len()) as u64,
+    );
+    let mut measured = vec![];
+    for u in units {
+        measured.push(plan.given_unit(u.k, u.seed, &u.checkpoints, Some(&progress))?);
+    }
+    drop(progress);
+    plan.assemble(measured, clock.elapsed().as_secs_f64())
 }
 
 #[cfg(test)]
@@ -746,6 +1014,95 @@ mod tests {
         let fit = fit.unwrap();
         assert_eq!(fit.num_k, 2);
         assert!((220..330).contains(&fit.resamples), "{fit:?}");
+    }
+
+    /// The checkpoints a study trained, given back as networks trained elsewhere on the same
+    /// sets, measure to the same rows (samples, classes, quality, census) and taus; only the
+    /// losses differ in kind (the ε-loss on fixed draws, which for the default ε-networks is
+    /// the trainer's own loss on other draws: within 20% of it here).
+    #[test]
+    fn given_checkpoints_measure_as_the_study_that_trained_them() {
+        let mut request = DynamicsRequest {
+            ks: vec![2, 4],
+            seeds: 2,
+            holdout: 40,
+            num_samples: 40,
+            resamples: 20,
+            ..DynamicsRequest::default()
+        };
+        request.train.steps = 300;
+        request.train.checkpoints = 3;
+        request.plan.num_steps = 20;
+        request.attractors.as_mut().unwrap().eigenvalues = 2;
+        request.grid_k = Some(4);
+        let mut kept = vec![];
+        let own = dynamics(request.clone(), |k, seed, model, meta| {
+            kept.push((k, seed, meta.step, model.clone()));
+            Ok(())
+        })
+        .unwrap();
+        let plan = DynamicsPlan::new(request.clone()).unwrap();
+        let train_sets =
+            |plan: &DynamicsPlan| [2, 4].map(|k| (k, plan.sets.train(k).unwrap())).into();
+        let sets =
+            TrainingSets::given(&[2, 4], train_sets(&plan), Some(plan.sets.heldout())).unwrap();
+        let mut units: Vec<GivenUnit> = vec![];
+        for (k, seed, step, model) in &kept {
+            if units.last().is_none_or(|u| (u.k, u.seed) != (*k, *seed)) {
+                units.push(GivenUnit {
+                    k: *k,
+                    seed: *seed,
+                    checkpoints: vec![],
+                });
+            }
+            units
+                .last_mut()
+                .unwrap()
+                .checkpoints
+                .push((*step, model as &dyn Denoiser));
+        }
+        let given = given_dynamics(
+            DynamicsRequest {
+                ks: vec![],
+                seeds: 0,
+                ..request.clone()
+            },
+            sets,
+            &units,
+        )
+        .unwrap();
+        assert_eq!(given.rows.len(), 2 * 2 * 3);
+        for (a, b) in own.rows.iter().zip(&given.rows) {
+            assert_eq!((a.k, a.seed, a.step), (b.k, b.seed, b.step));
+            assert_eq!(a.fractions, b.fractions);
+            assert_eq!(a.quality, b.quality);
+            assert_eq!(
+                serde_json::to_value(&a.attractors).unwrap(),
+                serde_json::to_value(&b.attractors).unwrap()
+            );
+            let ratio = b.train_loss / a.train_loss;
+            assert!(
+                (0.8..1.25).contains(&ratio),
+                "{} vs {}",
+                b.train_loss,
+                a.train_loss
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(&own.tau_mem).unwrap(),
+            serde_json::to_value(&given.tau_mem).unwrap()
+        );
+        assert_eq!(own.grid.len(), given.grid.len());
+        // a unit without one of the steps is refused, naming it
+        units[1].checkpoints.pop();
+        let sets = TrainingSets::given(&[2, 4], train_sets(&plan), None).unwrap();
+        let e = given_dynamics(request, sets, &units)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("checkpoints[K=2, seed=1] must be one per step of"),
+            "{e}"
+        );
     }
 
     /// A row whose only informative columns are the held-out loss and MMD².

@@ -100,7 +100,7 @@ pub enum PixelRange {
     Raw,
 }
 
-/// A parsed `--data` spec. `Display` gives back a canonical spec string.
+/// A parsed `--data` spec.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum DataSpec {
@@ -167,6 +167,12 @@ pub enum DataSpec {
         split: String,
         downscale: usize,
         range: PixelRange,
+    },
+    /// Training sets given one per K ([`subset::TrainingSets::Given`]), with no pool to load:
+    /// `source` says where they came from (a checkpoint folder, or Python arrays). Not a
+    /// `--data` spec.
+    Given {
+        source: String,
     },
 }
 
@@ -527,6 +533,13 @@ impl DataSpec {
                 downscale,
                 range,
             } => images::load_cifar10(dir, split, *downscale, *range)?,
+            DataSpec::Given { source } => {
+                return Err(Error::invalid(
+                    "data",
+                    "a spec with a pool to load (given training sets have none)",
+                    source,
+                ));
+            }
         })
     }
 

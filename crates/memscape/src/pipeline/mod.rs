@@ -29,7 +29,7 @@ pub use landscape::{
 };
 pub use map::{
     EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
-    ModelCapacities, NONLINEAR_HEADER, map,
+    ModelCapacities, NONLINEAR_HEADER, map, map_models,
 };
 pub use results::{
     CapacitySummary, ClusterTable, ExactQualityRow, MapLandscapes, MapNetworks, MapResults,

@@ -23,9 +23,10 @@ use crate::analysis::samples::cluster::ClusterCounts;
 use crate::analysis::samples::embed::Nonlinear;
 use crate::analysis::samples::support::{Quality, SUPPORT_QUANTILE, SupportCalibration};
 use crate::dataset::subset::DEFAULT_SUBSET_SEED;
+use crate::dataset::subset::TrainingSets;
 use crate::dataset::{DEFAULT_DATA, DataSpec, ExactQuality};
-use crate::denoiser::{PruneStats, Pruning, TrainedModel};
-use crate::error::Result;
+use crate::denoiser::{Denoiser, PruneStats, Pruning, TrainedModel};
+use crate::error::{Error, Result};
 
 use crate::sampler::{SamplerConfig, SamplingPlan};
 
@@ -296,9 +297,91 @@ impl ModelCapacities {
 pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<MapRun> {
     let clock = Instant::now();
     let plan = MapPlan::new(request)?;
+    let config = trained.map(|t| t.config());
+    let other = trained.map(|t| move |plan: &MapPlan, k| plan.measure_trained(k, t));
+    run(plan, clock, other, config)
+}
+
+/// The phase map of models the caller gives, one per K of `request.ks` (trained elsewhere, or
+/// any denoiser), on their training sets, beside the exact model of each set: the rows of
+/// `model` follow the exact model's, as a trained model's do in [`map`]. `config` describes the
+/// models for the manifest.
+///
+/// ```
+/// use std::collections::BTreeMap;
+///
+/// use memscape::dataset::DataSpec;
+/// use memscape::dataset::subset::TrainingSets;
+/// use memscape::denoiser::{Denoiser, EmpiricalDenoiser};
+/// use memscape::pipeline::{MapPlan, MapRequest, map_models};
+///
+/// let mut request = MapRequest { ks: vec![2, 5], num_samples: 50, resamples: 10, holdout: Some(0), ..MapRequest::default() };
+/// request.plan.num_steps = 20;
+/// // K = 2 and 5 patterns of the unit circle, and a model per K that always answers the
+/// // first pattern
+/// let drawn = MapPlan::new(request.clone())?;
+/// let train = BTreeMap::from([(2, drawn.train(2)?), (5, drawn.train(5)?)]);
+/// let sets = TrainingSets::given(&request.ks, train, None)?;
+/// struct First(Vec<f64>);
+/// impl Denoiser for First {
+///     fn denoise(&self, x: ndarray::ArrayView2<f64>, _: f64) -> ndarray::Array2<f64> {
+///         ndarray::Array2::from_shape_fn(x.raw_dim(), |(_, j)| self.0[j])
+///     }
+/// }
+/// let (a, b) = (First(drawn.train(2)?.points.row(0).to_vec()), First(drawn.train(5)?.points.row(0).to_vec()));
+/// let request = MapRequest { data: DataSpec::Given { source: "example".into() }, ..request };
+/// let run = map_models(request, sets, "first", serde_json::Value::Null, &[&a, &b])?;
+/// assert_eq!(run.rows.iter().map(|r| (r.k, r.model.as_str())).collect::<Vec<_>>(),
+///            [(2, "exact"), (5, "exact"), (2, "first"), (5, "first")]);
+/// // every sample of the constant model is the first pattern: memorized
+/// assert_eq!(run.rows[3].fractions.memorized.value, 1.0);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// A model count other than the K count, a name that is "exact", and as [`MapPlan::given`]
+/// and [`map`].
+pub fn map_models(
+    request: MapRequest,
+    sets: TrainingSets,
+    model: &str,
+    config: serde_json::Value,
+    models: &[&dyn Denoiser],
+) -> Result<MapRun> {
+    let clock = Instant::now();
+    if models.len() != request.ks.len() {
+        return Err(Error::invalid(
+            "models",
+            format!("one per K of {:?}", request.ks),
+            format!("{} models", models.len()),
+        ));
+    }
+    if model == "exact" || model.is_empty() {
+        return Err(Error::invalid(
+            "model",
+            "a non-empty name other than \"exact\" (the exact model's rows are beside it)",
+            format!("{model:?}"),
+        ));
+    }
+    let plan = MapPlan::given(request, sets)?;
+    let ks = plan.request.ks.clone();
+    let other = move |plan: &MapPlan, k: usize| {
+        let i = ks.iter().position(|&x| x == k).expect("a K of the request");
+        plan.measure_model(k, model, models[i])
+    };
+    run(plan, clock, Some(other), Some(config))
+}
+
+/// Measures the exact model and, when given, another at every K, and assembles the map.
+fn run(
+    plan: MapPlan,
+    clock: Instant,
+    mut other: Option<impl FnMut(&MapPlan, usize) -> Result<MapPoint>>,
+    config: Option<serde_json::Value>,
+) -> Result<MapRun> {
     let mut timings = BTreeMap::from([("load_s".to_string(), clock.elapsed().as_secs_f64())]);
-    let (mut exact, mut other) = (vec![], vec![]);
-    let models = 1 + usize::from(trained.is_some());
+    let (mut exact, mut others) = (vec![], vec![]);
+    let models = 1 + usize::from(other.is_some());
     let progress = crate::progress::Task::start(
         "map (model × K points)",
         (models * plan.request.ks.len()) as u64,
@@ -306,14 +389,14 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
     for &k in &plan.request.ks {
         exact.push(plan.measure_exact(k)?);
         progress.advance(1);
-        if let Some(model) = trained {
-            other.push(plan.measure_trained(k, model)?);
+        if let Some(measure) = other.as_mut() {
+            others.push(measure(&plan, k)?);
             progress.advance(1);
         }
     }
     drop(progress);
-    exact.extend(other);
-    let mut run = plan.assemble(exact, trained.map(|t| t.config()), BTreeMap::new())?;
+    exact.extend(others);
+    let mut run = plan.assemble(exact, config, BTreeMap::new())?;
     timings.append(&mut run.timings);
     timings.insert("total_s".into(), clock.elapsed().as_secs_f64());
     run.timings = timings;

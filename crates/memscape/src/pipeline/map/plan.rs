@@ -13,8 +13,8 @@ use crate::analysis::samples::classify::{Classification, classify, fractions};
 use crate::analysis::samples::cluster::cluster_samples;
 use crate::analysis::samples::embed::Nonlinear;
 use crate::analysis::samples::support::{self, MIN_HELDOUT, SupportGate};
-use crate::dataset::subset::Split;
-use crate::dataset::{Patterns, data_scale};
+use crate::dataset::Patterns;
+use crate::dataset::subset::{Split, TrainingSets};
 use crate::denoiser::{Denoiser, EmpiricalDenoiser, TrainedModel};
 use crate::error::{Error, Result};
 use crate::numbers::field;
@@ -38,8 +38,7 @@ pub(super) const MAP_GROUPS: usize = 256;
 #[derive(Debug)]
 pub struct MapPlan {
     pub request: MapRequest,
-    pool: Arc<Patterns>,
-    split: Split,
+    sets: TrainingSets,
     /// Held-out points, resolved (0: no support gate).
     pub holdout: usize,
     heldout: Array2<f64>,
@@ -121,6 +120,51 @@ impl MapPlan {
     /// # Errors
     /// As [`MapPlan::new`].
     pub fn with_pool(request: MapRequest, pool: Arc<Patterns>) -> Result<Self> {
+        Self::check_request(&request)?;
+        let largest = *request.ks.last().expect("non-empty");
+        let holdout = match request.holdout {
+            Some(h) => h,
+            None => default_holdout(pool.num_patterns(), largest),
+        };
+        Self::check_holdout(holdout)?;
+        let split = Split::new(pool.num_patterns(), holdout, request.subset_seed)?;
+        split.train_indices(largest)?;
+        Self::resolve(request, TrainingSets::Split { pool, split })
+    }
+
+    /// A plan on training sets the caller gives, one per K of the request, with their held-out
+    /// points (none: no support gate); `request.data` and `request.subset_seed` are not read.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    ///
+    /// use memscape::dataset::DataSpec;
+    /// use memscape::dataset::subset::TrainingSets;
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    ///
+    /// // the sets of K = 2 and 4 drawn from the circle by the default plan, given back
+    /// let request = MapRequest { ks: vec![2, 4], holdout: Some(0), ..MapRequest::default() };
+    /// let drawn = MapPlan::new(request.clone())?;
+    /// let train = BTreeMap::from([(2, drawn.train(2)?), (4, drawn.train(4)?)]);
+    /// let sets = TrainingSets::given(&request.ks, train, None)?;
+    /// let data = DataSpec::Given { source: "arrays".into() };
+    /// let given = MapPlan::given(MapRequest { data, ..request }, sets)?;
+    /// assert_eq!(given.train(4)?.points, drawn.train(4)?.points);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`MapPlan::new`], and held-out points between 0 and the gate's minimum.
+    pub fn given(request: MapRequest, sets: TrainingSets) -> Result<Self> {
+        Self::check_request(&request)?;
+        Self::check_holdout(sets.holdout())?;
+        for &k in &request.ks {
+            sets.train(k)?;
+        }
+        Self::resolve(request, sets)
+    }
+
+    fn check_request(request: &MapRequest) -> Result<()> {
         if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::invalid(
                 "k",
@@ -138,12 +182,10 @@ impl MapPlan {
         if request.num_samples < 2 {
             return Err(Error::invalid("num_samples", "≥ 2", request.num_samples));
         }
-        request.census.validate()?;
-        let largest = *request.ks.last().expect("non-empty");
-        let holdout = match request.holdout {
-            Some(h) => h,
-            None => default_holdout(pool.num_patterns(), largest),
-        };
+        request.census.validate()
+    }
+
+    fn check_holdout(holdout: usize) -> Result<()> {
         if holdout > 0 && holdout < MIN_HELDOUT {
             return Err(Error::invalid(
                 "holdout",
@@ -151,19 +193,21 @@ impl MapPlan {
                 holdout,
             ));
         }
-        let split = Split::new(pool.num_patterns(), holdout, request.subset_seed)?;
-        split.train_indices(largest)?;
-        let heldout = split.heldout(&pool).points;
-        let scale = data_scale(pool.points.view());
+        Ok(())
+    }
+
+    /// The plan once its training sets are known: held-out points and the sampler.
+    fn resolve(request: MapRequest, sets: TrainingSets) -> Result<Self> {
+        let heldout = sets.heldout().points;
+        let scale = sets.scale();
         let (default_max, _) = default_sigma_range(scale);
         let sampler = request
             .plan
             .config(default_max, MAP_SIGMA_MIN * scale, true)?;
         Ok(MapPlan {
             request,
-            pool,
-            split,
-            holdout,
+            holdout: heldout.nrows(),
+            sets,
             heldout,
             sampler,
             scale,
@@ -198,7 +242,7 @@ impl MapPlan {
     /// # Errors
     /// `k` larger than the pool.
     pub fn train(&self, k: usize) -> Result<Patterns> {
-        self.split.train(&self.pool, k)
+        self.sets.train(k)
     }
 
     /// The support gate of the training set of `k`, when there is held-out data.
@@ -318,6 +362,45 @@ impl MapPlan {
         let mut m = self.measure(model.name(), net.as_ref(), &train, gate.as_ref(), false)?;
         m.row.seconds += fit_s;
         Ok(m)
+    }
+
+    /// A model the caller gives (trained elsewhere) at `k`, under the name `model`: sampled,
+    /// classified against the training set of `k`, and its census drawn as a trained
+    /// network's.
+    ///
+    /// ```
+    /// # use memscape::dataset::DataSpec;
+    /// use memscape::denoiser::EmpiricalDenoiser;
+    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// # use memscape::sampler::SamplingPlan;
+    ///
+    /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
+    /// # let request = MapRequest {
+    /// #     data: DataSpec::parse("circle")?,
+    /// #     ks: vec![2, 4],
+    /// #     num_samples: 20,
+    /// #     plan: SamplingPlan { num_steps: 10, ..Default::default() },
+    /// #     resamples: 10,
+    /// #     holdout: Some(0),
+    /// #     ..MapRequest::default()
+    /// # };
+    /// let plan = MapPlan::new(request)?;
+    /// // the exact model, given as any denoiser: the same samples and classes
+    /// let given = EmpiricalDenoiser::<f64>::new(plan.train(4)?.points.view())?;
+    /// let point = plan.measure_model(4, "given", &given)?;
+    /// let exact = plan.measure_exact(4)?;
+    /// assert_eq!(point.row.model, "given");
+    /// assert_eq!(point.samples, exact.samples);
+    /// assert_eq!(point.row.fractions, exact.row.fractions);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Self::measure_exact`].
+    pub fn measure_model(&self, k: usize, model: &str, den: &dyn Denoiser) -> Result<MapPoint> {
+        let train = self.train(k)?;
+        let gate = self.gate(&train)?;
+        self.measure(model, den, &train, gate.as_ref(), false)
     }
 
     /// Samples `den`, classifies the samples against `train`, and runs the attractor census
@@ -503,7 +586,7 @@ impl MapPlan {
             embedding,
             nonlinear,
             train,
-            image_shape: self.pool.image_shape,
+            image_shape: self.sets.image_shape(),
             timings,
             request: self.request,
         })
