@@ -1,7 +1,8 @@
 //! Trained score networks for memscape, in flow order: EDM preconditioning, the MLP and U-Net
 //! score networks (hand-written forward and backward passes on faer GEMMs), the optimiser, safetensors
 //! checkpoints, the trained model as a memscape [`memscape::denoiser::Denoiser`], and the
-//! training loop with its interventions, and the training-dynamics study built on it.
+//! training loop with its interventions, and the training-dynamics study built on it, also on
+//! folders of networks trained elsewhere.
 
 pub mod precondition;
 pub mod mlp;
@@ -12,6 +13,7 @@ pub mod safetensors;
 pub mod model;
 pub mod train;
 pub mod dynamics;
+pub mod folder;
 pub mod rf;
 
 pub use model::{CheckpointMeta, ScoreModel};

@@ -4,10 +4,16 @@ use memscape::analysis::samples::classify::ThresholdSpec;
 use memscape::dataset::DataSpec;
 use memscape::store::RunDir;
 use memscape_train::TrainConfig;
-use memscape_train::dynamics::{AttractorRequest, DynamicsRequest, dynamics};
+use std::path::Path;
+
+use memscape_train::dynamics::{
+    AttractorRequest, DYNAMICS_DEFAULTS, DynamicsPlan, DynamicsRequest, DynamicsRun, dynamics,
+    given_dynamics,
+};
+use memscape_train::folder::CheckpointFolder;
 use memscape_train::train::OverrideError;
 
-use crate::flags::DynamicsArgs;
+use crate::flags::{CheckpointsArg, DynamicsArgs};
 
 /// The study the flags ask for, checked: the K list, the training configuration of the
 /// data's image shape, the spurious level and the eigenvalues against the data's dimension.
@@ -16,13 +22,25 @@ pub(crate) fn request(args: &DynamicsArgs) -> anyhow::Result<DynamicsRequest> {
     let data = DataSpec::parse(&args.data)?;
     // the image shape of image data (a U-Net's configuration is checked, and the grid's K
     // chosen, before anything is written)
+    let loaded = data.load()?;
+    let request = study(args, data, ks, loaded.points.ncols(), loaded.image_shape)?;
+    request.train.validate()?;
+    Ok(request)
+}
+
+/// The study of `ks` on data of dimension `dim` (and `image_shape`), from the flags.
+fn study(
+    args: &DynamicsArgs,
+    data: DataSpec,
+    ks: Vec<usize>,
+    dim: usize,
+    image_shape: Option<(usize, usize)>,
+) -> anyhow::Result<DynamicsRequest> {
     anyhow::ensure!(
         args.spur_level > 0.0 && args.spur_level <= 1.0,
         "--spur-level must be in (0, 1], got {}",
         args.spur_level
     );
-    let loaded = data.load()?;
-    let (image_shape, dim) = (loaded.image_shape, loaded.points.ncols());
     let eigenvalues = match args.eigenvalues {
         Some(e) if e > dim => {
             anyhow::bail!("--eigenvalues must be at most the data's dimension {dim}, got {e}")
@@ -33,6 +51,10 @@ pub(crate) fn request(args: &DynamicsArgs) -> anyhow::Result<DynamicsRequest> {
     let grid_k = args
         .grid_k
         .or_else(|| image_shape.map(|_| ks[ks.len() / 2]));
+    let checkpoints = match args.checkpoints {
+        CheckpointsArg::Count(n) => n,
+        CheckpointsArg::Folder(_) => DYNAMICS_DEFAULTS.checkpoints,
+    };
     let request = DynamicsRequest {
         data,
         ks,
@@ -41,7 +63,7 @@ pub(crate) fn request(args: &DynamicsArgs) -> anyhow::Result<DynamicsRequest> {
             image_shape,
             ..args
                 .train
-                .config(args.model.architecture(), args.steps, args.checkpoints)
+                .config(args.model.architecture(), args.steps, checkpoints)
         },
         subset_seed: args.subset_seed,
         holdout: args.holdout,
@@ -60,16 +82,40 @@ pub(crate) fn request(args: &DynamicsArgs) -> anyhow::Result<DynamicsRequest> {
             census: args.census.settings(),
         }),
     };
-    request.train.validate()?;
     if let Some(a) = &request.attractors {
         a.census.validate()?;
     }
     Ok(request)
 }
 
+/// `dynamics --checkpoints DIR`: the study of networks trained elsewhere.
+fn run_folder(args: &DynamicsArgs, dir: &Path, command: Vec<String>) -> anyhow::Result<i32> {
+    anyhow::ensure!(
+        args.intervention.is_empty() && !args.save_checkpoints,
+        "--intervention and --save-checkpoints train networks; with --checkpoints {} none is trained",
+        dir.display()
+    );
+    let folder = CheckpointFolder::read(dir)?;
+    let ks = folder.ks();
+    let first = folder.sets.train(ks[0])?;
+    let data = DataSpec::Given {
+        source: dir.display().to_string(),
+    };
+    let mut request = study(args, data, ks, first.dim(), first.image_shape)?;
+    request.holdout = folder.sets.holdout();
+    request.train.architecture = folder.units[0].checkpoints[0].2.network.architecture();
+    let run = given_dynamics(request, folder.sets.clone(), &folder.given_units())?;
+    let out = RunDir::create(&args.out)?;
+    report(args, &out, &run, &[], vec![], command)
+}
+
 pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let checkpoints = match &args.checkpoints {
+        CheckpointsArg::Folder(dir) => return run_folder(&args, dir, command),
+        CheckpointsArg::Count(n) => *n,
+    };
     let request = request(&args)?;
-    super::note_checkpoints(args.checkpoints, args.steps);
+    super::note_checkpoints(checkpoints, args.steps);
     let interventions: Vec<(String, TrainConfig)> = args
         .intervention
         .iter()
@@ -77,12 +123,28 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         .collect::<anyhow::Result<_>>()?;
     let out = RunDir::create(&args.out)?;
     let mut saved = vec![];
+    if args.save_checkpoints {
+        // the layout `--checkpoints DIR` reads back: K{K}/train.npy, heldout.npy
+        let plan = DynamicsPlan::new(request.clone())?;
+        for &k in &request.ks {
+            let dir = format!("checkpoints/K{k}");
+            create_dir(&out, &dir)?;
+            let name = format!("{dir}/train.npy");
+            out.write_npy(&name, &plan.training_sets().train(k)?.points)?;
+            saved.push(name);
+        }
+        if request.holdout > 0 {
+            out.write_npy(
+                "checkpoints/heldout.npy",
+                &plan.training_sets().heldout().points,
+            )?;
+            saved.push("checkpoints/heldout.npy".into());
+        }
+    }
     let run = dynamics(request, |k, seed, model, meta| {
         if args.save_checkpoints {
-            let dir = format!("checkpoints/k{k}_seed{seed}");
-            std::fs::create_dir_all(out.path().join(&dir)).map_err(|e| {
-                memscape::Error::file(out.path().join(&dir), format!("cannot create: {e}"))
-            })?;
+            let dir = format!("checkpoints/K{k}/seed{seed}");
+            create_dir(&out, &dir)?;
             let name = format!(
                 "{dir}/{}",
                 memscape_train::model::checkpoint_file(meta.step)
@@ -105,8 +167,26 @@ pub fn run(args: DynamicsArgs, command: Vec<String>) -> anyhow::Result<i32> {
         )?;
         others.push((name, other));
     }
+    report(&args, &out, &run, &others, saved, command)
+}
+
+/// Creates the folder `dir` of the run directory.
+fn create_dir(out: &RunDir, dir: &str) -> memscape::Result<()> {
+    std::fs::create_dir_all(out.path().join(dir))
+        .map_err(|e| memscape::Error::file(out.path().join(dir), format!("cannot create: {e}")))
+}
+
+/// Writes the run directory and report, and prints the taus, fits and interventions.
+fn report(
+    args: &DynamicsArgs,
+    out: &RunDir,
+    run: &DynamicsRun,
+    others: &[(String, DynamicsRun)],
+    saved: Vec<String>,
+    command: Vec<String>,
+) -> anyhow::Result<i32> {
     let (results, figures) =
-        memscape_report::write_dynamics(&out, ("none", &run), &others, saved, command)?;
+        memscape_report::write_dynamics(out, ("none", run), others, saved, command)?;
     let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));
     eprintln!(
         "{:>6}  {:>12}  {:>25}  {:>10}  {:>12}  {:>25}",

@@ -4,14 +4,20 @@ use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
 use memscape::error::significant;
 
-use memscape::denoiser::TrainedModel;
-use memscape::pipeline::{MapRequest, map};
+use std::path::Path;
+
+use memscape::denoiser::{Denoiser, TrainedModel};
+use memscape::pipeline::{MapLandscapes, MapNetworks, MapRequest, MapRun, map, map_models};
 use memscape::store::RunDir;
+use memscape_train::folder::CheckpointFolder;
 use memscape_train::{KeepingTrainer, NetworkTrainer};
 
 use crate::flags::{MapArgs, Model};
 
 pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    if let Some(dir) = &args.checkpoints {
+        return run_folder(&args, dir, command);
+    }
     let architecture = match args.model {
         Model::Exact => None,
         Model::Mlp => Some(memscape_train::Architecture::Mlp),
@@ -41,7 +47,49 @@ pub fn run(args: MapArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let out = RunDir::create(&args.out)?;
     let networks = trainer.as_ref().map(KeepingTrainer::networks);
     let landscapes = run.landscapes(networks.as_ref())?;
-    let (results, figures) = memscape_report::write_map(&out, &run, landscapes, command)?;
+    report(&args, &out, &run, landscapes, command)
+}
+
+/// `map --checkpoints DIR`: the last network of each K's first seed beside the exact model.
+fn run_folder(args: &MapArgs, dir: &Path, command: Vec<String>) -> anyhow::Result<i32> {
+    let folder = CheckpointFolder::read(dir)?;
+    folder.check_nested()?;
+    let chosen = folder.last_of_first_seed();
+    let name = chosen[0].3.network.architecture().name();
+    let data = DataSpec::Given {
+        source: dir.display().to_string(),
+    };
+    let request = request(args, folder.ks(), data)?;
+    let config = serde_json::json!({
+        "checkpoints": dir,
+        "networks": chosen.iter().map(|(k, step, path, _)| serde_json::json!({"k": k, "step": step, "path": path})).collect::<Vec<_>>(),
+    });
+    let models: Vec<&dyn Denoiser> = chosen.iter().map(|c| c.3 as &dyn Denoiser).collect();
+    let run = map_models(request, folder.sets.clone(), name, config, &models)?;
+    let out = RunDir::create(&args.out)?;
+    let networks = MapNetworks {
+        name,
+        step: chosen[0].1,
+        at: Box::new(|k| {
+            Ok(chosen
+                .iter()
+                .find(|c| c.0 == k)
+                .map(|c| Box::new(c.3.clone()) as Box<dyn Denoiser>))
+        }),
+    };
+    let landscapes = run.landscapes(Some(&networks))?;
+    report(args, &out, &run, landscapes, command)
+}
+
+/// Writes the run directory and report, and prints the table and capacities.
+fn report(
+    args: &MapArgs,
+    out: &RunDir,
+    run: &MapRun,
+    landscapes: Option<MapLandscapes>,
+    command: Vec<String>,
+) -> anyhow::Result<i32> {
+    let (results, figures) = memscape_report::write_map(out, run, landscapes, command)?;
     eprintln!(
         "{:>5}  {:>6}  {:>21}  {:>21}  {:>21}  {:>21}  {:>21}  {:>10}",
         "model", "K", "memorized", "spurious", "generalized", "off-support", "f_mem", "attractors"

@@ -22,6 +22,34 @@ pub use groups::{
     StepsArgs, SupportArgs, TrainArgs,
 };
 
+/// `dynamics --checkpoints`: a count of checkpoints to train, or a folder of trained ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckpointsArg {
+    Count(usize),
+    Folder(PathBuf),
+}
+
+impl std::str::FromStr for CheckpointsArg {
+    type Err = std::convert::Infallible;
+
+    /// Digits are a count; anything else a folder (write `./12` for a folder named 12).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.parse::<usize>() {
+            Ok(n) if s.bytes().all(|b| b.is_ascii_digit()) => CheckpointsArg::Count(n),
+            _ => CheckpointsArg::Folder(s.into()),
+        })
+    }
+}
+
+impl std::fmt::Display for CheckpointsArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointsArg::Count(n) => write!(f, "{n}"),
+            CheckpointsArg::Folder(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "memscape",
@@ -185,9 +213,12 @@ pub struct DynamicsArgs {
     /// Training steps per run.
     #[arg(long, default_value_t = DYNAMICS_DEFAULTS.train_steps)]
     pub steps: usize,
-    /// Log-spaced checkpoints per run, where samples are drawn and classified.
-    #[arg(long, default_value_t = DYNAMICS_DEFAULTS.checkpoints)]
-    pub checkpoints: usize,
+    /// A number: log-spaced checkpoints per run, where samples are drawn and classified. A
+    /// folder: networks trained elsewhere, measured instead of training any, laid out as
+    /// K{K}/train.npy, K{K}/seed{S}/step_{N}.safetensors (memscape's MLP or U-Net checkpoint
+    /// format) and an optional heldout.npy; the training and data flags are then not read.
+    #[arg(long, default_value_t = CheckpointsArg::Count(DYNAMICS_DEFAULTS.checkpoints))]
+    pub checkpoints: CheckpointsArg,
     /// Training seeds per K (train-seed, train-seed + 1, ...).
     #[arg(long, default_value_t = DYNAMICS_DEFAULTS.seeds)]
     pub seeds: usize,
@@ -242,7 +273,9 @@ pub struct DynamicsArgs {
     /// weight-decay, input-noise, ema, width, depth, lr.
     #[arg(long)]
     pub intervention: Vec<String>,
-    /// Also keep every checkpoint under checkpoints/k{K}_seed{S}/.
+    /// Also keep every checkpoint, with the training sets, as `--checkpoints DIR` reads them:
+    /// checkpoints/K{K}/seed{S}/step_{N}.safetensors, checkpoints/K{K}/train.npy and
+    /// checkpoints/heldout.npy.
     #[arg(long)]
     pub save_checkpoints: bool,
     #[arg(long, default_value = "runs/dynamics")]
@@ -348,6 +381,13 @@ pub struct MapArgs {
     /// (comma-separated: tsne, umap); up to 1000 points each.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub embed: Vec<EmbedArg>,
+    /// A folder of networks trained elsewhere, mapped beside the exact model instead of
+    /// training any: at every K the last checkpoint of the first seed, laid out as for
+    /// `dynamics --checkpoints` (K{K}/train.npy nested: each the first K rows of the largest K's;
+    /// K{K}/seed{S}/step_{N}.safetensors; heldout.npy). --data, --k, --model and the training
+    /// flags are then not read.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
     #[arg(long, default_value = "runs/map")]
     pub out: PathBuf,
     /// Print one JSON document on stdout.

@@ -513,6 +513,11 @@ impl DynamicsPlan {
         &self.steps
     }
 
+    /// The training set of every K and the held-out points.
+    pub fn training_sets(&self) -> &TrainingSets {
+        &self.sets
+    }
+
     fn check_request(request: &DynamicsRequest) -> Result<()> {
         if request.ks.is_empty() || request.ks.windows(2).any(|w| w[0] >= w[1]) || request.ks[0] < 2
         {

@@ -154,12 +154,22 @@ impl MapPlan {
     /// ```
     ///
     /// # Errors
-    /// As [`MapPlan::new`], and held-out points between 0 and the gate's minimum.
+    /// As [`MapPlan::new`], held-out points between 0 and the gate's minimum, and sets that do
+    /// not nest (each the first K rows of the largest).
     pub fn given(request: MapRequest, sets: TrainingSets) -> Result<Self> {
         Self::check_request(&request)?;
         Self::check_holdout(sets.holdout())?;
+        // a map's run keeps the largest set, whose first K rows are the set of K
+        let largest = sets.train(*request.ks.last().expect("checked non-empty"))?;
         for &k in &request.ks {
-            sets.train(k)?;
+            let set = sets.train(k)?;
+            if set.points != largest.points.slice(ndarray::s![..k, ..]) {
+                return Err(Error::invalid(
+                    format!("training_sets[{k}]"),
+                    "the first K rows of the largest K's set (a map's sets are nested)",
+                    "other rows",
+                ));
+            }
         }
         Self::resolve(request, sets)
     }
