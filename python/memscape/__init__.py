@@ -164,6 +164,38 @@ def _vector(x: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+def _denoiser(value: Any) -> Any:
+    """A denoiser argument: a checkpoint path is loaded as a :class:`ScoreNetwork`."""
+    if isinstance(value, (str, os.PathLike)):
+        return ScoreNetwork.load(os.fspath(value))
+    return value
+
+
+def _sets(
+    training_sets: Any, heldout: Any
+) -> Tuple[Dict[int, np.ndarray], Optional[np.ndarray], Optional[Tuple[int, int]]]:
+    """Training sets ``{K: array}`` and held-out points as float64 rows; image stacks
+    ((n, H, W) or (n, C, H, W)) are flattened, and their (H, W) returned."""
+    if not hasattr(training_sets, "items"):
+        raise TypeError(f"training_sets must be a dict {{K: array}}, got {type(training_sets).__name__}")
+    shapes = set()
+
+    def rows(x: Any, name: str) -> np.ndarray:
+        a = np.asarray(x, dtype=np.float64)
+        if a.ndim in (3, 4):
+            shapes.add(a.shape[-2:])
+            a = a.reshape(a.shape[0], -1)
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D array (rows are points) or an image stack, got shape {a.shape}")
+        return np.ascontiguousarray(a)
+
+    sets = {int(k): rows(v, f"training_sets[{k}]") for k, v in training_sets.items()}
+    held = None if heldout is None else rows(heldout, "heldout")
+    if len(shapes) > 1:
+        raise ValueError(f"training_sets must hold images of one shape, got {sorted(shapes)}")
+    return sets, held, (tuple(int(v) for v in shapes.pop()) if shapes else None)
+
+
 def _threshold(value: Union[str, float], name: str) -> Optional[float]:
     if isinstance(value, str):
         if value != "auto":
@@ -903,6 +935,10 @@ def map(  # noqa: A001 - the study is called map, as the command
     train_steps: int = _MAP["train_steps"],
     train: Optional[Dict[str, Any]] = None,
     out: Optional[Union[str, os.PathLike]] = None,
+    models: Optional[Dict[int, Union[Denoiser, str, os.PathLike]]] = None,
+    training_sets: Optional[Dict[int, Any]] = None,
+    heldout: Any = None,
+    settle: Literal["flow", "unit-step"] = "flow",
 ) -> MapResult:
     """The phase map over K, as ``memscape map`` with the same defaults: for each K, the exact
     model (and with ``model="mlp"`` or ``"unet"`` a network trained for ``train_steps`` steps;
@@ -911,7 +947,31 @@ def map(  # noqa: A001 - the study is called map, as the command
     classified; capacities with bootstrap intervals. With ``out``, the run directory
     ``memscape map --out`` writes is written there (tables, arrays, the landscapes on 2-D data,
     figures, ``manifest.json`` and ``report.html``), and ``results`` is its ``results.json``;
-    without it nothing is written to disk."""
+    without it nothing is written to disk.
+
+    **Your own models**: ``models={K: denoiser}`` maps them instead of training any: each is a
+    callable ``denoise(x, sigma)`` (see :mod:`memscape.torch` for a PyTorch module), a
+    :class:`ScoreNetwork` or a checkpoint path, on ``training_sets={K: array}`` (nested: each
+    the first K rows of the largest K's, as the command's sets; image stacks are flattened)
+    with ``heldout`` points (at least 20, or none: no support gate). The exact model of each set
+    is mapped beside it, as for a trained model; the models' rows are named after their
+    architecture when all are ScoreNetworks of one, else ``"given"``. Their census settles the
+    samples along the probability-flow ODE (``settle="flow"``, any model) or, with
+    ``settle="unit-step"``, by x ← D(x) as the exact model's census does (for models where that
+    converges: it diverges where the Jacobian has an eigenvalue below −1). ``data``, ``ks``,
+    ``model``, ``subset_seed``, ``holdout`` and the training arguments are then not read."""
+    given: Dict[str, Any] = {}
+    if models is not None:
+        if training_sets is None:
+            raise ValueError("training_sets must be given with models (one array per K), got None")
+        sets, held, shape = _sets(training_sets, heldout)
+        given = dict(
+            models=[(int(k), _denoiser(d)) for k, d in models.items()],
+            training_sets=sets,
+            heldout=held,
+            image_shape=shape,
+            settle=settle,
+        )
     r = _memscape.map(
         _spec(data),
         list(ks),
@@ -935,7 +995,9 @@ def map(  # noqa: A001 - the study is called map, as the command
         train_steps=train_steps,
         train=json.dumps(train or {}),
         out=None if out is None else os.fspath(out),
-        command=_command("map", data=data, ks=list(ks), model=model, out=out),
+        command=_command("map", data=data, ks=list(ks), model=model, out=out,
+                         models=None if models is None else sorted(models)),
+        **given,
     )
     keys = list(zip(r["models"], r["ks"]))
     return MapResult(
@@ -1001,7 +1063,7 @@ def dynamics(
     subset_seed: int = _DYNAMICS["subset_seed"],
     holdout: int = _DYNAMICS["holdout"],
     train_steps: int = _DYNAMICS["train_steps"],
-    checkpoints: int = _DYNAMICS["checkpoints"],
+    checkpoints: Union[int, str, os.PathLike, Dict[Tuple[int, int], Sequence[Tuple[int, Any]]]] = _DYNAMICS["checkpoints"],
     n_samples: int = _DYNAMICS["n_samples"],
     steps: int = _DYNAMICS["sample_steps"],
     seed: int = _SAMPLER["seed"],
@@ -1022,6 +1084,8 @@ def dynamics(
     eigenvalues: Optional[int] = None,
     train: Optional[Dict[str, Any]] = None,
     out: Optional[Union[str, os.PathLike]] = None,
+    training_sets: Optional[Dict[int, Any]] = None,
+    heldout: Any = None,
 ) -> DynamicsResult:
     """Training dynamics, as ``memscape dynamics`` with the same defaults: for each K and seed a
     network is trained once and, at ``checkpoints`` log-spaced steps, sampled and classified
@@ -1029,7 +1093,32 @@ def dynamics(
     tau_gen (sample quality) the first checkpoint whose MMD² above the held-out floor is within
     1 + ``gen_level`` of its minimum. With ``out``, the run directory ``memscape dynamics --out``
     writes is written there (phase, loss and attractor tables, figures, ``manifest.json`` and
-    ``report.html``)."""
+    ``report.html``).
+
+    **Your own models**: ``checkpoints`` may instead give the networks, trained elsewhere, and
+    then none is trained: ``{(K, seed): [(step, denoiser), ...]}``, each denoiser a callable
+    ``denoise(x, sigma)`` (see :mod:`memscape.torch`), a :class:`ScoreNetwork` or a checkpoint
+    path, with ``training_sets={K: array}`` and ``heldout`` points; or a folder laid out as
+    ``memscape dynamics --checkpoints DIR`` reads it (``K{K}/train.npy``,
+    ``K{K}/seed{S}/step_{N}.safetensors``, ``heldout.npy``). Every (K, seed) needs the same
+    steps and every K as many seeds; the losses are the ε-prediction loss on fixed draws; the
+    checkpoints of one K must share an architecture. ``data``, ``ks``, ``model``, ``seeds``,
+    ``subset_seed``, ``holdout`` and the training arguments are then not read."""
+    given: Dict[str, Any] = {}
+    if isinstance(checkpoints, (str, os.PathLike)):
+        given = dict(folder=os.fspath(checkpoints))
+        checkpoints = _DYNAMICS["checkpoints"]
+    elif hasattr(checkpoints, "items"):
+        if training_sets is None:
+            raise ValueError("training_sets must be given with checkpoints (one array per K), got None")
+        sets, held, shape = _sets(training_sets, heldout)
+        units = []
+        for key, steps in checkpoints.items():
+            if not (isinstance(key, tuple) and len(key) == 2):
+                raise ValueError(f"checkpoints must be keyed by (K, seed), got {key!r}")
+            units.append((int(key[0]), int(key[1]), [(int(step), _denoiser(d)) for step, d in steps]))
+        given = dict(units=units, training_sets=sets, heldout=held, image_shape=shape)
+        checkpoints = _DYNAMICS["checkpoints"]
     r = json.loads(
         _memscape.dynamics(
             _spec(data),
@@ -1060,7 +1149,9 @@ def dynamics(
             eigenvalues=eigenvalues,
             train=json.dumps(train or {}),
             out=None if out is None else os.fspath(out),
-            command=_command("dynamics", data=data, ks=list(ks), model=model, out=out),
+            command=_command("dynamics", data=data, ks=list(ks), model=model, out=out,
+                             checkpoints=given.get("folder", "given" if given else None)),
+            **given,
         )
     )
     r.pop("interventions", None)

@@ -368,6 +368,8 @@ pub(crate) fn train_network(
 pub(crate) struct Callable {
     function: Py<PyAny>,
     error: Mutex<Option<PyErr>>,
+    /// float32 unless the callable's `precision` attribute says "float64".
+    arithmetic: Arithmetic,
 }
 
 impl Callable {
@@ -472,12 +474,13 @@ impl Denoiser for Model {
         }
     }
 
-    /// A Python callable is taken to compute in f32, as networks on accelerators do.
+    /// A Python callable is taken to compute in f32, as networks on accelerators do, unless its
+    /// `precision` attribute is "float64".
     fn arithmetic(&self) -> Arithmetic {
         match self {
             Model::Exact(e) => e.get().exact.arithmetic(),
             Model::Network(n) => n.get().model.arithmetic(),
-            Model::Callable(_) => Arithmetic::F32,
+            Model::Callable(c) => c.arithmetic,
         }
     }
 }
@@ -532,9 +535,24 @@ impl Model {
                 denoiser.get_type().name()?
             )));
         }
+        let arithmetic = match denoiser.getattr_opt("precision")? {
+            None => Arithmetic::F32,
+            Some(p) => match p.extract::<String>().ok().as_deref() {
+                Some("float32") => Arithmetic::F32,
+                Some("float64") => Arithmetic::F64,
+                _ => {
+                    return Err(invalid(
+                        "denoiser.precision",
+                        "\"float32\" or \"float64\" (the arithmetic the callable computes in)",
+                        p.repr()?,
+                    ));
+                }
+            },
+        };
         Ok(Model::Callable(Callable {
             function: denoiser.clone().unbind(),
             error: Mutex::new(None),
+            arithmetic,
         }))
     }
 
@@ -578,6 +596,27 @@ impl Model {
         match self.exact() {
             Some(e) => data_scale(e.patterns.view()),
             None => data_scale(points),
+        }
+    }
+
+    /// A `ScoreNetwork`'s architecture ("mlp", "unet"); None for other denoisers.
+    pub(crate) fn architecture(&self) -> Option<&'static str> {
+        match self {
+            Model::Network(n) => Some(n.get().model.network.architecture().name()),
+            Model::Exact(_) | Model::Callable(_) => None,
+        }
+    }
+
+    /// Another handle on the same denoiser (a callable's errors are its own).
+    pub(crate) fn clone_ref(&self, py: Python<'_>) -> Model {
+        match self {
+            Model::Exact(e) => Model::Exact(e.clone_ref(py)),
+            Model::Network(n) => Model::Network(n.clone_ref(py)),
+            Model::Callable(c) => Model::Callable(Callable {
+                function: c.function.clone_ref(py),
+                error: Mutex::new(None),
+                arithmetic: c.arithmetic,
+            }),
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod calls;
 mod denoisers;
+mod given;
 mod studies;
 mod sweep;
 

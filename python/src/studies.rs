@@ -1,29 +1,33 @@
 //! The studies: the map over K and the training dynamics (with their training configurations
 //! and sampling plans read from Python's arguments), the defaults both read, and progress.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::{OrRaise, count, interruptible, invalid, json, seed_of};
+use crate::denoisers::{Batched, Model};
+use crate::{OrRaise, count, given, interruptible, invalid, json, seed_of};
 use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
-use memscape::denoiser::{Pruning, TrainedModel};
+use memscape::denoiser::{Denoiser, Pruning, TrainedModel};
 use memscape::noise::{NoiseProcess, Spacing};
 use memscape::pipeline::{
-    BifurcateRequest, ClassifyRequest, ExactLandscapeRequest, HopfieldRequest, LANDSCAPE_DEFAULTS,
-    LandscapeDefaults, MAP_DEFAULTS, MapDefaults, MapRequest, map as map_study,
+    BifurcateRequest, ClassifyRequest, ExactLandscapeRequest, GivenModels, HopfieldRequest,
+    LANDSCAPE_DEFAULTS, LandscapeDefaults, MAP_DEFAULTS, MapDefaults, MapNetworks, MapRequest,
+    MapRun, Settling, map as map_study, map_models,
 };
 use memscape::sampler::{SAMPLER_DEFAULTS, SamplerDefaults, SamplerKind, SamplingPlan};
 use memscape::store::RunDir;
 use memscape_report::{WriteError, write_dynamics, write_map};
 use memscape_train::dynamics::{
     AttractorRecord, AttractorRequest, DYNAMICS_DEFAULTS, DynamicsDefaults, DynamicsRequest,
-    DynamicsResults, dynamics as dynamics_study,
+    DynamicsResults, GivenUnit, dynamics as dynamics_study, given_dynamics,
 };
+use memscape_train::folder::CheckpointFolder;
 use memscape_train::train::OverrideError;
 use memscape_train::{Architecture, KeepingTrainer, NetworkTrainer, TrainConfig};
-use numpy::IntoPyArray;
+use numpy::{IntoPyArray, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -145,7 +149,8 @@ pub(crate) fn defaults() -> String {
 #[pyfunction]
 #[pyo3(signature = (data, ks, *, model, subset_seed, num_samples, steps, seed, sigma_min,
     sigma_max, sampler, eta, process, spacing, batch_size, delta_m, delta_s, resamples,
-    holdout, support_quantile, train_steps, train, out, command))]
+    holdout, support_quantile, train_steps, train, out, command, models=None, training_sets=None,
+    heldout=None, image_shape=None, settle="flow"))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn map<'py>(
     py: Python<'py>,
@@ -172,6 +177,11 @@ pub(crate) fn map<'py>(
     train: &str,
     out: Option<PathBuf>,
     command: Vec<String>,
+    models: Option<Vec<(i64, Bound<'py, PyAny>)>>,
+    training_sets: Option<BTreeMap<i64, PyReadonlyArray2<'py, f64>>>,
+    heldout: Option<PyReadonlyArray2<'py, f64>>,
+    image_shape: Option<(usize, usize)>,
+    settle: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let trainer = architecture(model)?
         .map(|a| -> PyResult<KeepingTrainer> {
@@ -210,17 +220,84 @@ pub(crate) fn map<'py>(
         .validate()
         .or_raise()?;
     }
+    if let Some(given) = models {
+        let ks = given::ks_of("models", &given)?;
+        let sets = training_sets.ok_or_else(|| {
+            invalid(
+                "training_sets",
+                "given with models (one array per K)",
+                "None",
+            )
+        })?;
+        let sets = given::training_sets(&ks, sets, heldout, image_shape)?;
+        let dim = sets.train(ks[0]).or_raise()?.dim();
+        let models = given::models(&given, dim)?;
+        let name = given::model_name(&models.iter().map(|m| &m.1).collect::<Vec<_>>());
+        let request = MapRequest {
+            data: DataSpec::Given {
+                source: "Python arrays".into(),
+            },
+            ks: ks.clone(),
+            holdout: None,
+            ..request
+        };
+        let batched = given::batched(models.iter().map(|m| &m.1), batch_size)?;
+        let refs = given::dyn_refs(&batched);
+        let settling = match settle {
+            "flow" => Settling::Flow,
+            "unit-step" => Settling::UnitStep,
+            other => {
+                return Err(invalid(
+                    "settle",
+                    "\"flow\" or \"unit-step\"",
+                    format!("{other:?}"),
+                ));
+            }
+        };
+        let given = GivenModels {
+            name,
+            models: refs,
+            settling,
+            config: serde_json::json!({"models": name, "source": "Python", "settle": settle}),
+        };
+        let run = interruptible(py, || map_models(request, sets, given))?;
+        for (_, m) in &models {
+            m.check()?;
+        }
+        let run = run.or_raise()?;
+        let at = |k: usize| -> Option<Box<dyn Denoiser>> {
+            let m = &models.iter().find(|m| m.0 == k)?.1;
+            Some(Box::new(Python::attach(|py| m.clone_ref(py))))
+        };
+        let networks = MapNetworks {
+            name,
+            step: 0,
+            at: Box::new(|k| Ok(at(k))),
+        };
+        return map_output(py, run, Some(&networks), out, command);
+    }
     let run = interruptible(py, || {
         map_study(request, trainer.as_ref().map(|t| t as &dyn TrainedModel))
     })?
     .or_raise()?;
-    // with a run directory, the results are its results.json (landscapes included)
+    let networks = trainer.as_ref().map(KeepingTrainer::networks);
+    map_output(py, run, networks.as_ref(), out, command)
+}
+
+/// A map's document and arrays, and with `out` its run directory, whose `results.json` the
+/// document then is (landscapes included).
+fn map_output<'py>(
+    py: Python<'py>,
+    run: MapRun,
+    networks: Option<&MapNetworks>,
+    out: Option<PathBuf>,
+    command: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
     let results = match &out {
         Some(dir) => {
             py.detach(|| {
                 let dir = RunDir::create(dir)?;
-                let networks = trainer.as_ref().map(KeepingTrainer::networks);
-                let landscapes = run.landscapes(networks.as_ref())?;
+                let landscapes = run.landscapes(networks)?;
                 write_map(&dir, &run, landscapes, command)
             })
             .map_err(written)?
@@ -259,10 +336,11 @@ pub(crate) fn map<'py>(
 #[pyo3(signature = (data, ks, *, model, seeds, subset_seed, holdout, train_steps,
     checkpoints, num_samples, steps, seed, sigma_min, sigma_max, sampler, eta, process,
     spacing, batch_size, fmem_level, gen_level, resamples, support_quantile, attractors,
-    spur_level, attractor_groups, eigenvalues, train, out, command))]
+    spur_level, attractor_groups, eigenvalues, train, out, command, units=None, folder=None,
+    training_sets=None, heldout=None, image_shape=None))]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn dynamics(
-    py: Python<'_>,
+pub(crate) fn dynamics<'py>(
+    py: Python<'py>,
     data: &str,
     ks: Vec<i64>,
     model: &str,
@@ -292,6 +370,11 @@ pub(crate) fn dynamics(
     train: &str,
     out: Option<PathBuf>,
     command: Vec<String>,
+    units: Option<Vec<given::GivenUnitArg<'py>>>,
+    folder: Option<PathBuf>,
+    training_sets: Option<BTreeMap<i64, PyReadonlyArray2<'py, f64>>>,
+    heldout: Option<PyReadonlyArray2<'py, f64>>,
+    image_shape: Option<(usize, usize)>,
 ) -> PyResult<String> {
     let Some(arch) = architecture(model)? else {
         return Err(invalid(
@@ -300,8 +383,50 @@ pub(crate) fn dynamics(
             "\"exact\"",
         ));
     };
-    let data = DataSpec::parse(data).or_raise()?;
-    let loaded = py.detach(|| data.load()).or_raise()?;
+    // the networks: trained here on `data`, read from a folder, or given
+    let folder = folder
+        .map(|dir| py.detach(|| CheckpointFolder::read(&dir)))
+        .transpose()
+        .or_raise()?;
+    let given = match (&folder, units, training_sets) {
+        (Some(_), _, _) | (None, None, _) => None,
+        (None, Some(units), Some(sets)) => {
+            let ks = given::ks_of(
+                "checkpoints",
+                &units.iter().map(|u| (u.0, ())).collect::<Vec<_>>(),
+            )?;
+            let sets = given::training_sets(&ks, sets, heldout, image_shape)?;
+            Some((ks, sets, units))
+        }
+        (None, Some(_), None) => {
+            return Err(invalid(
+                "training_sets",
+                "given with checkpoints (one array per K)",
+                "None",
+            ));
+        }
+    };
+    let (data, ks, sets) = match (&folder, &given) {
+        (Some(f), _) => (
+            DataSpec::Given {
+                source: f.dir.display().to_string(),
+            },
+            f.ks(),
+            Some(f.sets.clone()),
+        ),
+        (None, Some((ks, sets, _))) => (
+            DataSpec::Given {
+                source: "Python arrays".into(),
+            },
+            ks.clone(),
+            Some(sets.clone()),
+        ),
+        (None, None) => (DataSpec::parse(data).or_raise()?, ks_of(ks)?, None),
+    };
+    let loaded = match &sets {
+        Some(s) => s.train(ks[0]).or_raise()?,
+        None => py.detach(|| data.load()).or_raise()?,
+    };
     let dim = loaded.dim();
     let eigenvalues = match eigenvalues {
         Some(e) if e as usize > dim || e < 1 => {
@@ -314,10 +439,9 @@ pub(crate) fn dynamics(
         Some(e) => e as usize,
         None => AttractorRequest::default().eigenvalues.min(dim),
     };
-    let ks = ks_of(ks)?;
     // as the command: on image data, the middle K keeps its sample grid
     let grid_k = loaded.image_shape.map(|_| ks[ks.len() / 2]);
-    let request = DynamicsRequest {
+    let mut request = DynamicsRequest {
         data,
         ks,
         seeds: count("seeds", seeds, 1)?,
@@ -349,8 +473,62 @@ pub(crate) fn dynamics(
             census: Default::default(),
         }),
     };
-    request.train.validate().or_raise()?;
-    let run = interruptible(py, || dynamics_study(request, |_, _, _, _| Ok(())))?.or_raise()?;
+    if let Some(s) = &sets {
+        request.holdout = s.holdout();
+    }
+    let run = match (folder, given) {
+        (Some(f), _) => {
+            let units = f.given_units();
+            interruptible(py, || given_dynamics(request, f.sets.clone(), &units))?.or_raise()?
+        }
+        (None, Some((_, sets, units))) => {
+            let mut models = vec![];
+            for (k, seed, checkpoints) in &units {
+                if *seed < 0 {
+                    return Err(invalid("checkpoints", "keyed by (K, seed ≥ 0)", seed));
+                }
+                let mut steps = vec![];
+                for (step, d) in checkpoints {
+                    let model = Model::of(d)?;
+                    given::check_dim(&format!("checkpoints[({k}, {seed})]"), &model, dim)?;
+                    steps.push((count("step", *step, 0)?, model));
+                }
+                steps.sort_by_key(|s| s.0);
+                models.push((*k as usize, *seed as u64, steps));
+            }
+            models.sort_by_key(|m| (m.0, m.1));
+            for &k in &request.ks {
+                let of_k: Vec<(usize, &Model)> = models
+                    .iter()
+                    .filter(|m| m.0 == k)
+                    .flat_map(|m| m.2.iter().map(|(s, d)| (*s, d)))
+                    .collect();
+                given::check_architectures(&format!("checkpoints[K={k}]"), &of_k)?;
+            }
+            let batched: Vec<Vec<Batched>> = models
+                .iter()
+                .map(|m| given::batched(m.2.iter().map(|s| &s.1), batch_size))
+                .collect::<PyResult<_>>()?;
+            let units: Vec<GivenUnit> = models
+                .iter()
+                .zip(&batched)
+                .map(|(m, b)| GivenUnit {
+                    k: m.0,
+                    seed: m.1,
+                    checkpoints: m.2.iter().map(|s| s.0).zip(given::dyn_refs(b)).collect(),
+                })
+                .collect();
+            let run = interruptible(py, || given_dynamics(request, sets, &units))?;
+            for m in models.iter().flat_map(|m| &m.2) {
+                m.1.check()?;
+            }
+            run.or_raise()?
+        }
+        (None, None) => {
+            request.train.validate().or_raise()?;
+            interruptible(py, || dynamics_study(request, |_, _, _, _| Ok(())))?.or_raise()?
+        }
+    };
     /// `results.json`'s document (flat rows, the timescales and their levels), with every
     /// checkpoint's attractors beside it.
     #[derive(serde::Serialize)]

@@ -7,7 +7,9 @@ use memscape::error::significant;
 use std::path::Path;
 
 use memscape::denoiser::{Denoiser, TrainedModel};
-use memscape::pipeline::{MapLandscapes, MapNetworks, MapRequest, MapRun, map, map_models};
+use memscape::pipeline::{
+    GivenModels, MapLandscapes, MapNetworks, MapRequest, MapRun, Settling, map, map_models,
+};
 use memscape::store::RunDir;
 use memscape_train::folder::CheckpointFolder;
 use memscape_train::{KeepingTrainer, NetworkTrainer};
@@ -65,7 +67,13 @@ fn run_folder(args: &MapArgs, dir: &Path, command: Vec<String>) -> anyhow::Resul
         "networks": chosen.iter().map(|(k, step, path, _)| serde_json::json!({"k": k, "step": step, "path": path})).collect::<Vec<_>>(),
     });
     let models: Vec<&dyn Denoiser> = chosen.iter().map(|c| c.3 as &dyn Denoiser).collect();
-    let run = map_models(request, folder.sets.clone(), name, config, &models)?;
+    let given = GivenModels {
+        name,
+        models,
+        settling: Settling::Flow,
+        config,
+    };
+    let run = map_models(request, folder.sets.clone(), given)?;
     let out = RunDir::create(&args.out)?;
     let networks = MapNetworks {
         name,

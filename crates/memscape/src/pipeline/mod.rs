@@ -28,8 +28,8 @@ pub use landscape::{
     trained_landscape,
 };
 pub use map::{
-    EMBEDDING_HEADER, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest, MapRow, MapRun,
-    ModelCapacities, NONLINEAR_HEADER, map, map_models,
+    EMBEDDING_HEADER, GivenModels, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest,
+    MapRow, MapRun, ModelCapacities, NONLINEAR_HEADER, Settling, map, map_models,
 };
 pub use results::{
     CapacitySummary, ClusterTable, ExactQualityRow, MapLandscapes, MapNetworks, MapResults,

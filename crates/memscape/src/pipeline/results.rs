@@ -139,7 +139,7 @@ pub struct MapNetworks<'a> {
 }
 
 /// The network of a K, where one was kept.
-pub type NetworkAt<'a> = Box<dyn Fn(usize) -> Result<Option<Box<dyn Denoiser>>> + 'a>;
+pub type NetworkAt<'a> = Box<dyn Fn(usize) -> Result<Option<Box<dyn Denoiser>>> + Send + Sync + 'a>;
 
 /// The landscapes drawn beside a map on 2-D data, at one K: the exact model's and, where a
 /// network was mapped, the network's (with its model name and step), and their entries in

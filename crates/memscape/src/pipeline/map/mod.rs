@@ -302,10 +302,32 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
     run(plan, clock, other, config)
 }
 
+/// How the samples of a given model settle in its census.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Settling {
+    /// The probability-flow ODE towards sigma → 0: any model (trained networks settle so).
+    Flow,
+    /// The unit step x ← D(x) (CCCP), as the exact model settles: for models where it
+    /// converges (the exact model, kernel models); it diverges where the Jacobian has an
+    /// eigenvalue below −1.
+    UnitStep,
+}
+
+/// Models the caller gives, one per K, as [`map_models`] maps them.
+pub struct GivenModels<'a> {
+    /// Their name in the tables, other than "exact" (the exact model's rows are beside them).
+    pub name: &'a str,
+    /// One per K of the request, in K order.
+    pub models: Vec<&'a dyn Denoiser>,
+    pub settling: Settling,
+    /// What they are, for the manifest.
+    pub config: serde_json::Value,
+}
+
 /// The phase map of models the caller gives, one per K of `request.ks` (trained elsewhere, or
-/// any denoiser), on their training sets, beside the exact model of each set: the rows of
-/// `model` follow the exact model's, as a trained model's do in [`map`]. `config` describes the
-/// models for the manifest.
+/// any denoiser), on their training sets, beside the exact model of each set: the given
+/// model's rows follow the exact model's, as a trained model's do in [`map`].
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -313,7 +335,7 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
 /// use memscape::dataset::DataSpec;
 /// use memscape::dataset::subset::TrainingSets;
 /// use memscape::denoiser::{Denoiser, EmpiricalDenoiser};
-/// use memscape::pipeline::{MapPlan, MapRequest, map_models};
+/// use memscape::pipeline::{GivenModels, MapPlan, MapRequest, Settling, map_models};
 ///
 /// let mut request = MapRequest { ks: vec![2, 5], num_samples: 50, resamples: 10, holdout: Some(0), ..MapRequest::default() };
 /// request.plan.num_steps = 20;
@@ -330,7 +352,13 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
 /// }
 /// let (a, b) = (First(drawn.train(2)?.points.row(0).to_vec()), First(drawn.train(5)?.points.row(0).to_vec()));
 /// let request = MapRequest { data: DataSpec::Given { source: "example".into() }, ..request };
-/// let run = map_models(request, sets, "first", serde_json::Value::Null, &[&a, &b])?;
+/// let given = GivenModels {
+///     name: "first",
+///     models: vec![&a, &b],
+///     settling: Settling::Flow,
+///     config: serde_json::Value::Null,
+/// };
+/// let run = map_models(request, sets, given)?;
 /// assert_eq!(run.rows.iter().map(|r| (r.k, r.model.as_str())).collect::<Vec<_>>(),
 ///            [(2, "exact"), (5, "exact"), (2, "first"), (5, "first")]);
 /// // every sample of the constant model is the first pattern: memorized
@@ -339,35 +367,39 @@ pub fn map(request: MapRequest, trained: Option<&dyn TrainedModel>) -> Result<Ma
 /// ```
 ///
 /// # Errors
-/// A model count other than the K count, a name that is "exact", and as [`MapPlan::given`]
-/// and [`map`].
+/// A model count other than the K count, a name that is "exact" or empty, and as
+/// [`MapPlan::given`] and [`map`].
 pub fn map_models(
     request: MapRequest,
     sets: TrainingSets,
-    model: &str,
-    config: serde_json::Value,
-    models: &[&dyn Denoiser],
+    given: GivenModels<'_>,
 ) -> Result<MapRun> {
     let clock = Instant::now();
-    if models.len() != request.ks.len() {
+    if given.models.len() != request.ks.len() {
         return Err(Error::invalid(
             "models",
             format!("one per K of {:?}", request.ks),
-            format!("{} models", models.len()),
+            format!("{} models", given.models.len()),
         ));
     }
-    if model == "exact" || model.is_empty() {
+    if given.name == "exact" || given.name.is_empty() {
         return Err(Error::invalid(
             "model",
             "a non-empty name other than \"exact\" (the exact model's rows are beside it)",
-            format!("{model:?}"),
+            format!("{:?}", given.name),
         ));
     }
     let plan = MapPlan::given(request, sets)?;
     let ks = plan.request.ks.clone();
+    let GivenModels {
+        name,
+        models,
+        settling,
+        config,
+    } = given;
     let other = move |plan: &MapPlan, k: usize| {
         let i = ks.iter().position(|&x| x == k).expect("a K of the request");
-        plan.measure_model(k, model, models[i])
+        plan.measure_model(k, name, models[i], settling)
     };
     run(plan, clock, Some(other), Some(config))
 }

@@ -21,7 +21,7 @@ use crate::numbers::field;
 use crate::pipeline::default_holdout;
 use crate::sampler::{self, MAP_SIGMA_MIN, SamplerConfig, default_sigma_range};
 
-use super::{MapPoint, MapRequest, MapRow, MapRun, ModelCapacities};
+use super::{MapPoint, MapRequest, MapRow, MapRun, ModelCapacities, Settling};
 
 /// Points in a nonlinear map: the first (up to) half patterns, then samples.
 pub(super) const NONLINEAR_POINTS: usize = 1000;
@@ -375,13 +375,12 @@ impl MapPlan {
     }
 
     /// A model the caller gives (trained elsewhere) at `k`, under the name `model`: sampled,
-    /// classified against the training set of `k`, and its census drawn as a trained
-    /// network's.
+    /// classified against the training set of `k`, and its census drawn with `settling`.
     ///
     /// ```
     /// # use memscape::dataset::DataSpec;
     /// use memscape::denoiser::EmpiricalDenoiser;
-    /// use memscape::pipeline::{MapPlan, MapRequest};
+    /// use memscape::pipeline::{MapPlan, MapRequest, Settling};
     /// # use memscape::sampler::SamplingPlan;
     ///
     /// // `request`: a brief map of the unit circle at K = 2 and 4, 20 samples each, no held-out points
@@ -397,20 +396,29 @@ impl MapPlan {
     /// let plan = MapPlan::new(request)?;
     /// // the exact model, given as any denoiser: the same samples and classes
     /// let given = EmpiricalDenoiser::<f64>::new(plan.train(4)?.points.view())?;
-    /// let point = plan.measure_model(4, "given", &given)?;
+    /// let point = plan.measure_model(4, "given", &given, Settling::UnitStep)?;
     /// let exact = plan.measure_exact(4)?;
     /// assert_eq!(point.row.model, "given");
     /// assert_eq!(point.samples, exact.samples);
+    /// // settled as the exact model settles, its whole row is the exact model's
+    /// assert_eq!(point.row.census, exact.row.census);
     /// assert_eq!(point.row.fractions, exact.row.fractions);
     /// # Ok::<(), memscape::Error>(())
     /// ```
     ///
     /// # Errors
     /// As [`Self::measure_exact`].
-    pub fn measure_model(&self, k: usize, model: &str, den: &dyn Denoiser) -> Result<MapPoint> {
+    pub fn measure_model(
+        &self,
+        k: usize,
+        model: &str,
+        den: &dyn Denoiser,
+        settling: Settling,
+    ) -> Result<MapPoint> {
         let train = self.train(k)?;
         let gate = self.gate(&train)?;
-        self.measure(model, den, &train, gate.as_ref(), false)
+        let unit_step = settling == Settling::UnitStep;
+        self.measure(model, den, &train, gate.as_ref(), unit_step)
     }
 
     /// Samples `den`, classifies the samples against `train`, and runs the attractor census
