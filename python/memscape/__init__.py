@@ -1113,10 +1113,10 @@ def dynamics(
             raise ValueError("training_sets must be given with checkpoints (one array per K), got None")
         sets, held, shape = _sets(training_sets, heldout)
         units = []
-        for key, steps in checkpoints.items():
+        for key, pairs in checkpoints.items():
             if not (isinstance(key, tuple) and len(key) == 2):
                 raise ValueError(f"checkpoints must be keyed by (K, seed), got {key!r}")
-            units.append((int(key[0]), int(key[1]), [(int(step), _denoiser(d)) for step, d in steps]))
+            units.append((int(key[0]), int(key[1]), [(int(step), _denoiser(d)) for step, d in pairs]))
         given = dict(units=units, training_sets=sets, heldout=held, image_shape=shape)
         checkpoints = _DYNAMICS["checkpoints"]
     r = json.loads(

@@ -2,6 +2,7 @@
 //! memscape `ScoreNetwork` (loaded or trained here), any callable `denoise(x, sigma)`, and the
 //! batching that caps the rows of each call.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::studies::{architecture, train_config};
@@ -11,14 +12,17 @@ use crate::{
 };
 use memscape::dataset::data_scale;
 use memscape::denoiser::{Arithmetic, Denoiser, EmpiricalDenoiser, Landscape, Pruning};
+use memscape::error::Error;
+use memscape_train::safetensors::Tensor;
 use memscape_train::{CheckpointMeta, ScoreModel, TrainConfig};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
-    ToPyArray,
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods, ToPyArray,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 /// The exact denoiser in either arithmetic.
 pub(crate) enum Exact {
@@ -247,6 +251,57 @@ impl ScoreNetwork {
             meta,
             losses: vec![],
         })
+    }
+
+    /// A network from its tensors, named as its checkpoint names them (a PyTorch state dict's
+    /// names: `layers.{i}.weight`, `fourier.frequencies`; the U-Net's as the reference module's),
+    /// and its checkpoint metadata as JSON (`format`, `mlp` or `unet`, `preconditioning`,
+    /// `step`, `ema`, `training`): what `memscape.torch.save_checkpoint` writes.
+    #[staticmethod]
+    fn from_tensors(
+        tensors: BTreeMap<String, PyReadonlyArrayDyn<'_, f32>>,
+        meta: &str,
+    ) -> PyResult<Self> {
+        let meta: CheckpointMeta = serde_json::from_str(meta)
+            .map_err(|e| invalid("meta", "checkpoint metadata as JSON", e))?;
+        let tensors: BTreeMap<String, Tensor> = tensors
+            .into_iter()
+            .map(|(name, a)| {
+                let a = a.as_array();
+                let tensor = Tensor {
+                    shape: a.shape().to_vec(),
+                    data: a.iter().copied().collect(),
+                };
+                (name, tensor)
+            })
+            .collect();
+        let bad = |why: String| Error::invalid("tensors", "a memscape network's tensors", why);
+        let model = ScoreModel::from_tensors(&meta, &tensors, &bad).or_raise()?;
+        Ok(ScoreNetwork {
+            model,
+            meta,
+            losses: vec![],
+        })
+    }
+
+    /// The network's tensors by checkpoint name (float32 arrays of their shapes).
+    fn tensors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (name, shape, range) in self.model.network.tensors() {
+            let a = ndarray::ArrayD::from_shape_vec(shape, self.model.params[range].to_vec())
+                .expect("a tensor's shape holds its range");
+            out.set_item(name, a.into_pyarray(py))?;
+        }
+        if let memscape_train::Network::Mlp(mlp) = &self.model.network {
+            out.set_item("fourier.frequencies", mlp.frequencies.to_pyarray(py))?;
+        }
+        Ok(out)
+    }
+
+    /// The checkpoint metadata (JSON).
+    #[getter]
+    fn meta(&self) -> String {
+        json(&self.meta)
     }
 
     /// Writes the checkpoint (safetensors with PyTorch-style names and memscape's metadata),

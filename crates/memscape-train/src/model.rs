@@ -184,6 +184,22 @@ impl ScoreModel {
             .and_then(|s| {
                 serde_json::from_str(s).map_err(|e| bad(format!("metadata does not parse ({e})")))
             })?;
+        let model = Self::from_tensors(&meta, &tensors, &bad)?;
+        Ok((model, meta))
+    }
+
+    /// The model that `meta` describes, with its parameters from `tensors` (named as a
+    /// checkpoint names them: PyTorch's state-dict names), every tensor's presence, shape and
+    /// finiteness checked; `bad` words the error.
+    ///
+    /// # Errors
+    /// A format without its network shape, a network larger than the tensors hold, a tensor
+    /// missing or of another shape, a parameter that is not finite.
+    pub fn from_tensors(
+        meta: &CheckpointMeta,
+        tensors: &BTreeMap<String, Tensor>,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<Self> {
         let tensor = |name: &str, shape: &[usize]| -> Result<&Tensor> {
             let t = tensors
                 .get(name)
@@ -197,7 +213,7 @@ impl ScoreModel {
             Ok(t)
         };
         let stored: usize = tensors.values().map(|t| t.data.len()).sum();
-        if let Some(why) = too_large(&meta, stored) {
+        if let Some(why) = too_large(meta, stored) {
             return Err(bad(format!(
                 "its metadata describes a network larger than the {stored} parameters it holds ({why})"
             )));
@@ -227,12 +243,11 @@ impl ScoreModel {
         if let Some(i) = params.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!("parameter {i} is {}", params[i])));
         }
-        let model = ScoreModel {
+        Ok(ScoreModel {
             network,
             params,
             preconditioning: meta.preconditioning,
-        };
-        Ok((model, meta))
+        })
     }
 }
 
