@@ -92,6 +92,13 @@ _EXACT, _BIFURCATE, _HOPFIELD = _DEFAULTS["exact_landscape"], _DEFAULTS["bifurca
 #: Rows per denoiser call, in every call that evaluates a denoiser (``batch_size``): chunks of
 #: a larger call go to the model one after another, which changes no result.
 BATCH_SIZE: int = _SAMPLER["batch_size"]
+#: Threads over which the census, settling, Newton–Krylov and Arnoldi gather a Python
+#: callable's calls: every start runs on its own thread and their concurrent calls reach the
+#: callable as one call per iteration (``memscape::denoiser::gather``), so a GPU model sees
+#: hundreds of rows per call rather than 2. ``gather=0`` calls it once per start and
+#: iteration. Results are the same either way for a model whose rows do not depend on each
+#: other.
+GATHER: int = 256
 
 #: ``memscape map``'s default K list: log-spaced from 2 to 1000.
 DEFAULT_KS: Tuple[int, ...] = tuple(_MAP["ks"])
@@ -337,6 +344,7 @@ def settle(
     margin: Optional[float] = None,
     max_step: Optional[float] = None,
     batch_size: int = BATCH_SIZE,
+    gather: int = GATHER,
 ) -> Settled:
     """Carries each row of ``x`` to the attractor it sits in.
 
@@ -370,6 +378,7 @@ def settle(
         margin=margin,
         max_step=max_step,
         batch_size=batch_size,
+        gather=gather,
     )
     converged = np.array([s in ("converged", "neutral") for s in status], dtype=bool)
     unconverged = int((~converged).sum())
@@ -486,6 +495,7 @@ def fixed_points(
     eigenvalues: Optional[int] = None,
     seed: int = 0,
     batch_size: int = BATCH_SIZE,
+    gather: int = GATHER,
 ) -> FixedPoints:
     """Fixed points of ``x ↦ D(x, sigma)`` by matrix-free Newton–Krylov (GMRES on
     finite-difference Jacobian products) from every row of ``starts``, merged, each analysed for
@@ -507,6 +517,7 @@ def fixed_points(
             eigenvalues=eigenvalues,
             seed=seed,
             batch_size=batch_size,
+            gather=gather,
         )
     )
     if s["unconverged"]:
@@ -549,6 +560,7 @@ def stability(
         eigenvalues=eigenvalues,
         seed=seed,
         batch_size=batch_size,
+        gather=0,
     )
     return Stability._of(json.loads(s))
 
@@ -593,6 +605,7 @@ def landscape(
     seed: int = _LANDSCAPE["seed"],
     margin: Optional[float] = None,
     batch_size: int = BATCH_SIZE,
+    gather: int = GATHER,
 ) -> Landscape:
     """The landscape of ``denoiser`` (a trained network, or any callable) at noise level
     ``sigma``, as ``memscape attractors --checkpoint`` measures it, with the same defaults: its
@@ -619,6 +632,7 @@ def landscape(
         seed=seed,
         margin=margin,
         batch_size=batch_size,
+        gather=gather,
     )
     energy, score, basins = grids if grids is not None else (None, None, None)
     return Landscape(json.loads(document), starts, energy, score, basins)
@@ -640,6 +654,7 @@ def attractors(
     trials: int = _LANDSCAPE["trials"],
     margin: Optional[float] = None,
     batch_size: int = BATCH_SIZE,
+    gather: int = GATHER,
 ) -> Landscape:
     """The attractors at one noise level, as ``memscape attractors`` finds them, with the same
     defaults. At inverse temperature ``beta`` (or noise level ``sigma``, beta = 1/sigma²):
@@ -670,7 +685,7 @@ def attractors(
         return landscape(
             denoiser, patterns, sigma, heldout=heldout, samples=samples,
             eigenvalues=eigenvalues, recovery=recovery, trials=trials, seed=seed, margin=margin,
-            batch_size=batch_size,
+            batch_size=batch_size, gather=gather,
         )
     points = _matrix(patterns, "patterns")
     document, grids = _memscape.exact_landscape(
@@ -927,6 +942,7 @@ def map(  # noqa: A001 - the study is called map, as the command
     process: Process = _SAMPLER["process"],
     spacing: Spacing = _SAMPLER["spacing"],
     batch_size: int = BATCH_SIZE,
+    gather: int = GATHER,
     delta_m: Union[str, float] = "auto",
     delta_s: Union[str, float] = "auto",
     resamples: int = _MAP["resamples"],
@@ -987,6 +1003,7 @@ def map(  # noqa: A001 - the study is called map, as the command
         process=process,
         spacing=spacing,
         batch_size=batch_size,
+        gather=gather,
         delta_m=_threshold(delta_m, "delta_m"),
         delta_s=_threshold(delta_s, "delta_s"),
         resamples=resamples,
@@ -1074,6 +1091,7 @@ def dynamics(
     process: Process = _SAMPLER["process"],
     spacing: Spacing = _SAMPLER["spacing"],
     batch_size: int = BATCH_SIZE,
+    gather: int = GATHER,
     fmem_level: float = _DYNAMICS["fmem_level"],
     gen_level: float = _DYNAMICS["gen_level"],
     resamples: int = _DYNAMICS["resamples"],
@@ -1139,6 +1157,7 @@ def dynamics(
             process=process,
             spacing=spacing,
             batch_size=batch_size,
+            gather=gather,
             fmem_level=fmem_level,
             gen_level=gen_level,
             resamples=resamples,

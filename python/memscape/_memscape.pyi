@@ -57,6 +57,13 @@ class ScoreNetwork:
         """Reads a `.safetensors` checkpoint of `memscape train`, `map` or `dynamics`."""
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Writes the checkpoint atomically."""
+    @staticmethod
+    def from_tensors(tensors: Dict[str, npt.NDArray[np.float32]], meta: str) -> "ScoreNetwork":
+        """A network from its checkpoint tensors (state-dict names) and metadata (JSON)."""
+    def tensors(self) -> Dict[str, npt.NDArray[np.float32]]: ...
+    @property
+    def meta(self) -> str:
+        """The checkpoint metadata, as JSON."""
     def denoise(self, x: ArrayLike, sigma: float) -> Array: ...
     def __call__(self, x: ArrayLike, sigma: float) -> Array: ...
     @property
@@ -105,6 +112,7 @@ def settle(
     margin: Optional[float],
     max_step: Optional[float],
     batch_size: int,
+    gather: int,
 ) -> Tuple[Array, List[str], int, List[int]]: ...
 def fixed_points(
     denoiser: Model,
@@ -116,6 +124,7 @@ def fixed_points(
     eigenvalues: Optional[int],
     seed: int,
     batch_size: int,
+    gather: int,
 ) -> str:
     """The FixedPointSet as JSON."""
 def landscape(
@@ -131,6 +140,7 @@ def landscape(
     seed: int,
     margin: Optional[float],
     batch_size: int,
+    gather: int,
 ) -> Tuple[str, Array, Optional[Tuple[Array, npt.NDArray[np.float64], Array]]]:
     """The attractors.json document as JSON, the census's starts, and on 2-D data the energy,
     score and basin grids."""
@@ -227,6 +237,12 @@ def map(
     train: str,
     out: Optional[str],
     command: List[str],
+    models: Optional[List[Tuple[int, Model]]] = None,
+    training_sets: Optional[Dict[int, Array]] = None,
+    heldout: Optional[Array] = None,
+    image_shape: Optional[Tuple[int, int]] = None,
+    settle: Literal["flow", "unit-step"] = "flow",
+    gather: int = 0,
 ) -> Dict[str, Any]: ...
 def dynamics(
     data: str,
@@ -259,6 +275,12 @@ def dynamics(
     train: str,
     out: Optional[str],
     command: List[str],
+    units: Optional[List[Tuple[int, int, List[Tuple[int, Model]]]]] = None,
+    folder: Optional[str] = None,
+    training_sets: Optional[Dict[int, Array]] = None,
+    heldout: Optional[Array] = None,
+    image_shape: Optional[Tuple[int, int]] = None,
+    gather: int = 0,
 ) -> str: ...
 def set_progress(callback: Optional[Callable[[str, int, Optional[str], int], None]]) -> None: ...
 def sweep_run(spec: str, *, out: Optional[str], jobs: Optional[int]) -> str:

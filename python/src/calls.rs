@@ -3,6 +3,7 @@
 //! datasets.
 
 use crate::denoisers::{Batched, Model};
+use crate::given;
 use crate::{
     Matrix, OrRaise, count, interruptible, invalid, json, matrix, point, seed_of, sigma_of,
 };
@@ -94,7 +95,8 @@ pub(crate) fn sample<'py>(
 /// otherwise. Returns the end points, each one's status, the most steps any took and the
 /// denoiser rows each spent.
 #[pyfunction]
-#[pyo3(signature = (denoiser, x, sigma, *, tolerance, max_iterations, method, margin, max_step, batch_size))]
+#[pyo3(signature = (denoiser, x, sigma, *, tolerance, max_iterations, method, margin, max_step, batch_size,
+    gather))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn settle<'py>(
     py: Python<'py>,
@@ -107,6 +109,7 @@ pub(crate) fn settle<'py>(
     margin: Option<f64>,
     max_step: Option<f64>,
     batch_size: i64,
+    gather: i64,
 ) -> PyResult<(Matrix<'py>, Vec<&'static str>, usize, Vec<usize>)> {
     let model = Model::of(denoiser)?;
     let batched = Batched::of(&model, batch_size)?;
@@ -145,8 +148,14 @@ pub(crate) fn settle<'py>(
         config.max_step = m;
     }
     config.validate().or_raise()?;
-    let settled = interruptible(py, || settle_points(&batched, x, sigma, &config))?;
+    let threads = given::gather_threads(&[&model], gather)?;
+    let settled = interruptible(py, || {
+        given::with_gathered(&batched, threads, |den| {
+            settle_points(den, x, sigma, &config)
+        })
+    })?;
     model.check()?;
+    let settled = settled.or_raise()?;
     let status = settled
         .status
         .iter()
@@ -199,7 +208,8 @@ pub(crate) fn fixed_config(
 /// Newton–Krylov from every row of `starts`, merged, each point's stability analysed; the
 /// `FixedPointSet` as JSON.
 #[pyfunction]
-#[pyo3(signature = (denoiser, starts, sigma, *, scale, float32, eigenvalues, seed, batch_size))]
+#[pyo3(signature = (denoiser, starts, sigma, *, scale, float32, eigenvalues, seed, batch_size,
+    gather))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fixed_points(
     py: Python<'_>,
@@ -211,6 +221,7 @@ pub(crate) fn fixed_points(
     eigenvalues: Option<i64>,
     seed: i64,
     batch_size: i64,
+    gather: i64,
 ) -> PyResult<String> {
     let model = Model::of(denoiser)?;
     let batched = Batched::of(&model, batch_size)?;
@@ -220,9 +231,14 @@ pub(crate) fn fixed_points(
     }
     let sigma = sigma_of(sigma)?;
     let config = fixed_config(&model, starts, scale, float32, eigenvalues, seed)?;
-    let set =
-        interruptible(py, || fixed::fixed_points(&batched, sigma, starts, &config))?.or_raise()?;
+    let threads = given::gather_threads(&[&model], gather)?;
+    let set = interruptible(py, || {
+        given::with_gathered(&batched, threads, |den| {
+            fixed::fixed_points(den, sigma, starts, &config)
+        })
+    })?;
     model.check()?;
+    let set = set.or_raise()?.or_raise()?;
     Ok(json(&set))
 }
 
@@ -231,7 +247,7 @@ pub(crate) fn fixed_points(
 /// samples the census started from, and on 2-D data the energy, score and basin grids.
 #[pyfunction]
 #[pyo3(signature = (denoiser, train, heldout, sigma, *, samples, eigenvalues, recovery, trials,
-    seed, margin, batch_size))]
+    seed, margin, batch_size, gather))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub(crate) fn landscape<'py>(
     py: Python<'py>,
@@ -246,6 +262,7 @@ pub(crate) fn landscape<'py>(
     seed: i64,
     margin: Option<f64>,
     batch_size: i64,
+    gather: i64,
 ) -> PyResult<(
     String,
     Matrix<'py>,
@@ -277,9 +294,14 @@ pub(crate) fn landscape<'py>(
         seed: seed_of(seed)?,
         census,
     };
-    let t =
-        interruptible(py, || trained_landscape(&batched, train, heldout, &request))?.or_raise()?;
+    let threads = given::gather_threads(&[&model], gather)?;
+    let t = interruptible(py, || {
+        given::with_gathered(&batched, threads, |den| {
+            trained_landscape(den, train, heldout, &request)
+        })
+    })?;
     model.check()?;
+    let t = t.or_raise()?.or_raise()?;
     let step = match &model {
         Model::Network(n) => Some(n.get().meta.step),
         _ => None,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use memscape::dataset::Patterns;
 use memscape::dataset::subset::TrainingSets;
 use memscape::denoiser::Denoiser;
+use memscape::denoiser::gather::{Gathered, QUIET, gathered, in_pool};
 use numpy::PyReadonlyArray2;
 use pyo3::prelude::*;
 
@@ -131,4 +132,48 @@ pub(crate) fn batched<'a>(
 /// Denoiser references of `batched`.
 pub(crate) fn dyn_refs<'a>(batched: &'a [Batched<'a>]) -> Vec<&'a dyn Denoiser> {
     batched.iter().map(|b| b as &dyn Denoiser).collect()
+}
+
+/// The threads a call gathers a Python callable's concurrent calls over: `gather` for a
+/// callable (0: each start calls it alone), 0 for the built-in models, which need no gathering.
+pub(crate) fn gather_threads(models: &[&Model], gather: i64) -> PyResult<usize> {
+    if gather < 0 {
+        return Err(invalid(
+            "gather",
+            "≥ 0 (threads; 0: calls are not gathered)",
+            gather,
+        ));
+    }
+    let callable = models.iter().any(|m| matches!(m, Model::Callable(_)));
+    Ok(if callable { gather as usize } else { 0 })
+}
+
+/// `work` on `den`, its concurrent calls gathered over `threads` threads (none: as it is).
+pub(crate) fn with_gathered<T: Send>(
+    den: &Batched<'_>,
+    threads: usize,
+    work: impl FnOnce(&dyn Denoiser) -> T + Send,
+) -> memscape::Result<T> {
+    if threads == 0 {
+        return Ok(work(den));
+    }
+    gathered(den, threads, |g| work(g)).map(|(out, _)| out)
+}
+
+/// `work` on every denoiser of `batched`, each one's concurrent calls gathered over `threads`
+/// threads (none: as they are).
+pub(crate) fn with_all_gathered<T: Send>(
+    batched: &[Batched<'_>],
+    threads: usize,
+    work: impl FnOnce(&[&dyn Denoiser]) -> T + Send,
+) -> memscape::Result<T> {
+    if threads == 0 {
+        return Ok(work(&dyn_refs(batched)));
+    }
+    let each: Vec<Gathered<'_, Batched<'_>>> = batched
+        .iter()
+        .map(|b| Gathered::new(b, threads, QUIET))
+        .collect();
+    let refs: Vec<&dyn Denoiser> = each.iter().map(|g| g as &dyn Denoiser).collect();
+    in_pool(threads, || work(&refs))
 }

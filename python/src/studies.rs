@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::denoisers::{Batched, Model};
+use crate::denoisers::Model;
 use crate::{OrRaise, count, given, interruptible, invalid, json, seed_of};
 use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
 use memscape::dataset::DataSpec;
@@ -150,7 +150,7 @@ pub(crate) fn defaults() -> String {
 #[pyo3(signature = (data, ks, *, model, subset_seed, num_samples, steps, seed, sigma_min,
     sigma_max, sampler, eta, process, spacing, batch_size, delta_m, delta_s, resamples,
     holdout, support_quantile, train_steps, train, out, command, models=None, training_sets=None,
-    heldout=None, image_shape=None, settle="flow"))]
+    heldout=None, image_shape=None, settle="flow", gather=0))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn map<'py>(
     py: Python<'py>,
@@ -182,6 +182,7 @@ pub(crate) fn map<'py>(
     heldout: Option<PyReadonlyArray2<'py, f64>>,
     image_shape: Option<(usize, usize)>,
     settle: &str,
+    gather: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let trainer = architecture(model)?
         .map(|a| -> PyResult<KeepingTrainer> {
@@ -241,8 +242,9 @@ pub(crate) fn map<'py>(
             holdout: None,
             ..request
         };
-        let batched = given::batched(models.iter().map(|m| &m.1), batch_size)?;
-        let refs = given::dyn_refs(&batched);
+        let model_refs: Vec<&Model> = models.iter().map(|m| &m.1).collect();
+        let threads = given::gather_threads(&model_refs, gather)?;
+        let batched = given::batched(model_refs, batch_size)?;
         let settling = match settle {
             "flow" => Settling::Flow,
             "unit-step" => Settling::UnitStep,
@@ -254,17 +256,22 @@ pub(crate) fn map<'py>(
                 ));
             }
         };
-        let given = GivenModels {
-            name,
-            models: refs,
-            settling,
-            config: serde_json::json!({"models": name, "source": "Python", "settle": settle}),
-        };
-        let run = interruptible(py, || map_models(request, sets, given))?;
+        let config = serde_json::json!({"models": name, "source": "Python", "settle": settle});
+        let run = interruptible(py, || {
+            given::with_all_gathered(&batched, threads, |refs| {
+                let given = GivenModels {
+                    name,
+                    models: refs.to_vec(),
+                    settling,
+                    config,
+                };
+                map_models(request, sets, given)
+            })
+        })?;
         for (_, m) in &models {
             m.check()?;
         }
-        let run = run.or_raise()?;
+        let run = run.or_raise()?.or_raise()?;
         let at = |k: usize| -> Option<Box<dyn Denoiser>> {
             let m = &models.iter().find(|m| m.0 == k)?.1;
             Some(Box::new(Python::attach(|py| m.clone_ref(py))))
@@ -337,7 +344,7 @@ fn map_output<'py>(
     checkpoints, num_samples, steps, seed, sigma_min, sigma_max, sampler, eta, process,
     spacing, batch_size, fmem_level, gen_level, resamples, support_quantile, attractors,
     spur_level, attractor_groups, eigenvalues, train, out, command, units=None, folder=None,
-    training_sets=None, heldout=None, image_shape=None))]
+    training_sets=None, heldout=None, image_shape=None, gather=0))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dynamics<'py>(
     py: Python<'py>,
@@ -375,6 +382,7 @@ pub(crate) fn dynamics<'py>(
     training_sets: Option<BTreeMap<i64, PyReadonlyArray2<'py, f64>>>,
     heldout: Option<PyReadonlyArray2<'py, f64>>,
     image_shape: Option<(usize, usize)>,
+    gather: i64,
 ) -> PyResult<String> {
     let Some(arch) = architecture(model)? else {
         return Err(invalid(
@@ -505,24 +513,34 @@ pub(crate) fn dynamics<'py>(
                     .collect();
                 given::check_architectures(&format!("checkpoints[K={k}]"), &of_k)?;
             }
-            let batched: Vec<Vec<Batched>> = models
+            let all: Vec<&Model> = models
                 .iter()
-                .map(|m| given::batched(m.2.iter().map(|s| &s.1), batch_size))
-                .collect::<PyResult<_>>()?;
-            let units: Vec<GivenUnit> = models
-                .iter()
-                .zip(&batched)
-                .map(|(m, b)| GivenUnit {
-                    k: m.0,
-                    seed: m.1,
-                    checkpoints: m.2.iter().map(|s| s.0).zip(given::dyn_refs(b)).collect(),
-                })
+                .flat_map(|m| m.2.iter().map(|s| &s.1))
                 .collect();
-            let run = interruptible(py, || given_dynamics(request, sets, &units))?;
+            let threads = given::gather_threads(&all, gather)?;
+            let batched = given::batched(all, batch_size)?;
+            let run = interruptible(py, || {
+                given::with_all_gathered(&batched, threads, |refs| {
+                    let mut refs = refs.iter();
+                    let units: Vec<GivenUnit> = models
+                        .iter()
+                        .map(|m| GivenUnit {
+                            k: m.0,
+                            seed: m.1,
+                            checkpoints: m
+                                .2
+                                .iter()
+                                .map(|s| (s.0, *refs.next().expect("one per checkpoint")))
+                                .collect(),
+                        })
+                        .collect();
+                    given_dynamics(request, sets, &units)
+                })
+            })?;
             for m in models.iter().flat_map(|m| &m.2) {
                 m.1.check()?;
             }
-            run.or_raise()?
+            run.or_raise()?.or_raise()?
         }
         (None, None) => {
             request.train.validate().or_raise()?;

@@ -10,6 +10,7 @@ pub mod float;
 pub mod pruning;
 pub mod empirical;
 pub mod energy;
+pub mod gather;
 
 use ndarray::{Array2, ArrayView2};
 
