@@ -560,7 +560,6 @@ def stability(
         eigenvalues=eigenvalues,
         seed=seed,
         batch_size=batch_size,
-        gather=0,
     )
     return Stability._of(json.loads(s))
 

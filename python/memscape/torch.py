@@ -21,30 +21,10 @@ The preconditioning is EDM's (Karras et al. 2022, Table 1), as memscape's networ
     epsilon:  c_skip = 1, c_out = -sigma   (F predicts the noise)
     raw:      D = F(x, sigma)              (the module is the denoiser)
 
-Recipe: train in PyTorch on a GPU, save checkpoints at log-spaced steps, run ``ms.dynamics``::
-
-    import numpy as np, torch, memscape as ms
-    from memscape.torch import MLP, save_checkpoint
-
-    sets = {k: ms.training_set("circle", k, holdout=200)[0] for k in (8, 64)}
-    heldout = ms.training_set("circle", 8, holdout=200)[1]
-    steps = np.unique(np.geomspace(10, 5000, 8).astype(int))
-    for k, x0 in sets.items():
-        for seed in (0, 1):
-            torch.manual_seed(seed)
-            net, x0 = MLP(dim=2).cuda(), torch.tensor(x0, dtype=torch.float32).cuda()
-            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-            for step in range(1, steps[-1] + 1):
-                x = x0[torch.randint(len(x0), (256,), device="cuda")]
-                sigma = torch.exp(torch.empty(256, 1, device="cuda").uniform_(np.log(0.01), np.log(10)))
-                n = torch.randn_like(x)  # epsilon: F(c_in y, ln(sigma)/4) predicts n
-                loss = ((net((x + sigma * n) / (sigma**2 + 1).sqrt(), sigma.log() / 4) - n) ** 2).mean()
-                opt.zero_grad(); loss.backward(); opt.step()
-                if step in steps:
-                    save_checkpoint(net, f"ckpt/K{k}/seed{seed}/step_{step}.safetensors", step=step)
-            np.save(f"ckpt/K{k}/train.npy", sets[k])
-    np.save("ckpt/heldout.npy", heldout)
-    study = ms.dynamics(checkpoints="ckpt", out="runs/torch")   # or memscape dynamics --checkpoints ckpt
+The README's "Studies on your own models" gives the recipe: train in PyTorch on a GPU, save
+checkpoints at log-spaced steps with :func:`save_checkpoint` in the folder layout
+(``K{K}/train.npy``, ``K{K}/seed{S}/step_{N}.safetensors``, ``heldout.npy``), then
+``ms.dynamics(checkpoints="DIR")`` or ``memscape dynamics --checkpoints DIR``.
 """
 
 from __future__ import annotations
@@ -74,7 +54,9 @@ class TorchDenoiser:
     (``noise`` maps the (n,) sigma tensor to another conditioning, e.g. ``lambda s: 1000 *
     torch.log(s) / 4``), or as ``module(x, sigma)`` with ``preconditioning="raw"``. With
     ``image_shape`` (C, H, W) the rows are reshaped into images for the module and back.
-    ``precision`` tells memscape's settling and Newton tolerances the arithmetic."""
+    ``precision`` tells memscape's settling and Newton tolerances the arithmetic. As
+    ``module.to(device, dtype).eval()`` does, the module itself is moved, cast and put in eval
+    mode: wrap a copy to keep training the original."""
 
     def __init__(
         self,

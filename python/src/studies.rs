@@ -184,16 +184,29 @@ pub(crate) fn map<'py>(
     settle: &str,
     gather: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let trainer = architecture(model)?
-        .map(|a| -> PyResult<KeepingTrainer> {
-            Ok(KeepingTrainer::new(NetworkTrainer {
-                config: train_config(train, a, count("train_steps", train_steps, 1)?, 1)?,
-            }))
-        })
-        .transpose()?;
+    // given models: the data, K list, model and training arguments are not read
+    let trainer = match models {
+        Some(_) => None,
+        None => architecture(model)?
+            .map(|a| -> PyResult<KeepingTrainer> {
+                Ok(KeepingTrainer::new(NetworkTrainer {
+                    config: train_config(train, a, count("train_steps", train_steps, 1)?, 1)?,
+                }))
+            })
+            .transpose()?,
+    };
+    let (data, ks) = match &models {
+        Some(given) => (
+            DataSpec::Given {
+                source: "Python arrays".into(),
+            },
+            given::ks_of("models", given)?,
+        ),
+        None => (DataSpec::parse(data).or_raise()?, ks_of(ks)?),
+    };
     let request = MapRequest {
-        data: DataSpec::parse(data).or_raise()?,
-        ks: ks_of(ks)?,
+        data,
+        ks,
         subset_seed: count("subset_seed", subset_seed, 0)? as u64,
         plan: plan(
             steps, seed, sigma_min, sigma_max, sampler, eta, process, spacing, batch_size,
@@ -235,10 +248,6 @@ pub(crate) fn map<'py>(
         let models = given::models(&given, dim)?;
         let name = given::model_name(&models.iter().map(|m| &m.1).collect::<Vec<_>>());
         let request = MapRequest {
-            data: DataSpec::Given {
-                source: "Python arrays".into(),
-            },
-            ks: ks.clone(),
             holdout: None,
             ..request
         };
@@ -384,12 +393,17 @@ pub(crate) fn dynamics<'py>(
     image_shape: Option<(usize, usize)>,
     gather: i64,
 ) -> PyResult<String> {
-    let Some(arch) = architecture(model)? else {
-        return Err(invalid(
-            "model",
-            "mlp or unet (the exact model does not train)",
-            "\"exact\"",
-        ));
+    let trains = folder.is_none() && units.is_none();
+    let arch = match architecture(model)? {
+        Some(a) => a,
+        None if !trains => Architecture::Mlp,
+        None => {
+            return Err(invalid(
+                "model",
+                "mlp or unet (the exact model does not train)",
+                "\"exact\"",
+            ));
+        }
     };
     // the networks: trained here on `data`, read from a folder, or given
     let folder = folder
@@ -483,6 +497,9 @@ pub(crate) fn dynamics<'py>(
     };
     if let Some(s) = &sets {
         request.holdout = s.holdout();
+    }
+    if let Some(f) = &folder {
+        request.train.architecture = f.units[0].checkpoints[0].2.network.architecture();
     }
     let run = match (folder, given) {
         (Some(f), _) => {

@@ -201,6 +201,12 @@ def test_bad_inputs_name_the_parameter_or_file(trained, tmp_path):
     os.remove(broken / "K12" / "seed0" / "step_60.safetensors")
     with pytest.raises(ValueError, match=r"broken/K12/seed0: has no checkpoint at step 60"):
         ms.dynamics(checkpoints=broken, **BRIEF)
+    # a checkpoint at step 0 (the taus are read in log step), refused before any is measured
+    with pytest.raises(ValueError, match=r"steps must be a non-empty, strictly increasing list of steps ≥ 1"):
+        ms.dynamics(checkpoints={(3, 0): [(0, exact[3]), (5, exact[3])]}, training_sets={3: sets[3]}, **BRIEF)
+    # given models: the training arguments are not read, so model="exact" is no error there
+    with pytest.raises(ValueError, match=r"steps must be"):
+        ms.dynamics(checkpoints={(3, 0): [(0, exact[3])]}, training_sets={3: sets[3]}, model="exact", **BRIEF)
     # checkpoints with unequal steps given in Python
-    with pytest.raises(ValueError, match=r"checkpoints\[K=12, seed=0\] must be one per step of \[1, 2\]"):
+    with pytest.raises(ValueError, match=r"checkpoints\[K=12, seed=0\] must be one per step of \[1, 2\], in order \(the first unit's\), got steps \[1\]"):
         ms.dynamics(checkpoints={(3, 0): [(1, exact[3]), (2, exact[3])], (12, 0): [(1, exact[12])]}, training_sets=sets, **BRIEF)

@@ -58,6 +58,17 @@ fn run_folder(args: &MapArgs, dir: &Path, command: Vec<String>) -> anyhow::Resul
     folder.check_nested()?;
     let chosen = folder.last_of_first_seed();
     let name = chosen[0].3.network.architecture().name();
+    if let Some((k, _, path, model)) = chosen
+        .iter()
+        .find(|c| c.3.network.architecture().name() != name)
+    {
+        anyhow::bail!(
+            "{}: a {} at K = {k}, but K = {} maps a {name}: a map's rows name one model",
+            path.display(),
+            model.network.architecture().name(),
+            chosen[0].0
+        );
+    }
     let data = DataSpec::Given {
         source: dir.display().to_string(),
     };

@@ -417,9 +417,12 @@ const LOSS_SEED: u64 = 0x10_55E5;
 /// on other draws.
 ///
 /// # Errors
-/// A denoiser whose output is not finite.
+/// No points, or a denoiser whose output is not finite.
 pub fn denoising_loss(den: &dyn Denoiser, points: ArrayView2<f64>, scale: f64) -> Result<f64> {
     let (n, d) = points.dim();
+    if n == 0 {
+        return Err(Error::invalid("points", "at least one row", "none"));
+    }
     let per_level = LOSS_ROWS_PER_LEVEL.max(n.div_ceil(LOSS_LEVELS));
     let (lo, hi) = (0.01 * scale, 10.0 * scale);
     let mut total = 0.0;
@@ -494,10 +497,10 @@ impl DynamicsPlan {
         for &k in &request.ks {
             sets.train(k)?;
         }
-        if steps.is_empty() || steps.windows(2).any(|w| w[0] >= w[1]) {
+        if steps.is_empty() || steps[0] == 0 || steps.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::invalid(
                 "steps",
-                "a non-empty, strictly increasing list",
+                "a non-empty, strictly increasing list of steps ≥ 1 (the taus are read in log step)",
                 format!("{steps:?}"),
             ));
         }
@@ -956,7 +959,21 @@ pub fn given_dynamics(
         .unwrap_or(first)
         .seed;
     request.ks = ks;
-    let steps = first.checkpoints.iter().map(|c| c.0).collect();
+    let steps: Vec<usize> = first.checkpoints.iter().map(|c| c.0).collect();
+    // every unit's steps before any is measured (a study may take hours)
+    if let Some(u) = units
+        .iter()
+        .find(|u| !u.checkpoints.iter().map(|c| c.0).eq(steps.iter().copied()))
+    {
+        return Err(Error::invalid(
+            format!("checkpoints[K={}, seed={}]", u.k, u.seed),
+            format!("one per step of {steps:?}, in order (the first unit's)"),
+            format!(
+                "steps {:?}",
+                u.checkpoints.iter().map(|c| c.0).collect::<Vec<_>>()
+            ),
+        ));
+    }
     let plan = DynamicsPlan::given(request, sets, steps)?;
     let progress = memscape::progress::Task::start(
         "dynamics (K × seed × checkpoint)",
