@@ -1193,8 +1193,8 @@ def sweep(
     CPUs), into the crash-safe store of the sweep's folder (``out``, else
     ``runs/sweep-<spec stem>``), which the command line shares. Returns the sweep's status
     (``sweep status --json``): cells done, running, failed and pending, and the errors. Ctrl-C
-    takes effect when the call returns (the store keeps every finished cell; for a sweep to stop
-    and resume, run ``memscape sweep`` and kill it)."""
+    stops it within a second as ``KeyboardInterrupt``: no more cells are claimed, the cells in
+    flight stop and are left, unrecorded, to the next run, and every finished cell is kept."""
     return json.loads(
         _memscape.sweep_run(
             os.fspath(spec), out=None if out is None else os.fspath(out), jobs=jobs

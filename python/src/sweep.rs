@@ -35,9 +35,10 @@ fn open(spec: &Path, out: Option<PathBuf>) -> Result<(Spec, SweepDir, Store), Sw
     Ok((parsed, dir, store))
 }
 
-/// Runs the spec's cells not yet done here, `jobs` at once; the sweep's status as JSON. The GIL
-/// is released, but Ctrl-C waits for the call to end: the library's interrupt would unwind the
-/// thread that hands out cells while a worker waits on it (a hang), so it is not used here.
+/// Runs the spec's cells not yet done here, `jobs` at once; the sweep's status as JSON. Ctrl-C
+/// stops it: no more cells are claimed, the cells in flight stop at their next progress step and
+/// are released to the next run unrecorded (their folders are rewritten when they run again),
+/// and `KeyboardInterrupt` is raised.
 #[pyfunction]
 #[pyo3(signature = (spec, *, out, jobs))]
 pub(crate) fn sweep_run(
@@ -50,7 +51,7 @@ pub(crate) fn sweep_run(
         Some(j) => count("jobs", j, 1)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    py.detach(|| -> Result<String, SweepError> {
+    interruptible(py, || -> Result<String, SweepError> {
         let (spec, dir, store) = open(&spec, out)?;
         store.set_spec(&spec.text)?;
         let held = array_holds(&store)?.cells;
@@ -58,7 +59,7 @@ pub(crate) fn sweep_run(
         let cells: Vec<&Cell> = spec.cells.iter().collect();
         run_cells(&runner, &store, &cells, &held, jobs)?;
         Ok(json(&status(&spec, &store, &held)?))
-    })
+    })?
     .map_err(sweep_err)
 }
 

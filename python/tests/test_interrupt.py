@@ -3,6 +3,7 @@ without progress bars, raises a plain ``KeyboardInterrupt`` within 2 s, leaves n
 working folder, and the next call runs whole; a progress callback may replace the callback
 without deadlocking."""
 
+import json
 import os
 import signal
 import subprocess
@@ -79,3 +80,54 @@ def test_a_progress_callback_may_replace_the_callback():
     finally:
         ms.set_progress(None)
     assert events == ["start"]
+
+
+SWEEP = textwrap.dedent("""
+    [axes]
+    data = ["circle"]
+    k = [4, 8, 16, 32]
+    seed = [0]
+    model = ["mlp"]
+    train_steps = [40000]
+
+    [map]
+    n_samples = 50
+    steps = 10
+    resamples = 10
+""")
+
+
+def test_sigint_stops_a_sweep_within_2_s_and_leaves_its_cells_to_the_next_run(tmp_path):
+    """Ctrl-C during ms.sweep: KeyboardInterrupt within 2 s, no cell recorded failed or left
+    running, and the interrupted cells wait for the next run (status: pending)."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(SWEEP)
+    script = textwrap.dedent("""
+        import sys, time, json
+        import memscape as ms
+        spec, out = sys.argv[1:]
+        print("started", flush=True)
+        t0 = time.time()
+        try:
+            ms.sweep(spec, out=out, jobs=2)
+            print("finished", flush=True)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt after %.2f s" % (time.time() - t0), flush=True)
+        print(json.dumps(ms.sweep_status(spec, out=out)), flush=True)
+    """)
+    out = tmp_path / "sweep"
+    p = subprocess.Popen([sys.executable, "-c", script, str(spec), str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert p.stdout.readline().strip() == "started"
+    time.sleep(3)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    first = p.stdout.readline()
+    took = time.monotonic() - sent
+    rest, err = p.communicate(timeout=60)
+    assert first.startswith("KeyboardInterrupt"), (first, rest, err[-2000:])
+    assert took < 2.0, f"the sweep ran {took:.2f} s after SIGINT"
+    status = json.loads(rest.strip().splitlines()[-1])
+    # the exact model's cells are quick and may be done; the networks' 40,000 steps are not
+    assert status["failed"] == 0 and status["running"] == 0, status
+    assert status["done"] <= 4 and status["done"] + status["pending"] == status["total"] == 8, status

@@ -109,12 +109,16 @@ impl CellRunner {
         })
     }
 
-    /// Runs one cell and writes its files; the outcome is what the store records.
+    /// Runs one cell and writes its files; the outcome is what the store records. An
+    /// interrupt ([`memscape::progress::interrupt`]) unwinds through it unrecorded.
     pub fn run(&self, cell: &Cell) -> Outcome {
         let clock = Instant::now();
         let computed =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compute(cell)))
                 .unwrap_or_else(|panic| {
+                    if panic.is::<memscape::progress::Interrupted>() {
+                        std::panic::resume_unwind(panic);
+                    }
                     let what = panic
                         .downcast_ref::<String>()
                         .cloned()
@@ -271,6 +275,9 @@ pub struct Tally {
 /// How often the store is told that in-flight cells are alive.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
+/// How often the run looks for an interrupt while its cells compute.
+const INTERRUPT_POLL: Duration = Duration::from_millis(100);
+
 /// How often a run that has nothing left to claim looks at the cells other workers hold.
 const LEASE_POLL: Duration = Duration::from_millis(500);
 
@@ -340,6 +347,7 @@ pub fn run_cells(
                 return Ok(tally);
             }
             std::thread::sleep(LEASE_POLL);
+            memscape::progress::check_interrupt();
             pending = leased;
         }
     }
@@ -359,6 +367,8 @@ fn run_round<'c>(
         /// A thread asks to compute cell i; the store's answer goes back on the channel.
         Claim(usize, mpsc::Sender<bool>),
         Finished(usize, Outcome),
+        /// Cell i stopped at an interrupt.
+        Interrupted(usize),
     }
     let (send, receive) = mpsc::channel::<Message>();
     let mut in_flight: Vec<usize> = vec![];
@@ -375,23 +385,33 @@ fn run_round<'c>(
                         {
                             return;
                         }
-                        let outcome = runner.run(cell);
-                        let _ = send.send(Message::Finished(i, outcome));
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                runner.run(cell)
+                            }));
+                        let _ = send.send(match outcome {
+                            Ok(outcome) => Message::Finished(i, outcome),
+                            Err(_) => Message::Interrupted(i),
+                        });
                     });
                 }
             });
         });
         // after a store error every claim is refused, so that every job ends, and the error is
         // returned once the pool has drained
+        // after an interrupt, likewise: the cells in flight stop at their next progress step
+        // and are released to the next run, and the interrupt unwinds once the pool has drained
         let mut failure: Option<SweepError> = None;
+        let mut stopping = false;
         let mut last_beat = Instant::now();
         let mut remaining = todo.len();
         while remaining > 0 {
-            match receive.recv_timeout(HEARTBEAT) {
+            stopping |= memscape::progress::interrupted();
+            match receive.recv_timeout(INTERRUPT_POLL) {
                 Ok(Message::Claim(i, answer)) => {
                     let claimed = match failure {
-                        None => store.claim(todo[i], worker, LEASE_S),
-                        Some(_) => Ok(false),
+                        None if !stopping => store.claim(todo[i], worker, LEASE_S),
+                        _ => Ok(false),
                     };
                     let granted = matches!(claimed, Ok(true));
                     let _ = answer.send(granted);
@@ -421,6 +441,16 @@ fn run_round<'c>(
                     }
                     progress.advance(1);
                 }
+                Ok(Message::Interrupted(i)) => {
+                    stopping = true;
+                    if failure.is_none()
+                        && let Err(e) = store.release(&todo[i].id, worker)
+                    {
+                        failure = Some(e);
+                    }
+                    in_flight.retain(|&j| j != i);
+                    remaining -= 1;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
@@ -431,6 +461,9 @@ fn run_round<'c>(
                 }
                 last_beat = Instant::now();
             }
+        }
+        if stopping {
+            memscape::progress::check_interrupt();
         }
         failure.map_or(Ok(()), Err)
     })?;

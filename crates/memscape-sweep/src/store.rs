@@ -448,6 +448,20 @@ impl Store {
             .map_err(|e| SweepError::store(&self.path, e))
     }
 
+    /// Ends `worker`'s lease on `id` now, leaving the cell to the next run (a run that was
+    /// interrupted: nothing of the cell is recorded).
+    pub fn release(&self, id: &str, worker: &str) -> Result<()> {
+        let t = now();
+        self.conn
+            .execute(
+                "UPDATE cells SET heartbeat = ?3, expires_at = ?3, progress = 'interrupted'
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                params![id, worker, t],
+            )
+            .map(|_| ())
+            .map_err(|e| SweepError::store(&self.path, e))
+    }
+
     /// Tells readers that `worker` is still computing the cells in `ids`, and how far its
     /// tasks are (`progress`); their leases run [`LEASE_S`] from now.
     pub fn heartbeat(&self, ids: &[String], worker: &str, progress: &str) -> Result<()> {

@@ -49,6 +49,12 @@ pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+/// Whether [`interrupt`] was called (and not cleared since): for loops that must stop in
+/// order rather than unwind.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
 /// Lets long work run again after [`interrupt`].
 pub fn clear_interrupt() {
     INTERRUPTED.store(false, Ordering::SeqCst);
