@@ -1,9 +1,9 @@
 """Gathered calls (issue 30): the census of a Python callable runs every start on its own thread
 and their concurrent calls reach the callable as one batch per iteration. On a small U-Net
 (memscape's, trained here, behind a callable that denoises row by row so that its rows cannot
-depend on each other), the census is the same document as with one call per start, from more
-than 50 times fewer calls, with batches of 512 rows while all 256 starts run; an exception in
-the callable still surfaces."""
+depend on each other), the census is the same document as with one call per start, from about
+50 times fewer calls (asserted: 40), with batches of 512 rows while all 256 starts run; an
+exception in the callable still surfaces."""
 
 import glob
 import json
@@ -46,7 +46,9 @@ def test_the_gathered_census_is_the_census_from_50_times_fewer_calls(unet):
     assert json.dumps(gathered, sort_keys=True) == json.dumps(alone, sort_keys=True)
     assert gathered["counts"]["memory"] >= 1
     assert sum(batches) == sum(calls), "the same rows, in fewer calls"
-    assert len(batches) * 50 < len(calls), (len(batches), len(calls))
+    # measured here: 60,074 calls alone, 1,088 to 1,172 gathered (51 to 55 times fewer), and
+    # 1,209 once under two busy loops; asserted at 40 to hold on a loaded machine
+    assert len(batches) * 40 < len(calls), (len(batches), len(calls))
     # while all starts run, every call carries 2 rows of each of them
     assert max(batches) >= 512 and sum(b >= 256 for b in batches) >= 50, batches[:20]
 

@@ -50,8 +50,8 @@ struct State {
     done: HashMap<u64, Array2<f64>>,
     /// A thread is calling the model.
     flushing: bool,
-    /// Requests of the last batch sent: the threads likely to ask again (each waits on one
-    /// request at a time), so the next batch goes as soon as that many wait.
+    /// How many requests the next batch waits for: the last batch's (the threads likely to ask
+    /// again, each waiting on one request at a time), or half the last expectation if more.
     expected: Option<usize>,
     /// The model panicked (an interrupt unwinds so): every waiting call panics too.
     failed: bool,
@@ -72,7 +72,8 @@ pub struct Gathered<'a, D: Denoiser + ?Sized> {
 
 impl<'a, D: Denoiser + ?Sized> Gathered<'a, D> {
     /// Gathers the calls of up to `threads` threads, sending a batch when as many wait as
-    /// asked last time (all `threads` the first time), or after `quiet` without a new call.
+    /// asked last time (all `threads` the first time; never fewer than half the last
+    /// expectation), or after `quiet` without a new call.
     pub fn new(inner: &'a D, threads: usize, quiet: Duration) -> Self {
         Gathered {
             inner,
@@ -158,7 +159,10 @@ impl<D: Denoiser + ?Sized> Denoiser for Gathered<'_, D> {
             let due = state.pending.len() >= expected || quiet_for >= self.quiet;
             if !state.flushing && due && !state.pending.is_empty() {
                 state.flushing = true;
-                state.expected = Some(state.pending.len());
+                // as many as this batch, but not below half the last expectation: one
+                // straggler sent alone must not make every later call go alone
+                let half = state.expected.unwrap_or(self.threads) / 2;
+                state.expected = Some(state.pending.len().max(half));
                 let batch = std::mem::take(&mut state.pending);
                 drop(state);
                 let sent =
