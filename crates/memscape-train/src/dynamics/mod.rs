@@ -511,11 +511,6 @@ impl DynamicsPlan {
         })
     }
 
-    /// The checkpoint steps of every unit.
-    pub fn steps(&self) -> &[usize] {
-        &self.steps
-    }
-
     /// The training set of every K and the held-out points.
     pub fn training_sets(&self) -> &TrainingSets {
         &self.sets

@@ -33,13 +33,6 @@ pub struct GatherStats {
     pub requests: usize,
 }
 
-impl GatherStats {
-    /// Mean rows per call of the model.
-    pub fn rows_per_call(&self) -> f64 {
-        self.rows as f64 / self.calls.max(1) as f64
-    }
-}
-
 #[derive(Default)]
 struct State {
     next: u64,
