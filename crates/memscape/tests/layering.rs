@@ -35,6 +35,7 @@ const LANDSCAPE: &[&str] = &[
     "saddles",
     "recovery",
     "attractor",
+    "trace",
 ];
 
 type ModPath = Vec<String>;

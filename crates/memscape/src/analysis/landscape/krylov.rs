@@ -8,13 +8,13 @@ use std::cell::Cell;
 
 use faer::Mat;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::denoiser::Denoiser;
 use crate::rng::{fill_normal, stream};
 
 /// Denoiser work: batched calls and the rows (points) they evaluated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cost {
     pub calls: usize,
     pub rows: usize,

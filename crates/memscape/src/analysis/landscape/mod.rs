@@ -2,7 +2,8 @@
 //! declared before it. The exact model's critical points (Newton, the local picture at a
 //! singular point, the multi-start search, basins), their continuation and bifurcations; then
 //! any denoiser's attractors (Krylov solvers, settling, certified fixed points, near-neutral
-//! sets, saddles, recovery levels, the census).
+//! sets, saddles, recovery levels, the census), and their continuation through a homotopy of
+//! denoisers (training time, or the noise level).
 
 pub(crate) mod newton;
 pub mod local;
@@ -17,3 +18,4 @@ pub mod manifold;
 pub mod saddles;
 pub mod recovery;
 pub mod attractor;
+pub mod trace;

@@ -43,7 +43,7 @@ impl Counts {
     }
 
     /// Adds (`sign` = 1) or removes (−1) a point of Morse index `index` in dimension `d`.
-    pub(super) fn add(&mut self, index: usize, d: usize, sign: i64) {
+    pub(crate) fn add(&mut self, index: usize, d: usize, sign: i64) {
         let slot = match index {
             0 => &mut self.minima,
             i if i == d => &mut self.maxima,
@@ -62,6 +62,9 @@ pub enum EventType {
     Transcritical,
     Symmetric,
     Degenerate,
+    /// A complex pair of J's eigenvalues crosses Re λ = 1: only a map that is not a gradient
+    /// (a trained network) has it ([`crate::analysis::landscape::trace`]).
+    Hopf,
 }
 
 /// One branch meeting at an event point: its index on each side (None where it does not exist

@@ -5,7 +5,7 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use super::{EventType, SweepConfig, continuation_config, sweep};
-use crate::analysis::landscape::continuation::{self, Curve, Family, Parameter};
+use crate::analysis::landscape::continuation::{self, DenseCurve, Family, Parameter};
 use crate::analysis::linalg::symmetric_eigen;
 use crate::error::{Error, Result};
 
@@ -98,7 +98,7 @@ impl FoldSystem {
     }
 }
 
-impl Curve for FoldSystem {
+impl DenseCurve for FoldSystem {
     fn eval(&self, z: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
         let r = self.residual(z)?;
         let mut j = Array2::zeros((r.len(), z.len()));

@@ -10,10 +10,56 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::linalg::symmetric_eigen;
 use crate::error::Result;
 
-/// A curve G(u) = 0, G: R^{n+1} → R^n, to follow by pseudo-arclength continuation.
+/// A curve G(u) = 0, G: R^{n+1} → R^n, to follow by pseudo-arclength continuation. Its
+/// linear algebra is its own: dense ([`DenseCurve`]) or matrix-free
+/// ([`crate::analysis::landscape::trace`]).
 pub(crate) trait Curve {
+    /// What the bordered solves at one point need (the Jacobian, or the point itself).
+    type Linear;
+    /// G(u) and its linearisation.
+    fn linearize(&self, u: &Array1<f64>) -> Result<(Array1<f64>, Self::Linear)>;
+    /// The solution z of the bordered system [G'(u); bᵀ] z = rhs (None: singular).
+    fn solve(
+        &self,
+        lin: &Self::Linear,
+        border: &Array1<f64>,
+        rhs: &Array1<f64>,
+    ) -> Option<Array1<f64>>;
+    /// A tangent at a regular point, without a previous one to orient it.
+    fn first_tangent(&self, lin: &Self::Linear) -> Option<Array1<f64>>;
+    /// Newton step lengths at which the corrector stops: converged, and the round-off floor
+    /// below which it stops once its steps stop shrinking.
+    fn corrector_tolerances(&self) -> (f64, f64) {
+        (1e-12, 1e-7)
+    }
+}
+
+/// A curve with a dense Jacobian: small problems, and the exact landscape.
+pub(crate) trait DenseCurve {
     /// G(u) and its n × (n + 1) Jacobian.
     fn eval(&self, u: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)>;
+}
+
+impl<C: DenseCurve> Curve for C {
+    type Linear = Array2<f64>;
+
+    fn linearize(&self, u: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+        self.eval(u)
+    }
+
+    fn solve(
+        &self,
+        j: &Array2<f64>,
+        border: &Array1<f64>,
+        rhs: &Array1<f64>,
+    ) -> Option<Array1<f64>> {
+        solve(bordered(j, border), rhs)
+    }
+
+    /// The eigenvector of JᵀJ with the smallest eigenvalue.
+    fn first_tangent(&self, j: &Array2<f64>) -> Option<Array1<f64>> {
+        Some(symmetric_eigen(&j.t().dot(j)).1.column(0).to_owned())
+    }
 }
 
 /// Continuation settings, in the curve's scaled units.
@@ -104,17 +150,17 @@ pub(crate) fn tangent<C: Curve>(
     u: &Array1<f64>,
     prev: Option<&Array1<f64>>,
 ) -> Result<Option<Array1<f64>>> {
-    let (_, j) = curve.eval(u)?;
+    let (_, lin) = curve.linearize(u)?;
     let t = match prev {
         Some(p) => {
-            let mut rhs = Array1::zeros(j.ncols());
-            rhs[j.nrows()] = 1.0;
-            match solve(bordered(&j, p), &rhs) {
-                Some(t) => t,
-                None => return Ok(None),
-            }
+            let mut rhs = Array1::zeros(u.len());
+            rhs[u.len() - 1] = 1.0;
+            curve.solve(&lin, p, &rhs)
         }
-        None => symmetric_eigen(&j.t().dot(&j)).1.column(0).to_owned(),
+        None => curve.first_tangent(&lin),
+    };
+    let Some(t) = t else {
+        return Ok(None);
     };
     let n = norm(&t);
     if !(n.is_finite() && n > 0.0) {
@@ -124,9 +170,10 @@ pub(crate) fn tangent<C: Curve>(
     Ok(Some(t * (sign / n)))
 }
 
-/// Newton on G(u) = 0, tᵀ(u − pred) = 0. Stops when the step is below 1e-12, or below 1e-7
-/// and no longer shrinking (the round-off floor near a singular point). Returns the point and
-/// the iterations.
+/// Newton on G(u) = 0, tᵀ(u − pred) = 0. Stops when the step is below the curve's first
+/// tolerance (1e-12 for the exact landscape), or below its second (1e-7) and no longer
+/// shrinking (the round-off floor near a singular point). Returns the point and the
+/// iterations.
 pub(crate) fn correct<C: Curve>(
     curve: &C,
     pred: &Array1<f64>,
@@ -134,12 +181,13 @@ pub(crate) fn correct<C: Curve>(
 ) -> Result<Option<(Array1<f64>, usize)>> {
     let mut u = pred.clone();
     let mut last = f64::INFINITY;
+    let (done, floor) = curve.corrector_tolerances();
     for it in 1..=12 {
-        let (g, j) = curve.eval(&u)?;
+        let (g, lin) = curve.linearize(&u)?;
         let mut r = Array1::zeros(g.len() + 1);
         r.slice_mut(s![..g.len()]).assign(&g);
         r[g.len()] = t.dot(&(&u - pred));
-        let Some(delta) = solve(bordered(&j, t), &r) else {
+        let Some(delta) = curve.solve(&lin, t, &r) else {
             return Ok(None);
         };
         u -= &delta;
@@ -147,7 +195,7 @@ pub(crate) fn correct<C: Curve>(
             return Ok(None);
         }
         let size = norm(&delta);
-        if size < 1e-12 || (size < 1e-7 && size > 0.25 * last) {
+        if size < done || (size < floor && size > 0.25 * last) {
             return Ok(Some((u, it)));
         }
         last = size;

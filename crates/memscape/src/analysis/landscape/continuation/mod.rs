@@ -272,7 +272,7 @@ impl Family {
 }
 
 /// The critical points of a family as a curve in u = (x/s, θ).
-impl Curve for Family {
+impl DenseCurve for Family {
     fn eval(&self, u: &Array1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
         let d = u.len() - 1;
         let theta = u[d];

@@ -1,0 +1,658 @@
+//! The fixed points of a denoiser followed through a homotopy D(x; θ), θ ∈ [lo, hi]: the
+//! weights of a network moving from one checkpoint to the next (training time), one pattern's
+//! weight of the exact model, or the noise level. Between two censuses it says which point of
+//! one is which point of the other, and where points are born, die or change index.
+//!
+//! Method (the standard tools' — BifurcationKit, MatCont, AUTO — made matrix-free):
+//! 1. Every point of the census at lo is followed toward larger θ by pseudo-arclength
+//!    continuation ([`crate::analysis::landscape::continuation`]), each bordered solve by GMRES
+//!    on Jacobian-vector products ([`Homotopy`]). Along the way the index #{Re λ > 1} of
+//!    J = ∂D/∂x ([`super::fixed::stability`]) and the sign of the tangent's θ component are
+//!    observed; a change of either is located by bisection in arclength.
+//! 2. A branch ends on the boundary of the range: there it is polished by Newton–Krylov at
+//!    the boundary θ and matched to a census point within `match_radius`. A branch that turns
+//!    and comes back to lo is a pair that dies at a fold; a point the census lacks is kept
+//!    as found by continuation.
+//! 3. Every point of the census at hi that no branch reached is followed toward smaller θ: it
+//!    reaches lo (a point the census at lo lacks), or turns and comes back to hi (a pair born at
+//!    a fold).
+//! 4. Events, from the special points of the branches:
+//!
+//! ```text
+//! fold           a branch turns in θ: a pair of indices k, k+1 is born (the turn is a minimum
+//!                of θ along the branch) or dies (a maximum); an index change that the
+//!                bisection places beside the turn belongs to it
+//! pitchfork      a turn that lies on another branch, whose index changes there
+//! transcritical  two branches change index at one point
+//! hopf           one branch changes index by 2, a complex pair crossing Re λ = 1 (a learned
+//!                map need not be a gradient)
+//! degenerate     any other index change
+//! ```
+//!
+//! 5. The counts by index class carried from lo across the events must equal the census's at
+//!    hi. An interval where they do not, or where a branch was lost, is not explained: the
+//!    interval records why (lost branches, points the censuses lacked).
+//!
+//! The homotopy of a training run, θ(s) = (1 − s) θ_i + s θ_{i+1} between consecutive
+//! checkpoints, is a choice: training does not move on that chord. An event is located on the
+//! chord, so its step is known to within the spacing of the checkpoints around it.
+
+mod curve;
+
+pub use curve::Homotopy;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::landscape::bifurcation::{Counts, EventType};
+use crate::analysis::landscape::continuation::{
+    Change, ContinuationConfig, End, Family, Step, follow, tangent,
+};
+use crate::analysis::landscape::fixed::{FixedPointConfig, Status, newton_krylov, stability};
+use crate::analysis::landscape::krylov::Cost;
+use crate::analysis::samples::distance::squared_distance;
+use crate::denoiser::Arithmetic;
+use crate::error::{Error, Result};
+use curve::MatrixFree;
+
+/// The exact model of a family ([`Family`]) as a homotopy in its θ: ln beta, or one pattern's
+/// weight w. D(x; θ) = Σ_μ p_μ ξ_μ (theory.md §1).
+impl Homotopy for Family {
+    fn denoise(&self, x: ArrayView2<f64>, theta: f64) -> Array2<f64> {
+        let Ok(land) = self.landscape(theta) else {
+            return Array2::from_elem(x.raw_dim(), f64::NAN);
+        };
+        let mut out = Array2::zeros(x.raw_dim());
+        for (row, mut o) in x.rows().into_iter().zip(out.rows_mut()) {
+            o.assign(&land.denoise(row));
+        }
+        out
+    }
+}
+
+/// How an interval is traced.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TraceConfig {
+    /// The stability analysis at every point (eigenvalues, Krylov budget, margin) and the
+    /// Newton–Krylov polish at the ends.
+    pub fixed: FixedPointConfig,
+    /// Arclength steps, in the scaled unknowns (x / scale, θ); events are located to
+    /// `continuation.tolerance` in arclength.
+    pub continuation: ContinuationConfig,
+    /// The central-difference displacement in θ of ∂D/∂θ.
+    pub theta_step: f64,
+    /// A branch's end and a census point within this (data units) are one point.
+    pub match_radius: f64,
+    /// The data scale.
+    pub scale: f64,
+}
+
+impl TraceConfig {
+    /// Defaults for data of scale `scale` and a homotopy computing in `arithmetic` over a
+    /// range of width `width` in θ: arclength steps of at most 0.05, events located to 1e-7
+    /// (f64) or 1e-4 (f32) in arclength, ∂D/∂θ by central differences of 1e-5 (f64) or 1e-2
+    /// (f32) × the width, ends matched within 1e-3 × the scale.
+    ///
+    /// ```
+    /// use memscape::analysis::landscape::trace::TraceConfig;
+    /// use memscape::denoiser::Arithmetic;
+    ///
+    /// let c = TraceConfig::for_scale(2.0, Arithmetic::F64, 1.0, 2);
+    /// assert_eq!((c.theta_step, c.match_radius), (1e-5, 2e-3));
+    /// assert_eq!(c.fixed.eigenvalues, 2);
+    /// ```
+    pub fn for_scale(scale: f64, arithmetic: Arithmetic, width: f64, dim: usize) -> Self {
+        let mut fixed = FixedPointConfig::for_scale(scale, arithmetic);
+        fixed.eigenvalues = fixed.eigenvalues.min(dim);
+        fixed.max_arnoldi = fixed.max_arnoldi.min(dim);
+        fixed.asymmetry_probes = 0;
+        let (tolerance, theta_step) = match arithmetic {
+            Arithmetic::F64 => (1e-7, 1e-5),
+            Arithmetic::F32 => (1e-4, 1e-2),
+        };
+        TraceConfig {
+            fixed,
+            continuation: ContinuationConfig {
+                step: 0.05,
+                min_step: 1e-8,
+                max_steps: 2000,
+                tolerance,
+            },
+            theta_step: theta_step * width,
+            match_radius: 1e-3 * scale,
+            scale,
+        }
+    }
+}
+
+/// One point of a branch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TracePoint {
+    pub theta: f64,
+    pub x: Vec<f64>,
+    /// #{Re λ > 1} of J = ∂D/∂x (the Morse index for the exact model).
+    pub index: usize,
+}
+
+/// A point at one end of an interval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndPoint {
+    pub x: Vec<f64>,
+    pub index: usize,
+    /// Whether the census gave it (else the continuation found it, and the census lacked it).
+    pub census: bool,
+}
+
+/// Where a segment begins or ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", content = "point", rename_all = "snake_case")]
+pub enum Terminal {
+    /// Point i at lo.
+    Before(usize),
+    /// Point i at hi.
+    After(usize),
+    /// Event i of the interval.
+    Event(usize),
+    /// The continuation failed here.
+    Lost,
+}
+
+/// A piece of a branch along which θ only grows: one point's life within the interval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Segment {
+    pub from: Terminal,
+    pub to: Terminal,
+    pub points: Vec<TracePoint>,
+}
+
+/// One bifurcation in an interval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TraceEvent {
+    pub theta: f64,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub x: Vec<f64>,
+    /// Indices of the points born here.
+    pub born: Vec<usize>,
+    /// Indices of the points that die here.
+    pub died: Vec<usize>,
+    /// Branches that pass through, with their index before and after.
+    pub passing: Vec<[usize; 2]>,
+    /// Eigenvalues of J that cross Re λ = 1 here (1 at a fold; 2 at a Hopf point).
+    pub kernel_dim: usize,
+}
+
+/// One traced interval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interval {
+    pub from: f64,
+    pub to: f64,
+    /// The points at lo and at hi: the census's first, then those the continuation found.
+    pub before: Vec<EndPoint>,
+    pub after: Vec<EndPoint>,
+    pub segments: Vec<Segment>,
+    pub events: Vec<TraceEvent>,
+    /// The census's counts at lo, carried across the events, and the census's at hi.
+    pub counts_before: Counts,
+    pub counts_carried: Counts,
+    pub counts_after: Counts,
+    /// Branches whose continuation failed.
+    pub lost: usize,
+    /// Points the continuation reached that the census at lo, or at hi, lacked.
+    pub found_before: usize,
+    pub found_after: usize,
+    /// Whether the carried counts equal the census's at hi and no branch was lost.
+    pub explained: bool,
+    pub cost: Cost,
+}
+
+/// What is observed along a branch: the index, and whether θ grows along the tangent.
+type State = (usize, bool);
+
+/// Follows the fixed point x at θ toward larger θ (`dir` = 1) or smaller (−1), within `range`.
+fn follow_point<H: Homotopy + ?Sized>(
+    curve: &MatrixFree<'_, H>,
+    theta: f64,
+    x: ArrayView1<f64>,
+    dir: f64,
+    range: (f64, f64),
+    config: &TraceConfig,
+) -> Result<Option<crate::analysis::landscape::continuation::Path<State>>> {
+    let u0 = curve.unknowns(theta, x);
+    let Some(mut t0) = tangent(curve, &u0, None)? else {
+        return Ok(None);
+    };
+    let d = x.len();
+    if t0[d] * dir < 0.0 {
+        t0 = -t0;
+    }
+    let observe = |u: &Array1<f64>, t: &Array1<f64>| -> Result<State> {
+        let (th, x) = curve.split(u);
+        let at = |x: ArrayView2<f64>, _: f64| curve.call(x, th);
+        let s = stability(&at, 0.0, x.view(), &config.fixed, config.fixed.seed);
+        Ok((s.index, t[d] > 0.0))
+    };
+    let state = observe(&u0, &t0)?;
+    let inside = |u: &Array1<f64>| u[d] >= range.0 && u[d] <= range.1;
+    follow(
+        curve,
+        Step {
+            u: u0,
+            t: t0,
+            state,
+        },
+        inside,
+        observe,
+        &config.continuation,
+    )
+    .map(Some)
+}
+
+/// The polyline of a path with its special points as vertices, and the special points.
+fn polyline<H: Homotopy + ?Sized>(
+    curve: &MatrixFree<'_, H>,
+    path: &crate::analysis::landscape::continuation::Path<State>,
+) -> (Vec<TracePoint>, Vec<(usize, Change<State>)>) {
+    let point = |u: &Array1<f64>, index: usize| {
+        let (theta, x) = curve.split(u);
+        TracePoint {
+            theta,
+            x: x.to_vec(),
+            index,
+        }
+    };
+    let (mut points, mut specials) = (vec![], vec![]);
+    for (p, step) in path.steps.iter().enumerate() {
+        points.push(point(&step.u, step.state.0));
+        for c in path.changes.iter().filter(|c| c.position == p) {
+            specials.push((points.len(), c.clone()));
+            points.push(point(&c.at.u, c.after.0));
+        }
+    }
+    (points, specials)
+}
+
+/// A special point of one branch, before events are formed.
+struct Special {
+    theta: f64,
+    x: Vec<f64>,
+    /// Indices on the two sides along the branch.
+    before: usize,
+    after: usize,
+    /// Some(true): a turn where θ was growing (a death); Some(false): a birth; None: no turn.
+    turn: Option<bool>,
+    /// Its vertex in the branch's polyline.
+    vertex: usize,
+    branch: usize,
+}
+
+/// Per branch, its special points with an index change beside a turn folded into the turn.
+fn specials_of(
+    branch: usize,
+    list: &[(usize, Change<State>)],
+    near: impl Fn(&Special, &Special) -> bool,
+) -> Vec<Special> {
+    let mut out: Vec<Special> = vec![];
+    for (vertex, c) in list {
+        let (theta, x) = (c.at.u[c.at.u.len() - 1], c.at.u.to_vec());
+        let s = Special {
+            theta,
+            x,
+            before: c.before.0,
+            after: c.after.0,
+            turn: (c.before.1 != c.after.1).then_some(c.before.1),
+            vertex: *vertex,
+            branch,
+        };
+        if let Some(last) = out.last_mut()
+            && (last.turn.is_some() != s.turn.is_some())
+            && near(last, &s)
+        {
+            // one fold located twice: its turn and its index change
+            last.after = s.after;
+            if s.turn.is_some() {
+                (last.theta, last.x, last.turn, last.vertex) = (s.theta, s.x, s.turn, s.vertex);
+            }
+            continue;
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// Signed counts by index class: minima, saddles, maxima.
+fn class(index: usize, d: usize) -> usize {
+    match index {
+        0 => 0,
+        i if i >= d => 2,
+        _ => 1,
+    }
+}
+
+fn counts_of(indices: impl IntoIterator<Item = usize>, d: usize) -> [i64; 3] {
+    let mut c = [0i64; 3];
+    for i in indices {
+        c[class(i, d)] += 1;
+    }
+    c
+}
+
+fn as_counts(c: [i64; 3]) -> Counts {
+    Counts {
+        minima: c[0].max(0) as usize,
+        saddles: c[1].max(0) as usize,
+        maxima: c[2].max(0) as usize,
+    }
+}
+
+/// Traces the interval θ ∈ `range` of `homotopy`: the fixed points `before` (at lo) and
+/// `after` (at hi), as a census gave them, paired, and the events between (module docs).
+///
+/// ```
+/// use memscape::analysis::landscape::continuation::{Family, Parameter};
+/// use memscape::analysis::landscape::trace::{TraceConfig, trace_interval};
+/// use memscape::analysis::landscape::bifurcation::EventType;
+/// use memscape::denoiser::Arithmetic;
+/// use ndarray::array;
+///
+/// // ±1 at beta = 4 as pattern 0's weight w moves from 0.01 to 1: its memory is born at a fold
+/// let family = Family::new(array![[1.0], [-1.0]].view(), Parameter::Weight { index: 0, beta: 4.0 })?;
+/// let config = TraceConfig::for_scale(1.0, Arithmetic::F64, 1.0, 1);
+/// let before = vec![vec![-0.99932]]; // the other memory alone
+/// let after = vec![vec![0.99933], vec![0.0], vec![-0.99933]];
+/// let t = trace_interval(&family, (0.01, 1.0), &before, &after, &config)?;
+/// assert!(t.explained);
+/// assert_eq!(t.events.len(), 1);
+/// assert_eq!(t.events[0].kind, EventType::Fold);
+/// assert_eq!(t.events[0].born, vec![0, 1]);
+/// # Ok::<(), memscape::Error>(())
+/// ```
+///
+/// # Errors
+/// An empty or reversed range, points of another dimension than the first, or a homotopy
+/// whose output is not finite along a branch.
+pub fn trace_interval<H: Homotopy + ?Sized>(
+    homotopy: &H,
+    range: (f64, f64),
+    before: &[Vec<f64>],
+    after: &[Vec<f64>],
+    config: &TraceConfig,
+) -> Result<Interval> {
+    let (lo, hi) = range;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(Error::invalid(
+            "range",
+            "finite, with from < to",
+            format!("{lo} .. {hi}"),
+        ));
+    }
+    let Some(d) = before.iter().chain(after).map(Vec::len).next() else {
+        return Ok(empty_interval(range));
+    };
+    if let Some(bad) = before.iter().chain(after).find(|p| p.len() != d) {
+        return Err(Error::invalid(
+            "points",
+            format!("all of dimension {d}"),
+            bad.len(),
+        ));
+    }
+    let curve = MatrixFree::new(homotopy, config.scale, config.theta_step, d);
+    let end_config = FixedPointConfig {
+        eigenvalues: config.fixed.eigenvalues.max(1),
+        ..config.fixed
+    };
+    // the index of a point at an end, and the point polished there
+    let at_end = |theta: f64, x: ArrayView1<f64>| {
+        let den = |x: ArrayView2<f64>, _: f64| curve.call(x, theta);
+        let run = newton_krylov(&den, 0.0, x, &end_config);
+        let x = if run.status == Status::Converged {
+            run.x
+        } else {
+            x.to_owned()
+        };
+        let s = stability(&den, 0.0, x.view(), &end_config, end_config.seed);
+        (x, s.index)
+    };
+    let mut sides: [Vec<EndPoint>; 2] = [before, after].map(|set| {
+        set.iter()
+            .map(|p| EndPoint {
+                x: p.clone(),
+                index: 0,
+                census: true,
+            })
+            .collect()
+    });
+    for (side, theta) in [(0, lo), (1, hi)] {
+        for p in sides[side].iter_mut() {
+            let (_, index) = at_end(theta, ArrayView1::from(&p.x));
+            p.index = index;
+        }
+    }
+    let mut covered = [vec![false; before.len()], vec![false; after.len()]];
+    // the end point of `side` that x matches, added as found when none does
+    let land = |side: usize,
+                x: Array1<f64>,
+                index: usize,
+                sides: &mut [Vec<EndPoint>; 2],
+                covered: &mut [Vec<bool>; 2]| {
+        let r2 = config.match_radius * config.match_radius;
+        let hit = sides[side]
+            .iter()
+            .position(|p| squared_distance(&p.x, x.iter()) <= r2);
+        let i = hit.unwrap_or_else(|| {
+            sides[side].push(EndPoint {
+                x: x.to_vec(),
+                index,
+                census: false,
+            });
+            covered[side].push(false);
+            sides[side].len() - 1
+        });
+        covered[side][i] = true;
+        i
+    };
+    let near = |a: &Special, b: &Special| {
+        (a.theta - b.theta).abs() <= 1e-3 * (hi - lo) && squared_distance(&a.x, &b.x).sqrt() <= 0.05
+    };
+    let (mut segments, mut specials, mut lost) = (vec![], vec![], 0);
+    let mut branches: Vec<(Vec<TracePoint>, Terminal, Terminal)> = vec![];
+    for side in [0usize, 1] {
+        let mut i = 0;
+        while i < sides[side].len() {
+            if covered[side][i] || !sides[side][i].census {
+                i += 1;
+                continue;
+            }
+            covered[side][i] = true;
+            let (theta, dir) = if side == 0 { (lo, 1.0) } else { (hi, -1.0) };
+            let x = Array1::from(sides[side][i].x.clone());
+            let start = if side == 0 {
+                Terminal::Before(i)
+            } else {
+                Terminal::After(i)
+            };
+            let Some(path) = follow_point(&curve, theta, x.view(), dir, range, config)? else {
+                lost += 1;
+                branches.push((vec![], start, Terminal::Lost));
+                i += 1;
+                continue;
+            };
+            let (points, changes) = polyline(&curve, &path);
+            specials.extend(specials_of(branches.len(), &changes, near));
+            let end = if path.end == End::Boundary {
+                let last = points.last().expect("a path has its start");
+                let side_end = usize::from((last.theta - lo).abs() > (last.theta - hi).abs());
+                let theta_end = if side_end == 0 { lo } else { hi };
+                let (x_end, index) = at_end(theta_end, ArrayView1::from(&last.x));
+                let j = land(side_end, x_end, index, &mut sides, &mut covered);
+                if side_end == 0 {
+                    Terminal::Before(j)
+                } else {
+                    Terminal::After(j)
+                }
+            } else {
+                lost += 1;
+                Terminal::Lost
+            };
+            branches.push((points, start, end));
+            i += 1;
+        }
+    }
+    // events: specials at one place form one event
+    let mut events: Vec<TraceEvent> = vec![];
+    let mut event_of = vec![usize::MAX; specials.len()];
+    for (k, s) in specials.iter().enumerate() {
+        let joined = (0..k).find(|&j| near(&specials[j], s)).map(|j| event_of[j]);
+        let e = joined.unwrap_or_else(|| {
+            events.push(TraceEvent {
+                theta: s.theta,
+                kind: EventType::Degenerate,
+                x: s.x[..d].iter().map(|v| v * config.scale).collect(),
+                born: vec![],
+                died: vec![],
+                passing: vec![],
+                kernel_dim: 0,
+            });
+            events.len() - 1
+        });
+        event_of[k] = e;
+        let ev = &mut events[e];
+        let (lo_i, hi_i) = (s.before.min(s.after), s.before.max(s.after));
+        match s.turn {
+            Some(true) => ev.died.extend([lo_i, hi_i]),
+            Some(false) => ev.born.extend([lo_i, hi_i]),
+            None => ev.passing.push([s.before, s.after]),
+        }
+    }
+    for (k, e) in events.iter_mut().enumerate() {
+        let turns = specials
+            .iter()
+            .zip(&event_of)
+            .filter(|&(s, &ev)| ev == k && s.turn.is_some())
+            .count();
+        let jump = e
+            .passing
+            .iter()
+            .map(|p| p[0].abs_diff(p[1]))
+            .max()
+            .unwrap_or(0);
+        (e.kind, e.kernel_dim) = match (turns, e.passing.len()) {
+            (1, 0) => (EventType::Fold, 1),
+            (1.., 1..) => (EventType::Pitchfork, 1),
+            (0, 2) => (EventType::Transcritical, 1),
+            (0, 1) if jump == 2 => (EventType::Hopf, 2),
+            _ => (EventType::Degenerate, jump.max(turns)),
+        };
+        e.born.sort_unstable();
+        e.died.sort_unstable();
+    }
+    // in order of θ
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&a, &b| events[a].theta.total_cmp(&events[b].theta));
+    let mut rank = vec![0; events.len()];
+    for (r, &e) in order.iter().enumerate() {
+        rank[e] = r;
+    }
+    let events: Vec<TraceEvent> = order.iter().map(|&e| events[e].clone()).collect();
+    // segments: each branch cut at its turns, oriented toward larger θ
+    for (b, (points, start, end)) in branches.iter().enumerate() {
+        if points.is_empty() {
+            segments.push(Segment {
+                from: *start,
+                to: *end,
+                points: vec![],
+            });
+            continue;
+        }
+        let cuts: Vec<(usize, usize)> = specials
+            .iter()
+            .zip(&event_of)
+            .filter(|(s, _)| s.branch == b && s.turn.is_some())
+            .map(|(s, &e)| (s.vertex, rank[e]))
+            .collect();
+        let mut from = (0usize, *start);
+        for &(vertex, e) in cuts
+            .iter()
+            .chain(std::iter::once(&(points.len() - 1, usize::MAX)))
+        {
+            let to = if e == usize::MAX {
+                *end
+            } else {
+                Terminal::Event(e)
+            };
+            let mut piece = points[from.0..=vertex].to_vec();
+            let (mut a, mut z) = (from.1, to);
+            if piece.first().map(|p| p.theta) > piece.last().map(|p| p.theta) {
+                piece.reverse();
+                std::mem::swap(&mut a, &mut z);
+            }
+            segments.push(Segment {
+                from: a,
+                to: z,
+                points: piece,
+            });
+            from = (vertex, to);
+        }
+    }
+    let census_counts =
+        |side: usize| counts_of(sides[side].iter().filter(|p| p.census).map(|p| p.index), d);
+    let (counts_before, counts_after) = (census_counts(0), census_counts(1));
+    let mut carried = counts_before;
+    for e in &events {
+        for &i in &e.born {
+            carried[class(i, d)] += 1;
+        }
+        for &i in &e.died {
+            carried[class(i, d)] -= 1;
+        }
+        for p in &e.passing {
+            carried[class(p[0], d)] -= 1;
+            carried[class(p[1], d)] += 1;
+        }
+    }
+    let [before, after] = sides;
+    Ok(Interval {
+        from: lo,
+        to: hi,
+        found_before: found_of(&before),
+        found_after: found_of(&after),
+        before,
+        after,
+        segments,
+        events,
+        counts_before: as_counts(counts_before),
+        counts_carried: as_counts(carried),
+        counts_after: as_counts(counts_after),
+        explained: lost == 0 && carried == counts_after,
+        lost,
+        cost: curve.cost(),
+    })
+}
+
+fn found_of(points: &[EndPoint]) -> usize {
+    points.iter().filter(|p| !p.census).count()
+}
+
+fn empty_interval((from, to): (f64, f64)) -> Interval {
+    let zero = Counts {
+        minima: 0,
+        saddles: 0,
+        maxima: 0,
+    };
+    Interval {
+        from,
+        to,
+        before: vec![],
+        after: vec![],
+        segments: vec![],
+        events: vec![],
+        counts_before: zero,
+        counts_carried: zero,
+        counts_after: zero,
+        lost: 0,
+        found_before: 0,
+        found_after: 0,
+        explained: true,
+        cost: Cost::default(),
+    }
+}

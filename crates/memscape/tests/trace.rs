@@ -1,0 +1,151 @@
+//! The matrix-free trace against the exact model's dense continuation: one pattern's weight w
+//! as "training time" through the same [`Homotopy`] interface a network's checkpoints use.
+
+use memscape::analysis::landscape::bifurcation::{EventType, SweepConfig, fold_curves, sweep};
+use memscape::analysis::landscape::continuation::{Family, Parameter};
+use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
+use memscape::analysis::landscape::trace::{Interval, TraceConfig, trace_interval};
+use memscape::denoiser::Arithmetic;
+use ndarray::{Array2, array};
+
+/// The multi-start critical set of the family at w: the census at one end.
+fn census(family: &Family, w: f64, spacing: f64) -> Vec<Vec<f64>> {
+    let land = family.landscape(w).unwrap();
+    let set = critical_points(&land, &SearchConfig::for_spacing(spacing), None).unwrap();
+    set.points.iter().map(|p| p.x.to_vec()).collect()
+}
+
+fn trace(
+    patterns: &Array2<f64>,
+    index: usize,
+    beta: f64,
+    range: (f64, f64),
+    spacing: f64,
+) -> Interval {
+    let family = Family::new(patterns.view(), Parameter::Weight { index, beta }).unwrap();
+    let config = TraceConfig::for_scale(
+        family.scale,
+        Arithmetic::F64,
+        range.1 - range.0,
+        patterns.ncols(),
+    );
+    let (before, after) = (
+        census(&family, range.0, spacing),
+        census(&family, range.1, spacing),
+    );
+    trace_interval(&family, range, &before, &after, &config).unwrap()
+}
+
+fn folds(i: &Interval) -> Vec<f64> {
+    i.events
+        .iter()
+        .filter(|e| e.kind == EventType::Fold)
+        .map(|e| e.theta)
+        .collect()
+}
+
+#[test]
+fn folds_in_the_weight_equal_the_dense_sweep() {
+    // ±1 with pattern 1's weight w over [0.5, 1.5] (bifurcate --weight-of 1): for beta > 1 the
+    // pitchfork at w = 1 unfolds into two folds, w₋ < 1 < w₊, inside the range for beta ≤ 1.3
+    // (theory.md §5). The trace's folds
+    // equal the dense sweep's (sweep, Parameter::Weight) to 1e-6, and each interval is
+    // explained: the multi-start counts at w = 1.5 are those at 0.5 carried across the folds.
+    let p = array![[1.0], [-1.0]];
+    let spacing = 2.0;
+    for beta in [1.05, 1.15, 1.3] {
+        let t = trace(&p, 1, beta, (0.5, 1.5), spacing);
+        assert!(t.explained, "beta {beta}: {t:?}");
+        let got = folds(&t);
+        let config = SweepConfig {
+            steps: 41,
+            tolerance: 1e-9,
+            search: SearchConfig::for_spacing(spacing),
+        };
+        let s = sweep(
+            p.view(),
+            Parameter::Weight { index: 1, beta },
+            0.5,
+            1.5,
+            &config,
+        )
+        .unwrap();
+        let want: Vec<f64> = s
+            .events
+            .iter()
+            .filter(|e| e.kind == EventType::Fold)
+            .map(|e| e.at)
+            .collect();
+        assert_eq!(got.len(), want.len(), "beta {beta}: {got:?} vs {want:?}");
+        assert!(!got.is_empty(), "beta {beta}");
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-6, "beta {beta}: fold at {g}, dense {w}");
+        }
+    }
+}
+
+#[test]
+fn the_folds_merge_at_the_cusp_of_the_dense_fold_curve() {
+    // The same family: the beta at which the trace's two folds in w merge and vanish,
+    // bisected to 0.01, is the cusp of the dense fold curve in (beta, w) (fold_curves:
+    // (1, 1)), within that width.
+    let p = array![[1.0], [-1.0]];
+    let config = SweepConfig {
+        steps: 40,
+        tolerance: 1e-9,
+        search: SearchConfig::for_spacing(2.0),
+    };
+    let curves = fold_curves(p.view(), 1, (0.5, 3.0), (0.5, 1.5), &[0.8], &config).unwrap();
+    let cusp = &curves[0].cusps[0];
+    let (mut below, mut above) = (0.8, 1.3);
+    assert_eq!(folds(&trace(&p, 1, below, (0.5, 1.5), 2.0)).len(), 0);
+    assert_eq!(folds(&trace(&p, 1, above, (0.5, 1.5), 2.0)).len(), 2);
+    while above - below > 0.01 {
+        let mid = 0.5 * (below + above);
+        if folds(&trace(&p, 1, mid, (0.5, 1.5), 2.0)).len() == 2 {
+            above = mid;
+        } else {
+            below = mid;
+        }
+    }
+    assert!(
+        (cusp.beta - 0.5 * (below + above)).abs() <= 0.01,
+        "{cusp:?} vs [{below}, {above}]"
+    );
+}
+
+#[test]
+fn a_birth_in_two_dimensions_pairs_every_point() {
+    // Three patterns in the plane, the third's weight from 0.02 to 1 at beta = 4: the dense
+    // sweep's folds, and every multi-start point at either end on a traced branch.
+    let p = array![[0.0, 0.0], [2.0, 0.0], [1.0, 1.6]];
+    let beta = 4.0;
+    let t = trace(&p, 2, beta, (0.02, 1.0), 1.6);
+    assert!(t.explained, "{t:?}");
+    assert_eq!((t.found_before, t.found_after, t.lost), (0, 0, 0));
+    let config = SweepConfig {
+        steps: 41,
+        tolerance: 1e-9,
+        search: SearchConfig::for_spacing(1.6),
+    };
+    let s = sweep(
+        p.view(),
+        Parameter::Weight { index: 2, beta },
+        0.02,
+        1.0,
+        &config,
+    )
+    .unwrap();
+    let want: Vec<f64> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == EventType::Fold)
+        .map(|e| e.at)
+        .collect();
+    let got = folds(&t);
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    assert!(!got.is_empty());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-6, "fold at {g}, dense {w}");
+    }
+}
