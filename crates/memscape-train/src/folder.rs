@@ -209,6 +209,77 @@ impl CheckpointFolder {
         })
     }
 
+    /// The checkpoints of a run directory: a `dynamics` run's `checkpoints/` folder
+    /// (`--save-checkpoints`, the layout above), or a `train` run's `train.npy` and
+    /// `checkpoints/step_{N}.safetensors` (one unit, K its rows, the seed its manifest's).
+    ///
+    /// # Errors
+    /// A folder that is neither, and the errors of [`Self::read`].
+    pub fn of_run(dir: &Path) -> Result<Self> {
+        let checkpoints = dir.join("checkpoints");
+        if !checkpoints.is_dir() {
+            return Err(Error::file(
+                dir,
+                "holds no checkpoints/ folder (train writes one; dynamics with --save-checkpoints)",
+            ));
+        }
+        if !entries(&checkpoints, "K", "")?.is_empty() {
+            return Self::read(&checkpoints);
+        }
+        let file = dir.join("train.npy");
+        if !file.is_file() {
+            return Err(Error::file(
+                &file,
+                "missing: a train run keeps its training set there",
+            ));
+        }
+        let set = DataSpec::File {
+            path: file.clone(),
+            key: None,
+            image: None,
+        }
+        .load()?;
+        let k = set.num_patterns();
+        let seed = std::fs::read_to_string(dir.join("manifest.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|m| m["seeds"]["train"].as_u64())
+            .unwrap_or(0);
+        let steps = entries(&checkpoints, "step_", ".safetensors")?;
+        if steps.is_empty() {
+            return Err(Error::file(
+                &checkpoints,
+                "holds no step_{N}.safetensors checkpoint and no K{K} folder",
+            ));
+        }
+        let mut list = vec![];
+        let mut set = set;
+        for (&step, path) in &steps {
+            let (model, _) = ScoreModel::load(path)?;
+            if set.image_shape.is_none()
+                && let Some(s) = model.network.image_shape()
+            {
+                set.image_shape = Some((s.height, s.width));
+            }
+            model.check_data(
+                path,
+                set.dim(),
+                set.image_shape,
+                &file.display().to_string(),
+            )?;
+            list.push((step as usize, path.clone(), model));
+        }
+        Ok(CheckpointFolder {
+            dir: checkpoints,
+            sets: TrainingSets::given(&[k], BTreeMap::from([(k, set)]), None)?,
+            units: vec![FolderUnit {
+                k,
+                seed,
+                checkpoints: list,
+            }],
+        })
+    }
+
     /// Fails unless the training sets nest, each the first K rows of the largest K's (as a
     /// map needs them), naming the files.
     ///

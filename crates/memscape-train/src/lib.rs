@@ -15,6 +15,7 @@ pub mod train;
 pub mod dynamics;
 pub mod folder;
 pub mod rf;
+pub mod trace;
 
 pub use model::{CheckpointMeta, ScoreModel};
 pub use network::{Architecture, ImageShape, Network};

@@ -60,20 +60,7 @@ pub struct ScoreModel {
 
 impl Denoiser for ScoreModel {
     fn denoise(&self, x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
-        let p = &self.preconditioning;
-        let (c_in, c_skip, c_out) = (p.c_in(sigma), p.c_skip(sigma), p.c_out(sigma));
-        let mut out = Array2::zeros(x.raw_dim());
-        for (xs, mut os) in x
-            .axis_chunks_iter(ndarray::Axis(0), DENOISE_CHUNK)
-            .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), DENOISE_CHUNK))
-        {
-            let u: Vec<f32> = xs.iter().map(|&v| (v * c_in) as f32).collect();
-            let f = self.network.apply(&self.params, &u, p.c_noise(sigma));
-            for ((o, &xv), &fv) in os.iter_mut().zip(xs.iter()).zip(&f) {
-                *o = c_skip * xv + c_out * fv as f64;
-            }
-        }
-        out
+        self.denoise_with(&self.params, x, sigma)
     }
 
     /// The network computes in f32.
@@ -83,6 +70,24 @@ impl Denoiser for ScoreModel {
 }
 
 impl ScoreModel {
+    /// D(x, sigma) of this network with parameters `params` in place of its own.
+    pub fn denoise_with(&self, params: &[f32], x: ArrayView2<f64>, sigma: f64) -> Array2<f64> {
+        let p = &self.preconditioning;
+        let (c_in, c_skip, c_out) = (p.c_in(sigma), p.c_skip(sigma), p.c_out(sigma));
+        let mut out = Array2::zeros(x.raw_dim());
+        for (xs, mut os) in x
+            .axis_chunks_iter(ndarray::Axis(0), DENOISE_CHUNK)
+            .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), DENOISE_CHUNK))
+        {
+            let u: Vec<f32> = xs.iter().map(|&v| (v * c_in) as f32).collect();
+            let f = self.network.apply(params, &u, p.c_noise(sigma));
+            for ((o, &xv), &fv) in os.iter_mut().zip(xs.iter()).zip(&f) {
+                *o = c_skip * xv + c_out * fv as f64;
+            }
+        }
+        out
+    }
+
     /// Data dimension the model takes.
     pub fn dim(&self) -> usize {
         self.network.dim()

@@ -10,6 +10,7 @@ mod map;
 mod rf;
 mod sample;
 mod sweep;
+mod trace;
 mod train;
 
 use crate::flags::{Cli, Command};
@@ -28,6 +29,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Rf(_) => "rf",
         Command::Report(_) => "report",
         Command::Sweep(_) => "sweep",
+        Command::Trace(_) => "trace",
     };
     match cli.command {
         Command::Map(args) => map::run(args, command),
@@ -41,6 +43,7 @@ pub fn run(cli: Cli, command: Vec<String>) -> anyhow::Result<i32> {
         Command::Rf(args) => rf::run(args, command),
         Command::Report(args) => report(&args.run_dir),
         Command::Sweep(args) => sweep::run(args, command),
+        Command::Trace(args) => trace::run(args, command),
     }
     .map_err(|e| flag_names(e, name))
 }

@@ -96,6 +96,45 @@ pub enum Command {
     /// reruns skip finished cells; `--slurm` submits the cells left as a job array. Exit 1
     /// when cells failed (they are retried on the next run).
     Sweep(SweepArgs),
+    /// Every fixed point of a training run followed from checkpoint to checkpoint by
+    /// continuation along the weights' chord: births, deaths and index changes located in
+    /// steps, each point's life, and the birth of the first large spurious attractor.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// A `train` run, or a `dynamics` run with --save-checkpoints: its checkpoints/ folder and
+    /// training sets.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Only this K (default: every K of the run).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Only this training seed (default: every seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Noise level of the censuses and the trace (default: the samplers' sigma_min, 0.02 ×
+    /// the training set's RMS scale, as dynamics uses).
+    #[arg(long)]
+    pub sigma: Option<f64>,
+    /// Samples per checkpoint: the census's starts.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+    /// Rightmost Jacobian eigenvalues per point (default: 10, at most the dimension).
+    #[arg(long)]
+    pub eigenvalues: Option<usize>,
+    /// The share of samples a spurious attractor must hold for its birth to count.
+    #[arg(long, default_value_t = 0.1)]
+    pub spur_level: f64,
+    /// Seed of the samplers.
+    #[arg(long, default_value_t = 0)]
+    pub sampler_seed: u64,
+    #[arg(long, default_value = "runs/trace")]
+    pub out: PathBuf,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

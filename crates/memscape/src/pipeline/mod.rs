@@ -23,8 +23,8 @@ pub use hopfield::{
 pub use landscape::{
     AttractorRecovery, BasinMapRecord, BasinWeight, CensusRecord, ExactDocument, ExactGrids,
     ExactGridsRecord, ExactLandscape, ExactLandscapeRequest, GridsRecord, LANDSCAPE_DEFAULTS,
-    LandscapeCounts, LandscapeDefaults, LandscapeGrids, LandscapeRequest, MapLandscape,
-    SamplesRecord, SegmentEnergy, TrainedDocument, TrainedLandscape, exact_landscape,
+    LandscapeCounts, LandscapeDefaults, LandscapeGrids, LandscapeRequest, MapLandscape, OwnCensus,
+    SamplesRecord, SegmentEnergy, TrainedDocument, TrainedLandscape, exact_landscape, own_census,
     trained_landscape,
 };
 pub use map::{

@@ -216,6 +216,76 @@ impl LandscapeRequest {
     }
 }
 
+/// A network's census from its own samples ([`own_census`]), with what it was made with.
+#[derive(Debug, Clone)]
+pub struct OwnCensus {
+    /// The samples stopped at sigma: the census's starts.
+    pub samples: Array2<f64>,
+    /// Denoiser rows the sampling spent.
+    pub sampling_rows: usize,
+    pub thresholds: Resolved,
+    pub gate: Option<SupportGate>,
+    pub config: CensusConfig,
+    pub census: Census,
+}
+
+/// The census of `model` at `request.sigma` from `request.samples` of its own samples stopped
+/// there (Heun, 50 steps), against `train`, with the support gate of `heldout` when it has at
+/// least [`MIN_HELDOUT`] points: the first stage of [`trained_landscape`], and what a training
+/// trace reads at each checkpoint.
+///
+/// # Errors
+/// A request that does not check out ([`LandscapeRequest::validate`], before any denoiser
+/// call), and the errors of the sampler and the census.
+pub fn own_census(
+    model: &(impl Denoiser + ?Sized),
+    train: ArrayView2<f64>,
+    heldout: ArrayView2<f64>,
+    request: &LandscapeRequest,
+) -> Result<OwnCensus> {
+    let (d, sigma) = (train.ncols(), request.sigma);
+    request.validate(d, heldout)?;
+    let scale = data_scale(train);
+    // the network's samples, stopped at this sigma (their denoiser rows counted)
+    let sampled = AtomicUsize::new(0);
+    let counting = |x: ArrayView2<f64>, s: f64| {
+        sampled.fetch_add(x.nrows(), Ordering::Relaxed);
+        model.denoise(x, s)
+    };
+    let (samples, _) = stopped_samples(
+        &counting,
+        train,
+        request.samples,
+        sigma,
+        ("heun", 50, false),
+        request.seed,
+    )?;
+    let sampling_rows = sampled.load(Ordering::Relaxed);
+    let thresholds = ThresholdSpec::default().resolve(train)?;
+    let gate = (heldout.nrows() >= MIN_HELDOUT)
+        .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
+        .transpose()?;
+    let mut config = CensusConfig::trained(
+        model.arithmetic(),
+        scale,
+        thresholds.delta_s,
+        thresholds.delta_m,
+        request.eigenvalues,
+    );
+    config.fixed.max_arnoldi = d.min(config.fixed.max_arnoldi);
+    config.fixed.seed = request.seed;
+    request.census.apply(&mut config)?;
+    let census = census(model, train, samples.view(), sigma, gate.as_ref(), &config)?;
+    Ok(OwnCensus {
+        samples,
+        sampling_rows,
+        thresholds,
+        gate,
+        config,
+        census,
+    })
+}
+
 /// The census of `model` at `request.sigma` from its own samples, the recovery levels and
 /// relative energies of its largest basins, and on 2-D data the grids. `heldout` calibrates the
 /// support gate when it has at least [`MIN_HELDOUT`] points (fewer: no gate).
@@ -254,39 +324,16 @@ pub fn trained_landscape(
     request: &LandscapeRequest,
 ) -> Result<TrainedLandscape> {
     let (d, sigma) = (train.ncols(), request.sigma);
-    request.validate(d, heldout)?;
-    let scale = data_scale(train);
     let clock = Instant::now();
-    // the network's samples, stopped at this sigma (their denoiser rows counted)
-    let sampled = AtomicUsize::new(0);
-    let counting = |x: ArrayView2<f64>, s: f64| {
-        sampled.fetch_add(x.nrows(), Ordering::Relaxed);
-        model.denoise(x, s)
-    };
-    let (samples, _) = stopped_samples(
-        &counting,
-        train,
-        request.samples,
-        sigma,
-        ("heun", 50, false),
-        request.seed,
-    )?;
-    let sampling_rows = sampled.load(Ordering::Relaxed);
-    let thresholds = ThresholdSpec::default().resolve(train)?;
-    let gate = (heldout.nrows() >= MIN_HELDOUT)
-        .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
-        .transpose()?;
-    let mut config = CensusConfig::trained(
-        model.arithmetic(),
-        scale,
-        thresholds.delta_s,
-        thresholds.delta_m,
-        request.eigenvalues,
-    );
-    config.fixed.max_arnoldi = d.min(config.fixed.max_arnoldi);
-    config.fixed.seed = request.seed;
-    request.census.apply(&mut config)?;
-    let c = census(model, train, samples.view(), sigma, gate.as_ref(), &config)?;
+    let OwnCensus {
+        samples,
+        sampling_rows,
+        thresholds,
+        gate,
+        config,
+        census: c,
+    } = own_census(model, train, heldout, request)?;
+    let scale = data_scale(train);
     // recovery levels of the stable points with the largest basins
     let mut stable: Vec<usize> = (0..c.attractors.len())
         .filter(|&i| c.attractors[i].index == Some(0) && c.attractors[i].certified)

@@ -656,3 +656,315 @@ fn empty_interval((from, to): (f64, f64)) -> Interval {
         cost: Cost::default(),
     }
 }
+
+/// Passes over a run's intervals at most, backward then forward in turn: each interval is
+/// given the points found at its ends so far.
+const MAX_PASSES: usize = 4;
+
+/// One checkpoint's census as a training trace reads it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Its training step.
+    pub step: f64,
+    /// Its isolated fixed points (attractors, saddles, uncertain points; not near-neutral sets).
+    pub points: Vec<Vec<f64>>,
+    /// Each point's kind as the census named it ("memory", "spurious", "saddle", ...).
+    pub kinds: Vec<String>,
+    /// Each point's share of the census's samples.
+    pub basins: Vec<f64>,
+}
+
+/// One point of a life: where it is at a step, as a distance to the nearest training pattern.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LifePoint {
+    pub step: f64,
+    pub distance: f64,
+    pub index: usize,
+}
+
+/// One fixed point's life across the training run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Life {
+    /// The step it was born at (None: present at the first checkpoint).
+    pub born: Option<f64>,
+    /// The step it died at (None: alive at the last checkpoint, or lost).
+    pub died: Option<f64>,
+    /// Whether its continuation was lost before the last checkpoint.
+    pub lost: bool,
+    /// Per checkpoint, its position in that checkpoint's points (None where not alive).
+    pub at: Vec<Option<usize>>,
+    /// Per checkpoint, its kind there ("" where not alive; "found" where the census lacked it).
+    pub kinds: Vec<String>,
+    pub points: Vec<LifePoint>,
+}
+
+/// An event of the run, at its step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunEvent {
+    pub step: f64,
+    pub interval: usize,
+    #[serde(flatten)]
+    pub event: TraceEvent,
+}
+
+/// A training run's diagram: every interval between consecutive checkpoints traced, the
+/// intervals stitched into lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Diagram {
+    pub steps: Vec<f64>,
+    pub intervals: Vec<Interval>,
+    pub lives: Vec<Life>,
+    pub events: Vec<RunEvent>,
+    /// Step intervals whose carried counts differ from the census's, or where a branch was lost.
+    pub unexplained: Vec<[f64; 2]>,
+    pub cost: Cost,
+}
+
+impl Diagram {
+    /// The step of θ ∈ [0, 1] in interval i (linear in the homotopy's parameter).
+    pub fn step_at(&self, interval: usize, theta: f64) -> f64 {
+        let (a, b) = (self.steps[interval], self.steps[interval + 1]);
+        a + theta * (b - a)
+    }
+
+    /// The birth step of the first life that is `kind` at some checkpoint with at least
+    /// `level` of the samples in its basin, with whether it was born within the run (false: it
+    /// was there at the first checkpoint, and the step is that checkpoint's).
+    pub fn first_birth(
+        &self,
+        checkpoints: &[Checkpoint],
+        kind: &str,
+        level: f64,
+    ) -> Option<(f64, bool)> {
+        self.lives
+            .iter()
+            .filter(|l| {
+                l.at.iter().enumerate().any(|(c, p)| {
+                    p.is_some_and(|p| {
+                        checkpoints[c].kinds.get(p).is_some_and(|k| k == kind)
+                            && checkpoints[c].basins.get(p).is_some_and(|&b| b >= level)
+                    })
+                })
+            })
+            .map(|l| l.born.map_or((self.steps[0], false), |b| (b, true)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    }
+}
+
+/// Traces a training run: interval i follows `homotopy(i)`, θ ∈ [0, 1] from checkpoint i to
+/// checkpoint i + 1. A point the continuation finds at a checkpoint that its census lacks is
+/// given to both intervals beside it, and the run is traced again until none is found (at
+/// most 4 passes, backward from the last checkpoint, then forward, in turn); an interval is explained when the counts it carries equal the census's at
+/// its end. Then the intervals are stitched into lives. `patterns` (the training set) give each
+/// point its coordinate in the diagram, the distance to the nearest pattern.
+///
+/// # Errors
+/// Fewer than two checkpoints (named `checkpoints`), steps that do not increase, and any
+/// error of [`trace_interval`].
+pub fn trace_run<H: Homotopy>(
+    homotopy: impl Fn(usize) -> Result<H>,
+    checkpoints: &[Checkpoint],
+    patterns: ArrayView2<f64>,
+    config: &TraceConfig,
+    mut on_interval: impl FnMut(usize, &Interval),
+) -> Result<Diagram> {
+    // `on_interval` hears each interval of the first pass
+
+    if checkpoints.len() < 2 {
+        return Err(Error::invalid(
+            "checkpoints",
+            "at least two, to trace between",
+            checkpoints.len(),
+        ));
+    }
+    if let Some(w) = checkpoints
+        .windows(2)
+        .find(|w| w[0].step.partial_cmp(&w[1].step) != Some(std::cmp::Ordering::Less))
+    {
+        return Err(Error::invalid(
+            "checkpoints",
+            "steps that increase",
+            format!("{} then {}", w[0].step, w[1].step),
+        ));
+    }
+    // the points known at each checkpoint: its census's, then those the continuation found;
+    // intervals are traced again until no interval finds a point its neighbours lack
+    let mut known: Vec<Vec<Vec<f64>>> = checkpoints.iter().map(|c| c.points.clone()).collect();
+    let n = checkpoints.len() - 1;
+    let mut traced: Vec<Option<Interval>> = vec![None; n];
+    let mut cost = Cost::default();
+    for pass in 0..MAX_PASSES {
+        let mut grew = false;
+        // backward first: early checkpoints' censuses are the ones that miss points
+        let order: Vec<usize> = if pass % 2 == 0 {
+            (0..n).rev().collect()
+        } else {
+            (0..n).collect()
+        };
+        for i in order {
+            let h = homotopy(i)?;
+            let interval = trace_interval(&h, (0.0, 1.0), &known[i], &known[i + 1], config)?;
+            cost += interval.cost;
+            for (c, side) in [(i, &interval.before), (i + 1, &interval.after)] {
+                let n = known[c].len();
+                if side.len() > n {
+                    known[c].extend(side[n..].iter().map(|p| p.x.clone()));
+                    grew = true;
+                }
+            }
+            if pass == 0 {
+                on_interval(i, &interval);
+            }
+            traced[i] = Some(interval);
+        }
+        if !grew {
+            break;
+        }
+    }
+    let mut intervals: Vec<Interval> = traced.into_iter().flatten().collect();
+    // the census's own points, and what the continuation added
+    for (i, interval) in intervals.iter_mut().enumerate() {
+        for (c, side) in [(i, &mut interval.before), (i + 1, &mut interval.after)] {
+            for p in side.iter_mut().skip(checkpoints[c].points.len()) {
+                p.census = false;
+            }
+        }
+        interval.found_before = found_of(&interval.before);
+        interval.found_after = found_of(&interval.after);
+        let census_after = counts_of(
+            interval.after.iter().filter(|p| p.census).map(|p| p.index),
+            patterns.ncols(),
+        );
+        interval.counts_after = as_counts(census_after);
+        interval.explained = interval.lost == 0 && interval.counts_carried == interval.counts_after;
+    }
+    let steps: Vec<f64> = checkpoints.iter().map(|c| c.step).collect();
+    let mut diagram = Diagram {
+        steps,
+        intervals,
+        lives: vec![],
+        events: vec![],
+        unexplained: vec![],
+        cost,
+    };
+    for (i, interval) in diagram.intervals.iter().enumerate() {
+        if !interval.explained {
+            diagram
+                .unexplained
+                .push([diagram.steps[i], diagram.steps[i + 1]]);
+        }
+        for e in &interval.events {
+            diagram.events.push(RunEvent {
+                step: diagram.step_at(i, e.theta),
+                interval: i,
+                event: e.clone(),
+            });
+        }
+    }
+    diagram.lives = lives(&diagram, checkpoints, patterns);
+    Ok(diagram)
+}
+
+/// The lives of a diagram: chains of segments joined at the checkpoints.
+fn lives(diagram: &Diagram, checkpoints: &[Checkpoint], patterns: ArrayView2<f64>) -> Vec<Life> {
+    let n = checkpoints.len();
+    let distance = |x: &[f64]| {
+        patterns
+            .rows()
+            .into_iter()
+            .map(|r| squared_distance(x, r.iter()))
+            .fold(f64::INFINITY, f64::min)
+            .sqrt()
+    };
+    // a segment of interval i that starts at point p of checkpoint i
+    let from_node = |i: usize, p: usize| {
+        diagram.intervals[i]
+            .segments
+            .iter()
+            .position(|s| s.from == Terminal::Before(p))
+    };
+    let mut used: Vec<Vec<bool>> = diagram
+        .intervals
+        .iter()
+        .map(|iv| vec![false; iv.segments.len()])
+        .collect();
+    let mut out = vec![];
+    for i in 0..diagram.intervals.len() {
+        for s in 0..diagram.intervals[i].segments.len() {
+            if used[i][s] {
+                continue;
+            }
+            let seg = &diagram.intervals[i].segments[s];
+            // lives start at the first checkpoint, at a birth, or at a point no segment reached
+            let reached = i > 0
+                && matches!(seg.from, Terminal::Before(p) if diagram.intervals[i - 1].segments.iter().any(|q| q.to == Terminal::After(p)));
+            if reached {
+                continue;
+            }
+            let mut life = Life {
+                born: match seg.from {
+                    Terminal::Event(e) => {
+                        Some(diagram.step_at(i, diagram.intervals[i].events[e].theta))
+                    }
+                    _ if i > 0 => Some(diagram.steps[i]),
+                    _ => None,
+                },
+                died: None,
+                lost: false,
+                at: vec![None; n],
+                kinds: vec![String::new(); n],
+                points: vec![],
+            };
+            let (mut iv, mut sg) = (i, s);
+            loop {
+                used[iv][sg] = true;
+                let seg = &diagram.intervals[iv].segments[sg];
+                if let Terminal::Before(p) = seg.from {
+                    life.at[iv] = Some(p);
+                }
+                for q in &seg.points {
+                    life.points.push(LifePoint {
+                        step: diagram.step_at(iv, q.theta),
+                        distance: distance(&q.x),
+                        index: q.index,
+                    });
+                }
+                match seg.to {
+                    Terminal::After(p) => {
+                        life.at[iv + 1] = Some(p);
+                        if iv + 1 == diagram.intervals.len() {
+                            break;
+                        }
+                        match from_node(iv + 1, p) {
+                            Some(next) if !used[iv + 1][next] => (iv, sg) = (iv + 1, next),
+                            _ => {
+                                life.lost = true;
+                                break;
+                            }
+                        }
+                    }
+                    Terminal::Event(e) => {
+                        life.died =
+                            Some(diagram.step_at(iv, diagram.intervals[iv].events[e].theta));
+                        break;
+                    }
+                    Terminal::Before(_) | Terminal::Lost => {
+                        life.lost = true;
+                        break;
+                    }
+                }
+            }
+            for (c, p) in life.at.iter().enumerate() {
+                if let Some(p) = *p {
+                    life.kinds[c] = checkpoints[c]
+                        .kinds
+                        .get(p)
+                        .cloned()
+                        .unwrap_or_else(|| "found".into());
+                }
+            }
+            out.push(life);
+        }
+    }
+    out
+}
