@@ -4,7 +4,7 @@
 //! and every broken folder is one line naming the file, exit 2.
 
 mod common;
-use common::memscape;
+use common::{memscape, refused};
 
 use std::path::Path;
 
@@ -55,17 +55,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// One line on stderr that contains every one of `needles`, and exit 2, with nothing written.
-fn refused(out: &std::process::Output, needles: &[&str], dir: &Path) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    for n in needles {
-        assert!(err.contains(n), "{n:?} not in {err}");
-    }
-    assert!(!dir.exists(), "{} was written", dir.display());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use memscape::pipeline::{LANDSCAPE_DEFAULTS, LandscapeRequest};
 use memscape::sampler::MAP_SIGMA_MIN;
 use memscape::store::{CsvTable, Manifest, RunDir};
 use memscape_train::folder::CheckpointFolder;
-use memscape_train::trace::{RunTrace, trace_checkpoints};
+use memscape_train::trace::{RunTrace, WeightPath, trace_checkpoints};
 
 use crate::flags::TraceArgs;
 
@@ -36,6 +36,36 @@ pub fn run(args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
     }
     if let Some(s) = args.sigma {
         memscape::error::require_positive("sigma", s)?;
+    }
+    if !(args.spur_level > 0.0 && args.spur_level <= 1.0) {
+        return Err(memscape::Error::invalid("spur_level", "in (0, 1]", args.spur_level).into());
+    }
+    // bad input is refused before the run directory exists
+    for u in &units {
+        if u.checkpoints.len() < 2 {
+            let dir = u
+                .checkpoints
+                .first()
+                .and_then(|c| c.1.parent())
+                .unwrap_or(&folder.dir);
+            return Err(memscape::Error::file(
+                dir,
+                format!(
+                    "holds {} checkpoint; a trace needs at least two",
+                    u.checkpoints.len()
+                ),
+            )
+            .into());
+        }
+        for w in u.checkpoints.windows(2) {
+            if let Err(e) = WeightPath::new(&w[0].2, &w[1].2, 1.0) {
+                return Err(memscape::Error::file(
+                    &w[1].1,
+                    format!("has another architecture than {}: {e}", w[0].1.display()),
+                )
+                .into());
+            }
+        }
     }
     let heldout = folder.sets.heldout();
     let out = RunDir::create(&args.out)?;

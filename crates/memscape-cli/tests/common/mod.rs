@@ -53,3 +53,14 @@ pub fn assert_figure(dir: &Path, stem: &str) {
     let distinct: std::collections::HashSet<[u8; 3]> = png.pixels().map(|p| p.0).collect();
     assert!(distinct.len() > 20, "{stem}.png is not blank");
 }
+
+/// One line on stderr that contains every one of `needles`, and exit 2, with nothing written.
+pub fn refused(out: &std::process::Output, needles: &[&str], dir: &Path) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err}");
+    }
+    assert!(!dir.exists(), "{} was written", dir.display());
+}
