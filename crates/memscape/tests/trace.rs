@@ -4,8 +4,9 @@
 use memscape::analysis::landscape::bifurcation::{EventType, SweepConfig, fold_curves, sweep};
 use memscape::analysis::landscape::continuation::{Family, Parameter};
 use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
-use memscape::analysis::landscape::trace::{Interval, TraceConfig, trace_interval};
+use memscape::analysis::landscape::trace::{Interval, SigmaPath, TraceConfig, trace_interval};
 use memscape::denoiser::Arithmetic;
+use memscape::denoiser::{EmpiricalDenoiser, Landscape};
 use ndarray::{Array2, array};
 
 /// The multi-start critical set of the family at w: the census at one end.
@@ -147,5 +148,52 @@ fn a_birth_in_two_dimensions_pairs_every_point() {
     assert!(!got.is_empty());
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-6, "fold at {g}, dense {w}");
+    }
+}
+
+#[test]
+fn the_sigma_diagram_of_the_exact_model_equals_its_beta_continuation() {
+    // Five patterns in the plane, sigma from 1/√40 to 1/√1.5 through the matrix-free path
+    // (SigmaPath over the exact denoiser, θ = ln sigma), against the dense beta sweep over
+    // [1.5, 40]: the same events, of the same types, at beta = 1/sigma² to 1e-6 relative.
+    let p = array![[0.0, 0.0], [1.0, 0.1], [0.4, 0.9], [-0.7, 0.5], [0.2, -0.8]];
+    let (beta_lo, beta_hi): (f64, f64) = (1.5, 40.0);
+    let den = EmpiricalDenoiser::<f64>::new(p.view()).unwrap();
+    let range = ((1.0 / beta_hi).sqrt().ln(), (1.0 / beta_lo).sqrt().ln());
+    let census = |beta: f64| -> Vec<Vec<f64>> {
+        let land = Landscape::new(p.view(), beta).unwrap();
+        let set = critical_points(&land, &SearchConfig::for_spacing(0.8), None).unwrap();
+        set.points.iter().map(|q| q.x.to_vec()).collect()
+    };
+    let family = Family::new(p.view(), Parameter::Beta).unwrap();
+    let config = TraceConfig::for_scale(family.scale, Arithmetic::F64, range.1 - range.0, 2);
+    let t = trace_interval(
+        &SigmaPath(&den),
+        range,
+        &census(beta_hi),
+        &census(beta_lo),
+        &config,
+    )
+    .unwrap();
+    assert!(t.explained, "{t:?}");
+    let sweep_config = SweepConfig {
+        steps: 61,
+        tolerance: 1e-9,
+        search: SearchConfig::for_spacing(0.8),
+    };
+    let s = sweep(p.view(), Parameter::Beta, beta_lo, beta_hi, &sweep_config).unwrap();
+    let mut want: Vec<(f64, EventType)> = s.events.iter().map(|e| (e.at, e.kind)).collect();
+    let mut got: Vec<(f64, EventType)> = t
+        .events
+        .iter()
+        .map(|e| ((-2.0 * e.theta).exp(), e.kind))
+        .collect();
+    want.sort_by(|a, b| a.0.total_cmp(&b.0));
+    got.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(!want.is_empty());
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.1, w.1, "{got:?} vs {want:?}");
+        assert!((g.0 / w.0 - 1.0).abs() < 1e-6, "{got:?} vs {want:?}");
     }
 }

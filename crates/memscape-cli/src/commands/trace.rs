@@ -1,10 +1,17 @@
 //! `memscape trace --run DIR`: every fixed point of a training run followed from checkpoint to
 //! checkpoint ([`memscape_train::trace`]): births, deaths and index changes with their steps,
 //! each point's life, and the birth of the first large spurious attractor.
+//! `memscape trace --checkpoint FILE`: one network's fixed points followed through sigma
+//! beside the exact model's ([`memscape::pipeline::sigma_trace`]).
+
+use std::path::PathBuf;
 
 use memscape::analysis::landscape::attractor::CensusSettings;
-use memscape::dataset::data_scale;
-use memscape::pipeline::{LANDSCAPE_DEFAULTS, LandscapeRequest};
+use memscape::analysis::landscape::trace::TraceEvent;
+use memscape::dataset::{DataSpec, data_scale};
+use memscape::pipeline::{
+    LANDSCAPE_DEFAULTS, LandscapeRequest, check_sigma_range, sigma_trace, training_set,
+};
 use memscape::sampler::MAP_SIGMA_MIN;
 use memscape::store::{CsvTable, Manifest, RunDir};
 use memscape_train::folder::CheckpointFolder;
@@ -13,7 +20,116 @@ use memscape_train::trace::{RunTrace, WeightPath, trace_checkpoints};
 use crate::flags::TraceArgs;
 
 pub fn run(args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
-    let folder = CheckpointFolder::of_run(&args.run)?;
+    match (&args.run, &args.checkpoint) {
+        (Some(run), _) => training(run.clone(), args, command),
+        (None, Some(checkpoint)) => sigma(checkpoint.clone(), args, command),
+        (None, None) => unreachable!("clap requires --run or --checkpoint"),
+    }
+}
+
+/// One checkpoint through sigma, beside the exact model of its training set.
+fn sigma(path: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let (model, meta) = memscape_train::ScoreModel::load(&path)?;
+    let spec = DataSpec::parse(args.data.as_deref().expect("clap requires --data"))?;
+    let pool = spec.load()?;
+    let k = args.k.unwrap_or(pool.num_patterns());
+    model.check_data(&path, pool.dim(), pool.image_shape, "--data")?;
+    let holdout = args.holdout.min(pool.num_patterns().saturating_sub(k));
+    let set = training_set(&spec, k, Some(holdout), args.subset_seed)?;
+    let (train, heldout) = (set.train.points.view(), set.heldout.points.view());
+    let scale = data_scale(train);
+    let from = args.sigma_from.unwrap_or(MAP_SIGMA_MIN * scale);
+    let to = args.sigma_to.unwrap_or(scale);
+    check_sigma_range(from, to)?;
+    let request = LandscapeRequest {
+        sigma: from,
+        samples: args.samples,
+        eigenvalues: args
+            .eigenvalues
+            .unwrap_or(LANDSCAPE_DEFAULTS.eigenvalues_for(train.ncols())),
+        recovery: 0,
+        trials: 1,
+        seed: args.sampler_seed,
+        census: CensusSettings::default(),
+    };
+    // bad input is refused before the run directory exists
+    request.validate(train.ncols(), heldout)?;
+    let out = RunDir::create(&args.out)?;
+    let t = sigma_trace(&model, train, heldout, (from, to), &request)?;
+    let mut events = CsvTable::new("model,sigma,type,born,died,passing,kernel_dim");
+    for (name, side) in [("network", &t.network), ("exact", &t.exact)] {
+        for e in &side.interval.events {
+            let mut row = vec![name.to_string(), e.theta.exp().to_string()];
+            row.extend(event_cells(e));
+            events.row(row);
+        }
+        eprintln!(
+            "{name} at K {k}, sigma {from:.4} .. {to:.4}: {} stable and {} other points at the lowest sigma, {} events ({}), {} at the highest ({}); {}; {} denoiser rows, {:.1} s",
+            side.interval.counts_before.minima,
+            side.interval.counts_before.saddles + side.interval.counts_before.maxima,
+            side.interval.events.len(),
+            side.event_sigmas.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(", "),
+            side.interval.counts_after.minima,
+            if side.one_left { "one left" } else { "more than one left: raise --sigma-to" },
+            if side.interval.explained { "explained" } else { "not explained (a point the censuses lacked, or a lost branch)" },
+            side.interval.cost.rows,
+            side.seconds,
+        );
+    }
+    let document = serde_json::json!({"command": "trace", "checkpoint": path, "step": meta.step,
+        "k": k, "sigma": t});
+    let files = [
+        out.write_json("trace.json", &document)?,
+        out.write_bytes("events.csv", events.into_string().as_bytes())?,
+    ];
+    finish(&out, &args, command, &files, &document)
+}
+
+/// The manifest, the report's line, and the document on stdout with --json.
+fn finish(
+    out: &RunDir,
+    args: &TraceArgs,
+    command: Vec<String>,
+    files: &[PathBuf],
+    document: &serde_json::Value,
+) -> anyhow::Result<i32> {
+    let mut manifest = Manifest::new(command, serde_json::json!({"args": format!("{args:?}")}));
+    manifest.seeds.insert("sampler".into(), args.sampler_seed);
+    manifest.files = files
+        .iter()
+        .chain(std::iter::once(&out.path().join("manifest.json")))
+        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    out.write_json("manifest.json", &manifest)?;
+    eprintln!("wrote {}", out.path().display());
+    if args.json {
+        super::print_json(document);
+    }
+    Ok(0)
+}
+
+/// type, born, died, passing, kernel_dim of an event, as the events tables write them.
+fn event_cells(e: &TraceEvent) -> [String; 5] {
+    let list = |v: &[usize]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+    [
+        serde_name(&e.kind),
+        list(&e.born),
+        list(&e.died),
+        e.passing.iter().map(|p| format!("{}>{}", p[0], p[1])).collect::<Vec<_>>().join(" "),
+        e.kernel_dim.to_string(),
+    ]
+}
+
+fn serde_name(kind: &impl serde::Serialize) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A training run through training time.
+fn training(run: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let folder = CheckpointFolder::of_run(&run)?;
     let units: Vec<_> = folder
         .units
         .iter()
@@ -105,32 +221,14 @@ pub fn run(args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
             |_, _| progress.advance(1),
         )?;
         for e in &t.diagram.events {
-            let list = |v: &[usize]| {
-                v.iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            events.row([
+            let mut row = vec![
                 u.k.to_string(),
                 u.seed.to_string(),
                 e.interval.to_string(),
                 e.step.to_string(),
-                serde_json::to_value(e.event.kind)
-                    .expect("serialises")
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-                list(&e.event.born),
-                list(&e.event.died),
-                e.event
-                    .passing
-                    .iter()
-                    .map(|p| format!("{}>{}", p[0], p[1]))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                e.event.kernel_dim.to_string(),
-            ]);
+            ];
+            row.extend(event_cells(&e.event));
+            events.row(row);
         }
         for (i, l) in t.diagram.lives.iter().enumerate() {
             let opt = |v: Option<f64>| v.map_or(String::new(), |s| s.to_string());
@@ -151,25 +249,13 @@ pub fn run(args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
         eprintln!("{}", summary(u.k, u.seed, &t));
         traces.push(serde_json::json!({"k": u.k, "seed": u.seed, "trace": t}));
     }
-    let document = serde_json::json!({"command": "trace", "run": args.run, "units": traces});
-    let mut files = vec![
+    let document = serde_json::json!({"command": "trace", "run": run, "units": traces});
+    let files = [
         out.write_json("trace.json", &document)?,
         out.write_bytes("events.csv", events.into_string().as_bytes())?,
         out.write_bytes("lives.csv", lives.into_string().as_bytes())?,
     ];
-    let mut manifest = Manifest::new(command, serde_json::json!({"args": format!("{args:?}")}));
-    manifest.seeds.insert("sampler".into(), args.sampler_seed);
-    files.push(out.path().join("manifest.json"));
-    manifest.files = files
-        .iter()
-        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
-    out.write_json("manifest.json", &manifest)?;
-    eprintln!("wrote {}", out.path().display());
-    if args.json {
-        super::print_json(&document);
-    }
-    Ok(0)
+    finish(&out, &args, command, &files, &document)
 }
 
 /// One line per unit: events by type, unexplained intervals, the spurious birth, the cost.

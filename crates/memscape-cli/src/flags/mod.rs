@@ -103,19 +103,40 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["run", "checkpoint"]))]
 pub struct TraceArgs {
     /// A `train` run, or a `dynamics` run with --save-checkpoints: its checkpoints/ folder and
-    /// training sets.
+    /// training sets, traced through training time.
     #[arg(long)]
-    pub run: PathBuf,
-    /// Only this K (default: every K of the run).
+    pub run: Option<PathBuf>,
+    /// One checkpoint, traced through sigma from --sigma-from to --sigma-to beside the exact
+    /// model of its training set (--data, --k).
+    #[arg(long, requires = "data")]
+    pub checkpoint: Option<PathBuf>,
+    /// With --checkpoint: the dataset it was trained on (as for `sample`).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// With --checkpoint: the first K points of the seeded permutation (default: all points).
+    /// With --run: only this K (default: every K of the run).
     #[arg(long)]
     pub k: Option<usize>,
-    /// Only this training seed (default: every seed).
+    #[arg(long, default_value_t = DEFAULT_SUBSET_SEED)]
+    pub subset_seed: u64,
+    /// With --checkpoint: held-out points (the tail of the permutation) that calibrate the
+    /// support gate (needs at least 20).
+    #[arg(long, default_value_t = 1000)]
+    pub holdout: usize,
+    /// With --checkpoint: the lowest sigma (default: 0.02 × the training set's RMS scale).
+    #[arg(long, requires = "checkpoint")]
+    pub sigma_from: Option<f64>,
+    /// With --checkpoint: the highest sigma (default: the training set's RMS scale).
+    #[arg(long, requires = "checkpoint")]
+    pub sigma_to: Option<f64>,
+    /// With --run: only this training seed (default: every seed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Noise level of the censuses and the trace (default: the samplers' sigma_min, 0.02 ×
-    /// the training set's RMS scale, as dynamics uses).
+    /// With --run: the noise level of the censuses and the trace (default: the samplers'
+    /// sigma_min, 0.02 × the training set's RMS scale, as dynamics uses).
     #[arg(long)]
     pub sigma: Option<f64>,
     /// Samples per checkpoint: the census's starts.

@@ -1,7 +1,8 @@
 //! The landscapes `memscape attractors` measures, as library studies: the exact model's at one
 //! beta ([`exact_landscape`]: its critical points, Morse–Smale connections, basins and 2-D
 //! grids), and a trained network's at one noise level ([`trained_landscape`], with
-//! `--checkpoint`; also `map`'s landscapes on 2-D data).
+//! `--checkpoint`; also `map`'s landscapes on 2-D data), and a model's fixed points followed
+//! through sigma beside the exact model's ([`sigma_trace`], `memscape trace --checkpoint`).
 //!
 //! In the trained landscape, the network's own samples, stopped at sigma, settle and start the
 //! census ([`crate::analysis::landscape::attractor`]). The stable points with the largest basins
@@ -11,8 +12,10 @@
 
 mod trained;
 mod exact;
+mod sigma;
 
 pub use exact::*;
+pub use sigma::*;
 pub use trained::*;
 
 use serde::{Deserialize, Serialize, Serializer};

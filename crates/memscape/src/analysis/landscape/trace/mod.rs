@@ -1,6 +1,6 @@
 //! The fixed points of a denoiser followed through a homotopy D(x; θ), θ ∈ [lo, hi]: the
 //! weights of a network moving from one checkpoint to the next (training time), one pattern's
-//! weight of the exact model, or the noise level. Between two censuses it says which point of
+//! weight of the exact model, or the noise level ([`SigmaPath`]). Between two censuses it says which point of
 //! one is which point of the other, and where points are born, die or change index.
 //!
 //! Method (the standard tools' — BifurcationKit, MatCont, AUTO — made matrix-free):
@@ -51,7 +51,7 @@ use crate::analysis::landscape::continuation::{
 use crate::analysis::landscape::fixed::{FixedPointConfig, Status, newton_krylov, stability};
 use crate::analysis::landscape::krylov::Cost;
 use crate::analysis::samples::distance::squared_distance;
-use crate::denoiser::Arithmetic;
+use crate::denoiser::{Arithmetic, Denoiser};
 use crate::error::{Error, Result};
 use curve::MatrixFree;
 
@@ -67,6 +67,21 @@ impl Homotopy for Family {
             o.assign(&land.denoise(row));
         }
         out
+    }
+}
+
+/// One denoiser along its noise level, θ = ln sigma: the diagram of its fixed points as sigma
+/// grows (for the exact model, beta = 1/sigma² = e^(−2θ): its beta continuation read
+/// backward).
+pub struct SigmaPath<'a, D: Denoiser + ?Sized>(pub &'a D);
+
+impl<D: Denoiser + ?Sized> Homotopy for SigmaPath<'_, D> {
+    fn denoise(&self, x: ArrayView2<f64>, theta: f64) -> Array2<f64> {
+        self.0.denoise(x, theta.exp())
+    }
+
+    fn arithmetic(&self) -> Arithmetic {
+        self.0.arithmetic()
     }
 }
 
