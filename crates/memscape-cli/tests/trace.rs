@@ -1,5 +1,5 @@
-//! `memscape trace --run DIR` (issue 26): a train run's checkpoints traced, its documents
-//! written; a run with one checkpoint, checkpoints of two architectures and a bad sigma are one
+//! `memscape trace --run DIR` (issue 26): a train run's checkpoints traced, its documents,
+//! figure and report written; `--checkpoint FILE` traced through sigma beside the exact model; a run with one checkpoint, checkpoints of two architectures and a bad sigma are one
 //! line naming the file or parameter, exit 2, nothing written.
 
 mod common;
@@ -110,4 +110,62 @@ fn a_train_runs_checkpoints_are_traced_and_bad_runs_refused() {
         &["sigma", "-1"],
         &bad,
     );
+
+    // through sigma, from the run's last checkpoint
+    let last = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let sigma_out = tmp.path().join("sigma");
+    let doc = json(&memscape(&[
+        "trace",
+        "--checkpoint",
+        last.to_str().unwrap(),
+        "--data",
+        "circle",
+        "--k",
+        "4",
+        "--samples",
+        "100",
+        "--out",
+        sigma_out.to_str().unwrap(),
+        "--json",
+    ]));
+    for side in ["network", "exact"] {
+        let s = &doc["sigma"][side];
+        assert!(s["interval"]["events"].is_array(), "{side}");
+        assert!(s["one_left"].is_boolean(), "{side}");
+    }
+    for file in [
+        "trace.json",
+        "events.csv",
+        "train.npy",
+        "trace_sigma.svg",
+        "report.html",
+    ] {
+        assert!(sigma_out.join(file).is_file(), "{file}");
+    }
+    for file in ["trace.svg", "report.html"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    for (from, to) in [("0.5", "0.1"), ("0", "1"), ("-0.1", "1")] {
+        refused(
+            &memscape(&[
+                "trace",
+                "--checkpoint",
+                last.to_str().unwrap(),
+                "--data",
+                "circle",
+                "--k",
+                "4",
+                &format!("--sigma-from={from}"),
+                &format!("--sigma-to={to}"),
+                "--out",
+                bad.to_str().unwrap(),
+            ]),
+            &["sigma range", "positive and increasing", from],
+            &bad,
+        );
+    }
 }

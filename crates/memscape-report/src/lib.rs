@@ -14,6 +14,7 @@ mod images;
 mod landscape;
 mod phase;
 mod rf;
+mod trace;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use images::image_grid_figure;
 pub use landscape::landscape_figures;
 pub use phase::phase_figure;
 pub use rf::rf_figures;
+pub use trace::trace_figure;
 pub use write::{WriteError, write_dynamics, write_map};
 
 use memscape::pipeline::{ExactDocument, MapResults, TrainedDocument};

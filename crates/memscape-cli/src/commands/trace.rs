@@ -68,10 +68,22 @@ fn sigma(path: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result
             side.interval.counts_before.minima,
             side.interval.counts_before.saddles + side.interval.counts_before.maxima,
             side.interval.events.len(),
-            side.event_sigmas.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(", "),
+            side.event_sigmas
+                .iter()
+                .map(|s| format!("{s:.4}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             side.interval.counts_after.minima,
-            if side.one_left { "one left" } else { "more than one left: raise --sigma-to" },
-            if side.interval.explained { "explained" } else { "not explained (a point the censuses lacked, or a lost branch)" },
+            if side.one_left {
+                "one left"
+            } else {
+                "more than one left: raise --sigma-to"
+            },
+            if side.interval.explained {
+                "explained"
+            } else {
+                "not explained (a point the censuses lacked, or a lost branch)"
+            },
             side.interval.cost.rows,
             side.seconds,
         );
@@ -81,11 +93,12 @@ fn sigma(path: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result
     let files = [
         out.write_json("trace.json", &document)?,
         out.write_bytes("events.csv", events.into_string().as_bytes())?,
+        out.write_npy("train.npy", &set.train.points)?,
     ];
     finish(&out, &args, command, &files, &document)
 }
 
-/// The manifest, the report's line, and the document on stdout with --json.
+/// The figure, the manifest, the report, and the document on stdout with --json.
 fn finish(
     out: &RunDir,
     args: &TraceArgs,
@@ -97,10 +110,17 @@ fn finish(
     manifest.seeds.insert("sampler".into(), args.sampler_seed);
     manifest.files = files
         .iter()
-        .chain(std::iter::once(&out.path().join("manifest.json")))
         .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
+    manifest
+        .files
+        .extend(memscape_report::trace_figure(out.path())?);
+    manifest
+        .files
+        .extend(["report.html".into(), "manifest.json".into()]);
     out.write_json("manifest.json", &manifest)?;
+    let problems = memscape_report::write_report(out.path())?;
+    anyhow::ensure!(problems.is_empty(), "report: {}", problems.join("; "));
     eprintln!("wrote {}", out.path().display());
     if args.json {
         super::print_json(document);
@@ -110,12 +130,21 @@ fn finish(
 
 /// type, born, died, passing, kernel_dim of an event, as the events tables write them.
 fn event_cells(e: &TraceEvent) -> [String; 5] {
-    let list = |v: &[usize]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     [
         serde_name(&e.kind),
         list(&e.born),
         list(&e.died),
-        e.passing.iter().map(|p| format!("{}>{}", p[0], p[1])).collect::<Vec<_>>().join(" "),
+        e.passing
+            .iter()
+            .map(|p| format!("{}>{}", p[0], p[1]))
+            .collect::<Vec<_>>()
+            .join(" "),
         e.kernel_dim.to_string(),
     ]
 }

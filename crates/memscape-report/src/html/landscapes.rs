@@ -1,9 +1,10 @@
 //! The report's sections of the landscapes: an `attractors` run (the exact model's critical
-//! points or a trained network's census) and a `bifurcate` run.
+//! points or a trained network's census), a `bifurcate` run and a `trace` run.
 
 use std::fmt::Write;
 
 use memscape::analysis::landscape::bifurcation::Counts;
+use memscape::analysis::landscape::trace::{Diagram, Interval, TraceEvent};
 use memscape::pipeline::{BifurcationDocument, TrainedDocument, parameter_name};
 
 use super::{figure, finite};
@@ -258,5 +259,121 @@ pub(super) fn bifurcation_section(
     }
     out.push_str(
         "</tbody></table><p class=\"note\">Table: <code>bifurcations.json</code>.</p></section>",
+    );
+}
+
+/// A `trace` run: its figure, and its events table with the unexplained intervals.
+pub(super) fn trace_section(reader: &RunReader, out: &mut String, problems: &mut Vec<String>) {
+    let doc = match reader.json("trace.json") {
+        Ok(d) => d,
+        Err(e) => return problems.push(e.to_string()),
+    };
+    let row = |out: &mut String, place: String, e: &TraceEvent| {
+        let list = |v: &[usize]| {
+            v.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{place}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            serde_name(&e.kind),
+            list(&e.born),
+            list(&e.died),
+            e.passing
+                .iter()
+                .map(|p| format!("{}→{}", p[0], p[1]))
+                .collect::<Vec<_>>()
+                .join(" "),
+            e.kernel_dim
+        );
+    };
+    let head = |out: &mut String, place: &str| {
+        let _ = write!(
+            out,
+            "<table><thead><tr><th>{place}</th><th>type</th><th>born (indices)</th><th>died</th><th>passing (index before→after)</th><th>kernel dim</th></tr></thead><tbody>"
+        );
+    };
+    if let Some(units) = doc["units"].as_array() {
+        out.push_str("<section><h2>Fixed points through training</h2>");
+        figure(
+            reader,
+            "trace",
+            "Each fixed point's life from checkpoint to checkpoint, continued along the chord of the weights between consecutive checkpoints: its distance to the nearest training pattern against the step, coloured by its kind at the last checkpoint it reached; ▲ births and ▼ deaths (folds). From <code>trace.json</code>.",
+            out,
+            problems,
+        );
+        for u in units {
+            let d: Diagram = match serde_json::from_value(u["trace"]["diagram"].clone()) {
+                Ok(d) => d,
+                Err(e) => return problems.push(format!("trace.json: {e}")),
+            };
+            let _ = write!(
+                out,
+                "<h3>K = {}, seed {}</h3><p>{} lives, {} events; unexplained step intervals: {}. First spurious attractor holding ≥ {} of the samples: {}.</p>",
+                u["k"],
+                u["seed"],
+                d.lives.len(),
+                d.events.len(),
+                if d.unexplained.is_empty() {
+                    "none".to_string()
+                } else {
+                    d.unexplained
+                        .iter()
+                        .map(|w| format!("[{}, {}]", w[0], w[1]))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                u["trace"]["spur_level"],
+                match u["trace"]["spurious_birth"]
+                    .as_array()
+                    .map(|a| (a[0].as_f64(), a[1].as_bool()))
+                {
+                    Some((Some(s), Some(true))) => format!("born at step {s:.1}"),
+                    Some((Some(s), _)) => format!("present at the first checkpoint (step {s})"),
+                    _ => "none".to_string(),
+                }
+            );
+            head(out, "step");
+            for e in d.events.iter().take(200) {
+                row(out, format!("{:.1}", e.step), &e.event);
+            }
+            out.push_str("</tbody></table>");
+        }
+        out.push_str("<p class=\"note\">Tables: <code>events.csv</code>, <code>lives.csv</code>, <code>trace.json</code> (first 200 events per run).</p></section>");
+        return;
+    }
+    out.push_str("<section><h2>Fixed points through sigma</h2>");
+    figure(
+        reader,
+        "trace_sigma",
+        "The network's fixed points (top) and the exact model's of the same training set (bottom), continued from the lowest to the highest sigma: distance to the nearest training pattern against sigma, coloured by index; ▲ births and ▼ deaths and merges. From <code>trace.json</code> and <code>train.npy</code>.",
+        out,
+        problems,
+    );
+    for key in ["network", "exact"] {
+        let interval: Interval = match serde_json::from_value(doc["sigma"][key]["interval"].clone())
+        {
+            Ok(i) => i,
+            Err(e) => return problems.push(format!("trace.json: {e}")),
+        };
+        let _ = write!(
+            out,
+            "<h3>{key}</h3><p>{}</p>",
+            if interval.explained {
+                "Every point paired: the counts carried across the events equal the census's at the highest sigma."
+            } else {
+                "Not explained: a branch was lost, or a census lacked points the continuation reached."
+            }
+        );
+        head(out, "sigma");
+        for e in &interval.events {
+            row(out, format!("{:.5}", e.theta.exp()), e);
+        }
+        out.push_str("</tbody></table>");
+    }
+    out.push_str(
+        "<p class=\"note\">Tables: <code>events.csv</code>, <code>trace.json</code>.</p></section>",
     );
 }

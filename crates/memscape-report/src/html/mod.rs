@@ -132,6 +132,9 @@ pub fn report(dir: &Path) -> Result<Report, RunFileError> {
     if inventory.files.iter().any(|(n, _)| n == "attractors.json") {
         attractors_section(&reader, &mut body, &mut problems);
     }
+    if inventory.files.iter().any(|(n, _)| n == "trace.json") {
+        trace_section(&reader, &mut body, &mut problems);
+    }
     if inventory.files.iter().any(|(n, _)| n == "rf.json") {
         rf_section(&reader, &mut body, &mut problems);
     }
