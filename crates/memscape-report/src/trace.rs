@@ -147,10 +147,11 @@ fn training_panel(title: String, d: &Diagram) -> Panel {
             .filter(|q| q.step > 0.0)
             .map(|q| (q.step, q.distance))
             .collect();
-        if let (Some(first), Some(_)) = (points.first(), life.born) {
-            if !d.steps.contains(&life.born.unwrap_or(0.0)) {
-                p.markers.push((first.0, first.1, true));
-            }
+        // a birth at an event, not a point first seen at a checkpoint
+        if let (Some(first), Some(born)) = (points.first(), life.born)
+            && !d.steps.contains(&born)
+        {
+            p.markers.push((first.0, first.1, true));
         }
         if let (Some(last), Some(_)) = (points.last(), life.died) {
             p.markers.push((last.0, last.1, false));
