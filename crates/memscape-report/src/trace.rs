@@ -147,10 +147,7 @@ fn training_panel(title: String, d: &Diagram) -> Panel {
             .filter(|q| q.step > 0.0)
             .map(|q| (q.step, q.distance))
             .collect();
-        // a birth at an event, not a point first seen at a checkpoint
-        if let (Some(first), Some(born)) = (points.first(), life.born)
-            && !d.steps.contains(&born)
-        {
+        if let (Some(first), Some(_)) = (points.first(), life.born) {
             p.markers.push((first.0, first.1, true));
         }
         if let (Some(last), Some(_)) = (points.last(), life.died) {

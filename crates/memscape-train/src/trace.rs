@@ -91,9 +91,9 @@ pub struct RunTrace {
     /// Each checkpoint's counts by kind.
     pub counts: Vec<KindCounts>,
     pub diagram: Diagram,
-    /// The first spurious attractor holding at least `spur_level` of the samples at some
-    /// checkpoint: its birth step, and whether it was born within the run (false: present at
-    /// the first checkpoint).
+    /// The earliest spurious attractor holding at least `spur_level` of the samples at some
+    /// checkpoint: its first step, and whether that is a located birth (false: it was already
+    /// there at the first checkpoint it was found at).
     pub spurious_birth: Option<(f64, bool)>,
     pub spur_level: f64,
     /// Denoiser rows of the censuses (sampling included) and of the continuation.

@@ -217,7 +217,7 @@ fn training(run: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Resu
     let (mut traces, mut events, mut lives) = (
         vec![],
         CsvTable::new("k,seed,interval,step,type,born,died,passing,kernel_dim"),
-        CsvTable::new("k,seed,life,born,died,lost,kinds"),
+        CsvTable::new("k,seed,life,first,born,died,lost,kinds"),
     );
     for u in units {
         let train = folder.sets.train(u.k)?;
@@ -265,6 +265,7 @@ fn training(run: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Resu
                 u.k.to_string(),
                 u.seed.to_string(),
                 i.to_string(),
+                l.first.to_string(),
                 opt(l.born),
                 opt(l.died),
                 l.lost.to_string(),
@@ -319,7 +320,7 @@ fn summary(k: usize, seed: u64, t: &RunTrace) -> String {
         t.spur_level,
         match t.spurious_birth {
             Some((s, true)) => format!("born at step {s:.1}"),
-            Some((s, false)) => format!("present from the first checkpoint (step {s})"),
+            Some((s, false)) => format!("already there where first found (step {s})"),
             None => "none".into(),
         },
         t.census_rows,

@@ -331,7 +331,7 @@ pub(super) fn trace_section(reader: &RunReader, out: &mut String, problems: &mut
                     .map(|a| (a[0].as_f64(), a[1].as_bool()))
                 {
                     Some((Some(s), Some(true))) => format!("born at step {s:.1}"),
-                    Some((Some(s), _)) => format!("present at the first checkpoint (step {s})"),
+                    Some((Some(s), _)) => format!("already there where first found (step {s})"),
                     _ => "none".to_string(),
                 }
             );

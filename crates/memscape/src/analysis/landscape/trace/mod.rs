@@ -700,8 +700,11 @@ pub struct LifePoint {
 /// One fixed point's life across the training run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Life {
-    /// The step it was born at (None: present at the first checkpoint).
+    /// The step of the event it was born at (None: no birth was located; it was already there
+    /// at `first`).
     pub born: Option<f64>,
+    /// The first step it is known at: its birth, or the first checkpoint it was found at.
+    pub first: f64,
     /// The step it died at (None: alive at the last checkpoint, or lost).
     pub died: Option<f64>,
     /// Whether its continuation was lost before the last checkpoint.
@@ -742,9 +745,9 @@ impl Diagram {
         a + theta * (b - a)
     }
 
-    /// The birth step of the first life that is `kind` at some checkpoint with at least
-    /// `level` of the samples in its basin, with whether it was born within the run (false: it
-    /// was there at the first checkpoint, and the step is that checkpoint's).
+    /// The first step of the earliest life that is `kind` at some checkpoint with at least
+    /// `level` of the samples in its basin, with whether a birth was located there (false: it
+    /// was already there at the first checkpoint it was found at, whose step this is).
     pub fn first_birth(
         &self,
         checkpoints: &[Checkpoint],
@@ -761,7 +764,7 @@ impl Diagram {
                     })
                 })
             })
-            .map(|l| l.born.map_or((self.steps[0], false), |b| (b, true)))
+            .map(|l| (l.first, l.born.is_some()))
             .min_by(|a, b| a.0.total_cmp(&b.0))
     }
 }
@@ -916,14 +919,15 @@ fn lives(diagram: &Diagram, checkpoints: &[Checkpoint], patterns: ArrayView2<f64
             if reached {
                 continue;
             }
+            let born = match seg.from {
+                Terminal::Event(e) => {
+                    Some(diagram.step_at(i, diagram.intervals[i].events[e].theta))
+                }
+                _ => None,
+            };
             let mut life = Life {
-                born: match seg.from {
-                    Terminal::Event(e) => {
-                        Some(diagram.step_at(i, diagram.intervals[i].events[e].theta))
-                    }
-                    _ if i > 0 => Some(diagram.steps[i]),
-                    _ => None,
-                },
+                born,
+                first: born.unwrap_or(diagram.steps[i]),
                 died: None,
                 lost: false,
                 at: vec![None; n],
