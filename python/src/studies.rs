@@ -493,6 +493,7 @@ pub(crate) fn dynamics<'py>(
             max_groups: count("attractor_groups", attractor_groups, 1)?,
             eigenvalues,
             census: Default::default(),
+            trace: false,
         }),
     };
     if let Some(s) = &sets {

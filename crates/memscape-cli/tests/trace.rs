@@ -47,9 +47,15 @@ fn a_train_runs_checkpoints_are_traced_and_bad_runs_refused() {
     let unit = &doc["units"][0];
     assert_eq!(unit["k"], 4);
     let diagram = &unit["trace"]["diagram"];
+    // traced from the first readable checkpoint of the four
     let steps = diagram["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 4);
-    assert_eq!(diagram["intervals"].as_array().unwrap().len(), 3);
+    let from = unit["trace"]["traced_from"].as_u64().unwrap() as usize;
+    assert_eq!(steps.len(), 4 - from);
+    assert_eq!(unit["trace"]["checkpoints"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        diagram["intervals"].as_array().unwrap().len(),
+        steps.len() - 1
+    );
     for key in ["events", "lives", "unexplained"] {
         assert!(diagram[key].is_array(), "{key}");
     }
@@ -59,7 +65,7 @@ fn a_train_runs_checkpoints_are_traced_and_bad_runs_refused() {
     // every event lies between the checkpoints, with its type
     for e in diagram["events"].as_array().unwrap() {
         let s = e["step"].as_f64().unwrap();
-        assert!(s > steps[0].as_f64().unwrap() && s < steps[3].as_f64().unwrap());
+        assert!(s > steps[0].as_f64().unwrap() && s < steps.last().unwrap().as_f64().unwrap());
         assert!(e["type"].is_string());
     }
 
@@ -168,4 +174,83 @@ fn a_train_runs_checkpoints_are_traced_and_bad_runs_refused() {
             &bad,
         );
     }
+}
+
+#[test]
+fn dynamics_traces_every_unit_and_reports_tau_spur_from_births() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("dyn");
+    let doc = json(&memscape(&[
+        "dynamics",
+        "--k",
+        "4,8",
+        "--steps",
+        "600",
+        "--checkpoints",
+        "4",
+        "--seeds",
+        "2",
+        "--width",
+        "32",
+        "--depth",
+        "2",
+        "--n-samples",
+        "80",
+        "--sample-steps",
+        "20",
+        "--resamples",
+        "20",
+        "--trace",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    // one tau_spur from births per K, with its interval over seeds
+    let births = doc["tau_spur_birth"].as_array().unwrap();
+    assert_eq!(
+        births
+            .iter()
+            .map(|t| t["k"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [4, 8]
+    );
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("trace.json")).unwrap()).unwrap();
+    let units = trace["units"].as_array().unwrap();
+    assert_eq!(units.len(), 4);
+    for u in units {
+        assert!(u["trace"]["diagram"]["lives"].is_array());
+    }
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("Fixed points through training"));
+    assert!(out.join("trace.svg").is_file());
+    // networks trained elsewhere carry no chord to trace along; the census is needed
+    let bad = tmp.path().join("bad");
+    let folder = tmp.path().join("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let o = memscape(&[
+        "dynamics",
+        "--checkpoints",
+        folder.to_str().unwrap(),
+        "--trace",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--trace"));
+    assert!(!bad.exists());
+    let o = memscape(&[
+        "dynamics",
+        "--trace",
+        "--no-attractors",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!bad.exists());
 }

@@ -224,6 +224,7 @@ impl DynamicsSettings {
             max_groups: self.max_groups,
             eigenvalues,
             census: Default::default(),
+            trace: false,
         }))
     }
 }

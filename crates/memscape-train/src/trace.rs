@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use memscape::analysis::landscape::attractor::{AttractorKind, KindCounts};
+use memscape::analysis::landscape::attractor::{AttractorKind, Census, CensusSummary, KindCounts};
 use memscape::analysis::landscape::trace::{
     Checkpoint, Diagram, Homotopy, Interval, TraceConfig, trace_run,
 };
@@ -82,6 +82,64 @@ impl Homotopy for WeightPath<'_> {
     }
 }
 
+/// A checkpoint's census as the trace reads it: its isolated points (near-neutral sets
+/// cannot be continued as points), their kinds and basins.
+pub fn checkpoint_of(step: usize, census: &Census) -> Checkpoint {
+    let isolated: Vec<_> = census
+        .attractors
+        .iter()
+        .filter(|a| a.kind != AttractorKind::Manifold)
+        .collect();
+    Checkpoint {
+        step: step as f64,
+        points: isolated.iter().map(|a| a.x.clone()).collect(),
+        kinds: isolated.iter().map(|a| a.kind.name().to_string()).collect(),
+        basins: isolated.iter().map(|a| a.basin).collect(),
+        indices: isolated.iter().map(|a| a.index).collect(),
+    }
+}
+
+/// The first checkpoint a trace starts at: the first whose census is readable (an attractor
+/// reached, or at most half the samples unsettled: [`CensusSummary`]'s `readable`), else the
+/// last. Before it the network is near the identity, where fixed points are not isolated and
+/// a continuation would wander.
+pub fn first_readable(readable: &[bool]) -> usize {
+    readable
+        .iter()
+        .position(|&r| r)
+        .unwrap_or(readable.len().saturating_sub(1))
+}
+
+/// The trace of `models` between their censuses `checkpoints` (one each, in step order), at
+/// `sigma`, along the chords of the weights; `on_interval` hears each interval traced.
+///
+/// # Errors
+/// No checkpoint, checkpoints of different architectures, and the errors of [`trace_run`].
+pub fn trace_models(
+    models: &[(usize, &ScoreModel)],
+    checkpoints: &[Checkpoint],
+    train: ArrayView2<f64>,
+    sigma: f64,
+    mut on_interval: impl FnMut(usize),
+) -> Result<Diagram> {
+    for w in models.windows(2) {
+        WeightPath::new(w[0].1, w[1].1, sigma)?;
+    }
+    let config = TraceConfig::for_scale(
+        data_scale(train),
+        models[0].1.arithmetic(),
+        1.0,
+        train.ncols(),
+    );
+    trace_run(
+        |i| WeightPath::new(models[i].1, models[i + 1].1, sigma),
+        checkpoints,
+        train,
+        &config,
+        |i, _: &Interval| on_interval(i),
+    )
+}
+
 /// A traced run: the censuses, the diagram, and what they cost.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunTrace {
@@ -90,6 +148,8 @@ pub struct RunTrace {
     pub checkpoints: Vec<Checkpoint>,
     /// Each checkpoint's counts by kind.
     pub counts: Vec<KindCounts>,
+    /// The first checkpoint traced ([`first_readable`]); the diagram's steps start there.
+    pub traced_from: usize,
     pub diagram: Diagram,
     /// The earliest spurious attractor holding at least `spur_level` of the samples at some
     /// checkpoint: its first step, and whether that is a located birth (false: it was already
@@ -139,43 +199,32 @@ pub fn trace_checkpoints(
     }
     request.validate(train.ncols(), heldout)?;
     let clock = Instant::now();
-    let (mut checkpoints, mut counts, mut census_rows) = (vec![], vec![], 0);
+    let (mut checkpoints, mut counts, mut readable, mut census_rows) = (vec![], vec![], vec![], 0);
     for (i, &(step, model)) in models.iter().enumerate() {
         let c = own_census(model, train, heldout, request)?;
         census_rows += c.sampling_rows + c.census.cost.total();
-        let isolated: Vec<_> = c
-            .census
-            .attractors
-            .iter()
-            .filter(|a| a.kind != AttractorKind::Manifold)
-            .collect();
-        checkpoints.push(Checkpoint {
-            step: step as f64,
-            points: isolated.iter().map(|a| a.x.clone()).collect(),
-            kinds: isolated.iter().map(|a| a.kind.name().to_string()).collect(),
-            basins: isolated.iter().map(|a| a.basin).collect(),
-        });
+        checkpoints.push(checkpoint_of(step, &c.census));
         counts.push(c.census.counts);
+        readable.push(CensusSummary::of(&c.census).readable);
         on_step("census", i);
     }
     let census_seconds = clock.elapsed().as_secs_f64();
     let clock = Instant::now();
-    let config = TraceConfig::for_scale(
-        data_scale(train),
-        models[0].1.arithmetic(),
-        1.0,
-        train.ncols(),
-    );
-    let diagram = trace_run(
-        |i| WeightPath::new(models[i].1, models[i + 1].1, request.sigma),
-        &checkpoints,
+    let from = first_readable(&readable);
+    let diagram = trace_models(
+        &models[from..],
+        &checkpoints[from..],
         train,
-        &config,
-        |i, _: &Interval| on_step("interval", i),
+        request.sigma,
+        |i| on_step("interval", i),
     )?;
-    let spurious_birth =
-        diagram.first_birth(&checkpoints, AttractorKind::Spurious.name(), spur_level);
+    let spurious_birth = diagram.first_birth(
+        &checkpoints[from..],
+        AttractorKind::Spurious.name(),
+        spur_level,
+    );
     Ok(RunTrace {
+        traced_from: from,
         sigma: request.sigma,
         trace_rows: diagram.cost.rows,
         checkpoints,

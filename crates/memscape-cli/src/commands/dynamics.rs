@@ -80,6 +80,7 @@ fn study(
             max_groups: args.attractor_groups,
             eigenvalues,
             census: args.census.settings(),
+            trace: args.trace,
         }),
     };
     if let Some(a) = &request.attractors {
@@ -91,8 +92,8 @@ fn study(
 /// `dynamics --checkpoints DIR`: the study of networks trained elsewhere.
 fn run_folder(args: &DynamicsArgs, dir: &Path, command: Vec<String>) -> anyhow::Result<i32> {
     anyhow::ensure!(
-        args.intervention.is_empty() && !args.save_checkpoints,
-        "--intervention and --save-checkpoints train networks; with --checkpoints {} none is trained",
+        args.intervention.is_empty() && !args.save_checkpoints && !args.trace,
+        "--intervention, --save-checkpoints and --trace need networks the study trains; with --checkpoints {} none is trained (trace a folder's runs with memscape trace --run)",
         dir.display()
     );
     let folder = CheckpointFolder::read(dir)?;
@@ -185,6 +186,20 @@ fn report(
     saved: Vec<String>,
     command: Vec<String>,
 ) -> anyhow::Result<i32> {
+    let mut saved = saved;
+    if !run.traces.is_empty() {
+        let units: Vec<serde_json::Value> = run
+            .traces
+            .iter()
+            .map(|(k, seed, t)| serde_json::json!({"k": k, "seed": seed, "trace": t}))
+            .collect();
+        out.write_json(
+            "trace.json",
+            &serde_json::json!({"command": "dynamics", "units": units}),
+        )?;
+        saved.push("trace.json".into());
+        saved.extend(memscape_report::trace_figure(out.path())?);
+    }
     let (results, figures) =
         memscape_report::write_dynamics(out, ("none", run), others, saved, command)?;
     let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));
@@ -223,6 +238,58 @@ fn report(
                 ratio(r.ratio),
                 format!("[{}, {}]", ratio(r.ci[0]), ratio(r.ci[1]))
             );
+        }
+        if !run.tau_spur_birth.is_empty() {
+            eprintln!(
+                "{:>6}  {:>12}  {:>12}  {:>18}  {:>25}",
+                "K", "tau_mem", "tau_spur", "tau_spur (births)", "95% CI over seeds"
+            );
+            for ((b, m), t) in run
+                .tau_spur_birth
+                .iter()
+                .zip(&run.tau_mem)
+                .zip(&run.tau_spur)
+            {
+                eprintln!(
+                    "{:>6}  {:>12}  {:>12}  {:>18}  {:>25}",
+                    b.k,
+                    fmt(m.step),
+                    fmt(t.step),
+                    fmt(b.step),
+                    format!("[{}, {}]", fmt(b.ci[0]), fmt(b.ci[1]))
+                );
+            }
+            match &run.fit_spur_birth {
+                Some(f) => eprintln!(
+                    "tau_spur (births) = {} K^p with p = {:.3} [{:.3}, {:.3}] over {} K values",
+                    memscape::error::significant(f.a, 4),
+                    f.p,
+                    f.ci[0],
+                    f.ci[1],
+                    f.num_k
+                ),
+                None => eprintln!(
+                    "no fit of tau_spur (births): reached at fewer than two K values in every seed"
+                ),
+            }
+            for (k, seed, t) in &run.traces {
+                let d = &t.diagram;
+                eprintln!(
+                    "trace K {k} seed {seed}: {} lives, {} events, {} of {} intervals unexplained; {}",
+                    d.lives.len(),
+                    d.events.len(),
+                    d.unexplained.len(),
+                    d.intervals.len(),
+                    match t.spurious_birth {
+                        Some((s, true)) =>
+                            format!("first large spurious attractor born at step {s:.1}"),
+                        Some((s, false)) => format!(
+                            "first large spurious attractor already there at step {s} (first found)"
+                        ),
+                        None => "no large spurious attractor".into(),
+                    }
+                );
+            }
         }
         let early: Vec<String> = run
             .rows

@@ -318,6 +318,12 @@ pub struct DynamicsArgs {
     /// Skip the attractor census at every checkpoint (and tau_spur).
     #[arg(long)]
     pub no_attractors: bool,
+    /// Follow every unit's fixed points from checkpoint to checkpoint, as `memscape trace`
+    /// does (trace.json, trace figure): their births and deaths, and tau_spur from the birth
+    /// of the first spurious attractor holding --spur-level of the samples, per K with its
+    /// interval over seeds and its fit against K. Needs the census; networks the study trains.
+    #[arg(long, conflicts_with = "no_attractors")]
+    pub trace: bool,
     /// Newton–Krylov runs per checkpoint start from at most this many groups of settled
     /// samples, the most populated first.
     #[arg(long, default_value_t = DYNAMICS_DEFAULTS.attractor_groups)]

@@ -100,6 +100,10 @@ pub struct AttractorRequest {
     pub eigenvalues: usize,
     /// The census's margin and settling.
     pub census: CensusSettings,
+    /// Whether every unit's fixed points are followed from checkpoint to checkpoint
+    /// ([`crate::trace`]): their births, and tau_spur from the birth of the first large
+    /// spurious attractor. Only for networks the study trains.
+    pub trace: bool,
 }
 
 /// The defaults of `memscape dynamics`, stated once: its flags, the sweep spec's `[dynamics]`
@@ -210,6 +214,7 @@ impl Default for AttractorRequest {
             max_groups: DYNAMICS_DEFAULTS.attractor_groups,
             eigenvalues: DYNAMICS_DEFAULTS.eigenvalues,
             census: CensusSettings::default(),
+            trace: false,
         }
     }
 }
@@ -271,6 +276,13 @@ pub struct AttractorRecord {
 pub struct DynamicsRun {
     pub request: DynamicsRequest,
     pub rows: Vec<DynamicsRow>,
+    /// With `trace`: per K, the geometric mean over seeds of the first step of the earliest
+    /// spurious attractor holding `spur_level` of the samples (its birth where one was
+    /// located), with a bootstrap interval over seeds, and the fit against K.
+    pub tau_spur_birth: Vec<Tau>,
+    pub fit_spur_birth: Option<PowerFit>,
+    /// Every unit's trace, as (K, seed, trace).
+    pub traces: Vec<(usize, u64, UnitTrace)>,
     /// Every attractor of every checkpoint (empty without a census).
     pub attractors: Vec<AttractorRecord>,
     pub tau_mem: Vec<Tau>,
@@ -313,6 +325,22 @@ pub struct DynamicsUnit {
     pub losses: Vec<f32>,
     /// Every checkpoint's samples and labels, at the grid's K and the first seed only.
     pub grid: Vec<GridCell>,
+    /// The trace of its fixed points through training (with `trace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<UnitTrace>,
+}
+
+/// One unit's fixed points followed from checkpoint to checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnitTrace {
+    /// Each checkpoint's census as the trace read it.
+    pub checkpoints: Vec<memscape::analysis::landscape::trace::Checkpoint>,
+    pub diagram: memscape::analysis::landscape::trace::Diagram,
+    /// The earliest spurious attractor holding at least `spur_level` of the samples at some
+    /// checkpoint: its first step, and whether that is a located birth.
+    pub spurious_birth: Option<(f64, bool)>,
+    pub spur_level: f64,
+    pub seconds: f64,
 }
 
 /// What persistence needs of one checkpoint's census: its attractors' positions, which are
@@ -383,12 +411,44 @@ struct UnitContext {
     delta_m: f64,
     /// Every checkpoint's census, for persistence.
     spurious_at: Vec<Checkpoint>,
+    /// With `trace`: every checkpoint's network and census.
+    trace_models: Vec<(usize, ScoreModel)>,
+    trace_points: Vec<memscape::analysis::landscape::trace::Checkpoint>,
+    trace_readable: Vec<bool>,
 }
 
 impl UnitContext {
     /// The unit, once every checkpoint is measured: a spurious attractor counts once it
     /// persists to the next checkpoint.
-    fn finish(mut self) -> DynamicsUnit {
+    fn finish(mut self, trace: Option<&AttractorRequest>) -> Result<DynamicsUnit> {
+        if let Some(a) = trace.filter(|a| a.trace && !self.trace_models.is_empty()) {
+            let clock = std::time::Instant::now();
+            let from = crate::trace::first_readable(&self.trace_readable);
+            let models: Vec<(usize, &ScoreModel)> = self.trace_models[from..]
+                .iter()
+                .map(|(s, m)| (*s, m))
+                .collect();
+            self.trace_points.drain(..from);
+            let diagram = crate::trace::trace_models(
+                &models,
+                &self.trace_points,
+                self.train_set.points.view(),
+                self.sampler.schedule.sigma_min,
+                |_| {},
+            )?;
+            let spurious_birth = diagram.first_birth(
+                &self.trace_points,
+                AttractorKind::Spurious.name(),
+                a.spur_level,
+            );
+            self.unit.trace = Some(UnitTrace {
+                checkpoints: std::mem::take(&mut self.trace_points),
+                diagram,
+                spurious_birth,
+                spur_level: a.spur_level,
+                seconds: clock.elapsed().as_secs_f64(),
+            });
+        }
         let unit = &mut self.unit;
         for i in 0..self.spurious_at.len() {
             let flags = self.spurious_at[i].persistent(self.spurious_at.get(i + 1), self.delta_m);
@@ -398,7 +458,7 @@ impl UnitContext {
             }
             unit.spurious_flags.push(flags);
         }
-        self.unit
+        Ok(self.unit)
     }
 }
 
@@ -589,6 +649,7 @@ impl DynamicsPlan {
                 attractors: vec![],
                 losses: vec![],
                 grid: vec![],
+                trace: None,
             },
             train_set,
             heldout,
@@ -598,6 +659,9 @@ impl DynamicsPlan {
             delta_s: resolved.delta_s,
             delta_m: resolved.delta_m,
             spurious_at: vec![],
+            trace_models: vec![],
+            trace_points: vec![],
+            trace_readable: vec![],
         };
         if let Some(c) = self.census_config(&cx, Arithmetic::F32)? {
             // before any training: an eigenvalue count past the dimension is refused here
@@ -681,6 +745,10 @@ impl DynamicsPlan {
         let unit = &mut cx.unit;
         if let Some(a) = &attractors {
             cx.spurious_at.push(Checkpoint::of(a));
+            if request.attractors.is_some_and(|r| r.trace) {
+                cx.trace_points.push(crate::trace::checkpoint_of(step, a));
+                cx.trace_readable.push(CensusSummary::of(a).readable);
+            }
             unit.attractors
                 .extend(a.attractors.iter().map(|x| AttractorRecord {
                     k,
@@ -733,6 +801,9 @@ impl DynamicsPlan {
             heldout.as_ref().map(|h| h.view()),
             |model, meta, point| {
                 on_checkpoint(k, config.seed, model, meta)?;
+                if self.request.attractors.is_some_and(|a| a.trace) {
+                    cx.trace_models.push((meta.step, model.clone()));
+                }
                 self.measure(
                     &mut cx,
                     model,
@@ -746,7 +817,7 @@ impl DynamicsPlan {
             },
         )?;
         cx.unit.losses = run.losses;
-        Ok(cx.finish())
+        cx.finish(self.request.attractors.as_ref())
     }
 
     /// Measures the checkpoints of the unit (`k`, `seed`) of a network trained elsewhere, one
@@ -771,6 +842,13 @@ impl DynamicsPlan {
                 format!("steps {at:?}"),
             ));
         }
+        if self.request.attractors.is_some_and(|a| a.trace) {
+            return Err(Error::invalid(
+                "trace",
+                "networks the study trains (given checkpoints are denoisers without weights to move between)",
+                "true",
+            ));
+        }
         let mut cx = self.context(k, seed)?;
         for &(step, model) in checkpoints {
             let train_loss = denoising_loss(model, cx.train_set.points.view(), cx.scale)?;
@@ -783,7 +861,7 @@ impl DynamicsPlan {
                 p.advance(1);
             }
         }
-        Ok(cx.finish())
+        cx.finish(None)
     }
 
     /// The study from its units, one per (K, seed), in the order of the request's K and then
@@ -809,6 +887,7 @@ impl DynamicsPlan {
             ));
         }
         let (mut rows, mut records, mut losses, mut grid) = (vec![], vec![], vec![], vec![]);
+        let mut traces: Vec<(usize, u64, UnitTrace)> = vec![];
         // indicator[k][seed][checkpoint] = per-sample f_mem flags, and spurious-basin flags
         let (mut flags, mut spur_flags): (Vec<Flags>, Vec<Flags>) = (vec![], vec![]);
         for unit in units {
@@ -823,6 +902,9 @@ impl DynamicsPlan {
                 .push(unit.spurious_flags);
             rows.extend(unit.rows);
             records.extend(unit.attractors);
+            if let Some(t) = unit.trace {
+                traces.push((unit.k, unit.seed, t));
+            }
             losses.push((unit.k, unit.seed, unit.losses));
             grid.extend(unit.grid);
         }
@@ -842,6 +924,23 @@ impl DynamicsPlan {
             }
             None => (vec![], None, vec![], None),
         };
+        let (tau_spur_birth, fit_spur_birth) = if traces.is_empty() {
+            (vec![], None)
+        } else {
+            let per_k: Vec<Vec<Option<f64>>> = request
+                .ks
+                .iter()
+                .map(|&k| {
+                    traces
+                        .iter()
+                        .filter(|t| t.0 == k)
+                        .map(|t| t.2.spurious_birth.map(|b| b.0))
+                        .collect()
+                })
+                .collect();
+            let c = seed_bootstrap(&per_k, request.resamples, request.plan.seed ^ 0xB1A7);
+            taus_and_fit(&request.ks, &c)
+        };
         let tau_gen = tau_gen(&request.ks, &rows, steps);
         let tau_gen_quality = tau_gen_quality(
             &request.ks,
@@ -853,6 +952,9 @@ impl DynamicsPlan {
         );
 
         Ok(DynamicsRun {
+            tau_spur_birth,
+            fit_spur_birth,
+            traces,
             rows,
             attractors: records,
             tau_mem,

@@ -30,6 +30,11 @@ pub struct DynamicsResults {
     pub fit_spur: Option<PowerFit>,
     pub spur_ratio: Vec<Ratio>,
     pub exponent_gap: Option<ExponentGap>,
+    /// With `--trace`: tau_spur from births, per K with its interval over seeds, and its fit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tau_spur_birth: Vec<Tau>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit_spur_birth: Option<PowerFit>,
     /// (height, width) when the patterns are images.
     pub image_shape: Option<[usize; 2]>,
     pub grid_k: Option<usize>,
@@ -170,6 +175,8 @@ impl DynamicsRun {
             fit_spur: self.fit_spur,
             spur_ratio: self.spur_ratio.clone(),
             exponent_gap: self.exponent_gap,
+            tau_spur_birth: self.tau_spur_birth.clone(),
+            fit_spur_birth: self.fit_spur_birth,
             image_shape: self.image_shape.map(|(h, w)| [h, w]),
             grid_k: self.request.grid_k,
             fmem_level: self.request.fmem_level,

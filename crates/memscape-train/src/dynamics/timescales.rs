@@ -145,6 +145,46 @@ pub(super) fn crossing_bootstrap(
     out
 }
 
+/// Per K, the geometric mean over seeds of one step per seed (None: the seed never reached
+/// it, which makes the mean +∞, not reached), and per resample the same over seeds drawn with
+/// replacement (stream b of `seed`): tau_spur from births, whose interval is over seeds.
+pub(super) fn seed_bootstrap(per_k: &[Vec<Option<f64>>], resamples: usize, seed: u64) -> Crossings {
+    let mean = |values: &[Option<f64>], pick: &mut dyn Iterator<Item = usize>| -> f64 {
+        let (mut sum, mut n) = (0.0, 0usize);
+        for i in pick {
+            match values[i] {
+                Some(v) => sum += v.ln(),
+                None => return f64::INFINITY,
+            }
+            n += 1;
+        }
+        if n == 0 {
+            f64::INFINITY
+        } else {
+            (sum / n as f64).exp()
+        }
+    };
+    let point = per_k
+        .iter()
+        .map(|v| Some(mean(v, &mut (0..v.len()))).filter(|m| m.is_finite()))
+        .collect();
+    let boot = (0..resamples)
+        .map(|b| {
+            let mut r = rng::stream(seed, b as u64);
+            per_k
+                .iter()
+                .map(|v| {
+                    let drawn: Vec<usize> = (0..v.len())
+                        .map(|_| r.random_range(0..v.len().max(1)))
+                        .collect();
+                    mean(v, &mut drawn.into_iter())
+                })
+                .collect()
+        })
+        .collect();
+    Crossings { point, boot }
+}
+
 /// tau of every K with its interval, and the power-law fit over the K values whose point
 /// estimate crossed; a resample in which one of them never crosses has no exponent (tau
 /// beyond the last checkpoint) and is counted out.

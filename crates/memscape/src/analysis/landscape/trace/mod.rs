@@ -687,6 +687,8 @@ pub struct Checkpoint {
     pub kinds: Vec<String>,
     /// Each point's share of the census's samples.
     pub basins: Vec<f64>,
+    /// Each point's index as the census certified it (None: not certified).
+    pub indices: Vec<Option<usize>>,
 }
 
 /// One point of a life: where it is at a step, as a distance to the nearest training pattern.
@@ -776,9 +778,11 @@ impl Diagram {
 /// its end. Then the intervals are stitched into lives. `patterns` (the training set) give each
 /// point its coordinate in the diagram, the distance to the nearest pattern.
 ///
+/// One checkpoint alone gives one life per point, and no interval.
+///
 /// # Errors
-/// Fewer than two checkpoints (named `checkpoints`), steps that do not increase, and any
-/// error of [`trace_interval`].
+/// No checkpoint (named `checkpoints`), steps that do not increase, and any error of
+/// [`trace_interval`].
 pub fn trace_run<H: Homotopy>(
     homotopy: impl Fn(usize) -> Result<H>,
     checkpoints: &[Checkpoint],
@@ -788,12 +792,8 @@ pub fn trace_run<H: Homotopy>(
 ) -> Result<Diagram> {
     // `on_interval` hears each interval of the first pass
 
-    if checkpoints.len() < 2 {
-        return Err(Error::invalid(
-            "checkpoints",
-            "at least two, to trace between",
-            checkpoints.len(),
-        ));
+    if checkpoints.is_empty() {
+        return Err(Error::invalid("checkpoints", "at least one", 0));
     }
     if let Some(w) = checkpoints
         .windows(2)
@@ -808,7 +808,7 @@ pub fn trace_run<H: Homotopy>(
     // the points known at each checkpoint: its census's, then those the continuation found;
     // intervals are traced again until no interval finds a point its neighbours lack
     let mut known: Vec<Vec<Vec<f64>>> = checkpoints.iter().map(|c| c.points.clone()).collect();
-    let n = checkpoints.len() - 1;
+    let n = checkpoints.len().saturating_sub(1);
     let mut traced: Vec<Option<Interval>> = vec![None; n];
     let mut cost = Cost::default();
     for pass in 0..MAX_PASSES {
@@ -907,6 +907,28 @@ fn lives(diagram: &Diagram, checkpoints: &[Checkpoint], patterns: ArrayView2<f64
         .map(|iv| vec![false; iv.segments.len()])
         .collect();
     let mut out = vec![];
+    if diagram.intervals.is_empty() {
+        for (p, x) in checkpoints[0].points.iter().enumerate() {
+            out.push(Life {
+                born: None,
+                first: diagram.steps[0],
+                died: None,
+                lost: false,
+                at: vec![Some(p)],
+                kinds: vec![checkpoints[0].kinds.get(p).cloned().unwrap_or_default()],
+                points: vec![LifePoint {
+                    step: diagram.steps[0],
+                    distance: distance(x),
+                    index: checkpoints[0]
+                        .indices
+                        .get(p)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(0),
+                }],
+            });
+        }
+    }
     for i in 0..diagram.intervals.len() {
         for s in 0..diagram.intervals[i].segments.len() {
             if used[i][s] {
