@@ -66,6 +66,11 @@ impl Landscape {
         self.patterns.view()
     }
 
+    /// log m_μ of every pattern.
+    pub fn log_multiplicities(&self) -> &[f64] {
+        &self.log_multiplicity
+    }
+
     pub fn dim(&self) -> usize {
         self.patterns.ncols()
     }

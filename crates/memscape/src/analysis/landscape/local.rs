@@ -101,6 +101,144 @@ pub(crate) fn local_points(
         .collect()
 }
 
+/// The symmetry rays of the patterns about their weighted mean, when `near` is it, in the
+/// plane of the unit vectors `a`, `b`: the mean, and for every line through it in that plane
+/// about which the patterns (with their multiplicities) are mirror-symmetric, its two
+/// directions ±u. None unless `near` is within 1e-6 of the data scale of the mean and there
+/// are at least two such lines (a dihedral group D_K, whose
+/// centre undergoes the symmetric bifurcation; Golubitsky, Stewart & Schaeffer II, ch. XII).
+/// Candidate lines: through each pattern's projection, and the bisectors of neighbouring
+/// projections (the edge midpoints of a regular K-gon).
+pub(crate) fn symmetry_rays(
+    land: &Landscape,
+    near: ArrayView1<f64>,
+    a: ArrayView1<f64>,
+    b: ArrayView1<f64>,
+) -> Option<(Array1<f64>, Vec<Array1<f64>>)> {
+    let patterns = land.patterns();
+    let logs = land.log_multiplicities();
+    let weights: Vec<f64> = logs.iter().map(|l| l.exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let mean = weights
+        .iter()
+        .zip(patterns.rows())
+        .fold(Array1::<f64>::zeros(near.len()), |m, (w, p)| {
+            m + &p * (*w / total)
+        });
+    let scale = patterns
+        .rows()
+        .into_iter()
+        .map(|p| norm(&(&p - &mean)))
+        .fold(0.0, f64::max)
+        .max(1e-300);
+    let tol = 1e-9 * scale;
+    if norm(&(&near - &mean)) > 1e-6 * scale {
+        return None;
+    }
+    let mut angles: Vec<f64> = patterns
+        .rows()
+        .into_iter()
+        .filter_map(|p| {
+            let v = &p - &mean;
+            let (x, y) = (v.dot(&a), v.dot(&b));
+            (x.hypot(y) > tol).then(|| y.atan2(x))
+        })
+        .collect();
+    angles.sort_by(f64::total_cmp);
+    let mut candidates = angles.clone();
+    for (i, &t) in angles.iter().enumerate() {
+        let next = angles
+            .get(i + 1)
+            .copied()
+            .unwrap_or(angles[0] + std::f64::consts::TAU);
+        candidates.push(0.5 * (t + next));
+    }
+    let mut axes: Vec<f64> = vec![];
+    for alpha in candidates {
+        let alpha = alpha.rem_euclid(std::f64::consts::PI);
+        if axes.iter().any(|&b| {
+            let d = (b - alpha).abs();
+            d < 1e-9 || (std::f64::consts::PI - d) < 1e-9
+        }) {
+            continue;
+        }
+        let n = &a * (-alpha.sin()) + &b * alpha.cos();
+        let mirrored = patterns.rows().into_iter().zip(logs).all(|(p, &l)| {
+            let image = &p - &(&n * (2.0 * n.dot(&(&p - &mean))));
+            patterns
+                .rows()
+                .into_iter()
+                .zip(logs)
+                .any(|(q, &m)| norm(&(&q - &image)) <= tol && (m - l).abs() <= 1e-12)
+        });
+        if mirrored {
+            axes.push(alpha);
+        }
+    }
+    if axes.len() < 2 {
+        return None;
+    }
+    let rays = axes
+        .iter()
+        .flat_map(|&alpha| {
+            let u = &a * alpha.cos() + &b * alpha.sin();
+            [u.clone(), -u]
+        })
+        .collect();
+    Some((mean, rays))
+}
+
+/// The critical points of `land` on the symmetry rays `rays` from `centre` (a critical point
+/// by symmetry): the centre, and on each ray the zero of the gradient's component along it
+/// nearest the centre within `radius`, by bracketing over halvings of the radius and
+/// bisection. By symmetry the gradient on a ray lies along it, so each zero is a critical
+/// point, found in one dimension where the plane's points differ in energy only at order
+/// r^K. Each point comes with its smallest |Hessian eigenvalue| relative to the largest, to
+/// tell whether its index is resolved.
+pub(crate) fn symmetric_points(
+    land: &Landscape,
+    centre: ArrayView1<f64>,
+    rays: &[Array1<f64>],
+    radius: f64,
+) -> Vec<(LocalPoint, f64)> {
+    let point = |x: Array1<f64>| {
+        let (values, _) = symmetric_eigen(&land.hessian(x.view()));
+        let top = values.iter().fold(1e-300f64, |m, l| m.max(l.abs()));
+        let soft = values.iter().fold(f64::INFINITY, |m, l| m.min(l.abs()));
+        (
+            LocalPoint {
+                index: values.iter().filter(|&&l| l < 0.0).count(),
+                x,
+            },
+            soft / top,
+        )
+    };
+    let mut out = vec![point(centre.to_owned())];
+    for u in rays {
+        let g = |t: f64| u.dot(&land.gradient((&centre + &(u * t)).view()));
+        // from 2^-24 of the radius out: closer in, the gradient is round-off
+        let ts: Vec<f64> = (0..=24).rev().map(|k| radius * 0.5f64.powi(k)).collect();
+        let first = g(ts[0]).signum();
+        let Some(k) = (1..ts.len()).find(|&k| g(ts[k]).signum() != first) else {
+            continue;
+        };
+        let (mut lo, mut hi) = (ts[k - 1], ts[k]);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if g(mid).signum() == first {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        out.push(point(&centre + &(u * (0.5 * (lo + hi)))));
+    }
+    out
+}
+
 /// How the critical points near x* change from one side to the other.
 #[derive(Debug, Clone)]
 pub struct LocalChange {

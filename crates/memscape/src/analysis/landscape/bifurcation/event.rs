@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::landscape::continuation::Family;
 use crate::analysis::landscape::critical::CriticalSet;
-use crate::analysis::landscape::local::{LocalChange, LocalPoint, local_points};
+use crate::analysis::landscape::local::{
+    LocalChange, LocalPoint, local_points, symmetric_points, symmetry_rays,
+};
 use crate::analysis::linalg::symmetric_eigen;
 use crate::error::Result;
 
@@ -122,22 +124,58 @@ pub(super) fn event_at(
     let kernel_dim = values.iter().filter(|l| l.abs() <= 1e-5 * top).count();
     // The local Euler characteristic Σ(−1)^index over the ball is the same on both sides
     // (Poincaré–Hopf: no critical point crosses its boundary). Where the sides disagree the
-    // new points are not resolved at this ε — e.g. the D_K centre for K ≥ 5, whose born points
-    // differ in energy only at order r^K — so ε (and the radius with √ε) grows tenfold, up to
-    // 1e-2; past that the event is reported as it stands, and the carried counts show it.
+    // new points are not resolved at this ε, so ε (and the radius with √ε) grows tenfold, up
+    // to 1e-2; past that the event is reported as it stands, and the carried counts show it.
     let chi = |points: &[LocalPoint]| -> i64 {
         points
             .iter()
             .map(|p| if p.index % 2 == 0 { 1 } else { -1 })
             .sum()
     };
+    // At a centre of dihedral symmetry (kernel n = 2, mirror lines in the kernel's plane) the
+    // points born lie on the mirror lines, where they are found in one dimension: a ring of
+    // 2K points differing in energy at order r^K is resolved there, and ε grows until every
+    // point's index is (its softest Hessian eigenvalue 1e-8 of the largest or more).
+    let symmetry = (kernel_dim == 2)
+        .then(|| {
+            let mut soft: Vec<usize> = (0..d).collect();
+            soft.sort_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()));
+            symmetry_rays(
+                &land,
+                x.view(),
+                vectors.column(soft[0]),
+                vectors.column(soft[1]),
+            )
+        })
+        .flatten();
     let mut eps = side_step(theta);
     let mut radius = radius;
     let (before, after) = loop {
-        let before = local_points(&family.landscape(theta - eps)?, x.view(), &hessian, radius);
-        let after = local_points(&family.landscape(theta + eps)?, x.view(), &hessian, radius);
-        if chi(&before) == chi(&after) || eps >= 1e-2 * theta.abs().max(1.0) {
-            break (before, after);
+        let widest = eps >= 1e-2 * theta.abs().max(1.0);
+        if let Some((centre, rays)) = &symmetry {
+            let side = |t: f64| -> Result<Vec<(LocalPoint, f64)>> {
+                Ok(symmetric_points(
+                    &family.landscape(t)?,
+                    centre.view(),
+                    rays,
+                    radius,
+                ))
+            };
+            let (b, a) = (side(theta - eps)?, side(theta + eps)?);
+            let resolved = b.iter().chain(&a).all(|(_, soft)| *soft >= 1e-8);
+            let (b, a): (Vec<LocalPoint>, Vec<LocalPoint>) = (
+                b.into_iter().map(|p| p.0).collect(),
+                a.into_iter().map(|p| p.0).collect(),
+            );
+            if (resolved && chi(&b) == chi(&a)) || widest {
+                break (b, a);
+            }
+        } else {
+            let before = local_points(&family.landscape(theta - eps)?, x.view(), &hessian, radius);
+            let after = local_points(&family.landscape(theta + eps)?, x.view(), &hessian, radius);
+            if chi(&before) == chi(&after) || widest {
+                break (before, after);
+            }
         }
         eps *= 10.0;
         radius *= 10f64.sqrt();

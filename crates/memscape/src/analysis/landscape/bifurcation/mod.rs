@@ -19,6 +19,13 @@
 //! 5. The counts by index carried from one grid value across the events to the next must equal
 //!    that value's multi-start counts; an interval where they do not is reported as unexplained.
 //!
+//! At a centre of dihedral symmetry (n = 2 with mirror lines in the kernel's plane) the points
+//! on either side are found on the mirror lines, in one dimension ([`super::local`]): the 2K
+//! points a K-gon's centre gives birth to differ in energy only at order r^K, a ring no
+//! search in the plane resolves for K ≥ 5. Special points within the centre's radius and 1%
+//! of θ are that event (continuation's branches of the ring hop between its minima and
+//! saddles) and are dropped.
+//!
 //! This module holds the sweep; its `event` module classifies one event and its `fold` module
 //! follows curves of folds in the (beta, w) plane.
 //!
@@ -32,7 +39,7 @@
 //! transcritical  n = 1: two branches pass through and exchange index k ↔ k+1
 //! symmetric      n ≥ 2 (a symmetric centre, e.g. of a regular K-gon): the centre's index changes
 //!                by n and k further branches meet there (the D3 triangle: k = 3 saddles pass
-//!                through; the D4 square: k = 8 points are born)
+//!                through; the D_K K-gon for K ≥ 4: k = 2K points are born)
 //! degenerate     any other change at a point with n = 1
 //! ```
 
@@ -374,6 +381,29 @@ pub fn sweep(
             found.push((*th, e));
         }
     }
+    // Near a symmetric centre, within its radius and 1% in θ, every point born has been
+    // counted by the centre's equivariant analysis ([`event::event_at`]); the special points
+    // that continuation places there (branches of a numerically flat ring hopping between
+    // its minima and saddles) are the same event, and dropped.
+    let centres: Vec<(f64, Array1<f64>)> = found
+        .iter()
+        .filter(|(_, (e, _))| e.kind == EventType::Symmetric)
+        .map(|(th, (e, _))| (*th, Array1::from(e.x.clone())))
+        .collect();
+    let mut kept_centre = vec![false; centres.len()];
+    found.retain(|(th, (e, _))| {
+        let x = Array1::from(e.x.clone());
+        let Some(c) = centres.iter().position(|(tc, xc)| {
+            (th - tc).abs() <= 1e-2 * tc.abs().max(1.0)
+                && (&x - xc).mapv(|v| v * v).sum().sqrt() <= radius
+        }) else {
+            return true;
+        };
+        // the first symmetric event at that centre stays
+        let first = e.kind == EventType::Symmetric && !kept_centre[c];
+        kept_centre[c] |= first;
+        first
+    });
     // counts carried across the events, checked at every grid value
     let mut events = vec![];
     let mut unexplained = vec![];
@@ -621,6 +651,34 @@ mod tests {
             (Some(0), Some(2))
         );
         dense_check(&p, Parameter::Beta, 1.0, 4.0, 300, &s);
+    }
+
+    #[test]
+    fn dihedral_centres_give_one_symmetric_event_with_two_k_branches() {
+        // Regular K-gons of radius 1, K = 5, 6, 8 (theory.md §2, the D_K centre; Golubitsky,
+        // Stewart & Schaeffer II, ch. XII): at beta = 2 the centre turns from minimum to
+        // maximum (kernel 2) and 2K points are born on its mirror lines, K minima toward the
+        // patterns or the edge midpoints and K saddles between, which differ in energy only at
+        // order r^K. One symmetric event, k = 2K, no other event near it, and the counts
+        // carried across it equal the multi-start sets' on both sides (nothing unexplained).
+        for k in [5usize, 6, 8] {
+            let p = kgon(k, 1.0, 0.0);
+            let s = sweep(p.view(), Parameter::Beta, 1.0, 6.0, &config(&p, 24)).unwrap();
+            assert_eq!(s.events.len(), 1, "K = {k}: {:?}", s.events);
+            let e = &s.events[0];
+            assert_eq!(
+                (e.kind, e.kernel_dim, e.k),
+                (EventType::Symmetric, 2, Some(2 * k)),
+                "K = {k}"
+            );
+            assert!((e.at - 2.0).abs() < 1e-6, "K = {k}: {}", e.at);
+            assert_eq!(
+                (e.counts_before, e.counts_after),
+                (counts(1, 0, 0), counts(k, k, 1)),
+                "K = {k}"
+            );
+            assert!(s.unexplained.is_empty(), "K = {k}: {:?}", s.unexplained);
+        }
     }
 
     #[test]
