@@ -1053,6 +1053,10 @@ class DynamicsResult:
     num_samples: int
     seconds: float
     attractors: List[Dict[str, Any]]
+    #: With ``trace=True``: tau_spur from births per K, with its interval over seeds, and its
+    #: fit against K.
+    tau_spur_birth: List[Dict[str, Any]] = field(default_factory=list)
+    fit_spur_birth: Optional[Dict[str, Any]] = None
 
     def to_pandas(self):
         """The (K, seed, step) table, a column per field of a row: the fractions, f_mem,
@@ -1103,6 +1107,7 @@ def dynamics(
     out: Optional[Union[str, os.PathLike]] = None,
     training_sets: Optional[Dict[int, Any]] = None,
     heldout: Any = None,
+    trace: bool = False,
 ) -> DynamicsResult:
     """Training dynamics, as ``memscape dynamics`` with the same defaults: for each K and seed a
     network is trained once and, at ``checkpoints`` log-spaced steps, sampled and classified
@@ -1120,7 +1125,13 @@ def dynamics(
     ``K{K}/seed{S}/step_{N}.safetensors``, ``heldout.npy``). Every (K, seed) needs the same
     steps and every K as many seeds; the losses are the ε-prediction loss on fixed draws; the
     checkpoints of one K must share an architecture. ``data``, ``ks``, ``model``, ``seeds``,
-    ``subset_seed``, ``holdout`` and the training arguments are then not read."""
+    ``subset_seed``, ``holdout`` and the training arguments are then not read.
+
+    ``trace=True`` follows every (K, seed)'s fixed points from checkpoint to checkpoint, as
+    ``memscape dynamics --trace`` does (``trace.json`` and its figure with ``out``): births and
+    deaths along the chord of the weights, and ``tau_spur_birth``, the first step of the first
+    spurious attractor holding ``spur_level`` of the samples, per K with its interval over seeds.
+    Only for networks the study trains."""
     given: Dict[str, Any] = {}
     if isinstance(checkpoints, (str, os.PathLike)):
         given = dict(folder=os.fspath(checkpoints))
@@ -1169,6 +1180,7 @@ def dynamics(
             out=None if out is None else os.fspath(out),
             command=_command("dynamics", data=data, ks=list(ks), model=model, out=out,
                              checkpoints=given.get("folder", "given" if given else None)),
+            trace=trace,
             **given,
         )
     )

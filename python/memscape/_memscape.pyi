@@ -281,6 +281,7 @@ def dynamics(
     heldout: Optional[Array] = None,
     image_shape: Optional[Tuple[int, int]] = None,
     gather: int = 0,
+    trace: bool = False,
 ) -> str: ...
 def set_progress(callback: Optional[Callable[[str, int, Optional[str], int], None]]) -> None: ...
 def sweep_run(spec: str, *, out: Optional[str], jobs: Optional[int]) -> str:

@@ -353,7 +353,7 @@ fn map_output<'py>(
     checkpoints, num_samples, steps, seed, sigma_min, sigma_max, sampler, eta, process,
     spacing, batch_size, fmem_level, gen_level, resamples, support_quantile, attractors,
     spur_level, attractor_groups, eigenvalues, train, out, command, units=None, folder=None,
-    training_sets=None, heldout=None, image_shape=None, gather=0))]
+    training_sets=None, heldout=None, image_shape=None, gather=0, trace=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dynamics<'py>(
     py: Python<'py>,
@@ -392,8 +392,16 @@ pub(crate) fn dynamics<'py>(
     heldout: Option<PyReadonlyArray2<'py, f64>>,
     image_shape: Option<(usize, usize)>,
     gather: i64,
+    trace: bool,
 ) -> PyResult<String> {
     let trains = folder.is_none() && units.is_none();
+    if trace && !(trains && attractors) {
+        return Err(invalid(
+            "trace",
+            "networks the study trains, with attractors (given checkpoints carry no weights to trace between)",
+            "True",
+        ));
+    }
     let arch = match architecture(model)? {
         Some(a) => a,
         None if !trains => Architecture::Mlp,
@@ -493,7 +501,7 @@ pub(crate) fn dynamics<'py>(
             max_groups: count("attractor_groups", attractor_groups, 1)?,
             eigenvalues,
             census: Default::default(),
-            trace: false,
+            trace,
         }),
     };
     if let Some(s) = &sets {

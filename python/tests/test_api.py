@@ -269,6 +269,22 @@ def test_dynamics_is_the_cli_results_document(cli, tmp_path):
     assert_same_run_directory(tmp_path / "py", tmp_path / "d")
 
 
+def test_dynamics_traces_its_units(tmp_path):
+    """``trace=True`` (issue 26): every unit's fixed points followed through training, tau_spur
+    from births per K, ``trace.json`` in the run directory; refused for given checkpoints."""
+    kw = dict(seeds=2, train_steps=400, checkpoints=4, n_samples=60, steps=20, holdout=200,
+              resamples=20, attractor_groups=4, train={"width": 32, "depth": 2})
+    r = ms.dynamics("circle", [4, 8], out=tmp_path / "t", trace=True, **kw)
+    assert [t["k"] for t in r.tau_spur_birth] == [4, 8]
+    units = json.loads((tmp_path / "t" / "trace.json").read_text())["units"]
+    assert sorted((u["k"], u["seed"]) for u in units) == [(4, 0), (4, 1), (8, 0), (8, 1)]
+    assert (tmp_path / "t" / "trace.svg").is_file()
+    untraced = ms.dynamics("circle", [4], seeds=1, train_steps=100, checkpoints=2, n_samples=40, steps=10)
+    assert untraced.tau_spur_birth == [] and untraced.fit_spur_birth is None
+    with pytest.raises(ValueError, match="trace"):
+        ms.dynamics(checkpoints=str(tmp_path / "nowhere"), trace=True)
+
+
 def untimed(doc):
     """A JSON document without its timings (``seconds``, ``timings`` and ``*_s`` at any depth)."""
     if isinstance(doc, dict):

@@ -53,8 +53,8 @@ pub fn write_map(
 }
 
 /// Writes a study's run directory: phase.csv, loss.csv, attractors.csv (every run, by
-/// intervention), the grid's samples and labels, results.json (with the interventions table),
-/// manifest.json, figures and report.html. `base` is the baseline run and its name, `others`
+/// intervention), the grid's samples and labels, trace.json and its figure (with traces),
+/// results.json (with the interventions table), manifest.json, figures and report.html. `base` is the baseline run and its name, `others`
 /// the intervention runs. Returns results.json's document (with the interventions table) and
 /// the figures.
 pub fn write_dynamics(
@@ -95,6 +95,20 @@ pub fn write_dynamics(
         }
         out.write_bytes("attractors.csv", table.into_string().as_bytes())?;
         grid_files.push("attractors.csv".into());
+    }
+    if !run.traces.is_empty() {
+        // every unit's trace, as `memscape trace --run` writes it
+        let units: Vec<serde_json::Value> = run
+            .traces
+            .iter()
+            .map(|(k, seed, t)| serde_json::json!({"k": k, "seed": seed, "trace": t}))
+            .collect();
+        out.write_json(
+            "trace.json",
+            &serde_json::json!({"command": "dynamics", "units": units}),
+        )?;
+        grid_files.push("trace.json".into());
+        grid_files.extend(crate::trace_figure(out.path())?);
     }
     out.write_bytes("loss.csv", run.loss_csv().as_bytes())?;
     results.write(out)?;

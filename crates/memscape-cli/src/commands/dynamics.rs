@@ -186,20 +186,6 @@ fn report(
     saved: Vec<String>,
     command: Vec<String>,
 ) -> anyhow::Result<i32> {
-    let mut saved = saved;
-    if !run.traces.is_empty() {
-        let units: Vec<serde_json::Value> = run
-            .traces
-            .iter()
-            .map(|(k, seed, t)| serde_json::json!({"k": k, "seed": seed, "trace": t}))
-            .collect();
-        out.write_json(
-            "trace.json",
-            &serde_json::json!({"command": "dynamics", "units": units}),
-        )?;
-        saved.push("trace.json".into());
-        saved.extend(memscape_report::trace_figure(out.path())?);
-    }
     let (results, figures) =
         memscape_report::write_dynamics(out, ("none", run), others, saved, command)?;
     let fmt = |t: Option<f64>| t.map_or("not reached".to_string(), |v| format!("{v:.0}"));

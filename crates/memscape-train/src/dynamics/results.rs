@@ -30,10 +30,9 @@ pub struct DynamicsResults {
     pub fit_spur: Option<PowerFit>,
     pub spur_ratio: Vec<Ratio>,
     pub exponent_gap: Option<ExponentGap>,
-    /// With `--trace`: tau_spur from births, per K with its interval over seeds, and its fit.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// With `--trace`: tau_spur from births, per K with its interval over seeds, and its fit
+    /// (empty and null without).
     pub tau_spur_birth: Vec<Tau>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fit_spur_birth: Option<PowerFit>,
     /// (height, width) when the patterns are images.
     pub image_shape: Option<[usize; 2]>,
