@@ -67,6 +67,7 @@ fn a_train_runs_checkpoints_are_traced_and_bad_runs_refused() {
         let s = e["step"].as_f64().unwrap();
         assert!(s > steps[0].as_f64().unwrap() && s < steps.last().unwrap().as_f64().unwrap());
         assert!(e["type"].is_string());
+        assert!(e["kernel_dim"].is_u64() && e["branches"].is_array());
     }
 
     let bad = tmp.path().join("bad");
@@ -140,7 +141,10 @@ fn a_train_runs_checkpoints_are_traced_and_bad_runs_refused() {
     ]));
     for side in ["network", "exact"] {
         let s = &doc["sigma"][side];
-        assert!(s["interval"]["events"].is_array(), "{side}");
+        for e in s["events"].as_array().unwrap() {
+            assert!(e["sigma"].as_f64().unwrap() > 0.0, "{side}");
+            assert!(e["type"].is_string() && e["branches"].is_array(), "{side}");
+        }
         assert!(s["one_left"].is_boolean(), "{side}");
     }
     for file in [

@@ -68,9 +68,9 @@ fn sigma(path: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result
             side.interval.counts_before.minima,
             side.interval.counts_before.saddles + side.interval.counts_before.maxima,
             side.interval.events.len(),
-            side.event_sigmas
+            side.events
                 .iter()
-                .map(|s| format!("{s:.4}"))
+                .map(|e| format!("{:.4}", e.sigma))
                 .collect::<Vec<_>>()
                 .join(", "),
             side.interval.counts_after.minima,

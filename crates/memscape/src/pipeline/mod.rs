@@ -24,8 +24,9 @@ pub use landscape::{
     AttractorRecovery, BasinMapRecord, BasinWeight, CensusRecord, ExactDocument, ExactGrids,
     ExactGridsRecord, ExactLandscape, ExactLandscapeRequest, GridsRecord, LANDSCAPE_DEFAULTS,
     LandscapeCounts, LandscapeDefaults, LandscapeGrids, LandscapeRequest, MapLandscape, OwnCensus,
-    SamplesRecord, SegmentEnergy, SigmaSide, SigmaTrace, TrainedDocument, TrainedLandscape,
-    check_sigma_range, exact_landscape, own_census, sigma_trace, trained_landscape,
+    SamplesRecord, SegmentEnergy, SigmaEvent, SigmaSide, SigmaTrace, TrainedDocument,
+    TrainedLandscape, check_sigma_range, exact_landscape, own_census, sigma_trace,
+    trained_landscape,
 };
 pub use map::{
     EMBEDDING_HEADER, GivenModels, MAP_DEFAULTS, MapDefaults, MapPlan, MapPoint, MapRequest,

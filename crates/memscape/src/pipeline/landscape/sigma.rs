@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::trained::{LandscapeRequest, own_census};
 use crate::analysis::landscape::attractor::{AttractorKind, KindCounts};
-use crate::analysis::landscape::trace::{Interval, SigmaPath, TraceConfig, trace_interval};
+use crate::analysis::landscape::trace::{
+    Interval, SigmaPath, TraceConfig, TraceEvent, trace_interval,
+};
 use crate::dataset::data_scale;
 use crate::denoiser::{Denoiser, EmpiricalDenoiser};
 use crate::error::{Error, Result};
@@ -24,11 +26,19 @@ pub struct SigmaSide {
     /// The census's counts at the lowest and the highest sigma.
     pub counts_from: KindCounts,
     pub counts_to: KindCounts,
-    /// The sigma of every event, increasing.
-    pub event_sigmas: Vec<f64>,
+    /// Every event at its sigma, in order of sigma.
+    pub events: Vec<SigmaEvent>,
     /// Whether one stable point remains at the highest sigma.
     pub one_left: bool,
     pub seconds: f64,
+}
+
+/// An event of a sigma diagram at its noise level.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigmaEvent {
+    pub sigma: f64,
+    #[serde(flatten)]
+    pub event: TraceEvent,
 }
 
 /// The sigma diagrams of a network and of the exact model of its training set.
@@ -95,13 +105,20 @@ fn side(
         &points(&high),
         &config,
     )?;
-    let event_sigmas = interval.events.iter().map(|e| e.theta.exp()).collect();
+    let events = interval
+        .events
+        .iter()
+        .map(|e| SigmaEvent {
+            sigma: e.theta.exp(),
+            event: e.clone(),
+        })
+        .collect();
     let one_left = interval.counts_after.minima == 1;
     Ok(SigmaSide {
         counts_from: low.census.counts,
         counts_to: high.census.counts,
         interval,
-        event_sigmas,
+        events,
         one_left,
         seconds: clock.elapsed().as_secs_f64(),
     })

@@ -44,7 +44,7 @@ pub use curve::Homotopy;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::landscape::bifurcation::{Counts, EventType};
+use crate::analysis::landscape::bifurcation::{Counts, EventBranch, EventType};
 use crate::analysis::landscape::continuation::{
     Change, ContinuationConfig, End, Family, Step, follow, tangent,
 };
@@ -193,6 +193,10 @@ pub struct TraceEvent {
     pub died: Vec<usize>,
     /// Branches that pass through, with their index before and after.
     pub passing: Vec<[usize; 2]>,
+    /// Every branch that meets here, as `bifurcate` lists them: its index before and after
+    /// (None on the side where it does not exist) and the unit direction from the event to it
+    /// (toward larger θ for a branch that passes through).
+    pub branches: Vec<EventBranch>,
     /// Eigenvalues of J that cross Re λ = 1 here (1 at a fold; 2 at a Hopf point).
     pub kernel_dim: usize,
 }
@@ -526,6 +530,7 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
                 born: vec![],
                 died: vec![],
                 passing: vec![],
+                branches: vec![],
                 kernel_dim: 0,
             });
             events.len() - 1
@@ -560,6 +565,45 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         };
         e.born.sort_unstable();
         e.died.sort_unstable();
+    }
+    // the branches at each event, from the polylines around its special points
+    for (k, s) in specials.iter().enumerate() {
+        let points = &branches[s.branch].0;
+        let ev = &mut events[event_of[k]];
+        let toward = |p: &TracePoint| {
+            let v: Vec<f64> = p.x.iter().zip(&ev.x).map(|(a, b)| a - b).collect();
+            let n = v.iter().map(|c| c * c).sum::<f64>().sqrt();
+            v.iter()
+                .map(|c| if n > 0.0 { c / n } else { 0.0 })
+                .collect::<Vec<f64>>()
+        };
+        let sides = [s.vertex.checked_sub(1), Some(s.vertex + 1)];
+        let sides: Vec<&TracePoint> = sides
+            .iter()
+            .flatten()
+            .filter_map(|&v| points.get(v))
+            .collect();
+        let branches_here: Vec<EventBranch> = match s.turn {
+            Some(died) => sides
+                .iter()
+                .map(|p| EventBranch {
+                    index_before: died.then_some(p.index),
+                    index_after: (!died).then_some(p.index),
+                    direction: toward(p),
+                })
+                .collect(),
+            None => sides
+                .iter()
+                .max_by(|a, b| a.theta.total_cmp(&b.theta))
+                .map(|p| EventBranch {
+                    index_before: Some(s.before),
+                    index_after: Some(s.after),
+                    direction: toward(p),
+                })
+                .into_iter()
+                .collect(),
+        };
+        ev.branches.extend(branches_here);
     }
     // in order of θ
     let mut order: Vec<usize> = (0..events.len()).collect();
