@@ -97,7 +97,8 @@ pub fn write_dynamics(
         grid_files.push("attractors.csv".into());
     }
     if !run.traces.is_empty() {
-        // every unit's trace, as `memscape trace --run` writes it
+        // every unit's trace, in the layout of `memscape trace --run` (units of K, seed and
+        // trace: the diagram, from the first readable checkpoint, and its censuses)
         let units: Vec<serde_json::Value> = run
             .traces
             .iter()

@@ -114,7 +114,8 @@ pub fn first_readable(readable: &[bool]) -> usize {
 /// `sigma`, along the chords of the weights; `on_interval` hears each interval traced.
 ///
 /// # Errors
-/// No checkpoint, checkpoints of different architectures, and the errors of [`trace_run`].
+/// No network, not one census per network, checkpoints of different architectures, and the
+/// errors of [`trace_run`].
 pub fn trace_models(
     models: &[(usize, &ScoreModel)],
     checkpoints: &[Checkpoint],
@@ -122,6 +123,16 @@ pub fn trace_models(
     sigma: f64,
     mut on_interval: impl FnMut(usize),
 ) -> Result<Diagram> {
+    if models.is_empty() || models.len() != checkpoints.len() {
+        return Err(Error::invalid(
+            "checkpoints",
+            format!(
+                "one census per network, and at least one ({} networks)",
+                models.len()
+            ),
+            checkpoints.len(),
+        ));
+    }
     for w in models.windows(2) {
         WeightPath::new(w[0].1, w[1].1, sigma)?;
     }

@@ -197,3 +197,41 @@ fn the_sigma_diagram_of_the_exact_model_equals_its_beta_continuation() {
         assert!((g.0 / w.0 - 1.0).abs() < 1e-6, "{got:?} vs {want:?}");
     }
 }
+
+#[test]
+fn an_index_change_reads_the_same_from_either_end() {
+    // ±1 through sigma (theory.md §5: the pitchfork at beta = 1, sigma = 1): walked up from
+    // the census at sigma = 0.5 (the two memories and the origin, a maximum), the origin turns
+    // from index 1 to 0 at sigma = 1 where the memories merge into it; walked down from the
+    // census at sigma = 2 alone (the origin), the same index change is met the other way. Both
+    // read it in order of sigma, 1 → 0, at sigma = 1 to 1e-6.
+    let p = array![[1.0], [-1.0]];
+    let den = EmpiricalDenoiser::<f64>::new(p.view()).unwrap();
+    let range = (0.5f64.ln(), 2f64.ln());
+    let config = TraceConfig::for_scale(1.0, Arithmetic::F64, range.1 - range.0, 1);
+    let census = |sigma: f64| -> Vec<Vec<f64>> {
+        let land = Landscape::new(p.view(), 1.0 / (sigma * sigma)).unwrap();
+        let set = critical_points(&land, &SearchConfig::for_spacing(2.0), None).unwrap();
+        set.points.iter().map(|q| q.x.to_vec()).collect()
+    };
+    let (lo, hi) = (census(0.5), census(2.0));
+    assert_eq!((lo.len(), hi.len()), (3, 1));
+    let at_origin = |t: &Interval| {
+        let e = t
+            .events
+            .iter()
+            .find(|e| !e.passing.is_empty())
+            .unwrap_or_else(|| panic!("{:?}", t.events));
+        (e.theta.exp(), e.passing.clone())
+    };
+    let up = trace_interval(&SigmaPath(&den), range, &lo, &hi, &config).unwrap();
+    let down = trace_interval(&SigmaPath(&den), range, &[], &hi, &config).unwrap();
+    assert!(up.explained, "{up:?}");
+    let ((s_up, p_up), (s_down, p_down)) = (at_origin(&up), at_origin(&down));
+    assert_eq!(p_up, vec![[1, 0]]);
+    assert_eq!(p_down, vec![[1, 0]]);
+    assert!(
+        (s_up - 1.0).abs() < 1e-6 && (s_down - 1.0).abs() < 1e-6,
+        "{s_up} {s_down}"
+    );
+}

@@ -213,13 +213,8 @@ fn training(run: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Resu
         }
     }
     let heldout = folder.sets.heldout();
-    let out = RunDir::create(&args.out)?;
-    let (mut traces, mut events, mut lives) = (
-        vec![],
-        CsvTable::new("k,seed,interval,step,type,born,died,passing,kernel_dim"),
-        CsvTable::new("k,seed,life,first,born,died,lost,kinds"),
-    );
-    for u in units {
+    let mut requests = vec![];
+    for u in &units {
         let train = folder.sets.train(u.k)?;
         let d = train.dim();
         let sigma = args
@@ -236,6 +231,16 @@ fn training(run: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Resu
             seed: args.sampler_seed,
             census: CensusSettings::default(),
         };
+        request.validate(d, heldout.points.view())?;
+        requests.push((train, request));
+    }
+    let out = RunDir::create(&args.out)?;
+    let (mut traces, mut events, mut lives) = (
+        vec![],
+        CsvTable::new("k,seed,interval,step,type,born,died,passing,kernel_dim"),
+        CsvTable::new("k,seed,life,first,born,died,lost,kinds"),
+    );
+    for (u, (train, request)) in units.into_iter().zip(requests) {
         let models: Vec<_> = u.checkpoints.iter().map(|(s, _, m)| (*s, m)).collect();
         let progress = memscape::progress::Task::start(
             &format!("trace K {} seed {}", u.k, u.seed),
@@ -269,9 +274,12 @@ fn training(run: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Resu
                 opt(l.born),
                 opt(l.died),
                 l.lost.to_string(),
+                // step:kind at every traced checkpoint the point is alive at
                 l.kinds
                     .iter()
-                    .map(|k| if k.is_empty() { "-" } else { k.as_str() })
+                    .zip(&t.diagram.steps)
+                    .filter(|(k, _)| !k.is_empty())
+                    .map(|(k, step)| format!("{step}:{k}"))
                     .collect::<Vec<_>>()
                     .join(" "),
             ]);

@@ -114,17 +114,18 @@ pub struct TraceArgs {
     #[arg(long, requires = "data")]
     pub checkpoint: Option<PathBuf>,
     /// With --checkpoint: the dataset it was trained on (as for `sample`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "run")]
     pub data: Option<String>,
     /// With --checkpoint: the first K points of the seeded permutation (default: all points).
     /// With --run: only this K (default: every K of the run).
     #[arg(long)]
     pub k: Option<usize>,
-    #[arg(long, default_value_t = DEFAULT_SUBSET_SEED)]
+    /// With --checkpoint: the seed of the permutation whose first K points are the training set.
+    #[arg(long, default_value_t = DEFAULT_SUBSET_SEED, conflicts_with = "run")]
     pub subset_seed: u64,
     /// With --checkpoint: held-out points (the tail of the permutation) that calibrate the
-    /// support gate (needs at least 20).
-    #[arg(long, default_value_t = 1000)]
+    /// support gate (needs at least 20; none when K is every point).
+    #[arg(long, default_value_t = 1000, conflicts_with = "run")]
     pub holdout: usize,
     /// With --checkpoint: the lowest sigma (default: 0.02 × the training set's RMS scale).
     #[arg(long, requires = "checkpoint")]
@@ -133,11 +134,11 @@ pub struct TraceArgs {
     #[arg(long, requires = "checkpoint")]
     pub sigma_to: Option<f64>,
     /// With --run: only this training seed (default: every seed).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "checkpoint")]
     pub seed: Option<u64>,
     /// With --run: the noise level of the censuses and the trace (default: the samplers'
     /// sigma_min, 0.02 × the training set's RMS scale, as dynamics uses).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "checkpoint", allow_negative_numbers = true)]
     pub sigma: Option<f64>,
     /// Samples per checkpoint: the census's starts.
     #[arg(long, default_value_t = 200)]

@@ -341,7 +341,7 @@ pub(super) fn trace_section(reader: &RunReader, out: &mut String, problems: &mut
             }
             out.push_str("</tbody></table>");
         }
-        out.push_str("<p class=\"note\">Tables: <code>events.csv</code>, <code>lives.csv</code>, <code>trace.json</code> (first 200 events per run).</p></section>");
+        out.push_str("<p class=\"note\">Tables: <code>trace.json</code> (first 200 events per run; <code>memscape trace</code> also writes them as <code>events.csv</code> and <code>lives.csv</code>).</p></section>");
         return;
     }
     out.push_str("<section><h2>Fixed points through sigma</h2>");

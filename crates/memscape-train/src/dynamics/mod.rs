@@ -277,8 +277,10 @@ pub struct DynamicsRun {
     pub request: DynamicsRequest,
     pub rows: Vec<DynamicsRow>,
     /// With `trace`: per K, the geometric mean over seeds of the first step of the earliest
-    /// spurious attractor holding `spur_level` of the samples (its birth where one was
-    /// located), with a bootstrap interval over seeds, and the fit against K.
+    /// spurious attractor holding `spur_level` of the samples: its birth where one was located
+    /// (the birth of the fixed point, which may have been a saddle first), else the first
+    /// readable checkpoint's step, an upper bound (each unit's `spurious_birth` says which);
+    /// with a bootstrap interval over seeds, and the fit against K.
     pub tau_spur_birth: Vec<Tau>,
     pub fit_spur_birth: Option<PowerFit>,
     /// Every unit's trace, as (K, seed, trace).

@@ -105,7 +105,8 @@ pub struct TraceConfig {
 impl TraceConfig {
     /// Defaults for data of scale `scale` and a homotopy computing in `arithmetic` over a
     /// range of width `width` in θ: arclength steps of at most 0.05, events located to 1e-7
-    /// (f64) or 1e-4 (f32) in arclength, ∂D/∂θ by central differences of 1e-5 (f64) or 1e-2
+    /// (f64) or 1e-4 (f32) in arclength (in f32 the corrector's round-off floor, 1e-3 in the
+    /// scaled unknowns, bounds it first), ∂D/∂θ by central differences of 1e-5 (f64) or 1e-2
     /// (f32) × the width, ends matched within 1e-3 × the scale.
     ///
     /// ```
@@ -211,7 +212,8 @@ pub struct Interval {
     pub after: Vec<EndPoint>,
     pub segments: Vec<Segment>,
     pub events: Vec<TraceEvent>,
-    /// The census's counts at lo, carried across the events, and the census's at hi.
+    /// The census's counts at lo, carried across the events, and the census's at hi (a
+    /// negative carried count shows as 0; `explained` compares the signed counts).
     pub counts_before: Counts,
     pub counts_carried: Counts,
     pub counts_after: Counts,
@@ -295,11 +297,14 @@ fn polyline<H: Homotopy + ?Sized>(
 struct Special {
     theta: f64,
     x: Vec<f64>,
-    /// Indices on the two sides along the branch.
+    /// Indices on the two sides, in the order the branch was walked (put in order of θ, once
+    /// merged, where the branch passes through; at a turn only the pair matters).
     before: usize,
     after: usize,
     /// Some(true): a turn where θ was growing (a death); Some(false): a birth; None: no turn.
     turn: Option<bool>,
+    /// Whether the branch was walked toward larger θ here.
+    forward: bool,
     /// Its vertex in the branch's polyline.
     vertex: usize,
     branch: usize,
@@ -314,12 +319,14 @@ fn specials_of(
     let mut out: Vec<Special> = vec![];
     for (vertex, c) in list {
         let (theta, x) = (c.at.u[c.at.u.len() - 1], c.at.u.to_vec());
+        let turn = (c.before.1 != c.after.1).then_some(c.before.1);
         let s = Special {
             theta,
             x,
             before: c.before.0,
             after: c.after.0,
-            turn: (c.before.1 != c.after.1).then_some(c.before.1),
+            turn,
+            forward: c.before.1,
             vertex: *vertex,
             branch,
         };
@@ -335,6 +342,10 @@ fn specials_of(
             continue;
         }
         out.push(s);
+    }
+    // in order of θ: a branch walked toward smaller θ meets its indices the other way
+    for s in out.iter_mut().filter(|s| s.turn.is_none() && !s.forward) {
+        std::mem::swap(&mut s.before, &mut s.after);
     }
     out
 }
@@ -458,6 +469,10 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         let hit = sides[side]
             .iter()
             .position(|p| squared_distance(&p.x, x.iter()) <= r2);
+        // a point another branch reached already: this one jumped branches
+        if hit.is_some_and(|i| covered[side][i]) {
+            return None;
+        }
         let i = hit.unwrap_or_else(|| {
             sides[side].push(EndPoint {
                 x: x.to_vec(),
@@ -468,7 +483,7 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
             sides[side].len() - 1
         });
         covered[side][i] = true;
-        i
+        Some(i)
     };
     let near = |a: &Special, b: &Special| {
         (a.theta - b.theta).abs() <= 1e-3 * (hi - lo) && squared_distance(&a.x, &b.x).sqrt() <= 0.05
@@ -503,11 +518,13 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
                 let side_end = usize::from((last.theta - lo).abs() > (last.theta - hi).abs());
                 let theta_end = if side_end == 0 { lo } else { hi };
                 let (x_end, index) = at_end(theta_end, ArrayView1::from(&last.x));
-                let j = land(side_end, x_end, index, &mut sides, &mut covered);
-                if side_end == 0 {
-                    Terminal::Before(j)
-                } else {
-                    Terminal::After(j)
+                match land(side_end, x_end, index, &mut sides, &mut covered) {
+                    Some(j) if side_end == 0 => Terminal::Before(j),
+                    Some(j) => Terminal::After(j),
+                    None => {
+                        lost += 1;
+                        Terminal::Lost
+                    }
                 }
             } else {
                 lost += 1;
@@ -577,12 +594,18 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
                 .map(|c| if n > 0.0 { c / n } else { 0.0 })
                 .collect::<Vec<f64>>()
         };
-        let sides = [s.vertex.checked_sub(1), Some(s.vertex + 1)];
-        let sides: Vec<&TracePoint> = sides
-            .iter()
-            .flatten()
-            .filter_map(|&v| points.get(v))
-            .collect();
+        // the nearest points on either side clear of the event (a fold located twice has its
+        // other special point beside it)
+        let clear = |p: &&TracePoint| squared_distance(&p.x, &ev.x).sqrt() > 1e-6 * config.scale;
+        let sides: Vec<&TracePoint> = [
+            points[..s.vertex].iter().rev().find(clear),
+            points
+                .get(s.vertex + 1..)
+                .and_then(|rest| rest.iter().find(clear)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let branches_here: Vec<EventBranch> = match s.turn {
             Some(died) => sides
                 .iter()
@@ -656,19 +679,7 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
     let census_counts =
         |side: usize| counts_of(sides[side].iter().filter(|p| p.census).map(|p| p.index), d);
     let (counts_before, counts_after) = (census_counts(0), census_counts(1));
-    let mut carried = counts_before;
-    for e in &events {
-        for &i in &e.born {
-            carried[class(i, d)] += 1;
-        }
-        for &i in &e.died {
-            carried[class(i, d)] -= 1;
-        }
-        for p in &e.passing {
-            carried[class(p[0], d)] -= 1;
-            carried[class(p[1], d)] += 1;
-        }
-    }
+    let carried = carry(counts_before, &events, d);
     let [before, after] = sides;
     Ok(Interval {
         from: lo,
@@ -686,6 +697,25 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         lost,
         cost: curve.cost(),
     })
+}
+
+/// Signed counts carried from `counts` across `events`: +1 per point born, −1 per point that
+/// dies, and each passing branch moved from its index before to its index after.
+fn carry(counts: [i64; 3], events: &[TraceEvent], d: usize) -> [i64; 3] {
+    let mut carried = counts;
+    for e in events {
+        for &i in &e.born {
+            carried[class(i, d)] += 1;
+        }
+        for &i in &e.died {
+            carried[class(i, d)] -= 1;
+        }
+        for p in &e.passing {
+            carried[class(p[0], d)] -= 1;
+            carried[class(p[1], d)] += 1;
+        }
+    }
+    carried
 }
 
 fn found_of(points: &[EndPoint]) -> usize {
@@ -753,7 +783,8 @@ pub struct Life {
     pub first: f64,
     /// The step it died at (None: alive at the last checkpoint, or lost).
     pub died: Option<f64>,
-    /// Whether its continuation was lost before the last checkpoint.
+    /// Whether its continuation was lost somewhere (its start or its end is then where the
+    /// continuation failed, not a checkpoint or an event).
     pub lost: bool,
     /// Per checkpoint, its position in that checkpoint's points (None where not alive).
     pub at: Vec<Option<usize>>,
@@ -781,6 +812,10 @@ pub struct Diagram {
     pub events: Vec<RunEvent>,
     /// Step intervals whose carried counts differ from the census's, or where a branch was lost.
     pub unexplained: Vec<[f64; 2]>,
+    /// Whether the passes over the intervals ended with no new point found (false: the last
+    /// of the 4 passes still found points, which were not traced into the neighbouring
+    /// intervals).
+    pub converged: bool,
     pub cost: Cost,
 }
 
@@ -803,10 +838,10 @@ impl Diagram {
         self.lives
             .iter()
             .filter(|l| {
-                l.at.iter().enumerate().any(|(c, p)| {
+                l.at.iter().zip(checkpoints).any(|(p, c)| {
                     p.is_some_and(|p| {
-                        checkpoints[c].kinds.get(p).is_some_and(|k| k == kind)
-                            && checkpoints[c].basins.get(p).is_some_and(|&b| b >= level)
+                        c.kinds.get(p).is_some_and(|k| k == kind)
+                            && c.basins.get(p).is_some_and(|&b| b >= level)
                     })
                 })
             })
@@ -818,8 +853,9 @@ impl Diagram {
 /// Traces a training run: interval i follows `homotopy(i)`, θ ∈ [0, 1] from checkpoint i to
 /// checkpoint i + 1. A point the continuation finds at a checkpoint that its census lacks is
 /// given to both intervals beside it, and the run is traced again until none is found (at
-/// most 4 passes, backward from the last checkpoint, then forward, in turn); an interval is explained when the counts it carries equal the census's at
-/// its end. Then the intervals are stitched into lives. `patterns` (the training set) give each
+/// most 4 passes, backward from the last checkpoint, then forward, in turn); an interval is
+/// explained when the census's counts at its start, carried across its events, equal the
+/// census's at its end. Then the intervals are stitched into lives. `patterns` (the training set) give each
 /// point its coordinate in the diagram, the distance to the nearest pattern.
 ///
 /// One checkpoint alone gives one life per point, and no interval.
@@ -855,6 +891,7 @@ pub fn trace_run<H: Homotopy>(
     let n = checkpoints.len().saturating_sub(1);
     let mut traced: Vec<Option<Interval>> = vec![None; n];
     let mut cost = Cost::default();
+    let mut converged = false;
     for pass in 0..MAX_PASSES {
         let mut grew = false;
         // backward first: early checkpoints' censuses are the ones that miss points
@@ -880,6 +917,7 @@ pub fn trace_run<H: Homotopy>(
             traced[i] = Some(interval);
         }
         if !grew {
+            converged = true;
             break;
         }
     }
@@ -893,12 +931,15 @@ pub fn trace_run<H: Homotopy>(
         }
         interval.found_before = found_of(&interval.before);
         interval.found_after = found_of(&interval.after);
-        let census_after = counts_of(
-            interval.after.iter().filter(|p| p.census).map(|p| p.index),
-            patterns.ncols(),
-        );
-        interval.counts_after = as_counts(census_after);
-        interval.explained = interval.lost == 0 && interval.counts_carried == interval.counts_after;
+        let d = patterns.ncols();
+        let census =
+            |side: &[EndPoint]| counts_of(side.iter().filter(|p| p.census).map(|p| p.index), d);
+        let (before, after) = (census(&interval.before), census(&interval.after));
+        let carried = carry(before, &interval.events, d);
+        interval.counts_before = as_counts(before);
+        interval.counts_carried = as_counts(carried);
+        interval.counts_after = as_counts(after);
+        interval.explained = interval.lost == 0 && carried == after;
     }
     let steps: Vec<f64> = checkpoints.iter().map(|c| c.step).collect();
     let mut diagram = Diagram {
@@ -907,6 +948,7 @@ pub fn trace_run<H: Homotopy>(
         lives: vec![],
         events: vec![],
         unexplained: vec![],
+        converged,
         cost,
     };
     for (i, interval) in diagram.intervals.iter().enumerate() {
@@ -982,7 +1024,8 @@ fn lives(diagram: &Diagram, checkpoints: &[Checkpoint], patterns: ArrayView2<f64
             // lives start at the first checkpoint, at a birth, or at a point no segment reached
             let reached = i > 0
                 && matches!(seg.from, Terminal::Before(p) if diagram.intervals[i - 1].segments.iter().any(|q| q.to == Terminal::After(p)));
-            if reached {
+            // a branch lost at its first step has no piece to live on
+            if reached || seg.points.is_empty() {
                 continue;
             }
             let born = match seg.from {
@@ -991,11 +1034,17 @@ fn lives(diagram: &Diagram, checkpoints: &[Checkpoint], patterns: ArrayView2<f64
                 }
                 _ => None,
             };
+            // a branch lost on its way down from the next checkpoint is known from where the
+            // continuation lost it
+            let first = match seg.from {
+                Terminal::Lost => diagram.step_at(i, seg.points[0].theta),
+                _ => born.unwrap_or(diagram.steps[i]),
+            };
             let mut life = Life {
                 born,
-                first: born.unwrap_or(diagram.steps[i]),
+                first,
                 died: None,
-                lost: false,
+                lost: seg.from == Terminal::Lost,
                 at: vec![None; n],
                 kinds: vec![String::new(); n],
                 points: vec![],
