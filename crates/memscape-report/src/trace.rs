@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use crate::phase::{Figure, register_font, save};
 use crate::{RunFileError, RunReader};
 use memscape::analysis::landscape::trace::{Diagram, Interval};
-use memscape::analysis::samples::distance::squared_distance;
+use memscape::analysis::samples::distance::nearest_distance;
 
 /// A curve's colour and its legend label, by a point's kind.
 fn kind_color(kind: &str) -> (RGBColor, &'static str) {
@@ -159,15 +159,8 @@ fn training_panel(title: String, d: &Diagram) -> Panel {
 }
 
 /// The panel of one model's sigma diagram.
-fn sigma_panel(title: String, interval: &Interval, patterns: &ndarray::ArrayD<f64>) -> Panel {
-    let distance = |x: &[f64]| {
-        patterns
-            .rows()
-            .into_iter()
-            .map(|r| squared_distance(x, r.iter()))
-            .fold(f64::INFINITY, f64::min)
-            .sqrt()
-    };
+fn sigma_panel(title: String, interval: &Interval, patterns: ndarray::ArrayView2<f64>) -> Panel {
+    let distance = |x: &[f64]| nearest_distance(patterns, x);
     let mut p = Panel {
         title,
         x_label: "sigma (log)",
@@ -231,7 +224,13 @@ pub fn trace_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
         return save(dir, "trace", (WIDTH, height), &Panels(panels));
     }
     let sigma = &doc["sigma"];
-    let patterns = reader.array("train.npy")?;
+    let patterns = reader
+        .array("train.npy")?
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|e| RunFileError::Corrupt {
+            path: dir.join("train.npy"),
+            reason: format!("not a table of patterns ({e})"),
+        })?;
     let mut panels = vec![];
     for (key, name) in [("network", "the network"), ("exact", "the exact model")] {
         let interval: Interval = serde_json::from_value(sigma[key]["interval"].clone())
@@ -239,7 +238,7 @@ pub fn trace_figure(dir: &Path) -> Result<Vec<String>, RunFileError> {
         panels.push(sigma_panel(
             format!("Fixed points of {name} through sigma (K = {})", doc["k"]),
             &interval,
-            &patterns,
+            patterns.view(),
         ));
     }
     save(

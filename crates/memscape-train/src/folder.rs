@@ -62,6 +62,22 @@ fn entries(dir: &Path, prefix: &str, suffix: &str) -> Result<BTreeMap<u64, PathB
     Ok(out)
 }
 
+/// Fails unless the checkpoint at `path` fits the training set read from `file` (its
+/// dimension, and a U-Net's image shape, which a set without one takes from it).
+fn fit(model: &ScoreModel, path: &Path, set: &mut Patterns, file: &Path) -> Result<()> {
+    if set.image_shape.is_none()
+        && let Some(s) = model.network.image_shape()
+    {
+        set.image_shape = Some((s.height, s.width));
+    }
+    model.check_data(
+        path,
+        set.dim(),
+        set.image_shape,
+        &file.display().to_string(),
+    )
+}
+
 impl CheckpointFolder {
     /// Reads the folder's training sets and loads every checkpoint.
     ///
@@ -133,17 +149,7 @@ impl CheckpointFolder {
                         }
                         Some(_) => {}
                     }
-                    if set.image_shape.is_none()
-                        && let Some(s) = model.network.image_shape()
-                    {
-                        set.image_shape = Some((s.height, s.width));
-                    }
-                    model.check_data(
-                        path,
-                        set.dim(),
-                        set.image_shape,
-                        &file.display().to_string(),
-                    )?;
+                    fit(&model, path, &mut set, &file)?;
                     checkpoints.push((step as usize, path.clone(), model));
                 }
                 units.push(FolderUnit {
@@ -256,17 +262,7 @@ impl CheckpointFolder {
         let mut set = set;
         for (&step, path) in &steps {
             let (model, _) = ScoreModel::load(path)?;
-            if set.image_shape.is_none()
-                && let Some(s) = model.network.image_shape()
-            {
-                set.image_shape = Some((s.height, s.width));
-            }
-            model.check_data(
-                path,
-                set.dim(),
-                set.image_shape,
-                &file.display().to_string(),
-            )?;
+            fit(&model, path, &mut set, &file)?;
             list.push((step as usize, path.clone(), model));
         }
         Ok(CheckpointFolder {

@@ -217,6 +217,23 @@ pub fn squared_distance<'a>(
 
 /// The pairs (i < j) of each row of `points` and its `k` nearest other rows (fewer when there
 /// are fewer rows), each pair once, sorted.
+/// The distance from `x` to the nearest row of `points` (+∞ without rows).
+///
+/// ```
+/// use memscape::analysis::samples::distance::nearest_distance;
+/// use ndarray::array;
+///
+/// assert_eq!(nearest_distance(array![[0.0, 0.0], [3.0, 4.0]].view(), &[3.0, 0.0]), 3.0);
+/// ```
+pub fn nearest_distance(points: ArrayView2<f64>, x: &[f64]) -> f64 {
+    points
+        .rows()
+        .into_iter()
+        .map(|r| squared_distance(x, r.iter()))
+        .fold(f64::INFINITY, f64::min)
+        .sqrt()
+}
+
 pub(crate) fn knn_pairs(points: ArrayView2<f64>, k: usize) -> Result<Vec<(usize, usize)>> {
     let n = points.nrows();
     let k = k.min(n.saturating_sub(1));

@@ -50,7 +50,7 @@ use crate::analysis::landscape::continuation::{
 };
 use crate::analysis::landscape::fixed::{FixedPointConfig, Status, newton_krylov, stability};
 use crate::analysis::landscape::krylov::Cost;
-use crate::analysis::samples::distance::squared_distance;
+use crate::analysis::samples::distance::{nearest_distance, squared_distance};
 use crate::denoiser::{Arithmetic, Denoiser};
 use crate::error::{Error, Result};
 use curve::MatrixFree;
@@ -972,14 +972,7 @@ pub fn trace_run<H: Homotopy>(
 /// The lives of a diagram: chains of segments joined at the checkpoints.
 fn lives(diagram: &Diagram, checkpoints: &[Checkpoint], patterns: ArrayView2<f64>) -> Vec<Life> {
     let n = checkpoints.len();
-    let distance = |x: &[f64]| {
-        patterns
-            .rows()
-            .into_iter()
-            .map(|r| squared_distance(x, r.iter()))
-            .fold(f64::INFINITY, f64::min)
-            .sqrt()
-    };
+    let distance = |x: &[f64]| nearest_distance(patterns, x);
     // a segment of interval i that starts at point p of checkpoint i
     let from_node = |i: usize, p: usize| {
         diagram.intervals[i]
