@@ -4,21 +4,15 @@
 //! written with the landscape's figures and report.
 
 use memscape::analysis::landscape::attractor::AttractorKind;
-use memscape::dataset::DataSpec;
-use memscape::pipeline::{LANDSCAPE_DEFAULTS, LandscapeRequest, trained_landscape, training_set};
+use memscape::pipeline::{LANDSCAPE_DEFAULTS, LandscapeRequest, trained_landscape};
 use memscape::store::{Manifest, RunDir};
 
 use crate::flags::AttractorsArgs;
 
 pub fn run(args: AttractorsArgs, sigma: f64, command: Vec<String>) -> anyhow::Result<i32> {
     let path = args.checkpoint.clone().expect("called with a checkpoint");
-    let (model, meta) = memscape_train::ScoreModel::load(&path)?;
-    let spec = DataSpec::parse(&args.data)?;
-    let pool = spec.load()?;
-    let k = args.k.unwrap_or(pool.num_patterns());
-    model.check_data(&path, pool.dim(), pool.image_shape, "--data")?;
-    let holdout = args.holdout.min(pool.num_patterns().saturating_sub(k));
-    let set = training_set(&spec, k, Some(holdout), args.subset_seed)?;
+    let (model, meta, set) =
+        super::checkpoint_and_set(&path, &args.data, args.k, args.holdout, args.subset_seed)?;
     let train = set.train.points.view();
     let d = train.ncols();
     let request = LandscapeRequest {

@@ -59,6 +59,30 @@ pub fn note_checkpoints(checkpoints: usize, steps: usize) {
     }
 }
 
+/// A checkpoint and the training set it was trained on: the first `k` points (default all) of
+/// `data`'s permutation by `subset_seed`, with up to `holdout` held-out points; the network
+/// must take that data.
+pub fn checkpoint_and_set(
+    path: &std::path::Path,
+    data: &str,
+    k: Option<usize>,
+    holdout: usize,
+    subset_seed: u64,
+) -> anyhow::Result<(
+    memscape_train::ScoreModel,
+    memscape_train::CheckpointMeta,
+    memscape::pipeline::TrainingSet,
+)> {
+    let (model, meta) = memscape_train::ScoreModel::load(path)?;
+    let spec = memscape::dataset::DataSpec::parse(data)?;
+    let pool = spec.load()?;
+    let k = k.unwrap_or(pool.num_patterns());
+    model.check_data(path, pool.dim(), pool.image_shape, "--data")?;
+    let holdout = holdout.min(pool.num_patterns().saturating_sub(k));
+    let set = memscape::pipeline::training_set(&spec, k, Some(holdout), subset_seed)?;
+    Ok((model, meta, set))
+}
+
 /// Prints `value` as one JSON document on stdout.
 pub fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).expect("serialisable"));

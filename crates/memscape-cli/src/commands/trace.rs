@@ -8,10 +8,8 @@ use std::path::PathBuf;
 
 use memscape::analysis::landscape::attractor::CensusSettings;
 use memscape::analysis::landscape::trace::TraceEvent;
-use memscape::dataset::{DataSpec, data_scale};
-use memscape::pipeline::{
-    LANDSCAPE_DEFAULTS, LandscapeRequest, check_sigma_range, sigma_trace, training_set,
-};
+use memscape::dataset::data_scale;
+use memscape::pipeline::{LANDSCAPE_DEFAULTS, LandscapeRequest, check_sigma_range, sigma_trace};
 use memscape::sampler::MAP_SIGMA_MIN;
 use memscape::store::{CsvTable, Manifest, RunDir};
 use memscape_train::folder::CheckpointFolder;
@@ -29,13 +27,10 @@ pub fn run(args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
 
 /// One checkpoint through sigma, beside the exact model of its training set.
 fn sigma(path: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result<i32> {
-    let (model, meta) = memscape_train::ScoreModel::load(&path)?;
-    let spec = DataSpec::parse(args.data.as_deref().expect("clap requires --data"))?;
-    let pool = spec.load()?;
-    let k = args.k.unwrap_or(pool.num_patterns());
-    model.check_data(&path, pool.dim(), pool.image_shape, "--data")?;
-    let holdout = args.holdout.min(pool.num_patterns().saturating_sub(k));
-    let set = training_set(&spec, k, Some(holdout), args.subset_seed)?;
+    let data = args.data.as_deref().expect("clap requires --data");
+    let (model, meta, set) =
+        super::checkpoint_and_set(&path, data, args.k, args.holdout, args.subset_seed)?;
+    let k = set.train.num_patterns();
     let (train, heldout) = (set.train.points.view(), set.heldout.points.view());
     let scale = data_scale(train);
     let from = args.sigma_from.unwrap_or(MAP_SIGMA_MIN * scale);
