@@ -4,7 +4,9 @@
 use memscape::analysis::landscape::bifurcation::{EventType, SweepConfig, fold_curves, sweep};
 use memscape::analysis::landscape::continuation::{Family, Parameter};
 use memscape::analysis::landscape::critical::{SearchConfig, critical_points};
-use memscape::analysis::landscape::trace::{Interval, SigmaPath, TraceConfig, trace_interval};
+use memscape::analysis::landscape::trace::{
+    Homotopy, Interval, SigmaPath, TraceConfig, trace_interval,
+};
 use memscape::denoiser::Arithmetic;
 use memscape::denoiser::{EmpiricalDenoiser, Landscape};
 use ndarray::{Array2, array};
@@ -152,6 +154,22 @@ fn a_birth_in_two_dimensions_pairs_every_point() {
 }
 
 #[test]
+fn a_trace_is_the_same_on_any_number_of_threads() {
+    // Branches are followed in parallel, each on a curve of its own: one thread and three
+    // give the same interval, bit for bit.
+    let p = array![[0.0, 0.0], [2.0, 0.0], [1.0, 1.6]];
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let t = pool.install(|| trace(&p, 2, 4.0, (0.02, 1.0), 1.6));
+        format!("{t:?}")
+    };
+    assert_eq!(on(1), on(3));
+}
+
+#[test]
 fn the_sigma_diagram_of_the_exact_model_equals_its_beta_continuation() {
     // Five patterns in the plane, sigma from 1/√40 to 1/√1.5 through the matrix-free path
     // (SigmaPath over the exact denoiser, θ = ln sigma), against the dense beta sweep over
@@ -234,4 +252,64 @@ fn an_index_change_reads_the_same_from_either_end() {
         (s_up - 1.0).abs() < 1e-6 && (s_down - 1.0).abs() < 1e-6,
         "{s_up} {s_down}"
     );
+}
+
+/// A contraction toward a centre that wiggles in θ, computed in f32: D(x; θ) = c(θ) +
+/// a (x − c(θ)), c(θ) = (θ + A sin ωθ, 0), whose one fixed point is c(θ). With ω = 250 it
+/// wiggles as a U-Net's sinusoidal embedding of 1000 c_noise = 250 ln sigma makes D do.
+struct Wiggle {
+    amplitude: f64,
+    omega: f64,
+    contraction: f64,
+}
+
+impl Wiggle {
+    fn centre(&self, theta: f64) -> f64 {
+        theta + self.amplitude * (self.omega * theta).sin()
+    }
+}
+
+impl Homotopy for Wiggle {
+    fn denoise(&self, x: ndarray::ArrayView2<f64>, theta: f64) -> Array2<f64> {
+        let c = [self.centre(theta), 0.0];
+        Array2::from_shape_fn(x.dim(), |(i, j)| {
+            f64::from((c[j] + self.contraction * (x[[i, j]] - c[j])) as f32)
+        })
+    }
+
+    fn arithmetic(&self) -> Arithmetic {
+        Arithmetic::F32
+    }
+}
+
+#[test]
+fn a_homotopy_that_wiggles_in_theta_is_followed_on_its_own_scale() {
+    // The first central-difference step in θ (0.01, 2.5 rad of the wiggle) misreads ∂D/∂θ by
+    // three quarters of the wiggle's part (sin 2.5 / 2.5 = 0.24); halved until steps h and h/2
+    // agree to 1%, it resolves the wiggle. Every traced point lies on x = c(θ) to the f32 corrector's tolerance
+    // (1e-3 of the scale), the branch reaches the census point at θ = 1 with no event and
+    // nothing lost, and the step it settled on resolves the wiggle (ω h < 0.5).
+    let wiggle = Wiggle {
+        amplitude: 0.004,
+        omega: 250.0,
+        contraction: 0.9,
+    };
+    let config = TraceConfig::for_scale(1.0, Arithmetic::F32, 1.0, 2);
+    assert_eq!(config.theta_step, 1e-2);
+    let before = vec![vec![wiggle.centre(0.0), 0.0]];
+    let after = vec![vec![wiggle.centre(1.0), 0.0]];
+    let t = trace_interval(&wiggle, (0.0, 1.0), &before, &after, &config).unwrap();
+    assert!(t.explained && t.lost == 0 && t.events.is_empty(), "{t:?}");
+    assert!(t.theta_step * wiggle.omega < 0.5, "θ step {}", t.theta_step);
+    let points: Vec<_> = t.segments.iter().flat_map(|s| &s.points).collect();
+    assert!(points.len() > 100, "{} points", points.len());
+    for p in points {
+        let off = (p.x[0] - wiggle.centre(p.theta)).hypot(p.x[1]);
+        assert!(
+            off < 1e-3,
+            "θ {}: {:?} is {off} off the curve",
+            p.theta,
+            p.x
+        );
+    }
 }

@@ -292,8 +292,9 @@ fn locate<C: Curve, S: Clone + PartialEq>(
 
 /// Follows the curve from `start` along `start.t` while `inside` holds: adaptive steps (grown
 /// after fast corrections, halved when the corrector fails, moves more than half a step, or
-/// turns the tangent by more than 18°), every change of the observed state located, and the
-/// last point placed on the boundary of the parameter range (to `tolerance`).
+/// turns the tangent by more than 18°; a move within the corrector's tolerance is round-off),
+/// every change of the observed state located, and the last point placed on the boundary of
+/// the parameter range (to `tolerance`).
 pub(crate) fn follow<C: Curve, S: Clone + PartialEq>(
     curve: &C,
     start: Step<S>,
@@ -304,6 +305,9 @@ pub(crate) fn follow<C: Curve, S: Clone + PartialEq>(
     let mut steps = vec![start];
     let mut changes = vec![];
     let mut ds = config.step;
+    // a corrector that stops within `done` of the curve moves the predictor by as much, however
+    // short the step: that much is round-off, not curvature
+    let (done, _) = curve.corrector_tolerances();
     let end = loop {
         if steps.len() > config.max_steps {
             break End::StepLimit;
@@ -311,7 +315,7 @@ pub(crate) fn follow<C: Curve, S: Clone + PartialEq>(
         let a = steps.last().expect("starts with one step");
         let pred = &a.u + &(&a.t * ds);
         let accepted = match correct(curve, &pred, &a.t)? {
-            Some((u, iterations)) if norm(&(&u - &pred)) <= 0.5 * ds => {
+            Some((u, iterations)) if norm(&(&u - &pred)) <= (0.5 * ds).max(done) => {
                 match tangent(curve, &u, Some(&a.t))? {
                     Some(t) if t.dot(&a.t) >= 0.95 => Some((u, t, iterations)),
                     _ => None,

@@ -4,15 +4,25 @@
 //! ```text
 //! G(u) = (x − D(x; θ)) / s,   u = (x/s, θ)                     s: the data scale
 //! bordered solve  [[I − J, G_θ], [bᵀ]] z = r   by GMRES           J v: central differences in x
-//! G_θ = −(D(x; θ + h) − D(x; θ − h)) / (2 h s)                    h: `theta_step`
+//! G_θ = −(D(x; θ + h) − D(x; θ − h)) / (2 h s)                    h: adapted, see below
 //! ```
+//!
+//! A trained network need not be smooth in θ on the scale of the first h: a U-Net embeds
+//! sigma as sinusoids of 1000 c_noise = 250 ln sigma, and at its fixed points (clean images,
+//! inputs it never saw at large sigma) D(x; sigma) wiggles in ln sigma with periods of a few
+//! hundredths. A central difference across such a wiggle gives a G_θ that disagrees with G,
+//! the predictor leaves the curve by half its step, and the step shrinks until the branch is
+//! lost. So h is halved until the central differences at h and h/2 agree to 1%
+//! (Richardson's test of the truncation error; Nocedal & Wright 2006, §8.1), down to the
+//! arithmetic's floor, and the smallest h any point needed is kept for the rest of the curve
+//! and reported.
 //!
 //! The tangent and the Newton corrector are those of [`crate::analysis::landscape::continuation`] (Keller 1977;
 //! Allgower & Georg ch. 2), with each bordered solve done by GMRES on Jacobian-vector products
-//! (Knoll & Keyes 2004, §2): one Newton step costs two rows for G_θ and two rows per GMRES
+//! (Knoll & Keyes 2004, §2): one Newton step costs four rows for G_θ and two rows per GMRES
 //! iteration.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
 
@@ -40,8 +50,11 @@ pub(crate) struct MatrixFree<'a, H: Homotopy + ?Sized> {
     pub scale: f64,
     /// Finite-difference displacement in x (data units).
     pub fd_step: f64,
-    /// Finite-difference displacement in θ.
-    pub theta_step: f64,
+    /// Finite-difference displacement in θ: the first one, halved where the homotopy is not
+    /// smooth on its scale (f64 bits).
+    theta_step: AtomicU64,
+    /// The smallest displacement in θ: below it round-off dominates.
+    min_theta_step: f64,
     /// GMRES iterations per bordered solve, at most.
     pub krylov: usize,
     /// GMRES relative residual.
@@ -59,14 +72,20 @@ pub(crate) struct Linear {
 
 impl<'a, H: Homotopy + ?Sized> MatrixFree<'a, H> {
     /// The curve of `homotopy` for data of scale `scale`, with the finite-difference steps and
-    /// GMRES tolerance of its arithmetic; `theta_step` is the displacement in θ.
+    /// GMRES tolerance of its arithmetic; `theta_step` is the first displacement in θ.
     pub fn new(homotopy: &'a H, scale: f64, theta_step: f64, dim: usize) -> Self {
         let arithmetic = homotopy.arithmetic();
+        let floor: f64 = match arithmetic {
+            Arithmetic::F64 => 1e-9,
+            Arithmetic::F32 => 1e-4,
+        };
+        let min_theta_step = floor.min(theta_step);
         MatrixFree {
             homotopy,
             scale,
             fd_step: arithmetic.fd_step(scale),
-            theta_step,
+            theta_step: AtomicU64::new(theta_step.to_bits()),
+            min_theta_step,
             krylov: dim + 1,
             rtol: match arithmetic {
                 Arithmetic::F64 => 1e-10,
@@ -82,6 +101,35 @@ impl<'a, H: Homotopy + ?Sized> MatrixFree<'a, H> {
         Cost {
             calls: self.calls.load(Ordering::Relaxed),
             rows: self.rows.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The displacement in θ the curve's central differences use now.
+    pub fn theta_step(&self) -> f64 {
+        f64::from_bits(self.theta_step.load(Ordering::Relaxed))
+    }
+
+    /// G_θ at (x, θ): central differences at h and h/2, h halved until they agree to 1% (or
+    /// h reaches its floor); the h/2 estimate is returned and h kept for the next point.
+    fn g_theta(&self, row: ArrayView2<f64>, theta: f64) -> Array1<f64> {
+        let slope = |h: f64| {
+            let (up, down) = (self.call(row, theta + h), self.call(row, theta - h));
+            (&down.row(0) - &up.row(0)) / (2.0 * h * self.scale)
+        };
+        let mut h = self.theta_step();
+        let mut coarse = slope(h);
+        loop {
+            let fine = slope(0.5 * h);
+            let diff = (&fine - &coarse).mapv(|v| v * v).sum().sqrt();
+            let size = fine.mapv(|v| v * v).sum().sqrt();
+            // a NaN goes on to the finiteness check of `linearize`
+            let smooth = diff <= 1e-2 * size || diff.is_nan();
+            if smooth || 0.5 * h < self.min_theta_step {
+                return fine;
+            }
+            h *= 0.5;
+            self.theta_step.fetch_min(h.to_bits(), Ordering::Relaxed);
+            coarse = fine;
         }
     }
 
@@ -114,10 +162,8 @@ impl<H: Homotopy + ?Sized> Curve for MatrixFree<'_, H> {
         let (theta, x) = self.split(u);
         let row = x.view().insert_axis(ndarray::Axis(0));
         let d0 = self.call(row, theta);
-        let h = self.theta_step;
-        let (up, down) = (self.call(row, theta + h), self.call(row, theta - h));
         let g = (&x - &d0.row(0)) / self.scale;
-        let g_theta = (&down.row(0) - &up.row(0)) / (2.0 * h * self.scale);
+        let g_theta = self.g_theta(row, theta);
         if !(g.iter().chain(&g_theta).all(|v| v.is_finite())) {
             return Err(Error::invalid(
                 "homotopy",
@@ -165,5 +211,47 @@ impl<H: Homotopy + ?Sized> Curve for MatrixFree<'_, H> {
             Arithmetic::F64 => (1e-10, 1e-6),
             Arithmetic::F32 => (1e-5, 1e-3),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    /// D(x; θ) = (sin ωθ, θ) in f32, whatever x: ∂D/∂θ = (ω cos ωθ, 1).
+    struct Wiggle(f64);
+
+    impl Homotopy for Wiggle {
+        fn denoise(&self, x: ArrayView2<f64>, theta: f64) -> Array2<f64> {
+            let d = [(self.0 * theta).sin(), theta];
+            Array2::from_shape_fn(x.dim(), |(_, j)| f64::from(d[j] as f32))
+        }
+
+        fn arithmetic(&self) -> Arithmetic {
+            Arithmetic::F32
+        }
+    }
+
+    #[test]
+    fn the_theta_derivative_is_taken_on_the_scale_the_homotopy_is_smooth() {
+        // ω = 250 (a U-Net's embedding of 1000 c_noise = 250 ln sigma): a first step h = 0.01
+        // reads ω cos ωθ as 0.24 of itself (sin ωh / ωh). Halving h until h and h/2 agree to
+        // 1% gives G_θ = −∂D/∂θ to 1% (the test's own rule), and keeps the h for the next point.
+        let omega = 250.0;
+        let wiggle = Wiggle(omega);
+        let curve = MatrixFree::new(&wiggle, 1.0, 1e-2, 2);
+        for theta in [0.0, 0.3, 0.71] {
+            let (_, lin) = curve.linearize(&array![0.0, 0.0, theta]).unwrap();
+            let want = [-omega * (omega * theta).cos(), -1.0];
+            let err = (lin.g_theta[0] - want[0]).hypot(lin.g_theta[1] - want[1]);
+            assert!(
+                err <= 1.5e-2 * want[0].hypot(want[1]),
+                "θ {theta}: {:?} vs {want:?}",
+                lin.g_theta
+            );
+        }
+        let h = curve.theta_step();
+        assert!(h * omega < 0.5 && h >= curve.min_theta_step, "{h}");
     }
 }

@@ -42,6 +42,7 @@ mod curve;
 pub use curve::Homotopy;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::landscape::bifurcation::{Counts, EventBranch, EventType};
@@ -225,10 +226,72 @@ pub struct Interval {
     /// Whether the carried counts equal the census's at hi and no branch was lost.
     pub explained: bool,
     pub cost: Cost,
+    /// The displacement in θ of the central differences for ∂D/∂θ at the end: the first one,
+    /// or the scale below which the homotopy was found smooth where it had to be halved.
+    pub theta_step: f64,
 }
 
 /// What is observed along a branch: the index, and whether θ grows along the tangent.
 type State = (usize, bool);
+
+/// The index of a point at an end of the range, and the point polished there by Newton–Krylov
+/// at that θ (the point as given where Newton does not converge).
+fn at_end<H: Homotopy + ?Sized>(
+    curve: &MatrixFree<'_, H>,
+    config: &FixedPointConfig,
+    theta: f64,
+    x: ArrayView1<f64>,
+) -> (Array1<f64>, usize) {
+    let den = |x: ArrayView2<f64>, _: f64| curve.call(x, theta);
+    let run = newton_krylov(&den, 0.0, x, config);
+    let x = if run.status == Status::Converged {
+        run.x
+    } else {
+        x.to_owned()
+    };
+    let s = stability(&den, 0.0, x.view(), config, config.seed);
+    (x, s.index)
+}
+
+/// One branch followed from a census point, on its own curve.
+struct Branch {
+    /// Its polyline and special points (None: no tangent at the start).
+    path: Option<Polyline>,
+    /// Where it left the range: the side, the point polished there and its index (None: the
+    /// continuation failed inside the range).
+    end: Option<(usize, Array1<f64>, usize)>,
+    cost: Cost,
+    theta_step: f64,
+}
+
+/// Follows the census point x at θ (see [`follow_point`]) on a curve of its own, and polishes
+/// its end where it left the range.
+fn follow_branch<H: Homotopy + ?Sized>(
+    homotopy: &H,
+    config: &TraceConfig,
+    end_config: &FixedPointConfig,
+    theta: f64,
+    x: ArrayView1<f64>,
+    dir: f64,
+    range: (f64, f64),
+) -> Result<Branch> {
+    let curve = MatrixFree::new(homotopy, config.scale, config.theta_step, x.len());
+    let path = follow_point(&curve, theta, x, dir, range, config)?;
+    let end = path.as_ref().filter(|p| p.end == End::Boundary).map(|p| {
+        let last = curve.split(&p.steps.last().expect("a path has its start").u);
+        let side = usize::from((last.0 - range.0).abs() > (last.0 - range.1).abs());
+        let theta_end = if side == 0 { range.0 } else { range.1 };
+        let (x_end, index) = at_end(&curve, end_config, theta_end, last.1.view());
+        (side, x_end, index)
+    });
+    let path = path.map(|p| polyline(&curve, &p));
+    Ok(Branch {
+        path,
+        end,
+        cost: curve.cost(),
+        theta_step: curve.theta_step(),
+    })
+}
 
 /// Follows the fixed point x at θ toward larger θ (`dir` = 1) or smaller (−1), within `range`.
 fn follow_point<H: Homotopy + ?Sized>(
@@ -269,11 +332,14 @@ fn follow_point<H: Homotopy + ?Sized>(
     .map(Some)
 }
 
+/// A branch's points, and its special points (each with its place among them).
+type Polyline = (Vec<TracePoint>, Vec<(usize, Change<State>)>);
+
 /// The polyline of a path with its special points as vertices, and the special points.
 fn polyline<H: Homotopy + ?Sized>(
     curve: &MatrixFree<'_, H>,
     path: &crate::analysis::landscape::continuation::Path<State>,
-) -> (Vec<TracePoint>, Vec<(usize, Change<State>)>) {
+) -> Polyline {
     let point = |u: &Array1<f64>, index: usize| {
         let (theta, x) = curve.split(u);
         TracePoint {
@@ -417,7 +483,7 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         ));
     }
     let Some(d) = before.iter().chain(after).map(Vec::len).next() else {
-        return Ok(empty_interval(range));
+        return Ok(empty_interval(range, config.theta_step));
     };
     if let Some(bad) = before.iter().chain(after).find(|p| p.len() != d) {
         return Err(Error::invalid(
@@ -431,18 +497,6 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         eigenvalues: config.fixed.eigenvalues.max(1),
         ..config.fixed
     };
-    // the index of a point at an end, and the point polished there
-    let at_end = |theta: f64, x: ArrayView1<f64>| {
-        let den = |x: ArrayView2<f64>, _: f64| curve.call(x, theta);
-        let run = newton_krylov(&den, 0.0, x, &end_config);
-        let x = if run.status == Status::Converged {
-            run.x
-        } else {
-            x.to_owned()
-        };
-        let s = stability(&den, 0.0, x.view(), &end_config, end_config.seed);
-        (x, s.index)
-    };
     let mut sides: [Vec<EndPoint>; 2] = [before, after].map(|set| {
         set.iter()
             .map(|p| EndPoint {
@@ -453,10 +507,9 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
             .collect()
     });
     for (side, theta) in [(0, lo), (1, hi)] {
-        for p in sides[side].iter_mut() {
-            let (_, index) = at_end(theta, ArrayView1::from(&p.x));
-            p.index = index;
-        }
+        sides[side].par_iter_mut().for_each(|p| {
+            p.index = at_end(&curve, &end_config, theta, ArrayView1::from(&p.x)).1;
+        });
     }
     let mut covered = [vec![false; before.len()], vec![false; after.len()]];
     // the end point of `side` that x matches, added as found when none does
@@ -490,48 +543,58 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
     };
     let (mut segments, mut specials, mut lost) = (vec![], vec![], 0);
     let mut branches: Vec<(Vec<TracePoint>, Terminal, Terminal)> = vec![];
+    let (mut cost, mut theta_step) = (Cost::default(), config.theta_step);
     for side in [0usize, 1] {
-        let mut i = 0;
-        while i < sides[side].len() {
-            if covered[side][i] || !sides[side][i].census {
-                i += 1;
+        // every census point of this side that no branch reached yet is followed, in parallel
+        // and each with its own curve (its own θ step: the same result on any thread count);
+        // then, in order, a branch whose start an earlier one reached is the same branch
+        // walked back, and is dropped
+        let (theta, dir) = if side == 0 { (lo, 1.0) } else { (hi, -1.0) };
+        let todo: Vec<usize> = (0..sides[side].len())
+            .filter(|&i| !covered[side][i] && sides[side][i].census)
+            .collect();
+        let followed = todo
+            .par_iter()
+            .map(|&i| {
+                let x = ArrayView1::from(&sides[side][i].x);
+                follow_branch(homotopy, config, &end_config, theta, x, dir, range)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (i, branch) in todo.into_iter().zip(followed) {
+            cost += branch.cost;
+            theta_step = theta_step.min(branch.theta_step);
+            if covered[side][i] {
                 continue;
             }
             covered[side][i] = true;
-            let (theta, dir) = if side == 0 { (lo, 1.0) } else { (hi, -1.0) };
-            let x = Array1::from(sides[side][i].x.clone());
             let start = if side == 0 {
                 Terminal::Before(i)
             } else {
                 Terminal::After(i)
             };
-            let Some(path) = follow_point(&curve, theta, x.view(), dir, range, config)? else {
+            let Some((points, changes)) = branch.path else {
                 lost += 1;
                 branches.push((vec![], start, Terminal::Lost));
-                i += 1;
                 continue;
             };
-            let (points, changes) = polyline(&curve, &path);
             specials.extend(specials_of(branches.len(), &changes, near));
-            let end = if path.end == End::Boundary {
-                let last = points.last().expect("a path has its start");
-                let side_end = usize::from((last.theta - lo).abs() > (last.theta - hi).abs());
-                let theta_end = if side_end == 0 { lo } else { hi };
-                let (x_end, index) = at_end(theta_end, ArrayView1::from(&last.x));
-                match land(side_end, x_end, index, &mut sides, &mut covered) {
-                    Some(j) if side_end == 0 => Terminal::Before(j),
-                    Some(j) => Terminal::After(j),
-                    None => {
-                        lost += 1;
-                        Terminal::Lost
+            let end = match branch.end {
+                Some((side_end, x_end, index)) => {
+                    match land(side_end, x_end, index, &mut sides, &mut covered) {
+                        Some(j) if side_end == 0 => Terminal::Before(j),
+                        Some(j) => Terminal::After(j),
+                        None => {
+                            lost += 1;
+                            Terminal::Lost
+                        }
                     }
                 }
-            } else {
-                lost += 1;
-                Terminal::Lost
+                None => {
+                    lost += 1;
+                    Terminal::Lost
+                }
             };
             branches.push((points, start, end));
-            i += 1;
         }
     }
     // events: specials at one place form one event
@@ -695,7 +758,11 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         counts_after: as_counts(counts_after),
         explained: lost == 0 && carried == counts_after,
         lost,
-        cost: curve.cost(),
+        cost: {
+            cost += curve.cost();
+            cost
+        },
+        theta_step,
     })
 }
 
@@ -722,7 +789,7 @@ fn found_of(points: &[EndPoint]) -> usize {
     points.iter().filter(|p| !p.census).count()
 }
 
-fn empty_interval((from, to): (f64, f64)) -> Interval {
+fn empty_interval((from, to): (f64, f64), theta_step: f64) -> Interval {
     let zero = Counts {
         minima: 0,
         saddles: 0,
@@ -743,6 +810,7 @@ fn empty_interval((from, to): (f64, f64)) -> Interval {
         found_after: 0,
         explained: true,
         cost: Cost::default(),
+        theta_step,
     }
 }
 
