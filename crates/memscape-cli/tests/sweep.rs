@@ -169,6 +169,7 @@ holdout = 500
 [dynamics]
 checkpoints = 4
 max_groups = 16
+trace = true
 
 [train]
 width = 32
@@ -217,6 +218,7 @@ weight_decay = 0.01
         "2",
         "--attractor-groups",
         "16",
+        "--trace",
         "--out",
         cli.to_str().unwrap(),
     ]);
@@ -229,6 +231,30 @@ weight_decay = 0.01
             "{f}"
         );
     }
+    // with [dynamics] trace = true, as with --trace: the same traces, but for their times
+    fn untimed(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("seconds");
+                m.values_mut().for_each(untimed);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(untimed),
+            _ => {}
+        }
+    }
+    let traces = |dir: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("trace.json")).unwrap()).unwrap();
+        untimed(&mut v);
+        v
+    };
+    let cli_traces = traces(&cli);
+    assert_eq!(cli_traces, traces(&run), "trace.json");
+    assert_eq!(
+        cli_traces["units"].as_array().map(Vec::len),
+        Some(8),
+        "a trace per K, seed and intervention"
+    );
     let results = |dir: &Path| {
         let mut v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
@@ -650,7 +676,7 @@ fn a_failed_cell_exits_1_and_is_retried() {
 #[test]
 fn bad_specs_and_stores_exit_2_naming_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &[&str]); 8] = [
+    let cases: [(&str, &str, &[&str]); 9] = [
         (
             "[axes]\ndata = [\"circle\"]\nk = [2]\ncolour = [1]\n",
             "unknown_axis",
@@ -690,6 +716,12 @@ fn bad_specs_and_stores_exit_2_naming_the_file_and_key() {
             "study = \"dynamics\"\n[axes]\ndata = [\"circle\"]\nk = [2]\n",
             "dynamics_exact",
             &["axes.model", "exact is not trained"],
+        ),
+        (
+            "study = \"dynamics\"\n[axes]\ndata = [\"circle\"]\nk = [2]\nmodel = [\"mlp\"]\n\
+             [dynamics]\nattractors = false\ntrace = true\n",
+            "trace_no_census",
+            &["dynamics.trace", "needs attractors = true"],
         ),
     ];
     for (text, name, needles) in cases {

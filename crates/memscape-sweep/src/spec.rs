@@ -26,9 +26,9 @@
 //! With `study = "dynamics"` (top level) a cell is instead one network at one (K, training seed) of
 //! `memscape dynamics`, trained once and measured at every checkpoint; the `[dynamics]` table then
 //! takes that command's settings (`checkpoints`, `fmem_level`, `gen_level`, `attractors`,
-//! `spur_level`, `max_groups`, `eigenvalues`, `sampler_seed`, `grid_k`), the seed axis gives the
-//! training seeds, and `collect` assembles one study per (data, model, steps), interventions beside
-//! the baseline.
+//! `spur_level`, `max_groups`, `eigenvalues`, `trace`, `sampler_seed`, `grid_k`), the seed axis
+//! gives the training seeds, and `collect` assembles one study per (data, model, steps),
+//! interventions beside the baseline.
 //!
 //! In a map study the exact model is part of every sweep, as of every map, and ignores the training
 //! axes: it has one cell per (data, K, seed). A network cell trains with `seed` as its training
@@ -177,6 +177,9 @@ pub struct DynamicsSettings {
     pub max_groups: usize,
     /// Rightmost Jacobian eigenvalues per fixed point (default min(6, dimension)).
     pub eigenvalues: Option<usize>,
+    /// Every unit's fixed points followed from checkpoint to checkpoint (`dynamics --trace`):
+    /// their births, and tau_spur from births. Needs `attractors`.
+    pub trace: bool,
     /// The sampler's seed (the seed axis gives the training seeds).
     pub sampler_seed: u64,
     /// Keep the first seed's samples at every checkpoint of this K, for the grid figure.
@@ -194,6 +197,7 @@ impl Default for DynamicsSettings {
             spur_level: a.spur_level,
             max_groups: a.max_groups,
             eigenvalues: None,
+            trace: false,
             sampler_seed: 0,
             grid_k: None,
         }
@@ -224,7 +228,7 @@ impl DynamicsSettings {
             max_groups: self.max_groups,
             eigenvalues,
             census: Default::default(),
-            trace: false,
+            trace: self.trace,
         }))
     }
 }
@@ -594,7 +598,15 @@ fn checked(file: &SpecFile, path: &Path) -> Result<Option<DynamicsSettings>> {
                         .into(),
                 ));
             }
-            Ok(Some(d.clone().unwrap_or_default()))
+            let d = d.clone().unwrap_or_default();
+            if d.trace && !d.attractors {
+                return Err(err(
+                    "dynamics.trace",
+                    "needs attractors = true (the census it follows), got attractors = false"
+                        .into(),
+                ));
+            }
+            Ok(Some(d))
         }
     }
 }

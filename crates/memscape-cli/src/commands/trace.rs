@@ -58,28 +58,34 @@ fn sigma(path: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result
             row.extend(event_cells(e));
             events.row(row);
         }
+        let iv = &side.interval;
         eprintln!(
-            "{name} at K {k}, sigma {from:.4} .. {to:.4}: {} stable and {} other points at the lowest sigma, {} events ({}), {} at the highest ({}); {}; {} denoiser rows, {:.1} s",
-            side.interval.counts_before.minima,
-            side.interval.counts_before.saddles + side.interval.counts_before.maxima,
-            side.interval.events.len(),
+            "{name} at K {k}, sigma {from:.4} .. {to:.4}: {} stable and {} other points at the lowest sigma, {} events ({}), {} at the highest ({}); {}; ∂D/∂ln sigma by central differences of {:.1e}; {} denoiser rows, {:.1} s",
+            iv.counts_before.minima,
+            iv.counts_before.saddles + iv.counts_before.maxima,
+            iv.events.len(),
             side.events
                 .iter()
                 .map(|e| format!("{:.4}", e.sigma))
                 .collect::<Vec<_>>()
                 .join(", "),
-            side.interval.counts_after.minima,
+            iv.counts_after.minima,
             if side.one_left {
                 "one left"
             } else {
                 "more than one left: raise --sigma-to"
             },
-            if side.interval.explained {
-                "explained"
+            if iv.explained {
+                "explained".to_string()
             } else {
-                "not explained (a point the censuses lacked, or a lost branch)"
+                format!(
+                    "not explained ({} branches lost, {} points the censuses lacked)",
+                    iv.lost,
+                    iv.found_before + iv.found_after
+                )
             },
-            side.interval.cost.rows,
+            iv.theta_step,
+            iv.cost.rows,
             side.seconds,
         );
     }

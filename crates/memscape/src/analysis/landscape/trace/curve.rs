@@ -12,9 +12,9 @@
 //! inputs it never saw at large sigma) D(x; sigma) wiggles in ln sigma with periods of a few
 //! hundredths. A central difference across such a wiggle gives a G_θ that disagrees with G,
 //! the predictor leaves the curve by half its step, and the step shrinks until the branch is
-//! lost. So h is halved until the central differences at h and h/2 agree to 1%
-//! (Richardson's test of the truncation error; Nocedal & Wright 2006, §8.1), down to the
-//! arithmetic's floor, and the smallest h any point needed is kept for the rest of the curve
+//! lost. So h is halved until the central differences at h and h/2 agree to 1% or to their
+//! round-off (Richardson's test of the truncation error; Nocedal & Wright 2006, §8.1), down to
+//! the arithmetic's floor, and the smallest h any point needed is kept for the rest of the curve
 //! and reported.
 //!
 //! The tangent and the Newton corrector are those of [`crate::analysis::landscape::continuation`] (Keller 1977;
@@ -109,9 +109,14 @@ impl<'a, H: Homotopy + ?Sized> MatrixFree<'a, H> {
         f64::from_bits(self.theta_step.load(Ordering::Relaxed))
     }
 
-    /// G_θ at (x, θ): central differences at h and h/2, h halved until they agree to 1% (or
-    /// h reaches its floor); the h/2 estimate is returned and h kept for the next point.
-    fn g_theta(&self, row: ArrayView2<f64>, theta: f64) -> Array1<f64> {
+    /// G_θ at (x, θ): central differences at h and h/2, h halved until they agree to 1% or
+    /// to their round-off, ε ‖D‖ / (h s) with ε the arithmetic's relative error (or h
+    /// reaches its floor); the h/2 estimate is returned and h kept for the next point.
+    fn g_theta(&self, row: ArrayView2<f64>, theta: f64, size_of_d: f64) -> Array1<f64> {
+        let epsilon = match self.homotopy.arithmetic() {
+            Arithmetic::F64 => 1e-14,
+            Arithmetic::F32 => 1e-6,
+        };
         let slope = |h: f64| {
             let (up, down) = (self.call(row, theta + h), self.call(row, theta - h));
             (&down.row(0) - &up.row(0)) / (2.0 * h * self.scale)
@@ -122,8 +127,9 @@ impl<'a, H: Homotopy + ?Sized> MatrixFree<'a, H> {
             let fine = slope(0.5 * h);
             let diff = (&fine - &coarse).mapv(|v| v * v).sum().sqrt();
             let size = fine.mapv(|v| v * v).sum().sqrt();
+            let round_off = epsilon * size_of_d / (0.5 * h * self.scale);
             // a NaN goes on to the finiteness check of `linearize`
-            let smooth = diff <= 1e-2 * size || diff.is_nan();
+            let smooth = diff <= 1e-2 * size + 4.0 * round_off || diff.is_nan();
             if smooth || 0.5 * h < self.min_theta_step {
                 return fine;
             }
@@ -163,7 +169,7 @@ impl<H: Homotopy + ?Sized> Curve for MatrixFree<'_, H> {
         let row = x.view().insert_axis(ndarray::Axis(0));
         let d0 = self.call(row, theta);
         let g = (&x - &d0.row(0)) / self.scale;
-        let g_theta = self.g_theta(row, theta);
+        let g_theta = self.g_theta(row, theta, d0.iter().map(|v| v * v).sum::<f64>().sqrt());
         if !(g.iter().chain(&g_theta).all(|v| v.is_finite())) {
             return Err(Error::invalid(
                 "homotopy",

@@ -33,6 +33,10 @@
 //!    hi. An interval where they do not, or where a branch was lost, is not explained: the
 //!    interval records why (lost branches, points the censuses lacked).
 //!
+//! The branches of one end are followed in parallel, each on a curve of its own (with its own
+//! step in θ for ∂D/∂θ, halved where the homotopy is not smooth on it), then matched in order
+//! of their census points, so an interval is the same on any number of threads.
+//!
 //! The homotopy of a training run, θ(s) = (1 − s) θ_i + s θ_{i+1} between consecutive
 //! checkpoints, is a choice: training does not move on that chord. An event is located on the
 //! chord, so its step is known to within the spacing of the checkpoints around it.
@@ -553,13 +557,24 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         let todo: Vec<usize> = (0..sides[side].len())
             .filter(|&i| !covered[side][i] && sides[side][i].census)
             .collect();
+        let progress = crate::progress::Task::start(
+            if side == 0 {
+                "trace (branches up from the first end)"
+            } else {
+                "trace (branches down from the second end)"
+            },
+            todo.len() as u64,
+        );
         let followed = todo
             .par_iter()
             .map(|&i| {
                 let x = ArrayView1::from(&sides[side][i].x);
-                follow_branch(homotopy, config, &end_config, theta, x, dir, range)
+                let branch = follow_branch(homotopy, config, &end_config, theta, x, dir, range);
+                progress.advance(1);
+                branch
             })
             .collect::<Result<Vec<_>>>()?;
+        drop(progress);
         for (i, branch) in todo.into_iter().zip(followed) {
             cost += branch.cost;
             theta_step = theta_step.min(branch.theta_step);
