@@ -252,8 +252,8 @@ weight_decay = 0.01
     assert_eq!(cli_traces, traces(&run), "trace.json");
     assert_eq!(
         cli_traces["units"].as_array().map(Vec::len),
-        Some(8),
-        "a trace per K, seed and intervention"
+        Some(4),
+        "a trace per K and seed of the baseline"
     );
     let results = |dir: &Path| {
         let mut v: serde_json::Value =
