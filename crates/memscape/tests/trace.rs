@@ -313,3 +313,19 @@ fn a_homotopy_that_wiggles_in_theta_is_followed_on_its_own_scale() {
         );
     }
 }
+
+#[test]
+fn an_interval_written_before_its_theta_step_reads_back() {
+    // trace.json files from before `theta_step` was recorded read with it NaN; NaN itself is
+    // written as null and read back as NaN
+    let p = array![[0.0, 0.0], [2.0, 0.0], [1.0, 1.6]];
+    let t = trace(&p, 2, 4.0, (0.02, 1.0), 1.6);
+    let mut v = serde_json::to_value(&t).unwrap();
+    v.as_object_mut().unwrap().remove("theta_step");
+    let old: Interval = serde_json::from_value(v.clone()).unwrap();
+    assert!(old.theta_step.is_nan());
+    assert_eq!(old.events.len(), t.events.len());
+    v["theta_step"] = serde_json::Value::Null;
+    let nan: Interval = serde_json::from_value(v).unwrap();
+    assert!(nan.theta_step.is_nan());
+}

@@ -79,9 +79,11 @@ fn sigma(path: PathBuf, args: TraceArgs, command: Vec<String>) -> anyhow::Result
                 "explained".to_string()
             } else {
                 format!(
-                    "not explained ({} branches lost, {} points the censuses lacked)",
+                    "not explained ({} branches lost, {} points the censuses lacked, {} minima carried against the census's {})",
                     iv.lost,
-                    iv.found_before + iv.found_after
+                    iv.found_before + iv.found_after,
+                    iv.counts_carried.minima,
+                    iv.counts_after.minima
                 )
             },
             iv.theta_step,

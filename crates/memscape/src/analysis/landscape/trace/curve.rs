@@ -129,7 +129,8 @@ impl<'a, H: Homotopy + ?Sized> MatrixFree<'a, H> {
             let size = fine.mapv(|v| v * v).sum().sqrt();
             let round_off = epsilon * size_of_d / (0.5 * h * self.scale);
             // a NaN goes on to the finiteness check of `linearize`
-            let smooth = diff <= 1e-2 * size + 4.0 * round_off || diff.is_nan();
+            let smooth =
+                diff <= 1e-2 * size + 4.0 * round_off || diff.is_nan() || round_off.is_nan();
             if smooth || 0.5 * h < self.min_theta_step {
                 return fine;
             }

@@ -229,9 +229,15 @@ pub struct Interval {
     pub found_after: usize,
     /// Whether the carried counts equal the census's at hi and no branch was lost.
     pub explained: bool,
+    /// The work done, branches followed in parallel and then dropped included.
     pub cost: Cost,
-    /// The displacement in θ of the central differences for ∂D/∂θ at the end: the first one,
-    /// or the scale below which the homotopy was found smooth where it had to be halved.
+    /// The smallest displacement in θ of the central differences for ∂D/∂θ on the kept
+    /// branches: the first one, or the scale below which the homotopy was found smooth where it
+    /// had to be halved (NaN in documents written before it was recorded).
+    #[serde(
+        default = "crate::numbers::nan",
+        deserialize_with = "crate::numbers::null_as_nan"
+    )]
     pub theta_step: f64,
 }
 
@@ -557,6 +563,9 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         let todo: Vec<usize> = (0..sides[side].len())
             .filter(|&i| !covered[side][i] && sides[side][i].census)
             .collect();
+        if todo.is_empty() {
+            continue;
+        }
         let progress = crate::progress::Task::start(
             if side == 0 {
                 "trace (branches up from the first end)"
@@ -565,7 +574,7 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
             },
             todo.len() as u64,
         );
-        let followed = todo
+        let followed: Vec<Result<Branch>> = todo
             .par_iter()
             .map(|&i| {
                 let x = ArrayView1::from(&sides[side][i].x);
@@ -573,14 +582,20 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
                 progress.advance(1);
                 branch
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         drop(progress);
         for (i, branch) in todo.into_iter().zip(followed) {
-            cost += branch.cost;
-            theta_step = theta_step.min(branch.theta_step);
+            // a dropped branch's error is dropped with it; the first other one, in order, is
+            // the interval's
             if covered[side][i] {
+                if let Ok(b) = branch {
+                    cost += b.cost;
+                }
                 continue;
             }
+            let branch = branch?;
+            cost += branch.cost;
+            theta_step = theta_step.min(branch.theta_step);
             covered[side][i] = true;
             let start = if side == 0 {
                 Terminal::Before(i)
