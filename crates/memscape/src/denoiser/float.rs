@@ -56,6 +56,11 @@ impl Arithmetic {
         self.pick(1e-2, 1e-6)
     }
 
+    /// The relative error of one denoiser output, |δD| / |D|: its round-off.
+    pub fn round_off(self) -> f64 {
+        self.pick(1e-6, 1e-14)
+    }
+
     /// The relative residual at which a Ritz value counts as converged.
     pub fn eig_tolerance(self) -> f64 {
         self.pick(1e-3, 1e-6)

@@ -110,13 +110,10 @@ impl<'a, H: Homotopy + ?Sized> MatrixFree<'a, H> {
     }
 
     /// G_θ at (x, θ): central differences at h and h/2, h halved until they agree to 1% or
-    /// to their round-off, ε ‖D‖ / (h s) with ε the arithmetic's relative error (or h
+    /// to their round-off, ε ‖D‖ / (h s) with ε [`Arithmetic::round_off`] (or h
     /// reaches its floor); the h/2 estimate is returned and h kept for the next point.
     fn g_theta(&self, row: ArrayView2<f64>, theta: f64, size_of_d: f64) -> Array1<f64> {
-        let epsilon = match self.homotopy.arithmetic() {
-            Arithmetic::F64 => 1e-14,
-            Arithmetic::F32 => 1e-6,
-        };
+        let epsilon = self.homotopy.arithmetic().round_off();
         let slope = |h: f64| {
             let (up, down) = (self.call(row, theta + h), self.call(row, theta - h));
             (&down.row(0) - &up.row(0)) / (2.0 * h * self.scale)

@@ -608,22 +608,21 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
                 continue;
             };
             specials.extend(specials_of(branches.len(), &changes, near));
-            let end = match branch.end {
-                Some((side_end, x_end, index)) => {
-                    match land(side_end, x_end, index, &mut sides, &mut covered) {
-                        Some(j) if side_end == 0 => Terminal::Before(j),
-                        Some(j) => Terminal::After(j),
-                        None => {
-                            lost += 1;
-                            Terminal::Lost
-                        }
+            // lost where the continuation failed inside the range, or landed on a point another
+            // branch reached
+            let landed = branch.end.and_then(|(side_end, x_end, index)| {
+                land(side_end, x_end, index, &mut sides, &mut covered).map(|j| {
+                    if side_end == 0 {
+                        Terminal::Before(j)
+                    } else {
+                        Terminal::After(j)
                     }
-                }
-                None => {
-                    lost += 1;
-                    Terminal::Lost
-                }
-            };
+                })
+            });
+            let end = landed.unwrap_or_else(|| {
+                lost += 1;
+                Terminal::Lost
+            });
             branches.push((points, start, end));
         }
     }
@@ -774,6 +773,8 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
     let (counts_before, counts_after) = (census_counts(0), census_counts(1));
     let carried = carry(counts_before, &events, d);
     let [before, after] = sides;
+    // the census points' indices were taken on the shared curve
+    cost += curve.cost();
     Ok(Interval {
         from: lo,
         to: hi,
@@ -788,10 +789,7 @@ pub fn trace_interval<H: Homotopy + ?Sized>(
         counts_after: as_counts(counts_after),
         explained: lost == 0 && carried == counts_after,
         lost,
-        cost: {
-            cost += curve.cost();
-            cost
-        },
+        cost,
         theta_step,
     })
 }
