@@ -203,12 +203,14 @@ def _sets(
     return sets, held, (tuple(int(v) for v in shapes.pop()) if shapes else None)
 
 
-def _threshold(value: Union[str, float], name: str) -> Optional[float]:
+def _threshold(value: Union[str, float], name: str) -> str:
+    """A threshold as the library parses it: "auto", "calibrated[:q]" or a distance (checked
+    there, the error naming ``name``)."""
     if isinstance(value, str):
-        if value != "auto":
-            raise ValueError(f'{name} must be a number > 0 or "auto", got {value!r}')
-        return None
-    return float(value)
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f'{name} must be a number > 0, "auto" or "calibrated[:q]", got {value!r}')
+    return repr(float(value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -793,6 +795,13 @@ class Classification:
         """delta_m, delta_s, f_mem_ratio and the training set's median spacing."""
         return self.summary["thresholds"]
 
+    @property
+    def chance(self) -> Optional[Dict[str, Any]]:
+        """With ``heldout``: the chance levels of held-out draws classified as these samples
+        are ("memorized", "spurious", "f_mem", each {"value", "ci"}), how many "draws", and
+        the samples' "excess" over each level with its interval; None without."""
+        return self.summary["chance"]
+
     def to_pandas(self):
         """One row per sample (the columns of ``labels.csv``)."""
         import pandas as pd
@@ -834,10 +843,13 @@ def classify(
 ) -> Classification:
     """Classifies ``samples`` against ``train``, as ``memscape classify``.
 
-    ``delta_m`` / ``delta_s``: distances, or "auto" (1/4 and 1/16 of the training set's median
-    nearest-neighbour spacing). ``samples_b``: an independent batch that "spurious" is judged
-    against. ``heldout``: real points that calibrate the support gate at ``support_quantile``
-    of their distances to the training set (without it no sample is off-support).
+    ``delta_m`` / ``delta_s``: distances, "auto" (1/4 and 1/16 of the training set's median
+    nearest-neighbour spacing), or "calibrated[:q]" (the q-quantile, default 0.01, of the
+    held-out points' nearest-neighbour distances to the training set, and to each other; needs
+    ``heldout``). ``samples_b``: an independent batch that "spurious" is judged against.
+    ``heldout``: real points that calibrate the support gate at ``support_quantile`` of their
+    distances to the training set (without it no sample is off-support), and give the chance
+    levels: as many held-out draws classified as if they were samples (``chance``).
     f_mem is the share with d1/d2 < ``f_mem_ratio`` (Bonnaire et al.). Intervals: ``resamples``
     bootstrap resamples of the samples, seeded by ``seed``."""
     r = _memscape.classify(

@@ -488,8 +488,8 @@ pub(crate) fn classify<'py>(
     samples: PyReadonlyArray2<'py, f64>,
     samples_b: Option<PyReadonlyArray2<'py, f64>>,
     heldout: Option<PyReadonlyArray2<'py, f64>>,
-    delta_m: Option<f64>,
-    delta_s: Option<f64>,
+    delta_m: &str,
+    delta_s: &str,
     f_mem_ratio: f64,
     support_quantile: f64,
     resamples: i64,
@@ -510,8 +510,8 @@ pub(crate) fn classify<'py>(
         .map(|h| matrix(h, "heldout", d))
         .transpose()?;
     let spec = ThresholdSpec {
-        delta_m: Threshold::given("delta_m", delta_m).or_raise()?,
-        delta_s: Threshold::given("delta_s", delta_s).or_raise()?,
+        delta_m: Threshold::parse("delta_m", delta_m).or_raise()?,
+        delta_s: Threshold::parse("delta_s", delta_s).or_raise()?,
         f_mem_ratio,
     };
     let request = ClassifyRequest {

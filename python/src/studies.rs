@@ -168,8 +168,8 @@ pub(crate) fn map<'py>(
     process: &str,
     spacing: &str,
     batch_size: i64,
-    delta_m: Option<f64>,
-    delta_s: Option<f64>,
+    delta_m: &str,
+    delta_s: &str,
     resamples: i64,
     holdout: Option<i64>,
     support_quantile: f64,
@@ -213,8 +213,8 @@ pub(crate) fn map<'py>(
         )?,
         num_samples: count("num_samples", num_samples, 2)?,
         thresholds: ThresholdSpec {
-            delta_m: Threshold::given("delta_m", delta_m).or_raise()?,
-            delta_s: Threshold::given("delta_s", delta_s).or_raise()?,
+            delta_m: Threshold::parse("delta_m", delta_m).or_raise()?,
+            delta_s: Threshold::parse("delta_s", delta_s).or_raise()?,
             ..Default::default()
         },
         resamples: count("resamples", resamples, 1)?,

@@ -36,6 +36,14 @@ def test_same_seed_gives_the_cli_samples_and_classification_bit_for_bit(cli, tmp
         assert np.array_equal(labels[column].to_numpy(), getattr(c, column)), column
     assert c.fractions["memorized"].value == c.summary["memorized"]
     assert sum(c.fractions[k].value for k in ["memorized", "spurious", "generalized", "off_support"]) == pytest.approx(1)
+    # the chance levels of the 100 held-out draws, and thresholds calibrated on them, as the CLI
+    assert c.chance == c.summary["chance"] and c.chance["draws"] == 100
+    calibrated = ["--delta-m", "calibrated:0.05", "--delta-s", "calibrated"]
+    out = cli("classify", "--train", tmp_path / "s" / "train.npy", "--samples", tmp_path / "s" / "samples.npy",
+              "--holdout", tmp_path / "heldout.npy", "--seed", 3, "--json", *calibrated)
+    c = ms.classify(train, samples, heldout=heldout, seed=3, delta_m="calibrated:0.05", delta_s="calibrated")
+    assert c.summary == json.loads(out.stdout)
+    assert c.thresholds["delta_m"] < json.loads(out.stdout)["thresholds"]["train_spacing"]
 
 
 def test_map_gives_the_cli_phase_table_and_read_run_reads_it(cli, tmp_path):
@@ -154,8 +162,10 @@ BAD = [
     (lambda d: ms.ExactDenoiser(np.ones((3, 2)), pruning=3.0), ValueError, "pruning must be a tolerance in (0, 1), got 3"),
     (lambda d: ms.classify(np.ones((1, 2)), np.ones((3, 2))), ValueError, "training set must be at least 2 points"),
     (lambda d: ms.classify(d.patterns, np.ones((3, 4))), ValueError, "samples must be an (n, 2) array"),
-    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_m=-1.0), ValueError, 'delta_m must be a number > 0 or "auto", got -1'),
-    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_s="big"), ValueError, "delta_s must be a number > 0 or \"auto\", got 'big'"),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_m=-1.0), ValueError, 'delta_m must be a number > 0, "auto" or "calibrated[:q]", got -1'),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_s="big"), ValueError, 'delta_s must be a number > 0, "auto" or "calibrated[:q]", got big'),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_m="calibrated"), ValueError, "delta_m must be a distance or auto without held-out data to calibrate on, got calibrated:0.01"),
+    (lambda d: ms.classify(d.patterns, np.ones((3, 2)), delta_m="calibrated:0"), ValueError, "delta_m must be calibrated:q with q in (0, 1), got calibrated:0"),
     (lambda d: ms.classify(d.patterns, np.ones((3, 2)), f_mem_ratio=2.0), ValueError, "f_mem_ratio must be in (0, 1], got 2"),
     (lambda d: ms.training_set("circle", 10**6), ValueError, "k must be between 1 and the number of points available"),
     (lambda d: ms.dataset("nope"), ValueError, 'data: unknown dataset "nope"'),

@@ -106,6 +106,65 @@ fn repeated_non_training_points_are_spurious() {
     assert!(j["generalized"].as_f64().unwrap() >= 0.9, "{j}");
 }
 
+/// Issue 27's circle: 300 training points on the unit circle, 500 fresh draws of the circle
+/// classified as samples (a perfect generator), 500 more held out. With the automatic
+/// thresholds about 0.15 of the fresh draws are "memorized" by coincidence: the chance level of
+/// the held-out draws agrees with it within their intervals, and the excess holds 0. With
+/// calibrated thresholds (the 0.01-quantile of held-out distances) fresh draws are memorized at
+/// most 0.02, exact copies 1.0.
+#[test]
+fn a_perfect_generator_is_at_its_chance_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let circle = |n: usize, seed: u64| {
+        Array2::from_shape_fn((n, 2), |(i, j)| {
+            let a = std::f64::consts::TAU
+                * memscape::rng::uniform(&mut memscape::rng::stream(seed, i as u64));
+            if j == 0 { a.cos() } else { a.sin() }
+        })
+    };
+    let train = save(dir.path(), "t.npy", &circle(300, 1));
+    let fresh = save(dir.path(), "f.npy", &circle(500, 2));
+    let heldout = save(dir.path(), "h.npy", &circle(500, 3));
+    let holdout = ["--holdout", heldout.to_str().unwrap()];
+    let j = classify(&train, &fresh, &holdout);
+    let (memorized, ci) = (j["memorized"].as_f64().unwrap(), &j["ci"]["memorized"]);
+    let chance = &j["chance"];
+    let level = chance["memorized"]["value"].as_f64().unwrap();
+    let level_ci = &chance["memorized"]["ci"];
+    assert!(memorized > 0.05 && level > 0.05, "{j}");
+    assert_eq!(chance["draws"], 500);
+    // each value inside the other's interval
+    assert!(
+        ci[0].as_f64().unwrap() <= level && level <= ci[1].as_f64().unwrap(),
+        "{j}"
+    );
+    assert!(
+        level_ci[0].as_f64().unwrap() <= memorized && memorized <= level_ci[1].as_f64().unwrap(),
+        "{j}"
+    );
+    let excess = &chance["excess"]["memorized"]["ci"];
+    assert!(
+        excess[0].as_f64().unwrap() <= 0.0 && 0.0 <= excess[1].as_f64().unwrap(),
+        "{j}"
+    );
+    // without held-out data there is no chance level
+    assert!(classify(&train, &fresh, &[])["chance"].is_null());
+
+    let calibrated = [
+        &holdout[..],
+        &["--delta-m", "calibrated", "--delta-s", "calibrated"],
+    ]
+    .concat();
+    let j = classify(&train, &fresh, &calibrated);
+    assert!(j["memorized"].as_f64().unwrap() <= 0.02, "{j}");
+    assert!(
+        j["chance"]["memorized"]["value"].as_f64().unwrap() <= 0.02,
+        "{j}"
+    );
+    let j = classify(&train, &train, &calibrated);
+    assert_eq!(j["memorized"], 1.0, "{j}");
+}
+
 #[test]
 fn classify_bad_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,7 +176,7 @@ fn classify_bad_input() {
     let nan = save(dir.path(), "nan.npy", &nan);
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "a,b\n").unwrap();
-    let cases: [(Vec<&str>, &str); 8] = [
+    let cases: [(Vec<&str>, &str); 10] = [
         (
             vec![
                 "--train",
@@ -163,7 +222,7 @@ fn classify_bad_input() {
                 "--delta-m",
                 "0",
             ],
-            "--delta-m must be a number > 0 or \"auto\", got 0",
+            "--delta-m must be a number > 0, \"auto\" or \"calibrated[:q]\", got 0",
         ),
         (
             vec![
@@ -191,6 +250,28 @@ fn classify_bad_input() {
                 t.to_str().unwrap(),
             ],
             "--holdout must be points outside the training set (held-out data must be held out), got 20 of its 20 points are training points",
+        ),
+        (
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                t.to_str().unwrap(),
+                "--delta-s",
+                "calibrated:1",
+            ],
+            "--delta-s must be calibrated:q with q in (0, 1), got calibrated:1",
+        ),
+        (
+            vec![
+                "--train",
+                t.to_str().unwrap(),
+                "--samples",
+                t.to_str().unwrap(),
+                "--delta-m",
+                "calibrated",
+            ],
+            "--delta-m must be a distance or auto without held-out data to calibrate on, got calibrated:0.01",
         ),
     ];
     for (args, needle) in cases {

@@ -1,7 +1,8 @@
 //! The (K, training step) phase map of a `dynamics` run: one cell per K and checkpoint, its
 //! colour the mix of the memorized (red), spurious (orange), generalized (blue) and off-support (grey) fractions
 //! averaged over seeds; tau_mem(K) with its bootstrap interval, the fit tau_mem = a K^p, and
-//! tau_gen on top. A second figure draws f_mem against the step for every K. Drawn from
+//! tau_gen on top. A second figure draws f_mem against the step for every K, with its chance
+//! level (held-out draws classified as samples) dotted in a light band. Drawn from
 //! `results.json` only.
 
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ struct Dynamics {
     tau_gen: Vec<(f64, f64)>,
     fit: Option<(f64, f64, [f64; 2])>,
     level: f64,
+    /// Per K: the chance level of f_mem (value, lo, hi), where held-out data gave one.
+    chance_f_mem: BTreeMap<u64, (f64, f64, f64)>,
 }
 
 fn read(results: &DynamicsResults, path: &Path) -> Result<Dynamics, RunFileError> {
@@ -47,7 +50,15 @@ fn read(results: &DynamicsResults, path: &Path) -> Result<Dynamics, RunFileError
         });
     }
     let mut sums: BTreeMap<(u64, u64), ([f64; 5], f64)> = BTreeMap::new();
+    let mut chance_f_mem = BTreeMap::new();
     for r in &results.rows {
+        // the draws are classified against the training set of K: one level per K
+        if let Some(c) = &r.chance {
+            let e = c.f_mem;
+            chance_f_mem
+                .entry(r.k as u64)
+                .or_insert((e.value, e.ci[0], e.ci[1]));
+        }
         let e = sums
             .entry((r.k as u64, r.step as u64))
             .or_insert(([0.0; 5], 0.0));
@@ -97,6 +108,7 @@ fn read(results: &DynamicsResults, path: &Path) -> Result<Dynamics, RunFileError
         tau_gen,
         fit,
         level: results.fmem_level,
+        chance_f_mem,
     })
 }
 
@@ -278,6 +290,30 @@ impl Figure for Curves<'_> {
                     PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
                 });
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            if let Some(&(level, lo_level, hi_level)) = d.chance_f_mem.get(&(k as u64)) {
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(lo, lo_level), (hi, hi_level)],
+                    color.mix(0.08).filled(),
+                )))?;
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(lo, level), (hi, level)],
+                    2,
+                    4,
+                    color.stroke_width(1),
+                ))?;
+            }
+        }
+        if !d.chance_f_mem.is_empty() {
+            let grey = RGBColor(90, 90, 90);
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                .label("f_mem by chance (held-out draws), dotted in each K's colour")
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + Circle::new((2, 0), 1, grey.filled())
+                        + Circle::new((10, 0), 1, grey.filled())
+                        + Circle::new((18, 0), 1, grey.filled())
+                });
         }
         if d.level.is_finite() {
             chart

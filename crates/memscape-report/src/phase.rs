@@ -1,5 +1,6 @@
 //! The phase diagram over K: memorized / spurious / generalized / off-support fractions with their bootstrap
-//! 95% bands, f_mem dashed, and the capacities marked. Drawn from `results.json` only.
+//! 95% bands, f_mem dashed, the chance levels of held-out draws dotted in their own bands, and
+//! the capacities marked. Drawn from `results.json` only.
 
 use std::path::Path;
 
@@ -42,6 +43,9 @@ struct Phase {
     /// per curve: (value, lo, hi) at each K
     curves: Vec<Vec<(f64, f64, f64)>>,
     f_mem: Vec<f64>,
+    /// The chance levels of memorized and spurious, (value, lo, hi) at each K, where every
+    /// exact row has them.
+    chance: Option<[Vec<(f64, f64, f64)>; 2]>,
     memorization: Option<f64>,
     generalization: Option<f64>,
     peak: (f64, f64),
@@ -62,6 +66,7 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
     let mut ks = vec![];
     let mut curves = vec![vec![]; CURVES.len()];
     let mut f_mem = vec![];
+    let mut chance = Some([vec![], vec![]]);
     let mut trained: Option<Trained> = None;
     for r in &doc.rows {
         let f = &r.fractions;
@@ -83,17 +88,31 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
             c.push((v, ci[0], ci[1]));
         }
         f_mem.push(f.f_mem);
+        chance = chance.zip(r.chance).map(|(mut levels, c)| {
+            for (level, e) in levels.iter_mut().zip([c.memorized, c.spurious]) {
+                level.push((e.value, e.ci[0], e.ci[1]));
+            }
+            levels
+        });
     }
     let caps = &doc.capacities;
     Ok(Phase {
         ks,
         curves,
         f_mem,
+        chance,
         memorization: caps.memorization,
         generalization: caps.generalization,
         peak: (caps.spurious_peak_k as f64, caps.spurious_peak),
         trained,
     })
+}
+
+/// The filled band between the interval bounds of (value, lo, hi) points over `ks`.
+fn band(ks: &[f64], points: &[(f64, f64, f64)], color: RGBAColor) -> Polygon<(f64, f64)> {
+    let upper = ks.iter().zip(points).map(|(&k, c)| (k, c.2));
+    let lower = ks.iter().zip(points).rev().map(|(&k, c)| (k, c.1));
+    Polygon::new(upper.chain(lower).collect::<Vec<_>>(), color.filled())
 }
 
 fn draw<DB: DrawingBackend>(
@@ -109,12 +128,7 @@ fn draw<DB: DrawingBackend>(
         "fraction of samples",
     )?;
     for (curve, (label, color)) in p.curves.iter().zip(CURVES) {
-        let mut band: Vec<(f64, f64)> = p.ks.iter().zip(curve).map(|(&k, c)| (k, c.2)).collect();
-        band.extend(p.ks.iter().zip(curve).rev().map(|(&k, c)| (k, c.1)));
-        chart.draw_series(std::iter::once(Polygon::new(
-            band,
-            color.mix(0.18).filled(),
-        )))?;
+        chart.draw_series(std::iter::once(band(&p.ks, curve, color.mix(0.18))))?;
         chart
             .draw_series(LineSeries::new(
                 p.ks.iter().zip(curve).map(|(&k, c)| (k, c.0)),
@@ -132,6 +146,25 @@ fn draw<DB: DrawingBackend>(
                 .zip(curve)
                 .map(|(&k, c)| Circle::new((k, c.0), 4, color.filled())),
         )?;
+    }
+    if let Some(levels) = &p.chance {
+        for (level, (label, color)) in levels.iter().zip(CURVES) {
+            chart.draw_series(std::iter::once(band(&p.ks, level, color.mix(0.08))))?;
+            chart
+                .draw_series(DashedLineSeries::new(
+                    p.ks.iter().zip(level).map(|(&k, c)| (k, c.0)),
+                    2,
+                    4,
+                    color.stroke_width(2),
+                ))?
+                .label(format!("{label} by chance (held-out draws)"))
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + Circle::new((2, 0), 1, color.filled())
+                        + Circle::new((10, 0), 1, color.filled())
+                        + Circle::new((18, 0), 1, color.filled())
+                });
+        }
     }
     if let Some((name, curves)) = &p.trained {
         for (curve, (label, color)) in curves.iter().zip(CURVES) {

@@ -170,7 +170,9 @@ fn main() {
         clock.elapsed().as_secs_f64(),
         settled - converged
     );
-    let t = ThresholdSpec::default().resolve(points.view()).unwrap();
+    let t = ThresholdSpec::default()
+        .resolve(points.view(), None)
+        .unwrap();
     let mut config = CensusConfig::trained(Arithmetic::F32, scale, t.delta_s, t.delta_m, 10);
     config.fixed.max_arnoldi = points.ncols().min(config.fixed.max_arnoldi);
     let clock = Instant::now();

@@ -89,7 +89,9 @@ fn run_census(
     sigma: f64,
 ) -> Census {
     let scale = data_scale(train.view());
-    let t = ThresholdSpec::default().resolve(train.view()).unwrap();
+    let t = ThresholdSpec::default()
+        .resolve(train.view(), None)
+        .unwrap();
     let d = train.ncols();
     let mut config = CensusConfig::trained(Arithmetic::F32, scale, t.delta_s, t.delta_m, 10.min(d));
     config.fixed.max_arnoldi = d.min(config.fixed.max_arnoldi);

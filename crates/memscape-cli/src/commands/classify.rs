@@ -93,6 +93,21 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
         significant(c.thresholds.delta_m, 4),
         significant(c.thresholds.delta_s, 4)
     );
+    if let Some(chance) = &run.summary.chance {
+        let show = |e: &memscape::analysis::samples::classify::Estimate| {
+            format!("{:.3} [{:.3}, {:.3}]", e.value, e.ci[0], e.ci[1])
+        };
+        eprintln!(
+            "chance level of {} held-out draws: memorized {}, spurious {}, f_mem {}; excess over it: memorized {}, spurious {}, f_mem {}",
+            chance.draws,
+            show(&chance.memorized),
+            show(&chance.spurious),
+            show(&chance.f_mem),
+            show(&chance.excess.memorized),
+            show(&chance.excess.spurious),
+            show(&chance.excess.f_mem),
+        );
+    }
     if args.json {
         super::print_json(&run.summary);
     }

@@ -187,6 +187,8 @@ const FLAGS: &[(&str, &str)] = &[
     ("batch_size", "--batch-size"),
     ("beta", "--beta"),
     ("f_mem_ratio", "--f-mem-ratio"),
+    ("delta_m", "--delta-m"),
+    ("delta_s", "--delta-s"),
     ("train_steps", "--train-steps"),
     ("train_batch", "--train-batch"),
     ("checkpoints", "--checkpoints"),

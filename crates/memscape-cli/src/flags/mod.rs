@@ -424,11 +424,13 @@ pub struct MapArgs {
     /// Samples per K.
     #[arg(long, default_value_t = MAP_DEFAULTS.n_samples)]
     pub n_samples: usize,
-    /// Memorization threshold delta_m: a distance, or auto (1/4 of the training set's median
-    /// nearest-neighbour spacing).
+    /// Memorization threshold delta_m: a distance, auto (1/4 of the training set's median
+    /// nearest-neighbour spacing), or calibrated[:q] (the q-quantile, default 0.01, of the
+    /// held-out points' nearest-neighbour distances to the training set; needs --holdout > 0).
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_m: String,
-    /// Spurious threshold delta_s: a distance, or auto (1/16 of that spacing).
+    /// Spurious threshold delta_s: a distance, auto (1/16 of that spacing), or calibrated[:q]
+    /// (the q-quantile of the held-out points' distances to each other).
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_s: String,
     /// Bootstrap resamples for the confidence intervals.
@@ -479,10 +481,14 @@ pub struct ClassifyArgs {
     pub holdout: Option<String>,
     #[command(flatten)]
     pub support: SupportArgs,
-    /// Memorization threshold: a distance, or auto (1/4 of the training spacing).
+    /// Memorization threshold: a distance, auto (1/4 of the training spacing), or
+    /// calibrated[:q] (the q-quantile, default 0.01, of the --holdout points' nearest-neighbour
+    /// distances to --train). With --holdout, the chance levels of held-out draws classified as
+    /// samples are reported beside the fractions.
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_m: String,
-    /// Spurious threshold: a distance, or auto (1/16 of the training spacing).
+    /// Spurious threshold: a distance, auto (1/16 of the training spacing), or calibrated[:q]
+    /// (the q-quantile of the --holdout points' distances to each other).
     #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub delta_s: String,
     /// f_mem counts samples with d1/d2 below this (Bonnaire et al.: 1/3).

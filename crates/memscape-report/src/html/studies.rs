@@ -52,7 +52,7 @@ pub(super) fn phase_section(
     figure(
         reader,
         "phase",
-        "Fractions of memorized, spurious, generalized and off-support samples against K (log scale), with 95% bands, f_mem dashed, and the capacities marked. Drawn from <code>results.json</code>; the same numbers are in <code>phase.csv</code>.",
+        "Fractions of memorized, spurious, generalized and off-support samples against K (log scale), with 95% bands, f_mem dashed, the chance levels of memorized and spurious (held-out draws classified as samples) dotted in their own light bands, and the capacities marked. Drawn from <code>results.json</code>; the same numbers are in <code>phase.csv</code>.",
         out,
         problems,
     );
@@ -136,11 +136,20 @@ pub(super) fn phase_section(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
             escape(&r.model),
             r.k,
-            estimate(f.memorized, f.ci.memorized),
-            estimate(f.spurious, f.ci.spurious),
+            with_chance(
+                estimate(f.memorized, f.ci.memorized),
+                r.chance.map(|c| (c.memorized, c.excess.memorized))
+            ),
+            with_chance(
+                estimate(f.spurious, f.ci.spurious),
+                r.chance.map(|c| (c.spurious, c.excess.spurious))
+            ),
             estimate(f.generalized, f.ci.generalized),
             estimate(f.off_support, f.ci.off_support),
-            estimate(f.f_mem, f.ci.f_mem),
+            with_chance(
+                estimate(f.f_mem, f.ci.f_mem),
+                r.chance.map(|c| (c.f_mem, c.excess.f_mem))
+            ),
             match r.quality {
                 Some(q) => format!("{:.2e} ({:.2e})", q.mmd2, q.mmd2_heldout),
                 None => "—".to_string(),
@@ -185,7 +194,7 @@ pub(super) fn phase_section(
             r.clusters.single_linkage.clusters,
         );
     }
-    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: the distinct stable points and manifolds that hold samples in the attractor census at sigma_min: each sample follows the flow dx/ds = D(x) − x (the exact model by its unit step x ← D(x), a network by pseudo-transient continuation); Newton polishes each group's point and Arnoldi certifies its index; a manifold is a connected set of near-fixed points whose Jacobian has eigenvalues within the margin of 1 (its dimension: how many); saddles are those Newton finds from the midpoints of neighbouring stable points. Unsettled: samples in no basin (flow not converged, on a flat set, at a saddle), with its bootstrap 95% interval. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Chance: the fraction of held-out draws of the data, as many as the samples, classified as if they were samples with the same thresholds (what a perfect generator gets by coincidence), and the excess of the samples over it, each with its bootstrap 95% interval (<code>chance</code> in <code>results.json</code>). Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: the distinct stable points and manifolds that hold samples in the attractor census at sigma_min: each sample follows the flow dx/ds = D(x) − x (the exact model by its unit step x ← D(x), a network by pseudo-transient continuation); Newton polishes each group's point and Arnoldi certifies its index; a manifold is a connected set of near-fixed points whose Jacobian has eigenvalues within the margin of 1 (its dimension: how many); saddles are those Newton finds from the midpoints of neighbouring stable points. Unsettled: samples in no basin (flow not converged, on a flat set, at a saddle), with its bootstrap 95% interval. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
 }
 
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.
@@ -228,7 +237,7 @@ pub(super) fn dynamics_section(
     figure(
         reader,
         "fmem_curves",
-        "f_mem (share of samples with d1/d2 < 1/3) against the training step, averaged over seeds, one line per K; the dashed line is the level that defines tau_mem. From <code>results.json</code>.",
+        "f_mem (share of samples with d1/d2 < 1/3) against the training step, averaged over seeds, one line per K; the dashed line is the level that defines tau_mem; dotted in each K's colour, with its light band, the chance level of f_mem (held-out draws classified as samples), where the run had held-out data. From <code>results.json</code>.",
         out,
         problems,
     );
@@ -500,4 +509,23 @@ pub(super) fn rf_section(reader: &RunReader, out: &mut String, problems: &mut Ve
         figure(reader, name, caption, out, problems);
     }
     out.push_str("</section>");
+}
+
+/// A fraction's cell with its chance level and the excess over it beneath, where held-out data
+/// gave them.
+fn with_chance(
+    fraction: String,
+    chance: Option<(
+        memscape::analysis::samples::classify::Estimate,
+        memscape::analysis::samples::classify::Estimate,
+    )>,
+) -> String {
+    match chance {
+        Some((level, excess)) => format!(
+            "{fraction}<br><span class=\"note\">chance {}; excess {}</span>",
+            estimate(level.value, level.ci),
+            estimate(excess.value, excess.ci)
+        ),
+        None => fraction,
+    }
 }

@@ -25,6 +25,7 @@ use std::time::Instant;
 use memscape::analysis::landscape::attractor::{
     AttractorKind, CensusConfig, CensusSettings, CensusSummary, census,
 };
+use memscape::analysis::samples::chance::{Chance, chance};
 use memscape::analysis::samples::classify::{
     Class, Classification, Fractions, ThresholdSpec, classify, fractions,
 };
@@ -243,6 +244,10 @@ pub struct DynamicsRow {
     /// The exact quality of the samples where the data's distribution is known.
     pub exact_quality: Option<ExactQuality>,
     pub attractors: Option<CensusSummary>,
+    /// The chance levels of held-out draws classified as these samples are, and the excess
+    /// over them (none without held-out data, or in units written before them).
+    #[serde(default)]
+    pub chance: Option<Chance>,
 }
 
 impl DynamicsRow {
@@ -639,7 +644,9 @@ impl DynamicsPlan {
                 SupportGate::calibrate(train_set.points.view(), h.view(), request.support_quantile)
             })
             .transpose()?;
-        let resolved = request.thresholds.resolve(train_set.points.view())?;
+        let resolved = request
+            .thresholds
+            .resolve(train_set.points.view(), heldout.as_ref().map(|h| h.view()))?;
         let cx = UnitContext {
             keep_grid: request.grid_k == Some(k) && seed == request.train.seed,
             unit: DynamicsUnit {
@@ -731,6 +738,17 @@ impl DynamicsPlan {
             _ => None,
         };
         let seed = request.plan.seed ^ (k as u64) ^ (step as u64) << 20;
+        let chance = match (&cx.gate, &cx.heldout) {
+            (Some(_), Some(h)) => Some(chance(
+                cx.train_set.points.view(),
+                h.view(),
+                &c,
+                false,
+                request.resamples,
+                seed,
+            )?),
+            _ => None,
+        };
         let attractors = self
             .census_config(cx, model.arithmetic())?
             .map(|cfg| {
@@ -769,6 +787,7 @@ impl DynamicsPlan {
             quality,
             exact_quality: request.data.exact_quality(samples.view()),
             attractors: attractors.as_ref().map(CensusSummary::of),
+            chance,
         });
         unit.fmem_flags.push(c.ratio_memorized.clone());
         if cx.keep_grid {
@@ -1252,6 +1271,7 @@ mod tests {
             }),
             exact_quality: None,
             attractors: None,
+            chance: None,
         }
     }
 

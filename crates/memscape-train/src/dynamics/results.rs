@@ -3,6 +3,7 @@
 //! attractors, loss, the grid's labels).
 
 use memscape::analysis::landscape::attractor::CensusSummary;
+use memscape::analysis::samples::chance::Chance;
 use memscape::analysis::samples::classify::CSV_HEADER;
 use memscape::analysis::samples::support::Quality;
 use memscape::dataset::ExactQuality;
@@ -84,6 +85,9 @@ pub struct ResultRow {
     pub quality: Option<Quality>,
     pub exact_quality: Option<ExactQuality>,
     pub attractors: Option<CensusSummary>,
+    /// The chance levels of held-out draws and the excess over them (none without held-out
+    /// data).
+    pub chance: Option<Chance>,
 }
 
 /// A training configuration's line of the interventions table: its configuration, last
@@ -161,6 +165,7 @@ impl DynamicsRun {
                     quality: r.quality,
                     exact_quality: r.exact_quality.clone(),
                     attractors: r.attractors.clone(),
+                    chance: r.chance,
                 }
             })
             .collect();
@@ -287,6 +292,16 @@ impl DynamicsRun {
                 }
                 None => vec![String::new(); 7],
             });
+            row.extend(match &r.chance {
+                Some(c) => {
+                    let levels = [c.memorized, c.spurious, c.f_mem].map(|e| e.value.to_string());
+                    let excess = [c.excess.memorized, c.excess.spurious, c.excess.f_mem]
+                        .into_iter()
+                        .flat_map(|e| [e.value, e.ci[0], e.ci[1]].map(|v| v.to_string()));
+                    levels.into_iter().chain(excess).collect()
+                }
+                None => vec![String::new(); 12],
+            });
             table.row(row);
         }
         table.into_string()
@@ -364,7 +379,7 @@ impl DynamicsRun {
 }
 
 /// Header of a study's `phase.csv`.
-pub const PHASE_HEADER: &str = "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout,memory_attractors,spurious_attractors,off_support_attractors,saddles,uncertain,memory_mass,spurious_mass";
+pub const PHASE_HEADER: &str = "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout,memory_attractors,spurious_attractors,off_support_attractors,saddles,uncertain,memory_mass,spurious_mass,chance_memorized,chance_spurious,chance_f_mem,excess_memorized,excess_memorized_lo,excess_memorized_hi,excess_spurious,excess_spurious_lo,excess_spurious_hi,excess_f_mem,excess_f_mem_lo,excess_f_mem_hi";
 
 /// Header of `attractors.csv`, after its `intervention` column.
 pub const ATTRACTORS_HEADER: &str = "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual,basin_lo,basin_hi,uncertain,dimension,extent";

@@ -3,12 +3,14 @@
 //! bootstrap intervals ([`classify`]).
 
 use ndarray::ArrayView2;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::analysis::samples::chance::{Chance, chance};
 use crate::analysis::samples::classify::{
-    self as samples, CSV_HEADER, Classification, ClassifySummary, Fractions, ThresholdSpec,
-    fractions,
+    self as samples, CSV_HEADER, Classification, FractionValues, Fractions, Resolved,
+    ThresholdSpec, fractions,
 };
+use crate::analysis::samples::support::SupportCalibration;
 use crate::analysis::samples::support::{SUPPORT_QUANTILE, SupportGate};
 use crate::error::{Error, Result};
 use crate::store::{CsvTable, RunDir};
@@ -35,6 +37,67 @@ impl Default for ClassifyRequest {
             support_quantile: SUPPORT_QUANTILE,
             resamples: 1000,
             seed: 0,
+        }
+    }
+}
+
+/// What a classification of one set of samples reports: the class fractions and f_mem with
+/// their intervals, the thresholds used and the support gate's calibration. The CLI's
+/// `classify --json` prints it and the Python package returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifySummary {
+    #[serde(flatten)]
+    pub fractions: FractionValues,
+    pub thresholds: Resolved,
+    pub support: Option<SupportCalibration>,
+    pub num_samples: usize,
+    pub num_train: usize,
+    /// "other samples", or "samples-b" when spurious was judged against an independent batch.
+    pub spurious_against: String,
+    /// The chance levels of held-out draws and the excess over them, when held-out data was
+    /// given.
+    pub chance: Option<Chance>,
+}
+
+impl ClassifySummary {
+    /// The summary of `c` with fractions `f` and chance levels `chance`, for a training set of
+    /// `num_train` points.
+    ///
+    /// ```
+    /// use memscape::analysis::samples::classify::{ThresholdSpec, classify, fractions};
+    /// use memscape::pipeline::ClassifySummary;
+    /// use ndarray::array;
+    ///
+    /// // one sample on a pattern, two reproducing the midpoint
+    /// let train = array![[0.0, 0.0], [1.0, 0.0]];
+    /// let samples = array![[0.0, 0.01], [0.5, 0.0], [0.5, 0.0]];
+    /// let c = classify(train.view(), samples.view(), None, &ThresholdSpec::default(), None)?;
+    /// let s = ClassifySummary::new(&c, &fractions(&c, 50, 0), train.nrows(), false, None);
+    /// assert_eq!((s.num_samples, s.num_train), (3, 2));
+    /// assert_eq!(s.spurious_against, "other samples");
+    /// assert!((s.fractions.spurious - 2.0 / 3.0).abs() < 1e-12);
+    /// # Ok::<(), memscape::Error>(())
+    /// ```
+    pub fn new(
+        c: &Classification,
+        f: &Fractions,
+        num_train: usize,
+        against_batch: bool,
+        chance: Option<Chance>,
+    ) -> Self {
+        ClassifySummary {
+            fractions: f.into(),
+            thresholds: c.thresholds,
+            support: c.support,
+            num_samples: c.classes.len(),
+            num_train,
+            spurious_against: if against_batch {
+                "samples-b"
+            } else {
+                "other samples"
+            }
+            .into(),
+            chance,
         }
     }
 }
@@ -149,11 +212,24 @@ pub fn classify(
         gate.as_ref(),
     )?;
     let fractions = fractions(&classification, request.resamples, request.seed);
+    let chance = heldout
+        .map(|h| {
+            chance(
+                train,
+                h,
+                &classification,
+                samples_b.is_some(),
+                request.resamples,
+                request.seed,
+            )
+        })
+        .transpose()?;
     let summary = ClassifySummary::new(
         &classification,
         &fractions,
         train.nrows(),
         samples_b.is_some(),
+        chance,
     );
     Ok(ClassifyRun {
         classification,

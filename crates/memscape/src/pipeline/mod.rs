@@ -16,7 +16,7 @@ pub use bifurcate::{
     BifurcateRequest, BifurcationDocument, BifurcationEvents, CuspDocument, GridCounts, bifurcate,
     cusps, parameter_name,
 };
-pub use classify::{ClassifyRequest, ClassifyRun, classify};
+pub use classify::{ClassifyRequest, ClassifyRun, ClassifySummary, classify};
 pub use hopfield::{
     HopfieldModel, HopfieldRequest, HopfieldResult, MAX_HOPFIELD_PATTERNS, hopfield,
 };

@@ -13,6 +13,7 @@ use super::landscape::{
 };
 use super::map::{EMBEDDING_HEADER, MapRow, MapRun, ModelCapacities, NONLINEAR_HEADER};
 use crate::analysis::landscape::attractor::CensusSummary;
+use crate::analysis::samples::chance::Chance;
 use crate::analysis::samples::classify::{CSV_HEADER, Estimate, FractionValues};
 use crate::analysis::samples::cluster::ClusterCounts;
 use crate::analysis::samples::support::{Quality, SupportCalibration};
@@ -30,6 +31,10 @@ pub struct PhaseRow {
     #[serde(flatten)]
     pub fractions: FractionValues,
     pub support: Option<SupportCalibration>,
+    /// The chance levels of held-out draws and the excess over them (none without held-out
+    /// data, or in documents written before them).
+    #[serde(default)]
+    pub chance: Option<Chance>,
     pub quality: Option<Quality>,
     pub exact_quality: Option<ExactQualityRow>,
     pub num_attractors: usize,
@@ -105,6 +110,7 @@ impl PhaseRow {
             model: r.model.clone(),
             fractions: (&r.fractions).into(),
             support: r.support,
+            chance: r.chance,
             quality: r.quality,
             exact_quality: r.exact_quality.as_ref().map(|q| ExactQualityRow {
                 measure: q.measure.clone(),
@@ -128,7 +134,7 @@ impl PhaseRow {
 }
 
 /// Header of `phase.csv`.
-pub const PHASE_HEADER: &str = "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi";
+pub const PHASE_HEADER: &str = "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi,chance_memorized,chance_memorized_lo,chance_memorized_hi,chance_spurious,chance_spurious_lo,chance_spurious_hi,chance_f_mem,chance_f_mem_lo,chance_f_mem_hi,excess_memorized,excess_memorized_lo,excess_memorized_hi,excess_spurious,excess_spurious_lo,excess_spurious_hi,excess_f_mem,excess_f_mem_lo,excess_f_mem_hi";
 
 /// A map's trained networks, for the trained landscape beside it: the model's name, its last
 /// training step, and its network at a K (`None` where none was kept).
@@ -439,6 +445,20 @@ impl MapRun {
                         .collect()
                 }
                 None => vec![String::new(); 9],
+            });
+            row.extend(match &r.chance {
+                Some(c) => [
+                    &c.memorized,
+                    &c.spurious,
+                    &c.f_mem,
+                    &c.excess.memorized,
+                    &c.excess.spurious,
+                    &c.excess.f_mem,
+                ]
+                .into_iter()
+                .flat_map(estimate)
+                .collect(),
+                None => vec![String::new(); 18],
             });
             table.row(row);
         }

@@ -21,6 +21,14 @@
 //! told apart. Bonnaire et al.'s f_mem (bonnaire.md §1) is the
 //! fraction with d1/d2 < ratio (nearest over second-nearest training distance; ratio 1/3).
 //!
+//! **Calibrated thresholds** (held-out data). `calibrated:q` sets delta_m at the q-quantile
+//! of the held-out points' nearest-neighbour distances to the training set, and delta_s at the
+//! q-quantile of their leave-one-out distances to each other (q = 0.01 by default), so a fresh
+//! draw of the data is memorized, or reproduced by another, with probability about q whatever
+//! the data's dimension and density (Pham et al.'s wish for thresholds from train↔test
+//! distances, `pham.md` §5.2). delta_s is calibrated at the held-out set's density: compare
+//! batches of samples about as large as it.
+//!
 //! **Automatic thresholds** (scale-free). Let `s` be the median over training points of the
 //! distance to their nearest other training point. Then `delta_m = s/4` and `delta_s = s/16`.
 //! A copy sits much closer to its source than training points sit to each other. For samples
@@ -35,7 +43,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::distance::knn;
-use super::support::{SupportCalibration, SupportGate};
+use super::support::{SupportCalibration, SupportGate, order_quantile};
 use crate::error::{Error, Result};
 use crate::rng::stream;
 
@@ -46,60 +54,62 @@ pub const AUTO_SPURIOUS: f64 = 1.0 / 16.0;
 /// Bonnaire et al.'s d1/d2 threshold.
 pub const F_MEM_RATIO: f64 = 1.0 / 3.0;
 
-/// A threshold given explicitly or derived from the training set.
+/// Default quantile of `calibrated` thresholds.
+pub const CALIBRATION_QUANTILE: f64 = 0.01;
+
+/// A threshold given explicitly, derived from the training set, or calibrated on held-out
+/// data at a quantile.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Threshold {
     Auto,
     Value(f64),
+    Calibrated(f64),
 }
 
 impl Threshold {
-    /// Parses `auto` or a positive number; `flag` names it in errors.
+    /// Parses `auto`, `calibrated`, `calibrated:q` or a positive number; `flag` names it in
+    /// errors.
     ///
     /// ```
     /// use memscape::analysis::samples::classify::Threshold;
     ///
     /// assert_eq!(Threshold::parse("--delta-m", "auto")?, Threshold::Auto);
     /// assert_eq!(Threshold::parse("--delta-m", "0.05")?, Threshold::Value(0.05));
+    /// assert_eq!(Threshold::parse("--delta-m", "calibrated")?, Threshold::Calibrated(0.01));
+    /// assert_eq!(Threshold::parse("--delta-s", "calibrated:0.05")?, Threshold::Calibrated(0.05));
     /// let err = Threshold::parse("--delta-m", "-1").unwrap_err();
-    /// assert_eq!(err.to_string(), r#"--delta-m must be a number > 0 or "auto", got -1"#);
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     r#"--delta-m must be a number > 0, "auto" or "calibrated[:q]", got -1"#
+    /// );
+    /// let err = Threshold::parse("--delta-m", "calibrated:1.5").unwrap_err();
+    /// assert_eq!(err.to_string(), "--delta-m must be calibrated:q with q in (0, 1), got calibrated:1.5");
     /// # Ok::<(), memscape::Error>(())
     /// ```
     ///
     /// # Errors
-    /// Text that is neither `auto` nor a number > 0, named by `flag`.
+    /// Text that is none of these, or a quantile outside (0, 1), named by `flag`.
     pub fn parse(flag: &str, text: &str) -> Result<Self> {
         if text == "auto" {
             return Ok(Threshold::Auto);
         }
+        if text == "calibrated" {
+            return Ok(Threshold::Calibrated(CALIBRATION_QUANTILE));
+        }
+        if let Some(q) = text.strip_prefix("calibrated:") {
+            return match q.parse::<f64>() {
+                Ok(q) if q > 0.0 && q < 1.0 => Ok(Threshold::Calibrated(q)),
+                _ => Err(Error::invalid(flag, "calibrated:q with q in (0, 1)", text)),
+            };
+        }
         match text.parse::<f64>() {
             Ok(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
-            _ => Err(Error::invalid(flag, "a number > 0 or \"auto\"", text)),
-        }
-    }
-}
-
-impl Threshold {
-    /// A threshold given as a number (> 0), or `None` for automatic; `what` names it in errors.
-    ///
-    /// ```
-    /// use memscape::analysis::samples::classify::Threshold;
-    ///
-    /// assert_eq!(Threshold::given("delta_s", None)?, Threshold::Auto);
-    /// assert_eq!(Threshold::given("delta_s", Some(0.2))?, Threshold::Value(0.2));
-    /// let err = Threshold::given("delta_s", Some(0.0)).unwrap_err();
-    /// assert!(err.to_string().starts_with("delta_s must be a number > 0"));
-    /// # Ok::<(), memscape::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// A number that is not finite and > 0, named by `what`.
-    pub fn given(what: &str, value: Option<f64>) -> Result<Self> {
-        match value {
-            None => Ok(Threshold::Auto),
-            Some(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
-            Some(v) => Err(Error::invalid(what, "a number > 0 or \"auto\"", v)),
+            _ => Err(Error::invalid(
+                flag,
+                "a number > 0, \"auto\" or \"calibrated[:q]\"",
+                text,
+            )),
         }
     }
 }
@@ -226,7 +236,8 @@ pub fn train_spacing(train: ArrayView2<f64>) -> Result<f64> {
 }
 
 impl ThresholdSpec {
-    /// The thresholds for the training set `train` (automatic ones from its spacing).
+    /// The thresholds for the training set `train`: automatic ones from its spacing,
+    /// calibrated ones from the held-out points `heldout` (see the module documentation).
     ///
     /// ```
     /// use memscape::analysis::samples::classify::{Threshold, ThresholdSpec};
@@ -235,24 +246,66 @@ impl ThresholdSpec {
     /// // spacing 1: an automatic delta_m is 1/4 of it; a given delta_s stays as given
     /// let train = array![[0.0], [1.0], [3.0]];
     /// let spec = ThresholdSpec { delta_s: Threshold::Value(0.1), ..Default::default() };
-    /// let r = spec.resolve(train.view())?;
+    /// let r = spec.resolve(train.view(), None)?;
     /// assert_eq!((r.train_spacing, r.delta_m, r.delta_s), (1.0, 0.25, 0.1));
     /// // one point has no spacing
-    /// assert!(spec.resolve(array![[0.0]].view()).is_err());
+    /// assert!(spec.resolve(array![[0.0]].view(), None).is_err());
+    /// // calibrated at the median: held-out points 0.1, 0.2 and 0.4 from the training set,
+    /// // and 0.7, 0.7 and 1.8 from each other
+    /// let heldout = array![[0.1], [0.8], [2.6]];
+    /// let spec = ThresholdSpec {
+    ///     delta_m: Threshold::Calibrated(0.5),
+    ///     delta_s: Threshold::Calibrated(0.5),
+    ///     ..Default::default()
+    /// };
+    /// let r = spec.resolve(train.view(), Some(heldout.view()))?;
+    /// assert!((r.delta_m - 0.2).abs() < 1e-12 && (r.delta_s - 0.7).abs() < 1e-12);
+    /// // calibrated needs held-out data
+    /// let err = spec.resolve(train.view(), None).unwrap_err();
+    /// assert!(err.to_string().starts_with("delta_m must be"), "{err}");
     /// # Ok::<(), memscape::Error>(())
     /// ```
     ///
     /// # Errors
-    /// A training set whose spacing is undefined ([`train_spacing`]).
-    pub fn resolve(&self, train: ArrayView2<f64>) -> Result<Resolved> {
+    /// A training set whose spacing is undefined ([`train_spacing`]); a calibrated threshold
+    /// without held-out data, or with fewer than two held-out points for delta_s (named by
+    /// the threshold).
+    pub fn resolve(
+        &self,
+        train: ArrayView2<f64>,
+        heldout: Option<ArrayView2<f64>>,
+    ) -> Result<Resolved> {
         let spacing = train_spacing(train)?;
-        let resolve = |t: Threshold, factor: f64| match t {
-            Threshold::Auto => factor * spacing,
-            Threshold::Value(v) => v,
+        let resolve = |what: &str, t: Threshold, factor: f64| match t {
+            Threshold::Auto => Ok(factor * spacing),
+            Threshold::Value(v) => Ok(v),
+            Threshold::Calibrated(q) => {
+                let heldout = heldout.ok_or_else(|| {
+                    Error::invalid(
+                        what,
+                        "a distance or auto without held-out data to calibrate on",
+                        format!("calibrated:{q}"),
+                    )
+                })?;
+                let nn = if what == "delta_m" {
+                    knn(heldout, train, 1, false)?
+                } else if heldout.nrows() >= 2 {
+                    knn(heldout, heldout, 1, true)?
+                } else {
+                    return Err(Error::invalid(
+                        what,
+                        "calibrated on at least 2 held-out points",
+                        heldout.nrows(),
+                    ));
+                };
+                let mut d = nn.distances.column(0).to_vec();
+                d.sort_by(f64::total_cmp);
+                Ok(order_quantile(&d, q))
+            }
         };
         Ok(Resolved {
-            delta_m: resolve(self.delta_m, AUTO_MEMORIZED),
-            delta_s: resolve(self.delta_s, AUTO_SPURIOUS),
+            delta_m: resolve("delta_m", self.delta_m, AUTO_MEMORIZED)?,
+            delta_s: resolve("delta_s", self.delta_s, AUTO_SPURIOUS)?,
             f_mem_ratio: self.f_mem_ratio,
             train_spacing: spacing,
         })
@@ -290,7 +343,7 @@ pub fn classify(
     if !(spec.f_mem_ratio > 0.0 && spec.f_mem_ratio <= 1.0) {
         return Err(Error::invalid("f_mem_ratio", "in (0, 1]", spec.f_mem_ratio));
     }
-    let thresholds = spec.resolve(train)?;
+    let thresholds = spec.resolve(train, support.map(SupportGate::heldout))?;
     let to_train = knn(samples, train, 2, false)?;
     let d_sample = match samples_b {
         Some(b) => knn(samples, b, 1, false)?.distances.column(0).to_owned(),
@@ -432,55 +485,6 @@ impl From<&Fractions> for FractionValues {
     }
 }
 
-/// What a classification of one set of samples reports: the class fractions and f_mem with
-/// their intervals, the thresholds used and the support gate's calibration. The CLI's
-/// `classify --json` prints it and the Python package returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassifySummary {
-    #[serde(flatten)]
-    pub fractions: FractionValues,
-    pub thresholds: Resolved,
-    pub support: Option<SupportCalibration>,
-    pub num_samples: usize,
-    pub num_train: usize,
-    /// "other samples", or "samples-b" when spurious was judged against an independent batch.
-    pub spurious_against: String,
-}
-
-impl ClassifySummary {
-    /// The summary of `c` with fractions `f`, for a training set of `num_train` points.
-    ///
-    /// ```
-    /// use memscape::analysis::samples::classify::{ClassifySummary, ThresholdSpec, classify, fractions};
-    /// use ndarray::array;
-    ///
-    /// // one sample on a pattern, two reproducing the midpoint
-    /// let train = array![[0.0, 0.0], [1.0, 0.0]];
-    /// let samples = array![[0.0, 0.01], [0.5, 0.0], [0.5, 0.0]];
-    /// let c = classify(train.view(), samples.view(), None, &ThresholdSpec::default(), None)?;
-    /// let s = ClassifySummary::new(&c, &fractions(&c, 50, 0), train.nrows(), false);
-    /// assert_eq!((s.num_samples, s.num_train), (3, 2));
-    /// assert_eq!(s.spurious_against, "other samples");
-    /// assert!((s.fractions.spurious - 2.0 / 3.0).abs() < 1e-12);
-    /// # Ok::<(), memscape::Error>(())
-    /// ```
-    pub fn new(c: &Classification, f: &Fractions, num_train: usize, against_batch: bool) -> Self {
-        ClassifySummary {
-            fractions: f.into(),
-            thresholds: c.thresholds,
-            support: c.support,
-            num_samples: c.classes.len(),
-            num_train,
-            spurious_against: if against_batch {
-                "samples-b"
-            } else {
-                "other samples"
-            }
-            .into(),
-        }
-    }
-}
-
 /// Per-sample indicators (memorized, spurious, generalized, ratio-memorized).
 fn indicators(c: &Classification) -> Vec<[bool; 5]> {
     c.classes
@@ -569,6 +573,21 @@ pub fn bootstrap_indices(
     })
 }
 
+/// The means of the indicators (memorized, spurious, generalized, off-support, f_mem) over the
+/// samples, and over each of `resamples` bootstrap resamples of them ([`bootstrap_indices`]).
+pub(crate) fn bootstrap(
+    c: &Classification,
+    resamples: usize,
+    seed: u64,
+) -> ([f64; 5], Vec<[f64; 5]>) {
+    let ind = indicators(c);
+    let n = ind.len();
+    let boot = bootstrap_indices(n, resamples, seed)
+        .map(|idx| means(&ind, idx.into_iter()))
+        .collect();
+    (means(&ind, 0..n), boot)
+}
+
 /// Fractions with bootstrap 95% intervals over `resamples` resamples of the samples.
 ///
 /// ```
@@ -585,12 +604,7 @@ pub fn bootstrap_indices(
 /// # Ok::<(), memscape::Error>(())
 /// ```
 pub fn fractions(c: &Classification, resamples: usize, seed: u64) -> Fractions {
-    let ind = indicators(c);
-    let n = ind.len();
-    let point = means(&ind, 0..n);
-    let boot: Vec<[f64; 5]> = bootstrap_indices(n, resamples, seed)
-        .map(|idx| means(&ind, idx.into_iter()))
-        .collect();
+    let (point, boot) = bootstrap(c, resamples, seed);
     let est = |j: usize| Estimate {
         value: point[j],
         ci: percentile_interval(boot.iter().map(|b| b[j]).collect()),
@@ -697,7 +711,7 @@ mod tests {
             Threshold::parse("--delta-m", "-1")
                 .unwrap_err()
                 .to_string()
-                .contains("--delta-m must be a number > 0 or \"auto\", got -1")
+                .contains("--delta-m must be a number > 0, \"auto\" or \"calibrated[:q]\", got -1")
         );
         assert_eq!(
             Threshold::parse("--delta-s", "auto").unwrap(),

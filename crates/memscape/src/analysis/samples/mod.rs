@@ -3,6 +3,7 @@
 pub mod distance;
 pub mod support;
 pub mod classify;
+pub mod chance;
 pub mod capacity;
 pub mod cluster;
 pub mod embed;

@@ -180,7 +180,7 @@ impl SupportGate {
             })
             .collect();
         r.sort_by(f64::total_cmp);
-        let rank = |p: f64| r[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let rank = |p: f64| order_quantile(&r, p);
         let half_width = 1.96 * (n as f64 * quantile * (1.0 - quantile)).sqrt() / n as f64;
         let calibration = SupportCalibration {
             threshold: rank(quantile),
@@ -258,6 +258,19 @@ impl SupportGate {
     pub fn is_off_support(&self, d_r: f64) -> bool {
         d_r.is_nan() || d_r > self.calibration.threshold
     }
+
+    /// The held-out points the gate was calibrated on.
+    pub fn heldout(&self) -> ArrayView2<'_, f64> {
+        let n = self.calibration.heldout;
+        self.reference.slice(s![self.reference.nrows() - n.., ..])
+    }
+}
+
+/// The q-quantile of sorted values: the ⌈q n⌉-th smallest (the order statistic of the gate
+/// and of calibrated thresholds).
+pub(crate) fn order_quantile(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
 }
 
 /// Kernel MMD² of samples against held-out data, with the floor that real data reaches.

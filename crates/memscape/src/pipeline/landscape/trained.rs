@@ -261,7 +261,7 @@ pub fn own_census(
         request.seed,
     )?;
     let sampling_rows = sampled.load(Ordering::Relaxed);
-    let thresholds = ThresholdSpec::default().resolve(train)?;
+    let thresholds = ThresholdSpec::default().resolve(train, None)?;
     let gate = (heldout.nrows() >= MIN_HELDOUT)
         .then(|| SupportGate::calibrate(train, heldout, SUPPORT_QUANTILE))
         .transpose()?;

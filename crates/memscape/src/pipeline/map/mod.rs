@@ -16,6 +16,7 @@ use crate::analysis::landscape::attractor::{CensusSettings, CensusSummary};
 use crate::analysis::samples::capacity::{
     Capacities, CapacityIntervals, capacities, capacity_intervals,
 };
+use crate::analysis::samples::chance::Chance;
 use crate::analysis::samples::classify::{
     Class, Classification, Fractions, Resolved, ThresholdSpec,
 };
@@ -154,6 +155,10 @@ pub struct MapRow {
     pub thresholds: Resolved,
     /// The support gate's calibration at this K (none without held-out data).
     pub support: Option<SupportCalibration>,
+    /// The chance levels of held-out draws classified as samples at this K, and the excess
+    /// over them (none without held-out data).
+    #[serde(default)]
+    pub chance: Option<Chance>,
     /// Kernel MMD² of the samples against held-out data, with real data's floor.
     pub quality: Option<Quality>,
     /// The exact quality of the samples where the data's distribution is known, and that of

@@ -9,6 +9,7 @@ use std::time::Instant;
 use ndarray::Array2;
 
 use crate::analysis::landscape::attractor::{CensusConfig, CensusSummary, SaddleSearch, census};
+use crate::analysis::samples::chance::chance;
 use crate::analysis::samples::classify::{Classification, classify, fractions};
 use crate::analysis::samples::cluster::cluster_samples;
 use crate::analysis::samples::embed::Nonlinear;
@@ -465,6 +466,18 @@ impl MapPlan {
             &config,
         )?;
         let heldout = gate.map(|_| self.heldout.view());
+        let chance = heldout
+            .map(|h| {
+                chance(
+                    train.points.view(),
+                    h,
+                    &c,
+                    false,
+                    request.resamples,
+                    request.plan.seed ^ k as u64,
+                )
+            })
+            .transpose()?;
         let quality = heldout
             .map(|h| support::quality(raw.view(), h))
             .transpose()?;
@@ -485,6 +498,7 @@ impl MapPlan {
                 clusters,
                 thresholds: c.thresholds,
                 support: c.support,
+                chance,
                 quality,
                 exact_quality,
                 exact_quality_heldout,
