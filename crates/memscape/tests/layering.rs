@@ -19,7 +19,8 @@ const STAGES: &[&str] = &[
 /// The analysis stage's halves: statistics of samples before the geometry of landscapes.
 const ANALYSIS: &[&str] = &["linalg", "samples", "landscape"];
 const SAMPLES: &[&str] = &[
-    "distance", "support", "classify", "capacity", "cluster", "embed", "dynamics",
+    "distance", "support", "classify", "chance", "fidelity", "capacity", "cluster", "embed",
+    "dynamics",
 ];
 const LANDSCAPE: &[&str] = &[
     "newton",

@@ -4,6 +4,7 @@ pub mod distance;
 pub mod support;
 pub mod classify;
 pub mod chance;
+pub mod fidelity;
 pub mod capacity;
 pub mod cluster;
 pub mod embed;
