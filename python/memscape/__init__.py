@@ -802,6 +802,14 @@ class Classification:
         the samples' "excess" over each level with its interval; None without."""
         return self.summary["chance"]
 
+    @property
+    def fidelity(self) -> Optional[Dict[str, Any]]:
+        """With ``heldout``: the Fréchet distance of the samples to half the held-out points
+        ("frechet", in the data's own space) with the other half's as the floor
+        ("frechet_heldout"), "precision" and "recall" by 3-nearest-neighbour manifolds
+        (Kynkäänniemi et al. 2019); None without."""
+        return self.summary["fidelity"]
+
     def to_pandas(self):
         """One row per sample (the columns of ``labels.csv``)."""
         import pandas as pd

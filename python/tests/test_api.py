@@ -38,6 +38,7 @@ def test_same_seed_gives_the_cli_samples_and_classification_bit_for_bit(cli, tmp
     assert sum(c.fractions[k].value for k in ["memorized", "spurious", "generalized", "off_support"]) == pytest.approx(1)
     # the chance levels of the 100 held-out draws, and thresholds calibrated on them, as the CLI
     assert c.chance == c.summary["chance"] and c.chance["draws"] == 100
+    assert c.fidelity == c.summary["fidelity"] and 0 <= c.fidelity["precision"] <= 1
     calibrated = ["--delta-m", "calibrated:0.05", "--delta-s", "calibrated"]
     out = cli("classify", "--train", tmp_path / "s" / "train.npy", "--samples", tmp_path / "s" / "samples.npy",
               "--holdout", tmp_path / "heldout.npy", "--seed", 3, "--json", *calibrated)

@@ -147,8 +147,19 @@ fn a_perfect_generator_is_at_its_chance_level() {
         excess[0].as_f64().unwrap() <= 0.0 && 0.0 <= excess[1].as_f64().unwrap(),
         "{j}"
     );
-    // without held-out data there is no chance level
-    assert!(classify(&train, &fresh, &[])["chance"].is_null());
+    // fresh draws are as close to held-out data as held-out data is to itself
+    let f = &j["fidelity"];
+    assert!(
+        f["precision"].as_f64().unwrap() > 0.9 && f["recall"].as_f64().unwrap() > 0.9,
+        "{f}"
+    );
+    assert!(
+        f["frechet"].as_f64().unwrap() <= 3.0 * f["frechet_heldout"].as_f64().unwrap(),
+        "{f}"
+    );
+    // without held-out data there is no chance level, nor fidelity
+    let bare = classify(&train, &fresh, &[]);
+    assert!(bare["chance"].is_null() && bare["fidelity"].is_null());
 
     let calibrated = [
         &holdout[..],

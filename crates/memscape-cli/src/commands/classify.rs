@@ -108,6 +108,16 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
             show(&chance.excess.f_mem),
         );
     }
+    if let Some(f) = &run.summary.fidelity {
+        eprintln!(
+            "Fréchet distance to held-out data {} (held-out floor {}), precision {:.3}, recall {:.3} (k = {} manifolds)",
+            significant(f.frechet, 4),
+            significant(f.frechet_heldout, 4),
+            f.precision,
+            f.recall,
+            f.neighbours
+        );
+    }
     if args.json {
         super::print_json(&run.summary);
     }

@@ -128,12 +128,12 @@ pub(super) fn phase_section(
             );
         }
     }
-    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>exact quality (held-out)</th><th>attractors</th><th>memories / spurious / off-support / manifolds (dimensions) / saddles / uncertain</th><th>unsettled</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>model</th><th>K</th><th>memorized</th><th>spurious</th><th>generalized</th><th>off-support</th><th>f_mem</th><th>MMD² (held-out floor)</th><th>Fréchet (held-out floor), precision, recall</th><th>exact quality (held-out)</th><th>attractors</th><th>memories / spurious / off-support / manifolds (dimensions) / saddles / uncertain</th><th>unsettled</th><th>DBSCAN clusters (spurious)</th><th>HDBSCAN clusters (spurious)</th><th>single-linkage clusters</th></tr></thead><tbody>");
     for r in &results.rows {
         let (db, hdb, f) = (&r.clusters.dbscan, &r.clusters.hdbscan, &r.fractions);
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
             escape(&r.model),
             r.k,
             with_chance(
@@ -152,6 +152,13 @@ pub(super) fn phase_section(
             ),
             match r.quality {
                 Some(q) => format!("{:.2e} ({:.2e})", q.mmd2, q.mmd2_heldout),
+                None => "—".to_string(),
+            },
+            match r.fidelity {
+                Some(f) => format!(
+                    "{:.3e} ({:.3e}), {:.3}, {:.3}",
+                    f.frechet, f.frechet_heldout, f.precision, f.recall
+                ),
                 None => "—".to_string(),
             },
             match &r.exact_quality {
@@ -194,7 +201,7 @@ pub(super) fn phase_section(
             r.clusters.single_linkage.clusters,
         );
     }
-    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Chance: the fraction of held-out draws of the data, as many as the samples, classified as if they were samples with the same thresholds (what a perfect generator gets by coincidence), and the excess of the samples over it, each with its bootstrap 95% interval (<code>chance</code> in <code>results.json</code>). Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: the distinct stable points and manifolds that hold samples in the attractor census at sigma_min: each sample follows the flow dx/ds = D(x) − x (the exact model by its unit step x ← D(x), a network by pseudo-transient continuation); Newton polishes each group's point and Arnoldi certifies its index; a manifold is a connected set of near-fixed points whose Jacobian has eigenvalues within the margin of 1 (its dimension: how many); saddles are those Newton finds from the midpoints of neighbouring stable points. Unsettled: samples in no basin (flow not converged, on a flat set, at a saddle), with its bootstrap 95% interval. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
+    out.push_str("</tbody></table><p class=\"note\">Table: <code>phase.csv</code> / <code>results.json</code>; per-sample labels and distances in <code>labels.csv</code>. Chance: the fraction of held-out draws of the data, as many as the samples, classified as if they were samples with the same thresholds (what a perfect generator gets by coincidence), and the excess of the samples over it, each with its bootstrap 95% interval (<code>chance</code> in <code>results.json</code>). Off-support: neither memorized nor spurious, and farther from the data (training and held-out points) than the 0.99 quantile of the held-out points' own leave-one-out distances (<code>support</code> in <code>results.json</code>): noise, never counted as generalized. MMD²: unbiased Gaussian-kernel MMD² of the samples against held-out data; in brackets, the same score of held-out data itself, the floor a perfect generator reaches. Fréchet: the Fréchet distance between the Gaussians fitted to the samples and to half the held-out set, in the data's own space, with the other half's score as the floor; precision: the share of samples inside the held-out data's manifold (the union of balls reaching each point's 3rd nearest neighbour), recall: the share of held-out points inside the samples' manifold (Kynkäänniemi et al. 2019; <code>fidelity</code> in <code>results.json</code>). Exact quality, where the distribution is known: the mean log-density (Gaussian mixtures; higher is better) or the mean distance to the support (circle, sphere; 0 is perfect), of the samples and in brackets of the held-out points. Attractors: the distinct stable points and manifolds that hold samples in the attractor census at sigma_min: each sample follows the flow dx/ds = D(x) − x (the exact model by its unit step x ← D(x), a network by pseudo-transient continuation); Newton polishes each group's point and Arnoldi certifies its index; a manifold is a connected set of near-fixed points whose Jacobian has eigenvalues within the margin of 1 (its dimension: how many); saddles are those Newton finds from the midpoints of neighbouring stable points. Unsettled: samples in no basin (flow not converged, on a flat set, at a saddle), with its bootstrap 95% interval. Clusters: of the settled samples, DBSCAN and single linkage at the automatic threshold (first valley of the density of log pairwise distances) and HDBSCAN (no threshold; minimum cluster size 5), independent counts of the attractors; a cluster counts as spurious when most of its samples are.</p></section>");
 }
 
 /// The section of a `dynamics` run: tau_mem, tau_gen, the fit, the (K, step) map.

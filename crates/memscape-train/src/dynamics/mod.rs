@@ -29,6 +29,7 @@ use memscape::analysis::samples::chance::{Chance, chance};
 use memscape::analysis::samples::classify::{
     Class, Classification, Fractions, ThresholdSpec, classify, fractions,
 };
+use memscape::analysis::samples::fidelity::{Fidelity, fidelity_if_measurable};
 use memscape::analysis::samples::support::{
     MIN_HELDOUT, Quality, SUPPORT_QUANTILE, SupportGate, quality,
 };
@@ -241,6 +242,10 @@ pub struct DynamicsRow {
     pub test_loss: f64,
     /// Kernel MMD² of the samples against held-out data (none without held-out data).
     pub quality: Option<Quality>,
+    /// The Fréchet distance (with its held-out floor), precision and recall of the samples in
+    /// the data's space (none without held-out data, or in units written before them).
+    #[serde(default)]
+    pub fidelity: Option<Fidelity>,
     /// The exact quality of the samples where the data's distribution is known.
     pub exact_quality: Option<ExactQuality>,
     pub attractors: Option<CensusSummary>,
@@ -733,9 +738,12 @@ impl DynamicsPlan {
             &request.thresholds,
             cx.gate.as_ref(),
         )?;
-        let quality = match (&cx.gate, &cx.heldout) {
-            (Some(_), Some(h)) => Some(quality(samples.view(), h.view())?),
-            _ => None,
+        let (quality, fidelity) = match (&cx.gate, &cx.heldout) {
+            (Some(_), Some(h)) => (
+                Some(quality(samples.view(), h.view())?),
+                fidelity_if_measurable(samples.view(), h.view())?,
+            ),
+            _ => (None, None),
         };
         let seed = request.plan.seed ^ (k as u64) ^ (step as u64) << 20;
         let chance = match (&cx.gate, &cx.heldout) {
@@ -785,6 +793,7 @@ impl DynamicsPlan {
             train_loss,
             test_loss,
             quality,
+            fidelity,
             exact_quality: request.data.exact_quality(samples.view()),
             attractors: attractors.as_ref().map(CensusSummary::of),
             chance,
@@ -1269,6 +1278,7 @@ mod tests {
                 mmd2_heldout: 0.0,
                 bandwidth: 1.0,
             }),
+            fidelity: None,
             exact_quality: None,
             attractors: None,
             chance: None,

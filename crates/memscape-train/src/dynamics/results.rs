@@ -5,6 +5,7 @@
 use memscape::analysis::landscape::attractor::CensusSummary;
 use memscape::analysis::samples::chance::Chance;
 use memscape::analysis::samples::classify::CSV_HEADER;
+use memscape::analysis::samples::fidelity::{Fidelity, fidelity_fields};
 use memscape::analysis::samples::support::Quality;
 use memscape::dataset::ExactQuality;
 use memscape::error::Result;
@@ -83,6 +84,9 @@ pub struct ResultRow {
     #[serde(deserialize_with = "null_as_nan")]
     pub test_loss: f64,
     pub quality: Option<Quality>,
+    /// The Fréchet distance (with its held-out floor), precision and recall in the data's
+    /// space (none without held-out data).
+    pub fidelity: Option<Fidelity>,
     pub exact_quality: Option<ExactQuality>,
     pub attractors: Option<CensusSummary>,
     /// The chance levels of held-out draws and the excess over them (none without held-out
@@ -163,6 +167,7 @@ impl DynamicsRun {
                     train_loss: r.train_loss,
                     test_loss: r.test_loss,
                     quality: r.quality,
+                    fidelity: r.fidelity,
                     exact_quality: r.exact_quality.clone(),
                     attractors: r.attractors.clone(),
                     chance: r.chance,
@@ -302,6 +307,7 @@ impl DynamicsRun {
                 }
                 None => vec![String::new(); 12],
             });
+            row.extend(fidelity_fields(r.fidelity.as_ref()));
             table.row(row);
         }
         table.into_string()
@@ -379,7 +385,7 @@ impl DynamicsRun {
 }
 
 /// Header of a study's `phase.csv`.
-pub const PHASE_HEADER: &str = "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout,memory_attractors,spurious_attractors,off_support_attractors,saddles,uncertain,memory_mass,spurious_mass,chance_memorized,chance_spurious,chance_f_mem,excess_memorized,excess_memorized_lo,excess_memorized_hi,excess_spurious,excess_spurious_lo,excess_spurious_hi,excess_f_mem,excess_f_mem_lo,excess_f_mem_hi";
+pub const PHASE_HEADER: &str = "k,seed,step,memorized,spurious,generalized,f_mem,f_mem_lo,f_mem_hi,dominant,train_loss,test_loss,off_support,mmd2,mmd2_heldout,memory_attractors,spurious_attractors,off_support_attractors,saddles,uncertain,memory_mass,spurious_mass,chance_memorized,chance_spurious,chance_f_mem,excess_memorized,excess_memorized_lo,excess_memorized_hi,excess_spurious,excess_spurious_lo,excess_spurious_hi,excess_f_mem,excess_f_mem_lo,excess_f_mem_hi,frechet,frechet_heldout,precision,recall";
 
 /// Header of `attractors.csv`, after its `intervention` column.
 pub const ATTRACTORS_HEADER: &str = "k,seed,step,kind,index,certified,basin,gap,asymmetry,nearest_train,residual,basin_lo,basin_hi,uncertain,dimension,extent";

@@ -10,6 +10,7 @@ use crate::analysis::samples::classify::{
     self as samples, CSV_HEADER, Classification, FractionValues, Fractions, Resolved,
     ThresholdSpec, fractions,
 };
+use crate::analysis::samples::fidelity::{Fidelity, fidelity_if_measurable};
 use crate::analysis::samples::support::SupportCalibration;
 use crate::analysis::samples::support::{SUPPORT_QUANTILE, SupportGate};
 use crate::error::{Error, Result};
@@ -57,11 +58,14 @@ pub struct ClassifySummary {
     /// The chance levels of held-out draws and the excess over them, when held-out data was
     /// given.
     pub chance: Option<Chance>,
+    /// The Fréchet distance of the samples to the held-out data (with its floor), precision
+    /// and recall, when held-out data was given and both sets are large enough.
+    pub fidelity: Option<Fidelity>,
 }
 
 impl ClassifySummary {
-    /// The summary of `c` with fractions `f` and chance levels `chance`, for a training set of
-    /// `num_train` points.
+    /// The summary of `c` with fractions `f`, chance levels `chance` and fidelity `fidelity`, for
+    /// a training set of `num_train` points.
     ///
     /// ```
     /// use memscape::analysis::samples::classify::{ThresholdSpec, classify, fractions};
@@ -72,7 +76,7 @@ impl ClassifySummary {
     /// let train = array![[0.0, 0.0], [1.0, 0.0]];
     /// let samples = array![[0.0, 0.01], [0.5, 0.0], [0.5, 0.0]];
     /// let c = classify(train.view(), samples.view(), None, &ThresholdSpec::default(), None)?;
-    /// let s = ClassifySummary::new(&c, &fractions(&c, 50, 0), train.nrows(), false, None);
+    /// let s = ClassifySummary::new(&c, &fractions(&c, 50, 0), train.nrows(), false, None, None);
     /// assert_eq!((s.num_samples, s.num_train), (3, 2));
     /// assert_eq!(s.spurious_against, "other samples");
     /// assert!((s.fractions.spurious - 2.0 / 3.0).abs() < 1e-12);
@@ -84,6 +88,7 @@ impl ClassifySummary {
         num_train: usize,
         against_batch: bool,
         chance: Option<Chance>,
+        fidelity: Option<Fidelity>,
     ) -> Self {
         ClassifySummary {
             fractions: f.into(),
@@ -98,6 +103,7 @@ impl ClassifySummary {
             }
             .into(),
             chance,
+            fidelity,
         }
     }
 }
@@ -224,12 +230,17 @@ pub fn classify(
             )
         })
         .transpose()?;
+    let fidelity = heldout
+        .map(|h| fidelity_if_measurable(samples, h))
+        .transpose()?
+        .flatten();
     let summary = ClassifySummary::new(
         &classification,
         &fractions,
         train.nrows(),
         samples_b.is_some(),
         chance,
+        fidelity,
     );
     Ok(ClassifyRun {
         classification,

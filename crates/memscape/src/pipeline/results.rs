@@ -16,6 +16,7 @@ use crate::analysis::landscape::attractor::CensusSummary;
 use crate::analysis::samples::chance::Chance;
 use crate::analysis::samples::classify::{CSV_HEADER, Estimate, FractionValues};
 use crate::analysis::samples::cluster::ClusterCounts;
+use crate::analysis::samples::fidelity::{Fidelity, fidelity_fields};
 use crate::analysis::samples::support::{Quality, SupportCalibration};
 use crate::denoiser::Denoiser;
 use crate::error::Result;
@@ -36,6 +37,10 @@ pub struct PhaseRow {
     #[serde(default)]
     pub chance: Option<Chance>,
     pub quality: Option<Quality>,
+    /// The Fréchet distance (with its held-out floor), precision and recall of the samples in
+    /// the data's space (none without held-out data, or in documents written before them).
+    #[serde(default)]
+    pub fidelity: Option<Fidelity>,
     pub exact_quality: Option<ExactQualityRow>,
     pub num_attractors: usize,
     /// The attractor census at sigma_min (counts by kind, basins, unsettled share).
@@ -112,6 +117,7 @@ impl PhaseRow {
             support: r.support,
             chance: r.chance,
             quality: r.quality,
+            fidelity: r.fidelity,
             exact_quality: r.exact_quality.as_ref().map(|q| ExactQualityRow {
                 measure: q.measure.clone(),
                 samples: q.value,
@@ -134,7 +140,7 @@ impl PhaseRow {
 }
 
 /// Header of `phase.csv`.
-pub const PHASE_HEADER: &str = "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi,chance_memorized,chance_memorized_lo,chance_memorized_hi,chance_spurious,chance_spurious_lo,chance_spurious_hi,chance_f_mem,chance_f_mem_lo,chance_f_mem_hi,excess_memorized,excess_memorized_lo,excess_memorized_hi,excess_spurious,excess_spurious_lo,excess_spurious_hi,excess_f_mem,excess_f_mem_lo,excess_f_mem_hi";
+pub const PHASE_HEADER: &str = "model,k,memorized,memorized_lo,memorized_hi,spurious,spurious_lo,spurious_hi,generalized,generalized_lo,generalized_hi,f_mem,f_mem_lo,f_mem_hi,num_attractors,dbscan_clusters,dbscan_spurious,dbscan_noise,linkage_clusters,hdbscan_clusters,hdbscan_spurious,settled,delta_m,delta_s,off_support,off_support_lo,off_support_hi,support_threshold,mmd2,mmd2_heldout,memories,spurious_attractors,off_support_attractors,manifolds,saddles,uncertain,unsettled,unsettled_lo,unsettled_hi,chance_memorized,chance_memorized_lo,chance_memorized_hi,chance_spurious,chance_spurious_lo,chance_spurious_hi,chance_f_mem,chance_f_mem_lo,chance_f_mem_hi,excess_memorized,excess_memorized_lo,excess_memorized_hi,excess_spurious,excess_spurious_lo,excess_spurious_hi,excess_f_mem,excess_f_mem_lo,excess_f_mem_hi,frechet,frechet_heldout,precision,recall";
 
 /// A map's trained networks, for the trained landscape beside it: the model's name, its last
 /// training step, and its network at a K (`None` where none was kept).
@@ -460,6 +466,7 @@ impl MapRun {
                 .collect(),
                 None => vec![String::new(); 18],
             });
+            row.extend(fidelity_fields(r.fidelity.as_ref()));
             table.row(row);
         }
         table.into_string()

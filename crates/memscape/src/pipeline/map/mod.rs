@@ -22,6 +22,7 @@ use crate::analysis::samples::classify::{
 };
 use crate::analysis::samples::cluster::ClusterCounts;
 use crate::analysis::samples::embed::Nonlinear;
+use crate::analysis::samples::fidelity::Fidelity;
 use crate::analysis::samples::support::{Quality, SUPPORT_QUANTILE, SupportCalibration};
 use crate::dataset::subset::DEFAULT_SUBSET_SEED;
 use crate::dataset::subset::TrainingSets;
@@ -161,6 +162,10 @@ pub struct MapRow {
     pub chance: Option<Chance>,
     /// Kernel MMD² of the samples against held-out data, with real data's floor.
     pub quality: Option<Quality>,
+    /// The Fréchet distance of the samples to held-out data (with its floor), precision and
+    /// recall, in the data's own space (none without held-out data).
+    #[serde(default)]
+    pub fidelity: Option<Fidelity>,
     /// The exact quality of the samples where the data's distribution is known, and that of
     /// the held-out points ([`DataSpec::exact_quality`]).
     pub exact_quality: Option<ExactQuality>,

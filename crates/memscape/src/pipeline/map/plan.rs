@@ -13,6 +13,7 @@ use crate::analysis::samples::chance::chance;
 use crate::analysis::samples::classify::{Classification, classify, fractions};
 use crate::analysis::samples::cluster::cluster_samples;
 use crate::analysis::samples::embed::Nonlinear;
+use crate::analysis::samples::fidelity::fidelity_if_measurable;
 use crate::analysis::samples::support::{self, MIN_HELDOUT, SupportGate};
 use crate::dataset::Patterns;
 use crate::dataset::subset::{Split, TrainingSets};
@@ -481,6 +482,10 @@ impl MapPlan {
         let quality = heldout
             .map(|h| support::quality(raw.view(), h))
             .transpose()?;
+        let fidelity = heldout
+            .map(|h| fidelity_if_measurable(raw.view(), h))
+            .transpose()?
+            .flatten();
         let exact_quality = request.data.exact_quality(raw.view());
         let exact_quality_heldout = heldout
             .and_then(|h| request.data.exact_quality(h))
@@ -500,6 +505,7 @@ impl MapPlan {
                 support: c.support,
                 chance,
                 quality,
+                fidelity,
                 exact_quality,
                 exact_quality_heldout,
                 pruning: None,
