@@ -157,6 +157,21 @@ fn a_perfect_generator_is_at_its_chance_level() {
         f["frechet"].as_f64().unwrap() <= 3.0 * f["frechet_heldout"].as_f64().unwrap(),
         "{f}"
     );
+    // fewer held-out draws than samples: no spurious level (d_s depends on the count), the
+    // others as before; one sample still classifies
+    let few = save(dir.path(), "few.npy", &circle(300, 3));
+    let j = classify(&train, &fresh, &["--holdout", few.to_str().unwrap()]);
+    assert_eq!(j["chance"]["draws"], 300);
+    assert!(
+        j["chance"]["spurious"].is_null() && j["chance"]["excess"]["spurious"].is_null(),
+        "{j}"
+    );
+    assert!(
+        j["chance"]["memorized"]["value"].as_f64().unwrap() > 0.05,
+        "{j}"
+    );
+    let one = save(dir.path(), "one.npy", &circle(1, 5));
+    assert_eq!(classify(&train, &one, &holdout)["chance"]["draws"], 1);
     // without held-out data there is no chance level, nor fidelity
     let bare = classify(&train, &fresh, &[]);
     assert!(bare["chance"].is_null() && bare["fidelity"].is_null());

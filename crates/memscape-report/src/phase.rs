@@ -43,9 +43,9 @@ struct Phase {
     /// per curve: (value, lo, hi) at each K
     curves: Vec<Vec<(f64, f64, f64)>>,
     f_mem: Vec<f64>,
-    /// The chance levels of memorized and spurious, (value, lo, hi) at each K, where every
-    /// exact row has them.
-    chance: Option<[Vec<(f64, f64, f64)>; 2]>,
+    /// The chance levels of memorized and of spurious, (value, lo, hi) at each K, each where
+    /// every exact row has it.
+    chance: [Option<Vec<(f64, f64, f64)>>; 2],
     memorization: Option<f64>,
     generalization: Option<f64>,
     peak: (f64, f64),
@@ -66,7 +66,7 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
     let mut ks = vec![];
     let mut curves = vec![vec![]; CURVES.len()];
     let mut f_mem = vec![];
-    let mut chance = Some([vec![], vec![]]);
+    let mut chance = [Some(vec![]), Some(vec![])];
     let mut trained: Option<Trained> = None;
     for r in &doc.rows {
         let f = &r.fractions;
@@ -88,12 +88,16 @@ fn read(results: &serde_json::Value, path: &Path) -> Result<Phase, RunFileError>
             c.push((v, ci[0], ci[1]));
         }
         f_mem.push(f.f_mem);
-        chance = chance.zip(r.chance).map(|(mut levels, c)| {
-            for (level, e) in levels.iter_mut().zip([c.memorized, c.spurious]) {
+        let levels = [
+            r.chance.map(|c| c.memorized),
+            r.chance.and_then(|c| c.spurious),
+        ];
+        for (level, e) in chance.iter_mut().zip(levels) {
+            *level = level.take().zip(e).map(|(mut level, e)| {
                 level.push((e.value, e.ci[0], e.ci[1]));
-            }
-            levels
-        });
+                level
+            });
+        }
     }
     let caps = &doc.capacities;
     Ok(Phase {
@@ -147,8 +151,8 @@ fn draw<DB: DrawingBackend>(
                 .map(|(&k, c)| Circle::new((k, c.0), 4, color.filled())),
         )?;
     }
-    if let Some(levels) = &p.chance {
-        for (level, (label, color)) in levels.iter().zip(CURVES) {
+    for (level, (label, color)) in p.chance.iter().zip(CURVES) {
+        if let Some(level) = level {
             chart.draw_series(std::iter::once(band(&p.ks, level, color.mix(0.08))))?;
             chart
                 .draw_series(DashedLineSeries::new(

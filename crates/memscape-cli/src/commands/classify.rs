@@ -101,10 +101,13 @@ pub fn run(args: ClassifyArgs, command: Vec<String>) -> anyhow::Result<i32> {
             "chance level of {} held-out draws: memorized {}, spurious {}, f_mem {}; excess over it: memorized {}, spurious {}, f_mem {}",
             chance.draws,
             show(&chance.memorized),
-            show(&chance.spurious),
+            chance
+                .spurious
+                .as_ref()
+                .map_or("— (fewer draws than samples)".into(), show),
             show(&chance.f_mem),
             show(&chance.excess.memorized),
-            show(&chance.excess.spurious),
+            chance.excess.spurious.as_ref().map_or("—".into(), show),
             show(&chance.excess.f_mem),
         );
     }

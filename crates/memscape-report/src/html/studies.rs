@@ -142,7 +142,7 @@ pub(super) fn phase_section(
             ),
             with_chance(
                 estimate(f.spurious, f.ci.spurious),
-                r.chance.map(|c| (c.spurious, c.excess.spurious))
+                r.chance.and_then(|c| c.spurious.zip(c.excess.spurious))
             ),
             estimate(f.generalized, f.ci.generalized),
             estimate(f.off_support, f.ci.off_support),

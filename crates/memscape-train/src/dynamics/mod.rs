@@ -649,9 +649,11 @@ impl DynamicsPlan {
                 SupportGate::calibrate(train_set.points.view(), h.view(), request.support_quantile)
             })
             .transpose()?;
-        let resolved = request
-            .thresholds
-            .resolve(train_set.points.view(), heldout.as_ref().map(|h| h.view()))?;
+        // calibrated on the gate's held-out points, as every checkpoint's classification is
+        let resolved = request.thresholds.resolve(
+            train_set.points.view(),
+            gate.as_ref().map(SupportGate::heldout),
+        )?;
         let cx = UnitContext {
             keep_grid: request.grid_k == Some(k) && seed == request.train.seed,
             unit: DynamicsUnit {
@@ -747,13 +749,15 @@ impl DynamicsPlan {
         };
         let seed = request.plan.seed ^ (k as u64) ^ (step as u64) << 20;
         let chance = match (&cx.gate, &cx.heldout) {
+            // the same draws at every checkpoint of the unit: one chance level per K and seed
             (Some(_), Some(h)) => Some(chance(
                 cx.train_set.points.view(),
                 h.view(),
                 &c,
-                false,
+                None,
                 request.resamples,
                 seed,
+                request.plan.seed ^ k as u64,
             )?),
             _ => None,
         };

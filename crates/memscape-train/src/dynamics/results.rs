@@ -299,10 +299,17 @@ impl DynamicsRun {
             });
             row.extend(match &r.chance {
                 Some(c) => {
-                    let levels = [c.memorized, c.spurious, c.f_mem].map(|e| e.value.to_string());
-                    let excess = [c.excess.memorized, c.excess.spurious, c.excess.f_mem]
-                        .into_iter()
-                        .flat_map(|e| [e.value, e.ci[0], e.ci[1]].map(|v| v.to_string()));
+                    let levels = [Some(c.memorized), c.spurious, Some(c.f_mem)]
+                        .map(|e| field(e.map(|e| e.value)));
+                    let excess = [
+                        Some(c.excess.memorized),
+                        c.excess.spurious,
+                        Some(c.excess.f_mem),
+                    ]
+                    .into_iter()
+                    .flat_map(|e| {
+                        [e.map(|e| e.value), e.map(|e| e.ci[0]), e.map(|e| e.ci[1])].map(field)
+                    });
                     levels.into_iter().chain(excess).collect()
                 }
                 None => vec![String::new(); 12],

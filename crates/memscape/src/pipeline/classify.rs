@@ -224,8 +224,9 @@ pub fn classify(
                 train,
                 h,
                 &classification,
-                samples_b.is_some(),
+                samples_b.map(|b| b.nrows()),
                 request.resamples,
+                request.seed,
                 request.seed,
             )
         })

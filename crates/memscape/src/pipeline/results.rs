@@ -454,15 +454,15 @@ impl MapRun {
             });
             row.extend(match &r.chance {
                 Some(c) => [
-                    &c.memorized,
-                    &c.spurious,
-                    &c.f_mem,
-                    &c.excess.memorized,
-                    &c.excess.spurious,
-                    &c.excess.f_mem,
+                    Some(c.memorized),
+                    c.spurious,
+                    Some(c.f_mem),
+                    Some(c.excess.memorized),
+                    c.excess.spurious,
+                    Some(c.excess.f_mem),
                 ]
-                .into_iter()
-                .flat_map(estimate)
+                .iter()
+                .flat_map(|e| e.as_ref().map_or(Default::default(), estimate))
                 .collect(),
                 None => vec![String::new(); 18],
             });

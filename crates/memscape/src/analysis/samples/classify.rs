@@ -263,12 +263,19 @@ impl ThresholdSpec {
     /// // calibrated needs held-out data
     /// let err = spec.resolve(train.view(), None).unwrap_err();
     /// assert!(err.to_string().starts_with("delta_m must be"), "{err}");
+    /// // a 0.1-quantile needs 10 points at least
+    /// let spec = ThresholdSpec { delta_s: Threshold::Calibrated(0.1), ..Default::default() };
+    /// let err = spec.resolve(train.view(), Some(heldout.view())).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "delta_s must be calibrated:0.1 on at least 10 held-out points, got 3 held-out points"
+    /// );
     /// # Ok::<(), memscape::Error>(())
     /// ```
     ///
     /// # Errors
     /// A training set whose spacing is undefined ([`train_spacing`]); a calibrated threshold
-    /// without held-out data, or with fewer than two held-out points for delta_s (named by
+    /// at q without held-out data, or with fewer than max(2, 1/q) held-out points (named by
     /// the threshold).
     pub fn resolve(
         &self,
@@ -276,7 +283,9 @@ impl ThresholdSpec {
         heldout: Option<ArrayView2<f64>>,
     ) -> Result<Resolved> {
         let spacing = train_spacing(train)?;
-        let resolve = |what: &str, t: Threshold, factor: f64| match t {
+        // (name, automatic factor, calibrated on distances to the training set or to the
+        // other held-out points)
+        let resolve = |what: &str, t: Threshold, factor: f64, to_train: bool| match t {
             Threshold::Auto => Ok(factor * spacing),
             Threshold::Value(v) => Ok(v),
             Threshold::Calibrated(q) => {
@@ -287,16 +296,19 @@ impl ThresholdSpec {
                         format!("calibrated:{q}"),
                     )
                 })?;
-                let nn = if what == "delta_m" {
-                    knn(heldout, train, 1, false)?
-                } else if heldout.nrows() >= 2 {
-                    knn(heldout, heldout, 1, true)?
-                } else {
+                // the ⌈q n⌉-th smallest distance is the q-quantile only when q n ≥ 1
+                let needed = (1.0 / q).ceil().max(2.0);
+                if (heldout.nrows() as f64) < needed {
                     return Err(Error::invalid(
                         what,
-                        "calibrated on at least 2 held-out points",
-                        heldout.nrows(),
+                        format!("calibrated:{q} on at least {needed} held-out points"),
+                        format!("{} held-out points", heldout.nrows()),
                     ));
+                }
+                let nn = if to_train {
+                    knn(heldout, train, 1, false)?
+                } else {
+                    knn(heldout, heldout, 1, true)?
                 };
                 let mut d = nn.distances.column(0).to_vec();
                 d.sort_by(f64::total_cmp);
@@ -304,8 +316,8 @@ impl ThresholdSpec {
             }
         };
         Ok(Resolved {
-            delta_m: resolve("delta_m", self.delta_m, AUTO_MEMORIZED)?,
-            delta_s: resolve("delta_s", self.delta_s, AUTO_SPURIOUS)?,
+            delta_m: resolve("delta_m", self.delta_m, AUTO_MEMORIZED, true)?,
+            delta_s: resolve("delta_s", self.delta_s, AUTO_SPURIOUS, false)?,
             f_mem_ratio: self.f_mem_ratio,
             train_spacing: spacing,
         })
@@ -455,7 +467,7 @@ pub struct Intervals {
 }
 
 /// [`Fractions`] as documents show them: the values under their names, the intervals under
-/// `ci` (flattened into [`ClassifySummary`] and a map's `PhaseRow`).
+/// `ci` (flattened into `pipeline::ClassifySummary` and a map's `PhaseRow`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FractionValues {
     pub memorized: f64,

@@ -12,8 +12,8 @@
 //! Σ₁^{1/2} comes from the symmetric eigen-decomposition of Σ₁, so the whole computation stays
 //! symmetric (the reference, pytorch-fid, takes scipy's `sqrtm` of the non-symmetric Σ₁Σ₂ and
 //! drops the imaginary round-off). Covariances are unbiased (divided by n − 1). The score of
-//! finitely many samples is biased upward; its **floor** is the score of one half of the
-//! held-out set against the other, what real data drawn as often reaches.
+//! n samples is biased upward by about 1/n; its **floor** is the score of as many points of one
+//! half of the held-out set against the other half, what real data drawn as often reaches.
 //!
 //! **Precision and recall** (Kynkäänniemi et al. 2019, §2): each real feature φ gets a ball of
 //! radius its distance to its k-th nearest other real feature (k = 3); the real manifold is
@@ -21,7 +21,7 @@
 //! manifold (are the samples realistic?), recall the share of real features inside the manifold
 //! of the generated ones built the same way (do the samples cover the data?).
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use serde::{Deserialize, Serialize};
 
 use super::distance::{knn, squared_distance};
@@ -51,6 +51,10 @@ fn moments(x: ArrayView2<f64>) -> (Array1<f64>, Array2<f64>) {
 /// let f = frechet_gaussians(&array![0.0, 0.0], &s1, &array![3.0, 4.0], &s2);
 /// assert!((f - (25.0 + 1.0 + 4.0)).abs() < 1e-12);
 /// ```
+///
+/// # Panics
+/// Means and covariances of different dimensions, or non-finite covariances
+/// ([`frechet_distance`] checks its sets first).
 pub fn frechet_gaussians(
     mean1: &Array1<f64>,
     cov1: &Array2<f64>,
@@ -134,7 +138,7 @@ fn coverage(queries: ArrayView2<f64>, reference: ArrayView2<f64>, k: usize) -> R
                         .rows()
                         .into_iter()
                         .zip(&radii)
-                        .any(|(r, &radius)| squared_distance(queries.row(i), r) <= radius * radius))
+                        .any(|(r, &radius)| squared_distance(queries.row(i), r).sqrt() <= radius))
         })
         .count();
     Ok(inside as f64 / queries.nrows() as f64)
@@ -157,8 +161,9 @@ pub struct Fidelity {
 }
 
 /// Scores samples against held-out data: the Fréchet distance of the samples to the first half
-/// of `heldout`, with the second half's as the floor; precision and recall against the first
-/// half, with k = [`MANIFOLD_NEIGHBOURS`].
+/// of `heldout`, with the second half's as the floor, both from as many points (the first m of
+/// each, m the smaller count); precision and recall of all the samples against the first half,
+/// with k = [`MANIFOLD_NEIGHBOURS`].
 ///
 /// ```
 /// use memscape::analysis::samples::fidelity::fidelity;
@@ -178,27 +183,32 @@ pub struct Fidelity {
 /// ```
 ///
 /// # Errors
-/// Fewer than 2 × (k + 1) held-out points or k + 1 samples, or the sets' errors as
-/// [`frechet_distance`].
+/// Fewer than 2 × (k + 1) held-out points (named `heldout`) or k + 1 samples (`samples`), or
+/// the sets' errors as [`frechet_distance`].
 pub fn fidelity(samples: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<Fidelity> {
     let k = MANIFOLD_NEIGHBOURS;
     check(samples, heldout)?;
     let half = heldout.nrows() / 2;
-    if half < k + 1 || samples.nrows() < k + 1 {
-        return Err(Error::invalid(
-            "heldout",
-            format!(
-                "at least {} held-out points and {} samples for precision and recall",
-                2 * (k + 1),
-                k + 1
-            ),
-            format!("{} and {}", heldout.nrows(), samples.nrows()),
-        ));
+    for (what, n, least) in [
+        ("heldout", heldout.nrows(), 2 * (k + 1)),
+        ("samples", samples.nrows(), k + 1),
+    ] {
+        if n < least {
+            return Err(Error::invalid(
+                what,
+                format!("at least {least} rows for precision and recall"),
+                n,
+            ));
+        }
     }
     let (reference, other) = heldout.view().split_at(Axis(0), half);
+    // the Fréchet distance of n points is biased by about 1/n: the samples' score and the
+    // floor are taken on as many points
+    let m = samples.nrows().min(other.nrows());
+    let (samples_m, other_m) = (samples.slice(s![..m, ..]), other.slice(s![..m, ..]));
     Ok(Fidelity {
-        frechet: frechet_distance(samples, reference)?,
-        frechet_heldout: frechet_distance(other, reference)?,
+        frechet: frechet_distance(samples_m, reference)?,
+        frechet_heldout: frechet_distance(other_m, reference)?,
         precision: coverage(samples, reference, k)?,
         recall: coverage(reference, samples, k)?,
         neighbours: k,

@@ -211,6 +211,11 @@ impl MapPlan {
     /// The plan once its training sets are known: held-out points and the sampler.
     fn resolve(request: MapRequest, sets: TrainingSets) -> Result<Self> {
         let heldout = sets.heldout().points;
+        // thresholds calibrated on held-out data are refused here, before any K is sampled
+        request.thresholds.resolve(
+            sets.train(request.ks[0])?.points.view(),
+            (heldout.nrows() > 0).then(|| heldout.view()),
+        )?;
         let scale = sets.scale();
         let (default_max, _) = default_sigma_range(scale);
         let sampler = request
@@ -473,8 +478,9 @@ impl MapPlan {
                     train.points.view(),
                     h,
                     &c,
-                    false,
+                    None,
                     request.resamples,
+                    request.plan.seed ^ k as u64,
                     request.plan.seed ^ k as u64,
                 )
             })
