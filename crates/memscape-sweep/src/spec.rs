@@ -114,9 +114,9 @@ pub struct MapSettings {
     pub subset_seed: u64,
     /// Bootstrap resamples of the confidence intervals.
     pub resamples: usize,
-    /// Thresholds (absent: automatic).
-    pub delta_m: Option<f64>,
-    pub delta_s: Option<f64>,
+    /// Thresholds: a distance, "auto", "calibrated" or "calibrated:q" (absent: automatic).
+    pub delta_m: Option<ThresholdText>,
+    pub delta_s: Option<ThresholdText>,
     /// Held-out points (absent: min(1000, pool − largest K of the axis)).
     pub holdout: Option<usize>,
     pub support_quantile: f64,
@@ -342,8 +342,8 @@ impl Spec {
         let axes = &file.axes;
         let base = sampling_plan(&file.map).map_err(|e| err("map", e.to_string()))?;
         let thresholds = ThresholdSpec {
-            delta_m: threshold(file.map.delta_m).map_err(|m| err("map.delta_m", m))?,
-            delta_s: threshold(file.map.delta_s).map_err(|m| err("map.delta_s", m))?,
+            delta_m: threshold(file.map.delta_m.clone()).map_err(|m| err("map.delta_m", m))?,
+            delta_s: threshold(file.map.delta_s.clone()).map_err(|m| err("map.delta_s", m))?,
             ..Default::default()
         };
         let mut ks = axes.k.clone();
@@ -685,13 +685,26 @@ fn train_config(
     Ok(config)
 }
 
-fn threshold(value: Option<f64>) -> std::result::Result<Threshold, String> {
+/// A threshold as a spec writes it: a number, or text the CLI's `--delta-m` takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ThresholdText {
+    Number(f64),
+    Text(String),
+}
+
+fn threshold(value: Option<ThresholdText>) -> std::result::Result<Threshold, String> {
+    let rule = |e: memscape::Error| match e {
+        memscape::Error::InvalidParameter { rule, value, .. } => {
+            format!("must be {rule}, got {value}")
+        }
+        e => e.to_string(),
+    };
     match value {
         None => Ok(Threshold::Auto),
-        Some(v) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
-        Some(v) => Err(format!(
-            "must be a number > 0 (or absent: automatic), got {v}"
-        )),
+        Some(ThresholdText::Number(v)) if v.is_finite() && v > 0.0 => Ok(Threshold::Value(v)),
+        Some(ThresholdText::Number(v)) => Threshold::parse("", &v.to_string()).map_err(rule),
+        Some(ThresholdText::Text(t)) => Threshold::parse("", &t).map_err(rule),
     }
 }
 
@@ -748,6 +761,36 @@ mod tests {
                 assert_eq!(train.steps, MAP_DEFAULTS.train_steps);
                 assert_eq!(cell.train_steps, Some(MAP_DEFAULTS.train_steps));
             }
+        }
+    }
+
+    /// A spec's thresholds are read as the CLI's flags: numbers, "auto" and "calibrated[:q]",
+    /// and a bad one is refused naming its key.
+    #[test]
+    fn spec_thresholds_take_the_flags_forms() {
+        let axes = "[axes]\ndata = [\"circle\"]\nk = [9]\nmodel = [\"exact\"]\n";
+        let text = format!("{axes}[map]\ndelta_m = \"calibrated:0.05\"\ndelta_s = 0.01\n");
+        let spec = Spec::parse(Path::new("s.toml"), text).unwrap();
+        let Work::Map { request, .. } = &spec.cells[0].config.work else {
+            unreachable!("a map study")
+        };
+        assert_eq!(request.thresholds.delta_m, Threshold::Calibrated(0.05));
+        assert_eq!(request.thresholds.delta_s, Threshold::Value(0.01));
+        for (value, message) in [
+            (
+                "\"calibrated:2\"",
+                "must be calibrated:q with q in (0, 1), got calibrated:2",
+            ),
+            (
+                "-1",
+                "must be a number > 0, \"auto\" or \"calibrated[:q]\", got -1",
+            ),
+        ] {
+            let text = format!("{axes}[map]\ndelta_m = {value}\n");
+            let e = Spec::parse(Path::new("s.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("map.delta_m") && e.contains(message), "{e}");
         }
     }
 }
