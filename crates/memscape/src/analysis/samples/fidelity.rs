@@ -31,6 +31,13 @@ use crate::error::{Error, Result};
 /// Kynkäänniemi et al.'s neighbourhood size.
 pub const MANIFOLD_NEIGHBOURS: usize = 3;
 
+/// The fewest held-out points and samples [`fidelity`] scores: k + 1 per manifold, the
+/// held-out set split in two.
+const MIN_ROWS: [(&str, usize); 2] = [
+    ("heldout", 2 * (MANIFOLD_NEIGHBOURS + 1)),
+    ("samples", MANIFOLD_NEIGHBOURS + 1),
+];
+
 /// Mean and unbiased covariance of the rows of `x`.
 fn moments(x: ArrayView2<f64>) -> (Array1<f64>, Array2<f64>) {
     let mean = x.mean_axis(Axis(0)).expect("rows");
@@ -93,8 +100,13 @@ pub fn frechet_gaussians(
 /// `samples` and `heldout`).
 pub fn frechet_distance(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<f64> {
     check(a, b)?;
+    Ok(frechet_of_checked(a, b))
+}
+
+/// [`frechet_distance`] of sets already checked.
+fn frechet_of_checked(a: ArrayView2<f64>, b: ArrayView2<f64>) -> f64 {
     let ((m1, c1), (m2, c2)) = (moments(a), moments(b));
-    Ok(frechet_gaussians(&m1, &c1, &m2, &c2))
+    frechet_gaussians(&m1, &c1, &m2, &c2)
 }
 
 /// Checks two feature sets: at least 2 finite rows each, of one width.
@@ -189,10 +201,7 @@ pub fn fidelity(samples: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<Fi
     let k = MANIFOLD_NEIGHBOURS;
     check(samples, heldout)?;
     let half = heldout.nrows() / 2;
-    for (what, n, least) in [
-        ("heldout", heldout.nrows(), 2 * (k + 1)),
-        ("samples", samples.nrows(), k + 1),
-    ] {
+    for ((what, least), n) in MIN_ROWS.into_iter().zip([heldout.nrows(), samples.nrows()]) {
         if n < least {
             return Err(Error::invalid(
                 what,
@@ -207,8 +216,8 @@ pub fn fidelity(samples: ArrayView2<f64>, heldout: ArrayView2<f64>) -> Result<Fi
     let m = samples.nrows().min(other.nrows());
     let (samples_m, other_m) = (samples.slice(s![..m, ..]), other.slice(s![..m, ..]));
     Ok(Fidelity {
-        frechet: frechet_distance(samples_m, reference)?,
-        frechet_heldout: frechet_distance(other_m, reference)?,
+        frechet: frechet_of_checked(samples_m, reference),
+        frechet_heldout: frechet_of_checked(other_m, reference),
         precision: coverage(samples, reference, k)?,
         recall: coverage(reference, samples, k)?,
         neighbours: k,
@@ -232,8 +241,8 @@ pub fn fidelity_if_measurable(
     samples: ArrayView2<f64>,
     heldout: ArrayView2<f64>,
 ) -> Result<Option<Fidelity>> {
-    let k = MANIFOLD_NEIGHBOURS;
-    if heldout.nrows() / 2 < k + 1 || samples.nrows() < k + 1 {
+    let rows = [heldout.nrows(), samples.nrows()];
+    if MIN_ROWS.iter().zip(rows).any(|(&(_, least), n)| n < least) {
         return Ok(None);
     }
     fidelity(samples, heldout).map(Some)
